@@ -1,0 +1,215 @@
+"""The sans-IO TCP engine: every connection, listener and TIME_WAIT entry of one host.
+
+Bring your own I/O (like smoltcp's process/dispatch/poll_at, aioquic's
+receive_datagram/datagrams_to_send/get_timer, h11):
+
+    engine.receive(segment, now)        # a parsed segment came in
+    engine.handle_timeout(now)          # the time from poll_at() has come
+    engine.poll_at() -> float | None    # when to call handle_timeout next
+    engine.take_output() -> [Segment]   # segments to put on the wire
+    engine.take_events() -> [object]    # connections/listeners whose readiness changed
+
+It never reads a clock, opens a file or awaits anything: `now` is always
+given, in seconds, and every timer lives in one heap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..wire.segment import RST, Segment
+from .connection import Connection, conn_key
+from .counters import Counters
+from .isn import IsnGenerator
+from .knobs import Knobs
+from .listener import Listener
+from .reset import reset_for
+from .states import State
+from .timers import TimerHeap
+from .timewait import TimeWait, TimeWaitTable, TwVerdict
+
+if TYPE_CHECKING:
+    from .observer import Observer
+
+
+class TcpEngine:
+    def __init__(
+        self,
+        knobs: Knobs | None = None,
+        *,
+        mtu: int = 1500,
+        observer: Observer | None = None,
+        secret: bytes | None = None,
+    ) -> None:
+        self.knobs = knobs if knobs is not None else Knobs()
+        self.mss = mtu - 40  # IPv4 and TCP headers without options (RFC 9293 section 3.7.1)
+        self.observer = observer
+        self.counters = Counters()
+        self.isn = IsnGenerator(secret)
+        self.timers = TimerHeap()
+        self.now = 0.0
+        self.out: list[Segment] = []
+        self.events: list[Any] = []
+        self.conns: dict[int, Connection] = {}
+        self.listeners: dict[tuple[int, int], Listener] = {}
+        self.timewait = TimeWaitTable()
+        self._challenge_window = (0.0, 0)  # (second it counts, ACKs sent in it)
+
+    # ------------------------------------------------------------------ the I/O interface
+
+    def receive(self, seg: Segment, now: float) -> None:
+        """Take in one segment addressed to this host."""
+        self.now = now
+        self.counters["InSegs"] += 1
+        key = conn_key(seg.dst, seg.dport, seg.src, seg.sport)
+        conn = self.conns.get(key)
+        if self.observer is not None:
+            self.observer.on_segment(conn, "in", seg, now)
+        if conn is not None:
+            conn.input(seg)
+            return
+        tw = self.timewait.get(key)
+        isn = None
+        if tw is not None:
+            verdict = self.timewait.process(tw, seg, self.knobs, now)
+            if verdict is TwVerdict.ACK:
+                self.emit_reply(tw.ack_segment(now))
+                return
+            if verdict is not TwVerdict.SYN_REUSE:
+                return
+            self.timewait.remove(tw)
+            self.counters["TWRecycled"] += 1
+            isn = tw.reuse_isn()
+        listener = self.listeners.get((seg.dst, seg.dport)) or self.listeners.get((0, seg.dport))
+        if listener is not None:
+            listener.input(seg, isn)
+            return
+        self.note_drop(seg, "no socket on this port")
+        if not seg.flags & RST:
+            self.emit_reply(reset_for(seg))
+
+    def handle_timeout(self, now: float) -> None:
+        """Fire every timer that is due at `now`."""
+        self.now = now
+        for owner in self.timers.pop_due(now):
+            owner.on_timers(now)
+        for tw in self.timewait.expire(now):
+            self.counters["TW"] += 1
+            if self.observer is not None:
+                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)
+
+    def poll_at(self) -> float | None:
+        """The earliest deadline of any timer, or None when no timer runs."""
+        a = self.timers.next_deadline()
+        b = self.timewait.next_deadline()
+        if a is None:
+            return b
+        return a if b is None else min(a, b)
+
+    def take_output(self) -> list[Segment]:
+        out, self.out = self.out, []
+        return out
+
+    def take_events(self) -> list[Any]:
+        events, self.events = self.events, []
+        for obj in events:
+            obj.event_pending = False
+        return events
+
+    # ------------------------------------------------------------------ opening
+
+    def new_connection(self, laddr: int, lport: int, raddr: int, rport: int) -> Connection:
+        conn = Connection(self, laddr, lport, raddr, rport)
+        self.conns[conn.key] = conn
+        return conn
+
+    def connect(self, laddr: int, lport: int, raddr: int, rport: int, now: float,
+                **options: Any) -> Connection:
+        """Active open. Options are socket options (nodelay, rcvbuf, maxseg, ...) set before the SYN."""
+        self.now = now
+        key = conn_key(laddr, lport, raddr, rport)
+        tw = self.timewait.get(key)
+        if key in self.conns:
+            raise ValueError("four-tuple already in use")
+        if tw is not None:
+            self.timewait.remove(tw)  # the socket layer decided the pair may be reused
+        conn = self.new_connection(laddr, lport, raddr, rport)
+        for name, value in options.items():
+            conn.apply_option(name, value)
+        conn.open()
+        return conn
+
+    def listen(self, laddr: int, lport: int, backlog: int) -> Listener:
+        key = (laddr, lport)
+        if key in self.listeners:
+            raise ValueError("already listening on that address and port")
+        listener = Listener(self, laddr, lport, backlog)
+        self.listeners[key] = listener
+        return listener
+
+    def stop_listening(self, listener: Listener) -> None:
+        if self.listeners.get((listener.laddr, listener.lport)) is listener:
+            del self.listeners[(listener.laddr, listener.lport)]
+
+    # ------------------------------------------------------------------ used by connections
+
+    def wake(self, obj: Any) -> None:
+        if not obj.event_pending:
+            obj.event_pending = True
+            self.events.append(obj)
+
+    def forget(self, conn: Connection) -> None:
+        """The connection is CLOSED: it no longer owns its four-tuple."""
+        if self.conns.get(conn.key) is conn:
+            del self.conns[conn.key]
+        if conn.listener is not None:
+            conn.listener.forget(conn)
+
+    def enter_time_wait(self, conn: Connection) -> None:
+        """Replace the connection by a TIME_WAIT entry (or by nothing when the table is full)."""
+        if self.conns.get(conn.key) is conn:
+            del self.conns[conn.key]
+        conn._cancel_timers()
+        if len(self.timewait) >= self.knobs.tcp_max_tw_buckets:
+            self.counters["TCPTimeWaitOverflow"] += 1
+            conn._set_state(State.CLOSED)
+            return
+        self.timewait.add(conn, self.now, self.knobs.tcp_timewait_len)
+        conn.sndbuf = None
+        conn._set_state(State.TIME_WAIT)
+
+    def emit_reply(self, seg: Segment | None) -> None:
+        """A segment sent on behalf of no connection (RST for a closed port, TIME_WAIT's ACK)."""
+        if seg is None:
+            return
+        self.out.append(seg)
+        self.counters["OutSegs"] += 1
+        if seg.flags & RST:
+            self.counters["OutRsts"] += 1
+        if self.observer is not None:
+            self.observer.on_segment(None, "out", seg, self.now)
+
+    def note_drop(self, seg: Segment, reason: str) -> None:
+        if self.observer is not None:
+            self.observer.on_drop(None, reason, seg, self.now)
+
+    def challenge_ack_allowed(self) -> bool:
+        """The stack-wide tcp_challenge_ack_limit per second (RFC 5961 section 7)."""
+        second = int(self.now)
+        start, count = self._challenge_window
+        if start != second:
+            start, count = second, 0
+        if count >= self.knobs.tcp_challenge_ack_limit:
+            return False
+        self._challenge_window = (start, count + 1)
+        return True
+
+    # ------------------------------------------------------------------ looking
+
+    def in_use(self, laddr: int, lport: int, raddr: int, rport: int) -> bool:
+        """Whether the four-tuple belongs to a connection or a TIME_WAIT entry."""
+        key = conn_key(laddr, lport, raddr, rport)
+        return key in self.conns or self.timewait.get(key) is not None
+
+    def timewait_entries(self) -> list[TimeWait]:
+        return list(self.timewait.entries.values())

@@ -1,0 +1,33 @@
+"""What the engine reports as it works: segments, state changes, timers, drops.
+
+The engine calls these hooks only when an observer is attached, so tracing
+costs nothing when nobody watches. Traces, ladder diagrams and labs are
+observers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..wire.segment import Segment
+    from .states import State
+    from .timers import TimerKind
+
+
+class Observer(Protocol):
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        """A segment the engine took in (`"in"`) or handed out (`"out"`)."""
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        """A connection moved from one state to another."""
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        """A timer was set (`"set"`), fired (`"fire"`) or cancelled (`"cancel"`)."""
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+        """A segment was sent again (timeout, fast retransmit, SYN or FIN retry)."""
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        """A segment was ignored or a connection abandoned, with the reason."""

@@ -1,0 +1,301 @@
+"""The sending half of a connection: segments out, windows, ACK policy, retransmission.
+
+A mixin of `Connection` (it owns no slots): everything here reads and writes
+the transmission control block that `connection.py` defines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..wire.segment import ACK, FIN, PSH, RST, SYN, Segment
+from .seq import MASK, seq_diff, seq_gt, seq_lt
+from .states import State
+from .timers import INF, TimerKind
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+_DATA_STATES = frozenset(
+    {State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK}
+)
+
+
+class Sender:
+    __slots__ = ()
+
+    # ------------------------------------------------------------------ building segments
+
+    def _segment(self: Connection, seq: int, flags: int, payload: bytes | memoryview = b"") -> Segment:
+        """A segment from this connection carrying our current ACK, window and options."""
+        if flags & SYN:
+            # RFC 7323 section 2.2: the window in a SYN is never scaled.
+            window = min(self._window_space(), 0xFFFF)
+            window -= window % self.advmss
+        else:
+            window = self._select_window() >> self.rcv_wscale
+        seg = Segment(
+            self.laddr, self.raddr, self.lport, self.rport, seq,
+            self.rcv_nxt if flags & ACK else 0, flags, window, payload,
+        )
+        if self.ts_ok:
+            seg.ts_val = (int(self.engine.now * 1000) + self.ts_offset) & MASK
+            seg.ts_ecr = self.ts_recent if flags & ACK else 0
+        if flags & ACK:
+            self._ack_sent()
+            if self.sack_ok and self.rcvbuf is not None and self.rcvbuf.ooo:
+                # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without.
+                seg.sack = self.rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4)
+        return seg
+
+    def _syn_segment(self: Connection) -> Segment:
+        flags = SYN | ACK if self.state == State.SYN_RECEIVED else SYN
+        seg = self._segment(self.iss, flags)
+        seg.mss = self.advmss
+        if self.wscale_ok:
+            seg.wscale = self.rcv_wscale
+        seg.sack_permitted = self.sack_ok
+        return seg
+
+    def _emit(self: Connection, seg: Segment, retransmit: bool = False) -> None:
+        eng = self.engine
+        eng.out.append(seg)
+        eng.counters["OutSegs"] += 1
+        if retransmit:
+            eng.counters["RetransSegs"] += 1
+        if eng.observer is not None:
+            eng.observer.on_segment(self, "out", seg, eng.now)
+            if retransmit:
+                eng.observer.on_retransmit(self, seg, eng.now)
+        if seg.flags & RST:
+            eng.counters["OutRsts"] += 1
+
+    # ------------------------------------------------------------------ receive window
+
+    def _window_space(self: Connection) -> int:
+        """Receive space: half the buffer, as Linux with tcp_adv_win_scale=1 leaves the rest for overhead."""
+        return self.rcvbuf_size // 2
+
+    def _select_window(self: Connection) -> int:
+        """The window to advertise, in bytes (Linux __tcp_select_window, simplified).
+
+        Receiver silly-window avoidance (RFC 9293 section 3.8.6.2.2): offer 0 rather
+        than a sliver. Never move the right edge left (RFC 9293 section 3.8.6.2.2,
+        RFC 7323 section 2.4).
+        """
+        space = self._window_space()
+        free = space - (self.rcvbuf.buffered if self.rcvbuf is not None else 0)
+        if free < min(space // 2, self.advmss):
+            free = 0
+        elif self.rcv_wscale:
+            free &= ~((1 << self.rcv_wscale) - 1)
+        elif free > self.advmss:
+            free -= free % self.advmss
+        promised = seq_diff(self.rcv_adv, self.rcv_nxt)
+        win = max(free, promised, 0)
+        return min(win, 0xFFFF << self.rcv_wscale)
+
+    def _ack_sent(self: Connection) -> None:
+        """Bookkeeping for any segment that carries our ACK (Linux tcp_event_ack_sent)."""
+        win = self._select_window()
+        if seq_gt(self.rcv_nxt + win & MASK, self.rcv_adv):
+            self.rcv_adv = (self.rcv_nxt + win) & MASK
+        self.rcv_wup = self.rcv_nxt
+        self.last_ack_sent = self.rcv_nxt
+        if self.ack_pending:
+            self.ack_pending = False
+            if self.quick:
+                self.quick -= 1
+        self.ack_now = False
+        if self.t_delack != INF:
+            self._cancel_timer(TimerKind.DELACK)
+
+    # ------------------------------------------------------------------ control segments
+
+    def _send_ack(self: Connection) -> None:
+        self._emit(self._segment(self.snd_nxt, ACK))
+
+    def _send_challenge_ack(self: Connection, counter: str = "TCPChallengeACK") -> None:
+        """RFC 5961 section 3.2 / 4.2 challenge ACK, rate-limited like Linux (tcp_send_challenge_ack)."""
+        eng = self.engine
+        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+            eng.counters["TCPACKSkippedChallenge"] += 1
+            return
+        if not eng.challenge_ack_allowed():
+            return
+        self.last_oow_ack = eng.now
+        eng.counters[counter] += 1
+        self._send_ack()
+
+    def _send_dupack(self: Connection) -> None:
+        """An immediate ACK for an unacceptable segment (RFC 9293 section 3.10.7.4), rate-limited."""
+        eng = self.engine
+        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+            return
+        self.last_oow_ack = eng.now
+        self._send_ack()
+
+    def _send_active_rst(self: Connection) -> None:
+        """RST|ACK at snd_nxt, as Linux's tcp_send_active_reset (abort, linger 0, unread data)."""
+        seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt,
+                      RST | ACK, 0)
+        self._emit(seg)
+
+    # ------------------------------------------------------------------ data transmission
+
+    def _send_room(self: Connection) -> int:
+        """Bytes the application may still queue (sndbuf grows with cwnd like Linux's tcp_sndbuf_expand)."""
+        cap = self.sndbuf_size
+        if not self.sndbuf_locked:
+            cap = min(max(cap, 2 * self.cc.cwnd), self.engine.knobs.tcp_wmem[2])
+        return cap - (len(self.sndbuf) if self.sndbuf is not None else 0)
+
+    def _transmit(self: Connection) -> None:
+        """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1)."""
+        if self.state not in _DATA_STATES:
+            return
+        now = self.engine.now
+        mss = self.mss
+        buf = self.sndbuf
+        buflen = len(buf) if buf is not None else 0
+        end = (self.sndbuf_seq + buflen) & MASK
+        sent_any = False
+        while True:
+            unsent = seq_diff(end, self.snd_nxt)
+            in_flight = seq_diff(self.snd_nxt, self.snd_una)
+            usable = min(self.cc.cwnd, self.snd_wnd) - in_flight
+            if unsent > 0:
+                n = min(unsent, mss, usable)
+                if n <= 0:
+                    break
+                if n < mss and not self._small_segment_ok(n, unsent, in_flight):
+                    break
+                if not sent_any and in_flight == 0 and self.engine.knobs.tcp_slow_start_after_idle:
+                    self.cc.restart_after_idle(now, self.rtt.rto, mss, self.engine.knobs.tcp_init_cwnd)
+                    usable = min(self.cc.cwnd, self.snd_wnd)
+                    n = min(n, usable)
+                off = seq_diff(self.snd_nxt, self.sndbuf_seq)
+                flags = ACK
+                if n == unsent:
+                    flags |= PSH
+                    if self.fin_queued:
+                        flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
+                # A copy: a view would pin the bytearray and forbid the appends and trims to come.
+                self._send_data(self.snd_nxt, flags, bytes(buf[off:off + n]))
+                sent_any = True
+            elif self.fin_queued and self.snd_nxt == self.fin_seq:
+                self._send_data(self.snd_nxt, FIN | ACK, b"")
+                sent_any = True
+            else:
+                break
+        if not sent_any and self.snd_wnd == 0 and seq_diff(end, self.snd_nxt) > 0 \
+                and self.snd_nxt == self.snd_una and self.t_persist == INF:
+            self._set_timer(TimerKind.PERSIST, now + max(self.rtt.rto, self.engine.knobs.tcp_rto_min))
+
+    def _small_segment_ok(self: Connection, n: int, unsent: int, in_flight: int) -> bool:
+        """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4)."""
+        if n < unsent:
+            # Window-limited: send only a worthwhile part of the largest window seen.
+            return n >= self.max_snd_wnd // 2 and self.max_snd_wnd > 0
+        return self.nodelay or in_flight == 0 or self.fin_queued
+
+    def _send_data(self: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:
+        """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
+        eng = self.engine
+        retransmit = seq_lt(seq, self.snd_max)
+        seg = self._segment(seq, flags, payload)
+        self._emit(seg, retransmit)
+        end = (seq + len(payload) + (flags & FIN)) & MASK
+        if seq_gt(end, self.snd_nxt):
+            self.snd_nxt = end
+        if seq_gt(end, self.snd_max):
+            if self.rtt_time is None and not retransmit:
+                self.rtt_seq = seq
+                self.rtt_time = eng.now
+            self.snd_max = end
+        if retransmit:
+            self.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
+        self.cc.last_send = eng.now
+        if self.t_rto == INF:
+            self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
+        if self.t_persist != INF:
+            self._cancel_timer(TimerKind.PERSIST)
+        self._data_sent()
+
+    def _data_sent(self: Connection) -> None:
+        """Linux tcp_event_data_sent: a reply soon after a request means an interactive flow."""
+        if self.engine.now - self.lrcvtime < self.ato:
+            self.pingpong = True
+
+    def _retransmit_head(self: Connection) -> None:
+        """Resend the first unacknowledged segment (timeout, fast retransmit, partial ACK)."""
+        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            self._emit(self._syn_segment(), retransmit=True)
+            return
+        buf = self.sndbuf
+        buflen = len(buf) if buf is not None else 0
+        off = seq_diff(self.snd_una, self.sndbuf_seq)
+        n = min(self.mss, buflen - off) if buflen > off else 0
+        flags = ACK
+        if n:
+            payload: bytes | memoryview = bytes(buf[off:off + n])
+            if off + n == buflen:
+                flags |= PSH
+                if self.fin_queued and seq_lt(self.fin_seq, self.snd_max):
+                    flags |= FIN
+        else:
+            payload = b""
+            flags |= FIN
+        self._send_data(self.snd_una, flags, payload)
+
+    # ------------------------------------------------------------------ ACK policy
+
+    def _schedule_ack(self: Connection) -> None:
+        """Decide now-or-later for a pending ACK (Linux __tcp_ack_snd_check, tcp_send_delayed_ack)."""
+        if not self.ack_pending:
+            return
+        if self.ack_now or self._ack_due():
+            self._send_ack()
+            return
+        knobs = self.engine.knobs
+        ato = max(self.ato, knobs.tcp_delack_min)
+        max_ato = knobs.tcp_delack_max
+        if self.rtt.srtt is not None:
+            max_ato = min(max_ato, max(self.rtt.srtt, knobs.tcp_delack_min))
+        deadline = self.engine.now + min(ato, max_ato)
+        if deadline < self.t_delack:
+            self._set_timer(TimerKind.DELACK, deadline)
+
+    def _ack_due(self: Connection) -> bool:
+        """ACK at once: more than one full segment unacknowledged with the window not shrinking,
+        quick-ACK mode, or out-of-order data waiting (Linux __tcp_ack_snd_check)."""
+        if seq_diff(self.rcv_nxt, self.rcv_wup) > self.rcv_mss and \
+                self._select_window() >= seq_diff(self.rcv_adv, self.rcv_wup):
+            return True
+        if self.quick and not self.pingpong:
+            return True
+        return self.rcvbuf is not None and bool(self.rcvbuf.ooo)
+
+    def _data_received(self: Connection, length: int) -> None:
+        """Linux tcp_measure_rcv_mss and tcp_event_data_recv: the ATO estimate and quick-ACK entry."""
+        if length > self.rcv_mss:
+            self.rcv_mss = min(length, self.advmss)
+        knobs = self.engine.knobs
+        now = self.engine.now
+        if self.ato == 0:
+            self._enter_quickack()
+        else:
+            m = now - self.lrcvtime
+            if m <= knobs.tcp_delack_min / 2:
+                self.ato = self.ato / 2 + knobs.tcp_delack_min / 2
+            elif m < self.ato:
+                self.ato = min(self.ato / 2 + m, self.rtt.rto)
+            elif m > self.rtt.rto:
+                self._enter_quickack()
+        self.lrcvtime = now
+
+    def _enter_quickack(self: Connection) -> None:
+        """Linux tcp_incr_quickack: ACK the next few segments at once (rcv_wnd / 2 MSS, 2..16)."""
+        quickacks = self._window_space() // (2 * self.rcv_mss) or 2
+        self.quick = max(self.quick, min(quickacks, self.engine.knobs.tcp_max_quickacks))
+        self.ato = self.engine.knobs.tcp_delack_min

@@ -1,0 +1,122 @@
+"""What a connection does when one of its timers expires (Linux tcp_timer.c).
+
+A mixin of `Connection`. Retry limits count retransmissions of one segment:
+tcp_syn_retries for SYN, tcp_synack_retries for SYN-ACK, tcp_orphan_retries
+(0 means 8) once the application has closed, tcp_retries2 otherwise. Giving
+up never sends an RST, except keepalive (Linux tcp_keepalive_timer).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from ..wire.segment import ACK
+from .seq import MASK, seq_diff
+from .states import State
+from .timers import TimerKind
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+_KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
+
+
+class Timeouts:
+    __slots__ = ()
+
+    def _fire(self: Connection, kind: TimerKind) -> None:
+        if kind is TimerKind.RTO:
+            self._on_rto()
+        elif kind is TimerKind.DELACK:
+            self._on_delack()
+        elif kind is TimerKind.PERSIST:
+            self._on_persist()
+        elif kind is TimerKind.KEEPALIVE:
+            self._on_keepalive()
+        elif kind is TimerKind.FIN_WAIT2:
+            # Linux: an orphan's FIN_WAIT_2 ends after tcp_fin_timeout, silently.
+            self._drop(reason="tcp_fin_timeout in FIN-WAIT-2")
+
+    def _retry_limit(self: Connection) -> int:
+        knobs = self.engine.knobs
+        if self.state == State.SYN_SENT:
+            return knobs.tcp_syn_retries
+        if self.state == State.SYN_RECEIVED:
+            return knobs.tcp_synack_retries if self.listener is not None else knobs.tcp_syn_retries
+        if self.orphan:
+            return knobs.orphan_retries
+        return knobs.tcp_retries2
+
+    def _on_rto(self: Connection) -> None:
+        """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
+        eng = self.engine
+        knobs = eng.knobs
+        if self.retransmits >= self._retry_limit():
+            if self.state not in (State.SYN_SENT, State.SYN_RECEIVED):
+                eng.counters["TCPAbortOnTimeout"] += 1
+            self._drop(errno.ETIMEDOUT, f"gave up after {self.retransmits} retransmissions")
+            return
+        syn = self.state in (State.SYN_SENT, State.SYN_RECEIVED)
+        if not (self.state == State.SYN_SENT and self.retransmits < knobs.tcp_syn_linear_timeouts):
+            self.rtt.back_off(knobs)
+        if syn:
+            eng.counters["TCPSynRetrans"] += 1
+        else:
+            eng.counters["TCPTimeouts"] += 1
+            self.cc.on_timeout(seq_diff(self.snd_max, self.snd_una), self.snd_max, self.mss)
+        self.retransmits += 1
+        self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged byte
+        self.rtt_time = None
+        self._retransmit_head()
+        self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
+
+    def _on_delack(self: Connection) -> None:
+        """Delayed-ACK timer (Linux tcp_delack_timer_handler)."""
+        if not self.ack_pending:
+            return
+        knobs = self.engine.knobs
+        if self.pingpong:
+            # The reply we waited for did not come: leave ping-pong mode, deflate ATO.
+            self.pingpong = False
+            self.ato = knobs.tcp_delack_min
+        else:
+            self.ato = min(self.ato * 2, self.rtt.rto)
+        self.engine.counters["DelayedACKs"] += 1
+        self._send_ack()
+
+    def _on_persist(self: Connection) -> None:
+        """Zero-window probe (RFC 9293 section 3.8.6.1, Linux tcp_probe_timer / tcp_send_probe0)."""
+        eng = self.engine
+        knobs = eng.knobs
+        if self.snd_wnd or self.send_queued == 0 or self.snd_una != self.snd_max:
+            return
+        self.probes_out += 1
+        if self.probes_out > self._retry_limit():
+            eng.counters["TCPAbortOnTimeout"] += 1
+            self._drop(errno.ETIMEDOUT, "zero-window probes unanswered")
+            return
+        eng.counters["TCPWinProbe"] += 1
+        self._emit(self._segment((self.snd_una - 1) & MASK, ACK))  # Linux probes with snd_una - 1
+        base = max(self.rtt.rto, knobs.tcp_rto_min)
+        self._set_timer(TimerKind.PERSIST, eng.now + min(base * (1 << self.probes_out), knobs.tcp_rto_max))
+
+    def _on_keepalive(self: Connection) -> None:
+        """Keepalive (RFC 1122 section 4.2.3.6; Linux tcp_keepalive_timer)."""
+        eng = self.engine
+        knobs = eng.knobs
+        if not self.keepalive or self.state not in _KEEPALIVE_STATES:
+            return
+        idle = eng.now - self.last_recv
+        if self.snd_una != self.snd_max or idle < knobs.tcp_keepalive_time:
+            self._set_timer(TimerKind.KEEPALIVE, self.last_recv + knobs.tcp_keepalive_time
+                            if idle < knobs.tcp_keepalive_time else eng.now + knobs.tcp_keepalive_time)
+            return
+        if self.probes_out >= knobs.tcp_keepalive_probes:
+            self._send_active_rst()
+            self._drop(errno.ETIMEDOUT, "keepalive probes unanswered")
+            return
+        self.probes_out += 1
+        eng.counters["TCPKeepAlive"] += 1
+        self._emit(self._segment((self.snd_una - 1) & MASK, ACK))
+        self._set_timer(TimerKind.KEEPALIVE, eng.now + knobs.tcp_keepalive_intvl)

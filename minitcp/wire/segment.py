@@ -1,0 +1,112 @@
+"""The TCP segment as the stack sees it: IPv4 addressing, TCP header, parsed options.
+
+One plain slotted class is shared by the parser (both the C and the pure-Python
+twin fill it), the builder and the sans-IO engine, so a segment crosses the
+stack without being converted. Addresses are 32-bit integers (cheap to hash
+and compare); `minitcp.wire.ipv4.ip_str` formats them for people.
+"""
+
+from __future__ import annotations
+
+# TCP header flags, RFC 9293 section 3.1 (plus RFC 3168 ECE/CWR).
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+_FLAG_LETTERS = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (URG, "U"), (ECE, "E"), (CWR, "W"))
+
+
+def flag_str(flags: int) -> str:
+    """tcpdump's flag notation: `S`, `S.`, `F.`, `P.`, `R`, `.` for a bare ACK."""
+    letters = "".join(ch for bit, ch in _FLAG_LETTERS if flags & bit)
+    if flags & ACK:
+        letters += "."
+    return letters or "none"
+
+
+class Segment:
+    """One TCP segment inside one IPv4 packet.
+
+    `window` is the raw 16-bit field (unscaled). Options that were absent are
+    None (`mss`, `wscale`, `ts_val`/`ts_ecr`), False (`sack_permitted`) or an
+    empty tuple (`sack`, pairs of left/right edges). `payload` is a bytes-like
+    view, never copied by the parser.
+    """
+
+    __slots__ = (
+        "src", "dst", "sport", "dport", "seq", "ack", "flags", "window", "urgent",
+        "mss", "wscale", "sack_permitted", "sack", "ts_val", "ts_ecr",
+        "payload", "ttl", "tos", "ip_id", "df",
+    )
+
+    def __init__(
+        self,
+        src: int,
+        dst: int,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        payload: bytes | memoryview = b"",
+        *,
+        urgent: int = 0,
+        mss: int | None = None,
+        wscale: int | None = None,
+        sack_permitted: bool = False,
+        sack: tuple[tuple[int, int], ...] = (),
+        ts_val: int | None = None,
+        ts_ecr: int | None = None,
+        ttl: int = 64,
+        tos: int = 0,
+        ip_id: int = 0,
+        df: bool = True,
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.payload = payload
+        self.urgent = urgent
+        self.mss = mss
+        self.wscale = wscale
+        self.sack_permitted = sack_permitted
+        self.sack = sack
+        self.ts_val = ts_val
+        self.ts_ecr = ts_ecr
+        self.ttl = ttl
+        self.tos = tos
+        self.ip_id = ip_id
+        self.df = df
+
+    @property
+    def seg_len(self) -> int:
+        """Sequence space the segment occupies: payload plus one each for SYN and FIN."""
+        return len(self.payload) + (self.flags & SYN) // SYN + (self.flags & FIN)
+
+    def fields(self) -> tuple:
+        """Every field as a tuple (payload as bytes), for equality in tests and traces."""
+        return tuple(
+            bytes(self.payload) if name == "payload" else getattr(self, name) for name in self.__slots__
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Segment) and self.fields() == other.fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"Segment({self.sport}>{self.dport} [{flag_str(self.flags)}] seq={self.seq} "
+            f"ack={self.ack} win={self.window} len={len(self.payload)})"
+        )
