@@ -1,0 +1,50 @@
+# `make demo` shows the stack at work; `make test` runs every test. Both install first.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Inputs of `pip install -e`: a change to any of them rebuilds the venv's package and C extension.
+INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h native/*.py)
+# Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them.
+SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump
+
+.PHONY: install test demo bench lint system-tools
+
+install: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+system-tools:
+	@missing=""; \
+	for pair in $(SYSTEM_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing missing system tools:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "warning: missing system tools:$$missing (install them as root; the tests that use them will fail)"; \
+	fi
+
+# The whole suite runs inside a private network namespace: TUN devices, addresses and
+# routes made by the tests exist only there and vanish with the run.
+test: install system-tools
+	@if [ "$$(id -u)" = 0 ] && unshare --net true 2>/dev/null; then ns="unshare --net"; \
+	elif unshare -rn true 2>/dev/null; then ns="unshare -rn"; \
+	else echo "make test: cannot create a private network namespace: 'unshare --net' (as root) and" \
+	  "'unshare -rn' (user namespaces) both failed; the tests will not run on the host's network." >&2; exit 1; fi; \
+	echo "make test: running pytest in a private network namespace ($$ns)"; \
+	$$ns $(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install system-tools
+	$(VENV)/bin/minitcp demo
+
+bench: install
+	$(PY) -m minitcp.bench.hotpath
+
+lint: install
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,150 @@
+"""The host: one task reads packets from a link, answers ICMP echo, hands TCP to the transport.
+
+Until the TCP engine is plugged in, every TCP segment is treated as arriving
+at a closed port (`minitcp.tcp.reset`), which is what Linux does for a port
+with no socket. Input never raises: a malformed packet is counted in `drops`
+under its reason and otherwise ignored, as RFC 1122 section 1.2.2 asks of
+hosts ("be liberal in what you accept": never fall over on bad input).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+
+import trio
+
+from minitcp.link.base import Link
+from minitcp.tcp.reset import reset_for
+from minitcp.wire.errors import DropReason, WireError
+from minitcp.wire.icmp import ICMP_ECHO_REQUEST, echo_reply_for, parse_icmp
+from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
+from minitcp.wire.segment import Segment
+from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+PacketHook = Callable[[str, bytes | memoryview, float], None]
+"""`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is Trio time."""
+
+
+def _is_martian_source(addr: int) -> bool:
+    # RFC 1122 section 3.2.1.3: silently discard a datagram whose source is
+    # not one host: "this network" 0/8, loopback 127/8, multicast 224/4, the
+    # reserved 240/4 and the limited broadcast 255.255.255.255.
+    first = addr >> 24
+    return first in (0, 127) or first >= 224
+
+
+class Stack:
+    """An IPv4 host with one address on one link.
+
+    `drops` counts discarded packets by reason: the `DropReason` labels of the
+    wire parsers, plus `ipv6`, `not_for_us` (another destination address),
+    `martian_source` and `icmp_other` (an ICMP type the host does not act on).
+    `counters` follows the names of Linux's SNMP counters (`nstat`):
+    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs and InEchos/OutEchoReps
+    for ICMP, InSegs/OutSegs/OutRsts for TCP.
+    """
+
+    def __init__(
+        self, link: Link, address: str = "198.18.0.2", *, on_packet: PacketHook | None = None
+    ) -> None:
+        self.link = link
+        self.address = address
+        self.addr = ip_int(address)
+        self.on_packet = on_packet
+        self.drops: collections.Counter[str] = collections.Counter()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._ip_ident = 0
+
+    async def run(self) -> None:
+        """Serve the link until it is closed (or the task is cancelled)."""
+        recv_batch, handle = self.link.recv_batch, self.handle_packet
+        while True:
+            try:
+                batch = await recv_batch()  # a checkpoint: other tasks run between batches
+            except trio.ClosedResourceError:
+                return
+            now = trio.current_time()
+            for pkt in batch:
+                handle(pkt, now)
+
+    def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
+        """Process one received IPv4 packet; `now` defaults to the current Trio time."""
+        if now is None:
+            now = trio.current_time()
+        self.counters["InReceives"] += 1
+        if self.on_packet is not None:
+            self.on_packet("in", pkt, now)
+        try:
+            self._ip_input(pkt, now)
+        except WireError as e:
+            self.drops[e.reason.label] += 1
+
+    def _ip_input(self, pkt: bytes | memoryview, now: float) -> None:
+        if not pkt:
+            self.drops[DropReason.TRUNCATED.label] += 1
+            return
+        version = pkt[0] >> 4
+        if version == 6:
+            self.drops["ipv6"] += 1
+            return
+        if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
+            # TCP is the hot path: one call validates IPv4 and TCP together.
+            seg = parse_tcp_packet(pkt)
+            if self._accept(seg.src, seg.dst):
+                self.counters["InDelivers"] += 1
+                self.counters["InSegs"] += 1
+                self._tcp_input(seg, now)
+            return
+        ip = parse_ipv4(pkt)
+        if not self._accept(ip.src, ip.dst):
+            return
+        if ip.proto == PROTO_ICMP:
+            self.counters["InDelivers"] += 1
+            self._icmp_input(ip, now)
+        else:
+            self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+
+    def _accept(self, src: int, dst: int) -> bool:
+        if dst != self.addr:
+            # A host does not forward (RFC 1122 section 3.3.1) and never
+            # answers for an address that is not its own.
+            self.drops["not_for_us"] += 1
+            return False
+        if _is_martian_source(src) or src == self.addr:
+            self.drops["martian_source"] += 1
+            return False
+        return True
+
+    def _icmp_input(self, ip: IPv4Packet, now: float) -> None:
+        msg = parse_icmp(ip.payload)
+        self.counters["InMsgs"] += 1
+        if msg.type != ICMP_ECHO_REQUEST:
+            self.drops["icmp_other"] += 1
+            return
+        # RFC 1122 section 3.2.2.6: every host answers echo requests, with the
+        # same identifier, sequence number and data.
+        self.counters["InEchos"] += 1
+        reply = echo_reply_for(msg)
+        self._ip_ident = (self._ip_ident + 1) & 0xFFFF
+        # Linux sends ICMP replies with DF clear (its ICMP socket does not do
+        # path MTU discovery), so each needs its own IP ID; TOS is the request's.
+        self._send(
+            build_ipv4(self.addr, ip.src, PROTO_ICMP, reply, ident=self._ip_ident, tos=ip.tos, df=False), now
+        )
+        self.counters["OutMsgs"] += 1
+        self.counters["OutEchoReps"] += 1
+
+    def _tcp_input(self, seg: Segment, now: float) -> None:
+        """Every TCP segment addressed to us enters the transport here."""
+        rst = reset_for(seg)
+        if rst is not None:
+            self._send(build_tcp_packet(rst), now)
+            self.counters["OutSegs"] += 1
+            self.counters["OutRsts"] += 1
+
+    def _send(self, packet: bytes, now: float) -> None:
+        self.counters["OutRequests"] += 1
+        if self.on_packet is not None:
+            self.on_packet("out", packet, now)
+        self.link.send(packet)
