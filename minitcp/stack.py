@@ -1,26 +1,37 @@
-"""The host: one task reads packets from a link, answers ICMP echo, hands TCP to the transport.
+"""The host: the Trio shell around the sans-IO TCP engine.
 
-Until the TCP engine is plugged in, every TCP segment is treated as arriving
-at a closed port (`minitcp.tcp.reset`), which is what Linux does for a port
-with no socket. Input never raises: a malformed packet is counted in `drops`
-under its reason and otherwise ignored, as RFC 1122 section 1.2.2 asks of
-hosts ("be liberal in what you accept": never fall over on bad input).
+One task reads packets from the link (a batch at a time) and feeds them to
+the engine; one task sleeps until the engine's next deadline; socket calls
+talk to the engine directly and then `kick()` the stack, which puts the
+engine's segments on the link, wakes the sockets whose readiness changed and
+moves the timer task's deadline. Input never raises: a malformed packet is
+counted in `drops` under its reason and otherwise ignored, as RFC 1122
+section 1.2.2 asks of hosts ("be liberal in what you accept").
 """
 
 from __future__ import annotations
 
 import collections
+import logging
+import math
 from collections.abc import Callable
 
 import trio
 
 from minitcp.link.base import Link
-from minitcp.tcp.reset import reset_for
+from minitcp.sockets.ports import PortTable
+from minitcp.sockets.socket import Socket
+from minitcp.tcp.connection import conn_key
+from minitcp.tcp.engine import TcpEngine
+from minitcp.tcp.knobs import Knobs
+from minitcp.tcp.observer import Observer
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.icmp import ICMP_ECHO_REQUEST, echo_reply_for, parse_icmp
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
 from minitcp.wire.segment import Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+log = logging.getLogger("minitcp")
 
 PacketHook = Callable[[str, bytes | memoryview, float], None]
 """`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is Trio time."""
@@ -42,22 +53,51 @@ class Stack:
     `martian_source` and `icmp_other` (an ICMP type the host does not act on).
     `counters` follows the names of Linux's SNMP counters (`nstat`):
     InReceives, InDelivers, OutRequests, InMsgs/OutMsgs and InEchos/OutEchoReps
-    for ICMP, InSegs/OutSegs/OutRsts for TCP.
+    for ICMP. TCP's own counters (InSegs, OutSegs, ...) are `engine.counters`.
     """
 
     def __init__(
-        self, link: Link, address: str = "198.18.0.2", *, on_packet: PacketHook | None = None
+        self,
+        link: Link,
+        address: str = "198.18.0.2",
+        *,
+        prefix_len: int = 24,
+        knobs: Knobs | None = None,
+        observer: Observer | None = None,
+        on_packet: PacketHook | None = None,
     ) -> None:
         self.link = link
         self.address = address
         self.addr = ip_int(address)
+        self._netmask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
         self.on_packet = on_packet
         self.drops: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
         self._ip_ident = 0
+        self.engine = TcpEngine(knobs, mtu=link.mtu, observer=observer)
+        self.ports = PortTable(self.engine)
+        self._timer_scope: trio.CancelScope | None = None
+
+    @property
+    def knobs(self) -> Knobs:
+        return self.engine.knobs
+
+    def socket(self) -> Socket:
+        """A new TCP socket on this stack (socket(AF_INET, SOCK_STREAM))."""
+        return Socket(self)
+
+    def on_link(self, addr: int) -> bool:
+        """Whether `addr` is on the link's subnet: the only place the stack can reach."""
+        return (addr ^ self.addr) & self._netmask == 0 and addr != self.addr
 
     async def run(self) -> None:
         """Serve the link until it is closed (or the task is cancelled)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._timer_task)
+            await self._reader_task()
+            nursery.cancel_scope.cancel()
+
+    async def _reader_task(self) -> None:
         recv_batch, handle = self.link.recv_batch, self.handle_packet
         while True:
             try:
@@ -67,6 +107,39 @@ class Stack:
             now = trio.current_time()
             for pkt in batch:
                 handle(pkt, now)
+            self.kick()
+
+    async def _timer_task(self) -> None:
+        """Sleep until the engine's earliest deadline; `kick()` moves the deadline as it changes."""
+        engine = self.engine
+        while True:
+            with trio.CancelScope() as scope:
+                self._timer_scope = scope
+                deadline = engine.poll_at()
+                scope.deadline = math.inf if deadline is None else deadline
+                await trio.sleep_forever()
+            self._timer_scope = None
+            now = trio.current_time()
+            deadline = engine.poll_at()
+            if deadline is not None and deadline <= now:
+                engine.handle_timeout(now)
+            self.kick()
+
+    def kick(self) -> None:
+        """After any engine call: send its segments, wake sockets, move the timer's deadline."""
+        engine = self.engine
+        if engine.out:
+            now = trio.current_time()
+            for seg in engine.take_output():
+                self._send(build_tcp_packet(seg), now)
+        if engine.events:
+            for obj in engine.take_events():
+                if obj.user is not None:
+                    obj.user.wake()
+        scope = self._timer_scope
+        if scope is not None:
+            deadline = engine.poll_at()
+            scope.deadline = math.inf if deadline is None else deadline
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IPv4 packet; `now` defaults to the current Trio time."""
@@ -93,7 +166,6 @@ class Stack:
             seg = parse_tcp_packet(pkt)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
-                self.counters["InSegs"] += 1
                 self._tcp_input(seg, now)
             return
         ip = parse_ipv4(pkt)
@@ -136,12 +208,24 @@ class Stack:
         self.counters["OutEchoReps"] += 1
 
     def _tcp_input(self, seg: Segment, now: float) -> None:
-        """Every TCP segment addressed to us enters the transport here."""
-        rst = reset_for(seg)
-        if rst is not None:
-            self._send(build_tcp_packet(rst), now)
-            self.counters["OutSegs"] += 1
-            self.counters["OutRsts"] += 1
+        """Every TCP segment addressed to us enters the engine here.
+
+        A bug that one segment trips must not stop the host: the connection it
+        belongs to is reset, the error logged and counted, and the stack goes on.
+        """
+        engine = self.engine
+        try:
+            engine.receive(seg, now)
+        except Exception:
+            log.exception("TCP input failed; resetting the connection")
+            engine.counters["TCPConnectionErrors"] += 1
+            conn = engine.conns.get(conn_key(seg.dst, seg.dport, seg.src, seg.sport))
+            if conn is not None:
+                try:
+                    conn.abort()
+                except Exception:
+                    log.exception("resetting the broken connection failed too; forgetting it")
+                    engine.forget(conn)
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

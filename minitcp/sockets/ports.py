@@ -1,0 +1,72 @@
+"""Local ports: bind() conflicts and ephemeral port choice, Linux's rules.
+
+bind() (Linux inet_csk_get_port): a port is taken while another socket is
+bound to it, unless both set SO_REUSEADDR and neither listens; TIME_WAIT
+entries on the port also block it unless the new socket sets SO_REUSEADDR.
+connect() (Linux __inet_hash_connect): an ephemeral port is usable for a
+destination when no connection or TIME_WAIT entry holds that four-tuple;
+when none is left, EADDRNOTAVAIL.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..tcp.engine import TcpEngine
+    from .endpoint import Endpoint
+
+
+class PortTable:
+    def __init__(self, engine: TcpEngine) -> None:
+        self.engine = engine
+        self.bound: dict[int, list[Endpoint]] = {}
+        self._rng = random.Random()
+
+    def bind(self, ep: Endpoint, port: int) -> int:
+        """Claim `port` (0: any free one) for `ep`; returns the port."""
+        if port == 0:
+            port = self._free_port(lambda p: not self._taken(ep, p))
+        elif self._taken(ep, port):
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        self.bound.setdefault(port, []).append(ep)
+        return port
+
+    def release(self, ep: Endpoint, port: int) -> None:
+        users = self.bound.get(port)
+        if users and ep in users:
+            users.remove(ep)
+            if not users:
+                del self.bound[port]
+
+    def connect_port(self, ep: Endpoint, laddr: int, raddr: int, rport: int) -> int:
+        """An ephemeral port whose four-tuple to (raddr, rport) is free, claimed for `ep`."""
+        engine = self.engine
+
+        def usable(p: int) -> bool:
+            return p not in self.bound and not engine.in_use(laddr, p, raddr, rport)
+
+        port = self._free_port(usable)
+        self.bound.setdefault(port, []).append(ep)
+        return port
+
+    def _taken(self, ep: Endpoint, port: int) -> bool:
+        for other in self.bound.get(port, ()):
+            if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
+                return True
+        if not ep.reuseaddr:
+            return any((tw.key >> 64) & 0xFFFF == port for tw in self.engine.timewait.entries.values())
+        return False
+
+    def _free_port(self, usable) -> int:  # type: ignore[no-untyped-def]
+        """Linux starts at a random offset in ip_local_port_range and walks the range."""
+        lo, hi = self.engine.knobs.ip_local_port_range
+        span = hi - lo + 1
+        start = self._rng.randrange(span)
+        for i in range(span):
+            port = lo + (start + i) % span
+            if usable(port):
+                return port
+        raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address (no free local port)")

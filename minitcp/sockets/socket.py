@@ -1,0 +1,341 @@
+"""The BSD socket API on minitcp, async, with Linux's errors and close/shutdown semantics.
+
+A `Socket` is one handle (one file descriptor, in Linux terms). Blocking calls
+wait on the endpoint's parking lot, which the stack unparks whenever the
+engine reports a change; in non-blocking mode they raise BlockingIOError
+(EAGAIN, or EINPROGRESS for connect) instead. Errors are OSError with the
+errno Linux gives.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import os
+import socket as _s
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..tcp.connection import SHUT_RD, SHUT_RDWR, SHUT_WR
+from ..tcp.states import State
+from ..wire.ipv4 import ip_int, ip_str
+from .endpoint import Endpoint
+
+if TYPE_CHECKING:
+    from ..stack import Stack
+
+MSG_PEEK = _s.MSG_PEEK
+MSG_DONTWAIT = _s.MSG_DONTWAIT
+__all__ = ["MSG_DONTWAIT", "MSG_PEEK", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "Socket"]
+
+_INT_OPTIONS = {
+    (_s.SOL_SOCKET, _s.SO_REUSEADDR): "reuseaddr",
+    (_s.SOL_SOCKET, _s.SO_KEEPALIVE): "keepalive",
+    (_s.SOL_SOCKET, _s.SO_RCVBUF): "rcvbuf",
+    (_s.SOL_SOCKET, _s.SO_SNDBUF): "sndbuf",
+    (_s.IPPROTO_TCP, _s.TCP_NODELAY): "nodelay",
+    (_s.IPPROTO_TCP, _s.TCP_MAXSEG): "maxseg",
+    (_s.IPPROTO_TCP, _s.TCP_QUICKACK): "quickack",
+}
+_LINGER = struct.Struct("ii")
+
+
+class Socket:
+    """One handle to a TCP endpoint of a `Stack`."""
+
+    def __init__(self, stack: Stack, endpoint: Endpoint | None = None) -> None:
+        self._ep = endpoint if endpoint is not None else Endpoint(stack)
+        self._closed = False
+
+    # ------------------------------------------------------------------ handles
+
+    def dup(self) -> Socket:
+        """Another handle to the same connection (dup(2)): close() on one leaves the other working."""
+        ep = self._live()
+        ep.refs += 1
+        return Socket(ep.stack, ep)
+
+    def close(self) -> None:
+        """Release this handle; the last release closes the connection (FIN, or RST by Linux's rules)."""
+        if self._closed:
+            return
+        self._closed = True
+        ep = self._ep
+        ep.refs -= 1
+        if ep.refs == 0:
+            ep.release()
+        else:
+            ep.wake()  # tasks blocked on this handle see EBADF
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _live(self) -> Endpoint:
+        if self._closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return self._ep
+
+    @property
+    def refs(self) -> int:
+        return self._ep.refs
+
+    @property
+    def state(self) -> State:
+        ep = self._ep
+        if ep.listener is not None:
+            return State.LISTEN
+        return ep.conn.state if ep.conn is not None else State.CLOSED
+
+    @property
+    def connection(self) -> Any:
+        """The engine's connection (for looking: timers, counters, info())."""
+        return self._ep.conn
+
+    # ------------------------------------------------------------------ addresses
+
+    def bind(self, address: tuple[str, int]) -> None:
+        ep = self._live()
+        host, port = address
+        if ep.lport:
+            raise OSError(errno.EINVAL, "socket is already bound")
+        laddr = self._local_addr(host)
+        ep.lport = ep.stack.ports.bind(ep, port)
+        ep.laddr = laddr
+
+    def _local_addr(self, host: str) -> int:
+        stack = self._ep.stack
+        if host in ("", "0.0.0.0"):
+            return 0
+        addr = ip_int(host)
+        if addr != stack.addr:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        return addr
+
+    def getsockname(self) -> tuple[str, int]:
+        ep = self._live()
+        return ip_str(ep.laddr), ep.lport
+
+    def getpeername(self) -> tuple[str, int]:
+        conn = self._live().conn
+        if conn is None or conn.state in (State.SYN_SENT, State.CLOSED):
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        return ip_str(conn.raddr), conn.rport
+
+    # ------------------------------------------------------------------ passive open
+
+    def listen(self, backlog: int = 128) -> None:
+        ep = self._live()
+        if ep.conn is not None:
+            raise OSError(errno.EINVAL, "Invalid argument (socket is connected)")
+        if ep.listener is not None:
+            ep.listener.backlog = min(max(backlog, 0), ep.stack.engine.knobs.somaxconn)
+            return
+        if not ep.lport:
+            ep.lport = ep.stack.ports.bind(ep, 0)
+        ep.listener = ep.stack.engine.listen(ep.laddr, ep.lport, backlog)
+        ep.listener.user = ep
+        ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
+
+    async def accept(self) -> tuple[Socket, tuple[str, int]]:
+        ep = self._live()
+        listener = ep.listener
+        if listener is None:
+            raise OSError(errno.EINVAL, "Invalid argument (socket is not listening)")
+        await self._wait(lambda: bool(listener.accept_queue))
+        conn = listener.accept()
+        assert conn is not None
+        child = Endpoint(ep.stack)
+        child.laddr, child.lport = conn.laddr, conn.lport
+        child.attach(conn)
+        ep.stack.kick()
+        return Socket(ep.stack, child), (ip_str(conn.raddr), conn.rport)
+
+    # ------------------------------------------------------------------ active open
+
+    async def connect(self, address: tuple[str, int]) -> None:
+        """Active open; raises ECONNREFUSED, ETIMEDOUT, ENETUNREACH like Linux's connect(2)."""
+        ep = self._live()
+        stack = ep.stack
+        if ep.listener is not None:
+            raise OSError(errno.EISCONN if ep.conn else errno.EINVAL, "Invalid argument")
+        if ep.conn is not None:
+            return await self._finish_connect(ep, again=True)
+        host, port = address
+        raddr = ip_int(host)
+        if not stack.on_link(raddr):
+            raise OSError(errno.ENETUNREACH, "Network is unreachable (only the link's subnet is routed)")
+        laddr = stack.addr
+        if ep.lport and stack.engine.in_use(laddr, ep.lport, raddr, port):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        if not ep.lport:
+            ep.lport = stack.ports.connect_port(ep, laddr, raddr, port)
+        ep.laddr = laddr
+        conn = stack.engine.connect(laddr, ep.lport, raddr, port, trio.current_time(),
+                                    **{k: v for k, v in ep.options.items() if k != "linger"})
+        ep.attach(conn)
+        stack.kick()
+        await self._finish_connect(ep, again=False)
+
+    async def _finish_connect(self, ep: Endpoint, again: bool) -> None:
+        conn = ep.conn
+        assert conn is not None
+        if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            if ep.nonblocking:
+                raise BlockingIOError(errno.EALREADY if again else errno.EINPROGRESS,
+                                      "Operation now in progress")
+            await self._wait(lambda: conn.state not in (State.SYN_SENT, State.SYN_RECEIVED))
+        elif again and not conn.error:
+            raise OSError(errno.EISCONN, "Transport endpoint is already connected")
+        if conn.error:
+            err = conn.take_error()
+            raise OSError(err, os.strerror(err))
+        if conn.state == State.CLOSED:
+            raise OSError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+
+    # ------------------------------------------------------------------ data
+
+    async def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
+        """Queue some bytes; waits for room (EAGAIN when non-blocking). EPIPE after SHUT_WR."""
+        ep = self._live()
+        conn = self._connected(ep, for_send=True)
+        view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+        if not view:
+            await trio.lowlevel.checkpoint()
+            return 0
+        while True:
+            n = conn.send(view)
+            if n:
+                ep.stack.kick()
+                await trio.lowlevel.checkpoint()
+                return n
+            await self._wait(lambda: conn.writable, flags)
+
+    async def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            n = await self.send(view, flags)
+            view = view[n:]
+
+    async def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to bufsize bytes; b"" at end of stream. MSG_PEEK leaves them queued."""
+        ep = self._live()
+        bufsize = operator.index(bufsize)
+        if bufsize < 0:
+            raise OSError(errno.EINVAL, "negative buffer size")
+        conn = ep.conn
+        if conn is None:
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        peek = bool(flags & MSG_PEEK)
+        while True:
+            data = conn.recv(bufsize, peek)
+            if data is not None:
+                ep.stack.kick()
+                await trio.lowlevel.checkpoint()
+                return data
+            await self._wait(lambda: conn.readable, flags)
+
+    def _connected(self, ep: Endpoint, for_send: bool) -> Any:
+        conn = ep.conn
+        if conn is None:
+            raise OSError(errno.EPIPE if for_send else errno.ENOTCONN, "Transport endpoint is not connected")
+        return conn
+
+    def shutdown(self, how: int) -> None:
+        """Acts on the connection at once, whatever the number of handles (Linux tcp_shutdown)."""
+        ep = self._live()
+        if ep.listener is not None and how in (SHUT_RD, SHUT_RDWR):
+            # Linux: shutdown(SHUT_RD) on a listener stops it, as close would (inet_shutdown).
+            ep.listener.close()
+            ep.listener = None
+            ep.wake()
+            return
+        if ep.conn is None:
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        ep.conn.shutdown(how)
+        ep.stack.kick()
+        ep.wake()
+
+    # ------------------------------------------------------------------ options
+
+    def setblocking(self, flag: bool) -> None:
+        self._live().nonblocking = not flag
+
+    def getblocking(self) -> bool:
+        return not self._live().nonblocking
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        ep = self._live()
+        if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
+            onoff, seconds = _LINGER.unpack(value) if isinstance(value, bytes) else (1, value)
+            ep.options["linger"] = seconds if onoff else None
+            if ep.conn is not None:
+                ep.conn.linger = ep.options["linger"]
+            return
+        name = _INT_OPTIONS.get((level, option))
+        if name is None:
+            raise OSError(errno.ENOPROTOOPT, "Protocol not available")
+        if isinstance(value, bytes):
+            value = int.from_bytes(value[:4], "little", signed=True)
+        if name == "reuseaddr":
+            ep.reuseaddr = bool(value)
+        elif name == "quickack":
+            if ep.conn is not None and value:
+                ep.conn.quickack()
+                ep.stack.kick()
+            elif ep.conn is not None:
+                ep.conn.pingpong = True
+        else:
+            if name == "maxseg" and not 88 <= value <= 32767:
+                raise OSError(errno.EINVAL, "TCP_MAXSEG out of range")
+            ep.options[name] = value
+            if ep.conn is not None:
+                ep.conn.apply_option(name, value)
+                ep.stack.kick()
+        if ep.listener is not None:
+            ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
+
+    def getsockopt(self, level: int, option: int) -> int | bytes:
+        ep = self._live()
+        conn = ep.conn
+        knobs = ep.stack.engine.knobs
+        if (level, option) == (_s.SOL_SOCKET, _s.SO_ERROR):
+            return conn.take_error() if conn is not None else 0
+        if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
+            linger = ep.options.get("linger")
+            return _LINGER.pack(1 if linger is not None else 0, linger or 0)
+        name = _INT_OPTIONS.get((level, option))
+        if name is None:
+            raise OSError(errno.ENOPROTOOPT, "Protocol not available")
+        readers: dict[str, Callable[[], int]] = {
+            "reuseaddr": lambda: int(ep.reuseaddr),
+            "keepalive": lambda: int(bool(ep.options.get("keepalive"))),
+            "nodelay": lambda: int(bool(ep.options.get("nodelay"))),
+            "quickack": lambda: int(conn is not None and not conn.pingpong),
+            "rcvbuf": lambda: conn.rcvbuf_size if conn is not None else
+            2 * ep.options.get("rcvbuf", knobs.tcp_rmem[1] // 2),
+            "sndbuf": lambda: conn.sndbuf_size if conn is not None else
+            2 * ep.options.get("sndbuf", knobs.tcp_wmem[1] // 2),
+            "maxseg": lambda: conn.mss if conn is not None and conn.state != State.SYN_SENT else
+            ep.options.get("maxseg", 536),
+        }
+        return readers[name]()
+
+    # ------------------------------------------------------------------ waiting
+
+    async def _wait(self, ready: Callable[[], bool], flags: int = 0) -> None:
+        ep = self._ep
+        if ready():
+            await trio.lowlevel.checkpoint()
+            return
+        if ep.nonblocking or flags & MSG_DONTWAIT:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        while not ready():
+            await ep.lot.park()
+            if self._closed:
+                raise OSError(errno.EBADF, "Bad file descriptor")

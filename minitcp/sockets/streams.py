@@ -1,0 +1,144 @@
+"""Trio adapters: minitcp sockets as `trio.abc.HalfCloseableStream` and `trio.abc.Listener`.
+
+They behave like trio's own SocketStream and SocketListener, so code written
+for `trio.serve_listeners`, h11 servers or `trio.testing` checks runs on
+minitcp unchanged: `send_eof` is shutdown(SHUT_WR), a reset connection
+raises BrokenResourceError, a closed stream ClosedResourceError.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+from typing import TYPE_CHECKING
+
+import trio
+
+from .socket import SHUT_WR, Socket
+
+if TYPE_CHECKING:
+    from ..stack import Stack
+
+_BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ENOTCONN, errno.ECONNABORTED)
+DEFAULT_RECEIVE_SIZE = 65536
+
+
+class SocketStream(trio.abc.HalfCloseableStream):
+    def __init__(self, sock: Socket) -> None:
+        self.socket = sock
+        self._send_conflict = trio.lowlevel.ParkingLot()
+        self._sending = False
+        self._receiving = False
+        self._closed = False
+        self._eof_sent = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this stream was closed")
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is using send_all")
+        self._check_open()
+        if self._eof_sent:
+            raise trio.ClosedResourceError("can't send data after sending EOF")
+        self._sending = True
+        try:
+            if not data:
+                await trio.lowlevel.checkpoint()
+                return
+            await self.socket.sendall(data)
+        except OSError as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is using send_all")
+        self._check_open()
+        conn = self.socket.connection
+        await self.socket._wait(lambda: conn is None or conn.writable)
+
+    async def send_eof(self) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is using send_all")
+        self._check_open()
+        await trio.lowlevel.checkpoint()
+        self._eof_sent = True
+        try:
+            self.socket.shutdown(SHUT_WR)
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:
+                raise self._translate(exc) from exc
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._receiving:
+            raise trio.BusyResourceError("another task is using receive_some")
+        self._check_open()
+        max_bytes = DEFAULT_RECEIVE_SIZE if max_bytes is None else operator.index(max_bytes)
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
+        self._receiving = True
+        try:
+            return await self.socket.recv(max_bytes)
+        except OSError as exc:
+            raise self._translate(exc) from exc
+        finally:
+            self._receiving = False
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self.socket.close()
+        await trio.lowlevel.checkpoint()
+
+    def _translate(self, exc: OSError) -> Exception:
+        if self._closed or exc.errno == errno.EBADF:
+            return trio.ClosedResourceError("this stream was closed")
+        if exc.errno in _BROKEN:
+            return trio.BrokenResourceError(f"connection failed: {exc}")
+        return exc
+
+
+class SocketListener(trio.abc.Listener[SocketStream]):
+    def __init__(self, sock: Socket) -> None:
+        self.socket = sock
+        self._closed = False
+
+    async def accept(self) -> SocketStream:
+        if self._closed:
+            raise trio.ClosedResourceError("this listener was closed")
+        try:
+            conn, _ = await self.socket.accept()
+        except OSError as exc:
+            if self._closed or exc.errno == errno.EBADF:
+                raise trio.ClosedResourceError("this listener was closed") from exc
+            raise
+        return SocketStream(conn)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self.socket.close()
+        await trio.lowlevel.checkpoint()
+
+
+async def open_tcp_stream(stack: Stack, host: str, port: int) -> SocketStream:
+    """Connect to (host, port) from `stack`, like trio.open_tcp_stream."""
+    sock = stack.socket()
+    try:
+        await sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return SocketStream(sock)
+
+
+def open_tcp_listener(stack: Stack, port: int, *, host: str = "", backlog: int = 128) -> SocketListener:
+    """A listener on `port` with SO_REUSEADDR, like trio.open_tcp_listeners (one address here)."""
+    import socket as _s
+
+    sock = stack.socket()
+    sock.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    return SocketListener(sock)
