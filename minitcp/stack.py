@@ -12,6 +12,7 @@ section 1.2.2 asks of hosts ("be liberal in what you accept").
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import math
 from collections.abc import Callable
@@ -86,6 +87,17 @@ class Stack:
         """A new TCP socket on this stack (socket(AF_INET, SOCK_STREAM))."""
         return Socket(self)
 
+    def sync_clock(self) -> None:
+        """Bring the engine's clock to now before a socket call reaches the engine.
+
+        The engine never reads a clock: receive(), handle_timeout() and connect()
+        are given the time, but send(), recv(), shutdown() and close() are not.
+        Without this they would run at the time of the last packet or timer, so a
+        send() after an idle spell would date its retransmission timer (and its
+        RTT sample) in the past and retransmit at once.
+        """
+        self.engine.now = trio.current_time()
+
     def on_link(self, addr: int) -> bool:
         """Whether `addr` is on the link's subnet: the only place the stack can reach."""
         return (addr ^ self.addr) & self._netmask == 0 and addr != self.addr
@@ -98,7 +110,7 @@ class Stack:
             nursery.cancel_scope.cancel()
 
     async def _reader_task(self) -> None:
-        recv_batch, handle = self.link.recv_batch, self.handle_packet
+        recv_batch, handle = self.link.recv_batch, self._input
         while True:
             try:
                 batch = await recv_batch()  # a checkpoint: other tasks run between batches
@@ -142,9 +154,11 @@ class Stack:
             scope.deadline = math.inf if deadline is None else deadline
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
-        """Process one received IPv4 packet; `now` defaults to the current Trio time."""
-        if now is None:
-            now = trio.current_time()
+        """Process one received IPv4 packet and send what it causes; `now` defaults to Trio time."""
+        self._input(pkt, trio.current_time() if now is None else now)
+        self.kick()
+
+    def _input(self, pkt: bytes | memoryview, now: float) -> None:
         self.counters["InReceives"] += 1
         if self.on_packet is not None:
             self.on_packet("in", pkt, now)
@@ -226,6 +240,11 @@ class Stack:
                 except Exception:
                     log.exception("resetting the broken connection failed too; forgetting it")
                     engine.forget(conn)
+                if conn.user is not None:
+                    # abort() is close(): it would leave a program still holding the socket
+                    # reading a quiet EOF. Tell it, as Linux's tcp_abort (ss -K) does.
+                    conn.error = errno.ECONNABORTED
+                    engine.wake(conn)
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

@@ -99,7 +99,7 @@ async def test_syn_to_any_port_gets_rst_ack(net: Net, autojump_clock: MockClock)
     rst = parse_tcp_packet(reply)
     assert (rst.src, rst.dst, rst.sport, rst.dport) == (STACK, HOST, 80, 43210)
     assert (rst.flags, rst.seq, rst.ack, rst.window) == (RST | ACK, 0, 0, 0)  # ack wraps: 2**32 - 1 + SYN
-    assert stack.counters["OutRsts"] == 1
+    assert stack.engine.counters["OutRsts"] == 1
 
 
 async def test_segment_with_ack_gets_rst_with_its_ack_as_seq(net: Net, autojump_clock: MockClock) -> None:
@@ -112,7 +112,7 @@ async def test_segment_with_ack_gets_rst_with_its_ack_as_seq(net: Net, autojump_
 async def test_rst_gets_no_answer(net: Net, autojump_clock: MockClock) -> None:
     stack, host = net
     assert await exchange(host, tcp_packet(RST), tcp_packet(RST | ACK, ack=9)) == []
-    assert stack.counters["InSegs"] == 2 and stack.counters["OutRequests"] == 0
+    assert stack.engine.counters["InSegs"] == 2 and stack.counters["OutRequests"] == 0
 
 
 async def test_malformed_packets_are_counted_and_not_answered(net: Net, autojump_clock: MockClock) -> None:

@@ -47,4 +47,4 @@ async def test_kernel_connect_to_closed_port_is_refused_at_once(tun_stack: Stack
     with pytest.raises(ConnectionRefusedError):
         await trio.to_thread.run_sync(_connect, 80)
     assert time.monotonic() - start < 0.5
-    assert tun_stack.counters["OutRsts"] == 1
+    assert tun_stack.engine.counters["OutRsts"] == 1

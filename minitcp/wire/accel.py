@@ -1,0 +1,54 @@
+"""Binds the hot-path functions to the C extension, or to the pure-Python twins.
+
+The rest of the stack imports these names from here (or from the public
+modules that re-export them). The C versions are used when `minitcp._native`
+loads; setting MINITCP_PURE=1 (any value but empty or "0") forces the pure
+ones, for debugging and for proving the fallback works.
+"""
+
+from __future__ import annotations
+
+import os
+
+from minitcp.wire import checksum as _pure_checksum
+from minitcp.wire import tcp_pure as _pure_tcp
+
+NATIVE: bool
+
+if os.environ.get("MINITCP_PURE", "") not in ("", "0"):
+    NATIVE = False
+else:
+    try:
+        from minitcp.wire import tcp_native as _native
+    except ImportError:
+        NATIVE = False
+    else:
+        NATIVE = True
+
+if NATIVE:
+    csum_add = _native.csum_add
+    checksum = _native.checksum
+    pseudo_header_sum = _native.pseudo_header_sum
+    csum_update16 = _native.csum_update16
+    csum_update32 = _native.csum_update32
+    parse_tcp_packet = _native.parse_tcp_packet
+    build_tcp_packet = _native.build_tcp_packet
+else:
+    csum_add = _pure_checksum.csum_add
+    checksum = _pure_checksum.checksum
+    pseudo_header_sum = _pure_checksum.pseudo_header_sum
+    csum_update16 = _pure_checksum.csum_update16
+    csum_update32 = _pure_checksum.csum_update32
+    parse_tcp_packet = _pure_tcp.parse_tcp_packet
+    build_tcp_packet = _pure_tcp.build_tcp_packet
+
+__all__ = [
+    "NATIVE",
+    "build_tcp_packet",
+    "checksum",
+    "csum_add",
+    "csum_update16",
+    "csum_update32",
+    "parse_tcp_packet",
+    "pseudo_header_sum",
+]

@@ -1,0 +1,41 @@
+"""Why a packet was dropped: reason codes shared by the C parser and its pure-Python twin."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DropReason(enum.IntEnum):
+    """Reasons a received packet is rejected.
+
+    The numbers are part of the C ABI: `native/minitcp_native.h` returns them
+    negated, and a test checks both sides agree.
+    """
+
+    TRUNCATED = 1  # shorter than a fixed header
+    BAD_VERSION = 2  # RFC 791 section 3.1: version must be 4
+    BAD_IHL = 3  # RFC 791 section 3.1: IHL is at least 5 words
+    BAD_TOTAL_LENGTH = 4  # RFC 791 section 3.1: header <= total length <= bytes received
+    BAD_IP_CHECKSUM = 5  # RFC 791 section 3.1 header checksum
+    FRAGMENT = 6  # RFC 791 section 3.2 fragments: this stack does not reassemble
+    NOT_TCP = 7  # protocol field is not 6
+    BAD_DATA_OFFSET = 8  # RFC 9293 section 3.1: 5 <= data offset, header within the segment
+    BAD_OPTION = 9  # RFC 9293 section 3.2: option length missing, < 2 or past the header
+    BAD_TCP_CHECKSUM = 10  # RFC 9293 section 3.1 checksum over the pseudo-header
+    BAD_ICMP = 11  # RFC 792: shorter than the 8-byte ICMP header
+    BAD_ICMP_CHECKSUM = 12  # RFC 792 checksum
+    UNSUPPORTED_PROTOCOL = 13  # an IPv4 protocol the stack does not speak
+
+    @property
+    def label(self) -> str:
+        """Lowercase name, usable as a counter name (`bad_tcp_checksum`)."""
+        return self.name.lower()
+
+
+class WireError(ValueError):
+    """A received packet is malformed; `reason` says how."""
+
+    def __init__(self, reason: DropReason, detail: str = "") -> None:
+        self.reason = DropReason(reason)
+        message = self.reason.label.replace("_", " ")
+        super().__init__(f"{message}: {detail}" if detail else message)

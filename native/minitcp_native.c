@@ -1,0 +1,352 @@
+/* minitcp's C hot paths; see minitcp_native.h for the interface.
+ *
+ * Every multi-byte field is read and written a byte at a time or through
+ * memcpy, so nothing depends on the alignment of the caller's buffer, and
+ * every read of received bytes is bounds-checked against the lengths the
+ * headers claim *and* the bytes actually given.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "minitcp_native.h"
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void wr16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Fold a one's-complement sum to 16 bits with end-around carries. Zero stays
+ * zero and anything else lands in 1..0xffff, exactly like the pure-Python
+ * twin, so both give identical results (RFC 1071 section 2(1)). */
+static inline uint16_t fold(uint64_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)s;
+}
+
+/* 64-bit one's-complement add: 2^64 is 1 modulo 0xffff, so the carry goes back in. */
+static inline uint64_t add_carry(uint64_t a, uint64_t b)
+{
+    a += b;
+    return a + (a < b);
+}
+
+static inline int little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first;
+}
+
+/* Sum of buf as native-order words, folded. The one's-complement sum commutes
+ * with byte swapping (RFC 1071 section 2(B)), so words are loaded in host order
+ * 8 bytes at a time and the result swapped once at the end. Four accumulators
+ * keep the carries off one dependency chain. */
+static uint16_t sum_host(const uint8_t *p, size_t len)
+{
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    uint64_t w[4];
+    while (len >= 32) {
+        memcpy(w, p, 32);
+        a = add_carry(a, w[0]);
+        b = add_carry(b, w[1]);
+        c = add_carry(c, w[2]);
+        d = add_carry(d, w[3]);
+        p += 32;
+        len -= 32;
+    }
+    while (len >= 8) {
+        memcpy(w, p, 8);
+        a = add_carry(a, w[0]);
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        /* RFC 1071: an odd final byte is padded with zero. */
+        uint8_t tail[8] = {0};
+        memcpy(tail, p, len);
+        memcpy(w, tail, 8);
+        a = add_carry(a, w[0]);
+    }
+    return fold(add_carry(add_carry(a, b), add_carry(c, d)));
+}
+
+/* Folded sum of buf in network order: the value the protocol arithmetic uses. */
+static inline uint16_t sum_net(const uint8_t *p, size_t len)
+{
+    uint16_t s = sum_host(p, len);
+    return little_endian() ? (uint16_t)((s >> 8) | (s << 8)) : s;
+}
+
+uint16_t mt_csum_add(const char *buf, size_t len, uint64_t initial)
+{
+    return fold(add_carry(sum_net((const uint8_t *)buf, len), initial));
+}
+
+uint16_t mt_checksum(const char *buf, size_t len, uint64_t initial)
+{
+    return (uint16_t)~mt_csum_add(buf, len, initial);
+}
+
+uint16_t mt_pseudo_header_sum(uint32_t src, uint32_t dst, uint32_t proto, uint32_t length)
+{
+    return fold((uint64_t)(src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + length);
+}
+
+uint16_t mt_csum_update16(uint16_t csum, uint16_t old, uint16_t new_)
+{
+    /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') */
+    return (uint16_t)~fold((uint64_t)(uint16_t)~csum + (uint16_t)~old + new_);
+}
+
+uint16_t mt_csum_update32(uint16_t csum, uint32_t old, uint32_t new_)
+{
+    return (uint16_t)~fold((uint64_t)(uint16_t)~csum + (uint16_t)~(old >> 16) + (uint16_t)~old
+                           + (new_ >> 16) + (new_ & 0xffff));
+}
+
+/* TCP options, RFC 9293 section 3.2, parsed like Linux's tcp_parse_options():
+ * an option whose length byte is missing, below 2 or past the header is an
+ * error; a known option of the wrong length is skipped; EOL ends the list;
+ * a repeated option overwrites the earlier one. */
+static int parse_options(const uint8_t *o, size_t end, uint32_t *f)
+{
+    uint32_t present = 0, nsack = 0;
+    size_t i = 0;
+    while (i < end) {
+        const uint8_t kind = o[i];
+        if (kind == 0) /* EOL */
+            break;
+        if (kind == 1) { /* NOP */
+            i++;
+            continue;
+        }
+        if (end - i < 2)
+            return -MT_BAD_OPTION;
+        const size_t len = o[i + 1];
+        if (len < 2 || len > end - i)
+            return -MT_BAD_OPTION;
+        const uint8_t *v = o + i + 2;
+        switch (kind) {
+        case 2: /* MSS, RFC 9293 section 3.2 */
+            if (len == 4) {
+                present |= MT_OPT_MSS;
+                f[MT_F_MSS] = rd16(v);
+            }
+            break;
+        case 3: /* window scale, RFC 7323 section 2.2 */
+            if (len == 3) {
+                present |= MT_OPT_WSCALE;
+                f[MT_F_WSCALE] = v[0];
+            }
+            break;
+        case 4: /* SACK permitted, RFC 2018 section 2 */
+            if (len == 2)
+                present |= MT_OPT_SACK_PERM;
+            break;
+        case 5: /* SACK, RFC 2018 section 3. len <= end <= 40 caps it at 4 blocks. */
+            if (len >= 10 && (len - 2) % 8 == 0) {
+                nsack = (uint32_t)(len - 2) / 8;
+                for (uint32_t k = 0; k < 2 * nsack; k++)
+                    f[MT_F_SACK + k] = rd32(v + 4 * k);
+            }
+            break;
+        case 8: /* timestamps, RFC 7323 section 3.2 */
+            if (len == 10) {
+                present |= MT_OPT_TS;
+                f[MT_F_TS_VAL] = rd32(v);
+                f[MT_F_TS_ECR] = rd32(v + 4);
+            }
+            break;
+        default:
+            break;
+        }
+        i += len;
+    }
+    f[MT_F_OPTS] = present;
+    f[MT_F_NSACK] = nsack;
+    return 0;
+}
+
+int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
+{
+    const uint8_t *ip = (const uint8_t *)buf;
+    /* IPv4 header, RFC 791 section 3.1. */
+    if (len < 20)
+        return -MT_TRUNCATED;
+    if (ip[0] >> 4 != 4)
+        return -MT_BAD_VERSION;
+    const size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if (ihl < 20)
+        return -MT_BAD_IHL;
+    if (ihl > len)
+        return -MT_TRUNCATED;
+    /* Bytes past the total length are link-layer padding and ignored. */
+    const size_t total = rd16(ip + 2);
+    if (total < ihl || total > len)
+        return -MT_BAD_TOTAL_LENGTH;
+    if (sum_host(ip, ihl) != 0xffff) /* 0xffff reads the same in either byte order */
+        return -MT_BAD_IP_CHECKSUM;
+    const uint32_t frag = rd16(ip + 6);
+    if (frag & 0x3fff) /* MF or a fragment offset: RFC 791 section 3.2 */
+        return -MT_FRAGMENT;
+    if (ip[9] != 6)
+        return -MT_NOT_TCP;
+
+    /* TCP header, RFC 9293 section 3.1. */
+    const uint8_t *tcp = ip + ihl;
+    const size_t tlen = total - ihl;
+    if (tlen < 20)
+        return -MT_TRUNCATED;
+    const size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < 20 || doff > tlen)
+        return -MT_BAD_DATA_OFFSET;
+    const uint32_t src = rd32(ip + 12), dst = rd32(ip + 16);
+    /* Checksum before options, as Linux does, so corruption counts as a bad checksum. */
+    if (fold((uint64_t)mt_pseudo_header_sum(src, dst, 6, (uint32_t)tlen) + sum_net(tcp, tlen)) != 0xffff)
+        return -MT_BAD_TCP_CHECKSUM;
+    const int rc = parse_options(tcp + 20, doff - 20, f);
+    if (rc)
+        return rc;
+
+    f[MT_F_SRC] = src;
+    f[MT_F_DST] = dst;
+    f[MT_F_SPORT] = rd16(tcp);
+    f[MT_F_DPORT] = rd16(tcp + 2);
+    f[MT_F_SEQ] = rd32(tcp + 4);
+    f[MT_F_ACK] = rd32(tcp + 8);
+    f[MT_F_FLAGS] = tcp[13];
+    f[MT_F_WINDOW] = rd16(tcp + 14);
+    f[MT_F_URGENT] = rd16(tcp + 18);
+    f[MT_F_TTL] = ip[8];
+    f[MT_F_TOS] = ip[1];
+    f[MT_F_IP_ID] = rd16(ip + 4);
+    f[MT_F_DF] = (frag & 0x4000) != 0;
+    f[MT_F_PAYLOAD_OFF] = (uint32_t)(ihl + doff);
+    f[MT_F_PAYLOAD_LEN] = (uint32_t)(tlen - doff);
+    return 0;
+}
+
+/* Options in Linux's layout (tcp_options_write()); returns their length, a
+ * multiple of 4 and at most 40. SACK blocks beyond the space left are dropped,
+ * as Linux does. */
+static size_t write_options(uint8_t *o, const uint32_t *f)
+{
+    const uint32_t present = f[MT_F_OPTS];
+    size_t n = 0;
+    if (present & MT_OPT_MSS) {
+        o[n] = 2;
+        o[n + 1] = 4;
+        wr16(o + n + 2, f[MT_F_MSS]);
+        n += 4;
+    }
+    if (present & MT_OPT_TS) {
+        if (present & MT_OPT_SACK_PERM) {
+            o[n] = 4;
+            o[n + 1] = 2;
+        } else {
+            o[n] = 1;
+            o[n + 1] = 1;
+        }
+        o[n + 2] = 8;
+        o[n + 3] = 10;
+        wr32(o + n + 4, f[MT_F_TS_VAL]);
+        wr32(o + n + 8, f[MT_F_TS_ECR]);
+        n += 12;
+    } else if (present & MT_OPT_SACK_PERM) {
+        o[n] = 1;
+        o[n + 1] = 1;
+        o[n + 2] = 4;
+        o[n + 3] = 2;
+        n += 4;
+    }
+    if (present & MT_OPT_WSCALE) {
+        o[n] = 1;
+        o[n + 1] = 3;
+        o[n + 2] = 3;
+        o[n + 3] = (uint8_t)f[MT_F_WSCALE];
+        n += 4;
+    }
+    /* n <= 20 here, so at least 2 blocks always fit. */
+    uint32_t nsack = f[MT_F_NSACK];
+    const uint32_t room = (uint32_t)(40 - n - 4) / 8;
+    if (nsack > room)
+        nsack = room;
+    if (nsack) {
+        o[n] = 1;
+        o[n + 1] = 1;
+        o[n + 2] = 5;
+        o[n + 3] = (uint8_t)(2 + 8 * nsack);
+        n += 4;
+        for (uint32_t k = 0; k < 2 * nsack; k++, n += 4)
+            wr32(o + n, f[MT_F_SACK + k]);
+    }
+    return n;
+}
+
+long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload, size_t plen)
+{
+    const uint32_t present = f[MT_F_OPTS];
+    if ((f[MT_F_SPORT] | f[MT_F_DPORT] | f[MT_F_WINDOW] | f[MT_F_URGENT] | f[MT_F_IP_ID]) > 0xffff
+        || (f[MT_F_FLAGS] | f[MT_F_TTL] | f[MT_F_TOS]) > 0xff || f[MT_F_DF] > 1
+        || ((present & MT_OPT_MSS) && f[MT_F_MSS] > 0xffff)
+        || ((present & MT_OPT_WSCALE) && f[MT_F_WSCALE] > 0xff) || f[MT_F_NSACK] > MT_MAX_SACK)
+        return -1;
+    if (plen > MT_MAX_PACKET)
+        return -1;
+    uint8_t opts[40];
+    const size_t olen = write_options(opts, f);
+    const size_t tlen = 20 + olen + plen;
+    if (20 + tlen > MT_MAX_PACKET || 20 + tlen > cap)
+        return -1;
+
+    uint8_t *ip = (uint8_t *)out;
+    uint8_t *tcp = ip + 20;
+    ip[0] = 0x45;
+    ip[1] = (uint8_t)f[MT_F_TOS];
+    wr16(ip + 2, (uint32_t)(20 + tlen));
+    wr16(ip + 4, f[MT_F_IP_ID]);
+    wr16(ip + 6, f[MT_F_DF] ? 0x4000 : 0);
+    ip[8] = (uint8_t)f[MT_F_TTL];
+    ip[9] = 6;
+    wr16(ip + 10, 0);
+    wr32(ip + 12, f[MT_F_SRC]);
+    wr32(ip + 16, f[MT_F_DST]);
+    wr16(ip + 10, (uint16_t)~sum_net(ip, 20));
+
+    wr16(tcp, f[MT_F_SPORT]);
+    wr16(tcp + 2, f[MT_F_DPORT]);
+    wr32(tcp + 4, f[MT_F_SEQ]);
+    wr32(tcp + 8, f[MT_F_ACK]);
+    tcp[12] = (uint8_t)(((20 + olen) / 4) << 4);
+    tcp[13] = (uint8_t)f[MT_F_FLAGS];
+    wr16(tcp + 14, f[MT_F_WINDOW]);
+    wr16(tcp + 16, 0);
+    wr16(tcp + 18, f[MT_F_URGENT]);
+    memcpy(tcp + 20, opts, olen);
+    if (plen)
+        memcpy(tcp + 20 + olen, payload, plen);
+    const uint16_t sum = fold((uint64_t)mt_pseudo_header_sum(f[MT_F_SRC], f[MT_F_DST], 6, (uint32_t)tlen)
+                              + sum_net(tcp, tlen));
+    wr16(tcp + 16, (uint16_t)~sum);
+    return (long)(20 + tlen);
+}

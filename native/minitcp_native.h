@@ -1,0 +1,63 @@
+/* minitcp's C hot paths: Internet checksum, IPv4+TCP parse and build.
+ *
+ * This file is read verbatim by cffi's cdef() (native/build_native.py), which
+ * accepts declarations and integer #defines but no other preprocessor lines;
+ * that is why it has no include guard and includes nothing. Include <stddef.h>
+ * and <stdint.h> before it.
+ */
+
+/* Drop reasons, negated as return codes. Must equal minitcp.wire.errors.DropReason. */
+enum {
+    MT_TRUNCATED = 1,
+    MT_BAD_VERSION = 2,
+    MT_BAD_IHL = 3,
+    MT_BAD_TOTAL_LENGTH = 4,
+    MT_BAD_IP_CHECKSUM = 5,
+    MT_FRAGMENT = 6,
+    MT_NOT_TCP = 7,
+    MT_BAD_DATA_OFFSET = 8,
+    MT_BAD_OPTION = 9,
+    MT_BAD_TCP_CHECKSUM = 10
+};
+
+/* Slots of the uint32_t field array filled by mt_parse_tcp and read by
+ * mt_build_tcp. The Python wrapper unpacks slots MT_F_SRC..MT_F_PAYLOAD_LEN in
+ * this order with one struct call. */
+enum {
+    MT_F_SRC, MT_F_DST, MT_F_SPORT, MT_F_DPORT, MT_F_SEQ, MT_F_ACK, MT_F_FLAGS,
+    MT_F_WINDOW, MT_F_URGENT, MT_F_TTL, MT_F_TOS, MT_F_IP_ID, MT_F_DF,
+    MT_F_OPTS, MT_F_MSS, MT_F_WSCALE, MT_F_TS_VAL, MT_F_TS_ECR, MT_F_NSACK,
+    MT_F_PAYLOAD_OFF, MT_F_PAYLOAD_LEN,
+    MT_F_SACK,                   /* MT_MAX_SACK (left, right) pairs follow */
+    MT_F_COUNT = MT_F_SACK + 8
+};
+
+/* Bits of MT_F_OPTS: which options were present. */
+enum {
+    MT_OPT_MSS = 1,
+    MT_OPT_WSCALE = 2,
+    MT_OPT_SACK_PERM = 4,
+    MT_OPT_TS = 8
+};
+
+/* 40 bytes of option space hold at most 4 SACK blocks (RFC 2018 section 3). */
+#define MT_MAX_SACK 4
+/* Largest packet mt_build_tcp writes: the IPv4 total length is 16 bits (RFC 791). */
+#define MT_MAX_PACKET 65535
+
+/* RFC 1071 one's-complement sum of buf added to initial, folded to 16 bits, not inverted. */
+uint16_t mt_csum_add(const char *buf, size_t len, uint64_t initial);
+/* ~mt_csum_add(): the value stored in a header. */
+uint16_t mt_checksum(const char *buf, size_t len, uint64_t initial);
+/* Folded sum of the IPv4 pseudo-header, RFC 9293 section 3.1. */
+uint16_t mt_pseudo_header_sum(uint32_t src, uint32_t dst, uint32_t proto, uint32_t length);
+/* RFC 1624 eqn. 3: stored checksum after a 16- or 32-bit field changed from old to new. */
+uint16_t mt_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
+uint16_t mt_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
+
+/* Validate an IPv4 packet carrying TCP and fill f[MT_F_COUNT]. 0 or -reason. */
+int mt_parse_tcp(const char *buf, size_t len, uint32_t *f);
+/* Write IPv4 + TCP header + options + payload from f[MT_F_COUNT] into out.
+ * Returns the packet length, or -1 if a field is out of range or the packet
+ * would exceed cap or MT_MAX_PACKET bytes. */
+long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload, size_t plen);
