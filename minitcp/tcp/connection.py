@@ -45,16 +45,17 @@ class Connection(Receiver, Sender, Timeouts):
         "engine", "key", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
         "iss", "snd_una", "snd_nxt", "snd_max", "snd_wnd", "snd_wl1", "snd_wl2", "max_snd_wnd",
-        "sndbuf", "sndbuf_seq", "sndbuf_size", "sndbuf_locked", "fin_queued", "fin_seq",
+        "sndbuf", "sndbuf_seq", "sndbuf_size", "sndbuf_locked", "fin_queued", "fin_seq", "snd_sml",
         # receive sequence space
         "irs", "rcv_nxt", "rcv_wup", "rcv_adv", "last_ack_sent", "rcvbuf", "rcvbuf_size", "rcv_fin_seq",
+        "fin_rcvd",
         # negotiated options
         "advmss", "mss", "rcv_mss", "user_mss", "wscale_ok", "snd_wscale", "rcv_wscale",
         "sack_ok", "ts_ok", "ts_recent", "ts_offset",
         # retransmission and congestion
         "rtt", "rtt_seq", "rtt_time", "cc", "retransmits", "probes_out",
         # delayed ACK (Linux inet_connection_sock icsk_ack)
-        "ack_pending", "ack_now", "quick", "ato", "pingpong", "lrcvtime", "last_oow_ack",
+        "ack_pending", "ack_now", "ack_pushed", "quick", "ato", "pingpong", "lrcvtime", "last_oow_ack",
         # timers: absolute deadlines, INF when off; heap_at is the live heap entry
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
@@ -80,10 +81,12 @@ class Connection(Receiver, Sender, Timeouts):
         self.sndbuf_locked = False
         self.fin_queued = False
         self.fin_seq = 0
+        self.snd_sml = self.iss  # end of the last small segment sent (Minshall's Nagle, Linux snd_sml)
         self.irs = self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = 0
         self.rcvbuf: RecvBuffer | None = None
         self.rcvbuf_size = knobs.tcp_rmem[1]
         self.rcv_fin_seq: int | None = None
+        self.fin_rcvd = False  # the peer's FIN came in order (Linux SOCK_DONE)
         self.advmss = engine.mss
         self.mss = 536  # RFC 9293 section 3.7.1 default until the peer says otherwise
         self.rcv_mss = min(self.advmss, 536)
@@ -99,9 +102,11 @@ class Connection(Receiver, Sender, Timeouts):
         self.rtt_seq = 0
         self.rtt_time: float | None = None
         self.cc = NewReno(self.advmss, knobs.tcp_init_cwnd)
+        self.cc.recover = self.iss  # RFC 6582 section 3.2 step 1: "recover" starts at the ISS
         self.retransmits = 0
         self.probes_out = 0
         self.ack_pending = self.ack_now = False
+        self.ack_pushed = 0  # small segments since our last ACK, up to 2 (Linux ICSK_ACK_PUSHED/PUSHED2)
         self.quick = 0
         self.ato = 0.0
         self.pingpong = False
@@ -149,6 +154,8 @@ class Connection(Receiver, Sender, Timeouts):
         slot = _TIMER_SLOTS[kind]
         if getattr(self, slot) != INF:
             setattr(self, slot, INF)
+            if self.next_deadline() == INF:
+                self.heap_at = INF  # our heap entry is stale now, so poll_at() does not report it
             eng = self.engine
             if eng.observer is not None:
                 eng.observer.on_timer(self, kind, "cancel", None, eng.now)
@@ -232,7 +239,7 @@ class Connection(Receiver, Sender, Timeouts):
         `isn` is set when a SYN reuses a TIME_WAIT pair (Linux: snd_nxt + 65537).
         """
         if isn is not None:
-            self.iss = self.snd_una = self.snd_nxt = self.snd_max = isn
+            self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_sml = self.cc.recover = isn
             self.sndbuf_seq = (isn + 1) & MASK
         self.irs = syn.seq
         self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = (syn.seq + 1) & MASK
@@ -264,6 +271,10 @@ class Connection(Receiver, Sender, Timeouts):
             self.set_sndbuf(int(value))
         elif name == "maxseg":
             self.user_mss = int(value)
+            if self.state == State.CLOSED and self.user_mss:
+                # Linux tcp_mss_clamp: TCP_MAXSEG set before the SYN also lowers the MSS we advertise.
+                self.advmss = min(self.engine.mss, self.user_mss)
+                self.rcv_mss = min(self.rcv_mss, self.advmss)
         elif name == "linger":
             self.linger = value
         else:
@@ -305,6 +316,10 @@ class Connection(Receiver, Sender, Timeouts):
             if not peek:
                 self._data_consumed()
             return data
+        if self.fin_rcvd:
+            # Linux tcp_recvmsg looks at SOCK_DONE before sk_err: after the peer's FIN a read
+            # is end-of-stream even if an RST came later; the error is left for send().
+            return b""
         if self.error:
             raise OSError(self.take_error(), "connection failed")
         if self.shut_rd or self.rcv_fin_reached or self.state == State.CLOSED:
@@ -343,7 +358,12 @@ class Connection(Receiver, Sender, Timeouts):
         """After a read: send the ACK or window update it makes due (Linux tcp_cleanup_rbuf)."""
         if self.state not in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2):
             return
-        if self.ack_pending and (self._ack_due() or self.ack_now):
+        # Once the queue is drained, a pending ACK for small segments goes now rather than
+        # at the timer: for one (not in ping-pong mode, where the reply will carry it) or
+        # for two (Linux tcp_cleanup_rbuf, ICSK_ACK_PUSHED and ICSK_ACK_PUSHED2).
+        drained_small = self.recv_queued == 0 and (
+            self.ack_pushed >= 2 or (self.ack_pushed == 1 and not self.pingpong))
+        if self.ack_pending and (self._ack_due() or self.ack_now or drained_small):
             self._send_ack()
             return
         advertised = seq_diff(self.rcv_adv, self.rcv_nxt)

@@ -15,6 +15,8 @@ given, in seconds, and every timer lives in one heap.
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import RST, Segment
@@ -30,6 +32,8 @@ from .timewait import TimeWait, TimeWaitTable, TwVerdict
 
 if TYPE_CHECKING:
     from .observer import Observer
+
+log = logging.getLogger(__name__)
 
 
 class TcpEngine:
@@ -70,17 +74,25 @@ class TcpEngine:
             return
         tw = self.timewait.get(key)
         isn = None
+        listener = self.listeners.get((seg.dst, seg.dport)) or self.listeners.get((0, seg.dport))
         if tw is not None:
             verdict = self.timewait.process(tw, seg, self.knobs, now)
+            if verdict is TwVerdict.SYN_REUSE and listener is None:
+                # Linux tcp_v4_rcv (TCP_TW_SYN): with nobody listening the new SYN is answered
+                # like any other segment in TIME_WAIT, by our ACK, and the entry stays.
+                verdict = TwVerdict.ACK
             if verdict is TwVerdict.ACK:
                 self.emit_reply(tw.ack_segment(now))
                 return
+            if verdict is TwVerdict.KILLED and self.observer is not None:
+                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # RST: assassinated
             if verdict is not TwVerdict.SYN_REUSE:
                 return
             self.timewait.remove(tw)
             self.counters["TWRecycled"] += 1
+            if self.observer is not None:
+                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # a new SYN took over
             isn = tw.reuse_isn()
-        listener = self.listeners.get((seg.dst, seg.dport)) or self.listeners.get((0, seg.dport))
         if listener is not None:
             listener.input(seg, isn)
             return
@@ -92,7 +104,12 @@ class TcpEngine:
         """Fire every timer that is due at `now`."""
         self.now = now
         for owner in self.timers.pop_due(now):
-            owner.on_timers(now)
+            try:
+                owner.on_timers(now)
+            except Exception:
+                # A bug one connection's timer trips must not take the others' timers with it
+                # (they are already off the heap): that connection alone is reset.
+                self.connection_failed(owner)
         for tw in self.timewait.expire(now):
             self.counters["TW"] += 1
             if self.observer is not None:
@@ -177,6 +194,26 @@ class TcpEngine:
         self.timewait.add(conn, self.now, self.knobs.tcp_timewait_len)
         conn.sndbuf = None
         conn._set_state(State.TIME_WAIT)
+
+    def connection_failed(self, conn: Connection) -> None:
+        """An exception escaped from the engine while it worked on `conn`: log and count it
+        (TCPConnectionErrors), reset that connection and tell its application ECONNABORTED,
+        as Linux's tcp_abort does. The stack does the same for receive()."""
+        log.exception("TCP engine error on %r; resetting the connection", conn)
+        self.counters["TCPConnectionErrors"] += 1
+        try:
+            if conn.orphan:  # closed already, so abort() would do nothing: reset it here
+                if conn.state not in (State.CLOSED, State.SYN_SENT, State.TIME_WAIT):
+                    conn._send_active_rst()
+                conn._drop(reason="engine error")
+            else:
+                conn.abort()
+        except Exception:
+            log.exception("resetting the broken connection failed too; forgetting it")
+            self.forget(conn)
+        if conn.user is not None:
+            conn.error = errno.ECONNABORTED
+            self.wake(conn)
 
     def emit_reply(self, seg: Segment | None) -> None:
         """A segment sent on behalf of no connection (RST for a closed port, TIME_WAIT's ACK)."""

@@ -120,7 +120,7 @@ class Receiver:
                 and (seg.ts_val - self.ts_recent) & 0x80000000:
             eng.counters["PAWSEstabRejected"] += 1
             self._note_drop(seg, "PAWS: old timestamp")
-            self._send_dupack()
+            self._send_dupack(seg, "TCPACKSkippedPAWS")
             return
         # First: is the segment in the window?
         if not self._acceptable(seg):
@@ -130,7 +130,7 @@ class Receiver:
                     eng.counters["TCPSYNChallenge"] += 1
                     self._send_challenge_ack()
                 else:
-                    self._send_dupack()
+                    self._send_dupack(seg)
             return
         # Second: RST (RFC 5961 section 3.2).
         if flags & RST:
@@ -139,14 +139,25 @@ class Receiver:
         # Fourth: SYN.
         if flags & SYN:
             if self.state == State.SYN_RECEIVED and seg.seq == self.irs and not flags & ACK:
-                # The peer did not hear our SYN-ACK: send it again (Linux tcp_check_req).
-                self._emit(self._syn_segment(), retransmit=True)
+                self._resend_synack()
                 return
-            # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
-            eng.counters["TCPSYNChallenge"] += 1
-            self._note_drop(seg, "SYN on a synchronized connection")
-            self._send_challenge_ack()
-            return
+            if self.state == State.SYN_RECEIVED and self.listener is not None and seg.seq != self.irs:
+                # Linux tcp_check_req: a different SYN in the window resets the half-open
+                # connection ("fourth, check the SYN bit" of RFC 793; no RFC 5961 challenge there).
+                self._emit(reset_for(seg))  # type: ignore[arg-type]
+                self._drop(reason="SYN in SYN-RECEIVED")
+                return
+            if not (self.state == State.SYN_RECEIVED and self.listener is None and flags & ACK
+                    and seg.seq == self.irs and seg.ack == self.snd_nxt):
+                # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
+                eng.counters["TCPSYNChallenge"] += 1
+                self._note_drop(seg, "SYN on a synchronized connection")
+                self._send_challenge_ack()
+                return
+            # Simultaneous open: the peer's SYN-ACK acknowledges our SYN. Linux lets it through
+            # to the ACK processing below (tcp_validate_incoming) instead of challenging it, and
+            # ACKs it at once as an old segment (its SYN is already counted in rcv_nxt).
+            self._ack_at_once()
         # Fifth: ACK.
         if not flags & ACK:
             self._note_drop(seg, "no ACK")
@@ -164,6 +175,20 @@ class Receiver:
         if len(seg.payload) or flags & FIN:
             self._input_data(seg)
 
+    def _resend_synack(self: Connection) -> None:
+        """A duplicate SYN in SYN-RECEIVED: the peer did not hear our SYN-ACK (Linux tcp_check_req).
+
+        Sent again at most once per tcp_invalid_ratelimit, and the SYN-ACK timer
+        restarts from now, as after a fast retransmit.
+        """
+        eng = self.engine
+        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+            eng.counters["TCPACKSkippedSynRecv"] += 1
+            return
+        self.last_oow_ack = eng.now
+        self._emit(self._syn_segment(), retransmit=True)
+        self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
+
     def _acceptable(self: Connection, seg: Segment) -> bool:
         """RFC 9293 section 3.10.7.4 acceptability, in Linux's form (tcp_sequence):
         not wholly before what we last acknowledged, not starting beyond the window."""
@@ -176,11 +201,16 @@ class Receiver:
     def _input_rst(self: Connection, seg: Segment) -> None:
         """RFC 5961 section 3.2: reset only at exactly rcv_nxt, otherwise a challenge ACK.
 
-        Linux also takes rcv_nxt - 1 once our side has consumed the peer's FIN (tcp_reset_check).
+        Linux also takes rcv_nxt - 1 once our side has consumed the peer's FIN (tcp_reset_check),
+        and any in-window RST for a connection still in the SYN queue (tcp_check_req).
         """
         exact = seg.seq == self.rcv_nxt or (
             self.state in (State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING)
             and seg.seq == (self.rcv_nxt - 1) & MASK
+        ) or (
+            # A listener's half-open connection is Linux's request sock: tcp_check_req takes any
+            # RST in the window (RFC 5961 challenge ACKs are for full sockets only).
+            self.state == State.SYN_RECEIVED and self.listener is not None
         )
         if not exact and not self.engine.knobs.tcp_insecure_rst:
             self._note_drop(seg, "RST not at rcv_nxt (RFC 5961)")
@@ -246,14 +276,20 @@ class Receiver:
             self.snd_wl1, self.snd_wl2 = seg.seq, ack
             if wnd > self.max_snd_wnd:
                 self.max_snd_wnd = wnd
-            if wnd and self.t_persist != INF:
-                self._cancel_timer(TimerKind.PERSIST)
+            if self.t_persist != INF and self.snd_una == self.snd_max:
+                # Linux tcp_ack_probe: the window opened, so the probe backoff ends; still shut,
+                # so the next probe is timed from this answer, keeping its backoff.
+                if wnd:
+                    self.rtt.backoff = 0
+                    self._cancel_timer(TimerKind.PERSIST)
+                else:
+                    self._set_timer(TimerKind.PERSIST, eng.now + self._probe_interval())
         if ack == self.snd_una:
             if self.snd_una != self.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
                     and not window_changed and self.state != State.SYN_RECEIVED:
                 self._dupack()
             return True
-        self._ack_new(ack)
+        self._ack_new(ack, seg)
         return True
 
     def _dupack(self: Connection) -> None:
@@ -265,7 +301,7 @@ class Receiver:
             eng.counters["TCPSackRecovery" if self.sack_ok else "TCPRenoRecovery"] += 1
             self._retransmit_head()
 
-    def _ack_new(self: Connection, ack: int) -> None:
+    def _ack_new(self: Connection, ack: int, seg: Segment | None = None) -> None:
         """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
         eng = self.engine
         acked = seq_diff(ack, self.snd_una)
@@ -283,6 +319,14 @@ class Receiver:
         if self.rtt_time is not None and seq_gt(ack, self.rtt_seq):
             self.rtt.sample(eng.now - self.rtt_time, eng.knobs)  # RFC 6298 section 3
             self.rtt_time = None
+        elif self.retransmits and self.ts_ok and seg is not None and seg.ts_ecr:
+            # A timed-out segment was acknowledged: Karn forbids timing it by sequence number,
+            # but the echoed timestamp says which transmission arrived (RFC 7323 section 4;
+            # Linux tcp_ack_update_rtt), so the backed-off RTO can come down again.
+            sent_ms = (seg.ts_ecr - self.ts_offset) & MASK
+            rtt_ms = (int(eng.now * 1000) - sent_ms) & MASK
+            if rtt_ms < 0x80000000:
+                self.rtt.sample(rtt_ms / 1000, eng.knobs)
         self.retransmits = 0
         if ack == self.snd_max:
             self._cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
@@ -318,8 +362,12 @@ class Receiver:
         start = seq_diff(seq, self.rcv_nxt)
         if len(payload):
             if seq_le(end, self.rcv_nxt) and not (fin and end == self.rcv_nxt):
-                # A retransmission of what we already have: ACK at once (Linux tcp_data_queue).
+                # A retransmission of what we already have: our ACK was probably lost. ACK at once
+                # and leave ping-pong mode for quick-ACK mode (Linux tcp_data_queue ->
+                # tcp_enter_quickack_mode), so the next segments are not held back either.
+                eng.counters["DelayedACKLost"] += 1
                 self._enter_quickack()
+                self.pingpong = False
                 self._ack_at_once()
                 return
             if window == 0 and start >= 0:
@@ -363,6 +411,7 @@ class Receiver:
     def _fin_received(self: Connection) -> None:
         """The peer's FIN is in order (RFC 9293 section 3.10.7.4, eighth; Linux tcp_fin)."""
         self.rcv_fin_seq = None
+        self.fin_rcvd = True
         self.rcv_nxt = (self.rcv_nxt + 1) & MASK
         self.ack_pending = True
         state = self.state

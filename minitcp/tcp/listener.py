@@ -60,7 +60,8 @@ class Listener:
             eng.counters["ListenDrops"] += 1
             eng.note_drop(seg, "accept queue full")
             return
-        if len(self.syn_queue) >= max(self.backlog, 1) or len(self.syn_queue) >= eng.knobs.tcp_max_syn_backlog:
+        queued = len(self.syn_queue)
+        if queued >= max(self.backlog, 1) or queued >= eng.knobs.tcp_max_syn_backlog:
             eng.counters["ListenDrops"] += 1
             eng.note_drop(seg, "SYN queue full")
             return
@@ -77,9 +78,10 @@ class Listener:
         self.engine.wake(self)
 
     def forget(self, conn: Connection) -> None:
+        """A connection of ours went CLOSED. From the SYN queue it just goes; in the accept
+        queue it stays, as in Linux: accept() still returns it and its first read reports
+        the reset (ECONNRESET)."""
         self.syn_queue.pop(conn.key, None)
-        if conn in self.accept_queue:
-            self.accept_queue.remove(conn)
 
     def accept(self) -> Connection | None:
         """The oldest established connection, now the application's; None when there is none."""

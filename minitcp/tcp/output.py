@@ -29,9 +29,11 @@ class Sender:
     def _segment(self: Connection, seq: int, flags: int, payload: bytes | memoryview = b"") -> Segment:
         """A segment from this connection carrying our current ACK, window and options."""
         if flags & SYN:
-            # RFC 7323 section 2.2: the window in a SYN is never scaled.
+            # RFC 7323 section 2.2: the window in a SYN is never scaled. Linux rounds it down to a
+            # multiple of the MSS, less the timestamp option once the SYN-ACK knows it is in use
+            # (tcp_openreq_init_rwin): 64240 in a SYN, 65160 in a SYN-ACK with timestamps.
             window = min(self._window_space(), 0xFFFF)
-            window -= window % self.advmss
+            window -= window % (self.advmss - (12 if flags & ACK and self.ts_ok else 0))
         else:
             window = self._select_window() >> self.rcv_wscale
         seg = Segment(
@@ -93,6 +95,10 @@ class Sender:
             free -= free % self.advmss
         promised = seq_diff(self.rcv_adv, self.rcv_nxt)
         win = max(free, promised, 0)
+        if self.rcv_wscale:
+            # Round up to the scale unit so the shifted field never pulls the right edge back
+            # (Linux __tcp_select_window: ALIGN(window, 1 << rcv_wscale)).
+            win = -(-win >> self.rcv_wscale) << self.rcv_wscale
         return min(win, 0xFFFF << self.rcv_wscale)
 
     def _ack_sent(self: Connection) -> None:
@@ -107,13 +113,18 @@ class Sender:
             if self.quick:
                 self.quick -= 1
         self.ack_now = False
+        self.ack_pushed = 0
         if self.t_delack != INF:
             self._cancel_timer(TimerKind.DELACK)
 
     # ------------------------------------------------------------------ control segments
 
     def _send_ack(self: Connection) -> None:
-        self._emit(self._segment(self.snd_nxt, ACK))
+        # A bare ACK carries the highest sequence number sent, not snd_nxt: after a timeout
+        # snd_nxt goes back to snd_una, and an ACK numbered below what the peer has already
+        # received would fail its acceptability test (BSD tcp_output; Linux's snd_nxt never
+        # goes back, tcp_acceptable_seq).
+        self._emit(self._segment(self.snd_max, ACK))
 
     def _send_challenge_ack(self: Connection, counter: str = "TCPChallengeACK") -> None:
         """RFC 5961 section 3.2 / 4.2 challenge ACK, rate-limited like Linux (tcp_send_challenge_ack)."""
@@ -127,17 +138,25 @@ class Sender:
         eng.counters[counter] += 1
         self._send_ack()
 
-    def _send_dupack(self: Connection) -> None:
-        """An immediate ACK for an unacceptable segment (RFC 9293 section 3.10.7.4), rate-limited."""
+    def _send_dupack(self: Connection, seg: Segment, skipped: str = "TCPACKSkippedSeq") -> None:
+        """An immediate ACK for an unacceptable segment (RFC 9293 section 3.10.7.4).
+
+        Rate-limited per tcp_invalid_ratelimit only for segments without data (or with SYN),
+        which could be part of an ACK loop; data always gets its answer (Linux
+        tcp_oow_rate_limited), or a sender whose ACKs were lost would wait for nothing.
+        """
         eng = self.engine
-        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
-            return
-        self.last_oow_ack = eng.now
+        if not (len(seg.payload) or seg.flags & FIN) or seg.flags & SYN:
+            if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+                eng.counters[skipped] += 1
+                return
+            self.last_oow_ack = eng.now
         self._send_ack()
 
     def _send_active_rst(self: Connection) -> None:
-        """RST|ACK at snd_nxt, as Linux's tcp_send_active_reset (abort, linger 0, unread data)."""
-        seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt,
+        """RST|ACK at the highest sequence sent, as Linux's tcp_send_active_reset (abort, linger 0,
+        unread data, keepalive failure)."""
+        seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_max, self.rcv_nxt,
                       RST | ACK, 0)
         self._emit(seg)
 
@@ -188,16 +207,26 @@ class Sender:
                 sent_any = True
             else:
                 break
-        if not sent_any and self.snd_wnd == 0 and seq_diff(end, self.snd_nxt) > 0 \
+        if not sent_any and seq_diff(end, self.snd_nxt) > 0 \
                 and self.snd_nxt == self.snd_una and self.t_persist == INF:
+            # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK
+            # (the window is shut, or too small to be worth a segment): probe it.
             self._set_timer(TimerKind.PERSIST, now + max(self.rtt.rto, self.engine.knobs.tcp_rto_min))
 
     def _small_segment_ok(self: Connection, n: int, unsent: int, in_flight: int) -> bool:
-        """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4)."""
+        """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4).
+
+        Nagle in Minshall's form, as Linux (tcp_nagle_check, tcp_minshall_check): a small
+        segment waits only while an earlier *small* segment is unacknowledged, so a
+        2000-byte write leaves at once as 1460 + 540, and a second small write waits.
+        """
         if n < unsent:
             # Window-limited: send only a worthwhile part of the largest window seen.
             return n >= self.max_snd_wnd // 2 and self.max_snd_wnd > 0
-        return self.nodelay or in_flight == 0 or self.fin_queued
+        if self.nodelay or in_flight == 0 or self.fin_queued:
+            return True
+        small_in_flight = seq_gt(self.snd_sml, self.snd_una) and not seq_gt(self.snd_sml, self.snd_nxt)
+        return not small_in_flight
 
     def _send_data(self: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:
         """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
@@ -206,6 +235,8 @@ class Sender:
         seg = self._segment(seq, flags, payload)
         self._emit(seg, retransmit)
         end = (seq + len(payload) + (flags & FIN)) & MASK
+        if len(payload) < self.mss and not retransmit:
+            self.snd_sml = end  # Linux tcp_minshall_update
         if seq_gt(end, self.snd_nxt):
             self.snd_nxt = end
         if seq_gt(end, self.snd_max):
@@ -235,7 +266,10 @@ class Sender:
         buf = self.sndbuf
         buflen = len(buf) if buf is not None else 0
         off = seq_diff(self.snd_una, self.sndbuf_seq)
-        n = min(self.mss, buflen - off) if buflen > off else 0
+        # Resend what was sent, not new bytes beyond the peer's window (Linux resends the head
+        # skb as it went out; RFC 9293 section 3.8.6.2.1 forbids sending past the window).
+        limit = max(seq_diff(self.snd_max, self.snd_una), self.snd_wnd)
+        n = min(self.mss, buflen - off, limit) if buflen > off else 0
         flags = ACK
         if n:
             payload: bytes | memoryview = bytes(buf[off:off + n])
@@ -280,6 +314,9 @@ class Sender:
         """Linux tcp_measure_rcv_mss and tcp_event_data_recv: the ATO estimate and quick-ACK entry."""
         if length > self.rcv_mss:
             self.rcv_mss = min(length, self.advmss)
+        elif length < self.rcv_mss:
+            # A small segment: the sender pushed what it had (ICSK_ACK_PUSHED, then PUSHED2).
+            self.ack_pushed = min(self.ack_pushed + 1, 2)
         knobs = self.engine.knobs
         now = self.engine.now
         if self.ato == 0:

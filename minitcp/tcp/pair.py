@@ -91,9 +91,9 @@ class EnginePair:
             self.engine(dest).receive(parse_tcp_packet(packet), self.now)
             self.pump()
         for eng in (self.a, self.b):
-            deadline = eng.poll_at()
-            if deadline is not None and deadline <= self.now:
-                eng.handle_timeout(self.now)
+            # Fires what is due and moves both clocks to now, so that application calls
+            # made between steps are stamped with the current time.
+            eng.handle_timeout(self.now)
         self.pump()
         return True
 
@@ -109,6 +109,10 @@ class EnginePair:
             raise RuntimeError(f"still busy after {max_steps} steps at t={self.now:.3f}")
         if until is not None:
             self.now = max(self.now, until)
+            # The engines' clocks move too (nothing is due before `until`), so what the
+            # application does next (send, close, ...) happens now, not at the last event.
+            for eng in (self.a, self.b):
+                eng.handle_timeout(self.now)
 
     def run_for(self, seconds: float) -> None:
         self.run(until=self.now + seconds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from ..wire.segment import ACK
+from ..wire.segment import ACK, FIN, PSH
 from .seq import MASK, seq_diff
 from .states import State
 from .timers import TimerKind
@@ -53,7 +53,9 @@ class Timeouts:
         eng = self.engine
         knobs = eng.knobs
         if self.retransmits >= self._retry_limit():
-            if self.state not in (State.SYN_SENT, State.SYN_RECEIVED):
+            if not (self.state == State.SYN_RECEIVED and self.listener is not None):
+                # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
+                # listener's half-open request dies without it (reqsk_timer_handler).
                 eng.counters["TCPAbortOnTimeout"] += 1
             self._drop(errno.ETIMEDOUT, f"gave up after {self.retransmits} retransmissions")
             return
@@ -89,17 +91,40 @@ class Timeouts:
         """Zero-window probe (RFC 9293 section 3.8.6.1, Linux tcp_probe_timer / tcp_send_probe0)."""
         eng = self.engine
         knobs = eng.knobs
-        if self.snd_wnd or self.send_queued == 0 or self.snd_una != self.snd_max:
+        unsent = seq_diff((self.sndbuf_seq + self.send_queued) & MASK, self.snd_nxt)
+        if unsent <= 0 or self.snd_una != self.snd_max:
+            self.probes_out = 0  # nothing to probe for: data is in flight or all sent
+            self.rtt.backoff = 0
             return
-        self.probes_out += 1
-        if self.probes_out > self._retry_limit():
+        if self.snd_wnd:
+            # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293
+            # section 3.8.6.2.1) still takes what fits, once the probe timer says so.
+            n = min(unsent, self.mss, self.snd_wnd)
+            off = seq_diff(self.snd_nxt, self.sndbuf_seq)
+            flags = ACK | PSH | (FIN if n == unsent and self.fin_queued else 0)
+            self.probes_out = 0
+            self.rtt.backoff = 0
+            self._send_data(self.snd_nxt, flags, bytes(self.sndbuf[off:off + n]))  # type: ignore[index]
+            return
+        # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
+        # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
+        # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
+        if self.probes_out >= self._retry_limit():
             eng.counters["TCPAbortOnTimeout"] += 1
             self._drop(errno.ETIMEDOUT, "zero-window probes unanswered")
             return
+        self.probes_out += 1
         eng.counters["TCPWinProbe"] += 1
         self._emit(self._segment((self.snd_una - 1) & MASK, ACK))  # Linux probes with snd_una - 1
+        if self.rtt.backoff < knobs.tcp_retries2:
+            self.rtt.backoff += 1
+        self._set_timer(TimerKind.PERSIST, eng.now + self._probe_interval())
+
+    def _probe_interval(self: Connection) -> float:
+        """Linux tcp_probe0_when: max(RTO, rto_min) doubled per probe sent, at most rto_max."""
+        knobs = self.engine.knobs
         base = max(self.rtt.rto, knobs.tcp_rto_min)
-        self._set_timer(TimerKind.PERSIST, eng.now + min(base * (1 << self.probes_out), knobs.tcp_rto_max))
+        return min(base * (1 << self.rtt.backoff), knobs.tcp_rto_max)
 
     def _on_keepalive(self: Connection) -> None:
         """Keepalive (RFC 1122 section 4.2.3.6; Linux tcp_keepalive_timer)."""
@@ -113,6 +138,7 @@ class Timeouts:
                             if idle < knobs.tcp_keepalive_time else eng.now + knobs.tcp_keepalive_time)
             return
         if self.probes_out >= knobs.tcp_keepalive_probes:
+            eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
             self._send_active_rst()
             self._drop(errno.ETIMEDOUT, "keepalive probes unanswered")
             return

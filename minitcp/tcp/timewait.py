@@ -36,7 +36,7 @@ class TimeWait:
 
     def __init__(self, conn: Connection, expires: float) -> None:
         self.key = conn.key
-        self.snd_nxt = conn.snd_nxt
+        self.snd_nxt = conn.snd_max  # the highest sequence sent, FIN included
         self.rcv_nxt = conn.rcv_nxt
         self.ts_recent = conn.ts_recent
         self.ts_offset = conn.ts_offset if conn.ts_ok else None
