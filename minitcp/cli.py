@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import signal
-import socket
 import sys
-import time
 
 import trio
 
+from minitcp.apps import AppServer, DiscardServer, EchoServer, HttpServer
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
-from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
 from minitcp.stack import Stack
 from minitcp.trace.tcpdump import printer
 
@@ -29,6 +27,23 @@ def _ipv4(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
 
 
+_SERVICES = {
+    "echo": "echo (RFC 862: every byte comes back)",
+    "discard": "discard (RFC 863: bytes go in, nothing comes out)",
+    "http": "HTTP/1.1: / is a page about minitcp, /bytes/N sends N bytes",
+}
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1 to 65535): {text!r}")
+    return port
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minitcp",
@@ -40,8 +55,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "up",
         help=f"run the stack on TUN device {DEFAULT_DEV} as {DEFAULT_ADDR} until Ctrl-C",
         description="Create a TUN device in the current network namespace (needs root or "
-        "CAP_NET_ADMIN), give its kernel side --peer/24 and answer as --addr until Ctrl-C. "
-        "Then try `ping 198.18.0.2` in another terminal.",
+        "CAP_NET_ADMIN), give its kernel side --peer/24 and answer as --addr until Ctrl-C, "
+        "with the servers asked for (--echo, --discard, --http). "
+        "Then try `ping 198.18.0.2` in another terminal, or `minitcp up --echo --http` and "
+        "`nc 198.18.0.2 7`, `curl http://198.18.0.2/`.",
     )
     up.add_argument("--dev", default=DEFAULT_DEV, help="TUN device name (default: %(default)s)")
     up.add_argument(
@@ -56,13 +73,24 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "-v", "--verbose", action="store_true", help="print every packet in and out, tcpdump style"
     )
+    for server in (EchoServer, DiscardServer, HttpServer):
+        up.add_argument(
+            f"--{server.name}",
+            type=_port,
+            nargs="?",
+            const=server.default_port,
+            metavar="PORT",
+            help=f"serve {_SERVICES[server.name]} on PORT (default {server.default_port})",
+        )
     up.set_defaults(run=_up)
 
     demo = commands.add_parser(
         "demo",
-        help="ping the stack and connect to it, in a private network namespace",
-        description="Bring the stack up on a TUN device inside a private network namespace, let the "
-        "kernel ping it and connect to a closed port, print the packets, and exit 0 if all went as "
+        help="watch kernel clients talk to the stack (private namespace)",
+        description="Bring the stack up on a TUN device inside a private network namespace with an echo "
+        "server (port 7) and an HTTP server (port 80); let the kernel ping it, connect to a closed port, "
+        "and talk to the servers with a Python socket client, curl and nc; print the handshakes and "
+        "closes as tcpdump lines with the states both sides passed through, and exit 0 if all went as "
         "Linux would.",
     )
     demo.set_defaults(run=_demo)
@@ -83,6 +111,10 @@ def _up(args: argparse.Namespace) -> int:
     subnet = ipaddress.IPv4Network(f"{args.peer}/{PREFIX_LEN}", strict=False)
     if ipaddress.IPv4Address(args.addr) not in subnet or args.addr == args.peer:
         return _fail(f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
+    servers = _servers(args)
+    ports = [port for _, port in servers]
+    if len(set(ports)) < len(ports):
+        return _fail("each server needs its own port: " + ", ".join(f"--{s.name} {p}" for s, p in servers))
     try:
         link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), mtu=args.mtu)
     except (LinkError, ValueError) as e:
@@ -90,23 +122,48 @@ def _up(args: argparse.Namespace) -> int:
     stack = Stack(link, args.addr, on_packet=printer() if args.verbose else None)
     print(
         f"minitcp: stack at {args.addr} on {link.name} (kernel side {args.peer}/{PREFIX_LEN}, "
-        f"mtu {args.mtu}); try `ping {args.addr}`; Ctrl-C stops",
+        f"mtu {args.mtu})",
         flush=True,
     )
+    for server, port in servers:
+        hint = _try(server, args.addr, port)
+        print(f"minitcp: {server.name} on {args.addr}:{port}: try `{hint}`", flush=True)
+    print(f"minitcp: try `ping {args.addr}`; Ctrl-C stops", flush=True)
     try:
-        trio.run(_serve_until_signal, stack)
+        trio.run(_serve_until_signal, stack, servers)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal receiver was in place
     finally:
         link.close()
     print(f"minitcp: stopped, {link.name} removed; {_summary(stack)}", flush=True)
+    for server, _ in servers:
+        print(f"minitcp: {server.name} served {server.connections} connection(s)", flush=True)
     return 0
 
 
-async def _serve_until_signal(stack: Stack) -> None:
+def _servers(args: argparse.Namespace) -> list[tuple[AppServer, int]]:
+    servers: list[tuple[AppServer, int]] = []
+    for cls in (EchoServer, DiscardServer, HttpServer):
+        port = getattr(args, cls.name)
+        if port is not None:
+            servers.append((cls(), port))
+    return servers
+
+
+def _try(server: AppServer, addr: str, port: int) -> str:
+    if isinstance(server, HttpServer):
+        return f"curl http://{addr}{'' if port == 80 else f':{port}'}/"
+    if isinstance(server, DiscardServer):
+        return f"head -c 1000000 /dev/zero | nc -N {addr} {port}"
+    return f"nc {addr} {port}"
+
+
+async def _serve_until_signal(stack: Stack, servers: list[tuple[AppServer, int]] | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stack.run)
+            for server, port in servers or ():
+                await nursery.start(server.serve, stack, port)
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
@@ -120,84 +177,9 @@ def _summary(stack: Stack) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if not in_private_netns():
-        try:
-            enter_private_netns()
-        except NetnsError as e:
-            return _fail(f"demo: {e}")
-    try:
-        link = TunLink(DEFAULT_DEV, peer=DEFAULT_PEER)
-    except (LinkError, ValueError) as e:
-        return _fail(f"demo: {e}")
-    try:
-        passed = trio.run(_demo_steps, link)
-    finally:
-        link.close()
-    return 0 if passed else 1
+    from minitcp.demo import main as demo_main
 
-
-async def _demo_steps(link: TunLink) -> bool:
-    print(
-        f"minitcp demo: in a private network namespace, the kernel is {DEFAULT_PEER} on TUN device "
-        f"{link.name} and minitcp answers as {DEFAULT_ADDR}. Packets are shown as tcpdump would.",
-        flush=True,
-    )
-    stack = Stack(link, DEFAULT_ADDR, on_packet=printer(prefix="    "))
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(stack.run)
-        results = [await _demo_ping(), await _demo_closed_port()]
-        nursery.cancel_scope.cancel()
-    print(f"\nstack counters: {_summary(stack)}")
-    if all(results):
-        print("demo passed: minitcp answered like a Linux host would.")
-    else:
-        print("demo FAILED: see the step marked FAILED above.")
-    return all(results)
-
-
-async def _demo_ping() -> bool:
-    command = ["ping", "-c", "3", "-i", "0.2", "-W", "1", "-w", "5", DEFAULT_ADDR]
-    print(f"\n[1/2] The kernel pings the stack: {' '.join(command)}", flush=True)
-    try:
-        done = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
-    except FileNotFoundError:
-        print("  FAILED: ping is not installed (Debian: apt-get install iputils-ping)")
-        return False
-    output = done.stdout.decode(errors="replace")
-    stats = [line for line in output.splitlines() if "transmitted" in line or line.startswith("rtt")]
-    for line in stats:
-        print(f"  ping says: {line}")
-    if done.returncode == 0 and " 3 received" in output:
-        print("  OK: three echo requests, three echo replies (ICMP, RFC 792).")
-        return True
-    error = done.stderr.decode(errors="replace").strip()
-    print(f"  FAILED: ping exited with status {done.returncode}: {error}")
-    return False
-
-
-async def _demo_closed_port() -> bool:
-    print(
-        f"\n[2/2] The kernel connects to {DEFAULT_ADDR} port 80, where nothing listens yet: "
-        "the stack must answer the SYN with a reset, as Linux does.",
-        flush=True,
-    )
-    start = time.monotonic()
-    try:
-        await trio.to_thread.run_sync(_connect, DEFAULT_ADDR, 80)
-    except ConnectionRefusedError:
-        elapsed_ms = (time.monotonic() - start) * 1000
-        print(f"  OK: connect() failed with ECONNREFUSED after {elapsed_ms:.1f} ms: the SYN got an RST|ACK.")
-        return True
-    except OSError as e:
-        print(f"  FAILED: expected ECONNREFUSED, got {e!r}")
-        return False
-    print("  FAILED: the connection was accepted, but nothing should listen on port 80")
-    return False
-
-
-def _connect(addr: str, port: int) -> None:
-    with socket.create_connection((addr, port), timeout=3):
-        pass
+    return demo_main()
 
 
 if __name__ == "__main__":

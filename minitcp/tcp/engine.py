@@ -70,7 +70,10 @@ class TcpEngine:
         if self.observer is not None:
             self.observer.on_segment(conn, "in", seg, now)
         if conn is not None:
-            conn.input(seg)
+            try:
+                conn.input(seg)
+            except Exception:
+                self.connection_failed(conn)
             return
         tw = self.timewait.get(key)
         isn = None

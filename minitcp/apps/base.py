@@ -1,0 +1,101 @@
+"""What every minitcp server shares: a listener, one task per connection, counters, logging.
+
+A server is an object with an async `handle(stream)` method; `serve()` opens a
+listener on the stack and runs `trio.serve_listeners` with it, one task per
+accepted connection. A connection that breaks (the peer reset it) is normal
+life for a server and ends quietly; a bug in a handler is logged and counted
+in `errors`, and the server goes on serving the other connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from ..sockets.streams import SocketStream, open_tcp_listener
+
+if TYPE_CHECKING:
+    from ..stack import Stack
+
+log = logging.getLogger("minitcp.apps")
+
+T = TypeVar("T")
+DEFAULT_BACKLOG = 1024  # room for a burst of SYNs (Linux caps it at somaxconn, 4096)
+
+
+class AppServer:
+    """Base class: subclasses set `name` and `default_port` and implement `handle`."""
+
+    name = "app"
+    default_port = 0
+
+    def __init__(self) -> None:
+        self.connections = 0  # accepted so far
+        self.active = 0  # being served now
+        self.errors = 0  # handlers that failed with an unexpected exception
+        self.port = 0  # set by serve()
+
+    async def handle(self, stream: trio.abc.HalfCloseableStream) -> None:
+        raise NotImplementedError
+
+    async def serve(
+        self,
+        stack: Stack,
+        port: int | None = None,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
+        task_status: trio.TaskStatus[list[trio.abc.Listener[SocketStream]]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on `port` (default: the well-known one) and serve until cancelled.
+
+        Use with `nursery.start(server.serve, stack)`: it returns once the port
+        is listening, so a client may connect right away.
+        """
+        self.port = self.default_port if port is None else port
+        listener = open_tcp_listener(stack, self.port, backlog=backlog)
+        await trio.serve_listeners(self._run, [listener], task_status=task_status)
+
+    async def _run(self, stream: SocketStream) -> None:
+        self.connections += 1
+        self.active += 1
+        try:
+            await self.handle(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the peer reset the connection: nothing left to do but forget it
+        except Exception:
+            self.errors += 1
+            log.exception("%s server: handler failed", self.name)
+        finally:
+            self.active -= 1
+            await trio.aclose_forcefully(stream)
+
+
+def run_until_interrupted(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T | None:
+    """`trio.run(async_fn, *args)`, ended quietly by Ctrl-C (SIGINT) or SIGTERM.
+
+    Returns what `async_fn` returned, or None when a signal cancelled it. The
+    function's own `finally` blocks run either way (that is where a TunLink is
+    closed and its device removed).
+    """
+
+    async def wrapper() -> T | None:
+        result: T | None = None
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def body() -> None:
+                    nonlocal result
+                    result = await async_fn(*args)
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(body)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+        return result
+
+    return trio.run(wrapper)

@@ -1,0 +1,64 @@
+"""The discard service (RFC 863, port 9): read everything, answer nothing.
+
+Each finished connection is recorded (peer, bytes, and with `digest=True`
+the SHA-256 of what arrived), so a test can check that an upload arrived
+whole without the server keeping the bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import trio
+
+from .base import AppServer
+
+CHUNK = 262144
+
+
+@dataclasses.dataclass
+class Received:
+    peer: tuple[str, int] | None
+    nbytes: int
+    sha256: str | None  # hex digest, when the server was asked to compute it
+    seconds: float  # from accept to the client's FIN
+
+
+class DiscardServer(AppServer):
+    name = "discard"
+    default_port = 9
+
+    def __init__(self, *, digest: bool = False) -> None:
+        super().__init__()
+        self.digest = digest
+        self.received: list[Received] = []
+        self.bytes_discarded = 0
+        self._done = trio.Event()
+
+    async def handle(self, stream: trio.abc.HalfCloseableStream) -> None:
+        sock = getattr(stream, "socket", None)
+        peer = sock.getpeername() if sock is not None else None
+        hasher = hashlib.sha256() if self.digest else None
+        start = trio.current_time()
+        nbytes = 0
+        while True:
+            data = await stream.receive_some(CHUNK)
+            if not data:
+                break
+            nbytes += len(data)
+            self.bytes_discarded += len(data)
+            if hasher is not None:
+                hasher.update(data)
+        self.received.append(
+            Received(peer, nbytes, hasher.hexdigest() if hasher else None, trio.current_time() - start)
+        )
+        self._done.set()
+        self._done = trio.Event()
+        await stream.aclose()
+
+    async def wait_received(self, count: int = 1) -> list[Received]:
+        """Wait until `count` connections have finished; returns the records so far."""
+        while len(self.received) < count:
+            await self._done.wait()
+        return self.received
