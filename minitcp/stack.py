@@ -12,7 +12,6 @@ section 1.2.2 asks of hosts ("be liberal in what you accept").
 from __future__ import annotations
 
 import collections
-import errno
 import logging
 import math
 from collections.abc import Callable
@@ -231,20 +230,15 @@ class Stack:
         try:
             engine.receive(seg, now)
         except Exception:
-            log.exception("TCP input failed; resetting the connection")
-            engine.counters["TCPConnectionErrors"] += 1
             conn = engine.conns.get(conn_key(seg.dst, seg.dport, seg.src, seg.sport))
             if conn is not None:
-                try:
-                    conn.abort()
-                except Exception:
-                    log.exception("resetting the broken connection failed too; forgetting it")
-                    engine.forget(conn)
-                if conn.user is not None:
-                    # abort() is close(): it would leave a program still holding the socket
-                    # reading a quiet EOF. Tell it, as Linux's tcp_abort (ss -K) does.
-                    conn.error = errno.ECONNABORTED
-                    engine.wake(conn)
+                # The engine's own handler (its timers use it too): it logs and counts, resets
+                # an orphaned connection as well (abort() is close(), a no-op once closed) and
+                # tells a program still holding the socket ECONNABORTED, as Linux's tcp_abort.
+                engine.connection_failed(conn)
+            else:
+                log.exception("TCP input failed before any connection was involved")
+                engine.counters["TCPConnectionErrors"] += 1
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 
 class Endpoint:
-    __slots__ = ("conn", "laddr", "listener", "lot", "lport", "nonblocking", "options", "refs", "reuseaddr",
-                 "stack")
+    __slots__ = ("autobound", "conn", "connecting", "laddr", "listener", "lot", "lport", "nonblocking",
+                 "options", "refs", "reuseaddr", "stack")
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -30,6 +30,10 @@ class Endpoint:
         self.laddr = 0
         self.lport = 0
         self.reuseaddr = False
+        # connect() chose the port (Linux: no SOCK_BINDPORT_LOCK), so a failed attempt gives it back.
+        self.autobound = False
+        # Linux SS_CONNECTING: a connect() was started and its outcome not yet reported to a connect().
+        self.connecting = False
         self.nonblocking = False
         # Options set before there is a connection, handed to it (or to the listener's children).
         self.options: dict[str, Any] = {}
@@ -46,6 +50,7 @@ class Endpoint:
     def release(self) -> None:
         """The last handle is gone: close the connection or listener, free the port."""
         stack = self.stack
+        stack.sync_clock()  # the FIN's retransmission timer starts now, not at the last packet
         if self.listener is not None:
             self.listener.close()
             self.listener.user = None

@@ -23,16 +23,32 @@ class PortTable:
     def __init__(self, engine: TcpEngine) -> None:
         self.engine = engine
         self.bound: dict[int, list[Endpoint]] = {}
+        # Ports only connect() has taken (Linux: bind buckets with fastreuse -1). connect() may share
+        # them among connections to different destinations; a port bind() took is never shared so.
+        self._connect_only: set[int] = set()
         self._rng = random.Random()
 
     def bind(self, ep: Endpoint, port: int) -> int:
         """Claim `port` (0: any free one) for `ep`; returns the port."""
         if port == 0:
-            port = self._free_port(lambda p: not self._taken(ep, p))
+            try:
+                port = self._free_port(lambda p: not self._taken(ep, p))
+            except OSError:
+                # Linux __inet_bind: any get_port failure is EADDRINUSE, even "no free port"
+                # (only connect() reports an exhausted range as EADDRNOTAVAIL).
+                raise OSError(errno.EADDRINUSE, "Address already in use (no free local port)") from None
         elif self._taken(ep, port):
             raise OSError(errno.EADDRINUSE, "Address already in use")
         self.bound.setdefault(port, []).append(ep)
+        self._connect_only.discard(port)
         return port
+
+    def check_listen(self, ep: Endpoint, port: int) -> None:
+        """listen() on a bound port: Linux inet_csk_listen_start takes the port again, now as a
+        listener, so sockets that shared it through SO_REUSEADDR cannot all listen: one per port."""
+        for other in self.bound.get(port, ()):
+            if other is not ep and other.listener is not None:
+                raise OSError(errno.EADDRINUSE, "Address already in use")
 
     def release(self, ep: Endpoint, port: int) -> None:
         users = self.bound.get(port)
@@ -40,15 +56,20 @@ class PortTable:
             users.remove(ep)
             if not users:
                 del self.bound[port]
+                self._connect_only.discard(port)
 
     def connect_port(self, ep: Endpoint, laddr: int, raddr: int, rport: int) -> int:
         """An ephemeral port whose four-tuple to (raddr, rport) is free, claimed for `ep`."""
         engine = self.engine
 
         def usable(p: int) -> bool:
-            return p not in self.bound and not engine.in_use(laddr, p, raddr, rport)
+            if p in self.bound and p not in self._connect_only:
+                return False
+            return not engine.in_use(laddr, p, raddr, rport)
 
         port = self._free_port(usable)
+        if port not in self.bound:
+            self._connect_only.add(port)
         self.bound.setdefault(port, []).append(ep)
         return port
 

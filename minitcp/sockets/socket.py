@@ -77,9 +77,12 @@ class Socket:
         self.close()
 
     def _live(self) -> Endpoint:
+        """The endpoint of an open handle, with the engine's clock brought up to date for the call."""
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
-        return self._ep
+        ep = self._ep
+        ep.stack.sync_clock()
+        return ep
 
     @property
     def refs(self) -> int:
@@ -90,7 +93,15 @@ class Socket:
         ep = self._ep
         if ep.listener is not None:
             return State.LISTEN
-        return ep.conn.state if ep.conn is not None else State.CLOSED
+        conn = ep.conn
+        if conn is None:
+            return State.CLOSED
+        if conn.state == State.TIME_WAIT and ep.stack.engine.timewait.get(conn.key) is None:
+            # The engine swaps a connection entering TIME_WAIT for a compact table entry and
+            # never touches the old object again: once the entry is gone (60 s later, or ended
+            # by an RST or a new SYN) the connection is CLOSED, as `ss` would show.
+            return State.CLOSED
+        return conn.state
 
     @property
     def connection(self) -> Any:
@@ -138,6 +149,8 @@ class Socket:
             return
         if not ep.lport:
             ep.lport = ep.stack.ports.bind(ep, 0)
+        else:
+            ep.stack.ports.check_listen(ep, ep.lport)
         ep.listener = ep.stack.engine.listen(ep.laddr, ep.lport, backlog)
         ep.listener.user = ep
         ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
@@ -147,11 +160,19 @@ class Socket:
         listener = ep.listener
         if listener is None:
             raise OSError(errno.EINVAL, "Invalid argument (socket is not listening)")
-        await self._wait(lambda: bool(listener.accept_queue))
+        await self._wait(lambda: bool(listener.accept_queue) or ep.listener is not listener)
+        if ep.listener is not listener:
+            # shutdown(SHUT_RD) stopped the listener: Linux wakes blocked accept() calls with EINVAL.
+            raise OSError(errno.EINVAL, "Invalid argument (socket no longer listening)")
         conn = listener.accept()
         assert conn is not None
         child = Endpoint(ep.stack)
         child.laddr, child.lport = conn.laddr, conn.lport
+        # Linux sk_clone_lock: the new socket inherits the listener's options (SO_LINGER,
+        # SO_REUSEADDR, TCP_NODELAY, ...); the connection got them from the listener already,
+        # and getsockopt() and close() read them here. O_NONBLOCK is not inherited (accept(2)).
+        child.options = dict(ep.options)
+        child.reuseaddr = ep.reuseaddr
         child.attach(conn)
         ep.stack.kick()
         return Socket(ep.stack, child), (ip_str(conn.raddr), conn.rport)
@@ -163,9 +184,12 @@ class Socket:
         ep = self._live()
         stack = ep.stack
         if ep.listener is not None:
-            raise OSError(errno.EISCONN if ep.conn else errno.EINVAL, "Invalid argument")
+            # Linux __inet_stream_connect: an unconnected socket whose TCP state is not CLOSE.
+            raise OSError(errno.EISCONN, "Transport endpoint is already connected (listening)")
         if ep.conn is not None:
-            return await self._finish_connect(ep, again=True)
+            if ep.connecting:
+                return await self._finish_connect(ep, again=True)
+            raise OSError(errno.EISCONN, "Transport endpoint is already connected")
         host, port = address
         raddr = ip_int(host)
         if not stack.on_link(raddr):
@@ -175,6 +199,7 @@ class Socket:
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if not ep.lport:
             ep.lport = stack.ports.connect_port(ep, laddr, raddr, port)
+            ep.autobound = True
         ep.laddr = laddr
         conn = stack.engine.connect(laddr, ep.lport, raddr, port, trio.current_time(),
                                     **{k: v for k, v in ep.options.items() if k != "linger"})
@@ -183,20 +208,34 @@ class Socket:
         await self._finish_connect(ep, again=False)
 
     async def _finish_connect(self, ep: Endpoint, again: bool) -> None:
+        """Wait for (or, non-blocking, report) the handshake's outcome, as Linux's connect(2) does.
+
+        Until a connect() has reported the outcome the socket stays "connecting"
+        (SS_CONNECTING): after a non-blocking connect, the first connect() once
+        the handshake is done returns success and only later ones give EISCONN.
+        A failure is reported once; the socket is then unconnected again
+        (Linux tcp_disconnect), so connect() may be tried anew.
+        """
         conn = ep.conn
         assert conn is not None
+        ep.connecting = True
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
             if ep.nonblocking:
                 raise BlockingIOError(errno.EALREADY if again else errno.EINPROGRESS,
                                       "Operation now in progress")
             await self._wait(lambda: conn.state not in (State.SYN_SENT, State.SYN_RECEIVED))
-        elif again and not conn.error:
-            raise OSError(errno.EISCONN, "Transport endpoint is already connected")
-        if conn.error:
-            err = conn.take_error()
-            raise OSError(err, os.strerror(err))
-        if conn.state == State.CLOSED:
-            raise OSError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+        ep.connecting = False
+        if conn.state != State.CLOSED:
+            return
+        # RST, timeout, or the error was read from SO_ERROR already (Linux: ECONNABORTED then).
+        err = conn.take_error() or errno.ECONNABORTED
+        conn.user = None
+        ep.conn = None
+        if ep.autobound:
+            ep.stack.ports.release(ep, ep.lport)
+            ep.lport = ep.laddr = 0
+            ep.autobound = False
+        raise OSError(err, os.strerror(err))
 
     # ------------------------------------------------------------------ data
 
@@ -231,6 +270,10 @@ class Socket:
         conn = ep.conn
         if conn is None:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        if bufsize == 0:
+            # Linux tcp_recvmsg: zero bytes asked for are "copied" at once; it never waits.
+            await trio.lowlevel.checkpoint()
+            return b""
         peek = bool(flags & MSG_PEEK)
         while True:
             data = conn.recv(bufsize, peek)
@@ -249,11 +292,17 @@ class Socket:
     def shutdown(self, how: int) -> None:
         """Acts on the connection at once, whatever the number of handles (Linux tcp_shutdown)."""
         ep = self._live()
-        if ep.listener is not None and how in (SHUT_RD, SHUT_RDWR):
-            # Linux: shutdown(SHUT_RD) on a listener stops it, as close would (inet_shutdown).
-            ep.listener.close()
-            ep.listener = None
-            ep.wake()
+        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            # Linux inet_shutdown checks `how` before the state: EINVAL even when unconnected.
+            raise OSError(errno.EINVAL, "Invalid argument")
+        if ep.listener is not None:
+            if how in (SHUT_RD, SHUT_RDWR):
+                # Linux: shutdown(SHUT_RD) on a listener stops it, as close would (inet_shutdown).
+                ep.listener.close()
+                ep.listener = None
+                ep.stack.kick()
+                ep.wake()
+            # SHUT_WR alone on a listener does nothing and is no error (inet_shutdown, TCP_LISTEN).
             return
         if ep.conn is None:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
@@ -272,7 +321,10 @@ class Socket:
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         ep = self._live()
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
-            onoff, seconds = _LINGER.unpack(value) if isinstance(value, bytes) else (1, value)
+            if isinstance(value, bytes) and len(value) < _LINGER.size:
+                # Linux sk_setsockopt: optlen < sizeof(struct linger) is EINVAL.
+                raise OSError(errno.EINVAL, "Invalid argument (struct linger too short)")
+            onoff, seconds = _LINGER.unpack(value[:_LINGER.size]) if isinstance(value, bytes) else (1, value)
             ep.options["linger"] = seconds if onoff else None
             if ep.conn is not None:
                 ep.conn.linger = ep.options["linger"]
@@ -316,7 +368,8 @@ class Socket:
             "reuseaddr": lambda: int(ep.reuseaddr),
             "keepalive": lambda: int(bool(ep.options.get("keepalive"))),
             "nodelay": lambda: int(bool(ep.options.get("nodelay"))),
-            "quickack": lambda: int(conn is not None and not conn.pingpong),
+            # Linux: !inet_csk_in_pingpong_mode(sk), so 1 also before there is a connection.
+            "quickack": lambda: int(conn is None or not conn.pingpong),
             "rcvbuf": lambda: conn.rcvbuf_size if conn is not None else
             2 * ep.options.get("rcvbuf", knobs.tcp_rmem[1] // 2),
             "sndbuf": lambda: conn.sndbuf_size if conn is not None else
@@ -339,3 +392,4 @@ class Socket:
             await ep.lot.park()
             if self._closed:
                 raise OSError(errno.EBADF, "Bad file descriptor")
+            ep.stack.sync_clock()  # time passed while parked; the caller goes on to the engine
