@@ -25,22 +25,15 @@ else:
     else:
         NATIVE = True
 
-if NATIVE:
-    csum_add = _native.csum_add
-    checksum = _native.checksum
-    pseudo_header_sum = _native.pseudo_header_sum
-    csum_update16 = _native.csum_update16
-    csum_update32 = _native.csum_update32
-    parse_tcp_packet = _native.parse_tcp_packet
-    build_tcp_packet = _native.build_tcp_packet
-else:
-    csum_add = _pure_checksum.csum_add
-    checksum = _pure_checksum.checksum
-    pseudo_header_sum = _pure_checksum.pseudo_header_sum
-    csum_update16 = _pure_checksum.csum_update16
-    csum_update32 = _pure_checksum.csum_update32
-    parse_tcp_packet = _pure_tcp.parse_tcp_packet
-    build_tcp_packet = _pure_tcp.build_tcp_packet
+# One source for each name: the C twins, or the pure-Python modules with the same results.
+_sums, _tcp = (_native, _native) if NATIVE else (_pure_checksum, _pure_tcp)
+csum_add = _sums.csum_add
+checksum = _sums.checksum
+pseudo_header_sum = _sums.pseudo_header_sum
+csum_update16 = _sums.csum_update16
+csum_update32 = _sums.csum_update32
+parse_tcp_packet = _tcp.parse_tcp_packet
+build_tcp_packet = _tcp.build_tcp_packet
 
 __all__ = [
     "NATIVE",
