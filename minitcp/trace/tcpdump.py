@@ -2,9 +2,10 @@
 
 The layout follows tcpdump's print-ip.c, print-tcp.c and print-icmp.c without
 -v. Sequence numbers are absolute (as with `tcpdump -S`): a line is made from
-one packet, with no memory of the connection's first sequence number. TCP
-options are listed in the order Linux lays them out (`tcp_options_write`),
-which is the order the stack's builder uses.
+one packet, with no memory of the connection's first sequence number; give
+a `RelativeSeq` to number them as plain tcpdump does. TCP options are listed
+in the order Linux lays them out (`tcp_options_write`), which is the order
+the stack's builder uses.
 """
 
 from __future__ import annotations
@@ -32,18 +33,48 @@ def clock(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")
 
 
-def format_line(pkt: bytes | memoryview, ts: float) -> str:
+class RelativeSeq:
+    """tcpdump's memory of each conversation's first sequence numbers (print-tcp.c, tcp_seq_hash).
+
+    Exactly tcpdump's rule: only segments with ACK are made relative; the
+    first one seen of a conversation (or any SYN-ACK) is printed absolute and
+    sets the bases (its seq, and its ack - 1 for the other side); later ones
+    print seq and ack minus those bases, SACK edges minus the acked side's.
+    """
+
+    def __init__(self) -> None:
+        # (lower endpoint, higher endpoint) -> (base of the lower side's seq, base of the higher's)
+        self._bases: dict[tuple[tuple[int, int], tuple[int, int]], tuple[int, int]] = {}
+
+    def apply(self, seg: Segment) -> tuple[int, int, int, bool]:
+        """(seq, ack, base of the acked side, absolute?) as tcpdump would print `seg`."""
+        if not seg.flags & ACK:
+            return seg.seq, seg.ack, 0, True
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        # tcpdump's collating order: by port, then by address.
+        rev = seg.sport > seg.dport or (seg.sport == seg.dport and seg.src > seg.dst)
+        key = (b, a) if rev else (a, b)
+        known = self._bases.get(key)
+        if known is None or seg.flags & SYN:
+            mine, theirs = seg.seq, (seg.ack - 1) & 0xFFFFFFFF
+            self._bases[key] = (theirs, mine) if rev else (mine, theirs)
+            return seg.seq, seg.ack, theirs, True
+        mine, theirs = (known[1], known[0]) if rev else known
+        return (seg.seq - mine) & 0xFFFFFFFF, (seg.ack - theirs) & 0xFFFFFFFF, theirs, False
+
+
+def format_line(pkt: bytes | memoryview, ts: float, relative: RelativeSeq | None = None) -> str:
     """The whole tcpdump line for `pkt` captured at wall-clock time `ts`."""
-    return f"{clock(ts)} {describe_packet(pkt)}"
+    return f"{clock(ts)} {describe_packet(pkt, relative)}"
 
 
-def describe_packet(pkt: bytes | memoryview) -> str:
+def describe_packet(pkt: bytes | memoryview, relative: RelativeSeq | None = None) -> str:
     """A packet as tcpdump describes it after the timestamp. Never raises."""
     if pkt and pkt[0] >> 4 == 6:
         return _describe_ipv6(pkt)
     try:
         if len(pkt) >= 20 and pkt[0] >> 4 == 4 and pkt[9] == PROTO_TCP:
-            return describe_segment(parse_tcp_packet(pkt))
+            return describe_segment(parse_tcp_packet(pkt), relative)
         ip = parse_ipv4(pkt)
     except WireError as e:
         return _describe_invalid(pkt, e)
@@ -59,43 +90,52 @@ def describe_packet(pkt: bytes | memoryview) -> str:
     return f"{head} ip-proto-{ip.proto} {len(ip.payload)}"
 
 
-def describe_segment(seg: Segment) -> str:
-    """A TCP segment, e.g. `IP 198.18.0.1.43210 > 198.18.0.2.80: Flags [S], seq 1, win 64240, length 0`."""
+def describe_segment(seg: Segment, relative: RelativeSeq | None = None) -> str:
+    """A TCP segment, e.g. `IP 198.18.0.1.43210 > 198.18.0.2.80: Flags [S], seq 1, win 64240, length 0`.
+
+    With `relative` (one per capture), sequence numbers are relative as in tcpdump without -S.
+    """
     parts = [
         f"IP {ip_str(seg.src)}.{seg.sport} > {ip_str(seg.dst)}.{seg.dport}: Flags [{flag_str(seg.flags)}]"
     ]
+    seq, ack, sack_base = seg.seq, seg.ack, 0
+    if relative is not None:
+        seq, ack, sack_base, _ = relative.apply(seg)
     length = len(seg.payload)
     # print-tcp.c shows seq only when the segment occupies sequence space or is a reset.
     if length:
-        parts.append(f"seq {seg.seq}:{(seg.seq + length) & 0xFFFFFFFF}")
+        parts.append(f"seq {seq}:{(seq + length) & 0xFFFFFFFF}")
     elif seg.flags & (SYN | FIN | RST):
-        parts.append(f"seq {seg.seq}")
+        parts.append(f"seq {seq}")
     if seg.flags & ACK:
-        parts.append(f"ack {seg.ack}")
+        parts.append(f"ack {ack}")
     parts.append(f"win {seg.window}")
     if seg.flags & URG:
         parts.append(f"urg {seg.urgent}")
-    options = _options(seg)
+    options = _options(seg, sack_base)
     if options:
         parts.append(f"options [{','.join(options)}]")
     parts.append(f"length {length}")
     return ", ".join(parts)
 
 
-def printer(file: TextIO = sys.stdout, prefix: str = "") -> Callable[[str, bytes | memoryview, float], None]:
+def printer(file: TextIO = sys.stdout, prefix: str = "", relative: bool = False
+            ) -> Callable[[str, bytes | memoryview, float], None]:
     """An `on_packet` hook for `Stack` that prints each packet as a tcpdump line after `prefix`.
 
     The stack passes Trio time, which is not the time of day; tcpdump shows
-    the wall clock, so the hook reads it.
+    the wall clock, so the hook reads it. `relative=True` numbers sequences
+    as tcpdump does without -S.
     """
+    rel = RelativeSeq() if relative else None
 
     def on_packet(direction: str, pkt: bytes | memoryview, now: float) -> None:
-        print(prefix + format_line(pkt, time.time()), file=file, flush=True)
+        print(prefix + format_line(pkt, time.time(), rel), file=file, flush=True)
 
     return on_packet
 
 
-def _options(seg: Segment) -> list[str]:
+def _options(seg: Segment, sack_base: int = 0) -> list[str]:
     out = []
     if seg.mss is not None:
         out.append(f"mss {seg.mss}")
@@ -108,7 +148,8 @@ def _options(seg: Segment) -> list[str]:
     if seg.wscale is not None:
         out.extend(["nop", f"wscale {seg.wscale}"])
     if seg.sack:
-        blocks = "".join(f"{{{left}:{right}}}" for left, right in seg.sack)
+        blocks = "".join(f"{{{(left - sack_base) & 0xFFFFFFFF}:{(right - sack_base) & 0xFFFFFFFF}}}"
+                         for left, right in seg.sack)
         out.extend(["nop", "nop", f"sack {len(seg.sack)} {blocks}"])
     return out
 

@@ -1,0 +1,465 @@
+"""Fault injection: lose, delay, duplicate or reorder exactly the segment you want to talk about.
+
+A rule is `ACTION:key=value,...`, e.g. `drop:dir=out,flags=F,nth=1` (drop the
+first FIN this host sends). Actions: `drop`, `delay` (needs `ms=`), `dup`
+(the copy follows `ms` later, default at once) and `reorder` (hold the
+segment until the next one in the same direction has passed, then send it
+right after; with `ms=` it goes after that long if nothing came by). Keys:
+
+    dir=in|out    only segments going that way (default both)
+    flags=LETTERS only segments carrying all of them: S F R P U E W, `.` or A = ACK
+    nth=N         only the Nth matching segment
+    count=N       at most N times
+    prob=P        each matching segment with probability P (seeded: `seed=S`, default 0,
+                  so a run can be repeated exactly)
+    ms=N          milliseconds for delay, dup and reorder
+
+Every rule counts the segments it matches; the first rule that fires decides
+what happens to a segment. A `FaultInjector` applies the rules. It plugs into
+an `EnginePair` (`injector.attach(pair)`, or as `pair.fault` for rules other
+than reorder) and, as `FaultyLink`, under a `Stack` (wrap the stack's link).
+Each fault it injects is kept in `injected` and told to `observer.on_fault`
+(a trace `Recorder`), so traces show it as a fault, not as bad luck.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from minitcp.wire.errors import WireError
+from minitcp.wire.ipv4 import PROTO_TCP
+from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
+from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+if TYPE_CHECKING:
+    from minitcp.link.base import Link
+    from minitcp.tcp.pair import EnginePair
+
+ACTIONS = ("drop", "delay", "dup", "reorder")
+_FLAG_BITS = {"S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, "E": ECE, "W": CWR, ".": ACK, "A": ACK}
+_FLAG_ORDER = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (URG, "U"), (ECE, "E"), (CWR, "W"), (ACK, "."))
+
+
+class FaultRuleError(ValueError):
+    """A rule that makes no sense; `problem` says why without repeating the rule."""
+
+    def __init__(self, rule: str, problem: str) -> None:
+        super().__init__(f"fault rule {rule!r}: {problem}")
+        self.problem = problem
+
+
+@dataclass
+class FaultRule:
+    action: str
+    direction: str | None = None
+    flags: int = 0
+    nth: int | None = None
+    count: int | None = None
+    prob: float | None = None
+    seed: int | None = None
+    ms: float | None = None
+    matched: int = field(default=0, init=False, compare=False)  # segments that matched dir and flags
+    fired: int = field(default=0, init=False, compare=False)  # times the rule acted
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problem = self._problem()
+        if problem:
+            raise FaultRuleError(str(self), problem)
+        self._rng = random.Random(self.seed if self.seed is not None else 0)
+
+    def _problem(self) -> str | None:
+        if self.action not in ACTIONS:
+            return f"unknown action {self.action!r} (expected {', '.join(ACTIONS)})"
+        if self.direction not in (None, "in", "out"):
+            return f"dir must be in or out, not {self.direction!r}"
+        for name in ("nth", "count"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                return f"{name} counts from 1, not {value}"
+        if self.prob is not None and not 0.0 <= self.prob <= 1.0:
+            return f"prob is a probability between 0 and 1, not {self.prob}"
+        if self.seed is not None and self.prob is None:
+            return "seed= only makes sense with prob="
+        if self.ms is not None and (self.ms < 0 or not math.isfinite(self.ms)):
+            return f"ms must be a finite number >= 0, not {self.ms}"
+        if self.action == "delay" and self.ms is None:
+            return "delay needs ms=N (how many milliseconds)"
+        if self.action == "drop" and self.ms is not None:
+            return "ms= does not apply to drop"
+        return None
+
+    def __str__(self) -> str:
+        """The rule in the text form `parse_rule` reads."""
+        items = []
+        if self.direction:
+            items.append(f"dir={self.direction}")
+        if self.flags:
+            items.append("flags=" + "".join(ch for bit, ch in _FLAG_ORDER if self.flags & bit))
+        for name in ("nth", "count", "prob", "seed"):
+            if getattr(self, name) is not None:
+                items.append(f"{name}={getattr(self, name)}")
+        if self.ms is not None:
+            items.append(f"ms={self.ms:g}")
+        return self.action + (":" + ",".join(items) if items else "")
+
+    @property
+    def description(self) -> str:
+        """What the rule does to a segment, for traces: `drop`, `delay 50ms`, `dup`, `reorder`."""
+        if self.ms is not None and self.action != "drop" and (self.action != "dup" or self.ms):
+            return f"{self.action} {self.ms:g}ms"
+        return self.action
+
+    def matches(self, direction: str, seg: Segment) -> bool:
+        if self.direction is not None and self.direction != direction:
+            return False
+        return seg.flags & self.flags == self.flags
+
+    def fires(self, direction: str, seg: Segment, decided: bool = False) -> bool:
+        """Count `seg` if it matches, and say whether the rule acts on it (never once `decided`)."""
+        if not self.matches(direction, seg):
+            return False
+        self.matched += 1
+        if decided:
+            return False
+        if self.nth is not None and self.matched != self.nth:
+            return False
+        if self.count is not None and self.fired >= self.count:
+            return False
+        if self.prob is not None and self._rng.random() >= self.prob:
+            return False
+        self.fired += 1
+        return True
+
+    def delays(self) -> list[float]:
+        """The deliveries of a segment this rule fired on (seconds from now); [] loses it."""
+        ms = (self.ms or 0.0) / 1000
+        if self.action == "drop":
+            return []
+        if self.action == "dup":
+            return [0.0, ms]
+        return [ms]  # delay (reorder is held instead, see FaultInjector.decide)
+
+    def reset(self) -> None:
+        self.matched = self.fired = 0
+        self._rng = random.Random(self.seed if self.seed is not None else 0)
+
+
+def parse_rule(text: str) -> FaultRule:
+    """`drop:dir=out,flags=F,nth=1` -> FaultRule; ValueError saying what is wrong otherwise."""
+    action, _, rest = text.strip().partition(":")
+    action = action.strip().lower()
+    if action not in ACTIONS:
+        raise FaultRuleError(text, f"unknown action {action!r} (expected {', '.join(ACTIONS)})")
+    values: dict[str, Any] = {}
+    for item in rest.split(",") if rest.strip() else []:
+        key, eq, raw = (part.strip() for part in item.partition("="))
+        key = key.lower()
+        if not eq or not key or not raw:
+            raise FaultRuleError(text, f"{item.strip()!r} is not key=value")
+        if key == "dir":
+            key = "direction"
+        if key in values:
+            raise FaultRuleError(text, f"{key} given twice")
+        values[key] = _value(text, key, raw)
+    try:
+        return FaultRule(action, **values)
+    except FaultRuleError as e:
+        raise FaultRuleError(text, e.problem) from None
+
+
+def _value(text: str, key: str, raw: str) -> Any:
+    try:
+        if key == "direction":
+            if raw.lower() not in ("in", "out"):
+                raise ValueError(f"dir must be in or out, not {raw!r}")
+            return raw.lower()
+        if key == "flags":
+            return _flags(raw)
+        if key in ("nth", "count", "seed"):
+            return int(raw)
+        if key in ("prob", "ms"):
+            return float(raw)
+    except ValueError as e:
+        message = str(e) if key in ("direction", "flags") else f"{key} must be a number, not {raw!r}"
+        raise FaultRuleError(text, message) from None
+    raise FaultRuleError(text, f"unknown key {key!r} (known: dir, flags, nth, count, prob, seed, ms)")
+
+
+def _flags(raw: str) -> int:
+    bits = 0
+    for ch in raw:
+        bit = _FLAG_BITS.get(ch.upper())
+        if bit is None:
+            raise ValueError(f"unknown flag {ch!r} in flags={raw} (use S F R P U E W, and . or A for ACK)")
+        bits |= bit
+    return bits
+
+
+@dataclass
+class Injected:
+    """One fault the injector applied."""
+
+    time: float
+    direction: str
+    action: str  # the rule's description: "drop", "delay 50ms", ...
+    seg: Segment
+    rule: FaultRule
+
+
+@dataclass
+class Held:
+    """A segment a reorder rule holds back until the next one in its direction passes."""
+
+    direction: str
+    seg: Segment
+    item: Any  # what the carrier gave along (packet bytes, the pair's sender, ...)
+    until: float | None  # released at this time if nothing passed before (ms=)
+
+
+class FaultInjector:
+    """Applies fault rules to segments; see the module docstring for the rules.
+
+    `side` is the EnginePair side ("a" or "b") whose point of view gives
+    `dir=in|out` meaning when the injector is the pair's fault hook.
+    """
+
+    def __init__(self, rules: Iterable[FaultRule | str] = (), *, observer: Any = None,
+                 side: str = "a") -> None:
+        self.rules = [r if isinstance(r, FaultRule) else parse_rule(r) for r in rules]
+        self.observer = observer
+        self.side = side
+        self.injected: list[Injected] = []
+        self.held: list[Held] = []
+        self._released: list[Held] = []
+        self._pair: EnginePair | None = None
+        self._pending: dict[int, tuple[float, float, str, bytes]] = {}  # id(held) -> its flight entry
+
+    # ------------------------------------------------------------------ deciding
+
+    def decide(self, direction: str, seg: Segment, now: float, item: Any = None) -> list[float]:
+        """The deliveries of `seg` going `direction` at `now`, as delays in seconds.
+
+        [0.0] passes it, [] loses it (dropped, or held by a reorder rule: then
+        `take_released` hands it back once the next segment has passed, and
+        `expired` when its time is up), [0.0, 0.0] duplicates it, [0.05]
+        delays it.
+        """
+        chosen = None
+        for rule in self.rules:
+            # Every rule counts what it matches (so nth= means the same whatever comes before it).
+            if rule.fires(direction, seg, decided=chosen is not None):
+                chosen = rule
+        delays = [0.0]
+        if chosen is not None:
+            self._note(now, direction, seg, chosen)
+            if chosen.action == "reorder":
+                until = None if chosen.ms is None else now + chosen.ms / 1000
+                self.held.append(Held(direction, seg, item, until))
+                return []
+            delays = chosen.delays()
+        if delays:
+            # It overtakes whatever was held back in its direction, which now follows it.
+            waiting = [h for h in self.held if h.direction == direction]
+            if waiting:
+                self.held = [h for h in self.held if h.direction != direction]
+                self._released.extend(waiting)
+        return delays
+
+    def take_released(self, direction: str | None = None) -> list[Held]:
+        """Held segments whose turn has come (someone overtook them): deliver them now."""
+        out = [h for h in self._released if direction is None or h.direction == direction]
+        self._released = [h for h in self._released if not (direction is None or h.direction == direction)]
+        return out
+
+    def expired(self, now: float) -> list[Held]:
+        """Held segments whose `ms` ran out with nothing passing them: deliver them now."""
+        out = [h for h in self.held if h.until is not None and h.until <= now]
+        if out:
+            self.held = [h for h in self.held if h.until is None or h.until > now]
+        return out
+
+    def next_deadline(self) -> float | None:
+        times = [h.until for h in self.held if h.until is not None]
+        return min(times) if times else None
+
+    def _note(self, now: float, direction: str, seg: Segment, rule: FaultRule) -> None:
+        action = rule.description
+        self.injected.append(Injected(now, direction, action, seg, rule))
+        on_fault = getattr(self.observer, "on_fault", None)
+        if on_fault is not None:
+            on_fault(direction, seg, action, now)
+
+    # ------------------------------------------------------------------ EnginePair
+
+    def attach(self, pair: EnginePair, side: str = "a", observer: Any = None) -> FaultInjector:
+        """Become `pair`'s fault hook, `dir=out` meaning what `side` sends.
+
+        Faults are told to `observer`, else to the one given before, else to
+        `side`'s engine observer if it takes them (a `Recorder.watch` host).
+        """
+        self._pair = pair
+        self.side = side
+        if observer is not None:
+            self.observer = observer
+        elif self.observer is None and hasattr(pair.engine(side).observer, "on_fault"):
+            self.observer = pair.engine(side).observer
+        pair.fault = self
+        return self
+
+    def __call__(self, sender: str, seg: Segment, now: float) -> list[float]:
+        """EnginePair's `Fault` hook: (sender "a"/"b", segment, now) -> delays.
+
+        A held (reordered) segment is put on the wire later by the injector
+        itself, so `pair.wire` lists it once, as not delivered.
+        """
+        direction = "out" if sender == self.side else "in"
+        delays = self.decide(direction, seg, now, item=sender)
+        if self.held or self._released:
+            self._pair_reorder(direction, delays, now)
+        return delays
+
+    def _pair_reorder(self, direction: str, delays: list[float], now: float) -> None:
+        pair = self._pair
+        if pair is None:
+            raise RuntimeError("reorder on an EnginePair needs injector.attach(pair)")
+        for held in self.expired(now):
+            self._pending.pop(id(held), None)  # its timed delivery went already
+        for held in self.held:
+            if held.until is not None and id(held) not in self._pending:
+                self._pending[id(held)] = _pair_send_at(pair, held.item, held.seg, held.until + pair.latency)
+        for held in self.take_released(direction):
+            entry = self._pending.pop(id(held), None)
+            if entry is not None:
+                if entry not in pair._flight:
+                    continue  # its ms ran out and it arrived already
+                pair._flight.remove(entry)
+                heapq.heapify(pair._flight)
+            # Same arrival time as the segment that overtook it, and a tiebreak just above the
+            # one the pair gives that segment once this hook returns: right after it, before
+            # anything sent later in the same burst.
+            at = now + pair.latency + min(delays)
+            _pair_send_at(pair, held.item, held.seg, at, after_next=True)
+
+
+def _pair_send_at(pair: EnginePair, sender: str, seg: Segment, at: float, after_next: bool = False
+                  ) -> tuple[float, float, str, bytes]:
+    # EnginePair has no public way to put a segment on the wire later, so this reaches into
+    # its flight queue (entries are (arrival, tiebreak, destination, packet)).
+    tick: float = next(pair._tick)
+    if after_next:
+        tick += 1.5
+    entry = (at, tick, "b" if sender == "a" else "a", build_tcp_packet(seg))
+    heapq.heappush(pair._flight, entry)  # type: ignore[arg-type]
+    return entry
+
+
+# ---------------------------------------------------------------------- under a Stack
+
+
+class FaultyLink:
+    """A Link that puts every packet through a FaultInjector: `Stack(FaultyLink(link, injector))`.
+
+    `dir=out` is what the stack sends, `dir=in` what it receives. Packets that
+    are not TCP pass untouched. Delayed and held packets are let go by
+    `recv_batch`, which the stack is always waiting in, so no extra task is
+    needed; `clock` is the stack's clock (Trio time by default).
+    """
+
+    def __init__(self, link: Link, injector: FaultInjector, *,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.link = link
+        self.injector = injector
+        self.mtu = link.mtu
+        self._clock = clock
+        self._timed: list[tuple[float, int, str, bytes]] = []  # (due, tiebreak, direction, packet)
+        self._tick = itertools.count()
+        self._ready: list[bytes | memoryview] = []  # incoming packets due now
+        self._scope: Any = None  # the CancelScope recv_batch waits in, to move its deadline
+
+    @property
+    def tx_dropped(self) -> int:
+        return self.link.tx_dropped
+
+    def now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        import trio
+
+        return trio.current_time()
+
+    def send(self, packet: bytes) -> None:
+        self._pass("out", packet, self.now())
+
+    def close(self) -> None:
+        self.link.close()
+
+    async def recv_batch(self) -> list[bytes | memoryview]:
+        import trio
+
+        while True:
+            self._let_go(self.now())
+            if self._ready:
+                await trio.lowlevel.checkpoint()
+                batch, self._ready = self._ready, []
+                return batch
+            due = self._next_due()
+            with trio.CancelScope(deadline=math.inf if due is None else due) as scope:
+                self._scope = scope
+                try:
+                    batch = await self.link.recv_batch()
+                finally:
+                    self._scope = None
+            if scope.cancelled_caught:
+                continue
+            now = self.now()
+            for pkt in batch:
+                self._pass("in", pkt, now)
+
+    def _pass(self, direction: str, packet: bytes | memoryview, now: float) -> None:
+        try:
+            is_tcp = len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP
+            seg = parse_tcp_packet(packet) if is_tcp else None
+        except WireError:
+            seg = None  # malformed: the stack counts it; faults are for real segments
+        if seg is None:
+            self._deliver(direction, packet)
+            return
+        delays = self.injector.decide(direction, seg, now, item=bytes(packet))
+        for delay in delays:
+            if delay <= 0:
+                self._deliver(direction, packet)
+            else:
+                heapq.heappush(self._timed, (now + delay, next(self._tick), direction, bytes(packet)))
+        for held in self.injector.take_released(direction):
+            if delays and min(delays) > 0:
+                heapq.heappush(self._timed, (now + min(delays), next(self._tick), direction, held.item))
+            else:
+                self._deliver(direction, held.item)
+        if self._scope is not None:
+            due = self._next_due()
+            self._scope.deadline = math.inf if due is None else due
+
+    def _deliver(self, direction: str, packet: bytes | memoryview) -> None:
+        if direction == "out":
+            self.link.send(bytes(packet))
+        else:
+            self._ready.append(packet)
+
+    def _let_go(self, now: float) -> None:
+        while self._timed and self._timed[0][0] <= now:
+            _, _, direction, packet = heapq.heappop(self._timed)
+            self._deliver(direction, packet)
+        for held in self.injector.expired(now):
+            self._deliver(held.direction, held.item)
+
+    def _next_due(self) -> float | None:
+        times = [t for t in (self._timed[0][0] if self._timed else None, self.injector.next_deadline())
+                 if t is not None]
+        return min(times) if times else None

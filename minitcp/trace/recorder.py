@@ -1,0 +1,248 @@
+"""The trace recorder: an engine observer that writes down everything, per connection.
+
+One `Recorder` can watch one host (attach it as the engine's or the Stack's
+observer) or several: `recorder.host("server")` is an observer that tags what
+it sees with that name, and `recorder.watch(pair)` attaches one to each side of
+an `EnginePair`, so the ladder diagram has both columns. Two recorders, one
+per engine, work too: `merge(rec_a, rec_b)` puts their events in time order.
+
+Sequence numbers are kept relative to each side's ISN, as Wireshark shows them
+(and tcpdump without -S after the handshake): the SYN is seq 0, the first data
+byte seq 1. Each host keeps its own bases, learnt from the SYNs it sees, so a
+host that joins mid-connection still gets small numbers (first seq seen - 1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from minitcp.wire.segment import ACK, SYN, Segment, flag_str
+
+from .events import (
+    DropEvent,
+    Event,
+    FaultEvent,
+    RetransmitEvent,
+    SegmentEvent,
+    StateEvent,
+    TimerEvent,
+    endpoint,
+    seg_label,
+    snapshot,
+)
+
+if TYPE_CHECKING:
+    from minitcp.tcp.pair import EnginePair
+    from minitcp.tcp.states import State
+    from minitcp.tcp.timers import TimerKind
+
+MASK = 0xFFFFFFFF
+
+
+def conn_endpoints(conn: object) -> tuple[str, str]:
+    """(local, remote) of a Connection or a TIME_WAIT entry; ("", "") for anything else."""
+    if hasattr(conn, "laddr"):
+        c: Any = conn
+        return endpoint(c.laddr, c.lport), endpoint(c.raddr, c.rport)
+    four = getattr(conn, "four_tuple", None)
+    if four is not None:
+        laddr, lport, raddr, rport = four
+        return endpoint(laddr, lport), endpoint(raddr, rport)
+    return "", ""
+
+
+class Recorder:
+    """Records segments, states, timers, retransmissions, drops and faults as `Event`s.
+
+    Used directly as an observer it records under `host` (default "local").
+    `timers=False` leaves timer events out (delayed-ACK timers are chatty).
+    """
+
+    def __init__(self, host: str = "local", *, timers: bool = True) -> None:
+        self.events: list[Event] = []
+        self.record_timers = timers
+        self._default = HostObserver(self, host)
+        self._views: dict[str, HostObserver] = {host: self._default}
+        # (host, src, sport, dst, dport) -> the ISN of the side sending src -> dst, as that host knows it.
+        self._bases: dict[tuple[str, int, int, int, int], int] = {}
+        # host -> (the last segment object it sent, its event), to mark retransmissions.
+        self._last_out: dict[str, tuple[Segment, SegmentEvent]] = {}
+
+    # ------------------------------------------------------------------ attaching
+
+    def host(self, name: str) -> HostObserver:
+        """An observer that records into this recorder under the host name `name`."""
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = HostObserver(self, name)
+        return view
+
+    def watch(self, pair: EnginePair, a: str = "client", b: str = "server") -> Recorder:
+        """Observe both engines of an EnginePair, naming them `a` and `b`."""
+        pair.a.observer = self.host(a)
+        pair.b.observer = self.host(b)
+        return self
+
+    # ------------------------------------------------------------------ the Observer protocol
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        self._default.on_segment(conn, direction, seg, now)
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        self._default.on_state(conn, old, new, now)
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        self._default.on_timer(conn, kind, action, deadline, now)
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+        self._default.on_retransmit(conn, seg, now)
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        self._default.on_drop(conn, reason, seg, now)
+
+    def on_fault(self, direction: str, seg: Segment, action: str, now: float) -> None:
+        self._default.on_fault(direction, seg, action, now)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def hosts(self) -> list[str]:
+        """Host names in the order they first appear in the trace."""
+        return list(dict.fromkeys(e.host for e in self.events))
+
+    def select(self, kind: str | None = None, *, host: str | None = None,
+               conversation: tuple[str, str] | None = None) -> list[Event]:
+        return [e for e in self.events
+                if (kind is None or e.kind == kind) and (host is None or e.host == host)
+                and (conversation is None or e.conversation == conversation)]
+
+    def segments(self, host: str | None = None) -> list[SegmentEvent]:
+        return [e for e in self.events if isinstance(e, SegmentEvent) and (host is None or e.host == host)]
+
+    def conversations(self) -> dict[tuple[str, str], list[Event]]:
+        """Events per connection (both hosts' views together), in order of first appearance."""
+        out: dict[tuple[str, str], list[Event]] = {}
+        for e in self.events:
+            if e.local:
+                out.setdefault(e.conversation, []).append(e)
+        return out
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.events]
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dicts(), **kwargs)
+
+    def clear(self) -> None:
+        self.events.clear()
+        self._last_out.clear()
+
+    # ------------------------------------------------------------------ relative numbers
+
+    def relative(self, host: str, seg: Segment, learn: bool = True) -> tuple[int, int | None]:
+        """(seq, ack) of `seg` relative to the ISNs `host` knows; learns the ISNs from it."""
+        bases = self._bases
+        fwd = (host, seg.src, seg.sport, seg.dst, seg.dport)
+        rev = (host, seg.dst, seg.dport, seg.src, seg.sport)
+        if learn:
+            if seg.flags & SYN:
+                bases[fwd] = seg.seq  # a new SYN is a new incarnation: start again
+            elif fwd not in bases:
+                bases[fwd] = (seg.seq - 1) & MASK
+            if seg.flags & ACK and rev not in bases:
+                bases[rev] = (seg.ack - 1) & MASK
+        seq = (seg.seq - bases.get(fwd, 0)) & MASK
+        ack = (seg.ack - bases.get(rev, 0)) & MASK if seg.flags & ACK else None
+        return seq, ack
+
+    def _options(self, host: str, seg: Segment) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if seg.mss is not None:
+            opts["mss"] = seg.mss
+        if seg.wscale is not None:
+            opts["wscale"] = seg.wscale
+        if seg.sack_permitted:
+            opts["sack_permitted"] = True
+        if seg.ts_val is not None:
+            opts["ts_val"], opts["ts_ecr"] = seg.ts_val, seg.ts_ecr or 0
+        if seg.sack:
+            # SACK blocks name the peer's bytes: relative to the other side's ISN, like ack.
+            base = self._bases.get((host, seg.dst, seg.dport, seg.src, seg.sport), 0)
+            opts["sack"] = [[(left - base) & MASK, (right - base) & MASK] for left, right in seg.sack]
+        return opts
+
+
+class HostObserver:
+    """The Observer one engine talks to: records into a Recorder under one host name."""
+
+    def __init__(self, recorder: Recorder, name: str) -> None:
+        self.recorder = recorder
+        self.name = name
+
+    def _add(self, event: Event) -> None:
+        self.recorder.events.append(event)
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        rec = self.recorder
+        src, dst = endpoint(seg.src, seg.sport), endpoint(seg.dst, seg.dport)
+        local, remote = (src, dst) if direction == "out" else (dst, src)
+        seq, ack = rec.relative(self.name, seg)
+        event = SegmentEvent(
+            now, self.name, local, remote, direction, flag_str(seg.flags), seq, ack, len(seg.payload),
+            seg.window, rec._options(self.name, seg), seg.seq, seg.ack if seg.flags & ACK else None,
+            _seg=snapshot(seg),
+        )
+        self._add(event)
+        if direction == "out":
+            rec._last_out[self.name] = (seg, event)
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name))
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        if self.recorder.record_timers:
+            self._add(TimerEvent(now, self.name, *conn_endpoints(conn), kind.name, action, deadline))
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+        # The engine reports the segment (on_segment) and then that it was a retransmission.
+        last = self.recorder._last_out.get(self.name)
+        if last is not None and last[0] is seg:
+            last[1].retransmit = True
+            seq = last[1].seq
+        else:
+            seq, _ = self.recorder.relative(self.name, seg, learn=False)
+        self._add(RetransmitEvent(now, self.name, *conn_endpoints(conn), flag_str(seg.flags), seq,
+                                  len(seg.payload)))
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        label = None
+        if conn is not None:
+            local, remote = conn_endpoints(conn)
+        elif seg is not None:  # an incoming segment nobody owns
+            local, remote = endpoint(seg.dst, seg.dport), endpoint(seg.src, seg.sport)
+        else:
+            local = remote = ""
+        if seg is not None:
+            seq, ack = self.recorder.relative(self.name, seg, learn=False)
+            label = seg_label(seg.flags, seq, ack, len(seg.payload))
+        self._add(DropEvent(now, self.name, local, remote, reason, label))
+
+    def on_fault(self, direction: str, seg: Segment, action: str, now: float) -> None:
+        """A fault injector acted on `seg` on its way `direction` ("in"/"out") at this host."""
+        src, dst = endpoint(seg.src, seg.sport), endpoint(seg.dst, seg.dport)
+        local, remote = (src, dst) if direction == "out" else (dst, src)
+        seq, ack = self.recorder.relative(self.name, seg)
+        self._add(FaultEvent(now, self.name, local, remote, direction, action, flag_str(seg.flags), seq, ack,
+                             len(seg.payload), _seg=snapshot(seg)))
+
+
+def merge(*sources: Recorder | Iterable[Event]) -> list[Event]:
+    """Events of several recorders (or event lists) in time order; ties keep their order."""
+    events: list[Event] = []
+    for src in sources:
+        events.extend(src.events if isinstance(src, Recorder) else src)
+    return sorted(events, key=lambda e: e.time)
