@@ -39,7 +39,7 @@ from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
 
 if TYPE_CHECKING:
     from minitcp.link.base import Link
-    from minitcp.tcp.pair import EnginePair
+    from minitcp.tcp.pair import EnginePair, InFlight
 
 ACTIONS = ("drop", "delay", "dup", "reorder")
 _FLAG_BITS = {"S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, "E": ECE, "W": CWR, ".": ACK, "A": ACK}
@@ -239,7 +239,7 @@ class FaultInjector:
         self.held: list[Held] = []
         self._released: list[Held] = []
         self._pair: EnginePair | None = None
-        self._pending: dict[int, tuple[float, float, str, bytes]] = {}  # id(held) -> its flight entry
+        self._pending: dict[int, InFlight] = {}  # id(held) -> its flight entry
 
     # ------------------------------------------------------------------ deciding
 
@@ -333,31 +333,17 @@ class FaultInjector:
             self._pending.pop(id(held), None)  # its timed delivery went already
         for held in self.held:
             if held.until is not None and id(held) not in self._pending:
-                self._pending[id(held)] = _pair_send_at(pair, held.item, held.seg, held.until + pair.latency)
+                packet = build_tcp_packet(held.seg)
+                self._pending[id(held)] = pair.send_at(held.item, packet, held.until + pair.latency)
         for held in self.take_released(direction):
             entry = self._pending.pop(id(held), None)
-            if entry is not None:
-                if entry not in pair._flight:
-                    continue  # its ms ran out and it arrived already
-                pair._flight.remove(entry)
-                heapq.heapify(pair._flight)
+            if entry is not None and not pair.cancel_send(entry):
+                continue  # its ms ran out and it arrived already
             # Same arrival time as the segment that overtook it, and a tiebreak just above the
             # one the pair gives that segment once this hook returns: right after it, before
             # anything sent later in the same burst.
             at = now + pair.latency + min(delays)
-            _pair_send_at(pair, held.item, held.seg, at, after_next=True)
-
-
-def _pair_send_at(pair: EnginePair, sender: str, seg: Segment, at: float, after_next: bool = False
-                  ) -> tuple[float, float, str, bytes]:
-    # EnginePair has no public way to put a segment on the wire later, so this reaches into
-    # its flight queue (entries are (arrival, tiebreak, destination, packet)).
-    tick: float = next(pair._tick)
-    if after_next:
-        tick += 1.5
-    entry = (at, tick, "b" if sender == "a" else "a", build_tcp_packet(seg))
-    heapq.heappush(pair._flight, entry)  # type: ignore[arg-type]
-    return entry
+            pair.send_at(held.item, build_tcp_packet(held.seg), at, after_next=True)
 
 
 # ---------------------------------------------------------------------- under a Stack

@@ -19,6 +19,9 @@ from ..wire.tcp import build_tcp_packet, parse_tcp_packet
 from .engine import TcpEngine
 from .knobs import Knobs
 
+# A packet on the simulated wire: (arrival time, tiebreak, destination "a"/"b", bytes).
+InFlight = tuple[float, float, str, bytes]
+
 # A fault hook answers, for one segment, the list of extra delays to deliver it with:
 # [] drops it, [0.0] delivers it once, [0.0, 0.0] duplicates it, [0.05] delays it.
 Fault = Callable[[str, Segment, float], list[float]]
@@ -56,7 +59,7 @@ class EnginePair:
         self.fault = fault
         self.now = 0.0
         self.wire: list[WireEvent] = []
-        self._flight: list[tuple[float, int, str, bytes]] = []
+        self._flight: list[InFlight] = []
         self._tick = itertools.count()
 
     def engine(self, name: str) -> TcpEngine:
@@ -70,8 +73,28 @@ class EnginePair:
                 self.wire.append(WireEvent(self.now, name, seg, bool(delays)))
                 packet = build_tcp_packet(seg)
                 for extra in delays:
-                    heapq.heappush(self._flight, (self.now + self.latency + extra, next(self._tick),
-                                                  "b" if name == "a" else "a", packet))
+                    self.send_at(name, packet, self.now + self.latency + extra)
+
+    def send_at(self, sender: str, packet: bytes, at: float, after_next: bool = False) -> InFlight:
+        """Put a packet from `sender` on the wire to arrive at `at`; returns a handle for `cancel_send`.
+
+        `after_next` orders it just after the next segment the pair itself queues for the same
+        moment (a fault that lets one segment overtake another uses it).
+        """
+        tick: float = next(self._tick)
+        if after_next:
+            tick += 1.5
+        entry = (at, tick, "b" if sender == "a" else "a", packet)
+        heapq.heappush(self._flight, entry)
+        return entry
+
+    def cancel_send(self, entry: InFlight) -> bool:
+        """Take a packet off the wire before it arrives; False when it has arrived already."""
+        if entry not in self._flight:
+            return False
+        self._flight.remove(entry)
+        heapq.heapify(self._flight)
+        return True
 
     def next_event(self) -> float | None:
         times = [t for t in (self.a.poll_at(), self.b.poll_at()) if t is not None]
