@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import socket
-import sys
 import time
 from collections.abc import Callable
 
@@ -23,6 +22,8 @@ import trio
 from .apps import EchoServer, HttpServer
 from .link.tun import LinkError, TunLink
 from .netns import NetnsError, enter_private_netns, in_private_netns
+from .sim import fallback, tun_problem
+from .sim import main as sim_main
 from .stack import Stack
 from .tcp.states import State
 from .trace.tcpdump import describe_packet
@@ -462,18 +463,20 @@ async def run_steps(link: TunLink) -> bool:
     return True
 
 
-def main() -> int:
+def main(sim: bool = False) -> int:
+    if sim:
+        return sim_main()
+    if (problem := tun_problem()) is not None:  # no TUN here: the same story, simulated
+        return fallback(problem)
     if not in_private_netns():
         try:
             enter_private_netns()
         except NetnsError as e:
-            print(f"minitcp: demo: {e}", file=sys.stderr)
-            return 1
+            return fallback(str(e))  # neither root nor user namespaces: no TUN device to be had
     try:
         link = TunLink(DEV, peer=PEER)
     except (LinkError, ValueError) as e:
-        print(f"minitcp: demo: {e}", file=sys.stderr)
-        return 1
+        return fallback(str(e))  # e.g. /dev/net/tun exists but may not be opened
     try:
         passed = trio.run(run_steps, link)
     finally:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from minitcp.wire.errors import WireError
-from minitcp.wire.ipv4 import PROTO_TCP
+from minitcp.wire.ipv4 import PROTO_TCP, parse_ipv4
 from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
 
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from minitcp.tcp.pair import EnginePair, InFlight
 
 ACTIONS = ("drop", "delay", "dup", "reorder")
+
+# `report(direction, action, packet, now)`: a fault, told with the whole packet it hit.
+PacketFaultHook = Callable[[str, str, bytes | memoryview, float], None]
 _FLAG_BITS = {"S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, "E": ECE, "W": CWR, ".": ACK, "A": ACK}
 _FLAG_ORDER = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (URG, "U"), (ECE, "E"), (CWR, "W"), (ACK, "."))
 
@@ -352,18 +355,28 @@ class FaultInjector:
 class FaultyLink:
     """A Link that puts every packet through a FaultInjector: `Stack(FaultyLink(link, injector))`.
 
-    `dir=out` is what the stack sends, `dir=in` what it receives. Packets that
-    are not TCP pass untouched. Delayed and held packets are let go by
-    `recv_batch`, which the stack is always waiting in, so no extra task is
-    needed; `clock` is the stack's clock (Trio time by default).
+    `dir=out` is what the stack sends, `dir=in` what it receives. Other IPv4
+    packets (a ping) meet the rules as a segment with no flags, so a rule
+    without `flags=` bends them too, as netem would, while `flags=S` still
+    only ever matches SYNs; what is not IPv4 (the kernel's IPv6 chatter) or
+    does not parse passes untouched, for the stack to count. Delayed and held
+    packets are let go by `recv_batch`, which the stack is always waiting in,
+    so no extra task is needed; `clock` is the stack's clock (Trio time by
+    default). `report(direction, action, packet, now)`, when given, hears of
+    each fault with the whole packet (for `-v` lines), besides the injector's
+    own observer.
     """
 
     def __init__(self, link: Link, injector: FaultInjector, *,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, report: PacketFaultHook | None = None) -> None:
         self.link = link
         self.injector = injector
         self.mtu = link.mtu
         self._clock = clock
+        self.report = report
+        self._packet: bytes | memoryview = b""  # the packet being decided, for `report`
+        self._observer = injector.observer
+        injector.observer = self  # to add the packet to what the injector's observer hears
         self._timed: list[tuple[float, int, str, bytes]] = []  # (due, tiebreak, direction, packet)
         self._tick = itertools.count()
         self._ready: list[bytes | memoryview] = []  # incoming packets due now
@@ -372,6 +385,17 @@ class FaultyLink:
     @property
     def tx_dropped(self) -> int:
         return self.link.tx_dropped
+
+    @property
+    def name(self) -> str:
+        return getattr(self.link, "name", "")
+
+    def on_fault(self, direction: str, seg: Segment, action: str, now: float) -> None:
+        """The injector's observer hook: pass it on, and to `report` with the packet."""
+        if self._observer is not None and hasattr(self._observer, "on_fault"):
+            self._observer.on_fault(direction, seg, action, now)
+        if self.report is not None:
+            self.report(direction, action, self._packet, now)
 
     def now(self) -> float:
         if self._clock is not None:
@@ -409,28 +433,28 @@ class FaultyLink:
                 self._pass("in", pkt, now)
 
     def _pass(self, direction: str, packet: bytes | memoryview, now: float) -> None:
-        try:
-            is_tcp = len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP
-            seg = parse_tcp_packet(packet) if is_tcp else None
-        except WireError:
-            seg = None  # malformed: the stack counts it; faults are for real segments
+        seg = _subject(packet)
         if seg is None:
             self._deliver(direction, packet)
             return
+        self._packet = packet
         delays = self.injector.decide(direction, seg, now, item=bytes(packet))
         for delay in delays:
             if delay <= 0:
                 self._deliver(direction, packet)
             else:
-                heapq.heappush(self._timed, (now + delay, next(self._tick), direction, bytes(packet)))
+                self._schedule(now + delay, direction, bytes(packet))
         for held in self.injector.take_released(direction):
             if delays and min(delays) > 0:
-                heapq.heappush(self._timed, (now + min(delays), next(self._tick), direction, held.item))
+                self._schedule(now + min(delays), direction, held.item)
             else:
                 self._deliver(direction, held.item)
         if self._scope is not None:
             due = self._next_due()
             self._scope.deadline = math.inf if due is None else due
+
+    def _schedule(self, due: float, direction: str, packet: bytes) -> None:
+        heapq.heappush(self._timed, (due, next(self._tick), direction, packet))
 
     def _deliver(self, direction: str, packet: bytes | memoryview) -> None:
         if direction == "out":
@@ -449,3 +473,14 @@ class FaultyLink:
         times = [t for t in (self._timed[0][0] if self._timed else None, self.injector.next_deadline())
                  if t is not None]
         return min(times) if times else None
+
+
+def _subject(packet: bytes | memoryview) -> Segment | None:
+    """What the rules see of a packet: its TCP segment, a flagless stand-in for other IPv4, or None."""
+    try:
+        if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP:
+            return parse_tcp_packet(packet)
+        ip = parse_ipv4(packet)
+    except WireError:
+        return None  # malformed or not IPv4: the stack counts it; faults are for real traffic
+    return Segment(ip.src, ip.dst, 0, 0, 0, 0, 0, 0)

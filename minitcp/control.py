@@ -1,0 +1,287 @@
+"""The control socket: how `minitcp ss` and `minitcp stat` look inside a running `minitcp up`.
+
+`minitcp up` listens on a Unix stream socket (mode 0600, removed on exit) at
+
+    --control PATH, else
+    /run/minitcp/DEV.sock                  as root (like other daemons' sockets),
+    $XDG_RUNTIME_DIR/minitcp/DEV.sock      for a user with a runtime directory,
+    /tmp/minitcp-UID/DEV.sock              otherwise (the directory 0700 and ours).
+
+The protocol is one JSON object per connection each way, each a single line:
+the client sends `{"request": "ss"}` and reads one reply line, then both
+close. Requests:
+
+    ss     {"ok": true, "rows": [{"state", "recv_q", "send_q", "local", "peer", "timer"}...],
+            "text": the table as `ss -tano` prints it}
+    stat   {"ok": true, "tcp": {"InSegs": 12, ...} (Linux MIB names), "ip": {"InReceives": ...},
+            "icmp": {"InEchos": ...}, "drops": {"not_for_us": 1, ...}}
+    knobs  {"ok": true, "knobs": {"tcp_fin_timeout": 60.0, ...}}
+    info   {"ok": true, "dev": "mtcp0", "addr": "198.18.0.2", "pid": 1234}
+
+Anything else gets {"ok": false, "error": "..."}. The server answers from the
+stack's own Trio task, so a reply is one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import stat
+import sys
+from typing import Any
+
+import trio
+
+from minitcp.stack import Stack
+from minitcp.tcp.counters import MIB
+from minitcp.trace.ss import ss, ss_rows
+
+MAX_REQUEST = 4096  # bytes: a request is one small JSON line
+CLIENT_TIMEOUT = 3.0  # seconds a client waits for the stack to answer
+_IP = ("InReceives", "InDelivers", "OutRequests")  # Stack.counters of the Ip group; the rest is Icmp
+_TCP_GROUP = MIB[: MIB.index("InCsumErrors") + 1]  # RFC 4022's Tcp counters; the rest are TcpExt
+
+
+class ControlError(Exception):
+    """A client-side failure, already worded as the one line to print."""
+
+
+# ---------------------------------------------------------------------------- where
+
+
+def default_path(dev: str) -> str:
+    """Where `minitcp up --dev DEV` listens unless told otherwise (see the module docstring)."""
+    if os.geteuid() == 0:
+        base = "/run/minitcp"
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        base = os.path.join(os.environ["XDG_RUNTIME_DIR"], "minitcp")
+    else:
+        base = f"/tmp/minitcp-{os.geteuid()}"
+    return os.path.join(base, f"{dev}.sock")
+
+
+def candidate_paths(dev: str) -> list[str]:
+    """Where a client looks for DEV's stack: our own default first, then the other places.
+
+    A stack started with sudo listens in /run/minitcp while a plain `minitcp ss` would look in
+    $XDG_RUNTIME_DIR; finding it there gives "permission denied, try sudo" rather than "no stack".
+    """
+    paths = [default_path(dev), os.path.join("/run/minitcp", f"{dev}.sock")]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        paths.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "minitcp", f"{dev}.sock"))
+    paths.append(os.path.join(f"/tmp/minitcp-{os.geteuid()}", f"{dev}.sock"))
+    return list(dict.fromkeys(paths))
+
+
+def _make_dir(directory: str) -> None:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    st = os.lstat(directory)
+    # In a shared place like /tmp the directory must be a real one and ours, or another user could
+    # have planted it (or a symlink) to catch our socket.
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OSError(f"{directory} is not a directory owned by uid {os.geteuid()}")
+
+
+def _in_use(path: str) -> bool:
+    """Whether a live server answers at `path` (a stale file from a killed `up` does not)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- server
+
+
+def answer(stack: Stack, request: dict[str, Any], dev: str = "") -> dict[str, Any]:
+    """The reply to one request (also usable without a socket, e.g. in tests)."""
+    what = request.get("request")
+    if what == "ss":
+        # Timers are shown as time left from the engine's clock, which only moves with packets
+        # and timers; bring it to now so an idle TIME-WAIT counts down as `ss` would show it.
+        stack.sync_clock()
+        rows = [dict(zip(("state", "recv_q", "send_q", "local", "peer", "timer"), row, strict=True))
+                for row in ss_rows(stack.engine)]
+        return {"ok": True, "rows": rows, "text": ss(stack.engine)}
+    if what == "stat":
+        ip = {k: stack.counters[k] for k in _IP}
+        icmp = {k: v for k, v in stack.counters.items() if k not in _IP}
+        return {"ok": True, "tcp": dict(stack.engine.counters), "ip": ip, "icmp": icmp,
+                "drops": dict(stack.drops)}
+    if what == "knobs":
+        return {"ok": True, "knobs": stack.knobs.as_dict()}
+    if what == "info":
+        return {"ok": True, "dev": dev, "addr": stack.address, "pid": os.getpid()}
+    return {"ok": False, "error": f"unknown request {what!r} (known: ss, stat, knobs, info)"}
+
+
+async def serve_control(stack: Stack, path: str, dev: str = "", *,
+                        task_status: trio.TaskStatus[str | None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Listen on `path` until cancelled, then remove it. Never stops the stack over a problem:
+    if the socket cannot be had, it says so in one line and the stack runs without it."""
+    try:
+        _make_dir(os.path.dirname(path) or ".")
+        if _in_use(path):
+            raise OSError(f"another minitcp stack answers at {path}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # a stale socket left by a stack that was killed
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # umask makes the file 0600 from its first instant (a chmod after bind would leave a window
+        # where another user could connect); `up` has no other threads yet, so the process-wide
+        # umask is safe to swap.
+        old = os.umask(0o177)
+        try:
+            await sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.listen(16)
+        inode = os.stat(path).st_ino
+    except OSError as e:
+        print(f"minitcp: no control socket ({e.strerror or e}); `minitcp ss` and `minitcp stat` will not "
+              "reach this stack", flush=True)
+        task_status.started(None)
+        return
+    print(f"minitcp: control socket {path}: try `minitcp ss`, `minitcp stat`", flush=True)
+    task_status.started(path)
+    try:
+        with sock:
+            async with trio.open_nursery() as nursery:
+                while True:
+                    conn, _ = await sock.accept()
+                    nursery.start_soon(_handle, stack, conn, dev)
+    finally:
+        # Only our own file: if another stack took the path over, its socket stays.
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+
+
+async def _handle(stack: Stack, conn: trio.socket.SocketType, dev: str) -> None:
+    with conn:
+        data = b""
+        # A client that connects and says nothing must not hold a task for ever.
+        with trio.move_on_after(CLIENT_TIMEOUT):
+            while b"\n" not in data and len(data) < MAX_REQUEST:
+                try:
+                    chunk = await conn.recv(MAX_REQUEST)
+                except OSError:
+                    return
+                if not chunk:
+                    break
+                data += chunk
+        try:
+            request = json.loads(data.split(b"\n", 1)[0] or b"null")
+            if not isinstance(request, dict):
+                raise ValueError("not a JSON object")
+            reply = answer(stack, request, dev)
+        except ValueError as e:
+            reply = {"ok": False, "error": f"bad request: {e}"}
+        out = json.dumps(reply).encode() + b"\n"
+        with trio.move_on_after(CLIENT_TIMEOUT), contextlib.suppress(OSError):
+            while out:
+                sent = await conn.send(out)
+                out = out[sent:]
+
+
+# ---------------------------------------------------------------------------- client
+
+
+def request(path: str, what: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:
+    """Ask the stack at `path`; ControlError (one line) if no stack answers."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ControlError(f"no minitcp stack is running here: nothing listens on {path} "
+                               "(start one with `minitcp up`, or give --dev/--control)") from None
+        except PermissionError:
+            raise ControlError(f"cannot open {path}: permission denied (the stack runs as another user; "
+                               "try sudo)") from None
+        except OSError as e:
+            raise ControlError(f"cannot reach the stack at {path}: {e.strerror or e}") from None
+        try:
+            sock.sendall(json.dumps({"request": what}).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            raise ControlError(f"the stack at {path} did not answer: {e.strerror or e}") from None
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise ControlError(f"the stack at {path} answered with something not JSON: {data[:80]!r}") from None
+    if not reply.get("ok"):
+        raise ControlError(f"the stack at {path} refused {what!r}: {reply.get('error')}")
+    reply.pop("ok")
+    return reply
+
+
+def nstat_counters(reply: dict[str, Any]) -> dict[str, int]:
+    """A `stat` reply as nstat names it: IpInReceives, IcmpInEchos, TcpInSegs, TcpExtDelayedACKs, ...
+
+    Drops have no Linux counter of their own here, so they get a Minitcp prefix: MinitcpDropNotForUs.
+    """
+    out: dict[str, int] = {}
+    out.update({f"Ip{k}": v for k, v in reply.get("ip", {}).items()})
+    out.update({f"Icmp{k}": v for k, v in reply.get("icmp", {}).items()})
+    for k, v in reply.get("tcp", {}).items():
+        out[f"{'Tcp' if k in _TCP_GROUP else 'TcpExt'}{k}"] = v
+    for label, n in sorted(reply.get("drops", {}).items()):
+        out["MinitcpDrop" + "".join(part.capitalize() for part in label.split("_"))] = n
+    return out
+
+
+def format_stat(counters: dict[str, int], *, all_counters: bool = False) -> str:
+    """nstat's layout: the name in 32 columns, then the value; zeros only when asked."""
+    lines = ["#minitcp"]
+    lines += [f"{name:<32}{value}" for name, value in counters.items() if value or all_counters]
+    return "\n".join(lines)
+
+
+def add_client_commands(commands: Any, default_dev: str) -> None:
+    """`minitcp ss` and `minitcp stat` as subcommands of `commands` (argparse subparsers)."""
+    for name, help_text in (
+        ("ss", "list a running stack's sockets, like `ss -tano`"),
+        ("stat", "print a running stack's counters, like `nstat`"),
+    ):
+        p = commands.add_parser(
+            name, help=help_text,
+            description=f"Ask a running `minitcp up` (through its control socket) to {help_text[0].lower()}"
+            f"{help_text[1:]}. Prints one line and exits 1 if no stack is running.",
+        )
+        where = p.add_mutually_exclusive_group()
+        where.add_argument("--dev", default=default_dev,
+                           help="the TUN device the stack runs on (default: %(default)s)")
+        where.add_argument("--control", metavar="PATH", help="the stack's control socket (`up --control`)")
+        p.add_argument("--json", action="store_true", help="print the stack's JSON reply")
+        if name == "stat":
+            p.add_argument("-a", "--all", "-z", "--zeros", dest="all", action="store_true",
+                           help="include counters that are zero")
+        p.set_defaults(run=run_client)
+
+
+def run_client(args: argparse.Namespace) -> int:
+    path = args.control or next((p for p in candidate_paths(args.dev) if os.path.exists(p)),
+                                default_path(args.dev))
+    try:
+        reply = request(path, args.command)
+    except ControlError as e:
+        print(f"minitcp {args.command}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    elif args.command == "ss":
+        print(reply["text"])
+    else:
+        print(format_stat(nstat_counters(reply), all_counters=args.all))
+    return 0
