@@ -1,0 +1,99 @@
+"""Run packetdrill scripts against minitcp: parser, runner, matching and report.
+
+    from minitcp.conformance import run_paths
+    report = run_paths(["/work/shared/conformance/freebsd-tcp-testsuite"])
+    print(report.format_text())
+
+See docs/conformance.md for what is compared and how the results read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from ..tcp.knobs import Knobs
+from .differences import Differences, load_differences
+from .model import ParseError, Script
+from .parser import DEFAULT_DEFINES, parse_file, parse_script
+from .report import Report, Result
+from .runner import Outcome, Runner
+
+__all__ = [
+    "DEFAULT_DEFINES", "Differences", "Outcome", "ParseError", "Report", "Result", "Runner", "Script",
+    "find_scripts", "load_differences", "parse_file", "parse_script", "run_file", "run_paths",
+]
+
+
+def find_scripts(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(path, name) of every .pkt file under `paths`; names are relative to the directory given."""
+    found: list[tuple[str, str]] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    if f.endswith(".pkt"):
+                        full = os.path.join(root, f)
+                        found.append((full, os.path.relpath(full, path).replace(os.sep, "/")))
+        elif os.path.exists(path):
+            found.append((path, os.path.basename(path)))
+        else:
+            raise FileNotFoundError(path)
+    return found
+
+
+def _selected(name: str, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(os.path.basename(name), pattern)
+    return pattern in name
+
+
+def run_file(path: str, name: str | None = None, *, strict: bool = False,
+             defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
+             lenient_acks: bool = False, knobs: Mapping[str, str] | None = None) -> Result:
+    """Parse and run one script (see `run_paths` for the options)."""
+    started = time.monotonic()
+    name = name if name is not None else os.path.basename(path)
+    try:
+        script = parse_file(path, defines)
+    except ParseError as e:
+        return Result(path, name, False, f"parse error: {e}", [], time.monotonic() - started)
+    try:
+        settings = Knobs()
+        for knob, value in (knobs or {}).items():
+            settings.set(knob, value)
+        outcome = Runner(script, strict=strict, trace=trace, lenient_acks=lenient_acks, knobs=settings).run()
+    except Exception as e:  # a bug in the runner (or minitcp escaping its own guards)
+        return Result(path, name, False, f"runner error: {type(e).__name__}: {e}", [],
+                      time.monotonic() - started)
+    return Result(path, name, outcome.ok, outcome.reason, outcome.ignored, time.monotonic() - started)
+
+
+def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None = None,
+              defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
+              lenient_acks: bool = False, knobs: Mapping[str, str] | None = None) -> Report:
+    """Run every .pkt script under `paths` (files or directories) whose name matches `pattern`.
+
+    `pattern` is a substring of the script's relative name, or a glob when it
+    has * ? or [. `defines` are the names `#ifdef` sees (default: STANDARD).
+    `trace`, when given, receives a line per event and per packet minitcp sends.
+    `lenient_acks` (a diagnostic) skips pure ACKs the script does not expect and
+    does not time pure ACKs, to see past delayed-ACK policy differences.
+    `knobs` sets minitcp knobs (`{"tcp_max_quickacks": "0"}`) before each script
+    runs; the scripts' own sysctls apply on top.
+    """
+    started = time.monotonic()
+    defines = frozenset(defines)
+    results = [run_file(path, name, strict=strict, defines=defines, trace=trace, lenient_acks=lenient_acks,
+                        knobs=knobs)
+               for path, name in find_scripts(paths) if _selected(name, pattern)]
+    report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started)
+    with contextlib.suppress(FileNotFoundError):  # an install without the package data: no annotation
+        report.annotate(load_differences())
+    return report

@@ -1,0 +1,396 @@
+"""A parser for the packetdrill language as the FreeBSD TCP test suite writes it.
+
+A script is `--option=value` lines, then statements, one per line, each led
+by a time:
+
+    0.00 `sysctl -w net.inet.tcp.sack.enable=1`     a shell command
+    +0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3  a system call and its result
+    +0.10 < S 0:0(0) win 65535 <mss 1460,sackOK>     a packet the remote side sends
+    +0.00 > S. 0:0(0) ack 1 <mss 1460,sackOK>        a packet minitcp must send
+    +0.00 %{ assert tcpi_state == TCPI_SYN_SENT }%   a check on TCP_INFO
+
+with `//` and `/* */` comments and `#ifdef NAME` / `#ifndef` / `#else` /
+`#endif` blocks (packetdrill's scripts are run through the preprocessor with
+-D defines). Times: `0.50` absolute, `+0.50` after the previous event, `*`
+any time, `+0.9~+1.1` a range, `1.0...6.0` a blocking call from 1.0 to 6.0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .model import (
+    BitOr,
+    CodeEvent,
+    CommandEvent,
+    Event,
+    Option,
+    PacketEvent,
+    ParseError,
+    Script,
+    Symbol,
+    SyscallEvent,
+    Time,
+)
+
+DEFAULT_DEFINES = frozenset({"STANDARD"})
+"""`#ifdef` names defined unless told otherwise (see docs/conformance.md: STANDARD is the RFC
+behaviour the suite expects of any stack, FreeBSD its own deviations)."""
+
+_NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_TIME = re.compile(
+    rf"""^\s*(?:
+        (?P<any>\*)
+      | (?P<rel>\+)?\s*(?P<val>{_NUM})
+        (?:\s*(?P<op>~|\.\.\.)\s*(?P<erel>\+)?\s*(?P<eval>{_NUM}))?
+    )(?=\s|$|[<>`%a-z])""",
+    re.VERBOSE,
+)
+_OPTION_LINE = re.compile(r"^--([A-Za-z0-9_]+)(?:=(.*))?$")
+_SEQ = re.compile(r"^(?:(?P<wild>\.\.\.)|(?P<start>\d+)(?::(?P<end>\d+))?)\((?P<len>\d+)\)(?P<abs>!)?$")
+_FLAGS = re.compile(r"^[SFRPUEW.]+$")
+
+
+def parse_file(path: str, defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return parse_script(f.read(), path, defines)
+
+
+def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
+    """Parse a whole script; raises ParseError on the first statement it cannot read."""
+    options: dict[str, str] = {}
+    events: list[Event] = []
+    for line, stmt in _statements(_strip_comments(text), frozenset(defines)):
+        m = _OPTION_LINE.match(stmt)
+        if m and not events:
+            options[m.group(1)] = (m.group(2) or "").strip()
+            continue
+        events.append(parse_statement(stmt, line))
+    return Script(path, options, events)
+
+
+# ---------------------------------------------------------------------- text to statements
+
+
+def _strip_comments(text: str) -> str:
+    """Blank out // and /* */ comments (newlines kept, so line numbers hold).
+
+    Backtick commands and %{ }% code are left alone: `//` may be part of them.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "`":
+            j = text.find("`", i + 1)
+            j = n if j < 0 else j + 1
+            out.append(text[i:j])
+            i = j
+        elif text.startswith("%{", i):
+            j = text.find("}%", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(text[i:j])
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            i = j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:j]))
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]:
+    """(line number, statement) pairs, with #ifdef blocks resolved and %{ }% joined."""
+    active: list[bool] = []  # one entry per open #if: whether its current branch is taken
+    pending: tuple[int, str] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if pending is not None:
+            pending = (pending[0], pending[1] + "\n" + raw)
+            if "}%" in raw:
+                yield pending
+                pending = None
+            continue
+        if stripped.startswith("#"):
+            word, _, rest = stripped.partition(" ")
+            if word in ("#ifdef", "#ifndef"):
+                taken = (rest.strip() in defines) == (word == "#ifdef")
+                active.append(taken)
+            elif word == "#else":
+                if not active:
+                    raise ParseError(number, "#else without #ifdef")
+                active[-1] = not active[-1]
+            elif word == "#endif":
+                if not active:
+                    raise ParseError(number, "#endif without #ifdef")
+                active.pop()
+            else:
+                raise ParseError(number, f"unknown preprocessor line {stripped!r}")
+            continue
+        if not all(active) or not stripped:
+            continue
+        if "%{" in stripped and "}%" not in stripped:
+            pending = (number, stripped)
+            continue
+        yield number, stripped
+    if active:
+        raise ParseError(number, "#ifdef without #endif")
+    if pending is not None:
+        raise ParseError(pending[0], "%{ without }%")
+
+
+# ---------------------------------------------------------------------- statements
+
+
+def parse_time(text: str, line: int) -> tuple[Time, str]:
+    m = _TIME.match(text)
+    if not m:
+        raise ParseError(line, f"expected a time at the start of {text!r}")
+    rest = text[m.end():].strip()
+    if m.group("any"):
+        return Time(any=True), rest
+    time = Time(value=float(m.group("val")), relative=bool(m.group("rel")))
+    op = m.group("op")
+    if op == "~":
+        return Time(time.value, time.relative, upper=float(m.group("eval")),
+                    upper_relative=bool(m.group("erel"))), rest
+    if op == "...":
+        return Time(time.value, time.relative, end=float(m.group("eval")),
+                    end_relative=bool(m.group("erel"))), rest
+    return time, rest
+
+
+def parse_statement(stmt: str, line: int = 0) -> Event:
+    time, rest = parse_time(stmt, line)
+    if not rest:
+        raise ParseError(line, "a time with no event")
+    if rest[0] in "<>":
+        return parse_packet(rest, line, time, stmt)
+    if rest[0] == "`":
+        if not rest.endswith("`") or len(rest) < 2:
+            raise ParseError(line, "unterminated backtick command")
+        return CommandEvent(line, time, stmt, command=rest[1:-1].strip())
+    if rest.startswith("%{"):
+        if not rest.endswith("}%"):
+            raise ParseError(line, "code snippet must end with }%")
+        return CodeEvent(line, time, stmt, code=rest[2:-2].strip())
+    return parse_syscall(rest, line, time, stmt)
+
+
+# ---------------------------------------------------------------------- packets
+
+
+def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent:
+    direction = text[0]
+    rest = text[1:].strip()
+    tos = ttl = None
+    if rest.startswith("("):
+        close = rest.find(")")
+        if close < 0:
+            raise ParseError(line, "unclosed ( in IP fields")
+        for field in rest[1:close].split(","):
+            words = field.split()
+            if len(words) != 2:
+                raise ParseError(line, f"IP field {field.strip()!r} not understood")
+            name, value = words
+            if name == "tos":
+                tos = int(value, 0)
+            elif name == "ttl":
+                ttl = int(value, 0)
+            else:
+                raise ParseError(line, f"unsupported IP field {name!r}")
+        rest = rest[close + 1:].strip()
+    udp = None
+    slash = rest.rfind("/udp(")
+    if slash >= 0:
+        m = re.match(r"/udp\(\s*(\d+)\s*>\s*(\d+)\s*\)\s*$", rest[slash:])
+        if not m:
+            raise ParseError(line, "malformed /udp(...) encapsulation")
+        udp = (int(m.group(1)), int(m.group(2)))
+        rest = rest[:slash].strip()
+    options = None
+    lt = rest.find("<")
+    if lt >= 0:
+        if not rest.endswith(">"):
+            raise ParseError(line, "TCP options must end the line with >")
+        inner = rest[lt + 1:-1].strip()
+        options = ... if inner == "..." else parse_options(inner, line)  # <...>: any options
+        rest = rest[:lt].strip()
+    words = rest.split()
+    if len(words) < 2:
+        raise ParseError(line, "a packet needs flags and a sequence range")
+    flags, seqtext, *more = words
+    if not _FLAGS.match(flags):
+        raise ParseError(line, f"bad TCP flags {flags!r}")
+    m = _SEQ.match(seqtext)
+    if not m:
+        raise ParseError(line, f"bad sequence range {seqtext!r} (want start:end(len))")
+    length = int(m.group("len"))
+    if m.group("wild"):
+        seq = end = None
+    else:
+        seq = int(m.group("start"))
+        end = int(m.group("end")) if m.group("end") is not None else seq + length
+        if end - seq != length:
+            raise ParseError(line, f"sequence range {seqtext} does not match its length")
+    ack = window = None
+    i = 0
+    while i < len(more):
+        word = more[i]
+        if word in ("ack", "win") and i + 1 < len(more):
+            value = int(more[i + 1], 0)
+            if word == "ack":
+                ack = value
+            else:
+                window = value
+            i += 2
+        else:
+            raise ParseError(line, f"unexpected {word!r} in packet")
+    return PacketEvent(line, time, stmt, direction=direction, flags=flags, seq=seq, end=end, length=length,
+                       seq_absolute=bool(m.group("abs")), ack=ack, window=window, options=options,
+                       tos=tos, ttl=ttl, udp=udp)
+
+
+def parse_options(text: str, line: int) -> tuple[Option, ...]:
+    options = []
+    for item in text.split(","):
+        words = item.split()
+        if not words:
+            raise ParseError(line, "empty TCP option")
+        kind = words[0]
+        try:
+            if kind in ("nop", "eol", "sackOK") and len(words) == 1:
+                options.append(Option(kind))
+            elif kind in ("mss", "wscale") and len(words) == 2:
+                options.append(Option(kind, int(words[1], 0)))
+            elif kind == "TS" and len(words) == 5 and words[1] == "val" and words[3] == "ecr":
+                options.append(Option("TS", (int(words[2], 0), int(words[4], 0))))
+            elif kind == "sack" and len(words) >= 2:
+                blocks = []
+                for block in words[1:]:
+                    left, _, right = block.partition(":")
+                    blocks.append((int(left), int(right)))
+                options.append(Option("sack", tuple(blocks)))
+            else:
+                raise ValueError
+        except ValueError:
+            raise ParseError(line, f"TCP option {item.strip()!r} not understood") from None
+    return tuple(options)
+
+
+# ---------------------------------------------------------------------- system calls
+
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<ellipsis>\.\.\.)
+  | (?P<num>-?0x[0-9a-fA-F]+|-?\d+)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<str>"(?:[^"\\]|\\.)*")
+  | (?P<punct>[\[\](){},=|])
+)""", re.VERBOSE)
+
+
+def _tokens(text: str, line: int) -> list[tuple[str, str]]:
+    out = []
+    i = 0
+    text = text.rstrip()
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if not m or m.end() == i:
+            raise ParseError(line, f"cannot read {text[i:]!r}")
+        kind = m.lastgroup
+        assert kind is not None
+        out.append((kind, m.group(kind)))
+        i = m.end()
+        while i < len(text) and text[i].isspace():
+            i += 1
+    return out
+
+
+class _Args:
+    def __init__(self, tokens: list[tuple[str, str]], line: int) -> None:
+        self.tokens = tokens
+        self.i = 0
+        self.line = line
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None or (value is not None and tok[1] != value):
+            raise ParseError(self.line, f"expected {value or 'more'}, found {tok[1] if tok else 'the end'}")
+        self.i += 1
+        return tok
+
+    def expr(self) -> object:
+        terms = [self.atom()]
+        while (tok := self.peek()) is not None and tok[1] == "|":
+            self.take("|")
+            terms.append(self.atom())
+        return terms[0] if len(terms) == 1 else BitOr(tuple(terms))
+
+    def atom(self) -> object:
+        kind, value = self.take()
+        if kind == "ellipsis":
+            return ...
+        if kind == "num":
+            return int(value, 0)
+        if kind == "name":
+            return Symbol(value)
+        if kind == "str":
+            return value[1:-1]
+        if value == "[":
+            items = []
+            while (tok := self.peek()) is not None and tok[1] != "]":
+                items.append(self.expr())
+                if (tok := self.peek()) is not None and tok[1] == ",":
+                    self.take(",")
+            self.take("]")
+            return items
+        if value == "{":
+            fields: dict[str, object] = {}
+            while (tok := self.peek()) is not None and tok[1] != "}":
+                name = self.take()[1]
+                self.take("=")
+                fields[name] = self.expr()
+                if (tok := self.peek()) is not None and tok[1] == ",":
+                    self.take(",")
+            self.take("}")
+            return fields
+        raise ParseError(self.line, f"unexpected {value!r} in system call arguments")
+
+
+_RESULT = re.compile(r"^=\s*(?P<res>-?0x[0-9a-fA-F]+|-?\d+|[A-Za-z_]\w*|\.\.\.)"
+                     r"\s*(?P<errno>[A-Z][A-Z0-9_]*)?\s*(?P<comment>\(.*\))?$")
+
+
+def parse_syscall(text: str, line: int, time: Time, stmt: str) -> SyscallEvent:
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", text)
+    if not m:
+        raise ParseError(line, f"not a packet, command or system call: {text!r}")
+    name = m.group(1)
+    depth, i = 1, m.end()
+    while i < len(text) and depth:
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        i += 1
+    if depth:
+        raise ParseError(line, f"unclosed ( in {name}()")
+    p = _Args(_tokens(text[m.end():i - 1], line), line)
+    args = []
+    while p.peek() is not None:
+        args.append(p.expr())
+        if p.peek() is not None:
+            p.take(",")
+    r = _RESULT.match(text[i:].strip())
+    if not r:
+        raise ParseError(line, f"expected '= result [ERRNO] [(comment)]' after {name}(), found {text[i:]!r}")
+    result = p.__class__(_tokens(r.group("res"), line), line).expr()
+    return SyscallEvent(line, time, stmt, name=name, args=tuple(args), result=result, errno=r.group("errno"))

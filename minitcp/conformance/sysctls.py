@@ -1,0 +1,80 @@
+"""FreeBSD sysctls in the scripts, mapped to minitcp knobs where one has the same meaning.
+
+Only a knob that changes TCP behaviour the same way is mapped; everything
+else (FreeBSD-only features such as the host cache, blackhole, ECN, TCP over
+UDP, or knobs minitcp does not have) is ignored and listed in the report, so
+a reader can see what a passing script did not exercise. A mapping may name
+a knob minitcp does not have yet (`tcp_keepinit`, `tcp_insecure_syn`): it
+applies as soon as the knob exists and is reported as ignored until then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ..tcp.knobs import Knobs
+
+
+def _ms(value: str) -> float:
+    return int(value) / 1000.0
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+    knobs: tuple[str, ...]
+    convert: Callable[[str], object] = _int
+    slot: int | None = None  # for a (min, default, max) knob: which member the sysctl sets
+    note: str = ""
+
+
+MAPPINGS: dict[str, Mapping] = {
+    # RFC 1323 on/off: FreeBSD switches timestamps and window scaling together.
+    "net.inet.tcp.rfc1323": Mapping(("tcp_timestamps", "tcp_window_scaling")),
+    "net.inet.tcp.sack.enable": Mapping(("tcp_sack",)),
+    # RFC 5961 section 3 off: any RST in the window is accepted.
+    "net.inet.tcp.insecure_rst": Mapping(("tcp_insecure_rst",)),
+    # RFC 5961 section 4 off (SYN in a synchronized state). No knob yet: minitcp is always secure.
+    "net.inet.tcp.insecure_syn": Mapping(("tcp_insecure_syn",)),
+    # Keepalive timing, in ms on FreeBSD, in s in minitcp (Linux tcp_keepalive_*).
+    "net.inet.tcp.keepidle": Mapping(("tcp_keepalive_time",), _ms),
+    "net.inet.tcp.keepintvl": Mapping(("tcp_keepalive_intvl",), _ms),
+    "net.inet.tcp.keepcnt": Mapping(("tcp_keepalive_probes",)),
+    # Time allowed for the handshake; Linux has no such knob (it counts SYN retries instead).
+    "net.inet.tcp.keepinit": Mapping(("tcp_keepinit",), _ms),
+    # The initial retransmission timeout (RFC 6298 section 2.1).
+    "net.inet.tcp.rexmit_initial": Mapping(("tcp_rto_initial",), _ms),
+    "net.inet.tcp.rexmit_min": Mapping(("tcp_rto_min",), _ms),
+    # How long an ACK may be delayed: Linux's delayed-ACK timer is capped by tcp_delack_max.
+    "net.inet.tcp.delacktime": Mapping(("tcp_delack_max",), _ms),
+    # Default socket buffer sizes: the middle member of Linux's tcp_rmem / tcp_wmem.
+    "net.inet.tcp.recvspace": Mapping(("tcp_rmem",), slot=1),
+    "net.inet.tcp.sendspace": Mapping(("tcp_wmem",), slot=1),
+    "net.inet.tcp.finwait2_timeout": Mapping(("tcp_fin_timeout",), _ms),
+    # MSL: TIME_WAIT lasts two of them.
+    "net.inet.tcp.msl": Mapping(("tcp_timewait_len",), lambda v: 2 * int(v) / 1000.0),
+}
+
+
+def apply_sysctl(knobs: Knobs, name: str, value: str) -> bool:
+    """Set the knobs `name` maps to; False when nothing was set (unknown or unmapped sysctl)."""
+    mapping = MAPPINGS.get(name)
+    if mapping is None:
+        return False
+    fields = {f.name for f in dataclasses.fields(knobs)}
+    if not all(k in fields for k in mapping.knobs):
+        return False
+    converted = mapping.convert(value)
+    for knob in mapping.knobs:
+        if mapping.slot is not None:
+            current = list(getattr(knobs, knob))
+            current[mapping.slot] = type(current[mapping.slot])(converted)  # type: ignore[call-arg]
+            setattr(knobs, knob, tuple(current))
+        else:
+            current = getattr(knobs, knob)
+            setattr(knobs, knob, type(current)(converted))
+    return True
