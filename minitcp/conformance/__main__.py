@@ -8,12 +8,17 @@ import sys
 from ..tcp.knobs import Knobs
 from . import DEFAULT_DEFINES, run_paths
 
+DESCRIPTION = "Run packetdrill scripts against minitcp (in virtual time, no TUN, no root)."
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minitcp.conformance",
-        description="Run packetdrill scripts against minitcp (in virtual time, no TUN, no root).",
-    )
+    p = argparse.ArgumentParser(prog="python -m minitcp.conformance", description=DESCRIPTION)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options, shared by `python -m minitcp.conformance` and `minitcp conformance`."""
     p.add_argument("paths", nargs="+", metavar="PATH", help="a .pkt script or a directory of them")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("-k", dest="pattern", metavar="PATTERN",
@@ -30,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="trace every event and every packet minitcp sends (virtual time)")
     p.add_argument("-q", "--quiet", action="store_true", help="only the table and the totals")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     defines = args.defines if args.defines is not None else DEFAULT_DEFINES
     knobs = {}
     for item in args.knobs:

@@ -1,0 +1,211 @@
+"""The lab model: a scenario that makes TCP do one thing, and checks that it did it.
+
+A `Lab` is a scenario (an async function given a `Ctx`), a short explanation
+in English and Chinese, and nothing else. The scenario opens connections
+between minitcp ("m") and its peer ("p": the Linux kernel, or a second
+minitcp stack with `--sim`), closes, sends, waits, and states what TCP should
+have done as `ctx.check(...)` lines. Everything it checks is seen from
+minitcp's side of the wire (what it sent, what reached it, what the fault
+injector lost), so the same scenario means the same thing against either peer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from minitcp.trace.events import FaultEvent, SegmentEvent, StateEvent
+from minitcp.trace.recorder import Recorder
+
+M_ADDR = "198.18.0.2"  # minitcp
+P_ADDR = "198.18.0.1"  # the peer (the kernel's end of the TUN device)
+HOST = "minitcp"  # the recorder's name for minitcp's own view
+PEER_HOST = "peer"  # in --sim, the second stack's view (ladders only)
+
+
+@dataclasses.dataclass
+class Check:
+    what: str
+    ok: bool
+
+
+@dataclasses.dataclass
+class Seg:
+    """One segment as minitcp saw it: who sent it, when (seconds since `ctx.t0`), whether it was lost."""
+
+    t: float
+    sender: str  # "m" or "p"
+    flags: str  # as tcpdump prints them: "F.", ".", "S", "R", "P." ...
+    seq: int
+    ack: int | None
+    length: int
+    lost: bool
+    port: int  # minitcp's port: which connection
+
+
+class Side(Protocol):
+    """One end of one connection, as an application holds it (a socket)."""
+
+    host: str  # "m" or "p"
+    port: int  # this end's local port
+
+    async def send(self, data: bytes) -> int | str: ...
+    async def recv(self, n: int = 65536, timeout: float = 1.0) -> bytes | str | None: ...
+    async def close(self) -> None: ...
+    async def shutdown(self) -> None: ...  # SHUT_WR
+    def dup(self) -> Side: ...
+    async def state(self) -> str: ...  # "ESTABLISHED", "TIME_WAIT", ... or "CLOSED"
+    async def timer(self) -> tuple[str, float] | None: ...  # (kind, seconds left), as `ss -o` shows
+
+
+class Ctx:
+    """What a scenario works with. The runner fills in the host-specific parts."""
+
+    sim: bool
+    rec: Recorder
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.notes: list[str] = []  # knob / sysctl changes, said in the output
+        self.t0 = 0.0
+        self.first = 0  # the first trace event after mark()
+
+    # --- provided by the runner (sim.py / kernel.py)
+    async def open(self, client: str = "m", *, port: int = 80, cport: int = 0) -> tuple[Side, Side]:
+        """Connect client -> server (client "m" or "p"), accept, return (client, server)."""
+        raise NotImplementedError
+
+    async def wait(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def set_knob(self, host: str, name: str, value: Any) -> None:
+        """A knob (minitcp) or a sysctl (the kernel, inside the private namespace) on `host`."""
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError
+
+    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+        """How many TIME_WAIT entries `host` holds now, on connections to or from minitcp's `ports`."""
+        raise NotImplementedError
+
+    def faults(self, rules: list[str]) -> None:
+        """Install fault rules on minitcp's link (dir=out: what minitcp sends)."""
+        raise NotImplementedError
+
+    # --- for the scenario
+    def mark(self) -> None:
+        """Times in checks count from here (e.g. the first close)."""
+        self.t0 = self.now()
+        # By position, not time: in virtual time the handshake and the close may share a timestamp.
+        rec = getattr(self, "rec", None)
+        self.first = len(rec.events) if rec is not None else 0
+
+    def check(self, ok: bool, what: str) -> bool:
+        self.checks.append(Check(what, bool(ok)))
+        return bool(ok)
+
+    def segs(self, sender: str | None = None, flags: str = "", *, exact: str | None = None,
+             port: int | None = None, since: float = 0.0) -> list[Seg]:
+        """Segments since `ctx.t0 + since`, from minitcp's point of view.
+
+        `flags` letters must all be present ("F" for FINs); `exact` matches the
+        whole flag string ("." for a pure ACK); `port` is minitcp's port.
+        """
+        out: list[Seg] = []
+        for e in self.rec.events[self.first:]:
+            if e.host != HOST or e.time < self.t0 + since - 1e-9:
+                continue
+            if isinstance(e, SegmentEvent):
+                s = Seg(e.time - self.t0, "m" if e.direction == "out" else "p", e.flags, e.seq, e.ack,
+                        e.length, False, int(e.local.rsplit(":", 1)[1]))
+                out.append(s)
+            elif isinstance(e, FaultEvent) and e.action.startswith("drop"):
+                port = int(e.local.rsplit(":", 1)[1])
+                if e.direction == "in":  # lost before minitcp saw it: only the injector knows
+                    out.append(Seg(e.time - self.t0, "p", e.flags, e.seq, e.ack, e.length, True, port))
+                else:  # minitcp sent it (recorded just before), the link lost it
+                    for s in reversed(out):
+                        if s.sender == "m" and s.flags == e.flags and s.seq == e.seq and s.port == port:
+                            s.lost = True
+                            break
+        return [s for s in out
+                if (sender is None or s.sender == sender)
+                and all(ch in s.flags for ch in flags)
+                and (exact is None or s.flags == exact)
+                and (port is None or s.port == port)]
+
+    def states(self, port: int | None = None) -> list[str]:
+        """minitcp's states over time (of its connections on `port`, if given)."""
+        path: list[str] = []
+        for e in self.rec.events:
+            mine = port is None or e.local.endswith(f":{port}")
+            if isinstance(e, StateEvent) and e.host == HOST and mine:
+                path += [e.old, e.new] if not path else [e.new]
+        return path
+
+
+    def timeline(self) -> list[tuple[float, str]]:
+        """minitcp's state changes since mark(), as (seconds since t0, new state)."""
+        return [(e.time - self.t0, e.new) for e in self.rec.events[self.first:]
+                if isinstance(e, StateEvent) and e.host == HOST]
+
+    def counter(self, host: str, name: str) -> int | None:
+        """How far a counter moved since mark() on `host` (the kernel's: its namespace's nstat counters)."""
+        moved = self.counters().get("minitcp" if host == "m" else "peer")
+        return None if moved is None else moved.get(name, 0)
+
+
+Scenario = Callable[[Ctx], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class Lab:
+    name: str
+    seed: str  # the question in the teaching text this lab answers
+    title: str
+    scenario: Scenario
+    en: str  # what the learner should see, and why
+    zh: str
+    group: str = ""
+    kernel_seconds: float = 5.0  # a bound on how long it runs against the kernel
+
+
+@dataclasses.dataclass
+class Result:
+    lab: Lab
+    sim: bool
+    trace: Recorder
+    states: dict[str, dict[str, list[tuple[float, str]]]]
+    counters: dict[str, dict[str, int]]
+    checks: list[Check]
+    notes: list[str]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab.name, "peer": "sim" if self.sim else "linux",
+            "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
+            "notes": self.notes, "checks": [dataclasses.asdict(c) for c in self.checks],
+            "error": self.error, "verdict": self.verdict,
+        }
+
+
+def about(actual: float, expected: float, tol: float) -> bool:
+    return abs(actual - expected) <= tol
+
+
+def ms(t: float) -> str:
+    return f"{t * 1000:.0f} ms"

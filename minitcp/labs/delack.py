@@ -1,0 +1,128 @@
+# ruff: noqa: RUF001, RUF002  (the Chinese text uses full-width punctuation)
+"""什么是 TCP 延迟确认机制？ minitcp is the server whose ACKs we watch; the peer is the client."""
+
+from __future__ import annotations
+
+from .base import Ctx, Lab, about, ms
+
+
+async def exchange(ctx: Ctx, client: object, server: object, request: bytes, respond: bool) -> float:
+    """The client sends `request`; the server reads it, and answers at once if `respond`.
+
+    Returns when the request was sent."""
+    t = ctx.now() - ctx.t0
+    await client.send(request)  # type: ignore[attr-defined]
+    await server.recv(timeout=1.0)  # type: ignore[attr-defined]
+    if respond:
+        await server.send(b"200 " + request[4:])  # type: ignore[attr-defined]
+        await client.recv(timeout=1.0)  # type: ignore[attr-defined]
+    await ctx.wait(0.1)
+    return t
+
+
+async def delayed_ack(ctx: Ctx) -> None:
+    ctx.faults([])
+    client, server = await ctx.open("p")
+    ctx.mark()
+    t1 = await exchange(ctx, client, server, b"GET /1", True)
+    t2 = await exchange(ctx, client, server, b"GET /2", True)
+    t3 = await exchange(ctx, client, server, b"GET /3", False)
+    await ctx.wait(0.3)
+
+    def sent_by_server(start: float, end: float) -> list[str]:
+        return [s.flags for s in ctx.segs("m") if start <= s.t < end]
+
+    first = sent_by_server(t1, t2)
+    ctx.check(first[:1] == ["."],
+              f"GET /1 at the start (quick-ACK mode): a bare ACK at once, then the answer: {first}")
+    second = sent_by_server(t2, t3)
+    ctx.check(second == ["P."], f"GET /2 (now interactive): no bare ACK, it rode on the answer: {second}")
+    acks = [s for s in ctx.segs("m", exact=".") if s.t >= t3]
+    ctx.check(len(acks) == 1 and about(acks[0].t - t3, 0.040, 0.015),
+              "GET /3, no answer: the bare ACK waited about 40 ms"
+              + (f" (took {ms(acks[0].t - t3)})" if acks else " (none sent)"))
+    ctx.check(ctx.counter("m", "DelayedACKs") == 1, "DelayedACKs +1: one delayed-ACK timer fired")
+    await client.close()
+    await server.close()
+    await ctx.wait(0.1)
+
+
+async def every_second_segment(ctx: Ctx) -> None:
+    ctx.faults([])
+    client, server = await ctx.open("p")
+    await exchange(ctx, client, server, b"GET /1", True)
+    await exchange(ctx, client, server, b"GET /2", True)  # interactive now: ACKs are delayed
+    ctx.mark()
+    await client.send(b"x" * 2 * 1448)  # two full-sized segments at once (MSS 1460 less 12 of timestamps)
+    # The server application reads as they come, as a server would (unread data would shrink
+    # the window, and a receiver does not ACK early just to announce a smaller window).
+    got = 0
+    for _ in range(4):
+        piece = await server.recv(timeout=0.2)
+        got += len(piece) if isinstance(piece, bytes) else 0
+        if got >= 2 * 1448:
+            break
+    await ctx.wait(0.3)
+    data = [s for s in ctx.segs("p") if s.length]
+    acks = ctx.segs("m", exact=".")
+    ctx.check(len(data) == 2, f"the client sent two full segments ({[s.length for s in data]} bytes)")
+    ctx.check(len(acks) == 1, f"the server sent one ACK for the two (sent {len(acks)})")
+    if acks and data:
+        last = max(s.t for s in data)
+        ctx.check(acks[0].t - last < 0.01,
+                  f"right after the second one, without waiting for the timer (after {ms(acks[0].t - last)})")
+    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "no delayed-ACK timer fired (DelayedACKs +0)")
+    await client.close()
+    await server.close()
+    await ctx.wait(0.1)
+
+
+async def three_segment_close(ctx: Ctx) -> None:
+    ctx.faults([])
+    client, server = await ctx.open("p")
+    ctx.mark()
+    await client.close()
+    ctx.check(await server.recv(timeout=1.0) == b"", "the server application reads end-of-stream")
+    await server.close()  # at once: well within the 40 ms its ACK may wait
+    await ctx.wait(0.3)
+    seen = [(s.sender, s.flags) for s in ctx.segs()]
+    ctx.check(seen == [("p", "F."), ("m", "F."), ("p", ".")],
+              f"three segments: FIN, FIN+ACK, ACK — the ACK rode on the server's FIN: {seen}")
+    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "the delayed-ACK timer never fired (DelayedACKs +0)")
+    ctx.check(await client.state() == "TIME_WAIT" and await server.state() == "CLOSED",
+              "the close completed all the same: client TIME_WAIT, server CLOSED")
+
+
+LABS = [
+    Lab("delayed-ack",
+        "什么是 "
+        "TCP 延迟确认机制？",
+        "Delayed ACK: piggybacking and the 40 ms wait", delayed_ack,
+        "A bare ACK costs 40 bytes of headers and carries nothing. So once a connection is interactive, "
+        "the receiver holds the ACK a little: if a response goes out meanwhile, the ACK rides on it; "
+        "if not, it goes alone after the delayed-ACK timeout (40 ms at first, up to 200 ms). At the "
+        "very start (quick-ACK mode) ACKs go at once.",
+        "TCP 延迟确认：没有携带数据的 ACK 也有 40 字节的 IP 头和 TCP 头，效率很低。当有响应数据要发送时，"
+        "ACK 会随着响应数据"
+        "一起立刻发送给对方；当没有响应数据要发送时，ACK 将会延迟一段时间（40 ms 起，最多 200 ms）再发送。",
+        "delack", kernel_seconds=2),
+    Lab("delayed-ack-two-segments",
+        "什么是 TCP 延迟确认机制？ — 第二个数据报文又到达了，"
+        "这时就会立刻发送 ACK",
+        "Delayed ACK: the second full segment is ACKed at once", every_second_segment,
+        "While an ACK is being held, a second full-sized segment arrives: now the ACK goes at once, "
+        "covering both (RFC 1122/5681: ACK at least every second full segment).",
+        "如果在延迟等待发送 ACK 期间，对方的第二个数据报文又到达了，这时就会立刻发送 ACK，一次确认两个报文。",
+        "delack", kernel_seconds=2),
+    Lab("three-segment-close",
+        "因为 TCP 延迟确认机制是默认开启的，所以导致我们抓包时，"
+        "看见三次挥手的次数比四次挥手还多",
+        "Why captures often show a close in three segments", three_segment_close,
+        "The client closes; the server's ACK of that FIN is delayed, and the server application "
+        "closes within those 40 ms: the ACK rides on the server's FIN. The capture shows three "
+        "segments (FIN, FIN+ACK, ACK), the second and third waves merged.",
+        "客户端发起关闭，服务端对 FIN 的 ACK 被延迟确认；服务端程序在这 40 ms 内调用了 close，ACK 就和 FIN "
+        "一起发送，"
+        "第二次和第三次挥手合并，抓包看到的是三次挥手。",
+        "delack", kernel_seconds=2),
+]

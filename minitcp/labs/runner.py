@@ -1,0 +1,334 @@
+"""Running a lab: minitcp on one end, and on the other the Linux kernel or (`sim`) a second minitcp.
+
+minitcp always runs as a `Stack` on a `FaultyLink`, so a lost segment is really
+lost on the wire. With `sim=True` the peer is another Stack on an in-memory
+link and the whole run is in virtual time (trio's MockClock): seconds of TCP
+timers pass in milliseconds, with no root needed. Without it the stack sits
+on a TUN device in a private network namespace and its peer is the kernel,
+driven through ordinary sockets; what the kernel's end is doing is sampled
+with `ss -tan` every few milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import socket
+import time
+import traceback
+from typing import Any
+
+import trio
+import trio.testing
+
+from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.link.memory import memory_link_pair
+from minitcp.netns import enter_private_netns
+from minitcp.stack import Stack
+from minitcp.tcp.states import State
+from minitcp.trace.events import StateEvent
+from minitcp.trace.recorder import Recorder
+
+from .base import HOST, M_ADDR, P_ADDR, PEER_HOST, Ctx, Lab, Result, Side
+from .sides import KernelSide, MinitcpSide, kernel_counters, ss_sockets
+
+SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
+SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
+
+
+class StackCtx(Ctx):
+    """The minitcp end, common to both peers."""
+
+    def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None) -> None:
+        super().__init__()
+        self.m = m
+        self._listeners: dict[tuple[str, int], Any] = {}  # (host, port) -> its listening socket
+        self.injector = injector
+        self.fixed_faults = fixed_faults  # a forced rule set (negative controls): the lab's own are ignored
+        self._before: dict[str, dict[str, int]] = {}
+        self.mark()
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    async def wait(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+
+    def mark(self) -> None:
+        super().mark()
+        self._before = {name: dict(c) for name, c in self._engine_counters().items()}
+
+    def _engine_counters(self) -> dict[str, dict[str, int]]:
+        return {"minitcp": self.m.engine.counters}
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        moved = {}
+        for name, now in self._engine_counters().items():
+            before = self._before.get(name, {})
+            moved[name] = {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
+        return moved
+
+    def faults(self, rules: list[str]) -> None:
+        chosen = self.fixed_faults if self.fixed_faults is not None else rules
+        self.injector.rules = FaultInjector(chosen).rules
+        self.notes.append("fault rules on minitcp's link: " + ("; ".join(chosen) or "none"))
+
+    def _listener(self, stack: Stack, host: str, port: int) -> Any:
+        """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
+        if (host, port) not in self._listeners:
+            lst = stack.socket()
+            lst.bind((stack.address, port))
+            lst.listen(128)
+            self._listeners[(host, port)] = lst
+        return self._listeners[(host, port)]
+
+
+class SimCtx(StackCtx):
+    def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+        self.p = p
+        super().__init__(m, injector, fixed)
+        self.sim = True
+
+    def _engine_counters(self) -> dict[str, dict[str, int]]:
+        return {"minitcp": self.m.engine.counters, "peer": self.p.engine.counters}
+
+    def set_knob(self, host: str, name: str, value: Any) -> None:
+        (self.m if host == "m" else self.p).knobs.set(name, value)
+        who = "minitcp" if host == "m" else "the peer"
+        self.notes.append(f"knob on {who}: {name} = {value}")
+
+    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+        entries = (self.m if host == "m" else self.p).engine.timewait_entries()
+        side = 1 if host == "m" else 3  # where minitcp's port sits in that host's four-tuple
+        return sum(1 for tw in entries if ports is None or tw.four_tuple[side] in ports)
+
+    async def open(self, client: str = "m", *, port: int = 80, cport: int = 0) -> tuple[Side, Side]:
+        server = "p" if client == "m" else "m"
+        cstack, sstack = (self.m, self.p) if client == "m" else (self.p, self.m)
+        listener = self._listener(sstack, server, port)
+        c = cstack.socket()
+        if cport:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            c.bind((cstack.address, cport))
+        with trio.fail_after(10):
+            await c.connect((sstack.address, port))
+            s, _ = await listener.accept()
+        return MinitcpSide(cstack, c, client), MinitcpSide(sstack, s, server)
+
+
+class KernelCtx(StackCtx):
+    def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+        self.samples: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        super().__init__(m, injector, fixed)
+        self.sim = False
+
+    def _engine_counters(self) -> dict[str, dict[str, int]]:
+        # The kernel's counters are per network namespace: this lab's namespace is all ours.
+        return {"minitcp": self.m.engine.counters, "peer": kernel_counters()}
+
+    def set_knob(self, host: str, name: str, value: Any) -> None:
+        if host == "m":
+            self.m.knobs.set(name, value)
+            self.notes.append(f"knob on minitcp: {name} = {value}")
+            return
+        key = "net.ipv4." + name.removeprefix("net.ipv4.")
+        # The lab runs in a network namespace of its own, which dies with it: the host's
+        # setting (and the next lab's) is untouched.
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(str(value))
+        self.notes.append(f"sysctl -w {key}={value} (in the private namespace)")
+
+    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+        if host == "m":
+            entries = self.m.engine.timewait_entries()
+            return sum(1 for tw in entries if ports is None or tw.four_tuple[1] in ports)
+        return sum(1 for (_, peer), st in ss_sockets().items()
+                   if st == "TIME_WAIT" and (ports is None or int(peer.rsplit(":", 1)[1]) in ports))
+
+    async def sample_ss(self) -> None:
+        """Keep what `ss -tan` shows over time (only changes), until cancelled."""
+        last: dict[tuple[str, str], str] = {}
+        while True:
+            table = await trio.to_thread.run_sync(ss_sockets)
+            t = trio.current_time()
+            for key, st in table.items():
+                if last.get(key) != st and st != "LISTEN":
+                    self.samples.setdefault(key, []).append((t, st))
+            for key in set(last) - set(table):
+                if last[key] != "LISTEN":
+                    self.samples.setdefault(key, []).append((t, "CLOSED"))
+            last = table
+            await trio.sleep(SS_EVERY)
+
+    async def open(self, client: str = "m", *, port: int = 80, cport: int = 0) -> tuple[Side, Side]:
+        with trio.fail_after(5):
+            if client == "m":
+                key = ("p", port)
+                if key not in self._listeners:
+                    lst = socket.socket()
+                    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    lst.bind((P_ADDR, port))
+                    lst.listen(128)
+                    lst.settimeout(3)
+                    self._listeners[key] = lst
+                c = self.m.socket()
+                if cport:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    c.bind((M_ADDR, cport))
+                await c.connect((P_ADDR, port))
+                s, _ = await trio.to_thread.run_sync(self._listeners[key].accept)
+                return MinitcpSide(self.m, c, "m"), KernelSide(s)
+            lst_m = self._listener(self.m, "m", port)
+            k = socket.socket()
+            k.settimeout(3)
+            if cport:
+                k.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                k.bind((P_ADDR, cport))
+            await trio.to_thread.run_sync(k.connect, (M_ADDR, port))
+            ms_, _ = await lst_m.accept()
+            return KernelSide(k), MinitcpSide(self.m, ms_, "m")
+
+    def close_all(self) -> None:
+        for lst in self._listeners.values():
+            with contextlib.suppress(Exception):
+                lst.close()
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[float, str]]]:
+    out: dict[str, list[tuple[float, str]]] = {}
+    for e in rec.events:
+        if isinstance(e, StateEvent) and e.host == host:
+            line = out.setdefault(f"{e.local} {e.remote}", [])
+            if not line:
+                line.append((round(e.time - t0, 6), e.old))
+            line.append((round(e.time - t0, 6), e.new))
+    return out
+
+
+def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0") -> Result:
+    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls).
+
+    Against the kernel the lab runs in a child process in a network namespace of its own, so
+    sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab.
+    """
+    if not sim:
+        return _in_child(lab, faults, dev)
+    return _run(lab, sim, faults, dev)
+
+
+def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh namespace, the lab, the result back through the pipe
+        code = 0
+        try:
+            os.close(read_fd)
+            enter_private_netns()
+            result = _run(lab, False, faults, dev)
+            result.trace = _plain(result.trace)
+            data = pickle.dumps(result)
+        except BaseException as e:
+            data = pickle.dumps(f"{type(e).__name__}: {e}")
+            code = 1
+        with os.fdopen(write_fd, "wb") as w:
+            w.write(data)
+        os._exit(code)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + lab.kernel_seconds + 30
+    with os.fdopen(read_fd, "rb") as r:
+        while time.monotonic() < deadline:
+            if select.select([r], [], [], 0.5)[0]:
+                chunk = os.read(r.fileno(), 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)  # our own child, stuck past its bound
+    os.waitpid(pid, 0)
+    got = pickle.loads(b"".join(chunks)) if chunks else "the lab process died without an answer"
+    if isinstance(got, str):
+        return Result(lab, False, Recorder(HOST), {}, {}, [], [], error=got)
+    return got
+
+
+def _plain(rec: Recorder) -> Recorder:
+    """A copy holding only the events (observers and their hooks do not cross a pipe)."""
+    copy = Recorder(HOST, timers=False)
+    copy.events = list(rec.events)
+    return copy
+
+
+def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str) -> Result:
+    rec = Recorder(HOST, timers=False)
+    box: dict[str, Any] = {}
+
+    async def scenario(ctx: Ctx) -> None:
+        try:
+            await lab.scenario(ctx)
+        except Exception as e:  # a lab that crashes fails, and says why
+            box["error"] = f"{type(e).__name__}: {e}"
+            box["tb"] = traceback.format_exc()
+
+    async def main_sim() -> None:
+        la, lb = memory_link_pair()
+        injector = FaultInjector([], observer=rec.host(HOST))
+        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST))
+        p = Stack(lb, P_ADDR, observer=rec.host(PEER_HOST))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(m.run)
+            nursery.start_soon(p.run)
+            ctx = SimCtx(m, p, injector, faults)
+            ctx.rec = rec
+            box["ctx"] = ctx
+            with trio.move_on_after(SIM_LIMIT):
+                await scenario(ctx)
+            nursery.cancel_scope.cancel()
+
+    async def main_kernel() -> None:
+        from minitcp.link.tun import TunLink
+
+        link = TunLink(dev, peer=P_ADDR)
+        injector = FaultInjector([], observer=rec.host(HOST))
+        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST))  # type: ignore[arg-type]
+        ctx = KernelCtx(m, injector, faults)
+        ctx.rec = rec
+        box["ctx"] = ctx
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(m.run)
+                nursery.start_soon(ctx.sample_ss)
+                with trio.move_on_after(lab.kernel_seconds + 10):
+                    await scenario(ctx)
+                await trio.sleep(2 * SS_EVERY)  # one last look at the kernel
+                nursery.cancel_scope.cancel()
+        finally:
+            ctx.close_all()
+            link.close()
+
+    if sim:
+        trio.run(main_sim, clock=trio.testing.MockClock(autojump_threshold=0))
+    else:
+        trio.run(main_kernel)
+    ctx = box["ctx"]
+    # Timelines count from the lab's first event, like the ladder beside them.
+    t0 = rec.events[0].time if rec.events else ctx.t0
+    states = {"minitcp": _timelines(rec, HOST, t0)}
+    if sim:
+        states["peer"] = _timelines(rec, PEER_HOST, t0)
+    else:
+        states["peer"] = {f"{k[0]} {k[1]}": [(round(t - t0, 3), s) for t, s in v]
+                          for k, v in ctx.samples.items()}
+    result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"))
+    if "tb" in box and os.environ.get("MINITCP_LAB_DEBUG"):
+        print(box["tb"])
+    return result
+
+
+__all__ = ["KernelCtx", "SimCtx", "State", "run_lab"]

@@ -1,0 +1,165 @@
+# ruff: noqa: RUF001, RUF002  (the Chinese text uses full-width punctuation)
+"""为什么需要 TIME_WAIT 状态？ TIME_WAIT 过多有什么危害？"""
+
+from __future__ import annotations
+
+import errno
+
+from minitcp.trace.events import FaultEvent
+
+from .base import HOST, Ctx, Lab
+
+PORTS = (40000, 40009)  # a tiny ip_local_port_range: ten ports run out in no time
+
+
+async def old_duplicate(ctx: Ctx) -> None:
+    # minitcp is the server and closes first, so it is the one holding TIME_WAIT.
+    client, server = await ctx.open("p")
+    ctx.faults(["dup:dir=out,flags=P,nth=1,ms=2000"])  # the network keeps a copy of the data for 2 s
+    await server.send(b"OLD-DATA")
+    ctx.check(await client.recv(timeout=1.0) == b"OLD-DATA", "the old connection delivered OLD-DATA once")
+    await server.close()
+    await client.recv(timeout=1.0)
+    await client.close()
+    await ctx.wait(0.2)
+    ctx.check(await server.state() == "TIME_WAIT", "the server closed first and sits in TIME_WAIT")
+    ctx.mark()
+    client2, server2 = await ctx.open("p", cport=client.port)  # the same four-tuple again
+    ctx.check(await server2.state() == "ESTABLISHED",
+              "a new SYN on the same four-tuple took the TIME_WAIT "
+              "entry over (its sequence number was newer)")
+    await server2.send(b"new data")
+    first = await client2.recv(timeout=1.0)
+    await ctx.wait(2.5)  # the stale copy arrives meanwhile
+    later = await client2.recv(timeout=0.2)
+    dups = [e for e in ctx.rec.events
+            if isinstance(e, FaultEvent) and e.host == HOST and e.action.startswith("dup")]
+    ctx.check(len(dups) == 1,
+              "the network duplicated OLD-DATA and delivered the copy 2 s late, into the new connection")
+    ctx.check(first == b"new data" and later is None,
+              f"the new connection received only its own data (got {first!r}, then {later!r})")
+    ctx.check(bool(ctx.segs("p", exact=".", since=1.0)),
+              "the stale copy fell outside the new connection's window: the peer dropped it and sent an ACK")
+    await client2.close()
+    await server2.close()
+    await ctx.wait(0.2)
+
+
+async def last_ack_without_time_wait(ctx: Ctx) -> None:
+    ctx.set_knob("m", "tcp_max_tw_buckets", 0)  # no room for TIME_WAIT entries: close means forget
+    client, server = await ctx.open("m")
+    ctx.mark()
+    await client.close()
+    await ctx.wait(0.5)
+    ctx.faults(["drop:dir=out,flags=.,nth=1"])  # the last ACK
+    await server.close()
+    await ctx.wait(1.0)
+    fins = ctx.segs("p", "F")
+    ctx.check(len(fins) == 2,
+              f"the last ACK was lost, so the server retransmitted its FIN (sent {len(fins)}×)")
+    ctx.check(ctx.counter("m", "TCPTimeWaitOverflow") == 1,
+              "the client kept no TIME_WAIT (TCPTimeWaitOverflow +1)")
+    rst = ctx.segs("m", "R")
+    ctx.check(len(rst) == 1 and len(fins) == 2 and rst[0].t >= fins[1].t,
+              "the repeated FIN found no connection and was answered with RST, not ACK")
+    ctx.check(await server.state() == "CLOSED", "the server ended by a reset instead of an orderly close")
+
+
+async def client_runs_out_of_ports(ctx: Ctx) -> None:
+    ctx.set_knob("m", "ip_local_port_range", f"{PORTS[0]} {PORTS[1]}")
+    ctx.faults([])
+    ctx.mark()
+    used: set[int] = set()
+    for _ in range(PORTS[1] - PORTS[0] + 1):
+        client, server = await ctx.open("m")
+        used.add(client.port)
+        await client.close()  # the client closes first: the TIME_WAIT is the client's
+        await server.recv(timeout=1.0)
+        await server.close()
+        await ctx.wait(0.05)
+    ctx.check(used == set(range(PORTS[0], PORTS[1] + 1)), "ten connections used the ten ports of the range")
+    n = ctx.timewait("m", used)
+    ctx.check(n == 10, f"the client holds {n} TIME_WAIT entries, one per port")
+    try:
+        await ctx.open("m")
+        err = "connected"
+    except OSError as e:
+        err = errno.errorcode.get(e.errno or 0, str(e))
+    ctx.check(err == "EADDRNOTAVAIL", f"the 11th connect() to the same server fails: {err}")
+    ctx.check(ctx.timewait("p", used) == 0, "the server (the passive closer) holds no TIME_WAIT for them")
+
+
+async def server_time_wait(ctx: Ctx) -> None:
+    ctx.faults([])
+    ctx.mark()
+    clients: set[int] = set()
+    for _ in range(10):
+        client, server = await ctx.open("p")
+        clients.add(client.port)
+        await server.close()  # the server closes first: the TIME_WAIT is the server's
+        await client.recv(timeout=1.0)
+        await client.close()
+        await ctx.wait(0.05)
+    n = ctx.timewait("m", {80})
+    ctx.check(n == 10, f"the server holds {n} TIME_WAIT entries, all on its one port 80")
+    ctx.check(len(clients) == 10, "they differ by the client's port: ten distinct four-tuples")
+    client, server = await ctx.open("p")
+    ctx.check(await server.state() == "ESTABLISHED",
+              "and yet a new client connects at once: port 80 is not used up, each entry costs only memory")
+    await client.close()
+    await server.close()
+    await ctx.wait(0.1)
+
+
+LABS = [
+    Lab("time-wait-old-duplicate",
+        "为什么需要 TIME_WAIT 状态？ — 防止历史连接中的数据，"
+        "被后面相同四元组的连接错误的接收",
+        "TIME_WAIT keeps old segments out of a new connection", old_duplicate,
+        "The network keeps a copy of the server's OLD-DATA for 2 s. The server closed first and "
+        "is in TIME_WAIT when the same client port connects again; it lets the new SYN in only "
+        "because the new sequence numbers are beyond the old ones. When the stale copy arrives "
+        "it is outside the new connection's window: dropped, never delivered. Without this rule "
+        "(and TIME_WAIT's 2 MSL of quiet) a stale segment whose numbers happened to fall in the "
+        "new window would be taken as new data.",
+        "网络把服务端的 OLD-DATA 复制了一份，2 秒后才送达。服务端先关闭，处于 TIME_WAIT；同一客户端端口又来连"
+        "接，"
+        "只有新 SYN 的序列号比旧连接大才被接受。迟到的旧报文落在新连接的接收窗口之外，被丢弃。"
+        "这就是 TIME_WAIT 的第一个作用：防止历史连接中的数据，被后面相同四元组的连接错误的接收。",
+        "timewait", kernel_seconds=6),
+    Lab("time-wait-last-ack",
+        "为什么需要 TIME_WAIT 状态？ — 保证「被动关闭连接」的一方，"
+        "能被正确的关闭",
+        "Without TIME_WAIT, a lost last ACK ends in RST", last_ack_without_time_wait,
+        "Here the client may keep no TIME_WAIT (tcp_max_tw_buckets = 0, set for the lab). Its last "
+        "ACK is lost; the server's retransmitted FIN finds nothing on the client and is answered "
+        "with RST, so the server ends with an error instead of a clean close. Compare last-ack-lost, "
+        "where TIME_WAIT ACKs the repeated FIN.",
+        "本实验让客户端不保留 TIME_WAIT（tcp_max_tw_buckets = 0）。第四次挥手的 ACK 丢失后，服务端重传的 "
+        "FIN 找不到连接，"
+        "客户端回 RST，服务端以错误结束而不是正常关闭。对比 last-ack-lost：有 TIME_WAIT 时会再回一次 ACK。"
+        "这是 TIME_WAIT 的第二个作用：保证被动关闭连接的一方能被正确的关闭。",
+        "timewait", kernel_seconds=3),
+    Lab("time-wait-client-ports",
+        "TIME_WAIT 过多有什么危害？ — 客户端的 TIME_WAIT 状态过多，"
+        "占满了所有端口资源",
+        "Too many TIME_WAIT on a client: no ports left", client_runs_out_of_ports,
+        "The client closes first, so each connection leaves a TIME_WAIT entry holding its local "
+        "port for 60 s. With ip_local_port_range cut to ten ports (for the lab), the eleventh "
+        "connect() to the same server address and port fails with EADDRNOTAVAIL.",
+        "客户端主动关闭，每个连接留下一个 TIME_WAIT，占住本地端口 60 秒。"
+        "本实验把 ip_local_port_range 设为 10 个端口，"
+        "第 11 次连接同一个「目的 IP + 目的 PORT」就失败：EADDRNOTAVAIL。",
+        "timewait", kernel_seconds=4),
+    Lab("time-wait-server",
+        "TIME_WAIT 过多有什么危害？ — 服务端的 TIME_WAIT 状态过多，"
+        "并不会导致端口资源受限",
+        "Too many TIME_WAIT on a server: memory, not ports", server_time_wait,
+        "The server closes first ten times and holds ten TIME_WAIT entries, all on port 80. They "
+        "differ by the client's port, so new clients still connect: a server pays memory and "
+        "table space for TIME_WAIT (tcp_max_tw_buckets caps it), not ports.",
+        "服务端主动关闭 10 次，留下 10 个 TIME_WAIT，都在 80 端口上。四元组因客户端端口不同而不同，新客户端照"
+        "样能连上："
+        "服务端的 TIME_WAIT 过多只占用系统资源（内存等，tcp_max_tw_buckets 为上限），不会导致端口资源受限。",
+        "timewait", kernel_seconds=4),
+]
