@@ -43,8 +43,17 @@ test: install system-tools
 demo: install system-tools
 	$(VENV)/bin/minitcp demo
 
+# `minitcp bench` enters a private network namespace itself. wrk (the HTTP load generator) is
+# installed if missing and possible; without it the bench uses its own Python HTTP client.
+# BENCH_ARGS=--quick for the smoke-test sizes, BENCH_ARGS=--json for one JSON object.
 bench: install
-	$(PY) -m minitcp.bench.hotpath
+	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing wrk for minitcp bench"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; } \
+	  >/dev/null 2>&1 || echo "wrk could not be installed: the bench will use its Python HTTP client"; \
+	fi
+	$(VENV)/bin/minitcp bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

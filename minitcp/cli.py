@@ -10,9 +10,10 @@ import sys
 import trio
 
 from minitcp.apps import AppServer, DiscardServer, EchoServer, HttpServer
+from minitcp.cli_options import TaskFn, add_up_options, build_stack, up_tasks
+from minitcp.control import add_client_commands
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
 from minitcp.stack import Stack
-from minitcp.trace.tcpdump import printer
 
 DEFAULT_DEV = "mtcp0"
 DEFAULT_ADDR = "198.18.0.2"
@@ -82,6 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help=f"serve {_SERVICES[server.name]} on PORT (default {server.default_port})",
         )
+    add_up_options(up)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
     up.set_defaults(run=_up)
 
     demo = commands.add_parser(
@@ -93,7 +95,38 @@ def _build_parser() -> argparse.ArgumentParser:
         "closes as tcpdump lines with the states both sides passed through, and exit 0 if all went as "
         "Linux would.",
     )
+    demo.add_argument("--sim", action="store_true",
+                      help="the same story between two minitcp stacks on a memory link, virtual time, no TUN")
     demo.set_defaults(run=_demo)
+
+    from minitcp.bench.suite import add_arguments as _bench_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure the stack against kernel clients (private namespace): a table of medians",
+        description="In a private network namespace: the raw TUN ceiling, bulk transfers both ways at MTU "
+        "1500 and 65000, connections/s, echo latency, HTTP requests/s (wrk), memory per established "
+        "connection and per TIME_WAIT entry, the kernel's own figures over loopback, and the hot paths; "
+        "each row a median with min and max, and the targets it meets. Takes minutes (--quick: seconds).",
+    )
+    _bench_arguments(bench)
+    bench.set_defaults(run=_bench)
+    add_client_commands(commands, DEFAULT_DEV)  # `minitcp ss`, `minitcp stat` (minitcp/control.py)
+
+    from minitcp.conformance.__main__ import DESCRIPTION as _conformance_description
+    from minitcp.conformance.__main__ import add_arguments as _conformance_arguments
+    from minitcp.conformance.__main__ import run as _conformance_run
+
+    conformance = commands.add_parser(
+        "conformance", help="run packetdrill scripts against minitcp (virtual time, no root)",
+        description=_conformance_description,
+    )
+    _conformance_arguments(conformance)
+    conformance.set_defaults(run=_conformance_run)
+
+    from minitcp.labs.cli import add_lab_parser, run_lab_command
+
+    add_lab_parser(commands).set_defaults(run=run_lab_command)
     return parser
 
 
@@ -119,7 +152,7 @@ def _up(args: argparse.Namespace) -> int:
         link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), mtu=args.mtu)
     except (LinkError, ValueError) as e:
         return _fail(str(e))
-    stack = Stack(link, args.addr, on_packet=printer() if args.verbose else None)
+    stack = build_stack(link, args)  # knobs, faults around the TunLink, -v and --pcap hooks
     print(
         f"minitcp: stack at {args.addr} on {link.name} (kernel side {args.peer}/{PREFIX_LEN}, "
         f"mtu {args.mtu})",
@@ -130,7 +163,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"minitcp: {server.name} on {args.addr}:{port}: try `{hint}`", flush=True)
     print(f"minitcp: try `ping {args.addr}`; Ctrl-C stops", flush=True)
     try:
-        trio.run(_serve_until_signal, stack, servers)
+        trio.run(_serve_until_signal, stack, servers, up_tasks(stack, args))
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal receiver was in place
     finally:
@@ -158,12 +191,15 @@ def _try(server: AppServer, addr: str, port: int) -> str:
     return f"nc {addr} {port}"
 
 
-async def _serve_until_signal(stack: Stack, servers: list[tuple[AppServer, int]] | None = None) -> None:
+async def _serve_until_signal(stack: Stack, servers: list[tuple[AppServer, int]] | None = None,
+                              tasks: list[TaskFn] | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stack.run)
             for server, port in servers or ():
                 await nursery.start(server.serve, stack, port)
+            for task in tasks or ():  # after the servers: they must listen before the stack's first packet
+                await nursery.start(task)
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
@@ -176,10 +212,16 @@ def _summary(stack: Stack) -> str:
     return text
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from minitcp.bench.suite import run_cli
+
+    return run_cli(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from minitcp.demo import main as demo_main
 
-    return demo_main()
+    return demo_main(sim=args.sim)
 
 
 if __name__ == "__main__":
