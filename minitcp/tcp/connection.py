@@ -366,10 +366,15 @@ class Connection(Receiver, Sender, Timeouts):
         if self.ack_pending and (self._ack_due() or self.ack_now or drained_small):
             self._send_ack()
             return
+        # Window update: once the offered window has fallen to half of what it could be, a read
+        # that at least doubles it is worth an ACK; the peer may be waiting on it (Linux
+        # tcp_cleanup_rbuf: "lots" means twice; no MSS threshold, which with one-segment
+        # windows at a large MTU would leave the sender to the 40 ms delayed-ACK timer).
         advertised = seq_diff(self.rcv_adv, self.rcv_nxt)
-        new = self._select_window()
-        if new and new >= 2 * advertised and new - advertised >= self.advmss:
-            self._send_ack()  # window update: the peer may be waiting on a closed or small window
+        if 2 * advertised <= self._window_space():
+            new = self._select_window()
+            if new and new >= 2 * advertised:
+                self._send_ack()
 
     def shutdown(self, how: int) -> None:
         """shutdown(2) on the connection, whatever the number of handles (Linux tcp_shutdown)."""
