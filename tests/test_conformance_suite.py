@@ -1,8 +1,9 @@
 """The whole shared FreeBSD suite: the pass-rate floor, the run time, and the Linux-differences list.
 
-The floor is the pass count measured when the runner was written (148 of
-400; 148 of the 153 scripts that are not listed Linux differences). Raise it
-as the engine improves; it must never go down.
+The floor was the pass count measured when the runner was written (148 of
+400); it is now 151 of 400 (151 of the 152 scripts that are not listed Linux
+differences), after D-SACK, the SYN window, TCP_KEEPIDLE/IP_TOS/IP_TTL and ECN
+negotiation. Raise it as the engine improves; it must never go down.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from minitcp.conformance.differences import expect_pattern, load_differences
 SUITE = "/work/shared/conformance/freebsd-tcp-testsuite"
 pytestmark = pytest.mark.skipif(not os.path.isdir(SUITE), reason=f"the shared test suite is not at {SUITE}")
 
-PASS_FLOOR = 148  # of 400 scripts
+PASS_FLOOR = 151  # of 400 scripts
 TIME_LIMIT = 60.0  # seconds for the whole folder
 
 

@@ -286,3 +286,91 @@ async def test_default_syn_mss_option(net: Net, autojump_clock: MockClock) -> No
     [syn] = net.sent("a", has=SYN)
     [synack] = net.sent("b", has=SYN)
     assert syn.seg.mss == synack.seg.mss == 1460
+
+
+# ---------------------------------------------------------------------------- keepalive timing
+
+
+async def test_tcp_keepidle_keepintvl_keepcnt_time_the_probes(net: Net, autojump_clock: MockClock) -> None:
+    """Linux: per-socket values replace tcp_keepalive_time/intvl/probes (keepalive_*_when)."""
+    cli, _srv = await connected_pair(net)
+    knobs = net.a.knobs
+    assert cli.getsockopt(TCP, _s.TCP_KEEPIDLE) == int(knobs.tcp_keepalive_time) == 7200
+    assert cli.getsockopt(TCP, _s.TCP_KEEPINTVL) == 75
+    assert cli.getsockopt(TCP, _s.TCP_KEEPCNT) == 9
+    cli.setsockopt(TCP, _s.TCP_KEEPIDLE, 10)
+    cli.setsockopt(TCP, _s.TCP_KEEPINTVL, 3)
+    cli.setsockopt(TCP, _s.TCP_KEEPCNT, 2)
+    assert (cli.getsockopt(TCP, _s.TCP_KEEPIDLE), cli.getsockopt(TCP, _s.TCP_KEEPINTVL),
+            cli.getsockopt(TCP, _s.TCP_KEEPCNT)) == (10, 3, 2)
+    cli.setsockopt(SOL, _s.SO_KEEPALIVE, 1)
+    start = trio.current_time()
+    net.unplug("b")
+    with pytest.raises(TimeoutError):
+        await cli.recv(10)
+    sent = [s for s in net.sent("a") if s.time > start]
+    probes = [round(s.time - start, 3) for s in sent if not s.flags & RST]
+    assert probes == [10.0, 13.0]  # idle 10 s, then every 3 s; the third timeout gives up
+    assert sent[-1].flags & RST and round(sent[-1].time - start, 3) == 16.0
+
+
+async def test_tcp_keepidle_set_on_an_idle_connection_rearms_the_timer(
+        net: Net, autojump_clock: MockClock) -> None:
+    cli, _srv = await connected_pair(net)
+    cli.setsockopt(SOL, _s.SO_KEEPALIVE, 1)
+    start = trio.current_time()
+    await trio.sleep(20)
+    mark = len(net.wire)
+    cli.setsockopt(TCP, _s.TCP_KEEPIDLE, 5)  # idle for 20 s already: probe at once
+    await trio.sleep(1)
+    [probe] = net.sent("a", since=mark)
+    assert probe.time - start == pytest.approx(20, abs=0.01)
+
+
+async def test_keepalive_options_out_of_range_are_einval(net: Net, autojump_clock: MockClock) -> None:
+    s = net.a.socket()
+    for option, bad in ((_s.TCP_KEEPIDLE, 0), (_s.TCP_KEEPIDLE, 32768), (_s.TCP_KEEPINTVL, 0),
+                        (_s.TCP_KEEPINTVL, 32768), (_s.TCP_KEEPCNT, 0), (_s.TCP_KEEPCNT, 128)):
+        with pytest.raises(OSError) as e:
+            s.setsockopt(TCP, option, bad)
+        assert e.value.errno == errno.EINVAL
+    s.setsockopt(TCP, _s.TCP_KEEPIDLE, 32767)
+    s.setsockopt(TCP, _s.TCP_KEEPCNT, 127)
+    assert s.getsockopt(TCP, _s.TCP_KEEPIDLE) == 32767 and s.getsockopt(TCP, _s.TCP_KEEPCNT) == 127
+
+
+async def test_tcp_keepidle_default_follows_the_knob(net: Net, autojump_clock: MockClock) -> None:
+    net.a.knobs.tcp_keepalive_time = 15.0  # FreeBSD net.inet.tcp.keepidle=15000
+    assert net.a.socket().getsockopt(TCP, _s.TCP_KEEPIDLE) == 15
+
+
+# ---------------------------------------------------------------------------- IP_TOS, IP_TTL
+
+
+async def test_ip_ttl_and_ip_tos_mark_the_connections_segments(net: Net, autojump_clock: MockClock) -> None:
+    lst = listening(net, opts={(_s.IPPROTO_IP, _s.IP_TTL): 4, (_s.IPPROTO_IP, _s.IP_TOS): 0x20})
+    assert lst.getsockopt(_s.IPPROTO_IP, _s.IP_TTL) == 4
+    cli, srv = await connected_pair(net, listener=lst)
+    [synack] = net.sent("b", has=SYN | ACK)
+    assert (synack.seg.ttl, synack.seg.tos) == (4, 0x20)  # the listener's values reach the child
+    assert (srv.getsockopt(_s.IPPROTO_IP, _s.IP_TTL), srv.getsockopt(_s.IPPROTO_IP, _s.IP_TOS)) == (4, 0x20)
+    srv.setsockopt(_s.IPPROTO_IP, _s.IP_TTL, 6)
+    srv.setsockopt(_s.IPPROTO_IP, _s.IP_TOS, 0xE3)  # the ECN bits belong to TCP: dropped
+    assert srv.getsockopt(_s.IPPROTO_IP, _s.IP_TOS) == 0xE0
+    mark = len(net.wire)
+    await srv.send(b"x" * 100)
+    await settle()
+    [data] = net.sent("b", since=mark)
+    assert (data.seg.ttl, data.seg.tos) == (6, 0xE0)
+    assert all((s.seg.ttl, s.seg.tos) == (64, 0) for s in net.sent("a"))  # Linux's defaults
+    assert cli.getsockopt(_s.IPPROTO_IP, _s.IP_TTL) == 64 and cli.getsockopt(_s.IPPROTO_IP, _s.IP_TOS) == 0
+    srv.setsockopt(_s.IPPROTO_IP, _s.IP_TTL, -1)  # back to ip_default_ttl
+    assert srv.getsockopt(_s.IPPROTO_IP, _s.IP_TTL) == 64
+
+
+async def test_ip_ttl_out_of_range_is_einval(net: Net, autojump_clock: MockClock) -> None:
+    s = net.a.socket()
+    for bad in (0, 256, -2):
+        with pytest.raises(OSError) as e:
+            s.setsockopt(_s.IPPROTO_IP, _s.IP_TTL, bad)
+        assert e.value.errno == errno.EINVAL

@@ -206,3 +206,45 @@ def test_paws_drops_a_segment_with_an_old_timestamp() -> None:
     assert p.rels(out) == [(".", 1, 4, 0)]  # dropped, answered with a duplicate ACK
     assert conn.recv(100) == b"new"
     assert p.eng.counters["PAWSEstabRejected"] == 1
+
+
+# ---------------------------------------------------------------------------- the SYN's window
+
+
+def _syn_window(mtu: int = 1500, **values: object) -> int:
+    p = Peer(knobs(**values), mtu=mtu)
+    p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
+    (syn,) = p.out()
+    return syn.window
+
+
+def test_syn_window_is_rounded_to_the_mss_only_when_the_space_exceeds_it() -> None:
+    """Linux tcp_select_initial_window: `if (space > mss) space = rounddown(space, mss)`."""
+    assert _syn_window() == 64240  # 65536 of space, 44 segments of 1460
+    # MTU 65535 (MSS 65495) with a 32 KB space: the space itself, not a zero window.
+    assert _syn_window(mtu=65535, tcp_rmem="4096 65536 6291456") == 32768
+    assert _syn_window(mtu=65535) == 65495  # 65536 > 65495: one whole segment
+    # Rounded first, then capped at 65535 (RFC 7323 section 2.2: a SYN's window is not scaled).
+    assert _syn_window(tcp_rmem="4096 262144 6291456") == 65535
+
+
+def test_synack_window_with_a_large_mss_is_not_zero() -> None:
+    p = Peer(knobs(tcp_rmem="4096 65536 6291456"), mtu=65535)
+    p.eng.listen(LOCAL, p.lport, 5)
+    (synack,) = p.feed(p.seg(SYN, seq=0, **p.syn_options(mss=65495)), at=0.0)
+    assert synack.window == 32768
+
+
+def test_freebsd_recvspace_is_minitcps_receive_space() -> None:
+    """net.inet.tcp.recvspace=N is a window of N bytes: tcp_rmem 2N, as Linux offers half the buffer."""
+    from minitcp.conformance.sysctls import apply_sysctl
+
+    k = knobs()
+    assert apply_sysctl(k, "net.inet.tcp.recvspace", "65536")
+    assert apply_sysctl(k, "net.inet.tcp.sendspace", "32768")
+    assert k.tcp_rmem[1] == 131072 and k.tcp_wmem[1] == 32768
+    p = Peer(k)
+    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
+    assert conn._window_space() == 65536
+    (syn,) = p.out()
+    assert syn.window == 64240

@@ -38,6 +38,11 @@ def _emit(obj: dict) -> None:
     print(json.dumps(obj), flush=True)
 
 
+def _preempted() -> int:
+    """Involuntary context switches of this process so far: how often another program took its CPU."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+
+
 def _raise_nofile(want: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
@@ -101,7 +106,8 @@ def upload(a: argparse.Namespace) -> None:
     finally:
         sock.close()
     elapsed = time.perf_counter() - start
-    _emit({"bytes": sent, "seconds": elapsed, "max_block_s": max_block_s, "timeout": timeout})
+    _emit({"bytes": sent, "seconds": elapsed, "max_block_s": max_block_s, "timeout": timeout,
+           "preempted": _preempted()})
 
 
 def download(a: argparse.Namespace) -> None:
@@ -138,7 +144,8 @@ def download(a: argparse.Namespace) -> None:
     header_len = head.find(b"\r\n\r\n") + 4 if b"\r\n\r\n" in head else 0
     body = total - header_len
     ok = head.startswith(b"HTTP/1.1 200") and body == a.bytes
-    _emit({"bytes": body, "seconds": elapsed, "max_gap_s": max_gap_s, "ok": ok, "timeout": timeout})
+    _emit({"bytes": body, "seconds": elapsed, "max_gap_s": max_gap_s, "ok": ok, "timeout": timeout,
+           "preempted": _preempted()})
 
 
 # ---------------------------------------------------------------------------------------------- connections

@@ -21,8 +21,10 @@ Workloads (see docs/performance.md for the table and how to read it):
 
 Every row is repeated (except the memory rows) and shown as median, min and
 max; a row whose runs stray from the median by more than 25 %, or which saw
-retransmissions, RTOs, dropped packets, errors or a long gap, is marked `!`.
-Every load loop is bounded in count and in time.
+retransmissions, RTOs, dropped packets, errors, a stall (a receiver waiting
+more than 20 ms for data), or other programs taking CPU while it ran, is
+marked `!`: something to look into, not to average away. Every load loop is
+bounded in count and in time.
 """
 
 from __future__ import annotations
@@ -263,13 +265,14 @@ class Snapshot:
     counters: dict[str, int]
     tx_dropped: int
     dev_tx_dropped: int  # the kernel's drops towards us (TUN queue full)
+    preempted: int  # involuntary context switches of the stack's process
 
     @classmethod
     def take(cls, env: Env) -> Snapshot:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         counters = dict(env.stack.engine.counters) if env.stack is not None else {}
         return cls(time.perf_counter(), ru.ru_utime, ru.ru_stime, counters, env.link.tx_dropped,
-                   _dev_stat(env.link.name, "tx_dropped"))
+                   _dev_stat(env.link.name, "tx_dropped"), ru.ru_nivcsw)
 
     def notes_since(self, before: Snapshot) -> list[str]:
         """Signs of trouble between two snapshots, as row notes (prefixed ! when suspicious)."""
@@ -505,7 +508,7 @@ class Bench:
         limit = max(60.0, per_rep / (2 * MB))  # 2 MB/s would be a failure anyway
         sink = _SinkServer()
         servers = {"discard": (sink, 9), "http": (HttpServer(), 80)}
-        stalls: list[float] = []
+        stalls: list[tuple[float, int, int]] = []  # (longest gap, stack preemptions, client preemptions)
         try:
             async with stack_env(mtu, servers=servers) as env:
                 first = Snapshot.take(env)
@@ -528,7 +531,7 @@ class Bench:
                             row.add(None, f"! download incomplete: {r['bytes']} of {per_rep} bytes")
                     after = Snapshot.take(env)
                     row.add(r["bytes"] / r["seconds"] / MB, "! timed out" if r["timeout"] else "")
-                    stalls.append(stall)
+                    stalls.append((stall, after.preempted - before.preempted, r.get("preempted", 0)))
                     u, s, w = after.cpu_since(before)
                     self.cpu.setdefault(key, []).append((u, s, w, r["bytes"] / MB))
                 row.add(None, *Snapshot.take(env).notes_since(first))
@@ -536,12 +539,18 @@ class Bench:
             self.fail([key], "MB/s", e)
         # The receiver's longest wait between two arrivals: at full speed a fraction of a
         # millisecond, so 20 ms is a stall (a delayed ACK is 40 ms, an RTO 200 ms or more).
-        bad = [x for x in stalls if x > STALL]
+        # Preemptions (involuntary context switches) of the stack and of the client in a stalled
+        # run tell a stall of TCP from one of a process that another program kept off its CPU.
+        bad = [x for x in stalls if x[0] > STALL]
         if bad:
+            gaps = ", ".join(f"{g * 1000:.0f}" for g, _, _ in bad)
+            preempted = ", ".join(f"{s}/{c}" for _, s, c in bad)
+            good = [f"{s}/{c}" for g, s, c in stalls if g <= STALL]
             row.add(None, f"! stalled in {len(bad)} of {len(stalls)} runs: longest wait for data at the "
-                          f"receiver {', '.join(f'{x * 1000:.0f}' for x in bad)} ms")
+                          f"receiver {gaps} ms; preempted (stack/client) {preempted} times in those runs"
+                          + (f", {', '.join(good)} in the others" if good else ""))
         if stalls:
-            self.extras[f"bulk_{direction}_{mtu}_max_gap_ms"] = max(stalls) * 1000
+            self.extras[f"bulk_{direction}_{mtu}_max_gap_ms"] = max(g for g, _, _ in stalls) * 1000
         self.log(f"  bulk {direction} mtu {mtu}: {row.median or 0:.1f} MB/s "
                  f"({', '.join(f'{v:.1f}' for v in row.values)})")
 

@@ -670,7 +670,9 @@ class Runner:
         names["tcpi_state"] = _TCPI_STATES[sock.state]
         options = 0
         if conn is not None:
-            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0)
+            # Linux tcp_info tcpi_options: TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
+            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
+                | (8 if conn.ecn_ok else 0)
             names.update(tcpi_snd_mss=conn.mss, tcpi_rcv_mss=conn.rcv_mss,
                          tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
         names["tcpi_options"] = options

@@ -1,8 +1,8 @@
 """FreeBSD sysctls in the scripts, mapped to minitcp knobs where one has the same meaning.
 
 Only a knob that changes TCP behaviour the same way is mapped; everything
-else (FreeBSD-only features such as the host cache, blackhole, ECN, TCP over
-UDP, or knobs minitcp does not have) is ignored and listed in the report, so
+else (FreeBSD-only features such as the host cache, blackhole, TCP over UDP,
+or knobs minitcp does not have) is ignored and listed in the report, so
 a reader can see what a passing script did not exercise. A mapping may name
 a knob minitcp does not have yet (`tcp_keepinit`, `tcp_insecure_syn`): it
 applies as soon as the knob exists and is reported as ignored until then.
@@ -51,9 +51,16 @@ MAPPINGS: dict[str, Mapping] = {
     "net.inet.tcp.rexmit_min": Mapping(("tcp_rto_min",), _ms),
     # How long an ACK may be delayed: Linux's delayed-ACK timer is capped by tcp_delack_max.
     "net.inet.tcp.delacktime": Mapping(("tcp_delack_max",), _ms),
-    # Default socket buffer sizes: the middle member of Linux's tcp_rmem / tcp_wmem.
-    "net.inet.tcp.recvspace": Mapping(("tcp_rmem",), slot=1),
+    # Default socket buffer sizes: the middle member of Linux's tcp_rmem / tcp_wmem. FreeBSD's
+    # recvspace is the receive window itself; minitcp, like Linux (tcp_adv_win_scale=1), offers
+    # half of the receive buffer, so recvspace N is tcp_rmem 2N: a receive space of N bytes.
+    # sendspace is payload in both: minitcp's send buffer holds tcp_wmem bytes of data.
+    "net.inet.tcp.recvspace": Mapping(("tcp_rmem",), lambda v: 2 * int(v), slot=1),
     "net.inet.tcp.sendspace": Mapping(("tcp_wmem",), slot=1),
+    # ECN negotiation, with the same values: 0 off, 1 request and accept, 2 accept only (both
+    # systems' default). FreeBSD's ecn.maxretries (ECN on that many SYN retransmissions) has no
+    # Linux counterpart: Linux drops ECE|CWR from the first retransmission (tcp_ecn_fallback).
+    "net.inet.tcp.ecn.enable": Mapping(("tcp_ecn",)),
     "net.inet.tcp.finwait2_timeout": Mapping(("tcp_fin_timeout",), _ms),
     # MSL: TIME_WAIT lasts two of them.
     "net.inet.tcp.msl": Mapping(("tcp_timewait_len",), lambda v: 2 * int(v) / 1000.0),

@@ -39,7 +39,16 @@ _INT_OPTIONS = {
     (_s.IPPROTO_TCP, _s.TCP_NODELAY): "nodelay",
     (_s.IPPROTO_TCP, _s.TCP_MAXSEG): "maxseg",
     (_s.IPPROTO_TCP, _s.TCP_QUICKACK): "quickack",
+    (_s.IPPROTO_TCP, _s.TCP_KEEPIDLE): "keepidle",
+    (_s.IPPROTO_TCP, _s.TCP_KEEPINTVL): "keepintvl",
+    (_s.IPPROTO_TCP, _s.TCP_KEEPCNT): "keepcnt",
+    (_s.IPPROTO_IP, _s.IP_TOS): "tos",
+    (_s.IPPROTO_IP, _s.IP_TTL): "ttl",
 }
+# Linux's accepted ranges (include/net/tcp.h MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT;
+# do_tcp_setsockopt answers EINVAL outside them).
+_RANGES = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767)}
+_INET_ECN_MASK = 0x03
 _LINGER = struct.Struct("ii")
 
 
@@ -343,8 +352,15 @@ class Socket:
             elif ep.conn is not None:
                 ep.conn.pingpong = True
         else:
-            if name == "maxseg" and not 88 <= value <= 32767:
-                raise OSError(errno.EINVAL, "TCP_MAXSEG out of range")
+            if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
+                raise OSError(errno.EINVAL, f"Invalid argument ({name} out of range)")
+            if name == "ttl" and not (value == -1 or 1 <= value <= 255):
+                # Linux do_ip_setsockopt: 1..255, or -1 for the default (ip_default_ttl).
+                raise OSError(errno.EINVAL, "Invalid argument (IP_TTL out of range)")
+            if name == "tos":
+                # Linux __ip_sock_set_tos: a stream socket keeps the ECN bits to TCP (RFC 3168
+                # section 6.1.1), so only the DSCP part of the value is taken.
+                value &= 0xFF & ~_INET_ECN_MASK
             ep.options[name] = value
             if ep.conn is not None:
                 ep.conn.apply_option(name, value)
@@ -376,6 +392,14 @@ class Socket:
             2 * ep.options.get("sndbuf", knobs.tcp_wmem[1] // 2),
             "maxseg": lambda: conn.mss if conn is not None and conn.state != State.SYN_SENT else
             ep.options.get("maxseg", 536),
+            # Linux keepalive_time_when() and friends: the socket's value, else the knob's (whole s).
+            "keepidle": lambda: int(ep.options.get("keepidle") or knobs.tcp_keepalive_time),
+            "keepintvl": lambda: int(ep.options.get("keepintvl") or knobs.tcp_keepalive_intvl),
+            "keepcnt": lambda: int(ep.options.get("keepcnt") or knobs.tcp_keepalive_probes),
+            "tos": lambda: ep.options.get("tos", 0),
+            # Linux do_ip_getsockopt: uc_ttl, or ip_default_ttl while it is -1.
+            "ttl": lambda: ep.options.get("ttl", -1) if ep.options.get("ttl", -1) != -1 else
+            knobs.ip_default_ttl,
         }
         return readers[name]()
 

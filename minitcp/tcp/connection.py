@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
+from ..wire.segment import CWR, ECE
 from .congestion import NewReno
 from .input import Receiver
 from .output import Sender
@@ -21,6 +22,8 @@ from .seq import MASK, seq_diff
 from .states import CURR_ESTAB, State
 from .timeouts import Timeouts
 from .timers import INF, TimerKind
+
+_INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
 
 if TYPE_CHECKING:
     from ..wire.segment import Segment
@@ -51,7 +54,7 @@ class Connection(Receiver, Sender, Timeouts):
         "fin_rcvd",
         # negotiated options
         "advmss", "mss", "rcv_mss", "user_mss", "wscale_ok", "snd_wscale", "rcv_wscale",
-        "sack_ok", "ts_ok", "ts_recent", "ts_offset",
+        "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr",
         # retransmission and congestion
         "rtt", "rtt_seq", "rtt_time", "cc", "retransmits", "probes_out",
         # delayed ACK (Linux inet_connection_sock icsk_ack)
@@ -61,6 +64,8 @@ class Connection(Receiver, Sender, Timeouts):
         # application side
         "shut_rd", "shut_wr", "orphan", "error", "nodelay", "keepalive", "linger", "event_pending",
         "last_recv",
+        # per-connection keepalive timing (TCP_KEEPIDLE/INTVL/CNT; 0 = the knob) and IP header fields
+        "keepidle", "keepintvl", "keepcnt", "tos", "ttl",
     )
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
@@ -98,6 +103,10 @@ class Connection(Receiver, Sender, Timeouts):
         self.ts_ok = bool(knobs.tcp_timestamps)
         self.ts_recent = 0
         self.ts_offset = engine.isn.ts_offset(laddr, lport, raddr, rport)
+        # ECN (RFC 3168): negotiated on the handshake (Linux TCP_ECN_OK); demand_cwr while we echo
+        # a Congestion Experienced mark with ECE until the peer's CWR (TCP_ECN_DEMAND_CWR).
+        self.ecn_ok = False
+        self.ecn_demand_cwr = False
         self.rtt = RttEstimator(knobs)
         self.rtt_seq = 0
         self.rtt_time: float | None = None
@@ -120,6 +129,13 @@ class Connection(Receiver, Sender, Timeouts):
         self.keepalive = False
         self.linger: int | None = None
         self.event_pending = False
+        # Linux tp->keepalive_time/intvl/probes: 0 until set, meaning the sysctl (keepalive_time_when).
+        self.keepidle = 0.0
+        self.keepintvl = 0.0
+        self.keepcnt = 0
+        # IP_TOS (Linux inet->tos, 0) and IP_TTL (inet->uc_ttl, -1 meaning ip_default_ttl).
+        self.tos = 0
+        self.ttl = -1
 
     def __repr__(self) -> str:
         from ..wire.ipv4 import ip_str
@@ -230,6 +246,8 @@ class Connection(Receiver, Sender, Timeouts):
     def open(self) -> None:
         """Active open (RFC 9293 section 3.10.1): send our SYN."""
         self.engine.counters["ActiveOpens"] += 1
+        # Linux tcp_ecn_send_syn: only tcp_ecn=1 asks for ECN on an outgoing SYN.
+        self.ecn_ok = self.engine.knobs.tcp_ecn == 1
         self._set_state(State.SYN_SENT)
         self._send_syn()
 
@@ -244,6 +262,10 @@ class Connection(Receiver, Sender, Timeouts):
         self.irs = syn.seq
         self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = (syn.seq + 1) & MASK
         self._negotiate(syn)
+        # RFC 3168 section 6.1.1, Linux tcp_ecn_create_request: an ECN-setup SYN (ECE and CWR)
+        # that is not itself ECN-capable (no ECT in its IP header) is accepted unless tcp_ecn=0.
+        self.ecn_ok = bool(self.engine.knobs.tcp_ecn) and syn.flags & (ECE | CWR) == ECE | CWR \
+            and not syn.tos & _INET_ECN_MASK
         self.snd_wnd = self.max_snd_wnd = syn.window
         self.snd_wl1 = syn.seq
         self.state = State.LISTEN  # quietly: observers see LISTEN -> SYN-RECEIVED
@@ -259,7 +281,8 @@ class Connection(Receiver, Sender, Timeouts):
         self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
 
     def apply_option(self, name: str, value: Any) -> None:
-        """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger."""
+        """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
+        keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
         if name == "nodelay":
             self.nodelay = bool(value)
             self._flush()
@@ -277,6 +300,18 @@ class Connection(Receiver, Sender, Timeouts):
                 self.rcv_mss = min(self.rcv_mss, self.advmss)
         elif name == "linger":
             self.linger = value
+        elif name == "keepidle":
+            self.keepidle = float(value)
+            if self.keepalive:
+                self.set_keepalive(True)  # Linux tcp_sock_set_keepidle_locked re-arms the timer
+        elif name == "keepintvl":
+            self.keepintvl = float(value)
+        elif name == "keepcnt":
+            self.keepcnt = int(value)
+        elif name == "tos":
+            self.tos = int(value) & 0xFF
+        elif name == "ttl":
+            self.ttl = int(value)
         else:
             raise ValueError(f"unknown option {name!r}")
 
@@ -446,11 +481,33 @@ class Connection(Receiver, Sender, Timeouts):
         self.sndbuf_locked = True
 
     def set_keepalive(self, on: bool) -> None:
+        """SO_KEEPALIVE: the first probe goes keepalive_time after the last segment received
+        (RFC 1122 section 4.2.3.6), at once if that is past (Linux keepalive_time_elapsed)."""
         self.keepalive = on
         if on and self.state in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2):
-            self._set_timer(TimerKind.KEEPALIVE, self.last_recv + self.engine.knobs.tcp_keepalive_time)
+            self._set_timer(TimerKind.KEEPALIVE, max(self.last_recv + self.keepalive_time, self.engine.now))
         elif not on:
             self._cancel_timer(TimerKind.KEEPALIVE)
+
+    @property
+    def keepalive_time(self) -> float:
+        """Idle time before the first probe: TCP_KEEPIDLE, else tcp_keepalive_time (keepalive_time_when)."""
+        return self.keepidle or self.engine.knobs.tcp_keepalive_time
+
+    @property
+    def keepalive_intvl(self) -> float:
+        """Time between probes: TCP_KEEPINTVL, else tcp_keepalive_intvl (keepalive_intvl_when)."""
+        return self.keepintvl or self.engine.knobs.tcp_keepalive_intvl
+
+    @property
+    def keepalive_probes(self) -> int:
+        """Unanswered probes before giving up: TCP_KEEPCNT, else tcp_keepalive_probes (keepalive_probes)."""
+        return self.keepcnt or self.engine.knobs.tcp_keepalive_probes
+
+    @property
+    def ip_ttl(self) -> int:
+        """The TTL of our segments: IP_TTL, else ip_default_ttl (Linux ip_select_ttl)."""
+        return self.ttl if self.ttl >= 0 else self.engine.knobs.ip_default_ttl
 
     def _queue_fin(self) -> None:
         """Queue our FIN after the buffered data (RFC 9293 section 3.10.4)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from ..wire.segment import ACK, FIN, RST, SYN, Segment
+from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -59,6 +59,10 @@ class Receiver:
         self.irs = seg.seq
         self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = (seg.seq + 1) & MASK
         self._negotiate(seg)
+        # RFC 3168 section 6.1.1: ECN holds if the SYN-ACK has ECE without CWR (Linux
+        # tcp_ecn_rcv_synack), or a crossing SYN has both (tcp_ecn_rcv_syn).
+        ecn = seg.flags & (ECE | CWR)
+        self.ecn_ok = self.ecn_ok and ecn == (ECE if flags & ACK else ECE | CWR)
         self.snd_wnd = seg.window  # RFC 7323 section 2.2: a SYN's window is never scaled
         self.max_snd_wnd = self.snd_wnd
         self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
@@ -171,6 +175,8 @@ class Receiver:
             return
         if self.ts_ok and seg.ts_val is not None and seq_le(seg.seq, self.last_ack_sent):
             self.ts_recent = seg.ts_val  # RFC 7323 section 4.3
+        if self.ecn_ok:
+            self._ecn_input(seg)
         # Seventh and eighth: data and FIN.
         if len(seg.payload) or flags & FIN:
             self._input_data(seg)
@@ -347,8 +353,10 @@ class Receiver:
         fin = seg.flags & FIN
         end = (seq + len(payload)) & MASK
         if state in (State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK):
-            # The peer's FIN came already: anything new is ignored, an old copy re-ACKed.
+            # The peer's FIN came already: anything new is ignored, an old copy re-ACKed
+            # with a D-SACK for it (Linux: tcp_rcv_state_process falls through to tcp_data_queue).
             if seq_lt(seq, self.rcv_nxt):
+                self._dsack_old(seq, (end + (1 if fin else 0)) & MASK)
                 self._ack_at_once()
             return
         if self.shut_rd and state in (State.FIN_WAIT_1, State.FIN_WAIT_2) and len(payload) \
@@ -366,6 +374,7 @@ class Receiver:
                 # and leave ping-pong mode for quick-ACK mode (Linux tcp_data_queue ->
                 # tcp_enter_quickack_mode), so the next segments are not held back either.
                 eng.counters["DelayedACKLost"] += 1
+                self._dsack_old(seq, (end + (1 if fin else 0)) & MASK)  # RFC 2883 section 4
                 self._enter_quickack()
                 self.pingpong = False
                 self._ack_at_once()
@@ -382,7 +391,7 @@ class Receiver:
             if self.rcvbuf is None:
                 self.rcvbuf = RecvBuffer()
             had_ooo = bool(self.rcvbuf.ooo)
-            advanced = self.rcvbuf.add(self.rcv_nxt, seq, payload)
+            advanced = self.rcvbuf.add(self.rcv_nxt, seq, payload, self._dsack_on())
             self.ack_pending = True
             if start > 0:
                 eng.counters["TCPOFOQueue"] += 1
@@ -398,12 +407,41 @@ class Receiver:
             if seq_ge(fin_seq, self.rcv_nxt):
                 self.rcv_fin_seq = fin_seq
             else:
+                self._dsack_old(fin_seq, (fin_seq + 1) & MASK)  # a FIN we had already
                 self._ack_at_once()
         if self.rcv_fin_seq is not None:
             if self.rcv_fin_seq == self.rcv_nxt:
                 self._fin_received()
             else:
                 self.ack_pending = self.ack_now = True
+
+    def _ecn_input(self: Connection, seg: Segment) -> None:
+        """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
+
+        The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
+        with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
+        back to it and it never has to reduce its window for ECE.
+        """
+        if seg.flags & CWR:
+            self.ecn_demand_cwr = False
+            if len(seg.payload):
+                self.ack_now = True  # its cwnd may be one segment: do not hold the ACK back
+        if len(seg.payload) and seg.tos & 0x03 == 0x03 and not self.ecn_demand_cwr:
+            self.ecn_demand_cwr = True
+            self.ack_now = True
+
+    def _dsack_on(self: Connection) -> bool:
+        """D-SACK (RFC 2883) is sent when SACK was negotiated and tcp_dsack is on (Linux tcp_dsack_set)."""
+        return self.sack_ok and bool(self.engine.knobs.tcp_dsack)
+
+    def _dsack_old(self: Connection, seq: int, end: int) -> None:
+        """Report a duplicate below rcv_nxt, clipped to rcv_nxt (Linux tcp_data_queue, tcp_send_dupack)."""
+        if not self._dsack_on() or not seq_lt(seq, self.rcv_nxt):
+            return
+        if self.rcvbuf is None:
+            self.rcvbuf = RecvBuffer()
+        self.engine.counters["TCPDSACKOldSent"] += 1
+        self.rcvbuf.dsack_set(seq, end if seq_lt(end, self.rcv_nxt) else self.rcv_nxt)
 
     def _ack_at_once(self: Connection) -> None:
         self.ack_pending = self.ack_now = True

@@ -37,6 +37,11 @@ class Knobs:
     tcp_timestamps: int = 1
     tcp_sack: int = 1
     tcp_window_scaling: int = 1
+    tcp_dsack: int = 1  # RFC 2883 D-SACK blocks for duplicate segments (with SACK only)
+    # ECN negotiation (RFC 3168 section 6.1.1): 0 off, 1 request it on our SYNs and accept it,
+    # 2 (Linux's default) accept it when the peer's SYN requests it but never request it.
+    tcp_ecn: int = 2
+    tcp_ecn_fallback: int = 1  # a retransmitted SYN goes without ECE|CWR (RFC 3168 section 6.1.1.1)
     # Buffers (min, default, max) in bytes; the default is a new socket's size (no autotuning).
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 6291456)
     tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)
@@ -54,6 +59,8 @@ class Knobs:
     somaxconn: int = 4096
     tcp_challenge_ack_limit: int = 2147483647  # per second, whole stack (INT_MAX since 6.0)
     tcp_invalid_ratelimit: float = 0.500  # per connection, for challenge and out-of-window ACKs
+    # The TTL of segments whose socket did not set IP_TTL (net.ipv4.ip_default_ttl).
+    ip_default_ttl: int = 64
     # Local ports for connect() and bind(port 0).
     ip_local_port_range: tuple[int, int] = (32768, 60999)
     # Not Linux: FreeBSD's net.inet.tcp.insecure_rst, accept any in-window RST (RFC 5961 off).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..wire.segment import ACK, FIN, PSH, RST, SYN, Segment
+from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .states import State
 from .timers import INF, TimerKind
@@ -29,29 +29,47 @@ class Sender:
     def _segment(self: Connection, seq: int, flags: int, payload: bytes | memoryview = b"") -> Segment:
         """A segment from this connection carrying our current ACK, window and options."""
         if flags & SYN:
-            # RFC 7323 section 2.2: the window in a SYN is never scaled. Linux rounds it down to a
-            # multiple of the MSS, less the timestamp option once the SYN-ACK knows it is in use
-            # (tcp_openreq_init_rwin): 64240 in a SYN, 65160 in a SYN-ACK with timestamps.
-            window = min(self._window_space(), 0xFFFF)
-            window -= window % (self.advmss - (12 if flags & ACK and self.ts_ok else 0))
+            # RFC 7323 section 2.2: the window in a SYN is never scaled. Linux
+            # (tcp_select_initial_window) rounds the space down to a multiple of the MSS, less
+            # the timestamp option once the SYN-ACK knows it is in use (tcp_openreq_init_rwin),
+            # but only when the space exceeds the MSS (a larger MSS would round it to a zero
+            # window), then caps it at 65535: 64240 in a SYN, 65160 in a SYN-ACK with timestamps.
+            window = self._window_space()
+            mss = self.advmss - (12 if flags & ACK and self.ts_ok else 0)
+            if window > mss:
+                window -= window % mss
+            window = min(window, 0xFFFF)
         else:
             window = self._select_window() >> self.rcv_wscale
         seg = Segment(
             self.laddr, self.raddr, self.lport, self.rport, seq,
             self.rcv_nxt if flags & ACK else 0, flags, window, payload,
+            tos=self.tos, ttl=self.ip_ttl,  # IP_TOS, IP_TTL (Linux ip_queue_xmit: inet->tos, ip_select_ttl)
         )
         if self.ts_ok:
             seg.ts_val = (int(self.engine.now * 1000) + self.ts_offset) & MASK
             seg.ts_ecr = self.ts_recent if flags & ACK else 0
+        if self.ecn_demand_cwr and not flags & SYN:
+            flags |= ECE  # RFC 3168 section 6.1.3: echo CE until the peer's CWR (Linux tcp_ecn_send)
+            seg.flags = flags
         if flags & ACK:
             self._ack_sent()
-            if self.sack_ok and self.rcvbuf is not None and self.rcvbuf.ooo:
-                # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without.
-                seg.sack = self.rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4)
+            rcvbuf = self.rcvbuf
+            if self.sack_ok and rcvbuf is not None and (rcvbuf.ooo or rcvbuf.dsack is not None):
+                # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without; a D-SACK
+                # block goes first and counts against them (RFC 2883 section 4).
+                seg.sack = rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4)
         return seg
 
-    def _syn_segment(self: Connection) -> Segment:
+    def _syn_segment(self: Connection, retransmit: bool = False) -> Segment:
         flags = SYN | ACK if self.state == State.SYN_RECEIVED else SYN
+        if self.ecn_ok:
+            if flags & ACK:
+                flags |= ECE  # RFC 3168 section 6.1.1: an ECN-setup SYN-ACK (Linux tcp_ecn_make_synack)
+            elif not (retransmit and self.engine.knobs.tcp_ecn_fallback):
+                # An ECN-setup SYN; a retransmission goes without, in case a middlebox drops
+                # them (RFC 3168 section 6.1.1.1, Linux tcp_ecn_clear_syn).
+                flags |= ECE | CWR
         seg = self._segment(self.iss, flags)
         seg.mss = self.advmss
         if self.wscale_ok:
@@ -151,13 +169,17 @@ class Sender:
                 eng.counters[skipped] += 1
                 return
             self.last_oow_ack = eng.now
+        else:
+            # Linux tcp_send_dupack: an old segment with data (or FIN) is reported in a D-SACK
+            # block, clipped to rcv_nxt (RFC 2883 section 4).
+            self._dsack_old(seg.seq, (seg.seq + seg.seg_len) & MASK)
         self._send_ack()
 
     def _send_active_rst(self: Connection) -> None:
         """RST|ACK at the highest sequence sent, as Linux's tcp_send_active_reset (abort, linger 0,
         unread data, keepalive failure)."""
         seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_max, self.rcv_nxt,
-                      RST | ACK, 0)
+                      RST | ACK, 0, tos=self.tos, ttl=self.ip_ttl)
         self._emit(seg)
 
     # ------------------------------------------------------------------ data transmission
@@ -261,7 +283,7 @@ class Sender:
     def _retransmit_head(self: Connection) -> None:
         """Resend the first unacknowledged segment (timeout, fast retransmit, partial ACK)."""
         if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            self._emit(self._syn_segment(), retransmit=True)
+            self._emit(self._syn_segment(retransmit=True), retransmit=True)
             return
         buf = self.sndbuf
         buflen = len(buf) if buf is not None else 0

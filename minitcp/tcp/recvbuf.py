@@ -5,16 +5,18 @@ drops a prefix without copying the rest, so reads are cheap). Out-of-order
 bytes wait in a sorted list of disjoint blocks; overlaps are trimmed on the
 way in (RFC 9293 section 3.10.7.4, "seventh"). SACK blocks are reported per
 RFC 2018 section 4: the block holding the latest segment first, then the
-most recently reported ones.
+most recently reported ones. A duplicate segment is reported once in a D-SACK
+block ahead of them (RFC 2883), computed as Linux does (tcp_dsack_set,
+tcp_dsack_extend in tcp_data_queue, tcp_data_queue_ofo and tcp_ofo_queue).
 """
 
 from __future__ import annotations
 
-from .seq import seq_add, seq_diff
+from .seq import seq_add, seq_diff, seq_gt, seq_lt
 
 
 class RecvBuffer:
-    __slots__ = ("data", "ooo", "ooo_bytes", "recent")
+    __slots__ = ("data", "dsack", "ooo", "ooo_bytes", "recent")
 
     def __init__(self) -> None:
         self.data = bytearray()
@@ -22,6 +24,9 @@ class RecvBuffer:
         self.ooo: list[list] = []
         self.ooo_bytes = 0
         self.recent: list[int] = []  # sequence numbers of recent out-of-order arrivals, newest first
+        # The duplicate range to report in the next ACK (RFC 2883 section 4; Linux
+        # tp->duplicate_sack[0] while rx_opt.dsack is set), None when there is none.
+        self.dsack: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -30,31 +35,61 @@ class RecvBuffer:
     def buffered(self) -> int:
         return len(self.data) + self.ooo_bytes
 
-    def add(self, rcv_nxt: int, seq: int, payload: bytes | memoryview) -> int:
+    # ------------------------------------------------------------------ D-SACK (RFC 2883)
+
+    def dsack_set(self, seq: int, end: int) -> None:
+        """Report [seq, end) as duplicated, replacing any unsent report (Linux tcp_dsack_set)."""
+        self.dsack = (seq, end)
+
+    def dsack_extend(self, seq: int, end: int) -> None:
+        """Grow the unsent report by [seq, end) when the two touch or overlap, else keep it
+        (Linux tcp_dsack_extend, tcp_sack_extend): one D-SACK block reports one range."""
+        if self.dsack is None:
+            self.dsack = (seq, end)
+            return
+        left, right = self.dsack
+        if not seq_gt(seq, right) and not seq_gt(left, end):
+            self.dsack = (seq if seq_lt(seq, left) else left, end if seq_gt(end, right) else right)
+
+    # ------------------------------------------------------------------ queueing
+
+    def add(self, rcv_nxt: int, seq: int, payload: bytes | memoryview, dsack: bool = False) -> int:
         """Take a segment's payload; returns how many bytes became in-order (rcv_nxt advance).
 
-        The caller has trimmed the payload to the receive window.
+        The caller has trimmed the payload to the receive window and handled a
+        segment wholly below rcv_nxt. With `dsack`, bytes that were here already
+        are recorded for a D-SACK block (RFC 2883 section 4).
         """
         off = seq_diff(seq, rcv_nxt)
         if off < 0:
+            if dsack:
+                # Linux tcp_data_queue: a segment starting below rcv_nxt reports its old part.
+                self.dsack_set(seq, rcv_nxt)
             payload = payload[-off:]
             seq = rcv_nxt
             off = 0
         if not payload:
             return 0
         if off > 0:
-            self._add_ooo(rcv_nxt, seq, payload)
+            self._add_ooo(rcv_nxt, seq, payload, dsack)
             return 0
         before = len(self.data)
         self.data += payload
         end = seq_add(rcv_nxt, len(payload))
         # Pull in out-of-order blocks that the new bytes reach (RFC 9293 section 3.10.7.4).
+        # Linux tcp_ofo_queue: every queued block that starts below the end of the new bytes
+        # was received twice up to that end (clipped to the block since Linux commit a041f70e,
+        # "tcp: fix tcp_ofo_queue() to avoid including too much DUP SACK range").
+        high = end
         ooo = self.ooo
         while ooo:
             start, block = ooo[0]
             over = seq_diff(end, start)
             if over < 0:
                 break
+            if dsack and seq_lt(start, high):
+                block_end = seq_add(start, len(block))
+                self.dsack_extend(start, block_end if seq_lt(block_end, high) else high)
             ooo.pop(0)
             self.ooo_bytes -= len(block)
             if over < len(block):
@@ -64,9 +99,11 @@ class RecvBuffer:
             self.recent.clear()
         return len(self.data) - before
 
-    def _add_ooo(self, rcv_nxt: int, seq: int, payload: bytes | memoryview) -> None:
+    def _add_ooo(self, rcv_nxt: int, seq: int, payload: bytes | memoryview, dsack: bool = False) -> None:
         start = seq_diff(seq, rcv_nxt)
         end = start + len(payload)
+        if dsack:
+            self._ooo_dsack(rcv_nxt, start, end)
         merged = bytes(payload)
         keep = []
         for bstart_seq, block in self.ooo:
@@ -89,17 +126,47 @@ class RecvBuffer:
         self.ooo_bytes += len(merged)
         self.recent = [seq, *(s for s in self.recent if s != seq)][:4]
 
+    def _ooo_dsack(self, rcv_nxt: int, start: int, end: int) -> None:
+        """D-SACK for an out-of-order segment [start, end) (offsets from rcv_nxt), as Linux's
+        tcp_data_queue_ofo: the part of the first queued block it overlaps.
+
+        A segment that begins exactly where a queued block ends is coalesced into that
+        block (tcp_ooo_try_coalesce) before any overlap is looked at, so Linux reports
+        nothing for it even when it runs over the next block.
+        """
+        for bstart_seq, block in self.ooo:
+            bstart = seq_diff(bstart_seq, rcv_nxt)
+            bend = bstart + len(block)
+            if bend == start:
+                return
+            if bend <= start or bstart >= end:
+                continue
+            left, right = max(start, bstart), min(end, bend)
+            if bstart <= start:  # it starts inside the block: "all bits present" or partial
+                self.dsack_set(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right))
+            else:  # it starts in a hole and runs into the block: merge_right
+                self.dsack_extend(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right))
+            return
+
     def sack_blocks(self, rcv_nxt: int, limit: int) -> tuple[tuple[int, int], ...]:
-        """SACK blocks in RFC 2018 section 4 order, at most `limit`."""
-        if not self.ooo or limit <= 0:
+        """SACK blocks in RFC 2018 section 4 order, at most `limit`, a pending D-SACK block first.
+
+        The D-SACK block counts against the limit and is reported once (RFC 2883
+        section 4; Linux tcp_established_options, tcp_options_write clear rx_opt.dsack).
+        """
+        dsack, self.dsack = self.dsack, None
+        if limit <= 0:
             return ()
+        out: list[tuple[int, int]] = [dsack] if dsack is not None else []
+        if not self.ooo:
+            return tuple(out)
         blocks = [(s, seq_add(s, len(b))) for s, b in self.ooo]
-        out: list[tuple[int, int]] = []
+        first = len(out)  # a SACK block may repeat the D-SACK range (RFC 2883 section 4.1.2)
         for seq in self.recent:
             for left, right in blocks:
-                if 0 <= seq_diff(seq, left) < seq_diff(right, left) and (left, right) not in out:
+                if 0 <= seq_diff(seq, left) < seq_diff(right, left) and (left, right) not in out[first:]:
                     out.append((left, right))
-        out.extend(b for b in blocks if b not in out)
+        out.extend(b for b in blocks if b not in out[first:])
         return tuple(out[:limit])
 
     def read(self, n: int, peek: bool = False) -> bytes:
@@ -113,3 +180,4 @@ class RecvBuffer:
         self.ooo = []
         self.ooo_bytes = 0
         self.recent = []
+        self.dsack = None

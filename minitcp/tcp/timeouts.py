@@ -129,15 +129,16 @@ class Timeouts:
     def _on_keepalive(self: Connection) -> None:
         """Keepalive (RFC 1122 section 4.2.3.6; Linux tcp_keepalive_timer)."""
         eng = self.engine
-        knobs = eng.knobs
         if not self.keepalive or self.state not in _KEEPALIVE_STATES:
             return
         idle = eng.now - self.last_recv
-        if self.snd_una != self.snd_max or idle < knobs.tcp_keepalive_time:
-            self._set_timer(TimerKind.KEEPALIVE, self.last_recv + knobs.tcp_keepalive_time
-                            if idle < knobs.tcp_keepalive_time else eng.now + knobs.tcp_keepalive_time)
+        # Per-connection values (TCP_KEEPIDLE/INTVL/CNT), else the knobs (Linux keepalive_*_when).
+        keep_time = self.keepalive_time
+        if self.snd_una != self.snd_max or idle < keep_time:
+            self._set_timer(TimerKind.KEEPALIVE, self.last_recv + keep_time
+                            if idle < keep_time else eng.now + keep_time)
             return
-        if self.probes_out >= knobs.tcp_keepalive_probes:
+        if self.probes_out >= self.keepalive_probes:
             eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
             self._send_active_rst()
             self._drop(errno.ETIMEDOUT, "keepalive probes unanswered")
@@ -145,4 +146,4 @@ class Timeouts:
         self.probes_out += 1
         eng.counters["TCPKeepAlive"] += 1
         self._emit(self._segment((self.snd_una - 1) & MASK, ACK))
-        self._set_timer(TimerKind.KEEPALIVE, eng.now + knobs.tcp_keepalive_intvl)
+        self._set_timer(TimerKind.KEEPALIVE, eng.now + self.keepalive_intvl)
