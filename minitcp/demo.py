@@ -16,6 +16,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
@@ -25,6 +26,7 @@ from .netns import NetnsError, enter_private_netns, in_private_netns
 from .sim import fallback, tun_problem
 from .sim import main as sim_main
 from .stack import Stack
+from .tcp.observer import BaseObserver
 from .tcp.states import State
 from .trace.tcpdump import describe_packet
 from .wire.errors import WireError
@@ -53,7 +55,7 @@ class Event:
     change: tuple[State, State] | None = None
 
 
-class Recorder:
+class Recorder(BaseObserver):
     """The stack's `on_packet` hook and the engine's observer at once: one ordered record."""
 
     def __init__(self) -> None:
@@ -74,22 +76,9 @@ class Recorder:
         self.events.append(Event(key, now, packet=pkt, flags=flags))
 
     # -- Observer
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        four = getattr(conn, "four_tuple", None)  # a TIME_WAIT entry
-        key = (four[1], four[3]) if four else (conn.lport, conn.rport)  # type: ignore[attr-defined]
-        self.events.append(Event(key, now, change=(old, new)))
-
-    def on_segment(self, *args: object) -> None:
-        pass
-
-    def on_timer(self, *args: object) -> None:
-        pass
-
-    def on_retransmit(self, *args: object) -> None:
-        pass
-
-    def on_drop(self, *args: object) -> None:
-        pass
+    def on_state(self, conn: Any, old: State, new: State, now: float) -> None:
+        _, lport, _, rport = conn.four_tuple  # a Connection or a TIME_WAIT entry
+        self.events.append(Event((lport, rport), now, change=(old, new)))
 
     # -- reading the record
     def mark(self) -> int:

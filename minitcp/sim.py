@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 from trio.testing import MockClock
@@ -26,6 +27,7 @@ from .apps import EchoServer, HttpServer
 from .faults import FaultInjector, FaultyLink, parse_rule
 from .link.memory import memory_link_pair
 from .stack import Stack
+from .tcp.observer import BaseObserver
 from .tcp.states import State
 from .trace.ss import ss
 from .trace.tcpdump import describe_packet
@@ -92,27 +94,14 @@ class Recorder:
         return out
 
 
-class _SideObserver:
+class _SideObserver(BaseObserver):
     def __init__(self, rec: Recorder, side: str) -> None:
         self.rec, self.side = rec, side
 
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        four = getattr(conn, "four_tuple", None)  # a TIME_WAIT entry
-        lport, rport = (four[1], four[3]) if four else (conn.lport, conn.rport)  # type: ignore[attr-defined]
+    def on_state(self, conn: Any, old: State, new: State, now: float) -> None:
+        _, lport, _, rport = conn.four_tuple  # a Connection or a TIME_WAIT entry
         key = (lport, rport) if self.side == "server" else (rport, lport)
         self.rec.events.append(Event(now, side=self.side, port=lport, change=(old, new), key=key))
-
-    def on_segment(self, *args: object) -> None:
-        pass
-
-    def on_timer(self, *args: object) -> None:
-        pass
-
-    def on_retransmit(self, *args: object) -> None:
-        pass
-
-    def on_drop(self, *args: object) -> None:
-        pass
 
 
 def say(text: str = "") -> None:

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import trio
+from tun_helpers import StateLog
 
 from minitcp.link.tun import TunLink
 from minitcp.sockets import Socket
@@ -39,27 +40,6 @@ pytestmark = pytest.mark.tun
 ADDR = "198.18.0.2"
 PEER = "198.18.0.1"
 PORT = 5000
-
-
-class StateLog:
-    """An engine observer that keeps every state change, by (our port, their port)."""
-
-    def __init__(self) -> None:
-        self.changes: list[tuple[int, int, State, State]] = []
-
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        four = getattr(conn, "four_tuple", None)
-        lport, rport = (four[1], four[3]) if four else (conn.lport, conn.rport)  # type: ignore[attr-defined]
-        self.changes.append((lport, rport, old, new))
-
-    def states(self, rport: int) -> list[State]:
-        """minitcp's states for the connection from the kernel's port `rport`, in order."""
-        return [new for lp, rp, _, new in self.changes if (lp, rp) == (PORT, rport)]
-
-    def on_segment(self, *args: object) -> None: ...
-    def on_timer(self, *args: object) -> None: ...
-    def on_retransmit(self, *args: object) -> None: ...
-    def on_drop(self, *args: object) -> None: ...
 
 
 @pytest.fixture
@@ -136,14 +116,15 @@ async def test_minitcp_closes_first_kernel_waits_in_close_wait_minitcp_in_time_w
             await ours.sendall(b"goodbye\n")
             ours.close()  # our FIN follows the data
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == b"goodbye\n"
-            await until(lambda: State.FIN_WAIT_2 in log(stack).states(kport), "our FIN to be acknowledged")
+            await until(lambda: State.FIN_WAIT_2 in log(stack).states(PORT, kport),
+                        "our FIN to be acknowledged")
             # The kernel got our FIN and acknowledged it; its application has not closed yet.
             assert await kernel_states(kport) == ["CLOSE-WAIT"]
         # Now it has: its FIN (LAST-ACK) is acknowledged by us at once and its socket is gone.
-        await until(lambda: State.TIME_WAIT in log(stack).states(kport), "the kernel's FIN")
+        await until(lambda: State.TIME_WAIT in log(stack).states(PORT, kport), "the kernel's FIN")
         assert await kernel_states(kport) == []
 
-    assert log(stack).states(kport) == [
+    assert log(stack).states(PORT, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
@@ -167,10 +148,10 @@ async def test_kernel_closes_first_kernel_in_time_wait_minitcp_passes_close_wait
         assert set(await kernel_reaches(kport, "FIN-WAIT-2")) <= {"FIN-WAIT-1", "FIN-WAIT-2"}
         assert ours.state == State.CLOSE_WAIT
         ours.close()
-        await until(lambda: State.CLOSED in log(stack).states(kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(stack).states(kport) == [
+    assert log(stack).states(PORT, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
@@ -184,13 +165,13 @@ async def test_server_that_never_closes_leaves_kernel_orphan_in_fin_wait_2(
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         kernel.close()
-        await until(lambda: State.CLOSE_WAIT in log(stack).states(kport), "the kernel's FIN")
+        await until(lambda: State.CLOSE_WAIT in log(stack).states(PORT, kport), "the kernel's FIN")
         await kernel_reaches(kport, "FIN-WAIT-2")  # and there it stays, for tcp_fin_timeout (60 s)
         await trio.sleep(0.3)  # time for anything else to happen: nothing should
         assert ours.state == State.CLOSE_WAIT
         assert await kernel_states(kport) == ["FIN-WAIT-2"]
         ours.close()  # tidy up: now the kernel's orphan gets our FIN
-        await until(lambda: State.CLOSED in log(stack).states(kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
 
@@ -214,10 +195,10 @@ async def test_half_close_server_answers_after_the_clients_fin(stack: Stack, lis
             await ours.sendall(answer)  # sending in CLOSE-WAIT is allowed: only the peer is done
             ours.close()
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == answer
-            await until(lambda: State.CLOSED in log(stack).states(kport), "our FIN to be acknowledged")
+            await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
             assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(stack).states(kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
+    assert log(stack).states(PORT, kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
 
 
 def _recv_error(sock: socket.socket) -> int | bytes:
@@ -240,8 +221,8 @@ async def test_close_with_unread_data_resets_the_kernels_connection(stack: Stack
         assert await kernel_states(kport) == []
 
     assert stack.engine.counters["TCPAbortOnClose"] == 1
-    assert log(stack).states(kport)[-1] == State.CLOSED
-    assert State.FIN_WAIT_1 not in log(stack).states(kport)
+    assert log(stack).states(PORT, kport)[-1] == State.CLOSED
+    assert State.FIN_WAIT_1 not in log(stack).states(PORT, kport)
 
 
 async def test_linger_zero_close_resets_the_kernels_connection(stack: Stack, listener: Socket) -> None:
@@ -256,7 +237,7 @@ async def test_linger_zero_close_resets_the_kernels_connection(stack: Stack, lis
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
     assert stack.engine.timewait.get(key) is None
     assert key not in stack.engine.conns
-    assert log(stack).states(kport)[-1] == State.CLOSED
+    assert log(stack).states(PORT, kport)[-1] == State.CLOSED
 
 
 def _connect_from(kport: int) -> socket.socket:

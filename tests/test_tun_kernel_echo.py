@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
+from tun_helpers import StateLog
 
 from minitcp.apps import EchoServer
 from minitcp.link.tun import TunLink
@@ -24,26 +25,6 @@ from minitcp.tcp.states import State
 pytestmark = pytest.mark.tun
 
 ADDR = "198.18.0.2"
-
-
-class StateLog:
-    """An engine observer that keeps every state change, by (our port, their port)."""
-
-    def __init__(self) -> None:
-        self.changes: list[tuple[int, int, State, State]] = []
-
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        four = getattr(conn, "four_tuple", None)
-        lport, rport = (four[1], four[3]) if four else (conn.lport, conn.rport)  # type: ignore[attr-defined]
-        self.changes.append((lport, rport, old, new))
-
-    def states(self, lport: int, rport: int) -> list[State]:
-        return [new for lp, rp, _, new in self.changes if (lp, rp) == (lport, rport)]
-
-    def on_segment(self, *args: object) -> None: ...
-    def on_timer(self, *args: object) -> None: ...
-    def on_retransmit(self, *args: object) -> None: ...
-    def on_drop(self, *args: object) -> None: ...
 
 
 @pytest.fixture

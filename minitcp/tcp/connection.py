@@ -547,6 +547,11 @@ class Connection(Receiver, Sender, Timeouts):
         }
 
     @property
+    def four_tuple(self) -> tuple[int, int, int, int]:
+        """(laddr, lport, raddr, rport), as a TIME_WAIT entry gives it too."""
+        return self.laddr, self.lport, self.raddr, self.rport
+
+    @property
     def fin_in_flight(self) -> bool:
         return self.state in _FIN_SENT_STATES
 

@@ -31,3 +31,23 @@ class Observer(Protocol):
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         """A segment was ignored or a connection abandoned, with the reason."""
+
+
+class BaseObserver:
+    """Every hook as a no-op: an observer subclasses it and overrides only what it watches."""
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        pass
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        pass
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        pass
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+        pass
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        pass

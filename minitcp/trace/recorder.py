@@ -43,14 +43,11 @@ MASK = 0xFFFFFFFF
 
 def conn_endpoints(conn: object) -> tuple[str, str]:
     """(local, remote) of a Connection or a TIME_WAIT entry; ("", "") for anything else."""
-    if hasattr(conn, "laddr"):
-        c: Any = conn
-        return endpoint(c.laddr, c.lport), endpoint(c.raddr, c.rport)
     four = getattr(conn, "four_tuple", None)
-    if four is not None:
-        laddr, lport, raddr, rport = four
-        return endpoint(laddr, lport), endpoint(raddr, rport)
-    return "", ""
+    if four is None:
+        return "", ""
+    laddr, lport, raddr, rport = four
+    return endpoint(laddr, lport), endpoint(raddr, rport)
 
 
 class Recorder:
