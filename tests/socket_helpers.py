@@ -26,8 +26,8 @@ import trio.testing
 from minitcp.link.memory import MemoryLink, memory_link_pair
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
+from minitcp.tcp.observer import BaseObserver
 from minitcp.tcp.states import State
-from minitcp.tcp.timers import TimerKind
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN, Segment, flag_str
 from minitcp.wire.tcp import parse_tcp_packet
@@ -60,28 +60,15 @@ class Sent:
         return f"{self.time:.3f} {self.sender} {s.sport}>{s.dport} [{flag_str(s.flags)}] len={len(s.payload)}"
 
 
-class StateLog:
-    """An engine observer that keeps the state changes (the other hooks are no-ops)."""
+class StateLog(BaseObserver):
+    """An engine observer that keeps the state changes."""
 
     def __init__(self, name: str, sink: list[tuple[str, object, State, State, float]]) -> None:
         self.name = name
         self.sink = sink
 
-    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
-        pass
-
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
         self.sink.append((self.name, conn, old, new, now))
-
-    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
-                 now: float) -> None:
-        pass
-
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        pass
-
-    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
-        pass
 
 
 class Cable:
