@@ -36,6 +36,7 @@ class AppServer:
     def __init__(self) -> None:
         self.connections = 0  # accepted so far
         self.active = 0  # being served now
+        self.peak = 0  # the most ever served at once
         self.errors = 0  # handlers that failed with an unexpected exception
         self.port = 0  # set by serve()
 
@@ -62,6 +63,7 @@ class AppServer:
     async def _run(self, stream: SocketStream) -> None:
         self.connections += 1
         self.active += 1
+        self.peak = max(self.peak, self.active)
         try:
             await self.handle(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
