@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import AsyncIterator
 
 import pytest
+import trio
+from tun_helpers import StateLog
 
+from minitcp.link.tun import TunLink
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
+from minitcp.stack import Stack
 
 _netns_problem: str | None = None
 _device_numbers = itertools.count()
@@ -44,3 +49,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def tun_name() -> str:
     """A device name no other test in this run uses, so TUN tests never collide."""
     return f"mtcpt{next(_device_numbers)}"
+
+
+@pytest.fixture
+async def tun_stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
+    """minitcp as 198.18.0.2 on a fresh TUN device (the kernel is 198.18.0.1), served in the
+    test's nursery; its engine observer is a `StateLog` of every state change."""
+    link = TunLink(tun_name)  # 198.18.0.1 exists from now on, so kernel servers may bind it
+    stack = Stack(link, "198.18.0.2", observer=StateLog())
+    nursery.start_soon(stack.run)
+    yield stack
+    link.close()

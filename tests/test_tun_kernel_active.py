@@ -17,7 +17,6 @@ import pytest
 import trio
 
 from minitcp.apps import fetch
-from minitcp.link.tun import TunLink
 from minitcp.sockets.streams import open_tcp_stream
 from minitcp.stack import Stack
 
@@ -26,15 +25,6 @@ pytestmark = pytest.mark.tun
 ADDR = "198.18.0.2"
 PEER = "198.18.0.1"
 HTTP_PORT = 8000
-
-
-@pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)  # 198.18.0.1 exists from now on, so kernel servers may bind it
-    stack = Stack(link, ADDR)
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
 
 
 async def listening(port: int, timeout: float = 10) -> None:
@@ -48,7 +38,7 @@ async def listening(port: int, timeout: float = 10) -> None:
 
 
 @pytest.fixture
-async def kernel_http_server(stack: Stack, tmp_path: Path) -> AsyncIterator[Path]:
+async def kernel_http_server(tun_stack: Stack, tmp_path: Path) -> AsyncIterator[Path]:
     """`python -m http.server --bind 198.18.0.1 8000` serving a temporary directory."""
     command = [sys.executable, "-m", "http.server", "--bind", PEER, "--directory", str(tmp_path),
                str(HTTP_PORT)]
@@ -61,30 +51,30 @@ async def kernel_http_server(stack: Stack, tmp_path: Path) -> AsyncIterator[Path
         await proc.wait()
 
 
-async def test_download_from_kernel_http_server(stack: Stack, kernel_http_server: Path) -> None:
+async def test_download_from_kernel_http_server(tun_stack: Stack, kernel_http_server: Path) -> None:
     data = os.urandom(20 * 10**6)
     (kernel_http_server / "payload.bin").write_bytes(data)
     with trio.fail_after(30):
-        got = await fetch(stack, PEER, HTTP_PORT, "/payload.bin")
+        got = await fetch(tun_stack, PEER, HTTP_PORT, "/payload.bin")
     print(f"\nactive open download: {got.nbytes / 1e6:.0f} MB kernel http.server -> minitcp in "
           f"{got.seconds:.2f} s = {got.mb_per_s:.1f} MB/s")
     assert got.status == 200
     assert got.nbytes == len(data)
     assert got.sha256 == hashlib.sha256(data).hexdigest()
-    assert stack.engine.counters["ActiveOpens"] == 1
+    assert tun_stack.engine.counters["ActiveOpens"] == 1
     with trio.fail_after(5):  # both FINs exchanged: nothing of the connection is left open
-        while stack.engine.conns:
+        while tun_stack.engine.conns:
             await trio.sleep(0.01)
 
 
-async def test_kernel_http_server_404(stack: Stack, kernel_http_server: Path) -> None:
+async def test_kernel_http_server_404(tun_stack: Stack, kernel_http_server: Path) -> None:
     with trio.fail_after(10):
-        got = await fetch(stack, PEER, HTTP_PORT, "/no-such-file")
+        got = await fetch(tun_stack, PEER, HTTP_PORT, "/no-such-file")
     assert got.status == 404
 
 
-async def test_connect_to_closed_kernel_port_is_refused(stack: Stack) -> None:
-    sock = stack.socket()
+async def test_connect_to_closed_kernel_port_is_refused(tun_stack: Stack) -> None:
+    sock = tun_stack.socket()
     start = time.monotonic()
     with trio.fail_after(5), pytest.raises(ConnectionRefusedError) as refused:
         await sock.connect((PEER, 9))  # the kernel answers our SYN with RST|ACK
@@ -92,11 +82,11 @@ async def test_connect_to_closed_kernel_port_is_refused(stack: Stack) -> None:
     assert time.monotonic() - start < 1
     sock.close()
     with trio.fail_after(5), pytest.raises(ConnectionRefusedError):
-        await fetch(stack, PEER, 9, "/")
+        await fetch(tun_stack, PEER, 9, "/")
 
 
 @pytest.fixture
-def kernel_echo_server(stack: Stack) -> Iterator[int]:
+def kernel_echo_server(tun_stack: Stack) -> Iterator[int]:
     """A kernel echo server on 198.18.0.1 (a thread with a blocking socket)."""
     server = socket.create_server((PEER, 0))
     server.settimeout(10)
@@ -119,11 +109,11 @@ def kernel_echo_server(stack: Stack) -> Iterator[int]:
     thread.join(10)
 
 
-async def test_one_megabyte_through_a_kernel_echo_server(stack: Stack, kernel_echo_server: int) -> None:
+async def test_one_megabyte_through_a_kernel_echo_server(tun_stack: Stack, kernel_echo_server: int) -> None:
     data = os.urandom(1 << 20)
     received = bytearray()
     with trio.fail_after(20):
-        stream = await open_tcp_stream(stack, PEER, kernel_echo_server)
+        stream = await open_tcp_stream(tun_stack, PEER, kernel_echo_server)
         async with stream, trio.open_nursery() as nursery:
 
             async def send() -> None:

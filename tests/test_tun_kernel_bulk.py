@@ -17,13 +17,11 @@ import http.client
 import random
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import trio
 
 from minitcp.apps import DiscardServer, HttpServer, pattern_sha256
-from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 
 pytestmark = pytest.mark.tun
@@ -31,15 +29,6 @@ pytestmark = pytest.mark.tun
 ADDR = "198.18.0.2"
 TOTAL = 100 * 10**6
 BLOCK = 10**6
-
-
-@pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, ADDR)
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
 
 
 def _upload(total: int) -> tuple[str, float]:
@@ -55,9 +44,9 @@ def _upload(total: int) -> tuple[str, float]:
         return hasher.hexdigest(), time.monotonic() - start
 
 
-async def test_upload_100_mb_to_discard(nursery: trio.Nursery, stack: Stack) -> None:
+async def test_upload_100_mb_to_discard(nursery: trio.Nursery, tun_stack: Stack) -> None:
     server = DiscardServer(digest=True)
-    await nursery.start(server.serve, stack, 9)
+    await nursery.start(server.serve, tun_stack, 9)
     with trio.fail_after(60):
         sha, seconds = await trio.to_thread.run_sync(_upload, TOTAL)
         (got,) = await server.wait_received(1)
@@ -85,9 +74,9 @@ def _download(total: int) -> tuple[int, str, float]:
         conn.close()
 
 
-async def test_download_100_mb_over_http(nursery: trio.Nursery, stack: Stack) -> None:
+async def test_download_100_mb_over_http(nursery: trio.Nursery, tun_stack: Stack) -> None:
     server = HttpServer()
-    await nursery.start(server.serve, stack, 80)
+    await nursery.start(server.serve, tun_stack, 80)
     with trio.fail_after(60):
         size, sha, seconds = await trio.to_thread.run_sync(_download, TOTAL)
     print(f"\ndownload: {TOTAL / 1e6:.0f} MB minitcp -> kernel in {seconds:.2f} s = "

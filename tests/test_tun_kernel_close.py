@@ -22,13 +22,12 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 import trio
 from tun_helpers import StateLog
 
-from minitcp.link.tun import TunLink
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.connection import conn_key
@@ -43,24 +42,15 @@ PORT = 5000
 
 
 @pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, ADDR, observer=StateLog())
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
-
-
-@pytest.fixture
-def listener(stack: Stack) -> Socket:
-    sock = stack.socket()
+def listener(tun_stack: Stack) -> Socket:
+    sock = tun_stack.socket()
     sock.bind(("", PORT))
     sock.listen(16)
     return sock
 
 
-def log(stack: Stack) -> StateLog:
-    return stack.engine.observer  # type: ignore[return-value]
+def log(tun_stack: Stack) -> StateLog:
+    return tun_stack.engine.observer  # type: ignore[return-value]
 
 
 async def kernel_states(kport: int) -> list[str]:
@@ -108,7 +98,7 @@ def read_to_eof(sock: socket.socket) -> bytes:
 
 
 async def test_minitcp_closes_first_kernel_waits_in_close_wait_minitcp_in_time_wait(
-    stack: Stack, listener: Socket
+    tun_stack: Stack, listener: Socket
 ) -> None:
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
@@ -116,24 +106,24 @@ async def test_minitcp_closes_first_kernel_waits_in_close_wait_minitcp_in_time_w
             await ours.sendall(b"goodbye\n")
             ours.close()  # our FIN follows the data
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == b"goodbye\n"
-            await until(lambda: State.FIN_WAIT_2 in log(stack).states(PORT, kport),
+            await until(lambda: State.FIN_WAIT_2 in log(tun_stack).states(PORT, kport),
                         "our FIN to be acknowledged")
             # The kernel got our FIN and acknowledged it; its application has not closed yet.
             assert await kernel_states(kport) == ["CLOSE-WAIT"]
         # Now it has: its FIN (LAST-ACK) is acknowledged by us at once and its socket is gone.
-        await until(lambda: State.TIME_WAIT in log(stack).states(PORT, kport), "the kernel's FIN")
+        await until(lambda: State.TIME_WAIT in log(tun_stack).states(PORT, kport), "the kernel's FIN")
         assert await kernel_states(kport) == []
 
-    assert log(stack).states(PORT, kport) == [
+    assert log(tun_stack).states(PORT, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
-    assert stack.engine.timewait.get(key) is not None  # the active closer keeps the 2MSL wait
-    assert key not in stack.engine.conns
+    assert tun_stack.engine.timewait.get(key) is not None  # the active closer keeps the 2MSL wait
+    assert key not in tun_stack.engine.conns
 
 
 async def test_kernel_closes_first_kernel_in_time_wait_minitcp_passes_close_wait_and_last_ack(
-    stack: Stack, listener: Socket
+    tun_stack: Stack, listener: Socket
 ) -> None:
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
@@ -148,34 +138,34 @@ async def test_kernel_closes_first_kernel_in_time_wait_minitcp_passes_close_wait
         assert set(await kernel_reaches(kport, "FIN-WAIT-2")) <= {"FIN-WAIT-1", "FIN-WAIT-2"}
         assert ours.state == State.CLOSE_WAIT
         ours.close()
-        await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(stack).states(PORT, kport) == [
+    assert log(tun_stack).states(PORT, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
-    assert stack.engine.timewait.get(key) is None  # the passive closer keeps nothing
-    assert key not in stack.engine.conns
+    assert tun_stack.engine.timewait.get(key) is None  # the passive closer keeps nothing
+    assert key not in tun_stack.engine.conns
 
 
 async def test_server_that_never_closes_leaves_kernel_orphan_in_fin_wait_2(
-    stack: Stack, listener: Socket
+    tun_stack: Stack, listener: Socket
 ) -> None:
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         kernel.close()
-        await until(lambda: State.CLOSE_WAIT in log(stack).states(PORT, kport), "the kernel's FIN")
+        await until(lambda: State.CLOSE_WAIT in log(tun_stack).states(PORT, kport), "the kernel's FIN")
         await kernel_reaches(kport, "FIN-WAIT-2")  # and there it stays, for tcp_fin_timeout (60 s)
         await trio.sleep(0.3)  # time for anything else to happen: nothing should
         assert ours.state == State.CLOSE_WAIT
         assert await kernel_states(kport) == ["FIN-WAIT-2"]
         ours.close()  # tidy up: now the kernel's orphan gets our FIN
-        await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
 
-async def test_half_close_server_answers_after_the_clients_fin(stack: Stack, listener: Socket) -> None:
+async def test_half_close_server_answers_after_the_clients_fin(tun_stack: Stack, listener: Socket) -> None:
     """The kernel sends a request and shutdown(SHUT_WR)s; minitcp reads to EOF, answers, closes."""
     request = bytes(range(256)) * 1000
     with trio.fail_after(10):
@@ -195,10 +185,11 @@ async def test_half_close_server_answers_after_the_clients_fin(stack: Stack, lis
             await ours.sendall(answer)  # sending in CLOSE-WAIT is allowed: only the peer is done
             ours.close()
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == answer
-            await until(lambda: State.CLOSED in log(stack).states(PORT, kport), "our FIN to be acknowledged")
+            await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport),
+                        "our FIN to be acknowledged")
             assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(stack).states(PORT, kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
+    assert log(tun_stack).states(PORT, kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
 
 
 def _recv_error(sock: socket.socket) -> int | bytes:
@@ -209,7 +200,9 @@ def _recv_error(sock: socket.socket) -> int | bytes:
         return e.errno or 0
 
 
-async def test_close_with_unread_data_resets_the_kernels_connection(stack: Stack, listener: Socket) -> None:
+async def test_close_with_unread_data_resets_the_kernels_connection(
+    tun_stack: Stack, listener: Socket
+) -> None:
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         with kernel:
@@ -220,12 +213,12 @@ async def test_close_with_unread_data_resets_the_kernels_connection(stack: Stack
             assert await trio.to_thread.run_sync(_recv_error, kernel) == errno.ECONNRESET
         assert await kernel_states(kport) == []
 
-    assert stack.engine.counters["TCPAbortOnClose"] == 1
-    assert log(stack).states(PORT, kport)[-1] == State.CLOSED
-    assert State.FIN_WAIT_1 not in log(stack).states(PORT, kport)
+    assert tun_stack.engine.counters["TCPAbortOnClose"] == 1
+    assert log(tun_stack).states(PORT, kport)[-1] == State.CLOSED
+    assert State.FIN_WAIT_1 not in log(tun_stack).states(PORT, kport)
 
 
-async def test_linger_zero_close_resets_the_kernels_connection(stack: Stack, listener: Socket) -> None:
+async def test_linger_zero_close_resets_the_kernels_connection(tun_stack: Stack, listener: Socket) -> None:
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         with kernel:
@@ -235,9 +228,9 @@ async def test_linger_zero_close_resets_the_kernels_connection(stack: Stack, lis
         assert await kernel_states(kport) == []
 
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
-    assert stack.engine.timewait.get(key) is None
-    assert key not in stack.engine.conns
-    assert log(stack).states(PORT, kport)[-1] == State.CLOSED
+    assert tun_stack.engine.timewait.get(key) is None
+    assert key not in tun_stack.engine.conns
+    assert log(tun_stack).states(PORT, kport)[-1] == State.CLOSED
 
 
 def _connect_from(kport: int) -> socket.socket:
@@ -250,7 +243,7 @@ def _connect_from(kport: int) -> socket.socket:
 
 
 async def test_new_syn_on_a_pair_minitcp_holds_in_time_wait_reopens_it(
-    stack: Stack, listener: Socket
+    tun_stack: Stack, listener: Socket
 ) -> None:
     """RFC 1122 section 4.2.2.13 (Linux tcp_timewait_state_process): a SYN above the old sequence space."""
     kport = 40123
@@ -263,5 +256,5 @@ async def test_new_syn_on_a_pair_minitcp_holds_in_time_wait_reopens_it(
                 ours.close()  # we close first: TIME-WAIT on our side, for the same four-tuple each round
                 assert await trio.to_thread.run_sync(read_to_eof, kernel) == b"round %d\n" % round_
             key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
-            await until(lambda key=key: stack.engine.timewait.get(key) is not None, "our TIME-WAIT")
-    assert stack.engine.counters["TWRecycled"] == 2
+            await until(lambda key=key: tun_stack.engine.timewait.get(key) is not None, "our TIME-WAIT")
+    assert tun_stack.engine.counters["TWRecycled"] == 2

@@ -15,10 +15,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
-from tun_helpers import StateLog
 
 from minitcp.apps import EchoServer
-from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 
@@ -28,18 +26,9 @@ ADDR = "198.18.0.2"
 
 
 @pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, ADDR, observer=StateLog())
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
-
-
-@pytest.fixture
-async def echo(nursery: trio.Nursery, stack: Stack) -> AsyncIterator[EchoServer]:
+async def echo(nursery: trio.Nursery, tun_stack: Stack) -> AsyncIterator[EchoServer]:
     server = EchoServer()
-    await nursery.start(server.serve, stack, 7)
+    await nursery.start(server.serve, tun_stack, 7)
     yield server
     assert server.errors == 0
 
@@ -63,7 +52,7 @@ def _round_trip(data: bytes, *, half_close: bool = True) -> tuple[bytes, int]:
         return bytes(received), sock.getsockname()[1]
 
 
-async def test_one_megabyte_round_trip(stack: Stack, echo: EchoServer) -> None:
+async def test_one_megabyte_round_trip(tun_stack: Stack, echo: EchoServer) -> None:
     data = os.urandom(1 << 20)
     with trio.fail_after(20):
         got, _ = await trio.to_thread.run_sync(_round_trip, data)
@@ -72,16 +61,18 @@ async def test_one_megabyte_round_trip(stack: Stack, echo: EchoServer) -> None:
     assert echo.bytes_echoed == len(data)
 
 
-async def test_half_closed_client_still_gets_everything_then_our_fin(stack: Stack, echo: EchoServer) -> None:
+async def test_half_closed_client_still_gets_everything_then_our_fin(
+    tun_stack: Stack, echo: EchoServer
+) -> None:
     """The kernel shuts down its sending side at once; the echo (and then our FIN) still arrive."""
     data = os.urandom(300_000)
     with trio.fail_after(20):
         got, port = await trio.to_thread.run_sync(_round_trip, data)
-        while State.CLOSED not in stack.engine.observer.states(7, port):  # type: ignore[union-attr]
+        while State.CLOSED not in tun_stack.engine.observer.states(7, port):  # type: ignore[union-attr]
             await trio.sleep(0.01)
     assert got == data
     # The kernel's FIN came first, so ours is the passive close.
-    ours = stack.engine.observer.states(7, port)  # type: ignore[union-attr]
+    ours = tun_stack.engine.observer.states(7, port)  # type: ignore[union-attr]
     assert ours[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED], ours
 
 
@@ -118,12 +109,12 @@ def _many_clients(count: int, barrier_timeout: float) -> list[str]:
     return failures
 
 
-async def test_two_hundred_concurrent_connections(stack: Stack, echo: EchoServer) -> None:
+async def test_two_hundred_concurrent_connections(tun_stack: Stack, echo: EchoServer) -> None:
     with trio.fail_after(40):
         failures = await trio.to_thread.run_sync(_many_clients, 200, 25)
     assert failures == []
     assert echo.connections == 200
     assert echo.peak == 200  # all served at once, not one after the other
-    counters = stack.engine.counters
+    counters = tun_stack.engine.counters
     assert counters["PassiveOpens"] == 200
     assert counters["ListenDrops"] == 0

@@ -24,7 +24,6 @@ import pytest
 import trio
 
 from minitcp.apps import HttpServer, pattern_sha256
-from minitcp.link.tun import TunLink
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
@@ -35,18 +34,9 @@ ADDR = "198.18.0.2"
 
 
 @pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, ADDR)
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
-
-
-@pytest.fixture
-async def server(nursery: trio.Nursery, stack: Stack) -> AsyncIterator[HttpServer]:
+async def server(nursery: trio.Nursery, tun_stack: Stack) -> AsyncIterator[HttpServer]:
     server = HttpServer()
-    await nursery.start(server.serve, stack, 80)
+    await nursery.start(server.serve, tun_stack, 80)
     yield server
     assert server.errors == 0
 
@@ -66,7 +56,7 @@ def _paused_download(n: int, pause: float) -> tuple[int, str]:
     return len(body), hashlib.sha256(body).hexdigest()
 
 
-async def test_download_survives_a_reader_that_pauses(stack: Stack, server: HttpServer) -> None:
+async def test_download_survives_a_reader_that_pauses(tun_stack: Stack, server: HttpServer) -> None:
     n = 2_000_000
     with trio.fail_after(20):
         size, sha = await trio.to_thread.run_sync(_paused_download, n, 1.5)
@@ -74,8 +64,8 @@ async def test_download_survives_a_reader_that_pauses(stack: Stack, server: Http
     assert sha == pattern_sha256(n)
 
 
-async def test_upload_survives_an_application_that_pauses(nursery: trio.Nursery, stack: Stack) -> None:
-    listener = stack.socket()
+async def test_upload_survives_an_application_that_pauses(nursery: trio.Nursery, tun_stack: Stack) -> None:
+    listener = tun_stack.socket()
     listener.bind(("", 5001))
     listener.listen(4)
     n = 3_000_000
@@ -117,14 +107,14 @@ def _abandon_download(linger_zero: bool) -> None:
 
 @pytest.mark.parametrize("linger_zero", [False, True], ids=["unread-data", "linger-zero"])
 async def test_kernel_abort_mid_download_is_a_quiet_broken_stream(
-    stack: Stack, server: HttpServer, linger_zero: bool
+    tun_stack: Stack, server: HttpServer, linger_zero: bool
 ) -> None:
     with trio.fail_after(10):
         await trio.to_thread.run_sync(_abandon_download, linger_zero)
-        while server.active or stack.engine.conns:  # the handler ended, the connection is gone
+        while server.active or tun_stack.engine.conns:  # the handler ended, the connection is gone
             await trio.sleep(0.01)
     assert server.connections == 1
-    assert stack.engine.counters["EstabResets"] == 1
+    assert tun_stack.engine.counters["EstabResets"] == 1
     assert server.body_bytes < 1_000_000_000
 
 
@@ -135,14 +125,14 @@ def _connect_and_abort() -> socket.socket:
 
 
 @pytest.fixture
-def listener(stack: Stack) -> Socket:
-    sock = stack.socket()
+def listener(tun_stack: Stack) -> Socket:
+    sock = tun_stack.socket()
     sock.bind(("", 5002))
     sock.listen(4)
     return sock
 
 
-async def test_kernel_reset_fails_our_next_read_with_econnreset(stack: Stack, listener: Socket) -> None:
+async def test_kernel_reset_fails_our_next_read_with_econnreset(tun_stack: Stack, listener: Socket) -> None:
     with trio.fail_after(10):
         kernel = await trio.to_thread.run_sync(_connect_and_abort)
         conn, _ = await listener.accept()
@@ -156,14 +146,14 @@ async def test_kernel_reset_fails_our_next_read_with_econnreset(stack: Stack, li
 
 
 async def test_connection_reset_before_accept_is_still_accepted_like_linux(
-    stack: Stack, listener: Socket
+    tun_stack: Stack, listener: Socket
 ) -> None:
     """Linux keeps a reset connection in the accept queue: accept() returns it, recv() says ECONNRESET."""
     with trio.fail_after(5):
         kernel = await trio.to_thread.run_sync(_connect_and_abort)
         await trio.sleep(0.05)  # the handshake is complete: the connection waits in the accept queue
         kernel.close()  # RST
-        while not stack.engine.counters["EstabResets"]:
+        while not tun_stack.engine.counters["EstabResets"]:
             await trio.sleep(0.005)
     with trio.move_on_after(1) as waited:
         conn, _ = await listener.accept()

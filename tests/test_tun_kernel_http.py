@@ -12,7 +12,6 @@ import pytest
 import trio
 
 from minitcp.apps import HttpServer, pattern_sha256
-from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 from minitcp.tcp.connection import conn_key
 from minitcp.wire.ipv4 import ip_int
@@ -25,18 +24,9 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is no
 
 
 @pytest.fixture
-async def stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, ADDR)
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
-
-
-@pytest.fixture
-async def server(nursery: trio.Nursery, stack: Stack) -> AsyncIterator[HttpServer]:
+async def server(nursery: trio.Nursery, tun_stack: Stack) -> AsyncIterator[HttpServer]:
     server = HttpServer()
-    await nursery.start(server.serve, stack, 80)
+    await nursery.start(server.serve, tun_stack, 80)
     yield server
     assert server.errors == 0
 
@@ -51,7 +41,7 @@ async def curl(*args: str) -> list[list[str]]:
 
 
 @needs_curl
-async def test_curl_two_requests_on_one_kept_alive_connection(stack: Stack, server: HttpServer) -> None:
+async def test_curl_two_requests_on_one_kept_alive_connection(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(20):
         rows = await curl("-o", "/dev/null", "-o", "/dev/null", f"http://{ADDR}/", f"http://{ADDR}/bytes/12345")
     assert [r[0] for r in rows] == ["200", "200"]
@@ -63,7 +53,7 @@ async def test_curl_two_requests_on_one_kept_alive_connection(stack: Stack, serv
 
 
 @needs_curl
-async def test_curl_page_and_errors(stack: Stack, server: HttpServer) -> None:
+async def test_curl_page_and_errors(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(20):
         command = ["curl", "-sS", "--max-time", "10", f"http://{ADDR}/"]
         page = await trio.run_process(command, capture_stdout=True)
@@ -75,19 +65,19 @@ async def test_curl_page_and_errors(stack: Stack, server: HttpServer) -> None:
 
 
 @needs_curl
-async def test_curl_50_mb(stack: Stack, server: HttpServer) -> None:
+async def test_curl_50_mb(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(40):
         rows = await curl("-o", "/dev/null", f"http://{ADDR}/bytes/{BIG}")
     assert rows[0][:2] == ["200", str(BIG)]
 
 
 @needs_curl
-async def test_curl_connection_close_makes_minitcp_close_first(stack: Stack, server: HttpServer) -> None:
+async def test_curl_connection_close_makes_minitcp_close_first(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(20):
         rows = await curl("-o", "/dev/null", "-H", "Connection: close", f"http://{ADDR}/bytes/1000")
         port = int(rows[0][3])
         key = conn_key(ip_int(ADDR), 80, ip_int("198.18.0.1"), port)
-        while stack.engine.timewait.get(key) is None:  # curl's FIN follows ours
+        while tun_stack.engine.timewait.get(key) is None:  # curl's FIN follows ours
             await trio.sleep(0.01)
     assert rows[0][:2] == ["200", "1000"]
 
@@ -106,7 +96,7 @@ def _keep_alive_gets() -> tuple[list[tuple[int, bytes]], list[int]]:
     return results, ports
 
 
-async def test_http_client_two_requests_on_one_connection(stack: Stack, server: HttpServer) -> None:
+async def test_http_client_two_requests_on_one_connection(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(20):
         results, ports = await trio.to_thread.run_sync(_keep_alive_gets)
     (status1, page), (status2, data) = results
@@ -133,7 +123,7 @@ def _download_sha(n: int) -> tuple[int, str]:
         conn.close()
 
 
-async def test_http_client_50_mb_sha256(stack: Stack, server: HttpServer) -> None:
+async def test_http_client_50_mb_sha256(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(40):
         size, sha = await trio.to_thread.run_sync(_download_sha, BIG)
     assert size == BIG
@@ -150,7 +140,9 @@ def _half_closed_get() -> bytes:
         return response
 
 
-async def test_half_closed_client_gets_its_response_then_our_fin(stack: Stack, server: HttpServer) -> None:
+async def test_half_closed_client_gets_its_response_then_our_fin(
+    tun_stack: Stack, server: HttpServer
+) -> None:
     with trio.fail_after(20):
         response = await trio.to_thread.run_sync(_half_closed_get)
     head, _, body = response.partition(b"\r\n\r\n")
@@ -160,7 +152,7 @@ async def test_half_closed_client_gets_its_response_then_our_fin(stack: Stack, s
 
 
 @needs_curl
-async def test_thirty_curl_processes_download_at_once(stack: Stack, server: HttpServer) -> None:
+async def test_thirty_curl_processes_download_at_once(tun_stack: Stack, server: HttpServer) -> None:
     n = 1_000_000
     command = ["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
                f"http://{ADDR}/bytes/{n}"]

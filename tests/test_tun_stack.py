@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import trio
 
-from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 
 pytestmark = pytest.mark.tun
 
 STACK_ADDR = "198.18.0.2"
-
-
-@pytest.fixture
-async def tun_stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    link = TunLink(tun_name)
-    stack = Stack(link, STACK_ADDR)
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
 
 
 async def test_kernel_ping_gets_three_replies(tun_stack: Stack) -> None:
