@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from typing import Any
 
 import pytest
 import trio
@@ -50,6 +51,22 @@ async def echo_once(net: Net, port: int, msg: bytes) -> bytes:
             got += chunk
         return bytes(got)
 
+
+
+def fail_for(monkeypatch: pytest.MonkeyPatch, method: str, victim: Connection, what: str) -> None:
+    """Make `Connection.<method>` raise for `victim` only: a simulated engine bug in one connection.
+
+    Connection has __slots__, so the method is replaced on the class, and passes every other
+    connection through to the real one.
+    """
+    real = getattr(Connection, method)
+
+    def faulty(self: Connection, *args: Any) -> None:
+        if self is victim:
+            raise RuntimeError(f"simulated {what}")
+        real(self, *args)
+
+    monkeypatch.setattr(Connection, method, faulty)
 
 async def test_200_concurrent_connections_through_one_listener(net: Net, autojump_clock: MockClock) -> None:
     lst = net.b.socket()
@@ -112,15 +129,7 @@ async def test_an_engine_bug_in_one_connection_resets_only_that_one(net: Net, au
     victim_cli, victim_srv = await connected_pair(net, listener=lst)
     other_cli, other_srv = await connected_pair(net, listener=lst)
     victim = victim_srv.connection
-    real_input = Connection.input
-
-    def faulty_input(self: Connection, seg: Segment) -> None:
-        if self is victim:
-            raise RuntimeError("simulated bug in the engine")
-        real_input(self, seg)
-
-    # Connection has __slots__, so the method is replaced on the class and fails for one object only.
-    monkeypatch.setattr(Connection, "input", faulty_input)
+    fail_for(monkeypatch, "input", victim, "a bug in the engine")
     mark = len(net.wire)
     await victim_cli.send(b"this segment trips the bug")
     await settle()
@@ -176,14 +185,7 @@ async def test_an_engine_bug_in_one_connections_timer_resets_only_that_one(
     victim_cli, victim_srv = await connected_pair(net, 80)
     other_cli, other_srv = await connected_pair(net, 81)
     victim = victim_srv.connection
-    real = Connection.on_timers
-
-    def faulty_on_timers(self: Connection, now: float) -> None:
-        if self is victim:
-            raise RuntimeError("simulated bug in a timer")
-        real(self, now)
-
-    monkeypatch.setattr(Connection, "on_timers", faulty_on_timers)
+    fail_for(monkeypatch, "on_timers", victim, "a bug in a timer")
     victim_cli.shutdown(SHUT_WR)  # the FIN arms B's delayed-ACK timer on the victim
     other_cli.shutdown(SHUT_WR)
     with trio.fail_after(5):
@@ -203,14 +205,7 @@ async def test_an_engine_bug_in_an_orphaned_connection_still_resets_it(
     cli.close()
     await trio.sleep(0.5)
     assert victim.state == State.FIN_WAIT_2
-    real_input = Connection.input
-
-    def faulty_input(self: Connection, seg: Segment) -> None:
-        if self is victim:
-            raise RuntimeError("simulated bug in the engine")
-        real_input(self, seg)
-
-    monkeypatch.setattr(Connection, "input", faulty_input)
+    fail_for(monkeypatch, "input", victim, "a bug in the engine")
     mark = len(net.wire)
     await srv.send(b"trips the bug on A")
     await settle()
