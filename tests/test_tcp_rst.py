@@ -111,6 +111,27 @@ def test_syn_on_an_established_connection_gets_a_challenge_ack() -> None:
     assert p.eng.counters["TCPSYNChallenge"] == 1 and p.eng.counters["TCPChallengeACK"] == 1
 
 
+def test_insecure_syn_knob_resets_on_a_syn_in_the_window() -> None:
+    """RFC 793 page 71 (RFC 5961 section 4 off): reset, CLOSED, "connection reset"."""
+    p = Peer(knobs(tcp_insecure_syn=1))
+    conn = p.accept()
+    out = p.feed(p.seg(SYN, seq=1, mss=1460), at=1.0)
+    assert p.rels(out) == [("R.", 1, 1, 0)]
+    assert conn.state == State.CLOSED
+    with pytest.raises(OSError) as e:
+        conn.send(b"x")
+    assert e.value.errno == errno.ECONNRESET
+
+
+def test_insecure_syn_knob_still_only_acks_a_syn_before_the_window() -> None:
+    # Its end (seq + 1) reaches rcv_nxt, so Linux's tcp_sequence lets it in, but the SYN's own
+    # sequence number is outside the window: RFC 793 says ACK it and drop it.
+    p = Peer(knobs(tcp_insecure_syn=1))
+    conn = p.accept()
+    assert p.rels(p.feed(p.seg(SYN, seq=0, mss=1460), at=1.0)) == [(".", 1, 1, 0)]
+    assert conn.state == State.ESTABLISHED
+
+
 def test_rst_in_close_wait_reports_epipe_and_rcv_nxt_minus_one_is_accepted() -> None:
     """Linux tcp_reset_check: once the peer's FIN is in, an RST at rcv_nxt - 1 is exact too."""
     p = Peer()

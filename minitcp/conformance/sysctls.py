@@ -4,7 +4,7 @@ Only a knob that changes TCP behaviour the same way is mapped; everything
 else (FreeBSD-only features such as the host cache, blackhole, TCP over UDP,
 or knobs minitcp does not have) is ignored and listed in the report, so
 a reader can see what a passing script did not exercise. A mapping may name
-a knob minitcp does not have yet (`tcp_keepinit`, `tcp_insecure_syn`): it
+a knob minitcp does not have yet (`tcp_keepinit`): it
 applies as soon as the knob exists and is reported as ignored until then.
 """
 
@@ -38,7 +38,7 @@ MAPPINGS: dict[str, Mapping] = {
     "net.inet.tcp.sack.enable": Mapping(("tcp_sack",)),
     # RFC 5961 section 3 off: any RST in the window is accepted.
     "net.inet.tcp.insecure_rst": Mapping(("tcp_insecure_rst",)),
-    # RFC 5961 section 4 off (SYN in a synchronized state). No knob yet: minitcp is always secure.
+    # RFC 5961 section 4 off: an in-window SYN in a synchronized state resets the connection.
     "net.inet.tcp.insecure_syn": Mapping(("tcp_insecure_syn",)),
     # Keepalive timing, in ms on FreeBSD, in s in minitcp (Linux tcp_keepalive_*).
     "net.inet.tcp.keepidle": Mapping(("tcp_keepalive_time",), _ms),

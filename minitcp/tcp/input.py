@@ -153,6 +153,14 @@ class Receiver:
                 return
             if not (self.state == State.SYN_RECEIVED and self.listener is None and flags & ACK
                     and seg.seq == self.irs and seg.ack == self.snd_nxt):
+                if eng.knobs.tcp_insecure_syn and seq_ge(seg.seq, self.rcv_nxt):
+                    # RFC 793 page 71, "fourth, check the SYN bit": a SYN in the window (its own
+                    # sequence number, not just its end, as Linux's tcp_sequence takes it) is an
+                    # error; send a reset, report "connection reset", enter CLOSED.
+                    self._note_drop(seg, "SYN on a synchronized connection (insecure: reset)")
+                    self._send_active_rst()
+                    self._drop(errno.ECONNRESET, "SYN in the window (tcp_insecure_syn)")
+                    return
                 # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
                 eng.counters["TCPSYNChallenge"] += 1
                 self._note_drop(seg, "SYN on a synchronized connection")

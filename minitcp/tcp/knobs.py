@@ -65,6 +65,9 @@ class Knobs:
     ip_local_port_range: tuple[int, int] = (32768, 60999)
     # Not Linux: FreeBSD's net.inet.tcp.insecure_rst, accept any in-window RST (RFC 5961 off).
     tcp_insecure_rst: int = 0
+    # Not Linux: FreeBSD's net.inet.tcp.insecure_syn, RFC 5961 section 4 off: an in-window SYN on
+    # a synchronized connection resets it (RFC 793 page 71) instead of earning a challenge ACK.
+    tcp_insecure_syn: int = 0
 
     def set(self, name: str, value: Any) -> None:
         """Set a knob by its sysctl name (`net.ipv4.tcp_fin_timeout` or `tcp_fin_timeout`).
