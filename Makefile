@@ -8,7 +8,7 @@ INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h nativ
 # Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them.
 SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump
 
-.PHONY: install test demo bench lint system-tools
+.PHONY: install test demo bench lint system-tools conformance
 
 install: $(STAMP)
 
@@ -54,6 +54,13 @@ bench: install
 	  >/dev/null 2>&1 || echo "wrk could not be installed: the bench will use its Python HTTP client"; \
 	fi
 	$(VENV)/bin/minitcp bench $(BENCH_ARGS)
+
+# The FreeBSD packetdrill suite, read from ../shared (never copied here), against minitcp in
+# virtual time (no root, no TUN). It passes when every failure is a listed Linux difference that
+# still fails for its stated reason (minitcp/conformance/linux_differences.toml).
+CONFORMANCE_SUITE ?= ../shared/conformance/freebsd-tcp-testsuite
+conformance: install
+	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --listed-ok $(CONFORMANCE_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
