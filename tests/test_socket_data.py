@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from functools import partial
 
 import pytest
 import trio
@@ -73,6 +74,42 @@ async def test_blocked_recv_wakes_when_data_arrives(net: Net, autojump_clock: Mo
         assert got == []
         await cli.send(b"ping")
     assert got == [b"ping"]
+
+
+async def test_cancelled_recvs_leave_the_other_waiters_waiting(net: Net, autojump_clock: MockClock) -> None:
+    """Tasks blocked on one socket wait each for itself: cancelling some (the first and the
+    last to block) disturbs nobody else, and a later recv on the same handle blocks and wakes."""
+    cli, srv = await connected_pair(net)
+    other = srv.dup()
+    got: list[bytes] = []
+    doomed: list[trio.CancelScope] = []
+
+    async def reader(handle: Socket) -> None:
+        got.append(await handle.recv(100))
+
+    async def cancelled_reader() -> None:
+        with trio.CancelScope() as scope:
+            doomed.append(scope)
+            await srv.recv(100)
+        got.append(b"cancelled")
+
+    async with trio.open_nursery() as n:
+        for task in (cancelled_reader, partial(reader, other), cancelled_reader):
+            n.start_soon(task)
+            await settle()
+        for scope in doomed:
+            scope.cancel()
+        await settle()
+        assert got == [b"cancelled"] * 2  # and the reader in the middle still waits
+        await cli.send(b"one")
+        await settle()
+        assert got == [b"cancelled"] * 2 + [b"one"]
+        n.start_soon(reader, srv)
+        await settle()
+        await cli.send(b"two")
+    assert got == [b"cancelled"] * 2 + [b"one", b"two"]
+    # Waiting costs memory only while someone waits (an idle server has 10,000s of sockets).
+    assert srv._ep.waiters is None
 
 
 async def test_sendall_a_large_buffer(net: Net, autojump_clock: MockClock) -> None:

@@ -66,7 +66,7 @@ async def test_state_paths_with_close(net: Net, autojump_clock: MockClock) -> No
     [tw] = net.a.engine.timewait_entries()
     start = trio.current_time()
     await trio.sleep(61)
-    ends = [(who, new, now) for who, c, old, new, now in net.states if c is tw]
+    ends = [(who, new, now) for who, c, old, new, now in net.states if c == tw]  # a view of the entry
     assert len(ends) == 1
     assert ends[0][:2] == ("a", S.CLOSED)
     assert ends[0][2] - start == pytest.approx(60)

@@ -73,6 +73,22 @@ async def test_accepted_socket_inherits_the_listeners_options(net: Net, autojump
     assert srv.connection.nodelay and srv.connection.keepalive
 
 
+async def test_an_accepted_sockets_options_are_its_own(net: Net, autojump_clock: MockClock) -> None:
+    """Children start with the listener's options (one shared copy until someone sets one):
+    setting an option on a child changes neither the listener nor its siblings, and back."""
+    lst = listening(net, opts={(TCP, _s.TCP_NODELAY): 1})
+    _, first = await connected_pair(net, listener=lst)
+    _, second = await connected_pair(net, listener=lst)
+    first.setsockopt(TCP, _s.TCP_NODELAY, 0)
+    first.setsockopt(SOL, _s.SO_KEEPALIVE, 1)
+    for other in (lst, second):
+        assert other.getsockopt(TCP, _s.TCP_NODELAY) == 1 and other.getsockopt(SOL, _s.SO_KEEPALIVE) == 0
+    assert second.connection.nodelay and not second.connection.keepalive
+    lst.setsockopt(TCP, _s.TCP_KEEPIDLE, 30)
+    assert first.getsockopt(TCP, _s.TCP_KEEPIDLE) == second.getsockopt(TCP, _s.TCP_KEEPIDLE) != 30
+    assert first.getsockopt(TCP, _s.TCP_NODELAY) == 0 and first.getsockopt(SOL, _s.SO_KEEPALIVE) == 1
+
+
 async def test_so_linger(net: Net, autojump_clock: MockClock) -> None:
     s = net.a.socket()
     assert linger(s) == (0, 0)

@@ -82,6 +82,17 @@ def test_bare_ack_at_rcv_nxt_restarts_the_timer_silently() -> None:
     assert tw.expires == 80.0
 
 
+def test_restarts_leave_only_the_last_deadline() -> None:
+    p, _ = time_wait()
+    for at in (10.0, 20.0, 30.0):
+        assert p.feed(p.seg(ACK, seq=2, ack=2), at=at) == []
+    assert p.eng.poll_at() == 90.0  # the older places in the queue are skipped, not due
+    p.run_until(89.9)
+    assert len(p.eng.timewait_entries()) == 1 and p.eng.counters["TW"] == 0
+    p.run_until(90.0)
+    assert not p.eng.timewait_entries() and p.eng.counters["TW"] == 1
+
+
 def test_data_in_time_wait_is_answered_with_our_ack() -> None:
     p, _ = time_wait()
     out = p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"old"), at=5.0)
@@ -103,6 +114,33 @@ def test_new_syn_above_the_old_sequence_space_reuses_the_pair() -> None:
         (State.TIME_WAIT, State.CLOSED), (State.LISTEN, State.SYN_RECEIVED)]
     (half,) = lst.syn_queue.values()
     assert half.state == State.SYN_RECEIVED
+
+
+def test_a_pair_back_in_time_wait_lasts_its_own_60_seconds() -> None:
+    """A new SYN takes the pair over at 10 s; the new incarnation closes into TIME-WAIT at 20 s.
+    The old entry's place in the queue (due at 61.01) must neither end the new entry nor
+    hold back its deadline."""
+    p, _ = time_wait()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
+    p.peer_isn += 50_000
+    (synack,) = p.feed(p.seg(SYN, seq=0, mss=1460), at=10.0)
+    p.iss = synack.seq
+    assert p.feed(p.seg(ACK), at=10.01) == []
+    conn = lst.accept()
+    assert conn is not None
+    p.eng.now = p.now = 20.0
+    conn.close()
+    p.out()
+    assert p.rels(p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=20.02)) == [(".", 2, 2, 0)]
+    (tw,) = p.eng.timewait_entries()
+    assert tw.expires == pytest.approx(80.02)
+    p.run_until(70.0)
+    assert p.eng.timewait_entries() == [tw]
+    assert p.eng.poll_at() == pytest.approx(80.02)
+    p.run_until(80.02)
+    assert not p.eng.timewait_entries()
+    assert (p.eng.counters["TWRecycled"], p.eng.counters["TW"]) == (1, 1)
+    assert (tw.snd_nxt - synack.seq) & 0xFFFFFFFF == 2  # the new incarnation's: its SYN and FIN
 
 
 def test_new_syn_with_a_newer_timestamp_reuses_the_pair_even_below_rcv_nxt() -> None:

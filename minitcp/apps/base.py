@@ -1,10 +1,11 @@
 """What every minitcp server shares: a listener, one task per connection, counters, logging.
 
 A server is an object with an async `handle(stream)` method; `serve()` opens a
-listener on the stack and runs `trio.serve_listeners` with it, one task per
-accepted connection. A connection that breaks (the peer reset it) is normal
-life for a server and ends quietly; a bug in a handler is logged and counted
-in `errors`, and the server goes on serving the other connections.
+listener on the stack and accepts in a loop, one task per accepted connection
+(as `trio.serve_listeners` does, without its wrapper frame per connection). A
+connection that breaks (the peer reset it) is normal life for a server and
+ends quietly; a bug in a handler is logged and counted in `errors`, and the
+server goes on serving the other connections.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ class AppServer:
         """
         self.port = self.default_port if port is None else port
         listener = open_tcp_listener(stack, self.port, backlog=backlog)
-        await trio.serve_listeners(self._run, [listener], task_status=task_status)
+        async with trio.open_nursery() as nursery, listener:
+            task_status.started([listener])
+            while True:
+                stream = await listener.accept()
+                # Named by the server: trio would otherwise build a name string for every task.
+                nursery.start_soon(self._run, stream, name=self.name)
 
     async def _run(self, stream: SocketStream) -> None:
         self.connections += 1

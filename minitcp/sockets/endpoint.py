@@ -8,6 +8,8 @@ O_NONBLOCK lives on the open file description and is shared by dup()'d fds.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -17,10 +19,14 @@ if TYPE_CHECKING:
     from ..tcp.connection import Connection
     from ..tcp.listener import Listener
 
+# Options are replaced, never changed in place, so every endpoint without any (nearly all)
+# and every accepted child of a listener can share one mapping instead of a dict each.
+NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
 
 class Endpoint:
-    __slots__ = ("autobound", "conn", "connecting", "laddr", "listener", "lot", "lport", "nonblocking",
-                 "options", "refs", "reuseaddr", "stack")
+    __slots__ = ("autobound", "conn", "connecting", "laddr", "listener", "lport", "nonblocking",
+                 "options", "refs", "reuseaddr", "stack", "waiters")
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -36,12 +42,29 @@ class Endpoint:
         self.connecting = False
         self.nonblocking = False
         # Options set before there is a connection, handed to it (or to the listener's children).
-        self.options: dict[str, Any] = {}
-        self.lot = trio.lowlevel.ParkingLot()
+        self.options = NO_OPTIONS
+        # The tasks blocked on this endpoint, newest first, linked through the waiters themselves:
+        # nothing at all while nobody waits. (A trio ParkingLot per endpoint, with the frame and
+        # closure of its park(), cost an idle connection ~1 KB.)
+        self.waiters: _Waiter | None = None
+
+    def set_option(self, name: str, value: Any) -> None:
+        self.options = {**self.options, name: value}
+
+    def wait(self) -> Awaitable[None]:
+        """Block the calling task until the next wake() (or until it is cancelled).
+
+        A plain function returning trio's awaitable, so waiting adds no frame of its own.
+        """
+        waiter = self.waiters = _Waiter(self, trio.lowlevel.current_task(), self.waiters)
+        return trio.lowlevel.wait_task_rescheduled(waiter)
 
     def wake(self) -> None:
         """The engine says readiness changed: let every waiting task look again."""
-        self.lot.unpark_all()
+        waiter, self.waiters = self.waiters, None
+        while waiter is not None:  # (trio runs the woken tasks in an order of its own choosing)
+            trio.lowlevel.reschedule(waiter.task)
+            waiter = waiter.next
 
     def attach(self, conn: Connection) -> None:
         self.conn = conn
@@ -64,3 +87,28 @@ class Endpoint:
             stack.ports.release(self, self.lport)
         stack.kick()
         self.wake()
+
+
+class _Waiter:
+    """One blocked task; trio calls it as the abort function when the wait is cancelled."""
+
+    __slots__ = ("ep", "next", "task")
+
+    def __init__(self, ep: Endpoint, task: trio.lowlevel.Task, after: _Waiter | None) -> None:
+        self.ep = ep
+        self.task = task
+        self.next = after
+
+    def __call__(self, _raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        # Still on the endpoint's chain: wake() reschedules every waiter it unlinks, and trio
+        # never aborts a rescheduled task.
+        ep = self.ep
+        if ep.waiters is self:
+            ep.waiters = self.next
+        else:
+            before = ep.waiters
+            while before is not None and before.next is not self:
+                before = before.next
+            assert before is not None
+            before.next = self.next
+        return trio.lowlevel.Abort.SUCCEEDED

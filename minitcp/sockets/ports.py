@@ -78,7 +78,7 @@ class PortTable:
             if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
                 return True
         if not ep.reuseaddr:
-            return any((tw.key >> 64) & 0xFFFF == port for tw in self.engine.timewait.entries.values())
+            return any((key >> 64) & 0xFFFF == port for key in self.engine.timewait)
         return False
 
     def _free_port(self, usable) -> int:  # type: ignore[no-untyped-def]

@@ -1,8 +1,8 @@
 """The BSD socket API on minitcp, async, with Linux's errors and close/shutdown semantics.
 
 A `Socket` is one handle (one file descriptor, in Linux terms). Blocking calls
-wait on the endpoint's parking lot, which the stack unparks whenever the
-engine reports a change; in non-blocking mode they raise BlockingIOError
+wait on the endpoint, which the stack wakes whenever the engine reports a
+change; in non-blocking mode they raise BlockingIOError
 (EAGAIN, or EINPROGRESS for connect) instead. Errors are OSError with the
 errno Linux gives.
 """
@@ -14,7 +14,7 @@ import operator
 import os
 import socket as _s
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -54,6 +54,8 @@ _LINGER = struct.Struct("ii")
 
 class Socket:
     """One handle to a TCP endpoint of a `Stack`."""
+
+    __slots__ = ("_closed", "_ep")
 
     def __init__(self, stack: Stack, endpoint: Endpoint | None = None) -> None:
         self._ep = endpoint if endpoint is not None else Endpoint(stack)
@@ -105,7 +107,7 @@ class Socket:
         conn = ep.conn
         if conn is None:
             return State.CLOSED
-        if conn.state == State.TIME_WAIT and ep.stack.engine.timewait.get(conn.key) is None:
+        if conn.state == State.TIME_WAIT and conn.key not in ep.stack.engine.timewait:
             # The engine swaps a connection entering TIME_WAIT for a compact table entry and
             # never touches the old object again: once the entry is gone (60 s later, or ended
             # by an RST or a new SYN) the connection is CLOSED, as `ss` would show.
@@ -180,7 +182,7 @@ class Socket:
         # Linux sk_clone_lock: the new socket inherits the listener's options (SO_LINGER,
         # SO_REUSEADDR, TCP_NODELAY, ...); the connection got them from the listener already,
         # and getsockopt() and close() read them here. O_NONBLOCK is not inherited (accept(2)).
-        child.options = dict(ep.options)
+        child.options = ep.options
         child.reuseaddr = ep.reuseaddr
         child.attach(conn)
         ep.stack.kick()
@@ -276,21 +278,21 @@ class Socket:
         bufsize = operator.index(bufsize)
         if bufsize < 0:
             raise OSError(errno.EINVAL, "negative buffer size")
-        conn = ep.conn
-        if conn is None:
-            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        conn = self._connected(ep, for_send=False)
         if bufsize == 0:
             # Linux tcp_recvmsg: zero bytes asked for are "copied" at once; it never waits.
             await trio.lowlevel.checkpoint()
             return b""
         peek = bool(flags & MSG_PEEK)
-        while True:
-            data = conn.recv(bufsize, peek)
-            if data is not None:
-                ep.stack.kick()
-                await trio.lowlevel.checkpoint()
-                return data
-            await self._wait(lambda: conn.readable, flags)
+        # Not _wait(lambda: conn.readable): an idle connection spends its life here, and the
+        # closure and the extra frame would cost it ~500 B. recv() is None exactly when unreadable.
+        # (SocketStream.receive_some has this loop too, to save a frame more.)
+        while (data := conn.recv(bufsize, peek)) is None:
+            await self._park(ep, flags)
+            self._woken(ep)
+        ep.stack.kick()
+        await trio.lowlevel.checkpoint()
+        return data
 
     def _connected(self, ep: Endpoint, for_send: bool) -> Any:
         conn = ep.conn
@@ -334,7 +336,7 @@ class Socket:
                 # Linux sk_setsockopt: optlen < sizeof(struct linger) is EINVAL.
                 raise OSError(errno.EINVAL, "Invalid argument (struct linger too short)")
             onoff, seconds = _LINGER.unpack(value[:_LINGER.size]) if isinstance(value, bytes) else (1, value)
-            ep.options["linger"] = seconds if onoff else None
+            ep.set_option("linger", seconds if onoff else None)
             if ep.conn is not None:
                 ep.conn.linger = ep.options["linger"]
             return
@@ -361,7 +363,7 @@ class Socket:
                 # Linux __ip_sock_set_tos: a stream socket keeps the ECN bits to TCP (RFC 3168
                 # section 6.1.1), so only the DSCP part of the value is taken.
                 value &= 0xFF & ~_INET_ECN_MASK
-            ep.options[name] = value
+            ep.set_option(name, value)
             if ep.conn is not None:
                 ep.conn.apply_option(name, value)
                 ep.stack.kick()
@@ -410,10 +412,18 @@ class Socket:
         if ready():
             await trio.lowlevel.checkpoint()
             return
+        while not ready():
+            await self._park(ep, flags)
+            self._woken(ep)
+
+    @staticmethod
+    def _park(ep: Endpoint, flags: int) -> Awaitable[None]:
+        """Wait for the endpoint's next wake-up; EAGAIN instead when the call may not block."""
         if ep.nonblocking or flags & MSG_DONTWAIT:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-        while not ready():
-            await ep.lot.park()
-            if self._closed:
-                raise OSError(errno.EBADF, "Bad file descriptor")
-            ep.stack.sync_clock()  # time passed while parked; the caller goes on to the engine
+        return ep.wait()
+
+    def _woken(self, ep: Endpoint) -> None:
+        if self._closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        ep.stack.sync_clock()  # time passed while parked; the caller goes on to the engine

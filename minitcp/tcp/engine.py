@@ -249,7 +249,7 @@ class TcpEngine:
     def in_use(self, laddr: int, lport: int, raddr: int, rport: int) -> bool:
         """Whether the four-tuple belongs to a connection or a TIME_WAIT entry."""
         key = conn_key(laddr, lport, raddr, rport)
-        return key in self.conns or self.timewait.get(key) is not None
+        return key in self.conns or key in self.timewait
 
     def timewait_entries(self) -> list[TimeWait]:
         return list(self.timewait.entries.values())

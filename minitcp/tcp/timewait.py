@@ -1,10 +1,19 @@
 """TIME_WAIT as a compact table, not as connections (Linux inet_timewait_sock).
 
-An entry keeps only what TIME_WAIT needs to answer segments: the sequence
-numbers, the timestamp state and the window it advertises, in a few slots and
-no buffers. All entries last the same time, so one FIFO queue orders their
-deadlines; an entry whose timer restarts is queued again and its older place
-is skipped (`copies` counts its places).
+An entry keeps only what TIME_WAIT needs to answer segments: the four-tuple,
+the sequence numbers, the timestamp state and the window it advertises,
+packed into one immutable bytes record of 74 B. (An object with a slot per
+field held an int object per field too: ~300 B an entry; a server that closes
+first keeps one entry per connection for 60 s.)
+
+All entries last the same time, so one FIFO queue of records orders their
+deadlines. A timer restart gives the pair a new record, queued at the back;
+a record that is no longer its pair's current one (restarted, or ended early
+by an RST or a new SYN) is skipped when it reaches the front, and until then
+costs its 74 B and its place in the queue.
+
+`TimeWait` is a view of one record, made when asked for: it does not follow
+later changes to the entry.
 
 The rules are Linux's tcp_timewait_state_process (RFC 9293 section 3.10.7.4,
 RFC 1122 section 4.2.2.13, RFC 1337, RFC 7323 section 5).
@@ -14,9 +23,12 @@ from __future__ import annotations
 
 import collections
 import enum
-from typing import TYPE_CHECKING
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.segment import ACK, RST, SYN, Segment
+from .connection import conn_key
 from .seq import MASK, seq_gt
 
 if TYPE_CHECKING:
@@ -31,28 +43,31 @@ class TwVerdict(enum.Enum):
     KILLED = 3  # the entry was ended (RST without RFC 1337 protection)
 
 
-class TimeWait:
-    __slots__ = ("copies", "expires", "key", "rcv_nxt", "snd_nxt", "ts_offset", "ts_recent", "window")
+class TimeWait(NamedTuple):
+    laddr: int
+    lport: int
+    raddr: int
+    rport: int
+    snd_nxt: int  # the highest sequence sent, FIN included
+    rcv_nxt: int
+    ts_ok: bool  # timestamps were in use: our ACKs carry them and PAWS applies
+    ts_recent: int
+    ts_offset: int
+    window: int  # as advertised, already scaled down
+    expires: float
 
-    def __init__(self, conn: Connection, expires: float) -> None:
-        self.key = conn.key
-        self.snd_nxt = conn.snd_max  # the highest sequence sent, FIN included
-        self.rcv_nxt = conn.rcv_nxt
-        self.ts_recent = conn.ts_recent
-        self.ts_offset = conn.ts_offset if conn.ts_ok else None
-        self.window = conn._select_window() >> conn.rcv_wscale
-        self.expires = expires
-        self.copies = 0
+    @property
+    def key(self) -> int:
+        return conn_key(self.laddr, self.lport, self.raddr, self.rport)
 
     @property
     def four_tuple(self) -> tuple[int, int, int, int]:
-        key = self.key
-        return key >> 80, (key >> 64) & 0xFFFF, (key >> 16) & 0xFFFFFFFF, key & 0xFFFF
+        return self.laddr, self.lport, self.raddr, self.rport
 
     def ack_segment(self, now: float) -> Segment:
-        laddr, lport, raddr, rport = self.four_tuple
-        seg = Segment(laddr, raddr, lport, rport, self.snd_nxt, self.rcv_nxt, ACK, self.window)
-        if self.ts_offset is not None:
+        seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt, ACK,
+                      self.window)
+        if self.ts_ok:
             seg.ts_val = (int(now * 1000) + self.ts_offset) & MASK
             seg.ts_ecr = self.ts_recent
         return seg
@@ -62,64 +77,93 @@ class TimeWait:
         return (self.snd_nxt + 65537) & MASK or 1
 
 
+_RECORD = struct.Struct("!IHIHII?IIId")  # TimeWait's fields, in order
+_FOUR_TUPLE = struct.Struct("!IHIH")
+_EXPIRES = struct.Struct("!d")
+_EXPIRES_AT = _RECORD.size - _EXPIRES.size
+
+
+def _view(record: bytes) -> TimeWait:
+    return TimeWait._make(_RECORD.unpack(record))
+
+
+def _key(record: bytes) -> int:
+    return conn_key(*_FOUR_TUPLE.unpack_from(record))
+
+
+def _expires(record: bytes) -> float:
+    return _EXPIRES.unpack_from(record, _EXPIRES_AT)[0]
+
+
 class TimeWaitTable:
-    __slots__ = ("entries", "queue")
+    __slots__ = ("_queue", "_records")
 
     def __init__(self) -> None:
-        self.entries: dict[int, TimeWait] = {}
-        self.queue: collections.deque[TimeWait] = collections.deque()
+        self._records: dict[int, bytes] = {}  # four-tuple key -> the pair's current record
+        self._queue: collections.deque[bytes] = collections.deque()
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._records)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._records
 
     def get(self, key: int) -> TimeWait | None:
-        return self.entries.get(key)
+        record = self._records.get(key)
+        return None if record is None else _view(record)
 
-    def add(self, conn: Connection, now: float, length: float) -> TimeWait:
-        tw = TimeWait(conn, now + length)
-        self.entries[tw.key] = tw
-        tw.copies = 1
-        self.queue.append(tw)
-        return tw
+    @property
+    def entries(self) -> dict[int, TimeWait]:
+        """Every entry by key, as views (for looking: ss, tests, the conformance runner)."""
+        return {key: _view(record) for key, record in self._records.items()}
+
+    def __iter__(self) -> Iterator[int]:
+        """The keys of the pairs in TIME_WAIT."""
+        return iter(self._records)
+
+    def add(self, conn: Connection, now: float, length: float) -> None:
+        self._put(conn.key, _RECORD.pack(
+            conn.laddr, conn.lport, conn.raddr, conn.rport, conn.snd_max, conn.rcv_nxt, conn.ts_ok,
+            conn.ts_recent, conn.ts_offset, conn._select_window() >> conn.rcv_wscale, now + length))
 
     def restart(self, tw: TimeWait, now: float, length: float) -> None:
-        tw.expires = now + length
-        tw.copies += 1
-        self.queue.append(tw)
+        self._put(tw.key, _RECORD.pack(*tw._replace(expires=now + length)))
+
+    def _put(self, key: int, record: bytes) -> None:
+        self._records[key] = record
+        self._queue.append(record)
 
     def remove(self, tw: TimeWait) -> None:
-        if self.entries.get(tw.key) is tw:
-            del self.entries[tw.key]
+        self._records.pop(tw.key, None)
 
     def expire(self, now: float) -> list[TimeWait]:
         """Entries whose time is up, removed from the table."""
         gone = []
-        queue = self.queue
+        queue, records = self._queue, self._records
         while queue:
-            tw = queue[0]
-            if tw.copies > 1 or self.entries.get(tw.key) is not tw:
-                queue.popleft()
-                tw.copies -= 1
+            record = queue[0]
+            key = _key(record)
+            if records.get(key) is not record:
+                queue.popleft()  # restarted or ended early: the pair's current record is elsewhere
                 continue
-            if tw.expires > now:
+            if _expires(record) > now:
                 break
             queue.popleft()
-            tw.copies = 0
-            del self.entries[tw.key]
-            gone.append(tw)
+            del records[key]
+            gone.append(_view(record))
         return gone
 
     def next_deadline(self) -> float | None:
-        queue = self.queue
-        while queue and (queue[0].copies > 1 or self.entries.get(queue[0].key) is not queue[0]):
-            queue.popleft().copies -= 1
-        return queue[0].expires if queue else None
+        queue, records = self._queue, self._records
+        while queue and records.get(_key(queue[0])) is not queue[0]:
+            queue.popleft()
+        return _expires(queue[0]) if queue else None
 
     def process(self, tw: TimeWait, seg: Segment, knobs: Knobs, now: float) -> TwVerdict:
         """One segment for a TIME_WAIT pair (Linux tcp_timewait_state_process)."""
         flags = seg.flags
         paws_reject = (
-            tw.ts_offset is not None and seg.ts_val is not None and not flags & RST
+            tw.ts_ok and seg.ts_val is not None and not flags & RST
             and (seg.ts_val - tw.ts_recent) & 0x80000000 != 0
         )
         if not paws_reject and seg.seq == tw.rcv_nxt and (seg.seg_len == 0 or flags & RST):
@@ -132,8 +176,7 @@ class TimeWaitTable:
             return TwVerdict.DONE
         if flags & SYN and not flags & (RST | ACK) and not paws_reject and (
             seq_gt(seg.seq, tw.rcv_nxt)
-            or (seg.ts_val is not None and tw.ts_offset is not None
-                and (tw.ts_recent - seg.ts_val) & 0x80000000 != 0)
+            or (seg.ts_val is not None and tw.ts_ok and (tw.ts_recent - seg.ts_val) & 0x80000000 != 0)
         ):
             # RFC 1122 section 4.2.2.13: a new SYN above the old sequence space may reopen the pair.
             return TwVerdict.SYN_REUSE
