@@ -159,6 +159,19 @@ def test_old_syn_gets_the_time_wait_ack_and_does_not_restart_the_timer() -> None
     assert tw.expires == pytest.approx(61.01)
 
 
+def test_insecure_syn_knob_resets_time_wait_on_a_syn_in_the_window() -> None:
+    """RFC 793 page 71 applies in TIME-WAIT too when RFC 5961 section 4 is off."""
+    p, _ = time_wait(tcp_insecure_syn=1)
+    out = p.feed(p.seg(SYN | ACK, seq=2, ack=2, mss=1460), at=10.0)
+    assert p.rels(out) == [("R.", 2, 2, 0)]
+    assert not p.eng.timewait_entries()
+    assert p.rec.states[-1][1:] == (State.TIME_WAIT, State.CLOSED, 10.0)
+    # Below the window (an old duplicate) it is only ACKed, as without the knob.
+    p, _ = time_wait(tcp_insecure_syn=1)
+    assert p.rels(p.feed(p.seg(SYN, seq=1, mss=1460), at=10.0)) == [(".", 2, 2, 0)]
+    assert len(p.eng.timewait_entries()) == 1
+
+
 def test_new_syn_with_nobody_listening_gets_the_time_wait_ack() -> None:
     """Linux tcp_v4_rcv, TCP_TW_SYN: no listener, so fall through to the TIME-WAIT ACK."""
     p = Peer()

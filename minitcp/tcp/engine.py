@@ -87,8 +87,10 @@ class TcpEngine:
             if verdict is TwVerdict.ACK:
                 self.emit_reply(tw.ack_segment(now))
                 return
-            if verdict is TwVerdict.KILLED and self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # RST: assassinated
+            if verdict is TwVerdict.RESET:
+                self.emit_reply(tw.rst_segment())
+            if verdict in (TwVerdict.KILLED, TwVerdict.RESET) and self.observer is not None:
+                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # assassinated or reset
             if verdict is not TwVerdict.SYN_REUSE:
                 return
             self.timewait.remove(tw)

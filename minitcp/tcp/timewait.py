@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.segment import ACK, RST, SYN, Segment
 from .connection import conn_key
-from .seq import MASK, seq_gt
+from .seq import MASK, seq_diff, seq_gt
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -41,6 +41,7 @@ class TwVerdict(enum.Enum):
     ACK = 1  # answer with our ACK
     SYN_REUSE = 2  # a new SYN may take the pair over: hand it to the listener
     KILLED = 3  # the entry was ended (RST without RFC 1337 protection)
+    RESET = 4  # the entry was ended by an in-window SYN (tcp_insecure_syn): send our RST
 
 
 class TimeWait(NamedTuple):
@@ -54,6 +55,7 @@ class TimeWait(NamedTuple):
     ts_recent: int
     ts_offset: int
     window: int  # as advertised, already scaled down
+    wscale: int  # our receive window scale: window << wscale is the window in bytes
     expires: float
 
     @property
@@ -72,12 +74,17 @@ class TimeWait(NamedTuple):
             seg.ts_ecr = self.ts_recent
         return seg
 
+    def rst_segment(self) -> Segment:
+        """The reset an ended pair sends: RST|ACK at what it sent and received (RFC 793 page 71)."""
+        return Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt,
+                       RST | ACK, 0)
+
     def reuse_isn(self) -> int:
         """The ISN for a new incarnation: above anything this one sent (Linux: snd_nxt + 65535 + 2)."""
         return (self.snd_nxt + 65537) & MASK or 1
 
 
-_RECORD = struct.Struct("!IHIHII?IIId")  # TimeWait's fields, in order
+_RECORD = struct.Struct("!IHIHII?IIIBd")  # TimeWait's fields, in order
 _FOUR_TUPLE = struct.Struct("!IHIH")
 _EXPIRES = struct.Struct("!d")
 _EXPIRES_AT = _RECORD.size - _EXPIRES.size
@@ -124,7 +131,8 @@ class TimeWaitTable:
     def add(self, conn: Connection, now: float, length: float) -> None:
         self._put(conn.key, _RECORD.pack(
             conn.laddr, conn.lport, conn.raddr, conn.rport, conn.snd_max, conn.rcv_nxt, conn.ts_ok,
-            conn.ts_recent, conn.ts_offset, conn._select_window() >> conn.rcv_wscale, now + length))
+            conn.ts_recent, conn.ts_offset, conn._select_window() >> conn.rcv_wscale, conn.rcv_wscale,
+            now + length))
 
     def restart(self, tw: TimeWait, now: float, length: float) -> None:
         self._put(tw.key, _RECORD.pack(*tw._replace(expires=now + length)))
@@ -182,6 +190,12 @@ class TimeWaitTable:
             return TwVerdict.SYN_REUSE
         if flags & RST:
             return TwVerdict.DONE
+        if knobs.tcp_insecure_syn and flags & SYN and not paws_reject \
+                and 0 <= seq_diff(seg.seq, tw.rcv_nxt) < max(tw.window << tw.wscale, 1):
+            # RFC 793 page 71, "fourth, check the SYN bit" (RFC 5961 section 4 off): a SYN in
+            # the window is an error in TIME-WAIT too; reset, and the pair is CLOSED.
+            self.remove(tw)
+            return TwVerdict.RESET
         if paws_reject or flags & ACK:
             self.restart(tw, now, knobs.tcp_timewait_len)
         # A retransmitted FIN, an old duplicate: ACK it so the peer can finish (its last ACK was lost).
