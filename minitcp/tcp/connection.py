@@ -16,14 +16,15 @@ from ..wire.segment import CWR, ECE
 from .congestion import NewReno
 from .input import Receiver
 from .output import Sender
-from .recvbuf import RecvBuffer
-from .rtt import RttEstimator
+from .recvbuf import RcvSpace, RecvBuffer
+from .rtt import RcvRtt, RttEstimator
 from .seq import MASK, seq_diff
 from .states import CURR_ESTAB, State
 from .timeouts import Timeouts
 from .timers import INF, TimerKind
 
 _INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
+_LONG_AGO = -INF  # one float for every connection; `-INF` in __init__ would make one each
 
 if TYPE_CHECKING:
     from ..wire.segment import Segment
@@ -52,6 +53,8 @@ class Connection(Receiver, Sender, Timeouts):
         # receive sequence space
         "irs", "rcv_nxt", "rcv_wup", "rcv_adv", "last_ack_sent", "rcvbuf", "rcvbuf_size", "rcv_fin_seq",
         "fin_rcvd",
+        # receive window bounds and their autotuning (Linux window_clamp, rcv_ssthresh, SOCK_RCVBUF_LOCK)
+        "window_clamp", "rcv_ssthresh", "rcvbuf_locked", "rcv_rtt", "rcvq_space",
         # negotiated options
         "advmss", "mss", "rcv_mss", "user_mss", "wscale_ok", "snd_wscale", "rcv_wscale",
         "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr",
@@ -62,7 +65,8 @@ class Connection(Receiver, Sender, Timeouts):
         # timers: absolute deadlines, INF when off; heap_at is the live heap entry
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
-        "shut_rd", "shut_wr", "orphan", "error", "nodelay", "keepalive", "linger", "event_pending",
+        "shut_rd", "shut_wr", "orphan", "error", "soft_error", "nodelay", "keepalive", "linger",
+        "event_pending",
         "last_recv",
         # per-connection keepalive timing (TCP_KEEPIDLE/INTVL/CNT; 0 = the knob) and IP header fields
         "keepidle", "keepintvl", "keepcnt", "tos", "ttl",
@@ -90,6 +94,12 @@ class Connection(Receiver, Sender, Timeouts):
         self.irs = self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = 0
         self.rcvbuf: RecvBuffer | None = None
         self.rcvbuf_size = knobs.tcp_rmem[1]
+        # Both are set again with our SYN (_init_rcv_window), after any SO_RCVBUF.
+        self.window_clamp = self.rcv_ssthresh = self._window_space()
+        self.rcvbuf_locked = False
+        # Autotuning's measures, created with the first data (Linux tcp_init_buffer_space).
+        self.rcv_rtt: RcvRtt | None = None
+        self.rcvq_space: RcvSpace | None = None
         self.rcv_fin_seq: int | None = None
         self.fin_rcvd = False  # the peer's FIN came in order (Linux SOCK_DONE)
         self.advmss = engine.mss
@@ -97,7 +107,7 @@ class Connection(Receiver, Sender, Timeouts):
         self.rcv_mss = min(self.advmss, 536)
         self.user_mss = 0
         self.wscale_ok = bool(knobs.tcp_window_scaling)
-        self.rcv_wscale = _wscale_for(knobs.tcp_rmem[2]) if self.wscale_ok else 0
+        self.rcv_wscale = 0  # chosen with our SYN (_init_rcv_window)
         self.snd_wscale = 0
         self.sack_ok = bool(knobs.tcp_sack)
         self.ts_ok = bool(knobs.tcp_timestamps)
@@ -120,11 +130,12 @@ class Connection(Receiver, Sender, Timeouts):
         self.ato = 0.0
         self.pingpong = False
         self.lrcvtime = self.last_recv = engine.now
-        self.last_oow_ack = -INF
+        self.last_oow_ack = _LONG_AGO
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
         self.shut_rd = self.shut_wr = self.orphan = False
         self.error = 0
+        self.soft_error = 0  # an ICMP error remembered, reported if the connection times out
         self.nodelay = False
         self.keepalive = False
         self.linger: int | None = None
@@ -248,6 +259,7 @@ class Connection(Receiver, Sender, Timeouts):
         self.engine.counters["ActiveOpens"] += 1
         # Linux tcp_ecn_send_syn: only tcp_ecn=1 asks for ECN on an outgoing SYN.
         self.ecn_ok = self.engine.knobs.tcp_ecn == 1
+        self._init_rcv_window()
         self._set_state(State.SYN_SENT)
         self._send_syn()
 
@@ -261,6 +273,7 @@ class Connection(Receiver, Sender, Timeouts):
             self.sndbuf_seq = (isn + 1) & MASK
         self.irs = syn.seq
         self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = (syn.seq + 1) & MASK
+        self._init_rcv_window()
         self._negotiate(syn)
         # RFC 3168 section 6.1.1, Linux tcp_ecn_create_request: an ECN-setup SYN (ECE and CWR)
         # that is not itself ECN-capable (no ECT in its IP header) is accepted unless tcp_ecn=0.
@@ -349,6 +362,7 @@ class Connection(Receiver, Sender, Timeouts):
         if buf is not None and len(buf):
             data = buf.read(n, peek)
             if not peek:
+                self._rcv_space_adjust(len(data))
                 self._data_consumed()
             return data
         if self.fin_rcvd:
@@ -401,12 +415,12 @@ class Connection(Receiver, Sender, Timeouts):
         if self.ack_pending and (self._ack_due() or self.ack_now or drained_small):
             self._send_ack()
             return
-        # Window update: once the offered window has fallen to half of what it could be, a read
-        # that at least doubles it is worth an ACK; the peer may be waiting on it (Linux
-        # tcp_cleanup_rbuf: "lots" means twice; no MSS threshold, which with one-segment
-        # windows at a large MTU would leave the sender to the 40 ms delayed-ACK timer).
+        # Window update: once the offered window has fallen to half of the largest we may offer
+        # (window_clamp), a read that at least doubles it is worth an ACK; the peer may be
+        # waiting on it (Linux tcp_cleanup_rbuf: "lots" means twice; no MSS threshold, which with
+        # one-segment windows at a large MTU would leave the sender to the 40 ms delayed-ACK timer).
         advertised = seq_diff(self.rcv_adv, self.rcv_nxt)
-        if 2 * advertised <= self._window_space():
+        if 2 * advertised <= self.window_clamp:
             new = self._select_window()
             if new and new >= 2 * advertised:
                 self._send_ack()
@@ -470,9 +484,16 @@ class Connection(Receiver, Sender, Timeouts):
         self._flush()
 
     def set_rcvbuf(self, size: int) -> None:
-        """SO_RCVBUF: Linux doubles the value for bookkeeping and reports the doubled size."""
+        """SO_RCVBUF: Linux doubles the value for bookkeeping and reports the doubled size.
+
+        It also fixes the size (SOCK_RCVBUF_LOCK): no autotuning, and when set before the SYN
+        it bounds the window (window_clamp; a buffer beyond tcp_rmem[2] also sets the window
+        scale). Set later, it can shrink the window but not open it past the clamp chosen with
+        the SYN (Linux __sock_set_rcvbuf sets no more than sk_rcvbuf and the lock).
+        """
         lo, _, _ = self.engine.knobs.tcp_rmem
         self.rcvbuf_size = max(2 * size, 2 * lo // 2)
+        self.rcvbuf_locked = True
 
     def set_sndbuf(self, size: int) -> None:
         """SO_SNDBUF: doubled like Linux; fixes the size (no growth with cwnd)."""
@@ -540,6 +561,11 @@ class Connection(Receiver, Sender, Timeouts):
             "ssthresh": self.cc.ssthresh // max(self.mss, 1),
             "snd_wnd": self.snd_wnd,
             "rcv_wnd": seq_diff(self.rcv_adv, self.rcv_nxt),
+            # Linux tcp_info: tcpi_rcv_rtt, tcpi_rcv_space, tcpi_rcv_ssthresh; sk_rcvbuf (ss -m "rb").
+            "rcv_rtt": round(self.rcv_rtt.rtt, 6) if self.rcv_rtt is not None else 0.0,
+            "rcv_space": self.rcvq_space.space if self.rcvq_space is not None else 0,
+            "rcv_ssthresh": self.rcv_ssthresh,
+            "rcvbuf": self.rcvbuf_size,
             "wscale": (self.snd_wscale, self.rcv_wscale) if self.wscale_ok else None,
             "sack": self.sack_ok,
             "ts": self.ts_ok,
@@ -559,12 +585,3 @@ class Connection(Receiver, Sender, Timeouts):
 def conn_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
     """The four-tuple packed into one int: cheap to hash, small to store (TIME_WAIT tables)."""
     return (laddr << 80) | (lport << 64) | (raddr << 16) | rport
-
-
-def _wscale_for(space: int) -> int:
-    """Linux tcp_select_initial_window: the shift that lets the largest buffer be advertised (max 14)."""
-    shift = 0
-    while space > 0xFFFF and shift < 14:  # RFC 7323 section 2.3: at most 14
-        space >>= 1
-        shift += 1
-    return shift

@@ -42,8 +42,11 @@ class Knobs:
     # 2 (Linux's default) accept it when the peer's SYN requests it but never request it.
     tcp_ecn: int = 2
     tcp_ecn_fallback: int = 1  # a retransmitted SYN goes without ECE|CWR (RFC 3168 section 6.1.1.1)
-    # Buffers (min, default, max) in bytes; the default is a new socket's size (no autotuning).
+    # Buffers (min, default, max) in bytes: a new socket starts at the default; receive
+    # autotuning (tcp_moderate_rcvbuf, Linux tcp_rcv_space_adjust) grows it up to the max
+    # unless the application set SO_RCVBUF.
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 6291456)
+    tcp_moderate_rcvbuf: int = 1
     tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)
     # Congestion control, RFC 5681 / RFC 6582 NewReno, RFC 6928 initial window.
     tcp_init_cwnd: int = 10

@@ -28,6 +28,7 @@ class Sender:
 
     def _segment(self: Connection, seq: int, flags: int, payload: bytes | memoryview = b"") -> Segment:
         """A segment from this connection carrying our current ACK, window and options."""
+        win = self._select_window()  # what an ACK offers, and records (even a SYN-ACK's)
         if flags & SYN:
             # RFC 7323 section 2.2: the window in a SYN is never scaled. Linux
             # (tcp_select_initial_window) rounds the space down to a multiple of the MSS, less
@@ -40,7 +41,7 @@ class Sender:
                 window -= window % mss
             window = min(window, 0xFFFF)
         else:
-            window = self._select_window() >> self.rcv_wscale
+            window = win >> self.rcv_wscale
         seg = Segment(
             self.laddr, self.raddr, self.lport, self.rport, seq,
             self.rcv_nxt if flags & ACK else 0, flags, window, payload,
@@ -53,7 +54,7 @@ class Sender:
             flags |= ECE  # RFC 3168 section 6.1.3: echo CE until the peer's CWR (Linux tcp_ecn_send)
             seg.flags = flags
         if flags & ACK:
-            self._ack_sent()
+            self._ack_sent(win)
             rcvbuf = self.rcvbuf
             if self.sack_ok and rcvbuf is not None and (rcvbuf.ooo or rcvbuf.dsack is not None):
                 # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without; a D-SACK
@@ -93,24 +94,30 @@ class Sender:
     # ------------------------------------------------------------------ receive window
 
     def _window_space(self: Connection) -> int:
-        """Receive space: half the buffer, as Linux with tcp_adv_win_scale=1 leaves the rest for overhead."""
+        """Receive space (Linux tcp_full_space): half the buffer, as Linux with tcp_adv_win_scale=1
+        leaves the rest for overhead."""
         return self.rcvbuf_size // 2
 
     def _select_window(self: Connection) -> int:
         """The window to advertise, in bytes (Linux __tcp_select_window, simplified).
 
         Receiver silly-window avoidance (RFC 9293 section 3.8.6.2.2): offer 0 rather
-        than a sliver. Never move the right edge left (RFC 9293 section 3.8.6.2.2,
+        than a sliver. At most rcv_ssthresh, which autotuning opens as data comes in
+        (tcp_grow_window). Never move the right edge left (RFC 9293 section 3.8.6.2.2,
         RFC 7323 section 2.4).
         """
         space = self._window_space()
         free = space - (self.rcvbuf.buffered if self.rcvbuf is not None else 0)
-        if free < min(space // 2, self.advmss):
+        full = min(self.window_clamp, space)  # Linux full_space
+        if free < min(full // 2, self.advmss):
             free = 0
-        elif self.rcv_wscale:
-            free &= ~((1 << self.rcv_wscale) - 1)
-        elif free > self.advmss:
-            free -= free % self.advmss
+        else:
+            if free > self.rcv_ssthresh:
+                free = self.rcv_ssthresh
+            if self.rcv_wscale:
+                free &= ~((1 << self.rcv_wscale) - 1)
+            elif free > self.advmss:
+                free -= free % self.advmss
         promised = seq_diff(self.rcv_adv, self.rcv_nxt)
         win = max(free, promised, 0)
         if self.rcv_wscale:
@@ -119,9 +126,9 @@ class Sender:
             win = -(-win >> self.rcv_wscale) << self.rcv_wscale
         return min(win, 0xFFFF << self.rcv_wscale)
 
-    def _ack_sent(self: Connection) -> None:
-        """Bookkeeping for any segment that carries our ACK (Linux tcp_event_ack_sent)."""
-        win = self._select_window()
+    def _ack_sent(self: Connection, win: int) -> None:
+        """Bookkeeping for any segment that carries our ACK, which offers `win` bytes
+        (Linux tcp_event_ack_sent)."""
         if seq_gt(self.rcv_nxt + win & MASK, self.rcv_adv):
             self.rcv_adv = (self.rcv_nxt + win) & MASK
         self.rcv_wup = self.rcv_nxt

@@ -8,6 +8,9 @@ RFC 2018 section 4: the block holding the latest segment first, then the
 most recently reported ones. A duplicate segment is reported once in a D-SACK
 block ahead of them (RFC 2883), computed as Linux does (tcp_dsack_set,
 tcp_dsack_extend in tcp_data_queue, tcp_data_queue_ofo and tcp_ofo_queue).
+
+`RcvSpace` is the measure that sizes the buffer: what the application read in
+the last receiver RTT (Linux tp->rcvq_space, for tcp_rcv_space_adjust).
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from __future__ import annotations
 from .seq import seq_add, seq_diff, seq_gt, seq_lt
 
 
+class RcvSpace:
+    """Linux tp->rcvq_space: bytes the application read since `time`, and the most it read
+    in one receiver RTT so far (`space`), which the receive buffer is sized from."""
+
+    __slots__ = ("copied", "space", "time")
+
+    def __init__(self, space: int, now: float) -> None:
+        self.space = space
+        self.copied = 0
+        self.time = now
+
+
 class RecvBuffer:
     __slots__ = ("data", "dsack", "ooo", "ooo_bytes", "recent")
 
     def __init__(self) -> None:
         self.data = bytearray()
-        # [start_seq, bytes] blocks, sorted, neither overlapping nor touching.
+        # [start_seq, bytearray] blocks, sorted, neither overlapping nor touching.
         self.ooo: list[list] = []
         self.ooo_bytes = 0
         self.recent: list[int] = []  # sequence numbers of recent out-of-order arrivals, newest first
@@ -104,9 +119,19 @@ class RecvBuffer:
         end = start + len(payload)
         if dsack:
             self._ooo_dsack(rcv_nxt, start, end)
-        merged = bytes(payload)
+        ooo = self.ooo
+        if ooo:
+            last_seq, last = ooo[-1]
+            if seq_diff(last_seq, rcv_nxt) + len(last) == start:
+                # After a hole every later segment lands here: extend in place, or with a large
+                # window each one would copy the whole block (quadratic in the window).
+                last += payload
+                self.ooo_bytes += len(payload)
+                self._note_recent(seq)
+                return
+        merged = bytearray(payload)
         keep = []
-        for bstart_seq, block in self.ooo:
+        for bstart_seq, block in ooo:
             bstart = seq_diff(bstart_seq, rcv_nxt)
             bend = bstart + len(block)
             if bend < start or bstart > end:
@@ -124,6 +149,9 @@ class RecvBuffer:
         keep.sort(key=lambda b: seq_diff(b[0], rcv_nxt))
         self.ooo = keep
         self.ooo_bytes += len(merged)
+        self._note_recent(seq)
+
+    def _note_recent(self, seq: int) -> None:
         self.recent = [seq, *(s for s in self.recent if s != seq)][:4]
 
     def _ooo_dsack(self, rcv_nxt: int, start: int, end: int) -> None:

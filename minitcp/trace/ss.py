@@ -79,7 +79,8 @@ def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: 
 
 
 def _internals(d: dict[str, Any]) -> str:
-    """The -i part: options, rto and rtt in ms, mss, windows; ssthresh only once set, as Linux does."""
+    """The -i part: options, rto and rtt in ms, mss, windows and their autotuning; ssthresh only
+    once set, as Linux does."""
     parts = []
     if d["ts"]:
         parts.append("ts")
@@ -90,6 +91,13 @@ def _internals(d: dict[str, Any]) -> str:
     parts += [f"rto:{d['rto'] * 1000:g}", f"rtt:{d['rtt'] * 1000:g}", f"mss:{d['mss']}", f"cwnd:{d['cwnd']}"]
     if d["ssthresh"] < 0x7FFFFFFF // max(d["mss"], 1):
         parts.append(f"ssthresh:{d['ssthresh']}")
+    # Receive autotuning, each only when nonzero, as ss prints tcpi_rcv_rtt/_space/_ssthresh.
+    if d["rcv_rtt"]:
+        parts.append(f"rcv_rtt:{d['rcv_rtt'] * 1000:g}")
+    if d["rcv_space"]:
+        parts.append(f"rcv_space:{d['rcv_space']}")
+    if d["rcv_ssthresh"]:
+        parts.append(f"rcv_ssthresh:{d['rcv_ssthresh']}")
     parts += [f"snd_wnd:{d['snd_wnd']}", f"rcv_wnd:{d['rcv_wnd']}"]
     if d["orphan"]:
         parts.append("orphan")
