@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from ..wire.segment import RST, Segment
 from .connection import Connection, conn_key
 from .counters import Counters
+from .icmp_errors import drops_request, icmp_errno
 from .isn import IsnGenerator
 from .knobs import Knobs
 from .listener import Listener
 from .reset import reset_for
+from .seq import seq_diff
 from .states import State
 from .timers import TimerHeap
 from .timewait import TimeWait, TimeWaitTable, TwVerdict
@@ -104,6 +106,33 @@ class TcpEngine:
         self.note_drop(seg, "no socket on this port")
         if not seg.flags & RST:
             self.emit_reply(reset_for(seg))
+
+    def icmp_error(self, laddr: int, lport: int, raddr: int, rport: int, seq: int,
+                   icmp_type: int, code: int, now: float) -> None:
+        """An ICMP error quoting a segment we sent from (laddr, lport) to (raddr, rport) with
+        sequence number `seq` (Linux tcp_v4_err; the rules are in icmp_errors)."""
+        self.now = now
+        conn = self.conns.get(conn_key(laddr, lport, raddr, rport))
+        if conn is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
+            return
+        if conn.state == State.SYN_RECEIVED and conn.listener is not None:
+            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a half-open connection.
+            if seq != conn.iss:
+                self.counters["OutOfWindowIcmps"] += 1
+            elif drops_request(icmp_type, code):
+                self.counters["ListenDrops"] += 1
+                conn._drop(reason="ICMP error about our SYN-ACK")
+            return
+        if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
+            self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
+            return
+        err = icmp_errno(icmp_type, code)
+        if err is None:
+            return
+        if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            conn._drop(err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
+        else:
+            conn.soft_error = err
 
     def handle_timeout(self, now: float) -> None:
         """Fire every timer that is due at `now`."""

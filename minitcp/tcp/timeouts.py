@@ -57,7 +57,9 @@ class Timeouts:
                 # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
                 # listener's half-open request dies without it (reqsk_timer_handler).
                 eng.counters["TCPAbortOnTimeout"] += 1
-            self._drop(errno.ETIMEDOUT, f"gave up after {self.retransmits} retransmissions")
+            # Linux tcp_write_err: a remembered ICMP error (soft_error) says more than ETIMEDOUT.
+            self._drop(self.soft_error or errno.ETIMEDOUT,
+                       f"gave up after {self.retransmits} retransmissions")
             return
         syn = self.state in (State.SYN_SENT, State.SYN_RECEIVED)
         if not (self.state == State.SYN_SENT and self.retransmits < knobs.tcp_syn_linear_timeouts):
@@ -111,7 +113,7 @@ class Timeouts:
         # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
         if self.probes_out >= self._retry_limit():
             eng.counters["TCPAbortOnTimeout"] += 1
-            self._drop(errno.ETIMEDOUT, "zero-window probes unanswered")
+            self._drop(self.soft_error or errno.ETIMEDOUT, "zero-window probes unanswered")
             return
         self.probes_out += 1
         eng.counters["TCPWinProbe"] += 1
@@ -141,7 +143,7 @@ class Timeouts:
         if self.probes_out >= self.keepalive_probes:
             eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
             self._send_active_rst()
-            self._drop(errno.ETIMEDOUT, "keepalive probes unanswered")
+            self._drop(self.soft_error or errno.ETIMEDOUT, "keepalive probes unanswered")
             return
         self.probes_out += 1
         eng.counters["TCPKeepAlive"] += 1

@@ -1,0 +1,72 @@
+"""ICMP errors about our own segments, as Linux's tcp_v4_err handles them.
+
+An ICMP error quotes the start of the datagram that caused it: enough to find
+the connection (the four-tuple) and the sequence number of the segment. RFC 5927
+section 4.1: act only on an error whose quoted sequence number lies in the
+data we have sent and not yet seen acknowledged (Linux: snd_una..snd_nxt, both
+ends included). RFC 1122 section 4.2.3.9: while the connection opens, Linux
+aborts it on any such error (the user learns at once that the host or net is
+unreachable); once it is synchronized an error is "soft": it is only
+remembered, and reported instead of ETIMEDOUT if the connection later times out.
+"""
+
+from __future__ import annotations
+
+import errno
+
+# ICMP types (RFC 792) that concern TCP.
+ICMP_DEST_UNREACH = 3
+ICMP_SOURCE_QUENCH = 4
+ICMP_REDIRECT = 5
+ICMP_TIME_EXCEEDED = 11
+ICMP_PARAMETERPROB = 12
+
+UNREACH_NET = 0
+UNREACH_HOST = 1
+UNREACH_FRAG_NEEDED = 4
+
+# Linux icmp_err_convert (net/ipv4/icmp.c): the errno of each destination-unreachable code
+# (RFC 792, RFC 1122 section 3.2.2.1, RFC 1812 section 5.2.7.1) and whether it is "fatal".
+_UNREACH_ERRNO = (
+    errno.ENETUNREACH,  # 0 net unreachable
+    errno.EHOSTUNREACH,  # 1 host unreachable
+    errno.ENOPROTOOPT,  # 2 protocol unreachable
+    errno.ECONNREFUSED,  # 3 port unreachable
+    errno.EMSGSIZE,  # 4 fragmentation needed (path MTU discovery, not an error here)
+    errno.EOPNOTSUPP,  # 5 source route failed
+    errno.ENETUNREACH,  # 6 destination net unknown
+    errno.EHOSTDOWN,  # 7 destination host unknown
+    errno.ENONET,  # 8 source host isolated
+    errno.ENETUNREACH,  # 9 net administratively prohibited
+    errno.EHOSTUNREACH,  # 10 host administratively prohibited
+    errno.ENETUNREACH,  # 11 net unreachable for TOS
+    errno.EHOSTUNREACH,  # 12 host unreachable for TOS
+    errno.EHOSTUNREACH,  # 13 communication administratively prohibited (RFC 1812)
+    errno.EHOSTUNREACH,  # 14 host precedence violation
+    errno.EHOSTUNREACH,  # 15 precedence cutoff in effect
+)
+
+
+def icmp_errno(icmp_type: int, code: int) -> int | None:
+    """The error an ICMP message means for TCP, or None when TCP ignores it.
+
+    Ignored, as by Linux: source quench (RFC 6633), redirects (routing, not the
+    connection), unknown types and codes, and "fragmentation needed", which is
+    path MTU discovery's signal (RFC 1191) rather than an error.
+    """
+    if icmp_type == ICMP_DEST_UNREACH:
+        if code >= len(_UNREACH_ERRNO) or code == UNREACH_FRAG_NEEDED:
+            return None
+        return _UNREACH_ERRNO[code]
+    if icmp_type == ICMP_TIME_EXCEEDED:
+        return errno.EHOSTUNREACH
+    if icmp_type == ICMP_PARAMETERPROB:
+        return errno.EPROTO
+    return None
+
+
+def drops_request(icmp_type: int, code: int) -> bool:
+    """Whether an error about our SYN-ACK ends a half-open connection (Linux tcp_v4_err's
+    call of tcp_req_err): parameter problem, time exceeded, net or host unreachable."""
+    return icmp_type in (ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED) or (
+        icmp_type == ICMP_DEST_UNREACH and code in (UNREACH_NET, UNREACH_HOST))
