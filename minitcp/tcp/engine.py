@@ -4,6 +4,7 @@ Bring your own I/O (like smoltcp's process/dispatch/poll_at, aioquic's
 receive_datagram/datagrams_to_send/get_timer, h11):
 
     engine.receive(segment, now)        # a parsed segment came in
+    engine.icmp_error(..., now)         # an ICMP error quoted one of our segments
     engine.handle_timeout(now)          # the time from poll_at() has come
     engine.poll_at() -> float | None    # when to call handle_timeout next
     engine.take_output() -> [Segment]   # segments to put on the wire
