@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 
 from ..tcp.knobs import Knobs
 from .differences import Differences, load_differences
+from .kernel_pool import WORKERS, run_in_namespaces
 from .model import ParseError, Script
 from .parser import DEFAULT_DEFINES, parse_file, parse_script
 from .report import Report, Result
 from .runner import Outcome, Runner
+from .signatures import same_failure
 
 __all__ = [
     "DEFAULT_DEFINES", "Differences", "Outcome", "ParseError", "Report", "Result", "Runner", "Script",
@@ -77,7 +79,8 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
 
 def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None = None,
               defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
-              lenient_acks: bool = False, knobs: Mapping[str, str] | None = None) -> Report:
+              lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
+              target: str = "minitcp", workers: int = WORKERS) -> Report:
     """Run every .pkt script under `paths` (files or directories) whose name matches `pattern`.
 
     `pattern` is a substring of the script's relative name, or a glob when it
@@ -87,13 +90,41 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
     does not time pure ACKs, to see past delayed-ACK policy differences.
     `knobs` sets minitcp knobs (`{"tcp_max_quickacks": "0"}`) before each script
     runs; the scripts' own sysctls apply on top.
+    `target` "kernel" plays the scripts against the Linux kernel instead (kernel_pool.py:
+    root or user namespaces, /dev/net/tun, real time, `workers` scripts at once); its
+    failures are annotated as Linux differences when they are the failure the list
+    describes (compare.py's failure signatures: same line, same kind).
     """
     started = time.monotonic()
     defines = frozenset(defines)
-    results = [run_file(path, name, strict=strict, defines=defines, trace=trace, lenient_acks=lenient_acks,
-                        knobs=knobs)
-               for path, name in find_scripts(paths) if _selected(name, pattern)]
-    report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started)
+    selected = [(path, name) for path, name in find_scripts(paths) if _selected(name, pattern)]
+    if target == "kernel":
+        results = _run_kernel(selected, strict=strict, defines=defines, trace=trace,
+                              lenient_acks=lenient_acks, workers=workers)
+    elif target == "minitcp":
+        results = [run_file(path, name, strict=strict, defines=defines, trace=trace,
+                            lenient_acks=lenient_acks, knobs=knobs) for path, name in selected]
+    else:
+        raise ValueError(f"unknown target {target!r}: minitcp or kernel")
+    report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started,
+                    target=target)
     with contextlib.suppress(FileNotFoundError):  # an install without the package data: no annotation
-        report.annotate(load_differences())
+        report.annotate(load_differences(), same_failure if target == "kernel" else None)
     return report
+
+
+def _run_kernel(selected: list[tuple[str, str]], *, strict: bool, defines: frozenset[str],
+                trace: Callable[[str], None] | None, lenient_acks: bool, workers: int) -> list[Result]:
+    results: list[Result | None] = [None] * len(selected)
+    jobs: list[tuple[str, str, Script]] = []
+    places: list[int] = []
+    for i, (path, name) in enumerate(selected):
+        try:
+            jobs.append((path, name, parse_file(path, defines)))
+            places.append(i)
+        except ParseError as e:
+            results[i] = Result(path, name, False, f"parse error: {e}", [], 0.0)
+    ran = run_in_namespaces(jobs, strict=strict, lenient_acks=lenient_acks, trace=trace, workers=workers)
+    for i, result in zip(places, ran, strict=True):
+        results[i] = result
+    return [r for r in results if r is not None]

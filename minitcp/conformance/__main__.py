@@ -1,14 +1,19 @@
-"""`python -m minitcp.conformance PATH... [--json] [-k PATTERN] [--strict] [-D NAME]`."""
+"""`python -m minitcp.conformance PATH... [--target minitcp|kernel|both] [--json] [-k PATTERN] [--strict]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..tcp.knobs import Knobs
 from . import DEFAULT_DEFINES, run_paths
+from .compare import compare_paths
+from .kernel_pool import WORKERS, kernel_problem
 
-DESCRIPTION = "Run packetdrill scripts against minitcp (in virtual time, no TUN, no root)."
+DESCRIPTION = ("Run packetdrill scripts against minitcp (in virtual time, no TUN, no root), against the "
+               "Linux kernel (--target kernel: real time, a TUN device in a private network namespace per "
+               "script), or both, comparing them (--compare).")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options, shared by `python -m minitcp.conformance` and `minitcp conformance`."""
     p.add_argument("paths", nargs="+", metavar="PATH", help="a .pkt script or a directory of them")
+    p.add_argument("--target", choices=("minitcp", "kernel", "both"), default="minitcp",
+                   help="the stack the scripts run against (default minitcp; both: --compare)")
+    p.add_argument("--compare", dest="target", action="store_const", const="both",
+                   help="run minitcp and the kernel, and list the scripts where they disagree")
+    p.add_argument("--workers", type=int, default=WORKERS, metavar="N",
+                   help=f"kernel target: scripts run at once, in real time (default {WORKERS})")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("-k", dest="pattern", metavar="PATTERN",
                    help="only scripts whose relative name contains PATTERN (or matches it as a glob)")
@@ -29,15 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="diagnostic: skip pure ACKs the script does not expect and do not time pure ACKs "
                         "(sees past delayed-ACK policy differences)")
     p.add_argument("--knob", dest="knobs", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a minitcp knob before each script (repeatable), e.g. tcp_max_quickacks=0")
+                   help="set a minitcp knob before each script (repeatable), e.g. tcp_max_quickacks=0; "
+                        "not with --target kernel")
     p.add_argument("-D", dest="defines", action="append", metavar="NAME",
                    help=f"a name #ifdef sees (repeatable; default: {', '.join(sorted(DEFAULT_DEFINES))})")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="trace every event and every packet minitcp sends (virtual time)")
+                   help="trace every event and every packet the stack sends (virtual time for minitcp, "
+                        "real time for the kernel)")
     p.add_argument("-q", "--quiet", action="store_true", help="only the table and the totals")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
-                        "reason (what `make conformance` checks)")
+                        "reason (what `make conformance` checks); --compare exits 0 when the two agree")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,10 +72,23 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as e:
         print(f"--knob: {e}", file=sys.stderr)
         return 2
+    if knobs and args.target == "kernel":
+        print("--knob sets minitcp knobs: it has no meaning with --target kernel", file=sys.stderr)
+        return 2
+    if args.target != "minitcp":
+        problem = kernel_problem()
+        if problem is not None:
+            print(f"the kernel target cannot run here: {problem}", file=sys.stderr)
+            return 2
+    options = dict(strict=args.strict, pattern=args.pattern, defines=defines,
+                   trace=print if args.verbose else None, lenient_acks=args.lenient_acks)
     try:
-        report = run_paths(args.paths, strict=args.strict, pattern=args.pattern, defines=defines,
-                           trace=print if args.verbose else None, lenient_acks=args.lenient_acks,
-                           knobs=knobs)
+        if args.target == "both":
+            return _compare(args, options, knobs)
+        if args.target == "kernel":
+            report = run_paths(args.paths, target="kernel", workers=args.workers, **options)
+        else:
+            report = run_paths(args.paths, knobs=knobs, **options)
     except FileNotFoundError as e:
         print(f"no such file or directory: {e}", file=sys.stderr)
         return 2
@@ -79,6 +105,17 @@ def run(args: argparse.Namespace) -> int:
     if not report.results:
         return 1
     return 0 if report.ok or (args.listed_ok and report.failed == report.listed) else 1
+
+
+def _compare(args: argparse.Namespace, options: dict[str, Any], knobs: dict[str, str]) -> int:
+    comparison = compare_paths(args.paths, knobs=knobs, workers=args.workers, **options)
+    if args.json:
+        print(comparison.to_json())
+    else:
+        print(comparison.format_text(details=not args.quiet))
+    if not comparison.rows:
+        return 1
+    return 0 if comparison.agreed == len(comparison.rows) else 1
 
 
 if __name__ == "__main__":

@@ -1,21 +1,23 @@
-"""Play a packetdrill script against minitcp: its real socket API and engine, in virtual time.
+"""Play a packetdrill script against a stack under test: minitcp, or the Linux kernel.
 
-The stack runs on one end of an in-memory link under `trio.testing.MockClock`
-(autojump: time leaps to the next deadline whenever every task waits). The
-runner is the script's remote host on the other end: at each event's time it
-sends the `<` packets (built with `build_tcp_packet`), calls the socket API
-for system calls (each in its own task, so a blocking call can wait while
-packets flow), runs the backtick commands it knows, and takes every packet
-minitcp sends off the link with its (virtual) send time. Each `>` line takes
-the oldest packet not yet matched: it must match the line (see matching.py)
-and have been sent within the script's tolerance of the line's time. A packet
-the script does not expect is therefore caught by the next `>` line (as a
-mismatch) or, with none left, at the end of the script. The first failure,
-by time, is the script's result.
+What differs between the two is behind `Target` (target.py): minitcp runs on
+an in-memory link in virtual time (minitcp_target.py), the kernel behind a
+TUN device in a private network namespace in real time (kernel.py). The
+runner is the script's remote host on the other end of the link: at each
+event's time it sends the `<` packets (built with `build_tcp_packet`), makes
+the system calls on the target's sockets (each in its own task, so a
+blocking call can wait while packets flow), runs the backtick commands it
+knows, and takes every packet the stack sends off the link with its send
+time. Each `>` line takes the oldest packet not yet matched: it must match
+the line (see matching.py) and have been sent within the script's tolerance
+of the line's time. A packet the script does not expect is therefore caught
+by the next `>` line (as a mismatch) or, with none left, at the end of the
+script. The first failure, by time, is the script's result.
 
-Addresses are packetdrill's defaults moved into 198.18.0.0/24: minitcp is
-198.18.0.2 (bind() takes port 8080), the remote host 198.18.0.1 (connect()
-goes to its port 8080; it sends from port 40000 to a listener).
+Addresses are packetdrill's defaults moved into 198.18.0.0/24 (the target's
+`local_ip` and `remote_ip`): bind() takes port 8080, connect() goes to the
+remote host's port 8080, and the remote host sends from port 40000 to a
+listener.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import dataclasses
 import errno
 import math
 import os
-import random
 import re
 import shlex
 import struct
@@ -35,25 +36,18 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
-import trio.testing
 
-from ..link.memory import memory_link_pair
-from ..sockets.socket import Socket
-from ..stack import Stack
-from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
-from ..tcp.states import State
 from ..wire.errors import WireError
 from ..wire.ipv4 import ip_int
 from ..wire.segment import ACK, SYN, Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
 from . import symbols
 from .matching import MASK, SeqSpace, compare, describe, flags_value
+from .minitcp_target import FREEBSD_STATE_NAMES, MinitcpTarget
 from .model import CodeEvent, CommandEvent, Event, PacketEvent, Script, Symbol, SyscallEvent
-from .sysctls import apply_sysctl
+from .target import FREEBSD_STATE_NUMBERS, SocketRow, Target, TargetSocket
 
-LOCAL_IP = "198.18.0.2"
-REMOTE_IP = "198.18.0.1"
 BIND_PORT = 8080  # packetdrill's --bind_port
 CONNECT_PORT = 8080  # packetdrill's --connect_port
 REMOTE_PORT = 40000  # the remote host's port towards a listener
@@ -62,14 +56,10 @@ DEFAULT_WINDOW = 65535  # an inbound packet without `win`
 EPS = 1e-6  # float slack on time comparisons
 ANY_WAIT = 600.0  # how long a `*` line waits for its packet (virtual seconds)
 LENIENT_ACK_WAIT = 0.5  # --lenient-acks: how much later than due a pure ACK may come
-NEXT_LOOK = 5.0  # how far a "sent nothing" message looks ahead for what minitcp sent instead
+NEXT_LOOK = 5.0  # how far a "sent nothing" message looks ahead for what the stack sent instead
+LATE_NOTE = 0.001  # a real-time runner this late says so in the trace
 
 # FreeBSD's TCPS_* numbering for %{ tcpi_state }% snippets, and Linux's TCPI_OPT_* bits.
-_TCPI_STATES = {
-    State.CLOSED: 0, State.LISTEN: 1, State.SYN_SENT: 2, State.SYN_RECEIVED: 3, State.ESTABLISHED: 4,
-    State.CLOSE_WAIT: 5, State.FIN_WAIT_1: 6, State.CLOSING: 7, State.LAST_ACK: 8, State.FIN_WAIT_2: 9,
-    State.TIME_WAIT: 10,
-}
 _TCPI_NAMES = {
     "TCPI_CLOSED": 0, "TCPI_LISTEN": 1, "TCPI_SYN_SENT": 2, "TCPI_SYN_RECEIVED": 3, "TCPI_SYN_RECV": 3,
     "TCPI_ESTABLISHED": 4, "TCPI_CLOSE_WAIT": 5, "TCPI_FIN_WAIT_1": 6, "TCPI_FIN_WAIT1": 6,
@@ -77,14 +67,6 @@ _TCPI_NAMES = {
     "TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8,
     "TCPI_OPT_ECN_SEEN": 16,
 }
-# FreeBSD's names for the states, as sockstat prints them.
-FREEBSD_STATE_NAMES = {
-    State.CLOSED: "CLOSED", State.LISTEN: "LISTEN", State.SYN_SENT: "SYN_SENT",
-    State.SYN_RECEIVED: "SYN_RCVD", State.ESTABLISHED: "ESTABLISHED", State.CLOSE_WAIT: "CLOSE_WAIT",
-    State.FIN_WAIT_1: "FIN_WAIT_1", State.CLOSING: "CLOSING", State.LAST_ACK: "LAST_ACK",
-    State.FIN_WAIT_2: "FIN_WAIT_2", State.TIME_WAIT: "TIME_WAIT",
-}
-_STATE_BY_FREEBSD_NAME = {v: k for k, v in FREEBSD_STATE_NAMES.items()}
 
 
 class ScriptFailure(Exception):
@@ -114,16 +96,17 @@ class Runner:
 
     def __init__(self, script: Script, *, strict: bool = False, knobs: Knobs | None = None,
                  real_time_budget: float = 20.0, trace: Callable[[str], None] | None = None,
-                 lenient_acks: bool = False) -> None:
+                 lenient_acks: bool = False, target: Target | None = None) -> None:
+        """`knobs` configure the default target, minitcp; `target` plays the script against another."""
         self.script = script
         self.strict = strict
-        self.knobs = knobs if knobs is not None else Knobs()
+        self.target: Target = target if target is not None else MinitcpTarget(knobs)
         self.tol = script.tolerance
         self.space = SeqSpace(remote_isn=REMOTE_ISN)
         self.captured: collections.deque[tuple[float, Segment | None, bytes]] = collections.deque()
         self.captured_total = 0  # segments ever captured: numbers them, for the end of the script
         self.end_mark = 0  # how many had been captured when the last line ran
-        self.fds: dict[int, Socket] = {}
+        self.fds: dict[int, TargetSocket] = {}
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
         self.pending: list[_Pending] = []
@@ -147,7 +130,7 @@ class Runner:
         reason: str | None = None
         try:
             self._check_supported()
-            trio.run(self._main, clock=trio.testing.MockClock(autojump_threshold=0))
+            trio.run(self._main, clock=self.target.clock())
         except ScriptFailure as e:
             reason = e.reason
         end = getattr(self, "_end_time", 0.0)
@@ -162,19 +145,12 @@ class Runner:
 
     async def _main(self) -> None:
         mtu = int(self.script.options.get("mtu", "1500"))
-        stack_end, self.peer = memory_link_pair(mtu)
-        self.stack = Stack(stack_end, LOCAL_IP, knobs=self.knobs)
-        # Reproducible runs: a fixed ISN secret and port choice (minitcp picks both at random).
-        self.stack.engine.isn = IsnGenerator(b"minitcp-conformance-runner")
-        rng = getattr(self.stack.ports, "_rng", None)
-        if isinstance(rng, random.Random):
-            rng.seed(0)
-        self.origin = trio.current_time()
         self._arrived = trio.lowlevel.ParkingLot()
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
-                nursery.start_soon(self.stack.run)
+                self.peer = await self.target.open(nursery, mtu)
+                self.origin = trio.current_time()
                 nursery.start_soon(self._capture)
                 try:
                     await self._play()
@@ -234,14 +210,15 @@ class Runner:
         if self.lenient_acks:
             self._skip_extra_acks(None)
         # The script ends with its last line, as in packetdrill (which stops reading the tun
-        # device then): what minitcp sends in answer to the last line is not checked, but a
+        # device then): what the stack sends in answer to the last line is not checked, but a
         # segment sent before it ran that no `>` line took is one the script did not expect.
         first = self.captured_total - len(self.captured)
         for n, (at, seg, _) in enumerate(self.captured, start=first):
             if n < self.end_mark:
                 raise ScriptFailure(f"unexpected segment no line took: {self._show(seg)} sent at {at:.3f} s, "
                                     f"before the last line")
-            self._log(f"{at:8.3f}  after the script ended minitcp sent {self._show(seg)} (not checked)")
+            self._log(f"{at:8.3f}  after the script ended {self.target.name} sent {self._show(seg)} "
+                      f"(not checked)")
 
     def _start_time(self, ev: Event) -> tuple[float, float | None]:
         t = ev.time
@@ -255,9 +232,18 @@ class Runner:
 
     async def _sleep_until(self, when: float) -> None:
         await trio.sleep_until(self.origin + when)
+        late = self.now - when
+        if self.target.real_time and late > 0:
+            # The stack cannot answer what it has not been given: when the runner itself is late
+            # (a busy machine), the script's clock waits for it, and the times measured move too.
+            self.origin += late
+            self.captured = collections.deque((at - late, seg, raw) for at, seg, raw in self.captured)
+            if late > LATE_NOTE:
+                self._log(f"{self.now:8.3f}  the runner was {late * 1000:.1f} ms late: "
+                          f"the script's clock waits")
 
     async def _settle(self) -> None:
-        await trio.testing.wait_all_tasks_blocked()
+        await self.target.settle()
 
     def _fail(self, at: float, reason: str) -> None:
         self._order += 1
@@ -278,12 +264,11 @@ class Runner:
     async def _capture(self) -> None:
         while True:
             try:
-                batch = await self.peer.recv_batch()
+                batch = await self.peer.receive()
             except trio.ClosedResourceError:
                 return
-            at = self.now
-            for pkt in batch:
-                raw = bytes(pkt)
+            for sent, raw in batch:
+                at = sent - self.origin
                 try:
                     seg: Segment | None = parse_tcp_packet(raw)
                 except WireError:
@@ -295,7 +280,7 @@ class Runner:
                 self.captured_total += 1
                 raw_numbers = " (raw numbers: our ISN is not known yet)" if (
                     self.space.local_isn is None and seg is not None and seg.flags & SYN) else ""
-                self._log(f"{at:8.3f}  minitcp sent {self._show(seg)}{raw_numbers}")
+                self._log(f"{at:8.3f}  {self.target.name} sent {self._show(seg)}{raw_numbers}")
             self._arrived.unpark_all()
 
     def _log(self, text: str) -> None:
@@ -346,20 +331,20 @@ class Runner:
         due = "any time" if t.any else f"{lo:.3f} s" if hi == lo else f"{lo:.3f}..{hi:.3f} s"
         if not self.captured:
             raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
-                                f"(tolerance {self.tol * 1000:.0f} ms), but minitcp sent nothing"
+                                f"(tolerance {self.tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
         at, seg, _ = self.captured.popleft()
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
         if seg is None:
-            raise ScriptFailure(f"line {ev.line}: minitcp sent a packet that is not TCP at {at:.3f} s, "
-                                f"script expects `{_packet_text(ev)}`")
+            raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
+                                f"{at:.3f} s, script expects `{_packet_text(ev)}`")
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
             self.space.local_isn = (seg.seq - ev.seq) & MASK
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
                            ts_slack=int(self.tol * 1000) + 1)
         if mismatch is not None:
-            raise ScriptFailure(f"line {ev.line}: {mismatch}: minitcp sent "
+            raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
                                 f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "
                                 f"script expects `{_packet_text(ev)}`")
         if not t.any and not pure and not lo - self.tol - EPS <= at <= hi + self.tol + EPS:
@@ -380,7 +365,7 @@ class Runner:
             self.last_time = lo
 
     async def _next_segment_note(self) -> str:
-        """For a failure message: what minitcp sends next, looking up to NEXT_LOOK seconds ahead."""
+        """For a failure message: what the stack sends next, looking up to NEXT_LOOK seconds ahead."""
         with trio.move_on_after(NEXT_LOOK):
             while not self.captured:
                 await self._arrived.park()
@@ -397,8 +382,9 @@ class Runner:
         flags = flags_value(ev.flags)
         seq = ev.seq if ev.seq_absolute else ev.seq + REMOTE_ISN
         ack = (ev.ack + self.space.local) & MASK if ev.ack is not None else 0
-        seg = Segment(ip_int(REMOTE_IP), ip_int(LOCAL_IP), self.remote_port, self.local_port, seq & MASK, ack,
-                      flags, ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
+        seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
+                      self.local_port, seq & MASK, ack, flags,
+                      ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
         if ev.tos is not None:
             seg.tos = ev.tos
         if ev.ttl is not None:
@@ -438,7 +424,7 @@ class Runner:
             problem = self._check_result(ev, got)
         except ScriptFailure as e:
             problem = e.reason
-        except Exception as e:  # a crash inside minitcp: the script fails, the run goes on
+        except Exception as e:  # a crash inside the stack: the script fails, the run goes on
             problem = f"line {ev.line}: {ev.name}() raised {type(e).__name__}: {e}"
         at = self.now
         if pending.done:  # already reported as not returning in time
@@ -465,12 +451,12 @@ class Runner:
             return f"line {ev.line}: {ev.name}() returned {shown}, script expects {want}"
         return None
 
-    def _sock(self, fd: object) -> Socket:
+    def _sock(self, fd: object) -> TargetSocket:
         if not isinstance(fd, int) or fd not in self.fds:
             raise OSError(errno.EBADF, "Bad file descriptor")
         return self.fds[fd]
 
-    def _new_fd(self, sock: Socket) -> int:
+    def _new_fd(self, sock: TargetSocket) -> int:
         fd = 3
         while fd in self.fds:
             fd += 1
@@ -493,7 +479,7 @@ class Runner:
             self.space.local_isn = None
             self.ts_base = None
             self.ts_map.clear()
-            return self._new_fd(self.stack.socket())
+            return self._new_fd(self.target.socket())
         sock = self._sock(arg(0))
         self.socket_under_test = arg(0)
         if name == "close":
@@ -501,7 +487,7 @@ class Runner:
             del self.fds[arg(0)]
             return 0
         if name == "bind":
-            sock.bind((LOCAL_IP, BIND_PORT))
+            sock.bind((self.target.local_ip, BIND_PORT))
             self.local_port = BIND_PORT
             return 0
         if name == "listen":
@@ -512,7 +498,7 @@ class Runner:
             return self._new_fd(child)
         if name == "connect":
             self.remote_port = CONNECT_PORT
-            await sock.connect((REMOTE_IP, CONNECT_PORT))
+            await sock.connect((self.target.remote_ip, CONNECT_PORT))
             return 0
         if name in ("read", "recv"):
             flags = arg(3, 0) if name == "recv" else 0
@@ -549,7 +535,7 @@ class Runner:
             return self._getsockopt(ev, sock, args)
         raise ScriptFailure(f"line {ev.line}: unsupported system call {name}()")
 
-    def _getsockopt(self, ev: SyscallEvent, sock: Socket, args: list[Any]) -> int:
+    def _getsockopt(self, ev: SyscallEvent, sock: TargetSocket, args: list[Any]) -> int:
         level, option = args[1], args[2]
         value = sock.getsockopt(level, option)
         want = args[3] if len(args) > 3 else ...
@@ -585,7 +571,7 @@ class Runner:
                 name, sep, value = word.partition("=")
                 if not sep:
                     continue  # a read, not a write
-                if not apply_sysctl(self.knobs, name, value):
+                if not self.target.sysctl(name, value):
                     self.ignored.append(f"sysctl {name}")
             return
         if words[0] == "sockstat":
@@ -594,39 +580,13 @@ class Runner:
                 raise ScriptFailure(f"line {ev.line}: `{cmd}` failed: the socket table gives "
                                     f"{output!r} ({self._state_summary()})")
             return
-        if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s":
-            self._tcpdrop(words[2])
+        if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
             return
         self.ignored.append(f"command {words[0]}")
 
-    def _socket_table(self) -> list[tuple[bool, int, int, str]]:
+    def _socket_table(self) -> list[SocketRow]:
         """(ours, local port, remote port, FreeBSD state name) for every socket and connection."""
-        rows = []
-        seen: set[int] = set()
-        for sock in self.fds.values():
-            conn = sock.connection
-            if conn is not None:
-                seen.add(conn.key)
-                rows.append((True, conn.lport, conn.rport, FREEBSD_STATE_NAMES[sock.state]))
-            else:
-                rows.append((True, self._ep_port(sock), 0, FREEBSD_STATE_NAMES[sock.state]))
-        engine = self.stack.engine
-        for key, conn in engine.conns.items():
-            if key not in seen:
-                seen.add(key)
-                rows.append((False, conn.lport, conn.rport, FREEBSD_STATE_NAMES[conn.state]))
-        for key, tw in engine.timewait.entries.items():
-            if key not in seen:
-                _, lport, _, rport = tw.four_tuple
-                rows.append((False, lport, rport, "TIME_WAIT"))
-        return rows
-
-    @staticmethod
-    def _ep_port(sock: Socket) -> int:
-        try:
-            return sock.getsockname()[1]
-        except OSError:
-            return 0
+        return self.target.socket_table(self.fds.values())
 
     def _state_summary(self) -> str:
         rows = self._socket_table()
@@ -645,7 +605,8 @@ class Runner:
             if port is not None and port not in (lport, rport):
                 continue
             user = "root     packetdrill 4242" if ours else "?        ?           ?   "
-            lines.append(f"{user} tcp4 {LOCAL_IP}:{lport} {REMOTE_IP}:{rport} {state}")
+            local, remote = self.target.local_ip, self.target.remote_ip
+            lines.append(f"{user} tcp4 {local}:{lport} {remote}:{rport} {state}")
         status = 0
         for stage in stages[1:]:
             if not stage or stage[0] != "grep":
@@ -657,19 +618,6 @@ class Runner:
             lines = [str(len(matched))] if count else matched
         return status, "\n".join(lines)
 
-    def _tcpdrop(self, state_name: str) -> None:
-        """FreeBSD's `tcpdrop -s STATE`: end every connection in that state."""
-        state = _STATE_BY_FREEBSD_NAME.get(state_name)
-        engine = self.stack.engine
-        if state == State.TIME_WAIT:
-            for tw in list(engine.timewait.entries.values()):
-                engine.timewait.remove(tw)
-        elif state is not None:
-            for conn in list(engine.conns.values()):
-                if conn.state == state:
-                    conn.abort()
-            self.stack.kick()
-
     def _code(self, ev: CodeEvent) -> None:
         # TCP_INFO of the socket the last call used, or else of the newest one still open.
         fd = self.socket_under_test
@@ -678,25 +626,18 @@ class Runner:
         sock = self.fds.get(fd) if fd is not None else None
         if sock is None:
             raise ScriptFailure(f"line {ev.line}: %{{ }}% needs a socket, and there is none open")
-        conn = sock.connection
+        state, values = self.target.tcp_info(sock)
         names = dict(_TCPI_NAMES)
-        names["tcpi_state"] = _TCPI_STATES[sock.state]
-        options = 0
-        if conn is not None:
-            # Linux tcp_info tcpi_options: TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
-            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
-                | (8 if conn.ecn_ok else 0)
-            names.update(tcpi_snd_mss=conn.mss, tcpi_rcv_mss=conn.rcv_mss,
-                         tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
-        names["tcpi_options"] = options
+        names["tcpi_state"] = FREEBSD_STATE_NUMBERS[state]
+        names.update(values)
         try:
             ok = _safe_asserts(ev.code, names)
         except ValueError as e:
             raise ScriptFailure(f"line {ev.line}: cannot evaluate %{{ {ev.code} }}%: {e}") from None
         if not ok:
             shown = {k: v for k, v in names.items() if k.startswith("tcpi_")}
-            state = FREEBSD_STATE_NAMES[sock.state]
-            raise ScriptFailure(f"line {ev.line}: assertion failed: {ev.code} (minitcp: {state}, {shown})")
+            raise ScriptFailure(f"line {ev.line}: assertion failed: {ev.code} "
+                                f"({self.target.name}: {state}, {shown})")
 
 
 def _packet_text(ev: PacketEvent) -> str:

@@ -6,12 +6,17 @@ or knobs minitcp does not have) is ignored and listed in the report, so
 a reader can see what a passing script did not exercise. A mapping may name
 a knob minitcp does not have yet (`tcp_keepinit`): it
 applies as soon as the knob exists and is reported as ignored until then.
+
+`LINUX_SYSCTLS` does the same for the kernel target, with the Linux sysctls
+of the network namespace the script runs in (/proc/sys/net/ipv4/).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
+from pathlib import Path
 
 from ..tcp.knobs import Knobs
 
@@ -84,4 +89,45 @@ def apply_sysctl(knobs: Knobs, name: str, value: str) -> bool:
         else:
             current = getattr(knobs, knob)
             setattr(knobs, knob, type(current)(converted))
+    return True
+
+
+def _whole_seconds(value: str) -> int:
+    return math.ceil(int(value) / 1000)
+
+
+# Linux has no counterpart for insecure_rst and insecure_syn (RFC 5961 is always on), keepinit,
+# rexmit_initial (the initial RTO is fixed at 1 s, FreeBSD's default), delacktime (the delayed-ACK
+# timer is Linux's own, 40 ms to 200 ms), msl (TIME-WAIT is fixed at 60 s), or the rest.
+LINUX_SYSCTLS: dict[str, Mapping] = {
+    "net.inet.tcp.rfc1323": Mapping(("tcp_timestamps", "tcp_window_scaling")),
+    "net.inet.tcp.sack.enable": Mapping(("tcp_sack",)),
+    "net.inet.tcp.ecn.enable": Mapping(("tcp_ecn",)),
+    # Whole seconds in Linux.
+    "net.inet.tcp.keepidle": Mapping(("tcp_keepalive_time",), _whole_seconds),
+    "net.inet.tcp.keepintvl": Mapping(("tcp_keepalive_intvl",), _whole_seconds),
+    "net.inet.tcp.keepcnt": Mapping(("tcp_keepalive_probes",)),
+    "net.inet.tcp.rexmit_min": Mapping(("tcp_rto_min_us",), lambda v: int(v) * 1000),
+    # As for minitcp: FreeBSD's recvspace is the window, Linux offers half of tcp_rmem.
+    "net.inet.tcp.recvspace": Mapping(("tcp_rmem",), lambda v: 2 * int(v), slot=1),
+    "net.inet.tcp.sendspace": Mapping(("tcp_wmem",), slot=1),
+    "net.inet.tcp.finwait2_timeout": Mapping(("tcp_fin_timeout",), _whole_seconds),
+}
+
+
+def write_linux_sysctl(name: str, value: str, root: Path) -> bool:
+    """Write the Linux sysctls `name` maps to under `root` (a namespace's /proc/sys/net/ipv4);
+    False when there is no such mapping."""
+    mapping = LINUX_SYSCTLS.get(name)
+    if mapping is None:
+        return False
+    converted = str(mapping.convert(value))
+    for sysctl in mapping.knobs:
+        path = root / sysctl
+        if mapping.slot is not None:
+            members = path.read_text().split()
+            members[mapping.slot] = converted
+            path.write_text(" ".join(members))
+        else:
+            path.write_text(converted)
     return True

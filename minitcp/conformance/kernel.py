@@ -1,0 +1,184 @@
+"""The Linux kernel as the stack under test, as packetdrill runs it: behind a TUN device, in real time.
+
+Only ever used inside a fresh private network namespace (kernel_pool.py
+makes one per script): the TUN device's kernel side is the stack under test,
+198.18.0.1/24, and the runner is the remote host 198.18.0.2, writing its
+packets to the device. The kernel's packets are read, as packetdrill reads
+them, from a packet socket on the device that stamps each with the time the
+kernel sent it: a runner that reads late (a busy machine) still times the
+kernel right. Sysctls go to the namespace's own /proc/sys/net/ipv4,
+`sockstat` reads its /proc/net/tcp, and TCP_INFO comes from the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytun
+import trio
+
+from ..netns import enter_private_netns
+from .kernel_sockets import BlockingCalls, KernelSocket
+from .sysctls import write_linux_sysctl
+from .target import SocketRow, TargetSocket
+
+TUN_NAME = "pdrill0"
+SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
+READ_SIZE = 65535  # the largest IPv4 packet
+# <linux/if_ether.h>, <linux/if_packet.h>, <asm-generic/socket.h>: every protocol, a packet the
+# host sends, a stamp of when the packet socket saw it (a struct timespec of wall-clock time).
+_ETH_P_ALL = 0x0003
+_PACKET_OUTGOING = 4
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("=qq")
+
+# Linux's TCP_* state numbers (include/net/tcp_states.h) with FreeBSD's names for them; a
+# request socket (TCP_NEW_SYN_RECV) is a SYN-RECEIVED connection to FreeBSD.
+_LINUX_STATES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RCVD", 4: "FIN_WAIT_1", 5: "FIN_WAIT_2", 6: "TIME_WAIT",
+    7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "SYN_RCVD",
+}
+# struct tcp_info up to tcpi_rcv_mss: state, ca_state, retransmits, probes, backoff, options,
+# snd_wscale:4 | rcv_wscale:4, a flags byte; then rto, ato, snd_mss, rcv_mss.
+_TCP_INFO = struct.Struct("=8B4I")
+
+
+class TunPeer:
+    """The remote host's end of a TUN device whose kernel side (`local_ip`) is the stack under test."""
+
+    def __init__(self, local_ip: str, mtu: int) -> None:
+        self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=pytun.IFF_TUN | pytun.IFF_NO_PI)
+        self._dev.addr = local_ip
+        self._dev.netmask = "255.255.255.0"
+        self._dev.mtu = mtu
+        # IPv6 would bring router solicitations and MLD reports into the device: packets no
+        # script expects.
+        (Path("/proc/sys/net/ipv6/conf") / TUN_NAME / "disable_ipv6").write_text("1")
+        self._dev.up()
+        self._fd = self._dev.fileno()
+        os.set_blocking(self._fd, False)
+        self._sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+        self._sniffer.bind((TUN_NAME, _ETH_P_ALL))
+        self._sniffer.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        self._sniffer.setblocking(False)
+
+    def send(self, packet: bytes) -> None:
+        os.write(self._fd, packet)
+
+    async def receive(self) -> list[tuple[float, bytes]]:
+        # The kernel's stamps are wall-clock time; trio's clock is its own.
+        offset = trio.current_time() - time.time()
+        while True:
+            await trio.lowlevel.wait_readable(self._sniffer)
+            self._drain_device()
+            batch: list[tuple[float, bytes]] = []
+            while True:
+                try:
+                    packet, ancillary, _, address = self._sniffer.recvmsg(READ_SIZE, 64)
+                except BlockingIOError:
+                    break
+                if address[2] != _PACKET_OUTGOING:
+                    continue  # one the runner wrote
+                stamps = [data for level, kind, data in ancillary
+                          if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPNS)]
+                seconds, nanoseconds = _TIMESPEC.unpack(stamps[0])
+                batch.append((seconds + nanoseconds / 1e9 + offset, packet))
+            if batch:
+                return batch
+
+    def _drain_device(self) -> None:
+        """The device's own copy of what the kernel sent: read, so its queue never fills."""
+        while True:
+            try:
+                os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                return
+
+
+class KernelTarget:
+    """Made by `fresh()`, which first moves the process into a network namespace of its own."""
+
+    name = "the kernel"
+    local_ip = "198.18.0.1"
+    remote_ip = "198.18.0.2"
+    real_time = True
+
+    def __init__(self, namespace: int) -> None:
+        self.namespace = namespace  # the fresh namespace's inode: the TUN device goes nowhere else
+        self.calls = BlockingCalls()
+
+    @classmethod
+    def fresh(cls) -> KernelTarget:
+        """Enter a new network namespace (the process must be single-threaded) and target its kernel."""
+        before = _namespace()
+        enter_private_netns()
+        after = _namespace()
+        if after == before:
+            raise RuntimeError("unshare() left the process in its network namespace")
+        return cls(after)
+
+    def clock(self) -> None:
+        return None
+
+    async def open(self, nursery: trio.Nursery, mtu: int) -> TunPeer:
+        if _namespace() != self.namespace:
+            raise RuntimeError("the kernel target runs only in the network namespace made for it")
+        peer = TunPeer(self.local_ip, mtu)
+        await self.calls.warm_up()
+        return peer
+
+    def socket(self) -> KernelSocket:
+        return KernelSocket(self.calls)
+
+    async def settle(self) -> None:
+        await self.calls.settle()
+
+    def sysctl(self, name: str, value: str) -> bool:
+        return write_linux_sysctl(name, value, SYSCTL_ROOT)
+
+    def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
+        rows: list[SocketRow] = []
+        ours: set[int] = set()
+        for sock in sockets:
+            assert isinstance(sock, KernelSocket)
+            ours.add(os.fstat(sock.sock.fileno()).st_ino)
+            state, _ = self.tcp_info(sock)
+            rows.append((True, sock.sock.getsockname()[1], _peer_port(sock.sock), state))
+        # Every other entry of the namespace's table has no descriptor of the script: a connection
+        # not yet accepted, a request socket, an orphan after close(), a TIME-WAIT entry.
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if int(fields[9]) in ours:
+                    continue
+                lport, rport = (int(a.rpartition(":")[2], 16) for a in fields[1:3])
+                rows.append((False, lport, rport, _LINUX_STATES[int(fields[3], 16)]))
+        return rows
+
+    def tcpdrop(self, state: str) -> bool:
+        return False
+
+    def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
+        assert isinstance(sock, KernelSocket)
+        raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
+        state, _, _, _, _, options, wscale, _, _, _, snd_mss, rcv_mss = _TCP_INFO.unpack(raw)
+        values = dict(tcpi_snd_mss=snd_mss, tcpi_rcv_mss=rcv_mss, tcpi_snd_wscale=wscale & 0xF,
+                      tcpi_rcv_wscale=wscale >> 4, tcpi_options=options)
+        return _LINUX_STATES[state], values
+
+
+def _namespace() -> int:
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+def _peer_port(sock: socket.socket) -> int:
+    try:
+        return sock.getpeername()[1]
+    except OSError:
+        return 0

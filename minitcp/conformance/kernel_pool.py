@@ -1,0 +1,154 @@
+"""Play scripts against the Linux kernel: each in a forked child, in a fresh network namespace of its own.
+
+A fresh namespace per script is a clean kernel: no sockets, TIME-WAIT entries,
+route metrics or sysctls left by an earlier script, and nothing the host's
+network can see. The scripts run in real time, a few at once (`workers`),
+each under a real-time budget: a child that overruns it is killed and the
+script fails. A child reports its outcome (and, with a trace, the trace) as
+one JSON document on a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import json
+import os
+import selectors
+import signal
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .kernel import KernelTarget, TunPeer
+from .model import Script
+from .report import Result
+from .runner import Runner
+
+WORKERS = 4
+BUDGET = 150.0  # real seconds a script may take: the longest (SYN back-off) last about 75 s
+_RUNNER_BUDGET = BUDGET - 10.0  # the runner's own limit, so it reports the line it was at
+NICENESS = -10
+
+
+def run_in_namespaces(jobs: Sequence[tuple[str, str, Script]], *, strict: bool = False,
+                      lenient_acks: bool = False, trace: Callable[[str], None] | None = None,
+                      workers: int = WORKERS, budget: float = BUDGET) -> list[Result]:
+    """Run each (path, name, script) against the kernel; the results come back in `jobs` order."""
+    results: list[Result | None] = [None] * len(jobs)
+    waiting = list(enumerate(jobs))
+    waiting.reverse()
+    running: dict[int, tuple[int, int, float, list[bytes]]] = {}  # fd -> (job index, pid, start, chunks)
+    with selectors.DefaultSelector() as selector:
+        while waiting or running:
+            while waiting and len(running) < max(1, workers):
+                index, (_, _, script) = waiting.pop()
+                work = functools.partial(_run_child, script, strict=strict, lenient_acks=lenient_acks,
+                                         traced=trace is not None)
+                fd, pid = _fork(work)
+                running[fd] = (index, pid, time.monotonic(), [])
+                selector.register(fd, selectors.EVENT_READ)
+            for key, _ in selector.select(timeout=1.0):
+                fd = key.fd
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    running[fd][3].append(chunk)
+                    continue
+                selector.unregister(fd)
+                os.close(fd)
+                index, pid, started, chunks = running.pop(fd)
+                os.waitpid(pid, 0)
+                results[index] = _result(jobs[index], b"".join(chunks), time.monotonic() - started, trace)
+            now = time.monotonic()
+            for fd, (index, pid, started, _) in list(running.items()):
+                if now - started > budget:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    selector.unregister(fd)
+                    os.close(fd)
+                    del running[fd]
+                    path, name, _ = jobs[index]
+                    reason = f"the kernel target gave up after {budget:.0f} s of real time"
+                    results[index] = Result(path, name, False, reason, [], now - started)
+    return [r for r in results if r is not None]
+
+
+def kernel_problem() -> str | None:
+    """Why the kernel target cannot run here (no /dev/net/tun, no namespace, no TUN device), or None.
+
+    A forked child tries what each script's child does, so the answer is the real one.
+    """
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun on this machine"
+    fd, pid = _fork(_try_a_namespace)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return "the child that tried a private network namespace died"
+    return payload.get("error")
+
+
+def _try_a_namespace() -> dict[str, Any]:
+    target = KernelTarget.fresh()
+    TunPeer(target.local_ip, 1500)
+    return {}
+
+
+def _fork(work: Callable[[], dict[str, Any]]) -> tuple[int, int]:
+    """Run `work` in a forked child: (the pipe its JSON answer comes on, its pid)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return read_end, pid
+    os.close(read_end)
+    status = 0
+    try:
+        payload = work()
+    except BaseException as e:  # the child must reach os._exit whatever happens
+        while isinstance(e, BaseExceptionGroup):  # a nursery's: the first real error says more
+            e = e.exceptions[0]
+        payload = {"error": f"{type(e).__name__}: {e}"}
+        status = 1
+    try:
+        data = json.dumps(payload).encode()
+        while data:
+            data = data[os.write(write_end, data):]
+    finally:
+        # Never return into the parent's code (pytest, the CLI) from the child.
+        os._exit(status)
+
+
+def _run_child(script: Script, *, strict: bool, lenient_acks: bool, traced: bool) -> dict[str, Any]:
+    # A collection would walk every object the child inherited, copying each page it touches: a
+    # pause of milliseconds in a script timed in milliseconds. The child lives for one script.
+    gc.disable()
+    # The runner is a timing instrument with milliseconds of tolerance: on a busy machine a
+    # higher priority keeps it from waiting for a time slice (a no-op without the privilege).
+    with contextlib.suppress(PermissionError):
+        os.nice(NICENESS)
+    lines: list[str] = []
+    runner = Runner(script, strict=strict, lenient_acks=lenient_acks, target=KernelTarget.fresh(),
+                    real_time_budget=_RUNNER_BUDGET, trace=lines.append if traced else None)
+    outcome = runner.run()
+    return {"ok": outcome.ok, "reason": outcome.reason, "ignored": outcome.ignored, "trace": lines}
+
+
+def _result(job: tuple[str, str, Script], data: bytes, seconds: float,
+            trace: Callable[[str], None] | None) -> Result:
+    path, name, _ = job
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return Result(path, name, False, "the kernel target's child died without a result", [], seconds)
+    if "error" in payload:
+        return Result(path, name, False, f"kernel target error: {payload['error']}", [], seconds)
+    if trace is not None:
+        trace(f"--- {name} (the kernel)")
+        for line in payload["trace"]:
+            trace(line)
+    return Result(path, name, payload["ok"], payload["reason"], payload["ignored"], seconds)

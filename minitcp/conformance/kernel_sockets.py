@@ -1,0 +1,161 @@
+"""Real kernel sockets behind the runner's socket calls, as packetdrill makes them.
+
+A call that can block (accept, connect, recv, send on a blocking socket) runs
+in a thread of its own, a real blocking system call: the kernel decides when
+it returns, and packets flow meanwhile. A call on a non-blocking socket, or
+one that never blocks, is made at once; so is an accept or a recv whose
+socket is already readable (it cannot block then), which spares the script
+a thread's start-up, milliseconds on a busy machine. The socket's O_NONBLOCK
+flag is the kernel's own (`setblocking` is fcntl F_SETFL), so a non-blocking
+connect gives EINPROGRESS and a recv with nothing queued EAGAIN, from the
+kernel.
+
+Before the script moves on, the runner must know each call has either
+returned or is asleep inside the kernel (packetdrill checks its syscall thread
+the same way): otherwise a call and the next line at the same time could race.
+`BlockingCalls.settle` reads each thread's state and current system call from
+/proc: a thread asleep in futex() waits for Python's GIL, not for the kernel.
+"""
+
+from __future__ import annotations
+
+import platform
+import select
+import socket
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import trio
+import trio.testing
+
+T = TypeVar("T")
+
+# futex(2)'s number, to tell a thread waiting for the GIL from one blocked in its socket call.
+_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine())
+_POLL = 0.0005  # seconds between looks at a call's thread
+_SETTLE_LIMIT = 1.0  # the longest settle() waits for a call that neither returns nor blocks
+
+
+class _Call:
+    def __init__(self) -> None:
+        self.tid: int | None = None
+        self.returned = False
+
+    def blocked(self) -> bool:
+        """Asleep inside its system call (False before it starts and once it has returned)."""
+        if self.tid is None or self.returned:
+            return False
+        try:
+            with open(f"/proc/self/task/{self.tid}/stat") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+            with open(f"/proc/self/task/{self.tid}/syscall") as f:
+                current = f.read().split()[0]
+        except (OSError, IndexError):
+            return False
+        if state not in ("S", "D") or not current.lstrip("-").isdigit():
+            return False  # running (or between calls)
+        return _FUTEX is None or int(current) != _FUTEX
+
+
+class BlockingCalls:
+    """The calls running in their own threads, so the runner can wait for them to settle."""
+
+    def __init__(self) -> None:
+        self._running: set[_Call] = set()
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        call = _Call()
+
+        def work() -> T:
+            call.tid = threading.get_native_id()
+            try:
+                return fn()
+            finally:
+                call.returned = True
+
+        self._running.add(call)
+        try:
+            # abandon_on_cancel: at the end of a script a call may still block; its thread dies
+            # with the script's process.
+            return await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        finally:
+            self._running.discard(call)
+
+    async def warm_up(self) -> None:
+        """Start a thread now, so the script's first blocking call finds one idle in trio's cache."""
+        await trio.to_thread.run_sync(lambda: None)
+
+    async def settle(self) -> None:
+        """Wait until every call blocks in the kernel or has returned and its task has taken the result
+        (an accept's new descriptor is numbered then: a close() next must not free the number first)."""
+        await trio.testing.wait_all_tasks_blocked()  # a call's task just started hands it to its thread
+        deadline = trio.current_time() + _SETTLE_LIMIT
+        while trio.current_time() < deadline and not all(c.blocked() for c in self._running):
+            await trio.sleep(_POLL)
+        await trio.testing.wait_all_tasks_blocked()
+
+
+class KernelSocket:
+    """A kernel TCP socket with the call signatures of minitcp's Socket (see target.TargetSocket)."""
+
+    def __init__(self, calls: BlockingCalls, sock: socket.socket | None = None) -> None:
+        self.calls = calls
+        self.sock = sock if sock is not None else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+    def _blocks(self, flags: int = 0) -> bool:
+        return self.sock.getblocking() and not flags & socket.MSG_DONTWAIT
+
+    def _readable(self) -> bool:
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def bind(self, address: tuple[str, int]) -> None:
+        self.sock.bind(address)
+
+    def listen(self, backlog: int) -> None:
+        self.sock.listen(backlog)
+
+    async def accept(self) -> tuple[KernelSocket, tuple[str, int]]:
+        # Python's accept() gives the new socket the kernel's flags: blocking, as accept(2) does.
+        if self._blocks() and not self._readable():
+            child, address = await self.calls.run(self.sock.accept)
+        else:
+            child, address = self.sock.accept()
+        return KernelSocket(self.calls, child), address
+
+    async def connect(self, address: tuple[str, int]) -> None:
+        if self._blocks():
+            await self.calls.run(lambda: self.sock.connect(address))
+        else:
+            self.sock.connect(address)
+
+    async def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        # MSG_WAITALL may block on a readable socket, until all of `bufsize` has come.
+        if self._blocks(flags) and (flags & socket.MSG_WAITALL or not self._readable()):
+            return await self.calls.run(lambda: self.sock.recv(bufsize, flags))
+        return self.sock.recv(bufsize, flags)
+
+    async def send(self, data: bytes, flags: int = 0) -> int:
+        if self._blocks(flags):
+            return await self.calls.run(lambda: self.sock.send(data, flags))
+        return self.sock.send(data, flags)
+
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def getblocking(self) -> bool:
+        return self.sock.getblocking()
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        self.sock.setsockopt(level, option, value)
+
+    def getsockopt(self, level: int, option: int) -> int | bytes:
+        return self.sock.getsockopt(level, option)

@@ -1,0 +1,139 @@
+"""minitcp as the stack under test: its real socket API and engine, on an in-memory link, in virtual time.
+
+The stack runs on one end of a `memory_link_pair` under `trio.testing.MockClock`
+(autojump: time leaps to the next deadline whenever every task waits), so a
+75-second SYN back-off costs milliseconds. ISNs and ephemeral ports are made
+reproducible, so two runs of a script are identical.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+import trio
+import trio.testing
+
+from ..link.memory import MemoryLink, memory_link_pair
+from ..sockets.socket import Socket
+from ..stack import Stack
+from ..tcp.isn import IsnGenerator
+from ..tcp.knobs import Knobs
+from ..tcp.states import State
+from .sysctls import apply_sysctl
+from .target import Peer, SocketRow, TargetSocket
+
+# FreeBSD's names for the states, as sockstat prints them.
+FREEBSD_STATE_NAMES = {
+    State.CLOSED: "CLOSED", State.LISTEN: "LISTEN", State.SYN_SENT: "SYN_SENT",
+    State.SYN_RECEIVED: "SYN_RCVD", State.ESTABLISHED: "ESTABLISHED", State.CLOSE_WAIT: "CLOSE_WAIT",
+    State.FIN_WAIT_1: "FIN_WAIT_1", State.CLOSING: "CLOSING", State.LAST_ACK: "LAST_ACK",
+    State.FIN_WAIT_2: "FIN_WAIT_2", State.TIME_WAIT: "TIME_WAIT",
+}
+_STATE_BY_FREEBSD_NAME = {v: k for k, v in FREEBSD_STATE_NAMES.items()}
+
+
+class MemoryPeer:
+    """The remote host's end of the in-memory link; a packet is sent when the runner takes it."""
+
+    def __init__(self, link: MemoryLink) -> None:
+        self.link = link
+
+    def send(self, packet: bytes) -> None:
+        self.link.send(packet)
+
+    async def receive(self) -> list[tuple[float, bytes]]:
+        batch = await self.link.recv_batch()
+        now = trio.current_time()
+        return [(now, bytes(packet)) for packet in batch]
+
+
+class MinitcpTarget:
+    """minitcp is 198.18.0.2; the script's remote host is 198.18.0.1."""
+
+    name = "minitcp"
+    local_ip = "198.18.0.2"
+    remote_ip = "198.18.0.1"
+    real_time = False  # virtual time waits for every task, the runner's too
+
+    def __init__(self, knobs: Knobs | None = None) -> None:
+        self.knobs = knobs if knobs is not None else Knobs()
+
+    def clock(self) -> trio.abc.Clock:
+        return trio.testing.MockClock(autojump_threshold=0)
+
+    async def open(self, nursery: trio.Nursery, mtu: int) -> Peer:
+        stack_end, remote_end = memory_link_pair(mtu)
+        self.stack = Stack(stack_end, self.local_ip, knobs=self.knobs)
+        # Reproducible runs: a fixed ISN secret and port choice (minitcp picks both at random).
+        self.stack.engine.isn = IsnGenerator(b"minitcp-conformance-runner")
+        rng = getattr(self.stack.ports, "_rng", None)
+        if isinstance(rng, random.Random):
+            rng.seed(0)
+        nursery.start_soon(self.stack.run)
+        return MemoryPeer(remote_end)
+
+    def socket(self) -> Socket:
+        return self.stack.socket()
+
+    async def settle(self) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+
+    def sysctl(self, name: str, value: str) -> bool:
+        return apply_sysctl(self.knobs, name, value)
+
+    def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
+        rows: list[SocketRow] = []
+        seen: set[int] = set()
+        for sock in sockets:
+            assert isinstance(sock, Socket)
+            conn = sock.connection
+            if conn is not None:
+                seen.add(conn.key)
+                rows.append((True, conn.lport, conn.rport, FREEBSD_STATE_NAMES[sock.state]))
+            else:
+                rows.append((True, _ep_port(sock), 0, FREEBSD_STATE_NAMES[sock.state]))
+        engine = self.stack.engine
+        for key, conn in engine.conns.items():
+            if key not in seen:
+                seen.add(key)
+                rows.append((False, conn.lport, conn.rport, FREEBSD_STATE_NAMES[conn.state]))
+        for key, tw in engine.timewait.entries.items():
+            if key not in seen:
+                _, lport, _, rport = tw.four_tuple
+                rows.append((False, lport, rport, "TIME_WAIT"))
+        return rows
+
+    def tcpdrop(self, state: str) -> bool:
+        wanted = _STATE_BY_FREEBSD_NAME.get(state)
+        engine = self.stack.engine
+        if wanted == State.TIME_WAIT:
+            for tw in list(engine.timewait.entries.values()):
+                engine.timewait.remove(tw)
+        elif wanted is not None:
+            for conn in list(engine.conns.values()):
+                if conn.state == wanted:
+                    conn.abort()
+            self.stack.kick()
+        return True
+
+    def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
+        assert isinstance(sock, Socket)
+        conn = sock.connection
+        values: dict[str, int] = {}
+        options = 0
+        if conn is not None:
+            # Linux tcp_info tcpi_options: TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
+            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
+                | (8 if conn.ecn_ok else 0)
+            values.update(tcpi_snd_mss=conn.mss, tcpi_rcv_mss=conn.rcv_mss,
+                          tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
+        values["tcpi_options"] = options
+        return FREEBSD_STATE_NAMES[sock.state], values
+
+
+def _ep_port(sock: Socket) -> int:
+    try:
+        return sock.getsockname()[1]
+    except OSError:
+        return 0
