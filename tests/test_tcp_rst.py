@@ -8,7 +8,7 @@ import errno
 import pytest
 from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
-from minitcp.tcp.connection import SHUT_RD
+from minitcp.tcp.connection import SHUT_RD, SHUT_WR
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN
 
@@ -109,6 +109,24 @@ def test_syn_on_an_established_connection_gets_a_challenge_ack() -> None:
     assert p.rels(out) == [(".", 1, 1, 0)]
     assert conn.state == State.ESTABLISHED
     assert p.eng.counters["TCPSYNChallenge"] == 1 and p.eng.counters["TCPChallengeACK"] == 1
+
+
+def test_rst_at_the_fin_sequence_counts_even_after_the_fin_was_acked() -> None:
+    """Linux tcp_reset_check: RCV.NXT - 1 is below the window once our ACK of the FIN went out,
+    yet still accepted in CLOSE-WAIT (EPIPE) and LAST-ACK (ECONNRESET)."""
+    for close_first, state, err in ((False, State.CLOSE_WAIT, errno.EPIPE),
+                                    (True, State.LAST_ACK, errno.ECONNRESET)):
+        p = Peer()
+        conn = p.accept()
+        p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
+        assert p.rels([s for _, s in p.run_until(1.5)]) == [(".", 1, 2, 0)]  # the delayed ACK of the FIN
+        if close_first:
+            conn.shutdown(SHUT_WR)
+            assert p.rels(p.out()) == [("F.", 1, 2, 0)]
+        assert conn.state == state
+        assert p.feed(p.seg(RST, seq=1), at=2.0) == []
+        assert conn.state == State.CLOSED
+        assert conn.error == err
 
 
 def test_insecure_syn_knob_resets_on_a_syn_in_the_window() -> None:

@@ -137,6 +137,11 @@ class Receiver:
             return
         # First: is the segment in the window?
         if not self._acceptable(seg):
+            if flags & RST and self._reset_check(seg):
+                # Linux tcp_validate_incoming -> tcp_reset_check: once the peer's FIN is in, its
+                # RST may carry the sequence number of that FIN (RCV.NXT - 1), below the window.
+                self._drop(_RESET_ERRNO.get(self.state, errno.ECONNRESET), "connection reset by peer")
+                return
             self._note_drop(seg, "outside the receive window")
             if not flags & RST:
                 if flags & SYN:
@@ -229,10 +234,7 @@ class Receiver:
         Linux also takes rcv_nxt - 1 once our side has consumed the peer's FIN (tcp_reset_check),
         and any in-window RST for a connection still in the SYN queue (tcp_check_req).
         """
-        exact = seg.seq == self.rcv_nxt or (
-            self.state in (State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING)
-            and seg.seq == (self.rcv_nxt - 1) & MASK
-        ) or (
+        exact = seg.seq == self.rcv_nxt or self._reset_check(seg) or (
             # A listener's half-open connection is Linux's request sock: tcp_check_req takes any
             # RST in the window (RFC 5961 challenge ACKs are for full sockets only).
             self.state == State.SYN_RECEIVED and self.listener is not None
@@ -245,6 +247,11 @@ class Receiver:
             self._drop(reason="RST in SYN-RECEIVED: back to LISTEN")
             return
         self._drop(_RESET_ERRNO.get(self.state, errno.ECONNRESET), "connection reset by peer")
+
+    def _reset_check(self: Connection, seg: Segment) -> bool:
+        """Linux tcp_reset_check: at RCV.NXT - 1, an RST after the peer's FIN still counts."""
+        return self.state in (State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING) \
+            and seg.seq == (self.rcv_nxt - 1) & MASK
 
     def _input_syn_received_ack(self: Connection, seg: Segment) -> bool:
         """The handshake's third segment (RFC 9293 section 3.10.7.4, fifth, SYN-RECEIVED)."""
