@@ -105,6 +105,19 @@ def test_syn_sent_answers_an_unacceptable_ack_with_rst_and_stays() -> None:
     assert "unacceptable ACK in SYN-SENT" in p.rec.drop_reasons()
 
 
+def test_after_an_unacceptable_ack_the_syn_goes_again_soon_then_backs_off() -> None:
+    """Linux tcp_rcv_synsent_state_process: TCP_TIMEOUT_MIN before the first retransmission;
+    the retransmission then doubles the RTO as usual (1 s -> 2 s)."""
+    p = Peer()
+    p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
+    p.iss = p.out()[0].seq
+    p.feed(p.seg(ACK, seq=0, ack=5), at=0.1)
+    assert p.trels(p.run_until(3.0)) == [(0.108, "S", 0, None, 0), (2.108, "S", 0, None, 0)]
+    # Once the SYN was retransmitted, another bad ACK leaves the backed-off timer alone.
+    p.feed(p.seg(ACK, seq=0, ack=5), at=3.0)
+    assert p.trels(p.run_until(6.2)) == [(6.108, "S", 0, None, 0)]
+
+
 def test_syn_sent_rst_ack_refuses_the_connection() -> None:
     p = Peer()
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)

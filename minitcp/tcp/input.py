@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 _RESET_ERRNO = {State.SYN_SENT: errno.ECONNREFUSED, State.CLOSE_WAIT: errno.EPIPE}
 # The largest window RFC 7323 allows (Linux U16_MAX << TCP_MAX_WSCALE): the clamp when none is set.
 _MAX_WINDOW = 0xFFFF << 14
+# Linux TCP_TIMEOUT_MIN: 2 jiffies, 8 ms at HZ=250 (the Debian and Ubuntu kernels' HZ).
+_TCP_TIMEOUT_MIN = 0.008
 # Linux TCP_INIT_CWND: the first autotuning measure assumes at most this many segments per RTT.
 _TCP_INIT_CWND = 10
 
@@ -51,6 +53,10 @@ class Receiver:
         if flags & ACK and (seq_le(seg.ack, self.iss) or seq_gt(seg.ack, self.snd_max)):
             if not flags & RST:
                 self._emit(reset_for(seg))  # type: ignore[arg-type]
+            if not self.retransmits:
+                # Linux tcp_rcv_synsent_state_process: "previous FIN/ACK or RST/ACK might be
+                # ignored", so the SYN goes out again soon instead of after the full RTO.
+                self._set_timer(TimerKind.RTO, self.engine.now + _TCP_TIMEOUT_MIN)
             self._note_drop(seg, "unacceptable ACK in SYN-SENT")
             return
         if flags & RST:
