@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from ..tcp.knobs import Knobs
 from .differences import Differences, load_differences
 from .kernel_pool import WORKERS, run_in_namespaces
+from .minitcp_target import MinitcpTarget
 from .model import ParseError, Script
 from .parser import DEFAULT_DEFINES, parse_file, parse_script
 from .report import Report, Result
@@ -58,7 +59,8 @@ def _selected(name: str, pattern: str | None) -> bool:
 
 def run_file(path: str, name: str | None = None, *, strict: bool = False,
              defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
-             lenient_acks: bool = False, knobs: Mapping[str, str] | None = None) -> Result:
+             lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
+             linux_only: bool = False) -> Result:
     """Parse and run one script (see `run_paths` for the options)."""
     started = time.monotonic()
     name = name if name is not None else os.path.basename(path)
@@ -70,7 +72,9 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
         settings = Knobs()
         for knob, value in (knobs or {}).items():
             settings.set(knob, value)
-        outcome = Runner(script, strict=strict, trace=trace, lenient_acks=lenient_acks, knobs=settings).run()
+        target = MinitcpTarget(settings, linux_only=True) if linux_only else None
+        outcome = Runner(script, strict=strict, trace=trace, lenient_acks=lenient_acks, knobs=settings,
+                         target=target).run()
     except Exception as e:  # a bug in the runner (or minitcp escaping its own guards)
         return Result(path, name, False, f"runner error: {type(e).__name__}: {e}", [],
                       time.monotonic() - started)
@@ -80,7 +84,7 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
 def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None = None,
               defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
               lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
-              target: str = "minitcp", workers: int = WORKERS) -> Report:
+              target: str = "minitcp", workers: int = WORKERS, linux_only: bool = False) -> Report:
     """Run every .pkt script under `paths` (files or directories) whose name matches `pattern`.
 
     `pattern` is a substring of the script's relative name, or a glob when it
@@ -89,7 +93,8 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
     `lenient_acks` (a diagnostic) skips pure ACKs the script does not expect and
     does not time pure ACKs, to see past delayed-ACK policy differences.
     `knobs` sets minitcp knobs (`{"tcp_max_quickacks": "0"}`) before each script
-    runs; the scripts' own sysctls apply on top.
+    runs; the scripts' own sysctls apply on top, except, with `linux_only`, those that set a
+    knob Linux does not have (sysctls.FREEBSD_ONLY): the comparison with the kernel uses it.
     `target` "kernel" plays the scripts against the Linux kernel instead (kernel_pool.py:
     root or user namespaces, /dev/net/tun, real time, `workers` scripts at once); its
     failures are annotated as Linux differences when they are the failure the list
@@ -103,7 +108,8 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
                               lenient_acks=lenient_acks, workers=workers)
     elif target == "minitcp":
         results = [run_file(path, name, strict=strict, defines=defines, trace=trace,
-                            lenient_acks=lenient_acks, knobs=knobs) for path, name in selected]
+                            lenient_acks=lenient_acks, knobs=knobs, linux_only=linux_only)
+                   for path, name in selected]
     else:
         raise ValueError(f"unknown target {target!r}: minitcp or kernel")
     report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started,

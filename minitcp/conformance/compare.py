@@ -169,7 +169,8 @@ def compare_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | 
     paths = list(paths)
     common: dict[str, Any] = dict(strict=strict, pattern=pattern, defines=defines, trace=trace,
                                   lenient_acks=lenient_acks)
-    ours = run_paths(paths, knobs=knobs, **common)
+    # Both sides run Linux's behaviour: minitcp's FreeBSD-only knobs stay off (sysctls.FREEBSD_ONLY).
+    ours = run_paths(paths, knobs=knobs, linux_only=True, **common)
     kernel = run_paths(paths, target="kernel", workers=workers, **common)
     try:
         differences = load_differences()

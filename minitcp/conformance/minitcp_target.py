@@ -20,7 +20,7 @@ from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
 from ..tcp.states import State
-from .sysctls import apply_sysctl
+from .sysctls import FREEBSD_ONLY, apply_sysctl
 from .target import Peer, SocketRow, TargetSocket
 
 # FreeBSD's names for the states, as sockstat prints them.
@@ -56,8 +56,9 @@ class MinitcpTarget:
     remote_ip = "198.18.0.1"
     real_time = False  # virtual time waits for every task, the runner's too
 
-    def __init__(self, knobs: Knobs | None = None) -> None:
+    def __init__(self, knobs: Knobs | None = None, *, linux_only: bool = False) -> None:
         self.knobs = knobs if knobs is not None else Knobs()
+        self.linux_only = linux_only  # ignore the sysctls of FreeBSD_ONLY, as the kernel must
 
     def clock(self) -> trio.abc.Clock:
         return trio.testing.MockClock(autojump_threshold=0)
@@ -80,6 +81,8 @@ class MinitcpTarget:
         await trio.testing.wait_all_tasks_blocked()
 
     def sysctl(self, name: str, value: str) -> bool:
+        if self.linux_only and name in FREEBSD_ONLY:
+            return False
         return apply_sysctl(self.knobs, name, value)
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:

@@ -71,6 +71,10 @@ MAPPINGS: dict[str, Mapping] = {
     "net.inet.tcp.msl": Mapping(("tcp_timewait_len",), lambda v: 2 * int(v) / 1000.0),
 }
 
+# Knobs minitcp has only to follow the scripts' FreeBSD switches: Linux always behaves as with 0.
+# Left out when minitcp is compared with the kernel, so both sides run Linux's behaviour.
+FREEBSD_ONLY = frozenset({"net.inet.tcp.insecure_rst", "net.inet.tcp.insecure_syn"})
+
 
 def apply_sysctl(knobs: Knobs, name: str, value: str) -> bool:
     """Set the knobs `name` maps to; False when nothing was set (unknown or unmapped sysctl)."""
