@@ -250,3 +250,33 @@ def test_every_script_of_the_shared_suite_parses() -> None:
                 assert script.events, name
                 count += 1
     assert count == 400
+
+
+# ---------------------------------------------------------------------- untimed and multi-line commands
+
+
+def test_untimed_init_and_cleanup_commands_and_a_command_over_two_lines() -> None:
+    # As packetdrill's grammar has it: options, an init command, events, a cleanup command.
+    script = parse_script("""--tolerance_usecs=50000
+      `kldload tcpmd5; echo 'add 192.0.2.1 tcp 0x1000 ;
+             add 192.0.2.2 tcp 0x1001 ;' | setkey -c`
+0.00 `sysctl -w net.inet.tcp.sack.enable=1
+      net.inet.tcp.rfc1323=1`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+      `setkey -F`
+""")
+    assert script.options == {"tolerance_usecs": "50000"}
+    assert script.init_command == ("kldload tcpmd5; echo 'add 192.0.2.1 tcp 0x1000 ; "
+                                   "add 192.0.2.2 tcp 0x1001 ;' | setkey -c")
+    assert script.cleanup_command == "setkey -F"
+    first, second = script.events
+    assert isinstance(first, CommandEvent) and first.line == 4
+    assert first.command == "sysctl -w net.inet.tcp.sack.enable=1 net.inet.tcp.rfc1323=1"
+    assert isinstance(second, SyscallEvent)
+
+
+def test_an_untimed_command_between_events_and_an_unterminated_one_are_errors() -> None:
+    with pytest.raises(ParseError, match="expected a time"):
+        parse_script("0 `true`\n`sysctl -a`\n+0 `true`\n")
+    with pytest.raises(ParseError, match="line 2: unterminated backtick command"):
+        parse_script("0 `true`\n+0 `sysctl -w a=1\n")

@@ -413,3 +413,11 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["/nonexistent/dir"]) == 2
     assert main(["/nonexistent/dir", "--knob", "no_such_knob=1"]) == 2
     assert "unknown knob" in capsys.readouterr().err
+
+
+def test_init_and_cleanup_commands_run_outside_the_script_and_are_reported() -> None:
+    text = PASSIVE.replace("--tolerance_usecs=10000\n", "--tolerance_usecs=10000\n`kldload tcpmd5`\n") \
+        + "`setkey -F`\n"
+    outcome = run(text)
+    assert outcome.ok, outcome.reason
+    assert outcome.ignored == ["cleanup command setkey", "command kldload"]

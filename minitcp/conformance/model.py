@@ -127,6 +127,10 @@ class Script:
     path: str
     options: dict[str, str]
     events: list[Event]
+    # packetdrill's untimed shell commands before the first and after the last event (its
+    # grammar's init and cleanup commands): the FreeBSD scripts load kernel modules there.
+    init_command: str | None = None
+    cleanup_command: str | None = None
 
     @property
     def tolerance(self) -> float:

@@ -61,13 +61,26 @@ def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEF
     """Parse a whole script; raises ParseError on the first statement it cannot read."""
     options: dict[str, str] = {}
     events: list[Event] = []
-    for line, stmt in _statements(_strip_comments(text), frozenset(defines)):
+    init = cleanup = None
+    statements = list(_statements(_strip_comments(text), frozenset(defines)))
+    for i, (line, stmt) in enumerate(statements):
         m = _OPTION_LINE.match(stmt)
         if m and not events:
             options[m.group(1)] = (m.group(2) or "").strip()
             continue
+        if stmt.startswith("`") and (not events or i == len(statements) - 1):
+            # packetdrill's grammar: an untimed command may open the script (after the
+            # options) and another close it; they run outside the script's time.
+            if len(stmt) < 2 or not stmt.endswith("`"):
+                raise ParseError(line, "unterminated backtick command")
+            command = " ".join(stmt[1:-1].split())
+            if events:
+                cleanup = command
+            else:
+                init = command
+            continue
         events.append(parse_statement(stmt, line))
-    return Script(path, options, events)
+    return Script(path, options, events, init, cleanup)
 
 
 # ---------------------------------------------------------------------- text to statements
@@ -108,14 +121,21 @@ def _strip_comments(text: str) -> str:
 
 
 def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]:
-    """(line number, statement) pairs, with #ifdef blocks resolved and %{ }% joined."""
+    """(line number, statement) pairs, with #ifdef blocks resolved, and %{ }% and a backtick
+    command that run over several lines joined."""
     active: list[bool] = []  # one entry per open #if: whether its current branch is taken
-    pending: tuple[int, str] | None = None
+    pending: tuple[int, str] | None = None  # a statement still open: (first line, text so far)
+    shell = False  # the open statement is a backtick command (else a %{ }% snippet)
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         if pending is not None:
-            pending = (pending[0], pending[1] + "\n" + raw)
-            if "}%" in raw:
+            if shell:
+                pending = (pending[0], pending[1] + " " + stripped)
+                done = pending[1].count("`") % 2 == 0
+            else:
+                pending = (pending[0], pending[1] + "\n" + raw)
+                done = "}%" in raw
+            if done:
                 yield pending
                 pending = None
             continue
@@ -137,14 +157,15 @@ def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]
             continue
         if not all(active) or not stripped:
             continue
-        if "%{" in stripped and "}%" not in stripped:
-            pending = (number, stripped)
+        code = "%{" in stripped and "}%" not in stripped
+        if code or stripped.count("`") % 2:
+            pending, shell = (number, stripped), not code
             continue
         yield number, stripped
     if active:
         raise ParseError(number, "#ifdef without #endif")
     if pending is not None:
-        raise ParseError(pending[0], "%{ without }%")
+        raise ParseError(pending[0], "unterminated backtick command" if shell else "%{ without }%")
 
 
 # ---------------------------------------------------------------------- statements

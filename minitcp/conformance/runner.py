@@ -45,7 +45,7 @@ from ..wire.tcp import build_tcp_packet, parse_tcp_packet
 from . import symbols
 from .matching import MASK, SeqSpace, compare, describe, flags_value
 from .minitcp_target import FREEBSD_STATE_NAMES, MinitcpTarget
-from .model import CodeEvent, CommandEvent, Event, PacketEvent, Script, Symbol, SyscallEvent
+from .model import CodeEvent, CommandEvent, Event, PacketEvent, Script, Symbol, SyscallEvent, Time
 from .target import FREEBSD_STATE_NUMBERS, SocketRow, Target, TargetSocket
 
 BIND_PORT = 8080  # packetdrill's --bind_port
@@ -170,7 +170,12 @@ class Runner:
     # ------------------------------------------------------------------ the script
 
     async def _play(self) -> None:
-        last = self.script.events[-1] if self.script.events else None
+        script = self.script
+        if script.init_command is not None:
+            self._command(CommandEvent(0, Time(0.0), script.init_command, command=script.init_command))
+        if script.cleanup_command is not None:  # after the script, as packetdrill: nothing to check
+            self.ignored.append(f"cleanup command {script.cleanup_command.split()[0]}")
+        last = script.events[-1] if script.events else None
         for ev in self.script.events:
             if _time.monotonic() - self._started > self.budget:
                 raise ScriptFailure(f"line {ev.line}: runner gave up after {self.budget:.0f} s of real time")
