@@ -15,10 +15,13 @@ import collections
 import logging
 import math
 from collections.abc import Callable
+from typing import cast
 
 import trio
 
-from minitcp.link.base import Link
+from minitcp.link.base import Link, OffloadLink
+from minitcp.link.gso import gso_runs, super_segment
+from minitcp.link.vnet import complete_csum
 from minitcp.sockets.ports import PortTable
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.connection import conn_key
@@ -26,7 +29,17 @@ from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
 from minitcp.wire.errors import DropReason, WireError
-from minitcp.wire.icmp import ICMP_ECHO_REQUEST, echo_reply_for, parse_icmp
+from minitcp.wire.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_ECHO_REQUEST,
+    ICMP_ERRORS,
+    ICMP_PARAMETERPROB,
+    ICMP_TIME_EXCEEDED,
+    IcmpMessage,
+    echo_reply_for,
+    parse_icmp,
+    quoted_tcp,
+)
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
 from minitcp.wire.segment import Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
@@ -45,6 +58,10 @@ def _is_martian_source(addr: int) -> bool:
     return first in (0, 127) or first >= 224
 
 
+# Linux's ICMP MIB names for the errors that reach TCP.
+_ICMP_ERROR_COUNTERS = {ICMP_DEST_UNREACH: "InDestUnreachs", ICMP_TIME_EXCEEDED: "InTimeExcds",
+                        ICMP_PARAMETERPROB: "InParmProbs"}
+
 class Stack:
     """An IPv4 host with one address on one link.
 
@@ -52,8 +69,15 @@ class Stack:
     wire parsers, plus `ipv6`, `not_for_us` (another destination address),
     `martian_source` and `icmp_other` (an ICMP type the host does not act on).
     `counters` follows the names of Linux's SNMP counters (`nstat`):
-    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs and InEchos/OutEchoReps
-    for ICMP. TCP's own counters (InSegs, OutSegs, ...) are `engine.counters`.
+    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
+    InDestUnreachs/InTimeExcds/InParmProbs for ICMP. TCP's own counters (InSegs,
+    OutSegs, ...) are `engine.counters`.
+
+    On a link with `offload` on (an `OffloadLink`), TCP packets whose checksum the
+    kernel left partial skip that check, and each output batch's runs of data
+    segments go out as super-segments (`minitcp.link.gso`); a super-segment counts
+    as one packet here (as a GRO or TSO packet does in Linux's Ip counters), and
+    `on_packet` sees it whole, its checksum completed.
     """
 
     def __init__(
@@ -74,6 +98,7 @@ class Stack:
         self.drops: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
         self._ip_ident = 0
+        self._offload = cast(OffloadLink, link) if getattr(link, "offload", False) else None
         self.engine = TcpEngine(knobs, mtu=link.mtu, observer=observer)
         self.ports = PortTable(self.engine)
         self._timer_scope: trio.CancelScope | None = None
@@ -109,16 +134,41 @@ class Stack:
             nursery.cancel_scope.cancel()
 
     async def _reader_task(self) -> None:
-        recv_batch, handle = self.link.recv_batch, self._input
+        if self._offload is not None:
+            await self._offload_reader_task(self._offload)
+            return
+        recv_batch, handle_batch = self.link.recv_batch, self._handle_batch
         while True:
             try:
                 batch = await recv_batch()  # a checkpoint: other tasks run between batches
             except trio.ClosedResourceError:
                 return
-            now = trio.current_time()
-            for pkt in batch:
-                handle(pkt, now)
-            self.kick()
+            handle_batch(batch)
+            # Nothing here may hold a packet while the next batch is read: a link that reads
+            # into reused memory (link.arena) starts over in the same, cache-warm place then.
+            del batch
+
+    def _handle_batch(self, batch: list[bytes | memoryview]) -> None:
+        now, handle = trio.current_time(), self._input
+        for pkt in batch:
+            handle(pkt, now)
+        self.kick()
+
+    async def _offload_reader_task(self, link: OffloadLink) -> None:
+        recv_batch, handle_batch = link.recv_batch_csum, self._handle_offload_batch
+        while True:
+            try:
+                batch = await recv_batch()
+            except trio.ClosedResourceError:
+                return
+            handle_batch(batch)
+            del batch
+
+    def _handle_offload_batch(self, batch: list[tuple[memoryview, bool]]) -> None:
+        now, handle = trio.current_time(), self._input
+        for pkt, csum_partial in batch:
+            handle(pkt, now, csum_partial)
+        self.kick()
 
     async def _timer_task(self) -> None:
         """Sleep until the engine's earliest deadline; `kick()` moves the deadline as it changes."""
@@ -141,8 +191,12 @@ class Stack:
         engine = self.engine
         if engine.out:
             now = trio.current_time()
-            for seg in engine.take_output():
-                self._send(build_tcp_packet(seg), now)
+            segs = engine.take_output()
+            if self._offload is not None and len(segs) > 1:
+                self._send_coalesced(self._offload, segs, now)
+            else:
+                for seg in segs:
+                    self._send(build_tcp_packet(seg), now)
         if engine.events:
             for obj in engine.take_events():
                 if obj.user is not None:
@@ -157,16 +211,16 @@ class Stack:
         self._input(pkt, trio.current_time() if now is None else now)
         self.kick()
 
-    def _input(self, pkt: bytes | memoryview, now: float) -> None:
+    def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False) -> None:
         self.counters["InReceives"] += 1
         if self.on_packet is not None:
-            self.on_packet("in", pkt, now)
+            self.on_packet("in", complete_csum(pkt) if csum_partial else pkt, now)
         try:
-            self._ip_input(pkt, now)
+            self._ip_input(pkt, now, csum_partial)
         except WireError as e:
             self.drops[e.reason.label] += 1
 
-    def _ip_input(self, pkt: bytes | memoryview, now: float) -> None:
+    def _ip_input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False) -> None:
         if not pkt:
             self.drops[DropReason.TRUNCATED.label] += 1
             return
@@ -176,7 +230,7 @@ class Stack:
             return
         if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
             # TCP is the hot path: one call validates IPv4 and TCP together.
-            seg = parse_tcp_packet(pkt)
+            seg = parse_tcp_packet(pkt, csum_partial)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
                 self._tcp_input(seg, now)
@@ -204,6 +258,9 @@ class Stack:
     def _icmp_input(self, ip: IPv4Packet, now: float) -> None:
         msg = parse_icmp(ip.payload)
         self.counters["InMsgs"] += 1
+        if msg.type in ICMP_ERRORS:
+            self._icmp_error(msg, now)
+            return
         if msg.type != ICMP_ECHO_REQUEST:
             self.drops["icmp_other"] += 1
             return
@@ -219,6 +276,16 @@ class Stack:
         )
         self.counters["OutMsgs"] += 1
         self.counters["OutEchoReps"] += 1
+
+    def _icmp_error(self, msg: IcmpMessage, now: float) -> None:
+        """An error about a datagram of ours: the TCP engine decides (RFC 5927, Linux tcp_v4_err)."""
+        self.counters[_ICMP_ERROR_COUNTERS[msg.type]] += 1
+        quoted = quoted_tcp(msg)  # WireError for a short quote: counted as a drop by the caller
+        if quoted is None or quoted[0] != self.addr:
+            self.drops["icmp_other"] += 1
+            return
+        src, dst, sport, dport, seq = quoted
+        self.engine.icmp_error(src, sport, dst, dport, seq, msg.type, msg.code, now)
 
     def _tcp_input(self, seg: Segment, now: float) -> None:
         """Every TCP segment addressed to us enters the engine here.
@@ -239,6 +306,18 @@ class Stack:
             else:
                 log.exception("TCP input failed before any connection was involved")
                 engine.counters["TCPConnectionErrors"] += 1
+
+    def _send_coalesced(self, link: OffloadLink, segs: list[Segment], now: float) -> None:
+        """Send an output batch, its runs of data segments as super-segments (`minitcp.link.gso`)."""
+        for run in gso_runs(segs):
+            if len(run) == 1:
+                self._send(build_tcp_packet(run[0]), now)
+                continue
+            parts = super_segment(run)
+            self.counters["OutRequests"] += 1
+            if self.on_packet is not None:
+                self.on_packet("out", complete_csum(b"".join(parts)), now)
+            link.send_gso(parts, len(run[0].payload), len(run))
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

@@ -187,7 +187,7 @@ static int parse_options(const uint8_t *o, size_t end, uint32_t *f)
     return 0;
 }
 
-int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
+static int parse_tcp(const char *buf, size_t len, uint32_t *f, int verify_tcp_csum)
 {
     const uint8_t *ip = (const uint8_t *)buf;
     /* IPv4 header, RFC 791 section 3.1. */
@@ -222,7 +222,8 @@ int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
         return -MT_BAD_DATA_OFFSET;
     const uint32_t src = rd32(ip + 12), dst = rd32(ip + 16);
     /* Checksum before options, as Linux does, so corruption counts as a bad checksum. */
-    if (fold((uint64_t)mt_pseudo_header_sum(src, dst, 6, (uint32_t)tlen) + sum_net(tcp, tlen)) != 0xffff)
+    if (verify_tcp_csum
+        && fold((uint64_t)mt_pseudo_header_sum(src, dst, 6, (uint32_t)tlen) + sum_net(tcp, tlen)) != 0xffff)
         return -MT_BAD_TCP_CHECKSUM;
     const int rc = parse_options(tcp + 20, doff - 20, f);
     if (rc)
@@ -244,6 +245,16 @@ int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
     f[MT_F_PAYLOAD_OFF] = (uint32_t)(ihl + doff);
     f[MT_F_PAYLOAD_LEN] = (uint32_t)(tlen - doff);
     return 0;
+}
+
+int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
+{
+    return parse_tcp(buf, len, f, 1);
+}
+
+int mt_parse_tcp_csum_partial(const char *buf, size_t len, uint32_t *f)
+{
+    return parse_tcp(buf, len, f, 0);
 }
 
 /* Options in Linux's layout (tcp_options_write()); returns their length, a

@@ -57,6 +57,9 @@ uint16_t mt_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
 
 /* Validate an IPv4 packet carrying TCP and fill f[MT_F_COUNT]. 0 or -reason. */
 int mt_parse_tcp(const char *buf, size_t len, uint32_t *f);
+/* The same for a packet whose TCP checksum field holds only the pseudo-header sum, left
+ * for the device to complete (virtio_net_hdr NEEDS_CSUM): everything but that checksum. */
+int mt_parse_tcp_csum_partial(const char *buf, size_t len, uint32_t *f);
 /* Write IPv4 + TCP header + options + payload from f[MT_F_COUNT] into out.
  * Returns the packet length, or -1 if a field is out of range or the packet
  * would exceed cap or MT_MAX_PACKET bytes. */

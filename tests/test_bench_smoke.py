@@ -50,4 +50,6 @@ def test_bench_quick_json_has_every_figure() -> None:
     assert all(isinstance(result[k], int | float) for k in hotpath)
     for key in ("bulk_in_1500_of_raw", "bulk_out_1500_cpu_ms_per_MB"):
         assert isinstance(result.get(key), int | float), key
+    for key in ("bulk_in_1500_offload_MBps", "bulk_out_1500_offload_MBps"):  # the TSO/GSO path too
+        assert _is_number(result.get(key)), (key, result.get("flags"))
     assert result["quick"] is True

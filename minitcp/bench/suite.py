@@ -11,7 +11,8 @@ Workloads (see docs/performance.md for the table and how to read it):
 
     raw      the TUN ceiling: packets/s and MB/s this Python process reads from and
              writes to the device with no TCP at all, MTU 1500 and 65000
-    bulk     kernel -> minitcp discard ("in") and minitcp HTTP /bytes/N -> kernel ("out")
+    bulk     kernel -> minitcp discard ("in") and minitcp HTTP /bytes/N -> kernel ("out"); at
+             MTU 1500 also with TSO/GSO offload on the device ("_offload": 64 KB super-segments)
     conn     connect, 1-byte request, 1-byte reply, close: connections/s
     echo     1-byte ping-pong round trips, p50/p99
     http     wrk (or a Python client) against the h11 server, keep-alive and one request per connection
@@ -65,6 +66,7 @@ ADDR = "198.18.0.2"  # the stack
 PEER = "198.18.0.1"  # the kernel's end of the device
 TW_SOURCES = [f"198.18.0.{i}" for i in range(10, 26)]  # more kernel addresses, for 100,000 connections
 MTUS = (1500, 65000)
+OFFLOAD_MTUS = (1500,)  # bulk rows also run with the device's TSO/GSO offload on
 UDP_PORT = 9999
 PROTO_UDP = 17
 MB = 1e6  # MB/s and "per MB" are in 10^6 bytes
@@ -237,9 +239,10 @@ async def stack_env(
     knobs: Knobs | None = None,
     extra_addrs: list[str] | None = None,
     with_stack: bool = True,
+    offload: bool = False,
 ) -> AsyncIterator[Env]:
     """A fresh TUN device (and stack, and servers) for one workload; all gone afterwards."""
-    link = TunLink(f"mtcpb{next(_devices)}", peer=PEER, mtu=mtu)
+    link = TunLink(f"mtcpb{next(_devices)}", peer=PEER, mtu=mtu, offload=offload)
     try:
         for addr in extra_addrs or ():
             _ip("addr", "add", f"{addr}/24", "dev", link.name)
@@ -500,9 +503,10 @@ class Bench:
 
     # ------------------------------------------------------------------ 2. bulk
 
-    async def bulk(self, direction: str, mtu: int) -> None:
+    async def bulk(self, direction: str, mtu: int, offload: bool = False) -> None:
         p = self.plan
-        key = f"bulk_{direction}_{mtu}_MBps"
+        name = f"bulk_{direction}_{mtu}{'_offload' if offload else ''}"
+        key = f"{name}_MBps"
         row = self.row(key, "MB/s")
         per_rep = max(p.bulk_bytes // p.reps, 1)
         limit = max(60.0, per_rep / (2 * MB))  # 2 MB/s would be a failure anyway
@@ -510,7 +514,7 @@ class Bench:
         servers = {"discard": (sink, 9), "http": (HttpServer(), 80)}
         stalls: list[tuple[float, int, int]] = []  # (longest gap, stack preemptions, client preemptions)
         try:
-            async with stack_env(mtu, servers=servers) as env:
+            async with stack_env(mtu, servers=servers, offload=offload) as env:
                 first = Snapshot.take(env)
                 for i in range(p.reps):
                     before = Snapshot.take(env)
@@ -535,6 +539,14 @@ class Bench:
                     u, s, w = after.cpu_since(before)
                     self.cpu.setdefault(key, []).append((u, s, w, r["bytes"] / MB))
                 row.add(None, *Snapshot.take(env).notes_since(first))
+                if offload:
+                    # What crossed the device: proof that the super-segments were used at all.
+                    link = env.link
+                    row.add(None, f"super-segments: {link.rx_gso} from the kernel, {link.tx_gso} to it "
+                                  f"({link.tx_gso_segments} segments); "
+                                  f"{link.rx_csum_partial} partial checksums")
+                    self.extras[f"{name}_gso_in"] = link.rx_gso
+                    self.extras[f"{name}_gso_out"] = link.tx_gso
         except Exception as e:
             self.fail([key], "MB/s", e)
         # The receiver's longest wait between two arrivals: at full speed a fraction of a
@@ -550,8 +562,8 @@ class Bench:
                           f"receiver {gaps} ms; preempted (stack/client) {preempted} times in those runs"
                           + (f", {', '.join(good)} in the others" if good else ""))
         if stalls:
-            self.extras[f"bulk_{direction}_{mtu}_max_gap_ms"] = max(g for g, _, _ in stalls) * 1000
-        self.log(f"  bulk {direction} mtu {mtu}: {row.median or 0:.1f} MB/s "
+            self.extras[f"{name}_max_gap_ms"] = max(g for g, _, _ in stalls) * 1000
+        self.log(f"  bulk {direction} mtu {mtu}{' offload' if offload else ''}: {row.median or 0:.1f} MB/s "
                  f"({', '.join(f'{v:.1f}' for v in row.values)})")
 
     # ------------------------------------------------------------------ 3. connection rate
@@ -777,19 +789,22 @@ class Bench:
             r = self.rows.get(key)
             return r.median if r else None
 
-        for mtu in MTUS:
-            for direction, raw in (("in", "read"), ("out", "write")):
-                key = f"bulk_{direction}_{mtu}_MBps"
-                bulk, ceiling = med(key), med(f"raw_{raw}_{mtu}_MBps")
-                if bulk and ceiling:
-                    self.extras[f"bulk_{direction}_{mtu}_of_raw"] = bulk / ceiling
-                runs = self.cpu.get(key)
-                if runs:
-                    u, s, w, mb = (sum(x[i] for x in runs) for i in range(4))
-                    if mb:
-                        self.extras[f"bulk_{direction}_{mtu}_cpu_ms_per_MB"] = (u + s) * 1000 / mb
-                        self.extras[f"bulk_{direction}_{mtu}_user_ms_per_MB"] = u * 1000 / mb
-                        self.extras[f"bulk_{direction}_{mtu}_cpu_util"] = (u + s) / w if w else 0.0
+        bulk_names = [(f"bulk_{d}_{mtu}", d, mtu) for mtu in MTUS for d in ("in", "out")]
+        bulk_names += [(f"bulk_{d}_{mtu}_offload", d, None) for mtu in OFFLOAD_MTUS for d in ("in", "out")]
+        for name, direction, mtu in bulk_names:
+            key = f"{name}_MBps"
+            raw = "read" if direction == "in" else "write"
+            # The raw ceiling is for MTU-sized packets, no yardstick for super-segments.
+            bulk, ceiling = med(key), med(f"raw_{raw}_{mtu}_MBps") if mtu else None
+            if bulk and ceiling:
+                self.extras[f"{name}_of_raw"] = bulk / ceiling
+            runs = self.cpu.get(key)
+            if runs:
+                u, s, w, mb = (sum(x[i] for x in runs) for i in range(4))
+                if mb:
+                    self.extras[f"{name}_cpu_ms_per_MB"] = (u + s) * 1000 / mb
+                    self.extras[f"{name}_user_ms_per_MB"] = u * 1000 / mb
+                    self.extras[f"{name}_cpu_util"] = (u + s) / w if w else 0.0
         runs = self.cpu.get("conn")
         if runs:
             u, s, w, n = (sum(x[i] for x in runs) for i in range(4))
@@ -942,6 +957,10 @@ def workloads(b: Bench) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
     for mtu in MTUS:
         for d in ("in", "out"):
             items.append((f"bulk_{d}_{mtu}", "bulk", lambda d=d, mtu=mtu: b.bulk(d, mtu)))
+    for mtu in OFFLOAD_MTUS:
+        for d in ("in", "out"):
+            items.append((f"bulk_{d}_{mtu}_offload", "bulk",
+                          lambda d=d, mtu=mtu: b.bulk(d, mtu, offload=True)))
     items += [("conn", "conn", b.conn), ("echo", "echo", b.echo), ("http", "http", b.http),
               ("established", "scale", b.established), ("timewait", "scale", b.timewait),
               ("kernel", "kernel", b.kernel)]

@@ -23,6 +23,7 @@ _from_buffer = ffi.from_buffer
 _new = object.__new__
 _flatten = chain.from_iterable
 _parse = lib.mt_parse_tcp
+_parse_csum_partial = lib.mt_parse_tcp_csum_partial
 _build = lib.mt_build_tcp
 _csum_add = lib.mt_csum_add
 _checksum = lib.mt_checksum
@@ -59,9 +60,10 @@ csum_update16 = lib.mt_csum_update16
 csum_update32 = lib.mt_csum_update32
 
 
-def parse_tcp_packet(buf: BytesLike) -> Segment:
+def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
     """C twin of `tcp_pure.parse_tcp_packet`."""
-    rc = _parse(buf if type(buf) is bytes else _from_buffer(buf), len(buf), _FIELDS)
+    rc = (_parse_csum_partial if csum_partial else _parse)(
+        buf if type(buf) is bytes else _from_buffer(buf), len(buf), _FIELDS)
     if rc:
         raise WireError(DropReason(-rc))
     seg = _new(Segment)

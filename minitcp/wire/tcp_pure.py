@@ -19,8 +19,13 @@ _TCP = struct.Struct("!HHIIBBHHH")
 _CSUM_OFFSET = 16
 
 
-def parse_tcp_packet(buf: BytesLike) -> Segment:
-    """Validate an IPv4 packet carrying TCP and return its Segment (payload a view of `buf`)."""
+def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
+    """Validate an IPv4 packet carrying TCP and return its Segment (payload a view of `buf`).
+
+    `csum_partial` says the TCP checksum field holds only the pseudo-header sum, left for
+    the device to complete (a TUN device's virtio_net_hdr with NEEDS_CSUM: the kernel
+    never checksummed bytes that only ever lived in its memory); that one check is skipped.
+    """
     packet = parse_ipv4(buf)
     if packet.proto != PROTO_TCP:
         raise WireError(DropReason.NOT_TCP, f"protocol {packet.proto}")
@@ -33,7 +38,8 @@ def parse_tcp_packet(buf: BytesLike) -> Segment:
     if not TCP_HEADER_LEN <= header_length <= size:
         raise WireError(DropReason.BAD_DATA_OFFSET, f"data offset {header_length} bytes, segment {size}")
     # Checksum before options, as Linux does, so corruption counts as a bad checksum.
-    if csum_add(tcp, pseudo_header_sum(packet.src, packet.dst, PROTO_TCP, size)) != 0xFFFF:
+    pseudo = pseudo_header_sum(packet.src, packet.dst, PROTO_TCP, size)
+    if not csum_partial and csum_add(tcp, pseudo) != 0xFFFF:
         raise WireError(DropReason.BAD_TCP_CHECKSUM)
     mss, wscale, sack_permitted, sack, ts_val, ts_ecr = parse_tcp_options(tcp[TCP_HEADER_LEN:header_length])
     return Segment(
