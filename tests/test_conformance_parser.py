@@ -10,6 +10,7 @@ from minitcp.conformance.model import (
     BitOr,
     CodeEvent,
     CommandEvent,
+    IcmpEvent,
     Option,
     PacketEvent,
     ParseError,
@@ -280,3 +281,26 @@ def test_an_untimed_command_between_events_and_an_unterminated_one_are_errors() 
         parse_script("0 `true`\n`sysctl -a`\n+0 `true`\n")
     with pytest.raises(ParseError, match="line 2: unterminated backtick command"):
         parse_script("0 `true`\n+0 `sysctl -w a=1\n")
+
+
+# ---------------------------------------------------------------------- ICMP
+
+
+def test_icmp_errors_in_packetdrills_two_orders() -> None:
+    ev = parse_statement("+0.10 < [4294967295:4294967295(0)] icmp unreachable port_unreachable", 9)
+    assert isinstance(ev, IcmpEvent)
+    assert (ev.icmp_type, ev.code, ev.seq, ev.length, ev.mtu) == (3, 3, 4294967295, 0, None)
+    ev = parse_statement("+0 < icmp unreachable frag_needed mtu 1200 [1:1001(1000)]", 3)
+    assert isinstance(ev, IcmpEvent)
+    assert (ev.icmp_type, ev.code, ev.seq, ev.length, ev.mtu) == (3, 4, 1, 1000, 1200)
+    ev = parse_statement("+0 < [0:0(0)] icmp time_exceeded ttl_exceeded_in_transit", 4)
+    assert isinstance(ev, IcmpEvent) and (ev.icmp_type, ev.code) == (11, 0)
+    ev = parse_statement("+0 < [0:0(0)] icmp type_12 code_1", 5)
+    assert isinstance(ev, IcmpEvent) and (ev.icmp_type, ev.code) == (12, 1)
+
+
+def test_icmp_errors_that_cannot_be_played() -> None:
+    with pytest.raises(ParseError, match="ICMP code 'no_such_code' not understood"):
+        parse_statement("+0 < [0:0(0)] icmp unreachable no_such_code", 1)
+    with pytest.raises(ParseError, match="only inbound ICMP"):
+        parse_statement("+0 > icmp unreachable port_unreachable", 1)

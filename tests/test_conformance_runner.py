@@ -421,3 +421,27 @@ def test_init_and_cleanup_commands_run_outside_the_script_and_are_reported() -> 
     outcome = run(text)
     assert outcome.ok, outcome.reason
     assert outcome.ignored == ["cleanup command setkey", "command kldload"]
+
+
+ICMP_DURING_CONNECT = """\
+--tolerance_usecs=10000
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0    fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0    connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0    > S 0:0(0) <...>
++.1   < [4294967295:4294967295(0)] icmp unreachable host_unreachable
++0    getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++.1   < [0:0(0)] icmp unreachable port_unreachable
++0    getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
++0    close(3) = 0
+"""
+
+
+def test_an_icmp_error_about_our_syn_ends_the_connect_as_in_linux() -> None:
+    """The runner quotes our segment (ports, sequence number) in the ICMP error; the stack
+    hands it to the engine: one before our SYN is ignored, one quoting it aborts the connect."""
+    outcome = run(ICMP_DURING_CONNECT)
+    assert outcome.ok, outcome.reason
+    # Negative control: had the first error been taken, SO_ERROR would not be 0 at line 7.
+    fails(run(ICMP_DURING_CONNECT.replace("[4294967295:4294967295(0)]", "[0:0(0)]")),
+          r"line 7: getsockopt\(SO_ERROR\) gave \[EHOSTUNREACH\], script expects \[0\]")

@@ -19,8 +19,11 @@ from minitcp.wire.icmp import (
     dest_unreachable,
     echo_reply_for,
     parse_icmp,
+    quoted_tcp,
 )
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int, parse_ipv4
+from minitcp.wire.segment import SYN, Segment
+from minitcp.wire.tcp import build_tcp_packet
 
 # Captured from Linux 6.x through a TUN device: `ping -p 6d696e69 198.18.0.2`.
 LINUX_PING = bytes.fromhex(
@@ -99,3 +102,18 @@ def test_whole_packet() -> None:
 def test_fuzz(raw: bytes) -> None:
     with contextlib.suppress(WireError):
         parse_icmp(raw)
+
+
+def test_quoted_tcp_reads_the_addresses_ports_and_sequence_of_our_segment() -> None:
+    src, dst = ip_int("198.18.0.2"), ip_int("198.18.0.1")
+    ours = build_tcp_packet(Segment(src, dst, 40000, 80, 0xDEADBEEF, 0, SYN, 64240))
+    msg = parse_icmp(dest_unreachable(UNREACH_PORT, ours))
+    assert quoted_tcp(msg) == (src, dst, 40000, 80, 0xDEADBEEF)
+    # Only 8 bytes past the IP header are needed (RFC 792), and they must be there.
+    assert quoted_tcp(parse_icmp(dest_unreachable(UNREACH_PORT, ours[:28]))) is not None
+    with pytest.raises(WireError) as e:
+        quoted_tcp(parse_icmp(dest_unreachable(UNREACH_PORT, ours[:27])))
+    assert e.value.reason == DropReason.BAD_ICMP
+    # A quoted datagram of another protocol is not TCP's business.
+    udp = build_ipv4(src, dst, 17, bytes(8))
+    assert quoted_tcp(parse_icmp(dest_unreachable(UNREACH_PORT, udp))) is None

@@ -99,6 +99,19 @@ class PacketEvent(Event):
 
 
 @dataclasses.dataclass
+class IcmpEvent(Event):
+    """`< [seq:end(len)] icmp TYPE [CODE] [mtu N]`: an ICMP error the runner sends, quoting the IP
+    header and the first 8 bytes of a TCP segment minitcp sent, with sequence number `seq`
+    (relative to minitcp's ISN; None when no `[...]` is written: packetdrill then quotes 0)."""
+
+    icmp_type: int = 0
+    code: int = 0
+    seq: int | None = None
+    length: int = 0
+    mtu: int | None = None
+
+
+@dataclasses.dataclass
 class SyscallEvent(Event):
     """`name(args) = result [ERRNO] [(comment)]`; `errno` is the name, or None."""
 

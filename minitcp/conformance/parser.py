@@ -25,6 +25,7 @@ from .model import (
     CodeEvent,
     CommandEvent,
     Event,
+    IcmpEvent,
     Option,
     PacketEvent,
     ParseError,
@@ -209,7 +210,56 @@ def parse_statement(stmt: str, line: int = 0) -> Event:
 # ---------------------------------------------------------------------- packets
 
 
-def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent:
+# packetdrill's names (icmp_packet.c): ICMPv4 types, and the codes of "unreachable" (RFC 1812).
+_ICMP_TYPES = {"echo_reply": 0, "unreachable": 3, "source_quench": 4, "redirect": 5, "echo_request": 8,
+               "time_exceeded": 11, "parameter_problem": 12}
+_UNREACH_CODES = {name: code for code, name in enumerate((
+    "net_unreachable", "host_unreachable", "protocol_unreachable", "port_unreachable", "frag_needed",
+    "source_route_failed", "net_unknown", "host_unknown", "source_host_isolated", "net_prohibited",
+    "host_prohibited", "net_unreachable_for_tos", "host_unreachable_for_tos", "packet_filtered",
+    "precedence_violation", "precedence_cutoff"))}
+# Time exceeded (RFC 792): in transit, or while reassembling fragments.
+_TIME_EXCEEDED_CODES = {"ttl_exceeded_in_transit": 0, "frag_reassembly_time_exceeded": 1}
+_CODES = {3: _UNREACH_CODES, 11: _TIME_EXCEEDED_CODES}
+_ECHOED = re.compile(r"\[\s*(?P<start>\d+):(?P<end>\d+)\((?P<len>\d+)\)\s*\]")
+
+
+def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
+    """An inbound ICMP error; the quoted segment `[start:end(len)]` may come before or after."""
+    if text[0] != "<":
+        raise ParseError(line, "only inbound ICMP packets (<) are supported")
+    rest = text[1:]
+    seq = None
+    length = 0
+    m = _ECHOED.search(rest)
+    if m:
+        seq, length = int(m.group("start")), int(m.group("len"))
+        rest = rest[:m.start()] + rest[m.end():]
+    words = rest.split()
+    if not words or words[0] != "icmp" or len(words) < 2:
+        raise ParseError(line, "an ICMP packet is `icmp TYPE [CODE] [mtu N]`")
+    type_name, args = words[1], words[2:]
+    mtu = None
+    if len(args) >= 2 and args[-2] == "mtu":
+        mtu = int(args[-1])
+        args = args[:-2]
+    m_type = re.fullmatch(r"type_(\d+)", type_name)
+    icmp_type = int(m_type.group(1)) if m_type else _ICMP_TYPES.get(type_name)
+    if icmp_type is None or len(args) > 1:
+        raise ParseError(line, f"ICMP type {type_name!r} not understood")
+    code = 0
+    if args:
+        m_code = re.fullmatch(r"code_(\d+)", args[0])
+        code_value = int(m_code.group(1)) if m_code else _CODES.get(icmp_type, {}).get(args[0])
+        if code_value is None:
+            raise ParseError(line, f"ICMP code {args[0]!r} not understood")
+        code = code_value
+    return IcmpEvent(line, time, stmt, icmp_type=icmp_type, code=code, seq=seq, length=length, mtu=mtu)
+
+
+def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | IcmpEvent:
+    if re.search(r"(?:^|[\s\]])icmp\s", text):
+        return parse_icmp(text, line, time, stmt)
     direction = text[0]
     rest = text[1:].strip()
     tos = ttl = None

@@ -39,13 +39,24 @@ import trio
 
 from ..tcp.knobs import Knobs
 from ..wire.errors import WireError
-from ..wire.ipv4 import ip_int
+from ..wire.icmp import build_icmp
+from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
 from ..wire.segment import ACK, SYN, Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
 from . import symbols
 from .matching import MASK, SeqSpace, compare, describe, flags_value
 from .minitcp_target import FREEBSD_STATE_NAMES, MinitcpTarget
-from .model import CodeEvent, CommandEvent, Event, PacketEvent, Script, Symbol, SyscallEvent, Time
+from .model import (
+    CodeEvent,
+    CommandEvent,
+    Event,
+    IcmpEvent,
+    PacketEvent,
+    Script,
+    Symbol,
+    SyscallEvent,
+    Time,
+)
 from .target import FREEBSD_STATE_NUMBERS, SocketRow, Target, TargetSocket
 
 BIND_PORT = 8080  # packetdrill's --bind_port
@@ -192,6 +203,8 @@ class Runner:
             self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}")
             if isinstance(ev, PacketEvent):
                 self._inject(ev)
+            elif isinstance(ev, IcmpEvent):
+                self._inject_icmp(ev)
             elif isinstance(ev, SyscallEvent):
                 # A call written without `...` must return at once: measured from when it really
                 # started, which is later than `start` when a late packet held the script up.
@@ -417,6 +430,19 @@ class Runner:
         except ValueError as e:
             raise ScriptFailure(f"line {ev.line}: cannot build the packet: {e}") from None
         self.peer.send(packet)
+
+    def _inject_icmp(self, ev: IcmpEvent) -> None:
+        """packetdrill's ICMP error: it quotes the IP header of a segment minitcp sent and the
+        first 8 bytes of its TCP header (RFC 792), our ports and the script's sequence number."""
+        if self.space.local_isn is None:
+            raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
+                                f"but minitcp has not sent a SYN yet")
+        local, remote = ip_int(self.target.local_ip), ip_int(self.target.remote_ip)
+        seq = ((ev.seq or 0) + self.space.local) & MASK
+        quoted = ipv4_header(local, remote, PROTO_TCP, 20 + ev.length) \
+            + struct.pack("!HHI", self.local_port, self.remote_port, seq)
+        icmp = build_icmp(ev.icmp_type, ev.code, ev.mtu or 0, quoted)  # RFC 1191: the next-hop MTU
+        self.peer.send(build_ipv4(remote, local, PROTO_ICMP, icmp))
 
     # ------------------------------------------------------------------ system calls
 

@@ -12,12 +12,16 @@ import struct
 from minitcp.wire.accel import checksum, csum_add
 from minitcp.wire.checksum import BytesLike
 from minitcp.wire.errors import DropReason, WireError
-from minitcp.wire.ipv4 import IPV4_HEADER_LEN
+from minitcp.wire.ipv4 import IPV4_HEADER_LEN, PROTO_TCP
 
 # Message types, RFC 792.
 ICMP_ECHO_REPLY = 0
 ICMP_DEST_UNREACH = 3
 ICMP_ECHO_REQUEST = 8
+ICMP_TIME_EXCEEDED = 11
+ICMP_PARAMETERPROB = 12
+# The errors that quote a datagram of ours (RFC 792); source quench is obsolete (RFC 6633).
+ICMP_ERRORS = frozenset({ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB})
 
 # Destination unreachable codes, RFC 792.
 UNREACH_NET = 0
@@ -74,6 +78,27 @@ def parse_icmp(buf: BytesLike) -> IcmpMessage:
         raise WireError(DropReason.BAD_ICMP_CHECKSUM)
     type_, code, _, rest = _HEADER.unpack_from(view)
     return IcmpMessage(type_, code, rest, view[ICMP_HEADER_LEN:])
+
+
+_QUOTED_PORTS_SEQ = struct.Struct("!HHI")
+
+
+def quoted_tcp(msg: IcmpMessage) -> tuple[int, int, int, int, int] | None:
+    """What an ICMP error quotes of a TCP segment (RFC 792: the IP header and the first 8 bytes
+    of the data): (source, destination, source port, destination port, sequence number), or
+    None when it quotes something else. Too short a quote raises WireError."""
+    view = msg.payload
+    if len(view) < IPV4_HEADER_LEN:
+        raise WireError(DropReason.BAD_ICMP, "the quoted IP header is cut short")
+    ihl = (view[0] & 0x0F) * 4
+    if view[0] >> 4 != 4 or ihl < IPV4_HEADER_LEN or len(view) < ihl + _QUOTED_PORTS_SEQ.size:
+        raise WireError(DropReason.BAD_ICMP, "the quote lacks an IPv4 header and 8 bytes of data")
+    if view[9] != PROTO_TCP:
+        return None
+    src = int.from_bytes(view[12:16], "big")
+    dst = int.from_bytes(view[16:20], "big")
+    sport, dport, seq = _QUOTED_PORTS_SEQ.unpack_from(view, ihl)
+    return src, dst, sport, dport, seq
 
 
 def build_icmp(type: int, code: int, rest_of_header: int, payload: BytesLike = b"") -> bytes:
