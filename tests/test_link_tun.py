@@ -31,6 +31,8 @@ async def test_kernel_packets_arrive_as_bare_ipv4(tun_name: str) -> None:
     link = TunLink(tun_name, mtu=9000)
     try:
         assert link.mtu == 9000
+        shown = subprocess.run(["ip", "link", "show", tun_name], capture_output=True, text=True).stdout
+        assert " qlen 4096" in shown  # room for a whole autotuned window at MTU 1500
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for i in range(3):
                 s.sendto(bytes([i]), (STACK_ADDR, 9))
