@@ -275,7 +275,7 @@ class Snapshot:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         counters = dict(env.stack.engine.counters) if env.stack is not None else {}
         return cls(time.perf_counter(), ru.ru_utime, ru.ru_stime, counters, env.link.tx_dropped,
-                   _dev_stat(env.link.name, "tx_dropped"), ru.ru_nivcsw)
+                   _dev_tx_dropped(env.link.name), ru.ru_nivcsw)
 
     def notes_since(self, before: Snapshot) -> list[str]:
         """Signs of trouble between two snapshots, as row notes (prefixed ! when suspicious)."""
@@ -298,12 +298,18 @@ class Snapshot:
         return self.utime - before.utime, self.stime - before.stime, self.wall - before.wall
 
 
-def _dev_stat(dev: str, name: str) -> int:
+def _dev_tx_dropped(dev: str) -> int:
+    """Packets the kernel dropped on their way to us (its TUN queue was full). From
+    /proc/net/dev, which is this namespace's: /sys/class/net may show the host's devices."""
     try:
-        with open(f"/sys/class/net/{dev}/statistics/{name}") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 0
+        with open("/proc/net/dev") as f:
+            for line in f:
+                name, sep, fields = line.partition(":")
+                if sep and name.strip() == dev:
+                    return int(fields.split()[11])  # receive: 8 fields; transmit: bytes packets errs drop
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _snmp() -> dict[str, int]:
@@ -445,7 +451,7 @@ class Bench:
                 state["bytes"] += sum(map(len, batch))
                 state["last"] = now
 
-        dropped0 = _dev_stat(link.name, "tx_dropped")
+        dropped0 = _dev_tx_dropped(link.name)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
             sent = await kclient("udp-send", limit=seconds + 30, host=ADDR, port=UDP_PORT, size=size,
@@ -458,7 +464,7 @@ class Bench:
             nursery.cancel_scope.cancel()
         elapsed = state["last"] - state["first"]
         n = state["n"]
-        dropped = _dev_stat(link.name, "tx_dropped") - dropped0
+        dropped = _dev_tx_dropped(link.name) - dropped0
         notes = []
         if state["batches"] < 2 or elapsed <= 0:
             raise BenchError("no packet read")
