@@ -31,9 +31,17 @@ class NewReno:
             self.cwnd = max(self.cwnd - acked + mss, mss)
             return True
         if self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, mss)  # slow start, RFC 5681 section 3.1 (L = 1 SMSS, RFC 3465)
-        else:
-            self.cwnd += max(mss * mss // self.cwnd, 1)  # congestion avoidance, RFC 5681 eq. (3)
+            # Slow start counts the bytes acknowledged (RFC 3465), up to ssthresh and without an
+            # L limit, as Linux's tcp_slow_start: one ACK for a 64 KB super-segment (GRO, delayed
+            # ACKs) must grow the window as much as 44 ACKs of one segment would.
+            grown = min(self.cwnd + acked, self.ssthresh)
+            acked -= grown - self.cwnd
+            self.cwnd = grown
+            if acked <= 0:
+                return False
+        # Congestion avoidance: one MSS per window of bytes acknowledged (RFC 5681 eq. (3) by
+        # bytes, RFC 3465 section 2.1; Linux tcp_cong_avoid_ai).
+        self.cwnd += max(mss * acked // self.cwnd, 1)
         return False
 
     def on_dupack(self, flight: int, snd_max: int, mss: int, threshold: int) -> bool:
