@@ -92,7 +92,8 @@ class MinitcpTarget:
             assert isinstance(sock, Socket)
             conn = sock.connection
             if conn is not None:
-                seen.add(conn.key)
+                if conn.state != State.TIME_WAIT:  # a TIME_WAIT entry is no socket's: listed below
+                    seen.add(conn.key)
                 rows.append((True, conn.lport, conn.rport, FREEBSD_STATE_NAMES[sock.state]))
             else:
                 rows.append((True, _ep_port(sock), 0, FREEBSD_STATE_NAMES[sock.state]))

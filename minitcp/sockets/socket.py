@@ -107,10 +107,10 @@ class Socket:
         conn = ep.conn
         if conn is None:
             return State.CLOSED
-        if conn.state == State.TIME_WAIT and conn.key not in ep.stack.engine.timewait:
-            # The engine swaps a connection entering TIME_WAIT for a compact table entry and
-            # never touches the old object again: once the entry is gone (60 s later, or ended
-            # by an RST or a new SYN) the connection is CLOSED, as `ss` would show.
+        if conn.state == State.TIME_WAIT:
+            # Linux tcp_time_wait: the pair's TIME_WAIT lives on in an entry that belongs to no
+            # socket (`ss` and the engine's table show it), and the socket itself is CLOSE, as
+            # its TCP_INFO says (and stays so when the entry ends, 60 s later or by an RST).
             return State.CLOSED
         return conn.state
 
