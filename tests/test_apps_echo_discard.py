@@ -1,4 +1,5 @@
-"""The echo and discard servers, and what every server shares, on in-memory streams."""
+"""The echo and discard servers, and what every server shares, on in-memory streams and on
+two minitcp stacks joined by a memory link."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import logging
 import pytest
 import trio
 import trio.testing
+from socket_helpers import B_ADDR, Net, autojump_clock_fixture, make_net_fixture, net_fixture  # noqa: F401
+from trio.testing import MockClock
 
 from minitcp.apps import AppServer, DiscardServer, EchoServer
+from minitcp.sockets.streams import SocketListener, SocketStream, open_tcp_stream
+from minitcp.tcp.states import State
 
 
 async def read_to_eof(stream: trio.abc.ReceiveStream) -> bytes:
@@ -97,3 +102,53 @@ async def test_a_reset_connection_is_not_an_error(caplog: pytest.LogCaptureFixtu
         await server._run(server_end)
     assert server.errors == 0
     assert caplog.text == ""
+
+
+async def test_a_burst_of_queued_connections_is_served_from_one_wake_up(
+    net: Net, autojump_clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[SocketStream] = []
+    accept_nowait = SocketListener.accept_nowait
+
+    def counting(self: SocketListener) -> SocketStream:
+        taken.append(stream := accept_nowait(self))
+        return stream
+
+    monkeypatch.setattr(SocketListener, "accept_nowait", counting)
+    server = EchoServer()
+    replies: dict[int, bytes] = {}
+
+    async def client(i: int) -> None:
+        stream = await open_tcp_stream(net.a, B_ADDR, 7)
+        await stream.send_all(b"%d" % i)
+        await stream.send_eof()
+        replies[i] = await read_to_eof(stream)
+        await stream.aclose()
+
+    async with trio.open_nursery() as n:
+        await n.start(server.serve, net.b, 7)
+        with trio.fail_after(10):
+            async with trio.open_nursery() as clients:
+                for i in range(8):  # the SYNs go out together, so the handshakes end together
+                    clients.start_soon(client, i)
+        n.cancel_scope.cancel()
+    assert replies == {i: b"%d" % i for i in range(8)}
+    assert server.connections == 8 and server.errors == 0
+    assert taken  # some connections came off the queue without a wait of their own
+
+
+async def test_a_failing_handler_on_a_minitcp_stream_closes_its_connection(
+    net: Net, autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Broken()
+    async with trio.open_nursery() as n:
+        await n.start(server.serve, net.b, 7)
+        with caplog.at_level(logging.ERROR, logger="minitcp.apps"), trio.fail_after(10):
+            stream = await open_tcp_stream(net.a, B_ADDR, 7)
+            assert await read_to_eof(stream) == b""  # the server's FIN
+            await stream.aclose()
+            await trio.testing.wait_all_tasks_blocked()
+        n.cancel_scope.cancel()
+    assert server.errors == 1 and server.active == 0
+    assert [new for host, _, _, new, _ in net.states if host == "b"][-3:] == [
+        State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT]

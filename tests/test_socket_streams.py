@@ -145,3 +145,33 @@ async def test_open_tcp_listener_sets_reuseaddr(net: Net, autojump_clock: MockCl
     assert listener.socket.getsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR) == 1
     assert listener.socket.state == State.LISTEN
     assert listener.socket.getsockname() == ("0.0.0.0", 5000)
+
+
+async def test_accept_nowait_takes_the_queued_connections_without_a_checkpoint(
+        net: Net, autojump_clock: MockClock) -> None:
+    listener = open_tcp_listener(net.b, 5000)
+    with pytest.raises(trio.WouldBlock):
+        listener.accept_nowait()  # nothing queued yet
+    clients = [await open_tcp_stream(net.a, B_ADDR, 5000) for _ in range(3)]
+    await settle()  # every handshake done: three connections wait in the accept queue
+    with trio.testing.assert_no_checkpoints():
+        servers = [listener.accept_nowait() for _ in range(3)]
+        with pytest.raises(trio.WouldBlock):
+            listener.accept_nowait()
+    for i, (cli, srv) in enumerate(zip(clients, servers, strict=True)):
+        await cli.send_all(b"%d" % i)
+        assert await srv.receive_some() == b"%d" % i  # each one is its own connection, in order
+        assert srv.socket.state == State.ESTABLISHED
+    await listener.aclose()
+    with pytest.raises(trio.ClosedResourceError):
+        listener.accept_nowait()
+
+
+async def test_accept_nowait_on_a_socket_that_is_not_listening(net: Net, autojump_clock: MockClock) -> None:
+    sock = net.b.socket()
+    with pytest.raises(OSError) as e:
+        SocketListener(sock).accept_nowait()
+    assert e.value.errno == errno.EINVAL
+    sock.close()
+    with pytest.raises(trio.ClosedResourceError):
+        SocketListener(sock).accept_nowait()  # EBADF: the handle is closed

@@ -2,7 +2,8 @@
 
 A server is an object with an async `handle(stream)` method; `serve()` opens a
 listener on the stack and accepts in a loop, one task per accepted connection
-(as `trio.serve_listeners` does, without its wrapper frame per connection). A
+(as `trio.serve_listeners` does, without its wrapper frame per connection, and
+taking every connection already queued at each wake-up). A
 connection that breaks (the peer reset it) is normal life for a server and
 ends quietly; a bug in a handler is logged and counted in `errors`, and the
 server goes on serving the other connections.
@@ -65,8 +66,15 @@ class AppServer:
                 stream = await listener.accept()
                 # Named by the server: trio would otherwise build a name string for every task.
                 nursery.start_soon(self._run, stream, name=self.name)
+                # The rest of a burst without a checkpoint (a scheduler round trip) each: one
+                # schedule point per wake-up, as an epoll server accepts until EAGAIN.
+                try:
+                    while True:
+                        nursery.start_soon(self._run, listener.accept_nowait(), name=self.name)
+                except trio.WouldBlock:
+                    pass
 
-    async def _run(self, stream: SocketStream) -> None:
+    async def _run(self, stream: trio.abc.HalfCloseableStream) -> None:
         self.connections += 1
         self.active += 1
         self.peak = max(self.peak, self.active)
@@ -79,7 +87,12 @@ class AppServer:
             log.exception("%s server: handler failed", self.name)
         finally:
             self.active -= 1
-            await trio.aclose_forcefully(stream)
+            if isinstance(stream, SocketStream):
+                # What trio.aclose_forcefully does, without its cancelled scope and the Cancelled
+                # raised and caught in it (~25 us a connection): closing a socket never blocks.
+                stream.close()
+            else:
+                await trio.aclose_forcefully(stream)
 
 
 def run_until_interrupted(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T | None:

@@ -26,9 +26,12 @@ from .endpoint import Endpoint
 
 if TYPE_CHECKING:
     from ..stack import Stack
+    from ..tcp.listener import Listener
 
-MSG_PEEK = _s.MSG_PEEK
-MSG_DONTWAIT = _s.MSG_DONTWAIT
+# Plain ints: `flags & MSG_DONTWAIT` with the socket module's IntFlag members runs enum.Flag's
+# Python-level __and__ (~1 us) on every wait.
+MSG_PEEK = int(_s.MSG_PEEK)
+MSG_DONTWAIT = int(_s.MSG_DONTWAIT)
 __all__ = ["MSG_DONTWAIT", "MSG_PEEK", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "Socket"]
 
 _INT_OPTIONS = {
@@ -167,6 +170,12 @@ class Socket:
         ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
 
     async def accept(self) -> tuple[Socket, tuple[str, int]]:
+        sock = await self._accept()
+        conn = sock._ep.conn
+        return sock, (ip_str(conn.raddr), conn.rport)
+
+    async def _accept(self) -> Socket:
+        """accept() without the peer's address, which SocketListener does not use."""
         ep = self._live()
         listener = ep.listener
         if listener is None:
@@ -175,6 +184,20 @@ class Socket:
         if ep.listener is not listener:
             # shutdown(SHUT_RD) stopped the listener: Linux wakes blocked accept() calls with EINVAL.
             raise OSError(errno.EINVAL, "Invalid argument (socket no longer listening)")
+        return self._take_queued(ep, listener)
+
+    def _accept_nowait(self) -> Socket | None:
+        """The next connection already in the accept queue, without waiting or a checkpoint;
+        None when the queue is empty."""
+        ep = self._live()
+        listener = ep.listener
+        if listener is None:
+            raise OSError(errno.EINVAL, "Invalid argument (socket is not listening)")
+        return self._take_queued(ep, listener) if listener.accept_queue else None
+
+    @staticmethod
+    def _take_queued(ep: Endpoint, listener: Listener) -> Socket:
+        """The head of the accept queue as a new socket."""
         conn = listener.accept()
         assert conn is not None
         child = Endpoint(ep.stack)
@@ -185,8 +208,9 @@ class Socket:
         child.options = ep.options
         child.reuseaddr = ep.reuseaddr
         child.attach(conn)
-        ep.stack.kick()
-        return Socket(ep.stack, child), (ip_str(conn.raddr), conn.rport)
+        # No kick(): taking a connection off the accept queue gives the engine nothing to send,
+        # no event and no timer.
+        return Socket(ep.stack, child)
 
     # ------------------------------------------------------------------ active open
 
@@ -287,11 +311,18 @@ class Socket:
         # Not _wait(lambda: conn.readable): an idle connection spends its life here, and the
         # closure and the extra frame would cost it ~500 B. recv() is None exactly when unreadable.
         # (SocketStream.receive_some has this loop too, to save a frame more.)
+        parked = False
         while (data := conn.recv(bufsize, peek)) is None:
             await self._park(ep, flags)
             self._woken(ep)
-        ep.stack.kick()
-        await trio.lowlevel.checkpoint()
+            parked = True
+        if data:  # the read may owe the peer an ACK or window update; end of stream owes nothing
+            ep.stack.kick()
+        if not parked:
+            # Every call is a checkpoint, and one that parked has been one (a schedule point and a
+            # cancel point): another costs a trip through the scheduler. Trio's own sockets also
+            # checkpoint only when the first attempt succeeds.
+            await trio.lowlevel.checkpoint()
         return data
 
     def _connected(self, ep: Endpoint, for_send: bool) -> Any:

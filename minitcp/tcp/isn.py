@@ -14,22 +14,23 @@ import os
 
 
 class IsnGenerator:
-    __slots__ = ("_secret",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret if secret is not None else os.urandom(16)
+        # The hash with the secret already absorbed: each connection copies it rather than keying
+        # a new one (the key is a whole BLAKE2 block of work), for the same digests.
+        self._keyed = hashlib.blake2s(key=secret if secret is not None else os.urandom(16), digest_size=4)
+
+    def _f(self, prefix: bytes, laddr: int, lport: int, raddr: int, rport: int) -> int:
+        """F(4-tuple, secret) as a 32-bit number; `prefix` keeps the ISN's and the TS offset's apart."""
+        h = self._keyed.copy()
+        h.update(prefix + ((laddr << 64) | (raddr << 32) | (lport << 16) | rport).to_bytes(12, "big"))
+        return int.from_bytes(h.digest(), "big")
 
     def isn(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> int:
-        key = laddr.to_bytes(4, "big") + raddr.to_bytes(4, "big") + lport.to_bytes(2, "big") + rport.to_bytes(
-            2, "big"
-        )
-        f = int.from_bytes(hashlib.blake2s(key, key=self._secret, digest_size=4).digest(), "big")
         m = int(now * 1e9) >> 6
-        return (m + f) & 0xFFFFFFFF
+        return (m + self._f(b"", laddr, lport, raddr, rport)) & 0xFFFFFFFF
 
     def ts_offset(self, laddr: int, lport: int, raddr: int, rport: int) -> int:
         """A per-connection random TSval offset, as Linux 4.10+ does (RFC 7323 section 5.4)."""
-        key = b"ts" + laddr.to_bytes(4, "big") + raddr.to_bytes(4, "big") + lport.to_bytes(
-            2, "big"
-        ) + rport.to_bytes(2, "big")
-        return int.from_bytes(hashlib.blake2s(key, key=self._secret, digest_size=4).digest(), "big")
+        return self._f(b"ts", laddr, lport, raddr, rport)

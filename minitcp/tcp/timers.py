@@ -27,6 +27,10 @@ class TimerKind(enum.Enum):
     FIN_WAIT2 = "fin_wait2"
     TIME_WAIT = "timewait"
 
+    # Enum's __hash__ is Python code (hashing the name), paid on every lookup of a connection's
+    # timer slot by kind; members are singletons that compare by identity, so identity hashes.
+    __hash__ = object.__hash__
+
 
 class TimerHeap:
     __slots__ = ("_heap", "_tick")
