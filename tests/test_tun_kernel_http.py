@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import shutil
 import socket
@@ -10,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
+from tun_helpers import http_download_sha
 
 from minitcp.apps import HttpServer, pattern_sha256
 from minitcp.stack import Stack
@@ -108,24 +108,11 @@ async def test_http_client_two_requests_on_one_connection(tun_stack: Stack, serv
     assert server.requests == 2
 
 
-def _download_sha(n: int) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(ADDR, 80, timeout=20)
-    try:
-        conn.request("GET", f"/bytes/{n}")
-        response = conn.getresponse()
-        assert response.status == 200
-        hasher, size = hashlib.sha256(), 0
-        while chunk := response.read(1 << 20):
-            hasher.update(chunk)
-            size += len(chunk)
-        return size, hasher.hexdigest()
-    finally:
-        conn.close()
 
 
 async def test_http_client_50_mb_sha256(tun_stack: Stack, server: HttpServer) -> None:
     with trio.fail_after(40):
-        size, sha = await trio.to_thread.run_sync(_download_sha, BIG)
+        size, sha = await trio.to_thread.run_sync(http_download_sha, BIG)
     assert size == BIG
     assert sha == pattern_sha256(BIG)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import random
 import socket
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 from tcp_helpers import Peer
+from tun_helpers import http_download_sha
 
 from minitcp.apps import DiscardServer, EchoServer, HttpServer, pattern_sha256
 from minitcp.cli import _build_parser
@@ -73,19 +73,6 @@ def _upload(total: int, port: int = 9) -> str:
     return hasher.hexdigest()
 
 
-def _download(total: int) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(ADDR, 80, timeout=20)
-    try:
-        conn.request("GET", f"/bytes/{total}")
-        response = conn.getresponse()
-        assert response.status == 200
-        hasher, size = hashlib.sha256(), 0
-        while chunk := response.read(MB):
-            hasher.update(chunk)
-            size += len(chunk)
-        return size, hasher.hexdigest()
-    finally:
-        conn.close()
 
 
 def _echo(total: int) -> tuple[str, str]:
@@ -136,7 +123,7 @@ async def test_download_leaves_as_super_segments_of_wire_sized_segments(
     await nursery.start(HttpServer().serve, offload_stack, 80)
     total = 16 * MB
     with trio.fail_after(60):
-        size, sha = await trio.to_thread.run_sync(_download, total)
+        size, sha = await trio.to_thread.run_sync(http_download_sha, total)
     assert size == total and sha == pattern_sha256(total)
     assert link.tx_gso > 0 and link.tx_gso_segments >= 10 * link.tx_gso
     observer = offload_stack.engine.observer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 from typing import Any
 
 from minitcp.tcp.observer import BaseObserver
@@ -21,3 +23,20 @@ class StateLog(BaseObserver):
     def states(self, lport: int, rport: int) -> list[State]:
         """minitcp's states for the connection (lport, rport), in order."""
         return [new for lp, rp, _, new in self.changes if (lp, rp) == (lport, rport)]
+
+
+def http_download_sha(n: int, host: str = "198.18.0.2") -> tuple[int, str]:
+    """GET /bytes/n from the stack's HTTP server with the kernel's HTTP client (run it in a
+    thread): the size received and its SHA-256."""
+    conn = http.client.HTTPConnection(host, 80, timeout=20)
+    try:
+        conn.request("GET", f"/bytes/{n}")
+        response = conn.getresponse()
+        assert response.status == 200
+        hasher, size = hashlib.sha256(), 0
+        while chunk := response.read(1 << 20):
+            hasher.update(chunk)
+            size += len(chunk)
+        return size, hasher.hexdigest()
+    finally:
+        conn.close()
