@@ -6,7 +6,7 @@ from __future__ import annotations
 from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs, pair_connect
 
 from minitcp.tcp.pair import EnginePair
-from minitcp.wire.segment import ACK, PSH, SYN
+from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
 # ---------------------------------------------------------------------------- MSS
 
@@ -148,6 +148,15 @@ def test_four_sack_blocks_without_timestamps() -> None:
     for start in (1001, 3001, 5001, 7001):
         (ack,) = p.feed(p.seg(ACK, seq=start, payload=b"s" * 100), at=0.1)
     assert _sack_rel(p, ack) == [(7001, 7101), (5001, 5101), (3001, 3101), (1001, 1101)]
+
+
+def test_a_sack_block_ending_at_an_out_of_order_fin_covers_the_fin() -> None:
+    """Linux queues the FIN with its segment, whose end_seq counts it: `<sack 16:33>` for
+    bytes 16..31 and the FIN at 32 (the kernel comparison showed it)."""
+    p = Peer()
+    p.accept()
+    (ack,) = p.feed(p.seg(ACK | FIN, seq=16, payload=b"x" * 16), at=1.0)
+    assert _sack_rel(p, ack) == [(16, 33)]
 
 
 def test_no_sack_blocks_unless_permitted() -> None:

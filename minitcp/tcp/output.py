@@ -59,7 +59,7 @@ class Sender:
             if self.sack_ok and rcvbuf is not None and (rcvbuf.ooo or rcvbuf.dsack is not None):
                 # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without; a D-SACK
                 # block goes first and counts against them (RFC 2883 section 4).
-                seg.sack = rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4)
+                seg.sack = rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4, self.rcv_fin_seq)
         return seg
 
     def _syn_segment(self: Connection, retransmit: bool = False) -> Segment:

@@ -176,11 +176,14 @@ class RecvBuffer:
                 self.dsack_extend(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right))
             return
 
-    def sack_blocks(self, rcv_nxt: int, limit: int) -> tuple[tuple[int, int], ...]:
+    def sack_blocks(self, rcv_nxt: int, limit: int,
+                    fin_seq: int | None = None) -> tuple[tuple[int, int], ...]:
         """SACK blocks in RFC 2018 section 4 order, at most `limit`, a pending D-SACK block first.
 
         The D-SACK block counts against the limit and is reported once (RFC 2883
         section 4; Linux tcp_established_options, tcp_options_write clear rx_opt.dsack).
+        A block that ends where an out-of-order FIN (`fin_seq`) sits covers the FIN too, as
+        Linux's queued segment does (its end_seq counts the FIN).
         """
         dsack, self.dsack = self.dsack, None
         if limit <= 0:
@@ -189,6 +192,8 @@ class RecvBuffer:
         if not self.ooo:
             return tuple(out)
         blocks = [(s, seq_add(s, len(b))) for s, b in self.ooo]
+        if fin_seq is not None:
+            blocks = [(left, seq_add(right, 1) if right == fin_seq else right) for left, right in blocks]
         first = len(out)  # a SACK block may repeat the D-SACK range (RFC 2883 section 4.1.2)
         for seq in self.recent:
             for left, right in blocks:
