@@ -57,8 +57,10 @@ class TunPeer:
         self._dev.netmask = "255.255.255.0"
         self._dev.mtu = mtu
         # IPv6 would bring router solicitations and MLD reports into the device: packets no
-        # script expects.
-        (Path("/proc/sys/net/ipv6/conf") / TUN_NAME / "disable_ipv6").write_text("1")
+        # script expects. Below IPv6's minimum MTU (1280) the kernel has no IPv6 there at all.
+        disable = Path("/proc/sys/net/ipv6/conf") / TUN_NAME / "disable_ipv6"
+        if disable.exists():
+            disable.write_text("1")
         self._dev.up()
         self._fd = self._dev.fileno()
         os.set_blocking(self._fd, False)
