@@ -126,7 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from minitcp.conformance.__main__ import run as _conformance_run
 
     conformance = commands.add_parser(
-        "conformance", help="run packetdrill scripts against minitcp (virtual time, no root)",
+        "conformance", help="run packetdrill scripts against minitcp (virtual time) or the Linux kernel",
         description=_conformance_description,
     )
     _conformance_arguments(conformance)
