@@ -32,7 +32,6 @@ from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.icmp import (
     ICMP_DEST_UNREACH,
     ICMP_ECHO_REQUEST,
-    ICMP_ERRORS,
     ICMP_PARAMETERPROB,
     ICMP_TIME_EXCEEDED,
     IcmpMessage,
@@ -58,7 +57,8 @@ def _is_martian_source(addr: int) -> bool:
     return first in (0, 127) or first >= 224
 
 
-# Linux's ICMP MIB names for the errors that reach TCP.
+# The ICMP errors that quote a datagram of ours (RFC 792; source quench is obsolete, RFC 6633),
+# by Linux's ICMP MIB name.
 _ICMP_ERROR_COUNTERS = {ICMP_DEST_UNREACH: "InDestUnreachs", ICMP_TIME_EXCEEDED: "InTimeExcds",
                         ICMP_PARAMETERPROB: "InParmProbs"}
 
@@ -261,7 +261,9 @@ class Stack:
     def _icmp_input(self, ip: IPv4Packet, now: float) -> None:
         msg = parse_icmp(ip.payload)
         self.counters["InMsgs"] += 1
-        if msg.type in ICMP_ERRORS:
+        counter = _ICMP_ERROR_COUNTERS.get(msg.type)
+        if counter is not None:
+            self.counters[counter] += 1
             self._icmp_error(msg, now)
             return
         if msg.type != ICMP_ECHO_REQUEST:
@@ -282,7 +284,6 @@ class Stack:
 
     def _icmp_error(self, msg: IcmpMessage, now: float) -> None:
         """An error about a datagram of ours: the TCP engine decides (RFC 5927, Linux tcp_v4_err)."""
-        self.counters[_ICMP_ERROR_COUNTERS[msg.type]] += 1
         quoted = quoted_tcp(msg)  # WireError for a short quote: counted as a drop by the caller
         if quoted is None or quoted[0] != self.addr:
             self.drops["icmp_other"] += 1

@@ -8,20 +8,23 @@ import errno
 import pytest
 from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
-from minitcp.tcp.icmp_errors import (
+from minitcp.tcp.icmp_errors import icmp_errno
+from minitcp.tcp.states import State
+from minitcp.wire.icmp import (
     ICMP_DEST_UNREACH,
     ICMP_PARAMETERPROB,
     ICMP_SOURCE_QUENCH,
     ICMP_TIME_EXCEEDED,
-    icmp_errno,
+    UNREACH_FRAG_NEEDED,
+    UNREACH_HOST,
+    UNREACH_PORT,
 )
-from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, SYN
 
-PORT_UNREACH, HOST_UNREACH, FRAG_NEEDED, HOST_PROHIBITED = 3, 1, 4, 10
+HOST_PROHIBITED = 10  # RFC 1812: host administratively prohibited
 
 
-def icmp(p: Peer, rel_seq: int, icmp_type: int = ICMP_DEST_UNREACH, code: int = PORT_UNREACH,
+def icmp(p: Peer, rel_seq: int, icmp_type: int = ICMP_DEST_UNREACH, code: int = UNREACH_PORT,
          at: float | None = None) -> None:
     """An ICMP error quoting our segment with sequence number ISN + rel_seq."""
     if at is not None:
@@ -37,13 +40,13 @@ def syn_sent(p: Peer):  # type: ignore[no-untyped-def]
 
 
 def test_the_errno_of_each_message() -> None:
-    assert icmp_errno(ICMP_DEST_UNREACH, PORT_UNREACH) == errno.ECONNREFUSED
-    assert icmp_errno(ICMP_DEST_UNREACH, HOST_UNREACH) == errno.EHOSTUNREACH
+    assert icmp_errno(ICMP_DEST_UNREACH, UNREACH_PORT) == errno.ECONNREFUSED
+    assert icmp_errno(ICMP_DEST_UNREACH, UNREACH_HOST) == errno.EHOSTUNREACH
     assert icmp_errno(ICMP_DEST_UNREACH, HOST_PROHIBITED) == errno.EHOSTUNREACH
     assert icmp_errno(ICMP_TIME_EXCEEDED, 0) == errno.EHOSTUNREACH
     assert icmp_errno(ICMP_PARAMETERPROB, 0) == errno.EPROTO
     # Path MTU discovery's signal, source quench and unknown codes are not errors.
-    assert icmp_errno(ICMP_DEST_UNREACH, FRAG_NEEDED) is None
+    assert icmp_errno(ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED) is None
     assert icmp_errno(ICMP_SOURCE_QUENCH, 0) is None
     assert icmp_errno(ICMP_DEST_UNREACH, 16) is None
 
@@ -64,7 +67,7 @@ def test_snd_nxt_itself_counts_as_in_flight_as_in_linux() -> None:
     # Linux's between(seq, snd_una, snd_nxt) includes both ends (FreeBSD stops before snd_nxt).
     p = Peer()
     conn = syn_sent(p)
-    icmp(p, 1, code=HOST_UNREACH, at=0.1)
+    icmp(p, 1, code=UNREACH_HOST, at=0.1)
     assert (conn.state, conn.error) == (State.CLOSED, errno.EHOSTUNREACH)
 
 
@@ -73,7 +76,7 @@ def test_once_established_an_error_is_only_remembered_and_reported_on_timeout() 
     conn = p.accept()
     conn.send(b"x" * 100)
     p.out()
-    icmp(p, 1, code=HOST_UNREACH, at=0.5)
+    icmp(p, 1, code=UNREACH_HOST, at=0.5)
     assert conn.state == State.ESTABLISHED and conn.error == 0
     p.run_until(60.0)  # the data is never acknowledged: retransmissions run out
     assert conn.state == State.CLOSED
@@ -88,14 +91,14 @@ def test_an_error_quoting_acknowledged_data_is_ignored() -> None:
     conn.send(b"x" * 100)
     p.out()
     p.feed(p.seg(ACK, seq=1, ack=101), at=0.1)
-    icmp(p, 1, code=HOST_UNREACH, at=0.2)  # about bytes 1..100, already acknowledged
+    icmp(p, 1, code=UNREACH_HOST, at=0.2)  # about bytes 1..100, already acknowledged
     assert conn.soft_error == 0 and p.eng.counters["OutOfWindowIcmps"] == 1
 
 
 def test_a_half_open_connection_is_dropped_only_for_net_host_ttl_and_parameter_errors() -> None:
-    for icmp_type, code, dropped in ((ICMP_DEST_UNREACH, HOST_UNREACH, True),
+    for icmp_type, code, dropped in ((ICMP_DEST_UNREACH, UNREACH_HOST, True),
                                      (ICMP_TIME_EXCEEDED, 0, True),
-                                     (ICMP_DEST_UNREACH, PORT_UNREACH, False)):
+                                     (ICMP_DEST_UNREACH, UNREACH_PORT, False)):
         p = Peer()
         lst = p.eng.listen(LOCAL, p.lport, 5)
         (synack,) = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)

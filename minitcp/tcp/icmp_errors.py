@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import errno
 
-# ICMP types (RFC 792) that concern TCP.
-ICMP_DEST_UNREACH = 3
-ICMP_SOURCE_QUENCH = 4
-ICMP_REDIRECT = 5
-ICMP_TIME_EXCEEDED = 11
-ICMP_PARAMETERPROB = 12
-
-UNREACH_NET = 0
-UNREACH_HOST = 1
-UNREACH_FRAG_NEEDED = 4
+from ..wire.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_PARAMETERPROB,
+    ICMP_TIME_EXCEEDED,
+    UNREACH_FRAG_NEEDED,
+    UNREACH_HOST,
+    UNREACH_NET,
+)
 
 # Linux icmp_err_convert (net/ipv4/icmp.c): the errno of each destination-unreachable code
 # (RFC 792, RFC 1122 section 3.2.2.1, RFC 1812 section 5.2.7.1) and whether it is "fatal".

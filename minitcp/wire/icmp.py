@@ -17,17 +17,17 @@ from minitcp.wire.ipv4 import IPV4_HEADER_LEN, PROTO_TCP
 # Message types, RFC 792.
 ICMP_ECHO_REPLY = 0
 ICMP_DEST_UNREACH = 3
+ICMP_SOURCE_QUENCH = 4
 ICMP_ECHO_REQUEST = 8
 ICMP_TIME_EXCEEDED = 11
 ICMP_PARAMETERPROB = 12
-# The errors that quote a datagram of ours (RFC 792); source quench is obsolete (RFC 6633).
-ICMP_ERRORS = frozenset({ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB})
 
 # Destination unreachable codes, RFC 792.
 UNREACH_NET = 0
 UNREACH_HOST = 1
 UNREACH_PROTOCOL = 2
 UNREACH_PORT = 3
+UNREACH_FRAG_NEEDED = 4
 
 ICMP_HEADER_LEN = 8  # type, code, checksum, 4 bytes "rest of header"
 # RFC 1812 section 4.3.2.3: an error quotes as much of the offending datagram
