@@ -16,6 +16,7 @@ from ..wire.segment import CWR, ECE
 from .congestion import NewReno
 from .input import Receiver
 from .output import Sender
+from .rcvwindow import RcvWindow
 from .recvbuf import RcvSpace, RecvBuffer
 from .rtt import RcvRtt, RttEstimator
 from .seq import MASK, seq_diff
@@ -52,7 +53,7 @@ _FIN_RECEIVED = frozenset({State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING, Stat
 _READ_ACKS = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})  # a read may owe an ACK
 
 
-class Connection(Receiver, Sender, Timeouts):
+class Connection(Receiver, RcvWindow, Sender, Timeouts):
     __slots__ = (
         "engine", "key", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
