@@ -1,7 +1,7 @@
 """The receive side's bytes: the in-order queue and out-of-order reassembly.
 
-In-order bytes wait in one bytearray for the application (CPython's bytearray
-drops a prefix without copying the rest, so reads are cheap). Out-of-order
+In-order bytes wait in a `ByteQueue` for the application, each payload as it
+arrived, copied once when the application reads it. Out-of-order
 bytes wait in a sorted list of disjoint blocks; overlaps are trimmed on the
 way in (RFC 9293 section 3.10.7.4, "seventh"). SACK blocks are reported per
 RFC 2018 section 4: the block holding the latest segment first, then the
@@ -15,6 +15,7 @@ the last receiver RTT (Linux tp->rcvq_space, for tcp_rcv_space_adjust).
 
 from __future__ import annotations
 
+from .bytequeue import ByteQueue
 from .seq import seq_add, seq_diff, seq_gt, seq_lt
 
 
@@ -34,7 +35,7 @@ class RecvBuffer:
     __slots__ = ("data", "dsack", "ooo", "ooo_bytes", "recent")
 
     def __init__(self) -> None:
-        self.data = bytearray()
+        self.data = ByteQueue()
         # [start_seq, bytearray] blocks, sorted, neither overlapping nor touching.
         self.ooo: list[list] = []
         self.ooo_bytes = 0
@@ -89,7 +90,7 @@ class RecvBuffer:
             self._add_ooo(rcv_nxt, seq, payload, dsack)
             return 0
         before = len(self.data)
-        self.data += payload
+        self.data.append(payload)
         end = seq_add(rcv_nxt, len(payload))
         # Pull in out-of-order blocks that the new bytes reach (RFC 9293 section 3.10.7.4).
         # Linux tcp_ofo_queue: every queued block that starts below the end of the new bytes
@@ -108,8 +109,9 @@ class RecvBuffer:
             ooo.pop(0)
             self.ooo_bytes -= len(block)
             if over < len(block):
-                self.data += block[over:]
                 end = seq_add(start, len(block))
+                del block[:over]
+                self.data.append_owned(block)
         if not ooo:
             self.recent.clear()
         return len(self.data) - before
@@ -203,13 +205,10 @@ class RecvBuffer:
         return tuple(out[:limit])
 
     def read(self, n: int, peek: bool = False) -> bytes:
-        chunk = bytes(self.data[:n])
-        if not peek:
-            del self.data[:n]
-        return chunk
+        return self.data.read(n, peek)
 
     def clear(self) -> None:
-        self.data = bytearray()
+        self.data = ByteQueue()
         self.ooo = []
         self.ooo_bytes = 0
         self.recent = []
