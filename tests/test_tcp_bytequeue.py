@@ -1,4 +1,5 @@
-"""The in-order receive queue: what goes in comes out, in order, whatever the pieces and the reads."""
+"""The byte queue of the send and receive buffers: what goes in comes out, in order, whatever the
+pieces, the reads, the views and the drops."""
 
 from __future__ import annotations
 
@@ -30,6 +31,42 @@ def test_reads_return_the_stream_in_order(ops: list) -> None:
             if op == "read":
                 del model[:arg]
         assert len(q) == len(model)
+
+
+@given(st.integers(1, 20_000), st.lists(st.one_of(payloads.map(lambda p: ("in", p)),
+                                                  st.tuples(st.just("view"), st.integers(0, 4000)),
+                                                  st.tuples(st.just("drop"), st.integers(0, 4000)))))
+def test_a_sender_sees_the_bytes_at_every_offset(coalesce: int, ops: list) -> None:
+    q = ByteQueue(coalesce)
+    model = bytearray()
+    sent = 0  # a sender's next offset: views move forward, drops move it back
+    for op, arg in ops:
+        if op == "in":
+            q.append(arg)
+            model += arg
+        elif op == "view":
+            n = min(arg, len(model) - sent)
+            if n > 0:
+                assert bytes(q.view(sent, n)) == bytes(model[sent : sent + n])
+                sent += n
+            elif model:
+                sent = 0  # a retransmission from the head
+        else:
+            n = min(arg, len(model))
+            q.drop(n)
+            del model[:n]
+            sent = max(sent - n, 0)
+        assert len(q) == len(model)
+    assert q.read(len(model)) == bytes(model)
+
+
+def test_an_immutable_write_is_sent_from_without_a_copy() -> None:
+    q = ByteQueue()
+    block = bytes(range(256)) * 16
+    q.append(block)
+    seg = q.view(100, 1000)
+    assert type(seg) is memoryview and seg.obj is block
+    assert q.view(0, len(block)) is block
 
 
 def test_a_reused_buffer_is_copied_and_an_immutable_packet_is_not() -> None:

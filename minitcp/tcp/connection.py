@@ -13,6 +13,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import CWR, ECE
+from .bytequeue import ByteQueue
 from .congestion import NewReno
 from .input import Receiver
 from .output import Sender
@@ -25,6 +26,9 @@ from .timeouts import Timeouts
 from .timers import INF, TimerKind
 
 _INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
+# Writes shorter than this are copied together into the send buffer's tail: an application that
+# writes a few bytes at a time leaves a few pieces, not one per write (a segment may need many).
+SEND_COALESCE = 16384
 _LONG_AGO = -INF  # one float for every connection; `-INF` in __init__ would make one each
 
 if TYPE_CHECKING:
@@ -93,7 +97,7 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         self.snd_una = self.snd_nxt = self.snd_max = self.iss
         self.snd_wnd = self.max_snd_wnd = 0
         self.snd_wl1 = self.snd_wl2 = 0
-        self.sndbuf: bytearray | None = None
+        self.sndbuf: ByteQueue | None = None
         self.sndbuf_seq = (self.iss + 1) & MASK
         self.sndbuf_size = knobs.tcp_wmem[1]
         self.sndbuf_locked = False
@@ -354,10 +358,10 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         room = self._send_room()
         if room <= 0 or not data:
             return 0
-        chunk = data[:room]
+        chunk = data if len(data) <= room else memoryview(data)[:room]
         if self.sndbuf is None:
-            self.sndbuf = bytearray()
-        self.sndbuf += chunk
+            self.sndbuf = ByteQueue(SEND_COALESCE)
+        self.sndbuf.append(chunk)
         self._transmit()
         return len(chunk)
 

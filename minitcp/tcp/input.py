@@ -343,7 +343,7 @@ class Receiver:
         if buf is not None:
             n = min(max(seq_diff(ack, self.sndbuf_seq), 0), len(buf))
             if n:
-                del buf[:n]
+                buf.drop(n)
                 self.sndbuf_seq = (self.sndbuf_seq + n) & MASK
                 eng.wake(self)
         self.snd_una = ack

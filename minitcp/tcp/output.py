@@ -228,8 +228,7 @@ class Sender:
                     flags |= PSH
                     if self.fin_queued:
                         flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-                # A copy: a view would pin the bytearray and forbid the appends and trims to come.
-                self._send_data(self.snd_nxt, flags, bytes(buf[off:off + n]))
+                self._send_data(self.snd_nxt, flags, buf.view(off, n))
                 sent_any = True
             elif self.fin_queued and self.snd_nxt == self.fin_seq:
                 self._send_data(self.snd_nxt, FIN | ACK, b"")
@@ -301,7 +300,7 @@ class Sender:
         n = min(self.mss, buflen - off, limit) if buflen > off else 0
         flags = ACK
         if n:
-            payload: bytes | memoryview = bytes(buf[off:off + n])
+            payload: bytes | memoryview = buf.view(off, n)
             if off + n == buflen:
                 flags |= PSH
                 if self.fin_queued and seq_lt(self.fin_seq, self.snd_max):

@@ -106,7 +106,7 @@ class Timeouts:
             flags = ACK | PSH | (FIN if n == unsent and self.fin_queued else 0)
             self.probes_out = 0
             self.rtt.backoff = 0
-            self._send_data(self.snd_nxt, flags, bytes(self.sndbuf[off:off + n]))  # type: ignore[index]
+            self._send_data(self.snd_nxt, flags, self.sndbuf.view(off, n))  # type: ignore[union-attr]
             return
         # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
         # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
