@@ -1,0 +1,199 @@
+"""The script's packet lines, played by the remote host.
+
+A `>` line takes the oldest segment the stack sent that no line took yet,
+waits for one if there is none, and checks it against the line (matching.py)
+and the line's time; the first SYN the stack sends tells its ISN, and the
+first timestamp its TS clock. A `<` line is built into a segment
+(`build_tcp_packet`), its numbers moved from the script's to the wire's, and
+sent; an ICMP error quotes a segment the stack sent.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import trio
+
+from ..wire.errors import WireError
+from ..wire.icmp import build_icmp
+from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
+from ..wire.segment import ACK, SYN, Segment
+from ..wire.tcp import build_tcp_packet, parse_tcp_packet
+from .matching import MASK, compare, flags_value
+from .model import IcmpEvent, PacketEvent
+from .run_state import EPS, REMOTE_ISN, RunState, ScriptFailure
+
+DEFAULT_WINDOW = 65535  # an inbound packet without `win`
+ANY_WAIT = 600.0  # how long a `*` line waits for its packet (virtual seconds)
+LENIENT_ACK_WAIT = 0.5  # --lenient-acks: how much later than due a pure ACK may come
+NEXT_LOOK = 5.0  # how far a "sent nothing" message looks ahead for what the stack sent instead
+
+
+class PacketLines(RunState):
+    """Segments out of the stack, captured and checked by `>` lines; `<` lines and ICMP errors in."""
+
+    # ------------------------------------------------------------------ packets out
+
+    async def _capture(self) -> None:
+        while True:
+            try:
+                batch = await self.peer.receive()
+            except trio.ClosedResourceError:
+                return
+            for sent, raw in batch:
+                at = sent - self.origin
+                try:
+                    seg: Segment | None = parse_tcp_packet(raw)
+                except WireError:
+                    seg = None
+                if seg is not None and seg.flags & SYN and not seg.flags & ACK:
+                    # Our active open: from now on the remote host talks to this four-tuple.
+                    self.local_port, self.remote_port = seg.sport, seg.dport
+                self.captured.append((at, seg, raw))
+                self.captured_total += 1
+                raw_numbers = " (raw numbers: our ISN is not known yet)" if (
+                    self.space.local_isn is None and seg is not None and seg.flags & SYN) else ""
+                self._log(f"{at:8.3f}  {self.target.name} sent {self._show(seg)}{raw_numbers}")
+            self._arrived.unpark_all()
+
+    def _is_pure_ack(self, seg: Segment | None) -> bool:
+        return seg is not None and seg.flags == ACK and not len(seg.payload)
+
+    def _skip_extra_acks(self, ev: PacketEvent | None) -> None:
+        """--lenient-acks: drop the pure ACKs at the head of the queue that `ev` does not match."""
+        while self.captured and self._is_pure_ack(self.captured[0][1]):
+            at, seg, _ = self.captured[0]
+            assert seg is not None
+            if ev is not None and compare(ev, seg, self.space, strict=self.strict) is None:
+                return
+            self.captured.popleft()
+            self.skipped_acks += 1
+            self._log(f"{self.now:8.3f}  skipped an extra pure ACK sent at {at:.3f}: {self._show(seg)}")
+
+    async def _expect(self, ev: PacketEvent) -> None:
+        t = ev.time
+        if t.any:
+            lo, hi = self.last_time, math.inf
+            deadline = max(self.now, self.last_time) + ANY_WAIT
+        else:
+            lo = self.last_time + t.value if t.relative else t.value
+            hi = lo
+            if t.upper is not None:
+                hi = self.last_time + t.upper if t.upper_relative else t.upper
+            deadline = hi + self.tol + EPS
+        pure = self.lenient_acks and flags_value(ev.flags) == ACK and ev.length == 0
+        if pure:
+            deadline += LENIENT_ACK_WAIT
+        while True:
+            if self.lenient_acks:
+                self._skip_extra_acks(ev if pure else None)
+            if self.captured or self.now >= deadline:
+                break
+            with trio.move_on_at(self.origin + deadline):
+                await self._arrived.park()
+        self._check_failures()
+        due = "any time" if t.any else f"{lo:.3f} s" if hi == lo else f"{lo:.3f}..{hi:.3f} s"
+        if not self.captured:
+            raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
+                                f"(tolerance {self.tol * 1000:.0f} ms), but {self.target.name} sent nothing"
+                                f"{await self._next_segment_note()}")
+        at, seg, _ = self.captured.popleft()
+        self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
+        if seg is None:
+            raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
+                                f"{at:.3f} s, script expects `{_packet_text(ev)}`")
+        if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
+                and not ev.seq_absolute and flags_value(ev.flags) & SYN):
+            self.space.local_isn = (seg.seq - ev.seq) & MASK
+        mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
+                           ts_slack=int(self.tol * 1000) + 1)
+        if mismatch is not None:
+            raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
+                                f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "
+                                f"script expects `{_packet_text(ev)}`")
+        if not t.any and not pure and not lo - self.tol - EPS <= at <= hi + self.tol + EPS:
+            early = "early" if at < lo else "late"
+            raise ScriptFailure(f"line {ev.line}: `{_packet_text(ev)}` sent {early} at {at:.3f} s, "
+                                f"script expects it at {due} (tolerance {self.tol * 1000:.0f} ms)")
+        if isinstance(ev.options, tuple) and seg.ts_val is not None:
+            for opt in ev.options:
+                if opt.kind == "TS":
+                    if self.ts_base is None:
+                        self.ts_base = (opt.value[0], seg.ts_val)
+                    self.ts_map[opt.value[0]] = seg.ts_val
+        if t.any or t.upper is not None:
+            self.last_time = at
+        elif pure:
+            self.last_time = max(lo, at)  # a late pure ACK moves what follows, as a range event would
+        else:
+            self.last_time = lo
+
+    async def _next_segment_note(self) -> str:
+        """For a failure message: what the stack sends next, looking up to NEXT_LOOK seconds ahead."""
+        with trio.move_on_after(NEXT_LOOK):
+            while not self.captured:
+                await self._arrived.park()
+        if not self.captured:
+            return f" (nor in the {NEXT_LOOK:.0f} s after)"
+        at, seg, _ = self.captured[0]
+        return f" (its next segment: {self._show(seg)} at {at:.3f} s)"
+
+    # ------------------------------------------------------------------ packets in
+
+    def _inject(self, ev: PacketEvent) -> None:
+        if ev.seq is None:
+            raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
+        flags = flags_value(ev.flags)
+        seq = ev.seq if ev.seq_absolute else ev.seq + REMOTE_ISN
+        ack = (ev.ack + self.space.local) & MASK if ev.ack is not None else 0
+        seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
+                      self.local_port, seq & MASK, ack, flags,
+                      ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
+        if ev.tos is not None:
+            seg.tos = ev.tos
+        if ev.ttl is not None:
+            seg.ttl = ev.ttl
+        for opt in ev.options if isinstance(ev.options, tuple) else ():
+            if opt.kind == "mss":
+                seg.mss = opt.value
+            elif opt.kind == "wscale":
+                seg.wscale = opt.value
+            elif opt.kind == "sackOK":
+                seg.sack_permitted = True
+            elif opt.kind == "TS":
+                val, ecr = opt.value
+                seg.ts_val = val
+                if ecr in self.ts_map:
+                    ecr = self.ts_map[ecr]
+                elif self.ts_base is not None and ecr:
+                    ecr = (ecr - self.ts_base[0] + self.ts_base[1]) & MASK
+                seg.ts_ecr = ecr
+            elif opt.kind == "sack":
+                seg.sack = tuple(((a + self.space.local) & MASK, (b + self.space.local) & MASK)
+                                 for a, b in opt.value)
+        try:
+            packet = build_tcp_packet(seg)
+        except ValueError as e:
+            raise ScriptFailure(f"line {ev.line}: cannot build the packet: {e}") from None
+        self.peer.send(packet)
+
+    def _inject_icmp(self, ev: IcmpEvent) -> None:
+        """packetdrill's ICMP error: it quotes the IP header of a segment minitcp sent and the
+        first 8 bytes of its TCP header (RFC 792), our ports and the script's sequence number."""
+        if self.space.local_isn is None:
+            raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
+                                f"but minitcp has not sent a SYN yet")
+        local, remote = ip_int(self.target.local_ip), ip_int(self.target.remote_ip)
+        seq = ((ev.seq or 0) + self.space.local) & MASK
+        quoted = ipv4_header(local, remote, PROTO_TCP, 20 + ev.length) \
+            + struct.pack("!HHI", self.local_port, self.remote_port, seq)
+        icmp = build_icmp(ev.icmp_type, ev.code, ev.mtu or 0, quoted)  # RFC 1191: the next-hop MTU
+        self.peer.send(build_ipv4(remote, local, PROTO_ICMP, icmp))
+
+
+def _packet_text(ev: PacketEvent) -> str:
+    """The packet part of a script line, for messages."""
+    text = ev.text
+    i = text.find(ev.direction)
+    return text[i:].strip() if i >= 0 else text
