@@ -20,7 +20,7 @@ from typing import cast
 import trio
 
 from minitcp.link.base import Link, OffloadLink
-from minitcp.link.gso import gso_runs, super_segment
+from minitcp.link.gso import tso_packet
 from minitcp.link.vnet import complete_csum
 from minitcp.sockets.ports import PortTable
 from minitcp.sockets.socket import Socket
@@ -42,6 +42,7 @@ from minitcp.wire.icmp import (
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
 from minitcp.wire.segment import Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+from minitcp.wire.tso import TSO_MAX, build_packets
 
 log = logging.getLogger("minitcp")
 
@@ -73,9 +74,13 @@ class Stack:
     InDestUnreachs/InTimeExcds/InParmProbs for ICMP. TCP's own counters (InSegs,
     OutSegs, ...) are `engine.counters`.
 
+    With `tso` (the default) the engine sends runs of full-sized segments as one
+    TSO segment (`minitcp.wire.tso`), which the stack cuts into wire packets; the
+    wire and the engine's observer see the same segments either way.
+
     On a link with `offload` on (an `OffloadLink`), TCP packets whose checksum the
-    kernel left partial skip that check, and each output batch's runs of data
-    segments go out as super-segments (`minitcp.link.gso`); a super-segment counts
+    kernel left partial skip that check, and TSO segments go out whole as
+    super-segments (`minitcp.link.gso`); a super-segment counts
     as one packet here (as a GRO or TSO packet does in Linux's Ip counters), and
     `on_packet` sees it whole, its checksum completed.
     """
@@ -89,6 +94,7 @@ class Stack:
         knobs: Knobs | None = None,
         observer: Observer | None = None,
         on_packet: PacketHook | None = None,
+        tso: bool = True,
     ) -> None:
         self.link = link
         self.address = address
@@ -100,6 +106,8 @@ class Stack:
         self._ip_ident = 0
         self._offload = cast(OffloadLink, link) if getattr(link, "offload", False) else None
         self.engine = TcpEngine(knobs, mtu=link.mtu, observer=observer)
+        if tso:
+            self.engine.tso_max = TSO_MAX
         self.ports = PortTable(self.engine)
         self._timer_scope: trio.CancelScope | None = None
 
@@ -191,12 +199,14 @@ class Stack:
         engine = self.engine
         if engine.out:
             now = trio.current_time()
-            segs = engine.take_output()
-            if self._offload is not None and len(segs) > 1:
-                self._send_coalesced(self._offload, segs, now)
-            else:
-                for seg in segs:
+            for seg in engine.take_output():
+                if not seg.gso:
                     self._send(build_tcp_packet(seg), now)
+                elif self._offload is not None:
+                    self._send_tso(self._offload, seg, now)
+                else:
+                    for packet in build_packets(seg):
+                        self._send(packet, now)
         if engine.events:
             for obj in engine.take_events():
                 if obj.user is not None:
@@ -311,17 +321,13 @@ class Stack:
                 log.exception("TCP input failed before any connection was involved")
                 engine.counters["TCPConnectionErrors"] += 1
 
-    def _send_coalesced(self, link: OffloadLink, segs: list[Segment], now: float) -> None:
-        """Send an output batch, its runs of data segments as super-segments (`minitcp.link.gso`)."""
-        for run in gso_runs(segs):
-            if len(run) == 1:
-                self._send(build_tcp_packet(run[0]), now)
-                continue
-            parts = super_segment(run)
-            self.counters["OutRequests"] += 1
-            if self.on_packet is not None:
-                self.on_packet("out", complete_csum(b"".join(parts)), now)
-            link.send_gso(parts, len(run[0].payload), len(run))
+    def _send_tso(self, link: OffloadLink, seg: Segment, now: float) -> None:
+        """A TSO segment to a device that cuts it itself: one packet (`minitcp.link.gso`)."""
+        parts = tso_packet(seg)
+        self.counters["OutRequests"] += 1
+        if self.on_packet is not None:
+            self.on_packet("out", complete_csum(b"".join(parts)), now)
+        link.send_gso(parts, seg.gso, -(-len(seg.payload) // seg.gso))
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

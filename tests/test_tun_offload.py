@@ -26,14 +26,14 @@ from minitcp.cli import _build_parser
 from minitcp.cli_options import offload_wanted
 from minitcp.faults import FaultInjector, FaultyLink, parse_rule
 from minitcp.link.arena import RecvArena
-from minitcp.link.gso import MAX_PAYLOAD, gso_runs, super_segment
+from minitcp.link.gso import tso_packet
 from minitcp.link.tun import TunLink
 from minitcp.link.vnet import complete_csum
 from minitcp.stack import Stack
 from minitcp.tcp.observer import BaseObserver
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import ip_int
-from minitcp.wire.segment import ACK, FIN, PSH, SYN, Segment
+from minitcp.wire.segment import ACK, PSH, SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
 
 ADDR = "198.18.0.2"
@@ -238,70 +238,26 @@ def test_an_arena_is_reused_only_when_no_view_of_it_is_left() -> None:
     arena.end(0)
 
 
-# -------------------------------------------------------------------- coalescing (no device)
+# -------------------------------------------------------------------- a TSO segment as one packet (no device)
 
 SRC, DST = ip_int(ADDR), ip_int(KERNEL)
 
 
-def _data(seq: int, size: int = 1448, flags: int = ACK, *, dport: int = 40000, ack: int = 7,
-          window: int = 500, **options: Any) -> Segment:
-    """A data segment from us to the kernel, ACK 7, window 500, timestamps (5, 6) unless changed."""
-    options = {"ts_val": 5, "ts_ecr": 6, **options}
-    payload = random.Random(seq).randbytes(size)
-    return Segment(SRC, DST, 80, dport, seq, ack, flags, window, payload, **options)
-
-
-def _sizes(runs: list[list[Segment]]) -> list[list[int]]:
-    return [[len(s.payload) for s in run] for run in runs]
-
-
-def test_contiguous_segments_form_one_run_ending_at_psh_or_a_short_one() -> None:
-    segs = [_data(1000 + 1448 * i) for i in range(5)] + [_data(1000 + 1448 * 5, 100, ACK | PSH)]
-    assert _sizes(gso_runs(segs)) == [[1448] * 5 + [100]]
-    short = [_data(1000), _data(2448, 700), _data(3148)]
-    assert _sizes(gso_runs(short)) == [[1448, 700], [1448]]
-    pushed = [_data(1000, flags=ACK | PSH), _data(2448)]
-    assert _sizes(gso_runs(pushed)) == [[1448], [1448]]
-
-
-@pytest.mark.parametrize(
-    "second",
-    [
-        _data(9999),  # a gap in sequence numbers
-        _data(2448, flags=ACK | FIN),  # FIN goes on its own
-        _data(2448, ack=8),
-        _data(2448, window=501),
-        _data(2448, ts_val=9),
-        _data(2448, sack=((1, 2),)),
-        _data(2448, 1449),  # longer than the run's segment size
-        _data(2448, dport=40001),  # another connection
-        _data(2448, 0),  # a bare ACK
-    ],
-)
-def test_a_segment_that_differs_in_more_than_data_starts_a_new_run(second: Segment) -> None:
-    assert len(gso_runs([_data(1000), second])) == 2
-
-
-def test_a_run_stops_short_of_the_ipv4_length_limit() -> None:
-    segs = [_data(1000 + 1448 * i) for i in range(60)]
-    runs = gso_runs(segs)
-    assert [len(r) for r in runs] == [MAX_PAYLOAD // 1448, 60 - MAX_PAYLOAD // 1448]
-    assert [s for r in runs for s in r] == segs
-
-
-def test_a_super_segment_is_the_run_in_one_packet_with_a_partial_checksum() -> None:
-    segs = [_data(1000 + 1448 * i) for i in range(3)] + [_data(1000 + 1448 * 3, 10, ACK | PSH)]
-    parts = super_segment(segs)
+def test_a_tso_segment_goes_as_one_packet_with_a_partial_checksum() -> None:
+    payload = random.Random(1).randbytes(3 * 1448 + 10)
+    seg = Segment(SRC, DST, 80, 40000, 1000, 7, ACK | PSH, 500, payload, ts_val=5, ts_ecr=6, gso=1448)
+    parts = tso_packet(seg)
+    assert parts[1] is payload  # not copied
     packet = b"".join(parts)
     with pytest.raises(WireError) as e:
         parse_tcp_packet(packet)  # only the pseudo-header sum is in the field
     assert e.value.reason == DropReason.BAD_TCP_CHECKSUM
     whole = parse_tcp_packet(complete_csum(packet))  # what the kernel takes it for (IP checksum too)
     assert whole.fields() == parse_tcp_packet(packet, True).fields()
-    # The same packet as if the engine had sent the run's bytes in one segment.
-    joined = b"".join(bytes(s.payload) for s in segs)
-    one = Segment(SRC, DST, 80, 40000, 1000, 7, ACK | PSH, 500, joined, ts_val=5, ts_ecr=6)
-    assert whole.fields() == parse_tcp_packet(build_tcp_packet(one)).fields()
+    # The same packet as the one segment's, header and all, but for the checksum.
+    seg.gso = 0
+    assert whole.fields() == parse_tcp_packet(build_tcp_packet(seg)).fields()
+    assert seg.payload is payload
 
 
 # -------------------------------------------------------------------- the engine and the CLI

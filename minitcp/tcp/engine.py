@@ -51,6 +51,9 @@ class TcpEngine:
         self.knobs = knobs if knobs is not None else Knobs()
         self.mss = mtu - 40  # IPv4 and TCP headers without options (RFC 9293 section 3.7.1)
         self.observer = observer
+        # The largest payload of one outgoing segment the host cuts into MSS-sized ones itself
+        # (TCP segmentation offload, `minitcp.wire.tso`); 0: every segment leaves as it is.
+        self.tso_max = 0
         self.counters = Counters()
         self.isn = IsnGenerator(secret)
         self.timers = TimerHeap()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .states import State
@@ -81,13 +82,15 @@ class Sender:
     def _emit(self: Connection, seg: Segment, retransmit: bool = False) -> None:
         eng = self.engine
         eng.out.append(seg)
-        eng.counters["OutSegs"] += 1
+        eng.counters["OutSegs"] += 1 if not seg.gso else -(-len(seg.payload) // seg.gso)
         if retransmit:
             eng.counters["RetransSegs"] += 1
         if eng.observer is not None:
-            eng.observer.on_segment(self, "out", seg, eng.now)
-            if retransmit:
-                eng.observer.on_retransmit(self, seg, eng.now)
+            # An observer sees the segments the wire will carry, a TSO segment's one by one.
+            for piece in tso.split(seg) if seg.gso else (seg,):
+                eng.observer.on_segment(self, "out", piece, eng.now)
+                if retransmit:
+                    eng.observer.on_retransmit(self, piece, eng.now)
         if seg.flags & RST:
             eng.counters["OutRsts"] += 1
 
@@ -204,6 +207,7 @@ class Sender:
             return
         now = self.engine.now
         mss = self.mss
+        tso_max = self.engine.tso_max
         buf = self.sndbuf
         buflen = len(buf) if buf is not None else 0
         end = (self.sndbuf_seq + buflen) & MASK
@@ -222,6 +226,10 @@ class Sender:
                     self.cc.restart_after_idle(now, self.rtt.rto, mss, self.engine.knobs.tcp_init_cwnd)
                     usable = min(self.cc.cwnd, self.snd_wnd)
                     n = min(n, usable)
+                if n == mss and tso_max:
+                    # As many full segments as may go now, in one TSO segment: the ones this
+                    # loop would have sent one by one (the sub-MSS rest still takes the test above).
+                    n = min(unsent, usable, tso_max) // mss * mss
                 off = seq_diff(self.snd_nxt, self.sndbuf_seq)
                 flags = ACK
                 if n == unsent:
@@ -261,6 +269,8 @@ class Sender:
         eng = self.engine
         retransmit = seq_lt(seq, self.snd_max)
         seg = self._segment(seq, flags, payload)
+        if len(payload) > self.mss:
+            seg.gso = self.mss
         self._emit(seg, retransmit)
         end = (seq + len(payload) + (flags & FIN)) & MASK
         if len(payload) < self.mss and not retransmit:

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..wire import tso
 from ..wire.ipv4 import ip_int
 from ..wire.segment import Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
@@ -68,12 +69,13 @@ class EnginePair:
     def pump(self) -> None:
         """Move every segment the engines produced onto the wire."""
         for name in ("a", "b"):
-            for seg in self.engine(name).take_output():
-                delays = self.fault(name, seg, self.now) if self.fault is not None else [0.0]
-                self.wire.append(WireEvent(self.now, name, seg, bool(delays)))
-                packet = build_tcp_packet(seg)
-                for extra in delays:
-                    self.send_at(name, packet, self.now + self.latency + extra)
+            for out in self.engine(name).take_output():
+                for seg in tso.split(out) if out.gso else (out,):  # an engine with tso_max set
+                    delays = self.fault(name, seg, self.now) if self.fault is not None else [0.0]
+                    self.wire.append(WireEvent(self.now, name, seg, bool(delays)))
+                    packet = build_tcp_packet(seg)
+                    for extra in delays:
+                        self.send_at(name, packet, self.now + self.latency + extra)
 
     def send_at(self, sender: str, packet: bytes, at: float, after_next: bool = False) -> InFlight:
         """Put a packet from `sender` on the wire to arrive at `at`; returns a handle for `cancel_send`.

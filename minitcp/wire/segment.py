@@ -36,12 +36,16 @@ class Segment:
     None (`mss`, `wscale`, `ts_val`/`ts_ecr`), False (`sack_permitted`) or an
     empty tuple (`sack`, pairs of left/right edges). `payload` is a bytes-like
     view, never copied by the parser.
+
+    `gso` is nonzero on a TCP segmentation offload segment, one that the engine
+    hands over for the host to cut into wire segments of `gso` payload bytes each,
+    the last possibly shorter (`minitcp.wire.tso`); a parsed segment has 0.
     """
 
     __slots__ = (
         "src", "dst", "sport", "dport", "seq", "ack", "flags", "window", "urgent",
         "mss", "wscale", "sack_permitted", "sack", "ts_val", "ts_ecr",
-        "payload", "ttl", "tos", "ip_id", "df",
+        "payload", "ttl", "tos", "ip_id", "df", "gso",
     )
 
     def __init__(
@@ -67,6 +71,7 @@ class Segment:
         tos: int = 0,
         ip_id: int = 0,
         df: bool = True,
+        gso: int = 0,
     ) -> None:
         self.src = src
         self.dst = dst
@@ -88,6 +93,7 @@ class Segment:
         self.tos = tos
         self.ip_id = ip_id
         self.df = df
+        self.gso = gso
 
     @property
     def seg_len(self) -> int:

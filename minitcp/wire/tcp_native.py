@@ -72,6 +72,7 @@ def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
      seg.ttl, seg.tos, seg.ip_id, df, opts, mss, wscale, ts_val, ts_ecr, nsack, offset,
      length) = _unpack_fields(_FIELDS_BUF)  # fmt: skip
     seg.df = df == 1
+    seg.gso = 0
     if opts:
         seg.mss = mss if opts & _OPT_MSS else None
         seg.wscale = wscale if opts & _OPT_WSCALE else None
