@@ -29,6 +29,7 @@ from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
 from minitcp.wire.errors import DropReason, WireError
+from minitcp.wire.gro import Gro
 from minitcp.wire.icmp import (
     ICMP_DEST_UNREACH,
     ICMP_ECHO_REQUEST,
@@ -76,7 +77,11 @@ class Stack:
 
     With `tso` (the default) the engine sends runs of full-sized segments as one
     TSO segment (`minitcp.wire.tso`), which the stack cuts into wire packets; the
-    wire and the engine's observer see the same segments either way.
+    wire and the engine's observer see the same segments either way. With `gro`
+    (by default when the link says so: a TUN device, as a NIC) the segments of a
+    batch that continue each other reach the engine joined (`minitcp.wire.gro`),
+    as in a Linux host: one decision and one ACK per joined segment, which the
+    engine's observer sees joined; `on_packet` and the IP counters see each packet.
 
     On a link with `offload` on (an `OffloadLink`), TCP packets whose checksum the
     kernel left partial skip that check, and TSO segments go out whole as
@@ -95,6 +100,7 @@ class Stack:
         observer: Observer | None = None,
         on_packet: PacketHook | None = None,
         tso: bool = True,
+        gro: bool | None = None,
     ) -> None:
         self.link = link
         self.address = address
@@ -108,6 +114,7 @@ class Stack:
         self.engine = TcpEngine(knobs, mtu=link.mtu, observer=observer)
         if tso:
             self.engine.tso_max = TSO_MAX
+        self._gro = Gro() if (getattr(link, "gro", False) if gro is None else gro) else None
         self.ports = PortTable(self.engine)
         self._timer_scope: trio.CancelScope | None = None
 
@@ -160,6 +167,7 @@ class Stack:
         now, handle = trio.current_time(), self._input
         for pkt in batch:
             handle(pkt, now)
+        self._flush_gro(now)
         self.kick()
 
     async def _offload_reader_task(self, link: OffloadLink) -> None:
@@ -176,6 +184,7 @@ class Stack:
         now, handle = trio.current_time(), self._input
         for pkt, csum_partial in batch:
             handle(pkt, now, csum_partial)
+        self._flush_gro(now)
         self.kick()
 
     async def _timer_task(self) -> None:
@@ -221,7 +230,9 @@ class Stack:
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IPv4 packet and send what it causes; `now` defaults to Trio time."""
-        self._input(pkt, trio.current_time() if now is None else now)
+        now = trio.current_time() if now is None else now
+        self._input(pkt, now)
+        self._flush_gro(now)
         self.kick()
 
     def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False) -> None:
@@ -246,8 +257,16 @@ class Stack:
             seg = parse_tcp_packet(pkt, csum_partial)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
-                self._tcp_input(seg, now)
+                gro = self._gro
+                if gro is None:
+                    self._tcp_input(seg, now)
+                elif not gro.join(seg):
+                    if gro.holding:
+                        self._tcp_input(gro.take(), now)
+                    if not gro.hold(seg):
+                        self._tcp_input(seg, now)
             return
+        self._flush_gro(now)  # what came before this packet is handled before it
         ip = parse_ipv4(pkt)
         if not self._accept(ip.src, ip.dst):
             return
@@ -300,6 +319,11 @@ class Stack:
             return
         src, dst, sport, dport, seq = quoted
         self.engine.icmp_error(src, sport, dst, dport, seq, msg.type, msg.code, now)
+
+    def _flush_gro(self, now: float) -> None:
+        gro = self._gro
+        if gro is not None and gro.holding:
+            self._tcp_input(gro.take(), now)
 
     def _tcp_input(self, seg: Segment, now: float) -> None:
         """Every TCP segment addressed to us enters the engine here.

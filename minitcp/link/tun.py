@@ -68,7 +68,12 @@ class TunLink:
     crossed: `rx_csum_partial` packets whose TCP checksum was left partial
     (and not verified), `rx_gso` super-segments from the kernel, `tx_gso`
     super-segments to it standing for `tx_gso_segments` wire segments.
+
+    `gro`: a stack on this link joins each batch's segments that continue each
+    other (`minitcp.wire.gro`), as Linux does for a NIC's packets.
     """
+
+    gro = True
 
     def __init__(
         self,

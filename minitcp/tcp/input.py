@@ -431,7 +431,7 @@ class Receiver:
                     self._grow_window(len(payload))
             if advanced:
                 self.rcv_nxt = (self.rcv_nxt + advanced) & MASK
-                self._data_received(len(payload))
+                self._data_received(seg.gso or len(payload))  # Linux: gso_size ?: skb->len
                 self._rcv_autotune_data(len(payload))
                 if had_ooo:
                     self.ack_now = True  # a hole filled (RFC 5681 section 4.2)
