@@ -6,6 +6,7 @@ import contextlib
 import shutil
 
 from minitcp.apps import EchoServer, HttpServer
+from minitcp.tcp.knobs import Knobs
 
 from .clients import BenchError, kclient, wrk
 from .env import ADDR, stack_env
@@ -43,7 +44,9 @@ class RoundTrips(Results):
 
     # ------------------------------------------------------------------ 4. latency
 
-    async def echo(self, host: str = ADDR, prefix: str = "echo", port: int = 7) -> None:
+    async def echo(self, host: str = ADDR, prefix: str = "echo", port: int = 7, busy_poll: int = 0) -> None:
+        """1-byte ping-pong against our echo server (or `host`'s); `busy_poll` µs sets the stack's
+        net.core.busy_poll (0, the default, sleeps between packets as Linux does)."""
         p = self.plan
         p50, p99 = self.row(f"{prefix}_p50_us", "us"), self.row(f"{prefix}_p99_us", "us")
         worst = self.row(f"{prefix}_max_us", "us", check_spread=False)
@@ -52,7 +55,8 @@ class RoundTrips(Results):
             async with contextlib.AsyncExitStack() as stack:
                 env = None
                 if host == ADDR:
-                    env = await stack.enter_async_context(stack_env(servers={"echo": (EchoServer(), 7)}))
+                    env = await stack.enter_async_context(
+                        stack_env(servers={"echo": (EchoServer(), 7)}, knobs=Knobs(busy_poll=busy_poll)))
                 first = Snapshot.take(env) if env else None
                 for _ in range(p.reps):
                     r = await kclient("echo", limit=90, host=host, port=port,

@@ -14,7 +14,7 @@ Workloads (see docs/performance.md for the table and how to read it):
     bulk     kernel -> minitcp discard ("in") and minitcp HTTP /bytes/N -> kernel ("out"); at
              MTU 1500 also with TSO/GSO offload on the device ("_offload": 64 KB super-segments)
     conn     connect, 1-byte request, 1-byte reply, close: connections/s
-    echo     1-byte ping-pong round trips, p50/p99
+    echo     1-byte ping-pong round trips, p50/p99; again with net.core.busy_poll=50 ("echo_busy_poll")
     http     wrk (or a Python client) against the h11 server, keep-alive and one request per connection
     scale    memory per idle established connection and per TIME_WAIT entry (tracemalloc)
     kernel   bulk, connections and echo between two kernel sockets over loopback, for reference
@@ -72,6 +72,7 @@ REQUIRED_KEYS = (
 )  # fmt: skip
 
 GROUPS = ("raw", "bulk", "conn", "echo", "http", "scale", "kernel", "hotpath")
+BUSY_POLL_US = 50  # the echo_busy_poll rows' net.core.busy_poll (the value Linux's documentation suggests)
 OTHER_LOAD = 0.25  # CPUs used by other programs during a workload above which its rows are flagged
 
 
@@ -102,7 +103,9 @@ def workloads(b: Bench) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
         for d in ("in", "out"):
             items.append((f"bulk_{d}_{mtu}_offload", "bulk",
                           lambda d=d, mtu=mtu: b.bulk(d, mtu, offload=True)))
-    items += [("conn", "conn", b.conn), ("echo", "echo", b.echo), ("http", "http", b.http),
+    items += [("conn", "conn", b.conn), ("echo", "echo", b.echo),
+              ("echo_busy_poll", "echo", lambda: b.echo(prefix="echo_busy_poll", busy_poll=BUSY_POLL_US)),
+              ("http", "http", b.http),
               ("established", "scale", b.established), ("timewait", "scale", b.timewait),
               ("kernel", "kernel", b.kernel)]
     return items

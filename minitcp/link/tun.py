@@ -129,14 +129,19 @@ class TunLink:
     async def recv_batch(self) -> list[bytes | memoryview]:
         while True:
             await self._wait_readable()
-            if self.offload:
-                batch = [complete_csum(pkt) if partial else pkt for pkt, partial in self._read_vnet()]
-            elif self._arena is None:
-                batch = self._read_bytes()
-            else:
-                batch = self._read_arena()
+            batch = self.poll_batch()
             if batch:  # else the wake-up was spurious
                 return batch
+
+    def poll_batch(self) -> list[bytes | memoryview]:
+        """`recv_batch` without the wait: the packets waiting now, maybe none (for busy polling)."""
+        if self._closed:
+            raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
+        if self.offload:
+            return [complete_csum(pkt) if partial else pkt for pkt, partial in self._read_vnet()]
+        if self._arena is None:
+            return self._read_bytes()
+        return self._read_arena()
 
     async def recv_batch_csum(self) -> list[tuple[memoryview, bool]]:
         """With `offload`: each packet with whether its TCP checksum is partial (the kernel's
@@ -146,6 +151,12 @@ class TunLink:
             batch = self._read_vnet()
             if batch:
                 return batch
+
+    def poll_batch_csum(self) -> list[tuple[memoryview, bool]]:
+        """`recv_batch_csum` without the wait (for busy polling)."""
+        if self._closed:
+            raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
+        return self._read_vnet()
 
     async def _wait_readable(self) -> None:
         if self._closed:

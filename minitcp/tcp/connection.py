@@ -21,7 +21,7 @@ from .rcvwindow import RcvWindow
 from .recvbuf import RcvSpace, RecvBuffer
 from .rtt import RcvRtt, RttEstimator
 from .seq import MASK, seq_diff
-from .states import CURR_ESTAB, State
+from .states import CURR_ESTAB, DONE, State
 from .timeouts import Timeouts
 from .timers import INF, TimerKind
 
@@ -50,7 +50,6 @@ _FIN_SENT_STATES = frozenset({State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK})
 # State sets the per-connection paths test: a frozenset lookup is one hash, where a tuple of
 # members costs an Enum class-attribute lookup each (~80 ns apiece on Python 3.11).
 _OPENING = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
-_DONE = frozenset({State.CLOSED, State.TIME_WAIT})  # nothing to send, no timers to run
 _CAN_SEND = frozenset({State.SYN_SENT, State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT})
 _CAN_QUEUE_FIN = frozenset({State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT})
 _FIN_RECEIVED = frozenset({State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING, State.TIME_WAIT})
@@ -216,7 +215,7 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
                 if self.engine.observer is not None:
                     self.engine.observer.on_timer(self, kind, "fire", None, now)
                 self._fire(kind)
-        if self.state not in _DONE:
+        if self.state not in DONE:
             deadline = self.next_deadline()
             if deadline != INF:
                 self.engine.timers.schedule(self, deadline)
@@ -552,7 +551,7 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         self._set_state(State.LAST_ACK if self.state == State.CLOSE_WAIT else State.FIN_WAIT_1)
 
     def _flush(self) -> None:
-        if self.state not in _DONE:
+        if self.state not in DONE:
             self._transmit()
             self._schedule_ack()
 

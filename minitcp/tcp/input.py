@@ -16,13 +16,18 @@ from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
-from .states import State
+from .states import DONE, State
 from .timers import INF, TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
 
 # Linux tcp_reset(): the error the application sees when an RST ends the connection.
+# Plain names for the states the per-segment path tests: `State.X` costs an Enum attribute
+# lookup (~80 ns on 3.11) where a module global costs ~13 ns.
+_SYN_SENT, _SYN_RECEIVED, _ESTABLISHED = State.SYN_SENT, State.SYN_RECEIVED, State.ESTABLISHED
+_FIN_IN = frozenset({State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK})  # the peer's FIN came already
+_FIN_WAITS = frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2})
 _RESET_ERRNO = {State.SYN_SENT: errno.ECONNREFUSED, State.CLOSE_WAIT: errno.EPIPE}
 # Linux TCP_TIMEOUT_MIN: 2 jiffies, 8 ms at HZ=250 (the Debian and Ubuntu kernels' HZ).
 _TCP_TIMEOUT_MIN = 0.008
@@ -33,11 +38,11 @@ class Receiver:
 
     def input(self: Connection, seg: Segment) -> None:
         """Process one arriving segment, then send what it made due."""
-        if self.state == State.SYN_SENT:
+        if self.state == _SYN_SENT:
             self._input_syn_sent(seg)
         else:
             self._input_synchronized(seg)
-        if self.state not in (State.CLOSED, State.TIME_WAIT):
+        if self.state not in DONE:
             self._transmit()
             self._schedule_ack()
 
@@ -190,15 +195,15 @@ class Receiver:
             self._note_drop(seg, "no ACK")
             return
         self.last_recv = eng.now
-        if self.state == State.SYN_RECEIVED and not self._input_syn_received_ack(seg):
+        if self.state == _SYN_RECEIVED and not self._input_syn_received_ack(seg):
             return
         if not self._input_ack(seg):
             return
-        if self.state in (State.CLOSED, State.TIME_WAIT):
+        if self.state in DONE:
             return
         if self.ts_ok and seg.ts_val is not None and seq_le(seg.seq, self.last_ack_sent):
             self.ts_recent = seg.ts_val  # RFC 7323 section 4.3
-        if self.ts_ok and seg.ts_ecr is not None and self.state == State.ESTABLISHED:
+        if self.ts_ok and seg.ts_ecr is not None and self.state == _ESTABLISHED:
             self._rcv_rtt_measure_ts(seg)
         if self.ecn_ok:
             self._ecn_input(seg)
@@ -251,7 +256,7 @@ class Receiver:
 
     def _reset_check(self: Connection, seg: Segment) -> bool:
         """Linux tcp_reset_check: at RCV.NXT - 1, an RST after the peer's FIN still counts."""
-        return self.state in (State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING) \
+        return self.state in _FIN_IN \
             and seg.seq == (self.rcv_nxt - 1) & MASK
 
     def _input_syn_received_ack(self: Connection, seg: Segment) -> bool:
@@ -319,7 +324,7 @@ class Receiver:
                     self._set_timer(TimerKind.PERSIST, eng.now + self._probe_interval())
         if ack == self.snd_una:
             if self.snd_una != self.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
-                    and not window_changed and self.state != State.SYN_RECEIVED:
+                    and not window_changed and self.state != _SYN_RECEIVED:
                 self._dupack()
             return True
         self._ack_new(ack, seg)
@@ -379,14 +384,14 @@ class Receiver:
         seq = seg.seq
         fin = seg.flags & FIN
         end = (seq + len(payload)) & MASK
-        if state in (State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK):
+        if state in _FIN_IN:
             # The peer's FIN came already: anything new is ignored, an old copy re-ACKed
             # with a D-SACK for it (Linux: tcp_rcv_state_process falls through to tcp_data_queue).
             if seq_lt(seq, self.rcv_nxt):
                 self._dsack_old(seq, (end + (1 if fin else 0)) & MASK)
                 self._ack_at_once()
             return
-        if self.shut_rd and state in (State.FIN_WAIT_1, State.FIN_WAIT_2) and len(payload) \
+        if self.shut_rd and state in _FIN_WAITS and len(payload) \
                 and seq_gt(end, self.rcv_nxt):
             # RFC 1122 section 4.2.2.13 / Linux: new data for a closed reader is answered with RST.
             eng.counters["TCPAbortOnData"] += 1

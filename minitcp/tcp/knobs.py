@@ -1,8 +1,9 @@
 """The one table of knobs, with Linux 6.12 defaults, named after Linux sysctls.
 
-Each field is one sysctl (without its `net.ipv4.` prefix) or one compile-time
-constant of the Linux stack (named after the macro, lower-cased). Times are in
-seconds. Sources are in ../shared/reference/linux-tcp-behaviour.md.
+Each field is one sysctl (without its `net.ipv4.` or `net.core.` prefix) or one
+compile-time constant of the Linux stack (named after the macro, lower-cased).
+Times are in seconds, except `busy_poll` (microseconds, as Linux's). Sources are
+in ../shared/reference/linux-tcp-behaviour.md.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class Knobs:
     ip_default_ttl: int = 64
     # Local ports for connect() and bind(port 0).
     ip_local_port_range: tuple[int, int] = (32768, 60999)
+    # net.core.busy_poll, in microseconds: when every task waits, the stack polls its link this
+    # long for the next packet before the process sleeps (Stack, a TUN link only). It buys the
+    # wake-up of a sleeping process (tens of µs on a VM) with CPU; 0, Linux's default, is off.
+    busy_poll: int = 0
     # Not Linux: FreeBSD's net.inet.tcp.insecure_rst, accept any in-window RST (RFC 5961 off).
     tcp_insecure_rst: int = 0
     # Not Linux: FreeBSD's net.inet.tcp.insecure_syn, RFC 5961 section 4 off: an in-window SYN on

@@ -45,3 +45,5 @@ SYNCHRONIZED = frozenset(
 )
 # Linux's CurrEstab counts these (RFC 1213 tcpCurrEstab).
 CURR_ESTAB = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
+# A connection that has nothing left to send and no timers to run.
+DONE = frozenset({State.CLOSED, State.TIME_WAIT})
