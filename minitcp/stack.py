@@ -276,9 +276,7 @@ class Stack:
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IPv4 packet and send what it causes; `now` defaults to Trio time."""
-        now = trio.current_time() if now is None else now
-        self._input(pkt, now)
-        self._flush_gro(now)
+        self._input(pkt, trio.current_time() if now is None else now, gro=False)
         self.kick()
 
     def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,

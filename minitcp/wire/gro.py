@@ -20,6 +20,12 @@ MASK = 0xFFFFFFFF
 GRO_MAX = 65536 - 80  # payload of one joined segment: 64 KB less the largest headers (GRO_LEGACY_MAX_SIZE)
 
 
+def _same(seg: Segment) -> tuple:
+    """What every segment of a joined one has in common: flow, ACK, window, options, IP fields."""
+    return (seg.sport, seg.dport, seg.src, seg.dst, seg.ack, seg.window, seg.ts_val, seg.ts_ecr,
+            seg.sack, seg.tos, seg.ttl, seg.df)
+
+
 def _plain(seg: Segment) -> bool:
     """Whether `seg` carries nothing a joined segment could not repeat: data, ACK, common options."""
     return (
@@ -35,10 +41,11 @@ def _plain(seg: Segment) -> bool:
 class Gro:
     """The segment held while the batch may still continue it (at most one: the flow in progress)."""
 
-    __slots__ = ("_open", "_parts", "_seg", "_size", "_total")
+    __slots__ = ("_open", "_parts", "_same", "_seg", "_size", "_total")
 
     def __init__(self) -> None:
         self._seg: Segment | None = None
+        self._same: tuple = ()
         self._parts: list[bytes | memoryview] = []
         self._size = self._total = 0
         self._open = False  # whether the held segment may still grow
@@ -48,6 +55,7 @@ class Gro:
         if not _plain(seg):
             return False
         self._seg = seg
+        self._same = _same(seg)
         self._parts = [seg.payload]
         self._size = self._total = len(seg.payload)
         self._open = seg.flags == ACK
@@ -64,18 +72,7 @@ class Gro:
             and n <= self._size
             and self._total + n <= GRO_MAX
             and _plain(seg)
-            and seg.ack == held.ack
-            and seg.window == held.window
-            and seg.sport == held.sport
-            and seg.dport == held.dport
-            and seg.src == held.src
-            and seg.dst == held.dst
-            and seg.ts_val == held.ts_val
-            and seg.ts_ecr == held.ts_ecr
-            and seg.sack == held.sack
-            and seg.tos == held.tos
-            and seg.ttl == held.ttl
-            and seg.df == held.df
+            and _same(seg) == self._same
         ):
             return False
         self._parts.append(seg.payload)
