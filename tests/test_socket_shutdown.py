@@ -11,7 +11,9 @@ from socket_helpers import (  # noqa: F401  (fixtures)
     B_ADDR,
     FIN,
     RST,
+    SYN,
     Net,
+    NetFactory,
     autojump_clock_fixture,
     connected_pair,
     make_net_fixture,
@@ -204,3 +206,32 @@ async def test_shutdown_on_a_listener(net: Net, autojump_clock: MockClock) -> No
     assert lst.state == State.CLOSED
     with pytest.raises(ConnectionRefusedError):
         await net.a.socket().connect((B_ADDR, 80))
+
+
+async def test_shutdown_while_connecting_abandons_the_attempt(make_net: NetFactory,
+                                                              autojump_clock: MockClock) -> None:
+    """Linux inet_shutdown in SYN_SENT is tcp_disconnect: no RST, ECONNRESET for the connect()
+    that waits, and the socket is unconnected again (it may connect anew)."""
+    net = make_net(run_b=False)  # nobody answers the SYN
+    s = net.a.socket()
+    failure: list[OSError] = []
+
+    async def connecting() -> None:
+        try:
+            await s.connect((B_ADDR, 9))
+        except OSError as e:
+            failure.append(e)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connecting)
+        await trio.sleep(2.0)  # the SYN went out, and once more after the first RTO (1 s)
+        assert [x.seg.flags for x in net.sent("a")] == [SYN, SYN]
+        s.shutdown(SHUT_RDWR)
+    assert [e.errno for e in failure] == [errno.ECONNRESET]
+    await trio.sleep(5.0)
+    assert all(not x.seg.flags & RST for x in net.sent("a"))
+    assert [x.seg.flags for x in net.sent("a")] == [SYN, SYN]  # and no more retransmissions
+    s.setblocking(False)
+    with pytest.raises(BlockingIOError) as e:
+        await s.connect((B_ADDR, 9))  # a fresh attempt, not EISCONN
+    assert e.value.errno == errno.EINPROGRESS

@@ -441,7 +441,13 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         """shutdown(2) on the connection, whatever the number of handles (Linux tcp_shutdown)."""
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise OSError(errno.EINVAL, "shutdown: how must be SHUT_RD, SHUT_WR or SHUT_RDWR")
-        if self.state in (State.CLOSED, State.SYN_SENT) and not self.error:
+        if self.state == State.SYN_SENT:
+            # Linux inet_shutdown -> tcp_disconnect: the attempt ends at once, without an RST
+            # (nothing is synchronized yet), the connecting call gets ECONNRESET, and the socket
+            # may connect again.
+            self._drop(errno.ECONNRESET, "shutdown() in SYN-SENT (tcp_disconnect)")
+            return
+        if self.state == State.CLOSED and not self.error:
             raise OSError(errno.ENOTCONN, "socket is not connected")
         if how in (SHUT_RD, SHUT_RDWR):
             self.shut_rd = True
