@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs, pair_connect
 
+from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.pair import EnginePair
+from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
 # ---------------------------------------------------------------------------- MSS
@@ -257,3 +259,16 @@ def test_freebsd_recvspace_is_minitcps_receive_space() -> None:
     assert conn._window_space() == 65536
     (syn,) = p.out()
     assert syn.window == 64240
+
+
+def test_the_timestamp_offset_is_per_host_pair_and_the_isn_per_connection() -> None:
+    """Linux (secure_tcp_ts_off, 4.13+): connections between the same two hosts share one TSval
+    offset, so a new one's timestamps carry on from an old one's (PAWS across incarnations, TIME_WAIT
+    reuse); ISNs stay per four-tuple (RFC 6528)."""
+    eng = TcpEngine(secret=b"ts-offset")
+    a, b, c = ip_int("198.18.0.2"), ip_int("198.18.0.1"), ip_int("198.18.0.3")
+    one = eng.connect(a, 40000, b, 80, 0.0)
+    two = eng.connect(a, 40001, b, 81, 0.0)
+    other = eng.connect(a, 40002, c, 80, 0.0)
+    assert one.ts_offset == two.ts_offset != other.ts_offset
+    assert one.iss != two.iss

@@ -124,7 +124,7 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         self.sack_ok = bool(knobs.tcp_sack)
         self.ts_ok = bool(knobs.tcp_timestamps)
         self.ts_recent = 0
-        self.ts_offset = engine.isn.ts_offset(laddr, lport, raddr, rport)
+        self.ts_offset = engine.isn.ts_offset(laddr, raddr)
         # ECN (RFC 3168): negotiated on the handshake (Linux TCP_ECN_OK); demand_cwr while we echo
         # a Congestion Experienced mark with ECE until the peer's CWR (TCP_ECN_DEMAND_CWR).
         self.ecn_ok = False

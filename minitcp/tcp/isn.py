@@ -31,6 +31,9 @@ class IsnGenerator:
         m = int(now * 1e9) >> 6
         return (m + self._f(b"", laddr, lport, raddr, rport)) & 0xFFFFFFFF
 
-    def ts_offset(self, laddr: int, lport: int, raddr: int, rport: int) -> int:
-        """A per-connection random TSval offset, as Linux 4.10+ does (RFC 7323 section 5.4)."""
-        return self._f(b"ts", laddr, lport, raddr, rport)
+    def ts_offset(self, laddr: int, raddr: int) -> int:
+        """A random TSval offset per pair of hosts (RFC 7323 section 5.4), as Linux's
+        secure_tcp_ts_off since 4.13: per host pair, not per connection, so that a new
+        connection's timestamps continue an old one's and PAWS can tell them apart (what
+        TIME_WAIT reuse relies on)."""
+        return self._f(b"ts", laddr, 0, raddr, 0)
