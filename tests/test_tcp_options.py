@@ -272,3 +272,19 @@ def test_the_timestamp_offset_is_per_host_pair_and_the_isn_per_connection() -> N
     other = eng.connect(a, 40002, c, 80, 0.0)
     assert one.ts_offset == two.ts_offset != other.ts_offset
     assert one.iss != two.iss
+
+
+def test_a_bare_out_of_order_fin_gets_a_sack_block_of_its_own() -> None:
+    """Linux queues a lone FIN beyond a hole (tcp_data_queue_ofo): SACK [fin, fin + 1), first as
+    the newest arrival; data filling the hole then takes the FIN in."""
+    p = Peer()
+    conn = p.accept(ts=True)
+    (ack,) = p.feed(p.seg(ACK, seq=1001, payload=b"d" * 500, ts_val=200, ts_ecr=0), at=0.1)
+    assert _sack_rel(p, ack) == [(1001, 1501)]
+    (ack,) = p.feed(p.seg(ACK | FIN, seq=3001, ts_val=201, ts_ecr=0), at=0.1)
+    assert p.rel(ack)[2] == 1 and _sack_rel(p, ack) == [(3001, 3002), (1001, 1501)]
+    (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"d" * 1000, ts_val=202, ts_ecr=0), at=0.1)
+    assert p.rel(ack)[2] == 1501 and _sack_rel(p, ack) == [(3001, 3002)]
+    (ack,) = p.feed(p.seg(ACK, seq=1501, payload=b"d" * 1500, ts_val=203, ts_ecr=0), at=0.1)
+    assert p.rel(ack)[2] == 3002 and not ack.sack  # the FIN is in: CLOSE_WAIT
+    assert conn.state.name == "CLOSE_WAIT"

@@ -422,7 +422,7 @@ class Receiver:
                 fin = 0
             if self.rcvbuf is None:
                 self.rcvbuf = RecvBuffer()
-            had_ooo = bool(self.rcvbuf.ooo)
+            had_ooo = bool(self.rcvbuf.ooo) or self._fin_beyond_hole()
             ooo_bytes = self.rcvbuf.ooo_bytes
             advanced = self.rcvbuf.add(self.rcv_nxt, seq, payload, self._dsack_on())
             self.ack_pending = True
@@ -445,6 +445,10 @@ class Receiver:
             fin_seq = (seq + len(payload)) & MASK
             if seq_ge(fin_seq, self.rcv_nxt):
                 self.rcv_fin_seq = fin_seq
+                if self._fin_beyond_hole() and self.sack_ok:
+                    if self.rcvbuf is None:
+                        self.rcvbuf = RecvBuffer()
+                    self.rcvbuf.note_fin(fin_seq)
             else:
                 self._dsack_old(fin_seq, (fin_seq + 1) & MASK)  # a FIN we had already
                 self._ack_at_once()
@@ -453,6 +457,11 @@ class Receiver:
                 self._fin_received()
             else:
                 self.ack_pending = self.ack_now = True
+
+    def _fin_beyond_hole(self: Connection) -> bool:
+        """The peer's FIN came, out of order (Linux queues it with out-of-order data: it is
+        SACKed, and the data that fills the hole is ACKed at once)."""
+        return self.rcv_fin_seq is not None and self.rcv_fin_seq != self.rcv_nxt
 
     # ------------------------------------------------------------------ ECN and D-SACK
 

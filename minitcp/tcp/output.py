@@ -57,7 +57,8 @@ class Sender:
         if flags & ACK:
             self._ack_sent(win)
             rcvbuf = self.rcvbuf
-            if self.sack_ok and rcvbuf is not None and (rcvbuf.ooo or rcvbuf.dsack is not None):
+            if self.sack_ok and rcvbuf is not None and (rcvbuf.ooo or rcvbuf.dsack is not None
+                                                          or self._fin_beyond_hole()):
                 # RFC 2018 section 3: at most 3 blocks beside timestamps, 4 without; a D-SACK
                 # block goes first and counts against them (RFC 2883 section 4).
                 seg.sack = rcvbuf.sack_blocks(self.rcv_nxt, 3 if self.ts_ok else 4, self.rcv_fin_seq)

@@ -153,6 +153,10 @@ class RecvBuffer:
         self.ooo_bytes += len(merged)
         self._note_recent(seq)
 
+    def note_fin(self, fin_seq: int) -> None:
+        """A FIN arrived beyond rcv_nxt: the latest out-of-order arrival, for the SACK order."""
+        self._note_recent(fin_seq)
+
     def _note_recent(self, seq: int) -> None:
         self.recent = [seq, *(s for s in self.recent if s != seq)][:4]
 
@@ -184,18 +188,22 @@ class RecvBuffer:
 
         The D-SACK block counts against the limit and is reported once (RFC 2883
         section 4; Linux tcp_established_options, tcp_options_write clear rx_opt.dsack).
-        A block that ends where an out-of-order FIN (`fin_seq`) sits covers the FIN too, as
-        Linux's queued segment does (its end_seq counts the FIN).
+        An out-of-order FIN (`fin_seq`, beyond rcv_nxt) is in a block as Linux's queued segment
+        is (its end_seq counts the FIN): the one that ends where it sits, or one of its own for a
+        FIN that came alone (tcp_data_queue_ofo queues the bare FIN too).
         """
         dsack, self.dsack = self.dsack, None
         if limit <= 0:
             return ()
         out: list[tuple[int, int]] = [dsack] if dsack is not None else []
-        if not self.ooo:
-            return tuple(out)
         blocks = [(s, seq_add(s, len(b))) for s, b in self.ooo]
-        if fin_seq is not None:
-            blocks = [(left, seq_add(right, 1) if right == fin_seq else right) for left, right in blocks]
+        if fin_seq is not None and fin_seq != rcv_nxt:
+            if any(right == fin_seq for _, right in blocks):
+                blocks = [(left, seq_add(right, 1) if right == fin_seq else right) for left, right in blocks]
+            else:
+                blocks.append((fin_seq, seq_add(fin_seq, 1)))  # beyond every data block
+        if not blocks:
+            return tuple(out)
         first = len(out)  # a SACK block may repeat the D-SACK range (RFC 2883 section 4.1.2)
         for seq in self.recent:
             for left, right in blocks:
