@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import tracemalloc
+from collections.abc import Iterator
 
 import trio
 
@@ -16,6 +18,7 @@ from .clients import kclient, kclient_cmd, line_process
 from .env import ADDR, stack_env
 from .meters import Snapshot
 from .results import Results
+from .stats import Row
 
 TW_SOURCES = [f"198.18.0.{i}" for i in range(10, 26)]  # more kernel addresses, for 100,000 connections
 
@@ -27,7 +30,7 @@ class Scale(Results):
         n = self.plan.established
         row = self.row("mem_per_established_B", "B", check_spread=False)
         server = _IdleServer()
-        try:
+        with self._failing_into(row):
             async with stack_env(servers={"idle": (server, 7)}) as env:
                 stack = env.stack
                 assert stack is not None
@@ -57,11 +60,8 @@ class Scale(Results):
                     notes.append(f"! only {held} of {n} established ({opened['errors']} connect errors)")
                 if stack.engine.conns:
                     notes.append(f"! {len(stack.engine.conns)} connections left after the client closed")
-                row.add(grown / held if held else None, *notes, "tracemalloc, " + where)
+                _add_per_item(row, grown, held, notes, where)
                 self.extras["established_held"] = held
-        except Exception as e:
-            tracemalloc.stop()
-            self.fail([row.key], "B", e)
         self.log(f"  {n} established: {row.median or 0:.0f} B each")
 
     async def timewait(self) -> None:
@@ -71,7 +71,7 @@ class Scale(Results):
         sources = TW_SOURCES[: p.timewait_sources]
         # TIME_WAIT lasts 60 s; the run may take longer, so entries stay for the whole measurement.
         knobs = Knobs(tcp_timewait_len=3600.0)
-        try:
+        with self._failing_into(row):
             async with stack_env(servers={"close": (server, 13)}, knobs=knobs, extra_addrs=sources) as env:
                 stack = env.stack
                 assert stack is not None
@@ -98,12 +98,25 @@ class Scale(Results):
                     notes.append(f"! only {entries} of {p.timewait} in TIME_WAIT ({r['errors']} errors)")
                 if stack.engine.conns:
                     notes.append(f"! {len(stack.engine.conns)} connections not closed")
-                row.add(grown / entries if entries else None, *notes, "tracemalloc, " + where)
+                _add_per_item(row, grown, entries, notes, where)
                 self.extras["timewait_entries"] = entries
-        except Exception as e:
-            tracemalloc.stop()
-            self.fail([row.key], "B", e)
         self.log(f"  {p.timewait} through TIME_WAIT: {row.median or 0:.0f} B each")
+
+
+    @contextlib.contextmanager
+    def _failing_into(self, row: Row) -> Iterator[None]:
+        """A memory row's run: a failure is reported in the row, and tracing stops however it ends."""
+        try:
+            yield
+        except Exception as e:
+            self.fail([row.key], "B", e)
+        finally:
+            if tracemalloc.is_tracing():
+                tracemalloc.stop()
+
+
+def _add_per_item(row: Row, grown: int, items: int, notes: list[str], where: str) -> None:
+    row.add(grown / items if items else None, *notes, "tracemalloc, " + where)
 
 
 class _IdleServer(AppServer):
