@@ -44,7 +44,7 @@ from minitcp.wire.icmp import (
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
 from minitcp.wire.segment import Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
-from minitcp.wire.tso import TSO_MAX, build_packets
+from minitcp.wire.tso import TSO_MAX, build_packets, wire_count
 
 log = logging.getLogger("minitcp")
 
@@ -397,7 +397,7 @@ class Stack:
         self.counters["OutRequests"] += 1
         if self.on_packet is not None:
             self.on_packet("out", complete_csum(b"".join(parts)), now)
-        link.send_gso(parts, seg.gso, -(-len(seg.payload) // seg.gso))
+        link.send_gso(parts, seg.gso, wire_count(seg))
 
     def _send(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1

@@ -83,7 +83,7 @@ class Sender:
     def _emit(self: Connection, seg: Segment, retransmit: bool = False) -> None:
         eng = self.engine
         eng.out.append(seg)
-        eng.counters["OutSegs"] += 1 if not seg.gso else -(-len(seg.payload) // seg.gso)
+        eng.counters["OutSegs"] += tso.wire_count(seg)
         if retransmit:
             eng.counters["RetransSegs"] += 1
         if eng.observer is not None:

@@ -18,6 +18,11 @@ MASK = 0xFFFFFFFF
 TSO_MAX = 65536 - 80  # payload of one TSO segment: 64 KB (Linux GSO_MAX_SIZE) less the largest headers
 
 
+def wire_count(seg: Segment) -> int:
+    """How many wire segments `seg` stands for (Linux tcp_skb_pcount)."""
+    return -(-len(seg.payload) // seg.gso) if seg.gso else 1
+
+
 def pieces(seg: Segment) -> list[tuple[int, int, int]]:
     """(offset into the payload, length, flags) of each wire segment of `seg`."""
     size, total, flags = seg.gso, len(seg.payload), seg.flags
