@@ -1,12 +1,14 @@
 """The lab model: a scenario that makes TCP do one thing, and checks that it did it.
 
-A `Lab` is a scenario (an async function given a `Ctx`), a short explanation
-in English and Chinese, and nothing else. The scenario opens connections
-between minitcp ("m") and its peer ("p": the Linux kernel, or a second
-minitcp stack with `--sim`), closes, sends, waits, and states what TCP should
-have done as `ctx.check(...)` lines. Everything it checks is seen from
-minitcp's side of the wire (what it sent, what reached it, what the fault
-injector lost), so the same scenario means the same thing against either peer.
+A `Lab` is a scenario (an async function given a `Ctx`), a title and a short
+explanation in English and Chinese, and nothing else. The scenario opens
+connections between minitcp ("m") and its peer ("p": the Linux kernel, or a
+second minitcp stack with `--sim`), closes, sends, waits, and states what TCP
+should have done as `ctx.check(ok, english, chinese)` lines: both texts side by
+side, with the same measured values, so a translation cannot drift from the
+check it belongs to. Everything it checks is seen from minitcp's side of the
+wire (what it sent, what reached it, what the fault injector lost), so the same
+scenario means the same thing against either peer.
 """
 
 from __future__ import annotations
@@ -26,8 +28,23 @@ PEER_HOST = "peer"  # in --sim, the second stack's view (ladders only)
 
 @dataclasses.dataclass
 class Check:
-    what: str
+    what: str  # English; the key `--json` has always had
     ok: bool
+    zh: str
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.what
+
+
+@dataclasses.dataclass
+class Note:
+    """A setting the lab changed (a knob, a sysctl, fault rules), said before the ladder."""
+
+    en: str
+    zh: str
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
 
 
 @dataclasses.dataclass
@@ -67,7 +84,7 @@ class Ctx:
 
     def __init__(self) -> None:
         self.checks: list[Check] = []
-        self.notes: list[str] = []  # knob / sysctl changes, said in the output
+        self.notes: list[Note] = []
         self.t0 = 0.0
         self.first = 0  # the first trace event after mark()
 
@@ -105,9 +122,12 @@ class Ctx:
         rec = getattr(self, "rec", None)
         self.first = len(rec.events) if rec is not None else 0
 
-    def check(self, ok: bool, what: str) -> bool:
-        self.checks.append(Check(what, bool(ok)))
+    def check(self, ok: bool, what: str, zh: str) -> bool:
+        self.checks.append(Check(what, bool(ok), zh))
         return bool(ok)
+
+    def note(self, en: str, zh: str) -> None:
+        self.notes.append(Note(en, zh))
 
     def segs(self, sender: str | None = None, flags: str = "", *, exact: str | None = None,
              port: int | None = None, since: float = 0.0) -> list[Seg]:
@@ -168,6 +188,7 @@ class Lab:
     name: str
     seed: str  # the question in the teaching text this lab answers
     title: str
+    title_zh: str
     scenario: Scenario
     en: str  # what the learner should see, and why
     zh: str
@@ -183,7 +204,7 @@ class Result:
     states: dict[str, dict[str, list[tuple[float, str]]]]
     counters: dict[str, dict[str, int]]
     checks: list[Check]
-    notes: list[str]
+    notes: list[Note]
     error: str | None = None
 
     @property
@@ -198,7 +219,8 @@ class Result:
         return {
             "lab": self.lab.name, "peer": "sim" if self.sim else "linux",
             "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
-            "notes": self.notes, "checks": [dataclasses.asdict(c) for c in self.checks],
+            "notes": [n.en for n in self.notes], "notes_zh": [n.zh for n in self.notes],
+            "checks": [dataclasses.asdict(c) for c in self.checks],
             "error": self.error, "verdict": self.verdict,
         }
 

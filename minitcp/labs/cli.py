@@ -29,7 +29,8 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--svg", metavar="FILE", help="also write the ladder diagram as SVG")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the explanation")
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of what the learner reads: title, headings, checks, explanation")
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII")
     p.add_argument("--fault", action="append", metavar="RULE",
                    help="replace the lab's own fault rules (repeatable; e.g. to see its verdict fail)")
@@ -39,12 +40,14 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
 def run_lab_command(args: argparse.Namespace) -> int:
     if args.name == "list":
         if args.json:
-            print(json.dumps([{"name": lab.name, "title": lab.title, "seed": lab.seed, "group": lab.group}
-                              for lab in LABS.values()], ensure_ascii=False, indent=1))
+            print(json.dumps([{"name": lab.name, "title": lab.title, "title_zh": lab.title_zh,
+                               "seed": lab.seed, "group": lab.group} for lab in LABS.values()],
+                             ensure_ascii=False, indent=1))
         else:
             width = max(map(len, LABS))
             for lab in LABS.values():
-                print(f"{lab.name:{width}}  {lab.title}  — {lab.seed}")
+                title = lab.title_zh if args.lang == "zh" else lab.title
+                print(f"{lab.name:{width}}  {title}  — {lab.seed}")
         return 0
     try:
         lab = get(args.name)

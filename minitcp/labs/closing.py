@@ -19,23 +19,29 @@ async def close_wait_pileup(ctx: Ctx) -> None:
     servers = [await s.state() for _, s in pairs]
     clients = [await c.state() for c, _ in pairs]
     ctx.check(servers == ["CLOSE_WAIT"] * 3,
-              f"after 1 s the server has 3 connections in CLOSE_WAIT: {servers}")
-    ctx.check(clients == ["FIN_WAIT_2"] * 3, f"and the clients wait in FIN_WAIT_2: {clients}")
+              f"after 1 s the server has 3 connections in CLOSE_WAIT: {servers}",
+              f"1 秒后服务端有 3 个连接处于 CLOSE_WAIT：{servers}")
+    ctx.check(clients == ["FIN_WAIT_2"] * 3, f"and the clients wait in FIN_WAIT_2: {clients}",
+              f"客户端都停在 FIN_WAIT_2：{clients}")
     timer = await pairs[0][0].timer()
     ctx.check(timer is not None and 1.0 < timer[1] <= FIN_TIMEOUT,
-              f"a client's FIN_WAIT_2 timer (ss -o) has under {FIN_TIMEOUT} s left: {timer}")
+              f"a client's FIN_WAIT_2 timer (ss -o) has under {FIN_TIMEOUT} s left: {timer}",
+              f"客户端的 FIN_WAIT_2 定时器（ss -o）剩余不到 {FIN_TIMEOUT} 秒：{timer}")
     await ctx.wait(FIN_TIMEOUT + 0.7)
     clients = [await c.state() for c, _ in pairs]
     servers = [await s.state() for _, s in pairs]
     ctx.check(clients == ["CLOSED"] * 3,
-              f"after tcp_fin_timeout ({FIN_TIMEOUT} s) the clients gave up: {clients}")
+              f"after tcp_fin_timeout ({FIN_TIMEOUT} s) the clients gave up: {clients}",
+              f"tcp_fin_timeout（{FIN_TIMEOUT} 秒）到期后客户端放弃了连接：{clients}")
     ctx.check(servers == ["CLOSE_WAIT"] * 3,
-              "the server is still in CLOSE_WAIT: only the application's close() can end it")
+              "the server is still in CLOSE_WAIT: only the application's close() can end it",
+              "服务端仍处于 CLOSE_WAIT：只有应用调用 close() 才能结束它")
     ctx.mark()
     await pairs[0][1].close()  # too late: nobody is there any more
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags[0]) for s in ctx.segs()]
-    ctx.check(seen == [("m", "F"), ("p", "R")], f"a late close sends a FIN that is answered by RST: {seen}")
+    ctx.check(seen == [("m", "F"), ("p", "R")], f"a late close sends a FIN that is answered by RST: {seen}",
+              f"迟来的 close 发出 FIN，对方回的是 RST：{seen}")
     for _, s in pairs[1:]:
         await s.close()
     await ctx.wait(0.2)
@@ -49,23 +55,29 @@ async def close_vs_shutdown(ctx: Ctx) -> None:
     await client.close()
     await ctx.wait(0.5)
     ctx.check(not ctx.segs("m"),
-              "close() on one of two handles sent nothing for 500 ms: the other handle still holds it")
+              "close() on one of two handles sent nothing for 500 ms: the other handle still holds it",
+              "两个句柄之一调用 close()，500 ms 内什么也没发：另一个句柄仍持有这个连接")
     await other.send(b"still here")
-    ctx.check(await server.recv(timeout=1.0) == b"still here", "the other handle still sends")
+    ctx.check(await server.recv(timeout=1.0) == b"still here", "the other handle still sends",
+              "另一个句柄照样能发送")
     t = ctx.now() - ctx.t0
     await other.shutdown()
     await ctx.wait(0.1)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 1 and fins[0].t - t < 0.01,
-              "shutdown(SHUT_WR) sent the FIN at once, handles or not")
-    ctx.check(await other.send(b"more") == "EPIPE", "after shutdown(SHUT_WR) sending fails: EPIPE")
+              "shutdown(SHUT_WR) sent the FIN at once, handles or not",
+              "shutdown(SHUT_WR) 不管有几个句柄，立即发出 FIN")
+    ctx.check(await other.send(b"more") == "EPIPE", "after shutdown(SHUT_WR) sending fails: EPIPE",
+              "shutdown(SHUT_WR) 之后发送失败：EPIPE")
     await server.send(b"the rest")
     ctx.check(await other.recv(timeout=1.0) == b"the rest",
-              "but it still receives: shutdown closes one direction only")
+              "but it still receives: shutdown closes one direction only",
+              "但仍能接收数据：shutdown 只关闭了一个方向（发送方向）")
     await server.close()
-    ctx.check(await other.recv(timeout=1.0) == b"", "then the server's FIN: end of stream")
+    ctx.check(await other.recv(timeout=1.0) == b"", "then the server's FIN: end of stream",
+              "然后是服务端的 FIN：读到数据流结束")
     await ctx.wait(0.1)
-    ctx.check(await other.state() == "TIME_WAIT", "the client ends in TIME_WAIT")
+    ctx.check(await other.state() == "TIME_WAIT", "the client ends in TIME_WAIT", "客户端最后进入 TIME_WAIT")
     await other.close()
 
 
@@ -75,14 +87,19 @@ async def data_after_close(ctx: Ctx) -> None:
     ctx.mark()
     await client.close()
     await ctx.wait(0.5)
-    ctx.check(await client.state() == "FIN_WAIT_2", "the client closed: FIN_WAIT_2")
+    ctx.check(await client.state() == "FIN_WAIT_2", "the client closed: FIN_WAIT_2",
+              "客户端已关闭：FIN_WAIT_2")
     await server.send(b"reply nobody reads")
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags) for s in ctx.segs(since=0.4)]
-    ctx.check(seen == [("p", "P."), ("m", "R")], f"the server's data was answered with RST: {seen}")
-    ctx.check(ctx.counter("m", "TCPAbortOnData") == 1, "TCPAbortOnData +1")
-    ctx.check(await client.state() == "CLOSED", "the client dropped the connection at once: no TIME_WAIT")
-    ctx.check(await server.send(b"again") == "EPIPE", "the server's next send fails: EPIPE")
+    ctx.check(seen == [("p", "P."), ("m", "R")], f"the server's data was answered with RST: {seen}",
+              f"服务端发来的数据换来的是 RST：{seen}")
+    ctx.check(ctx.counter("m", "TCPAbortOnData") == 1, "TCPAbortOnData +1",
+              "TCPAbortOnData +1（因收到数据而中止连接）")
+    ctx.check(await client.state() == "CLOSED", "the client dropped the connection at once: no TIME_WAIT",
+              "客户端立即释放了连接：没有 TIME_WAIT")
+    ctx.check(await server.send(b"again") == "EPIPE", "the server's next send fails: EPIPE",
+              "服务端的下一次发送失败：EPIPE")
 
 
 async def close_with_unread_data(ctx: Ctx) -> None:
@@ -94,15 +111,20 @@ async def close_with_unread_data(ctx: Ctx) -> None:
     await client.close()
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags) for s in ctx.segs()]
-    ctx.check(seen == [("m", "R.")], f"close() with unread data sent RST, not FIN: {seen}")
-    ctx.check(ctx.counter("m", "TCPAbortOnClose") == 1, "TCPAbortOnClose +1")
-    ctx.check(await server.recv(timeout=1.0) == "ECONNRESET", "the server's next read fails: ECONNRESET")
-    ctx.check(await client.state() == "CLOSED" and await server.state() == "CLOSED", "both ends are CLOSED")
+    ctx.check(seen == [("m", "R.")], f"close() with unread data sent RST, not FIN: {seen}",
+              f"有未读数据时 close() 发出的是 RST 而不是 FIN：{seen}")
+    ctx.check(ctx.counter("m", "TCPAbortOnClose") == 1, "TCPAbortOnClose +1",
+              "TCPAbortOnClose +1（关闭时有未读数据而中止连接）")
+    ctx.check(await server.recv(timeout=1.0) == "ECONNRESET", "the server's next read fails: ECONNRESET",
+              "服务端的下一次读取失败：ECONNRESET")
+    ctx.check(await client.state() == "CLOSED" and await server.state() == "CLOSED", "both ends are CLOSED",
+              "两端都是 CLOSED")
 
 
 LABS = [
     Lab("close-wait", "服务器出现大量 CLOSE_WAIT 状态的原因有哪些？",
         "A server that forgets to close: CLOSE_WAIT piles up",
+        "服务端忘了调用 close：CLOSE_WAIT 越积越多",
         close_wait_pileup,
         "Three clients close; the server's kernel ACKs each FIN, but the server application never "
         "calls close(), so its connections stay in CLOSE_WAIT: the kernel has no right to close for "
@@ -114,6 +136,7 @@ LABS = [
         "closing", kernel_seconds=7),
     Lab("close-vs-shutdown", "关闭socket的方法 — close 与 shutdown",
         "close() versus shutdown() with two handles",
+        "两个句柄下的 close() 与 shutdown()",
         close_vs_shutdown,
         "Two handles refer to one connection (dup, or fork). close() on one only drops a reference: "
         "nothing is sent and the other handle works on. shutdown(SHUT_WR) acts on the connection "
@@ -123,6 +146,7 @@ LABS = [
         "closing", kernel_seconds=2),
     Lab("close-then-data", "关闭socket的方法 — 调用 close 是粗暴的关闭",
         "Data arriving after close() gets RST",
+        "close() 之后到达的数据换来 RST",
         data_after_close,
         "close() shuts both directions. When the server still sends data to a client that closed, "
         "there is nobody to read it: the client's stack answers RST and forgets the connection, with "
@@ -133,6 +157,7 @@ LABS = [
         "closing", kernel_seconds=2),
     Lab("close-unread-data", "关闭socket的方法 — 调用 close 是粗暴的关闭",
         "close() with unread data sends RST",
+        "有未读数据时 close() 发出 RST",
         close_with_unread_data,
         "The client closes with data it never read still queued. That data is lost, and to say so "
         "the stack sends RST instead of FIN (RFC 2525 section 2.17); the server's next read fails "

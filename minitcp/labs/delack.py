@@ -34,14 +34,19 @@ async def delayed_ack(ctx: Ctx) -> None:
 
     first = sent_by_server(t1, t2)
     ctx.check(first[:1] == ["."],
-              f"GET /1 at the start (quick-ACK mode): a bare ACK at once, then the answer: {first}")
+              f"GET /1 at the start (quick-ACK mode): a bare ACK at once, then the answer: {first}",
+              f"连接刚开始时的 GET /1（快速确认模式）：立即回一个不带数据的 ACK，然后才是响应：{first}")
     second = sent_by_server(t2, t3)
-    ctx.check(second == ["P."], f"GET /2 (now interactive): no bare ACK, it rode on the answer: {second}")
+    ctx.check(second == ["P."], f"GET /2 (now interactive): no bare ACK, it rode on the answer: {second}",
+              f"GET /2（已是交互模式）：没有单独的 ACK，它随响应数据一起发送：{second}")
     acks = [s for s in ctx.segs("m", exact=".") if s.t >= t3]
     ctx.check(len(acks) == 1 and about(acks[0].t - t3, 0.040, 0.015),
               "GET /3, no answer: the bare ACK waited about 40 ms"
-              + (f" (took {ms(acks[0].t - t3)})" if acks else " (none sent)"))
-    ctx.check(ctx.counter("m", "DelayedACKs") == 1, "DelayedACKs +1: one delayed-ACK timer fired")
+              + (f" (took {ms(acks[0].t - t3)})" if acks else " (none sent)"),
+              "GET /3 没有响应：不带数据的 ACK 延迟了约 40 ms 才发送"
+              + (f"（实际 {ms(acks[0].t - t3)}）" if acks else "（没有发送）"))
+    ctx.check(ctx.counter("m", "DelayedACKs") == 1, "DelayedACKs +1: one delayed-ACK timer fired",
+              "DelayedACKs +1：延迟确认定时器触发了一次")
     await client.close()
     await server.close()
     await ctx.wait(0.1)
@@ -65,13 +70,17 @@ async def every_second_segment(ctx: Ctx) -> None:
     await ctx.wait(0.3)
     data = [s for s in ctx.segs("p") if s.length]
     acks = ctx.segs("m", exact=".")
-    ctx.check(len(data) == 2, f"the client sent two full segments ({[s.length for s in data]} bytes)")
-    ctx.check(len(acks) == 1, f"the server sent one ACK for the two (sent {len(acks)})")
+    ctx.check(len(data) == 2, f"the client sent two full segments ({[s.length for s in data]} bytes)",
+              f"客户端发了两个满长度的数据报文（{[s.length for s in data]} 字节）")
+    ctx.check(len(acks) == 1, f"the server sent one ACK for the two (sent {len(acks)})",
+              f"服务端用一个 ACK 确认了这两个报文（发了 {len(acks)} 个）")
     if acks and data:
         last = max(s.t for s in data)
         ctx.check(acks[0].t - last < 0.01,
-                  f"right after the second one, without waiting for the timer (after {ms(acks[0].t - last)})")
-    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "no delayed-ACK timer fired (DelayedACKs +0)")
+                  f"right after the second one, without waiting for the timer (after {ms(acks[0].t - last)})",
+                  f"ACK 在第二个报文到达后立刻发出，没有等定时器（相隔 {ms(acks[0].t - last)}）")
+    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "no delayed-ACK timer fired (DelayedACKs +0)",
+              "延迟确认定时器没有触发（DelayedACKs +0）")
     await client.close()
     await server.close()
     await ctx.wait(0.1)
@@ -82,22 +91,27 @@ async def three_segment_close(ctx: Ctx) -> None:
     client, server = await ctx.open("p")
     ctx.mark()
     await client.close()
-    ctx.check(await server.recv(timeout=1.0) == b"", "the server application reads end-of-stream")
+    ctx.check(await server.recv(timeout=1.0) == b"", "the server application reads end-of-stream",
+              "服务端应用读到数据流结束")
     await server.close()  # at once: well within the 40 ms its ACK may wait
     await ctx.wait(0.3)
     seen = [(s.sender, s.flags) for s in ctx.segs()]
     ctx.check(seen == [("p", "F."), ("m", "F."), ("p", ".")],
-              f"three segments: FIN, FIN+ACK, ACK — the ACK rode on the server's FIN: {seen}")
-    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "the delayed-ACK timer never fired (DelayedACKs +0)")
+              f"three segments: FIN, FIN+ACK, ACK — the ACK rode on the server's FIN: {seen}",
+              f"三个报文：FIN、FIN+ACK、ACK —— ACK 和服务端的 FIN 一起发送：{seen}")
+    ctx.check(ctx.counter("m", "DelayedACKs") == 0, "the delayed-ACK timer never fired (DelayedACKs +0)",
+              "延迟确认定时器始终没有触发（DelayedACKs +0）")
     ctx.check(await client.state() == "TIME_WAIT" and await server.state() == "CLOSED",
-              "the close completed all the same: client TIME_WAIT, server CLOSED")
+              "the close completed all the same: client TIME_WAIT, server CLOSED",
+              "关闭照样完成：客户端 TIME_WAIT，服务端 CLOSED")
 
 
 LABS = [
     Lab("delayed-ack",
         "什么是 "
         "TCP 延迟确认机制？",
-        "Delayed ACK: piggybacking and the 40 ms wait", delayed_ack,
+        "Delayed ACK: piggybacking and the 40 ms wait", "延迟确认：ACK 随数据捎带与 40 ms 的等待",
+        delayed_ack,
         "A bare ACK costs 40 bytes of headers and carries nothing. So once a connection is interactive, "
         "the receiver holds the ACK a little: if a response goes out meanwhile, the ACK rides on it; "
         "if not, it goes alone after the delayed-ACK timeout (40 ms at first, up to 200 ms). At the "
@@ -109,7 +123,8 @@ LABS = [
     Lab("delayed-ack-two-segments",
         "什么是 TCP 延迟确认机制？ — 第二个数据报文又到达了，"
         "这时就会立刻发送 ACK",
-        "Delayed ACK: the second full segment is ACKed at once", every_second_segment,
+        "Delayed ACK: the second full segment is ACKed at once", "延迟确认：第二个满长度报文到达就立刻 ACK",
+        every_second_segment,
         "While an ACK is being held, a second full-sized segment arrives: now the ACK goes at once, "
         "covering both (RFC 1122/5681: ACK at least every second full segment).",
         "如果在延迟等待发送 ACK 期间，对方的第二个数据报文又到达了，这时就会立刻发送 ACK，一次确认两个报文。",
@@ -117,7 +132,8 @@ LABS = [
     Lab("three-segment-close",
         "因为 TCP 延迟确认机制是默认开启的，所以导致我们抓包时，"
         "看见三次挥手的次数比四次挥手还多",
-        "Why captures often show a close in three segments", three_segment_close,
+        "Why captures often show a close in three segments", "为什么抓包时常看到三次挥手",
+        three_segment_close,
         "The client closes; the server's ACK of that FIN is delayed, and the server application "
         "closes within those 40 ms: the ACK rides on the server's FIN. The capture shows three "
         "segments (FIN, FIN+ACK, ACK), the second and third waves merged.",

@@ -12,11 +12,12 @@ from .base import Ctx, Lab, Seg, about, ms
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
 
 
-def gap_ok(ctx: Ctx, segs: list[Seg], who: str) -> None:
+def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
     if len(segs) >= 2:
         gap = segs[1].t - segs[0].t
         ctx.check(RTO_MIN <= gap <= RTO_MAX,
-                  f"{who} retransmitted after one RTO, about 200 ms (took {ms(gap)})")
+                  f"{who} retransmitted after one RTO, about 200 ms (took {ms(gap)})",
+                  f"{who_zh}过了一个 RTO（约 200 ms）后超时重传（实际 {ms(gap)}）")
 
 
 async def first_fin_lost(ctx: Ctx) -> None:
@@ -27,14 +28,18 @@ async def first_fin_lost(ctx: Ctx) -> None:
     await ctx.wait(1.0)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 2 and fins[0].lost and not fins[1].lost,
-              f"the client's FIN was sent twice, the first lost (sent {len(fins)}×)")
-    gap_ok(ctx, fins, "the client")
+              f"the client's FIN was sent twice, the first lost (sent {len(fins)}×)",
+              f"客户端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
+    gap_ok(ctx, fins, "the client", "客户端")
     acks = ctx.segs("p", exact=".")
     ctx.check(len(acks) == 1 and len(fins) == 2 and acks[0].t >= fins[1].t,
-              "the server ACKed only the FIN that reached it, the retransmission")
-    ctx.check(ctx.counter("m", "RetransSegs") == 1, "minitcp counted one retransmission (RetransSegs +1)")
+              "the server ACKed only the FIN that reached it, the retransmission",
+              "服务端只对到达它的那个 FIN（重传的那个）回了 ACK")
+    ctx.check(ctx.counter("m", "RetransSegs") == 1, "minitcp counted one retransmission (RetransSegs +1)",
+              "minitcp 记了一次重传（RetransSegs +1）")
     ctx.check(await client.state() == "FIN_WAIT_2" and await server.state() == "CLOSE_WAIT",
-              "then the close went on as usual: client FIN_WAIT_2, server CLOSE_WAIT")
+              "then the close went on as usual: client FIN_WAIT_2, server CLOSE_WAIT",
+              "之后挥手照常进行：客户端 FIN_WAIT_2，服务端 CLOSE_WAIT")
     await server.close()
     await ctx.wait(0.2)
 
@@ -49,21 +54,27 @@ async def fin_given_up(ctx: Ctx) -> None:
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)")
+              f"the FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
+              f"FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
     if len(fins) == 4:
         rto = fins[3].t / 7  # the RTO as these four transmissions measured it
         got = ", ".join(f"+{ms(s.t)}" for s in fins)
         want = [rto * k for k in (0, 1, 3, 7)]
+        wanted = ", ".join(ms(w) for w in want)
         ctx.check(all(about(s.t, w, 0.03 + 0.05 * w) for s, w in zip(fins, want, strict=True)),
-                  f"each wait twice the last: at 0, RTO, 3 RTO, 7 RTO = {', '.join(ms(w) for w in want)}"
-                  f" (sent at {got})")
+                  f"each wait twice the last: at 0, RTO, 3 RTO, 7 RTO = {wanted} (sent at {got})",
+                  f"每次等待时间是上一次的两倍：在 0、RTO、3 RTO、7 RTO = {wanted} 时发送（实际在 {got}）")
         end = [t for t, st in ctx.timeline() if st == "CLOSED"]
         ctx.check(bool(end) and about(end[0], 15 * rto, 0.05 + 0.05 * 15 * rto),
                   f"the client gave up 15 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
-                  "when the last wait ran out")
-    ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST")
-    ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1")
-    ctx.check(await server.state() == "ESTABLISHED", "the server never heard a thing: still ESTABLISHED")
+                  "when the last wait ran out",
+                  "客户端在第一个 FIN 之后 15 RTO、最后一次等待结束时放弃"
+                  + (f"（在 {ms(end[0])}）" if end else "（没有放弃）"))
+    ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST", "客户端悄悄放弃：没有发 RST")
+    ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1",
+              "TCPAbortOnTimeout +1（因超时而中止连接）")
+    ctx.check(await server.state() == "ESTABLISHED", "the server never heard a thing: still ESTABLISHED",
+              "服务端毫不知情：仍是 ESTABLISHED")
     await server.close()
     await ctx.wait(0.1)
 
@@ -80,16 +91,20 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the server's FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)")
+              f"the server's FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
+              f"服务端的 FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
     end = [t for t, st in ctx.timeline() if st == "CLOSED"]
     if len(fins) == 4:
         rto = (fins[3].t - fins[0].t) / 7
         ctx.check(bool(end) and about(end[0] - fins[0].t, 15 * rto, 0.05 + 0.05 * 15 * rto),
                   "the server gave up from LAST_ACK 15 RTO after its first FIN, silently"
-                  + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"))
-    ctx.check(not ctx.segs("m", "R"), "no RST was sent")
+                  + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"),
+                  "服务端在第一个 FIN 之后 15 RTO 从 LAST_ACK 悄悄放弃"
+                  + (f"（过了 {ms(end[0] - fins[0].t)}）" if end else "（没有放弃）"))
+    ctx.check(not ctx.segs("m", "R"), "no RST was sent", "没有发 RST")
     ctx.check(await client.state() == "FIN_WAIT_2",
-              "the client never got the FIN: it is left in FIN_WAIT_2 until its own tcp_fin_timeout")
+              "the client never got the FIN: it is left in FIN_WAIT_2 until its own tcp_fin_timeout",
+              "客户端始终没收到 FIN：停在 FIN_WAIT_2，直到它自己的 tcp_fin_timeout 到期")
 
 
 async def fin_ack_lost(ctx: Ctx) -> None:
@@ -101,16 +116,21 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     acks = ctx.segs("p", exact=".")
     fins = ctx.segs("m", "F")
     ctx.check(len(acks) == 2 and acks[0].lost and not acks[1].lost,
-              "the server's ACK was lost, a second one came")
-    ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)")
-    gap_ok(ctx, fins, "the client")
+              "the server's ACK was lost, a second one came",
+              "服务端的 ACK 丢失了，后来又来了第二个")
+    ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)",
+              f"客户端仍在 FIN_WAIT_1，重传了 FIN（发了 {len(fins)} 次）")
+    gap_ok(ctx, fins, "the client", "客户端")
     if len(acks) == 2 and len(fins) == 2:
         ctx.check(0 <= acks[1].t - fins[1].t <= 0.05,
                   "the server did not resend its ACK by itself: only the "
-                  "repeated FIN made it ACK again, at once")
+                  "repeated FIN made it ACK again, at once",
+                  "服务端不会自己重传 ACK：是重复的 FIN 让它立即又回了一次 ACK")
     if ctx.counter("p", "RetransSegs") is not None:
-        ctx.check(ctx.counter("p", "RetransSegs") == 0, "ACKs are never retransmitted: server RetransSegs +0")
-    ctx.check(await client.state() == "FIN_WAIT_2", "the client reached FIN_WAIT_2")
+        ctx.check(ctx.counter("p", "RetransSegs") == 0, "ACKs are never retransmitted: server RetransSegs +0",
+                  "ACK 报文是不会重传的：服务端 RetransSegs +0")
+    ctx.check(await client.state() == "FIN_WAIT_2", "the client reached FIN_WAIT_2",
+              "客户端进入了 FIN_WAIT_2")
     await server.close()
     await ctx.wait(0.2)
 
@@ -125,12 +145,14 @@ async def server_fin_lost(ctx: Ctx) -> None:
     await ctx.wait(1.0)
     fins = ctx.segs("p", "F")
     ctx.check(len(fins) == 2 and fins[0].lost and not fins[1].lost,
-              f"the server's FIN was sent twice, the first lost (sent {len(fins)}×)")
-    gap_ok(ctx, fins, "the server, in LAST_ACK,")
+              f"the server's FIN was sent twice, the first lost (sent {len(fins)}×)",
+              f"服务端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
+    gap_ok(ctx, fins, "the server, in LAST_ACK,", "处于 LAST_ACK 的服务端")
     last = ctx.segs("m", exact=".")
-    ctx.check(len(last) == 1 and len(fins) == 2 and last[0].t >= fins[1].t, "the client ACKed the second FIN")
-    ctx.check(await client.state() == "TIME_WAIT", "the client is in TIME_WAIT")
-    ctx.check(await server.state() == "CLOSED", "the server is CLOSED")
+    ctx.check(len(last) == 1 and len(fins) == 2 and last[0].t >= fins[1].t, "the client ACKed the second FIN",
+              "客户端对第二个 FIN 回了 ACK")
+    ctx.check(await client.state() == "TIME_WAIT", "the client is in TIME_WAIT", "客户端处于 TIME_WAIT")
+    ctx.check(await server.state() == "CLOSED", "the server is CLOSED", "服务端已是 CLOSED")
 
 
 async def last_ack_lost(ctx: Ctx) -> None:
@@ -144,16 +166,20 @@ async def last_ack_lost(ctx: Ctx) -> None:
     fins = ctx.segs("p", "F")
     acks = ctx.segs("m", exact=".", since=0.4)
     ctx.check(len(acks) == 2 and acks[0].lost and not acks[1].lost,
-              f"the client's last ACK was lost, and sent again (sent {len(acks)}×)")
-    ctx.check(len(fins) == 2, f"the server, in LAST_ACK, retransmitted its FIN (sent {len(fins)}×)")
-    gap_ok(ctx, fins, "the server")
+              f"the client's last ACK was lost, and sent again (sent {len(acks)}×)",
+              f"客户端最后的 ACK 丢失了，之后又发了一次（发了 {len(acks)} 次）")
+    ctx.check(len(fins) == 2, f"the server, in LAST_ACK, retransmitted its FIN (sent {len(fins)}×)",
+              f"处于 LAST_ACK 的服务端重传了 FIN（发了 {len(fins)} 次）")
+    gap_ok(ctx, fins, "the server", "服务端")
     ctx.check(await client.state() == "TIME_WAIT",
-              "the client was in TIME_WAIT, so the repeated FIN found someone to ACK it")
-    ctx.check(await server.state() == "CLOSED", "the server closed cleanly")
+              "the client was in TIME_WAIT, so the repeated FIN found someone to ACK it",
+              "客户端处于 TIME_WAIT，所以重传的 FIN 仍有人回 ACK")
+    ctx.check(await server.state() == "CLOSED", "the server closed cleanly", "服务端正常关闭")
 
 
 LABS = [
-    Lab("first-fin-lost", "第一次挥手丢失了，会发生什么？", "The first FIN is lost", first_fin_lost,
+    Lab("first-fin-lost", "第一次挥手丢失了，会发生什么？", "The first FIN is lost",
+        "第一次挥手的 FIN 丢失", first_fin_lost,
         "The client's FIN is lost on the wire. No ACK comes back, so the client stays in FIN_WAIT_1 "
         "and its retransmission timer sends the FIN again after one RTO (at least 200 ms). "
         "How many times it may try is tcp_orphan_retries (see fin-retries-exhausted).",
@@ -161,7 +187,7 @@ LABS = [
         "重发次数由 tcp_orphan_retries 参数控制。",
         "loss", kernel_seconds=2),
     Lab("fin-retries-exhausted", "第一次挥手丢失了，会发生什么？ — 重发次数由 tcp_orphan_retries 参数控制",
-        "Every FIN is lost: the client gives up", fin_given_up,
+        "Every FIN is lost: the client gives up", "FIN 每次都丢失：客户端放弃", fin_given_up,
         "Every FIN is lost. Each retransmission waits twice as long as the one before (exponential "
         "backoff). After 1 + tcp_orphan_retries transmissions (3 here, set for the lab; 0 means 8, "
         "about 100 s) and one last wait, the client drops the connection without a word.",
@@ -169,14 +195,16 @@ LABS = [
         "3，默认 0 即 8 次，"
         "约 100 秒）后再等一个超时，客户端直接关闭连接，不发 RST；服务端毫不知情，仍是 ESTABLISHED。",
         "loss", kernel_seconds=5),
-    Lab("fin-ack-lost", "第二次挥手丢失了，会发生什么？", "The ACK of the first FIN is lost", fin_ack_lost,
+    Lab("fin-ack-lost", "第二次挥手丢失了，会发生什么？", "The ACK of the first FIN is lost",
+        "第二次挥手的 ACK 丢失", fin_ack_lost,
         "The server's ACK is lost. ACKs are never retransmitted on their own, so it is the client, "
         "still in FIN_WAIT_1, that resends its FIN after the RTO; the server sees a FIN it already "
         "has and ACKs it again, at once.",
         "第二次挥手丢失：ACK 报文是不会重传的，客户端停在 FIN_WAIT_1，超时后重传 FIN，服务端收到重复的 FIN "
         "立即再回 ACK。",
         "loss", kernel_seconds=2),
-    Lab("server-fin-lost", "第三次挥手丢失了，会发生什么？", "The server's FIN is lost", server_fin_lost,
+    Lab("server-fin-lost", "第三次挥手丢失了，会发生什么？", "The server's FIN is lost",
+        "第三次挥手：服务端的 FIN 丢失", server_fin_lost,
         "The server application closed (CLOSE_WAIT → LAST_ACK); its FIN is lost. The server "
         "retransmits it after its RTO, under the same tcp_orphan_retries limit; the client, in "
         "FIN_WAIT_2, ACKs it and enters TIME_WAIT.",
@@ -186,7 +214,8 @@ LABS = [
         "loss", kernel_seconds=3),
     Lab("server-fin-retries-exhausted",
         "第三次挥手丢失了，会发生什么？ — 重发次数仍然由 tcp_orphan_retries 参数控制",
-        "Every server FIN is lost: the server gives up", server_fin_given_up,
+        "Every server FIN is lost: the server gives up", "服务端的 FIN 每次都丢失：服务端放弃",
+        server_fin_given_up,
         "minitcp is the server here. The client closed; the server application closed too "
         "(LAST_ACK), but every FIN it sends is lost. Like the client's FIN, it is retransmitted "
         "with exponential backoff and given up after tcp_orphan_retries (3 for the lab). The client "
@@ -195,7 +224,8 @@ LABS = [
         "重发 tcp_orphan_retries 次（本实验为 3）后放弃，直接关闭，不发 RST。"
         "客户端收不到 FIN，停在 FIN_WAIT_2，直到 tcp_fin_timeout 到期。",
         "loss", kernel_seconds=5),
-    Lab("last-ack-lost", "第四次挥手丢失了，会发生什么？", "The last ACK is lost", last_ack_lost,
+    Lab("last-ack-lost", "第四次挥手丢失了，会发生什么？", "The last ACK is lost",
+        "第四次挥手：最后的 ACK 丢失", last_ack_lost,
         "The client's last ACK is lost. The server, in LAST_ACK, retransmits its FIN after the RTO; "
         "the client is in TIME_WAIT, so it is still there to ACK it again (and its 60 s start over).",
         "第四次挥手丢失：服务端在 LAST_ACK 收不到 ACK，超时重发 FIN；客户端处于 TIME_WAIT，仍能再回一次 ACK，"

@@ -1,7 +1,9 @@
+# ruff: noqa: RUF001  (the Chinese text uses full-width punctuation)
 """What a learner sees: ladder, state timelines, counters, explanation, and the verdict."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 from minitcp.trace.ladder import render_ladder
@@ -9,37 +11,87 @@ from minitcp.trace.ladder import render_ladder
 from .base import HOST, Result
 
 
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """The fixed lines of the output, in one language (one field each, so neither language can miss one)."""
+
+    seed: str
+    peer_sim: str
+    peer_linux: str
+    client: str
+    server: str
+    states_sim: str
+    states_linux: str
+    counters: str
+    none: str
+    failed: str
+    no_tun: str
+    passed: str
+    not_passed: str
+
+
+EN = Words(
+    seed="seed: ",
+    peer_sim="peer: a second minitcp stack, virtual time (--sim)",
+    peer_linux="peer: the Linux kernel (private namespace)",
+    client="minitcp is the client",
+    server="minitcp is the server",
+    states_sim="states over time (ms, as in the ladder):",
+    states_linux="states over time (ms, as in the ladder; linux: what `ss -tan` showed, every 20 ms):",
+    counters="counters that moved:",
+    none="none",
+    failed="the lab itself failed: ",
+    no_tun="(no TUN device or namespace here? --sim runs the lab against a second stack)",
+    passed="verdict: PASS",
+    not_passed="verdict: FAIL",
+)
+ZH = Words(
+    seed="问题：",
+    peer_sim="对端：另一个 minitcp 协议栈，虚拟时间（--sim）",
+    peer_linux="对端：Linux 内核（私有网络命名空间）",
+    client="minitcp 是客户端",
+    server="minitcp 是服务端",
+    states_sim="状态随时间的变化（毫秒，与时序图一致；peer 即对端）：",
+    states_linux="状态随时间的变化（毫秒，与时序图一致；linux：`ss -tan` 每 20 ms 看到的状态）：",
+    counters="有变化的计数器：",
+    none="无",
+    failed="实验本身出错：",
+    no_tun="（这里没有 TUN 设备或网络命名空间？加 --sim 可改用第二个 minitcp 协议栈作对端）",
+    passed="结论：通过",
+    not_passed="结论：未通过",
+)
+
+
 def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
     lab = result.lab
-    peer = "a second minitcp stack, virtual time (--sim)" if result.sim else \
-        "the Linux kernel (private namespace)"
-    out = [f"== {lab.name}: {lab.title}", f"   seed: {lab.seed}", f"   peer: {peer}"]
+    w = ZH if lang == "zh" else EN
+    title = lab.title_zh if lang == "zh" else lab.title
+    peer = w.peer_sim if result.sim else w.peer_linux
+    out = [f"== {lab.name}: {title}", f"   {w.seed}{lab.seed}", f"   {peer}"]
     syns = [e for e in result.trace.segments(HOST) if e.flags == "S"]
     if syns:  # who sent the first SYN is the client
-        role = "client" if syns[0].direction == "out" else "server"
-        out.append(f"   minitcp is the {role}")
-    out += [f"   {n}" for n in result.notes]
+        out.append(f"   {w.client if syns[0].direction == 'out' else w.server}")
+    out += [f"   {n.text(lang)}" for n in result.notes]
     out += ["", render_ladder(result.trace, ascii=ascii, conversation=None), ""]
-    out.append("states over time (ms, as in the ladder):" if result.sim else
-               "states over time (ms, as in the ladder; linux: what `ss -tan` showed, every 20 ms):")
+    out.append(w.states_sim if result.sim else w.states_linux)
     for who, lines in result.states.items():
         name = who if result.sim or who == "minitcp" else "linux"
         for conv, line in lines.items():
             path = " → ".join(f"{s} @{t * 1000:.0f}" for t, s in line)
             out.append(f"  {name:8} {conv:44} {path}")
-    out.append("counters that moved:")
+    out.append(w.counters)
     for who, moved in result.counters.items():
         who = who if result.sim or who == "minitcp" else "linux"
-        out.append(f"  {who:8} " + (", ".join(f"{k} {v:+d}" for k, v in sorted(moved.items())) or "none"))
+        out.append(f"  {who:8} " + (", ".join(f"{k} {v:+d}" for k, v in sorted(moved.items())) or w.none))
     # Chinese characters are two columns wide: half as many per line.
     explanation = textwrap.fill(lab.zh, 50) if lang == "zh" else textwrap.fill(lab.en, 100)
     out += ["", explanation, ""]
     ok, bad = ("✓", "✗") if not ascii else ("ok ", "BAD")
     for c in result.checks:
-        out.append(f"  {ok if c.ok else bad} {c.what}")
+        out.append(f"  {ok if c.ok else bad} {c.text(lang)}")
     if result.error:
-        out.append(f"  {bad} the lab itself failed: {result.error}")
+        out.append(f"  {bad} {w.failed}{result.error}")
         if not result.sim:
-            out.append("    (no TUN device or namespace here? --sim runs the lab against a second stack)")
-    out.append(f"verdict: {result.verdict.upper()}")
+            out.append(f"    {w.no_tun}")
+    out.append(w.passed if result.passed else w.not_passed)
     return "\n".join(out)

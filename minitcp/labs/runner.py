@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the Chinese text uses full-width punctuation)
 """Running a lab: minitcp on one end, and on the other the Linux kernel or (`sim`) a second minitcp.
 
 minitcp always runs as a `Stack` on a `FaultyLink`, so a lost segment is really
@@ -74,7 +75,9 @@ class StackCtx(Ctx):
     def faults(self, rules: list[str]) -> None:
         chosen = self.fixed_faults if self.fixed_faults is not None else rules
         self.injector.rules = FaultInjector(chosen).rules
-        self.notes.append("fault rules on minitcp's link: " + ("; ".join(chosen) or "none"))
+        listed = "; ".join(chosen)
+        self.note(f"fault rules on minitcp's link: {listed or 'none'}",
+                  f"minitcp 链路上的故障规则：{listed or '无'}")
 
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
@@ -97,8 +100,10 @@ class SimCtx(StackCtx):
 
     def set_knob(self, host: str, name: str, value: Any) -> None:
         (self.m if host == "m" else self.p).knobs.set(name, value)
-        who = "minitcp" if host == "m" else "the peer"
-        self.notes.append(f"knob on {who}: {name} = {value}")
+        if host == "m":
+            self.note(f"knob on minitcp: {name} = {value}", f"minitcp 的参数：{name} = {value}")
+        else:
+            self.note(f"knob on the peer: {name} = {value}", f"对端的参数：{name} = {value}")
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         entries = (self.m if host == "m" else self.p).engine.timewait_entries()
@@ -132,14 +137,15 @@ class KernelCtx(StackCtx):
     def set_knob(self, host: str, name: str, value: Any) -> None:
         if host == "m":
             self.m.knobs.set(name, value)
-            self.notes.append(f"knob on minitcp: {name} = {value}")
+            self.note(f"knob on minitcp: {name} = {value}", f"minitcp 的参数：{name} = {value}")
             return
         key = "net.ipv4." + name.removeprefix("net.ipv4.")
         # The lab runs in a network namespace of its own, which dies with it: the host's
         # setting (and the next lab's) is untouched.
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(str(value))
-        self.notes.append(f"sysctl -w {key}={value} (in the private namespace)")
+        self.note(f"sysctl -w {key}={value} (in the private namespace)",
+                  f"sysctl -w {key}={value}（在私有网络命名空间内）")
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         if host == "m":

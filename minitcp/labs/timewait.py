@@ -17,17 +17,20 @@ async def old_duplicate(ctx: Ctx) -> None:
     client, server = await ctx.open("p")
     ctx.faults(["dup:dir=out,flags=P,nth=1,ms=2000"])  # the network keeps a copy of the data for 2 s
     await server.send(b"OLD-DATA")
-    ctx.check(await client.recv(timeout=1.0) == b"OLD-DATA", "the old connection delivered OLD-DATA once")
+    ctx.check(await client.recv(timeout=1.0) == b"OLD-DATA", "the old connection delivered OLD-DATA once",
+              "旧连接把 OLD-DATA 送达了一次")
     await server.close()
     await client.recv(timeout=1.0)
     await client.close()
     await ctx.wait(0.2)
-    ctx.check(await server.state() == "TIME_WAIT", "the server closed first and sits in TIME_WAIT")
+    ctx.check(await server.state() == "TIME_WAIT", "the server closed first and sits in TIME_WAIT",
+              "服务端先关闭，停在 TIME_WAIT")
     ctx.mark()
     client2, server2 = await ctx.open("p", cport=client.port)  # the same four-tuple again
     ctx.check(await server2.state() == "ESTABLISHED",
               "a new SYN on the same four-tuple took the TIME_WAIT "
-              "entry over (its sequence number was newer)")
+              "entry over (its sequence number was newer)",
+              "相同四元组上的新 SYN 接管了这个 TIME_WAIT（它的序列号更大）")
     await server2.send(b"new data")
     first = await client2.recv(timeout=1.0)
     await ctx.wait(2.5)  # the stale copy arrives meanwhile
@@ -35,11 +38,14 @@ async def old_duplicate(ctx: Ctx) -> None:
     dups = [e for e in ctx.rec.events
             if isinstance(e, FaultEvent) and e.host == HOST and e.action.startswith("dup")]
     ctx.check(len(dups) == 1,
-              "the network duplicated OLD-DATA and delivered the copy 2 s late, into the new connection")
+              "the network duplicated OLD-DATA and delivered the copy 2 s late, into the new connection",
+              "网络复制了一份 OLD-DATA，晚 2 秒把副本送进了新连接")
     ctx.check(first == b"new data" and later is None,
-              f"the new connection received only its own data (got {first!r}, then {later!r})")
+              f"the new connection received only its own data (got {first!r}, then {later!r})",
+              f"新连接只收到了自己的数据（先收到 {first!r}，然后是 {later!r}）")
     ctx.check(bool(ctx.segs("p", exact=".", since=1.0)),
-              "the stale copy fell outside the new connection's window: the peer dropped it and sent an ACK")
+              "the stale copy fell outside the new connection's window: the peer dropped it and sent an ACK",
+              "迟到的旧报文落在新连接的接收窗口之外：对端丢弃了它，回了一个 ACK")
     await client2.close()
     await server2.close()
     await ctx.wait(0.2)
@@ -56,13 +62,17 @@ async def last_ack_without_time_wait(ctx: Ctx) -> None:
     await ctx.wait(1.0)
     fins = ctx.segs("p", "F")
     ctx.check(len(fins) == 2,
-              f"the last ACK was lost, so the server retransmitted its FIN (sent {len(fins)}×)")
+              f"the last ACK was lost, so the server retransmitted its FIN (sent {len(fins)}×)",
+              f"最后的 ACK 丢失了，所以服务端重传了 FIN（发了 {len(fins)} 次）")
     ctx.check(ctx.counter("m", "TCPTimeWaitOverflow") == 1,
-              "the client kept no TIME_WAIT (TCPTimeWaitOverflow +1)")
+              "the client kept no TIME_WAIT (TCPTimeWaitOverflow +1)",
+              "客户端没有保留 TIME_WAIT（TCPTimeWaitOverflow +1）")
     rst = ctx.segs("m", "R")
     ctx.check(len(rst) == 1 and len(fins) == 2 and rst[0].t >= fins[1].t,
-              "the repeated FIN found no connection and was answered with RST, not ACK")
-    ctx.check(await server.state() == "CLOSED", "the server ended by a reset instead of an orderly close")
+              "the repeated FIN found no connection and was answered with RST, not ACK",
+              "重传的 FIN 找不到连接，回给它的是 RST 而不是 ACK")
+    ctx.check(await server.state() == "CLOSED", "the server ended by a reset instead of an orderly close",
+              "服务端因 RST 而结束，不是正常关闭")
 
 
 async def client_runs_out_of_ports(ctx: Ctx) -> None:
@@ -77,16 +87,20 @@ async def client_runs_out_of_ports(ctx: Ctx) -> None:
         await server.recv(timeout=1.0)
         await server.close()
         await ctx.wait(0.05)
-    ctx.check(used == set(range(PORTS[0], PORTS[1] + 1)), "ten connections used the ten ports of the range")
+    ctx.check(used == set(range(PORTS[0], PORTS[1] + 1)), "ten connections used the ten ports of the range",
+              "十个连接用掉了端口范围内的全部十个端口")
     n = ctx.timewait("m", used)
-    ctx.check(n == 10, f"the client holds {n} TIME_WAIT entries, one per port")
+    ctx.check(n == 10, f"the client holds {n} TIME_WAIT entries, one per port",
+              f"客户端有 {n} 个 TIME_WAIT，每个端口一个")
     try:
         await ctx.open("m")
         err = "connected"
     except OSError as e:
         err = errno.errorcode.get(e.errno or 0, str(e))
-    ctx.check(err == "EADDRNOTAVAIL", f"the 11th connect() to the same server fails: {err}")
-    ctx.check(ctx.timewait("p", used) == 0, "the server (the passive closer) holds no TIME_WAIT for them")
+    ctx.check(err == "EADDRNOTAVAIL", f"the 11th connect() to the same server fails: {err}",
+              f"第 11 次对同一个服务端 connect() 失败：{err}")
+    ctx.check(ctx.timewait("p", used) == 0, "the server (the passive closer) holds no TIME_WAIT for them",
+              "服务端（被动关闭方）没有这些连接的 TIME_WAIT")
 
 
 async def server_time_wait(ctx: Ctx) -> None:
@@ -101,11 +115,14 @@ async def server_time_wait(ctx: Ctx) -> None:
         await client.close()
         await ctx.wait(0.05)
     n = ctx.timewait("m", {80})
-    ctx.check(n == 10, f"the server holds {n} TIME_WAIT entries, all on its one port 80")
-    ctx.check(len(clients) == 10, "they differ by the client's port: ten distinct four-tuples")
+    ctx.check(n == 10, f"the server holds {n} TIME_WAIT entries, all on its one port 80",
+              f"服务端有 {n} 个 TIME_WAIT，都在它唯一的 80 端口上")
+    ctx.check(len(clients) == 10, "they differ by the client's port: ten distinct four-tuples",
+              "它们的客户端端口各不相同：十个不同的四元组")
     client, server = await ctx.open("p")
     ctx.check(await server.state() == "ESTABLISHED",
-              "and yet a new client connects at once: port 80 is not used up, each entry costs only memory")
+              "and yet a new client connects at once: port 80 is not used up, each entry costs only memory",
+              "新客户端照样立即连上：80 端口没有被占满，每个 TIME_WAIT 只占用内存")
     await client.close()
     await server.close()
     await ctx.wait(0.1)
@@ -115,7 +132,8 @@ LABS = [
     Lab("time-wait-old-duplicate",
         "为什么需要 TIME_WAIT 状态？ — 防止历史连接中的数据，"
         "被后面相同四元组的连接错误的接收",
-        "TIME_WAIT keeps old segments out of a new connection", old_duplicate,
+        "TIME_WAIT keeps old segments out of a new connection", "TIME_WAIT 让旧报文进不了新连接",
+        old_duplicate,
         "The network keeps a copy of the server's OLD-DATA for 2 s. The server closed first and "
         "is in TIME_WAIT when the same client port connects again; it lets the new SYN in only "
         "because the new sequence numbers are beyond the old ones. When the stale copy arrives "
@@ -130,7 +148,8 @@ LABS = [
     Lab("time-wait-last-ack",
         "为什么需要 TIME_WAIT 状态？ — 保证「被动关闭连接」的一方，"
         "能被正确的关闭",
-        "Without TIME_WAIT, a lost last ACK ends in RST", last_ack_without_time_wait,
+        "Without TIME_WAIT, a lost last ACK ends in RST", "没有 TIME_WAIT 时，最后的 ACK 丢失以 RST 收场",
+        last_ack_without_time_wait,
         "Here the client may keep no TIME_WAIT (tcp_max_tw_buckets = 0, set for the lab). Its last "
         "ACK is lost; the server's retransmitted FIN finds nothing on the client and is answered "
         "with RST, so the server ends with an error instead of a clean close. Compare last-ack-lost, "
@@ -143,7 +162,8 @@ LABS = [
     Lab("time-wait-client-ports",
         "TIME_WAIT 过多有什么危害？ — 客户端的 TIME_WAIT 状态过多，"
         "占满了所有端口资源",
-        "Too many TIME_WAIT on a client: no ports left", client_runs_out_of_ports,
+        "Too many TIME_WAIT on a client: no ports left", "客户端 TIME_WAIT 过多：端口用光",
+        client_runs_out_of_ports,
         "The client closes first, so each connection leaves a TIME_WAIT entry holding its local "
         "port for 60 s. With ip_local_port_range cut to ten ports (for the lab), the eleventh "
         "connect() to the same server address and port fails with EADDRNOTAVAIL.",
@@ -154,7 +174,8 @@ LABS = [
     Lab("time-wait-server",
         "TIME_WAIT 过多有什么危害？ — 服务端的 TIME_WAIT 状态过多，"
         "并不会导致端口资源受限",
-        "Too many TIME_WAIT on a server: memory, not ports", server_time_wait,
+        "Too many TIME_WAIT on a server: memory, not ports", "服务端 TIME_WAIT 过多：占内存，不占端口",
+        server_time_wait,
         "The server closes first ten times and holds ten TIME_WAIT entries, all on port 80. They "
         "differ by the client's port, so new clients still connect: a server pays memory and "
         "table space for TIME_WAIT (tcp_max_tw_buckets caps it), not ports.",
