@@ -21,6 +21,7 @@ from .rcvwindow import RcvWindow
 from .recvbuf import RcvSpace, RecvBuffer
 from .rtt import RcvRtt, RttEstimator
 from .seq import MASK, seq_diff
+from .sockopts import SocketOptions
 from .states import CURR_ESTAB, DONE, State
 from .timeouts import Timeouts
 from .timers import INF, TimerKind
@@ -56,7 +57,7 @@ _FIN_RECEIVED = frozenset({State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING, Stat
 _READ_ACKS = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})  # a read may owe an ACK
 
 
-class Connection(Receiver, RcvWindow, Sender, Timeouts):
+class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
     __slots__ = (
         "engine", "key", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
@@ -306,41 +307,6 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         self.rtt_time = eng.now
         self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
 
-    def apply_option(self, name: str, value: Any) -> None:
-        """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-        keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
-        if name == "nodelay":
-            self.nodelay = bool(value)
-            self._flush()
-        elif name == "keepalive":
-            self.set_keepalive(bool(value))
-        elif name == "rcvbuf":
-            self.set_rcvbuf(int(value))
-        elif name == "sndbuf":
-            self.set_sndbuf(int(value))
-        elif name == "maxseg":
-            self.user_mss = int(value)
-            if self.state == State.CLOSED and self.user_mss:
-                # Linux tcp_mss_clamp: TCP_MAXSEG set before the SYN also lowers the MSS we advertise.
-                self.advmss = min(self.engine.mss, self.user_mss)
-                self.rcv_mss = min(self.rcv_mss, self.advmss)
-        elif name == "linger":
-            self.linger = value
-        elif name == "keepidle":
-            self.keepidle = float(value)
-            if self.keepalive:
-                self.set_keepalive(True)  # Linux tcp_sock_set_keepidle_locked re-arms the timer
-        elif name == "keepintvl":
-            self.keepintvl = float(value)
-        elif name == "keepcnt":
-            self.keepcnt = int(value)
-        elif name == "tos":
-            self.tos = int(value) & 0xFF
-        elif name == "ttl":
-            self.ttl = int(value)
-        else:
-            raise ValueError(f"unknown option {name!r}")
-
     # ------------------------------------------------------------------ the application's calls
 
     def send(self, data: bytes | memoryview) -> int:
@@ -493,60 +459,6 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts):
         """An RST now, no TIME_WAIT: SO_LINGER with a zero timeout, then close."""
         self.linger = 0
         self.close()
-
-    def quickack(self) -> None:
-        """TCP_QUICKACK=1: send any pending ACK now and leave ping-pong mode (not sticky)."""
-        self.pingpong = False
-        if self.ack_pending:
-            self._send_ack()
-        self._flush()
-
-    def set_rcvbuf(self, size: int) -> None:
-        """SO_RCVBUF: Linux doubles the value for bookkeeping and reports the doubled size.
-
-        It also fixes the size (SOCK_RCVBUF_LOCK): no autotuning, and when set before the SYN
-        it bounds the window (window_clamp; a buffer beyond tcp_rmem[2] also sets the window
-        scale). Set later, it can shrink the window but not open it past the clamp chosen with
-        the SYN (Linux __sock_set_rcvbuf sets no more than sk_rcvbuf and the lock).
-        """
-        lo, _, _ = self.engine.knobs.tcp_rmem
-        self.rcvbuf_size = max(2 * size, 2 * lo // 2)
-        self.rcvbuf_locked = True
-
-    def set_sndbuf(self, size: int) -> None:
-        """SO_SNDBUF: doubled like Linux; fixes the size (no growth with cwnd)."""
-        lo, _, _ = self.engine.knobs.tcp_wmem
-        self.sndbuf_size = max(2 * size, lo)
-        self.sndbuf_locked = True
-
-    def set_keepalive(self, on: bool) -> None:
-        """SO_KEEPALIVE: the first probe goes keepalive_time after the last segment received
-        (RFC 1122 section 4.2.3.6), at once if that is past (Linux keepalive_time_elapsed)."""
-        self.keepalive = on
-        if on and self.state in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2):
-            self._set_timer(TimerKind.KEEPALIVE, max(self.last_recv + self.keepalive_time, self.engine.now))
-        elif not on:
-            self._cancel_timer(TimerKind.KEEPALIVE)
-
-    @property
-    def keepalive_time(self) -> float:
-        """Idle time before the first probe: TCP_KEEPIDLE, else tcp_keepalive_time (keepalive_time_when)."""
-        return self.keepidle or self.engine.knobs.tcp_keepalive_time
-
-    @property
-    def keepalive_intvl(self) -> float:
-        """Time between probes: TCP_KEEPINTVL, else tcp_keepalive_intvl (keepalive_intvl_when)."""
-        return self.keepintvl or self.engine.knobs.tcp_keepalive_intvl
-
-    @property
-    def keepalive_probes(self) -> int:
-        """Unanswered probes before giving up: TCP_KEEPCNT, else tcp_keepalive_probes (keepalive_probes)."""
-        return self.keepcnt or self.engine.knobs.tcp_keepalive_probes
-
-    @property
-    def ip_ttl(self) -> int:
-        """The TTL of our segments: IP_TTL, else ip_default_ttl (Linux ip_select_ttl)."""
-        return self.ttl if self.ttl >= 0 else self.engine.knobs.ip_default_ttl
 
     def _queue_fin(self) -> None:
         """Queue our FIN after the buffered data (RFC 9293 section 3.10.4)."""
