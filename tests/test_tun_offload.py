@@ -52,6 +52,13 @@ class LargestSegment(BaseObserver):
         self.largest[direction] = max(self.largest[direction], len(seg.payload))
 
 
+def _drops_of_ours(stack: Stack) -> dict[str, int]:
+    """Drops of packets sent to the stack. Not `not_for_us`: a kernel socket of an earlier test
+    (one to 198.18.0.9, say, still closing) may retransmit into this device, which now routes
+    the subnet."""
+    return {reason: n for reason, n in stack.drops.items() if reason != "not_for_us"}
+
+
 @pytest.fixture
 async def offload_stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
     link = TunLink(tun_name, offload=True)
@@ -111,7 +118,7 @@ async def test_upload_arrives_as_super_segments_with_partial_checksums(
     assert isinstance(observer, LargestSegment)
     assert observer.largest["in"] > 10 * MSS_1500  # the engine took super-segments whole
     assert offload_stack.engine.counters["InSegs"] < total // MSS_1500 // 4
-    assert not offload_stack.drops
+    assert not _drops_of_ours(offload_stack)
 
 
 @pytest.mark.tun
@@ -130,7 +137,7 @@ async def test_download_leaves_as_super_segments_of_wire_sized_segments(
     assert isinstance(observer, LargestSegment)
     assert observer.largest["out"] == MSS_1500  # the engine still cuts wire-sized segments
     assert offload_stack.counters["OutRequests"] < offload_stack.engine.counters["OutSegs"] // 10
-    assert not offload_stack.drops
+    assert not _drops_of_ours(offload_stack)
 
 
 @pytest.mark.tun
@@ -142,7 +149,7 @@ async def test_echo_both_directions_at_once(nursery: trio.Nursery, offload_stack
         sent, echoed = await trio.to_thread.run_sync(_echo, 8 * MB)
     assert echoed == sent
     assert link.rx_gso > 0 and link.tx_gso > 0
-    assert not offload_stack.drops
+    assert not _drops_of_ours(offload_stack)
 
 
 @pytest.mark.tun
@@ -164,7 +171,7 @@ async def test_a_link_user_that_knows_nothing_of_offload_gets_complete_checksums
         assert got.sha256 == sha
         assert link.rx_gso > 0  # super-segments, verified in full after completion
         assert link.tx_gso == 0
-        assert not stack.drops
+        assert not _drops_of_ours(stack)
     finally:
         link.close()
 
