@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from socket import SO_ERROR, SOL_SOCKET
 
 import pytest
 import trio
@@ -235,3 +236,23 @@ async def test_shutdown_while_connecting_abandons_the_attempt(make_net: NetFacto
     with pytest.raises(BlockingIOError) as e:
         await s.connect((B_ADDR, 9))  # a fresh attempt, not EISCONN
     assert e.value.errno == errno.EINPROGRESS
+
+
+async def test_shutdown_of_a_non_blocking_attempt_leaves_the_error_for_so_error(
+        make_net: NetFactory, autojump_clock: MockClock) -> None:
+    """As the kernel does (checked in a namespace): EINPROGRESS, shutdown(), SO_ERROR says
+    ECONNRESET, and the next connect() is a new attempt."""
+    net = make_net(run_b=False)
+    s = net.a.socket()
+    s.setblocking(False)
+    with pytest.raises(BlockingIOError) as e:
+        await s.connect((B_ADDR, 9))
+    assert e.value.errno == errno.EINPROGRESS
+    await trio.sleep(0.2)
+    s.shutdown(SHUT_RDWR)
+    assert s.getsockopt(SOL_SOCKET, SO_ERROR) == errno.ECONNRESET
+    with pytest.raises(BlockingIOError) as e:
+        await s.connect((B_ADDR, 9))
+    assert e.value.errno == errno.EINPROGRESS
+    await trio.sleep(0.1)
+    assert [x.seg.flags for x in net.sent("a")] == [SYN, SYN]  # one SYN per attempt, no RST

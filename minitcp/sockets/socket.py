@@ -224,7 +224,9 @@ class Socket:
         if ep.conn is not None:
             if ep.connecting:
                 return await self._finish_connect(ep, again=True)
-            raise OSError(errno.EISCONN, "Transport endpoint is already connected")
+            if ep.conn.state != State.CLOSED:
+                raise OSError(errno.EISCONN, "Transport endpoint is already connected")
+            _detach(ep)  # shutdown() abandoned an attempt: unconnected, free to begin anew
         host, port = address
         raddr = ip_int(host)
         if not stack.on_link(raddr):
@@ -264,12 +266,7 @@ class Socket:
             return
         # RST, timeout, or the error was read from SO_ERROR already (Linux: ECONNABORTED then).
         err = conn.take_error() or errno.ECONNABORTED
-        conn.user = None
-        ep.conn = None
-        if ep.autobound:
-            ep.stack.ports.release(ep, ep.lport)
-            ep.lport = ep.laddr = 0
-            ep.autobound = False
+        _detach(ep)
         raise OSError(err, os.strerror(err))
 
     # ------------------------------------------------------------------ data
@@ -349,6 +346,11 @@ class Socket:
         if ep.conn is None:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
         ep.conn.shutdown(how)
+        if ep.connecting and ep.conn.state == State.CLOSED:
+            # shutdown() in SYN-SENT (Linux inet_shutdown: tcp_disconnect, then SS_UNCONNECTED):
+            # a connect() that waits still reports ECONNRESET; otherwise SO_ERROR has it, and
+            # the next connect() begins a new attempt.
+            ep.connecting = False
         ep.stack.kick()
         ep.wake()
 
@@ -458,3 +460,15 @@ class Socket:
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
         ep.stack.sync_clock()  # time passed while parked; the caller goes on to the engine
+
+
+def _detach(ep: Endpoint) -> None:
+    """A failed or abandoned attempt leaves the socket unconnected (Linux tcp_disconnect), and
+    gives back the port connect() chose for it."""
+    if ep.conn is not None:
+        ep.conn.user = None
+    ep.conn = None
+    if ep.autobound:
+        ep.stack.ports.release(ep, ep.lport)
+        ep.lport = ep.laddr = 0
+        ep.autobound = False
