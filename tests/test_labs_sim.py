@@ -170,6 +170,6 @@ def test_the_seed_questions_all_have_labs() -> None:
                                                ("1min5sec", 65.0), ("12sec", 12.0)])
 def test_reading_ss_timers(text: str, seconds: float) -> None:
     """iproute2 writes 2 s 32 ms as "2.032ms": the labs must not read that as milliseconds."""
-    from minitcp.labs.sides import ss_seconds
+    from minitcp.trace.ss_parse import ss_seconds
 
     assert ss_seconds(text) == pytest.approx(seconds)

@@ -32,9 +32,10 @@ from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
 from minitcp.trace.recorder import Recorder
+from minitcp.trace.ss_parse import ss_sockets
 
 from .base import HOST, M_ADDR, P_ADDR, PEER_HOST, Ctx, Lab, Result, Side
-from .sides import KernelSide, MinitcpSide, kernel_counters, ss_sockets
+from .sides import KernelSide, MinitcpSide, kernel_counters
 
 SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
 SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets

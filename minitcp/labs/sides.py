@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import errno
-import re
 import socket
-import subprocess
 
 import trio
 
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
+from minitcp.trace.ss_parse import ss_sockets, ss_timer
 
 
 def err_name(e: OSError) -> str:
@@ -63,49 +62,6 @@ class MinitcpSide:
         self.stack.sync_clock()  # "seconds left" counts from the engine's clock: bring it to now
         timers = self.conn.timers()
         return (timers[0][0].name.lower(), timers[0][1]) if timers else None
-
-
-# ss -tan names -> the RFC names minitcp uses.
-SS_STATES = {"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECEIVED",
-             "FIN-WAIT-1": "FIN_WAIT_1", "FIN-WAIT-2": "FIN_WAIT_2", "TIME-WAIT": "TIME_WAIT",
-             "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK", "CLOSING": "CLOSING", "LISTEN": "LISTEN"}
-
-
-def ss_sockets() -> dict[tuple[str, str], str]:
-    """The kernel's TCP sockets as `ss -tan` shows them: (local, peer) -> state."""
-    out = subprocess.run(["ss", "-tanH"], capture_output=True, text=True, timeout=5).stdout
-    table: dict[tuple[str, str], str] = {}
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) >= 5:
-            table[(f[3], f[4])] = SS_STATES.get(f[0], f[0])
-    return table
-
-
-_TIMER = re.compile(r"timer:\((\w+),([^,]*),\d+\)")
-# iproute2's print_ms_timer: "1min5sec", "2sec", "200ms", and "2.032ms" for 2 s 32 ms.
-_TIME = re.compile(r"(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+)\.)?(?:(\d+)ms)?")
-
-
-def ss_seconds(text: str) -> float:
-    m = _TIME.fullmatch(text)
-    if m is None:
-        return float("nan")
-    minutes, secs, secs_dot, millis = (int(g) if g else 0 for g in m.groups())
-    return minutes * 60 + secs + secs_dot + millis / 1000
-
-
-def ss_timer(local: str, remote: str) -> tuple[str, float] | None:
-    """The kernel's timer on one socket, from `ss -tano`: ("timewait", 2.9), ("on", 0.2) ..."""
-    out = subprocess.run(["ss", "-tanoH"], capture_output=True, text=True, timeout=5).stdout
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) >= 5 and (f[3], f[4]) == (local, remote):
-            m = _TIMER.search(line)
-            if m is None:
-                return None
-            return m.group(1), ss_seconds(m.group(2))
-    return None
 
 
 def kernel_counters() -> dict[str, int]:

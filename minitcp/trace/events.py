@@ -128,6 +128,9 @@ class StateEvent(Event):
     kind: ClassVar[str] = "state"
     old: str
     new: str
+    # Which object changed (id() of the Connection or TIME_WAIT entry): a four-tuple can be
+    # reused by a later incarnation, an object cannot. An int, so a trace still pickles.
+    _conn_id: int = field(default=0, repr=False, compare=False)
 
 
 @dataclass
@@ -181,3 +184,17 @@ class FaultEvent(Event):
     def label(self) -> str:
         assert self._seg is not None
         return seg_label(self._seg.flags, self.seq, self.ack, self.length)
+
+
+@dataclass
+class PacketEvent(Event):
+    """A whole IP packet at the host's link (`Stack(on_packet=recorder.on_packet)`): ICMP too."""
+
+    kind: ClassVar[str] = "packet"
+    direction: str
+    length: int
+    _packet: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def packet(self) -> bytes:
+        return self._packet

@@ -18,12 +18,17 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from minitcp.tcp.states import State
+from minitcp.wire.errors import WireError
+from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
+from minitcp.wire.tcp import parse_tcp_packet
 
 from .events import (
     DropEvent,
     Event,
     FaultEvent,
+    PacketEvent,
     RetransmitEvent,
     SegmentEvent,
     StateEvent,
@@ -35,7 +40,6 @@ from .events import (
 
 if TYPE_CHECKING:
     from minitcp.tcp.pair import EnginePair
-    from minitcp.tcp.states import State
     from minitcp.tcp.timers import TimerKind
 
 MASK = 0xFFFFFFFF
@@ -103,6 +107,12 @@ class Recorder:
     def on_fault(self, direction: str, seg: Segment, action: str, now: float) -> None:
         self._default.on_fault(direction, seg, action, now)
 
+    # ------------------------------------------------------------------ the Stack's packet hook
+
+    def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
+        """`Stack(on_packet=recorder.on_packet)`: every whole packet, ICMP included."""
+        self._default.on_packet(direction, pkt, now)
+
     # ------------------------------------------------------------------ reading
 
     @property
@@ -116,8 +126,43 @@ class Recorder:
                 if (kind is None or e.kind == kind) and (host is None or e.host == host)
                 and (conversation is None or e.conversation == conversation)]
 
-    def segments(self, host: str | None = None) -> list[SegmentEvent]:
-        return [e for e in self.events if isinstance(e, SegmentEvent) and (host is None or e.host == host)]
+    def segments(self, host: str | None = None, direction: str | None = None) -> list[SegmentEvent]:
+        """Segments `host` took in ("in") or handed out ("out"); both directions by default."""
+        return [e for e in self.events if isinstance(e, SegmentEvent) and (host is None or e.host == host)
+                and (direction is None or e.direction == direction)]
+
+    def packets(self, host: str | None = None, direction: str | None = None) -> list[PacketEvent]:
+        """Whole packets seen by the Stack's `on_packet` hook (only if the recorder was given it)."""
+        return [e for e in self.events if isinstance(e, PacketEvent) and (host is None or e.host == host)
+                and (direction is None or e.direction == direction)]
+
+    def state_changes(self, conn: object | None = None, *, host: str | None = None,
+                      lport: int | None = None, rport: int | None = None) -> list[StateEvent]:
+        """State changes of one object (`conn`: a Connection or TIME_WAIT entry), or by ports."""
+        return [e for e in self.events if isinstance(e, StateEvent)
+                and (conn is None or e._conn_id == id(conn)) and (host is None or e.host == host)
+                and (lport is None or _port(e.local) == lport)
+                and (rport is None or _port(e.remote) == rport)]
+
+    def state_path(self, conn: object | None = None, *, host: str | None = None,
+                   lport: int | None = None, rport: int | None = None) -> list[State]:
+        """The states gone through, starting with the first one left: [LISTEN, SYN_RECEIVED, ...]."""
+        path: list[State] = []
+        for e in self.state_changes(conn, host=host, lport=lport, rport=rport):
+            if not path:
+                path.append(State[e.old])
+            path.append(State[e.new])
+        return path
+
+    def drops(self, host: str | None = None) -> list[DropEvent]:
+        return [e for e in self.events if isinstance(e, DropEvent) and (host is None or e.host == host)]
+
+    def drop_reasons(self, host: str | None = None) -> list[str]:
+        """Why the engine ignored segments (or abandoned connections), in order."""
+        return [e.reason for e in self.drops(host)]
+
+    def retransmissions(self, host: str | None = None) -> list[RetransmitEvent]:
+        return [e for e in self.events if isinstance(e, RetransmitEvent) and (host is None or e.host == host)]
 
     def conversations(self) -> dict[tuple[str, str], list[Event]]:
         """Events per connection (both hosts' views together), in order of first appearance."""
@@ -197,7 +242,7 @@ class HostObserver:
             rec._last_out[self.name] = (seg, event)
 
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name))
+        self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name, _conn_id=id(conn)))
 
     def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
                  now: float) -> None:
@@ -235,6 +280,23 @@ class HostObserver:
         seq, ack = self.recorder.relative(self.name, seg)
         self._add(FaultEvent(now, self.name, local, remote, direction, action, flag_str(seg.flags), seq, ack,
                              len(seg.payload), _seg=snapshot(seg)))
+
+    def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
+        data = bytes(pkt)  # the link's buffer is reused after the hook returns
+        local = remote = ""
+        if len(data) >= 20 and data[0] >> 4 == 4 and data[9] == PROTO_TCP:
+            try:
+                seg = parse_tcp_packet(data)
+            except WireError:
+                pass  # still recorded: tcpdump shows a broken packet too
+            else:
+                src, dst = endpoint(seg.src, seg.sport), endpoint(seg.dst, seg.dport)
+                local, remote = (src, dst) if direction == "out" else (dst, src)
+        self._add(PacketEvent(now, self.name, local, remote, direction, len(data), _packet=data))
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1]) if address else -1
 
 
 def merge(*sources: Recorder | Iterable[Event]) -> list[Event]:
