@@ -21,7 +21,7 @@ def test_demo_passes() -> None:
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert elapsed < 15, f"the demo took {elapsed:.1f} s"
-    assert "FAILED" not in out
+    assert "FAILED" not in out and "✗" not in out
     assert done.stderr == ""
     # ping and the closed port
     assert "3 received" in out
@@ -34,8 +34,8 @@ def test_demo_passes() -> None:
     assert "minitcp 198.18.0.2.7: CLOSE-WAIT -> LAST-ACK" in out
     assert "minitcp 198.18.0.2.7: LAST-ACK -> CLOSED" in out
     # ...and what ss says of the kernel's end: TIME-WAIT when it closed first, CLOSE-WAIT when we did
-    assert "`ss -tan` shows TIME-WAIT 198.18.0.1:" in out
-    assert "`ss -tan` shows CLOSE-WAIT 198.18.0.1:" in out
+    assert "`ss -tano` shows TIME-WAIT 198.18.0.1:" in out
+    assert "`ss -tano` shows CLOSE-WAIT 198.18.0.1:" in out
     assert "minitcp 198.18.0.2.80: FIN-WAIT-2 -> TIME-WAIT" in out
     if shutil.which("curl"):
         assert "new connections: 0" in out  # keep-alive

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from minitcp import demo, sim
+from minitcp import demo
 from minitcp.link.tun import LinkError
 from minitcp.netns import NetnsError
 
@@ -17,13 +17,14 @@ NOTICE = "minitcp demo: no TUN access here ("
 
 
 def _check_story(out: str) -> None:
-    assert "FAILED" not in out
+    assert "FAILED" not in out and "✗" not in out
     assert "demo --sim passed" in out
     assert "Flags [R.], seq 0, ack " in out  # the closed port
-    assert "server 198.18.0.2.7: LAST-ACK -> CLOSED" in out  # echo: the client closed first
-    assert "client 198.18.0.1." in out and ": FIN-WAIT-2 -> TIME-WAIT" in out
-    assert "server 198.18.0.2.80: FIN-WAIT-2 -> TIME-WAIT" in out  # HTTP: the server closed first
-    assert "server 198.18.0.2.80: TIME-WAIT -> CLOSED" in out  # 60 virtual seconds later
+    # minitcp is the server, the peer stack the client (where the kernel stands in the TUN demo)
+    assert "minitcp 198.18.0.2.7: LAST-ACK -> CLOSED" in out  # echo: the client closed first
+    assert "peer 198.18.0.1." in out and ": FIN-WAIT-2 -> TIME-WAIT" in out
+    assert "minitcp 198.18.0.2.80: FIN-WAIT-2 -> TIME-WAIT" in out  # HTTP: the server closed first
+    assert "minitcp 198.18.0.2.80: TIME-WAIT -> CLOSED" in out  # 60 virtual seconds later
     assert "timer:(timewait,59sec,0)" in out  # the ss tables
 
 
@@ -39,7 +40,7 @@ def test_demo_sim_exits_0_and_tells_the_story() -> None:
 
 
 def test_demo_falls_back_when_forced_with_the_env_var() -> None:
-    env = {**os.environ, sim.FORCE_ENV: "1"}
+    env = {**os.environ, demo.FORCE_ENV: "1"}
     done = subprocess.run([sys.executable, "-m", "minitcp.cli", "demo"], capture_output=True, text=True,
                           timeout=30, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -49,10 +50,10 @@ def test_demo_falls_back_when_forced_with_the_env_var() -> None:
 
 
 def test_no_dev_net_tun_means_the_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(sim.FORCE_ENV, raising=False)
+    monkeypatch.delenv(demo.FORCE_ENV, raising=False)
     real_exists = os.path.exists
     monkeypatch.setattr(os.path, "exists", lambda p: False if p == "/dev/net/tun" else real_exists(p))
-    assert sim.tun_problem() == "no /dev/net/tun"
+    assert demo.tun_problem() == "no /dev/net/tun"
 
 
 @pytest.mark.parametrize("where", ["netns", "tun"])

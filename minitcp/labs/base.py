@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from minitcp.trace.events import FaultEvent, SegmentEvent, StateEvent
 from minitcp.trace.recorder import Recorder
+from minitcp.trace.ss_parse import SsRow
+
+if TYPE_CHECKING:
+    from minitcp.apps.base import AppServer
+
+    from .tools import Tool, ToolRun
 
 M_ADDR = "198.18.0.2"  # minitcp
 P_ADDR = "198.18.0.1"  # the peer (the kernel's end of the TUN device)
@@ -87,6 +93,8 @@ class Ctx:
         self.notes: list[Note] = []
         self.t0 = 0.0
         self.first = 0  # the first trace event after mark()
+        self.story: list[str] = []  # what say() told, in order
+        self.live = False  # say() prints at once too (the demo tells its story as it happens)
 
     # --- provided by the runner (sim.py / kernel.py)
     async def open(self, client: str = "m", *, port: int = 80, cport: int = 0) -> tuple[Side, Side]:
@@ -114,6 +122,27 @@ class Ctx:
         """Install fault rules on minitcp's link (dir=out: what minitcp sends)."""
         raise NotImplementedError
 
+    # --- for stories with applications (the demo), provided by the runner too
+    async def serve(self, app: AppServer, port: int) -> None:
+        """Run an application server (echo, HTTP) on minitcp's `port` until the lab ends."""
+        raise NotImplementedError
+
+    async def connect(self, port: int, timeout: float) -> Side:
+        """The peer's Python socket client connects to minitcp's `port` (OSError if it cannot)."""
+        raise NotImplementedError
+
+    async def tool(self, tool: Tool, timeout: float) -> ToolRun:
+        """A kernel tool (ping, curl, nc) run on the peer's side: see tools.py."""
+        raise NotImplementedError
+
+    async def peer_ss(self, cport: int) -> list[SsRow] | None:
+        """What `ss -tano` shows of the peer's sockets on its port `cport`; None without ss."""
+        raise NotImplementedError
+
+    def minitcp_ss(self, port: int) -> list[SsRow]:
+        """What `minitcp ss` shows of minitcp's connections on its `port` (listeners left out)."""
+        raise NotImplementedError
+
     # --- for the scenario
     def mark(self) -> None:
         """Times in checks count from here (e.g. the first close)."""
@@ -128,6 +157,12 @@ class Ctx:
 
     def note(self, en: str, zh: str) -> None:
         self.notes.append(Note(en, zh))
+
+    def say(self, text: str = "") -> None:
+        """A line of the story (the demo's narration between its checks)."""
+        self.story.append(text)
+        if self.live:
+            print(text, flush=True)
 
     def segs(self, sender: str | None = None, flags: str = "", *, exact: str | None = None,
              port: int | None = None, since: float = 0.0) -> list[Seg]:
@@ -194,6 +229,7 @@ class Lab:
     zh: str
     group: str = ""
     kernel_seconds: float = 5.0  # a bound on how long it runs against the kernel
+    packets: bool = False  # also record every packet minitcp's link carries (ICMP too: the demo's ping)
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ import textwrap
 
 from minitcp.trace.ladder import render_ladder
 
-from .base import HOST, Result
+from .base import HOST, Check, Result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,12 +86,27 @@ def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
     # Chinese characters are two columns wide: half as many per line.
     explanation = textwrap.fill(lab.zh, 50) if lang == "zh" else textwrap.fill(lab.en, 100)
     out += ["", explanation, ""]
-    ok, bad = ("✓", "✗") if not ascii else ("ok ", "BAD")
-    for c in result.checks:
-        out.append(f"  {ok if c.ok else bad} {c.text(lang)}")
+    out += [check_line(c, lang=lang, ascii=ascii) for c in result.checks]
+    out += verdict_lines(result, lang=lang, ascii=ascii)
+    return "\n".join(out)
+
+
+def check_line(check: Check, *, lang: str = "en", ascii: bool = False) -> str:
+    """`  ✓ what held` or `  ✗ what did not`."""
+    return f"  {_marks(ascii)[0 if check.ok else 1]} {check.text(lang)}"
+
+
+def verdict_lines(result: Result, *, lang: str = "en", ascii: bool = False) -> list[str]:
+    """Why the lab itself failed (if it did), and the verdict."""
+    w = ZH if lang == "zh" else EN
+    out = []
     if result.error:
-        out.append(f"  {bad} {w.failed}{result.error}")
+        out.append(f"  {_marks(ascii)[1]} {w.failed}{result.error}")
         if not result.sim:
             out.append(f"    {w.no_tun}")
     out.append(w.passed if result.passed else w.not_passed)
-    return "\n".join(out)
+    return out
+
+
+def _marks(ascii: bool) -> tuple[str, str]:
+    return ("✓", "✗") if not ascii else ("ok ", "BAD")

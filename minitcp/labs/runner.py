@@ -20,7 +20,7 @@ import signal
 import socket
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 import trio.testing
@@ -32,10 +32,16 @@ from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
 from minitcp.trace.recorder import Recorder
-from minitcp.trace.ss_parse import ss_sockets
+from minitcp.trace.ss import ss_rows
+from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 
 from .base import HOST, M_ADDR, P_ADDR, PEER_HOST, Ctx, Lab, Result, Side
 from .sides import KernelSide, MinitcpSide, kernel_counters
+from .tools import Tool, ToolRun, run_kernel_tool
+
+if TYPE_CHECKING:
+    from minitcp.apps.base import AppServer
+    from minitcp.link.tun import TunLink
 
 SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
 SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
@@ -51,6 +57,7 @@ class StackCtx(Ctx):
         self.injector = injector
         self.fixed_faults = fixed_faults  # a forced rule set (negative controls): the lab's own are ignored
         self._before: dict[str, dict[str, int]] = {}
+        self.nursery: trio.Nursery | None = None  # the lab's own, for application servers
         self.mark()
 
     def now(self) -> float:
@@ -79,6 +86,13 @@ class StackCtx(Ctx):
         listed = "; ".join(chosen)
         self.note(f"fault rules on minitcp's link: {listed or 'none'}",
                   f"minitcp 链路上的故障规则：{listed or '无'}")
+
+    async def serve(self, app: AppServer, port: int) -> None:
+        assert self.nursery is not None
+        await self.nursery.start(app.serve, self.m, port)
+
+    def minitcp_ss(self, port: int) -> list[SsRow]:
+        return _stack_ss(self.m, f"{M_ADDR}:{port}")
 
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
@@ -123,6 +137,29 @@ class SimCtx(StackCtx):
             await c.connect((sstack.address, port))
             s, _ = await listener.accept()
         return MinitcpSide(cstack, c, client), MinitcpSide(sstack, s, server)
+
+    async def connect(self, port: int, timeout: float) -> Side:
+        sock = self.p.socket()
+        try:
+            with trio.fail_after(timeout):
+                await sock.connect((M_ADDR, port))
+        except BaseException:
+            sock.close()
+            raise
+        return MinitcpSide(self.p, sock, "p")
+
+    async def tool(self, tool: Tool, timeout: float) -> ToolRun:
+        return await tool.simulate(self.p)  # each simulation keeps to its own timeout
+
+    async def peer_ss(self, cport: int) -> list[SsRow] | None:
+        return _stack_ss(self.p, f"{P_ADDR}:{cport}")
+
+
+def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
+    """A minitcp stack's `ss -tano` rows for one local address, listeners left out."""
+    stack.sync_clock()  # the timers' "time left" counts from the engine's clock: bring it to now
+    return [SsRow(state, loc, peer, extra) for state, _, _, loc, peer, extra in ss_rows(stack.engine)
+            if loc == local and state != "LISTEN"]
 
 
 class KernelCtx(StackCtx):
@@ -198,6 +235,26 @@ class KernelCtx(StackCtx):
             ms_, _ = await lst_m.accept()
             return KernelSide(k), MinitcpSide(self.m, ms_, "m")
 
+    async def connect(self, port: int, timeout: float) -> Side:
+        sock = socket.socket()
+        sock.settimeout(timeout)
+        try:
+            await trio.to_thread.run_sync(sock.connect, (M_ADDR, port))
+        except OSError:
+            sock.close()
+            raise
+        return KernelSide(sock)
+
+    async def tool(self, tool: Tool, timeout: float) -> ToolRun:
+        return await run_kernel_tool(tool, timeout)
+
+    async def peer_ss(self, cport: int) -> list[SsRow] | None:
+        try:
+            rows = await trio.to_thread.run_sync(run_ss, True)
+        except FileNotFoundError:
+            return None
+        return [row for row in rows if row.local == f"{P_ADDR}:{cport}"]
+
     def close_all(self) -> None:
         for lst in self._listeners.values():
             with contextlib.suppress(Exception):
@@ -218,15 +275,18 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
     return out
 
 
-def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0") -> Result:
+def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
+            link: TunLink | None = None, live: bool = False) -> Result:
     """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls).
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
-    sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab.
+    sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
+    given a `link` (the demo: it opened the TUN device itself, to fall back to --sim when it
+    could not) it runs here, on that device. `live` prints the story as the lab tells it.
     """
-    if not sim:
+    if not sim and link is None:
         return _in_child(lab, faults, dev)
-    return _run(lab, sim, faults, dev)
+    return _run(lab, sim, faults, dev, link, live)
 
 
 def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
@@ -237,7 +297,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev)
+            result = _run(lab, False, faults, dev, None, False)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -272,8 +332,10 @@ def _plain(rec: Recorder) -> Recorder:
     return copy
 
 
-def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str) -> Result:
+def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool
+         ) -> Result:
     rec = Recorder(HOST, timers=False)
+    on_packet = rec.host(HOST).on_packet if lab.packets else None
     box: dict[str, Any] = {}
 
     async def scenario(ctx: Ctx) -> None:
@@ -286,13 +348,13 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str) -> Result:
     async def main_sim() -> None:
         la, lb = memory_link_pair()
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST))
+        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST), on_packet=on_packet)
         p = Stack(lb, P_ADDR, observer=rec.host(PEER_HOST))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
             ctx = SimCtx(m, p, injector, faults)
-            ctx.rec = rec
+            ctx.rec, ctx.nursery, ctx.live = rec, nursery, live
             box["ctx"] = ctx
             with trio.move_on_after(SIM_LIMIT):
                 await scenario(ctx)
@@ -301,14 +363,16 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str) -> Result:
     async def main_kernel() -> None:
         from minitcp.link.tun import TunLink
 
-        link = TunLink(dev, peer=P_ADDR)
+        link = given or TunLink(dev, peer=P_ADDR)
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST))  # type: ignore[arg-type]
+        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),  # type: ignore[arg-type]
+                  on_packet=on_packet)
         ctx = KernelCtx(m, injector, faults)
-        ctx.rec = rec
+        ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
         try:
             async with trio.open_nursery() as nursery:
+                ctx.nursery = nursery
                 nursery.start_soon(m.run)
                 nursery.start_soon(ctx.sample_ss)
                 with trio.move_on_after(lab.kernel_seconds + 10):
@@ -317,7 +381,8 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str) -> Result:
                 nursery.cancel_scope.cancel()
         finally:
             ctx.close_all()
-            link.close()
+            if given is None:  # the demo closes the device it opened
+                link.close()
 
     if sim:
         trio.run(main_sim, clock=trio.testing.MockClock(autojump_threshold=0))
