@@ -96,7 +96,7 @@ class Ctx:
         self.story: list[str] = []  # what say() told, in order
         self.live = False  # say() prints at once too (the demo tells its story as it happens)
 
-    # --- provided by the runner (sim.py / kernel.py)
+    # --- provided by the runner (runner.py: SimCtx, KernelCtx)
     async def open(self, client: str = "m", *, port: int = 80, cport: int = 0) -> tuple[Side, Side]:
         """Connect client -> server (client "m" or "p"), accept, return (client, server)."""
         raise NotImplementedError

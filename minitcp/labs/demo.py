@@ -13,6 +13,7 @@ It is not in the lab list: it runs through `minitcp demo` only.
 from __future__ import annotations
 
 import errno
+import functools
 import math
 from collections.abc import Callable
 
@@ -142,11 +143,15 @@ def ours(ctx: Ctx, port: int, cport: int) -> list[State]:
     return ctx.rec.state_path(host=HOST, lport=port, rport=cport)
 
 
+def _ended(ctx: Ctx, port: int, cport: int) -> bool:
+    path = ours(ctx, port, cport)
+    return State.CLOSED in path or State.TIME_WAIT in path
+
+
 async def closed(ctx: Ctx, port: int, cports: list[int]) -> None:
     """Until each of these connections to minitcp's `port` is CLOSED or TIME-WAIT at minitcp."""
-    ends = {State.CLOSED, State.TIME_WAIT}
     for cport in cports:
-        await wait_for(lambda cport=cport: bool(ends & set(ours(ctx, port, cport))))
+        await wait_for(functools.partial(_ended, ctx, port, cport))
 
 
 # ---------------------------------------------------------------------------- the steps

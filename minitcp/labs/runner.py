@@ -348,7 +348,8 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     async def main_sim() -> None:
         la, lb = memory_link_pair()
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST), on_packet=on_packet)
+        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST),  # type: ignore[arg-type]
+                  on_packet=on_packet)
         p = Stack(lb, P_ADDR, observer=rec.host(PEER_HOST))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)

@@ -37,9 +37,11 @@ class ToolRun:
 
 
 class Tool(Protocol):
-    argv: list[str]  # the command line, as the learner could type it
     stdin: bytes
     package: str  # where Debian has it, for the "not installed" hint
+
+    @property
+    def argv(self) -> list[str]: ...  # the command line, as the learner could type it
 
     async def simulate(self, peer: Stack) -> ToolRun: ...
 

@@ -101,7 +101,7 @@ def build_diagram(
         others = [h for h in hosts if h != left]
         right = others[0] if others else None
     two_hosts = right is not None and right in hosts
-    cols = {left: 0} if not two_hosts else {left: 0, right: 1}
+    cols: dict[str, int] = {left: 0} if right is None or not two_hosts else {left: 0, right: 1}
     events = [e for e in events if e.host in cols]
 
     def label(e: SegmentEvent) -> str:

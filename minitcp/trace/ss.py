@@ -60,8 +60,8 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         rows.append((d["state"], str(d["recv_q"]), str(d["send_q"]), d["local"], d["peer"], " ".join(extra)))
     for tw in engine.timewait_entries():
         laddr, lport, raddr, rport = tw.four_tuple
-        extra = f"timer:(timewait,{ms_timer(tw.expires - engine.now)},0)" if timers else ""
-        rows.append(("TIME-WAIT", "0", "0", f"{ip_str(laddr)}:{lport}", f"{ip_str(raddr)}:{rport}", extra))
+        timer = f"timer:(timewait,{ms_timer(tw.expires - engine.now)},0)" if timers else ""
+        rows.append(("TIME-WAIT", "0", "0", f"{ip_str(laddr)}:{lport}", f"{ip_str(raddr)}:{rport}", timer))
     return rows
 
 
