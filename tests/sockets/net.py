@@ -1,16 +1,16 @@
-"""Fixtures for the socket API tests: two Stacks joined by a memory link, in virtual time.
+"""Two Stacks joined by a memory link, in virtual time: the network of the socket API tests.
 
 `A` (198.18.0.1) plays the kernel-like peer, `B` (198.18.0.2) the other host.
 Both run in the test's nursery. Every segment either stack puts on the wire
 is kept in `Net.wire` (parsed, with the sender and the virtual time), and
-every state change either engine reports in `Net.states`, so tests can assert
-what went on the wire and which states a connection passed through.
+both engines report to one `trace.Recorder` (`Net.trace`, hosts "a" and "b"),
+so tests can assert what went on the wire and which states a connection passed
+through.
 
-A test module imports the fixture functions (`autojump_clock_fixture`,
-`make_net_fixture`, `net_fixture`); the fixtures they define are named
-`autojump_clock`, `make_net` and `net`. pytest-trio only
-runs a test in virtual time when the test itself asks for the clock, so every
-test takes `autojump_clock` as an argument; `make_net` checks that it did.
+The fixtures `make_net` and `net` (tests/conftest.py) build a `Net` with `new_net`.
+pytest-trio only runs a test in virtual time when the test itself asks for the
+clock, so every test takes `autojump_clock` (pytest-trio's fixture) as an
+argument; `make_net` checks that it did.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import trio
 import trio.testing
 
 from minitcp.link.memory import MemoryLink, memory_link_pair
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
-from minitcp.tcp.observer import BaseObserver
 from minitcp.tcp.states import State
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN, Segment, flag_str
 from minitcp.wire.tcp import parse_tcp_packet
+
+from ..helpers.recorded import state_path
 
 A_ADDR = "198.18.0.1"
 B_ADDR = "198.18.0.2"
@@ -38,8 +39,8 @@ A_INT = ip_int(A_ADDR)
 B_INT = ip_int(B_ADDR)
 
 __all__ = [
-    "ACK", "A_ADDR", "B_ADDR", "FIN", "PSH", "RST", "SYN", "Net", "NetFactory", "Sent",
-    "autojump_clock_fixture", "connected_pair", "make_net_fixture", "net_fixture", "settle",
+    "ACK", "A_ADDR", "B_ADDR", "FIN", "PSH", "RST", "SYN", "Net", "NetFactory", "Sent", "connected_pair",
+    "new_net", "settle",
 ]
 
 
@@ -58,17 +59,6 @@ class Sent:
     def __repr__(self) -> str:
         s = self.seg
         return f"{self.time:.3f} {self.sender} {s.sport}>{s.dport} [{flag_str(s.flags)}] len={len(s.payload)}"
-
-
-class StateLog(BaseObserver):
-    """An engine observer that keeps the state changes."""
-
-    def __init__(self, name: str, sink: list[tuple[str, object, State, State, float]]) -> None:
-        self.name = name
-        self.sink = sink
-
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        self.sink.append((self.name, conn, old, new, now))
 
 
 class Cable:
@@ -101,8 +91,8 @@ class Cable:
 class Net:
     a: Stack
     b: Stack
+    trace: Recorder  # both engines' observer, as hosts "a" and "b"
     wire: list[Sent] = field(default_factory=list)
-    states: list[tuple[str, object, State, State, float]] = field(default_factory=list)
 
     def stack(self, name: str) -> Stack:
         return self.a if name == "a" else self.b
@@ -132,13 +122,7 @@ class Net:
 
     def state_path(self, conn: object) -> list[State]:
         """The states `conn` went through, starting with the first one it left."""
-        path: list[State] = []
-        for _, c, old, new, _ in self.states:
-            if c is conn:
-                if not path:
-                    path.append(old)
-                path.append(new)
-        return path
+        return state_path(self.trace, conn)
 
 
 def _recorder(net: Net, name: str) -> Callable[[str, bytes | memoryview, float], None]:
@@ -152,49 +136,27 @@ def _recorder(net: Net, name: str) -> Callable[[str, bytes | memoryview, float],
     return on_packet
 
 
-@pytest.fixture(name="autojump_clock")
-def autojump_clock_fixture() -> trio.testing.MockClock:
-    """Virtual time that jumps to the next deadline as soon as every task is blocked."""
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
 NetFactory = Callable[..., Net]
 
 
-@pytest.fixture(name="make_net")
-def make_net_fixture(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> NetFactory:
-    """`make_net(run_a=True, run_b=True, mtu=1500, capacity=1024, **knobs)`: a fresh network.
-
-    A stack that does not run never reads its link: whatever is sent to it is
-    lost (after the link's queue fills), as if the host were down. Knobs are
-    set on both engines (`tcp_syn_retries=2`, ...).
-    """
-
-    def factory(*, run_a: bool = True, run_b: bool = True, mtu: int = 1500, capacity: int = 1024,
-                **knobs: Any) -> Net:
-        assert trio.lowlevel.current_clock() is autojump_clock, "the test must take `autojump_clock`"
-        la, lb = memory_link_pair(mtu, capacity=capacity)
-        states: list[tuple[str, object, State, State, float]] = []
-        a = Stack(Cable(la), A_ADDR, observer=StateLog("a", states))
-        b = Stack(Cable(lb), B_ADDR, observer=StateLog("b", states))
-        net = Net(a, b, states=states)
-        a.on_packet = _recorder(net, "a")
-        b.on_packet = _recorder(net, "b")
-        for name, value in knobs.items():
-            a.knobs.set(name, value)
-            b.knobs.set(name, value)
-        if run_a:
-            nursery.start_soon(a.run)
-        if run_b:
-            nursery.start_soon(b.run)
-        return net
-
-    return factory
-
-
-@pytest.fixture(name="net")
-def net_fixture(make_net: NetFactory) -> Net:
-    return make_net()
+def new_net(nursery: trio.Nursery, *, run_a: bool = True, run_b: bool = True, mtu: int = 1500,
+            capacity: int = 1024, **knobs: Any) -> Net:
+    """A fresh network whose stacks run in `nursery` (see the `make_net` fixture)."""
+    la, lb = memory_link_pair(mtu, capacity=capacity)
+    trace = Recorder(timers=False)
+    a = Stack(Cable(la), A_ADDR, observer=trace.host("a"))
+    b = Stack(Cable(lb), B_ADDR, observer=trace.host("b"))
+    net = Net(a, b, trace)
+    a.on_packet = _recorder(net, "a")
+    b.on_packet = _recorder(net, "b")
+    for name, value in knobs.items():
+        a.knobs.set(name, value)
+        b.knobs.set(name, value)
+    if run_a:
+        nursery.start_soon(a.run)
+    if run_b:
+        nursery.start_soon(b.run)
+    return net
 
 
 async def settle() -> None:

@@ -7,20 +7,12 @@ import socket as _s
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    A_ADDR,
-    B_ADDR,
-    Net,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
+
+from .net import A_ADDR, B_ADDR, Net, connected_pair, settle
 
 
 def reuse(sock: Socket) -> None:

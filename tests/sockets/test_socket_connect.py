@@ -7,24 +7,12 @@ import socket as _s
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    A_ADDR,
-    ACK,
-    B_ADDR,
-    RST,
-    SYN,
-    Net,
-    NetFactory,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
+
+from .net import A_ADDR, ACK, B_ADDR, RST, SYN, Net, NetFactory, connected_pair, settle
 
 
 def listening(net: Net, port: int = 5000, backlog: int = 8) -> Socket:

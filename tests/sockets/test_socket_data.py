@@ -8,21 +8,13 @@ from functools import partial
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    B_ADDR,
-    Net,
-    NetFactory,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets import MSG_DONTWAIT, MSG_PEEK, SHUT_WR
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
+
+from .net import B_ADDR, Net, NetFactory, connected_pair, settle
 
 
 async def recv_exactly(sock: Socket, n: int) -> bytes:

@@ -12,21 +12,13 @@ import socket as _s
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    B_ADDR,
-    FIN,
-    Net,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets import SHUT_RDWR, SHUT_WR
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
+
+from .net import B_ADDR, FIN, Net, connected_pair, settle
 
 
 async def test_dup_counts_references(net: Net, autojump_clock: MockClock) -> None:

@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    ACK,
-    FIN,
-    RST,
-    SYN,
-    Net,
-    NetFactory,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets import SHUT_WR
 from minitcp.tcp.states import State
+from minitcp.trace.events import StateEvent
+
+from ..helpers.recorded import events_of
+from .net import ACK, FIN, RST, SYN, Net, NetFactory, connected_pair, settle
 
 S = State
 
@@ -71,7 +62,8 @@ async def test_state_paths_with_close(net: Net, autojump_clock: MockClock) -> No
     [tw] = net.a.engine.timewait_entries()
     start = trio.current_time()
     await trio.sleep(61)
-    ends = [(who, new, now) for who, c, old, new, now in net.states if c == tw]  # a view of the entry
+    # The entry has its connection's endpoints; its own changes start from TIME_WAIT.
+    ends = [(e.host, S[e.new], e.time) for e in events_of(net.trace, StateEvent, tw) if e.old == "TIME_WAIT"]
     assert len(ends) == 1
     assert ends[0][:2] == ("a", S.CLOSED)
     assert ends[0][2] - start == pytest.approx(60)

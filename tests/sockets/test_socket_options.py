@@ -8,22 +8,12 @@ import struct
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    ACK,
-    B_ADDR,
-    RST,
-    SYN,
-    Net,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
+
+from .net import ACK, B_ADDR, RST, SYN, Net, connected_pair, settle
 
 SOL, TCP = _s.SOL_SOCKET, _s.IPPROTO_TCP
 

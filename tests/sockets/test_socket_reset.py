@@ -8,21 +8,11 @@ import struct
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    B_ADDR,
-    FIN,
-    RST,
-    Net,
-    NetFactory,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.tcp.states import State
+
+from .net import B_ADDR, FIN, RST, Net, NetFactory, connected_pair, settle
 
 LINGER_0 = struct.pack("ii", 1, 0)
 

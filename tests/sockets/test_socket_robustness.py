@@ -9,16 +9,6 @@ from typing import Any
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    B_ADDR,
-    RST,
-    Net,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets import SHUT_WR
@@ -26,6 +16,8 @@ from minitcp.sockets.socket import Socket
 from minitcp.tcp.connection import Connection
 from minitcp.tcp.states import State
 from minitcp.wire.segment import Segment
+
+from .net import B_ADDR, RST, Net, connected_pair, settle
 
 
 async def echo_server(lst: Socket, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

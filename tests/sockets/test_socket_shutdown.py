@@ -7,24 +7,12 @@ from socket import SO_ERROR, SOL_SOCKET
 
 import pytest
 import trio
-from socket_helpers import (  # noqa: F401  (fixtures)
-    ACK,
-    B_ADDR,
-    FIN,
-    RST,
-    SYN,
-    Net,
-    NetFactory,
-    autojump_clock_fixture,
-    connected_pair,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets import SHUT_RD, SHUT_RDWR, SHUT_WR
 from minitcp.tcp.states import State
+
+from .net import ACK, B_ADDR, FIN, RST, SYN, Net, NetFactory, connected_pair, settle
 
 
 async def test_shut_wr_sends_fin_at_once(net: Net, autojump_clock: MockClock) -> None:

@@ -10,19 +10,12 @@ import struct
 import pytest
 import trio
 import trio.testing
-from socket_helpers import (  # noqa: F401  (fixtures)
-    B_ADDR,
-    FIN,
-    Net,
-    autojump_clock_fixture,
-    make_net_fixture,
-    net_fixture,
-    settle,
-)
 from trio.testing import MockClock
 
 from minitcp.sockets.streams import SocketListener, SocketStream, open_tcp_listener, open_tcp_stream
 from minitcp.tcp.states import State
+
+from .net import B_ADDR, FIN, Net, settle
 
 
 async def stream_pair(net: Net, listener: SocketListener) -> tuple[SocketStream, SocketStream]:

@@ -9,12 +9,15 @@ import logging
 import pytest
 import trio
 import trio.testing
-from socket_helpers import B_ADDR, Net, autojump_clock_fixture, make_net_fixture, net_fixture  # noqa: F401
 from trio.testing import MockClock
 
 from minitcp.apps import AppServer, DiscardServer, EchoServer
 from minitcp.sockets.streams import SocketListener, SocketStream, open_tcp_stream
 from minitcp.tcp.states import State
+from minitcp.trace.events import StateEvent
+
+from ..helpers.recorded import events_of
+from ..sockets.net import B_ADDR, Net
 
 
 async def read_to_eof(stream: trio.abc.ReceiveStream) -> bytes:
@@ -150,5 +153,5 @@ async def test_a_failing_handler_on_a_minitcp_stream_closes_its_connection(
             await trio.testing.wait_all_tasks_blocked()
         n.cancel_scope.cancel()
     assert server.errors == 1 and server.active == 0
-    assert [new for host, _, _, new, _ in net.states if host == "b"][-3:] == [
+    assert [State[e.new] for e in events_of(net.trace, StateEvent) if e.host == "b"][-3:] == [
         State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import trio
-from tcp_helpers import pair_connect
 from trio.testing import MockClock
 
 from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
@@ -17,6 +16,8 @@ from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+from ..helpers.pairs import pair_connect
 
 A, B = ip_int("198.18.0.1"), ip_int("198.18.0.2")
 

@@ -1,25 +1,22 @@
-"""Shared helpers for the TCP engine tests.
+"""`Peer`: the remote end of ONE engine, played by hand.
 
-`Peer` drives ONE engine by hand: the test plays the remote end, builds each
-segment itself (sequence numbers relative to its own ISN, acknowledgements
-relative to the engine's ISN, which is read from the engine's SYN or SYN-ACK)
-and gets back exactly what the engine sent. Timers fire in virtual time with
-`Peer.run_until`. `Recorder` is an observer that keeps everything it is told.
-`wire_log` turns an `EnginePair`'s wire into compact tuples for assertions.
+The test builds each segment itself (sequence numbers relative to its own ISN,
+acknowledgements relative to the engine's ISN, which is read from the engine's
+SYN or SYN-ACK) and gets back exactly what the engine sent. Timers fire in
+virtual time with `Peer.run_until`. The engine's observer is a
+`trace.Recorder` (`Peer.rec`); tests/helpers/recorded.py asks it questions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from minitcp.tcp.connection import Connection
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.knobs import Knobs
-from minitcp.tcp.pair import EnginePair, WireEvent
 from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import State
-from minitcp.tcp.timers import TimerKind
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
 
@@ -35,46 +32,6 @@ def knobs(**values: Any) -> Knobs:
     for name, value in values.items():
         k.set(name, value)
     return k
-
-
-@dataclass
-class Recorder:
-    """An observer that records every hook call (the engine's `Observer` protocol)."""
-
-    segments: list[tuple[str, Segment, float]] = field(default_factory=list)
-    states: list[tuple[object, State, State, float]] = field(default_factory=list)
-    timers: list[tuple[object, TimerKind, str, float | None, float]] = field(default_factory=list)
-    retransmits: list[tuple[Segment, float]] = field(default_factory=list)
-    drops: list[tuple[object | None, str, Segment | None, float]] = field(default_factory=list)
-
-    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
-        self.segments.append((direction, seg, now))
-
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        self.states.append((conn, old, new, now))
-
-    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
-                 now: float) -> None:
-        self.timers.append((conn, kind, action, deadline, now))
-
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        self.retransmits.append((seg, now))
-
-    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
-        self.drops.append((conn, reason, seg, now))
-
-    def state_path(self, conn: object) -> list[State]:
-        """The states `conn` went through, starting with the first one it left."""
-        path: list[State] = []
-        for c, old, new, _ in self.states:
-            if c is conn:
-                if not path:
-                    path.append(old)
-                path.append(new)
-        return path
-
-    def drop_reasons(self) -> list[str]:
-        return [reason for _, reason, _, _ in self.drops]
 
 
 class Peer:
@@ -189,41 +146,3 @@ class Peer:
         assert conn.state == State.ESTABLISHED
         self.conn = conn
         return conn
-
-
-# -------------------------------------------------------------------- EnginePair helpers
-
-
-def pair_connect(p: EnginePair, lport: int = 40000, rport: int = 80, backlog: int = 5,
-                 **options: Any) -> tuple[Connection, Connection]:
-    """Open a connection a -> b through the pair's wire; return (client, server)."""
-    lst = p.b.listeners.get((p.addr_b, rport)) or p.b.listen(p.addr_b, rport, backlog)
-    client = p.a.connect(p.addr_a, lport, p.addr_b, rport, p.now, **options)
-    p.run_for(0.01)
-    server = lst.accept()
-    assert server is not None
-    assert client.state == State.ESTABLISHED and server.state == State.ESTABLISHED
-    return client, server
-
-
-def wire_log(events: list[WireEvent], isn: dict[str, int] | None = None, t0: float = 0.0
-             ) -> list[tuple[float, str, str, int, int | None, int, bool]]:
-    """(time - t0, sender, flags, seq, ack, payload length, delivered) per segment.
-
-    With `isn` ({"a": client ISN, "b": server ISN}) seq and ack are relative.
-    """
-    out = []
-    for e in events:
-        s = e.seg
-        other = "b" if e.sender == "a" else "a"
-        seq = s.seq if isn is None else (s.seq - isn[e.sender]) & MASK
-        ack: int | None = None
-        if s.flags & ACK:
-            ack = s.ack if isn is None else (s.ack - isn[other]) & MASK
-        out.append((round(e.time - t0, 6), e.sender, flag_str(s.flags), seq, ack, len(s.payload),
-                    e.delivered))
-    return out
-
-
-def isns(client: Connection, server: Connection) -> dict[str, int]:
-    return {"a": client.iss, "b": server.iss}

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from itertools import pairwise
 
 import pytest
-from tcp_helpers import Peer, knobs, pair_connect
 
 from minitcp.tcp.connection import Connection
 from minitcp.tcp.pair import EnginePair
@@ -20,6 +19,9 @@ from minitcp.tcp.rtt import RcvRtt
 from minitcp.tcp.seq import seq_ge
 from minitcp.trace.ss import ss
 from minitcp.wire.segment import ACK, SYN
+
+from ..helpers.pairs import pair_connect
+from .peer import Peer, knobs
 
 RMEM_MAX = 6291456  # Linux tcp_rmem[2]
 MB = 1_000_000

@@ -3,12 +3,14 @@ recovery (RFC 5681, RFC 6582), the retransmission timer (RFC 6298)."""
 
 from __future__ import annotations
 
-from tcp_helpers import Recorder, pair_connect
-
 from minitcp.tcp.congestion import NewReno
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.seq import MASK
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.segment import Segment
+
+from ..helpers.pairs import pair_connect
+from ..helpers.recorded import segments
 
 MSS = 1448  # 1500 - 40 - 12 (timestamps)
 
@@ -62,10 +64,10 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     p.run(until=3.0)
     assert server.recv(100_000) == b"f" * 20 * MSS
     lost_seq = (client.iss + 1 + 2 * MSS) & MASK
-    sends = [i for i, (d, s, _) in enumerate(rec.segments) if d == "out" and s.seq == lost_seq and s.payload]
+    sends = [i for i, (d, s, _) in enumerate(segments(rec)) if d == "out" and s.seq == lost_seq and s.payload]
     assert len(sends) == 2  # the lost copy and its retransmission
-    resend_at = rec.segments[sends[1]][2]
-    acks_at_hole = [s for d, s, _ in rec.segments[: sends[1]]
+    resend_at = segments(rec)[sends[1]][2]
+    acks_at_hole = [s for d, s, _ in segments(rec)[: sends[1]]
                     if d == "in" and not s.payload and s.ack == lost_seq]
     # The ACK that brought snd_una to the hole, then exactly three duplicates (tcp_reordering = 3).
     assert len(acks_at_hole) == 1 + 3

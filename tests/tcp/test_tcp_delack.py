@@ -4,10 +4,13 @@ tcp_output.c tcp_send_delayed_ack; tcp_timer.c tcp_delack_timer_handler), on one
 from __future__ import annotations
 
 import pytest
-from tcp_helpers import Peer
 
 from minitcp.tcp.timers import TimerKind
+from minitcp.trace.events import TimerEvent
 from minitcp.wire.segment import ACK, PSH
+
+from ..helpers.recorded import events_of
+from .peer import Peer
 
 
 def _quick_acks(p: Peer, conn: object, start: float, count: int = 16) -> float:
@@ -114,7 +117,7 @@ def test_pending_ack_rides_on_data() -> None:
     assert p.rels(p.out()) == [("P.", 1, seq + 7, 8)]  # the ACK is in the reply
     assert p.run_until(1.4) == []  # and no bare ACK follows
     assert p.eng.counters["DelayedACKs"] == 0
-    acts = [(kind, act) for c, kind, act, _, _ in p.rec.timers if kind == TimerKind.DELACK]
+    acts = [(TimerKind[e.timer], e.action) for e in events_of(p.rec, TimerEvent) if e.timer == "DELACK"]
     assert acts[-2:] == [(TimerKind.DELACK, "set"), (TimerKind.DELACK, "cancel")]
 
 

@@ -7,10 +7,10 @@ rcv-data-segments/overlapping-* set-up) before each duplicate.
 
 from __future__ import annotations
 
-from tcp_helpers import Peer, knobs
-
 from minitcp.tcp.seq import MASK
 from minitcp.wire.segment import ACK, FIN, Segment
+
+from .peer import Peer, knobs
 
 
 def _sack(p: Peer, seg: Segment) -> list[tuple[int, int]]:

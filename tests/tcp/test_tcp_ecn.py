@@ -6,9 +6,9 @@ accepts a peer's request (SYN-ACK with ECE) but does not ask; 0 does neither.
 
 from __future__ import annotations
 
-from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs
-
 from minitcp.wire.segment import ACK, CWR, ECE, PSH, SYN
+
+from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 ECN_SYN = SYN | ECE | CWR
 

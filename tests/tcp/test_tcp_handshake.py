@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs
 
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, RST, SYN
+
+from ..helpers.recorded import drop_reasons, state_changes, state_path
+from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 # ---------------------------------------------------------------------------- LISTEN
 
@@ -67,7 +69,7 @@ def test_handshake_completes_and_counts_passive_open() -> None:
     conn = p.accept(at=0.0, rtt=0.05)
     c = p.eng.counters
     assert (c["PassiveOpens"], c["ActiveOpens"], c["CurrEstab"]) == (1, 0, 1)
-    assert p.rec.state_path(conn) == [State.LISTEN, State.SYN_RECEIVED, State.ESTABLISHED]
+    assert state_path(p.rec, conn) == [State.LISTEN, State.SYN_RECEIVED, State.ESTABLISHED]
     # The SYN-ACK was answered after 50 ms: that is the first RTT sample (RFC 6298 section 2.2).
     assert conn.rtt.srtt == pytest.approx(0.05)
     assert conn.rtt.rto == pytest.approx(0.05 + 0.2)  # Linux floors rttvar at 200 ms
@@ -102,7 +104,7 @@ def test_syn_sent_answers_an_unacceptable_ack_with_rst_and_stays() -> None:
     (rst,) = p.feed(p.seg(SYN | ACK, seq=0, ack=5, mss=1460))  # acknowledges bytes never sent
     assert (rst.flags, rst.seq) == (RST, (p.iss + 5) & 0xFFFFFFFF)
     assert conn.state == State.SYN_SENT
-    assert "unacceptable ACK in SYN-SENT" in p.rec.drop_reasons()
+    assert "unacceptable ACK in SYN-SENT" in drop_reasons(p.rec)
 
 
 def test_after_an_unacceptable_ack_the_syn_goes_again_soon_then_backs_off() -> None:
@@ -188,7 +190,7 @@ def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
     assert [t for t, _ in sent] == [1.0, 3.0, 7.0, 15.0, 31.0, 63.0]  # tcp_syn_retries = 6
     assert all(p.rel(s) == ("S", 0, None, 0) for _, s in sent)
     assert conn.state == State.CLOSED
-    assert p.rec.states[-1][3] == 127.0  # given up at 63 + 64 s
+    assert state_changes(p.rec)[-1][2] == 127.0  # given up at 63 + 64 s
     with pytest.raises(OSError) as e:
         conn.send(b"x")
     assert e.value.errno == errno.ETIMEDOUT
@@ -202,7 +204,7 @@ def test_syn_retries_knob() -> None:
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
     p.out()
     assert [t for t, _ in p.run_until(100)] == [1.0, 3.0]
-    assert conn.state == State.CLOSED and p.rec.states[-1][3] == 7.0
+    assert conn.state == State.CLOSED and state_changes(p.rec)[-1][2] == 7.0
 
 
 def test_karn_no_rtt_sample_from_a_retransmitted_syn() -> None:
@@ -249,7 +251,7 @@ def test_synack_retransmitted_at_1_3_7_15_31_then_given_up() -> None:
     assert [t for t, _ in sent] == [1.0, 3.0, 7.0, 15.0, 31.0]  # tcp_synack_retries = 5
     assert all(p.rel(s) == ("S.", 0, 1, 0) for _, s in sent)
     assert not lst.syn_queue and not p.eng.conns
-    assert p.rec.states[-1][2:] == (State.CLOSED, 63.0)
+    assert state_changes(p.rec)[-1][1:] == (State.CLOSED, 63.0)
     assert p.eng.counters["OutRsts"] == 0  # dropped silently
     assert p.eng.poll_at() is None
 

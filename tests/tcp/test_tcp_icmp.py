@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
 from minitcp.tcp.icmp_errors import icmp_errno
 from minitcp.tcp.states import State
@@ -20,6 +19,8 @@ from minitcp.wire.icmp import (
     UNREACH_PORT,
 )
 from minitcp.wire.segment import ACK, SYN
+
+from .peer import LOCAL, REMOTE, Peer, knobs
 
 HOST_PROHIBITED = 10  # RFC 1812: host administratively prohibited
 

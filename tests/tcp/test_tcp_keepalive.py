@@ -6,11 +6,12 @@ from __future__ import annotations
 import errno
 
 import pytest
-from tcp_helpers import Peer, knobs
 
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
 from minitcp.wire.segment import ACK, PSH, RST
+
+from .peer import Peer, knobs
 
 
 def test_keepalive_is_off_by_default() -> None:

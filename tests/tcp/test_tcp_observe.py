@@ -6,12 +6,17 @@ from __future__ import annotations
 import errno
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, Recorder, pair_connect
 
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
+from minitcp.trace.events import DropEvent, RetransmitEvent, TimerEvent, endpoint
+from minitcp.trace.recorder import Recorder, conn_endpoints
 from minitcp.wire.segment import ACK, RST, SYN
+
+from ..helpers.pairs import pair_connect
+from ..helpers.recorded import events_of, segments, state_changes
+from .peer import LOCAL, REMOTE, RPORT, Peer
 
 
 def test_observer_sees_every_state_of_an_active_close() -> None:
@@ -24,7 +29,10 @@ def test_observer_sees_every_state_of_an_active_close() -> None:
     p.run(until=1.5)
     server.close()
     p.run(until=100.0)
-    assert [(old, new) for c, old, new, _ in rec.states if c is client] == [
+    # The trace names a connection by its endpoints: the TIME_WAIT entry that follows the client
+    # has the same ones, and its only change starts from TIME_WAIT.
+    changes = state_changes(rec, client)
+    assert [(old, new) for old, new, _ in changes if old != State.TIME_WAIT] == [
         (State.CLOSED, State.SYN_SENT),
         (State.SYN_SENT, State.ESTABLISHED),
         (State.ESTABLISHED, State.FIN_WAIT_1),
@@ -32,9 +40,9 @@ def test_observer_sees_every_state_of_an_active_close() -> None:
         (State.FIN_WAIT_2, State.TIME_WAIT),
     ]
     # The TIME_WAIT entry reports its own end, 60 s after it began.
-    (tw_end,) = [(old, new, t) for c, old, new, t in rec.states if c is not client]
-    assert tw_end[:2] == (State.TIME_WAIT, State.CLOSED)
-    tw_start = next(t for c, old, new, t in rec.states if new == State.TIME_WAIT)
+    (tw_end,) = [(old, new, t) for old, new, t in state_changes(rec) if old == State.TIME_WAIT]
+    assert tw_end[:2] == (State.TIME_WAIT, State.CLOSED) and len(changes) == 6
+    tw_start = next(t for old, new, t in state_changes(rec) if new == State.TIME_WAIT)
     assert tw_end[2] == pytest.approx(tw_start + 60.0)
 
 
@@ -44,14 +52,14 @@ def test_observer_sees_timers_set_fire_and_cancel() -> None:
     p.iss = p.out()[0].seq
     p.run_until(1.0)  # the SYN timer fires once
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=1.5)
-    events = [(kind, act, deadline, now) for c, kind, act, deadline, now in p.rec.timers if c is conn]
+    events = [(TimerKind[e.timer], e.action, e.deadline, e.time) for e in events_of(p.rec, TimerEvent, conn)]
     assert events == [
         (TimerKind.RTO, "set", 1.0, 0.0),
         (TimerKind.RTO, "fire", None, 1.0),
         (TimerKind.RTO, "set", 3.0, 1.0),
         (TimerKind.RTO, "cancel", None, 1.5),
     ]
-    assert [round(t, 6) for _, t in p.rec.retransmits] == [1.0]
+    assert [round(e.time, 6) for e in events_of(p.rec, RetransmitEvent)] == [1.0]
 
 
 def test_observer_sees_drops_with_reasons() -> None:
@@ -60,7 +68,7 @@ def test_observer_sees_drops_with_reasons() -> None:
     p.feed(p.seg(ACK, seq=10_000_000, payload=b"far away"), at=1.0)
     p.feed(p.seg(RST, seq=100), at=2.0)
     p.feed(p.seg(0, seq=1, payload=b"no ack flag"), at=3.0)
-    reasons = [(c is conn, r) for c, r, _, _ in p.rec.drops]
+    reasons = [((e.local, e.remote) == conn_endpoints(conn), e.reason) for e in events_of(p.rec, DropEvent)]
     assert reasons == [
         (True, "outside the receive window"),
         (True, "RST not at rcv_nxt (RFC 5961)"),
@@ -68,7 +76,8 @@ def test_observer_sees_drops_with_reasons() -> None:
     ]
     p.lport = 81  # nothing there
     p.feed(p.seg(ACK, seq=1), at=4.0)
-    assert p.rec.drops[-1][:2] == (None, "no socket on this port")
+    last = events_of(p.rec, DropEvent)[-1]  # about no connection: named by the segment's endpoints
+    assert (last.local, last.reason) == (endpoint(LOCAL, 81), "no socket on this port")
 
 
 def test_observer_segments_match_the_segment_counters() -> None:
@@ -79,8 +88,8 @@ def test_observer_segments_match_the_segment_counters() -> None:
     client.send(b"x" * 5000)
     p.run(until=1.0)
     server.recv(10_000)
-    ins = [s for d, s, _ in rec.segments if d == "in"]
-    outs = [s for d, s, _ in rec.segments if d == "out"]
+    ins = [s for d, s, _ in segments(rec) if d == "in"]
+    outs = [s for d, s, _ in segments(rec) if d == "out"]
     assert len(ins) == p.b.counters["InSegs"] == len([e for e in p.wire if e.sender == "a"])
     assert len(outs) == p.b.counters["OutSegs"] == len([e for e in p.wire if e.sender == "b"])
 

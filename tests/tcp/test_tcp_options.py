@@ -3,12 +3,13 @@ timestamps (RFC 7323), SACK (RFC 2018)."""
 
 from __future__ import annotations
 
-from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs, pair_connect
-
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.pair import EnginePair
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
+
+from ..helpers.pairs import pair_connect
+from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 # ---------------------------------------------------------------------------- MSS
 

@@ -7,12 +7,13 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tcp_helpers import knobs
 
 from minitcp.tcp.connection import SHUT_WR, Connection
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.states import State
 from minitcp.wire.segment import Segment
+
+from .peer import knobs
 
 
 class LossyLink:

@@ -15,12 +15,17 @@ import errno
 from collections.abc import Callable
 
 import pytest
-from tcp_helpers import Recorder, isns, knobs, pair_connect, wire_log
 
 from minitcp.tcp.connection import SHUT_WR
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.states import State
+from minitcp.trace.events import DropEvent
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.segment import ACK, FIN, Segment
+
+from ..helpers.pairs import isns, pair_connect, wire_log
+from ..helpers.recorded import events_of, state_changes
+from .peer import knobs
 
 T0 = 1.0  # the application closes (or acts) at this time
 RTO = 0.201
@@ -241,7 +246,7 @@ def test_every_server_fin_lost_both_sides_give_up() -> None:
     fins = [w for w in log(p, client, server, since=T0 + 0.5) if w[1] == "b"]
     assert len(fins) == 9
     assert client.state == server.state == State.CLOSED
-    (fin2_end,) = [t for c, old, new, t in rec_a.states if new == State.CLOSED]
+    (fin2_end,) = [t for old, new, t in state_changes(rec_a) if new == State.CLOSED]
     assert fin2_end == pytest.approx(T0 + 0.0405 + 0.0005 + 60)  # 60 s after the ACK of its FIN
     assert not p.a.timewait_entries() and not p.b.timewait_entries()
     assert p.a.counters["OutRsts"] == p.b.counters["OutRsts"] == 0
@@ -317,7 +322,7 @@ def test_why_time_wait_an_old_duplicate_is_not_accepted_by_a_new_incarnation() -
     assert len(stale) == 1  # one transmission, delivered twice: at ~1 s and at ~6 s
     assert client2.recv(100) == b"new data"  # and nothing else
     assert ("outside the receive window", T0 + 5.0005) in [
-        (r, round(t, 6)) for c, r, s, t in rec_a.drops if c is client2]
+        (e.reason, round(e.time, 6)) for e in events_of(rec_a, DropEvent, client2)]
 
 
 def test_why_time_wait_it_answers_the_fin_whose_ack_was_lost() -> None:
@@ -344,7 +349,7 @@ def test_why_time_wait_it_answers_the_fin_whose_ack_was_lost() -> None:
     ]
     assert p.a.counters["TCPTimeWaitOverflow"] == 1
     assert server.state == State.CLOSED
-    assert "connection reset by peer" in [r for c, r, s, t in rec_b.drops if c is server]
+    assert "connection reset by peer" in [e.reason for e in events_of(rec_b, DropEvent, server)]
 
 
 # -------------------------------------------- TIME_WAIT 过多有什么危害？

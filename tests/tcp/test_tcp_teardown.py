@@ -11,12 +11,15 @@ from __future__ import annotations
 import errno
 
 import pytest
-from tcp_helpers import Peer, knobs
 
 from minitcp.tcp.connection import SHUT_RD, SHUT_WR
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
+from minitcp.trace.events import SegmentEvent
 from minitcp.wire.segment import ACK, FIN, PSH, RST
+
+from ..helpers.recorded import events_of, state_changes, state_path
+from .peer import Peer, knobs
 
 RTO = 0.21
 
@@ -91,7 +94,7 @@ def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=1.01)
     assert p.rels(out) == [(".", 2, 2, 0)]  # the last ACK goes at once
     assert conn.state == State.TIME_WAIT
-    assert p.rec.state_path(conn)[-3:] == [State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT]
+    assert state_path(p.rec, conn)[-3:] == [State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT]
     assert p.eng.in_use(*_tuple(p)) and conn.key not in p.eng.conns
 
 
@@ -115,7 +118,7 @@ def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
     sent = p.run_until(3.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO, 1.0 + 7 * RTO])
     assert all(p.rel(s) == ("F.", 1, 1, 0) for _, s in sent)
-    assert [s for s, _ in p.rec.retransmits] == [s for _, s in sent]
+    assert [e.segment for e in events_of(p.rec, SegmentEvent) if e.retransmit] == [s for _, s in sent]
     assert conn.timers()[0][0] == TimerKind.RTO and conn.timers()[0][2] == 3
 
 
@@ -128,7 +131,7 @@ def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
     sent = p.run_until(1000.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO * (2 ** k - 1) for k in range(1, 9)])
     assert conn.state == State.CLOSED
-    assert p.rec.states[-1][3] == pytest.approx(1.0 + RTO * 511)
+    assert state_changes(p.rec)[-1][2] == pytest.approx(1.0 + RTO * 511)
     assert all(s.flags & RST == 0 for _, s in sent)  # no RST: silently
     assert p.eng.counters["TCPAbortOnTimeout"] == 1
     assert not p.eng.conns and not p.eng.timewait_entries()
@@ -140,7 +143,7 @@ def test_orphan_retries_knob() -> None:
     conn.close()
     p.out()
     assert len(p.run_until(1000.0)) == 2
-    assert conn.state == State.CLOSED and p.rec.states[-1][3] == pytest.approx(1.0 + 7 * RTO)
+    assert conn.state == State.CLOSED and state_changes(p.rec)[-1][2] == pytest.approx(1.0 + 7 * RTO)
 
 
 def test_not_orphaned_fin_uses_tcp_retries2() -> None:
@@ -198,7 +201,7 @@ def test_orphaned_fin_wait_2_ends_after_tcp_fin_timeout_silently() -> None:
     _to_fin_wait_2(p, conn)
     assert p.run_until(200.0) == []
     assert conn.state == State.CLOSED
-    assert p.rec.states[-1][3] == pytest.approx(61.01)
+    assert state_changes(p.rec)[-1][2] == pytest.approx(61.01)
     assert not p.eng.timewait_entries() and not p.eng.conns
 
 
@@ -206,7 +209,7 @@ def test_fin_timeout_knob() -> None:
     p, conn = established(tcp_fin_timeout=5)
     _to_fin_wait_2(p, conn)
     p.run_until(100.0)
-    assert p.rec.states[-1][2:] == (State.CLOSED, pytest.approx(6.01))
+    assert state_changes(p.rec)[-1][1:] == (State.CLOSED, pytest.approx(6.01))
 
 
 def test_fin_wait_2_after_shutdown_waits_forever_and_still_receives() -> None:
@@ -230,7 +233,7 @@ def test_close_in_fin_wait_2_after_shutdown_starts_the_fin_timeout() -> None:
     conn.close()
     assert p.out() == []
     p.run_until(200.0)
-    assert p.rec.states[-1][2:] == (State.CLOSED, 70.0)
+    assert state_changes(p.rec)[-1][1:] == (State.CLOSED, 70.0)
 
 
 def test_orphaned_fin_wait_2_answers_new_data_with_rst() -> None:
@@ -281,7 +284,7 @@ def test_last_ack_ack_of_fin_closes() -> None:
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=2.01) == []
     assert conn.state == State.CLOSED
     assert not p.eng.conns and not p.eng.timewait_entries()  # the passive closer has no TIME_WAIT
-    assert p.rec.state_path(conn)[-4:] == [State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK,
+    assert state_path(p.rec, conn)[-4:] == [State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK,
                                            State.CLOSED]
     assert p.eng.counters["EstabResets"] == 0
     assert p.eng.poll_at() is None
@@ -353,6 +356,6 @@ def test_closing_retransmits_fin_until_acked_then_time_wait() -> None:
 
 
 def _tuple(p: Peer) -> tuple[int, int, int, int]:
-    from tcp_helpers import LOCAL, REMOTE
+    from .peer import LOCAL, REMOTE
 
     return LOCAL, p.lport, REMOTE, p.rport

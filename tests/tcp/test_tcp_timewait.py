@@ -8,10 +8,12 @@ with its listener still open (which matters for a new SYN on the same pair).
 from __future__ import annotations
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN
+
+from ..helpers.recorded import state_changes
+from .peer import LOCAL, REMOTE, Peer, knobs
 
 
 def time_wait(ts: bool = False, **kw: object) -> tuple[Peer, object]:
@@ -38,7 +40,7 @@ def test_time_wait_lasts_60_seconds_then_frees_the_pair() -> None:
     p.run_until(61.01)
     assert not p.eng.in_use(*four)
     assert p.eng.counters["TW"] == 1
-    assert p.rec.states[-1][1:] == (State.TIME_WAIT, State.CLOSED, pytest.approx(61.01))
+    assert state_changes(p.rec)[-1] == (State.TIME_WAIT, State.CLOSED, pytest.approx(61.01))
     assert p.eng.poll_at() is None
 
 
@@ -110,7 +112,7 @@ def test_new_syn_above_the_old_sequence_space_reuses_the_pair() -> None:
     assert (synack.seq - old_iss) & 0xFFFFFFFF == 2 + 65537  # old snd_nxt is iss + 2 (SYN, FIN)
     assert (synack.ack - p.peer_isn) & 0xFFFFFFFF == 50_001
     assert not p.eng.timewait_entries()
-    assert [(old, new) for _, old, new, _ in p.rec.states[-2:]] == [
+    assert [(old, new) for old, new, _ in state_changes(p.rec)[-2:]] == [
         (State.TIME_WAIT, State.CLOSED), (State.LISTEN, State.SYN_RECEIVED)]
     (half,) = lst.syn_queue.values()
     assert half.state == State.SYN_RECEIVED
@@ -165,7 +167,7 @@ def test_insecure_syn_knob_resets_time_wait_on_a_syn_in_the_window() -> None:
     out = p.feed(p.seg(SYN | ACK, seq=2, ack=2, mss=1460), at=10.0)
     assert p.rels(out) == [("R.", 2, 2, 0)]
     assert not p.eng.timewait_entries()
-    assert p.rec.states[-1][1:] == (State.TIME_WAIT, State.CLOSED, 10.0)
+    assert state_changes(p.rec)[-1] == (State.TIME_WAIT, State.CLOSED, 10.0)
     # Below the window (an old duplicate) it is only ACKed, as without the knob.
     p, _ = time_wait(tcp_insecure_syn=1)
     assert p.rels(p.feed(p.seg(SYN, seq=1, mss=1460), at=10.0)) == [(".", 2, 2, 0)]
@@ -191,7 +193,7 @@ def test_rst_at_rcv_nxt_ends_time_wait_unless_rfc1337() -> None:
     p, _ = time_wait()
     assert p.feed(p.seg(RST, seq=2), at=5.0) == []
     assert not p.eng.timewait_entries()  # TIME-WAIT assassination: Linux allows it by default
-    assert p.rec.states[-1][1:] == (State.TIME_WAIT, State.CLOSED, 5.0)
+    assert state_changes(p.rec)[-1] == (State.TIME_WAIT, State.CLOSED, 5.0)
 
     p, _ = time_wait(tcp_rfc1337=1)
     assert p.feed(p.seg(RST, seq=2), at=5.0) == []

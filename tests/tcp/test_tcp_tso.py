@@ -11,11 +11,15 @@ from __future__ import annotations
 import random
 
 import pytest
-from tcp_helpers import Peer, Recorder, pair_connect, wire_log
 
 from minitcp.tcp.pair import EnginePair
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.segment import ACK, PSH, Segment
 from minitcp.wire.tso import TSO_MAX
+
+from ..helpers.pairs import pair_connect, wire_log
+from ..helpers.recorded import segments
+from .peer import Peer
 
 
 def _transfer(tso: bool, fault: object = None) -> tuple[list, bytes, dict]:
@@ -69,7 +73,7 @@ def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
     (seg,) = p.out()  # cwnd 10: ten full segments, the rest waits for Nagle
     assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK)
     assert p.eng.counters["OutSegs"] - before == 10
-    observed = [s for d, s, _ in p.rec.segments if d == "out" and s.payload]
+    observed = [s for d, s, _ in segments(p.rec) if d == "out" and s.payload]
     assert [len(s.payload) for s in observed] == [mss] * 10
     # One ACK for all of them opens the window: the rest, short, goes alone with PSH.
     out = p.feed(p.seg(ACK, ack=1 + 10 * mss), at=0.1)
@@ -99,6 +103,6 @@ def test_observers_see_the_same_segments_either_way() -> None:
         client.send(bytes(200_000))
         client.close()
         p.run_for(2.0)
-        logs.append([(d, s.fields(), t) for d, s, t in rec.segments])
+        logs.append([(d, s.fields(), t) for d, s, t in segments(rec)])
         assert wire_log(p.wire)
     assert logs[0] == logs[1]

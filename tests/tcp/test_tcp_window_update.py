@@ -5,9 +5,9 @@ update waited for the read to free a whole MSS more than was offered, the
 sender would sit on a tiny window until the delayed-ACK timer (40 ms).
 """
 
-from tcp_helpers import Peer
-
 from minitcp.wire.segment import ACK, PSH
+
+from .peer import Peer
 
 
 def test_a_read_that_doubles_the_window_sends_the_update_at_once() -> None:

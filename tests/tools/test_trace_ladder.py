@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from tcp_helpers import pair_connect
-from test_trace_recorder import full_life
-
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.diagram import Arrow, Note, build_diagram
 from minitcp.trace.events import SegmentEvent, StateEvent
@@ -12,6 +9,9 @@ from minitcp.trace.ladder import render_ladder
 from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, Segment
+
+from ..helpers.pairs import pair_connect
+from .test_trace_recorder import full_life
 
 
 def positions(text: str, needles: list[str]) -> list[int]:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_trace_recorder import full_life
 
 from minitcp.faults import FaultInjector
 from minitcp.tcp.pair import EnginePair
@@ -23,6 +22,8 @@ from minitcp.trace.tcpdump import RelativeSeq, describe_segment
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+from .test_trace_recorder import full_life
 
 TCPDUMP = shutil.which("tcpdump")
 needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed here to read the file")

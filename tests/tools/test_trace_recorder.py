@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tcp_helpers import LOCAL, RPORT, Peer, pair_connect
-
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.events import DropEvent, SegmentEvent, StateEvent, TimerEvent
 from minitcp.trace.recorder import Recorder, merge
 from minitcp.wire.segment import ACK, FIN, SYN
+
+from ..helpers.pairs import pair_connect
+from ..tcp.peer import LOCAL, RPORT, Peer
 
 CLIENT = "198.18.0.1:40000"
 SERVER = "198.18.0.2:80"

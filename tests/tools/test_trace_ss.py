@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from tcp_helpers import pair_connect
 
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.ss import ms_timer, ss, ss_rows
 from minitcp.trace.tcpdump import printer
 from minitcp.wire.tcp import build_tcp_packet
+
+from ..helpers.pairs import pair_connect
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tcp_helpers import pair_connect
-from test_trace_recorder import full_life
-
 from minitcp.faults import FaultInjector
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.recorder import Recorder
 from minitcp.trace.svg import render_svg, write_svg
+
+from ..helpers.pairs import pair_connect
+from .test_trace_recorder import full_life
 
 NS = "{http://www.w3.org/2000/svg}"
 

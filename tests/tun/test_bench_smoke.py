@@ -14,11 +14,7 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from minitcp.bench.suite import REQUIRED_KEYS
-
-pytestmark = pytest.mark.tun
 
 LIMIT = 150.0
 

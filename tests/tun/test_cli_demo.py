@@ -7,10 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-pytestmark = pytest.mark.tun
-
 
 def test_demo_passes() -> None:
     start = time.monotonic()

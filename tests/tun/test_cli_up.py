@@ -9,10 +9,7 @@ import subprocess
 import sys
 import time
 
-import pytest
 import trio
-
-pytestmark = pytest.mark.tun
 
 
 async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytearray) -> None:

@@ -10,12 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import trio
 
 from minitcp.control import request
-
-pytestmark = pytest.mark.tun
 
 ADDR = "198.18.0.9"
 CLI = [sys.executable, "-m", "minitcp.cli"]

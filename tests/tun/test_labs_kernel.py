@@ -12,8 +12,6 @@ import pytest
 from minitcp.labs import LABS, get, run_lab
 from minitcp.labs.render import render
 
-pytestmark = pytest.mark.tun
-
 
 @pytest.mark.parametrize("name", list(LABS))
 def test_every_lab_passes_against_the_kernel(name: str) -> None:

@@ -26,7 +26,6 @@ def _device_exists(name: str) -> bool:
     return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
 
 
-@pytest.mark.tun
 async def test_kernel_packets_arrive_as_bare_ipv4(tun_name: str) -> None:
     link = TunLink(tun_name, mtu=9000)
     try:
@@ -67,7 +66,6 @@ def _echo_request_from_stack() -> bytes:
     return header[:10] + struct.pack("!H", csum(header)) + header[12:] + icmp
 
 
-@pytest.mark.tun
 async def test_sent_packets_reach_the_kernel(tun_name: str) -> None:
     link = TunLink(tun_name)
     try:
@@ -84,7 +82,6 @@ async def test_sent_packets_reach_the_kernel(tun_name: str) -> None:
         link.close()
 
 
-@pytest.mark.tun
 async def test_close_wakes_a_waiting_receiver(tun_name: str) -> None:
     link = TunLink(tun_name)
     with trio.fail_after(2):

@@ -19,8 +19,6 @@ from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
 
-pytestmark = pytest.mark.tun
-
 ADDR = "198.18.0.2"
 
 

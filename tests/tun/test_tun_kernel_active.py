@@ -20,8 +20,6 @@ from minitcp.apps import fetch
 from minitcp.sockets.streams import open_tcp_stream
 from minitcp.stack import Stack
 
-pytestmark = pytest.mark.tun
-
 ADDR = "198.18.0.2"
 PEER = "198.18.0.1"
 HTTP_PORT = 8000

@@ -18,13 +18,10 @@ import random
 import socket
 import time
 
-import pytest
 import trio
 
 from minitcp.apps import DiscardServer, HttpServer, pattern_sha256
 from minitcp.stack import Stack
-
-pytestmark = pytest.mark.tun
 
 ADDR = "198.18.0.2"
 TOTAL = 100 * 10**6

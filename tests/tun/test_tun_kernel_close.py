@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 import pytest
 import trio
-from tun_helpers import StateLog
 
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
@@ -34,7 +33,7 @@ from minitcp.tcp.connection import conn_key
 from minitcp.tcp.states import State
 from minitcp.wire.ipv4 import ip_int
 
-pytestmark = pytest.mark.tun
+from ..helpers.recorded import entered
 
 ADDR = "198.18.0.2"
 PEER = "198.18.0.1"
@@ -49,8 +48,9 @@ def listener(tun_stack: Stack) -> Socket:
     return sock
 
 
-def log(tun_stack: Stack) -> StateLog:
-    return tun_stack.engine.observer  # type: ignore[return-value]
+def states(tun_stack: Stack, kport: int) -> list[State]:
+    """minitcp's states for its connection to the kernel's port `kport`, in order."""
+    return entered(tun_stack.engine.observer, PORT, kport)  # type: ignore[arg-type]
 
 
 async def kernel_states(kport: int) -> list[str]:
@@ -106,15 +106,15 @@ async def test_minitcp_closes_first_kernel_waits_in_close_wait_minitcp_in_time_w
             await ours.sendall(b"goodbye\n")
             ours.close()  # our FIN follows the data
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == b"goodbye\n"
-            await until(lambda: State.FIN_WAIT_2 in log(tun_stack).states(PORT, kport),
+            await until(lambda: State.FIN_WAIT_2 in states(tun_stack, kport),
                         "our FIN to be acknowledged")
             # The kernel got our FIN and acknowledged it; its application has not closed yet.
             assert await kernel_states(kport) == ["CLOSE-WAIT"]
         # Now it has: its FIN (LAST-ACK) is acknowledged by us at once and its socket is gone.
-        await until(lambda: State.TIME_WAIT in log(tun_stack).states(PORT, kport), "the kernel's FIN")
+        await until(lambda: State.TIME_WAIT in states(tun_stack, kport), "the kernel's FIN")
         assert await kernel_states(kport) == []
 
-    assert log(tun_stack).states(PORT, kport) == [
+    assert states(tun_stack, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
@@ -138,10 +138,10 @@ async def test_kernel_closes_first_kernel_in_time_wait_minitcp_passes_close_wait
         assert set(await kernel_reaches(kport, "FIN-WAIT-2")) <= {"FIN-WAIT-1", "FIN-WAIT-2"}
         assert ours.state == State.CLOSE_WAIT
         ours.close()
-        await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in states(tun_stack, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(tun_stack).states(PORT, kport) == [
+    assert states(tun_stack, kport) == [
         State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED,
     ]
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
@@ -155,13 +155,13 @@ async def test_server_that_never_closes_leaves_kernel_orphan_in_fin_wait_2(
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         kernel.close()
-        await until(lambda: State.CLOSE_WAIT in log(tun_stack).states(PORT, kport), "the kernel's FIN")
+        await until(lambda: State.CLOSE_WAIT in states(tun_stack, kport), "the kernel's FIN")
         await kernel_reaches(kport, "FIN-WAIT-2")  # and there it stays, for tcp_fin_timeout (60 s)
         await trio.sleep(0.3)  # time for anything else to happen: nothing should
         assert ours.state == State.CLOSE_WAIT
         assert await kernel_states(kport) == ["FIN-WAIT-2"]
         ours.close()  # tidy up: now the kernel's orphan gets our FIN
-        await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport), "our FIN to be acknowledged")
+        await until(lambda: State.CLOSED in states(tun_stack, kport), "our FIN to be acknowledged")
         assert await kernel_states(kport) == ["TIME-WAIT"]
 
 
@@ -185,11 +185,11 @@ async def test_half_close_server_answers_after_the_clients_fin(tun_stack: Stack,
             await ours.sendall(answer)  # sending in CLOSE-WAIT is allowed: only the peer is done
             ours.close()
             assert await trio.to_thread.run_sync(read_to_eof, kernel) == answer
-            await until(lambda: State.CLOSED in log(tun_stack).states(PORT, kport),
+            await until(lambda: State.CLOSED in states(tun_stack, kport),
                         "our FIN to be acknowledged")
             assert await kernel_states(kport) == ["TIME-WAIT"]
 
-    assert log(tun_stack).states(PORT, kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
+    assert states(tun_stack, kport)[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
 
 
 def _recv_error(sock: socket.socket) -> int | bytes:
@@ -214,8 +214,8 @@ async def test_close_with_unread_data_resets_the_kernels_connection(
         assert await kernel_states(kport) == []
 
     assert tun_stack.engine.counters["TCPAbortOnClose"] == 1
-    assert log(tun_stack).states(PORT, kport)[-1] == State.CLOSED
-    assert State.FIN_WAIT_1 not in log(tun_stack).states(PORT, kport)
+    assert states(tun_stack, kport)[-1] == State.CLOSED
+    assert State.FIN_WAIT_1 not in states(tun_stack, kport)
 
 
 async def test_linger_zero_close_resets_the_kernels_connection(tun_stack: Stack, listener: Socket) -> None:
@@ -230,7 +230,7 @@ async def test_linger_zero_close_resets_the_kernels_connection(tun_stack: Stack,
     key = conn_key(ip_int(ADDR), PORT, ip_int(PEER), kport)
     assert tun_stack.engine.timewait.get(key) is None
     assert key not in tun_stack.engine.conns
-    assert log(tun_stack).states(PORT, kport)[-1] == State.CLOSED
+    assert states(tun_stack, kport)[-1] == State.CLOSED
 
 
 def _connect_from(kport: int) -> socket.socket:

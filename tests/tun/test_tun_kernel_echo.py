@@ -20,7 +20,7 @@ from minitcp.apps import EchoServer
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 
-pytestmark = pytest.mark.tun
+from ..helpers.recorded import entered
 
 ADDR = "198.18.0.2"
 
@@ -68,11 +68,11 @@ async def test_half_closed_client_still_gets_everything_then_our_fin(
     data = os.urandom(300_000)
     with trio.fail_after(20):
         got, port = await trio.to_thread.run_sync(_round_trip, data)
-        while State.CLOSED not in tun_stack.engine.observer.states(7, port):  # type: ignore[union-attr]
+        while State.CLOSED not in entered(tun_stack.engine.observer, 7, port):  # type: ignore[arg-type]
             await trio.sleep(0.01)
     assert got == data
     # The kernel's FIN came first, so ours is the passive close.
-    ours = tun_stack.engine.observer.states(7, port)  # type: ignore[union-attr]
+    ours = entered(tun_stack.engine.observer, 7, port)  # type: ignore[arg-type]
     assert ours[-3:] == [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED], ours
 
 

@@ -28,8 +28,6 @@ from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 
-pytestmark = pytest.mark.tun
-
 ADDR = "198.18.0.2"
 
 

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
-from tun_helpers import http_download_sha
 
 from minitcp.apps import HttpServer, pattern_sha256
 from minitcp.stack import Stack
 from minitcp.tcp.connection import conn_key
 from minitcp.wire.ipv4 import ip_int
 
-pytestmark = pytest.mark.tun
+from .kernel import http_download_sha
 
 ADDR = "198.18.0.2"
 BIG = 50 * 10**6

@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 import trio
-from tcp_helpers import Peer
-from tun_helpers import http_download_sha
 
 from minitcp.apps import DiscardServer, EchoServer, HttpServer, pattern_sha256
 from minitcp.cli import _build_parser
@@ -35,6 +33,9 @@ from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, PSH, SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+
+from ..tcp.peer import Peer
+from .kernel import http_download_sha
 
 ADDR = "198.18.0.2"
 KERNEL = "198.18.0.1"
@@ -100,7 +101,6 @@ def _echo(total: int) -> tuple[str, str]:
     return hashlib.sha256(data).hexdigest(), got.hexdigest()
 
 
-@pytest.mark.tun
 async def test_upload_arrives_as_super_segments_with_partial_checksums(
     nursery: trio.Nursery, offload_stack: Stack
 ) -> None:
@@ -121,7 +121,6 @@ async def test_upload_arrives_as_super_segments_with_partial_checksums(
     assert not _drops_of_ours(offload_stack)
 
 
-@pytest.mark.tun
 async def test_download_leaves_as_super_segments_of_wire_sized_segments(
     nursery: trio.Nursery, offload_stack: Stack
 ) -> None:
@@ -140,7 +139,6 @@ async def test_download_leaves_as_super_segments_of_wire_sized_segments(
     assert not _drops_of_ours(offload_stack)
 
 
-@pytest.mark.tun
 async def test_echo_both_directions_at_once(nursery: trio.Nursery, offload_stack: Stack) -> None:
     link = offload_stack.link
     assert isinstance(link, TunLink)
@@ -152,7 +150,6 @@ async def test_echo_both_directions_at_once(nursery: trio.Nursery, offload_stack
     assert not _drops_of_ours(offload_stack)
 
 
-@pytest.mark.tun
 async def test_a_link_user_that_knows_nothing_of_offload_gets_complete_checksums(
     nursery: trio.Nursery, tun_name: str
 ) -> None:
@@ -176,7 +173,6 @@ async def test_a_link_user_that_knows_nothing_of_offload_gets_complete_checksums
         link.close()
 
 
-@pytest.mark.tun
 async def test_syn_from_the_kernel_has_a_partial_checksum(tun_name: str) -> None:
     link = TunLink(tun_name, offload=True)
     sock = socket.socket()
@@ -208,7 +204,6 @@ async def test_syn_from_the_kernel_has_a_partial_checksum(tun_name: str) -> None
         link.close()
 
 
-@pytest.mark.tun
 async def test_large_packets_are_never_overwritten_while_held(tun_name: str) -> None:
     """At MTU 65000 packets are views into reused arenas; held ones must keep their bytes."""
     link = TunLink(tun_name, mtu=65000, batch_limit=4)

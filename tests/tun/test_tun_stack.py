@@ -10,8 +10,6 @@ import trio
 
 from minitcp.stack import Stack
 
-pytestmark = pytest.mark.tun
-
 STACK_ADDR = "198.18.0.2"
 
 
