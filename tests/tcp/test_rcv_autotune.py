@@ -21,7 +21,8 @@ from minitcp.trace.ss import ss
 from minitcp.wire.segment import ACK, SYN
 
 from ..helpers.pairs import pair_connect
-from .peer import Peer, knobs
+from .builders import established
+from .peer import knobs
 
 RMEM_MAX = 6291456  # Linux tcp_rmem[2]
 MB = 1_000_000
@@ -145,8 +146,7 @@ def test_without_reads_the_buffer_does_not_grow() -> None:
 
 def test_rcv_space_adjust_sizes_the_buffer_from_one_rtt_of_reads() -> None:
     """Linux tcp_rcv_space_adjust arithmetic, then tcp_grow_window's first step, by hand."""
-    p = Peer()
-    conn = p.accept(ts=True)
+    p, conn = established(ts=True)
     mss = 1448  # 1460 less the timestamp option
 
     def ts(t: float) -> int:

@@ -14,6 +14,7 @@ from minitcp.tcp.timers import TimerKind
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
 from ..helpers.recorded import state_changes
+from .builders import established
 from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 RTO = 0.21  # 10 ms handshake RTT + 200 ms
@@ -23,8 +24,7 @@ RTO = 0.21  # 10 ms handshake RTT + 200 ms
 
 
 def test_send_takes_only_what_the_send_buffer_holds() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     big = b"x" * 1_000_000
     taken = conn.send(big)
     assert 0 < taken < len(big)
@@ -69,8 +69,7 @@ def test_receive_window_closes_when_the_application_does_not_read() -> None:
 
 
 def test_out_of_order_segments_are_reassembled_with_overlaps_trimmed() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     data = b"abcdefghijklmnopqrstuvwxyz0123"
     acks = []
     for lo, hi in ((20, 30), (5, 15), (0, 8), (12, 25)):
@@ -82,8 +81,7 @@ def test_out_of_order_segments_are_reassembled_with_overlaps_trimmed() -> None:
 
 
 def test_duplicate_data_is_acked_at_once_and_not_delivered_twice() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"once"), at=1.0)
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=b"once"), at=1.5)
     assert p.rels(out) == [(".", 1, 5, 0)]
@@ -188,8 +186,7 @@ def test_window_update_restarts_sending_without_waiting_for_the_probe() -> None:
 
 
 def test_nagle_holds_a_second_small_write_until_the_first_is_acked() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     conn.send(b"first")
     conn.send(b"second")
     assert p.rels(p.out()) == [("P.", 1, 1, 5)]
@@ -199,8 +196,7 @@ def test_nagle_holds_a_second_small_write_until_the_first_is_acked() -> None:
 
 def test_nagle_in_minshalls_form_sends_a_write_tail_at_once() -> None:
     """Linux tcp_minshall_check: only an unacknowledged *small* segment holds the next one."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     conn.send(b"y" * 2000)
     assert p.rels(p.out()) == [(".", 1, 1, 1460), ("P.", 1461, 1, 540)]
     conn.send(b"z" * 100)
@@ -210,8 +206,7 @@ def test_nagle_in_minshalls_form_sends_a_write_tail_at_once() -> None:
 
 
 def test_nodelay_sends_small_writes_at_once() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     conn.apply_option("nodelay", True)
     conn.send(b"first")
     conn.send(b"second")
@@ -219,8 +214,7 @@ def test_nodelay_sends_small_writes_at_once() -> None:
 
 
 def test_setting_nodelay_flushes_what_nagle_held() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     conn.send(b"first")
     conn.send(b"second")
     p.out()
@@ -229,8 +223,7 @@ def test_setting_nodelay_flushes_what_nagle_held() -> None:
 
 
 def test_fin_is_never_held_by_nagle() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     conn.send(b"first")
     conn.send(b"second")
     p.out()
@@ -274,8 +267,7 @@ def test_engine_sends_from_the_right_four_tuple() -> None:
 
 
 def test_retransmission_timeout_doubles_and_karn_skips_the_ambiguous_sample() -> None:
-    p = Peer(knobs(tcp_timestamps=0))
-    conn = p.accept(rtt=0.01)
+    p, conn = established(tcp_timestamps=0)
     p.eng.now = p.now = 1.0
     conn.send(b"q" * 100)
     (_seg,) = p.out()

@@ -10,6 +10,7 @@ from minitcp.trace.events import TimerEvent
 from minitcp.wire.segment import ACK, PSH
 
 from ..helpers.recorded import events_of
+from .builders import established
 from .peer import Peer
 
 
@@ -26,8 +27,7 @@ def _quick_acks(p: Peer, conn: object, start: float, count: int = 16) -> float:
 
 def test_quickack_mode_at_connection_start_then_40_ms_delay() -> None:
     """Linux tcp_incr_quickack: min(rcv_wnd / (2 * rcv_mss), 16) immediate ACKs at the start."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK | PSH, seq=seq, payload=b"late"), at=1.3) == []
     assert conn.timers() == [(TimerKind.DELACK, pytest.approx(0.04), 0)]
@@ -77,8 +77,7 @@ def test_delay_stays_at_40_ms_on_a_fast_path() -> None:
 def test_two_full_segments_are_acked_at_once() -> None:
     """"ACK every second full-sized segment": more than one MSS unacknowledged, and the window
     it would advertise does not shrink, so the ACK goes at once (the application keeps up)."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK, seq=seq, payload=b"f" * 1460), at=1.3) == []
     assert conn.recv(5000) == b"f" * 1460
@@ -95,8 +94,7 @@ def test_two_full_segments_are_acked_at_once() -> None:
 
 
 def test_out_of_order_and_duplicate_data_are_acked_at_once_even_after_quickack() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     out = p.feed(p.seg(ACK | PSH, seq=seq + 500, payload=b"o" * 10), at=1.2)
     assert p.rels(out) == [(".", 1, seq, 0)]  # a duplicate ACK for the hole (RFC 5681 section 4.2)
@@ -108,8 +106,7 @@ def test_out_of_order_and_duplicate_data_are_acked_at_once_even_after_quickack()
 
 
 def test_pending_ack_rides_on_data() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK | PSH, seq=seq, payload=b"request"), at=1.3) == []
     p.eng.now = p.now = 1.31
@@ -124,8 +121,7 @@ def test_pending_ack_rides_on_data() -> None:
 def test_a_quick_reply_turns_on_ping_pong_mode() -> None:
     """Linux tcp_event_data_sent: data sent within ATO of the last arrival means an interactive
     flow; the next ACK is then delayed even in quick-ACK mode, hoping to ride on the next reply."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"GET"), at=1.0)  # quick-ACKed
     p.out()
     p.eng.now = p.now = 1.01
@@ -139,8 +135,7 @@ def test_a_quick_reply_turns_on_ping_pong_mode() -> None:
 
 
 def test_quickack_sends_the_pending_ack_now() -> None:
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     p.feed(p.seg(ACK | PSH, seq=seq, payload=b"x"), at=1.3)
     assert p.out() == []
@@ -156,8 +151,7 @@ def test_quickack_sends_the_pending_ack_now() -> None:
 def test_a_duplicate_means_our_ack_was_lost_so_ping_pong_mode_ends() -> None:
     """Linux tcp_data_queue: old data again -> DelayedACKLost, tcp_enter_quickack_mode (which
     also leaves ping-pong mode): the duplicate and the next new segment are ACKed at once."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"GET"), at=1.0)
     p.eng.now = p.now = 1.01
     conn.send(b"200 OK")
@@ -174,8 +168,7 @@ def test_reading_a_small_segment_sends_its_ack_unless_in_ping_pong_mode() -> Non
     """Linux tcp_cleanup_rbuf: when the application drains the queue, the pending ACK for a
     small ("pushed") segment goes at once, unless a reply is expected (ping-pong mode);
     after two small segments it goes in any case (ICSK_ACK_PUSHED2)."""
-    p = Peer()
-    conn = p.accept(rtt=0.01)
+    p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK | PSH, seq=seq, payload=b"typed"), at=1.2) == []
     assert conn.recv(100) == b"typed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from minitcp.tcp.seq import MASK
 from minitcp.wire.segment import ACK, FIN, Segment
 
+from .builders import established
 from .peer import Peer, knobs
 
 
@@ -108,8 +109,7 @@ def test_old_segment_outside_the_window_gets_a_dsack_in_its_dupack() -> None:
 
 
 def test_a_retransmitted_fin_is_reported() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK | FIN, seq=1), at=0.1)
     p.run_until(1.0)  # the delayed ACK of the FIN
     (ack,) = p.feed(p.seg(ACK | FIN, seq=1), at=1.5)

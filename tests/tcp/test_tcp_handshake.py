@@ -15,6 +15,7 @@ from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, RST, SYN
 
 from ..helpers.recorded import drop_reasons, state_changes, state_path
+from .builders import syn_received, syn_sent
 from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 # ---------------------------------------------------------------------------- LISTEN
@@ -98,9 +99,7 @@ def test_connect_sends_syn_with_options_then_acks_the_synack() -> None:
 
 
 def test_syn_sent_answers_an_unacceptable_ack_with_rst_and_stays() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     (rst,) = p.feed(p.seg(SYN | ACK, seq=0, ack=5, mss=1460))  # acknowledges bytes never sent
     assert (rst.flags, rst.seq) == (RST, (p.iss + 5) & 0xFFFFFFFF)
     assert conn.state == State.SYN_SENT
@@ -121,9 +120,7 @@ def test_after_an_unacceptable_ack_the_syn_goes_again_soon_then_backs_off() -> N
 
 
 def test_syn_sent_rst_ack_refuses_the_connection() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     assert p.feed(p.seg(RST | ACK, seq=0, ack=1)) == []
     assert conn.state == State.CLOSED
     assert p.eng.counters["AttemptFails"] == 1
@@ -134,18 +131,14 @@ def test_syn_sent_rst_ack_refuses_the_connection() -> None:
 
 
 def test_syn_sent_ignores_rst_without_ack_and_rst_with_a_wrong_ack() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     assert p.feed(p.seg(RST, seq=0)) == []
     assert p.feed(p.seg(RST | ACK, seq=0, ack=9)) == []
     assert conn.state == State.SYN_SENT
 
 
 def test_syn_sent_simultaneous_open_answers_syn_with_synack() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     out = p.feed(p.seg(SYN, seq=0, mss=1400, wscale=2, sack_permitted=True), at=0.1)
     assert p.rels(out) == [("S.", 0, 1, 0)]  # our own ISN again, now acknowledging theirs
     assert out[0].mss == 1460
@@ -183,9 +176,7 @@ def test_simultaneous_open_through_a_wire() -> None:
 
 
 def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     sent = p.run_until(200.0)
     assert [t for t, _ in sent] == [1.0, 3.0, 7.0, 15.0, 31.0, 63.0]  # tcp_syn_retries = 6
     assert all(p.rel(s) == ("S", 0, None, 0) for _, s in sent)
@@ -208,9 +199,7 @@ def test_syn_retries_knob() -> None:
 
 
 def test_karn_no_rtt_sample_from_a_retransmitted_syn() -> None:
-    p = Peer(knobs(tcp_timestamps=0))
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent(tcp_timestamps=0)
     assert len(p.run_until(1.5)) == 1  # the SYN again at 1 s
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=1.6)
     assert conn.state == State.ESTABLISHED
@@ -222,10 +211,7 @@ def test_karn_no_rtt_sample_from_a_retransmitted_syn() -> None:
 
 
 def test_syn_received_retransmitted_syn_gets_the_synack_again() -> None:
-    p = Peer()
-    p.eng.listen(LOCAL, 80, 5)
-    (synack,) = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)
-    p.iss = synack.seq
+    p, _ = syn_received()
     (again,) = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.6)
     assert p.rel(again) == ("S.", 0, 1, 0)
     assert p.eng.counters["RetransSegs"] == 1
@@ -234,9 +220,7 @@ def test_syn_received_retransmitted_syn_gets_the_synack_again() -> None:
 def test_syn_received_duplicate_syns_are_rate_limited() -> None:
     """Linux tcp_check_req resends the SYN-ACK for a duplicate SYN at most once per
     tcp_invalid_ratelimit (500 ms), counting TCPACKSkippedSynRecv otherwise."""
-    p = Peer()
-    p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
     assert len(p.feed(p.seg(SYN, seq=0, mss=1460), at=0.1)) == 1
     assert p.feed(p.seg(SYN, seq=0, mss=1460), at=0.3) == []
     assert p.eng.counters["TCPACKSkippedSynRecv"] == 1
@@ -244,9 +228,8 @@ def test_syn_received_duplicate_syns_are_rate_limited() -> None:
 
 
 def test_synack_retransmitted_at_1_3_7_15_31_then_given_up() -> None:
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     sent = p.run_until(100.0)
     assert [t for t, _ in sent] == [1.0, 3.0, 7.0, 15.0, 31.0]  # tcp_synack_retries = 5
     assert all(p.rel(s) == ("S.", 0, 1, 0) for _, s in sent)
@@ -257,9 +240,8 @@ def test_synack_retransmitted_at_1_3_7_15_31_then_given_up() -> None:
 
 
 def test_syn_received_rst_removes_the_half_open_connection_silently() -> None:
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     assert p.feed(p.seg(RST, seq=1), at=0.1) == []
     assert not lst.syn_queue and not p.eng.conns
     assert p.eng.counters["AttemptFails"] == 1
@@ -269,18 +251,16 @@ def test_syn_received_rst_removes_the_half_open_connection_silently() -> None:
 
 
 def test_syn_received_bad_ack_gets_rst_and_keeps_waiting() -> None:
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     (rst,) = p.feed(p.seg(ACK, seq=1, ack=77), at=0.1)
     assert (rst.flags, rst.seq) == (RST, (p.iss + 77) & 0xFFFFFFFF)
     assert len(lst.syn_queue) == 1
 
 
 def test_synack_rtt_sample_and_data_on_the_third_segment() -> None:
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     # The handshake's ACK may already carry data (it is delivered, and ACKed at once: quick-ACK).
     out = p.feed(p.seg(ACK, seq=1, ack=1, payload=b"hello"), at=0.03)
     conn = lst.accept()
@@ -292,18 +272,16 @@ def test_synack_rtt_sample_and_data_on_the_third_segment() -> None:
 def test_syn_received_takes_any_in_window_rst() -> None:
     """Linux tcp_check_req: a half-open connection is reset by any RST in its window; the
     RFC 5961 exact-sequence rule and its challenge ACK are for established sockets."""
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     assert p.feed(p.seg(RST, seq=1000), at=0.1) == []
     assert not lst.syn_queue
     assert p.eng.counters["TCPChallengeACK"] == 0
 
 
 def test_syn_received_a_different_syn_resets_the_half_open_connection() -> None:
-    p = Peer()
-    lst = p.eng.listen(LOCAL, 80, 5)
-    p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)[0].seq
+    p, _ = syn_received()
+    lst = p.eng.listeners[(LOCAL, p.lport)]
     (rst,) = p.feed(p.seg(SYN, seq=500, mss=1460), at=0.1)
     assert (rst.flags, (rst.ack - p.peer_isn) & 0xFFFFFFFF) == (RST | ACK, 501)
     assert not lst.syn_queue and p.eng.counters["AttemptFails"] == 1

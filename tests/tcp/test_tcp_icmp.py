@@ -20,7 +20,8 @@ from minitcp.wire.icmp import (
 )
 from minitcp.wire.segment import ACK, SYN
 
-from .peer import LOCAL, REMOTE, Peer, knobs
+from .builders import established, syn_sent
+from .peer import LOCAL, REMOTE, Peer
 
 HOST_PROHIBITED = 10  # RFC 1812: host administratively prohibited
 
@@ -31,13 +32,6 @@ def icmp(p: Peer, rel_seq: int, icmp_type: int = ICMP_DEST_UNREACH, code: int = 
     if at is not None:
         p.now = at
     p.eng.icmp_error(LOCAL, p.lport, REMOTE, p.rport, (p.iss + rel_seq) & 0xFFFFFFFF, icmp_type, code, p.now)
-
-
-def syn_sent(p: Peer):  # type: ignore[no-untyped-def]
-    conn = p.eng.connect(LOCAL, p.lport, REMOTE, p.rport, 0.0)
-    (syn,) = p.out()
-    p.iss = syn.seq
-    return conn
 
 
 def test_the_errno_of_each_message() -> None:
@@ -53,8 +47,7 @@ def test_the_errno_of_each_message() -> None:
 
 
 def test_an_error_about_our_syn_aborts_the_connect() -> None:
-    p = Peer()
-    conn = syn_sent(p)
+    p, conn = syn_sent()
     icmp(p, -1, at=0.1)  # before snd_una: not about anything in flight
     assert conn.state == State.SYN_SENT and p.eng.counters["OutOfWindowIcmps"] == 1
     icmp(p, 0, at=0.2)
@@ -66,15 +59,13 @@ def test_an_error_about_our_syn_aborts_the_connect() -> None:
 
 def test_snd_nxt_itself_counts_as_in_flight_as_in_linux() -> None:
     # Linux's between(seq, snd_una, snd_nxt) includes both ends (FreeBSD stops before snd_nxt).
-    p = Peer()
-    conn = syn_sent(p)
+    p, conn = syn_sent()
     icmp(p, 1, code=UNREACH_HOST, at=0.1)
     assert (conn.state, conn.error) == (State.CLOSED, errno.EHOSTUNREACH)
 
 
 def test_once_established_an_error_is_only_remembered_and_reported_on_timeout() -> None:
-    p = Peer(knobs(tcp_retries2=2))
-    conn = p.accept()
+    p, conn = established(tcp_retries2=2)
     conn.send(b"x" * 100)
     p.out()
     icmp(p, 1, code=UNREACH_HOST, at=0.5)
@@ -87,8 +78,7 @@ def test_once_established_an_error_is_only_remembered_and_reported_on_timeout() 
 
 
 def test_an_error_quoting_acknowledged_data_is_ignored() -> None:
-    p = Peer(knobs(tcp_retries2=2))
-    conn = p.accept()
+    p, conn = established(tcp_retries2=2)
     conn.send(b"x" * 100)
     p.out()
     p.feed(p.seg(ACK, seq=1, ack=101), at=0.1)

@@ -11,19 +11,18 @@ from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
 from minitcp.wire.segment import ACK, PSH, RST
 
+from .builders import established
 from .peer import Peer, knobs
 
 
 def test_keepalive_is_off_by_default() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     assert p.run_until(100_000.0) == []
     assert conn.state == State.ESTABLISHED and conn.timers() == []
 
 
 def test_linux_defaults_7200_s_then_9_probes_75_s_apart_then_rst() -> None:
-    p = Peer()
-    conn = p.accept(at=0.0, rtt=0.01)
+    p, conn = established()
     conn.apply_option("keepalive", True)
     assert conn.timers() == [(TimerKind.KEEPALIVE, pytest.approx(7200.0 - p.now + 0.01), 0)]
     sent = p.run_until(10_000.0)
@@ -42,8 +41,7 @@ def test_linux_defaults_7200_s_then_9_probes_75_s_apart_then_rst() -> None:
 
 
 def test_answered_probe_keeps_the_connection_and_restarts_the_idle_time() -> None:
-    p = Peer(knobs(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3))
-    conn = p.accept(at=0.0, rtt=0.01)
+    p, conn = established(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3)
     conn.apply_option("keepalive", True)
     (t, _probe), = p.run_until(10.015)
     assert t == pytest.approx(10.01)
@@ -55,8 +53,7 @@ def test_answered_probe_keeps_the_connection_and_restarts_the_idle_time() -> Non
 
 
 def test_shortened_knobs_give_up_after_probes() -> None:
-    p = Peer(knobs(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3))
-    conn = p.accept(at=0.0, rtt=0.01)
+    p, conn = established(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3)
     conn.apply_option("keepalive", True)
     sent = p.run_until(100)
     assert [(round(t, 6), p.rel(s)[0]) for t, s in sent] == [
@@ -66,8 +63,7 @@ def test_shortened_knobs_give_up_after_probes() -> None:
 
 
 def test_traffic_postpones_the_first_probe() -> None:
-    p = Peer(knobs(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3))
-    conn = p.accept(at=0.0, rtt=0.01)
+    p, conn = established(tcp_keepalive_time=10, tcp_keepalive_intvl=2, tcp_keepalive_probes=3)
     conn.apply_option("keepalive", True)
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"hi"), at=6.0)
     p.out()
@@ -87,8 +83,7 @@ def test_keepalive_set_on_the_listener_applies_to_accepted_connections() -> None
 
 
 def test_keepalive_off_again_cancels_the_timer() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     conn.apply_option("keepalive", True)
     conn.apply_option("keepalive", False)
     assert conn.timers() == []

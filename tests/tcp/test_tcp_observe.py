@@ -16,6 +16,7 @@ from minitcp.wire.segment import ACK, RST, SYN
 
 from ..helpers.pairs import pair_connect
 from ..helpers.recorded import events_of, segments, state_changes
+from .builders import established, syn_sent
 from .peer import LOCAL, REMOTE, RPORT, Peer
 
 
@@ -47,9 +48,7 @@ def test_observer_sees_every_state_of_an_active_close() -> None:
 
 
 def test_observer_sees_timers_set_fire_and_cancel() -> None:
-    p = Peer()
-    conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    p.iss = p.out()[0].seq
+    p, conn = syn_sent()
     p.run_until(1.0)  # the SYN timer fires once
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=1.5)
     events = [(TimerKind[e.timer], e.action, e.deadline, e.time) for e in events_of(p.rec, TimerEvent, conn)]
@@ -63,8 +62,7 @@ def test_observer_sees_timers_set_fire_and_cancel() -> None:
 
 
 def test_observer_sees_drops_with_reasons() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK, seq=10_000_000, payload=b"far away"), at=1.0)
     p.feed(p.seg(RST, seq=100), at=2.0)
     p.feed(p.seg(0, seq=1, payload=b"no ack flag"), at=3.0)

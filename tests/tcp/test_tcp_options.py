@@ -9,6 +9,7 @@ from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
 from ..helpers.pairs import pair_connect
+from .builders import established
 from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
 # ---------------------------------------------------------------------------- MSS
@@ -180,8 +181,7 @@ def test_sack_knob_off() -> None:
 
 
 def test_timestamps_echo_the_peer_and_cost_12_bytes_of_mss() -> None:
-    p = Peer()
-    conn = p.accept(ts=True)
+    p, conn = established(ts=True)
     assert conn.ts_ok and conn.mss == 1448
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=b"t", ts_val=5000, ts_ecr=0), at=0.5)
     assert out[0].ts_ecr == 5000
@@ -211,8 +211,7 @@ def test_no_timestamps_when_the_peer_does_not_offer_them() -> None:
 
 def test_paws_drops_a_segment_with_an_old_timestamp() -> None:
     """RFC 7323 section 5: an old TSval means an old duplicate, whatever its sequence number."""
-    p = Peer()
-    conn = p.accept(ts=True)
+    p, conn = established(ts=True)
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"new", ts_val=5000, ts_ecr=0), at=0.5)
     out = p.feed(p.seg(ACK | PSH, seq=4, payload=b"old", ts_val=4000, ts_ecr=0), at=0.6)
     assert p.rels(out) == [(".", 1, 4, 0)]  # dropped, answered with a duplicate ACK
@@ -278,8 +277,7 @@ def test_the_timestamp_offset_is_per_host_pair_and_the_isn_per_connection() -> N
 def test_a_bare_out_of_order_fin_gets_a_sack_block_of_its_own() -> None:
     """Linux queues a lone FIN beyond a hole (tcp_data_queue_ofo): SACK [fin, fin + 1), first as
     the newest arrival; data filling the hole then takes the FIN in."""
-    p = Peer()
-    conn = p.accept(ts=True)
+    p, conn = established(ts=True)
     (ack,) = p.feed(p.seg(ACK, seq=1001, payload=b"d" * 500, ts_val=200, ts_ecr=0), at=0.1)
     assert _sack_rel(p, ack) == [(1001, 1501)]
     (ack,) = p.feed(p.seg(ACK | FIN, seq=3001, ts_val=201, ts_ecr=0), at=0.1)

@@ -12,6 +12,7 @@ from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN
 
 from ..helpers.recorded import drop_reasons
+from .builders import established
 from .peer import LOCAL, REMOTE, Peer, knobs
 
 # ---------------------------------------------------------------------------- CLOSED (no socket)
@@ -48,8 +49,7 @@ def test_closed_port_never_answers_rst() -> None:
 
 
 def test_rst_exactly_at_rcv_nxt_resets_the_connection() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     assert p.feed(p.seg(RST, seq=1), at=1.0) == []
     assert conn.state == State.CLOSED
     c = p.eng.counters
@@ -61,8 +61,7 @@ def test_rst_exactly_at_rcv_nxt_resets_the_connection() -> None:
 
 
 def test_rst_elsewhere_in_the_window_gets_a_rate_limited_challenge_ack() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     out = p.feed(p.seg(RST, seq=1000), at=1.0)
     assert p.rels(out) == [(".", 1, 1, 0)]  # "tell me where you are" (RFC 5961 section 3.2)
     assert conn.state == State.ESTABLISHED
@@ -74,8 +73,7 @@ def test_rst_elsewhere_in_the_window_gets_a_rate_limited_challenge_ack() -> None
 
 
 def test_rst_outside_the_window_is_dropped_silently() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     assert p.feed(p.seg(RST, seq=10_000_000), at=1.0) == []
     assert p.feed(p.seg(RST, seq=-5), at=1.0) == []
     assert conn.state == State.ESTABLISHED
@@ -98,15 +96,13 @@ def test_challenge_ack_limit_is_stack_wide_per_second() -> None:
 
 
 def test_insecure_rst_knob_accepts_any_in_window_rst() -> None:
-    p = Peer(knobs(tcp_insecure_rst=1))
-    conn = p.accept()
+    p, conn = established(tcp_insecure_rst=1)
     assert p.feed(p.seg(RST, seq=1000), at=1.0) == []
     assert conn.state == State.CLOSED
 
 
 def test_syn_on_an_established_connection_gets_a_challenge_ack() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     out = p.feed(p.seg(SYN, seq=77_000, mss=1460), at=1.0)
     assert p.rels(out) == [(".", 1, 1, 0)]
     assert conn.state == State.ESTABLISHED
@@ -133,8 +129,7 @@ def test_rst_at_the_fin_sequence_counts_even_after_the_fin_was_acked() -> None:
 
 def test_insecure_syn_knob_resets_on_a_syn_in_the_window() -> None:
     """RFC 793 page 71 (RFC 5961 section 4 off): reset, CLOSED, "connection reset"."""
-    p = Peer(knobs(tcp_insecure_syn=1))
-    conn = p.accept()
+    p, conn = established(tcp_insecure_syn=1)
     out = p.feed(p.seg(SYN, seq=1, mss=1460), at=1.0)
     assert p.rels(out) == [("R.", 1, 1, 0)]
     assert conn.state == State.CLOSED
@@ -146,16 +141,14 @@ def test_insecure_syn_knob_resets_on_a_syn_in_the_window() -> None:
 def test_insecure_syn_knob_still_only_acks_a_syn_before_the_window() -> None:
     # Its end (seq + 1) reaches rcv_nxt, so Linux's tcp_sequence lets it in, but the SYN's own
     # sequence number is outside the window: RFC 793 says ACK it and drop it.
-    p = Peer(knobs(tcp_insecure_syn=1))
-    conn = p.accept()
+    p, conn = established(tcp_insecure_syn=1)
     assert p.rels(p.feed(p.seg(SYN, seq=0, mss=1460), at=1.0)) == [(".", 1, 1, 0)]
     assert conn.state == State.ESTABLISHED
 
 
 def test_rst_in_close_wait_reports_epipe_and_rcv_nxt_minus_one_is_accepted() -> None:
     """Linux tcp_reset_check: once the peer's FIN is in, an RST at rcv_nxt - 1 is exact too."""
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
     assert conn.state == State.CLOSE_WAIT
     assert p.feed(p.seg(RST, seq=1), at=1.1) == []
@@ -169,8 +162,7 @@ def test_rst_in_close_wait_reports_epipe_and_rcv_nxt_minus_one_is_accepted() -> 
 
 
 def test_close_with_unread_data_sends_rst_instead_of_fin() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"unread"), at=1.0)
     p.eng.now = p.now = 1.1
     conn.close()
@@ -183,8 +175,7 @@ def test_close_with_unread_data_sends_rst_instead_of_fin() -> None:
 
 
 def test_close_after_reading_everything_sends_fin() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"read me"), at=1.0)
     assert conn.recv(100) == b"read me"
     p.eng.now = p.now = 1.1
@@ -193,8 +184,7 @@ def test_close_after_reading_everything_sends_fin() -> None:
 
 
 def test_shut_rd_does_not_discard_queued_data_but_close_still_resets() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"abc"), at=1.0)
     conn.shutdown(SHUT_RD)
     assert p.out() == []
@@ -205,8 +195,7 @@ def test_shut_rd_does_not_discard_queued_data_but_close_still_resets() -> None:
 
 
 def test_linger_zero_abort_sends_rst_and_skips_time_wait() -> None:
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     conn.send(b"unsent?")
     p.out()
     p.eng.now = p.now = 1.0
@@ -239,8 +228,7 @@ def test_close_in_syn_sent_is_silent() -> None:
 def test_after_the_peers_fin_a_later_rst_leaves_reads_at_end_of_stream() -> None:
     """Linux tcp_recvmsg checks SOCK_DONE (FIN received) before sk_err: recv() says EOF,
     and the error (EPIPE for an RST in CLOSE_WAIT) is reported by send()."""
-    p = Peer()
-    conn = p.accept()
+    p, conn = established()
     p.feed(p.seg(ACK | PSH | FIN, seq=1, payload=b"bye"), at=1.0)
     assert conn.state == State.CLOSE_WAIT
     p.feed(p.seg(RST, seq=5), at=1.1)

@@ -19,16 +19,15 @@ from minitcp.trace.events import SegmentEvent
 from minitcp.wire.segment import ACK, FIN, PSH, RST
 
 from ..helpers.recorded import events_of, state_changes, state_path
-from .peer import Peer, knobs
+from .builders import close_wait, closing, established, fin_wait_1, fin_wait_2, last_ack
+from .peer import Peer
 
 RTO = 0.21
 
 
-def established(**kw: object) -> tuple[Peer, object]:
-    p = Peer(knobs(**kw) if kw else None)
-    conn = p.accept(at=0.0, rtt=0.01)
+def test_the_handshake_gives_the_rto_these_tests_count_with() -> None:
+    _, conn = established()
     assert conn.rtt.rto == pytest.approx(RTO)
-    return p, conn
 
 
 # ---------------------------------------------------------------------------- ESTABLISHED
@@ -76,10 +75,7 @@ def test_close_sends_fin_and_enters_fin_wait_1() -> None:
 
 
 def test_fin_wait_1_ack_of_fin_moves_to_fin_wait_2() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
     assert conn.state == State.FIN_WAIT_2
     # Orphaned by close(): it waits tcp_fin_timeout for the peer's FIN (Linux tcp_rcv_state_process).
@@ -87,10 +83,7 @@ def test_fin_wait_1_ack_of_fin_moves_to_fin_wait_2() -> None:
 
 
 def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=1.01)
     assert p.rels(out) == [(".", 2, 2, 0)]  # the last ACK goes at once
     assert conn.state == State.TIME_WAIT
@@ -99,10 +92,7 @@ def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
 
 
 def test_fin_wait_1_fin_without_our_ack_is_simultaneous_close_closing() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=1), at=1.0005)  # their FIN crossed ours
     assert conn.state == State.CLOSING
     assert p.rels(out) == [(".", 2, 2, 0)]  # ACK their FIN at once
@@ -111,10 +101,7 @@ def test_fin_wait_1_fin_without_our_ack_is_simultaneous_close_closing() -> None:
 
 
 def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     sent = p.run_until(3.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO, 1.0 + 7 * RTO])
     assert all(p.rel(s) == ("F.", 1, 1, 0) for _, s in sent)
@@ -124,10 +111,7 @@ def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
 
 def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
     """tcp_orphan_retries = 0 means 8 (Linux tcp_orphan_retries()): FIN once plus 8 retransmissions."""
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     sent = p.run_until(1000.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO * (2 ** k - 1) for k in range(1, 9)])
     assert conn.state == State.CLOSED
@@ -138,20 +122,14 @@ def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
 
 
 def test_orphan_retries_knob() -> None:
-    p, conn = established(tcp_orphan_retries=2)
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1(tcp_orphan_retries=2)
     assert len(p.run_until(1000.0)) == 2
     assert conn.state == State.CLOSED and state_changes(p.rec)[-1][2] == pytest.approx(1.0 + 7 * RTO)
 
 
 def test_not_orphaned_fin_uses_tcp_retries2() -> None:
     """After shutdown(SHUT_WR) the application still holds the socket: tcp_retries2 (15) applies."""
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.shutdown(SHUT_WR)
-    p.out()
+    p, conn = fin_wait_1(orphan=False)
     sent = p.run_until(5000.0)
     assert len(sent) == 15
     assert conn.state == State.CLOSED
@@ -161,10 +139,7 @@ def test_not_orphaned_fin_uses_tcp_retries2() -> None:
 
 
 def test_fin_wait_1_data_for_a_closed_reader_gets_rst() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
+    p, conn = fin_wait_1()
     (rst,) = p.feed(p.seg(ACK | PSH, seq=1, ack=1, payload=b"too late"), at=1.01)
     assert (rst.flags, rst.seq) == (RST, (p.iss + 1) & 0xFFFFFFFF)  # the closed-port reply to it
     assert conn.state == State.CLOSED
@@ -175,20 +150,8 @@ def test_fin_wait_1_data_for_a_closed_reader_gets_rst() -> None:
 # ---------------------------------------------------------------------------- FIN-WAIT-2
 
 
-def _to_fin_wait_2(p: Peer, conn: object, *, orphan: bool = True) -> None:
-    p.eng.now = p.now = 1.0
-    if orphan:
-        conn.close()
-    else:
-        conn.shutdown(SHUT_WR)
-    p.out()
-    assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
-    assert conn.state == State.FIN_WAIT_2
-
-
 def test_fin_wait_2_fin_is_acked_at_once_and_time_wait_follows() -> None:
-    p, conn = established()
-    _to_fin_wait_2(p, conn)
+    p, conn = fin_wait_2()
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=5.0)
     assert p.rels(out) == [(".", 2, 2, 0)]
     assert conn.state == State.TIME_WAIT
@@ -197,8 +160,7 @@ def test_fin_wait_2_fin_is_acked_at_once_and_time_wait_follows() -> None:
 
 
 def test_orphaned_fin_wait_2_ends_after_tcp_fin_timeout_silently() -> None:
-    p, conn = established()
-    _to_fin_wait_2(p, conn)
+    p, conn = fin_wait_2()
     assert p.run_until(200.0) == []
     assert conn.state == State.CLOSED
     assert state_changes(p.rec)[-1][2] == pytest.approx(61.01)
@@ -206,15 +168,13 @@ def test_orphaned_fin_wait_2_ends_after_tcp_fin_timeout_silently() -> None:
 
 
 def test_fin_timeout_knob() -> None:
-    p, conn = established(tcp_fin_timeout=5)
-    _to_fin_wait_2(p, conn)
+    p, _ = fin_wait_2(tcp_fin_timeout=5)
     p.run_until(100.0)
     assert state_changes(p.rec)[-1][1:] == (State.CLOSED, pytest.approx(6.01))
 
 
 def test_fin_wait_2_after_shutdown_waits_forever_and_still_receives() -> None:
-    p, conn = established()
-    _to_fin_wait_2(p, conn, orphan=False)
+    p, conn = fin_wait_2(orphan=False)
     assert conn.timers() == []
     assert p.run_until(100_000.0) == []
     assert conn.state == State.FIN_WAIT_2
@@ -227,8 +187,7 @@ def test_fin_wait_2_after_shutdown_waits_forever_and_still_receives() -> None:
 
 
 def test_close_in_fin_wait_2_after_shutdown_starts_the_fin_timeout() -> None:
-    p, conn = established()
-    _to_fin_wait_2(p, conn, orphan=False)
+    p, conn = fin_wait_2(orphan=False)
     p.eng.now = p.now = 10.0
     conn.close()
     assert p.out() == []
@@ -237,8 +196,7 @@ def test_close_in_fin_wait_2_after_shutdown_starts_the_fin_timeout() -> None:
 
 
 def test_orphaned_fin_wait_2_answers_new_data_with_rst() -> None:
-    p, conn = established()
-    _to_fin_wait_2(p, conn)
+    p, conn = fin_wait_2()
     (rst,) = p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"x"), at=2.0)
     assert (rst.flags, (rst.seq - p.iss) & 0xFFFFFFFF) == (RST, 2)
     assert conn.state == State.CLOSED
@@ -251,7 +209,11 @@ def test_shut_rd_then_shut_wr_also_resets_on_new_data() -> None:
     conn.shutdown(SHUT_RD)
     assert p.out() == []  # SHUT_RD sends nothing
     assert conn.recv(10) == b""
-    _to_fin_wait_2(p, conn, orphan=False)
+    p.eng.now = p.now = 1.0
+    conn.shutdown(SHUT_WR)
+    p.out()
+    assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
+    assert conn.state == State.FIN_WAIT_2
     (rst,) = p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"x"), at=2.0)
     assert rst.flags == RST and conn.state == State.CLOSED
 
@@ -259,14 +221,8 @@ def test_shut_rd_then_shut_wr_also_resets_on_new_data() -> None:
 # ---------------------------------------------------------------------------- CLOSE-WAIT and LAST-ACK
 
 
-def _to_close_wait(p: Peer, conn: object) -> None:
-    p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
-    assert conn.state == State.CLOSE_WAIT
-
-
 def test_close_in_close_wait_sends_fin_carrying_the_pending_ack() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
+    p, conn = close_wait()
     p.eng.now = p.now = 1.01  # within the 40 ms delayed-ACK time
     conn.close()
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
@@ -276,11 +232,7 @@ def test_close_in_close_wait_sends_fin_carrying_the_pending_ack() -> None:
 
 
 def test_last_ack_ack_of_fin_closes() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
-    p.out()
+    p, conn = last_ack()
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=2.01) == []
     assert conn.state == State.CLOSED
     assert not p.eng.conns and not p.eng.timewait_entries()  # the passive closer has no TIME_WAIT
@@ -291,11 +243,7 @@ def test_last_ack_ack_of_fin_closes() -> None:
 
 
 def test_last_ack_retransmits_fin_then_gives_up_silently() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
-    p.out()
+    p, conn = last_ack()
     sent = p.run_until(1000.0)
     assert len(sent) == 8 and all(p.rel(s) == ("F.", 1, 2, 0) for _, s in sent)
     assert sent[0][0] == pytest.approx(2.0 + RTO)
@@ -304,29 +252,20 @@ def test_last_ack_retransmits_fin_then_gives_up_silently() -> None:
 
 
 def test_last_ack_retransmitted_fin_answer_is_the_peers_ack() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
-    p.out()
+    p, conn = last_ack()
     (t, _fin), = p.run_until(2.0 + RTO)
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=t + 0.01) == []
     assert conn.state == State.CLOSED
 
 
 def test_last_ack_rst_at_rcv_nxt_ends_it() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
-    p.out()
+    p, conn = last_ack()
     assert p.feed(p.seg(RST, seq=2), at=2.1) == []
     assert conn.state == State.CLOSED
 
 
 def test_shutdown_wr_in_close_wait_sends_fin_and_the_socket_still_reads_eof() -> None:
-    p, conn = established()
-    _to_close_wait(p, conn)
+    p, conn = close_wait()
     p.eng.now = p.now = 1.5
     conn.shutdown(SHUT_WR)
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
@@ -340,13 +279,8 @@ def test_shutdown_wr_in_close_wait_sends_fin_and_the_socket_still_reads_eof() ->
 
 
 def test_closing_retransmits_fin_until_acked_then_time_wait() -> None:
-    p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
-    p.feed(p.seg(FIN | ACK, seq=1, ack=1), at=1.0005)
+    p, conn = closing()
     assert conn.state == State.CLOSING
-    p.out()
     (_t, fin), = p.run_until(1.0 + RTO)
     assert p.rel(fin) == ("F.", 1, 2, 0)  # our FIN again, now acknowledging theirs
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=1.3) == []

@@ -13,20 +13,8 @@ from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN
 
 from ..helpers.recorded import state_changes
+from .builders import time_wait
 from .peer import LOCAL, REMOTE, Peer, knobs
-
-
-def time_wait(ts: bool = False, **kw: object) -> tuple[Peer, object]:
-    """Server closes at 1.0, the peer's FIN+ACK comes at 1.01: TIME-WAIT until 61.01."""
-    p = Peer(knobs(**kw) if kw else None)
-    conn = p.accept(at=0.0, rtt=0.01, ts=ts)
-    p.eng.now = p.now = 1.0
-    conn.close()
-    p.out()
-    extra = {"ts_val": 200, "ts_ecr": 0} if ts else {}
-    out = p.feed(p.seg(FIN | ACK, seq=1, ack=2, **extra), at=1.01)
-    assert p.rels(out) == [(".", 2, 2, 0)]
-    return p, conn
 
 
 def test_time_wait_lasts_60_seconds_then_frees_the_pair() -> None:
