@@ -1,4 +1,5 @@
-"""Two engines on an `EnginePair`'s simulated wire: open a connection, read the wire as tuples.
+"""Two engines on an `EnginePair`'s simulated wire: open a connection, live a whole one, read
+the wire as tuples.
 
 Used by the engine tests (tests/tcp), the fault-injection tests (tests/stack) and the trace
 tests (tests/tools), which all start from a connection opened through a pair.
@@ -25,6 +26,21 @@ def pair_connect(p: EnginePair, lport: int = 40000, rport: int = 80, backlog: in
     assert server is not None
     assert client.state == State.ESTABLISHED and server.state == State.ESTABLISHED
     return client, server
+
+
+def full_life(p: EnginePair) -> None:
+    """Handshake, 100 bytes up, 300 bytes down, the client closes first, TIME_WAIT runs out."""
+    client, server = pair_connect(p)
+    client.send(b"x" * 100)
+    p.run_for(0.1)
+    assert server.recv(1000) == b"x" * 100
+    server.send(b"y" * 300)
+    p.run_for(0.1)
+    assert client.recv(1000) == b"y" * 300
+    client.close()
+    p.run_for(0.1)
+    server.close()
+    p.run_for(61.0)
 
 
 def wire_log(events: list[WireEvent], isn: dict[str, int] | None = None, t0: float = 0.0

@@ -113,7 +113,7 @@ def time_wait(*, ts: bool = False, **knob_values: Any) -> tuple[Peer, Connection
     """The peer's FIN+ACK came at 1.01 and we sent the last ACK: TIME-WAIT until 61.01 (unless
     the knobs leave no room for it: tcp_max_tw_buckets=0 closes at once)."""
     p, conn = fin_wait_1(ts=ts, **knob_values)
-    extra = {"ts_val": 200, "ts_ecr": 0} if ts else {}
+    extra: dict[str, Any] = {"ts_val": 200, "ts_ecr": 0} if ts else {}
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=2, **extra), at=1.01)
     assert p.rels(out) == [(".", 2, 2, 0)]
     return p, conn

@@ -123,7 +123,7 @@ class Peer:
         (synack,) = self.feed(self.seg(SYN, seq=0, window=64240, **opts), at=at)
         assert synack.flags == SYN | ACK
         self.iss = synack.seq
-        extra = {"ts_val": 101, "ts_ecr": synack.ts_val} if ts else {}
+        extra: dict[str, Any] = {"ts_val": 101, "ts_ecr": synack.ts_val} if ts else {}
         assert self.feed(self.seg(ACK, **extra), at=at + rtt) == []
         conn = lst.accept()
         assert conn is not None and conn.state == State.ESTABLISHED

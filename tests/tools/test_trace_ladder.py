@@ -10,8 +10,7 @@ from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, Segment
 
-from ..helpers.pairs import pair_connect
-from .test_trace_recorder import full_life
+from ..helpers.pairs import full_life, pair_connect
 
 
 def positions(text: str, needles: list[str]) -> list[int]:

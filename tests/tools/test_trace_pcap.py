@@ -23,7 +23,7 @@ from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
 
-from .test_trace_recorder import full_life
+from ..helpers.pairs import full_life
 
 TCPDUMP = shutil.which("tcpdump")
 needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed here to read the file")

@@ -9,26 +9,11 @@ from minitcp.trace.events import DropEvent, SegmentEvent, StateEvent, TimerEvent
 from minitcp.trace.recorder import Recorder, merge
 from minitcp.wire.segment import ACK, FIN, SYN
 
-from ..helpers.pairs import pair_connect
+from ..helpers.pairs import full_life, pair_connect
 from ..tcp.peer import LOCAL, RPORT, Peer
 
 CLIENT = "198.18.0.1:40000"
 SERVER = "198.18.0.2:80"
-
-
-def full_life(p: EnginePair) -> None:
-    """Handshake, 100 bytes up, 300 bytes down, the client closes first, TIME_WAIT runs out."""
-    client, server = pair_connect(p)
-    client.send(b"x" * 100)
-    p.run_for(0.1)
-    assert server.recv(1000) == b"x" * 100
-    server.send(b"y" * 300)
-    p.run_for(0.1)
-    assert client.recv(1000) == b"y" * 300
-    client.close()
-    p.run_for(0.1)
-    server.close()
-    p.run_for(61.0)
 
 
 def segs(rec: Recorder, host: str, direction: str = "out") -> list[tuple[str, int, int | None, int]]:

@@ -10,8 +10,7 @@ from minitcp.tcp.pair import EnginePair
 from minitcp.trace.recorder import Recorder
 from minitcp.trace.svg import render_svg, write_svg
 
-from ..helpers.pairs import pair_connect
-from .test_trace_recorder import full_life
+from ..helpers.pairs import full_life, pair_connect
 
 NS = "{http://www.w3.org/2000/svg}"
 
