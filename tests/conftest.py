@@ -1,29 +1,32 @@
-"""Keep every test off the host's network, and decide which TUN tests can run.
+"""Keep every test off the host's network, decide which TUN tests can run, and share the
+fixtures that tests in more than one folder use.
 
 At start-up the whole pytest process moves into a private network namespace
 (unless `make test` already put it in one), so even a bare `pytest` creates
 its TUN devices, addresses and routes where nothing else can see them, and
-they vanish with the process. Tests marked `tun` are skipped only when the
-machine has no /dev/net/tun or no private namespace could be had, and the
-skip reason says which.
+they vanish with the process. Tests marked `tun` (every test in tests/tun,
+see tests/tun/conftest.py) are skipped only when the machine has no
+/dev/net/tun or no private namespace could be had, and the skip reason says
+which.
+
+Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
+(virtual time that jumps to the next deadline as soon as every task is blocked).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
-from tun_helpers import StateLog
+import trio.testing
 
-from minitcp.link.tun import TunLink
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
-from minitcp.stack import Stack
+
+from .sockets.net import Net, NetFactory, new_net
 
 _netns_problem: str | None = None
-_device_numbers = itertools.count()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,18 +48,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(_netns_problem)
 
 
-@pytest.fixture
-def tun_name() -> str:
-    """A device name no other test in this run uses, so TUN tests never collide."""
-    return f"mtcpt{next(_device_numbers)}"
+# ---------------------------------------------------------------------------- two stacks on a memory link
 
 
 @pytest.fixture
-async def tun_stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
-    """minitcp as 198.18.0.2 on a fresh TUN device (the kernel is 198.18.0.1), served in the
-    test's nursery; its engine observer is a `StateLog` of every state change."""
-    link = TunLink(tun_name)  # 198.18.0.1 exists from now on, so kernel servers may bind it
-    stack = Stack(link, "198.18.0.2", observer=StateLog())
-    nursery.start_soon(stack.run)
-    yield stack
-    link.close()
+def make_net(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> NetFactory:
+    """`make_net(run_a=True, run_b=True, mtu=1500, capacity=1024, **knobs)`: a fresh network
+    (tests/sockets/net.py).
+
+    A stack that does not run never reads its link: whatever is sent to it is
+    lost (after the link's queue fills), as if the host were down. Knobs are
+    set on both engines (`tcp_syn_retries=2`, ...).
+    """
+
+    def factory(**options: Any) -> Net:
+        assert trio.lowlevel.current_clock() is autojump_clock, "the test must take `autojump_clock`"
+        return new_net(nursery, **options)
+
+    return factory
+
+
+@pytest.fixture
+def net(make_net: NetFactory) -> Net:
+    return make_net()

@@ -1,0 +1,1 @@
+"""The test suite, a package so that each folder's helpers are imported by relative import."""

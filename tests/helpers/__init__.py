@@ -1,0 +1,1 @@
+"""Helpers that tests in more than one folder use."""

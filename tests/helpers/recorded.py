@@ -1,0 +1,69 @@
+"""Questions tests ask of a `trace.Recorder`: which states a connection went through, why
+segments were dropped, which timers ran.
+
+The recorder keeps typed events (minitcp/trace/events.py) that name a connection by its two
+endpoints as the reporting host sees them (`local`, `remote`), not by the object. So a connection
+is matched by its endpoints: on one host those are its own, and on two hosts with different
+addresses they tell the hosts apart. A TIME_WAIT entry has the endpoints of the connection it
+took over and reports one change of its own, TIME_WAIT -> CLOSED.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from minitcp.tcp.states import State
+from minitcp.trace.events import DropEvent, Event, SegmentEvent, StateEvent
+from minitcp.trace.recorder import Recorder, conn_endpoints
+from minitcp.wire.segment import Segment
+
+E = TypeVar("E", bound=Event)
+
+
+def events_of(rec: Recorder, kind: type[E], conn: object | None = None) -> list[E]:
+    """`rec`'s events of type `kind`, in order; only those about `conn` when it is given."""
+    where = None if conn is None else conn_endpoints(conn)
+    return [e for e in rec.events
+            if isinstance(e, kind) and (where is None or (e.local, e.remote) == where)]
+
+
+def state_changes(rec: Recorder, conn: object | None = None) -> list[tuple[State, State, float]]:
+    """(old, new, time) of every state change, or of `conn`'s."""
+    return [(State[e.old], State[e.new], e.time) for e in events_of(rec, StateEvent, conn)]
+
+
+def state_path(rec: Recorder, conn: object) -> list[State]:
+    """The states `conn` went through, starting with the first one it left."""
+    changes = state_changes(rec, conn)
+    return [changes[0][0], *(new for _, new, _ in changes)] if changes else []
+
+
+def drop_reasons(rec: Recorder) -> list[str]:
+    """Why each ignored segment (or abandoned connection) was dropped, in order."""
+    return [e.reason for e in events_of(rec, DropEvent)]
+
+
+def entered(rec: Recorder, lport: int, rport: int) -> list[State]:
+    """The states the connection from our port `lport` to the peer's `rport` entered, in order
+    (a later connection on the same ports continues the list)."""
+    return [State[e.new] for e in events_of(rec, StateEvent)
+            if e.local.endswith(f":{lport}") and e.remote.endswith(f":{rport}")]
+
+
+class StateRecorder(Recorder):
+    """A `trace.Recorder` that leaves segments, retransmissions and timers out: a stack moving
+    100 MB over TUN would otherwise copy every segment into its trace."""
+
+    def __init__(self, host: str = "local") -> None:
+        super().__init__(host, timers=False)
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        pass
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+        pass
+
+
+def segments(rec: Recorder) -> list[tuple[str, Segment, float]]:
+    """(direction "in" or "out", the segment as it was then, time) of every segment reported."""
+    return [(e.direction, e.segment, e.time) for e in events_of(rec, SegmentEvent)]

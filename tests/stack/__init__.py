@@ -1,0 +1,1 @@
+"""The stack on memory links: what it answers and drops, GRO, faults, the apps, the control socket."""

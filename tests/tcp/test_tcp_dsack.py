@@ -1,0 +1,127 @@
+"""D-SACK (RFC 2883): the ACK answering a duplicate reports it in the first SACK block, as Linux.
+
+Sequence numbers are the peer's, relative to its ISN. The receiver holds 1:100
+in order and 200:300, 400:500, 600:700 out of order (the FreeBSD suite's
+rcv-data-segments/overlapping-* set-up) before each duplicate.
+"""
+
+from __future__ import annotations
+
+from minitcp.tcp.seq import MASK
+from minitcp.wire.segment import ACK, FIN, Segment
+
+from .builders import established
+from .peer import Peer, knobs
+
+
+def _sack(p: Peer, seg: Segment) -> list[tuple[int, int]]:
+    return [((a - p.peer_isn) & MASK, (b - p.peer_isn) & MASK) for a, b in seg.sack]
+
+
+def _holes(p: Peer, ts: bool = False) -> None:
+    """1:100 in order, 200:300, 400:500 and 600:700 queued out of order."""
+    extra = {"ts_val": 200, "ts_ecr": 0} if ts else {}
+    p.feed(p.seg(ACK, seq=1, payload=b"a" * 99, **extra), at=0.1)
+    for start in (200, 400, 600):
+        (ack,) = p.feed(p.seg(ACK, seq=start, payload=b"o" * 100, **extra), at=0.1)
+    assert p.rel(ack)[2] == 100
+    assert _sack(p, ack) == [(600, 700), (400, 500), (200, 300)]
+
+
+def _dup(p: Peer, start: int, end: int, ts: bool = False) -> Segment:
+    extra = {"ts_val": 201, "ts_ecr": 0} if ts else {}
+    (ack,) = p.feed(p.seg(ACK, seq=start, payload=b"d" * (end - start), **extra), at=0.1)
+    return ack
+
+
+def test_duplicate_below_rcv_nxt_comes_first_then_the_sack_blocks() -> None:
+    p = Peer()
+    p.accept()
+    _holes(p)
+    ack = _dup(p, 50, 75)  # overlapping-050-075
+    assert p.rel(ack) == (".", 1, 100, 0)
+    assert _sack(p, ack) == [(50, 75), (600, 700), (400, 500), (200, 300)]
+    # Reported once: the next ACK carries the SACK blocks alone.
+    (ack,) = p.feed(p.seg(ACK, seq=800, payload=b"n" * 10), at=0.2)
+    assert _sack(p, ack)[0] == (800, 810) and (50, 75) not in _sack(p, ack)
+
+
+def test_a_segment_starting_below_rcv_nxt_reports_only_its_old_part() -> None:
+    p = Peer()
+    p.accept()
+    _holes(p)
+    ack = _dup(p, 50, 275)  # tcp_dsack_set(seq, rcv_nxt); 200:275 is not contiguous with 50:100
+    assert p.rel(ack) == (".", 1, 300, 0)
+    assert _sack(p, ack) == [(50, 100), (600, 700), (400, 500)]
+
+
+def test_in_order_data_over_a_queued_block_reports_the_block_clipped() -> None:
+    """Linux tcp_ofo_queue (after commit a041f70e): each queued block below the new data's end
+    is extended into the D-SACK block when contiguous with it, never past the block."""
+    p = Peer()
+    p.accept()
+    _holes(p)
+    ack = _dup(p, 100, 400)
+    assert p.rel(ack) == (".", 1, 500, 0)
+    assert _sack(p, ack) == [(200, 300), (600, 700)]
+    ack = _dup(p, 1, 800)  # the whole retransmission: only the part below the old rcv_nxt
+    assert p.rel(ack) == (".", 1, 800, 0)
+    assert _sack(p, ack) == [(1, 500)]
+
+
+def test_duplicate_of_queued_out_of_order_data() -> None:
+    p = Peer()
+    p.accept()
+    _holes(p)
+    ack = _dup(p, 150, 275)  # overlapping-150-275: the part of 200:300 it repeats, then the SACKs
+    assert p.rel(ack) == (".", 1, 100, 0)
+    assert _sack(p, ack) == [(200, 275), (150, 300), (600, 700), (400, 500)]
+    ack = _dup(p, 450, 550)  # starts inside a block: from its start to the block's end
+    assert _sack(p, ack) == [(450, 500), (400, 550), (150, 300), (600, 700)]
+
+
+def test_a_segment_that_starts_at_a_blocks_end_is_coalesced_without_dsack() -> None:
+    """Linux tcp_data_queue_ofo coalesces it into the block on its left (tcp_ooo_try_coalesce)
+    before looking for overlaps, so the bytes it repeats further right are not reported."""
+    p = Peer()
+    p.accept()
+    _holes(p)
+    ack = _dup(p, 300, 475)
+    assert _sack(p, ack) == [(200, 500), (600, 700)]
+
+
+def test_three_blocks_with_timestamps_dsack_included() -> None:
+    p = Peer()
+    p.accept(ts=True)
+    _holes(p, ts=True)
+    ack = _dup(p, 50, 75, ts=True)
+    assert _sack(p, ack) == [(50, 75), (600, 700), (400, 500)]
+
+
+def test_old_segment_outside_the_window_gets_a_dsack_in_its_dupack() -> None:
+    """Wholly below rcv_wup: unacceptable (tcp_sequence), answered by tcp_send_dupack with D-SACK."""
+    p = Peer()
+    p.accept()
+    (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"a" * 1000), at=0.1)  # quick-ACKed: rcv_wup = 1001
+    (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"a" * 1000), at=0.2)
+    assert p.rel(ack) == (".", 1, 1001, 0)
+    assert _sack(p, ack) == [(1, 1001)]
+
+
+def test_a_retransmitted_fin_is_reported() -> None:
+    p, conn = established()
+    p.feed(p.seg(ACK | FIN, seq=1), at=0.1)
+    p.run_until(1.0)  # the delayed ACK of the FIN
+    (ack,) = p.feed(p.seg(ACK | FIN, seq=1), at=1.5)
+    assert conn.state.name == "CLOSE_WAIT"
+    assert p.rel(ack) == (".", 1, 2, 0)
+    assert _sack(p, ack) == [(1, 2)]
+
+
+def test_no_dsack_without_sack_or_with_the_knob_off() -> None:
+    for peer, opts in ((Peer(knobs(tcp_dsack=0)), {}), (Peer(), {"sack": False})):
+        peer.accept(**opts)
+        peer.feed(peer.seg(ACK, seq=1, payload=b"a" * 99), at=0.1)
+        (ack,) = peer.feed(peer.seg(ACK, seq=50, payload=b"d" * 25), at=0.1)
+        assert peer.rel(ack) == (".", 1, 100, 0)
+        assert ack.sack == ()

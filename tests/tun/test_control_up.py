@@ -1,0 +1,147 @@
+"""`minitcp up` with --pcap, --sysctl, --fault and its control socket, as a learner would use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+from minitcp.control import request
+
+ADDR = "198.18.0.9"
+CLI = [sys.executable, "-m", "minitcp.cli"]
+
+
+async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytearray) -> None:
+    while marker not in seen:
+        chunk = await stream.receive_some()
+        if not chunk:
+            raise AssertionError(f"output ended before {marker!r}: {bytes(seen)!r}")
+        seen += chunk
+
+
+async def _cli(*args: str) -> str:
+    done = await trio.run_process([*CLI, *args], capture_stdout=True, capture_stderr=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
+
+
+async def _stop(proc: trio.Process, stdout: bytearray) -> None:
+    assert proc.stdout is not None
+    proc.send_signal(signal.SIGINT)
+    with trio.fail_after(2):
+        await proc.wait()
+        await _read_until(proc.stdout, b"removed", stdout)
+    assert proc.returncode == 0
+
+
+def _http_close(addr: str) -> int:
+    """A GET with `Connection: close`: minitcp closes first, so its end goes to TIME-WAIT."""
+    with socket.create_connection((addr, 80), timeout=5) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n".encode())
+        while sock.recv(65536):
+            pass
+        return sock.getsockname()[1]
+
+
+async def test_ss_stat_knobs_and_pcap_of_a_running_stack(tun_name: str, tmp_path: Path) -> None:
+    control, pcap = str(tmp_path / "ctl.sock"), tmp_path / "up.pcap"
+    command = [*CLI, "up", "--dev", tun_name, "--addr", ADDR, "--echo", "7", "--http", "80",
+               "--sysctl", "net.ipv4.tcp_fin_timeout=5", "--pcap", str(pcap), "--control", control]
+    proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    stdout = bytearray()
+    held = None
+    try:
+        with trio.fail_after(15):
+            await _read_until(proc.stdout, b"control socket", stdout)
+            assert os.stat(control).st_mode & 0o777 == 0o600
+            ping = await trio.run_process(["ping", "-c", "3", "-i", "0.2", "-W", "1", ADDR],
+                                          capture_stdout=True, check=False)
+            assert ping.returncode == 0, ping.stdout
+
+            # A kernel client holds an echo connection open while we look.
+            held = await trio.to_thread.run_sync(lambda: socket.create_connection((ADDR, 7), timeout=5))
+            kport = held.getsockname()[1]
+            table = await _cli("ss", "--control", control)
+            lines = table.splitlines()
+            assert lines[0].split()[:2] == ["State", "Recv-Q"]
+            assert any(line.split()[0] == "LISTEN" and "0.0.0.0:7" in line for line in lines), table
+            assert any(line.split()[0] == "LISTEN" and "0.0.0.0:80" in line for line in lines), table
+            assert any(line.split()[0] == "ESTAB" and f"{ADDR}:7" in line and f"198.18.0.1:{kport}" in line
+                       for line in lines), table
+
+            hport = await trio.to_thread.run_sync(_http_close, ADDR)
+            timewait = []
+            for _ in range(50):  # the kernel's last ACK is on its way: up to a second
+                rows = (await trio.to_thread.run_sync(request, control, "ss"))["rows"]
+                timewait = [r for r in rows
+                            if r["state"] == "TIME-WAIT" and r["peer"] == f"198.18.0.1:{hport}"]
+                if timewait:
+                    break
+                await trio.sleep(0.02)
+            assert timewait and timewait[0]["timer"].startswith("timer:(timewait,"), rows
+            table = await _cli("ss", "--control", control)
+            assert any(line.startswith("TIME-WAIT") and ("timer:(timewait,59sec,0)" in line
+                                                         or "timer:(timewait,1min,0)" in line)
+                       for line in table.splitlines()), table
+
+            stats = json.loads(await _cli("stat", "--json", "--control", control))
+            assert stats["tcp"]["InSegs"] > 0 and stats["tcp"]["PassiveOpens"] == 2
+            assert stats["icmp"]["InEchos"] == 3
+            nstat = await _cli("stat", "--control", control)
+            assert nstat.splitlines()[0] == "#minitcp"
+            assert any(line.split() == ["IcmpInEchos", "3"] for line in nstat.splitlines()), nstat
+            assert "TcpOutSegs" in nstat and "TcpExtTCPAbortOnClose" not in nstat  # zeros hidden
+
+            knobs = (await trio.to_thread.run_sync(request, control, "knobs"))["knobs"]
+            assert knobs["tcp_fin_timeout"] == 5.0 and knobs["tcp_timewait_len"] == 60.0
+        await _stop(proc, stdout)
+    finally:
+        if held is not None:
+            held.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert not os.path.exists(control)  # removed on exit
+    done = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(f"198.18.0.1 > {ADDR}: ICMP echo request") == 3, done.stdout
+    assert done.stdout.count(f"{ADDR} > 198.18.0.1: ICMP echo reply") == 3, done.stdout
+    assert f"{ADDR}.80 > 198.18.0.1.{hport}: Flags [F.]" in done.stdout
+
+
+async def test_fault_drops_the_first_ping_reply_and_the_trace_says_so(
+    tun_name: str, tmp_path: Path
+) -> None:
+    control = str(tmp_path / "ctl.sock")
+    command = [*CLI, "up", "--dev", tun_name, "--addr", ADDR, "-v", "--fault", "drop:dir=out,nth=1",
+               "--control", control]
+    proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    stdout = bytearray()
+    try:
+        with trio.fail_after(10):
+            await _read_until(proc.stdout, b"control socket", stdout)
+            ping = await trio.run_process(["ping", "-c", "3", "-i", "0.2", "-W", "1", ADDR],
+                                          capture_stdout=True, check=False)
+            out = ping.stdout.decode()
+            assert "3 packets transmitted, 2 received" in out, out
+            await _read_until(proc.stdout, b"seq 3, length", stdout)
+        await _stop(proc, stdout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = stdout.decode()
+    [fault] = [line for line in text.splitlines() if line.startswith("FAULT")]
+    assert fault.startswith("FAULT drop out ")
+    assert f"IP {ADDR} > 198.18.0.1: ICMP echo reply, id " in fault and ", seq 1, length 64" in fault
+    # The stack answered all three; the trace shows the lost reply too, then says what became of it.
+    assert text.count(f"IP {ADDR} > 198.18.0.1: ICMP echo reply") == 4

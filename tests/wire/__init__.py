@@ -1,0 +1,1 @@
+"""Wire formats: parse and build, checksums, GRO and TSO cutting, the C extension against its twin."""
