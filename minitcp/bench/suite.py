@@ -63,7 +63,7 @@ from .roundtrips import RoundTrips
 from .scale import Scale
 from .stats import format_table
 
-# Every figure the JSON output always carries (tests/test_bench_smoke.py checks them).
+# Every figure the JSON output always carries (tests/tun/test_bench_smoke.py checks them).
 REQUIRED_KEYS = (
     "raw_read_1500_pps", "raw_write_1500_pps", "bulk_in_1500_MBps", "bulk_out_1500_MBps",
     "bulk_in_65000_MBps", "bulk_out_65000_MBps", "conn_per_s", "echo_p50_us", "echo_p99_us",

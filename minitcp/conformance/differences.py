@@ -2,7 +2,7 @@
 
 `linux_differences.toml` lists them: for each a category (why Linux differs,
 with the Linux code that decides it) and `expect`, a regular expression the
-failure reason must match. tests/test_conformance_suite.py runs every listed
+failure reason must match. tests/tools/test_conformance_suite.py runs every listed
 script and checks it still fails that way, so the list cannot rot: when
 minitcp changes, a script that starts passing or fails for another reason
 shows up. Engine bugs are never listed here (docs/conformance.md has them).
