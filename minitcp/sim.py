@@ -26,6 +26,7 @@ from trio.testing import MockClock
 from .apps import EchoServer, HttpServer
 from .faults import FaultInjector, FaultyLink, parse_rule
 from .link.memory import memory_link_pair
+from .sockets import Socket
 from .stack import Stack
 from .tcp.observer import BaseObserver
 from .tcp.states import State
@@ -173,7 +174,7 @@ async def run_story() -> bool:
         # 1. a closed port
         say(f"\n[1/{STEPS}] The client connects to port {CLOSED_PORT}, where nothing listens: a reset.")
         mark = rec.mark()
-        sock = client.socket()
+        sock = Socket(client)
         try:
             await sock.connect((SERVER, CLOSED_PORT))
             refused = False
@@ -189,7 +190,7 @@ async def run_story() -> bool:
         say(f"\n[2/{STEPS}] The client sends {message!r} to the echo server, reads it back, then closes "
             "first.")
         mark = rec.mark()
-        sock = client.socket()
+        sock = Socket(client)
         await sock.connect((SERVER, ECHO_PORT))
         key = (ECHO_PORT, sock.getsockname()[1])
         await sock.sendall(message)
@@ -219,7 +220,7 @@ async def run_story() -> bool:
         say(f"\n[3/{STEPS}] The client asks the HTTP server for / with `Connection: close`: this time the "
             "server closes first.")
         mark = rec.mark()
-        sock = client.socket()
+        sock = Socket(client)
         await sock.connect((SERVER, HTTP_PORT))
         key = (HTTP_PORT, sock.getsockname()[1])
         await sock.sendall(f"GET / HTTP/1.1\r\nHost: {SERVER}\r\nConnection: close\r\n\r\n".encode())

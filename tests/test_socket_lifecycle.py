@@ -25,7 +25,7 @@ from socket_helpers import (  # noqa: F401  (fixtures)
 )
 from trio.testing import MockClock
 
-from minitcp.sockets import SHUT_WR
+from minitcp.sockets import SHUT_WR, Socket
 from minitcp.tcp.states import State
 
 S = State
@@ -167,7 +167,7 @@ async def test_simultaneous_close_goes_through_closing(net: Net, autojump_clock:
 
 async def test_states_through_a_timed_out_connect(make_net: NetFactory, autojump_clock: MockClock) -> None:
     net = make_net(run_b=False, tcp_syn_retries=1)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError):
         await cli.connect(("198.18.0.2", 80))

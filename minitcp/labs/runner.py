@@ -28,6 +28,7 @@ import trio.testing
 from minitcp.faults import FaultInjector, FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.netns import enter_private_netns
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
@@ -82,7 +83,7 @@ class StackCtx(Ctx):
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
         if (host, port) not in self._listeners:
-            lst = stack.socket()
+            lst = Socket(stack)
             lst.bind((stack.address, port))
             lst.listen(128)
             self._listeners[(host, port)] = lst
@@ -114,7 +115,7 @@ class SimCtx(StackCtx):
         server = "p" if client == "m" else "m"
         cstack, sstack = (self.m, self.p) if client == "m" else (self.p, self.m)
         listener = self._listener(sstack, server, port)
-        c = cstack.socket()
+        c = Socket(cstack)
         if cport:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             c.bind((cstack.address, cport))
@@ -180,7 +181,7 @@ class KernelCtx(StackCtx):
                     lst.listen(128)
                     lst.settimeout(3)
                     self._listeners[key] = lst
-                c = self.m.socket()
+                c = Socket(self.m)
                 if cport:
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     c.bind((M_ADDR, cport))
