@@ -72,6 +72,15 @@ class Stack:
     def knobs(self) -> Knobs:
         return self.engine.knobs
 
+    @property
+    def on_packet(self) -> PacketHook | None:
+        """The host's packet hook (`Host.on_packet`), which may be set after construction."""
+        return self.host.on_packet
+
+    @on_packet.setter
+    def on_packet(self, hook: PacketHook | None) -> None:
+        self.host.on_packet = hook
+
     def sync_clock(self) -> None:
         """Bring the engine's clock to now before a socket call reaches the engine.
 

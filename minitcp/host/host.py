@@ -9,7 +9,9 @@ segments into wire packets unless the link takes them whole. It never reads a
 clock, waits, or touches a device: it is given the time at every call, and the
 two functions that hand a packet to the link (`send`, and `send_gso` for a link
 with offloads), which never block. `minitcp.stack.Stack` is the Trio shell that
-feeds it. (Handing packets over as they are made, rather than in a list the
+feeds it. The host has no timers of its own: TCP's are the engine's
+(`engine.poll_at()` says when `engine.handle_timeout(now)` is due; `transmit(now)`
+after it). (Handing packets over as they are made, rather than in a list the
 shell empties, keeps each one's place among the hooks' reports as in Linux's
 ip_output, and costs nothing per packet.)
 
@@ -139,6 +141,8 @@ class Host:
             return
         version = pkt[0] >> 4
         if version == 6:
+            # Not spoken yet: IPv6 will come as a second address family beside `ipv4`,
+            # its own input here, the engine and GRO shared.
             self.drops["ipv6"] += 1
             return
         if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
