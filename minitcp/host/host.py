@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 
 from minitcp.host.icmp import Icmp
-from minitcp.host.ipv4 import Ipv4Address
+from minitcp.host.ipv4 import Ipv4Address, is_martian_source
 from minitcp.host.ports import PortTable
 from minitcp.link.base import Received
 from minitcp.tcp.connection import conn_key
@@ -170,11 +170,15 @@ class Host:
             self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
 
     def _accept(self, src: int, dst: int) -> bool:
-        refusal = self.ipv4.refusal(src, dst)
-        if refusal is None:
-            return True
-        self.drops[refusal] += 1
-        return False
+        if dst != self.addr:
+            # A host does not forward (RFC 1122 section 3.3.1) and never
+            # answers for an address that is not its own.
+            self.drops["not_for_us"] += 1
+            return False
+        if is_martian_source(src) or src == self.addr:
+            self.drops["martian_source"] += 1
+            return False
+        return True
 
     def _flush_gro(self, now: float) -> None:
         gro = self._gro

@@ -1,4 +1,4 @@
-"""The host's IPv4 address, and the rules that keep it a host: what it takes and what it reaches."""
+"""The host's IPv4 address: which sources are no host's, and which addresses the link reaches."""
 
 from __future__ import annotations
 
@@ -14,25 +14,14 @@ def is_martian_source(addr: int) -> bool:
 
 
 class Ipv4Address:
-    """One IPv4 address on one link's subnet (`address`/`prefix_len`)."""
+    """One IPv4 address (`text`, dotted) on one link's subnet of `prefix_len` bits."""
 
-    __slots__ = ("addr", "netmask", "text")
+    __slots__ = ("addr", "netmask")
 
     def __init__(self, text: str, prefix_len: int) -> None:
-        self.text = text
         self.addr = ip_int(text)
         self.netmask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
 
     def on_link(self, addr: int) -> bool:
         """Whether `addr` is on the link's subnet: the only place the host can reach."""
         return (addr ^ self.addr) & self.netmask == 0 and addr != self.addr
-
-    def refusal(self, src: int, dst: int) -> str | None:
-        """Why a datagram from `src` to `dst` is not taken (a drop label), or None to take it."""
-        if dst != self.addr:
-            # A host does not forward (RFC 1122 section 3.3.1) and never
-            # answers for an address that is not its own.
-            return "not_for_us"
-        if is_martian_source(src) or src == self.addr:
-            return "martian_source"
-        return None
