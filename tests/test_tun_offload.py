@@ -161,7 +161,7 @@ async def test_a_link_user_that_knows_nothing_of_offload_gets_complete_checksums
     link = TunLink(tun_name, offload=True)
     try:
         faulty = FaultyLink(link, FaultInjector([parse_rule("delay:dir=in,ms=0")]))
-        stack = Stack(faulty, ADDR)  # type: ignore[arg-type]  # FaultyLink is a Link
+        stack = Stack(faulty, ADDR)
         nursery.start_soon(stack.run)
         server = DiscardServer(digest=True)
         await nursery.start(server.serve, stack, 9)

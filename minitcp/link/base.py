@@ -39,10 +39,12 @@ class Link(Protocol):
     """
 
     mtu: int
-    tx_dropped: int
     offload: bool
     gro: bool
     busy_poll: bool
+
+    @property
+    def tx_dropped(self) -> int: ...  # packets `send` could not hand over
 
     async def recv_batch(self) -> list[Received]: ...
 
