@@ -44,7 +44,7 @@ async def main(dev: str, port: int) -> None:
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stack.run)
-            sock = stack.socket()
+            sock = Socket(stack)
             sock.bind(("", port))
             sock.listen(128)
             print(f"discard server on 198.18.0.2:{port}; try "

@@ -32,13 +32,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP, parse_ipv4
 from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
 
 if TYPE_CHECKING:
-    from minitcp.link.base import Link
+    from minitcp.link.base import Link, Received
     from minitcp.tcp.pair import EnginePair, InFlight
 
 ACTIONS = ("drop", "delay", "dup", "reorder")
@@ -365,7 +366,15 @@ class FaultyLink:
     default). `report(direction, action, packet, now)`, when given, hears of
     each fault with the whole packet (for `-v` lines), besides the injector's
     own observer.
+
+    It is a plain link whatever it wraps: packets whose checksum the device left
+    partial are completed as they come in (the rules parse them whole), and
+    packets go out one by one, so no offload, GRO or busy polling is declared.
     """
+
+    offload = False
+    gro = False
+    busy_poll = False
 
     def __init__(self, link: Link, injector: FaultInjector, *,
                  clock: Callable[[], float] | None = None, report: PacketFaultHook | None = None) -> None:
@@ -410,15 +419,15 @@ class FaultyLink:
     def close(self) -> None:
         self.link.close()
 
-    async def recv_batch(self) -> list[bytes | memoryview]:
+    async def recv_batch(self) -> list[Received]:
         import trio
 
         while True:
             self._let_go(self.now())
             if self._ready:
                 await trio.lowlevel.checkpoint()
-                batch, self._ready = self._ready, []
-                return batch
+                ready, self._ready = self._ready, []
+                return [(packet, False) for packet in ready]
             due = self._next_due()
             with trio.CancelScope(deadline=math.inf if due is None else due) as scope:
                 self._scope = scope
@@ -429,8 +438,8 @@ class FaultyLink:
             if scope.cancelled_caught:
                 continue
             now = self.now()
-            for pkt in batch:
-                self._pass("in", pkt, now)
+            for pkt, csum_partial in batch:
+                self._pass("in", complete_csum(pkt) if csum_partial else pkt, now)
 
     def _pass(self, direction: str, packet: bytes | memoryview, now: float) -> None:
         seg = _subject(packet)

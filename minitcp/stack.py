@@ -1,94 +1,37 @@
-"""The host: the Trio shell around the sans-IO TCP engine.
+"""The stack: the Trio shell around the sans-IO host (`minitcp.host.Host`).
 
 One task reads packets from the link (a batch at a time) and feeds them to
-the engine; one task sleeps until the engine's next deadline; socket calls
-talk to the engine directly and then `kick()` the stack, which puts the
-engine's segments on the link, wakes the sockets whose readiness changed and
-moves the timer task's deadline. Input never raises: a malformed packet is
-counted in `drops` under its reason and otherwise ignored, as RFC 1122
-section 1.2.2 asks of hosts ("be liberal in what you accept").
+the host; one task sleeps until the engine's next deadline; with busy polling
+on, one more polls the link while every other task waits. Socket calls talk to
+the engine directly and then `kick()` the stack, which sends the engine's
+segments through the host, wakes the sockets whose readiness changed and moves
+the timer task's deadline. Everything about packets (IPv4, ICMP, GRO, TSO,
+drops and counters) is the host's; this module only waits and wakes.
 """
 
 from __future__ import annotations
 
-import collections
-import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
 from typing import cast
 
 import trio
 
-from minitcp.link.base import Link, OffloadLink
-from minitcp.link.gso import tso_packet
-from minitcp.link.vnet import complete_csum
-from minitcp.sockets.ports import PortTable
-from minitcp.sockets.socket import Socket
-from minitcp.tcp.connection import conn_key
-from minitcp.tcp.engine import TcpEngine
+from minitcp.host.host import Host, PacketHook
+from minitcp.link.base import Link, OffloadLink, PollingLink, Received
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
-from minitcp.wire.errors import DropReason, WireError
-from minitcp.wire.gro import Gro
-from minitcp.wire.icmp import (
-    ICMP_DEST_UNREACH,
-    ICMP_ECHO_REQUEST,
-    ICMP_PARAMETERPROB,
-    ICMP_TIME_EXCEEDED,
-    IcmpMessage,
-    echo_reply_for,
-    parse_icmp,
-    quoted_tcp,
-)
-from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, IPv4Packet, build_ipv4, ip_int, parse_ipv4
-from minitcp.wire.segment import Segment
-from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
-from minitcp.wire.tso import TSO_MAX, build_packets, wire_count
 
-log = logging.getLogger("minitcp")
-
-PacketHook = Callable[[str, bytes | memoryview, float], None]
-"""`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is Trio time."""
-
-
-def _is_martian_source(addr: int) -> bool:
-    # RFC 1122 section 3.2.1.3: silently discard a datagram whose source is
-    # not one host: "this network" 0/8, loopback 127/8, multicast 224/4, the
-    # reserved 240/4 and the limited broadcast 255.255.255.255.
-    first = addr >> 24
-    return first in (0, 127) or first >= 224
-
-
-# The ICMP errors that quote a datagram of ours (RFC 792; source quench is obsolete, RFC 6633),
-# by Linux's ICMP MIB name.
-_ICMP_ERROR_COUNTERS = {ICMP_DEST_UNREACH: "InDestUnreachs", ICMP_TIME_EXCEEDED: "InTimeExcds",
-                        ICMP_PARAMETERPROB: "InParmProbs"}
 
 class Stack:
-    """An IPv4 host with one address on one link.
+    """An IPv4 host with one address on one link, served by Trio tasks.
 
-    `drops` counts discarded packets by reason: the `DropReason` labels of the
-    wire parsers, plus `ipv6`, `not_for_us` (another destination address),
-    `martian_source` and `icmp_other` (an ICMP type the host does not act on).
-    `counters` follows the names of Linux's SNMP counters (`nstat`):
-    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
-    InDestUnreachs/InTimeExcds/InParmProbs for ICMP. TCP's own counters (InSegs,
-    OutSegs, ...) are `engine.counters`.
-
-    With `tso` (the default) the engine sends runs of full-sized segments as one
-    TSO segment (`minitcp.wire.tso`), which the stack cuts into wire packets; the
-    wire and the engine's observer see the same segments either way. With `gro`
-    (by default when the link says so: a TUN device, as a NIC) the segments of a
-    batch that continue each other reach the engine joined (`minitcp.wire.gro`),
-    as in a Linux host: one decision and one ACK per joined segment, which the
-    engine's observer sees joined; `on_packet` and the IP counters see each packet.
-
-    On a link with `offload` on (an `OffloadLink`), TCP packets whose checksum the
-    kernel left partial skip that check, and TSO segments go out whole as
-    super-segments (`minitcp.link.gso`); a super-segment counts
-    as one packet here (as a GRO or TSO packet does in Linux's Ip counters), and
-    `on_packet` sees it whole, its checksum completed.
+    The host (`minitcp.host.Host`) holds what the stack knows; its parts are
+    here under the same names: `engine` (TCP), `drops` and `counters` (see
+    `Host`), `ports` (the local ports), `address`/`addr`. With `tso` (the
+    default) the engine sends TSO segments, cut by the host or, on a link with
+    `offload`, by the device; `gro` joins each batch's segments before TCP sees
+    them, by default when the link says so (`Link.gro`: a TUN device, as a NIC).
     """
 
     def __init__(
@@ -105,18 +48,23 @@ class Stack:
     ) -> None:
         self.link = link
         self.address = address
-        self.addr = ip_int(address)
-        self._netmask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
-        self.on_packet = on_packet
-        self.drops: collections.Counter[str] = collections.Counter()
-        self.counters: collections.Counter[str] = collections.Counter()
-        self._ip_ident = 0
-        self._offload = cast(OffloadLink, link) if getattr(link, "offload", False) else None
-        self.engine = TcpEngine(knobs, mtu=link.mtu, observer=observer)
-        if tso:
-            self.engine.tso_max = TSO_MAX
-        self._gro = Gro() if (getattr(link, "gro", False) if gro is None else gro) else None
-        self.ports = PortTable(self.engine)
+        self.host = Host(
+            address,
+            mtu=link.mtu,
+            send=link.send,
+            send_gso=cast(OffloadLink, link).send_gso if link.offload else None,
+            prefix_len=prefix_len,
+            knobs=knobs,
+            observer=observer,
+            on_packet=on_packet,
+            tso=tso,
+            gro=link.gro if gro is None else gro,
+        )
+        self.addr = self.host.addr
+        self.engine = self.host.engine
+        self.drops = self.host.drops
+        self.counters = self.host.counters
+        self.ports = self.host.ports
         self._timer_scope: trio.CancelScope | None = None
         self._activity: trio.lowlevel.ParkingLot | None = None  # a busy poller waiting for traffic
 
@@ -124,9 +72,14 @@ class Stack:
     def knobs(self) -> Knobs:
         return self.engine.knobs
 
-    def socket(self) -> Socket:
-        """A new TCP socket on this stack (socket(AF_INET, SOCK_STREAM))."""
-        return Socket(self)
+    @property
+    def on_packet(self) -> PacketHook | None:
+        """The host's packet hook (`Host.on_packet`), which may be set after construction."""
+        return self.host.on_packet
+
+    @on_packet.setter
+    def on_packet(self, hook: PacketHook | None) -> None:
+        self.host.on_packet = hook
 
     def sync_clock(self) -> None:
         """Bring the engine's clock to now before a socket call reaches the engine.
@@ -141,19 +94,19 @@ class Stack:
 
     def on_link(self, addr: int) -> bool:
         """Whether `addr` is on the link's subnet: the only place the stack can reach."""
-        return (addr ^ self.addr) & self._netmask == 0 and addr != self.addr
+        return self.host.on_link(addr)
 
     async def run(self) -> None:
         """Serve the link until it is closed (or the task is cancelled)."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._timer_task)
             busy_poll = self.knobs.busy_poll
-            if busy_poll > 0 and hasattr(self.link, "poll_batch"):
-                nursery.start_soon(self._busy_poll_task, busy_poll / 1e6)
+            if busy_poll > 0 and self.link.busy_poll:
+                nursery.start_soon(self._busy_poll_task, cast(PollingLink, self.link), busy_poll / 1e6)
             await self._reader_task()
             nursery.cancel_scope.cancel()
 
-    async def _busy_poll_task(self, seconds: float) -> None:
+    async def _busy_poll_task(self, link: PollingLink, seconds: float) -> None:
         """net.core.busy_poll: once every task waits, poll the link for up to `seconds` before the
         process sleeps, so that a packet coming soon is taken at once rather than after a wake-up.
 
@@ -162,10 +115,7 @@ class Stack:
         """
         import trio.testing  # here, not at the top: it imports pytest, seconds of start-up for no use
 
-        if self._offload is not None:
-            poll, handle = self._offload.poll_batch_csum, self._handle_offload_batch
-        else:
-            poll, handle = self.link.poll_batch, self._handle_batch  # type: ignore[attr-defined]
+        poll, handle = link.poll_batch, self._handle_batch
         clock = time.perf_counter
         self._activity = trio.lowlevel.ParkingLot()
         while True:
@@ -184,12 +134,7 @@ class Stack:
             del batch
 
     async def _reader_task(self) -> None:
-        recv_batch: Callable[[], Awaitable[list]]
-        handle_batch: Callable[[list], None]
-        if self._offload is not None:
-            recv_batch, handle_batch = self._offload.recv_batch_csum, self._handle_offload_batch
-        else:
-            recv_batch, handle_batch = self.link.recv_batch, self._handle_batch
+        recv_batch, handle_batch = self.link.recv_batch, self._handle_batch
         while True:
             try:
                 batch = await recv_batch()  # a checkpoint: other tasks run between batches
@@ -215,21 +160,8 @@ class Stack:
         await trio.lowlevel.cancel_shielded_checkpoint()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    def _handle_batch(self, batch: list[bytes | memoryview]) -> None:
-        now, handle = trio.current_time(), self._input
-        if len(batch) == 1:  # nothing to join it with: past GRO at once (a round trip's usual batch)
-            handle(batch[0], now, gro=False)
-        else:
-            for pkt in batch:
-                handle(pkt, now)
-            self._flush_gro(now)
-        self.kick()
-
-    def _handle_offload_batch(self, batch: list[tuple[memoryview, bool]]) -> None:
-        now, handle = trio.current_time(), self._input
-        for pkt, csum_partial in batch:
-            handle(pkt, now, csum_partial)
-        self._flush_gro(now)
+    def _handle_batch(self, batch: list[Received]) -> None:
+        self.host.receive_batch(batch, trio.current_time())
         self.kick()
 
     async def _timer_task(self) -> None:
@@ -252,15 +184,7 @@ class Stack:
         """After any engine call: send its segments, wake sockets, move the timer's deadline."""
         engine = self.engine
         if engine.out:
-            now = trio.current_time()
-            for seg in engine.take_output():
-                if not seg.gso:
-                    self._send(build_tcp_packet(seg), now)
-                elif self._offload is not None:
-                    self._send_tso(self._offload, seg, now)
-                else:
-                    for packet in build_packets(seg):
-                        self._send(packet, now)
+            self.host.transmit(trio.current_time())
         if engine.events:
             for obj in engine.take_events():
                 if obj.user is not None:
@@ -276,131 +200,5 @@ class Stack:
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IPv4 packet and send what it causes; `now` defaults to Trio time."""
-        self._input(pkt, trio.current_time() if now is None else now, gro=False)
+        self.host.receive(pkt, trio.current_time() if now is None else now)
         self.kick()
-
-    def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,
-               gro: bool = True) -> None:
-        self.counters["InReceives"] += 1
-        if self.on_packet is not None:
-            self.on_packet("in", complete_csum(pkt) if csum_partial else pkt, now)
-        try:
-            self._ip_input(pkt, now, csum_partial, gro)
-        except WireError as e:
-            self.drops[e.reason.label] += 1
-
-    def _ip_input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,
-                  gro: bool = True) -> None:
-        if not pkt:
-            self.drops[DropReason.TRUNCATED.label] += 1
-            return
-        version = pkt[0] >> 4
-        if version == 6:
-            self.drops["ipv6"] += 1
-            return
-        if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
-            # TCP is the hot path: one call validates IPv4 and TCP together.
-            seg = parse_tcp_packet(pkt, csum_partial)
-            if self._accept(seg.src, seg.dst):
-                self.counters["InDelivers"] += 1
-                joiner = self._gro if gro else None
-                if joiner is None:
-                    self._tcp_input(seg, now)
-                elif not joiner.join(seg):
-                    if joiner.holding:
-                        self._tcp_input(joiner.take(), now)
-                    if not joiner.hold(seg):
-                        self._tcp_input(seg, now)
-            return
-        self._flush_gro(now)  # what came before this packet is handled before it
-        ip = parse_ipv4(pkt)
-        if not self._accept(ip.src, ip.dst):
-            return
-        if ip.proto == PROTO_ICMP:
-            self.counters["InDelivers"] += 1
-            self._icmp_input(ip, now)
-        else:
-            self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
-
-    def _accept(self, src: int, dst: int) -> bool:
-        if dst != self.addr:
-            # A host does not forward (RFC 1122 section 3.3.1) and never
-            # answers for an address that is not its own.
-            self.drops["not_for_us"] += 1
-            return False
-        if _is_martian_source(src) or src == self.addr:
-            self.drops["martian_source"] += 1
-            return False
-        return True
-
-    def _icmp_input(self, ip: IPv4Packet, now: float) -> None:
-        msg = parse_icmp(ip.payload)
-        self.counters["InMsgs"] += 1
-        counter = _ICMP_ERROR_COUNTERS.get(msg.type)
-        if counter is not None:
-            self.counters[counter] += 1
-            self._icmp_error(msg, now)
-            return
-        if msg.type != ICMP_ECHO_REQUEST:
-            self.drops["icmp_other"] += 1
-            return
-        # RFC 1122 section 3.2.2.6: every host answers echo requests, with the
-        # same identifier, sequence number and data.
-        self.counters["InEchos"] += 1
-        reply = echo_reply_for(msg)
-        self._ip_ident = (self._ip_ident + 1) & 0xFFFF
-        # Linux sends ICMP replies with DF clear (its ICMP socket does not do
-        # path MTU discovery), so each needs its own IP ID; TOS is the request's.
-        self._send(
-            build_ipv4(self.addr, ip.src, PROTO_ICMP, reply, ident=self._ip_ident, tos=ip.tos, df=False), now
-        )
-        self.counters["OutMsgs"] += 1
-        self.counters["OutEchoReps"] += 1
-
-    def _icmp_error(self, msg: IcmpMessage, now: float) -> None:
-        """An error about a datagram of ours: the TCP engine decides (RFC 5927, Linux tcp_v4_err)."""
-        quoted = quoted_tcp(msg)  # WireError for a short quote: counted as a drop by the caller
-        if quoted is None or quoted[0] != self.addr:
-            self.drops["icmp_other"] += 1
-            return
-        src, dst, sport, dport, seq = quoted
-        self.engine.icmp_error(src, sport, dst, dport, seq, msg.type, msg.code, now)
-
-    def _flush_gro(self, now: float) -> None:
-        gro = self._gro
-        if gro is not None and gro.holding:
-            self._tcp_input(gro.take(), now)
-
-    def _tcp_input(self, seg: Segment, now: float) -> None:
-        """Every TCP segment addressed to us enters the engine here.
-
-        A bug that one segment trips must not stop the host: the connection it
-        belongs to is reset, the error logged and counted, and the stack goes on.
-        """
-        engine = self.engine
-        try:
-            engine.receive(seg, now)
-        except Exception:
-            conn = engine.conns.get(conn_key(seg.dst, seg.dport, seg.src, seg.sport))
-            if conn is not None:
-                # The engine's own handler (its timers use it too): it logs and counts, resets
-                # an orphaned connection as well (abort() is close(), a no-op once closed) and
-                # tells a program still holding the socket ECONNABORTED, as Linux's tcp_abort.
-                engine.connection_failed(conn)
-            else:
-                log.exception("TCP input failed before any connection was involved")
-                engine.counters["TCPConnectionErrors"] += 1
-
-    def _send_tso(self, link: OffloadLink, seg: Segment, now: float) -> None:
-        """A TSO segment to a device that cuts it itself: one packet (`minitcp.link.gso`)."""
-        parts = tso_packet(seg)
-        self.counters["OutRequests"] += 1
-        if self.on_packet is not None:
-            self.on_packet("out", complete_csum(b"".join(parts)), now)
-        link.send_gso(parts, seg.gso, wire_count(seg))
-
-    def _send(self, packet: bytes, now: float) -> None:
-        self.counters["OutRequests"] += 1
-        if self.on_packet is not None:
-            self.on_packet("out", packet, now)
-        self.link.send(packet)

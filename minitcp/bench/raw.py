@@ -69,10 +69,10 @@ class RawTun(Results):
                 if not state["batches"]:
                     state["first"] = now
                     state["n"] -= len(batch)  # time counts from the first batch's arrival
-                    state["bytes"] -= sum(map(len, batch))
+                    state["bytes"] -= sum(len(packet) for packet, _ in batch)
                 state["batches"] += 1
                 state["n"] += len(batch)
-                state["bytes"] += sum(map(len, batch))
+                state["bytes"] += sum(len(packet) for packet, _ in batch)
                 state["last"] = now
 
         dropped0 = dev_tx_dropped(link.name)

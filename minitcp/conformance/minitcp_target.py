@@ -45,7 +45,7 @@ class MemoryPeer:
     async def receive(self) -> list[tuple[float, bytes]]:
         batch = await self.link.recv_batch()
         now = trio.current_time()
-        return [(now, bytes(packet)) for packet in batch]
+        return [(now, bytes(packet)) for packet, _ in batch]
 
 
 class MinitcpTarget:
@@ -75,7 +75,7 @@ class MinitcpTarget:
         return MemoryPeer(remote_end)
 
     def socket(self) -> Socket:
-        return self.stack.socket()
+        return Socket(self.stack)
 
     async def settle(self) -> None:
         await trio.testing.wait_all_tasks_blocked()

@@ -28,6 +28,7 @@ import trio.testing
 from minitcp.faults import FaultInjector, FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.netns import enter_private_netns
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
@@ -97,7 +98,7 @@ class StackCtx(Ctx):
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
         if (host, port) not in self._listeners:
-            lst = stack.socket()
+            lst = Socket(stack)
             lst.bind((stack.address, port))
             lst.listen(128)
             self._listeners[(host, port)] = lst
@@ -129,7 +130,7 @@ class SimCtx(StackCtx):
         server = "p" if client == "m" else "m"
         cstack, sstack = (self.m, self.p) if client == "m" else (self.p, self.m)
         listener = self._listener(sstack, server, port)
-        c = cstack.socket()
+        c = Socket(cstack)
         if cport:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             c.bind((cstack.address, cport))
@@ -139,7 +140,7 @@ class SimCtx(StackCtx):
         return MinitcpSide(cstack, c, client), MinitcpSide(sstack, s, server)
 
     async def connect(self, port: int, timeout: float) -> Side:
-        sock = self.p.socket()
+        sock = Socket(self.p)
         try:
             with trio.fail_after(timeout):
                 await sock.connect((M_ADDR, port))
@@ -218,7 +219,7 @@ class KernelCtx(StackCtx):
                     lst.listen(128)
                     lst.settimeout(3)
                     self._listeners[key] = lst
-                c = self.m.socket()
+                c = Socket(self.m)
                 if cport:
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     c.bind((M_ADDR, cport))

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import trio
 
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.wire.icmp import ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, build_icmp, parse_icmp
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int, parse_ipv4
@@ -126,7 +127,7 @@ class Curl:
                 *[arg for _ in self.urls for arg in ("-o", "/dev/null")], *self.urls]
 
     async def simulate(self, peer: Stack) -> ToolRun:
-        sock = peer.socket()
+        sock = Socket(peer)
         lines = []
         try:
             with trio.fail_after(self.timeout):
@@ -174,7 +175,7 @@ class Nc:
         return ["nc", "-N", "-w", str(int(self.timeout)), self.addr, str(self.port)]
 
     async def simulate(self, peer: Stack) -> ToolRun:
-        sock = peer.socket()
+        sock = Socket(peer)
         got = b""
         try:
             with trio.fail_after(self.timeout):

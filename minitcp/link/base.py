@@ -1,8 +1,15 @@
-"""The interface between the stack and whatever carries its packets."""
+"""The interface between the stack and whatever carries its packets, its features declared."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeAlias
+
+from minitcp.wire.gso import SuperSegment
+
+Received: TypeAlias = tuple[bytes | memoryview, bool]
+"""A received packet and whether its TCP checksum was left partial by the sender (virtio-net's
+NEEDS_CSUM: the host skips that one check, `minitcp.wire.csum_partial`); False on every link
+without checksum offload."""
 
 
 class Link(Protocol):
@@ -20,12 +27,26 @@ class Link(Protocol):
     device, a full memory queue), the packet is dropped and counted in
     `tx_dropped`, exactly as a congested router queue would drop it; TCP
     retransmission recovers, as it would on a real network.
+
+    What the link can do beyond that is declared, not probed:
+    - `offload`: it carries TCP super-segments both ways (a TUN device with
+      virtio-net offloads): received packets may have partial checksums, and
+      it is an `OffloadLink` (`send_gso`).
+    - `gro`: it stands for a NIC, whose packets a Linux host joins (GRO) before
+      TCP sees them; the stack does so by default on such a link.
+    - `busy_poll`: it can be read without waiting, a `PollingLink` (`poll_batch`),
+      for net.core.busy_poll.
     """
 
     mtu: int
-    tx_dropped: int
+    offload: bool
+    gro: bool
+    busy_poll: bool
 
-    async def recv_batch(self) -> list[bytes | memoryview]: ...
+    @property
+    def tx_dropped(self) -> int: ...  # packets `send` could not hand over
+
+    async def recv_batch(self) -> list[Received]: ...
 
     def send(self, packet: bytes) -> None: ...
 
@@ -33,18 +54,12 @@ class Link(Protocol):
 
 
 class OffloadLink(Link, Protocol):
-    """A link that carries TCP super-segments both ways (a TUN device with virtio-net offloads).
+    """A link with `offload`: `send_gso` sends one super-segment (`minitcp.wire.gso`) whole."""
 
-    `offload` is True when the capability is switched on. `recv_batch_csum` is
-    `recv_batch` with each packet paired with whether its TCP checksum was left
-    partial by the sender (to skip verifying it; plain `recv_batch` completes such
-    checksums instead). `send_gso` sends one super-segment standing for `segments`
-    segments of `gso_size` payload bytes: `parts[0]` is its IPv4 and TCP header (the
-    TCP checksum partial), the payload follows in the other parts.
-    """
+    def send_gso(self, packet: SuperSegment) -> None: ...
 
-    offload: bool
 
-    async def recv_batch_csum(self) -> list[tuple[memoryview, bool]]: ...
+class PollingLink(Link, Protocol):
+    """A link with `busy_poll`: `poll_batch` is `recv_batch` without the wait (maybe empty)."""
 
-    def send_gso(self, parts: list[bytes | memoryview], gso_size: int, segments: int) -> None: ...
+    def poll_batch(self) -> list[Received]: ...

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import trio
 
+from minitcp.link.base import Received
+
 DEFAULT_CAPACITY = 1024  # packets queued towards one end before further ones are dropped
 
 
 class MemoryLink:
-    """One end of a `memory_link_pair`: what it sends, the other end receives."""
+    """One end of a `memory_link_pair`: what it sends, the other end receives.
+
+    A plain wire: no offloads (every checksum is complete), no GRO by default, no busy polling.
+    """
+
+    offload = False
+    gro = False
+    busy_poll = False
 
     def __init__(
         self,
@@ -27,14 +36,14 @@ class MemoryLink:
         self._rx = rx
         self._batch_limit = batch_limit
 
-    async def recv_batch(self) -> list[bytes | memoryview]:
+    async def recv_batch(self) -> list[Received]:
         try:
-            batch: list[bytes | memoryview] = [await self._rx.receive()]
+            batch: list[Received] = [(await self._rx.receive(), False)]
         except trio.EndOfChannel:
             raise trio.ClosedResourceError("the other end of the memory link is closed") from None
         while len(batch) < self._batch_limit:
             try:
-                batch.append(self._rx.receive_nowait())
+                batch.append((self._rx.receive_nowait(), False))
             except (trio.WouldBlock, trio.EndOfChannel):
                 # EndOfChannel: the peer closed; what it sent first is still
                 # delivered, and the next call reports the closed link.

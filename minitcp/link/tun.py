@@ -24,6 +24,7 @@ import pytun
 import trio
 
 from minitcp.link.arena import RecvArena
+from minitcp.link.base import Received
 from minitcp.link.vnet import (
     F_NEEDS_CSUM,
     PLAIN_HDR,
@@ -32,9 +33,9 @@ from minitcp.link.vnet import (
     TUNSETOFFLOAD,
     TUNSETVNETHDRSZ,
     VNET_HDR_LEN,
-    complete_csum,
     gso_tcp_header,
 )
+from minitcp.wire.gso import SuperSegment
 
 MIN_MTU = 68  # RFC 791 section 3.1: every IPv4 host must take 68-byte datagrams unfragmented
 MAX_MTU = 65000  # below the 65535-byte IPv4 total length, room left for headers
@@ -62,18 +63,19 @@ class TunLink:
     namespace; `close` destroys it (a non-persistent TUN device disappears
     with its last file descriptor).
 
-    With `offload`, `recv_batch` still returns plain packets with every
-    checksum complete, for any consumer; the stack uses `recv_batch_csum` and
-    `send_gso` instead (the `OffloadLink` protocol). The counters say what
-    crossed: `rx_csum_partial` packets whose TCP checksum was left partial
-    (and not verified), `rx_gso` super-segments from the kernel, `tx_gso`
-    super-segments to it standing for `tx_gso_segments` wire segments.
+    With `offload`, `recv_batch` says of each packet whether the kernel left its
+    TCP checksum partial, and `send_gso` takes super-segments (the `OffloadLink`
+    protocol). The counters say what crossed: `rx_csum_partial` packets whose TCP
+    checksum was left partial (and not verified), `rx_gso` super-segments from the
+    kernel, `tx_gso` super-segments to it standing for `tx_gso_segments` wire segments.
 
     `gro`: a stack on this link joins each batch's segments that continue each
-    other (`minitcp.wire.gro`), as Linux does for a NIC's packets.
+    other (`minitcp.wire.gro`), as Linux does for a NIC's packets. `busy_poll`:
+    `poll_batch` reads without waiting (the `PollingLink` protocol).
     """
 
     gro = True
+    busy_poll = True
 
     def __init__(
         self,
@@ -126,59 +128,44 @@ class TunLink:
         self._frame = READ_SIZE + (VNET_HDR_LEN if offload else 0)
         self._arena = RecvArena(self._frame) if offload or mtu > BYTES_READ_MAX else None
 
-    async def recv_batch(self) -> list[bytes | memoryview]:
+    async def recv_batch(self) -> list[Received]:
         while True:
             await self._wait_readable()
             batch = self.poll_batch()
             if batch:  # else the wake-up was spurious
                 return batch
 
-    def poll_batch(self) -> list[bytes | memoryview]:
+    def poll_batch(self) -> list[Received]:
         """`recv_batch` without the wait: the packets waiting now, maybe none (for busy polling)."""
         if self._closed:
             raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
         if self.offload:
-            return [complete_csum(pkt) if partial else pkt for pkt, partial in self._read_vnet()]
+            return self._read_vnet()
         if self._arena is None:
             return self._read_bytes()
         return self._read_arena()
-
-    async def recv_batch_csum(self) -> list[tuple[memoryview, bool]]:
-        """With `offload`: each packet with whether its TCP checksum is partial (the kernel's
-        NEEDS_CSUM), for a parser that then skips that one check instead of completing it."""
-        while True:
-            await self._wait_readable()
-            batch = self._read_vnet()
-            if batch:
-                return batch
-
-    def poll_batch_csum(self) -> list[tuple[memoryview, bool]]:
-        """`recv_batch_csum` without the wait (for busy polling)."""
-        if self._closed:
-            raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
-        return self._read_vnet()
 
     async def _wait_readable(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
         await trio.lowlevel.wait_readable(self._fd)
 
-    def _read_bytes(self) -> list[bytes | memoryview]:
+    def _read_bytes(self) -> list[Received]:
         read, fd, limit = os.read, self._fd, self._batch_limit
-        batch: list[bytes | memoryview] = []
+        batch: list[Received] = []
         while len(batch) < limit:
             try:
-                batch.append(read(fd, READ_SIZE))
+                batch.append((read(fd, READ_SIZE), False))
             except BlockingIOError:
                 break
         return batch
 
-    def _read_arena(self) -> list[bytes | memoryview]:
+    def _read_arena(self) -> list[Received]:
         readv, fd, limit, arena, size = os.readv, self._fd, self._batch_limit, self._arena, self._frame
         assert arena is not None
         mv, off = arena.begin()
         last = arena.last
-        batch: list[bytes | memoryview] = []
+        batch: list[Received] = []
         while len(batch) < limit:
             if off > last:
                 if batch:
@@ -188,18 +175,18 @@ class TunLink:
                 n = readv(fd, [mv[off : off + size]])
             except BlockingIOError:
                 break
-            batch.append(mv[off : off + n])
+            batch.append((mv[off : off + n], False))
             off += n
         arena.end(off)
         return batch
 
-    def _read_vnet(self) -> list[tuple[memoryview, bool]]:
+    def _read_vnet(self) -> list[Received]:
         """Frames behind a virtio-net header: the packet, and whether its checksum is partial."""
         readv, fd, limit, arena, size = os.readv, self._fd, self._batch_limit, self._arena, self._frame
         assert arena is not None
         mv, off = arena.begin()
         last = arena.last
-        batch: list[tuple[memoryview, bool]] = []
+        batch: list[Received] = []
         partial = gso = 0
         while len(batch) < limit:
             if off > last:
@@ -231,11 +218,12 @@ class TunLink:
         except BlockingIOError:
             self.tx_dropped += 1
 
-    def send_gso(self, parts: list[bytes | memoryview], gso_size: int, segments: int) -> None:
+    def send_gso(self, packet: SuperSegment) -> None:
         """With `offload`: hand the kernel one TCP/IPv4 super-segment standing for `segments`
         segments of `gso_size` bytes (the last may be shorter). `parts[0]` is the IPv4 and TCP
-        header, its TCP checksum the partial one (`vnet.partial_tcp_csum`); the payload follows
-        in the other parts, written as they are (no copy)."""
+        header, its TCP checksum the partial one (`csum_partial.partial_tcp_csum`); the payload
+        follows in the other parts, written as they are (no copy)."""
+        parts, gso_size, segments = packet
         header = parts[0]
         try:
             os.writev(self._fd, [gso_tcp_header((header[0] & 0x0F) * 4, len(header), gso_size), *parts])

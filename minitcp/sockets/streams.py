@@ -164,7 +164,7 @@ class SocketListener(trio.abc.Listener[SocketStream]):
 
 async def open_tcp_stream(stack: Stack, host: str, port: int) -> SocketStream:
     """Connect to (host, port) from `stack`, like trio.open_tcp_stream."""
-    sock = stack.socket()
+    sock = Socket(stack)
     try:
         await sock.connect((host, port))
     except BaseException:
@@ -177,7 +177,7 @@ def open_tcp_listener(stack: Stack, port: int, *, host: str = "", backlog: int =
     """A listener on `port` with SO_REUSEADDR, like trio.open_tcp_listeners (one address here)."""
     import socket as _s
 
-    sock = stack.socket()
+    sock = Socket(stack)
     sock.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(backlog)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-PacketHook = Callable[[str, bytes | memoryview, float], None]
+from minitcp.host.host import PacketHook
 
 
 def tee(*hooks: PacketHook | None) -> PacketHook | None:

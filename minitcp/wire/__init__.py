@@ -1,4 +1,8 @@
-"""Wire formats: IPv4, TCP with options and ICMP, parsed and built apart from any state."""
+"""Wire formats: IPv4, TCP with options and ICMP, parsed and built apart from any state.
+
+Beside them: TSO cutting (`tso`), GRO joining (`gro`), and what a device with
+offloads exchanges, partial checksums (`csum_partial`) and super-segments (`gso`).
+"""
 
 # The checksum functions are not re-exported here: the name `checksum` would
 # shadow the `minitcp.wire.checksum` submodule. Import them from `accel`.

@@ -22,6 +22,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from minitcp.link.base import Received
 from minitcp.link.memory import MemoryLink, memory_link_pair
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
@@ -64,6 +65,8 @@ class Sent:
 class Cable:
     """A link as the stack sees it, with a plug: unplugged, nothing goes out or comes in."""
 
+    offload = gro = busy_poll = False  # a plain memory link's features
+
     def __init__(self, link: MemoryLink) -> None:
         self.inner = link
         self.mtu = link.mtu
@@ -73,7 +76,7 @@ class Cable:
     def tx_dropped(self) -> int:
         return self.inner.tx_dropped
 
-    async def recv_batch(self) -> list[bytes | memoryview]:
+    async def recv_batch(self) -> list[Received]:
         while True:
             batch = await self.inner.recv_batch()
             if not self.unplugged:
@@ -172,10 +175,10 @@ async def connected_pair(net: Net, port: int = 5000, *, listener: Socket | None 
     """
     own = listener is None
     if listener is None:
-        listener = net.b.socket()
+        listener = Socket(net.b)
         listener.bind(("", port))
         listener.listen(8)
-    client = net.a.socket()
+    client = Socket(net.a)
     result: dict[str, Socket] = {}
 
     async def accept() -> None:

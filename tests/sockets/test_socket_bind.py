@@ -20,7 +20,7 @@ def reuse(sock: Socket) -> None:
 
 
 async def test_new_socket_is_closed_unbound_and_blocking(net: Net, autojump_clock: MockClock) -> None:
-    s = net.b.socket()
+    s = Socket(net.b)
     assert s.state == State.CLOSED
     assert s.getsockname() == ("0.0.0.0", 0)
     assert s.getblocking()
@@ -34,7 +34,7 @@ async def test_bind_port_zero_picks_from_ip_local_port_range(net: Net, autojump_
     lo, hi = net.b.knobs.ip_local_port_range
     ports = set()
     for _ in range(20):
-        s = net.b.socket()
+        s = Socket(net.b)
         s.bind(("", 0))
         host, port = s.getsockname()
         assert host == "0.0.0.0"
@@ -45,21 +45,21 @@ async def test_bind_port_zero_picks_from_ip_local_port_range(net: Net, autojump_
 
 async def test_bind_port_zero_in_a_one_port_range(net: Net, autojump_clock: MockClock) -> None:
     net.b.knobs.set("ip_local_port_range", "40000 40000")
-    s = net.b.socket()
+    s = Socket(net.b)
     s.bind(("", 0))
     assert s.getsockname()[1] == 40000
     # Linux __inet_bind: when get_port finds no free port, bind() fails with EADDRINUSE.
     with pytest.raises(OSError) as e:
-        net.b.socket().bind(("", 0))
+        Socket(net.b).bind(("", 0))
     assert e.value.errno == errno.EADDRINUSE
     s.close()
-    t = net.b.socket()
+    t = Socket(net.b)
     t.bind(("", 0))
     assert t.getsockname()[1] == 40000  # freed by close
 
 
 async def test_bind_own_address(net: Net, autojump_clock: MockClock) -> None:
-    s = net.b.socket()
+    s = Socket(net.b)
     s.bind((B_ADDR, 7000))
     assert s.getsockname() == (B_ADDR, 7000)
 
@@ -67,14 +67,14 @@ async def test_bind_own_address(net: Net, autojump_clock: MockClock) -> None:
 async def test_bind_foreign_address_is_eaddrnotavail(net: Net, autojump_clock: MockClock) -> None:
     for addr in (A_ADDR, "198.18.0.77", "10.0.0.1"):
         with pytest.raises(OSError) as e:
-            net.b.socket().bind((addr, 7000))
+            Socket(net.b).bind((addr, 7000))
         assert e.value.errno == errno.EADDRNOTAVAIL
     # The failed binds took nothing.
-    net.b.socket().bind(("", 7000))
+    Socket(net.b).bind(("", 7000))
 
 
 async def test_bind_twice_is_einval(net: Net, autojump_clock: MockClock) -> None:
-    s = net.b.socket()
+    s = Socket(net.b)
     s.bind(("", 7000))
     with pytest.raises(OSError) as e:
         s.bind(("", 7001))
@@ -83,22 +83,22 @@ async def test_bind_twice_is_einval(net: Net, autojump_clock: MockClock) -> None
 
 
 async def test_second_bind_to_same_port_is_eaddrinuse(net: Net, autojump_clock: MockClock) -> None:
-    s = net.b.socket()
+    s = Socket(net.b)
     s.bind(("", 7000))
     for host in ("", B_ADDR):
         with pytest.raises(OSError) as e:
-            net.b.socket().bind((host, 7000))
+            Socket(net.b).bind((host, 7000))
         assert e.value.errno == errno.EADDRINUSE
     # The other host's port space is its own.
-    net.a.socket().bind(("", 7000))
+    Socket(net.a).bind(("", 7000))
     s.close()
-    net.b.socket().bind(("", 7000))
+    Socket(net.b).bind(("", 7000))
 
 
 async def test_reuseaddr_on_only_one_socket_does_not_share(net: Net, autojump_clock: MockClock) -> None:
-    s = net.b.socket()
+    s = Socket(net.b)
     s.bind(("", 7000))
-    t = net.b.socket()
+    t = Socket(net.b)
     reuse(t)
     with pytest.raises(OSError) as e:
         t.bind(("", 7000))
@@ -107,7 +107,7 @@ async def test_reuseaddr_on_only_one_socket_does_not_share(net: Net, autojump_cl
 
 async def test_two_reuseaddr_sockets_share_a_port_unless_one_listens(net: Net,
         autojump_clock: MockClock) -> None:
-    s, t, u = net.b.socket(), net.b.socket(), net.b.socket()
+    s, t, u = Socket(net.b), Socket(net.b), Socket(net.b)
     for sock in (s, t, u):
         reuse(sock)
     s.bind(("", 7000))
@@ -119,7 +119,7 @@ async def test_two_reuseaddr_sockets_share_a_port_unless_one_listens(net: Net,
 
 
 async def test_second_listen_on_a_shared_port_is_eaddrinuse(net: Net, autojump_clock: MockClock) -> None:
-    s, t = net.b.socket(), net.b.socket()
+    s, t = Socket(net.b), Socket(net.b)
     reuse(s)
     reuse(t)
     s.bind(("", 7000))
@@ -134,10 +134,10 @@ async def test_second_listen_on_a_shared_port_is_eaddrinuse(net: Net, autojump_c
 
 
 async def test_time_wait_blocks_bind_unless_reuseaddr(net: Net, autojump_clock: MockClock) -> None:
-    srv = net.b.socket()
+    srv = Socket(net.b)
     srv.bind(("", 80))
     srv.listen(5)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.bind(("", 6000))
     await cli.connect((B_ADDR, 80))
     conn, _ = await srv.accept()
@@ -146,9 +146,9 @@ async def test_time_wait_blocks_bind_unless_reuseaddr(net: Net, autojump_clock: 
     await settle()
     assert len(net.a.engine.timewait_entries()) == 1
     with pytest.raises(OSError) as e:
-        net.a.socket().bind(("", 6000))
+        Socket(net.a).bind(("", 6000))
     assert e.value.errno == errno.EADDRINUSE
-    s = net.a.socket()
+    s = Socket(net.a)
     reuse(s)
     s.bind(("", 6000))
     s.close()
@@ -161,20 +161,20 @@ async def test_time_wait_bind_allowed_once_it_expires(net: Net, autojump_clock: 
     conn.close()
     await settle()
     with pytest.raises(OSError):
-        net.a.socket().bind(("", port))
+        Socket(net.a).bind(("", port))
     await trio.sleep(net.a.knobs.tcp_timewait_len + 1)
     assert net.a.engine.timewait_entries() == []
-    net.a.socket().bind(("", port))
+    Socket(net.a).bind(("", port))
 
 
 async def test_server_restart_over_its_own_time_wait_needs_reuseaddr(net: Net,
         autojump_clock: MockClock) -> None:
     """The classic reason for SO_REUSEADDR: the server closed first, its port has TIME_WAIT entries."""
-    srv = net.b.socket()
+    srv = Socket(net.b)
     reuse(srv)
     srv.bind(("", 80))
     srv.listen(5)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     await cli.connect((B_ADDR, 80))
     conn, _ = await srv.accept()
     conn.close()  # the server closes first
@@ -183,13 +183,13 @@ async def test_server_restart_over_its_own_time_wait_needs_reuseaddr(net: Net,
     await settle()
     assert len(net.b.engine.timewait_entries()) == 1
     with pytest.raises(OSError) as e:
-        net.b.socket().bind(("", 80))
+        Socket(net.b).bind(("", 80))
     assert e.value.errno == errno.EADDRINUSE
-    again = net.b.socket()
+    again = Socket(net.b)
     reuse(again)
     again.bind(("", 80))
     again.listen(5)
-    c2 = net.a.socket()
+    c2 = Socket(net.a)
     await c2.connect((B_ADDR, 80))
     _conn2, peer = await again.accept()
     assert peer == c2.getsockname()

@@ -16,7 +16,7 @@ from .net import A_ADDR, ACK, B_ADDR, RST, SYN, Net, NetFactory, connected_pair,
 
 
 def listening(net: Net, port: int = 5000, backlog: int = 8) -> Socket:
-    srv = net.b.socket()
+    srv = Socket(net.b)
     srv.bind(("", port))
     srv.listen(backlog)
     return srv
@@ -25,7 +25,7 @@ def listening(net: Net, port: int = 5000, backlog: int = 8) -> Socket:
 async def test_connect_and_accept_report_both_addresses(net: Net, autojump_clock: MockClock) -> None:
     srv = listening(net)
     assert srv.state == State.LISTEN
-    cli = net.a.socket()
+    cli = Socket(net.a)
     await cli.connect((B_ADDR, 5000))
     assert cli.state == State.ESTABLISHED
     conn, peer = await srv.accept()
@@ -45,7 +45,7 @@ async def test_connect_and_accept_report_both_addresses(net: Net, autojump_clock
 
 async def test_connect_from_a_bound_port(net: Net, autojump_clock: MockClock) -> None:
     srv = listening(net)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.bind(("", 6543))
     await cli.connect((B_ADDR, 5000))
     _, peer = await srv.accept()
@@ -54,7 +54,7 @@ async def test_connect_from_a_bound_port(net: Net, autojump_clock: MockClock) ->
 
 
 async def test_listen_without_bind_takes_an_ephemeral_port(net: Net, autojump_clock: MockClock) -> None:
-    srv = net.b.socket()
+    srv = Socket(net.b)
     srv.listen(4)
     port = srv.getsockname()[1]
     lo, hi = net.b.knobs.ip_local_port_range
@@ -65,7 +65,7 @@ async def test_listen_without_bind_takes_an_ephemeral_port(net: Net, autojump_cl
 
 async def test_accept_queue_holds_backlog_plus_one(net: Net, autojump_clock: MockClock) -> None:
     srv = listening(net, backlog=1)
-    clients = [net.a.socket() for _ in range(3)]
+    clients = [Socket(net.a) for _ in range(3)]
     for c in clients:  # one at a time, so each handshake ends before the next begins
         c.setblocking(False)
         with pytest.raises(BlockingIOError):
@@ -87,7 +87,7 @@ async def test_accept_queue_holds_backlog_plus_one(net: Net, autojump_clock: Moc
 
 
 async def test_connect_to_a_closed_port_is_refused_at_once(net: Net, autojump_clock: MockClock) -> None:
-    cli = net.a.socket()
+    cli = Socket(net.a)
     start = trio.current_time()
     with pytest.raises(ConnectionRefusedError) as e:
         await cli.connect((B_ADDR, 9))
@@ -103,7 +103,7 @@ async def test_connect_to_a_closed_port_is_refused_at_once(net: Net, autojump_cl
 
 async def test_connect_off_the_subnet_is_enetunreach(net: Net, autojump_clock: MockClock) -> None:
     for host in ("10.1.2.3", "198.19.0.2", "198.18.1.2"):
-        cli = net.a.socket()
+        cli = Socket(net.a)
         with pytest.raises(OSError) as e:
             await cli.connect((host, 80))
         assert e.value.errno == errno.ENETUNREACH
@@ -112,7 +112,7 @@ async def test_connect_off_the_subnet_is_enetunreach(net: Net, autojump_clock: M
 
 async def test_connect_times_out_after_syn_retries(make_net: NetFactory, autojump_clock: MockClock) -> None:
     net = make_net(run_b=False)  # B is down: every SYN is lost
-    cli = net.a.socket()
+    cli = Socket(net.a)
     start = trio.current_time()
     with pytest.raises(TimeoutError) as e:
         await cli.connect((B_ADDR, 80))
@@ -127,7 +127,7 @@ async def test_connect_times_out_after_syn_retries(make_net: NetFactory, autojum
 
 async def test_syn_retries_knob_shortens_the_timeout(make_net: NetFactory, autojump_clock: MockClock) -> None:
     net = make_net(run_b=False, tcp_syn_retries=2)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     start = trio.current_time()
     with pytest.raises(OSError) as e:
         await cli.connect((B_ADDR, 80))
@@ -161,13 +161,13 @@ async def test_listen_on_a_connected_socket_is_einval(net: Net, autojump_clock: 
 
 async def test_accept_on_a_socket_that_does_not_listen_is_einval(net: Net, autojump_clock: MockClock) -> None:
     with pytest.raises(OSError) as e:
-        await net.b.socket().accept()
+        await Socket(net.b).accept()
     assert e.value.errno == errno.EINVAL
 
 
 async def test_nonblocking_connect(net: Net, autojump_clock: MockClock) -> None:
     srv = listening(net)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError) as e:
         await cli.connect((B_ADDR, 5000))
@@ -190,7 +190,7 @@ async def test_nonblocking_connect(net: Net, autojump_clock: MockClock) -> None:
 
 
 async def test_nonblocking_connect_refused_shows_in_so_error(net: Net, autojump_clock: MockClock) -> None:
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError):
         await cli.connect((B_ADDR, 9))
@@ -210,7 +210,7 @@ async def test_nonblocking_connect_refused_shows_in_so_error(net: Net, autojump_
 
 
 async def test_connect_again_after_refusal_starts_a_new_attempt(net: Net, autojump_clock: MockClock) -> None:
-    cli = net.a.socket()
+    cli = Socket(net.a)
     with pytest.raises(ConnectionRefusedError):
         await cli.connect((B_ADDR, 5000))
     with pytest.raises(OSError) as e:
@@ -226,7 +226,7 @@ async def test_connect_again_after_refusal_starts_a_new_attempt(net: Net, autoju
 async def test_second_blocking_connect_waits_for_the_first(make_net: NetFactory,
         autojump_clock: MockClock) -> None:
     net = make_net(run_b=False, tcp_syn_retries=1)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     errors: list[int] = []
 
     async def attempt() -> None:
@@ -249,16 +249,16 @@ async def test_connect_exhausted_ephemeral_range_is_eaddrnotavail(net: Net,
         autojump_clock: MockClock) -> None:
     net.a.knobs.set("ip_local_port_range", (40000, 40000))
     srv = listening(net)
-    c1 = net.a.socket()
+    c1 = Socket(net.a)
     await c1.connect((B_ADDR, 5000))
     # The same port may serve another destination (the four-tuple differs) ...
     listening(net, 5001)
-    c2 = net.a.socket()
+    c2 = Socket(net.a)
     await c2.connect((B_ADDR, 5001))
     assert c1.getsockname() == c2.getsockname() == (A_ADDR, 40000)
     # ... but not the same one again.
     with pytest.raises(OSError) as e:
-        await net.a.socket().connect((B_ADDR, 5000))
+        await Socket(net.a).connect((B_ADDR, 5000))
     assert e.value.errno == errno.EADDRNOTAVAIL
     await srv.accept()
 
@@ -268,8 +268,8 @@ async def test_cancelled_accept_and_connect_leave_the_sockets_usable(net: Net,
     srv = listening(net)
     with trio.move_on_after(1):
         await srv.accept()
-    cli = net.a.socket()
-    cli2 = net.a.socket()
+    cli = Socket(net.a)
+    cli2 = Socket(net.a)
     async with trio.open_nursery() as n:
         n.start_soon(cli.connect, (B_ADDR, 5000))
         n.start_soon(cli2.connect, (B_ADDR, 5000))

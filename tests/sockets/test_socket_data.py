@@ -165,14 +165,14 @@ async def test_recv_zero_bytes_returns_at_once(net: Net, autojump_clock: MockClo
 
 
 async def test_recv_and_send_on_an_unconnected_socket(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     with pytest.raises(OSError) as e:
         await s.recv(10)
     assert e.value.errno == errno.ENOTCONN
     # Linux tcp_sendmsg (sk_stream_wait_connect): EPIPE when not connected at all.
     with pytest.raises(BrokenPipeError):
         await s.send(b"x")
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.listen(1)
     with pytest.raises(OSError) as e:
         await lst.recv(10)
@@ -182,10 +182,10 @@ async def test_recv_and_send_on_an_unconnected_socket(net: Net, autojump_clock: 
 async def test_send_during_the_handshake_waits_for_it(make_net: NetFactory,
         autojump_clock: MockClock) -> None:
     net = make_net()
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(1)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError):
         await cli.connect((B_ADDR, 80))
@@ -197,7 +197,7 @@ async def test_send_during_the_handshake_waits_for_it(make_net: NetFactory,
 
 
 async def test_nonblocking_recv_and_accept_raise_eagain(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(1)
     lst.setblocking(False)
@@ -205,7 +205,7 @@ async def test_nonblocking_recv_and_accept_raise_eagain(net: Net, autojump_clock
     with pytest.raises(BlockingIOError) as e:
         await lst.accept()
     assert e.value.errno == errno.EAGAIN
-    cli = net.a.socket()
+    cli = Socket(net.a)
     await cli.connect((B_ADDR, 80))
     await settle()  # our ACK reached B, which queued the connection for accept()
     srv, _ = await lst.accept()

@@ -197,19 +197,19 @@ async def test_nonblocking_mode_is_shared_by_dup(net: Net, autojump_clock: MockC
 
 
 async def test_dup_of_a_listener(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(4)
     other = lst.dup()
     lst.close()
     assert other.state == State.LISTEN  # one handle left: still listening
-    c = net.a.socket()
+    c = Socket(net.a)
     await c.connect((B_ADDR, 80))
     _, peer = await other.accept()
     assert peer == c.getsockname()
     other.close()
     with pytest.raises(ConnectionRefusedError):
-        await net.a.socket().connect((B_ADDR, 80))
+        await Socket(net.a).connect((B_ADDR, 80))
 
 
 async def test_context_manager_closes_the_handle(net: Net, autojump_clock: MockClock) -> None:

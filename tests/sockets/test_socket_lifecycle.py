@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from minitcp.sockets import SHUT_WR
+from minitcp.sockets import SHUT_WR, Socket
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
 
@@ -159,7 +159,7 @@ async def test_simultaneous_close_goes_through_closing(net: Net, autojump_clock:
 
 async def test_states_through_a_timed_out_connect(make_net: NetFactory, autojump_clock: MockClock) -> None:
     net = make_net(run_b=False, tcp_syn_retries=1)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError):
         await cli.connect(("198.18.0.2", 80))

@@ -19,7 +19,7 @@ SOL, TCP = _s.SOL_SOCKET, _s.IPPROTO_TCP
 
 
 def listening(net: Net, port: int = 5000, opts: dict[tuple[int, int], int] | None = None) -> Socket:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     for (level, name), value in (opts or {}).items():
         lst.setsockopt(level, name, value)
     lst.bind(("", port))
@@ -34,7 +34,7 @@ def linger(sock: Socket) -> tuple[int, int]:
 
 
 async def test_unknown_options_are_enoprotoopt(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     for level, name in ((SOL, 9999), (TCP, 9999), (_s.IPPROTO_IP + 250, 1)):
         with pytest.raises(OSError) as e:
             s.setsockopt(level, name, 1)
@@ -45,7 +45,7 @@ async def test_unknown_options_are_enoprotoopt(net: Net, autojump_clock: MockClo
 
 
 async def test_so_reuseaddr(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     assert s.getsockopt(SOL, _s.SO_REUSEADDR) == 0
     s.setsockopt(SOL, _s.SO_REUSEADDR, 1)
     assert s.getsockopt(SOL, _s.SO_REUSEADDR) == 1
@@ -80,7 +80,7 @@ async def test_an_accepted_sockets_options_are_its_own(net: Net, autojump_clock:
 
 
 async def test_so_linger(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     assert linger(s) == (0, 0)
     s.setsockopt(SOL, _s.SO_LINGER, struct.pack("ii", 1, 0))
     assert linger(s) == (1, 0)
@@ -114,7 +114,7 @@ async def test_so_linger_turned_off_again_closes_with_fin(net: Net, autojump_clo
 
 
 async def test_so_rcvbuf_and_so_sndbuf_are_doubled(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     # Defaults: tcp_rmem[1] and tcp_wmem[1].
     assert s.getsockopt(SOL, _s.SO_RCVBUF) == net.a.knobs.tcp_rmem[1]
     assert s.getsockopt(SOL, _s.SO_SNDBUF) == net.a.knobs.tcp_wmem[1]
@@ -199,7 +199,7 @@ async def test_so_error_is_cleared_when_read(net: Net, autojump_clock: MockClock
     assert cli.getsockopt(SOL, _s.SO_ERROR) == errno.ECONNRESET
     assert cli.getsockopt(SOL, _s.SO_ERROR) == 0
     assert await cli.recv(10) == b""  # the error was consumed: now just the end of the stream
-    assert net.a.socket().getsockopt(SOL, _s.SO_ERROR) == 0
+    assert Socket(net.a).getsockopt(SOL, _s.SO_ERROR) == 0
 
 
 async def test_tcp_nodelay_turns_off_nagle(net: Net, autojump_clock: MockClock) -> None:
@@ -232,7 +232,7 @@ async def recv_n(sock: Socket, n: int) -> bytes:
 
 async def test_tcp_quickack_sends_the_pending_ack_now(net: Net, autojump_clock: MockClock) -> None:
     cli, srv = await connected_pair(net)
-    assert net.a.socket().getsockopt(TCP, _s.TCP_QUICKACK) == 1  # Linux: not in ping-pong mode
+    assert Socket(net.a).getsockopt(TCP, _s.TCP_QUICKACK) == 1  # Linux: not in ping-pong mode
     srv.setsockopt(TCP, _s.TCP_QUICKACK, 0)
     assert srv.getsockopt(TCP, _s.TCP_QUICKACK) == 0
     mark = len(net.wire)
@@ -248,7 +248,7 @@ async def test_tcp_quickack_sends_the_pending_ack_now(net: Net, autojump_clock: 
 
 async def test_tcp_maxseg_limits_the_segments_we_send(net: Net, autojump_clock: MockClock) -> None:
     listening(net)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     assert cli.getsockopt(TCP, _s.TCP_MAXSEG) == 536  # Linux TCP_MSS_DEFAULT before a connection
     cli.setsockopt(TCP, _s.TCP_MAXSEG, 1000)
     assert cli.getsockopt(TCP, _s.TCP_MAXSEG) == 1000
@@ -268,7 +268,7 @@ async def test_tcp_maxseg_default_after_connect(net: Net, autojump_clock: MockCl
 
 
 async def test_tcp_maxseg_out_of_range_is_einval(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     for bad in (0, 87, 32768):
         with pytest.raises(OSError) as e:
             s.setsockopt(TCP, _s.TCP_MAXSEG, bad)
@@ -277,7 +277,7 @@ async def test_tcp_maxseg_out_of_range_is_einval(net: Net, autojump_clock: MockC
 
 async def test_tcp_maxseg_is_the_syn_mss_option(net: Net, autojump_clock: MockClock) -> None:
     lst = listening(net, opts={(TCP, _s.TCP_MAXSEG): 1200})
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setsockopt(TCP, _s.TCP_MAXSEG, 1000)
     await cli.connect((B_ADDR, 5000))
     await lst.accept()
@@ -334,7 +334,7 @@ async def test_tcp_keepidle_set_on_an_idle_connection_rearms_the_timer(
 
 
 async def test_keepalive_options_out_of_range_are_einval(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     for option, bad in ((_s.TCP_KEEPIDLE, 0), (_s.TCP_KEEPIDLE, 32768), (_s.TCP_KEEPINTVL, 0),
                         (_s.TCP_KEEPINTVL, 32768), (_s.TCP_KEEPCNT, 0), (_s.TCP_KEEPCNT, 128)):
         with pytest.raises(OSError) as e:
@@ -347,7 +347,7 @@ async def test_keepalive_options_out_of_range_are_einval(net: Net, autojump_cloc
 
 async def test_tcp_keepidle_default_follows_the_knob(net: Net, autojump_clock: MockClock) -> None:
     net.a.knobs.tcp_keepalive_time = 15.0  # FreeBSD net.inet.tcp.keepidle=15000
-    assert net.a.socket().getsockopt(TCP, _s.TCP_KEEPIDLE) == 15
+    assert Socket(net.a).getsockopt(TCP, _s.TCP_KEEPIDLE) == 15
 
 
 # ---------------------------------------------------------------------------- IP_TOS, IP_TTL
@@ -375,7 +375,7 @@ async def test_ip_ttl_and_ip_tos_mark_the_connections_segments(net: Net, autojum
 
 
 async def test_ip_ttl_out_of_range_is_einval(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     for bad in (0, 256, -2):
         with pytest.raises(OSError) as e:
             s.setsockopt(_s.IPPROTO_IP, _s.IP_TTL, bad)

@@ -10,6 +10,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from minitcp.sockets import Socket
 from minitcp.tcp.states import State
 
 from .net import B_ADDR, FIN, RST, Net, NetFactory, connected_pair, settle
@@ -71,20 +72,20 @@ async def test_so_linger_zero_close_sends_rst_and_skips_time_wait(net: Net,
         await srv.recv(10)
     assert srv.state == State.CLOSED
     # No TIME_WAIT: the very same four-tuple can be used again at once.
-    again = net.a.socket()
+    again = Socket(net.a)
     again.bind(("", conn.lport))
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 6000))
     lst.listen(1)
     await again.connect((B_ADDR, 6000))
 
 
 async def test_so_linger_zero_on_the_listener_is_inherited(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.setsockopt(_s.SOL_SOCKET, _s.SO_LINGER, LINGER_0)
     lst.bind(("", 80))
     lst.listen(1)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     await cli.connect((B_ADDR, 80))
     srv, _ = await lst.accept()
     assert srv.getsockopt(_s.SOL_SOCKET, _s.SO_LINGER) == LINGER_0
@@ -161,10 +162,10 @@ async def test_recv_after_fin_then_rst_is_eof(net: Net, autojump_clock: MockCloc
 
 async def test_closing_a_listener_resets_connections_not_yet_accepted(net: Net,
         autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(4)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     await cli.connect((B_ADDR, 80))
     await settle()  # our ACK reached B: the connection waits in the accept queue
     assert cli.state == State.ESTABLISHED
@@ -178,7 +179,7 @@ async def test_closing_a_listener_resets_connections_not_yet_accepted(net: Net,
 
 async def test_close_in_syn_sent_sends_nothing(make_net: NetFactory, autojump_clock: MockClock) -> None:
     net = make_net(run_b=False)
-    cli = net.a.socket()
+    cli = Socket(net.a)
     cli.setblocking(False)
     with pytest.raises(BlockingIOError):
         await cli.connect((B_ADDR, 80))

@@ -34,7 +34,7 @@ async def echo_server(lst: Socket, task_status: trio.TaskStatus[None] = trio.TAS
 
 
 async def echo_once(net: Net, port: int, msg: bytes) -> bytes:
-    with net.a.socket() as s:
+    with Socket(net.a) as s:
         await s.connect((B_ADDR, port))
         await s.sendall(msg)
         s.shutdown(SHUT_WR)
@@ -61,7 +61,7 @@ def fail_for(monkeypatch: pytest.MonkeyPatch, method: str, victim: Connection, w
     monkeypatch.setattr(Connection, method, faulty)
 
 async def test_200_concurrent_connections_through_one_listener(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 7))
     lst.listen(256)
     results: dict[int, bool] = {}
@@ -86,13 +86,13 @@ async def test_200_concurrent_connections_through_one_listener(net: Net, autojum
 
 
 async def test_one_megabyte_echo_round_trip(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 7))
     lst.listen(1)
     data = os.urandom(1 << 20)
     async with trio.open_nursery() as n:
         await n.start(echo_server, lst)
-        cli = net.a.socket()
+        cli = Socket(net.a)
         await cli.connect((B_ADDR, 7))
         digest = hashlib.sha256()
         received = 0
@@ -115,7 +115,7 @@ async def test_one_megabyte_echo_round_trip(net: Net, autojump_clock: MockClock)
 
 async def test_an_engine_bug_in_one_connection_resets_only_that_one(net: Net, autojump_clock: MockClock,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(8)
     victim_cli, victim_srv = await connected_pair(net, listener=lst)
@@ -149,7 +149,7 @@ async def test_an_engine_bug_in_one_connection_resets_only_that_one(net: Net, au
 
 async def test_a_bug_on_a_new_connections_syn_does_not_stop_the_listener(
         net: Net, autojump_clock: MockClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(8)
     real = Connection.passive_open

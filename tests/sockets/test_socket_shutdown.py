@@ -9,7 +9,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from minitcp.sockets import SHUT_RD, SHUT_RDWR, SHUT_WR
+from minitcp.sockets import SHUT_RD, SHUT_RDWR, SHUT_WR, Socket
 from minitcp.tcp.states import State
 
 from .net import ACK, B_ADDR, FIN, RST, SYN, Net, NetFactory, connected_pair, settle
@@ -140,7 +140,7 @@ async def test_shut_rdwr_does_both(net: Net, autojump_clock: MockClock) -> None:
 
 
 async def test_shutdown_on_an_unconnected_socket_is_enotconn(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
         with pytest.raises(OSError) as e:
             s.shutdown(how)
@@ -152,7 +152,7 @@ async def test_shutdown_on_an_unconnected_socket_is_enotconn(net: Net, autojump_
 
 
 async def test_shutdown_after_a_refused_connect_is_enotconn(net: Net, autojump_clock: MockClock) -> None:
-    s = net.a.socket()
+    s = Socket(net.a)
     with pytest.raises(ConnectionRefusedError):
         await s.connect((B_ADDR, 9))
     with pytest.raises(OSError) as e:
@@ -163,7 +163,7 @@ async def test_shutdown_after_a_refused_connect_is_enotconn(net: Net, autojump_c
 async def test_shutdown_with_a_bad_how_is_einval(net: Net, autojump_clock: MockClock) -> None:
     # Linux inet_shutdown checks `how` first, so EINVAL even on an unconnected socket.
     with pytest.raises(OSError) as e:
-        net.a.socket().shutdown(3)
+        Socket(net.a).shutdown(3)
     assert e.value.errno == errno.EINVAL
     cli, _ = await connected_pair(net)
     with pytest.raises(OSError) as e:
@@ -173,7 +173,7 @@ async def test_shutdown_with_a_bad_how_is_einval(net: Net, autojump_clock: MockC
 
 
 async def test_shutdown_on_a_listener(net: Net, autojump_clock: MockClock) -> None:
-    lst = net.b.socket()
+    lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(4)
     lst.shutdown(SHUT_WR)  # Linux: nothing happens, no error
@@ -194,7 +194,7 @@ async def test_shutdown_on_a_listener(net: Net, autojump_clock: MockClock) -> No
     assert errors == [errno.EINVAL]
     assert lst.state == State.CLOSED
     with pytest.raises(ConnectionRefusedError):
-        await net.a.socket().connect((B_ADDR, 80))
+        await Socket(net.a).connect((B_ADDR, 80))
 
 
 async def test_shutdown_while_connecting_abandons_the_attempt(make_net: NetFactory,
@@ -202,7 +202,7 @@ async def test_shutdown_while_connecting_abandons_the_attempt(make_net: NetFacto
     """Linux inet_shutdown in SYN_SENT is tcp_disconnect: no RST, ECONNRESET for the connect()
     that waits, and the socket is unconnected again (it may connect anew)."""
     net = make_net(run_b=False)  # nobody answers the SYN
-    s = net.a.socket()
+    s = Socket(net.a)
     failure: list[OSError] = []
 
     async def connecting() -> None:
@@ -231,7 +231,7 @@ async def test_shutdown_of_a_non_blocking_attempt_leaves_the_error_for_so_error(
     """As the kernel does (checked in a namespace): EINPROGRESS, shutdown(), SO_ERROR says
     ECONNRESET, and the next connect() is a new attempt."""
     net = make_net(run_b=False)
-    s = net.a.socket()
+    s = Socket(net.a)
     s.setblocking(False)
     with pytest.raises(BlockingIOError) as e:
         await s.connect((B_ADDR, 9))

@@ -12,6 +12,7 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
+from minitcp.sockets import Socket
 from minitcp.sockets.streams import SocketListener, SocketStream, open_tcp_listener, open_tcp_stream
 from minitcp.tcp.states import State
 
@@ -161,7 +162,7 @@ async def test_accept_nowait_takes_the_queued_connections_without_a_checkpoint(
 
 
 async def test_accept_nowait_on_a_socket_that_is_not_listening(net: Net, autojump_clock: MockClock) -> None:
-    sock = net.b.socket()
+    sock = Socket(net.b)
     with pytest.raises(OSError) as e:
         SocketListener(sock).accept_nowait()
     assert e.value.errno == errno.EINVAL

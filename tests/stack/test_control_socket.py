@@ -15,6 +15,7 @@ from minitcp import control
 from minitcp.cli import main
 from minitcp.control import ControlError, format_stat, nstat_counters, request, serve_control
 from minitcp.link.memory import memory_link_pair
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
 
@@ -25,7 +26,7 @@ async def _stack_with_listener(nursery: trio.Nursery) -> Stack:
     knobs.set("net.ipv4.tcp_fin_timeout", "5")
     stack = Stack(link, "198.18.0.2", knobs=knobs)
     nursery.start_soon(stack.run)
-    listener = stack.socket()
+    listener = Socket(stack)
     listener.bind(("0.0.0.0", 7))
     listener.listen(5)
     stack.engine.counters["InSegs"] += 3  # as if segments had come in

@@ -8,6 +8,7 @@ from trio.testing import MockClock
 
 from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
 from minitcp.link.memory import memory_link_pair
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.events import FaultEvent
@@ -290,14 +291,14 @@ async def test_faulty_link_reorders_delays_and_bends_non_tcp_too(autojump_clock:
     link.send(tcp(ACK, 1))  # held
     link.send(ping)  # not TCP, but IPv4: it is "the next one" and lets the held one go
     link.send(tcp(ACK, 2))  # passes
-    got = await far.recv_batch()
+    got = [p for p, _ in await far.recv_batch()]
     assert got[0] == ping and [parse_tcp_packet(p).seq for p in got[1:]] == [1, 2]
     start = trio.current_time()
     far.send(tcp(FIN | ACK, 3))
     far.send(tcp(ACK, 4))
-    first = await link.recv_batch()
+    first = [p for p, _ in await link.recv_batch()]
     assert [parse_tcp_packet(p).seq for p in first] == [4]
-    second = await link.recv_batch()
+    second = [p for p, _ in await link.recv_batch()]
     assert [parse_tcp_packet(p).seq for p in second] == [3]
     assert trio.current_time() - start == pytest.approx(0.1)
     assert link.mtu == near.mtu and link.tx_dropped == 0
@@ -324,10 +325,10 @@ async def test_stack_on_a_faulty_link_sends_its_first_fin_twice(
     b = Stack(lb, "198.18.0.2", on_packet=received_by_b)
     nursery.start_soon(a.run)
     nursery.start_soon(b.run)
-    server = b.socket()
+    server = Socket(b)
     server.bind(("198.18.0.2", 80))
     server.listen()
-    client = a.socket()
+    client = Socket(a)
     await client.connect(("198.18.0.2", 80))
     conn, _ = await server.accept()
     client.close()

@@ -13,16 +13,16 @@ async def test_packets_cross_in_both_directions(autojump_clock: MockClock) -> No
     a, b = memory_link_pair()
     a.send(b"ping")
     b.send(b"pong")
-    assert await b.recv_batch() == [b"ping"]
-    assert await a.recv_batch() == [b"pong"]
+    assert await b.recv_batch() == [(b"ping", False)]  # a memory link: no partial checksums
+    assert await a.recv_batch() == [(b"pong", False)]
 
 
 async def test_recv_batch_takes_all_waiting_up_to_the_bound(autojump_clock: MockClock) -> None:
     a, b = memory_link_pair(batch_limit=3)
     for i in range(5):
         a.send(bytes([i]))
-    assert await b.recv_batch() == [b"\0", b"\1", b"\2"]
-    assert await b.recv_batch() == [b"\3", b"\4"]
+    assert await b.recv_batch() == [(b"\0", False), (b"\1", False), (b"\2", False)]
+    assert await b.recv_batch() == [(b"\3", False), (b"\4", False)]
 
 
 async def test_recv_batch_waits_in_virtual_time(autojump_clock: MockClock) -> None:
@@ -34,7 +34,7 @@ async def test_recv_batch_waits_in_virtual_time(autojump_clock: MockClock) -> No
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(send_later)
-        assert await b.recv_batch() == [b"late"]
+        assert await b.recv_batch() == [(b"late", False)]
     assert trio.current_time() == 30
 
 
@@ -43,7 +43,7 @@ async def test_a_full_queue_drops_and_counts(autojump_clock: MockClock) -> None:
     for _ in range(5):
         a.send(b"x")
     assert a.tx_dropped == 3
-    assert await b.recv_batch() == [b"x", b"x"]
+    assert await b.recv_batch() == [(b"x", False), (b"x", False)]
 
 
 def test_oversized_packet_is_a_bug_and_raises() -> None:
@@ -57,7 +57,7 @@ async def test_closing_one_end_ends_the_other_after_delivery(autojump_clock: Moc
     a, b = memory_link_pair()
     a.send(b"last words")
     a.close()
-    assert await b.recv_batch() == [b"last words"]
+    assert await b.recv_batch() == [(b"last words", False)]
     with pytest.raises(trio.ClosedResourceError):
         await b.recv_batch()
     b.send(b"into the void")

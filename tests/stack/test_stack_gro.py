@@ -9,6 +9,7 @@ import trio
 import trio.testing
 
 from minitcp.link.memory import memory_link_pair
+from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.observer import BaseObserver
 from minitcp.wire.segment import Segment
@@ -33,10 +34,10 @@ async def _upload(gro: bool) -> tuple[bytes, Sizes, Stack, Stack]:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(a.run)
         nursery.start_soon(b.run)
-        listener = b.socket()
+        listener = Socket(b)
         listener.bind(("", 9))
         listener.listen(1)
-        client = a.socket()
+        client = Socket(a)
         await client.connect(("198.18.0.2", 9))
         server, _ = await listener.accept()
         async with trio.open_nursery() as transfer:

@@ -68,7 +68,7 @@ async def exchange(host: MemoryLink, *packets: bytes) -> list[bytes]:
     replies: list[bytes] = []
     with trio.move_on_after(1):
         while True:
-            replies.extend(bytes(p) for p in await host.recv_batch())
+            replies.extend(bytes(p) for p, _ in await host.recv_batch())
     return replies
 
 
@@ -184,7 +184,7 @@ async def test_on_packet_sees_every_packet_in_and_out(autojump_clock: MockClock)
     await trio.sleep(5)
     request = tcp_packet(SYN)
     stack.handle_packet(request)
-    [reply] = await host.recv_batch()
+    [(reply, _)] = await host.recv_batch()
     assert seen == [("in", request, 5.0), ("out", reply, 5.0)]
     assert stack.counters["InReceives"] == stack.counters["OutRequests"] == 1
 

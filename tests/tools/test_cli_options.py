@@ -123,7 +123,7 @@ async def test_fault_drops_the_first_ping_reply_and_says_so(
         for seq in (1, 2, 3):
             host.send(_echo_request(seq))
             with trio.move_on_after(0.5):
-                replies.extend(bytes(p) for p in await host.recv_batch())
+                replies.extend(bytes(p) for p, _ in await host.recv_batch())
         nursery.cancel_scope.cancel()
     seqs = [struct.unpack_from("!H", r, 26)[0] for r in replies]
     assert seqs == [2, 3]  # the first reply vanished on the way out
@@ -145,7 +145,7 @@ async def test_flag_rules_touch_only_tcp(autojump_clock: MockClock) -> None:
     host.send(build_tcp_packet(Segment(HOST, STACK, 40000, 80, 1, 0, SYN, 64240)))
     with trio.move_on_after(0.1):
         batch = await link.recv_batch()
-    assert len(batch) == 1 and bytes(batch[0])[9] == PROTO_ICMP
+    assert len(batch) == 1 and bytes(batch[0][0])[9] == PROTO_ICMP
     assert faults == ["drop in"]
 
 

@@ -40,7 +40,7 @@ async def test_kernel_packets_arrive_as_bare_ipv4(tun_name: str) -> None:
             while len(received) < 3:
                 # UDP only: an earlier test's kernel TCP connection may still be retransmitting
                 # to the same address, into this new device (so ICMP only below).
-                received.extend(bytes(p) for p in await link.recv_batch() if p[9] == 17)
+                received.extend(bytes(p) for p, _ in await link.recv_batch() if p[9] == 17)
         for i, pkt in enumerate(received):
             assert pkt[0] == 0x45  # IPv4 without options: no link header
             assert socket.inet_ntoa(pkt[12:16]) == KERNEL_ADDR
@@ -71,7 +71,7 @@ async def test_sent_packets_reach_the_kernel(tun_name: str) -> None:
     try:
         link.send(_echo_request_from_stack())
         with trio.fail_after(2):  # ICMP only (see above: stray TCP from earlier tests)
-            while not (icmp := [p for p in await link.recv_batch() if p[9] == 1]):
+            while not (icmp := [p for p, _ in await link.recv_batch() if p[9] == 1]):
                 pass
         [reply] = icmp
         assert reply[20] == 0  # ICMP echo reply from the kernel

@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from minitcp.apps import fetch
+from minitcp.sockets import Socket
 from minitcp.sockets.streams import open_tcp_stream
 from minitcp.stack import Stack
 
@@ -72,7 +73,7 @@ async def test_kernel_http_server_404(tun_stack: Stack, kernel_http_server: Path
 
 
 async def test_connect_to_closed_kernel_port_is_refused(tun_stack: Stack) -> None:
-    sock = tun_stack.socket()
+    sock = Socket(tun_stack)
     start = time.monotonic()
     with trio.fail_after(5), pytest.raises(ConnectionRefusedError) as refused:
         await sock.connect((PEER, 9))  # the kernel answers our SYN with RST|ACK

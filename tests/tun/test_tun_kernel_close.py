@@ -42,7 +42,7 @@ PORT = 5000
 
 @pytest.fixture
 def listener(tun_stack: Stack) -> Socket:
-    sock = tun_stack.socket()
+    sock = Socket(tun_stack)
     sock.bind(("", PORT))
     sock.listen(16)
     return sock

@@ -63,7 +63,7 @@ async def test_download_survives_a_reader_that_pauses(tun_stack: Stack, server: 
 
 
 async def test_upload_survives_an_application_that_pauses(nursery: trio.Nursery, tun_stack: Stack) -> None:
-    listener = tun_stack.socket()
+    listener = Socket(tun_stack)
     listener.bind(("", 5001))
     listener.listen(4)
     n = 3_000_000
@@ -124,7 +124,7 @@ def _connect_and_abort() -> socket.socket:
 
 @pytest.fixture
 def listener(tun_stack: Stack) -> Socket:
-    sock = tun_stack.socket()
+    sock = Socket(tun_stack)
     sock.bind(("", 5002))
     sock.listen(4)
     return sock

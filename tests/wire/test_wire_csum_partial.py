@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minitcp.link.vnet import complete_csum, partial_tcp_csum
 from minitcp.wire import tcp_pure
+from minitcp.wire.csum_partial import complete_csum, partial_tcp_csum
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, PSH, Segment

@@ -1,5 +1,9 @@
 """Local ports: bind() conflicts and ephemeral port choice, Linux's rules.
 
+The host's ports, shared by all its sockets (Linux keeps them per network
+namespace, in the bind hash of net/ipv4/inet_hashtables.c); the socket layer
+asks here, through `Stack.ports`.
+
 bind() (Linux inet_csk_get_port): a port is taken while another socket is
 bound to it, unless both set SO_REUSEADDR and neither listens; TIME_WAIT
 entries on the port also block it unless the new socket sets SO_REUSEADDR.
@@ -12,23 +16,33 @@ from __future__ import annotations
 
 import errno
 import random
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ..tcp.engine import TcpEngine
-    from .endpoint import Endpoint
+from minitcp.tcp.engine import TcpEngine
+
+
+class PortUser(Protocol):
+    """What the rules look at in a socket holding a port (the socket layer's `Endpoint`)."""
+
+    reuseaddr: bool  # SO_REUSEADDR
+
+    @property
+    def listener(self) -> object | None: ...  # not None once listen() was called
 
 
 class PortTable:
+    """Which local ports the host's sockets hold, and how a free one is chosen."""
+
     def __init__(self, engine: TcpEngine) -> None:
         self.engine = engine
-        self.bound: dict[int, list[Endpoint]] = {}
+        self.bound: dict[int, list[PortUser]] = {}
         # Ports only connect() has taken (Linux: bind buckets with fastreuse -1). connect() may share
         # them among connections to different destinations; a port bind() took is never shared so.
         self._connect_only: set[int] = set()
         self._rng = random.Random()
 
-    def bind(self, ep: Endpoint, port: int) -> int:
+    def bind(self, ep: PortUser, port: int) -> int:
         """Claim `port` (0: any free one) for `ep`; returns the port."""
         if port == 0:
             try:
@@ -43,14 +57,14 @@ class PortTable:
         self._connect_only.discard(port)
         return port
 
-    def check_listen(self, ep: Endpoint, port: int) -> None:
+    def check_listen(self, ep: PortUser, port: int) -> None:
         """listen() on a bound port: Linux inet_csk_listen_start takes the port again, now as a
         listener, so sockets that shared it through SO_REUSEADDR cannot all listen: one per port."""
         for other in self.bound.get(port, ()):
             if other is not ep and other.listener is not None:
                 raise OSError(errno.EADDRINUSE, "Address already in use")
 
-    def release(self, ep: Endpoint, port: int) -> None:
+    def release(self, ep: PortUser, port: int) -> None:
         users = self.bound.get(port)
         if users and ep in users:
             users.remove(ep)
@@ -58,7 +72,7 @@ class PortTable:
                 del self.bound[port]
                 self._connect_only.discard(port)
 
-    def connect_port(self, ep: Endpoint, laddr: int, raddr: int, rport: int) -> int:
+    def connect_port(self, ep: PortUser, laddr: int, raddr: int, rport: int) -> int:
         """An ephemeral port whose four-tuple to (raddr, rport) is free, claimed for `ep`."""
         engine = self.engine
 
@@ -73,7 +87,7 @@ class PortTable:
         self.bound.setdefault(port, []).append(ep)
         return port
 
-    def _taken(self, ep: Endpoint, port: int) -> bool:
+    def _taken(self, ep: PortUser, port: int) -> bool:
         for other in self.bound.get(port, ()):
             if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
                 return True
@@ -81,7 +95,7 @@ class PortTable:
             return any((key >> 64) & 0xFFFF == port for key in self.engine.timewait)
         return False
 
-    def _free_port(self, usable) -> int:  # type: ignore[no-untyped-def]
+    def _free_port(self, usable: Callable[[int], bool]) -> int:
         """Linux starts at a random offset in ip_local_port_range and walks the range."""
         lo, hi = self.engine.knobs.ip_local_port_range
         span = hi - lo + 1

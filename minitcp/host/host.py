@@ -1,0 +1,236 @@
+"""The host, sans-IO: IPv4 packets and the time in, TCP's segments and ICMP's answers out.
+
+`Host` is what a Linux host does between its NIC driver and its sockets, for
+one address: it takes the IPv4 packets a link received (`receive_batch`, with
+`now`), drops what a host must not take, hands ICMP to `Icmp` and TCP to the
+engine (joined by GRO first, as Linux's driver poll joins a NIC's packets),
+and turns the engine's segments into packets (`transmit`), cutting TSO
+segments into wire packets unless the link takes them whole. It never reads a
+clock, waits, or touches a device: it is given the time at every call, and the
+two functions that hand a packet to the link (`send`, and `send_gso` for a link
+with offloads), which never block. `minitcp.stack.Stack` is the Trio shell that
+feeds it. The host has no timers of its own: TCP's are the engine's
+(`engine.poll_at()` says when `engine.handle_timeout(now)` is due; `transmit(now)`
+after it). (Handing packets over as they are made, rather than in a list the
+shell empties, keeps each one's place among the hooks' reports as in Linux's
+ip_output, and costs nothing per packet.)
+
+Input never raises: a malformed packet is counted in `drops` under its reason
+and otherwise ignored, as RFC 1122 section 1.2.2 asks of hosts ("be liberal in
+what you accept").
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+
+from minitcp.host.icmp import Icmp
+from minitcp.host.ipv4 import Ipv4Address, is_martian_source
+from minitcp.host.ports import PortTable
+from minitcp.link.base import Received
+from minitcp.tcp.connection import conn_key
+from minitcp.tcp.engine import TcpEngine
+from minitcp.tcp.knobs import Knobs
+from minitcp.tcp.observer import Observer
+from minitcp.wire.csum_partial import complete_csum
+from minitcp.wire.errors import DropReason, WireError
+from minitcp.wire.gro import Gro
+from minitcp.wire.gso import SuperSegment, super_segment
+from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, parse_ipv4
+from minitcp.wire.segment import Segment
+from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+from minitcp.wire.tso import TSO_MAX, build_packets
+
+log = logging.getLogger("minitcp")
+
+PacketHook = Callable[[str, bytes | memoryview, float], None]
+"""`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is the time given."""
+
+
+class Host:
+    """An IPv4 host with one address on one link, fed packets and the time.
+
+    `drops` counts discarded packets by reason: the `DropReason` labels of the
+    wire parsers, plus `ipv6`, `not_for_us` (another destination address),
+    `martian_source` and `icmp_other` (an ICMP type the host does not act on).
+    `counters` follows the names of Linux's SNMP counters (`nstat`):
+    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
+    InDestUnreachs/InTimeExcds/InParmProbs for ICMP. TCP's own counters (InSegs,
+    OutSegs, ...) are `engine.counters`. `ports` are the local ports its sockets hold.
+
+    With `tso` (the default) the engine sends runs of full-sized segments as one
+    TSO segment (`minitcp.wire.tso`), which the host cuts into wire packets; the
+    wire and the engine's observer see the same segments either way. With `gro`
+    the segments of a batch that continue each other reach the engine joined
+    (`minitcp.wire.gro`), as in a Linux host: one decision and one ACK per joined
+    segment, which the engine's observer sees joined; `on_packet` and the IP
+    counters see each packet.
+
+    TCP packets whose checksum the sender left partial (`receive_batch` says which)
+    skip that check. With `send_gso` (a link with offloads, `OffloadLink`), TSO
+    segments go out whole as super-segments (`minitcp.wire.gso`); a super-segment
+    counts as one packet here (as a GRO or TSO packet does in Linux's Ip counters),
+    and `on_packet` sees it whole, its checksum completed.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        mtu: int,
+        send: Callable[[bytes], None],
+        send_gso: Callable[[SuperSegment], None] | None = None,
+        prefix_len: int = 24,
+        knobs: Knobs | None = None,
+        observer: Observer | None = None,
+        on_packet: PacketHook | None = None,
+        tso: bool = True,
+        gro: bool = False,
+    ) -> None:
+        self.ipv4 = Ipv4Address(address, prefix_len)
+        self.addr = self.ipv4.addr
+        self.on_packet = on_packet
+        self._send = send
+        self._send_gso = send_gso
+        self.drops: collections.Counter[str] = collections.Counter()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.engine = TcpEngine(knobs, mtu=mtu, observer=observer)
+        if tso:
+            self.engine.tso_max = TSO_MAX
+        self._gro = Gro() if gro else None
+        self.ports = PortTable(self.engine)
+        self.icmp = Icmp(self.addr, self.engine, self.counters, self.drops, self._emit)
+
+    def on_link(self, addr: int) -> bool:
+        """Whether `addr` is on the link's subnet: the only place the host can reach."""
+        return self.ipv4.on_link(addr)
+
+    # ------------------------------------------------------------------ input
+
+    def receive_batch(self, batch: list[Received], now: float) -> None:
+        """The packets a link read at once, each with whether its TCP checksum is partial."""
+        handle = self._input
+        if len(batch) == 1:  # nothing to join it with: past GRO at once (a round trip's usual batch)
+            pkt, csum_partial = batch[0]
+            handle(pkt, now, csum_partial, gro=False)
+            return
+        for pkt, csum_partial in batch:
+            handle(pkt, now, csum_partial)
+        self._flush_gro(now)
+
+    def receive(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False) -> None:
+        """One received IPv4 packet on its own (no GRO)."""
+        self._input(pkt, now, csum_partial, gro=False)
+
+    def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,
+               gro: bool = True) -> None:
+        self.counters["InReceives"] += 1
+        if self.on_packet is not None:
+            self.on_packet("in", complete_csum(pkt) if csum_partial else pkt, now)
+        try:
+            self._ip_input(pkt, now, csum_partial, gro)
+        except WireError as e:
+            self.drops[e.reason.label] += 1
+
+    def _ip_input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,
+                  gro: bool = True) -> None:
+        if not pkt:
+            self.drops[DropReason.TRUNCATED.label] += 1
+            return
+        version = pkt[0] >> 4
+        if version == 6:
+            # Not spoken yet: IPv6 will come as a second address family beside `ipv4`,
+            # its own input here, the engine and GRO shared.
+            self.drops["ipv6"] += 1
+            return
+        if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
+            # TCP is the hot path: one call validates IPv4 and TCP together.
+            seg = parse_tcp_packet(pkt, csum_partial)
+            if self._accept(seg.src, seg.dst):
+                self.counters["InDelivers"] += 1
+                joiner = self._gro if gro else None
+                if joiner is None:
+                    self._tcp_input(seg, now)
+                elif not joiner.join(seg):
+                    if joiner.holding:
+                        self._tcp_input(joiner.take(), now)
+                    if not joiner.hold(seg):
+                        self._tcp_input(seg, now)
+            return
+        self._flush_gro(now)  # what came before this packet is handled before it
+        ip = parse_ipv4(pkt)
+        if not self._accept(ip.src, ip.dst):
+            return
+        if ip.proto == PROTO_ICMP:
+            self.counters["InDelivers"] += 1
+            self.icmp.input(ip, now)
+        else:
+            self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+
+    def _accept(self, src: int, dst: int) -> bool:
+        if dst != self.addr:
+            # A host does not forward (RFC 1122 section 3.3.1) and never
+            # answers for an address that is not its own.
+            self.drops["not_for_us"] += 1
+            return False
+        if is_martian_source(src) or src == self.addr:
+            self.drops["martian_source"] += 1
+            return False
+        return True
+
+    def _flush_gro(self, now: float) -> None:
+        gro = self._gro
+        if gro is not None and gro.holding:
+            self._tcp_input(gro.take(), now)
+
+    def _tcp_input(self, seg: Segment, now: float) -> None:
+        """Every TCP segment addressed to us enters the engine here.
+
+        A bug that one segment trips must not stop the host: the connection it
+        belongs to is reset, the error logged and counted, and the host goes on.
+        """
+        engine = self.engine
+        try:
+            engine.receive(seg, now)
+        except Exception:
+            conn = engine.conns.get(conn_key(seg.dst, seg.dport, seg.src, seg.sport))
+            if conn is not None:
+                # The engine's own handler (its timers use it too): it logs and counts, resets
+                # an orphaned connection as well (abort() is close(), a no-op once closed) and
+                # tells a program still holding the socket ECONNABORTED, as Linux's tcp_abort.
+                engine.connection_failed(conn)
+            else:
+                log.exception("TCP input failed before any connection was involved")
+                engine.counters["TCPConnectionErrors"] += 1
+
+    # ------------------------------------------------------------------ output
+
+    def transmit(self, now: float) -> None:
+        """Send the engine's segments as packets: TSO segments cut into wire packets, or whole
+        to a link that takes super-segments."""
+        emit, send_gso = self._emit, self._send_gso
+        for seg in self.engine.take_output():
+            if not seg.gso:
+                emit(build_tcp_packet(seg), now)
+            elif send_gso is not None:
+                self._emit_super_segment(send_gso, seg, now)
+            else:
+                for packet in build_packets(seg):
+                    emit(packet, now)
+
+    def _emit_super_segment(self, send_gso: Callable[[SuperSegment], None], seg: Segment,
+                            now: float) -> None:
+        """A TSO segment to a device that cuts it itself: one packet (`minitcp.wire.gso`)."""
+        packet = super_segment(seg)
+        self.counters["OutRequests"] += 1
+        if self.on_packet is not None:
+            self.on_packet("out", complete_csum(b"".join(packet.parts)), now)
+        send_gso(packet)
+
+    def _emit(self, packet: bytes, now: float) -> None:
+        self.counters["OutRequests"] += 1
+        if self.on_packet is not None:
+            self.on_packet("out", packet, now)
+        self._send(packet)
