@@ -10,9 +10,10 @@ from types import ModuleType
 
 import pytest
 
+import minitcp
 from minitcp.tcp.states import TRANSITIONS, Event, State
 
-SCRIPT = Path(__file__).resolve().parent.parent / "docs" / "make_state_diagram.py"
+SCRIPT = Path(minitcp.__file__).resolve().parent.parent / "docs" / "make_state_diagram.py"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 

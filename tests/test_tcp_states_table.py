@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, Peer, Recorder, knobs
+from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
 from minitcp.tcp.connection import SHUT_WR, Connection
 from minitcp.tcp.listener import Listener
 from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import TRANSITIONS, Event, IllegalTransition, State, next_state
 from minitcp.tcp.timers import TimerKind
+from minitcp.trace.events import StateEvent
+from minitcp.trace.recorder import Recorder
 from minitcp.wire.icmp import ICMP_DEST_UNREACH, UNREACH_HOST
 from minitcp.wire.segment import ACK, FIN, RST, SYN, Segment
 
@@ -28,7 +30,7 @@ FAR = 100_000.0  # seconds of virtual time: longer than any timer's give-up (kee
 
 
 class Tripwire(Recorder):
-    """A Recorder that, once armed, raises on the next timer that fires: a bug in the engine."""
+    """The trace Recorder, that once armed raises on the next timer that fires: a bug in the engine."""
 
     armed = False
 
@@ -38,6 +40,10 @@ class Tripwire(Recorder):
         if self.armed and action == "fire":
             self.armed = False
             raise RuntimeError("a bug, planted by the test")
+
+
+def _state_changes(rec: Recorder) -> list[tuple[State, State]]:
+    return [(State[e.old], State[e.new]) for e in rec.events if isinstance(e, StateEvent)]
 
 
 @dataclass
@@ -147,8 +153,7 @@ def reach(state: State, setup: Setup) -> Ctx:
     """A fresh engine with a connection in `state`, prepared as `setup` asks."""
     p = Peer(knobs(**setup.knob))
     rec = Tripwire()
-    p.rec = rec
-    p.eng.observer = rec
+    p.eng.observer = rec  # in place of the Peer's own recorder, which then sees nothing
     ctx = Ctx(p, rec, window=0 if setup.stuck else 65535)
     if state == State.CLOSED:
         return ctx
@@ -335,10 +340,10 @@ def test_edge_is_taken_by_the_engine(edge: tuple[State, Event], target: State) -
         assert ctx.conn.state == state, f"the builder did not reach {state.name}"
     if state == State.TIME_WAIT:
         assert ctx.p.eng.timewait_entries(), "no TIME_WAIT entry"
-    seen = len(ctx.rec.states)
+    seen = len(_state_changes(ctx.rec))
     counters = dict(ctx.p.eng.counters)
     ACT[event](ctx)
-    changes = [(old, new) for _, old, new, _ in ctx.rec.states[seen:]]
+    changes = _state_changes(ctx.rec)[seen:]
     assert changes, f"{event.value!r} changed no state"
     assert changes[0] == (state, target)
     if event in COUNTED:
