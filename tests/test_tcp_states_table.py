@@ -30,7 +30,7 @@ FAR = 100_000.0  # seconds of virtual time: longer than any timer's give-up (kee
 
 
 class Tripwire(Recorder):
-    """The trace Recorder, that once armed raises on the next timer that fires: a bug in the engine."""
+    """A trace Recorder that, once armed, raises on the next timer to fire, as a bug would."""
 
     armed = False
 
@@ -185,9 +185,9 @@ def reach(state: State, setup: Setup) -> Ctx:
         ctx.feed(FIN | ACK)
         ctx.nxt += 1
         if state == State.LAST_ACK:
-            _close(ctx) if setup.orphan else _shutdown_wr(ctx)
+            _end_sending(ctx, setup.orphan)
         return ctx
-    _close(ctx) if setup.orphan else _shutdown_wr(ctx)  # FIN-WAIT-1
+    _end_sending(ctx, setup.orphan)  # FIN-WAIT-1
     if state == State.CLOSING:
         ctx.feed(FIN | ACK)  # their FIN crosses ours
         ctx.nxt += 1
@@ -198,6 +198,14 @@ def reach(state: State, setup: Setup) -> Ctx:
             ctx.feed(FIN | ACK)
             ctx.nxt += 1
     return ctx
+
+
+def _end_sending(ctx: Ctx, orphan: bool) -> None:
+    """Our FIN: close() makes the connection an orphan, shutdown(SHUT_WR) leaves it the user's."""
+    if orphan:
+        _close(ctx)
+    else:
+        _shutdown_wr(ctx)
 
 
 def _syn_to_listener(ctx: Ctx, accept_full: bool) -> None:
