@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tcp_helpers import LOCAL, REMOTE, Peer, knobs
 
 from minitcp.tcp.connection import SHUT_WR, Connection
 from minitcp.tcp.listener import Listener
@@ -25,6 +24,8 @@ from minitcp.trace.events import StateEvent
 from minitcp.trace.recorder import Recorder
 from minitcp.wire.icmp import ICMP_DEST_UNREACH, UNREACH_HOST
 from minitcp.wire.segment import ACK, FIN, RST, SYN, Segment
+
+from .peer import LOCAL, REMOTE, Peer, knobs
 
 FAR = 100_000.0  # seconds of virtual time: longer than any timer's give-up (keepalive: 2 h 11 min)
 
