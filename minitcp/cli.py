@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
+import os
 import signal
 import sys
 
@@ -148,19 +150,32 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _give_up(args: argparse.Namespace, message: str) -> int:
+    """_fail before the stack started: the capture --pcap created holds only its header, and would
+    be in the way of the next try (a capture never overwrites a file), so it goes."""
+    capture = getattr(args, "pcap", None)
+    if capture is not None:
+        capture.close()
+        if capture.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(capture.path)
+    return _fail(message)
+
+
 def _up(args: argparse.Namespace) -> int:
     subnet = ipaddress.IPv4Network(f"{args.peer}/{PREFIX_LEN}", strict=False)
     if ipaddress.IPv4Address(args.addr) not in subnet or args.addr == args.peer:
-        return _fail(f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
+        return _give_up(args, f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
     servers = _servers(args)
     ports = [port for _, port in servers]
     if len(set(ports)) < len(ports):
-        return _fail("each server needs its own port: " + ", ".join(f"--{s.name} {p}" for s, p in servers))
+        taken = ", ".join(f"--{s.name} {p}" for s, p in servers)
+        return _give_up(args, f"each server needs its own port: {taken}")
     offload = offload_wanted(args)
     try:
         link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), mtu=args.mtu, offload=offload)
     except (LinkError, ValueError) as e:
-        return _fail(str(e))
+        return _give_up(args, str(e))
     stack = build_stack(link, args)  # knobs, faults around the TunLink, -v and --pcap hooks
     print(
         f"minitcp: stack at {args.addr} on {link.name} (kernel side {args.peer}/{PREFIX_LEN}, "

@@ -70,7 +70,8 @@ def fault_rule(text: str) -> FaultRule:
 
 
 def pcap_file(path: str) -> PcapWriter:
-    """Open the capture at once, as argparse.FileType would: a bad path is a usage error."""
+    """Open the capture at once, as argparse.FileType would: a bad path (or one that exists: see
+    trace/pcap.py create_private) is a usage error."""
     try:
         # The wall clock, as tcpdump stamps a live capture; flushed per packet so that
         # `tcpdump -r` (or `tail -c +1 -f FILE | wireshark -k -i -`) can read it while `up` runs.
@@ -88,7 +89,8 @@ def add_up_options(up: argparse.ArgumentParser) -> None:
     )
     up.add_argument(
         "--pcap", type=pcap_file, metavar="FILE",
-        help="write every packet in and out to FILE (pcap, for `tcpdump -r FILE` or Wireshark)",
+        help="write every packet in and out to FILE (pcap, for `tcpdump -r FILE` or Wireshark); FILE is "
+        "created new with mode 0600, never over an existing file or through a symbolic link",
     )
     up.add_argument(
         "--fault", type=fault_rule, action="append", default=[], metavar="RULE",
