@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from minitcp.faults import FaultInjector, FaultRule, FaultRuleError, FaultyLink, PacketFaultHook, parse_rule
 from minitcp.link.base import Link
 from minitcp.stack import Stack
-from minitcp.tcp.knobs import Knobs
+from minitcp.tcp.knobs import KnobRangeError, Knobs
 from minitcp.trace.hooks import tee
 from minitcp.trace.pcap import PcapWriter
 from minitcp.trace.tcpdump import format_line, printer
@@ -41,17 +41,17 @@ def sysctl_setting(text: str) -> tuple[str, str]:
         hint = f"; did you mean {', '.join('net.ipv4.' + c for c in close)}?" if close else (
             "; `minitcp up --help` lists them")
         raise argparse.ArgumentTypeError(f"unknown knob {name!r}{hint}")
-    scratch = Knobs()
     try:
-        scratch.set(short, value)
+        Knobs().set(short, value)
+    except KnobRangeError as e:
+        # A negative or infinite time or count is never meaningful, whatever the knob's range.
+        numbers = e.value if isinstance(e.value, tuple) else (e.value,)
+        if any(n < 0 or not math.isfinite(n) for n in numbers):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, not {value!r}") from None
+        raise argparse.ArgumentTypeError(str(e)) from None  # Linux's range, as sysctl(8) would refuse it
     except (TypeError, ValueError):
         kind = _kind(getattr(Knobs(), short))
         raise argparse.ArgumentTypeError(f"{name} takes {kind}, not {value!r}") from None
-    # Knobs converts types only; a negative or infinite time or count is never meaningful.
-    got = getattr(scratch, short)
-    for number in got if isinstance(got, tuple) else (got,):
-        if number < 0 or not math.isfinite(number):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, not {value!r}")
     return short, value
 
 
