@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
-import os
 import signal
 import sys
 
@@ -16,6 +14,7 @@ from minitcp.cli_options import TaskFn, add_up_options, build_stack, offload_wan
 from minitcp.control import add_client_commands
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
 from minitcp.stack import Stack
+from minitcp.trace.pcap import PcapWriter
 
 DEFAULT_DEV = "mtcp0"
 DEFAULT_ADDR = "198.18.0.2"
@@ -47,7 +46,8 @@ def _port(text: str) -> int:
     return port
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.ArgumentParser:
+    """The parser; `captures` collects the files --pcap creates while parsing (see main)."""
     parser = argparse.ArgumentParser(
         prog="minitcp",
         description="A userspace TCP/IP stack on a Linux TUN device, built for watching TCP work.",
@@ -93,7 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help=f"serve {_SERVICES[server.name]} on PORT (default {server.default_port})",
         )
-    add_up_options(up)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
+    add_up_options(up, captures)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
     up.set_defaults(run=_up)
 
     demo = commands.add_parser(
@@ -141,7 +141,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    captures: list[PcapWriter] = []
+    try:
+        args = _build_parser(captures).parse_args(argv)
+    except SystemExit:
+        # A usage error in an argument after --pcap: the capture created for it goes with it.
+        for capture in captures:
+            capture.discard()
+        raise
     return args.run(args)
 
 
@@ -151,14 +158,10 @@ def _fail(message: str) -> int:
 
 
 def _give_up(args: argparse.Namespace, message: str) -> int:
-    """_fail before the stack started: the capture --pcap created holds only its header, and would
-    be in the way of the next try (a capture never overwrites a file), so it goes."""
+    """_fail before the stack started, taking back the capture --pcap created (see PcapWriter.discard)."""
     capture = getattr(args, "pcap", None)
     if capture is not None:
-        capture.close()
-        if capture.path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(capture.path)
+        capture.discard()
     return _fail(message)
 
 

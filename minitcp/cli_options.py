@@ -69,26 +69,29 @@ def fault_rule(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(f"bad fault rule {text!r}: {e.problem}") from None
 
 
-def pcap_file(path: str) -> PcapWriter:
+def pcap_file(path: str, created: list[PcapWriter] | None = None) -> PcapWriter:
     """Open the capture at once, as argparse.FileType would: a bad path (or one that exists: see
     trace/pcap.py create_private) is a usage error."""
     try:
         # The wall clock, as tcpdump stamps a live capture; flushed per packet so that
         # `tcpdump -r` (or `tail -c +1 -f FILE | wireshark -k -i -`) can read it while `up` runs.
-        return PcapWriter(path, wall_clock=True, flush=True)
+        writer = PcapWriter(path, wall_clock=True, flush=True)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"cannot write {path!r}: {e.strerror}") from None
+    if created is not None:
+        created.append(writer)
+    return writer
 
 
-def add_up_options(up: argparse.ArgumentParser) -> None:
-    """The looking/knobs/faults options of `minitcp up`."""
+def add_up_options(up: argparse.ArgumentParser, captures: list[PcapWriter] | None = None) -> None:
+    """The looking/knobs/faults options of `minitcp up`; each capture --pcap creates joins `captures`."""
     up.add_argument(
         "--sysctl", type=sysctl_setting, action="append", default=[], metavar="NAME=VALUE",
         help="set a knob by its Linux sysctl name, e.g. net.ipv4.tcp_fin_timeout=5 (repeatable; "
         "the knobs and their Linux defaults are in minitcp/tcp/knobs.py)",
     )
     up.add_argument(
-        "--pcap", type=pcap_file, metavar="FILE",
+        "--pcap", type=functools.partial(pcap_file, created=captures), metavar="FILE",
         help="write every packet in and out to FILE (pcap, for `tcpdump -r FILE` or Wireshark); FILE is "
         "created new with mode 0600, never over an existing file or through a symbolic link",
     )

@@ -74,3 +74,14 @@ def test_up_that_cannot_start_leaves_no_capture_behind(
     assert main(["up", "--addr", "10.9.9.9", "--pcap", str(path)]) == 1
     assert "must be another address in --peer's subnet" in capsys.readouterr().err
     assert not path.exists()
+
+
+def test_a_usage_error_after_pcap_leaves_no_capture_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "up.pcap"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["up", "--pcap", str(path), "--sysctl", "net.ipv4.ip_default_ttl=300"])
+    assert exit_info.value.code == 2
+    assert "argument --sysctl" in capsys.readouterr().err
+    assert not path.exists()

@@ -19,6 +19,7 @@ another user would otherwise aim our write at a file of their choosing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import struct
@@ -96,6 +97,14 @@ class PcapWriter:
                 self.write_segment(e.segment, e.time)
                 n += 1
         return n
+
+    def discard(self) -> None:
+        """Close, and remove the file if this writer created it: a capture given up before it began
+        (its header alone), which would otherwise refuse the next try at the same name."""
+        self.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
     def close(self) -> None:
         if self._owned:
