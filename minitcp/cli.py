@@ -14,6 +14,7 @@ from minitcp.cli_options import TaskFn, add_up_options, build_stack, offload_wan
 from minitcp.control import add_client_commands
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
 from minitcp.stack import Stack
+from minitcp.trace.pcap import PcapWriter
 
 DEFAULT_DEV = "mtcp0"
 DEFAULT_ADDR = "198.18.0.2"
@@ -45,7 +46,8 @@ def _port(text: str) -> int:
     return port
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.ArgumentParser:
+    """The parser; `captures` collects the files --pcap creates while parsing (see main)."""
     parser = argparse.ArgumentParser(
         prog="minitcp",
         description="A userspace TCP/IP stack on a Linux TUN device, built for watching TCP work.",
@@ -91,7 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help=f"serve {_SERVICES[server.name]} on PORT (default {server.default_port})",
         )
-    add_up_options(up)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
+    add_up_options(up, captures)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
     up.set_defaults(run=_up)
 
     demo = commands.add_parser(
@@ -139,7 +141,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    captures: list[PcapWriter] = []
+    try:
+        args = _build_parser(captures).parse_args(argv)
+    except SystemExit:
+        # A usage error in an argument after --pcap: the capture created for it goes with it.
+        for capture in captures:
+            capture.discard()
+        raise
     return args.run(args)
 
 
@@ -148,19 +157,28 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _give_up(args: argparse.Namespace, message: str) -> int:
+    """_fail before the stack started, taking back the capture --pcap created (see PcapWriter.discard)."""
+    capture = getattr(args, "pcap", None)
+    if capture is not None:
+        capture.discard()
+    return _fail(message)
+
+
 def _up(args: argparse.Namespace) -> int:
     subnet = ipaddress.IPv4Network(f"{args.peer}/{PREFIX_LEN}", strict=False)
     if ipaddress.IPv4Address(args.addr) not in subnet or args.addr == args.peer:
-        return _fail(f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
+        return _give_up(args, f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
     servers = _servers(args)
     ports = [port for _, port in servers]
     if len(set(ports)) < len(ports):
-        return _fail("each server needs its own port: " + ", ".join(f"--{s.name} {p}" for s, p in servers))
+        taken = ", ".join(f"--{s.name} {p}" for s, p in servers)
+        return _give_up(args, f"each server needs its own port: {taken}")
     offload = offload_wanted(args)
     try:
         link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), mtu=args.mtu, offload=offload)
     except (LinkError, ValueError) as e:
-        return _fail(str(e))
+        return _give_up(args, str(e))
     stack = build_stack(link, args)  # knobs, faults around the TunLink, -v and --pcap hooks
     print(
         f"minitcp: stack at {args.addr} on {link.name} (kernel side {args.peer}/{PREFIX_LEN}, "

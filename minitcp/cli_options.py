@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from minitcp.faults import FaultInjector, FaultRule, FaultRuleError, FaultyLink, PacketFaultHook, parse_rule
 from minitcp.link.base import Link
 from minitcp.stack import Stack
-from minitcp.tcp.knobs import Knobs
+from minitcp.tcp.knobs import KnobRangeError, Knobs
 from minitcp.trace.hooks import tee
 from minitcp.trace.pcap import PcapWriter
 from minitcp.trace.tcpdump import format_line, printer
@@ -41,17 +41,17 @@ def sysctl_setting(text: str) -> tuple[str, str]:
         hint = f"; did you mean {', '.join('net.ipv4.' + c for c in close)}?" if close else (
             "; `minitcp up --help` lists them")
         raise argparse.ArgumentTypeError(f"unknown knob {name!r}{hint}")
-    scratch = Knobs()
     try:
-        scratch.set(short, value)
+        Knobs().set(short, value)
+    except KnobRangeError as e:
+        # A negative or infinite time or count is never meaningful, whatever the knob's range.
+        numbers = e.value if isinstance(e.value, tuple) else (e.value,)
+        if any(n < 0 or not math.isfinite(n) for n in numbers):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, not {value!r}") from None
+        raise argparse.ArgumentTypeError(str(e)) from None  # Linux's range, as sysctl(8) would refuse it
     except (TypeError, ValueError):
         kind = _kind(getattr(Knobs(), short))
         raise argparse.ArgumentTypeError(f"{name} takes {kind}, not {value!r}") from None
-    # Knobs converts types only; a negative or infinite time or count is never meaningful.
-    got = getattr(scratch, short)
-    for number in got if isinstance(got, tuple) else (got,):
-        if number < 0 or not math.isfinite(number):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, not {value!r}")
     return short, value
 
 
@@ -69,26 +69,31 @@ def fault_rule(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(f"bad fault rule {text!r}: {e.problem}") from None
 
 
-def pcap_file(path: str) -> PcapWriter:
-    """Open the capture at once, as argparse.FileType would: a bad path is a usage error."""
+def pcap_file(path: str, created: list[PcapWriter] | None = None) -> PcapWriter:
+    """Open the capture at once, as argparse.FileType would: a bad path (or one that exists: see
+    trace/pcap.py create_private) is a usage error."""
     try:
         # The wall clock, as tcpdump stamps a live capture; flushed per packet so that
         # `tcpdump -r` (or `tail -c +1 -f FILE | wireshark -k -i -`) can read it while `up` runs.
-        return PcapWriter(path, wall_clock=True, flush=True)
+        writer = PcapWriter(path, wall_clock=True, flush=True)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"cannot write {path!r}: {e.strerror}") from None
+    if created is not None:
+        created.append(writer)
+    return writer
 
 
-def add_up_options(up: argparse.ArgumentParser) -> None:
-    """The looking/knobs/faults options of `minitcp up`."""
+def add_up_options(up: argparse.ArgumentParser, captures: list[PcapWriter] | None = None) -> None:
+    """The looking/knobs/faults options of `minitcp up`; each capture --pcap creates joins `captures`."""
     up.add_argument(
         "--sysctl", type=sysctl_setting, action="append", default=[], metavar="NAME=VALUE",
         help="set a knob by its Linux sysctl name, e.g. net.ipv4.tcp_fin_timeout=5 (repeatable; "
         "the knobs and their Linux defaults are in minitcp/tcp/knobs.py)",
     )
     up.add_argument(
-        "--pcap", type=pcap_file, metavar="FILE",
-        help="write every packet in and out to FILE (pcap, for `tcpdump -r FILE` or Wireshark)",
+        "--pcap", type=functools.partial(pcap_file, created=captures), metavar="FILE",
+        help="write every packet in and out to FILE (pcap, for `tcpdump -r FILE` or Wireshark); FILE is "
+        "created new with mode 0600, never over an existing file or through a symbolic link",
     )
     up.add_argument(
         "--fault", type=fault_rule, action="append", default=[], metavar="RULE",

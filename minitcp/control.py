@@ -18,7 +18,9 @@ close. Requests:
     knobs  {"ok": true, "knobs": {"tcp_fin_timeout": 60.0, ...}}
     info   {"ok": true, "dev": "mtcp0", "addr": "198.18.0.2", "pid": 1234}
 
-Anything else gets {"ok": false, "error": "..."}. The server answers from the
+Anything else gets {"ok": false, "error": "..."}: an unknown request, a line that is not
+JSON, one longer than MAX_REQUEST bytes or nested deeper than MAX_DEPTH, even a bug in
+answering. No request can stop the server or the stack it serves. The server answers from the
 stack's own Trio task, so a reply is one consistent snapshot.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import socket
 import stat
@@ -40,9 +43,14 @@ from minitcp.tcp.counters import MIB
 from minitcp.trace.ss import ss, ss_rows
 
 MAX_REQUEST = 4096  # bytes: a request is one small JSON line
+# Arrays and objects inside one another: a request is one flat object. Checked before json.loads,
+# whose parser recurses once per level and raises RecursionError near 1,000 levels.
+MAX_DEPTH = 4
 CLIENT_TIMEOUT = 3.0  # seconds a client waits for the stack to answer
 _IP = ("InReceives", "InDelivers", "OutRequests")  # Stack.counters of the Ip group; the rest is Icmp
 _TCP_GROUP = MIB[: MIB.index("InCsumErrors") + 1]  # RFC 4022's Tcp counters; the rest are TcpExt
+
+log = logging.getLogger("minitcp.control")
 
 
 class ControlError(Exception):
@@ -165,28 +173,66 @@ async def serve_control(stack: Stack, path: str, dev: str = "", *,
 async def _handle(stack: Stack, conn: trio.socket.SocketType, dev: str) -> None:
     with conn:
         data = b""
-        # A client that connects and says nothing must not hold a task for ever.
+        # A client that connects and says nothing must not hold a task for ever, nor one that
+        # talks without end fill our memory: one byte past MAX_REQUEST is enough to refuse it.
         with trio.move_on_after(CLIENT_TIMEOUT):
-            while b"\n" not in data and len(data) < MAX_REQUEST:
+            while b"\n" not in data and len(data) <= MAX_REQUEST:
                 try:
-                    chunk = await conn.recv(MAX_REQUEST)
+                    chunk = await conn.recv(MAX_REQUEST + 1 - len(data))
                 except OSError:
                     return
                 if not chunk:
                     break
                 data += chunk
-        try:
-            request = json.loads(data.split(b"\n", 1)[0] or b"null")
-            if not isinstance(request, dict):
-                raise ValueError("not a JSON object")
-            reply = answer(stack, request, dev)
-        except ValueError as e:
-            reply = {"ok": False, "error": f"bad request: {e}"}
+        reply = _reply(stack, data.split(b"\n", 1)[0], dev)
         out = json.dumps(reply).encode() + b"\n"
         with trio.move_on_after(CLIENT_TIMEOUT), contextlib.suppress(OSError):
             while out:
                 sent = await conn.send(out)
                 out = out[sent:]
+
+
+def _reply(stack: Stack, line: bytes, dev: str) -> dict[str, Any]:
+    """The reply to one request line: whatever the line holds, a reply and never an exception."""
+    if len(line) > MAX_REQUEST:
+        return {"ok": False, "error": f"bad request: longer than {MAX_REQUEST} bytes"}
+    if _depth(line) > MAX_DEPTH:
+        return {"ok": False, "error": f"bad request: nested deeper than {MAX_DEPTH} levels"}
+    try:
+        request = json.loads(line or b"null")
+    except ValueError as e:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return {"ok": False, "error": f"bad request: {e}"}
+    if not isinstance(request, dict):
+        return {"ok": False, "error": "bad request: not a JSON object"}
+    try:
+        return answer(stack, request, dev)
+    except Exception as e:
+        # A bug in answering one request must not end the server (its nursery would cancel the
+        # stack's other tasks with it): the client hears of it, the log keeps the traceback.
+        log.exception("control request %r failed", request.get("request"))
+        return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
+
+
+def _depth(line: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash: the next byte is escaped, even a quote
+                escaped = True
+            elif byte == 0x22:  # the closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 # ---------------------------------------------------------------------------- client
@@ -218,8 +264,10 @@ def request(path: str, what: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, 
             raise ControlError(f"the stack at {path} did not answer: {e.strerror or e}") from None
     try:
         reply = json.loads(data)
-    except ValueError:
-        raise ControlError(f"the stack at {path} answered with something not JSON: {data[:80]!r}") from None
+    except (ValueError, RecursionError):
+        reply = None
+    if not isinstance(reply, dict):
+        raise ControlError(f"the stack at {path} answered with something not a JSON object: {data[:80]!r}")
     if not reply.get("ok"):
         raise ControlError(f"the stack at {path} refused {what!r}: {reply.get('error')}")
     reply.pop("ok")
@@ -270,8 +318,24 @@ def add_client_commands(commands: Any, default_dev: str) -> None:
         p.set_defaults(run=run_client)
 
 
+def _maybe_there(path: str) -> bool:
+    """Whether a stack may listen at `path`: something is there, or we may not look.
+
+    os.path.exists says False when a directory on the way is closed to us (/run/minitcp is 0700
+    root's), which would turn a stack started with sudo into "not running" instead of "permission
+    denied, try sudo".
+    """
+    try:
+        os.stat(path)
+    except PermissionError:  # EACCES or EPERM on the way to the file
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def run_client(args: argparse.Namespace) -> int:
-    path = args.control or next((p for p in candidate_paths(args.dev) if os.path.exists(p)),
+    path = args.control or next((p for p in candidate_paths(args.dev) if _maybe_there(p)),
                                 default_path(args.dev))
     try:
         reply = request(path, args.command)

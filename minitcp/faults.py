@@ -18,8 +18,11 @@ Every rule counts the segments it matches; the first rule that fires decides
 what happens to a segment. A `FaultInjector` applies the rules. It plugs into
 an `EnginePair` (`injector.attach(pair)`, or as `pair.fault` for rules other
 than reorder) and, as `FaultyLink`, under a `Stack` (wrap the stack's link).
-Each fault it injects is kept in `injected` and told to `observer.on_fault`
-(a trace `Recorder`), so traces show it as a fault, not as bad luck.
+Each fault it injects is told to `observer.on_fault` (a trace `Recorder`), so
+traces show it as a fault, not as bad luck, and counted in its rule's `fired`;
+`injected` keeps only the latest RECENT_FAULTS of them, so that a rule firing
+on every packet of a long run (`delay:ms=0`) holds memory by configuration,
+not by traffic.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import heapq
 import itertools
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
     from minitcp.tcp.pair import EnginePair, InFlight
 
 ACTIONS = ("drop", "delay", "dup", "reorder")
+# Faults kept in FaultInjector.injected: enough to look back over a test or the last moments of
+# a live run (each keeps its segment, payload included, so 1,024 wire-sized ones are ~1.5 MB).
+RECENT_FAULTS = 1024
 
 # `report(direction, action, packet, now)`: a fault, told with the whole packet it hit.
 PacketFaultHook = Callable[[str, str, bytes | memoryview, float], None]
@@ -239,7 +246,7 @@ class FaultInjector:
         self.rules = [r if isinstance(r, FaultRule) else parse_rule(r) for r in rules]
         self.observer = observer
         self.side = side
-        self.injected: list[Injected] = []
+        self.injected: deque[Injected] = deque(maxlen=RECENT_FAULTS)  # the latest; rule.fired counts all
         self.held: list[Held] = []
         self._released: list[Held] = []
         self._pair: EnginePair | None = None

@@ -4,13 +4,16 @@ A server is an object with an async `handle(stream)` method; `serve()` opens a
 listener on the stack and accepts in a loop, one task per accepted connection
 (as `trio.serve_listeners` does, without its wrapper frame per connection, and
 taking every connection already queued at each wake-up). A
-connection that breaks (the peer reset it) is normal life for a server and
-ends quietly; a bug in a handler is logged and counted in `errors`, and the
-server goes on serving the other connections.
+connection that breaks (the peer reset it, even before the handler could ask
+who it was; or vanished, and a timer gave up on it) is normal life for a
+server and ends quietly, with one DEBUG line; a bug in a handler is logged with
+its traceback and counted in `errors`, and the server goes on serving the
+other connections.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -27,6 +30,11 @@ log = logging.getLogger("minitcp.apps")
 
 T = TypeVar("T")
 DEFAULT_BACKLOG = 1024  # room for a burst of SYNs (Linux caps it at somaxconn, 4096)
+# What socket calls raise when the peer ended the connection (reset, or gone silent until a
+# retransmission or keepalive timer gave up): ENOTCONN from getpeername() on a connection reset
+# before its handler ran, the rest from reads and writes. The errnos SocketStream turns into
+# trio.BrokenResourceError; a handler calling the socket itself meets them as OSError.
+PEER_GONE = frozenset({errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNABORTED})
 
 
 class AppServer:
@@ -80,11 +88,12 @@ class AppServer:
         self.peak = max(self.peak, self.active)
         try:
             await self.handle(stream)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the peer reset the connection: nothing left to do but forget it
-        except Exception:
-            self.errors += 1
-            log.exception("%s server: handler failed", self.name)
+        except Exception as exc:
+            if _peer_gone(exc):  # nothing left to do but forget the connection
+                log.debug("%s server: the peer ended a connection: %s", self.name, exc)
+            else:
+                self.errors += 1
+                log.exception("%s server: handler failed", self.name)
         finally:
             self.active -= 1
             if isinstance(stream, SocketStream):
@@ -93,6 +102,13 @@ class AppServer:
                 stream.close()
             else:
                 await trio.aclose_forcefully(stream)
+
+
+def _peer_gone(exc: Exception) -> bool:
+    """Whether `exc` is the peer's doing (see PEER_GONE), not a bug in the handler."""
+    if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in PEER_GONE
 
 
 def run_until_interrupted(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T | None:

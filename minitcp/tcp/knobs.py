@@ -4,11 +4,19 @@ Each field is one sysctl (without its `net.ipv4.` or `net.core.` prefix) or one
 compile-time constant of the Linux stack (named after the macro, lower-cased).
 Times are in seconds, except `busy_poll` (microseconds, as Linux's). Sources are
 in ../shared/reference/linux-tcp-behaviour.md.
+
+Every knob also has a range (`RANGES`): Linux's own where the sysctl has one,
+from the bounds of its table entry in net/ipv4/sysctl_net_ipv4.c (extra1 and
+extra2 of proc_dointvec_minmax, or the u8 of proc_dou8vec_minmax). Knobs()
+and `set` refuse a value outside it with `KnobRangeError`, worded as
+sysctl(8) words EINVAL, so a bad value stops a stack before it starts rather
+than the first segment it would break.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 
@@ -88,7 +96,18 @@ class Knobs:
         if short not in fields:
             raise KeyError(f"unknown knob {name!r}; known: {', '.join(sorted(fields))}")
         current = getattr(self, short)
-        setattr(self, short, _convert(short, value, current))
+        converted = _convert(short, value, current)
+        check(short, converted)
+        setattr(self, short, converted)
+
+    def __post_init__(self) -> None:
+        """Knobs(ip_default_ttl=300) is refused as `set` would refuse it."""
+        self.validate()
+
+    def validate(self) -> None:
+        """KnobRangeError for the first knob outside its range (one assigned directly, say)."""
+        for name, value in self.as_dict().items():
+            check(name, value)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,3 +127,102 @@ def _convert(name: str, value: Any, current: Any) -> Any:
     if isinstance(current, bool | int) and isinstance(value, str):
         return int(value)
     return type(current)(value)
+
+
+# ---------------------------------------------------------------------------- ranges
+
+INT_MAX = 2**31 - 1  # a sysctl of proc_dointvec type is a C int
+U8_MAX = 255  # proc_dou8vec_minmax knobs are stored in a u8 even without extra1/extra2
+HZ = 250  # jiffies per second (CONFIG_HZ_250, as the delayed-ACK notes in the reference assume)
+# proc_dointvec_jiffies refuses more than INT_MAX / HZ seconds (do_proc_dointvec_jiffies_conv).
+JIFFIES_MAX = INT_MAX // HZ
+MAX_TCP_SYNCNT = 127  # include/net/tcp.h: the most SYN retries tcp_syn_retries allows
+IP_UNPRIVILEGED_PORT_START = 1024  # net.ipv4.ip_unprivileged_port_start's default
+
+# (lowest, highest) of each knob, both allowed; every member of a (min, default, max) knob.
+# Where Linux's table has no bound (plain proc_dointvec) minitcp still refuses what is never
+# meaningful, a negative count or time (Linux would take it), and says so beside the entry.
+RANGES: dict[str, tuple[float, float]] = {
+    # Not sysctls in 6.12 but constants (TCP_TIMEOUT_INIT, TCP_RTO_MIN, TCP_RTO_MAX); newer kernels'
+    # tcp_rto_min_us takes at least 1 us (extra1 SYSCTL_ONE) and tcp_rto_max_ms 1 s to 120 s.
+    "tcp_rto_initial": (1e-6, JIFFIES_MAX),
+    "tcp_rto_min": (1e-6, JIFFIES_MAX),
+    "tcp_rto_max": (1.0, 120.0),
+    "tcp_syn_retries": (1, MAX_TCP_SYNCNT),  # extra1 tcp_syn_retries_min, extra2 tcp_syn_retries_max
+    "tcp_synack_retries": (0, U8_MAX),
+    "tcp_retries2": (0, U8_MAX),
+    "tcp_orphan_retries": (0, U8_MAX),
+    "tcp_syn_linear_timeouts": (0, MAX_TCP_SYNCNT),  # extra2 tcp_syn_linear_timeouts_max
+    "tcp_fin_timeout": (0, JIFFIES_MAX),  # proc_dointvec_jiffies; negatives refused (Linux takes them)
+    "tcp_timewait_len": (0, JIFFIES_MAX),  # TCP_TIMEWAIT_LEN, a constant in Linux
+    "tcp_max_tw_buckets": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_rfc1337": (0, U8_MAX),
+    "tcp_delack_min": (0, JIFFIES_MAX),  # TCP_DELACK_MIN, a constant
+    "tcp_delack_max": (0, JIFFIES_MAX),  # TCP_DELACK_MAX, a constant
+    "tcp_max_quickacks": (0, U8_MAX),  # TCP_MAX_QUICKACKS; the count lives in a u8 (icsk_ack.quick)
+    "tcp_timestamps": (0, U8_MAX),
+    "tcp_sack": (0, U8_MAX),
+    "tcp_window_scaling": (0, U8_MAX),
+    "tcp_dsack": (0, U8_MAX),
+    "tcp_ecn": (0, 2),  # extra1 SYSCTL_ZERO, extra2 SYSCTL_TWO
+    "tcp_ecn_fallback": (0, 1),  # extra2 SYSCTL_ONE
+    "tcp_rmem": (1, INT_MAX),  # proc_dointvec_minmax, extra1 SYSCTL_ONE, for each of the three
+    "tcp_moderate_rcvbuf": (0, U8_MAX),
+    "tcp_wmem": (1, INT_MAX),  # as tcp_rmem
+    # A route's initcwnd in Linux, where 0 means "the default"; here it is the window itself.
+    "tcp_init_cwnd": (1, INT_MAX),
+    "tcp_slow_start_after_idle": (0, U8_MAX),
+    "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_keepalive_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
+    "tcp_keepalive_intvl": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
+    "tcp_keepalive_probes": (0, U8_MAX),
+    "tcp_abort_on_overflow": (0, U8_MAX),
+    # proc_dointvec in Linux, where the SYN queue is bounded by the listen backlog and this only
+    # starts early drops; minitcp's listener (listener.py) caps its SYN queue at it, so 0 would
+    # refuse every SYN: at least 1.
+    "tcp_max_syn_backlog": (1, INT_MAX),
+    "somaxconn": (0, INT_MAX),  # net/core/sysctl_net_core.c: extra1 SYSCTL_ZERO
+    "tcp_challenge_ack_limit": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_invalid_ratelimit": (0, INT_MAX / 1000),  # proc_dointvec_ms_jiffies (ms there, s here)
+    "ip_default_ttl": (1, 255),  # extra1 ip_ttl_min, extra2 ip_ttl_max
+    # ipv4_local_port_range: proc_dointvec_minmax between ip_local_port_range_min/max, then EINVAL
+    # unless low <= high and low >= ip_unprivileged_port_start (see check()).
+    "ip_local_port_range": (1, 65535),
+    "busy_poll": (0, INT_MAX),  # net/core/sysctl_net_core.c: extra1 SYSCTL_ZERO
+    # FreeBSD's (SYSCTL_INT): switches; negatives refused.
+    "tcp_insecure_rst": (0, INT_MAX),
+    "tcp_insecure_syn": (0, INT_MAX),
+}
+_NET_CORE = frozenset({"somaxconn", "busy_poll"})  # net.core.*, the rest are net.ipv4.*
+
+
+class KnobRangeError(ValueError):
+    """A knob value outside its range; the message is sysctl's, with the range beside it."""
+
+    def __init__(self, name: str, value: Any, allowed: str) -> None:
+        self.name = name
+        self.value = value
+        shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
+        prefix = "net.core." if name in _NET_CORE else "net.ipv4."
+        # sysctl -w says `sysctl: setting key "net.ipv4.ip_default_ttl": Invalid argument`.
+        super().__init__(f'setting key "{prefix}{name}": Invalid argument ({allowed}, not {shown})')
+
+
+def check(name: str, value: Any) -> None:
+    """KnobRangeError unless `value` (already of the knob's type) lies in the knob's range."""
+    lo, hi = RANGES[name]
+    members = value if isinstance(value, tuple) else (value,)
+    # `not lo <= v <= hi` also catches NaN, which compares false with everything.
+    if not all(math.isfinite(v) and lo <= v <= hi for v in members):
+        each = "each " if isinstance(value, tuple) else ""
+        raise KnobRangeError(name, value, f"{each}{_number(lo)} to {_number(hi)}")
+    if name == "ip_local_port_range":
+        low, high = value
+        if low > high or low < IP_UNPRIVILEGED_PORT_START:
+            raise KnobRangeError(name, value, f"the first at least {IP_UNPRIVILEGED_PORT_START} "
+                                 "(ip_unprivileged_port_start) and not above the second")
+
+
+def _number(value: float) -> str:
+    """A bound or value as a person would write it: 255, 2147483647, 0.2, 1e-06."""
+    return f"{value:.12g}"

@@ -10,10 +10,18 @@ little-endian; readers tell it from the magic number.
 `PcapWriter` is a packet hook (`writer(direction, packet, now)`, as
 `Stack(on_packet=...)` calls it) and can also write recorded segments,
 rebuilt byte for byte with `build_tcp_packet`.
+
+A capture holds every byte of every connection, so a file it writes by path
+is created new and private (`create_private`): mode 0600, and never through a
+symbolic link or over an existing file, where a link planted in /tmp by
+another user would otherwise aim our write at a file of their choosing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import struct
 import time
 from collections.abc import Iterable
@@ -31,6 +39,10 @@ LINKTYPE_RAW = 101
 LINKTYPE_IPV4 = 228
 _GLOBAL = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
+# O_EXCL: fail if the name exists, a symbolic link included (open(2) never follows one then);
+# O_NOFOLLOW says the same of the last component on its own, in case O_EXCL were ever dropped.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+PRIVATE_MODE = 0o600  # our user's only (a umask can take more away, never give more)
 
 
 class PcapWriter:
@@ -43,9 +55,11 @@ class PcapWriter:
 
     def __init__(self, file: str | Path | BinaryIO, *, linktype: int = LINKTYPE_RAW, snaplen: int = 65535,
                  wall_clock: bool = False, offset: float = 0.0, flush: bool = False) -> None:
+        self.path: str | None = None  # the file's path when the writer created it
         if isinstance(file, (str, Path)):
-            self._file: BinaryIO = open(file, "wb")  # noqa: SIM115 - closed by close()
+            self._file: BinaryIO = create_private(file)
             self._owned = True
+            self.path = str(file)
         else:
             self._file, self._owned = file, False
         self.snaplen = snaplen
@@ -84,6 +98,14 @@ class PcapWriter:
                 n += 1
         return n
 
+    def discard(self) -> None:
+        """Close, and remove the file if this writer created it: a capture given up before it began
+        (its header alone), which would otherwise refuse the next try at the same name."""
+        self.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
     def close(self) -> None:
         if self._owned:
             self._file.close()
@@ -95,6 +117,23 @@ class PcapWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def create_private(path: str | Path) -> BinaryIO:
+    """A new file at `path`, mode 0600, open for binary writing.
+
+    FileExistsError, worded for the one line a user sees, if anything is at `path` already: a
+    file (not silently overwritten) or a symbolic link (not followed, wherever it points).
+    """
+    try:
+        fd = os.open(path, _NEW_FILE, PRIVATE_MODE)
+    except FileExistsError:
+        if os.path.islink(path):
+            why = "it is a symbolic link, and a capture never follows one"
+        else:
+            why = "it exists, and a capture never overwrites a file"
+        raise FileExistsError(errno.EEXIST, f"{why} (remove it or choose another name)", str(path)) from None
+    return os.fdopen(fd, "wb")
 
 
 def capture_events(source: Recorder | Iterable[Event], host: str | None = None, *, wire: bool = False
