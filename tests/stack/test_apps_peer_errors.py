@@ -12,12 +12,13 @@ import struct
 import pytest
 import trio
 import trio.testing
-from socket_helpers import B_ADDR, Net, autojump_clock_fixture, make_net_fixture, net_fixture  # noqa: F401
 from trio.testing import MockClock
 
 from minitcp.apps import AppServer, DiscardServer, EchoServer, HttpServer
 from minitcp.sockets.socket import SHUT_WR, Socket
 from minitcp.sockets.streams import open_tcp_stream
+
+from ..sockets.net import B_ADDR, Net
 
 LINGER_0 = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
@@ -29,7 +30,7 @@ def _loud(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 async def _connect_and_reset(net: Net, port: int, before_reset: bytes = b"", *,
                              half_close: bool = False) -> None:
-    sock: Socket = net.a.socket()
+    sock: Socket = Socket(net.a)
     await sock.connect((B_ADDR, port))
     if before_reset:
         await sock.sendall(before_reset)
@@ -81,7 +82,7 @@ async def test_a_peer_that_resets_right_after_connecting_is_no_error(
 
 async def test_the_reset_is_what_discard_ran_into(net: Net, autojump_clock: MockClock) -> None:
     """The case of the issue: by the time the handler runs, the connection is gone (ENOTCONN)."""
-    listener = net.b.socket()
+    listener = Socket(net.b)
     listener.bind(("", 9))
     listener.listen(8)
     await _connect_and_reset(net, 9)
