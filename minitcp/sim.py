@@ -125,8 +125,7 @@ def show(events: list[Event], t0: float) -> None:
 
 
 def show_ss(stack: Stack, who: str) -> str:
-    stack.sync_clock()
-    table = ss(stack.engine)
+    table = ss(stack.engine, now=stack.now())
     say(f"    `minitcp ss` on the {who} ({stack.address}):")
     for line in table.splitlines():
         say(f"      {line}")

@@ -34,10 +34,10 @@ def _bulk(p: EnginePair, client: Connection, server: Connection, total: int,
     got = bytearray()
     while len(got) < len(data):
         if sent < len(data):
-            sent += client.send(memoryview(data)[sent:])
+            sent += client.send(memoryview(data)[sent:], p.now)
         assert p.step(), "the transfer stalled"
         if reading(p.now):
-            got += server.recv(1 << 24) or b""
+            got += server.recv(1 << 24, p.now) or b""
     assert got == data
     return bytes(got)
 
@@ -134,7 +134,7 @@ def test_the_right_edge_never_moves_left_while_the_window_grows_and_shrinks() ->
 def test_without_reads_the_buffer_does_not_grow() -> None:
     p = EnginePair(mtu=65000)
     client, server = pair_connect(p)
-    client.send(b"x" * 4 * MB)
+    client.send(b"x" * 4 * MB, p.now)
     p.run_for(1.0)
     # 65536 and the rest of the last 128-byte unit the scaled window was rounded up to.
     assert server.recv_queued == 65536 + 52 and _offered(p, server)[-1][1] == 0
@@ -155,19 +155,19 @@ def test_rcv_space_adjust_sizes_the_buffer_from_one_rtt_of_reads() -> None:
     p.feed(p.seg(ACK, seq=1, payload=b"a" * mss, ts_val=200, ts_ecr=ts(0.19)), at=0.2)
     assert conn.rcv_rtt is not None and conn.rcv_rtt.rtt == pytest.approx(0.010)
     assert conn.info()["rcv_space"] == 10 * 1460
-    assert len(conn.recv(1 << 20)) == mss  # less than an RTT since the measure began: nothing yet
+    assert len(conn.recv(1 << 20, p.now)) == mss  # less than an RTT since the measure began: nothing yet
     seq = 1 + mss
     for _ in range(21):
         p.feed(p.seg(ACK, seq=seq, payload=b"b" * mss, ts_val=201, ts_ecr=ts(0.19)), at=0.205)
         seq += mss
-    assert len(conn.recv(1 << 20)) == 21 * mss
+    assert len(conn.recv(1 << 20, p.now)) == 21 * mss
     assert conn.rcvbuf_size == 131072  # 5 ms: still within the RTT
     p.run_until(0.211)
-    conn.recv(1 << 20)  # nothing to read: the measure waits for a read
+    conn.recv(1 << 20, p.now)  # nothing to read: the measure waits for a read
     (ack,) = p.feed(p.seg(ACK, seq=seq, payload=b"c" * mss, ts_val=202, ts_ecr=ts(0.19)), at=0.212)
     assert ack.window << 7 <= 65536  # not grown yet
     seq += mss
-    assert len(conn.recv(1 << 20)) == mss
+    assert len(conn.recv(1 << 20, p.now)) == mss
     # 23 segments (33304 bytes) read in one RTT, against 14600 expected:
     # rcvwin = 2 * 33304 + 16 * 1460 = 89968, plus twice its growth 89968 * 18704 // 14600 = 115257.
     assert conn.window_clamp == 89968 + 2 * 115257

@@ -43,24 +43,24 @@ def _setup(drop: set[int]) -> tuple[EnginePair, Recorder, object, object, DropOn
 def test_initial_window_is_ten_segments() -> None:
     p, _, client, server, _ = _setup(set())
     data = b"i" * 100_000
-    sent = client.send(data)
+    sent = client.send(data, p.now)
     p.run(until=1.0001)  # sent, not yet acknowledged
     first_flight = [e for e in p.wire if e.time == 1.0 and e.sender == "a"]
     assert [len(e.seg.payload) for e in first_flight] == [MSS] * 10
     got = b""
     for _ in range(100):
         p.run_for(0.01)
-        sent += client.send(data[sent:])
-        got += server.recv(200_000) or b""
+        sent += client.send(data[sent:], p.now)
+        got += server.recv(200_000, p.now) or b""
     assert got == data
     assert client.info()["cwnd"] > 10  # slow start grew it
 
 
 def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     p, rec, client, server, _ = _setup({2 * MSS})
-    client.send(b"f" * 20 * MSS)
+    client.send(b"f" * 20 * MSS, p.now)
     p.run(until=3.0)
-    assert server.recv(100_000) == b"f" * 20 * MSS
+    assert server.recv(100_000, p.now) == b"f" * 20 * MSS
     lost_seq = (client.iss + 1 + 2 * MSS) & MASK
     sends = [i for i, (d, s, _) in enumerate(rec.segments) if d == "out" and s.seq == lost_seq and s.payload]
     assert len(sends) == 2  # the lost copy and its retransmission
@@ -79,9 +79,9 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
 def test_newreno_partial_ack_retransmits_the_next_hole_at_once() -> None:
     """RFC 6582: two losses in one window are both repaired in one recovery, no timeout."""
     p, _, client, server, _ = _setup({2 * MSS, 5 * MSS})
-    client.send(b"n" * 20 * MSS)
+    client.send(b"n" * 20 * MSS, p.now)
     p.run(until=3.0)
-    assert server.recv(100_000) == b"n" * 20 * MSS
+    assert server.recv(100_000, p.now) == b"n" * 20 * MSS
     c = p.a.counters
     assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 2, 0)
     resends = [e.time for e in p.wire if e.sender == "a" and e.seg.payload
@@ -91,11 +91,11 @@ def test_newreno_partial_ack_retransmits_the_next_hole_at_once() -> None:
 
 def test_timeout_collapses_the_window_to_one_segment() -> None:
     p, _, client, server, hook = _setup({0})
-    client.send(b"t" * MSS)  # a single segment: no duplicate ACKs can come, only the RTO
+    client.send(b"t" * MSS, p.now)  # a single segment: no duplicate ACKs can come, only the RTO
     p.run(until=1.1)
     assert client.snd_una != client.snd_max
     p.run(until=3.0)
-    assert server.recv(10_000) == b"t" * MSS
+    assert server.recv(10_000, p.now) == b"t" * MSS
     c = p.a.counters
     assert (c["TCPTimeouts"], c["RetransSegs"], c["TCPFastRetrans"]) == (1, 1, 0)
     resend = [e.time for e in p.wire if e.sender == "a" and e.seg.payload][1]

@@ -126,7 +126,7 @@ def test_syn_sent_rst_ack_refuses_the_connection() -> None:
     assert conn.state == State.CLOSED
     assert p.eng.counters["AttemptFails"] == 1
     with pytest.raises(OSError) as e:
-        conn.recv(10)
+        conn.recv(10, p.now)
     assert e.value.errno == errno.ECONNREFUSED
     assert p.eng.poll_at() is None  # the SYN timer went with it
 
@@ -175,9 +175,9 @@ def test_simultaneous_open_through_a_wire() -> None:
     for eng in (p.a, p.b):
         assert eng.counters["TCPSYNChallenge"] == 0
         assert eng.counters["CurrEstab"] == 1
-    a.send(b"ping")
+    a.send(b"ping", p.now)
     p.run(until=0.2)
-    assert b.recv(10) == b"ping"
+    assert b.recv(10, p.now) == b"ping"
 
 
 def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
@@ -190,7 +190,7 @@ def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
     assert conn.state == State.CLOSED
     assert p.rec.states[-1][3] == 127.0  # given up at 63 + 64 s
     with pytest.raises(OSError) as e:
-        conn.send(b"x")
+        conn.send(b"x", p.now)
     assert e.value.errno == errno.ETIMEDOUT
     c = p.eng.counters
     assert (c["RetransSegs"], c["AttemptFails"], c["OutRsts"]) == (6, 1, 0)
@@ -282,7 +282,7 @@ def test_synack_rtt_sample_and_data_on_the_third_segment() -> None:
     # The handshake's ACK may already carry data (it is delivered, and ACKed at once: quick-ACK).
     out = p.feed(p.seg(ACK, seq=1, ack=1, payload=b"hello"), at=0.03)
     conn = lst.accept()
-    assert conn is not None and conn.recv(100) == b"hello"
+    assert conn is not None and conn.recv(100, p.now) == b"hello"
     assert p.rels(out) == [(".", 1, 6, 0)]
     assert conn.rtt.srtt == pytest.approx(0.03)
 

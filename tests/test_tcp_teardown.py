@@ -35,15 +35,15 @@ def test_established_delivers_in_order_data_and_acks_it_in_quickack_mode() -> No
     p, conn = established()
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=b"hello"), at=1.0)
     assert p.rels(out) == [(".", 1, 6, 0)]  # quick-ACK at connection start: at once
-    assert conn.recv(100) == b"hello"
-    assert conn.recv(100) is None  # nothing more yet
+    assert conn.recv(100, p.now) == b"hello"
+    assert conn.recv(100, p.now) is None  # nothing more yet
 
 
 def test_established_fin_moves_to_close_wait_and_the_ack_is_delayed() -> None:
     p, conn = established()
     assert p.feed(p.seg(FIN | ACK, seq=1), at=1.0) == []
     assert conn.state == State.CLOSE_WAIT
-    assert conn.recv(10) == b""  # end of stream
+    assert conn.recv(10, p.now) == b""  # end of stream
     # Linux tcp_fin enters ping-pong mode hoping our FIN will carry the ACK: 40 ms later it goes alone.
     assert p.trels(p.run_until(2.0)) == [(1.04, ".", 1, 2, 0)]
     assert p.eng.counters["DelayedACKs"] == 1
@@ -53,7 +53,7 @@ def test_established_fin_moves_to_close_wait_and_the_ack_is_delayed() -> None:
 def test_established_can_still_send_in_close_wait() -> None:
     p, conn = established()
     p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
-    assert conn.send(b"late reply") == 10
+    assert conn.send(b"late reply", p.now) == 10
     out = p.out()
     assert p.rels(out) == [("P.", 1, 2, 10)]  # the pending ACK of the FIN rides on the data
     assert p.run_until(1.1) == []  # so no delayed ACK follows
@@ -65,8 +65,7 @@ def test_established_can_still_send_in_close_wait() -> None:
 def test_close_sends_fin_and_enters_fin_wait_1() -> None:
     p, conn = established()
     p.now = 1.0
-    p.eng.now = 1.0
-    conn.close()
+    conn.close(p.now)
     assert p.rels(p.out()) == [("F.", 1, 1, 0)]
     assert conn.state == State.FIN_WAIT_1
     assert conn.timers() == [(TimerKind.RTO, pytest.approx(RTO), 0)]
@@ -74,8 +73,8 @@ def test_close_sends_fin_and_enters_fin_wait_1() -> None:
 
 def test_fin_wait_1_ack_of_fin_moves_to_fin_wait_2() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
     assert conn.state == State.FIN_WAIT_2
@@ -85,8 +84,8 @@ def test_fin_wait_1_ack_of_fin_moves_to_fin_wait_2() -> None:
 
 def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=1.01)
     assert p.rels(out) == [(".", 2, 2, 0)]  # the last ACK goes at once
@@ -97,8 +96,8 @@ def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
 
 def test_fin_wait_1_fin_without_our_ack_is_simultaneous_close_closing() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     out = p.feed(p.seg(FIN | ACK, seq=1, ack=1), at=1.0005)  # their FIN crossed ours
     assert conn.state == State.CLOSING
@@ -109,8 +108,8 @@ def test_fin_wait_1_fin_without_our_ack_is_simultaneous_close_closing() -> None:
 
 def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     sent = p.run_until(3.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO, 1.0 + 7 * RTO])
@@ -122,8 +121,8 @@ def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
 def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
     """tcp_orphan_retries = 0 means 8 (Linux tcp_orphan_retries()): FIN once plus 8 retransmissions."""
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     sent = p.run_until(1000.0)
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO * (2 ** k - 1) for k in range(1, 9)])
@@ -136,8 +135,8 @@ def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
 
 def test_orphan_retries_knob() -> None:
     p, conn = established(tcp_orphan_retries=2)
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     assert len(p.run_until(1000.0)) == 2
     assert conn.state == State.CLOSED and p.rec.states[-1][3] == pytest.approx(1.0 + 7 * RTO)
@@ -146,21 +145,21 @@ def test_orphan_retries_knob() -> None:
 def test_not_orphaned_fin_uses_tcp_retries2() -> None:
     """After shutdown(SHUT_WR) the application still holds the socket: tcp_retries2 (15) applies."""
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.shutdown(SHUT_WR)
+    p.now = 1.0
+    conn.shutdown(SHUT_WR, p.now)
     p.out()
     sent = p.run_until(5000.0)
     assert len(sent) == 15
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        conn.recv(1)
+        conn.recv(1, p.now)
     assert e.value.errno == errno.ETIMEDOUT
 
 
 def test_fin_wait_1_data_for_a_closed_reader_gets_rst() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     (rst,) = p.feed(p.seg(ACK | PSH, seq=1, ack=1, payload=b"too late"), at=1.01)
     assert (rst.flags, rst.seq) == (RST, (p.iss + 1) & 0xFFFFFFFF)  # the closed-port reply to it
@@ -173,11 +172,11 @@ def test_fin_wait_1_data_for_a_closed_reader_gets_rst() -> None:
 
 
 def _to_fin_wait_2(p: Peer, conn: object, *, orphan: bool = True) -> None:
-    p.eng.now = p.now = 1.0
+    p.now = 1.0
     if orphan:
-        conn.close()
+        conn.close(p.now)
     else:
-        conn.shutdown(SHUT_WR)
+        conn.shutdown(SHUT_WR, p.now)
     p.out()
     assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
     assert conn.state == State.FIN_WAIT_2
@@ -216,18 +215,18 @@ def test_fin_wait_2_after_shutdown_waits_forever_and_still_receives() -> None:
     assert p.run_until(100_000.0) == []
     assert conn.state == State.FIN_WAIT_2
     p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"still talking"), at=100_000.0)
-    assert conn.recv(100) == b"still talking"
+    assert conn.recv(100, p.now) == b"still talking"
     out = p.feed(p.seg(FIN | ACK, seq=14, ack=2), at=100_001.0)
     assert p.rels(out) == [(".", 2, 15, 0)]
     assert conn.state == State.TIME_WAIT
-    assert conn.recv(100) == b""
+    assert conn.recv(100, p.now) == b""
 
 
 def test_close_in_fin_wait_2_after_shutdown_starts_the_fin_timeout() -> None:
     p, conn = established()
     _to_fin_wait_2(p, conn, orphan=False)
-    p.eng.now = p.now = 10.0
-    conn.close()
+    p.now = 10.0
+    conn.close(p.now)
     assert p.out() == []
     p.run_until(200.0)
     assert p.rec.states[-1][2:] == (State.CLOSED, 70.0)
@@ -245,9 +244,9 @@ def test_orphaned_fin_wait_2_answers_new_data_with_rst() -> None:
 def test_shut_rd_then_shut_wr_also_resets_on_new_data() -> None:
     """The RST rule is about the read side being shut (Linux RCV_SHUTDOWN), with or without close."""
     p, conn = established()
-    conn.shutdown(SHUT_RD)
+    conn.shutdown(SHUT_RD, p.now)
     assert p.out() == []  # SHUT_RD sends nothing
-    assert conn.recv(10) == b""
+    assert conn.recv(10, p.now) == b""
     _to_fin_wait_2(p, conn, orphan=False)
     (rst,) = p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"x"), at=2.0)
     assert rst.flags == RST and conn.state == State.CLOSED
@@ -264,8 +263,8 @@ def _to_close_wait(p: Peer, conn: object) -> None:
 def test_close_in_close_wait_sends_fin_carrying_the_pending_ack() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 1.01  # within the 40 ms delayed-ACK time
-    conn.close()
+    p.now = 1.01  # within the 40 ms delayed-ACK time
+    conn.close(p.now)
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
     assert conn.state == State.LAST_ACK
     assert p.eng.counters["CurrEstab"] == 0
@@ -275,8 +274,8 @@ def test_close_in_close_wait_sends_fin_carrying_the_pending_ack() -> None:
 def test_last_ack_ack_of_fin_closes() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
+    p.now = 2.0
+    conn.close(p.now)
     p.out()
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=2.01) == []
     assert conn.state == State.CLOSED
@@ -290,8 +289,8 @@ def test_last_ack_ack_of_fin_closes() -> None:
 def test_last_ack_retransmits_fin_then_gives_up_silently() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
+    p.now = 2.0
+    conn.close(p.now)
     p.out()
     sent = p.run_until(1000.0)
     assert len(sent) == 8 and all(p.rel(s) == ("F.", 1, 2, 0) for _, s in sent)
@@ -303,8 +302,8 @@ def test_last_ack_retransmits_fin_then_gives_up_silently() -> None:
 def test_last_ack_retransmitted_fin_answer_is_the_peers_ack() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
+    p.now = 2.0
+    conn.close(p.now)
     p.out()
     (t, _fin), = p.run_until(2.0 + RTO)
     assert p.feed(p.seg(ACK, seq=2, ack=2), at=t + 0.01) == []
@@ -314,8 +313,8 @@ def test_last_ack_retransmitted_fin_answer_is_the_peers_ack() -> None:
 def test_last_ack_rst_at_rcv_nxt_ends_it() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 2.0
-    conn.close()
+    p.now = 2.0
+    conn.close(p.now)
     p.out()
     assert p.feed(p.seg(RST, seq=2), at=2.1) == []
     assert conn.state == State.CLOSED
@@ -324,12 +323,12 @@ def test_last_ack_rst_at_rcv_nxt_ends_it() -> None:
 def test_shutdown_wr_in_close_wait_sends_fin_and_the_socket_still_reads_eof() -> None:
     p, conn = established()
     _to_close_wait(p, conn)
-    p.eng.now = p.now = 1.5
-    conn.shutdown(SHUT_WR)
+    p.now = 1.5
+    conn.shutdown(SHUT_WR, p.now)
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
     assert conn.state == State.LAST_ACK
     with pytest.raises(OSError) as e:
-        conn.send(b"no")
+        conn.send(b"no", p.now)
     assert e.value.errno == errno.EPIPE
 
 
@@ -338,8 +337,8 @@ def test_shutdown_wr_in_close_wait_sends_fin_and_the_socket_still_reads_eof() ->
 
 def test_closing_retransmits_fin_until_acked_then_time_wait() -> None:
     p, conn = established()
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     p.feed(p.seg(FIN | ACK, seq=1, ack=1), at=1.0005)
     assert conn.state == State.CLOSING

@@ -221,9 +221,13 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
             if deadline != INF:
                 self.engine.timers.schedule(self, deadline)
 
-    def timers(self) -> list[tuple[TimerKind, float, int]]:
-        """Pending timers as (kind, seconds left, retransmissions or probes), like `ss -o`."""
-        now = self.engine.now
+    def timers(self, now: float | None = None) -> list[tuple[TimerKind, float, int]]:
+        """Pending timers as (kind, seconds left at `now`, retransmissions or probes), like `ss -o`.
+
+        Without `now`, seconds left from the engine's last event.
+        """
+        if now is None:
+            now = self.engine.now
         out = []
         for kind, slot in _TIMER_SLOTS.items():
             deadline = getattr(self, slot)
@@ -309,13 +313,14 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
 
     # ------------------------------------------------------------------ the application's calls
 
-    def send(self, data: bytes | memoryview) -> int:
-        """Queue bytes for sending (RFC 9293 section 3.10.2); returns how many were taken.
+    def send(self, data: bytes | memoryview, now: float) -> int:
+        """Queue bytes for sending (RFC 9293 section 3.10.2) at time `now`; returns how many were taken.
 
         Returns 0 while the buffer is full or the handshake is still under way.
         Raises OSError(EPIPE) after shutdown(SHUT_WR) or close, the pending
         error (ECONNRESET, ETIMEDOUT, ...) once the connection has failed.
         """
+        self.engine.begin_call(now)
         if self.error:
             raise OSError(self.take_error(), "connection failed")
         if self.shut_wr or self.state not in _CAN_SEND:
@@ -330,12 +335,13 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
         self._transmit()
         return len(chunk)
 
-    def recv(self, n: int, peek: bool = False) -> bytes | None:
-        """Take up to n bytes (RFC 9293 section 3.10.3).
+    def recv(self, n: int, now: float, peek: bool = False) -> bytes | None:
+        """Take up to n bytes (RFC 9293 section 3.10.3) at time `now` (a read may send an ACK).
 
         b"" means end of stream (the peer's FIN, or shutdown(SHUT_RD)), None means
         nothing yet. A pending error is raised once the queued bytes are read.
         """
+        self.engine.begin_call(now)
         buf = self.rcvbuf
         if buf is not None and len(buf):
             data = buf.read(n, peek)
@@ -403,10 +409,11 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
             if new and new >= 2 * advertised:
                 self._send_ack()
 
-    def shutdown(self, how: int) -> None:
+    def shutdown(self, how: int, now: float) -> None:
         """shutdown(2) on the connection, whatever the number of handles (Linux tcp_shutdown)."""
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise OSError(errno.EINVAL, "shutdown: how must be SHUT_RD, SHUT_WR or SHUT_RDWR")
+        self.engine.begin_call(now)
         if self.state == State.SYN_SENT:
             # Linux inet_shutdown -> tcp_disconnect: the attempt ends at once, without an RST
             # (nothing is synchronized yet), the connecting call gets ECONNRESET, and the socket
@@ -423,10 +430,11 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
             self._queue_fin()
         self._flush()
 
-    def close(self) -> None:
+    def close(self, now: float) -> None:
         """The last handle is gone (Linux tcp_close): FIN, RST for unread data, or RST for linger 0."""
         if self.orphan:
             return
+        self.engine.begin_call(now)
         self.shut_rd = self.shut_wr = True
         eng = self.engine
         unread = self.recv_queued
@@ -455,10 +463,10 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
         self.error = 0
         self._flush()
 
-    def abort(self) -> None:
+    def abort(self, now: float) -> None:
         """An RST now, no TIME_WAIT: SO_LINGER with a zero timeout, then close."""
         self.linger = 0
-        self.close()
+        self.close(now)
 
     def _queue_fin(self) -> None:
         """Queue our FIN after the buffered data (RFC 9293 section 3.10.4)."""
@@ -473,8 +481,8 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
             self._transmit()
             self._schedule_ack()
 
-    def info(self) -> dict[str, Any]:
-        """What `ss -tani` would show for this connection."""
+    def info(self, now: float | None = None) -> dict[str, Any]:
+        """What `ss -tani` would show for this connection at `now` (default: its engine's last event)."""
         from ..wire.ipv4 import ip_str
 
         return {
@@ -483,7 +491,7 @@ class Connection(Receiver, RcvWindow, Sender, Timeouts, SocketOptions):
             "peer": f"{ip_str(self.raddr)}:{self.rport}",
             "recv_q": self.recv_queued,
             "send_q": self.send_queued,
-            "timers": [(k.value, round(left, 3), n) for k, left, n in self.timers()],
+            "timers": [(k.value, round(left, 3), n) for k, left, n in self.timers(now)],
             "rto": round(self.rtt.rto, 3),
             "rtt": round(self.rtt.srtt_or_zero, 6),
             "mss": self.mss,

@@ -9,6 +9,12 @@ receive_datagram/datagrams_to_send/get_timer, h11):
     engine.poll_at() -> float | None    # when to call handle_timeout next
     engine.take_output() -> [Segment]   # segments to put on the wire
     engine.take_events() -> [object]    # connections/listeners whose readiness changed
+    engine.connect(..., now) -> Connection, engine.listen(...) -> Listener
+
+and the application's calls on them, each given the time too:
+conn.send(data, now), conn.recv(n, now), conn.shutdown(how, now),
+conn.close(now), conn.abort(now), conn.apply_option(name, value, now),
+listener.close(now).
 
 It never reads a clock, opens a file or awaits anything: `now` is always
 given, in seconds, and every timer lives in one heap.
@@ -153,6 +159,12 @@ class TcpEngine:
             if self.observer is not None:
                 self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)
 
+    def begin_call(self, now: float) -> None:
+        """An application's call (send, recv, close, ...) reaches the engine at `now`: remember it
+        while the call runs, for the timers it arms and the events observers see, as receive()
+        and handle_timeout() do with theirs. Only the engine's own entry points call this."""
+        self.now = now
+
     def poll_at(self) -> float | None:
         """The earliest deadline of any timer, or None when no timer runs."""
         a = self.timers.next_deadline()
@@ -190,7 +202,7 @@ class TcpEngine:
             self.timewait.remove(tw)  # the socket layer decided the pair may be reused
         conn = self.new_connection(laddr, lport, raddr, rport)
         for name, value in options.items():
-            conn.apply_option(name, value)
+            conn.apply_option(name, value, now)
         conn.open()
         return conn
 
@@ -245,7 +257,7 @@ class TcpEngine:
                     conn._send_active_rst()
                 conn._drop(reason="engine error")
             else:
-                conn.abort()
+                conn.abort(self.now)
         except Exception:
             log.exception("resetting the broken connection failed too; forgetting it")
             self.forget(conn)

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 class SocketOptions:
     __slots__ = ()
 
-    def apply_option(self: Connection, name: str, value: Any) -> None:
-        """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-        keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
+    def apply_option(self: Connection, name: str, value: Any, now: float) -> None:
+        """Set a socket option by name at time `now` (nodelay may send, keepalive arms a timer):
+        nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger, keepidle, keepintvl, keepcnt, tos,
+        ttl (the socket layer has checked the ranges)."""
+        self.engine.begin_call(now)
         if name == "nodelay":
             self.nodelay = bool(value)
             self._flush()
@@ -54,8 +56,9 @@ class SocketOptions:
         else:
             raise ValueError(f"unknown option {name!r}")
 
-    def quickack(self: Connection) -> None:
+    def quickack(self: Connection, now: float) -> None:
         """TCP_QUICKACK=1: send any pending ACK now and leave ping-pong mode (not sticky)."""
+        self.engine.begin_call(now)
         self.pingpong = False
         if self.ack_pending:
             self._send_ack()
