@@ -52,13 +52,13 @@ def test_the_window_grows_to_tcp_rmem_max_when_the_application_reads() -> None:
     client, server = pair_connect(p)
     # wscale 7 so that tcp_rmem[2] can be offered (Linux tcp_select_initial_window); the window
     # starts at half of tcp_rmem[1]: one 64960-byte segment.
-    assert server.rcv_wscale == 7 and (server.rcvbuf_size, server.window_clamp) == (131072, 65536)
+    assert server.rcv_wscale == 7 and (server.rcvbuf_size, server.rwin.window_clamp) == (131072, 65536)
     start = p.now
     _bulk(p, client, server, 50 * MB)
     windows = [w for _, w in _offered(p, server)]
     assert windows[:2] == [640, 65536]  # the first segment fills it, the read reopens it
     assert 3_000_000 < max(windows) <= RMEM_MAX // 2
-    assert (server.rcvbuf_size, server.window_clamp) == (RMEM_MAX, RMEM_MAX // 2)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (RMEM_MAX, RMEM_MAX // 2)
     info = server.info()
     assert info["rcvbuf"] == RMEM_MAX and info["rcv_space"] > 2 * MB
     assert info["rcv_rtt"] == pytest.approx(0.001)  # the pair's round trip: 2 x 0.5 ms
@@ -66,7 +66,7 @@ def test_the_window_grows_to_tcp_rmem_max_when_the_application_reads() -> None:
     assert p.now - start < 0.05
     # ss -i shows it as Linux's does.
     line = ss(p.b, listening=False, info=True).splitlines()[1].split()
-    assert f"rcv_space:{info['rcv_space']}" in line and f"rcv_ssthresh:{server.rcv_ssthresh}" in line
+    assert f"rcv_space:{info['rcv_space']}" in line and f"rcv_ssthresh:{server.rwin.rcv_ssthresh}" in line
     assert "rcv_rtt:1" in line
 
 
@@ -89,7 +89,7 @@ def test_no_growth_once_the_application_sized_the_buffer_or_with_the_knob_off(ho
     start = p.now
     _bulk(p, client, server, 10 * MB)
     assert max(w for _, w in _offered(p, server)) == 65536
-    assert (server.rcvbuf_size, server.window_clamp) == (131072, 65536)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (131072, 65536)
     assert server.info()["rcv_space"] > 65536  # it measured, but did not act on it
     # One segment per round trip: 155 of them, 1 ms each.
     assert p.now - start > 0.15
@@ -101,7 +101,7 @@ def test_the_window_never_exceeds_what_tcp_rmem_max_allows() -> None:
     _bulk(p, client, server, 20 * MB)
     windows = [w for _, w in _offered(p, server)]
     assert 65536 < max(windows) <= 524288 // 2
-    assert (server.rcvbuf_size, server.window_clamp) == (524288, 262144)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (524288, 262144)
 
 
 def test_so_rcvbuf_set_before_the_syn_bounds_the_window_and_its_scale() -> None:
@@ -110,7 +110,7 @@ def test_so_rcvbuf_set_before_the_syn_bounds_the_window_and_its_scale() -> None:
     p.b.listen(p.addr_b, 80, 5).options["rcvbuf"] = 16 * MB  # 32 MB bookkept, 16 MB of window
     client, server = pair_connect(p)
     assert server.rcv_wscale == 8  # 65535 << 7 could not offer 16 MB
-    assert server.window_clamp == server.rcv_ssthresh == 16 * MB
+    assert server.rwin.window_clamp == server.rwin.rcv_ssthresh == 16 * MB
     _bulk(p, client, server, 40 * MB)
     assert 65535 << 7 < max(w for _, w in _offered(p, server)) <= 16 * MB
     assert server.rcvbuf_size == 32 * MB
@@ -153,7 +153,7 @@ def test_rcv_space_adjust_sizes_the_buffer_from_one_rtt_of_reads() -> None:
     # A full-sized segment echoing our clock of 10 ms ago: a receiver RTT of 10 ms
     # (tcp_rcv_rtt_measure_ts), and the first measure of 10 segments (tcp_init_buffer_space).
     p.feed(p.seg(ACK, seq=1, payload=b"a" * mss, ts_val=200, ts_ecr=ts(0.19)), at=0.2)
-    assert conn.rcv_rtt is not None and conn.rcv_rtt.rtt == pytest.approx(0.010)
+    assert conn.rwin.rcv_rtt is not None and conn.rwin.rcv_rtt.rtt == pytest.approx(0.010)
     assert conn.info()["rcv_space"] == 10 * 1460
     assert len(conn.recv(1 << 20, p.now)) == mss  # less than an RTT since the measure began: nothing yet
     seq = 1 + mss
@@ -170,12 +170,12 @@ def test_rcv_space_adjust_sizes_the_buffer_from_one_rtt_of_reads() -> None:
     assert len(conn.recv(1 << 20, p.now)) == mss
     # 23 segments (33304 bytes) read in one RTT, against 14600 expected:
     # rcvwin = 2 * 33304 + 16 * 1460 = 89968, plus twice its growth 89968 * 18704 // 14600 = 115257.
-    assert conn.window_clamp == 89968 + 2 * 115257
-    assert conn.rcvbuf_size == 2 * conn.window_clamp  # tcp_space_from_win, tcp_adv_win_scale=1
+    assert conn.rwin.window_clamp == 89968 + 2 * 115257
+    assert conn.rcvbuf_size == 2 * conn.rwin.window_clamp  # tcp_space_from_win, tcp_adv_win_scale=1
     assert conn.info()["rcv_space"] == 23 * mss
     # tcp_grow_window: the next segment opens rcv_ssthresh by two advmss and is ACKed at once.
     (ack,) = p.feed(p.seg(ACK, seq=seq, payload=b"d" * mss, ts_val=203, ts_ecr=ts(0.19)), at=0.213)
-    assert conn.rcv_ssthresh == 65536 + 2 * 1460
+    assert conn.rwin.rcv_ssthresh == 65536 + 2 * 1460
     assert p.rel(ack) == (".", 1, seq + mss, 0) and ack.window << 7 == (65536 + 2 * 1460) & ~127
 
 

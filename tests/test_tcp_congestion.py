@@ -109,11 +109,11 @@ def test_slow_start_counts_bytes_acknowledged_up_to_ssthresh_then_avoids_congest
     one ACK for ten segments (a GRO super-segment) grows the window by ten segments."""
     mss = 1000
     cc = NewReno(mss, 10)
-    cc.on_ack(10 * mss, 0, 10 * mss, mss)
+    cc.on_ack(10 * mss, mss)
     assert cc.cwnd == 20 * mss
     cc.ssthresh = 25 * mss
-    cc.on_ack(10 * mss, 0, 20 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
+    cc.on_ack(10 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
     assert cc.cwnd == 25 * mss + mss * 5 * mss // (25 * mss)
     before = cc.cwnd
-    cc.on_ack(cc.cwnd, 0, cc.cwnd, mss)  # a whole window acknowledged: one MSS more
+    cc.on_ack(cc.cwnd, mss)  # a whole window acknowledged: one MSS more
     assert cc.cwnd == before + mss

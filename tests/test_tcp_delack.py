@@ -178,7 +178,7 @@ def test_reading_a_small_segment_sends_its_ack_unless_in_ping_pong_mode() -> Non
     assert conn.recv(100, p.now) == b"typed"
     assert p.rels(p.out()) == [(".", 1, seq + 5, 0)]  # at the read, not 40 ms later
     seq += 5
-    conn.pingpong = True  # as after a quick reply (see test_a_quick_reply_turns_on_ping_pong_mode)
+    conn.delack.pingpong = True  # as after a quick reply (see test_a_quick_reply_turns_on_ping_pong_mode)
     p.feed(p.seg(ACK | PSH, seq=seq, payload=b"one"), at=1.3)
     assert conn.recv(100, p.now) == b"one"
     assert p.out() == []  # a reply may carry it

@@ -90,7 +90,7 @@ def test_connect_sends_syn_with_options_then_acks_the_synack() -> None:
                        ts_val=5, ts_ecr=syn.ts_val), at=0.02)
     assert p.rels(out) == [(".", 1, 1, 0)]
     assert out[0].ts_ecr == 5
-    assert out[0].window == conn._select_window() >> 7  # scaled from now on
+    assert out[0].window == conn.rwin.select(conn) >> 7  # scaled from now on
     assert conn.state == State.ESTABLISHED
     assert p.eng.counters["ActiveOpens"] == 1 and p.eng.counters["CurrEstab"] == 1
 

@@ -81,7 +81,7 @@ def test_keepalive_set_on_the_listener_applies_to_accepted_connections() -> None
     p.iss = p.feed(p.seg(0x02, seq=0, mss=1460), at=0.0)[0].seq
     p.feed(p.seg(ACK, seq=1, ack=1), at=0.01)
     conn = lst.accept()
-    assert conn.keepalive
+    assert conn.opts is not None and conn.opts.keepalive
     assert [k for k, _, _ in conn.timers()] == [TimerKind.KEEPALIVE]
 
 

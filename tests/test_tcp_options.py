@@ -7,6 +7,7 @@ from tcp_helpers import LOCAL, REMOTE, RPORT, Peer, knobs, pair_connect
 
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.pair import EnginePair
+from minitcp.tcp.rcvwindow import window_space
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
@@ -256,7 +257,7 @@ def test_freebsd_recvspace_is_minitcps_receive_space() -> None:
     assert k.tcp_rmem[1] == 131072 and k.tcp_wmem[1] == 32768
     p = Peer(k)
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    assert conn._window_space() == 65536
+    assert window_space(conn) == 65536
     (syn,) = p.out()
     assert syn.window == 64240
 

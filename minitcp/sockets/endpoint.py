@@ -80,7 +80,7 @@ class Endpoint:
         elif self.conn is not None:
             linger = self.options.get("linger")
             if linger is not None:
-                self.conn.linger = linger
+                self.conn.apply_option("linger", linger, now)
             self.conn.close(now)
             self.conn.user = None
         if self.lport:

@@ -369,7 +369,7 @@ class Socket:
             onoff, seconds = _LINGER.unpack(value[:_LINGER.size]) if isinstance(value, bytes) else (1, value)
             ep.set_option("linger", seconds if onoff else None)
             if ep.conn is not None:
-                ep.conn.linger = ep.options["linger"]
+                ep.conn.apply_option("linger", ep.options["linger"], ep.stack.now())
             return
         name = _INT_OPTIONS.get((level, option))
         if name is None:
@@ -383,7 +383,7 @@ class Socket:
                 ep.conn.quickack(ep.stack.now())
                 ep.stack.kick()
             elif ep.conn is not None:
-                ep.conn.pingpong = True
+                ep.conn.delack.pingpong = True
         else:
             if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
                 raise OSError(errno.EINVAL, f"Invalid argument ({name} out of range)")

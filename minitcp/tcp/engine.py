@@ -27,6 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import RST, Segment
+from . import output
 from .connection import Connection, conn_key
 from .counters import Counters
 from .icmp_errors import drops_request, icmp_errno
@@ -131,7 +132,7 @@ class TcpEngine:
                 self.counters["OutOfWindowIcmps"] += 1
             elif drops_request(icmp_type, code):
                 self.counters["ListenDrops"] += 1
-                conn._drop(reason="ICMP error about our SYN-ACK")
+                conn.drop(reason="ICMP error about our SYN-ACK")
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
@@ -140,7 +141,7 @@ class TcpEngine:
         if err is None:
             return
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            conn._drop(err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
+            conn.drop(err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
         else:
             conn.soft_error = err
 
@@ -232,18 +233,16 @@ class TcpEngine:
         if conn.listener is not None:
             conn.listener.forget(conn)
 
-    def enter_time_wait(self, conn: Connection) -> None:
-        """Replace the connection by a TIME_WAIT entry (or by nothing when the table is full)."""
+    def timewait_take_over(self, conn: Connection) -> bool:
+        """The connection enters TIME_WAIT (Connection.enter_time_wait): a TIME_WAIT entry takes
+        its four-tuple. False when the table is full and nothing does (Linux tcp_time_wait)."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
-        conn._cancel_timers()
         if len(self.timewait) >= self.knobs.tcp_max_tw_buckets:
             self.counters["TCPTimeWaitOverflow"] += 1
-            conn._set_state(State.CLOSED)
-            return
+            return False
         self.timewait.add(conn, self.now, self.knobs.tcp_timewait_len)
-        conn.sndbuf = None
-        conn._set_state(State.TIME_WAIT)
+        return True
 
     def connection_failed(self, conn: Connection) -> None:
         """An exception escaped from the engine while it worked on `conn`: log and count it
@@ -254,8 +253,8 @@ class TcpEngine:
         try:
             if conn.orphan:  # closed already, so abort() would do nothing: reset it here
                 if conn.state not in (State.CLOSED, State.SYN_SENT, State.TIME_WAIT):
-                    conn._send_active_rst()
-                conn._drop(reason="engine error")
+                    output.send_active_rst(conn)
+                conn.drop(reason="engine error")
             else:
                 conn.abort(self.now)
         except Exception:

@@ -99,7 +99,7 @@ class Listener:
         for conn in list(self.syn_queue.values()):
             conn.listener = None
             conn.orphan = True
-            conn._drop(reason="listener closed")
+            conn.drop(reason="listener closed")
         while self.accept_queue:
             conn = self.accept_queue.popleft()
             conn.listener = None
