@@ -70,7 +70,7 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     # The ACK that brought snd_una to the hole, then exactly three duplicates (tcp_reordering = 3).
     assert len(acks_at_hole) == 1 + 3
     assert not acks_at_hole[0].sack and all(s.sack for s in acks_at_hole[1:])  # SACK: what did arrive
-    assert resend_at < 1.0 + client.rtt.rto  # well before the retransmission timer
+    assert resend_at < 1.0 + client.recovery.rto  # well before the retransmission timer
     c = p.a.counters
     assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 1, 0)
     assert c["TCPSackRecovery"] == 1

@@ -143,7 +143,7 @@ def test_answered_zero_window_probes_keep_backing_off_and_never_give_up() -> Non
     # The window opens: the data goes, the backoff is forgotten.
     out = p.feed(p.seg(ACK, seq=1, ack=1, window=100), at=t + 1)
     assert p.rels(out) == [("P.", 1, 1, 1000)]
-    assert conn.rtt.backoff == 0
+    assert conn.recovery.backoff == 0
 
 
 def test_unanswered_zero_window_probes_give_up_after_tcp_retries2() -> None:
@@ -165,12 +165,12 @@ def test_a_window_too_small_for_the_sender_is_filled_by_the_probe_timer() -> Non
     conn.send(b"b" * 1000, p.now)
     assert p.out() == []  # 300 < half the largest window seen: not worth sending yet
     ((kind, left, _),) = conn.timers()
-    assert kind == TimerKind.PERSIST and left == pytest.approx(conn.rtt.rto)
+    assert kind == TimerKind.PERSIST and left == pytest.approx(conn.recovery.rto)
     (t, seg), = p.run_until(0.1 + left)
     assert p.rel(seg) == ("P.", 101, 1, 300)
     # Unanswered, it is retransmitted as it was: 300 bytes, nothing beyond the window.
     t2, again = p.run_until_sent(5.0)
-    assert t2 == pytest.approx(t + conn.rtt.rto / 2) and p.rel(again)[1:] == (101, 1, 300)
+    assert t2 == pytest.approx(t + conn.recovery.rto / 2) and p.rel(again)[1:] == (101, 1, 300)
     out = p.feed(p.seg(ACK, seq=1, ack=401, window=65535), at=t2 + 0.01)
     assert p.rels(out) == [("P.", 401, 1, 700)]
 
@@ -280,23 +280,23 @@ def test_retransmission_timeout_doubles_and_karn_skips_the_ambiguous_sample() ->
     sent = p.run_until(1.0 + 3 * RTO)  # nothing answers: resent after RTO, then after 2 RTO
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO])
     assert all(p.rel(s) == ("P.", 1, 1, 100) for _, s in sent)
-    assert conn.rtt.rto == pytest.approx(4 * RTO)
+    assert conn.recovery.rto == pytest.approx(4 * RTO)
     p.feed(p.seg(ACK, seq=1, ack=101), at=1.0 + 3 * RTO + 0.05)
-    assert conn.rtt.srtt == pytest.approx(0.01)  # no sample from a retransmitted segment (Karn)
-    assert conn.rtt.rto == pytest.approx(4 * RTO)  # the backed-off RTO stays until a clean sample
+    assert conn.recovery.srtt == pytest.approx(0.01)  # no sample from a retransmitted segment (Karn)
+    assert conn.recovery.rto == pytest.approx(4 * RTO)  # the backed-off RTO stays until a clean sample
     conn.send(b"r" * 100, p.now)
     t1 = p.now
     p.out()
     assert conn.timers() == [(TimerKind.RTO, pytest.approx(4 * RTO), 0)]
     p.feed(p.seg(ACK, seq=1, ack=201), at=t1 + 0.01)
-    assert conn.rtt.rto == pytest.approx(0.01 + 0.2)  # a clean sample: back to srtt + 200 ms
+    assert conn.recovery.rto == pytest.approx(0.01 + 0.2)  # a clean sample: back to srtt + 200 ms
     assert p.eng.counters["RetransSegs"] == 2 and p.eng.counters["TCPTimeouts"] == 2
 
 
 def test_rto_minimum_is_200_ms_and_maximum_120_s() -> None:
     p = Peer(knobs(tcp_timestamps=0))
     conn = p.accept(rtt=0.0001)
-    assert conn.rtt.rto == pytest.approx(0.2001)
+    assert conn.recovery.rto == pytest.approx(0.2001)
     conn.send(b"q", p.now)
     p.out()
     sent = p.run_until(2000)

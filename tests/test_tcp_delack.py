@@ -40,7 +40,7 @@ def test_delay_grows_from_40_ms_to_at_most_200_ms() -> None:
     estimate (here 300 ms) and by TCP_DELACK_MAX = 200 ms."""
     p = Peer()
     conn = p.connect(rtt=0.3)
-    assert conn.rtt.srtt == pytest.approx(0.3)
+    assert conn.recovery.srtt == pytest.approx(0.3)
     seq = _quick_acks(p, conn, 1.0)
     delays = []
     t = 1.6

@@ -69,8 +69,8 @@ def test_handshake_completes_and_counts_passive_open() -> None:
     assert (c["PassiveOpens"], c["ActiveOpens"], c["CurrEstab"]) == (1, 0, 1)
     assert p.rec.state_path(conn) == [State.LISTEN, State.SYN_RECEIVED, State.ESTABLISHED]
     # The SYN-ACK was answered after 50 ms: that is the first RTT sample (RFC 6298 section 2.2).
-    assert conn.rtt.srtt == pytest.approx(0.05)
-    assert conn.rtt.rto == pytest.approx(0.05 + 0.2)  # Linux floors rttvar at 200 ms
+    assert conn.recovery.srtt == pytest.approx(0.05)
+    assert conn.recovery.rto == pytest.approx(0.05 + 0.2)  # Linux floors rttvar at 200 ms
 
 
 # ---------------------------------------------------------------------------- SYN-SENT
@@ -212,8 +212,8 @@ def test_karn_no_rtt_sample_from_a_retransmitted_syn() -> None:
     assert len(p.run_until(1.5)) == 1  # the SYN again at 1 s
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=1.6)
     assert conn.state == State.ESTABLISHED
-    assert conn.rtt.srtt is None  # 1.6 s or 0.6 s? ambiguous, so no sample (Karn)
-    assert conn.rtt.rto == 2.0  # the backed-off value stays
+    assert conn.recovery.srtt is None  # 1.6 s or 0.6 s? ambiguous, so no sample (Karn)
+    assert conn.recovery.rto == 2.0  # the backed-off value stays
 
 
 # ---------------------------------------------------------------------------- SYN-RECEIVED
@@ -284,7 +284,7 @@ def test_synack_rtt_sample_and_data_on_the_third_segment() -> None:
     conn = lst.accept()
     assert conn is not None and conn.recv(100, p.now) == b"hello"
     assert p.rels(out) == [(".", 1, 6, 0)]
-    assert conn.rtt.srtt == pytest.approx(0.03)
+    assert conn.recovery.srtt == pytest.approx(0.03)
 
 
 def test_syn_received_takes_any_in_window_rst() -> None:

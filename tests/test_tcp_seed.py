@@ -52,7 +52,7 @@ def opened(fault: object = None, **kw: object) -> tuple[EnginePair, object, obje
     p = EnginePair(fault=fault, **kw)  # type: ignore[arg-type]
     client, server = pair_connect(p)
     p.run(until=T0)
-    assert client.rtt.rto == pytest.approx(RTO) and server.rtt.rto == pytest.approx(RTO)
+    assert client.recovery.rto == pytest.approx(RTO) and server.recovery.rto == pytest.approx(RTO)
     return p, client, server
 
 

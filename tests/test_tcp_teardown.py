@@ -24,7 +24,7 @@ RTO = 0.21
 def established(**kw: object) -> tuple[Peer, object]:
     p = Peer(knobs(**kw) if kw else None)
     conn = p.accept(at=0.0, rtt=0.01)
-    assert conn.rtt.rto == pytest.approx(RTO)
+    assert conn.recovery.rto == pytest.approx(RTO)
     return p, conn
 
 

@@ -2,8 +2,8 @@
 
 The block's fields follow RFC 9293 section 3.3.1 (snd_una, snd_nxt, rcv_nxt,
 ...). Beside them the connection owns parts with state of their own and a
-narrow interface, as `RttEstimator` is: the delayed-ACK policy (`delack`), the
-receive window (`rwin`), loss recovery with its congestion control
+narrow interface: the delayed-ACK policy (`delack`), the receive window
+(`rwin`), loss recovery with its RTT estimate and congestion control
 (`recovery`), and the socket options, made only when one is set (`opts`).
 Buffers are created on first use, so an idle connection costs a few hundred bytes.
 
@@ -24,7 +24,6 @@ from .congestion import NewReno
 from .delack import DelayedAck
 from .rcvwindow import RcvWindow, window_space
 from .recovery import Recovery
-from .rtt import RttEstimator
 from .seq import MASK, seq_diff
 from .states import CURR_ESTAB, DONE, State
 from .timers import INF, TimerKind
@@ -59,18 +58,18 @@ _FIN_RECEIVED = frozenset({State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING, Stat
 
 class Connection:
     __slots__ = (
-        "engine", "key", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
+        "engine", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
         "iss", "snd_una", "snd_nxt", "snd_max", "snd_wnd", "snd_wl1", "snd_wl2", "max_snd_wnd",
-        "sndbuf", "sndbuf_seq", "sndbuf_size", "fin_queued", "fin_seq", "snd_sml",
+        "sndbuf", "sndbuf_seq", "fin_queued", "fin_seq", "snd_sml",
         # receive sequence space
         "irs", "rcv_nxt", "rcv_wup", "rcv_adv", "last_ack_sent", "rcvbuf", "rcvbuf_size", "rcv_fin_seq",
         "fin_rcvd",
         # negotiated options
         "advmss", "mss", "rcv_mss", "wscale_ok", "snd_wscale", "rcv_wscale",
         "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr",
-        # round-trip timing (RFC 6298) and the probes of the persist and keepalive timers
-        "rtt", "rtt_seq", "rtt_time", "probes_out", "last_oow_ack",
+        # probes of the persist and keepalive timers, the last out-of-window ACK (rate limit)
+        "probes_out", "last_oow_ack",
         # the owned parts
         "delack", "rwin", "recovery", "opts",
         # timers: absolute deadlines, INF when off; heap_at is the live heap entry
@@ -82,7 +81,6 @@ class Connection:
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
         knobs = engine.knobs
         self.engine = engine
-        self.key = conn_key(laddr, lport, raddr, rport)
         self.laddr, self.lport, self.raddr, self.rport = laddr, lport, raddr, rport
         self.state = State.CLOSED
         self.listener: Listener | None = None
@@ -93,7 +91,6 @@ class Connection:
         self.snd_wl1 = self.snd_wl2 = 0
         self.sndbuf: ByteQueue | None = None
         self.sndbuf_seq = (self.iss + 1) & MASK
-        self.sndbuf_size = knobs.tcp_wmem[1]
         self.fin_queued = False
         self.fin_seq = 0
         self.snd_sml = self.iss  # end of the last small segment sent (Minshall's Nagle, Linux snd_sml)
@@ -116,14 +113,11 @@ class Connection:
         # a Congestion Experienced mark with ECE until the peer's CWR (TCP_ECN_DEMAND_CWR).
         self.ecn_ok = False
         self.ecn_demand_cwr = False
-        self.rtt = RttEstimator(knobs)
-        self.rtt_seq = 0
-        self.rtt_time: float | None = None
         self.probes_out = 0
         self.last_oow_ack = _LONG_AGO
         self.delack = DelayedAck(engine.now)
         self.rwin = RcvWindow(window_space(self))
-        self.recovery = Recovery(NewReno(self.advmss, knobs.tcp_init_cwnd), self.iss)
+        self.recovery = Recovery(NewReno(self.advmss, knobs.tcp_init_cwnd), self.iss, knobs)
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
@@ -355,8 +349,8 @@ class Connection:
             "recv_q": self.recv_queued,
             "send_q": self.send_queued,
             "timers": [(k.value, round(left, 3), n) for k, left, n in self.timers(now)],
-            "rto": round(self.rtt.rto, 3),
-            "rtt": round(self.rtt.srtt_or_zero, 6),
+            "rto": round(self.recovery.rto, 3),
+            "rtt": round(self.recovery.srtt_or_zero, 6),
             "mss": self.mss,
             "cwnd": cc.cwnd // max(self.mss, 1),
             "ssthresh": cc.ssthresh // max(self.mss, 1),
@@ -372,6 +366,18 @@ class Connection:
             "ts": self.ts_ok,
             "orphan": self.orphan,
         }
+
+    @property
+    def key(self) -> int:
+        """The four-tuple as the engine's tables key it (conn_key); computed, not kept: the
+        tables hold it already."""
+        return conn_key(self.laddr, self.lport, self.raddr, self.rport)
+
+    @property
+    def sndbuf_size(self) -> int:
+        """The send buffer's size as SO_SNDBUF reports it: the one set, else tcp_wmem[1]."""
+        size = sockopts.options(self).sndbuf
+        return self.engine.knobs.tcp_wmem[1] if size is None else size
 
     @property
     def four_tuple(self) -> tuple[int, int, int, int]:

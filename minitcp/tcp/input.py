@@ -156,9 +156,9 @@ def _syn_acked(conn: Connection, ack: int) -> None:
     conn.snd_una = ack
     if seq_lt(conn.snd_nxt, ack):
         conn.snd_nxt = ack
-    if conn.recovery.retransmits == 0 and conn.rtt_time is not None:
-        conn.rtt.sample(conn.engine.now - conn.rtt_time, conn.engine.knobs)
-    conn.rtt_time = None
+    if conn.recovery.retransmits == 0 and conn.recovery.rtt_time is not None:
+        conn.recovery.sample_rtt(conn.engine.now - conn.recovery.rtt_time, conn.engine.knobs)
+    conn.recovery.rtt_time = None
     conn.recovery.retransmits = 0
     conn.cancel_timer(TimerKind.RTO)
 
@@ -258,7 +258,7 @@ def _resend_synack(conn: Connection) -> None:
         return
     conn.last_oow_ack = eng.now
     output.emit(conn, output.syn_segment(conn), retransmit=True)
-    conn.set_timer(TimerKind.RTO, eng.now + conn.rtt.rto)
+    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
 
 
 def _acceptable(conn: Connection, seg: Segment) -> bool:
@@ -358,7 +358,7 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
             # Linux tcp_ack_probe: the window opened, so the probe backoff ends; still shut,
             # so the next probe is timed from this answer, keeping its backoff.
             if wnd:
-                conn.rtt.backoff = 0
+                conn.recovery.backoff = 0
                 conn.cancel_timer(TimerKind.PERSIST)
             else:
                 conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
@@ -396,9 +396,9 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
     conn.snd_una = ack
     if seq_lt(conn.snd_nxt, ack):
         conn.snd_nxt = ack
-    if conn.rtt_time is not None and seq_gt(ack, conn.rtt_seq):
-        conn.rtt.sample(eng.now - conn.rtt_time, eng.knobs)  # RFC 6298 section 3
-        conn.rtt_time = None
+    if conn.recovery.rtt_time is not None and seq_gt(ack, conn.recovery.rtt_seq):
+        conn.recovery.sample_rtt(eng.now - conn.recovery.rtt_time, eng.knobs)  # RFC 6298 section 3
+        conn.recovery.rtt_time = None
     elif conn.recovery.retransmits and conn.ts_ok and seg is not None and seg.ts_ecr:
         # A timed-out segment was acknowledged: Karn forbids timing it by sequence number,
         # but the echoed timestamp says which transmission arrived (RFC 7323 section 4;
@@ -406,12 +406,12 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
         sent_ms = (seg.ts_ecr - conn.ts_offset) & MASK
         rtt_ms = (int(eng.now * 1000) - sent_ms) & MASK
         if rtt_ms < 0x80000000:
-            conn.rtt.sample(rtt_ms / 1000, eng.knobs)
+            conn.recovery.sample_rtt(rtt_ms / 1000, eng.knobs)
     conn.recovery.retransmits = 0
     if ack == conn.snd_max:
         conn.cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
     else:
-        conn.set_timer(TimerKind.RTO, eng.now + conn.rtt.rto)  # RFC 6298 section 5.3
+        conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
     if conn.recovery.on_ack(acked, ack, flight, conn.mss):
         output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
     if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
@@ -512,7 +512,7 @@ def _data_received(conn: Connection, length: int) -> None:
         small = True  # the sender pushed what it had (ICSK_ACK_PUSHED, then PUSHED2)
     eng = conn.engine
     quickacks = window_space(conn) // (2 * conn.rcv_mss) or 2  # as output.enter_quickack
-    conn.delack.on_data(small, eng.now, eng.knobs, conn.rtt.rto, quickacks)
+    conn.delack.on_data(small, eng.now, eng.knobs, conn.recovery.rto, quickacks)
 
 
 # ------------------------------------------------------------------ ECN and D-SACK

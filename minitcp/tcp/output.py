@@ -122,9 +122,9 @@ def send_syn(conn: Connection) -> None:
     now = conn.engine.now
     emit(conn, syn_segment(conn))
     conn.snd_nxt = conn.snd_max = (conn.iss + 1) & MASK
-    conn.rtt_seq = conn.iss
-    conn.rtt_time = now
-    conn.set_timer(TimerKind.RTO, now + conn.rtt.rto)
+    conn.recovery.rtt_seq = conn.iss
+    conn.recovery.rtt_time = now
+    conn.set_timer(TimerKind.RTO, now + conn.recovery.rto)
 
 
 def send_ack(conn: Connection) -> None:
@@ -166,9 +166,10 @@ def send_probe(conn: Connection) -> None:
 
 def send_room(conn: Connection) -> int:
     """Bytes the application may still queue (sndbuf grows with cwnd like Linux's tcp_sndbuf_expand)."""
-    cap = conn.sndbuf_size
-    if not options(conn).sndbuf_locked:
-        cap = min(max(cap, 2 * conn.recovery.cc.cwnd), conn.engine.knobs.tcp_wmem[2])
+    cap = options(conn).sndbuf
+    if cap is None:
+        wmem = conn.engine.knobs.tcp_wmem
+        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd), wmem[2])
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
@@ -198,7 +199,7 @@ def transmit(conn: Connection) -> None:
             if n < mss and not _small_segment_ok(conn, n, unsent, in_flight):
                 break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
-                cc.restart_after_idle(now, conn.rtt.rto, mss, knobs.tcp_init_cwnd)
+                cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
                 usable = min(cc.cwnd, conn.snd_wnd)
                 n = min(n, usable)
             if n == mss and tso_max:
@@ -222,7 +223,7 @@ def transmit(conn: Connection) -> None:
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK
         # (the window is shut, or too small to be worth a segment): probe it.
-        conn.set_timer(TimerKind.PERSIST, now + max(conn.rtt.rto, knobs.tcp_rto_min))
+        conn.set_timer(TimerKind.PERSIST, now + max(conn.recovery.rto, knobs.tcp_rto_min))
 
 
 def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int) -> bool:
@@ -255,15 +256,15 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
     if seq_gt(end, conn.snd_nxt):
         conn.snd_nxt = end
     if seq_gt(end, conn.snd_max):
-        if conn.rtt_time is None and not retransmit:
-            conn.rtt_seq = seq
-            conn.rtt_time = now
+        if conn.recovery.rtt_time is None and not retransmit:
+            conn.recovery.rtt_seq = seq
+            conn.recovery.rtt_time = now
         conn.snd_max = end
     if retransmit:
-        conn.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
+        conn.recovery.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
     conn.recovery.cc.last_send = now
     if conn.t_rto == INF:
-        conn.set_timer(TimerKind.RTO, now + conn.rtt.rto)
+        conn.set_timer(TimerKind.RTO, now + conn.recovery.rto)
     if conn.t_persist != INF:
         conn.cancel_timer(TimerKind.PERSIST)
     conn.delack.data_sent(now)
@@ -307,7 +308,7 @@ def schedule_ack(conn: Connection) -> None:
         send_ack(conn)
         return
     eng = conn.engine
-    deadline = eng.now + delack.delay(eng.knobs, conn.rtt.srtt)
+    deadline = eng.now + delack.delay(eng.knobs, conn.recovery.srtt)
     if deadline < conn.t_delack:
         conn.set_timer(TimerKind.DELACK, deadline)
 

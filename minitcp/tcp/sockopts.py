@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 
 class SockOpts:
-    __slots__ = ("keepalive", "keepcnt", "keepidle", "keepintvl", "linger", "nodelay", "sndbuf_locked",
-                 "tos", "ttl", "user_mss")
+    __slots__ = ("keepalive", "keepcnt", "keepidle", "keepintvl", "linger", "nodelay", "sndbuf", "tos",
+                 "ttl", "user_mss")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -33,7 +33,9 @@ class SockOpts:
         # IP_TOS (Linux inet->tos, 0) and IP_TTL (inet->uc_ttl, -1 meaning ip_default_ttl).
         self.tos = 0
         self.ttl = -1
-        self.sndbuf_locked = False  # SO_SNDBUF fixed the size (Linux SOCK_SNDBUF_LOCK)
+        # SO_SNDBUF's size (doubled, as Linux keeps it), which also fixes it (SOCK_SNDBUF_LOCK):
+        # None while unset, the send buffer then starting at tcp_wmem[1] and growing with cwnd.
+        self.sndbuf: int | None = None
 
 
 # The settings of a connection that set none, shared and never written.
@@ -107,8 +109,7 @@ def set_rcvbuf(conn: Connection, size: int) -> None:
 def set_sndbuf(conn: Connection, size: int) -> None:
     """SO_SNDBUF: doubled like Linux; fixes the size (no growth with cwnd)."""
     lo, _, _ = conn.engine.knobs.tcp_wmem
-    conn.sndbuf_size = max(2 * size, lo)
-    _own(conn).sndbuf_locked = True
+    _own(conn).sndbuf = max(2 * size, lo)
 
 
 def set_keepalive(conn: Connection, on: bool) -> None:

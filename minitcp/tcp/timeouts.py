@@ -67,7 +67,7 @@ def _on_rto(conn: Connection) -> None:
         return
     syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
     if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
-        conn.rtt.back_off(knobs)
+        conn.recovery.back_off(knobs)
     if syn:
         eng.counters["TCPSynRetrans"] += 1
     else:
@@ -75,14 +75,14 @@ def _on_rto(conn: Connection) -> None:
         conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
     conn.recovery.retransmits += 1
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
-    conn.rtt_time = None
+    conn.recovery.rtt_time = None
     output.retransmit_head(conn)
-    conn.set_timer(TimerKind.RTO, eng.now + conn.rtt.rto)
+    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
 
 
 def _on_delack(conn: Connection) -> None:
     """Delayed-ACK timer (Linux tcp_delack_timer_handler)."""
-    if conn.delack.on_timer(conn.engine.knobs, conn.rtt.rto):
+    if conn.delack.on_timer(conn.engine.knobs, conn.recovery.rto):
         conn.engine.counters["DelayedACKs"] += 1
         output.send_ack(conn)
 
@@ -94,7 +94,7 @@ def _on_persist(conn: Connection) -> None:
     unsent = seq_diff((conn.sndbuf_seq + conn.send_queued) & MASK, conn.snd_nxt)
     if unsent <= 0 or conn.snd_una != conn.snd_max:
         conn.probes_out = 0  # nothing to probe for: data is in flight or all sent
-        conn.rtt.backoff = 0
+        conn.recovery.backoff = 0
         return
     if conn.snd_wnd:
         # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293
@@ -103,7 +103,7 @@ def _on_persist(conn: Connection) -> None:
         off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
         flags = ACK | PSH | (FIN if n == unsent and conn.fin_queued else 0)
         conn.probes_out = 0
-        conn.rtt.backoff = 0
+        conn.recovery.backoff = 0
         output.send_data(conn, conn.snd_nxt, flags, conn.sndbuf.view(off, n))  # type: ignore[union-attr]
         return
     # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
@@ -116,16 +116,16 @@ def _on_persist(conn: Connection) -> None:
     conn.probes_out += 1
     eng.counters["TCPWinProbe"] += 1
     output.send_probe(conn)  # Linux probes with snd_una - 1
-    if conn.rtt.backoff < knobs.tcp_retries2:
-        conn.rtt.backoff += 1
+    if conn.recovery.backoff < knobs.tcp_retries2:
+        conn.recovery.backoff += 1
     conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
 
 
 def probe_interval(conn: Connection) -> float:
     """Linux tcp_probe0_when: max(RTO, rto_min) doubled per probe sent, at most rto_max."""
     knobs = conn.engine.knobs
-    base = max(conn.rtt.rto, knobs.tcp_rto_min)
-    return min(base * (1 << conn.rtt.backoff), knobs.tcp_rto_max)
+    base = max(conn.recovery.rto, knobs.tcp_rto_min)
+    return min(base * (1 << conn.recovery.backoff), knobs.tcp_rto_max)
 
 
 def _on_keepalive(conn: Connection) -> None:
