@@ -25,7 +25,7 @@ from .delack import DelayedAck
 from .rcvwindow import RcvWindow, window_space
 from .recovery import Recovery
 from .seq import MASK, seq_diff
-from .states import CURR_ESTAB, DONE, State
+from .states import CURR_ESTAB, DONE, Event, State, next_state
 from .timers import INF, TimerKind
 from .usercalls import SHUT_RD as SHUT_RD
 from .usercalls import SHUT_RDWR as SHUT_RDWR
@@ -135,11 +135,12 @@ class Connection:
 
     # ------------------------------------------------------------------ state
 
-    def set_state(self, new: State) -> None:
-        """Every state change goes through here: CurrEstab, observers, the application's wake-up."""
+    def set_state(self, event: Event) -> None:
+        """Every state change goes through here: the table of states.py says where `event` leads
+        from the current state (IllegalTransition for an edge it does not have); then CurrEstab,
+        observers, the application's wake-up."""
         old = self.state
-        if old == new:
-            return
+        new = next_state(old, event)
         eng = self.engine
         if old in CURR_ESTAB and new not in CURR_ESTAB:
             eng.counters["CurrEstab"] -= 1
@@ -150,8 +151,9 @@ class Connection:
             eng.observer.on_state(self, old, new, eng.now)
         eng.wake(self)
 
-    def drop(self, err: int = 0, reason: str = "") -> None:
-        """Go to CLOSED at once, keeping unread data readable; tell the application `err`."""
+    def drop(self, event: Event, err: int = 0, reason: str = "") -> None:
+        """`event` ends the connection: go to CLOSED at once, keeping unread data readable; tell
+        the application `err`."""
         if self.state == State.CLOSED:
             return
         if err and not self.orphan:
@@ -167,31 +169,31 @@ class Connection:
         self.cancel_timers()
         self.delack.pending = False
         self.sndbuf = None
-        self.set_state(State.CLOSED)
+        self.set_state(event)
         self.engine.forget(self)
 
     def fin_acked(self) -> None:
         """Our FIN was acknowledged: FIN_WAIT_1 -> FIN_WAIT_2, CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED."""
         if self.state == State.FIN_WAIT_1:
-            self.set_state(State.FIN_WAIT_2)
+            self.set_state(Event.RCV_ACK_OF_FIN)
             if self.orphan:
                 # Linux tcp_rcv_state_process: an orphan waits tcp_fin_timeout for the peer's FIN.
                 self.set_timer(TimerKind.FIN_WAIT2, self.engine.now + self.engine.knobs.tcp_fin_timeout)
         elif self.state == State.CLOSING:
-            self.enter_time_wait()
+            self.enter_time_wait(Event.RCV_ACK_OF_FIN)
         elif self.state == State.LAST_ACK:
-            self.drop()
+            self.drop(Event.RCV_ACK_OF_FIN)
 
-    def enter_time_wait(self) -> None:
-        """Both FINs are acknowledged and ours went last (RFC 9293 section 3.10.7.4): the engine's
-        TIME_WAIT table takes the four-tuple over, or nobody does when it is full (Linux
-        tcp_time_wait: TCPTimeWaitOverflow)."""
+    def enter_time_wait(self, event: Event) -> None:
+        """`event` (the peer's FIN, or the ACK of ours) completes the close with our side to wait
+        2MSL (RFC 9293 section 3.10.7.4): the engine's TIME_WAIT table takes the four-tuple over,
+        or nobody does when it is full (Linux tcp_time_wait: TCPTimeWaitOverflow)."""
         self.cancel_timers()
         if self.engine.timewait_take_over(self):
             self.sndbuf = None
-            self.set_state(State.TIME_WAIT)
+            self.set_state(event)
         else:
-            self.set_state(State.CLOSED)
+            self.set_state(Event.TIME_WAIT_FULL)
 
     # ------------------------------------------------------------------ timers
 

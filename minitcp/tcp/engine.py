@@ -36,7 +36,7 @@ from .knobs import Knobs
 from .listener import Listener
 from .reset import reset_for
 from .seq import seq_diff
-from .states import State
+from .states import Event, State, next_state
 from .timers import TimerHeap
 from .timewait import TimeWait, TimeWaitTable, TwVerdict
 
@@ -103,13 +103,16 @@ class TcpEngine:
             if verdict is TwVerdict.RESET:
                 self.emit_reply(tw.rst_segment())
             if verdict in (TwVerdict.KILLED, TwVerdict.RESET) and self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # assassinated or reset
+                # Assassinated by an RST (RFC 1337), or reset for an in-window SYN.
+                event = Event.RCV_RST if verdict is TwVerdict.KILLED else Event.RCV_SYN_IN_WINDOW
+                self.observer.on_state(tw, State.TIME_WAIT, next_state(State.TIME_WAIT, event), now)
             if verdict is not TwVerdict.SYN_REUSE:
                 return
             self.timewait.remove(tw)
             self.counters["TWRecycled"] += 1
             if self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # a new SYN took over
+                new = next_state(State.TIME_WAIT, Event.RCV_NEW_SYN)  # a new SYN took the pair over
+                self.observer.on_state(tw, State.TIME_WAIT, new, now)
             isn = tw.reuse_isn()
         if listener is not None:
             listener.input(seg, isn)
@@ -132,7 +135,7 @@ class TcpEngine:
                 self.counters["OutOfWindowIcmps"] += 1
             elif drops_request(icmp_type, code):
                 self.counters["ListenDrops"] += 1
-                conn.drop(reason="ICMP error about our SYN-ACK")
+                conn.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
@@ -141,7 +144,7 @@ class TcpEngine:
         if err is None:
             return
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            conn.drop(err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
+            conn.drop(Event.ICMP_ERROR, err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
         else:
             conn.soft_error = err
 
@@ -158,7 +161,8 @@ class TcpEngine:
         for tw in self.timewait.expire(now):
             self.counters["TW"] += 1
             if self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)
+                new = next_state(State.TIME_WAIT, Event.TIMEOUT_2MSL)
+                self.observer.on_state(tw, State.TIME_WAIT, new, now)
 
     def begin_call(self, now: float) -> None:
         """An application's call (send, recv, close, ...) reaches the engine at `now`: remember it
@@ -254,7 +258,7 @@ class TcpEngine:
             if conn.orphan:  # closed already, so abort() would do nothing: reset it here
                 if conn.state not in (State.CLOSED, State.SYN_SENT, State.TIME_WAIT):
                     output.send_active_rst(conn)
-                conn.drop(reason="engine error")
+                conn.drop(Event.ENGINE_ERROR, reason="engine error")
             else:
                 conn.abort(self.now)
         except Exception:

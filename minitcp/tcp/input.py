@@ -23,7 +23,7 @@ from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 from .sockopts import options, set_keepalive
-from .states import DONE, State
+from .states import DONE, Event, State
 from .timeouts import probe_interval
 from .timers import INF, TimerKind
 
@@ -74,7 +74,7 @@ def passive_open(conn: Connection, syn: Segment, isn: int | None = None) -> None
     conn.snd_wnd = conn.max_snd_wnd = syn.window
     conn.snd_wl1 = syn.seq
     conn.state = State.LISTEN  # born of a listener: observers see LISTEN -> SYN-RECEIVED
-    conn.set_state(State.SYN_RECEIVED)
+    conn.set_state(Event.RCV_SYN)
     output.send_syn(conn)
 
 
@@ -93,7 +93,7 @@ def _syn_sent(conn: Connection, seg: Segment) -> None:
         return
     if flags & RST:
         if flags & ACK:
-            conn.drop(errno.ECONNREFUSED, "connection refused")
+            conn.drop(Event.RCV_RST, errno.ECONNREFUSED, "connection refused")
         else:
             note_drop(conn, seg, "RST without ACK in SYN-SENT")
         return
@@ -113,7 +113,7 @@ def _syn_sent(conn: Connection, seg: Segment) -> None:
     conn.delack.pending = True
     if flags & ACK:
         _syn_acked(conn, seg.ack)
-        conn.set_state(State.ESTABLISHED)
+        conn.set_state(Event.RCV_SYN_ACK)
         conn.delack.at_once = True
         if options(conn).keepalive:
             set_keepalive(conn, True)
@@ -121,7 +121,7 @@ def _syn_sent(conn: Connection, seg: Segment) -> None:
             _input_data(conn, seg)
     else:
         # Simultaneous open (RFC 9293 figure 8): answer with SYN-ACK on our own ISN.
-        conn.set_state(State.SYN_RECEIVED)
+        conn.set_state(Event.RCV_SYN)
         conn.delack.pending = False
         output.emit(conn, output.syn_segment(conn), retransmit=True)
 
@@ -180,7 +180,8 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
         if flags & RST and _reset_check(conn, seg):
             # Linux tcp_validate_incoming -> tcp_reset_check: once the peer's FIN is in, its
             # RST may carry the sequence number of that FIN (RCV.NXT - 1), below the window.
-            conn.drop(_RESET_ERRNO.get(conn.state, errno.ECONNRESET), "connection reset by peer")
+            conn.drop(Event.RCV_RST, _RESET_ERRNO.get(conn.state, errno.ECONNRESET),
+                      "connection reset by peer")
             return
         note_drop(conn, seg, "outside the receive window")
         if not flags & RST:
@@ -203,7 +204,7 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
             # Linux tcp_check_req: a different SYN in the window resets the half-open
             # connection ("fourth, check the SYN bit" of RFC 793; no RFC 5961 challenge there).
             output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
-            conn.drop(reason="SYN in SYN-RECEIVED")
+            conn.drop(Event.RCV_SYN_IN_WINDOW, reason="SYN in SYN-RECEIVED")
             return
         if not (conn.state == State.SYN_RECEIVED and conn.listener is None and flags & ACK
                 and seg.seq == conn.irs and seg.ack == conn.snd_nxt):
@@ -213,7 +214,8 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
                 # error; send a reset, report "connection reset", enter CLOSED.
                 note_drop(conn, seg, "SYN on a synchronized connection (insecure: reset)")
                 output.send_active_rst(conn)
-                conn.drop(errno.ECONNRESET, "SYN in the window (tcp_insecure_syn)")
+                conn.drop(Event.RCV_SYN_IN_WINDOW, errno.ECONNRESET,
+                          "SYN in the window (tcp_insecure_syn)")
                 return
             # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
             eng.counters["TCPSYNChallenge"] += 1
@@ -287,9 +289,9 @@ def _input_rst(conn: Connection, seg: Segment) -> None:
         output.send_challenge_ack(conn)
         return
     if conn.state == State.SYN_RECEIVED and conn.listener is not None:
-        conn.drop(reason="RST in SYN-RECEIVED: back to LISTEN")
+        conn.drop(Event.RCV_RST, reason="RST in SYN-RECEIVED: back to LISTEN")
         return
-    conn.drop(_RESET_ERRNO.get(conn.state, errno.ECONNRESET), "connection reset by peer")
+    conn.drop(Event.RCV_RST, _RESET_ERRNO.get(conn.state, errno.ECONNRESET), "connection reset by peer")
 
 
 def _reset_check(conn: Connection, seg: Segment) -> bool:
@@ -312,7 +314,7 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
         eng.counters["ListenDrops"] += 1
         if eng.knobs.tcp_abort_on_overflow:
             output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
-            conn.drop(reason="accept queue full (tcp_abort_on_overflow)")
+            conn.drop(Event.ACCEPT_QUEUE_FULL, reason="accept queue full (tcp_abort_on_overflow)")
         else:
             # Linux: drop the ACK; our SYN-ACK timer will ask again later.
             note_drop(conn, seg, "accept queue full")
@@ -321,7 +323,7 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
     conn.snd_wnd = seg.window << conn.snd_wscale
     conn.max_snd_wnd = max(conn.max_snd_wnd, conn.snd_wnd)
     conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
-    conn.set_state(State.ESTABLISHED)
+    conn.set_state(Event.RCV_ACK_OF_SYN)
     if listener is not None:
         conn.engine.counters["PassiveOpens"] += 1
         listener.established(conn)
@@ -439,7 +441,7 @@ def _input_data(conn: Connection, seg: Segment) -> None:
         # RFC 1122 section 4.2.2.13 / Linux: new data for a closed reader is answered with RST.
         eng.counters["TCPAbortOnData"] += 1
         output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
-        conn.drop(errno.ECONNRESET, "data after close")
+        conn.drop(Event.RCV_DATA_AFTER_CLOSE, errno.ECONNRESET, "data after close")
         return
     window = max(seq_diff(conn.rcv_adv, conn.rcv_nxt), 0)
     start = seq_diff(seq, conn.rcv_nxt)
@@ -576,16 +578,16 @@ def _fin_received(conn: Connection) -> None:
     conn.delack.pending = True
     state = conn.state
     if state in (State.ESTABLISHED, State.SYN_RECEIVED):
-        conn.set_state(State.CLOSE_WAIT)
+        conn.set_state(Event.RCV_FIN)
         # Linux delays this ACK hoping the application closes soon and the FIN carries it:
         # that is why captures often show three segments for a close.
         conn.delack.pingpong = True
     elif state == State.FIN_WAIT_1:
         conn.delack.at_once = True
-        conn.set_state(State.CLOSING)
+        conn.set_state(Event.RCV_FIN)
     elif state == State.FIN_WAIT_2:
         output.send_ack(conn)
-        conn.enter_time_wait()
+        conn.enter_time_wait(Event.RCV_FIN)
     conn.engine.wake(conn)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import ACK, FIN, RST, SYN, Segment
 from .reset import reset_for
-from .states import State
+from .states import Event, State
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -99,7 +99,7 @@ class Listener:
         for conn in list(self.syn_queue.values()):
             conn.listener = None
             conn.orphan = True
-            conn.drop(reason="listener closed")
+            conn.drop(Event.LISTENER_CLOSED, reason="listener closed")
         while self.accept_queue:
             conn = self.accept_queue.popleft()
             conn.listener = None

@@ -17,7 +17,7 @@ from ..wire.segment import ACK, FIN, PSH
 from . import output
 from .seq import MASK, seq_diff
 from .sockopts import keepalive_intvl, keepalive_probes, keepalive_time, options
-from .states import State
+from .states import Event, State
 from .timers import TimerKind
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def fire(conn: Connection, kind: TimerKind) -> None:
         _on_keepalive(conn)
     elif kind is TimerKind.FIN_WAIT2:
         # Linux: an orphan's FIN_WAIT_2 ends after tcp_fin_timeout, silently.
-        conn.drop(reason="tcp_fin_timeout in FIN-WAIT-2")
+        conn.drop(Event.FIN_WAIT_2_TIMEOUT, reason="tcp_fin_timeout in FIN-WAIT-2")
 
 
 def _retry_limit(conn: Connection) -> int:
@@ -62,7 +62,7 @@ def _on_rto(conn: Connection) -> None:
             # listener's half-open request dies without it (reqsk_timer_handler).
             eng.counters["TCPAbortOnTimeout"] += 1
         # Linux tcp_write_err: a remembered ICMP error (soft_error) says more than ETIMEDOUT.
-        conn.drop(conn.soft_error or errno.ETIMEDOUT,
+        conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {conn.recovery.retransmits} retransmissions")
         return
     syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
@@ -111,7 +111,8 @@ def _on_persist(conn: Connection) -> None:
     # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
     if conn.probes_out >= _retry_limit(conn):
         eng.counters["TCPAbortOnTimeout"] += 1
-        conn.drop(conn.soft_error or errno.ETIMEDOUT, "zero-window probes unanswered")
+        conn.drop(Event.PROBES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  "zero-window probes unanswered")
         return
     conn.probes_out += 1
     eng.counters["TCPWinProbe"] += 1
@@ -143,7 +144,8 @@ def _on_keepalive(conn: Connection) -> None:
     if conn.probes_out >= keepalive_probes(conn):
         eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
         output.send_active_rst(conn)
-        conn.drop(conn.soft_error or errno.ETIMEDOUT, "keepalive probes unanswered")
+        conn.drop(Event.KEEPALIVE_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  "keepalive probes unanswered")
         return
     conn.probes_out += 1
     eng.counters["TCPKeepAlive"] += 1

@@ -15,7 +15,7 @@ from . import output
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, options
-from .states import State
+from .states import Event, State
 from .timers import INF, TimerKind
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def open_active(conn: Connection) -> None:
     # Linux tcp_ecn_send_syn: only tcp_ecn=1 asks for ECN on an outgoing SYN.
     conn.ecn_ok = conn.engine.knobs.tcp_ecn == 1
     conn.rwin.init(conn)
-    conn.set_state(State.SYN_SENT)
+    conn.set_state(Event.ACTIVE_OPEN)
     output.send_syn(conn)
 
 
@@ -117,7 +117,7 @@ def shutdown(conn: Connection, how: int, now: float) -> None:
         # Linux inet_shutdown -> tcp_disconnect: the attempt ends at once, without an RST
         # (nothing is synchronized yet), the connecting call gets ECONNRESET, and the socket
         # may connect again.
-        conn.drop(errno.ECONNRESET, "shutdown() in SYN-SENT (tcp_disconnect)")
+        conn.drop(Event.SHUTDOWN_OPENING, errno.ECONNRESET, "shutdown() in SYN-SENT (tcp_disconnect)")
         return
     if conn.state == State.CLOSED and not conn.error:
         raise OSError(errno.ENOTCONN, "socket is not connected")
@@ -143,18 +143,18 @@ def close(conn: Connection, now: float) -> None:
     if conn.state == State.CLOSED:
         eng.forget(conn)
     elif conn.state in (State.SYN_SENT, State.LISTEN):
-        conn.drop()
+        conn.drop(Event.CLOSE)
     elif unread:
         # RFC 2525 section 2.17: closing with unread data resets the connection.
         eng.counters["TCPAbortOnClose"] += 1
         output.send_active_rst(conn)
-        conn.drop(reason="close with unread data")
+        conn.drop(Event.CLOSE_UNREAD, reason="close with unread data")
     elif options(conn).linger == 0:
         eng.counters["TCPAbortOnData"] += 1
         if conn.state in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.FIN_WAIT_2,
                           State.SYN_RECEIVED):
             output.send_active_rst(conn)
-        conn.drop(reason="SO_LINGER 0")
+        conn.drop(Event.ABORT, reason="SO_LINGER 0")
     else:
         _queue_fin(conn)
         if conn.state == State.FIN_WAIT_2 and conn.t_fin2 == INF:
@@ -185,4 +185,4 @@ def _queue_fin(conn: Connection) -> None:
         return
     conn.fin_queued = True
     conn.fin_seq = (conn.sndbuf_seq + conn.send_queued) & MASK
-    conn.set_state(State.LAST_ACK if conn.state == State.CLOSE_WAIT else State.FIN_WAIT_1)
+    conn.set_state(Event.CLOSE)  # FIN-WAIT-1, or LAST-ACK from CLOSE-WAIT
