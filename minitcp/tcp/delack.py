@@ -61,25 +61,29 @@ class DelayedAck:
             max_ato = min(max_ato, max(srtt, knobs.tcp_delack_min))
         return min(ato, max_ato)
 
-    def on_data(self, small: bool, now: float, knobs: Knobs, rto: float, quickacks: int) -> None:
-        """In-order data arrived (Linux tcp_event_data_recv): the ATO estimate and quick-ACK entry.
+    def on_data(self, small: bool, now: float, knobs: Knobs, rto: float) -> bool:
+        """In-order data arrived (Linux tcp_event_data_recv): the ATO estimate. True when the
+        connection should enter quick-ACK mode (the first data, or data after a pause longer
+        than the RTO), which needs its window (see enter_quickack).
 
         `small`: shorter than the segments seen so far, so the sender pushed what it had.
-        `quickacks`: how many quick ACKs a pause earns (see enter_quickack).
         """
         if small:
             self.pushed = min(self.pushed + 1, 2)
-        if self.ato == 0:
-            self.enter_quickack(quickacks, knobs)
+        ato = self.ato
+        quickack = False
+        if ato == 0:
+            quickack = True
         else:
             m = now - self.lrcvtime
             if m <= knobs.tcp_delack_min / 2:
-                self.ato = self.ato / 2 + knobs.tcp_delack_min / 2
-            elif m < self.ato:
-                self.ato = min(self.ato / 2 + m, rto)
+                self.ato = ato / 2 + knobs.tcp_delack_min / 2
+            elif m < ato:
+                self.ato = min(ato / 2 + m, rto)
             elif m > rto:
-                self.enter_quickack(quickacks, knobs)
+                quickack = True
         self.lrcvtime = now
+        return quickack
 
     def enter_quickack(self, quickacks: int, knobs: Knobs) -> None:
         """Linux tcp_incr_quickack: ACK the next `quickacks` segments at once (at most

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import output
-from .rcvwindow import window_space
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -513,8 +512,8 @@ def _data_received(conn: Connection, length: int) -> None:
     elif length < conn.rcv_mss:
         small = True  # the sender pushed what it had (ICSK_ACK_PUSHED, then PUSHED2)
     eng = conn.engine
-    quickacks = window_space(conn) // (2 * conn.rcv_mss) or 2  # as output.enter_quickack
-    conn.delack.on_data(small, eng.now, eng.knobs, conn.recovery.rto, quickacks)
+    if conn.delack.on_data(small, eng.now, eng.knobs, conn.recovery.rto):
+        output.enter_quickack(conn)
 
 
 # ------------------------------------------------------------------ ECN and D-SACK

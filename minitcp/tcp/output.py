@@ -46,11 +46,13 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
         window = min(window, 0xFFFF)
     else:
         window = win >> conn.rcv_wscale
+    # IP_TOS and IP_TTL (Linux ip_queue_xmit: inet->tos, ip_select_ttl); inline for the
+    # common connection that set no option.
+    opts = conn.opts
+    tos, ttl = (0, conn.engine.knobs.ip_default_ttl) if opts is None else (opts.tos, ip_ttl(conn))
     seg = Segment(
         conn.laddr, conn.raddr, conn.lport, conn.rport, seq,
-        conn.rcv_nxt if flags & ACK else 0, flags, window, payload,
-        # IP_TOS, IP_TTL (Linux ip_queue_xmit: inet->tos, ip_select_ttl)
-        tos=options(conn).tos, ttl=ip_ttl(conn),
+        conn.rcv_nxt if flags & ACK else 0, flags, window, payload, tos=tos, ttl=ttl,
     )
     if conn.ts_ok:
         seg.ts_val = (int(conn.engine.now * 1000) + conn.ts_offset) & MASK
@@ -319,7 +321,8 @@ def ack_due(conn: Connection) -> bool:
     if seq_diff(conn.rcv_nxt, conn.rcv_wup) > conn.rcv_mss and \
             conn.rwin.select(conn) >= seq_diff(conn.rcv_adv, conn.rcv_wup):
         return True
-    if conn.delack.in_quickack_mode:
+    delack = conn.delack
+    if delack.quick and not delack.pingpong:  # delack.in_quickack_mode, inline: once per segment
         return True
     return conn.rcvbuf is not None and bool(conn.rcvbuf.ooo)
 
