@@ -135,11 +135,15 @@ class Connection:
 
     # ------------------------------------------------------------------ state
 
-    def set_state(self, event: Event) -> None:
+    def set_state(self, event: Event, born_in: State | None = None) -> None:
         """Every state change goes through here: the table of states.py says where `event` leads
         from the current state (IllegalTransition for an edge it does not have); then CurrEstab,
-        observers, the application's wake-up."""
-        old = self.state
+        observers, the application's wake-up.
+
+        `born_in`: a listener's connection is made for the SYN that finds it, so that SYN finds
+        it in the listener's state, LISTEN (observers see LISTEN -> SYN-RECEIVED), not CLOSED.
+        """
+        old = self.state if born_in is None else born_in
         new = next_state(old, event)
         eng = self.engine
         if old in CURR_ESTAB and new not in CURR_ESTAB:
