@@ -70,3 +70,4 @@ conformance-kernel: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy minitcp/tcp minitcp/wire

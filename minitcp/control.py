@@ -111,12 +111,12 @@ def answer(stack: Stack, request: dict[str, Any], dev: str = "") -> dict[str, An
     """The reply to one request (also usable without a socket, e.g. in tests)."""
     what = request.get("request")
     if what == "ss":
-        # Timers are shown as time left from the engine's clock, which only moves with packets
-        # and timers; bring it to now so an idle TIME-WAIT counts down as `ss` would show it.
-        stack.sync_clock()
+        # Timers are shown as time left from now, not from the engine's last packet or timer,
+        # so an idle TIME-WAIT counts down as `ss` would show it.
+        now = stack.now()
         rows = [dict(zip(("state", "recv_q", "send_q", "local", "peer", "timer"), row, strict=True))
-                for row in ss_rows(stack.engine)]
-        return {"ok": True, "rows": rows, "text": ss(stack.engine)}
+                for row in ss_rows(stack.engine, now=now)]
+        return {"ok": True, "rows": rows, "text": ss(stack.engine, now=now)}
     if what == "stat":
         ip = {k: stack.counters[k] for k in _IP}
         icmp = {k: v for k, v in stack.counters.items() if k not in _IP}

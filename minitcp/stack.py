@@ -81,16 +81,10 @@ class Stack:
     def on_packet(self, hook: PacketHook | None) -> None:
         self.host.on_packet = hook
 
-    def sync_clock(self) -> None:
-        """Bring the engine's clock to now before a socket call reaches the engine.
-
-        The engine never reads a clock: receive(), handle_timeout() and connect()
-        are given the time, but send(), recv(), shutdown() and close() are not.
-        Without this they would run at the time of the last packet or timer, so a
-        send() after an idle spell would date its retransmission timer (and its
-        RTT sample) in the past and retransmit at once.
-        """
-        self.engine.now = trio.current_time()
+    def now(self) -> float:
+        """The time to give the engine with a socket call (it never reads a clock itself): Trio's
+        clock, the one the timer task and the packets are stamped with."""
+        return trio.current_time()
 
     def on_link(self, addr: int) -> bool:
         """Whether `addr` is on the link's subnet: the only place the stack can reach."""

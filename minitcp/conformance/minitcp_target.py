@@ -117,7 +117,7 @@ class MinitcpTarget:
         elif wanted is not None:
             for conn in list(engine.conns.values()):
                 if conn.state == wanted:
-                    conn.abort()
+                    conn.abort(engine.now)  # at the engine's last event, as ever
             self.stack.kick()
         return True
 

@@ -158,8 +158,9 @@ class SimCtx(StackCtx):
 
 def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
     """A minitcp stack's `ss -tano` rows for one local address, listeners left out."""
-    stack.sync_clock()  # the timers' "time left" counts from the engine's clock: bring it to now
-    return [SsRow(state, loc, peer, extra) for state, _, _, loc, peer, extra in ss_rows(stack.engine)
+    # The timers' "time left" counts down to now, not to the engine's last packet or timer.
+    rows = ss_rows(stack.engine, now=stack.now())
+    return [SsRow(state, loc, peer, extra) for state, _, _, loc, peer, extra in rows
             if loc == local and state != "LISTEN"]
 
 

@@ -59,8 +59,7 @@ class MinitcpSide:
 
     async def timer(self) -> tuple[str, float] | None:
         """The connection's pending timer, as `ss -o` shows it: (kind, seconds left)."""
-        self.stack.sync_clock()  # "seconds left" counts from the engine's clock: bring it to now
-        timers = self.conn.timers()
+        timers = self.conn.timers(self.stack.now())  # seconds left from now, as `ss -o` counts
         return (timers[0][0].name.lower(), timers[0][1]) if timers else None
 
 

@@ -73,15 +73,15 @@ class Endpoint:
     def release(self) -> None:
         """The last handle is gone: close the connection or listener, free the port."""
         stack = self.stack
-        stack.sync_clock()  # the FIN's retransmission timer starts now, not at the last packet
+        now = stack.now()  # the FIN's retransmission timer starts now, not at the last packet
         if self.listener is not None:
-            self.listener.close()
+            self.listener.close(now)
             self.listener.user = None
         elif self.conn is not None:
             linger = self.options.get("linger")
             if linger is not None:
-                self.conn.linger = linger
-            self.conn.close()
+                self.conn.apply_option("linger", linger, now)
+            self.conn.close(now)
             self.conn.user = None
         if self.lport:
             stack.ports.release(self, self.lport)

@@ -91,12 +91,10 @@ class Socket:
         self.close()
 
     def _live(self) -> Endpoint:
-        """The endpoint of an open handle, with the engine's clock brought up to date for the call."""
+        """The endpoint of an open handle."""
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
-        ep = self._ep
-        ep.stack.sync_clock()
-        return ep
+        return self._ep
 
     @property
     def refs(self) -> int:
@@ -238,7 +236,7 @@ class Socket:
             ep.lport = stack.ports.connect_port(ep, laddr, raddr, port)
             ep.autobound = True
         ep.laddr = laddr
-        conn = stack.engine.connect(laddr, ep.lport, raddr, port, trio.current_time(),
+        conn = stack.engine.connect(laddr, ep.lport, raddr, port, stack.now(),
                                     **{k: v for k, v in ep.options.items() if k != "linger"})
         ep.attach(conn)
         stack.kick()
@@ -280,7 +278,7 @@ class Socket:
             await trio.lowlevel.checkpoint()
             return 0
         while True:
-            n = conn.send(view)
+            n = conn.send(view, ep.stack.now())
             if n:
                 ep.stack.kick()
                 await trio.lowlevel.checkpoint()
@@ -309,7 +307,7 @@ class Socket:
         # closure and the extra frame would cost it ~500 B. recv() is None exactly when unreadable.
         # (SocketStream.receive_some has this loop too, to save a frame more.)
         parked = False
-        while (data := conn.recv(bufsize, peek)) is None:
+        while (data := conn.recv(bufsize, ep.stack.now(), peek)) is None:
             await self._park(ep, flags)
             self._woken(ep)
             parked = True
@@ -337,7 +335,7 @@ class Socket:
         if ep.listener is not None:
             if how in (SHUT_RD, SHUT_RDWR):
                 # Linux: shutdown(SHUT_RD) on a listener stops it, as close would (inet_shutdown).
-                ep.listener.close()
+                ep.listener.close(ep.stack.now())
                 ep.listener = None
                 ep.stack.kick()
                 ep.wake()
@@ -345,7 +343,7 @@ class Socket:
             return
         if ep.conn is None:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
-        ep.conn.shutdown(how)
+        ep.conn.shutdown(how, ep.stack.now())
         if ep.connecting and ep.conn.state == State.CLOSED:
             # shutdown() in SYN-SENT (Linux inet_shutdown: tcp_disconnect, then SS_UNCONNECTED):
             # a connect() that waits still reports ECONNRESET; otherwise SO_ERROR has it, and
@@ -371,7 +369,7 @@ class Socket:
             onoff, seconds = _LINGER.unpack(value[:_LINGER.size]) if isinstance(value, bytes) else (1, value)
             ep.set_option("linger", seconds if onoff else None)
             if ep.conn is not None:
-                ep.conn.linger = ep.options["linger"]
+                ep.conn.apply_option("linger", ep.options["linger"], ep.stack.now())
             return
         name = _INT_OPTIONS.get((level, option))
         if name is None:
@@ -382,10 +380,10 @@ class Socket:
             ep.reuseaddr = bool(value)
         elif name == "quickack":
             if ep.conn is not None and value:
-                ep.conn.quickack()
+                ep.conn.quickack(ep.stack.now())
                 ep.stack.kick()
             elif ep.conn is not None:
-                ep.conn.pingpong = True
+                ep.conn.delack.pingpong = True
         else:
             if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
                 raise OSError(errno.EINVAL, f"Invalid argument ({name} out of range)")
@@ -398,7 +396,7 @@ class Socket:
                 value &= 0xFF & ~_INET_ECN_MASK
             ep.set_option(name, value)
             if ep.conn is not None:
-                ep.conn.apply_option(name, value)
+                ep.conn.apply_option(name, value, ep.stack.now())
                 ep.stack.kick()
         if ep.listener is not None:
             ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
@@ -459,7 +457,6 @@ class Socket:
     def _woken(self, ep: Endpoint) -> None:
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
-        ep.stack.sync_clock()  # time passed while parked; the caller goes on to the engine
 
 
 def _detach(ep: Endpoint) -> None:

@@ -88,7 +88,7 @@ class SocketStream(trio.abc.HalfCloseableStream):
             ep = sock._live()
             conn = sock._connected(ep, for_send=False)
             parked = False
-            while (data := conn.recv(max_bytes)) is None:
+            while (data := conn.recv(max_bytes, ep.stack.now())) is None:
                 await sock._park(ep, 0)
                 sock._woken(ep)
                 parked = True

@@ -82,7 +82,9 @@ class ByteQueue:
         at = off - start
         if at + n <= len(piece) and type(piece) is not bytearray:
             if at == 0 and n == len(piece):
-                return piece
+                # Not a bytearray (tested just above with `type() is`, cheaper than isinstance()
+                # on this per-segment path, which a type checker does not narrow by).
+                return piece  # type: ignore[return-value]
             return (piece if type(piece) is memoryview else memoryview(piece))[at : at + n]
         parts = []
         while n:

@@ -9,6 +9,12 @@ receive_datagram/datagrams_to_send/get_timer, h11):
     engine.poll_at() -> float | None    # when to call handle_timeout next
     engine.take_output() -> [Segment]   # segments to put on the wire
     engine.take_events() -> [object]    # connections/listeners whose readiness changed
+    engine.connect(..., now) -> Connection, engine.listen(...) -> Listener
+
+and the application's calls on them, each given the time too:
+conn.send(data, now), conn.recv(n, now), conn.shutdown(how, now),
+conn.close(now), conn.abort(now), conn.apply_option(name, value, now),
+listener.close(now).
 
 It never reads a clock, opens a file or awaits anything: `now` is always
 given, in seconds, and every timer lives in one heap.
@@ -21,6 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import RST, Segment
+from . import output
 from .connection import Connection, conn_key
 from .counters import Counters
 from .icmp_errors import drops_request, icmp_errno
@@ -29,7 +36,7 @@ from .knobs import Knobs
 from .listener import Listener
 from .reset import reset_for
 from .seq import seq_diff
-from .states import State
+from .states import Event, State, next_state
 from .timers import TimerHeap
 from .timewait import TimeWait, TimeWaitTable, TwVerdict
 
@@ -96,13 +103,16 @@ class TcpEngine:
             if verdict is TwVerdict.RESET:
                 self.emit_reply(tw.rst_segment())
             if verdict in (TwVerdict.KILLED, TwVerdict.RESET) and self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # assassinated or reset
+                # Assassinated by an RST (RFC 1337), or reset for an in-window SYN.
+                event = Event.RCV_RST if verdict is TwVerdict.KILLED else Event.RCV_SYN_IN_WINDOW
+                self.observer.on_state(tw, State.TIME_WAIT, next_state(State.TIME_WAIT, event), now)
             if verdict is not TwVerdict.SYN_REUSE:
                 return
             self.timewait.remove(tw)
             self.counters["TWRecycled"] += 1
             if self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)  # a new SYN took over
+                new = next_state(State.TIME_WAIT, Event.RCV_NEW_SYN)  # a new SYN took the pair over
+                self.observer.on_state(tw, State.TIME_WAIT, new, now)
             isn = tw.reuse_isn()
         if listener is not None:
             listener.input(seg, isn)
@@ -125,7 +135,7 @@ class TcpEngine:
                 self.counters["OutOfWindowIcmps"] += 1
             elif drops_request(icmp_type, code):
                 self.counters["ListenDrops"] += 1
-                conn._drop(reason="ICMP error about our SYN-ACK")
+                conn.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
@@ -134,7 +144,7 @@ class TcpEngine:
         if err is None:
             return
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            conn._drop(err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
+            conn.drop(Event.ICMP_ERROR, err, f"ICMP error while opening: {errno.errorcode.get(err, err)}")
         else:
             conn.soft_error = err
 
@@ -151,7 +161,14 @@ class TcpEngine:
         for tw in self.timewait.expire(now):
             self.counters["TW"] += 1
             if self.observer is not None:
-                self.observer.on_state(tw, State.TIME_WAIT, State.CLOSED, now)
+                new = next_state(State.TIME_WAIT, Event.TIMEOUT_2MSL)
+                self.observer.on_state(tw, State.TIME_WAIT, new, now)
+
+    def begin_call(self, now: float) -> None:
+        """An application's call (send, recv, close, ...) reaches the engine at `now`: remember it
+        while the call runs, for the timers it arms and the events observers see, as receive()
+        and handle_timeout() do with theirs. Only the engine's own entry points call this."""
+        self.now = now
 
     def poll_at(self) -> float | None:
         """The earliest deadline of any timer, or None when no timer runs."""
@@ -190,7 +207,7 @@ class TcpEngine:
             self.timewait.remove(tw)  # the socket layer decided the pair may be reused
         conn = self.new_connection(laddr, lport, raddr, rport)
         for name, value in options.items():
-            conn.apply_option(name, value)
+            conn.apply_option(name, value, now)
         conn.open()
         return conn
 
@@ -220,18 +237,16 @@ class TcpEngine:
         if conn.listener is not None:
             conn.listener.forget(conn)
 
-    def enter_time_wait(self, conn: Connection) -> None:
-        """Replace the connection by a TIME_WAIT entry (or by nothing when the table is full)."""
+    def timewait_take_over(self, conn: Connection) -> bool:
+        """The connection enters TIME_WAIT (Connection.enter_time_wait): a TIME_WAIT entry takes
+        its four-tuple. False when the table is full and nothing does (Linux tcp_time_wait)."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
-        conn._cancel_timers()
         if len(self.timewait) >= self.knobs.tcp_max_tw_buckets:
             self.counters["TCPTimeWaitOverflow"] += 1
-            conn._set_state(State.CLOSED)
-            return
+            return False
         self.timewait.add(conn, self.now, self.knobs.tcp_timewait_len)
-        conn.sndbuf = None
-        conn._set_state(State.TIME_WAIT)
+        return True
 
     def connection_failed(self, conn: Connection) -> None:
         """An exception escaped from the engine while it worked on `conn`: log and count it
@@ -242,10 +257,10 @@ class TcpEngine:
         try:
             if conn.orphan:  # closed already, so abort() would do nothing: reset it here
                 if conn.state not in (State.CLOSED, State.SYN_SENT, State.TIME_WAIT):
-                    conn._send_active_rst()
-                conn._drop(reason="engine error")
+                    output.send_active_rst(conn)
+                conn.drop(Event.ENGINE_ERROR, reason="engine error")
             else:
-                conn.abort()
+                conn.abort(self.now)
         except Exception:
             log.exception("resetting the broken connection failed too; forgetting it")
             self.forget(conn)

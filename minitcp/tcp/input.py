@@ -3,8 +3,12 @@
 The order of checks is the RFC's (sequence, RST, SYN, ACK, data, FIN) with the
 hardening of RFC 5961 and RFC 7323, and Linux's choices where the RFC leaves
 room (tcp_input.c: tcp_validate_incoming, tcp_ack, tcp_data_queue, tcp_fin).
-The receive window's bounds and their autotuning are in `rcvwindow`. A mixin of
-`Connection`.
+
+Module functions over a `Connection`, as Linux's tcp_input.c is over a tcp_sock:
+`tcp_input` is the one entry, the steps below it follow the RFC's order. The
+receive window's bounds and their autotuning are the `rcvwindow` part's, when
+to ACK is the `delack` part's, what a duplicate or new ACK means for loss
+recovery is the `recovery` part's; what goes out is `output`'s.
 """
 
 from __future__ import annotations
@@ -13,510 +17,579 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
+from . import output
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
-from .states import DONE, State
+from .sockopts import options, set_keepalive
+from .states import DONE, Event, State
+from .timeouts import probe_interval
 from .timers import INF, TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-# Linux tcp_reset(): the error the application sees when an RST ends the connection.
 # Plain names for the states the per-segment path tests: `State.X` costs an Enum attribute
 # lookup (~80 ns on 3.11) where a module global costs ~13 ns.
 _SYN_SENT, _SYN_RECEIVED, _ESTABLISHED = State.SYN_SENT, State.SYN_RECEIVED, State.ESTABLISHED
 _FIN_IN = frozenset({State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK})  # the peer's FIN came already
 _FIN_WAITS = frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2})
+# Linux tcp_reset(): the error the application sees when an RST ends the connection.
 _RESET_ERRNO = {State.SYN_SENT: errno.ECONNREFUSED, State.CLOSE_WAIT: errno.EPIPE}
 # Linux TCP_TIMEOUT_MIN: 2 jiffies, 8 ms at HZ=250 (the Debian and Ubuntu kernels' HZ).
 _TCP_TIMEOUT_MIN = 0.008
+_INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
 
 
-class Receiver:
-    __slots__ = ()
+def tcp_input(conn: Connection, seg: Segment) -> None:
+    """Process one arriving segment, then send what it made due."""
+    if conn.state == _SYN_SENT:
+        _syn_sent(conn, seg)
+    else:
+        _synchronized(conn, seg)
+    if conn.state not in DONE:
+        output.transmit(conn)
+        output.schedule_ack(conn)
 
-    def input(self: Connection, seg: Segment) -> None:
-        """Process one arriving segment, then send what it made due."""
-        if self.state == _SYN_SENT:
-            self._input_syn_sent(seg)
-        else:
-            self._input_synchronized(seg)
-        if self.state not in DONE:
-            self._transmit()
-            self._schedule_ack()
 
-    # ------------------------------------------------------------------ SYN-SENT (3.10.7.3)
+# ------------------------------------------------------------------ LISTEN (3.10.7.2)
 
-    def _input_syn_sent(self: Connection, seg: Segment) -> None:
-        flags = seg.flags
-        if flags & ACK and (seq_le(seg.ack, self.iss) or seq_gt(seg.ack, self.snd_max)):
-            if not flags & RST:
-                self._emit(reset_for(seg))  # type: ignore[arg-type]
-            if not self.retransmits:
-                # Linux tcp_rcv_synsent_state_process: "previous FIN/ACK or RST/ACK might be
-                # ignored", so the SYN goes out again soon instead of after the full RTO.
-                self._set_timer(TimerKind.RTO, self.engine.now + _TCP_TIMEOUT_MIN)
-            self._note_drop(seg, "unacceptable ACK in SYN-SENT")
-            return
-        if flags & RST:
-            if flags & ACK:
-                self._drop(errno.ECONNREFUSED, "connection refused")
-            else:
-                self._note_drop(seg, "RST without ACK in SYN-SENT")
-            return
-        if not flags & SYN:
-            self._note_drop(seg, "no SYN in SYN-SENT")
-            return
-        self.irs = seg.seq
-        self.rcv_nxt = self.rcv_wup = self.rcv_adv = self.last_ack_sent = (seg.seq + 1) & MASK
-        self._negotiate(seg)
-        # RFC 3168 section 6.1.1: ECN holds if the SYN-ACK has ECE without CWR (Linux
-        # tcp_ecn_rcv_synack), or a crossing SYN has both (tcp_ecn_rcv_syn).
-        ecn = seg.flags & (ECE | CWR)
-        self.ecn_ok = self.ecn_ok and ecn == (ECE if flags & ACK else ECE | CWR)
-        self.snd_wnd = seg.window  # RFC 7323 section 2.2: a SYN's window is never scaled
-        self.max_snd_wnd = self.snd_wnd
-        self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
-        self.ack_pending = True
+def passive_open(conn: Connection, syn: Segment, isn: int | None = None) -> None:
+    """A listener's SYN became this connection: answer SYN-ACK (RFC 9293 section 3.10.7.2).
+
+    `isn` is set when a SYN reuses a TIME_WAIT pair (Linux: snd_nxt + 65537).
+    """
+    if isn is not None:
+        conn.iss = conn.snd_una = conn.snd_nxt = conn.snd_max = conn.snd_sml = conn.recovery.recover = isn
+        conn.sndbuf_seq = (isn + 1) & MASK
+    conn.irs = syn.seq
+    conn.rcv_nxt = conn.rcv_wup = conn.rcv_adv = conn.last_ack_sent = (syn.seq + 1) & MASK
+    conn.rwin.init(conn)
+    negotiate(conn, syn)
+    # RFC 3168 section 6.1.1, Linux tcp_ecn_create_request: an ECN-setup SYN (ECE and CWR)
+    # that is not itself ECN-capable (no ECT in its IP header) is accepted unless tcp_ecn=0.
+    conn.ecn_ok = bool(conn.engine.knobs.tcp_ecn) and syn.flags & (ECE | CWR) == ECE | CWR \
+        and not syn.tos & _INET_ECN_MASK
+    conn.snd_wnd = conn.max_snd_wnd = syn.window
+    conn.snd_wl1 = syn.seq
+    conn.set_state(Event.RCV_SYN, born_in=State.LISTEN)
+    output.send_syn(conn)
+
+
+# ------------------------------------------------------------------ SYN-SENT (3.10.7.3)
+
+def _syn_sent(conn: Connection, seg: Segment) -> None:
+    flags = seg.flags
+    if flags & ACK and (seq_le(seg.ack, conn.iss) or seq_gt(seg.ack, conn.snd_max)):
+        if not flags & RST:
+            output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+        if not conn.recovery.retransmits:
+            # Linux tcp_rcv_synsent_state_process: "previous FIN/ACK or RST/ACK might be
+            # ignored", so the SYN goes out again soon instead of after the full RTO.
+            conn.set_timer(TimerKind.RTO, conn.engine.now + _TCP_TIMEOUT_MIN)
+        note_drop(conn, seg, "unacceptable ACK in SYN-SENT")
+        return
+    if flags & RST:
         if flags & ACK:
-            self._syn_acked(seg.ack)
-            self._set_state(State.ESTABLISHED)
-            self.ack_now = True
-            if self.keepalive:
-                self.set_keepalive(True)
-            if len(seg.payload) or flags & FIN:
-                self._input_data(seg)
+            conn.drop(Event.RCV_RST, errno.ECONNREFUSED, "connection refused")
         else:
-            # Simultaneous open (RFC 9293 figure 8): answer with SYN-ACK on our own ISN.
-            self._set_state(State.SYN_RECEIVED)
-            self.ack_pending = False
-            self._emit(self._syn_segment(), retransmit=True)
-
-    def _negotiate(self: Connection, syn: Segment) -> None:
-        """Options from the peer's SYN or SYN-ACK (RFC 9293 section 3.7.1, RFC 7323, RFC 2018)."""
-        knobs = self.engine.knobs
-        self.ts_ok = self.ts_ok and syn.ts_val is not None
-        if self.ts_ok:
-            self.ts_recent = syn.ts_val or 0
-        self.wscale_ok = self.wscale_ok and syn.wscale is not None
-        if self.wscale_ok:
-            self.snd_wscale = min(syn.wscale or 0, 14)  # RFC 7323 section 2.3
-        else:
-            self.snd_wscale = self.rcv_wscale = 0
-            # Linux tcp_rcv_synsent_state_process: no scaling, no window beyond 64 KB.
-            self.window_clamp = min(self.window_clamp, 0xFFFF)
-            self.rcv_ssthresh = min(self.rcv_ssthresh, self.window_clamp)
-        self.sack_ok = self.sack_ok and syn.sack_permitted
-        peer_mss = syn.mss if syn.mss else 536  # RFC 9293 section 3.7.1
-        mss = min(peer_mss, self.engine.mss)
-        if self.user_mss:
-            mss = min(mss, self.user_mss)
-        if self.ts_ok:
-            mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
-        self.mss = max(mss, 64)
-        self.rcv_mss = min(self.advmss, self.mss + (12 if self.ts_ok else 0), 536)
-        self.cc.cwnd = knobs.tcp_init_cwnd * self.mss
-
-    def _syn_acked(self: Connection, ack: int) -> None:
-        """Our SYN is acknowledged: stop its timer, take an RTT sample unless it was resent (Karn)."""
-        self.snd_una = ack
-        if seq_lt(self.snd_nxt, ack):
-            self.snd_nxt = ack
-        if self.retransmits == 0 and self.rtt_time is not None:
-            self.rtt.sample(self.engine.now - self.rtt_time, self.engine.knobs)
-        self.rtt_time = None
-        self.retransmits = 0
-        self._cancel_timer(TimerKind.RTO)
-
-    # ------------------------------------------------------------------ synchronized states (3.10.7.4)
-
-    def _input_synchronized(self: Connection, seg: Segment) -> None:
-        flags = seg.flags
-        eng = self.engine
-        # RFC 7323 section 5.3: PAWS rejects segments carrying an old timestamp.
-        if self.ts_ok and seg.ts_val is not None and not flags & RST and self.ts_recent \
-                and (seg.ts_val - self.ts_recent) & 0x80000000:
-            eng.counters["PAWSEstabRejected"] += 1
-            self._note_drop(seg, "PAWS: old timestamp")
-            self._send_dupack(seg, "TCPACKSkippedPAWS")
-            return
-        # First: is the segment in the window?
-        if not self._acceptable(seg):
-            if flags & RST and self._reset_check(seg):
-                # Linux tcp_validate_incoming -> tcp_reset_check: once the peer's FIN is in, its
-                # RST may carry the sequence number of that FIN (RCV.NXT - 1), below the window.
-                self._drop(_RESET_ERRNO.get(self.state, errno.ECONNRESET), "connection reset by peer")
-                return
-            self._note_drop(seg, "outside the receive window")
-            if not flags & RST:
-                if flags & SYN:
-                    eng.counters["TCPSYNChallenge"] += 1
-                    self._send_challenge_ack()
-                else:
-                    self._send_dupack(seg)
-            return
-        # Second: RST (RFC 5961 section 3.2).
-        if flags & RST:
-            self._input_rst(seg)
-            return
-        # Fourth: SYN.
-        if flags & SYN:
-            if self.state == State.SYN_RECEIVED and seg.seq == self.irs and not flags & ACK:
-                self._resend_synack()
-                return
-            if self.state == State.SYN_RECEIVED and self.listener is not None and seg.seq != self.irs:
-                # Linux tcp_check_req: a different SYN in the window resets the half-open
-                # connection ("fourth, check the SYN bit" of RFC 793; no RFC 5961 challenge there).
-                self._emit(reset_for(seg))  # type: ignore[arg-type]
-                self._drop(reason="SYN in SYN-RECEIVED")
-                return
-            if not (self.state == State.SYN_RECEIVED and self.listener is None and flags & ACK
-                    and seg.seq == self.irs and seg.ack == self.snd_nxt):
-                if eng.knobs.tcp_insecure_syn and seq_ge(seg.seq, self.rcv_nxt):
-                    # RFC 793 page 71, "fourth, check the SYN bit": a SYN in the window (its own
-                    # sequence number, not just its end, as Linux's tcp_sequence takes it) is an
-                    # error; send a reset, report "connection reset", enter CLOSED.
-                    self._note_drop(seg, "SYN on a synchronized connection (insecure: reset)")
-                    self._send_active_rst()
-                    self._drop(errno.ECONNRESET, "SYN in the window (tcp_insecure_syn)")
-                    return
-                # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
-                eng.counters["TCPSYNChallenge"] += 1
-                self._note_drop(seg, "SYN on a synchronized connection")
-                self._send_challenge_ack()
-                return
-            # Simultaneous open: the peer's SYN-ACK acknowledges our SYN. Linux lets it through
-            # to the ACK processing below (tcp_validate_incoming) instead of challenging it, and
-            # ACKs it at once as an old segment (its SYN is already counted in rcv_nxt).
-            self._ack_at_once()
-        # Fifth: ACK.
-        if not flags & ACK:
-            self._note_drop(seg, "no ACK")
-            return
-        self.last_recv = eng.now
-        if self.state == _SYN_RECEIVED and not self._input_syn_received_ack(seg):
-            return
-        if not self._input_ack(seg):
-            return
-        if self.state in DONE:
-            return
-        if self.ts_ok and seg.ts_val is not None and seq_le(seg.seq, self.last_ack_sent):
-            self.ts_recent = seg.ts_val  # RFC 7323 section 4.3
-        if self.ts_ok and seg.ts_ecr is not None and self.state == _ESTABLISHED:
-            self._rcv_rtt_measure_ts(seg)
-        if self.ecn_ok:
-            self._ecn_input(seg)
-        # Seventh and eighth: data and FIN.
+            note_drop(conn, seg, "RST without ACK in SYN-SENT")
+        return
+    if not flags & SYN:
+        note_drop(conn, seg, "no SYN in SYN-SENT")
+        return
+    conn.irs = seg.seq
+    conn.rcv_nxt = conn.rcv_wup = conn.rcv_adv = conn.last_ack_sent = (seg.seq + 1) & MASK
+    negotiate(conn, seg)
+    # RFC 3168 section 6.1.1: ECN holds if the SYN-ACK has ECE without CWR (Linux
+    # tcp_ecn_rcv_synack), or a crossing SYN has both (tcp_ecn_rcv_syn).
+    ecn = seg.flags & (ECE | CWR)
+    conn.ecn_ok = conn.ecn_ok and ecn == (ECE if flags & ACK else ECE | CWR)
+    conn.snd_wnd = seg.window  # RFC 7323 section 2.2: a SYN's window is never scaled
+    conn.max_snd_wnd = conn.snd_wnd
+    conn.snd_wl1, conn.snd_wl2 = seg.seq, seg.ack
+    conn.delack.pending = True
+    if flags & ACK:
+        _syn_acked(conn, seg.ack)
+        conn.set_state(Event.RCV_SYN_ACK)
+        conn.delack.at_once = True
+        if options(conn).keepalive:
+            set_keepalive(conn, True)
         if len(seg.payload) or flags & FIN:
-            self._input_data(seg)
+            _input_data(conn, seg)
+    else:
+        # Simultaneous open (RFC 9293 figure 8): answer with SYN-ACK on our own ISN.
+        conn.set_state(Event.RCV_SYN)
+        conn.delack.pending = False
+        output.emit(conn, output.syn_segment(conn), retransmit=True)
 
-    def _resend_synack(self: Connection) -> None:
-        """A duplicate SYN in SYN-RECEIVED: the peer did not hear our SYN-ACK (Linux tcp_check_req).
 
-        Sent again at most once per tcp_invalid_ratelimit, and the SYN-ACK timer
-        restarts from now, as after a fast retransmit.
-        """
-        eng = self.engine
-        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
-            eng.counters["TCPACKSkippedSynRecv"] += 1
+def negotiate(conn: Connection, syn: Segment) -> None:
+    """Options from the peer's SYN or SYN-ACK (RFC 9293 section 3.7.1, RFC 7323, RFC 2018)."""
+    knobs = conn.engine.knobs
+    conn.ts_ok = conn.ts_ok and syn.ts_val is not None
+    if conn.ts_ok:
+        conn.ts_recent = syn.ts_val or 0
+    conn.wscale_ok = conn.wscale_ok and syn.wscale is not None
+    if conn.wscale_ok:
+        conn.snd_wscale = min(syn.wscale or 0, 14)  # RFC 7323 section 2.3
+    else:
+        conn.snd_wscale = conn.rcv_wscale = 0
+        conn.rwin.no_scaling()
+    conn.sack_ok = conn.sack_ok and syn.sack_permitted
+    peer_mss = syn.mss if syn.mss else 536  # RFC 9293 section 3.7.1
+    mss = min(peer_mss, conn.engine.mss)
+    user_mss = options(conn).user_mss
+    if user_mss:
+        mss = min(mss, user_mss)
+    if conn.ts_ok:
+        mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
+    conn.mss = max(mss, 64)
+    conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
+    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd * conn.mss
+
+
+def _syn_acked(conn: Connection, ack: int) -> None:
+    """Our SYN is acknowledged: stop its timer, take an RTT sample unless it was resent (Karn)."""
+    conn.snd_una = ack
+    if seq_lt(conn.snd_nxt, ack):
+        conn.snd_nxt = ack
+    if conn.recovery.retransmits == 0 and conn.recovery.rtt_time is not None:
+        conn.recovery.sample_rtt(conn.engine.now - conn.recovery.rtt_time, conn.engine.knobs)
+    conn.recovery.rtt_time = None
+    conn.recovery.retransmits = 0
+    conn.cancel_timer(TimerKind.RTO)
+
+
+# ------------------------------------------------------------------ synchronized states (3.10.7.4)
+
+def _synchronized(conn: Connection, seg: Segment) -> None:
+    flags = seg.flags
+    eng = conn.engine
+    # RFC 7323 section 5.3: PAWS rejects segments carrying an old timestamp.
+    if conn.ts_ok and seg.ts_val is not None and not flags & RST and conn.ts_recent \
+            and (seg.ts_val - conn.ts_recent) & 0x80000000:
+        eng.counters["PAWSEstabRejected"] += 1
+        note_drop(conn, seg, "PAWS: old timestamp")
+        send_dupack(conn, seg, "TCPACKSkippedPAWS")
+        return
+    # First: is the segment in the window?
+    if not _acceptable(conn, seg):
+        if flags & RST and _reset_check(conn, seg):
+            # Linux tcp_validate_incoming -> tcp_reset_check: once the peer's FIN is in, its
+            # RST may carry the sequence number of that FIN (RCV.NXT - 1), below the window.
+            conn.drop(Event.RCV_RST, _RESET_ERRNO.get(conn.state, errno.ECONNRESET),
+                      "connection reset by peer")
             return
-        self.last_oow_ack = eng.now
-        self._emit(self._syn_segment(), retransmit=True)
-        self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
-
-    def _acceptable(self: Connection, seg: Segment) -> bool:
-        """RFC 9293 section 3.10.7.4 acceptability, in Linux's form (tcp_sequence):
-        not wholly before what we last acknowledged, not starting beyond the window."""
-        end = (seg.seq + seg.seg_len) & MASK
-        if seq_lt(end, self.rcv_wup):
-            return False
-        window = max(seq_diff(self.rcv_adv, self.rcv_nxt), 0)
-        return not seq_gt(seg.seq, (self.rcv_nxt + window) & MASK)
-
-    def _input_rst(self: Connection, seg: Segment) -> None:
-        """RFC 5961 section 3.2: reset only at exactly rcv_nxt, otherwise a challenge ACK.
-
-        Linux also takes rcv_nxt - 1 once our side has consumed the peer's FIN (tcp_reset_check),
-        and any in-window RST for a connection still in the SYN queue (tcp_check_req).
-        """
-        exact = seg.seq == self.rcv_nxt or self._reset_check(seg) or (
-            # A listener's half-open connection is Linux's request sock: tcp_check_req takes any
-            # RST in the window (RFC 5961 challenge ACKs are for full sockets only).
-            self.state == State.SYN_RECEIVED and self.listener is not None
-        )
-        if not exact and not self.engine.knobs.tcp_insecure_rst:
-            self._note_drop(seg, "RST not at rcv_nxt (RFC 5961)")
-            self._send_challenge_ack()
-            return
-        if self.state == State.SYN_RECEIVED and self.listener is not None:
-            self._drop(reason="RST in SYN-RECEIVED: back to LISTEN")
-            return
-        self._drop(_RESET_ERRNO.get(self.state, errno.ECONNRESET), "connection reset by peer")
-
-    def _reset_check(self: Connection, seg: Segment) -> bool:
-        """Linux tcp_reset_check: at RCV.NXT - 1, an RST after the peer's FIN still counts."""
-        return self.state in _FIN_IN \
-            and seg.seq == (self.rcv_nxt - 1) & MASK
-
-    def _input_syn_received_ack(self: Connection, seg: Segment) -> bool:
-        """The handshake's third segment (RFC 9293 section 3.10.7.4, fifth, SYN-RECEIVED)."""
-        ack = seg.ack
-        if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_max)):
-            self._note_drop(seg, "unacceptable ACK in SYN-RECEIVED")
-            self._emit(reset_for(seg))  # type: ignore[arg-type]
-            return False
-        listener = self.listener
-        if listener is not None and listener.accept_queue_full():
-            eng = self.engine
-            eng.counters["ListenOverflows"] += 1
-            eng.counters["ListenDrops"] += 1
-            if eng.knobs.tcp_abort_on_overflow:
-                self._emit(reset_for(seg))  # type: ignore[arg-type]
-                self._drop(reason="accept queue full (tcp_abort_on_overflow)")
+        note_drop(conn, seg, "outside the receive window")
+        if not flags & RST:
+            if flags & SYN:
+                eng.counters["TCPSYNChallenge"] += 1
+                output.send_challenge_ack(conn)
             else:
-                # Linux: drop the ACK; our SYN-ACK timer will ask again later.
-                self._note_drop(seg, "accept queue full")
-            return False
-        self._syn_acked(ack)
-        self.snd_wnd = seg.window << self.snd_wscale
-        self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
-        self.snd_wl1, self.snd_wl2 = seg.seq, ack
-        self._set_state(State.ESTABLISHED)
-        if listener is not None:
-            self.engine.counters["PassiveOpens"] += 1
-            listener.established(self)
-        if self.keepalive:
-            self.set_keepalive(True)
-        return True
+                send_dupack(conn, seg)
+        return
+    # Second: RST (RFC 5961 section 3.2).
+    if flags & RST:
+        _input_rst(conn, seg)
+        return
+    # Fourth: SYN.
+    if flags & SYN:
+        if conn.state == State.SYN_RECEIVED and seg.seq == conn.irs and not flags & ACK:
+            _resend_synack(conn)
+            return
+        if conn.state == State.SYN_RECEIVED and conn.listener is not None and seg.seq != conn.irs:
+            # Linux tcp_check_req: a different SYN in the window resets the half-open
+            # connection ("fourth, check the SYN bit" of RFC 793; no RFC 5961 challenge there).
+            output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+            conn.drop(Event.RCV_SYN_IN_WINDOW, reason="SYN in SYN-RECEIVED")
+            return
+        if not (conn.state == State.SYN_RECEIVED and conn.listener is None and flags & ACK
+                and seg.seq == conn.irs and seg.ack == conn.snd_nxt):
+            if eng.knobs.tcp_insecure_syn and seq_ge(seg.seq, conn.rcv_nxt):
+                # RFC 793 page 71, "fourth, check the SYN bit": a SYN in the window (its own
+                # sequence number, not just its end, as Linux's tcp_sequence takes it) is an
+                # error; send a reset, report "connection reset", enter CLOSED.
+                note_drop(conn, seg, "SYN on a synchronized connection (insecure: reset)")
+                output.send_active_rst(conn)
+                conn.drop(Event.RCV_SYN_IN_WINDOW, errno.ECONNRESET,
+                          "SYN in the window (tcp_insecure_syn)")
+                return
+            # RFC 5961 section 4.2: a SYN on a synchronized connection earns a challenge ACK.
+            eng.counters["TCPSYNChallenge"] += 1
+            note_drop(conn, seg, "SYN on a synchronized connection")
+            output.send_challenge_ack(conn)
+            return
+        # Simultaneous open: the peer's SYN-ACK acknowledges our SYN. Linux lets it through
+        # to the ACK processing below (tcp_validate_incoming) instead of challenging it, and
+        # ACKs it at once as an old segment (its SYN is already counted in rcv_nxt).
+        conn.delack.owe_at_once()
+    # Fifth: ACK.
+    if not flags & ACK:
+        note_drop(conn, seg, "no ACK")
+        return
+    conn.last_recv = eng.now
+    if conn.state == _SYN_RECEIVED and not _syn_received_ack(conn, seg):
+        return
+    if not _input_ack(conn, seg):
+        return
+    if conn.state in DONE:
+        return
+    if conn.ts_ok and seg.ts_val is not None and seq_le(seg.seq, conn.last_ack_sent):
+        conn.ts_recent = seg.ts_val  # RFC 7323 section 4.3
+    if conn.ts_ok and seg.ts_ecr is not None and conn.state == _ESTABLISHED:
+        conn.rwin.measure_ts(conn, seg)
+    if conn.ecn_ok:
+        _ecn_input(conn, seg)
+    # Seventh and eighth: data and FIN.
+    if len(seg.payload) or flags & FIN:
+        _input_data(conn, seg)
 
-    def _input_ack(self: Connection, seg: Segment) -> bool:
-        """ACK processing (RFC 9293 section 3.10.7.4, fifth). False means drop the segment."""
-        ack = seg.ack
-        eng = self.engine
-        if seq_gt(ack, self.snd_max):
-            # It acknowledges something not yet sent: ACK and drop (RFC 9293, RFC 5961 section 5.2).
-            self._note_drop(seg, "ACK for data not yet sent")
-            self._send_challenge_ack()
-            return False
-        if seq_lt(ack, self.snd_una):
-            if seq_lt(ack, (self.snd_una - self.max_snd_wnd) & MASK):
-                self._note_drop(seg, "ACK too old (RFC 5961 section 5.2)")
-                self._send_challenge_ack()
-                return False
-            return True  # an old duplicate ACK: ignore it, keep the segment's data
-        self.probes_out = 0
-        window_changed = False
-        if seq_lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and seq_le(self.snd_wl2, ack)):
-            wnd = seg.window << self.snd_wscale
-            window_changed = wnd != self.snd_wnd
-            self.snd_wnd = wnd
-            self.snd_wl1, self.snd_wl2 = seg.seq, ack
-            if wnd > self.max_snd_wnd:
-                self.max_snd_wnd = wnd
-            if self.t_persist != INF and self.snd_una == self.snd_max:
-                # Linux tcp_ack_probe: the window opened, so the probe backoff ends; still shut,
-                # so the next probe is timed from this answer, keeping its backoff.
-                if wnd:
-                    self.rtt.backoff = 0
-                    self._cancel_timer(TimerKind.PERSIST)
-                else:
-                    self._set_timer(TimerKind.PERSIST, eng.now + self._probe_interval())
-        if ack == self.snd_una:
-            if self.snd_una != self.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
-                    and not window_changed and self.state != _SYN_RECEIVED:
-                self._dupack()
-            return True
-        self._ack_new(ack, seg)
-        return True
 
-    def _dupack(self: Connection) -> None:
-        """A duplicate ACK (RFC 5681 section 2): count it; the third starts fast retransmit."""
-        flight = seq_diff(self.snd_max, self.snd_una)
-        if self.cc.on_dupack(flight, self.snd_max, self.mss, self.engine.knobs.tcp_reordering):
-            eng = self.engine
-            eng.counters["TCPFastRetrans"] += 1
-            eng.counters["TCPSackRecovery" if self.sack_ok else "TCPRenoRecovery"] += 1
-            self._retransmit_head()
+def _resend_synack(conn: Connection) -> None:
+    """A duplicate SYN in SYN-RECEIVED: the peer did not hear our SYN-ACK (Linux tcp_check_req).
 
-    def _ack_new(self: Connection, ack: int, seg: Segment | None = None) -> None:
-        """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
-        eng = self.engine
-        acked = seq_diff(ack, self.snd_una)
-        flight = seq_diff(self.snd_max, self.snd_una)
-        buf = self.sndbuf
-        if buf is not None:
-            n = min(max(seq_diff(ack, self.sndbuf_seq), 0), len(buf))
-            if n:
-                buf.drop(n)
-                self.sndbuf_seq = (self.sndbuf_seq + n) & MASK
-                eng.wake(self)
-        self.snd_una = ack
-        if seq_lt(self.snd_nxt, ack):
-            self.snd_nxt = ack
-        if self.rtt_time is not None and seq_gt(ack, self.rtt_seq):
-            self.rtt.sample(eng.now - self.rtt_time, eng.knobs)  # RFC 6298 section 3
-            self.rtt_time = None
-        elif self.retransmits and self.ts_ok and seg is not None and seg.ts_ecr:
-            # A timed-out segment was acknowledged: Karn forbids timing it by sequence number,
-            # but the echoed timestamp says which transmission arrived (RFC 7323 section 4;
-            # Linux tcp_ack_update_rtt), so the backed-off RTO can come down again.
-            sent_ms = (seg.ts_ecr - self.ts_offset) & MASK
-            rtt_ms = (int(eng.now * 1000) - sent_ms) & MASK
-            if rtt_ms < 0x80000000:
-                self.rtt.sample(rtt_ms / 1000, eng.knobs)
-        self.retransmits = 0
-        if ack == self.snd_max:
-            self._cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
+    Sent again at most once per tcp_invalid_ratelimit, and the SYN-ACK timer
+    restarts from now, as after a fast retransmit.
+    """
+    eng = conn.engine
+    if eng.now - conn.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+        eng.counters["TCPACKSkippedSynRecv"] += 1
+        return
+    conn.last_oow_ack = eng.now
+    output.emit(conn, output.syn_segment(conn), retransmit=True)
+    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
+
+
+def _acceptable(conn: Connection, seg: Segment) -> bool:
+    """RFC 9293 section 3.10.7.4 acceptability, in Linux's form (tcp_sequence):
+    not wholly before what we last acknowledged, not starting beyond the window."""
+    end = (seg.seq + seg.seg_len) & MASK
+    if seq_lt(end, conn.rcv_wup):
+        return False
+    window = max(seq_diff(conn.rcv_adv, conn.rcv_nxt), 0)
+    return not seq_gt(seg.seq, (conn.rcv_nxt + window) & MASK)
+
+
+def _input_rst(conn: Connection, seg: Segment) -> None:
+    """RFC 5961 section 3.2: reset only at exactly rcv_nxt, otherwise a challenge ACK.
+
+    Linux also takes rcv_nxt - 1 once our side has consumed the peer's FIN (tcp_reset_check),
+    and any in-window RST for a connection still in the SYN queue (tcp_check_req).
+    """
+    exact = seg.seq == conn.rcv_nxt or _reset_check(conn, seg) or (
+        # A listener's half-open connection is Linux's request sock: tcp_check_req takes any
+        # RST in the window (RFC 5961 challenge ACKs are for full sockets only).
+        conn.state == State.SYN_RECEIVED and conn.listener is not None
+    )
+    if not exact and not conn.engine.knobs.tcp_insecure_rst:
+        note_drop(conn, seg, "RST not at rcv_nxt (RFC 5961)")
+        output.send_challenge_ack(conn)
+        return
+    if conn.state == State.SYN_RECEIVED and conn.listener is not None:
+        conn.drop(Event.RCV_RST, reason="RST in SYN-RECEIVED: back to LISTEN")
+        return
+    conn.drop(Event.RCV_RST, _RESET_ERRNO.get(conn.state, errno.ECONNRESET), "connection reset by peer")
+
+
+def _reset_check(conn: Connection, seg: Segment) -> bool:
+    """Linux tcp_reset_check: at RCV.NXT - 1, an RST after the peer's FIN still counts."""
+    return conn.state in _FIN_IN \
+        and seg.seq == (conn.rcv_nxt - 1) & MASK
+
+
+def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
+    """The handshake's third segment (RFC 9293 section 3.10.7.4, fifth, SYN-RECEIVED)."""
+    ack = seg.ack
+    if not (seq_lt(conn.snd_una, ack) and seq_le(ack, conn.snd_max)):
+        note_drop(conn, seg, "unacceptable ACK in SYN-RECEIVED")
+        output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+        return False
+    listener = conn.listener
+    if listener is not None and listener.accept_queue_full():
+        eng = conn.engine
+        eng.counters["ListenOverflows"] += 1
+        eng.counters["ListenDrops"] += 1
+        if eng.knobs.tcp_abort_on_overflow:
+            output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+            conn.drop(Event.ACCEPT_QUEUE_FULL, reason="accept queue full (tcp_abort_on_overflow)")
         else:
-            self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)  # RFC 6298 section 5.3
-        if self.cc.on_ack(acked, ack, flight, self.mss):
-            self._retransmit_head()  # partial ACK in fast recovery: the next hole (RFC 6582)
-        if self.fin_queued and ack == (self.fin_seq + 1) & MASK:
-            self._fin_acked()
+            # Linux: drop the ACK; our SYN-ACK timer will ask again later.
+            note_drop(conn, seg, "accept queue full")
+        return False
+    _syn_acked(conn, ack)
+    conn.snd_wnd = seg.window << conn.snd_wscale
+    conn.max_snd_wnd = max(conn.max_snd_wnd, conn.snd_wnd)
+    conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
+    conn.set_state(Event.RCV_ACK_OF_SYN)
+    if listener is not None:
+        conn.engine.counters["PassiveOpens"] += 1
+        listener.established(conn)
+    if options(conn).keepalive:
+        set_keepalive(conn, True)
+    return True
 
-    # ------------------------------------------------------------------ data and FIN (seventh, eighth)
 
-    def _input_data(self: Connection, seg: Segment) -> None:
-        eng = self.engine
-        state = self.state
-        payload = seg.payload
-        seq = seg.seq
-        fin = seg.flags & FIN
-        end = (seq + len(payload)) & MASK
-        if state in _FIN_IN:
-            # The peer's FIN came already: anything new is ignored, an old copy re-ACKed
-            # with a D-SACK for it (Linux: tcp_rcv_state_process falls through to tcp_data_queue).
-            if seq_lt(seq, self.rcv_nxt):
-                self._dsack_old(seq, (end + (1 if fin else 0)) & MASK)
-                self._ack_at_once()
-            return
-        if self.shut_rd and state in _FIN_WAITS and len(payload) \
-                and seq_gt(end, self.rcv_nxt):
-            # RFC 1122 section 4.2.2.13 / Linux: new data for a closed reader is answered with RST.
-            eng.counters["TCPAbortOnData"] += 1
-            self._emit(reset_for(seg))  # type: ignore[arg-type]
-            self._drop(errno.ECONNRESET, "data after close")
-            return
-        window = max(seq_diff(self.rcv_adv, self.rcv_nxt), 0)
-        start = seq_diff(seq, self.rcv_nxt)
-        if len(payload):
-            if seq_le(end, self.rcv_nxt) and not (fin and end == self.rcv_nxt):
-                # A retransmission of what we already have: our ACK was probably lost. ACK at once
-                # and leave ping-pong mode for quick-ACK mode (Linux tcp_data_queue ->
-                # tcp_enter_quickack_mode), so the next segments are not held back either.
-                eng.counters["DelayedACKLost"] += 1
-                self._dsack_old(seq, (end + (1 if fin else 0)) & MASK)  # RFC 2883 section 4
-                self._enter_quickack()
-                self.pingpong = False
-                self._ack_at_once()
-                return
-            if window == 0 and start >= 0:
-                eng.counters["TCPZeroWindowDrop"] += 1
-                self._note_drop(seg, "receive window is zero")
-                self._ack_at_once()
-                return
-            excess = start + len(payload) - window
-            if excess > 0:
-                payload = payload[: len(payload) - excess]  # RFC 9293: trim to the window
-                fin = 0
-            if self.rcvbuf is None:
-                self.rcvbuf = RecvBuffer()
-            had_ooo = bool(self.rcvbuf.ooo) or self._fin_beyond_hole()
-            ooo_bytes = self.rcvbuf.ooo_bytes
-            advanced = self.rcvbuf.add(self.rcv_nxt, seq, payload, self._dsack_on())
-            self.ack_pending = True
-            if start > 0:
-                eng.counters["TCPOFOQueue"] += 1
-                self.ack_now = True  # RFC 5681 section 4.2: out-of-order data is ACKed at once
-                if self.sack_ok and self.rcvbuf.ooo_bytes > ooo_bytes:
-                    # Linux tcp_data_queue_ofo, for a segment that brought new bytes; without SACK
-                    # the window stays put, so that the sender sees duplicate ACKs (a window
-                    # change would not count as one).
-                    self._grow_window(len(payload))
-            if advanced:
-                self.rcv_nxt = (self.rcv_nxt + advanced) & MASK
-                self._data_received(seg.gso or len(payload))  # Linux: gso_size ?: skb->len
-                self._rcv_autotune_data(len(payload))
-                if had_ooo:
-                    self.ack_now = True  # a hole filled (RFC 5681 section 4.2)
-                eng.wake(self)
-        if fin:
-            fin_seq = (seq + len(payload)) & MASK
-            if seq_ge(fin_seq, self.rcv_nxt):
-                self.rcv_fin_seq = fin_seq
-                if self._fin_beyond_hole() and self.sack_ok:
-                    if self.rcvbuf is None:
-                        self.rcvbuf = RecvBuffer()
-                    self.rcvbuf.note_fin(fin_seq)
+def _input_ack(conn: Connection, seg: Segment) -> bool:
+    """ACK processing (RFC 9293 section 3.10.7.4, fifth). False means drop the segment."""
+    ack = seg.ack
+    eng = conn.engine
+    if seq_gt(ack, conn.snd_max):
+        # It acknowledges something not yet sent: ACK and drop (RFC 9293, RFC 5961 section 5.2).
+        note_drop(conn, seg, "ACK for data not yet sent")
+        output.send_challenge_ack(conn)
+        return False
+    if seq_lt(ack, conn.snd_una):
+        if seq_lt(ack, (conn.snd_una - conn.max_snd_wnd) & MASK):
+            note_drop(conn, seg, "ACK too old (RFC 5961 section 5.2)")
+            output.send_challenge_ack(conn)
+            return False
+        return True  # an old duplicate ACK: ignore it, keep the segment's data
+    conn.probes_out = 0
+    window_changed = False
+    if seq_lt(conn.snd_wl1, seg.seq) or (conn.snd_wl1 == seg.seq and seq_le(conn.snd_wl2, ack)):
+        wnd = seg.window << conn.snd_wscale
+        window_changed = wnd != conn.snd_wnd
+        conn.snd_wnd = wnd
+        conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
+        if wnd > conn.max_snd_wnd:
+            conn.max_snd_wnd = wnd
+        if conn.t_persist != INF and conn.snd_una == conn.snd_max:
+            # Linux tcp_ack_probe: the window opened, so the probe backoff ends; still shut,
+            # so the next probe is timed from this answer, keeping its backoff.
+            if wnd:
+                conn.recovery.backoff = 0
+                conn.cancel_timer(TimerKind.PERSIST)
             else:
-                self._dsack_old(fin_seq, (fin_seq + 1) & MASK)  # a FIN we had already
-                self._ack_at_once()
-        if self.rcv_fin_seq is not None:
-            if self.rcv_fin_seq == self.rcv_nxt:
-                self._fin_received()
-            else:
-                self.ack_pending = self.ack_now = True
+                conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
+    if ack == conn.snd_una:
+        if conn.snd_una != conn.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
+                and not window_changed and conn.state != _SYN_RECEIVED:
+            _dupack(conn)
+        return True
+    _ack_new(conn, ack, seg)
+    return True
 
-    def _fin_beyond_hole(self: Connection) -> bool:
-        """The peer's FIN came, out of order (Linux queues it with out-of-order data: it is
-        SACKed, and the data that fills the hole is ACKed at once)."""
-        return self.rcv_fin_seq is not None and self.rcv_fin_seq != self.rcv_nxt
 
-    # ------------------------------------------------------------------ ECN and D-SACK
+def _dupack(conn: Connection) -> None:
+    """A duplicate ACK (RFC 5681 section 2): count it; the third starts fast retransmit."""
+    flight = seq_diff(conn.snd_max, conn.snd_una)
+    if conn.recovery.on_dupack(flight, conn.snd_max, conn.mss, conn.engine.knobs.tcp_reordering):
+        eng = conn.engine
+        eng.counters["TCPFastRetrans"] += 1
+        eng.counters["TCPSackRecovery" if conn.sack_ok else "TCPRenoRecovery"] += 1
+        output.retransmit_head(conn)
 
-    def _ecn_input(self: Connection, seg: Segment) -> None:
-        """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
 
-        The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
-        with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
-        back to it and it never has to reduce its window for ECE.
-        """
-        if seg.flags & CWR:
-            self.ecn_demand_cwr = False
-            if len(seg.payload):
-                self.ack_now = True  # its cwnd may be one segment: do not hold the ACK back
-        if len(seg.payload) and seg.tos & 0x03 == 0x03 and not self.ecn_demand_cwr:
-            self.ecn_demand_cwr = True
-            self.ack_now = True
+def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
+    """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
+    eng = conn.engine
+    acked = seq_diff(ack, conn.snd_una)
+    flight = seq_diff(conn.snd_max, conn.snd_una)
+    buf = conn.sndbuf
+    if buf is not None:
+        n = min(max(seq_diff(ack, conn.sndbuf_seq), 0), len(buf))
+        if n:
+            buf.drop(n)
+            conn.sndbuf_seq = (conn.sndbuf_seq + n) & MASK
+            eng.wake(conn)
+    conn.snd_una = ack
+    if seq_lt(conn.snd_nxt, ack):
+        conn.snd_nxt = ack
+    if conn.recovery.rtt_time is not None and seq_gt(ack, conn.recovery.rtt_seq):
+        conn.recovery.sample_rtt(eng.now - conn.recovery.rtt_time, eng.knobs)  # RFC 6298 section 3
+        conn.recovery.rtt_time = None
+    elif conn.recovery.retransmits and conn.ts_ok and seg is not None and seg.ts_ecr:
+        # A timed-out segment was acknowledged: Karn forbids timing it by sequence number,
+        # but the echoed timestamp says which transmission arrived (RFC 7323 section 4;
+        # Linux tcp_ack_update_rtt), so the backed-off RTO can come down again.
+        sent_ms = (seg.ts_ecr - conn.ts_offset) & MASK
+        rtt_ms = (int(eng.now * 1000) - sent_ms) & MASK
+        if rtt_ms < 0x80000000:
+            conn.recovery.sample_rtt(rtt_ms / 1000, eng.knobs)
+    conn.recovery.retransmits = 0
+    if ack == conn.snd_max:
+        conn.cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
+    else:
+        conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
+    if conn.recovery.on_ack(acked, ack, flight, conn.mss):
+        output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
+    if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
+        conn.fin_acked()
 
-    def _dsack_on(self: Connection) -> bool:
-        """D-SACK (RFC 2883) is sent when SACK was negotiated and tcp_dsack is on (Linux tcp_dsack_set)."""
-        return self.sack_ok and bool(self.engine.knobs.tcp_dsack)
 
-    def _dsack_old(self: Connection, seq: int, end: int) -> None:
-        """Report a duplicate below rcv_nxt, clipped to rcv_nxt (Linux tcp_data_queue, tcp_send_dupack)."""
-        if not self._dsack_on() or not seq_lt(seq, self.rcv_nxt):
+# ------------------------------------------------------------------ data and FIN (seventh, eighth)
+
+def _input_data(conn: Connection, seg: Segment) -> None:
+    eng = conn.engine
+    state = conn.state
+    payload = seg.payload
+    seq = seg.seq
+    fin = seg.flags & FIN
+    end = (seq + len(payload)) & MASK
+    if state in _FIN_IN:
+        # The peer's FIN came already: anything new is ignored, an old copy re-ACKed
+        # with a D-SACK for it (Linux: tcp_rcv_state_process falls through to tcp_data_queue).
+        if seq_lt(seq, conn.rcv_nxt):
+            dsack_old(conn, seq, (end + (1 if fin else 0)) & MASK)
+            conn.delack.owe_at_once()
+        return
+    if conn.shut_rd and state in _FIN_WAITS and len(payload) \
+            and seq_gt(end, conn.rcv_nxt):
+        # RFC 1122 section 4.2.2.13 / Linux: new data for a closed reader is answered with RST.
+        eng.counters["TCPAbortOnData"] += 1
+        output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+        conn.drop(Event.RCV_DATA_AFTER_CLOSE, errno.ECONNRESET, "data after close")
+        return
+    window = max(seq_diff(conn.rcv_adv, conn.rcv_nxt), 0)
+    start = seq_diff(seq, conn.rcv_nxt)
+    if len(payload):
+        if seq_le(end, conn.rcv_nxt) and not (fin and end == conn.rcv_nxt):
+            # A retransmission of what we already have: our ACK was probably lost. ACK at once
+            # and leave ping-pong mode for quick-ACK mode (Linux tcp_data_queue ->
+            # tcp_enter_quickack_mode), so the next segments are not held back either.
+            eng.counters["DelayedACKLost"] += 1
+            dsack_old(conn, seq, (end + (1 if fin else 0)) & MASK)  # RFC 2883 section 4
+            output.enter_quickack(conn)
+            conn.delack.pingpong = False
+            conn.delack.owe_at_once()
             return
-        if self.rcvbuf is None:
-            self.rcvbuf = RecvBuffer()
-        self.engine.counters["TCPDSACKOldSent"] += 1
-        self.rcvbuf.dsack_set(seq, end if seq_lt(end, self.rcv_nxt) else self.rcv_nxt)
+        if window == 0 and start >= 0:
+            eng.counters["TCPZeroWindowDrop"] += 1
+            note_drop(conn, seg, "receive window is zero")
+            conn.delack.owe_at_once()
+            return
+        excess = start + len(payload) - window
+        if excess > 0:
+            payload = payload[: len(payload) - excess]  # RFC 9293: trim to the window
+            fin = 0
+        if conn.rcvbuf is None:
+            conn.rcvbuf = RecvBuffer()
+        had_ooo = bool(conn.rcvbuf.ooo) or conn.fin_beyond_hole
+        ooo_bytes = conn.rcvbuf.ooo_bytes
+        advanced = conn.rcvbuf.add(conn.rcv_nxt, seq, payload, _dsack_on(conn))
+        conn.delack.pending = True
+        if start > 0:
+            eng.counters["TCPOFOQueue"] += 1
+            conn.delack.at_once = True  # RFC 5681 section 4.2: out-of-order data is ACKed at once
+            if conn.sack_ok and conn.rcvbuf.ooo_bytes > ooo_bytes:
+                # Linux tcp_data_queue_ofo, for a segment that brought new bytes; without SACK
+                # the window stays put, so that the sender sees duplicate ACKs (a window
+                # change would not count as one).
+                conn.rwin.grow(conn, len(payload))
+        if advanced:
+            conn.rcv_nxt = (conn.rcv_nxt + advanced) & MASK
+            _data_received(conn, seg.gso or len(payload))  # Linux: gso_size ?: skb->len
+            conn.rwin.on_data(conn, len(payload))
+            if had_ooo:
+                conn.delack.at_once = True  # a hole filled (RFC 5681 section 4.2)
+            eng.wake(conn)
+    if fin:
+        fin_seq = (seq + len(payload)) & MASK
+        if seq_ge(fin_seq, conn.rcv_nxt):
+            conn.rcv_fin_seq = fin_seq
+            if conn.fin_beyond_hole and conn.sack_ok:
+                if conn.rcvbuf is None:
+                    conn.rcvbuf = RecvBuffer()
+                conn.rcvbuf.note_fin(fin_seq)
+        else:
+            dsack_old(conn, fin_seq, (fin_seq + 1) & MASK)  # a FIN we had already
+            conn.delack.owe_at_once()
+    if conn.rcv_fin_seq is not None:
+        if conn.rcv_fin_seq == conn.rcv_nxt:
+            _fin_received(conn)
+        else:
+            conn.delack.pending = conn.delack.at_once = True
 
-    def _ack_at_once(self: Connection) -> None:
-        self.ack_pending = self.ack_now = True
 
-    def _fin_received(self: Connection) -> None:
-        """The peer's FIN is in order (RFC 9293 section 3.10.7.4, eighth; Linux tcp_fin)."""
-        self.rcv_fin_seq = None
-        self.fin_rcvd = True
-        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
-        self.ack_pending = True
-        state = self.state
-        if state in (State.ESTABLISHED, State.SYN_RECEIVED):
-            self._set_state(State.CLOSE_WAIT)
-            # Linux delays this ACK hoping the application closes soon and the FIN carries it:
-            # that is why captures often show three segments for a close.
-            self.pingpong = True
-        elif state == State.FIN_WAIT_1:
-            self.ack_now = True
-            self._set_state(State.CLOSING)
-        elif state == State.FIN_WAIT_2:
-            self._send_ack()
-            self.engine.enter_time_wait(self)
-        self.engine.wake(self)
+def _data_received(conn: Connection, length: int) -> None:
+    """Linux tcp_measure_rcv_mss, then tcp_event_data_recv: the segment size seen, and the
+    delayed-ACK timing (ATO estimate, quick-ACK entry)."""
+    small = False
+    if length > conn.rcv_mss:
+        conn.rcv_mss = min(length, conn.advmss)
+    elif length < conn.rcv_mss:
+        small = True  # the sender pushed what it had (ICSK_ACK_PUSHED, then PUSHED2)
+    eng = conn.engine
+    if conn.delack.on_data(small, eng.now, eng.knobs, conn.recovery.rto):
+        output.enter_quickack(conn)
 
-    def _note_drop(self: Connection, seg: Segment, reason: str) -> None:
-        obs = self.engine.observer
-        if obs is not None:
-            obs.on_drop(self, reason, seg, self.engine.now)
+
+# ------------------------------------------------------------------ ECN and D-SACK
+
+def send_dupack(conn: Connection, seg: Segment, skipped: str = "TCPACKSkippedSeq") -> None:
+    """An immediate ACK for an unacceptable segment (RFC 9293 section 3.10.7.4).
+
+    Rate-limited per tcp_invalid_ratelimit only for segments without data (or with SYN),
+    which could be part of an ACK loop; data always gets its answer (Linux
+    tcp_oow_rate_limited), or a sender whose ACKs were lost would wait for nothing.
+    """
+    eng = conn.engine
+    if not (len(seg.payload) or seg.flags & FIN) or seg.flags & SYN:
+        if eng.now - conn.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+            eng.counters[skipped] += 1
+            return
+        conn.last_oow_ack = eng.now
+    else:
+        # Linux tcp_send_dupack: an old segment with data (or FIN) is reported in a D-SACK
+        # block, clipped to rcv_nxt (RFC 2883 section 4).
+        dsack_old(conn, seg.seq, (seg.seq + seg.seg_len) & MASK)
+    output.send_ack(conn)
+
+
+def _ecn_input(conn: Connection, seg: Segment) -> None:
+    """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
+
+    The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
+    with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
+    back to it and it never has to reduce its window for ECE.
+    """
+    if seg.flags & CWR:
+        conn.ecn_demand_cwr = False
+        if len(seg.payload):
+            conn.delack.at_once = True  # its cwnd may be one segment: do not hold the ACK back
+    if len(seg.payload) and seg.tos & 0x03 == 0x03 and not conn.ecn_demand_cwr:
+        conn.ecn_demand_cwr = True
+        conn.delack.at_once = True
+
+
+def _dsack_on(conn: Connection) -> bool:
+    """D-SACK (RFC 2883) is sent when SACK was negotiated and tcp_dsack is on (Linux tcp_dsack_set)."""
+    return conn.sack_ok and bool(conn.engine.knobs.tcp_dsack)
+
+
+def dsack_old(conn: Connection, seq: int, end: int) -> None:
+    """Report a duplicate below rcv_nxt, clipped to rcv_nxt (Linux tcp_data_queue, tcp_send_dupack)."""
+    if not _dsack_on(conn) or not seq_lt(seq, conn.rcv_nxt):
+        return
+    if conn.rcvbuf is None:
+        conn.rcvbuf = RecvBuffer()
+    conn.engine.counters["TCPDSACKOldSent"] += 1
+    conn.rcvbuf.dsack_set(seq, end if seq_lt(end, conn.rcv_nxt) else conn.rcv_nxt)
+
+
+def _fin_received(conn: Connection) -> None:
+    """The peer's FIN is in order (RFC 9293 section 3.10.7.4, eighth; Linux tcp_fin)."""
+    conn.rcv_fin_seq = None
+    conn.fin_rcvd = True
+    conn.rcv_nxt = (conn.rcv_nxt + 1) & MASK
+    conn.delack.pending = True
+    state = conn.state
+    if state in (State.ESTABLISHED, State.SYN_RECEIVED):
+        conn.set_state(Event.RCV_FIN)
+        # Linux delays this ACK hoping the application closes soon and the FIN carries it:
+        # that is why captures often show three segments for a close.
+        conn.delack.pingpong = True
+    elif state == State.FIN_WAIT_1:
+        conn.delack.at_once = True
+        conn.set_state(Event.RCV_FIN)
+    elif state == State.FIN_WAIT_2:
+        output.send_ack(conn)
+        conn.enter_time_wait(Event.RCV_FIN)
+    conn.engine.wake(conn)
+
+
+def note_drop(conn: Connection, seg: Segment, reason: str) -> None:
+    obs = conn.engine.observer
+    if obs is not None:
+        obs.on_drop(conn, reason, seg, conn.engine.now)

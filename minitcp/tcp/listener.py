@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import ACK, FIN, RST, SYN, Segment
 from .reset import reset_for
-from .states import State
+from .states import Event, State
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -68,7 +68,7 @@ class Listener:
         conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
         conn.listener = self
         for name, value in self.options.items():
-            conn.apply_option(name, value)
+            conn.apply_option(name, value, eng.now)
         self.syn_queue[conn.key] = conn
         conn.passive_open(seg, isn)
 
@@ -91,15 +91,17 @@ class Listener:
         conn.listener = None
         return conn
 
-    def close(self) -> None:
-        """Stop listening. Linux (inet_csk_listen_stop) resets the connections nobody accepted."""
+    def close(self, now: float) -> None:
+        """Stop listening at time `now`. Linux (inet_csk_listen_stop) resets the connections
+        nobody accepted."""
         eng = self.engine
+        eng.begin_call(now)
         for conn in list(self.syn_queue.values()):
             conn.listener = None
             conn.orphan = True
-            conn._drop(reason="listener closed")
+            conn.drop(Event.LISTENER_CLOSED, reason="listener closed")
         while self.accept_queue:
             conn = self.accept_queue.popleft()
             conn.listener = None
-            conn.abort()
+            conn.abort(now)
         eng.stop_listening(self)

@@ -116,9 +116,9 @@ class EnginePair:
             self.engine(dest).receive(parse_tcp_packet(packet), self.now)
             self.pump()
         for eng in (self.a, self.b):
-            # Fires what is due and moves both clocks to now, so that application calls
-            # made between steps are stamped with the current time.
-            eng.handle_timeout(self.now)
+            due = eng.poll_at()
+            if due is not None and due <= self.now:
+                eng.handle_timeout(self.now)
         self.pump()
         return True
 
@@ -133,11 +133,7 @@ class EnginePair:
         else:
             raise RuntimeError(f"still busy after {max_steps} steps at t={self.now:.3f}")
         if until is not None:
-            self.now = max(self.now, until)
-            # The engines' clocks move too (nothing is due before `until`), so what the
-            # application does next (send, close, ...) happens now, not at the last event.
-            for eng in (self.a, self.b):
-                eng.handle_timeout(self.now)
+            self.now = max(self.now, until)  # what the application does next is given this time
 
     def run_for(self, seconds: float) -> None:
         self.run(until=self.now + seconds)

@@ -1,8 +1,9 @@
 """Socket options on a connection: the application's settings (Linux do_tcp_setsockopt,
 sk_setsockopt) and the values they stand for when unset (the sysctls' defaults).
 
-A mixin of `Connection` (it owns no slots): everything here reads and writes
-the transmission control block that `connection.py` defines.
+Most connections never set one, so the settings live in a `SockOpts` made on the
+first option (`conn.opts`, None until then): an idle connection does not pay a
+slot for each. `options(conn)` reads them, defaults included.
 """
 
 from __future__ import annotations
@@ -16,94 +17,127 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 
-class SocketOptions:
-    __slots__ = ()
+class SockOpts:
+    __slots__ = ("keepalive", "keepcnt", "keepidle", "keepintvl", "linger", "nodelay", "sndbuf", "tos",
+                 "ttl", "user_mss")
 
-    def apply_option(self: Connection, name: str, value: Any) -> None:
-        """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-        keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
-        if name == "nodelay":
-            self.nodelay = bool(value)
-            self._flush()
-        elif name == "keepalive":
-            self.set_keepalive(bool(value))
-        elif name == "rcvbuf":
-            self.set_rcvbuf(int(value))
-        elif name == "sndbuf":
-            self.set_sndbuf(int(value))
-        elif name == "maxseg":
-            self.user_mss = int(value)
-            if self.state == State.CLOSED and self.user_mss:
-                # Linux tcp_mss_clamp: TCP_MAXSEG set before the SYN also lowers the MSS we advertise.
-                self.advmss = min(self.engine.mss, self.user_mss)
-                self.rcv_mss = min(self.rcv_mss, self.advmss)
-        elif name == "linger":
-            self.linger = value
-        elif name == "keepidle":
-            self.keepidle = float(value)
-            if self.keepalive:
-                self.set_keepalive(True)  # Linux tcp_sock_set_keepidle_locked re-arms the timer
-        elif name == "keepintvl":
-            self.keepintvl = float(value)
-        elif name == "keepcnt":
-            self.keepcnt = int(value)
-        elif name == "tos":
-            self.tos = int(value) & 0xFF
-        elif name == "ttl":
-            self.ttl = int(value)
-        else:
-            raise ValueError(f"unknown option {name!r}")
+    def __init__(self) -> None:
+        self.nodelay = False  # TCP_NODELAY
+        self.keepalive = False  # SO_KEEPALIVE
+        self.linger: int | None = None  # SO_LINGER's seconds, None when off
+        self.user_mss = 0  # TCP_MAXSEG, 0 when unset
+        # Linux tp->keepalive_time/intvl/probes: 0 until set, meaning the sysctl (keepalive_time_when).
+        self.keepidle = 0.0
+        self.keepintvl = 0.0
+        self.keepcnt = 0
+        # IP_TOS (Linux inet->tos, 0) and IP_TTL (inet->uc_ttl, -1 meaning ip_default_ttl).
+        self.tos = 0
+        self.ttl = -1
+        # SO_SNDBUF's size (doubled, as Linux keeps it), which also fixes it (SOCK_SNDBUF_LOCK):
+        # None while unset, the send buffer then starting at tcp_wmem[1] and growing with cwnd.
+        self.sndbuf: int | None = None
 
-    def quickack(self: Connection) -> None:
-        """TCP_QUICKACK=1: send any pending ACK now and leave ping-pong mode (not sticky)."""
-        self.pingpong = False
-        if self.ack_pending:
-            self._send_ack()
-        self._flush()
 
-    def set_rcvbuf(self: Connection, size: int) -> None:
-        """SO_RCVBUF: Linux doubles the value for bookkeeping and reports the doubled size.
+# The settings of a connection that set none, shared and never written.
+DEFAULTS = SockOpts()
 
-        It also fixes the size (SOCK_RCVBUF_LOCK): no autotuning, and when set before the SYN
-        it bounds the window (window_clamp; a buffer beyond tcp_rmem[2] also sets the window
-        scale). Set later, it can shrink the window but not open it past the clamp chosen with
-        the SYN (Linux __sock_set_rcvbuf sets no more than sk_rcvbuf and the lock).
-        """
-        lo, _, _ = self.engine.knobs.tcp_rmem
-        self.rcvbuf_size = max(2 * size, 2 * lo // 2)
-        self.rcvbuf_locked = True
 
-    def set_sndbuf(self: Connection, size: int) -> None:
-        """SO_SNDBUF: doubled like Linux; fixes the size (no growth with cwnd)."""
-        lo, _, _ = self.engine.knobs.tcp_wmem
-        self.sndbuf_size = max(2 * size, lo)
-        self.sndbuf_locked = True
+def options(conn: Connection) -> SockOpts:
+    """The connection's settings, or the defaults when it set none (read only)."""
+    opts = conn.opts
+    return DEFAULTS if opts is None else opts
 
-    def set_keepalive(self: Connection, on: bool) -> None:
-        """SO_KEEPALIVE: the first probe goes keepalive_time after the last segment received
-        (RFC 1122 section 4.2.3.6), at once if that is past (Linux keepalive_time_elapsed)."""
-        self.keepalive = on
-        if on and self.state in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2):
-            self._set_timer(TimerKind.KEEPALIVE, max(self.last_recv + self.keepalive_time, self.engine.now))
-        elif not on:
-            self._cancel_timer(TimerKind.KEEPALIVE)
 
-    @property
-    def keepalive_time(self: Connection) -> float:
-        """Idle time before the first probe: TCP_KEEPIDLE, else tcp_keepalive_time (keepalive_time_when)."""
-        return self.keepidle or self.engine.knobs.tcp_keepalive_time
+def _own(conn: Connection) -> SockOpts:
+    """The connection's own settings, made on the first option set."""
+    opts = conn.opts
+    if opts is None:
+        opts = conn.opts = SockOpts()
+    return opts
 
-    @property
-    def keepalive_intvl(self: Connection) -> float:
-        """Time between probes: TCP_KEEPINTVL, else tcp_keepalive_intvl (keepalive_intvl_when)."""
-        return self.keepintvl or self.engine.knobs.tcp_keepalive_intvl
 
-    @property
-    def keepalive_probes(self: Connection) -> int:
-        """Unanswered probes before giving up: TCP_KEEPCNT, else tcp_keepalive_probes (keepalive_probes)."""
-        return self.keepcnt or self.engine.knobs.tcp_keepalive_probes
+def apply_option(conn: Connection, name: str, value: Any) -> None:
+    """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
+    keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
+    if name == "rcvbuf":
+        set_rcvbuf(conn, int(value))  # a size and a lock that the receive window keeps
+        return
+    opts = _own(conn)
+    if name == "nodelay":
+        opts.nodelay = bool(value)
+    elif name == "keepalive":
+        set_keepalive(conn, bool(value))
+    elif name == "sndbuf":
+        set_sndbuf(conn, int(value))
+    elif name == "maxseg":
+        opts.user_mss = int(value)
+        if conn.state == State.CLOSED and opts.user_mss:
+            # Linux tcp_mss_clamp: TCP_MAXSEG set before the SYN also lowers the MSS we advertise.
+            conn.advmss = min(conn.engine.mss, opts.user_mss)
+            conn.rcv_mss = min(conn.rcv_mss, conn.advmss)
+    elif name == "linger":
+        opts.linger = value
+    elif name == "keepidle":
+        opts.keepidle = float(value)
+        if opts.keepalive:
+            set_keepalive(conn, True)  # Linux tcp_sock_set_keepidle_locked re-arms the timer
+    elif name == "keepintvl":
+        opts.keepintvl = float(value)
+    elif name == "keepcnt":
+        opts.keepcnt = int(value)
+    elif name == "tos":
+        opts.tos = int(value) & 0xFF
+    elif name == "ttl":
+        opts.ttl = int(value)
+    else:
+        raise ValueError(f"unknown option {name!r}")
 
-    @property
-    def ip_ttl(self: Connection) -> int:
-        """The TTL of our segments: IP_TTL, else ip_default_ttl (Linux ip_select_ttl)."""
-        return self.ttl if self.ttl >= 0 else self.engine.knobs.ip_default_ttl
+
+def set_rcvbuf(conn: Connection, size: int) -> None:
+    """SO_RCVBUF: Linux doubles the value for bookkeeping and reports the doubled size.
+
+    It also fixes the size (SOCK_RCVBUF_LOCK): no autotuning, and when set before the SYN
+    it bounds the window (window_clamp; a buffer beyond tcp_rmem[2] also sets the window
+    scale). Set later, it can shrink the window but not open it past the clamp chosen with
+    the SYN (Linux __sock_set_rcvbuf sets no more than sk_rcvbuf and the lock).
+    """
+    lo, _, _ = conn.engine.knobs.tcp_rmem
+    conn.rcvbuf_size = max(2 * size, 2 * lo // 2)
+    conn.rwin.rcvbuf_locked = True
+
+
+def set_sndbuf(conn: Connection, size: int) -> None:
+    """SO_SNDBUF: doubled like Linux; fixes the size (no growth with cwnd)."""
+    lo, _, _ = conn.engine.knobs.tcp_wmem
+    _own(conn).sndbuf = max(2 * size, lo)
+
+
+def set_keepalive(conn: Connection, on: bool) -> None:
+    """SO_KEEPALIVE: the first probe goes keepalive_time after the last segment received
+    (RFC 1122 section 4.2.3.6), at once if that is past (Linux keepalive_time_elapsed)."""
+    _own(conn).keepalive = on
+    if on and conn.state in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2):
+        conn.set_timer(TimerKind.KEEPALIVE, max(conn.last_recv + keepalive_time(conn), conn.engine.now))
+    elif not on:
+        conn.cancel_timer(TimerKind.KEEPALIVE)
+
+
+def keepalive_time(conn: Connection) -> float:
+    """Idle time before the first probe: TCP_KEEPIDLE, else tcp_keepalive_time (keepalive_time_when)."""
+    return options(conn).keepidle or conn.engine.knobs.tcp_keepalive_time
+
+
+def keepalive_intvl(conn: Connection) -> float:
+    """Time between probes: TCP_KEEPINTVL, else tcp_keepalive_intvl (keepalive_intvl_when)."""
+    return options(conn).keepintvl or conn.engine.knobs.tcp_keepalive_intvl
+
+
+def keepalive_probes(conn: Connection) -> int:
+    """Unanswered probes before giving up: TCP_KEEPCNT, else tcp_keepalive_probes (keepalive_probes)."""
+    return options(conn).keepcnt or conn.engine.knobs.tcp_keepalive_probes
+
+
+def ip_ttl(conn: Connection) -> int:
+    """The TTL of our segments: IP_TTL, else ip_default_ttl (Linux ip_select_ttl)."""
+    ttl = options(conn).ttl
+    return ttl if ttl >= 0 else conn.engine.knobs.ip_default_ttl

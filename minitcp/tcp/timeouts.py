@@ -1,6 +1,8 @@
 """What a connection does when one of its timers expires (Linux tcp_timer.c).
 
-A mixin of `Connection`. Retry limits count retransmissions of one segment:
+Module functions over a `Connection`, one per timer kind (Linux tcp_retransmit_timer,
+tcp_probe_timer, tcp_delack_timer_handler, tcp_keepalive_timer); `fire` is what
+the connection's `on_timers` calls. Retry limits count retransmissions of one segment:
 tcp_syn_retries for SYN, tcp_synack_retries for SYN-ACK, tcp_orphan_retries
 (0 means 8) once the application has closed, tcp_retries2 otherwise. Giving
 up never sends an RST, except keepalive (Linux tcp_keepalive_timer).
@@ -12,8 +14,10 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, FIN, PSH
+from . import output
 from .seq import MASK, seq_diff
-from .states import State
+from .sockopts import keepalive_intvl, keepalive_probes, keepalive_time, options
+from .states import Event, State
 from .timers import TimerKind
 
 if TYPE_CHECKING:
@@ -22,130 +26,128 @@ if TYPE_CHECKING:
 _KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
 
 
-class Timeouts:
-    __slots__ = ()
+def fire(conn: Connection, kind: TimerKind) -> None:
+    """The `kind` timer of `conn` expired."""
+    if kind is TimerKind.RTO:
+        _on_rto(conn)
+    elif kind is TimerKind.DELACK:
+        _on_delack(conn)
+    elif kind is TimerKind.PERSIST:
+        _on_persist(conn)
+    elif kind is TimerKind.KEEPALIVE:
+        _on_keepalive(conn)
+    elif kind is TimerKind.FIN_WAIT2:
+        # Linux: an orphan's FIN_WAIT_2 ends after tcp_fin_timeout, silently.
+        conn.drop(Event.FIN_WAIT_2_TIMEOUT, reason="tcp_fin_timeout in FIN-WAIT-2")
 
-    def _fire(self: Connection, kind: TimerKind) -> None:
-        if kind is TimerKind.RTO:
-            self._on_rto()
-        elif kind is TimerKind.DELACK:
-            self._on_delack()
-        elif kind is TimerKind.PERSIST:
-            self._on_persist()
-        elif kind is TimerKind.KEEPALIVE:
-            self._on_keepalive()
-        elif kind is TimerKind.FIN_WAIT2:
-            # Linux: an orphan's FIN_WAIT_2 ends after tcp_fin_timeout, silently.
-            self._drop(reason="tcp_fin_timeout in FIN-WAIT-2")
 
-    def _retry_limit(self: Connection) -> int:
-        knobs = self.engine.knobs
-        if self.state == State.SYN_SENT:
-            return knobs.tcp_syn_retries
-        if self.state == State.SYN_RECEIVED:
-            return knobs.tcp_synack_retries if self.listener is not None else knobs.tcp_syn_retries
-        if self.orphan:
-            return knobs.orphan_retries
-        return knobs.tcp_retries2
+def _retry_limit(conn: Connection) -> int:
+    knobs = conn.engine.knobs
+    if conn.state == State.SYN_SENT:
+        return knobs.tcp_syn_retries
+    if conn.state == State.SYN_RECEIVED:
+        return knobs.tcp_synack_retries if conn.listener is not None else knobs.tcp_syn_retries
+    if conn.orphan:
+        return knobs.orphan_retries
+    return knobs.tcp_retries2
 
-    def _on_rto(self: Connection) -> None:
-        """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
-        eng = self.engine
-        knobs = eng.knobs
-        if self.retransmits >= self._retry_limit():
-            if not (self.state == State.SYN_RECEIVED and self.listener is not None):
-                # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
-                # listener's half-open request dies without it (reqsk_timer_handler).
-                eng.counters["TCPAbortOnTimeout"] += 1
-            # Linux tcp_write_err: a remembered ICMP error (soft_error) says more than ETIMEDOUT.
-            self._drop(self.soft_error or errno.ETIMEDOUT,
-                       f"gave up after {self.retransmits} retransmissions")
-            return
-        syn = self.state in (State.SYN_SENT, State.SYN_RECEIVED)
-        if not (self.state == State.SYN_SENT and self.retransmits < knobs.tcp_syn_linear_timeouts):
-            self.rtt.back_off(knobs)
-        if syn:
-            eng.counters["TCPSynRetrans"] += 1
-        else:
-            eng.counters["TCPTimeouts"] += 1
-            self.cc.on_timeout(seq_diff(self.snd_max, self.snd_una), self.snd_max, self.mss)
-        self.retransmits += 1
-        self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged byte
-        self.rtt_time = None
-        self._retransmit_head()
-        self._set_timer(TimerKind.RTO, eng.now + self.rtt.rto)
 
-    def _on_delack(self: Connection) -> None:
-        """Delayed-ACK timer (Linux tcp_delack_timer_handler)."""
-        if not self.ack_pending:
-            return
-        knobs = self.engine.knobs
-        if self.pingpong:
-            # The reply we waited for did not come: leave ping-pong mode, deflate ATO.
-            self.pingpong = False
-            self.ato = knobs.tcp_delack_min
-        else:
-            self.ato = min(self.ato * 2, self.rtt.rto)
-        self.engine.counters["DelayedACKs"] += 1
-        self._send_ack()
-
-    def _on_persist(self: Connection) -> None:
-        """Zero-window probe (RFC 9293 section 3.8.6.1, Linux tcp_probe_timer / tcp_send_probe0)."""
-        eng = self.engine
-        knobs = eng.knobs
-        unsent = seq_diff((self.sndbuf_seq + self.send_queued) & MASK, self.snd_nxt)
-        if unsent <= 0 or self.snd_una != self.snd_max:
-            self.probes_out = 0  # nothing to probe for: data is in flight or all sent
-            self.rtt.backoff = 0
-            return
-        if self.snd_wnd:
-            # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293
-            # section 3.8.6.2.1) still takes what fits, once the probe timer says so.
-            n = min(unsent, self.mss, self.snd_wnd)
-            off = seq_diff(self.snd_nxt, self.sndbuf_seq)
-            flags = ACK | PSH | (FIN if n == unsent and self.fin_queued else 0)
-            self.probes_out = 0
-            self.rtt.backoff = 0
-            self._send_data(self.snd_nxt, flags, self.sndbuf.view(off, n))  # type: ignore[union-attr]
-            return
-        # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
-        # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
-        # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
-        if self.probes_out >= self._retry_limit():
+def _on_rto(conn: Connection) -> None:
+    """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
+    eng = conn.engine
+    knobs = eng.knobs
+    if conn.recovery.retransmits >= _retry_limit(conn):
+        if not (conn.state == State.SYN_RECEIVED and conn.listener is not None):
+            # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
+            # listener's half-open request dies without it (reqsk_timer_handler).
             eng.counters["TCPAbortOnTimeout"] += 1
-            self._drop(self.soft_error or errno.ETIMEDOUT, "zero-window probes unanswered")
-            return
-        self.probes_out += 1
-        eng.counters["TCPWinProbe"] += 1
-        self._emit(self._segment((self.snd_una - 1) & MASK, ACK))  # Linux probes with snd_una - 1
-        if self.rtt.backoff < knobs.tcp_retries2:
-            self.rtt.backoff += 1
-        self._set_timer(TimerKind.PERSIST, eng.now + self._probe_interval())
+        # Linux tcp_write_err: a remembered ICMP error (soft_error) says more than ETIMEDOUT.
+        conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  f"gave up after {conn.recovery.retransmits} retransmissions")
+        return
+    syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+    if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
+        conn.recovery.back_off(knobs)
+    if syn:
+        eng.counters["TCPSynRetrans"] += 1
+    else:
+        eng.counters["TCPTimeouts"] += 1
+        conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
+    conn.recovery.retransmits += 1
+    conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
+    conn.recovery.rtt_time = None
+    output.retransmit_head(conn)
+    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
 
-    def _probe_interval(self: Connection) -> float:
-        """Linux tcp_probe0_when: max(RTO, rto_min) doubled per probe sent, at most rto_max."""
-        knobs = self.engine.knobs
-        base = max(self.rtt.rto, knobs.tcp_rto_min)
-        return min(base * (1 << self.rtt.backoff), knobs.tcp_rto_max)
 
-    def _on_keepalive(self: Connection) -> None:
-        """Keepalive (RFC 1122 section 4.2.3.6; Linux tcp_keepalive_timer)."""
-        eng = self.engine
-        if not self.keepalive or self.state not in _KEEPALIVE_STATES:
-            return
-        idle = eng.now - self.last_recv
-        # Per-connection values (TCP_KEEPIDLE/INTVL/CNT), else the knobs (Linux keepalive_*_when).
-        keep_time = self.keepalive_time
-        if self.snd_una != self.snd_max or idle < keep_time:
-            self._set_timer(TimerKind.KEEPALIVE, self.last_recv + keep_time
-                            if idle < keep_time else eng.now + keep_time)
-            return
-        if self.probes_out >= self.keepalive_probes:
-            eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
-            self._send_active_rst()
-            self._drop(self.soft_error or errno.ETIMEDOUT, "keepalive probes unanswered")
-            return
-        self.probes_out += 1
-        eng.counters["TCPKeepAlive"] += 1
-        self._emit(self._segment((self.snd_una - 1) & MASK, ACK))
-        self._set_timer(TimerKind.KEEPALIVE, eng.now + self.keepalive_intvl)
+def _on_delack(conn: Connection) -> None:
+    """Delayed-ACK timer (Linux tcp_delack_timer_handler)."""
+    if conn.delack.on_timer(conn.engine.knobs, conn.recovery.rto):
+        conn.engine.counters["DelayedACKs"] += 1
+        output.send_ack(conn)
+
+
+def _on_persist(conn: Connection) -> None:
+    """Zero-window probe (RFC 9293 section 3.8.6.1, Linux tcp_probe_timer / tcp_send_probe0)."""
+    eng = conn.engine
+    knobs = eng.knobs
+    unsent = seq_diff((conn.sndbuf_seq + conn.send_queued) & MASK, conn.snd_nxt)
+    if unsent <= 0 or conn.snd_una != conn.snd_max:
+        conn.probes_out = 0  # nothing to probe for: data is in flight or all sent
+        conn.recovery.backoff = 0
+        return
+    if conn.snd_wnd:
+        # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293
+        # section 3.8.6.2.1) still takes what fits, once the probe timer says so.
+        n = min(unsent, conn.mss, conn.snd_wnd)
+        off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
+        flags = ACK | PSH | (FIN if n == unsent and conn.fin_queued else 0)
+        conn.probes_out = 0
+        conn.recovery.backoff = 0
+        output.send_data(conn, conn.snd_nxt, flags, conn.sndbuf.view(off, n))  # type: ignore[union-attr]
+        return
+    # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
+    # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
+    # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
+    if conn.probes_out >= _retry_limit(conn):
+        eng.counters["TCPAbortOnTimeout"] += 1
+        conn.drop(Event.PROBES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  "zero-window probes unanswered")
+        return
+    conn.probes_out += 1
+    eng.counters["TCPWinProbe"] += 1
+    output.send_probe(conn)  # Linux probes with snd_una - 1
+    if conn.recovery.backoff < knobs.tcp_retries2:
+        conn.recovery.backoff += 1
+    conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
+
+
+def probe_interval(conn: Connection) -> float:
+    """Linux tcp_probe0_when: max(RTO, rto_min) doubled per probe sent, at most rto_max."""
+    knobs = conn.engine.knobs
+    base = max(conn.recovery.rto, knobs.tcp_rto_min)
+    return min(base * (1 << conn.recovery.backoff), knobs.tcp_rto_max)
+
+
+def _on_keepalive(conn: Connection) -> None:
+    """Keepalive (RFC 1122 section 4.2.3.6; Linux tcp_keepalive_timer)."""
+    eng = conn.engine
+    if not options(conn).keepalive or conn.state not in _KEEPALIVE_STATES:
+        return
+    idle = eng.now - conn.last_recv
+    # Per-connection values (TCP_KEEPIDLE/INTVL/CNT), else the knobs (Linux keepalive_*_when).
+    keep_time = keepalive_time(conn)
+    if conn.snd_una != conn.snd_max or idle < keep_time:
+        conn.set_timer(TimerKind.KEEPALIVE, conn.last_recv + keep_time
+                       if idle < keep_time else eng.now + keep_time)
+        return
+    if conn.probes_out >= keepalive_probes(conn):
+        eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
+        output.send_active_rst(conn)
+        conn.drop(Event.KEEPALIVE_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  "keepalive probes unanswered")
+        return
+    conn.probes_out += 1
+    eng.counters["TCPKeepAlive"] += 1
+    output.send_probe(conn)
+    conn.set_timer(TimerKind.KEEPALIVE, eng.now + keepalive_intvl(conn))

@@ -131,7 +131,7 @@ class TimeWaitTable:
     def add(self, conn: Connection, now: float, length: float) -> None:
         self._put(conn.key, _RECORD.pack(
             conn.laddr, conn.lport, conn.raddr, conn.rport, conn.snd_max, conn.rcv_nxt, conn.ts_ok,
-            conn.ts_recent, conn.ts_offset, conn._select_window() >> conn.rcv_wscale, conn.rcv_wscale,
+            conn.ts_recent, conn.ts_offset, conn.rwin.select(conn) >> conn.rcv_wscale, conn.rcv_wscale,
             now + length))
 
     def restart(self, tw: TimeWait, now: float, length: float) -> None:

@@ -42,16 +42,21 @@ def ms_timer(seconds: float) -> str:
     return out or "0ms"  # ss prints nothing at all for zero; a learner reads 0ms better
 
 
-def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: bool = False
-            ) -> list[tuple[str, ...]]:
-    """One tuple per socket: state, recv-q, send-q, local, peer, extra (timers, internals)."""
+def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: bool = False,
+            now: float | None = None) -> list[tuple[str, ...]]:
+    """One tuple per socket: state, recv-q, send-q, local, peer, extra (timers, internals).
+
+    Timers count down to `now`; without it, to the engine's last packet or timer.
+    """
+    if now is None:
+        now = engine.now
     rows: list[tuple[str, ...]] = []
     if listening:
         for lst in engine.listeners.values():
             rows.append(("LISTEN", str(len(lst.accept_queue)), str(lst.backlog),
                          f"{ip_str(lst.laddr)}:{lst.lport}", "0.0.0.0:*", ""))
     for conn in engine.conns.values():
-        d = conn.info()
+        d = conn.info(now)
         extra = []
         if timers and d["timers"]:
             extra += [f"timer:({kind},{ms_timer(left)},{n})" for kind, left, n in d["timers"]]
@@ -60,14 +65,15 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         rows.append((d["state"], str(d["recv_q"]), str(d["send_q"]), d["local"], d["peer"], " ".join(extra)))
     for tw in engine.timewait_entries():
         laddr, lport, raddr, rport = tw.four_tuple
-        timer = f"timer:(timewait,{ms_timer(tw.expires - engine.now)},0)" if timers else ""
+        timer = f"timer:(timewait,{ms_timer(tw.expires - now)},0)" if timers else ""
         rows.append(("TIME-WAIT", "0", "0", f"{ip_str(laddr)}:{lport}", f"{ip_str(raddr)}:{rport}", timer))
     return rows
 
 
-def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: bool = False) -> str:
+def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: bool = False,
+       now: float | None = None) -> str:
     """The table as text, header first, columns aligned like ss's."""
-    rows = ss_rows(engine, listening=listening, timers=timers, info=info)
+    rows = ss_rows(engine, listening=listening, timers=timers, info=info, now=now)
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(5)]
     lines = []
     for row in [(*_HEADER, ""), *rows]:

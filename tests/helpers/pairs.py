@@ -31,15 +31,15 @@ def pair_connect(p: EnginePair, lport: int = 40000, rport: int = 80, backlog: in
 def full_life(p: EnginePair) -> None:
     """Handshake, 100 bytes up, 300 bytes down, the client closes first, TIME_WAIT runs out."""
     client, server = pair_connect(p)
-    client.send(b"x" * 100)
+    client.send(b"x" * 100, p.now)
     p.run_for(0.1)
-    assert server.recv(1000) == b"x" * 100
-    server.send(b"y" * 300)
+    assert server.recv(1000, p.now) == b"x" * 100
+    server.send(b"y" * 300, p.now)
     p.run_for(0.1)
-    assert client.recv(1000) == b"y" * 300
-    client.close()
+    assert client.recv(1000, p.now) == b"y" * 300
+    client.close(p.now)
     p.run_for(0.1)
-    server.close()
+    server.close(p.now)
     p.run_for(61.0)
 
 

@@ -60,7 +60,7 @@ async def test_accepted_socket_inherits_the_listeners_options(net: Net, autojump
     assert srv.getsockopt(SOL, _s.SO_REUSEADDR) == 1
     assert srv.getsockopt(TCP, _s.TCP_NODELAY) == 1
     assert srv.getsockopt(SOL, _s.SO_KEEPALIVE) == 1
-    assert srv.connection.nodelay and srv.connection.keepalive
+    assert srv.connection.opts.nodelay and srv.connection.opts.keepalive
 
 
 async def test_an_accepted_sockets_options_are_its_own(net: Net, autojump_clock: MockClock) -> None:
@@ -73,7 +73,7 @@ async def test_an_accepted_sockets_options_are_its_own(net: Net, autojump_clock:
     first.setsockopt(SOL, _s.SO_KEEPALIVE, 1)
     for other in (lst, second):
         assert other.getsockopt(TCP, _s.TCP_NODELAY) == 1 and other.getsockopt(SOL, _s.SO_KEEPALIVE) == 0
-    assert second.connection.nodelay and not second.connection.keepalive
+    assert second.connection.opts.nodelay and not second.connection.opts.keepalive
     lst.setsockopt(TCP, _s.TCP_KEEPIDLE, 30)
     assert first.getsockopt(TCP, _s.TCP_KEEPIDLE) == second.getsockopt(TCP, _s.TCP_KEEPIDLE) != 30
     assert first.getsockopt(TCP, _s.TCP_NODELAY) == 0 and first.getsockopt(SOL, _s.SO_KEEPALIVE) == 1

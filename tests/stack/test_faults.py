@@ -177,7 +177,7 @@ def test_first_fin_dropped_goes_out_again_after_one_rto() -> None:
     rec = Recorder().watch(p)
     inj = FaultInjector([parse_rule("drop:dir=out,flags=F,nth=1")], observer=rec.host("client")).attach(p)
     client, server = pair_connect(p)
-    client.close()
+    client.close(p.now)
     p.run_for(1.0)
     fins = [e for e in p.sent("a") if e.seg.flags & FIN]
     assert [e.delivered for e in fins] == [False, True]
@@ -222,14 +222,14 @@ def test_delay_and_dup_on_the_pair() -> None:
     FaultInjector(["delay:dir=out,flags=P,nth=1,ms=50", "dup:dir=out,flags=P,nth=2"],
                   observer=rec.host("client")).attach(p)
     t0 = p.now
-    client.send(b"one")
+    client.send(b"one", p.now)
     p.run_for(0.2)
-    client.send(b"two")
+    client.send(b"two", p.now)
     p.run_for(0.2)
     arrivals = [e for e in rec.segments("server") if e.direction == "in" and e.length]
     assert arrivals[0].time == pytest.approx(t0 + 0.050 + p.latency)
     assert [e.length for e in arrivals] == [3, 3, 3]  # "two" arrived twice
-    assert server.recv(100) == b"onetwo"
+    assert server.recv(100, p.now) == b"onetwo"
     text = render_ladder(rec)
     assert "[delay 50ms]" in text and "[dup]" in text
 
@@ -241,7 +241,7 @@ def test_reorder_on_the_pair() -> None:
     inj = FaultInjector(["reorder:dir=out,nth=1"]).attach(p)
     assert inj.observer is rec.host("client")  # found on the engine: faults land in the trace
     data = bytes(range(256)) * 12  # 3072 bytes: three segments in one burst
-    client.send(data)
+    client.send(data, p.now)
     p.run_for(0.5)
     ins = [e.seq for e in rec.segments("server") if e.direction == "in" and e.length]
     first_sent = [e.seq for e in rec.segments("client") if e.direction == "out" and e.length]
@@ -250,7 +250,7 @@ def test_reorder_on_the_pair() -> None:
     # The receiver saw a hole and said so at once: a duplicate ACK with a SACK block.
     acks = [e for e in rec.segments("server") if e.direction == "out" and not e.length]
     assert any(e.options.get("sack") for e in acks)
-    assert server.recv(10_000) == data
+    assert server.recv(10_000, p.now) == data
     assert "[reorder]" in render_ladder(rec)
 
 
@@ -260,18 +260,18 @@ def test_reorder_with_ms_on_the_pair_when_nothing_follows() -> None:
     client, server = pair_connect(p)
     FaultInjector(["reorder:dir=out,nth=1,ms=30"]).attach(p)
     t0 = p.now
-    client.send(b"alone")
+    client.send(b"alone", p.now)
     p.run_for(0.1)
     (arrival,) = [e for e in rec.segments("server") if e.direction == "in" and e.length]
     assert arrival.time == pytest.approx(t0 + 0.030 + p.latency)
-    assert server.recv(10) == b"alone"
+    assert server.recv(10, p.now) == b"alone"
 
 
 def test_reorder_needs_the_pair_attached() -> None:
     p = EnginePair()
     client, _ = pair_connect(p)
     p.fault = FaultInjector(["reorder:dir=out"])
-    client.send(b"x")
+    client.send(b"x", p.now)
     with pytest.raises(RuntimeError, match="attach"):
         p.run_for(0.1)
 

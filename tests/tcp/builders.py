@@ -38,11 +38,11 @@ def _peer(knob_values: dict[str, Any]) -> Peer:
 
 def _close(p: Peer, conn: Connection, at: float, *, orphan: bool = True) -> None:
     """The application closes (or only shuts down its sending side) at `at`; the FIN goes out."""
-    p.eng.now = p.now = at
+    p.now = at
     if orphan:
-        conn.close()
+        conn.close(at)
     else:
-        conn.shutdown(SHUT_WR)
+        conn.shutdown(SHUT_WR, at)
     (fin,) = p.out()
     assert fin.flags & FIN
 

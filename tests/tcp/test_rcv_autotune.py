@@ -37,10 +37,10 @@ def _bulk(p: EnginePair, client: Connection, server: Connection, total: int,
     got = bytearray()
     while len(got) < len(data):
         if sent < len(data):
-            sent += client.send(memoryview(data)[sent:])
+            sent += client.send(memoryview(data)[sent:], p.now)
         assert p.step(), "the transfer stalled"
         if reading(p.now):
-            got += server.recv(1 << 24) or b""
+            got += server.recv(1 << 24, p.now) or b""
     assert got == data
     return bytes(got)
 
@@ -55,13 +55,13 @@ def test_the_window_grows_to_tcp_rmem_max_when_the_application_reads() -> None:
     client, server = pair_connect(p)
     # wscale 7 so that tcp_rmem[2] can be offered (Linux tcp_select_initial_window); the window
     # starts at half of tcp_rmem[1]: one 64960-byte segment.
-    assert server.rcv_wscale == 7 and (server.rcvbuf_size, server.window_clamp) == (131072, 65536)
+    assert server.rcv_wscale == 7 and (server.rcvbuf_size, server.rwin.window_clamp) == (131072, 65536)
     start = p.now
     _bulk(p, client, server, 50 * MB)
     windows = [w for _, w in _offered(p, server)]
     assert windows[:2] == [640, 65536]  # the first segment fills it, the read reopens it
     assert 3_000_000 < max(windows) <= RMEM_MAX // 2
-    assert (server.rcvbuf_size, server.window_clamp) == (RMEM_MAX, RMEM_MAX // 2)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (RMEM_MAX, RMEM_MAX // 2)
     info = server.info()
     assert info["rcvbuf"] == RMEM_MAX and info["rcv_space"] > 2 * MB
     assert info["rcv_rtt"] == pytest.approx(0.001)  # the pair's round trip: 2 x 0.5 ms
@@ -69,7 +69,7 @@ def test_the_window_grows_to_tcp_rmem_max_when_the_application_reads() -> None:
     assert p.now - start < 0.05
     # ss -i shows it as Linux's does.
     line = ss(p.b, listening=False, info=True).splitlines()[1].split()
-    assert f"rcv_space:{info['rcv_space']}" in line and f"rcv_ssthresh:{server.rcv_ssthresh}" in line
+    assert f"rcv_space:{info['rcv_space']}" in line and f"rcv_ssthresh:{server.rwin.rcv_ssthresh}" in line
     assert "rcv_rtt:1" in line
 
 
@@ -92,7 +92,7 @@ def test_no_growth_once_the_application_sized_the_buffer_or_with_the_knob_off(ho
     start = p.now
     _bulk(p, client, server, 10 * MB)
     assert max(w for _, w in _offered(p, server)) == 65536
-    assert (server.rcvbuf_size, server.window_clamp) == (131072, 65536)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (131072, 65536)
     assert server.info()["rcv_space"] > 65536  # it measured, but did not act on it
     # One segment per round trip: 155 of them, 1 ms each.
     assert p.now - start > 0.15
@@ -104,7 +104,7 @@ def test_the_window_never_exceeds_what_tcp_rmem_max_allows() -> None:
     _bulk(p, client, server, 20 * MB)
     windows = [w for _, w in _offered(p, server)]
     assert 65536 < max(windows) <= 524288 // 2
-    assert (server.rcvbuf_size, server.window_clamp) == (524288, 262144)
+    assert (server.rcvbuf_size, server.rwin.window_clamp) == (524288, 262144)
 
 
 def test_so_rcvbuf_set_before_the_syn_bounds_the_window_and_its_scale() -> None:
@@ -113,7 +113,7 @@ def test_so_rcvbuf_set_before_the_syn_bounds_the_window_and_its_scale() -> None:
     p.b.listen(p.addr_b, 80, 5).options["rcvbuf"] = 16 * MB  # 32 MB bookkept, 16 MB of window
     client, server = pair_connect(p)
     assert server.rcv_wscale == 8  # 65535 << 7 could not offer 16 MB
-    assert server.window_clamp == server.rcv_ssthresh == 16 * MB
+    assert server.rwin.window_clamp == server.rwin.rcv_ssthresh == 16 * MB
     _bulk(p, client, server, 40 * MB)
     assert 65535 << 7 < max(w for _, w in _offered(p, server)) <= 16 * MB
     assert server.rcvbuf_size == 32 * MB
@@ -137,7 +137,7 @@ def test_the_right_edge_never_moves_left_while_the_window_grows_and_shrinks() ->
 def test_without_reads_the_buffer_does_not_grow() -> None:
     p = EnginePair(mtu=65000)
     client, server = pair_connect(p)
-    client.send(b"x" * 4 * MB)
+    client.send(b"x" * 4 * MB, p.now)
     p.run_for(1.0)
     # 65536 and the rest of the last 128-byte unit the scaled window was rounded up to.
     assert server.recv_queued == 65536 + 52 and _offered(p, server)[-1][1] == 0
@@ -155,29 +155,29 @@ def test_rcv_space_adjust_sizes_the_buffer_from_one_rtt_of_reads() -> None:
     # A full-sized segment echoing our clock of 10 ms ago: a receiver RTT of 10 ms
     # (tcp_rcv_rtt_measure_ts), and the first measure of 10 segments (tcp_init_buffer_space).
     p.feed(p.seg(ACK, seq=1, payload=b"a" * mss, ts_val=200, ts_ecr=ts(0.19)), at=0.2)
-    assert conn.rcv_rtt is not None and conn.rcv_rtt.rtt == pytest.approx(0.010)
+    assert conn.rwin.rcv_rtt is not None and conn.rwin.rcv_rtt.rtt == pytest.approx(0.010)
     assert conn.info()["rcv_space"] == 10 * 1460
-    assert len(conn.recv(1 << 20)) == mss  # less than an RTT since the measure began: nothing yet
+    assert len(conn.recv(1 << 20, p.now)) == mss  # less than an RTT since the measure began: nothing yet
     seq = 1 + mss
     for _ in range(21):
         p.feed(p.seg(ACK, seq=seq, payload=b"b" * mss, ts_val=201, ts_ecr=ts(0.19)), at=0.205)
         seq += mss
-    assert len(conn.recv(1 << 20)) == 21 * mss
+    assert len(conn.recv(1 << 20, p.now)) == 21 * mss
     assert conn.rcvbuf_size == 131072  # 5 ms: still within the RTT
     p.run_until(0.211)
-    conn.recv(1 << 20)  # nothing to read: the measure waits for a read
+    conn.recv(1 << 20, p.now)  # nothing to read: the measure waits for a read
     (ack,) = p.feed(p.seg(ACK, seq=seq, payload=b"c" * mss, ts_val=202, ts_ecr=ts(0.19)), at=0.212)
     assert ack.window << 7 <= 65536  # not grown yet
     seq += mss
-    assert len(conn.recv(1 << 20)) == mss
+    assert len(conn.recv(1 << 20, p.now)) == mss
     # 23 segments (33304 bytes) read in one RTT, against 14600 expected:
     # rcvwin = 2 * 33304 + 16 * 1460 = 89968, plus twice its growth 89968 * 18704 // 14600 = 115257.
-    assert conn.window_clamp == 89968 + 2 * 115257
-    assert conn.rcvbuf_size == 2 * conn.window_clamp  # tcp_space_from_win, tcp_adv_win_scale=1
+    assert conn.rwin.window_clamp == 89968 + 2 * 115257
+    assert conn.rcvbuf_size == 2 * conn.rwin.window_clamp  # tcp_space_from_win, tcp_adv_win_scale=1
     assert conn.info()["rcv_space"] == 23 * mss
     # tcp_grow_window: the next segment opens rcv_ssthresh by two advmss and is ACKed at once.
     (ack,) = p.feed(p.seg(ACK, seq=seq, payload=b"d" * mss, ts_val=203, ts_ecr=ts(0.19)), at=0.213)
-    assert conn.rcv_ssthresh == 65536 + 2 * 1460
+    assert conn.rwin.rcv_ssthresh == 65536 + 2 * 1460
     assert p.rel(ack) == (".", 1, seq + mss, 0) and ack.window << 7 == (65536 + 2 * 1460) & ~127
 
 

@@ -45,24 +45,24 @@ def _setup(drop: set[int]) -> tuple[EnginePair, Recorder, object, object, DropOn
 def test_initial_window_is_ten_segments() -> None:
     p, _, client, server, _ = _setup(set())
     data = b"i" * 100_000
-    sent = client.send(data)
+    sent = client.send(data, p.now)
     p.run(until=1.0001)  # sent, not yet acknowledged
     first_flight = [e for e in p.wire if e.time == 1.0 and e.sender == "a"]
     assert [len(e.seg.payload) for e in first_flight] == [MSS] * 10
     got = b""
     for _ in range(100):
         p.run_for(0.01)
-        sent += client.send(data[sent:])
-        got += server.recv(200_000) or b""
+        sent += client.send(data[sent:], p.now)
+        got += server.recv(200_000, p.now) or b""
     assert got == data
     assert client.info()["cwnd"] > 10  # slow start grew it
 
 
 def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     p, rec, client, server, _ = _setup({2 * MSS})
-    client.send(b"f" * 20 * MSS)
+    client.send(b"f" * 20 * MSS, p.now)
     p.run(until=3.0)
-    assert server.recv(100_000) == b"f" * 20 * MSS
+    assert server.recv(100_000, p.now) == b"f" * 20 * MSS
     lost_seq = (client.iss + 1 + 2 * MSS) & MASK
     sends = [i for i, (d, s, _) in enumerate(segments(rec)) if d == "out" and s.seq == lost_seq and s.payload]
     assert len(sends) == 2  # the lost copy and its retransmission
@@ -72,7 +72,7 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     # The ACK that brought snd_una to the hole, then exactly three duplicates (tcp_reordering = 3).
     assert len(acks_at_hole) == 1 + 3
     assert not acks_at_hole[0].sack and all(s.sack for s in acks_at_hole[1:])  # SACK: what did arrive
-    assert resend_at < 1.0 + client.rtt.rto  # well before the retransmission timer
+    assert resend_at < 1.0 + client.recovery.rto  # well before the retransmission timer
     c = p.a.counters
     assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 1, 0)
     assert c["TCPSackRecovery"] == 1
@@ -81,9 +81,9 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
 def test_newreno_partial_ack_retransmits_the_next_hole_at_once() -> None:
     """RFC 6582: two losses in one window are both repaired in one recovery, no timeout."""
     p, _, client, server, _ = _setup({2 * MSS, 5 * MSS})
-    client.send(b"n" * 20 * MSS)
+    client.send(b"n" * 20 * MSS, p.now)
     p.run(until=3.0)
-    assert server.recv(100_000) == b"n" * 20 * MSS
+    assert server.recv(100_000, p.now) == b"n" * 20 * MSS
     c = p.a.counters
     assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 2, 0)
     resends = [e.time for e in p.wire if e.sender == "a" and e.seg.payload
@@ -93,11 +93,11 @@ def test_newreno_partial_ack_retransmits_the_next_hole_at_once() -> None:
 
 def test_timeout_collapses_the_window_to_one_segment() -> None:
     p, _, client, server, hook = _setup({0})
-    client.send(b"t" * MSS)  # a single segment: no duplicate ACKs can come, only the RTO
+    client.send(b"t" * MSS, p.now)  # a single segment: no duplicate ACKs can come, only the RTO
     p.run(until=1.1)
     assert client.snd_una != client.snd_max
     p.run(until=3.0)
-    assert server.recv(10_000) == b"t" * MSS
+    assert server.recv(10_000, p.now) == b"t" * MSS
     c = p.a.counters
     assert (c["TCPTimeouts"], c["RetransSegs"], c["TCPFastRetrans"]) == (1, 1, 0)
     resend = [e.time for e in p.wire if e.sender == "a" and e.seg.payload][1]
@@ -111,11 +111,11 @@ def test_slow_start_counts_bytes_acknowledged_up_to_ssthresh_then_avoids_congest
     one ACK for ten segments (a GRO super-segment) grows the window by ten segments."""
     mss = 1000
     cc = NewReno(mss, 10)
-    cc.on_ack(10 * mss, 0, 10 * mss, mss)
+    cc.on_ack(10 * mss, mss)
     assert cc.cwnd == 20 * mss
     cc.ssthresh = 25 * mss
-    cc.on_ack(10 * mss, 0, 20 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
+    cc.on_ack(10 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
     assert cc.cwnd == 25 * mss + mss * 5 * mss // (25 * mss)
     before = cc.cwnd
-    cc.on_ack(cc.cwnd, 0, cc.cwnd, mss)  # a whole window acknowledged: one MSS more
+    cc.on_ack(cc.cwnd, mss)  # a whole window acknowledged: one MSS more
     assert cc.cwnd == before + mss

@@ -26,14 +26,14 @@ RTO = 0.21  # 10 ms handshake RTT + 200 ms
 def test_send_takes_only_what_the_send_buffer_holds() -> None:
     p, conn = established()
     big = b"x" * 1_000_000
-    taken = conn.send(big)
+    taken = conn.send(big, p.now)
     assert 0 < taken < len(big)
-    assert conn.send(big) == 0  # full: nothing is taken, nothing raised (EAGAIN for the socket layer)
+    assert conn.send(big, p.now) == 0  # full: nothing is taken, nothing raised (EAGAIN for the socket layer)
     assert not conn.writable
     out = p.out()
     assert [len(s.payload) for s in out] == [1460] * 10  # initial window: 10 segments (RFC 6928)
     p.feed(p.seg(ACK, seq=1, ack=1 + 14600), at=0.05)
-    assert conn.writable and conn.send(big) > 0
+    assert conn.writable and conn.send(big, p.now) > 0
 
 
 def test_receive_window_closes_when_the_application_does_not_read() -> None:
@@ -59,7 +59,7 @@ def test_receive_window_closes_when_the_application_does_not_read() -> None:
     assert p.rels(out) == [(".", 1, 4097, 0)] and out[0].window == 0
     assert p.eng.counters["TCPZeroWindowDrop"] == 1
     # Reading opens the window: the update goes at once (Linux tcp_cleanup_rbuf).
-    assert conn.recv(10_000) == data
+    assert conn.recv(10_000, p.now) == data
     (update,) = p.out()
     assert p.rel(update) == (".", 1, 4097, 0)
     assert update.window << 7 == 4096
@@ -75,8 +75,8 @@ def test_out_of_order_segments_are_reassembled_with_overlaps_trimmed() -> None:
     for lo, hi in ((20, 30), (5, 15), (0, 8), (12, 25)):
         acks += p.feed(p.seg(ACK | PSH, seq=1 + lo, payload=data[lo:hi]), at=1.0)
     assert [p.rel(a)[2] for a in acks] == [1, 1, 16, 31]  # every arrival ACKed at once
-    assert conn.recv(100) == data
-    assert conn.recv(100) is None
+    assert conn.recv(100, p.now) == data
+    assert conn.recv(100, p.now) is None
     assert p.eng.counters["TCPOFOQueue"] == 2
 
 
@@ -85,7 +85,7 @@ def test_duplicate_data_is_acked_at_once_and_not_delivered_twice() -> None:
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"once"), at=1.0)
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=b"once"), at=1.5)
     assert p.rels(out) == [(".", 1, 5, 0)]
-    assert conn.recv(100) == b"once"
+    assert conn.recv(100, p.now) == b"once"
 
 
 def test_data_beyond_the_window_is_trimmed() -> None:
@@ -97,7 +97,7 @@ def test_data_beyond_the_window_is_trimmed() -> None:
     assert conn.info()["rcv_wnd"] == 2048
     (ack,) = p.feed(p.seg(ACK | PSH | FIN, seq=1, payload=b"z" * 3000), at=0.02)
     assert p.rel(ack)[2] == 2049  # the FIN was beyond the window as well
-    assert conn.recv(5000) == b"z" * 2048 and conn.state == State.ESTABLISHED
+    assert conn.recv(5000, p.now) == b"z" * 2048 and conn.state == State.ESTABLISHED
 
 
 # ---------------------------------------------------------------------------- zero window, persist
@@ -110,7 +110,7 @@ def _zero_window_sender() -> tuple[Peer, object]:
     p.iss = p.feed(p.seg(SYN, seq=0, mss=1460, wscale=7, sack_permitted=True), at=0.0)[0].seq
     p.feed(p.seg(ACK, seq=1, ack=1, window=0), at=0.01)
     conn = lst.accept()
-    assert conn.send(b"d" * 1000) == 1000
+    assert conn.send(b"d" * 1000, p.now) == 1000
     assert p.out() == []
     assert conn.timers() == [(TimerKind.PERSIST, pytest.approx(RTO), 0)]
     return p, conn
@@ -143,7 +143,7 @@ def test_answered_zero_window_probes_keep_backing_off_and_never_give_up() -> Non
     # The window opens: the data goes, the backoff is forgotten.
     out = p.feed(p.seg(ACK, seq=1, ack=1, window=100), at=t + 1)
     assert p.rels(out) == [("P.", 1, 1, 1000)]
-    assert conn.rtt.backoff == 0
+    assert conn.recovery.backoff == 0
 
 
 def test_unanswered_zero_window_probes_give_up_after_tcp_retries2() -> None:
@@ -159,18 +159,18 @@ def test_a_window_too_small_for_the_sender_is_filled_by_the_probe_timer() -> Non
     then sends what fits rather than waiting for ever."""
     p = Peer()
     conn = p.accept(rtt=0.01, wscale=0)
-    conn.send(b"a" * 100)
+    conn.send(b"a" * 100, p.now)
     p.out()
     p.feed(p.seg(ACK, seq=1, ack=101, window=300), at=0.1)  # was 65535, now 300
-    conn.send(b"b" * 1000)
+    conn.send(b"b" * 1000, p.now)
     assert p.out() == []  # 300 < half the largest window seen: not worth sending yet
     ((kind, left, _),) = conn.timers()
-    assert kind == TimerKind.PERSIST and left == pytest.approx(conn.rtt.rto)
+    assert kind == TimerKind.PERSIST and left == pytest.approx(conn.recovery.rto)
     (t, seg), = p.run_until(0.1 + left)
     assert p.rel(seg) == ("P.", 101, 1, 300)
     # Unanswered, it is retransmitted as it was: 300 bytes, nothing beyond the window.
     t2, again = p.run_until_sent(5.0)
-    assert t2 == pytest.approx(t + conn.rtt.rto / 2) and p.rel(again)[1:] == (101, 1, 300)
+    assert t2 == pytest.approx(t + conn.recovery.rto / 2) and p.rel(again)[1:] == (101, 1, 300)
     out = p.feed(p.seg(ACK, seq=1, ack=401, window=65535), at=t2 + 0.01)
     assert p.rels(out) == [("P.", 401, 1, 700)]
 
@@ -187,8 +187,8 @@ def test_window_update_restarts_sending_without_waiting_for_the_probe() -> None:
 
 def test_nagle_holds_a_second_small_write_until_the_first_is_acked() -> None:
     p, conn = established()
-    conn.send(b"first")
-    conn.send(b"second")
+    conn.send(b"first", p.now)
+    conn.send(b"second", p.now)
     assert p.rels(p.out()) == [("P.", 1, 1, 5)]
     out = p.feed(p.seg(ACK, seq=1, ack=6), at=0.1)
     assert p.rels(out) == [("P.", 6, 1, 6)]
@@ -197,9 +197,9 @@ def test_nagle_holds_a_second_small_write_until_the_first_is_acked() -> None:
 def test_nagle_in_minshalls_form_sends_a_write_tail_at_once() -> None:
     """Linux tcp_minshall_check: only an unacknowledged *small* segment holds the next one."""
     p, conn = established()
-    conn.send(b"y" * 2000)
+    conn.send(b"y" * 2000, p.now)
     assert p.rels(p.out()) == [(".", 1, 1, 1460), ("P.", 1461, 1, 540)]
-    conn.send(b"z" * 100)
+    conn.send(b"z" * 100, p.now)
     assert p.out() == []  # the 540-byte segment is still out
     out = p.feed(p.seg(ACK, seq=1, ack=2001), at=0.1)
     assert p.rels(out) == [("P.", 2001, 1, 100)]
@@ -207,27 +207,27 @@ def test_nagle_in_minshalls_form_sends_a_write_tail_at_once() -> None:
 
 def test_nodelay_sends_small_writes_at_once() -> None:
     p, conn = established()
-    conn.apply_option("nodelay", True)
-    conn.send(b"first")
-    conn.send(b"second")
+    conn.apply_option("nodelay", True, p.now)
+    conn.send(b"first", p.now)
+    conn.send(b"second", p.now)
     assert p.rels(p.out()) == [("P.", 1, 1, 5), ("P.", 6, 1, 6)]
 
 
 def test_setting_nodelay_flushes_what_nagle_held() -> None:
     p, conn = established()
-    conn.send(b"first")
-    conn.send(b"second")
+    conn.send(b"first", p.now)
+    conn.send(b"second", p.now)
     p.out()
-    conn.apply_option("nodelay", True)
+    conn.apply_option("nodelay", True, p.now)
     assert p.rels(p.out()) == [("P.", 6, 1, 6)]
 
 
 def test_fin_is_never_held_by_nagle() -> None:
     p, conn = established()
-    conn.send(b"first")
-    conn.send(b"second")
+    conn.send(b"first", p.now)
+    conn.send(b"second", p.now)
     p.out()
-    conn.close()
+    conn.close(p.now)
     assert p.rels(p.out()) == [("FP.", 6, 1, 6)]  # the FIN rides on the held data
 
 
@@ -239,18 +239,18 @@ def test_sequence_numbers_wrap_around_2_32(monkeypatch: pytest.MonkeyPatch) -> N
     p = Peer(peer_isn=2**32 - 3)
     conn = p.connect(at=0.0, rtt=0.01)
     assert conn.iss == 2**32 - 5
-    conn.apply_option("nodelay", True)
-    conn.send(b"0123456789")
+    conn.apply_option("nodelay", True, p.now)
+    conn.send(b"0123456789", p.now)
     (seg,) = p.out()
     assert seg.seq == 2**32 - 4 and p.rel(seg) == ("P.", 1, 1, 10)
     out = p.feed(p.seg(ACK | PSH, seq=1, ack=11, payload=b"abcdefgh"), at=0.05)
     assert out[0].ack == 6  # (2**32 - 3) + 1 + 8 wrapped
-    assert conn.snd_una == 6 and conn.recv(100) == b"abcdefgh"
+    assert conn.snd_una == 6 and conn.recv(100, p.now) == b"abcdefgh"
     # Out-of-order data on the far side of the wrap is still put in the right place.
     p.feed(p.seg(ACK | PSH, seq=13, ack=11, payload=b"MNOP"), at=0.06)
     p.feed(p.seg(ACK | PSH, seq=9, ack=11, payload=b"IJKL"), at=0.07)
-    assert conn.recv(100) == b"IJKLMNOP"
-    conn.close()
+    assert conn.recv(100, p.now) == b"IJKLMNOP"
+    conn.close(p.now)
     (fin,) = p.out()
     assert p.rel(fin) == ("F.", 11, 17, 0) and fin.seq == 6
     out = p.feed(p.seg(FIN | ACK, seq=17, ack=12), at=0.1)
@@ -261,37 +261,37 @@ def test_sequence_numbers_wrap_around_2_32(monkeypatch: pytest.MonkeyPatch) -> N
 def test_engine_sends_from_the_right_four_tuple() -> None:
     p = Peer()
     conn = p.connect()
-    conn.send(b"x")
+    conn.send(b"x", p.now)
     (s,) = p.out()
     assert (s.src, s.sport, s.dst, s.dport) == (LOCAL, 80, REMOTE, RPORT)
 
 
 def test_retransmission_timeout_doubles_and_karn_skips_the_ambiguous_sample() -> None:
     p, conn = established(tcp_timestamps=0)
-    p.eng.now = p.now = 1.0
-    conn.send(b"q" * 100)
+    p.now = 1.0
+    conn.send(b"q" * 100, p.now)
     (_seg,) = p.out()
     sent = p.run_until(1.0 + 3 * RTO)  # nothing answers: resent after RTO, then after 2 RTO
     assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO])
     assert all(p.rel(s) == ("P.", 1, 1, 100) for _, s in sent)
-    assert conn.rtt.rto == pytest.approx(4 * RTO)
+    assert conn.recovery.rto == pytest.approx(4 * RTO)
     p.feed(p.seg(ACK, seq=1, ack=101), at=1.0 + 3 * RTO + 0.05)
-    assert conn.rtt.srtt == pytest.approx(0.01)  # no sample from a retransmitted segment (Karn)
-    assert conn.rtt.rto == pytest.approx(4 * RTO)  # the backed-off RTO stays until a clean sample
-    conn.send(b"r" * 100)
+    assert conn.recovery.srtt == pytest.approx(0.01)  # no sample from a retransmitted segment (Karn)
+    assert conn.recovery.rto == pytest.approx(4 * RTO)  # the backed-off RTO stays until a clean sample
+    conn.send(b"r" * 100, p.now)
     t1 = p.now
     p.out()
     assert conn.timers() == [(TimerKind.RTO, pytest.approx(4 * RTO), 0)]
     p.feed(p.seg(ACK, seq=1, ack=201), at=t1 + 0.01)
-    assert conn.rtt.rto == pytest.approx(0.01 + 0.2)  # a clean sample: back to srtt + 200 ms
+    assert conn.recovery.rto == pytest.approx(0.01 + 0.2)  # a clean sample: back to srtt + 200 ms
     assert p.eng.counters["RetransSegs"] == 2 and p.eng.counters["TCPTimeouts"] == 2
 
 
 def test_rto_minimum_is_200_ms_and_maximum_120_s() -> None:
     p = Peer(knobs(tcp_timestamps=0))
     conn = p.accept(rtt=0.0001)
-    assert conn.rtt.rto == pytest.approx(0.2001)
-    conn.send(b"q")
+    assert conn.recovery.rto == pytest.approx(0.2001)
+    conn.send(b"q", p.now)
     p.out()
     sent = p.run_until(2000)
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(sent)]
@@ -301,7 +301,7 @@ def test_rto_minimum_is_200_ms_and_maximum_120_s() -> None:
 def test_tcp_retries2_gives_up_after_15_retransmissions_without_rst() -> None:
     p = Peer()
     conn = p.accept(rtt=0.001)
-    conn.send(b"lost")
+    conn.send(b"lost", p.now)
     p.out()
     sent = p.run_until(10_000)
     assert len(sent) == 15

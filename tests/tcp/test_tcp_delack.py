@@ -21,7 +21,7 @@ def _quick_acks(p: Peer, conn: object, start: float, count: int = 16) -> float:
         out = p.feed(p.seg(ACK | PSH, seq=seq, payload=b"q" * 100), at=start + i * 0.01)
         seq += 100
         assert p.rels(out) == [(".", 1, seq, 0)], f"segment {i} not ACKed at once"
-        assert conn.recv(1000) == b"q" * 100
+        assert conn.recv(1000, p.now) == b"q" * 100
     return seq
 
 
@@ -43,7 +43,7 @@ def test_delay_grows_from_40_ms_to_at_most_200_ms() -> None:
     estimate (here 300 ms) and by TCP_DELACK_MAX = 200 ms."""
     p = Peer()
     conn = p.connect(rtt=0.3)
-    assert conn.rtt.srtt == pytest.approx(0.3)
+    assert conn.recovery.srtt == pytest.approx(0.3)
     seq = _quick_acks(p, conn, 1.0)
     delays = []
     t = 1.6
@@ -80,10 +80,10 @@ def test_two_full_segments_are_acked_at_once() -> None:
     p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK, seq=seq, payload=b"f" * 1460), at=1.3) == []
-    assert conn.recv(5000) == b"f" * 1460
+    assert conn.recv(5000, p.now) == b"f" * 1460
     assert p.out() == []  # one full segment: still waiting
     assert p.feed(p.seg(ACK, seq=seq + 1460, payload=b"f" * 1460), at=1.31) == []
-    assert conn.recv(5000) == b"f" * 1460  # Linux tcp_recvmsg -> tcp_cleanup_rbuf sends it now
+    assert conn.recv(5000, p.now) == b"f" * 1460  # Linux tcp_recvmsg -> tcp_cleanup_rbuf sends it now
     assert p.rels(p.out()) == [(".", 1, seq + 2920, 0)]
     assert p.eng.counters["DelayedACKs"] == 0
     # Two small segments are not "more than one full segment": they wait.
@@ -102,15 +102,15 @@ def test_out_of_order_and_duplicate_data_are_acked_at_once_even_after_quickack()
     assert p.rels(out) == [(".", 1, seq, 0)]  # an old duplicate: ACK at once
     out = p.feed(p.seg(ACK | PSH, seq=seq, payload=b"h" * 500), at=1.3)
     assert p.rels(out) == [(".", 1, seq + 510, 0)]  # the hole filled: ACK at once
-    assert conn.recv(1000) == b"h" * 500 + b"o" * 10
+    assert conn.recv(1000, p.now) == b"h" * 500 + b"o" * 10
 
 
 def test_pending_ack_rides_on_data() -> None:
     p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK | PSH, seq=seq, payload=b"request"), at=1.3) == []
-    p.eng.now = p.now = 1.31
-    conn.send(b"response")
+    p.now = 1.31
+    conn.send(b"response", p.now)
     assert p.rels(p.out()) == [("P.", 1, seq + 7, 8)]  # the ACK is in the reply
     assert p.run_until(1.4) == []  # and no bare ACK follows
     assert p.eng.counters["DelayedACKs"] == 0
@@ -124,8 +124,8 @@ def test_a_quick_reply_turns_on_ping_pong_mode() -> None:
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"GET"), at=1.0)  # quick-ACKed
     p.out()
-    p.eng.now = p.now = 1.01
-    conn.send(b"200 OK")
+    p.now = 1.01
+    conn.send(b"200 OK", p.now)
     p.out()
     assert conn.pingpong
     assert p.feed(p.seg(ACK | PSH, seq=4, ack=7, payload=b"GET"), at=1.05) == []
@@ -139,12 +139,12 @@ def test_quickack_sends_the_pending_ack_now() -> None:
     seq = _quick_acks(p, conn, 1.0)
     p.feed(p.seg(ACK | PSH, seq=seq, payload=b"x"), at=1.3)
     assert p.out() == []
-    p.eng.now = p.now = 1.305
-    conn.quickack()
+    p.now = 1.305
+    conn.quickack(p.now)
     assert p.rels(p.out()) == [(".", 1, seq + 1, 0)]
     assert p.run_until(1.4) == []
     assert p.eng.counters["DelayedACKs"] == 0
-    conn.quickack()
+    conn.quickack(p.now)
     assert p.out() == []  # nothing pending: nothing sent
 
 
@@ -153,8 +153,8 @@ def test_a_duplicate_means_our_ack_was_lost_so_ping_pong_mode_ends() -> None:
     also leaves ping-pong mode): the duplicate and the next new segment are ACKed at once."""
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"GET"), at=1.0)
-    p.eng.now = p.now = 1.01
-    conn.send(b"200 OK")
+    p.now = 1.01
+    conn.send(b"200 OK", p.now)
     p.out()
     assert conn.pingpong
     out = p.feed(p.seg(ACK | PSH, seq=1, ack=7, payload=b"GET"), at=1.3)  # our ACK of it was lost
@@ -171,13 +171,13 @@ def test_reading_a_small_segment_sends_its_ack_unless_in_ping_pong_mode() -> Non
     p, conn = established()
     seq = _quick_acks(p, conn, 1.0)
     assert p.feed(p.seg(ACK | PSH, seq=seq, payload=b"typed"), at=1.2) == []
-    assert conn.recv(100) == b"typed"
+    assert conn.recv(100, p.now) == b"typed"
     assert p.rels(p.out()) == [(".", 1, seq + 5, 0)]  # at the read, not 40 ms later
     seq += 5
-    conn.pingpong = True  # as after a quick reply (see test_a_quick_reply_turns_on_ping_pong_mode)
+    conn.delack.pingpong = True  # as after a quick reply (see test_a_quick_reply_turns_on_ping_pong_mode)
     p.feed(p.seg(ACK | PSH, seq=seq, payload=b"one"), at=1.3)
-    assert conn.recv(100) == b"one"
+    assert conn.recv(100, p.now) == b"one"
     assert p.out() == []  # a reply may carry it
     p.feed(p.seg(ACK | PSH, seq=seq + 3, payload=b"two"), at=1.31)
-    assert conn.recv(100) == b"two"
+    assert conn.recv(100, p.now) == b"two"
     assert p.rels(p.out()) == [(".", 1, seq + 6, 0)]  # two small segments: no more waiting

@@ -77,7 +77,7 @@ def test_ce_is_echoed_with_ece_until_the_peers_cwr() -> None:
     assert conn.ecn_ok
     (ack,) = p.feed(p.seg(ACK | PSH, seq=1, payload=b"a" * 100, tos=0x03), at=0.1)  # CE
     assert ack.flags == ACK | ECE
-    conn.send(b"reply")
+    conn.send(b"reply", p.now)
     (data,) = p.out()
     assert data.flags & ECE and data.tos & 0x03 == 0  # our own segments are not ECN-capable
     (ack,) = p.feed(p.seg(ACK | PSH | CWR, seq=101, ack=6, payload=b"b" * 100, tos=0x02), at=0.2)

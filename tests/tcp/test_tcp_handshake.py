@@ -72,8 +72,8 @@ def test_handshake_completes_and_counts_passive_open() -> None:
     assert (c["PassiveOpens"], c["ActiveOpens"], c["CurrEstab"]) == (1, 0, 1)
     assert state_path(p.rec, conn) == [State.LISTEN, State.SYN_RECEIVED, State.ESTABLISHED]
     # The SYN-ACK was answered after 50 ms: that is the first RTT sample (RFC 6298 section 2.2).
-    assert conn.rtt.srtt == pytest.approx(0.05)
-    assert conn.rtt.rto == pytest.approx(0.05 + 0.2)  # Linux floors rttvar at 200 ms
+    assert conn.recovery.srtt == pytest.approx(0.05)
+    assert conn.recovery.rto == pytest.approx(0.05 + 0.2)  # Linux floors rttvar at 200 ms
 
 
 # ---------------------------------------------------------------------------- SYN-SENT
@@ -93,7 +93,7 @@ def test_connect_sends_syn_with_options_then_acks_the_synack() -> None:
                        ts_val=5, ts_ecr=syn.ts_val), at=0.02)
     assert p.rels(out) == [(".", 1, 1, 0)]
     assert out[0].ts_ecr == 5
-    assert out[0].window == conn._select_window() >> 7  # scaled from now on
+    assert out[0].window == conn.rwin.select(conn) >> 7  # scaled from now on
     assert conn.state == State.ESTABLISHED
     assert p.eng.counters["ActiveOpens"] == 1 and p.eng.counters["CurrEstab"] == 1
 
@@ -125,7 +125,7 @@ def test_syn_sent_rst_ack_refuses_the_connection() -> None:
     assert conn.state == State.CLOSED
     assert p.eng.counters["AttemptFails"] == 1
     with pytest.raises(OSError) as e:
-        conn.recv(10)
+        conn.recv(10, p.now)
     assert e.value.errno == errno.ECONNREFUSED
     assert p.eng.poll_at() is None  # the SYN timer went with it
 
@@ -170,9 +170,9 @@ def test_simultaneous_open_through_a_wire() -> None:
     for eng in (p.a, p.b):
         assert eng.counters["TCPSYNChallenge"] == 0
         assert eng.counters["CurrEstab"] == 1
-    a.send(b"ping")
+    a.send(b"ping", p.now)
     p.run(until=0.2)
-    assert b.recv(10) == b"ping"
+    assert b.recv(10, p.now) == b"ping"
 
 
 def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
@@ -183,7 +183,7 @@ def test_syn_retries_follow_linux_backoff_then_etimedout() -> None:
     assert conn.state == State.CLOSED
     assert state_changes(p.rec)[-1][2] == 127.0  # given up at 63 + 64 s
     with pytest.raises(OSError) as e:
-        conn.send(b"x")
+        conn.send(b"x", p.now)
     assert e.value.errno == errno.ETIMEDOUT
     c = p.eng.counters
     assert (c["RetransSegs"], c["AttemptFails"], c["OutRsts"]) == (6, 1, 0)
@@ -203,8 +203,8 @@ def test_karn_no_rtt_sample_from_a_retransmitted_syn() -> None:
     assert len(p.run_until(1.5)) == 1  # the SYN again at 1 s
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=1.6)
     assert conn.state == State.ESTABLISHED
-    assert conn.rtt.srtt is None  # 1.6 s or 0.6 s? ambiguous, so no sample (Karn)
-    assert conn.rtt.rto == 2.0  # the backed-off value stays
+    assert conn.recovery.srtt is None  # 1.6 s or 0.6 s? ambiguous, so no sample (Karn)
+    assert conn.recovery.rto == 2.0  # the backed-off value stays
 
 
 # ---------------------------------------------------------------------------- SYN-RECEIVED
@@ -264,9 +264,9 @@ def test_synack_rtt_sample_and_data_on_the_third_segment() -> None:
     # The handshake's ACK may already carry data (it is delivered, and ACKed at once: quick-ACK).
     out = p.feed(p.seg(ACK, seq=1, ack=1, payload=b"hello"), at=0.03)
     conn = lst.accept()
-    assert conn is not None and conn.recv(100) == b"hello"
+    assert conn is not None and conn.recv(100, p.now) == b"hello"
     assert p.rels(out) == [(".", 1, 6, 0)]
-    assert conn.rtt.srtt == pytest.approx(0.03)
+    assert conn.recovery.srtt == pytest.approx(0.03)
 
 
 def test_syn_received_takes_any_in_window_rst() -> None:
@@ -288,8 +288,10 @@ def test_syn_received_a_different_syn_resets_the_half_open_connection() -> None:
 
 
 def test_a_connection_has_no_instance_dict() -> None:
-    """Every mixin of Connection declares empty __slots__: one without them would give every
+    """Connection and every part it owns declare __slots__: one without them would give every
     connection a dict (about 100 B more per idle connection, against a 4 KB budget)."""
     p = Peer()
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
     assert not hasattr(conn, "__dict__")
+    for part in (conn.delack, conn.rwin, conn.recovery, conn.recovery.cc):
+        assert not hasattr(part, "__dict__"), part

@@ -66,20 +66,20 @@ def test_snd_nxt_itself_counts_as_in_flight_as_in_linux() -> None:
 
 def test_once_established_an_error_is_only_remembered_and_reported_on_timeout() -> None:
     p, conn = established(tcp_retries2=2)
-    conn.send(b"x" * 100)
+    conn.send(b"x" * 100, p.now)
     p.out()
     icmp(p, 1, code=UNREACH_HOST, at=0.5)
     assert conn.state == State.ESTABLISHED and conn.error == 0
     p.run_until(60.0)  # the data is never acknowledged: retransmissions run out
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        conn.send(b"y")
+        conn.send(b"y", p.now)
     assert e.value.errno == errno.EHOSTUNREACH  # not ETIMEDOUT: Linux tcp_write_err
 
 
 def test_an_error_quoting_acknowledged_data_is_ignored() -> None:
     p, conn = established(tcp_retries2=2)
-    conn.send(b"x" * 100)
+    conn.send(b"x" * 100, p.now)
     p.out()
     p.feed(p.seg(ACK, seq=1, ack=101), at=0.1)
     icmp(p, 1, code=UNREACH_HOST, at=0.2)  # about bytes 1..100, already acknowledged

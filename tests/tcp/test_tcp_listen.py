@@ -83,9 +83,9 @@ def test_abort_on_overflow_0_drops_the_final_ack_and_completes_later() -> None:
     assert len(lst.accept_queue) == 3 and not lst.syn_queue
     assert p.b.counters["PassiveOpens"] == 4
     server4 = lst.accept_queue[-1]
-    c4.send(b"finally")
+    c4.send(b"finally", p.now)
     p.run(until=5.0)
-    assert server4.recv(100) == b"finally"
+    assert server4.recv(100, p.now) == b"finally"
 
 
 def test_abort_on_overflow_1_answers_the_final_ack_with_rst() -> None:
@@ -97,7 +97,7 @@ def test_abort_on_overflow_1_answers_the_final_ack_with_rst() -> None:
     p.run(until=0.1)
     assert c4.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        c4.recv(1)
+        c4.recv(1, p.now)
     assert e.value.errno == errno.ECONNRESET
     assert not lst.syn_queue and len(lst.accept_queue) == 3
 
@@ -116,7 +116,7 @@ def test_listener_close_resets_connections_nobody_accepted() -> None:
     lst = p.b.listen(p.addr_b, 80, 5)
     c1 = p.a.connect(p.addr_a, 40001, p.addr_b, 80, 0.0)
     p.run_for(0.01)
-    lst.close()
+    lst.close(p.now)
     p.run_for(0.01)
     assert [e.seg.flags for e in p.wire if e.sender == "b"][-1] == RST | ACK
     assert c1.state == State.CLOSED
@@ -125,7 +125,7 @@ def test_listener_close_resets_connections_nobody_accepted() -> None:
     p.run_for(0.01)
     assert c2.state == State.CLOSED  # the port is closed now: RST|ACK to the SYN
     with pytest.raises(OSError) as e:
-        c2.recv(1)
+        c2.recv(1, p.now)
     assert e.value.errno == errno.ECONNREFUSED
 
 
@@ -134,7 +134,7 @@ def test_listener_options_are_inherited_by_new_connections() -> None:
     lst = p.b.listen(p.addr_b, 80, 5)
     lst.options["nodelay"] = True
     _, server = pair_connect(p)
-    assert server.nodelay is True
+    assert server.opts is not None and server.opts.nodelay is True
 
 
 def test_accepted_connection_leaves_the_listener() -> None:
@@ -156,12 +156,12 @@ def test_connection_reset_in_the_accept_queue_is_still_accepted() -> None:
     lst = p.b.listen(p.addr_b, 80, 5)
     client = p.a.connect(p.addr_a, 40001, p.addr_b, 80, 0.0)
     p.run_for(0.01)
-    client.abort()  # RST before the server application accepted
+    client.abort(p.now)  # RST before the server application accepted
     p.run_for(0.01)
     assert p.b.counters["EstabResets"] == 1
     server = lst.accept()
     assert server is not None and server.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        server.recv(10)
+        server.recv(10, p.now)
     assert e.value.errno == errno.ECONNRESET
     assert lst.accept() is None

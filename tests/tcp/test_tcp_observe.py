@@ -26,9 +26,9 @@ def test_observer_sees_every_state_of_an_active_close() -> None:
     p.a.observer = rec
     client, server = pair_connect(p)
     p.run(until=1.0)
-    client.close()
+    client.close(p.now)
     p.run(until=1.5)
-    server.close()
+    server.close(p.now)
     p.run(until=100.0)
     # The trace names a connection by its endpoints: the TIME_WAIT entry that follows the client
     # has the same ones, and its only change starts from TIME_WAIT.
@@ -83,9 +83,9 @@ def test_observer_segments_match_the_segment_counters() -> None:
     rec = Recorder()
     p.b.observer = rec
     client, server = pair_connect(p)
-    client.send(b"x" * 5000)
+    client.send(b"x" * 5000, p.now)
     p.run(until=1.0)
-    server.recv(10_000)
+    server.recv(10_000, p.now)
     ins = [s for d, s, _ in segments(rec) if d == "in"]
     outs = [s for d, s, _ in segments(rec) if d == "out"]
     assert len(ins) == p.b.counters["InSegs"] == len([e for e in p.wire if e.sender == "a"])
@@ -98,12 +98,12 @@ def test_counters_of_a_whole_life() -> None:
     before_a, before_b = dict(p.a.counters), dict(p.b.counters)
     client, server = pair_connect(p)
     assert p.a.counters["CurrEstab"] == p.b.counters["CurrEstab"] == 1
-    client.send(b"hello")
+    client.send(b"hello", p.now)
     p.run(until=1.0)
-    assert server.recv(10) == b"hello"
-    client.close()
+    assert server.recv(10, p.now) == b"hello"
+    client.close(p.now)
     p.run(until=2.0)
-    server.close()
+    server.close(p.now)
     p.run(until=100.0)
     a, b = p.a.counters.moved(before_a), p.b.counters.moved(before_b)
     assert a["ActiveOpens"] == 1 and "PassiveOpens" not in a
@@ -120,10 +120,9 @@ def test_timers_report_time_left_and_retries_like_ss() -> None:
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
     p.out()
     p.run_until(1.0)
-    p.eng.now = 1.5
-    assert conn.timers() == [(TimerKind.RTO, 1.5, 1)]  # ss: timer:(on,1.5sec,1)
-    assert conn.info()["timers"] == [("on", 1.5, 1)]
-    assert conn.info()["state"] == "SYN-SENT"
+    assert conn.timers(1.5) == [(TimerKind.RTO, 1.5, 1)]  # ss: timer:(on,1.5sec,1)
+    assert conn.info(1.5)["timers"] == [("on", 1.5, 1)]
+    assert conn.info(1.5)["state"] == "SYN-SENT"
 
 
 def test_info_reports_what_ss_shows() -> None:
@@ -135,7 +134,7 @@ def test_info_reports_what_ss_shows() -> None:
     assert info["mss"] == 1448 and info["cwnd"] == 10
     assert info["wscale"] == (7, 7) and info["sack"] and info["ts"]
     assert info["rto"] == pytest.approx(0.201, abs=0.001)
-    client.send(b"abc")
+    client.send(b"abc", p.now)
     assert client.info()["send_q"] == 3
 
 
@@ -157,8 +156,8 @@ def test_a_bug_in_one_connections_timer_resets_only_that_connection(
         real(self, now)
 
     monkeypatch.setattr(Connection, "on_timers", faulty)
-    victim_c.close()
-    other_c.close()  # both servers now hold a delayed ACK, due at the same moment
+    victim_c.close(p.now)
+    other_c.close(p.now)  # both servers now hold a delayed ACK, due at the same moment
     p.run(until=p.now + 1.0)
     assert p.b.counters["TCPConnectionErrors"] == 1
     assert victim_s.state == State.CLOSED and victim_c.state == State.CLOSED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.pair import EnginePair
+from minitcp.tcp.rcvwindow import window_space
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN
 
@@ -27,18 +28,18 @@ def test_segments_fill_a_jumbo_mtu_through_the_wire() -> None:
     p = EnginePair(mtu=9000)
     client, server = pair_connect(p)
     assert client.mss == server.mss == 8960 - 12  # timestamps take 12 bytes of every segment
-    client.send(b"j" * 20_000)
+    client.send(b"j" * 20_000, p.now)
     p.run_for(0.1)
     sizes = [len(e.seg.payload) for e in p.wire if e.sender == "a" and e.seg.payload]
     assert sizes == [8948, 8948, 20_000 - 2 * 8948]
-    assert server.recv(30_000) == b"j" * 20_000
+    assert server.recv(30_000, p.now) == b"j" * 20_000
 
 
 def test_without_an_mss_option_the_peer_gets_536() -> None:
     p = Peer()
     conn = p.accept(mss=None, wscale=None, sack=False)
     assert conn.mss == 536
-    conn.send(b"m" * 2000)
+    conn.send(b"m" * 2000, p.now)
     assert [len(s.payload) for s in p.out()] == [536, 536, 536, 392]
 
 
@@ -59,7 +60,7 @@ def test_maxseg_is_advertised_in_the_syn_and_caps_our_segments() -> None:
     p.iss = syn.seq
     assert syn.mss == 1000
     p.feed(p.seg(SYN | ACK, seq=0, ack=1, mss=1460), at=0.01)
-    conn.send(b"k" * 2500)
+    conn.send(b"k" * 2500, p.now)
     assert [len(s.payload) for s in p.out()] == [1000, 1000, 500]
 
 
@@ -71,7 +72,7 @@ def test_peer_window_is_scaled_after_the_syn() -> None:
     conn = p.accept(mss=1000, wscale=3, sack=False)
     p.feed(p.seg(ACK, seq=1, ack=1, window=500), at=0.05)  # 500 << 3 = 4000 bytes
     assert conn.snd_wnd == 4000
-    conn.send(b"w" * 10_000)
+    conn.send(b"w" * 10_000, p.now)
     assert [len(s.payload) for s in p.out()] == [1000] * 4
 
 
@@ -80,7 +81,7 @@ def test_window_in_a_syn_is_never_scaled() -> None:
     p = Peer()
     conn = p.connect(window=1000, mss=500, wscale=3, sack=False)
     assert conn.snd_wnd == 1000
-    conn.send(b"v" * 5000)
+    conn.send(b"v" * 5000, p.now)
     assert [len(s.payload) for s in p.out()] == [500, 500]
 
 
@@ -92,7 +93,7 @@ def test_our_window_is_scaled_by_our_shift() -> None:
     # 64 KiB (half of the 128 KiB buffer) less the 2 unread bytes, rounded UP to the 128-byte
     # unit so the right edge we promised does not move back (Linux ALIGN in __tcp_select_window).
     assert out[0].window == 512
-    conn.recv(10)
+    conn.recv(10, p.now)
     p.feed(p.seg(ACK | PSH, seq=3, payload=b"x" * 1000), at=0.2)
     assert conn.info()["rcv_wnd"] == 64640  # 65536 - 1000 = 64536, rounded up to 128
 
@@ -205,7 +206,7 @@ def test_no_timestamps_when_the_peer_does_not_offer_them() -> None:
     p = Peer()
     conn = p.accept(ts=False)
     assert not conn.ts_ok and conn.mss == 1460
-    conn.send(b"x")
+    conn.send(b"x", p.now)
     assert p.out()[0].ts_val is None
 
 
@@ -215,7 +216,7 @@ def test_paws_drops_a_segment_with_an_old_timestamp() -> None:
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"new", ts_val=5000, ts_ecr=0), at=0.5)
     out = p.feed(p.seg(ACK | PSH, seq=4, payload=b"old", ts_val=4000, ts_ecr=0), at=0.6)
     assert p.rels(out) == [(".", 1, 4, 0)]  # dropped, answered with a duplicate ACK
-    assert conn.recv(100) == b"new"
+    assert conn.recv(100, p.now) == b"new"
     assert p.eng.counters["PAWSEstabRejected"] == 1
 
 
@@ -256,7 +257,7 @@ def test_freebsd_recvspace_is_minitcps_receive_space() -> None:
     assert k.tcp_rmem[1] == 131072 and k.tcp_wmem[1] == 32768
     p = Peer(k)
     conn = p.eng.connect(LOCAL, 80, REMOTE, RPORT, 0.0)
-    assert conn._window_space() == 65536
+    assert window_space(conn) == 65536
     (syn,) = p.out()
     assert syn.window == 64240
 

@@ -47,26 +47,26 @@ class App:
         self.shut = self.eof = self.closed = False
         self.conn: Connection | None = None
 
-    def act(self) -> bool:
-        """One turn of the application; whether it did anything."""
+    def act(self, now: float) -> bool:
+        """One turn of the application at time `now`; whether it did anything."""
         conn = self.conn
         if conn is None or self.closed:
             return False
         before = (self.sent, len(self.got), self.shut, self.eof)
         if conn.state in (State.ESTABLISHED, State.CLOSE_WAIT) and not self.shut:
             if self.sent < len(self.data):
-                self.sent += conn.send(self.data[self.sent:])
+                self.sent += conn.send(self.data[self.sent:], now)
             if self.sent == len(self.data):
-                conn.shutdown(SHUT_WR)
+                conn.shutdown(SHUT_WR, now)
                 self.shut = True
         if not self.eof:
-            chunk = conn.recv(self.chunk)
+            chunk = conn.recv(self.chunk, now)
             if chunk == b"":
                 self.eof = True
             elif chunk:
                 self.got += chunk
         if self.eof and self.shut:
-            conn.close()
+            conn.close(now)
             self.closed = True
         return self.closed or before != (self.sent, len(self.got), self.shut, self.eof)
 
@@ -106,7 +106,7 @@ def test_streams_survive_a_lossy_reordering_duplicating_link(
     for _ in range(500_000):
         if b_app.conn is None:
             b_app.conn = lst.accept()
-        progress = a_app.act() | b_app.act()
+        progress = a_app.act(p.now) | b_app.act(p.now)
         if a_app.closed and b_app.closed and not p.a.conns and not p.b.conns:
             break
         if not p.step() and not progress:

@@ -55,9 +55,9 @@ def test_rst_exactly_at_rcv_nxt_resets_the_connection() -> None:
     c = p.eng.counters
     assert (c["EstabResets"], c["CurrEstab"]) == (1, 0)
     with pytest.raises(OSError) as e:
-        conn.recv(1)
+        conn.recv(1, p.now)
     assert e.value.errno == errno.ECONNRESET
-    assert conn.recv(1) == b""  # the error is reported once, then end of stream
+    assert conn.recv(1, p.now) == b""  # the error is reported once, then end of stream
 
 
 def test_rst_elsewhere_in_the_window_gets_a_rate_limited_challenge_ack() -> None:
@@ -119,7 +119,7 @@ def test_rst_at_the_fin_sequence_counts_even_after_the_fin_was_acked() -> None:
         p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
         assert p.rels([s for _, s in p.run_until(1.5)]) == [(".", 1, 2, 0)]  # the delayed ACK of the FIN
         if close_first:
-            conn.shutdown(SHUT_WR)
+            conn.shutdown(SHUT_WR, p.now)
             assert p.rels(p.out()) == [("F.", 1, 2, 0)]
         assert conn.state == state
         assert p.feed(p.seg(RST, seq=1), at=2.0) == []
@@ -134,7 +134,7 @@ def test_insecure_syn_knob_resets_on_a_syn_in_the_window() -> None:
     assert p.rels(out) == [("R.", 1, 1, 0)]
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        conn.send(b"x")
+        conn.send(b"x", p.now)
     assert e.value.errno == errno.ECONNRESET
 
 
@@ -154,7 +154,7 @@ def test_rst_in_close_wait_reports_epipe_and_rcv_nxt_minus_one_is_accepted() -> 
     assert p.feed(p.seg(RST, seq=1), at=1.1) == []
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        conn.send(b"x")
+        conn.send(b"x", p.now)
     assert e.value.errno == errno.EPIPE
 
 
@@ -164,8 +164,8 @@ def test_rst_in_close_wait_reports_epipe_and_rcv_nxt_minus_one_is_accepted() -> 
 def test_close_with_unread_data_sends_rst_instead_of_fin() -> None:
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"unread"), at=1.0)
-    p.eng.now = p.now = 1.1
-    conn.close()
+    p.now = 1.1
+    conn.close(p.now)
     assert p.rels(p.out()) == [("R.", 1, 7, 0)]  # seq = snd_nxt, ack = rcv_nxt (tcp_send_active_reset)
     assert conn.state == State.CLOSED
     c = p.eng.counters
@@ -177,30 +177,30 @@ def test_close_with_unread_data_sends_rst_instead_of_fin() -> None:
 def test_close_after_reading_everything_sends_fin() -> None:
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"read me"), at=1.0)
-    assert conn.recv(100) == b"read me"
-    p.eng.now = p.now = 1.1
-    conn.close()
+    assert conn.recv(100, p.now) == b"read me"
+    p.now = 1.1
+    conn.close(p.now)
     assert p.rels(p.out()) == [("F.", 1, 8, 0)]
 
 
 def test_shut_rd_does_not_discard_queued_data_but_close_still_resets() -> None:
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"abc"), at=1.0)
-    conn.shutdown(SHUT_RD)
+    conn.shutdown(SHUT_RD, p.now)
     assert p.out() == []
-    p.eng.now = p.now = 1.1
-    conn.close()
+    p.now = 1.1
+    conn.close(p.now)
     assert p.out()[0].flags == RST | ACK
     assert p.eng.counters["TCPAbortOnClose"] == 1
 
 
 def test_linger_zero_abort_sends_rst_and_skips_time_wait() -> None:
     p, conn = established()
-    conn.send(b"unsent?")
+    conn.send(b"unsent?", p.now)
     p.out()
-    p.eng.now = p.now = 1.0
-    conn.apply_option("linger", 0)
-    conn.close()
+    p.now = 1.0
+    conn.apply_option("linger", 0, p.now)
+    conn.close(p.now)
     assert p.rels(p.out()) == [("R.", 8, 1, 0)]
     assert conn.state == State.CLOSED
     assert p.eng.counters["TCPAbortOnData"] == 1  # Linux counts SO_LINGER 0 there
@@ -211,7 +211,7 @@ def test_linger_zero_abort_sends_rst_and_skips_time_wait() -> None:
 def test_abort_is_linger_zero() -> None:
     p = Peer()
     conn = p.connect()
-    conn.abort()
+    conn.abort(p.now)
     assert p.rels(p.out()) == [("R.", 1, 1, 0)]
     assert conn.state == State.CLOSED and not p.eng.conns
 
@@ -220,7 +220,7 @@ def test_close_in_syn_sent_is_silent() -> None:
     p = Peer()
     conn = p.eng.connect(LOCAL, 80, REMOTE, 40000, 0.0)
     p.out()
-    conn.close()
+    conn.close(p.now)
     assert p.out() == [] and conn.state == State.CLOSED
     assert p.eng.poll_at() is None
 
@@ -233,9 +233,9 @@ def test_after_the_peers_fin_a_later_rst_leaves_reads_at_end_of_stream() -> None
     assert conn.state == State.CLOSE_WAIT
     p.feed(p.seg(RST, seq=5), at=1.1)
     assert conn.state == State.CLOSED
-    assert conn.recv(100) == b"bye"
-    assert conn.recv(100) == b""
-    assert conn.recv(100) == b""
+    assert conn.recv(100, p.now) == b"bye"
+    assert conn.recv(100, p.now) == b""
+    assert conn.recv(100, p.now) == b""
     with pytest.raises(OSError) as e:
-        conn.send(b"x")
+        conn.send(b"x", p.now)
     assert e.value.errno == errno.EPIPE

@@ -57,7 +57,7 @@ def opened(fault: object = None, **kw: object) -> tuple[EnginePair, object, obje
     p = EnginePair(fault=fault, **kw)  # type: ignore[arg-type]
     client, server = pair_connect(p)
     p.run(until=T0)
-    assert client.rtt.rto == pytest.approx(RTO) and server.rtt.rto == pytest.approx(RTO)
+    assert client.recovery.rto == pytest.approx(RTO) and server.recovery.rto == pytest.approx(RTO)
     return p, client, server
 
 
@@ -78,10 +78,10 @@ def test_four_way_close_client_first() -> None:
     and FIN are sent at different moments, by the kernel and by the application.
     """
     p, client, server = opened()
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
     assert (client.state, server.state) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 1.5)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),
@@ -103,10 +103,10 @@ def test_four_way_close_server_first() -> None:
     server; the client goes through CLOSE_WAIT and LAST_ACK and keeps no state.
     """
     p, client, server = opened()
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 0.5)
-    assert client.recv(10) == b""  # the client application reads end-of-stream
-    client.close()
+    assert client.recv(10, p.now) == b""  # the client application reads end-of-stream
+    client.close(p.now)
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "b", "F.", 1, 1, 0, True),
@@ -126,8 +126,8 @@ def test_simultaneous_close_goes_through_closing() -> None:
     TIME_WAIT. Still four segments, but two pairs crossing.
     """
     p, client, server = opened()
-    client.close()
-    server.close()
+    client.close(p.now)
+    server.close(p.now)
     p.run(until=T0 + 0.5)
     rec = sorted(log(p, client, server))
     assert rec == sorted([
@@ -151,7 +151,7 @@ def test_first_fin_lost_is_retransmitted_after_the_rto() -> None:
     FIN_WAIT_1 meanwhile. How often it may try is tcp_orphan_retries.
     """
     p, client, server = opened(Lose(is_fin_from("a")))
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.1)
     assert (client.state, server.state) == (State.FIN_WAIT_1, State.ESTABLISHED)
     p.run(until=T0 + 1.0)
@@ -173,7 +173,7 @@ def test_every_fin_lost_client_gives_up_after_tcp_orphan_retries() -> None:
     RST). The server never heard anything and is still ESTABLISHED.
     """
     p, client, server = opened(Lose(is_fin_from("a"), count=100))
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 200)
     fins = [w for w in log(p, client, server) if w[1] == "a"]
     assert [w[0] for w in fins] == pytest.approx([RTO * (2 ** k - 1) for k in range(9)])
@@ -194,7 +194,7 @@ def test_ack_of_the_first_fin_lost() -> None:
     CLOSE_WAIT, sees a FIN it already has and ACKs it again, at once.
     """
     p, client, server = opened(Lose(is_pure_ack_from("b")))
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),
@@ -217,9 +217,9 @@ def test_server_fin_lost_is_retransmitted_from_last_ack() -> None:
     it and enters TIME_WAIT.
     """
     p, client, server = opened(Lose(is_fin_from("b")))
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 1.5)
     assert log(p, client, server, since=T0 + 0.5) == [
         (0.5, "b", "F.", 1, 2, 0, False),
@@ -239,9 +239,9 @@ def test_every_server_fin_lost_both_sides_give_up() -> None:
     p, client, server = opened(Lose(is_fin_from("b"), count=100))
     rec_a = Recorder()
     p.a.observer = rec_a
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 300)
     fins = [w for w in log(p, client, server, since=T0 + 0.5) if w[1] == "b"]
     assert len(fins) == 9
@@ -264,9 +264,9 @@ def test_last_ack_lost_time_wait_acks_the_retransmitted_fin() -> None:
     """
     p, client, server = opened(Lose(lambda s, seg: s == "a" and seg.flags == ACK
                                     and server.state == State.LAST_ACK))
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 1.5)
     assert log(p, client, server, since=T0 + 0.5) == [
         (0.5, "b", "F.", 1, 2, 0, True),
@@ -303,12 +303,12 @@ def test_why_time_wait_an_old_duplicate_is_not_accepted_by_a_new_incarnation() -
     p.a.observer = rec_a
     client, server = pair_connect(p)
     p.run(until=T0)
-    server.send(b"OLD-DATA")
+    server.send(b"OLD-DATA", p.now)
     p.run(until=T0 + 0.1)
-    assert client.recv(100) == b"OLD-DATA"
-    server.close()
+    assert client.recv(100, p.now) == b"OLD-DATA"
+    server.close(p.now)
     p.run(until=T0 + 0.2)
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.3)
     assert server.state == State.TIME_WAIT and client.state == State.CLOSED
     old_server_iss = server.iss
@@ -316,11 +316,11 @@ def test_why_time_wait_an_old_duplicate_is_not_accepted_by_a_new_incarnation() -
     p.run(until=T0 + 2.0)
     client2, server2 = pair_connect(p)  # same four-tuple, new incarnation
     assert (server2.iss - old_server_iss) & 0xFFFFFFFF == 2 + 8 + 65537  # SYN + 8 bytes + FIN, +65537
-    server2.send(b"new data")
+    server2.send(b"new data", p.now)
     p.run(until=T0 + 10.0)
     stale = [e for e in p.wire if bytes(e.seg.payload) == b"OLD-DATA"]
     assert len(stale) == 1  # one transmission, delivered twice: at ~1 s and at ~6 s
-    assert client2.recv(100) == b"new data"  # and nothing else
+    assert client2.recv(100, p.now) == b"new data"  # and nothing else
     assert ("outside the receive window", T0 + 5.0005) in [
         (e.reason, round(e.time, 6)) for e in events_of(rec_a, DropEvent, client2)]
 
@@ -337,9 +337,9 @@ def test_why_time_wait_it_answers_the_fin_whose_ack_was_lost() -> None:
                                     and server.state == State.LAST_ACK), knobs_a=knobs(tcp_max_tw_buckets=0))
     rec_b = Recorder()
     p.b.observer = rec_b
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 1.5)
     assert log(p, client, server, since=T0 + 0.5) == [
         (0.5, "b", "F.", 1, 2, 0, True),
@@ -368,9 +368,9 @@ def test_too_many_time_wait_the_client_holds_its_ports() -> None:
     ports = list(range(40001, 40011))
     for port in ports:
         client, server = pair_connect(p, lport=port)
-        client.close()
+        client.close(p.now)
         p.run_for(0.1)
-        server.close()
+        server.close(p.now)
         p.run_for(0.1)
     in_use = [p.a.in_use(p.addr_a, port, p.addr_b, 80) for port in ports]
     assert in_use == [True] * 8 + [False] * 2
@@ -394,12 +394,12 @@ def test_close_wait_lasts_as_long_as_the_application_does_not_close() -> None:
     closes, its FIN finds nothing and is answered with RST.
     """
     p, client, server = opened()
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 3600)
     assert server.state == State.CLOSE_WAIT
     assert client.state == State.CLOSED
     assert server.info()["state"] == "CLOSE-WAIT"
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 3601)
     assert [w[2] for w in log(p, client, server, since=T0 + 3600)] == ["F.", "R"]
     assert server.state == State.CLOSED
@@ -412,7 +412,7 @@ def test_close_wait_and_fin_wait_2_both_last_after_shutdown() -> None:
     has no timeout, so both sides wait as long as the applications do.
     """
     p, client, server = opened()
-    client.shutdown(SHUT_WR)
+    client.shutdown(SHUT_WR, p.now)
     p.run(until=T0 + 3600)
     assert (client.state, server.state) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
     assert client.timers() == [] and server.timers() == []
@@ -429,18 +429,18 @@ def test_shutdown_sends_fin_at_once_and_still_receives() -> None:
     server's FIN (end of stream).
     """
     p, client, server = opened()
-    client.shutdown(SHUT_WR)
+    client.shutdown(SHUT_WR, p.now)
     p.run(until=T0 + 0.1)
     assert log(p, client, server)[0] == (0.0, "a", "F.", 1, 1, 0, True)
     with pytest.raises(OSError) as e:
-        client.send(b"more")
+        client.send(b"more", p.now)
     assert e.value.errno == errno.EPIPE
-    server.send(b"here is the rest")
+    server.send(b"here is the rest", p.now)
     p.run(until=T0 + 0.2)
-    assert client.recv(100) == b"here is the rest"
-    server.close()
+    assert client.recv(100, p.now) == b"here is the rest"
+    server.close(p.now)
     p.run(until=T0 + 0.3)
-    assert client.recv(100) == b""
+    assert client.recv(100, p.now) == b""
     assert client.state == State.TIME_WAIT
 
 
@@ -452,14 +452,14 @@ def test_close_with_unread_data_is_the_brutal_way() -> None:
     the server's next read reports ECONNRESET.
     """
     p, client, server = opened()
-    server.send(b"you will never read this")
+    server.send(b"you will never read this", p.now)
     p.run(until=T0 + 0.1)
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.2)
     assert [w[2] for w in log(p, client, server, since=T0 + 0.05)] == ["R."]
     assert p.a.counters["TCPAbortOnClose"] == 1
     with pytest.raises(OSError) as e:
-        server.recv(10)
+        server.recv(10, p.now)
     assert e.value.errno == errno.ECONNRESET
     assert client.state == server.state == State.CLOSED
 
@@ -473,16 +473,16 @@ def test_data_after_close_gets_rst() -> None:
     next send (Linux tcp_reset reports EPIPE in CLOSE_WAIT, ECONNRESET elsewhere).
     """
     p, client, server = opened()
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.5)
     assert client.state == State.FIN_WAIT_2
-    server.send(b"reply nobody reads")
+    server.send(b"reply nobody reads", p.now)
     p.run(until=T0 + 0.6)
     assert [w[1:3] for w in log(p, client, server, since=T0 + 0.5)] == [("b", "P."), ("a", "R")]
     assert p.a.counters["TCPAbortOnData"] == 1
     assert client.state == server.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        server.send(b"again")
+        server.send(b"again", p.now)
     assert e.value.errno == errno.EPIPE
 
 
@@ -499,19 +499,19 @@ def test_delayed_ack_rides_on_the_response_or_waits_40_ms() -> None:
     goes alone 40 ms later (没有响应数据要发送时，ACK 将会延迟一段时间).
     """
     p, client, server = opened()
-    client.send(b"GET /1")
+    client.send(b"GET /1", p.now)
     p.run(until=T0 + 0.01)
-    assert server.recv(100) == b"GET /1"
-    server.send(b"200 /1")
+    assert server.recv(100, p.now) == b"GET /1"
+    server.send(b"200 /1", p.now)
     p.run(until=T0 + 0.1)
-    client.recv(100)
-    client.send(b"GET /2")
+    client.recv(100, p.now)
+    client.send(b"GET /2", p.now)
     p.run(until=T0 + 0.11)
-    server.recv(100)
-    server.send(b"200 /2")
+    server.recv(100, p.now)
+    server.send(b"200 /2", p.now)
     p.run(until=T0 + 0.2)
-    client.recv(100)
-    client.send(b"GET /3")  # no response this time
+    client.recv(100, p.now)
+    client.send(b"GET /3", p.now)  # no response this time
     p.run(until=T0 + 0.5)
     assert [(w[0], w[1], w[2], w[5]) for w in log(p, client, server)] == [
         (0.0, "a", "P.", 6),
@@ -535,10 +535,10 @@ def test_three_segment_close_when_the_server_closes_within_the_delay() -> None:
     the capture shows three segments: FIN, FIN+ACK, ACK.
     """
     p, client, server = opened()
-    client.close()
+    client.close(p.now)
     p.run(until=T0 + 0.0105)
     assert server.state == State.CLOSE_WAIT
-    server.close()
+    server.close(p.now)
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),

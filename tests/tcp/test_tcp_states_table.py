@@ -107,27 +107,27 @@ class Ctx:
 
 def _send(ctx: Ctx, data: bytes) -> None:
     assert ctx.conn is not None
-    ctx.conn.send(data)
+    ctx.conn.send(data, ctx.p.now)
 
 
 def _shutdown_wr(ctx: Ctx) -> None:
     assert ctx.conn is not None
-    ctx.conn.shutdown(SHUT_WR)
+    ctx.conn.shutdown(SHUT_WR, ctx.p.now)
 
 
 def _close(ctx: Ctx) -> None:
     assert ctx.conn is not None
-    ctx.conn.close()
+    ctx.conn.close(ctx.p.now)
 
 
 def _abort(ctx: Ctx) -> None:
     assert ctx.conn is not None
-    ctx.conn.abort()
+    ctx.conn.abort(ctx.p.now)
 
 
 def _set_option(ctx: Ctx, name: str, value: Any) -> None:
     assert ctx.conn is not None
-    ctx.conn.apply_option(name, value)
+    ctx.conn.apply_option(name, value, ctx.p.now)
 
 
 def _listen(ctx: Ctx, backlog: int = 5) -> Listener:
@@ -137,7 +137,7 @@ def _listen(ctx: Ctx, backlog: int = 5) -> Listener:
 
 def _close_listener(ctx: Ctx) -> None:
     assert ctx.listener is not None
-    ctx.listener.close()
+    ctx.listener.close(ctx.p.now)
 
 
 def _active_open(ctx: Ctx) -> None:

@@ -27,7 +27,7 @@ RTO = 0.21
 
 def test_the_handshake_gives_the_rto_these_tests_count_with() -> None:
     _, conn = established()
-    assert conn.rtt.rto == pytest.approx(RTO)
+    assert conn.recovery.rto == pytest.approx(RTO)
 
 
 # ---------------------------------------------------------------------------- ESTABLISHED
@@ -37,15 +37,15 @@ def test_established_delivers_in_order_data_and_acks_it_in_quickack_mode() -> No
     p, conn = established()
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=b"hello"), at=1.0)
     assert p.rels(out) == [(".", 1, 6, 0)]  # quick-ACK at connection start: at once
-    assert conn.recv(100) == b"hello"
-    assert conn.recv(100) is None  # nothing more yet
+    assert conn.recv(100, p.now) == b"hello"
+    assert conn.recv(100, p.now) is None  # nothing more yet
 
 
 def test_established_fin_moves_to_close_wait_and_the_ack_is_delayed() -> None:
     p, conn = established()
     assert p.feed(p.seg(FIN | ACK, seq=1), at=1.0) == []
     assert conn.state == State.CLOSE_WAIT
-    assert conn.recv(10) == b""  # end of stream
+    assert conn.recv(10, p.now) == b""  # end of stream
     # Linux tcp_fin enters ping-pong mode hoping our FIN will carry the ACK: 40 ms later it goes alone.
     assert p.trels(p.run_until(2.0)) == [(1.04, ".", 1, 2, 0)]
     assert p.eng.counters["DelayedACKs"] == 1
@@ -55,7 +55,7 @@ def test_established_fin_moves_to_close_wait_and_the_ack_is_delayed() -> None:
 def test_established_can_still_send_in_close_wait() -> None:
     p, conn = established()
     p.feed(p.seg(FIN | ACK, seq=1), at=1.0)
-    assert conn.send(b"late reply") == 10
+    assert conn.send(b"late reply", p.now) == 10
     out = p.out()
     assert p.rels(out) == [("P.", 1, 2, 10)]  # the pending ACK of the FIN rides on the data
     assert p.run_until(1.1) == []  # so no delayed ACK follows
@@ -67,8 +67,7 @@ def test_established_can_still_send_in_close_wait() -> None:
 def test_close_sends_fin_and_enters_fin_wait_1() -> None:
     p, conn = established()
     p.now = 1.0
-    p.eng.now = 1.0
-    conn.close()
+    conn.close(p.now)
     assert p.rels(p.out()) == [("F.", 1, 1, 0)]
     assert conn.state == State.FIN_WAIT_1
     assert conn.timers() == [(TimerKind.RTO, pytest.approx(RTO), 0)]
@@ -134,7 +133,7 @@ def test_not_orphaned_fin_uses_tcp_retries2() -> None:
     assert len(sent) == 15
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
-        conn.recv(1)
+        conn.recv(1, p.now)
     assert e.value.errno == errno.ETIMEDOUT
 
 
@@ -179,17 +178,17 @@ def test_fin_wait_2_after_shutdown_waits_forever_and_still_receives() -> None:
     assert p.run_until(100_000.0) == []
     assert conn.state == State.FIN_WAIT_2
     p.feed(p.seg(ACK | PSH, seq=1, ack=2, payload=b"still talking"), at=100_000.0)
-    assert conn.recv(100) == b"still talking"
+    assert conn.recv(100, p.now) == b"still talking"
     out = p.feed(p.seg(FIN | ACK, seq=14, ack=2), at=100_001.0)
     assert p.rels(out) == [(".", 2, 15, 0)]
     assert conn.state == State.TIME_WAIT
-    assert conn.recv(100) == b""
+    assert conn.recv(100, p.now) == b""
 
 
 def test_close_in_fin_wait_2_after_shutdown_starts_the_fin_timeout() -> None:
     p, conn = fin_wait_2(orphan=False)
-    p.eng.now = p.now = 10.0
-    conn.close()
+    p.now = 10.0
+    conn.close(p.now)
     assert p.out() == []
     p.run_until(200.0)
     assert state_changes(p.rec)[-1][1:] == (State.CLOSED, 70.0)
@@ -206,11 +205,11 @@ def test_orphaned_fin_wait_2_answers_new_data_with_rst() -> None:
 def test_shut_rd_then_shut_wr_also_resets_on_new_data() -> None:
     """The RST rule is about the read side being shut (Linux RCV_SHUTDOWN), with or without close."""
     p, conn = established()
-    conn.shutdown(SHUT_RD)
+    conn.shutdown(SHUT_RD, p.now)
     assert p.out() == []  # SHUT_RD sends nothing
-    assert conn.recv(10) == b""
-    p.eng.now = p.now = 1.0
-    conn.shutdown(SHUT_WR)
+    assert conn.recv(10, p.now) == b""
+    p.now = 1.0
+    conn.shutdown(SHUT_WR, p.now)
     p.out()
     assert p.feed(p.seg(ACK, seq=1, ack=2), at=1.01) == []
     assert conn.state == State.FIN_WAIT_2
@@ -223,8 +222,8 @@ def test_shut_rd_then_shut_wr_also_resets_on_new_data() -> None:
 
 def test_close_in_close_wait_sends_fin_carrying_the_pending_ack() -> None:
     p, conn = close_wait()
-    p.eng.now = p.now = 1.01  # within the 40 ms delayed-ACK time
-    conn.close()
+    p.now = 1.01  # within the 40 ms delayed-ACK time
+    conn.close(p.now)
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
     assert conn.state == State.LAST_ACK
     assert p.eng.counters["CurrEstab"] == 0
@@ -266,12 +265,12 @@ def test_last_ack_rst_at_rcv_nxt_ends_it() -> None:
 
 def test_shutdown_wr_in_close_wait_sends_fin_and_the_socket_still_reads_eof() -> None:
     p, conn = close_wait()
-    p.eng.now = p.now = 1.5
-    conn.shutdown(SHUT_WR)
+    p.now = 1.5
+    conn.shutdown(SHUT_WR, p.now)
     assert p.rels(p.out()) == [("F.", 1, 2, 0)]
     assert conn.state == State.LAST_ACK
     with pytest.raises(OSError) as e:
-        conn.send(b"no")
+        conn.send(b"no", p.now)
     assert e.value.errno == errno.EPIPE
 
 

@@ -118,8 +118,8 @@ def test_a_pair_back_in_time_wait_lasts_its_own_60_seconds() -> None:
     assert p.feed(p.seg(ACK), at=10.01) == []
     conn = lst.accept()
     assert conn is not None
-    p.eng.now = p.now = 20.0
-    conn.close()
+    p.now = 20.0
+    conn.close(p.now)
     p.out()
     assert p.rels(p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=20.02)) == [(".", 2, 2, 0)]
     (tw,) = p.eng.timewait_entries()
@@ -166,8 +166,8 @@ def test_new_syn_with_nobody_listening_gets_the_time_wait_ack() -> None:
     """Linux tcp_v4_rcv, TCP_TW_SYN: no listener, so fall through to the TIME-WAIT ACK."""
     p = Peer()
     conn = p.connect(at=0.0, rtt=0.01)
-    p.eng.now = p.now = 1.0
-    conn.close()
+    p.now = 1.0
+    conn.close(p.now)
     p.out()
     p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=1.01)
     assert conn.state == State.TIME_WAIT
@@ -213,7 +213,7 @@ def test_tw_buckets_limit_counts_entries() -> None:
         p.iss = p.feed(p.seg(SYN, seq=0, mss=1460), at=float(i))[0].seq
         p.feed(p.seg(ACK, seq=1, ack=1), at=i + 0.01)
         conn = p.eng.listeners[(LOCAL, 80)].accept()
-        conn.close()
+        conn.close(p.now)
         p.out()
         p.feed(p.seg(FIN | ACK, seq=1, ack=2), at=i + 0.02)
     assert len(p.eng.timewait_entries()) == 2

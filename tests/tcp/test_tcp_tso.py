@@ -32,10 +32,10 @@ def _transfer(tso: bool, fault: object = None) -> tuple[list, bytes, dict]:
     got = bytearray()
     for _ in range(100_000):
         if sent < len(data):
-            sent += client.send(memoryview(data)[sent : sent + 100_000])
+            sent += client.send(memoryview(data)[sent : sent + 100_000], p.now)
         elif not client.fin_queued:
-            client.close()
-        got += server.recv(1 << 20) or b""
+            client.close(p.now)
+        got += server.recv(1 << 20, p.now) or b""
         if not p.step():
             break
     wire = [(e.time, e.sender, e.seg.fields()) for e in p.wire]
@@ -69,7 +69,7 @@ def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
     conn = p.accept(at=0.0)
     mss = conn.mss
     before = p.eng.counters["OutSegs"]
-    assert conn.send(bytes(10 * mss + 5)) == 10 * mss + 5
+    assert conn.send(bytes(10 * mss + 5), p.now) == 10 * mss + 5
     (seg,) = p.out()  # cwnd 10: ten full segments, the rest waits for Nagle
     assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK)
     assert p.eng.counters["OutSegs"] - before == 10
@@ -84,7 +84,7 @@ def test_a_retransmission_is_one_wire_segment() -> None:
     p = Peer()
     p.eng.tso_max = TSO_MAX
     conn = p.accept(at=0.0)
-    conn.send(bytes(4 * conn.mss))
+    conn.send(bytes(4 * conn.mss), p.now)
     (seg,) = p.out()
     assert seg.flags == ACK | PSH and len(seg.payload) == 4 * conn.mss
     (_, again) = p.run_until_sent(5.0)
@@ -100,8 +100,8 @@ def test_observers_see_the_same_segments_either_way() -> None:
         if tso:
             p.a.tso_max = TSO_MAX
         client, _server = pair_connect(p)
-        client.send(bytes(200_000))
-        client.close()
+        client.send(bytes(200_000), p.now)
+        client.close(p.now)
         p.run_for(2.0)
         logs.append([(d, s.fields(), t) for d, s, t in segments(rec)])
         assert wire_log(p.wire)

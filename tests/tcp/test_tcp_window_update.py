@@ -19,7 +19,7 @@ def test_a_read_that_doubles_the_window_sends_the_update_at_once() -> None:
     p.out()
     offered = (conn.rcv_adv - conn.rcv_nxt) & 0xFFFFFFFF
     assert 0 < offered < 1000  # only a sliver left, and less than one MSS freed by the read below
-    assert conn.recv(2 * half) == b"a" * half + b"b" * half
+    assert conn.recv(2 * half, p.now) == b"a" * half + b"b" * half
     (update,) = p.out()
     assert p.rel(update) == (".", 1, 1 + 2 * half, 0)
     assert update.window << conn.rcv_wscale >= 2 * offered

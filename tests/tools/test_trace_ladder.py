@@ -65,7 +65,7 @@ def test_a_lost_segment_is_cut_off_and_marked() -> None:
         return [0.0]
 
     p.fault = lose_first_fin
-    client.close()
+    client.close(p.now)
     p.run_for(1.0)
     text = render_ladder(rec)
     lost = next(line for line in text.splitlines() if "[lost]" in line)

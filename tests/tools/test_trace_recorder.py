@@ -75,7 +75,7 @@ def test_timers_retransmissions_and_the_json_form() -> None:
     rec = Recorder().watch(p)
     client, _ = pair_connect(p)
     p.fault = lambda sender, seg, now: [] if sender == "a" and seg.flags & FIN else [0.0]  # lose every FIN
-    client.close()
+    client.close(p.now)
     p.run_for(0.5)
     fins = [e for e in rec.segments("client") if e.flags == "F."]
     assert [f.retransmit for f in fins] == [False, True]
@@ -124,11 +124,11 @@ def test_a_host_joining_mid_connection_counts_from_the_first_seq_it_sees() -> No
     client, server = pair_connect(p)
     rec = Recorder("client")
     p.a.observer = rec
-    client.send(b"abc")
+    client.send(b"abc", p.now)
     p.run_for(0.1)
     first = rec.segments()[0]
     assert (first.flags, first.seq, first.ack, first.length) == ("P.", 1, 1, 3)
-    assert server.recv(10) == b"abc"
+    assert server.recv(10, p.now) == b"abc"
 
 
 def test_two_recorders_merge_in_time_order() -> None:

@@ -26,7 +26,7 @@ def test_timer_notation_is_ss(seconds: float, text: str) -> None:
 def test_listener_connection_and_time_wait() -> None:
     p = EnginePair()
     client, server = pair_connect(p)
-    client.send(b"x" * 100)
+    client.send(b"x" * 100, p.now)
     p.pump()  # on the wire, not yet acknowledged: the retransmission timer runs
     rows = ss_rows(p.a)
     assert rows == [("ESTAB", "0", "100", "198.18.0.1:40000", "198.18.0.2:80", "timer:(on,201ms,0)")]
@@ -42,12 +42,12 @@ def test_listener_connection_and_time_wait() -> None:
         assert part in line.split()
     assert not any(part.startswith("ssthresh:") for part in line.split())  # Linux shows it only once set
     p.run_for(0.1)
-    assert server.recv(1000) == b"x" * 100
-    client.close()
+    assert server.recv(1000, p.now) == b"x" * 100
+    client.close(p.now)
     p.run_for(0.1)
-    server.close()
+    server.close(p.now)
     p.run_for(1.0)
-    assert ss_rows(p.a) == [
+    assert ss_rows(p.a, now=p.now) == [
         ("TIME-WAIT", "0", "0", "198.18.0.1:40000", "198.18.0.2:80", "timer:(timewait,59sec,0)"),
     ]
     assert ss_rows(p.a, timers=False)[0][5] == ""

@@ -49,7 +49,7 @@ def test_lost_segments_are_dashed_and_end_in_a_cross(tmp_path: Path) -> None:
     rec = Recorder().watch(p)
     FaultInjector(["drop:dir=out,flags=F,count=2"], observer=rec.host("client")).attach(p)
     client, _ = pair_connect(p)
-    client.close()
+    client.close(p.now)
     p.run_for(2.0)
     path = tmp_path / "close.svg"
     write_svg(path, rec)

@@ -273,7 +273,7 @@ def test_the_engine_acks_a_super_segment_at_once() -> None:
     size = 20 * 1460
     out = p.feed(p.seg(ACK | PSH, seq=1, payload=bytes(size)), at=1.0)
     assert p.rels(out) == [(".", 1, 1 + size, 0)]
-    assert conn.recv(size) == bytes(size)
+    assert conn.recv(size, p.now) == bytes(size)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,112 @@
+"""Loss recovery: noticing that a segment was lost, deciding what to resend and when.
+
+Today that is the retransmission timeout from the RTT estimate (RFC 6298, with
+Karn's rule: one segment timed at a time, none that was resent), RFC 5681 fast
+retransmit on the third duplicate ACK and RFC 6582 NewReno fast recovery
+(partial ACKs resend the next hole, `recover` marks the end), plus the count of
+retransmissions the timers' give-up limits read. The congestion window's
+arithmetic is the owned `cc` part (`congestion.NewReno`). Like aioquic's
+QuicPacketRecovery, the RTT estimate lives here, with the losses it times.
+
+Linux floors the variance term at rto_min instead of flooring the RTO
+(tcp_input.c tcp_rtt_estimator / tcp_set_rto), so on a fast link the RTO is
+srtt + 200 ms rather than exactly 200 ms; we follow Linux.
+
+An owned part of `Connection` (`conn.recovery`), fed what the ACK processing
+sees and answering what to do: `on_ack` (new data acknowledged), `on_dupack`,
+`on_rto`. This is where the coming loss-recovery work slots in: a SACK
+scoreboard (RFC 6675) beside `dupacks`, RACK-TLP (RFC 8985) timers, PRR (RFC
+6937) for the window during recovery, CUBIC (RFC 9438) as another `cc`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .congestion import NewReno
+from .seq import seq_ge, seq_gt
+
+if TYPE_CHECKING:
+    from .knobs import Knobs
+
+
+class Recovery:
+    __slots__ = ("backoff", "cc", "dupacks", "in_recovery", "recover", "retransmits", "rto", "rtt_seq",
+                 "rtt_time", "rttvar", "srtt")
+
+    def __init__(self, cc: NewReno, iss: int, knobs: Knobs) -> None:
+        self.cc = cc
+        # The RTT estimate (RFC 6298 section 2) and the timeout from it, doubled per expiry.
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.rto = knobs.tcp_rto_initial  # RFC 6298 section 2.1
+        self.backoff = 0
+        # The segment being timed: the ACK beyond rtt_seq gives a sample of now - rtt_time
+        # (None when no segment is timed).
+        self.rtt_seq = 0
+        self.rtt_time: float | None = None
+        self.dupacks = 0
+        self.in_recovery = False
+        self.recover = iss  # RFC 6582 section 3.2 step 1: "recover" starts at the ISS
+        # Retransmissions of the segment at snd_una since it was last acknowledged: the timers'
+        # give-up limits count these (Linux icsk_retransmits).
+        self.retransmits = 0
+
+    # ------------------------------------------------------------------ the RTT estimate
+
+    def sample_rtt(self, r: float, knobs: Knobs) -> None:
+        """Fold in one measurement (RFC 6298 sections 2.2 and 2.3, alpha 1/8, beta 1/4)."""
+        r = max(r, 0.0)
+        if self.srtt is None:
+            self.srtt = r
+            self.rttvar = r / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+            self.srtt = 0.875 * self.srtt + 0.125 * r
+        self.backoff = 0
+        self.rto = min(self.srtt + max(4 * self.rttvar, knobs.tcp_rto_min), knobs.tcp_rto_max)
+
+    def back_off(self, knobs: Knobs) -> None:
+        """Double the timer after an expiry (RFC 6298 section 5.5), capped at rto_max."""
+        self.backoff += 1
+        self.rto = min(self.rto * 2, knobs.tcp_rto_max)
+
+    @property
+    def srtt_or_zero(self) -> float:
+        return self.srtt or 0.0
+
+    # ------------------------------------------------------------------ losses
+
+    def on_ack(self, acked: int, ack: int, flight_before: int, mss: int) -> bool:
+        """New data acknowledged. Returns True for a partial ACK in recovery (resend the next hole)."""
+        self.dupacks = 0
+        if self.in_recovery:
+            if seq_ge(ack, self.recover):
+                self.cc.full_ack(acked, flight_before, mss)
+                self.in_recovery = False
+                return False
+            self.cc.partial_ack(acked, mss)
+            return True
+        self.cc.on_ack(acked, mss)
+        return False
+
+    def on_dupack(self, flight: int, snd_max: int, mss: int, threshold: int) -> bool:
+        """A duplicate ACK. Returns True when it is time to fast-retransmit."""
+        self.dupacks += 1
+        if self.in_recovery:
+            self.cc.inflate(mss)
+            return False
+        if self.dupacks == threshold and seq_gt(snd_max, self.recover):
+            # RFC 6582 section 3.2 step 2: only when the loss is beyond the last recovery.
+            self.cc.enter_recovery(flight, mss, threshold)
+            self.in_recovery = True
+            self.recover = snd_max
+            return True
+        return False
+
+    def on_rto(self, flight: int, snd_max: int, mss: int) -> None:
+        """A retransmission timeout on data (RFC 5681 section 3.1; RFC 6582 section 4 `recover`)."""
+        self.cc.on_timeout(flight, mss)
+        self.dupacks = 0
+        self.in_recovery = False
+        self.recover = snd_max
