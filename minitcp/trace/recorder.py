@@ -58,12 +58,15 @@ class Recorder:
     """Records segments, states, timers, retransmissions, drops and faults as `Event`s.
 
     Used directly as an observer it records under `host` (default "local").
-    `timers=False` leaves timer events out (delayed-ACK timers are chatty).
+    `timers=False` leaves timer events out (delayed-ACK timers are chatty); `segments=False`
+    leaves segments and retransmissions out (a long transfer would copy every segment), keeping
+    states, drops and faults.
     """
 
-    def __init__(self, host: str = "local", *, timers: bool = True) -> None:
+    def __init__(self, host: str = "local", *, timers: bool = True, segments: bool = True) -> None:
         self.events: list[Event] = []
         self.record_timers = timers
+        self.record_segments = segments
         self._default = HostObserver(self, host)
         self._views: dict[str, HostObserver] = {host: self._default}
         # (host, src, sport, dst, dport) -> the ISN of the side sending src -> dst, as that host knows it.
@@ -229,6 +232,8 @@ class HostObserver:
 
     def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
         rec = self.recorder
+        if not rec.record_segments:
+            return
         src, dst = endpoint(seg.src, seg.sport), endpoint(seg.dst, seg.dport)
         local, remote = (src, dst) if direction == "out" else (dst, src)
         seq, ack = rec.relative(self.name, seg)
@@ -251,6 +256,8 @@ class HostObserver:
 
     def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
         # The engine reports the segment (on_segment) and then that it was a retransmission.
+        if not self.recorder.record_segments:
+            return
         last = self.recorder._last_out.get(self.name)
         if last is not None and last[0] is seg:
             last[1].retransmit = True

@@ -1,5 +1,6 @@
-"""Questions tests ask of a `trace.Recorder`: which states a connection went through, why
-segments were dropped, which timers ran.
+"""Questions tests ask of a `trace.Recorder` by endpoints: which states a connection went through,
+which events concern it. What the Recorder answers itself (`rec.drop_reasons()`,
+`rec.segments()`) is asked of it directly.
 
 The recorder keeps typed events (minitcp/trace/events.py) that name a connection by its two
 endpoints as the reporting host sees them (`local`, `remote`), not by the object. So a connection
@@ -13,9 +14,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from minitcp.tcp.states import State
-from minitcp.trace.events import DropEvent, Event, SegmentEvent, StateEvent
+from minitcp.trace.events import Event, StateEvent
 from minitcp.trace.recorder import Recorder, conn_endpoints
-from minitcp.wire.segment import Segment
 
 E = TypeVar("E", bound=Event)
 
@@ -38,32 +38,8 @@ def state_path(rec: Recorder, conn: object) -> list[State]:
     return [changes[0][0], *(new for _, new, _ in changes)] if changes else []
 
 
-def drop_reasons(rec: Recorder) -> list[str]:
-    """Why each ignored segment (or abandoned connection) was dropped, in order."""
-    return [e.reason for e in events_of(rec, DropEvent)]
-
-
 def entered(rec: Recorder, lport: int, rport: int) -> list[State]:
     """The states the connection from our port `lport` to the peer's `rport` entered, in order
     (a later connection on the same ports continues the list)."""
     return [State[e.new] for e in events_of(rec, StateEvent)
             if e.local.endswith(f":{lport}") and e.remote.endswith(f":{rport}")]
-
-
-class StateRecorder(Recorder):
-    """A `trace.Recorder` that leaves segments, retransmissions and timers out: a stack moving
-    100 MB over TUN would otherwise copy every segment into its trace."""
-
-    def __init__(self, host: str = "local") -> None:
-        super().__init__(host, timers=False)
-
-    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
-        pass
-
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        pass
-
-
-def segments(rec: Recorder) -> list[tuple[str, Segment, float]]:
-    """(direction "in" or "out", the segment as it was then, time) of every segment reported."""
-    return [(e.direction, e.segment, e.time) for e in events_of(rec, SegmentEvent)]

@@ -10,7 +10,6 @@ from minitcp.trace.recorder import Recorder
 from minitcp.wire.segment import Segment
 
 from ..helpers.pairs import pair_connect
-from ..helpers.recorded import segments
 
 MSS = 1448  # 1500 - 40 - 12 (timestamps)
 
@@ -64,11 +63,13 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     p.run(until=3.0)
     assert server.recv(100_000, p.now) == b"f" * 20 * MSS
     lost_seq = (client.iss + 1 + 2 * MSS) & MASK
-    sends = [i for i, (d, s, _) in enumerate(segments(rec)) if d == "out" and s.seq == lost_seq and s.payload]
+    segs = rec.segments()
+    sends = [i for i, e in enumerate(segs)
+             if e.direction == "out" and e.segment.seq == lost_seq and e.segment.payload]
     assert len(sends) == 2  # the lost copy and its retransmission
-    resend_at = segments(rec)[sends[1]][2]
-    acks_at_hole = [s for d, s, _ in segments(rec)[: sends[1]]
-                    if d == "in" and not s.payload and s.ack == lost_seq]
+    resend_at = segs[sends[1]].time
+    acks_at_hole = [e.segment for e in segs[: sends[1]]
+                    if e.direction == "in" and not e.segment.payload and e.segment.ack == lost_seq]
     # The ACK that brought snd_una to the hole, then exactly three duplicates (tcp_reordering = 3).
     assert len(acks_at_hole) == 1 + 3
     assert not acks_at_hole[0].sack and all(s.sack for s in acks_at_hole[1:])  # SACK: what did arrive

@@ -14,7 +14,7 @@ from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, RST, SYN
 
-from ..helpers.recorded import drop_reasons, state_changes, state_path
+from ..helpers.recorded import state_changes, state_path
 from .builders import syn_received, syn_sent
 from .peer import LOCAL, REMOTE, RPORT, Peer, knobs
 
@@ -103,7 +103,7 @@ def test_syn_sent_answers_an_unacceptable_ack_with_rst_and_stays() -> None:
     (rst,) = p.feed(p.seg(SYN | ACK, seq=0, ack=5, mss=1460))  # acknowledges bytes never sent
     assert (rst.flags, rst.seq) == (RST, (p.iss + 5) & 0xFFFFFFFF)
     assert conn.state == State.SYN_SENT
-    assert "unacceptable ACK in SYN-SENT" in drop_reasons(p.rec)
+    assert "unacceptable ACK in SYN-SENT" in p.rec.drop_reasons()
 
 
 def test_after_an_unacceptable_ack_the_syn_goes_again_soon_then_backs_off() -> None:

@@ -12,7 +12,6 @@ from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, RST, SYN
 
 from ..helpers.pairs import pair_connect
-from ..helpers.recorded import drop_reasons
 from .peer import LOCAL, Peer, knobs
 
 
@@ -26,7 +25,7 @@ def test_syn_queue_is_bounded_by_the_backlog() -> None:
     assert [len(a) for a in answers] == [1, 1, 0]
     assert len(lst.syn_queue) == 2
     assert p.eng.counters["ListenDrops"] == 1
-    assert "SYN queue full" in drop_reasons(p.rec)
+    assert "SYN queue full" in p.rec.drop_reasons()
 
 
 def test_accept_queue_holds_backlog_plus_one_then_syns_are_dropped() -> None:

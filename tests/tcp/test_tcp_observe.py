@@ -15,7 +15,7 @@ from minitcp.trace.recorder import Recorder, conn_endpoints
 from minitcp.wire.segment import ACK, RST, SYN
 
 from ..helpers.pairs import pair_connect
-from ..helpers.recorded import events_of, segments, state_changes
+from ..helpers.recorded import events_of, state_changes
 from .builders import established, syn_sent
 from .peer import LOCAL, REMOTE, RPORT, Peer
 
@@ -86,8 +86,8 @@ def test_observer_segments_match_the_segment_counters() -> None:
     client.send(b"x" * 5000, p.now)
     p.run(until=1.0)
     server.recv(10_000, p.now)
-    ins = [s for d, s, _ in segments(rec) if d == "in"]
-    outs = [s for d, s, _ in segments(rec) if d == "out"]
+    ins = [e.segment for e in rec.segments(direction="in")]
+    outs = [e.segment for e in rec.segments(direction="out")]
     assert len(ins) == p.b.counters["InSegs"] == len([e for e in p.wire if e.sender == "a"])
     assert len(outs) == p.b.counters["OutSegs"] == len([e for e in p.wire if e.sender == "b"])
 

@@ -11,7 +11,6 @@ from minitcp.tcp.connection import SHUT_RD, SHUT_WR
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN
 
-from ..helpers.recorded import drop_reasons
 from .builders import established
 from .peer import LOCAL, REMOTE, Peer, knobs
 
@@ -24,7 +23,7 @@ def test_closed_port_syn_gets_rst_ack_acknowledging_it() -> None:
     assert (rst.flags, rst.seq, rst.ack) == (RST | ACK, 0, (p.peer_isn + 1) & 0xFFFFFFFF)
     assert (rst.src, rst.dst, rst.sport, rst.dport) == (LOCAL, REMOTE, p.lport, p.rport)
     assert p.eng.counters["OutRsts"] == 1 and p.eng.counters["InSegs"] == 1
-    assert drop_reasons(p.rec) == ["no socket on this port"]
+    assert p.rec.drop_reasons() == ["no socket on this port"]
 
 
 def test_closed_port_ack_gets_rst_from_the_ack_number() -> None:
@@ -69,7 +68,7 @@ def test_rst_elsewhere_in_the_window_gets_a_rate_limited_challenge_ack() -> None
     assert p.eng.counters["TCPACKSkippedChallenge"] == 1
     assert len(p.feed(p.seg(RST, seq=3000), at=1.6)) == 1
     assert p.eng.counters["TCPChallengeACK"] == 2
-    assert "RST not at rcv_nxt (RFC 5961)" in drop_reasons(p.rec)
+    assert "RST not at rcv_nxt (RFC 5961)" in p.rec.drop_reasons()
 
 
 def test_rst_outside_the_window_is_dropped_silently() -> None:

@@ -18,7 +18,6 @@ from minitcp.wire.segment import ACK, PSH, Segment
 from minitcp.wire.tso import TSO_MAX
 
 from ..helpers.pairs import pair_connect, wire_log
-from ..helpers.recorded import segments
 from .peer import Peer
 
 
@@ -73,7 +72,7 @@ def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
     (seg,) = p.out()  # cwnd 10: ten full segments, the rest waits for Nagle
     assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK)
     assert p.eng.counters["OutSegs"] - before == 10
-    observed = [s for d, s, _ in segments(p.rec) if d == "out" and s.payload]
+    observed = [e.segment for e in p.rec.segments(direction="out") if e.segment.payload]
     assert [len(s.payload) for s in observed] == [mss] * 10
     # One ACK for all of them opens the window: the rest, short, goes alone with PSH.
     out = p.feed(p.seg(ACK, ack=1 + 10 * mss), at=0.1)
@@ -103,6 +102,6 @@ def test_observers_see_the_same_segments_either_way() -> None:
         client.send(bytes(200_000), p.now)
         client.close(p.now)
         p.run_for(2.0)
-        logs.append([(d, s.fields(), t) for d, s, t in segments(rec)])
+        logs.append([(e.direction, e.segment.fields(), e.time) for e in rec.segments()])
         assert wire_log(p.wire)
     assert logs[0] == logs[1]

@@ -16,8 +16,7 @@ import trio
 
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
-
-from ..helpers.recorded import StateRecorder
+from minitcp.trace.recorder import Recorder
 
 HERE = Path(__file__).parent
 _device_numbers = itertools.count()
@@ -41,9 +40,10 @@ def tun_name() -> str:
 @pytest.fixture
 async def tun_stack(nursery: trio.Nursery, tun_name: str) -> AsyncIterator[Stack]:
     """minitcp as 198.18.0.2 on a fresh TUN device (the kernel is 198.18.0.1), served in the
-    test's nursery; its engine observer is a `StateRecorder` (tests/helpers/recorded.py)."""
+    test's nursery; its engine observer is a `trace.Recorder` of states, drops and faults only
+    (a 100 MB transfer would otherwise copy every segment into its trace)."""
     link = TunLink(tun_name)  # 198.18.0.1 exists from now on, so kernel servers may bind it
-    stack = Stack(link, "198.18.0.2", observer=StateRecorder())
+    stack = Stack(link, "198.18.0.2", observer=Recorder(timers=False, segments=False))
     nursery.start_soon(stack.run)
     yield stack
     link.close()
