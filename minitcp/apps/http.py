@@ -25,7 +25,7 @@ import hashlib
 import html
 import http
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import h11
 import trio
@@ -134,7 +134,8 @@ class HttpServer(AppServer):
         await _send(conn, stream, _response(200, headers))
         if not head:
             for chunk in pattern_chunks(n):
-                await _send(conn, stream, h11.Data(data=chunk))
+                # h11 takes any bytes-like body (it joins it into the output): no copy of a view.
+                await _send(conn, stream, h11.Data(data=cast(bytes, chunk)))
                 self.body_bytes += len(chunk)
         await _send(conn, stream, h11.EndOfMessage())
 
@@ -186,7 +187,8 @@ async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> h11.Re
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
-            conn.receive_data(await stream.receive_some(RECEIVE_SIZE))  # b"" is the client's FIN
+            # b"" is the client's FIN; h11 takes a bytearray as it takes bytes.
+            conn.receive_data(cast(bytes, await stream.receive_some(RECEIVE_SIZE)))
         elif isinstance(event, h11.Request):
             request = event
         elif isinstance(event, h11.EndOfMessage):

@@ -17,7 +17,7 @@ from .render import render
 from .runner import run_lab
 
 
-def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "lab",
         help="run one lab: a question of the teaching text, answered by an experiment with a verdict",

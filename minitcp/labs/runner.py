@@ -350,7 +350,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     async def main_sim() -> None:
         la, lb = memory_link_pair()
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST),  # type: ignore[arg-type]
+        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
         p = Stack(lb, P_ADDR, observer=rec.host(PEER_HOST))
         async with trio.open_nursery() as nursery:
@@ -368,7 +368,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
 
         link = given or TunLink(dev, peer=P_ADDR)
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),  # type: ignore[arg-type]
+        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
         ctx = KernelCtx(m, injector, faults)
         ctx.rec, ctx.live = rec, live
