@@ -1,8 +1,8 @@
 """net.core.busy_poll: the stack polls its TUN device instead of sleeping, and only while busy.
 
-With `busy_poll` set, a kernel client's ping-pong is answered from the poll
-(BusyPollRxPackets counts what it took) with every byte intact; an idle stack
-does not spin (its CPU time over a quiet second stays near zero).
+With `busy_poll` set, a kernel client's ping-pong is answered with every byte intact; an idle
+stack does not spin (its CPU time over a quiet second stays near zero). That the poll takes what
+arrives while every task waits is shown without timing races in tests/stack/test_busy_poll.py.
 """
 
 from __future__ import annotations
@@ -42,12 +42,14 @@ def _ping_pong(rounds: int) -> bytes:
     return bytes(got)
 
 
-async def test_round_trips_are_taken_by_the_poll(polling_stack: Stack) -> None:
+async def test_a_polling_stack_serves_a_kernel_client_byte_for_byte(polling_stack: Stack) -> None:
+    # How many requests the poll takes rather than a wake-up depends on whether the client answers
+    # within the poll's window, which is the machine's scheduling, not the stack: that the poll
+    # takes what arrives while every task waits is shown with a scripted link in
+    # tests/stack/test_busy_poll.py. Here: a real client, served correctly by a polling stack.
     with trio.fail_after(30):
         got = await trio.to_thread.run_sync(_ping_pong, 300)
     assert got == bytes(i % 256 for i in range(300))
-    # Most requests arrive while the stack polls (the client answers within 200 µs).
-    assert polling_stack.engine.counters["BusyPollRxPackets"] > 100
 
 
 async def test_an_idle_stack_does_not_spin(polling_stack: Stack) -> None:
