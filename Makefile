@@ -8,7 +8,7 @@ INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h nativ
 # Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them.
 SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump
 
-.PHONY: install test demo bench lint system-tools conformance conformance-kernel
+.PHONY: install test demo bench lint system-tools conformance conformance-kernel conformance-linux
 
 install: $(STAMP)
 
@@ -67,6 +67,19 @@ conformance: install
 # where the two disagree; about a minute. It passes when they agree on every script.
 conformance-kernel: install
 	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --compare $(CONFORMANCE_ARGS)
+
+# Linux's own TCP tests (google/packetdrill's gtests/net/tcp, read from ../shared, never copied here)
+# under real packetdrill against this machine's kernel, the referee, beside minitcp in virtual time.
+# packetdrill is built out of tree in build/packetdrill/ (bison and flex installed when missing and
+# root); each script runs in fresh network and mount namespaces, in 198.18.0.0/24, the kernel side
+# on CUBIC. Prints per folder the scripts, the kernel's passes and minitcp's, and each script the
+# kernel passes and minitcp fails with its cause; CONFORMANCE_ARGS=--json for JSON, --target both
+# to also check the runner's own kernel target against packetdrill. Needs root; a few minutes.
+LINUX_SUITE ?= ../shared/conformance/linux-packetdrill
+PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill
+conformance-linux: install system-tools
+	$(VENV)/bin/minitcp conformance $(LINUX_SUITE) --referee packetdrill \
+	  --packetdrill-source $(PACKETDRILL_SOURCE) $(CONFORMANCE_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..tcp.knobs import Knobs
 from . import DEFAULT_DEFINES, run_paths
 from .compare import compare_paths
 from .kernel_pool import WORKERS, kernel_problem
+from .packetdrill_build import DEFAULT_BUILD, DEFAULT_SOURCE, BuildError
+from .referee_report import referee_paths
 
 DESCRIPTION = ("Run packetdrill scripts against minitcp (in virtual time, no TUN, no root), against the "
                "Linux kernel (--target kernel: real time, a TUN device in a private network namespace per "
@@ -48,6 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="trace every event and every packet the stack sends (virtual time for minitcp, "
                         "real time for the kernel)")
     p.add_argument("-q", "--quiet", action="store_true", help="only the table and the totals")
+    p.add_argument("--referee", choices=("packetdrill",),
+                   help="also run every script under real packetdrill against this machine's kernel (built "
+                        "from --packetdrill-source; root and namespaces) and report, per folder, the "
+                        "kernel's passes beside --target's (default minitcp; kernel: the runner's own "
+                        "kernel target; both) and where they disagree (`make conformance-linux`)")
+    p.add_argument("--packetdrill-source", type=Path, default=DEFAULT_SOURCE, metavar="DIR",
+                   help=f"--referee: packetdrill's source, built out of tree (default {DEFAULT_SOURCE})")
+    p.add_argument("--packetdrill-build", type=Path, default=DEFAULT_BUILD, metavar="DIR",
+                   help=f"--referee: where packetdrill is built and cached (default {DEFAULT_BUILD})")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
                         "reason (what `make conformance` checks); --compare exits 0 when the two agree")
@@ -75,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if knobs and args.target == "kernel":
         print("--knob sets minitcp knobs: it has no meaning with --target kernel", file=sys.stderr)
         return 2
+    if args.referee:
+        return _referee(args, defines)
     if args.target != "minitcp":
         problem = kernel_problem()
         if problem is not None:
@@ -116,6 +131,27 @@ def _compare(args: argparse.Namespace, options: dict[str, Any], knobs: dict[str,
     if not comparison.rows:
         return 1
     return 0 if comparison.agreed == len(comparison.rows) else 1
+
+
+def _referee(args: argparse.Namespace, defines: list[str] | frozenset[str]) -> int:
+    """`--referee packetdrill`: exit 0 when every target passes every script the kernel passes."""
+    targets = ("minitcp", "kernel") if args.target == "both" else (args.target,)
+    if os.geteuid() != 0:
+        print("--referee packetdrill needs root: packetdrill makes a TUN device and mounts in its "
+              "namespaces", file=sys.stderr)
+        return 2
+    try:
+        report = referee_paths(args.paths, targets=targets, pattern=args.pattern, defines=defines,
+                               kernel_workers=args.workers, source=args.packetdrill_source,
+                               build_dir=args.packetdrill_build)
+    except BuildError as e:
+        print(f"packetdrill cannot be built: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"no such file or directory: {e}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.format_text())
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

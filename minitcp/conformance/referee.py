@@ -1,0 +1,217 @@
+"""Real packetdrill as the referee of what the Linux kernel does with a script.
+
+Each script runs under the packetdrill binary packetdrill_build.py made, with
+this machine's kernel, as google/packetdrill's run_all.py and in_netns.sh run
+it (`--send_omit_free`, the IPv4 variant's -D names, loopback up), but:
+
+- in a fresh network namespace and a private mount namespace of its own
+  (`unshare --net --mount`), so the TUN device, addresses, routes and the
+  namespace's sysctls (defaults.sh, the script's own) vanish with it;
+- with packetdrill's addresses moved into 198.18.0.0/24: the kernel is
+  198.18.0.1/24, the script's remote host 198.18.0.2, as the runner's own
+  kernel target (kernel.py) has them; the gateway is the local address, as
+  run_all.py's is. Addresses in a script's own shell commands move the same
+  way (ADDRESS_MAP; the script runs from a copy in the gitignored workspace),
+  and TFO_COOKIE is the cookie for the new addresses (fastopen_cookie.py);
+- with the kernel side using CUBIC: cubic_preload.c, preloaded, sets
+  TCP_CONGESTION=cubic on every TCP socket the script creates (this kernel
+  defaults to BBR and a namespace cannot change its default). The
+  namespace's tcp_congestion_control file is shadowed by one reading
+  `cubic`, so defaults.sh and scripts that set it succeed and read what the
+  sockets use;
+- never touching the host: /tmp is a private tmpfs (set_sysctls.py's restore
+  files, packetdrill's `%{ }%` code files), /sys is read-only, and a host-wide
+  file a script writes (`echo 3 > /sys/module/tcp_cubic/parameters/...`) is
+  shadowed by a private copy holding the host's value: the write lands in the
+  copy, and the report notes when the host's value is not the script's.
+  tcp_allowed_congestion_control, which a namespace shows but is the host's
+  list, is shadowed too. A script that writes a sysctl outside net.* is not run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .fastopen_cookie import fastopen_cookie
+from .packetdrill_build import Build
+from .packetdrill_common import DEFAULT_SYSCTLS
+from .report import Result
+
+WORKERS = 2  # this machine's cores; more would make timing-tight scripts miss their tolerance
+BUDGET = 120.0  # real seconds per script: run_all.py allows 180; the longest here take about 20
+
+LOCAL_IP = "198.18.0.1"
+REMOTE_IP = "198.18.0.2"
+NETMASK = "255.255.255.0"
+# run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above; TFO_COOKIE is the cookie the
+# kernel gives the remote host with defaults.sh's key at these addresses (run_all.py's,
+# 3021b9d889017eeb, is for 192.0.2.1 and 192.168.0.1).
+_FASTOPEN_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
+TFO_COOKIE = fastopen_cookie(REMOTE_IP, LOCAL_IP, _FASTOPEN_KEY)
+PACKETDRILL_ARGS = (
+    "--send_omit_free", "--ip_version=ipv4", f"--local_ip={LOCAL_IP}", f"--gateway_ip={LOCAL_IP}",
+    f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}", "-D", f"TFO_COOKIE={TFO_COOKIE}",
+    "-D", "CODE=host_unreachable", "-D", "CMSG_LEVEL_IP=SOL_IP", "-D", "CMSG_TYPE_RECVERR=IP_RECVERR",
+)
+
+# Addresses the scripts' own shell commands name (`ip route change 192.0.2.1 via 192.168.0.2 ...`),
+# moved as the command line moves packetdrill's: run_all.py's local /16 becomes the local /24, so
+# 192.168.0.2 and .3, on-link neighbours there, are on-link here too. (A script's own --local_ip
+# or --remote_ip lines need nothing: packetdrill's command line overrides them.)
+# Some scripts also write run_all.py's TFO_COOKIE out (`FO 3021b9d889017eeb`): it moves with the
+# addresses it was computed for. (Cookies of scripts with their own key and addresses cannot.)
+ADDRESS_MAP = {"192.168.0.1": LOCAL_IP, "192.0.2.1": REMOTE_IP, "192.168.0.2": "198.18.0.3",
+               "192.168.0.3": "198.18.0.4",
+               fastopen_cookie("192.0.2.1", "192.168.0.1", _FASTOPEN_KEY): TFO_COOKIE}
+_ADDRESS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ADDRESS_MAP) + r")(?![\w.])")
+
+CONGESTION_CONTROL = "/proc/sys/net/ipv4/tcp_congestion_control"
+ALLOWED_CONGESTION_CONTROL = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+_SYS_WRITE = re.compile(r">\s*(/sys/[^\s`;|&'\"]+)")
+_SYS_VALUE = re.compile(r"echo\s+['\"]?([^\s'\">]+)['\"]?\s*>\s*(/sys/[^\s`;|&'\"]+)")
+# sysctls outside the network namespace's own: kernel.*, vm.*, fs.* ... are the host's.
+_HOST_SYSCTL = re.compile(r"/proc/sys/(?!net/)\S+"
+                          r"|\bsysctl\b[^`\n]*?\b(?:kernel|vm|fs|dev|user|abi|debug)\.\w")
+_LOCATION = re.compile(r"^\S+\.pkt:\d+: ")
+_EXCEPTION = re.compile(r"^[A-Za-z_.]*(?:Error|Exception)\b")
+
+
+def host_writes(text: str) -> list[str]:
+    """The host-wide files under /sys a script writes, in order, each once."""
+    return list(dict.fromkeys(_SYS_WRITE.findall(text)))
+
+
+def unfaithful_writes(text: str) -> list[str]:
+    """`PATH=VALUE (host has HOST)` for each /sys file the script sets to another value than
+    the host's: the shadow copy takes the write, the kernel keeps the host's value."""
+    notes = []
+    for value, path in _SYS_VALUE.findall(text):
+        try:
+            host = Path(path).read_text().strip()
+        except OSError:
+            host = "nothing"
+        if host != value:
+            notes.append(f"{path}={value} (host has {host})")
+    return notes
+
+
+def map_addresses(text: str) -> str:
+    """The script with the addresses of ADDRESS_MAP moved into 198.18.0.0/24 (and the cookie)."""
+    return _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
+
+
+def namespace_setup(writes: Sequence[str]) -> str:
+    """The shell run as root in the fresh namespaces before packetdrill starts (see the module doc)."""
+    steps = [
+        "set -e",
+        "ip link set lo up",
+        "mount -t tmpfs -o size=64m,mode=1777 referee-tmp /tmp",
+        "mount -o remount,bind,ro /sys",
+        f"echo cubic > /tmp/referee-cc && mount --bind /tmp/referee-cc {CONGESTION_CONTROL}",
+        f"cat {ALLOWED_CONGESTION_CONTROL} > /tmp/referee-allowed && "
+        f"mount --bind /tmp/referee-allowed {ALLOWED_CONGESTION_CONTROL}",
+    ]
+    for i, path in enumerate(writes):
+        quoted = shlex.quote(path)
+        steps.append(f"cat {quoted} > /tmp/referee-sys{i} && mount --bind /tmp/referee-sys{i} {quoted}")
+    return "\n".join(steps)
+
+
+def command(build: Build, script: Path, writes: Sequence[str]) -> list[str]:
+    """The argv that runs `script` under packetdrill in fresh namespaces."""
+    run = " ".join(shlex.quote(a) for a in ("env", f"LD_PRELOAD={build.shim}", str(build.packetdrill),
+                                             *PACKETDRILL_ARGS, str(script)))
+    return ["unshare", "--net", "--mount", "--propagation", "private", "--",
+            "sh", "-c", f"{namespace_setup(writes)}\nexec {run}"]
+
+
+def refusal(path: Path, text: str) -> str | None:
+    """Why the referee does not run this script, or None."""
+    if path.name.endswith("v6.pkt"):
+        return ("not run: an IPv6 script (run_all.py runs *v6.pkt only over IPv6; the referee's "
+                "addresses are IPv4, in 198.18.0.0/24)")
+    host = _HOST_SYSCTL.search(text)
+    if host:
+        return f"not run: it would set a host-wide sysctl ({host.group(0).strip()})"
+    return None
+
+
+def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = BUDGET) -> Result:
+    """Run one script under packetdrill; its verdict and, when it fails, packetdrill's first error."""
+    started = time.monotonic()
+    script = Path(path).resolve()
+    text = script.read_text(errors="replace")
+    refused = refusal(script, text)
+    hidden = [p for p in (script, build.packetdrill, build.shim) if p.is_relative_to("/tmp")]
+    if hidden:
+        refused = f"not run: {hidden[0]} is under /tmp, which the namespace replaces with its own"
+    if refused:
+        return Result(path, name, False, refused, [], 0.0)
+    notes = [f"host-wide setting kept: {n}" for n in unfaithful_writes(text)]
+    mapped = map_addresses(text)
+    if mapped != text:
+        # A copy beside the workspace (gitignored build output), never in the repository.
+        script = workdir / "mapped" / name
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(mapped)
+    process = subprocess.Popen(command(build, script, host_writes(text)), cwd=workdir,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, errors="replace", start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        # The whole session: packetdrill and any command it started.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return Result(path, name, False, f"packetdrill gave up after {budget:.0f} s of real time", notes,
+                      time.monotonic() - started)
+    seconds = time.monotonic() - started
+    if process.returncode == 0:
+        return Result(path, name, True, None, notes, seconds)
+    return Result(path, name, False, first_error(err, out, process.returncode), notes, seconds)
+
+
+def first_error(err: str, out: str, status: int) -> str:
+    """packetdrill's first `FILE.pkt:LINE: ...` message, with what it prints after it (the
+    script's and the actual packet after a mismatch, the exception after `error in Python code`)
+    and any `Error:` a command printed before it; else its last line of output, else the exit
+    status."""
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        where = _LOCATION.match(line)
+        if where:
+            # The script's path as packetdrill was given it, shortened to its file name.
+            reason = [os.path.basename(where.group(0)) + line[where.end():]]
+            reason += [n for n in lines[i + 1:i + 3] if n.startswith(("script packet", "actual packet"))]
+            reason += [n for n in lines[i + 1:] if _EXCEPTION.match(n)][:1]
+            reason += [f"after: {n}" for n in lines[:i] if n.startswith("Error:")][:1]
+            return "; ".join(reason)
+    tail = lines or [line.strip() for line in out.splitlines() if line.strip()]
+    return tail[-1] if tail else f"packetdrill exited with status {status}"
+
+
+def run_scripts(build: Build, scripts: Sequence[tuple[str, str]], workdir: Path, *,
+                workers: int = WORKERS, budget: float = BUDGET) -> list[Result]:
+    """Run each (path, name) under packetdrill, `workers` at once; results in `scripts` order.
+
+    Real time on a shared machine: a script that fails only on a packet's timing is run once
+    more, alone, and the second verdict stands (its note keeps the first failure).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(run_one, build, path, name, workdir, budget) for path, name in scripts]
+        results = [f.result() for f in futures]
+    for i, first in enumerate(results):
+        if not first.ok and "timing error" in (first.reason or ""):
+            again = run_one(build, first.script, first.name, workdir, budget)
+            again.ignored = [*again.ignored, f"first run: {first.reason}"]
+            again.seconds += first.seconds
+            results[i] = again
+    return results

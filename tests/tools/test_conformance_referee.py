@@ -1,0 +1,88 @@
+"""The referee's pure parts: the defaults.sh it writes, its workspace, address and cookie mapping,
+what it refuses to run, how it reads packetdrill's errors, and its per-folder report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minitcp.conformance.fastopen_cookie import fastopen_cookie
+from minitcp.conformance.packetdrill_common import defaults_script, prepare_workspace
+from minitcp.conformance.referee import (
+    TFO_COOKIE,
+    first_error,
+    host_writes,
+    map_addresses,
+    namespace_setup,
+    refusal,
+)
+from minitcp.conformance.referee_report import RefereeReport
+from minitcp.conformance.report import Result
+
+KEY = "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4"
+
+
+def test_fastopen_cookie_is_the_kernels() -> None:
+    # run_all.py's TFO_COOKIE, which Linux gives 192.0.2.1 talking to 192.168.0.1 with this key.
+    assert fastopen_cookie("192.0.2.1", "192.168.0.1", KEY) == "3021b9d889017eeb"
+    assert fastopen_cookie("198.18.0.2", "198.18.0.1", KEY) == TFO_COOKIE
+
+
+def test_addresses_and_cookie_move_into_the_test_range() -> None:
+    line = "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 <FO 3021b9d889017eeb,nop> 192.168.0.21"
+    moved = f"ip route change 198.18.0.2 via 198.18.0.3 dev tun0 <FO {TFO_COOKIE},nop> 192.168.0.21"
+    assert map_addresses(line) == moved
+
+
+def test_defaults_script_sets_the_sysctls_then_the_qdisc() -> None:
+    text = defaults_script()
+    assert "sysctl -q net.ipv4.tcp_congestion_control=cubic" in text
+    assert "net.ipv4.tcp_rmem='4096 540000 15728640'" in text
+    assert text.rstrip().endswith("tc qdisc add dev tun0 root pfifo")
+
+
+def test_workspace_resolves_common_from_every_depth(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    (suite / "common").mkdir(parents=True)
+    (suite / "common" / "set_sysctls.py").write_text("")
+    workdir = prepare_workspace(tmp_path / "ws", suite)
+    for up in ("..", "../..", "../../.."):
+        assert (workdir / up / "common" / "defaults.sh").read_text() == defaults_script()
+        assert (workdir / up / "common" / "set_sysctls.py").exists()
+
+
+def test_host_wide_writes_are_shadowed_or_refused() -> None:
+    text = "`echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect`\n"
+    assert host_writes(text) == ["/sys/module/tcp_cubic/parameters/hystart_detect"]
+    setup = namespace_setup(host_writes(text))
+    assert "mount -o remount,bind,ro /sys" in setup
+    assert "mount --bind /tmp/referee-sys0 /sys/module/tcp_cubic/parameters/hystart_detect" in setup
+    assert refusal(Path("a.pkt"), "`sysctl -q kernel.hz=1000`") is not None
+    assert refusal(Path("a.pkt"), "`echo 1 > /proc/sys/vm/overcommit_memory`") is not None
+    assert refusal(Path("a.pkt"), "`sysctl -q net.ipv4.tcp_ecn=1`") is None
+    assert refusal(Path("basic-v6.pkt"), "") is not None
+
+
+def test_first_error_keeps_the_line_and_the_packets() -> None:
+    err = ("/x/y/close.pkt:20: error handling packet: timing error: expected outbound packet at 0.010 sec\n"
+           "script packet:  0.010 . 1:1(0) ack 2\nactual packet:  0.015 . 1:1(0) ack 2 win 1050\n")
+    assert first_error(err, "", 1) == ("close.pkt:20: error handling packet: timing error: expected outbound "
+                                       "packet at 0.010 sec; script packet:  0.010 . 1:1(0) ack 2; actual "
+                                       "packet:  0.015 . 1:1(0) ack 2 win 1050")
+    python = "Error: qdisc\n/a/b.pkt:51: error in Python code\nTraceback\n  File x\nAssertionError: 36\n"
+    expected = "b.pkt:51: error in Python code; AssertionError: 36; after: Error: qdisc"
+    assert first_error(python, "", 1) == expected
+    assert first_error("", "", 3) == "packetdrill exited with status 3"
+
+
+def test_report_counts_per_folder_and_names_kernel_only_passes() -> None:
+    kernel = [Result("p", "a/x.pkt", True, None), Result("p", "a/y.pkt", False, "k"),
+              Result("p", "b/z.pkt", True, None)]
+    minitcp = [Result("p", "a/x.pkt", True, None), Result("p", "a/y.pkt", False, "m"),
+               Result("p", "b/z.pkt", False, "line 3: late")]
+    report = RefereeReport(kernel, {"minitcp": minitcp})
+    assert report.folders() == {"a": {"scripts": 2, "kernel": 1, "minitcp": 1, "minitcp agrees": 2},
+                                "b": {"scripts": 1, "kernel": 1, "minitcp": 0, "minitcp agrees": 0}}
+    assert report.kernel_only("minitcp") == [("b/z.pkt", "line 3: late")]
+    assert not report.ok
+    assert "b/z.pkt: line 3: late" in report.format_text()
+    assert report.as_dict()["totals"]["kernel"] == 2

@@ -1,0 +1,110 @@
+"""Real packetdrill as the kernel's referee: it builds, runs on CUBIC without touching the host, and
+the runner's own kernel target gives its verdict on a sample of Linux's scripts.
+
+packetdrill is built from ../shared/tools/packetdrill into the repository's
+gitignored build/packetdrill/ (cached: only the first run pays the build, a
+few seconds); the test is skipped, with the reason, when it cannot be built
+(no compiler, bison or flex, and no root to install them) or run (no root,
+no namespaces). The scripts are real time: the sample takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from minitcp.conformance import run_paths
+from minitcp.conformance.kernel_pool import kernel_problem
+from minitcp.conformance.packetdrill_build import Build, BuildError, build_packetdrill
+from minitcp.conformance.packetdrill_common import prepare_workspace
+from minitcp.conformance.referee import CONGESTION_CONTROL, run_scripts
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+SOURCE = SHARED / "tools" / "packetdrill"
+SUITE = SHARED / "conformance" / "linux-packetdrill"
+BUILD_DIR = REPO / "build" / "packetdrill"
+
+# Quick scripts from different folders on which packetdrill and the runner's kernel target agree
+# (the full measurement over every script is in docs/conformance.md).
+SAMPLE = (
+    "blocking/blocking-connect.pkt",
+    "close/close-on-syn-sent.pkt",
+    "close/close-local-close-then-remote-fin.pkt",
+    "mss/mss-getsockopt-tcp_maxseg-server.pkt",
+    "ts_recent/fin_tsval.pkt",
+    "ts_recent/reset_tsval.pkt",
+    # Two the kernel fails, at a line the runner's kernel target fails too.
+    "gro/gro-mss-option.pkt",
+    "ts_recent/invalid_ack.pkt",
+)
+
+# Our own script (not one of the GPL-2.0 scripts): an accepted connection, then `ss -ti` must show
+# it on CUBIC. It is written under build/, as /tmp is private inside the referee's namespace.
+CUBIC_CHECK = """\
+`../common/defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <...>
+ +.01 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+   +0 `ss -tin state established | grep -qw cubic`
+"""
+
+
+@pytest.fixture(scope="module")
+def build() -> Build:
+    if os.geteuid() != 0:
+        pytest.skip("real packetdrill needs root (a TUN device, mounts in its namespaces)")
+    if not SOURCE.is_dir() or not SUITE.is_dir():
+        pytest.skip(f"no packetdrill source or Linux scripts under {SHARED}")
+    problem = kernel_problem()
+    if problem is not None:
+        pytest.skip(f"no private network namespace with a TUN device here: {problem}")
+    try:
+        return build_packetdrill(SOURCE, BUILD_DIR)
+    except BuildError as e:
+        pytest.skip(f"packetdrill cannot be built here: {e}")
+
+
+def _host_settings() -> tuple[str, str]:
+    cubic = Path("/sys/module/tcp_cubic/parameters/hystart_detect")
+    return (Path(CONGESTION_CONTROL).read_text(), cubic.read_text() if cubic.exists() else "")
+
+
+def test_kernel_side_uses_cubic_and_host_is_untouched(build: Build) -> None:
+    before = _host_settings()
+    check = BUILD_DIR / "tests" / "cubic-check.pkt"
+    check.parent.mkdir(parents=True, exist_ok=True)
+    check.write_text(CUBIC_CHECK)
+    workdir = prepare_workspace(BUILD_DIR / "workspace", SUITE)
+    [result] = run_scripts(build, [(str(check), "cubic-check.pkt")], workdir)
+    # On this machine the default is BBR, so the shim is what made it CUBIC.
+    assert result.ok, result.reason
+    # A script that writes a host-wide module parameter writes a private copy.
+    cubic = "cubic/cubic-hystart-delay-rtt-jumps-upward.pkt"
+    run_scripts(build, [(str(SUITE / cubic), cubic)], workdir)
+    assert _host_settings() == before
+
+
+def test_runner_kernel_target_agrees_with_packetdrill_on_a_sample(build: Build) -> None:
+    scripts = [(str(SUITE / name), name) for name in SAMPLE]
+    workdir = prepare_workspace(BUILD_DIR / "workspace", SUITE)
+    referee = run_scripts(build, scripts, workdir)
+    assert any(r.ok for r in referee), [r.reason for r in referee]
+    runner = run_paths([p for p, _ in scripts], target="kernel").results
+    for name, pd, ours in zip(SAMPLE, referee, runner, strict=True):
+        # Real time on a shared machine: both sides run again, alone, before a difference counts
+        # (a missed tolerance or a late wake-up does not repeat; a real difference does).
+        for _ in range(2):
+            if pd.ok == ours.ok:
+                break
+            pd = run_scripts(build, [(pd.script, name)], workdir)[0]
+            ours = run_paths([ours.script], target="kernel").results[0]
+        verdicts = f"packetdrill: {pd.reason or 'passes'} | runner: {ours.reason or 'passes'}"
+        assert pd.ok == ours.ok, f"{name}: {verdicts}"
