@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Inputs of `pip install -e`: a change to any of them rebuilds the venv's package and C extension.
 INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h native/*.py)
-# Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them.
-SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump
+# Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them,
+# and the referee test builds packetdrill (bison, flex) and runs its scripts (ethtool, sysctl).
+SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump \
+  bison:bison flex:flex ethtool:ethtool sysctl:procps
 
 .PHONY: install test demo bench lint system-tools conformance conformance-kernel conformance-linux
 
