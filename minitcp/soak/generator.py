@@ -93,6 +93,8 @@ class Generator:
         self.refused = 0  # packets the checks below kept back (none, unless packets.py has a bug)
         self.queue_full = 0  # sends the device's queue refused (ENOBUFS): the stack is behind
         self.unsendable = 0
+        self.victim_ports: set[int] = set()  # the victims' ports, from /proc/net/tcp
+        self.probes = 0  # segments sent to learn a victim's numbers
         self.sniffed = 0
         self._flows_at = 0.0
 
@@ -131,6 +133,8 @@ class Generator:
             self.sniffed += 1
             victim = self.victims.get(seg.dport)
             if victim is None:
+                if seg.dport not in self.victim_ports:
+                    continue  # a mutated packet's source happened to become the victims' address
                 victim = self.victims[seg.dport] = Victim(seg.dst, seg.dport, seg.sport)
                 self.packets.victims.append(victim)
             if seg.flags & SYN and seg.wscale is not None:
@@ -147,7 +151,7 @@ class Generator:
         if now - self._flows_at < FLOWS_EVERY:
             return
         self._flows_at = now
-        flows = []
+        flows, victims = [], []
         with open("/proc/net/tcp") as f:
             next(f)
             for line in f:
@@ -157,10 +161,17 @@ class Generator:
                 if state != TCP_ESTABLISHED or _proc_addr(raddr) != self.dst:
                     continue
                 laddr, lport = local.split(":")
-                if _proc_addr(laddr) != self.victim_addr:
-                    flows.append((int(lport, 16), int(rport, 16), _proc_addr(laddr)))
+                flow = (int(lport, 16), int(rport, 16), _proc_addr(laddr))
+                (victims if flow[2] == self.victim_addr else flows).append(flow)
         self.packets.flows = flows
-
+        self.victim_ports = {peer_port for peer_port, _, _ in victims}
+        for peer_port, port, peer in victims:
+            victim = self.victims.get(peer_port)
+            if victim is None or not victim.known:
+                # The victims are idle: make the stack speak. A segment outside its window is
+                # answered by an ACK carrying SND.NXT and RCV.NXT (RFC 9293 section 3.10.7.4).
+                self.send(self.packets.probe(peer, peer_port, port))
+                self.probes += 1
     def run(self) -> dict[str, object]:
         args = self.args
         make = self.packets.next if args.mode == "hostile" else lambda: self.packets.syn_flood(args.port)
@@ -186,6 +197,7 @@ class Generator:
             "mode": args.mode, "sent": self.sent, "queue_full": self.queue_full, "refused": self.refused,
             "unsendable": self.unsendable,
             "started": start, "ended": end, "seconds": end - start, "by_kind": self.packets.sent,
+            "probes": self.probes,
             "victims_seen": sum(v.known for v in self.victims.values()), "sniffed": self.sniffed,
         }  # fmt: skip
 

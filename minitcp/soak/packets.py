@@ -171,6 +171,12 @@ class HostilePackets:
             wscale=7,
         )
 
+    def probe(self, peer: int, peer_port: int, port: int) -> bytes:
+        """A bare ACK with guessed numbers on a connection: almost surely outside the window,
+        so the stack answers with an ACK that tells the watcher its sequence numbers."""
+        rng = self.rng
+        return _tcp(peer, self.dst, peer_port, port, rng.getrandbits(32), rng.getrandbits(32), ACK)
+
     # ------------------------------------------------------------------ helpers
 
     def _source(self) -> int:

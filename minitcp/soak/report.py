@@ -69,6 +69,7 @@ class SoakReport:
     packets: int = 0  # hostile packets sent
     packets_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0  # the hostile phase
+    victims_watched: int = 0  # connections whose sequence numbers the attacker learnt
     device_dropped: int = 0  # packets the TUN device's queue dropped before the stack read them
     stack_received: int = 0  # InReceives
     drops: dict[str, int] = dataclasses.field(default_factory=dict)  # the host's drops by reason
@@ -142,7 +143,8 @@ class SoakReport:
             f"TCP: {tcp}",
             f"legitimate bytes verified (SHA-256, each way): {self.bytes_verified} "
             f"in {len(self.flows)} flow(s); "
-            f"victims alive after the injections: {victims.get('alive', 0)} of {victims.get('total', 0)}",
+            f"victims alive after the injections: {victims.get('alive', 0)} of {victims.get('total', 0)} "
+            f"({self.victims_watched} watched by the attacker)",
             f"abandoned connections: {self.abandoned}; stack connections after each cycle: "
             f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}",
             f"connections at the end: {self.states or 'none'}, TIME_WAIT {self.timewait}",

@@ -212,6 +212,7 @@ class Soak:
         r = self.report
         r.packets, r.packets_by_kind, r.seconds = sent["sent"], sent["by_kind"], sent["seconds"]
         r.flows, r.victims = done["flows"], done["victims"]
+        r.victims_watched = sent["victims_seen"]
 
     async def flood(self) -> None:
         args = self.args
