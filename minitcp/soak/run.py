@@ -118,14 +118,16 @@ class Soak:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.report = SoakReport(rss_limit=args.rss_limit_mb * 1_000_000)
+        self.log = args.log
         self.link = TunLink(DEV, peer=PEER, mtu=1500, offload=False)
+        self.dev = self.link.name  # the kernel's side: where the generator writes
+        self.generator_args: list[str] = []  # what the generator needs to know of `dev`
         for addr in (VANISHING, VICTIMS):
-            _ip("addr", "add", f"{addr}/24", "dev", self.link.name)
+            _ip("addr", "add", f"{addr}/24", "dev", self.dev)
         self.stack = Stack(self.link, ADDR)
         self.server = EchoServer()
         self.target = DiscardServer()
         self.stack_running = False
-        self.log = args.log
 
     async def run(self) -> SoakReport:
         async with trio.open_nursery() as nursery:
@@ -160,7 +162,8 @@ class Soak:
             "generator",
             mode,
             "--dev",
-            self.link.name,
+            self.dev,
+            *self.generator_args,
             "--dst",
             ADDR,
             "--peer",
@@ -279,7 +282,7 @@ class Soak:
                 "--addr",
                 VANISHING,
                 "--dev",
-                self.link.name,
+                self.dev,
                 "--count",
                 str(args.abandon_conns),
             )
