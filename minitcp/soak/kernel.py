@@ -4,7 +4,7 @@ The same generator and clients as against minitcp, but the host under attack
 is the kernel itself, in a second private namespace: a veth pair joins the
 soak's namespace (198.18.0.1, .3, .4 on `vsoak0`) to the target's (198.18.0.2
 on `vsoak1`), where this module's `serve` runs a threaded echo server (port 7)
-and discard server (port 9) on kernel sockets. The generator writes into
+and discard server (port 9) on kernel sockets; `KernelSoak` runs the phases. The generator writes into
 `vsoak0` with an Ethernet header addressed to `vsoak1` (its MAC), so its packets
 reach the target and nothing else.
 
@@ -19,24 +19,25 @@ not a process's); the data integrity and the flood are the comparison.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 from minitcp.netns import NetnsError, enter_private_netns
+from minitcp.soak.report import SoakReport
+from minitcp.soak.run import PEER, VANISHING, VICTIMS, Child, Soak, _ip
 
 ADDR = "198.18.0.2"
+DEV, TARGET_DEV = "vsoak0", "vsoak1"  # the soak's and the target's ends of the veth pair
+TARGET_MAC = "02:00:00:00:00:02"  # locally administered (RFC 7042 section 2.1): the target's end
 WAIT_FOR_DEVICE = 10.0  # seconds the target waits for its end of the veth pair
 BACKLOG = 1024  # as minitcp's servers (minitcp.apps.base.DEFAULT_BACKLOG)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
 
 def _echo(conn: socket.socket, echo: bool) -> None:
@@ -75,11 +76,20 @@ def kernel_counters() -> dict[str, int]:
     return counters
 
 
+def _has_device(name: str) -> bool:
+    # Not /sys/class/net: sysfs shows the devices of the namespace that mounted it.
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
 def serve(args: argparse.Namespace) -> int:
     enter_private_netns()  # a fresh namespace of its own, into which the soak moves `dev`
     print("unshared", flush=True)
     deadline = time.monotonic() + WAIT_FOR_DEVICE
-    while not os.path.exists(f"/sys/class/net/{args.dev}"):
+    while not _has_device(args.dev):
         if time.monotonic() > deadline:
             print(f"minitcp soak: {args.dev} never appeared", file=sys.stderr)
             return 1
@@ -98,15 +108,62 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class KernelSoak(Soak):
+    """The soak's phases against the kernel: hostile packets with flows and victims, the check,
+    the flood. No abandoned connections (the kernel's connection count is not this process's
+    to read) and no RSS: the comparison is the data integrity and the flood."""
+
+    def __init__(self, args: argparse.Namespace) -> None:  # no TUN device, no minitcp stack
+        self.args = args
+        self.report = SoakReport(target="linux", rss_limit=args.rss_limit_mb * 1_000_000)
+        self.log = args.log
+        self.dev = DEV
+        self.generator_args = ["--mac", TARGET_MAC]
+        self.linux = Child("kernel", "serve", "--dev", TARGET_DEV)
+
+    async def run(self) -> SoakReport:
+        await self.linux.start()
+        await self.linux.expect(b"unshared")
+        assert self.linux.proc is not None
+        _ip("link", "add", DEV, "type", "veth", "peer", "name", TARGET_DEV, "address", TARGET_MAC,
+            "netns", str(self.linux.proc.pid))
+        for addr in (PEER, VANISHING, VICTIMS):
+            _ip("addr", "add", f"{addr}/24", "dev", DEV)
+        _ip("link", "set", DEV, "up")
+        await self.linux.expect(b"ready")
+        await self.hostile()
+        await self.check()
+        await self.flood()
+        counters = (await self.linux.result())["counters"]
+        r = self.report
+        r.stack_alive = True  # the kernel: were it not, nothing here would be running
+        r.tcp_counters = {k: v for k, v in counters.items() if k.startswith(("Tcp", "TcpExt"))}
+        r.drops = {k: v for k, v in counters.items()
+                   if k.startswith(("Ip", "Icmp")) and any(w in k for w in _DROP_WORDS)}  # fmt: skip
+        return r
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            _ip("link", "del", DEV)  # both ends go
+        if self.linux.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.linux.proc.pid, signal.SIGKILL)  # outside trio.run: no Process.kill()
+
+
+# The kernel's IP and ICMP counters of packets it did not take (nstat names).
+_DROP_WORDS = ("Err", "Fail", "Unknown", "Discard", "Drop")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minitcp.soak.kernel", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m minitcp.soak.kernel",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("serve",))
     parser.add_argument("--dev", default="vsoak1", help="the target's end of the veth pair")
     args = parser.parse_args(argv)
     try:
         return serve(args)
     except NetnsError as e:
-        print(f"minitcp soak: the kernel target runs only in a private network namespace: {e}", file=sys.stderr)
+        print(f"minitcp soak: the kernel target runs only in a private namespace: {e}", file=sys.stderr)
         return 1
 
 

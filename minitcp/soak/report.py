@@ -66,6 +66,7 @@ class FloodResult:
 
 @dataclasses.dataclass
 class SoakReport:
+    target: str = "minitcp"  # or "linux": the kernel attacked the same way (minitcp.soak.kernel)
     packets: int = 0  # hostile packets sent
     packets_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0  # the hostile phase
@@ -129,16 +130,19 @@ class SoakReport:
             or "none"
         )
         tcp = (
-            ", ".join(f"{k} {v}" for k, v in sorted(self.tcp_counters.items()) if k in _SHOWN and v) or "none"
+            ", ".join(f"{k} {v}" for k, v in sorted(self.tcp_counters.items()) if _shown(k) and v) or "none"
         )
         victims = self.victims
         rss = [round(r / 1e6, 1) for r in self.rss_by_cycle]
         f = self.flood
         rate = f.success_rate
         lines = [
+            f"target: {self.target}",
             f"hostile packets sent: {self.packets} in {self.seconds:.1f} s ({kinds})",
             f"dropped by the TUN device's queue (the stack behind): {self.device_dropped}; "
-            f"read by the stack: {self.stack_received}",
+            f"read by the stack: {self.stack_received}"
+            if self.target == "minitcp"
+            else "(the kernel's own counters, as nstat names them)",
             f"stack drops by reason: {drops}",
             f"TCP: {tcp}",
             f"legitimate bytes verified (SHA-256, each way): {self.bytes_verified} "
@@ -148,7 +152,9 @@ class SoakReport:
             f"abandoned connections: {self.abandoned}; stack connections after each cycle: "
             f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}",
             f"connections at the end: {self.states or 'none'}, TIME_WAIT {self.timewait}",
-            f"largest RSS: {self.max_rss / 1e6:.1f} MB (limit {self.rss_limit / 1e6:.0f} MB)",
+            f"largest RSS: {self.max_rss / 1e6:.1f} MB (limit {self.rss_limit / 1e6:.0f} MB)"
+            if self.target == "minitcp"
+            else "largest RSS: not measured (the kernel's memory is not a process's)",
             f"SYN flood (expected to fail until SYN cookies): {f.syns} spoofed SYNs at {f.rate:.0f}/s; "
             f"{len(f.during_ok)} of {f.during} legitimate requests succeeded"
             + (f" ({rate:.0%})" if rate is not None else "")
@@ -170,6 +176,11 @@ _SHOWN = frozenset({
     "InSegs", "InErrs", "InCsumErrors", "OutRsts", "TCPChallengeACK", "TCPSYNChallenge", "ListenOverflows",
     "ListenDrops", "TCPACKSkippedChallenge", "TCPConnectionErrors", "TCPAbortOnData", "EstabResets",
 })  # fmt: skip
+
+
+def _shown(name: str) -> bool:
+    """Whether the text report shows a counter: minitcp's name, or the kernel's with nstat's prefix."""
+    return name.removeprefix("TcpExt").removeprefix("Tcp") in _SHOWN or name in _SHOWN
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -83,11 +83,16 @@ class Child:
     async def start(self, wait_ready: bool = False) -> None:
         self.proc = await trio.lowlevel.open_process(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         if wait_ready:
-            with trio.fail_after(CHILD_TIMEOUT):
-                while not self._lines:
-                    await self._read()
-            if self._lines.pop(0).strip() != b"ready":
-                raise RuntimeError(f"{self.cmd[2]} did not start")
+            await self.expect(b"ready")
+
+    async def expect(self, word: bytes) -> None:
+        """Wait for the process to print `word` on a line of its own."""
+        with trio.fail_after(CHILD_TIMEOUT):
+            while not self._lines:
+                if not await self._read():
+                    break
+        if not self._lines or self._lines.pop(0).strip() != word:
+            raise RuntimeError(f"{self.cmd[2]} did not say {word.decode()!r}")
 
     async def _read(self) -> bool:
         assert self.proc is not None and self.proc.stdout is not None
@@ -388,6 +393,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the verdict fails if the stack's RSS ever exceeds this (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=1, help="the generator's and the flows' seed")
+    parser.add_argument("--target", choices=("minitcp", "linux"), default="minitcp",
+                        help="the host attacked: minitcp, or the Linux kernel in a second namespace "
+                        "for comparison (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
 
 
@@ -405,7 +413,12 @@ def run_soak(args: argparse.Namespace) -> SoakReport:
     """Run every phase in the namespace `enter_netns()` made (or one proven private)."""
     if not (in_private_netns() or os.readlink("/proc/self/ns/net") == _entered_netns):
         raise NetnsError("minitcp soak runs only in a private network namespace: call enter_netns() first")
-    soak = Soak(args)
+    if args.target == "linux":
+        from minitcp.soak.kernel import KernelSoak
+
+        soak: Soak = KernelSoak(args)
+    else:
+        soak = Soak(args)
     try:
         return trio.run(soak.run)
     finally:
