@@ -9,8 +9,8 @@ done. Modes:
               and victims: idle connections from --victim-addr that the attacker
               watches and attacks (RFC 5961 injections), which at the end must still
               echo a marker and nothing else (no injected byte delivered)
-    requests  one request per connection (connect, 32 bytes, their echo, close), each
-              timed: the legitimate users of the SYN flood phase
+    requests  one request per connection (connect, 32 bytes, their echo, close), 20 a
+              second, each timed: the legitimate users of the SYN flood phase
     abandon   connections from --addr that vanish: each moves one byte, then the
               address is removed, the sockets closed with SO_LINGER 0 (their RSTs
               cannot leave: no route from a removed address) and the address put back
@@ -149,32 +149,35 @@ def traffic(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def requests(args: argparse.Namespace) -> dict[str, Any]:
+    """Requests at a steady pace, each in a thread of its own (an open loop, as users arrive):
+    a request that waits for its timeout does not hold back the next, so the share that
+    succeeds is the share of time the server served, not of the requests one user got through."""
     stop = threading.Event()
     deadline = time.monotonic() + args.seconds
     done: list[tuple[float, float | None]] = []  # (start, latency or None if it failed)
     lock = threading.Lock()
 
-    def user() -> None:
-        while not stop.is_set() and time.monotonic() < deadline:
-            start = time.monotonic()
-            try:
-                with socket.create_connection((args.dst, args.port), timeout=REQUEST_TIMEOUT) as sock:
-                    sock.sendall(REQUEST)
-                    ok = _recv_exactly(sock, len(REQUEST)) == REQUEST
-            except OSError:
-                ok = False
-            with lock:
-                done.append((start, time.monotonic() - start if ok else None))
+    def request() -> None:
+        start = time.monotonic()
+        try:
+            with socket.create_connection((args.dst, args.port), timeout=REQUEST_TIMEOUT) as sock:
+                sock.sendall(REQUEST)
+                ok = _recv_exactly(sock, len(REQUEST)) == REQUEST
+        except OSError:
+            ok = False
+        with lock:
+            done.append((start, time.monotonic() - start if ok else None))
 
-    users = [threading.Thread(target=user, daemon=True) for _ in range(args.flows)]
-    for t in users:
-        t.start()
     print("ready", flush=True)
     _wait_for_stdin_eof(stop)
-    while not stop.is_set() and time.monotonic() < deadline:
-        stop.wait(0.1)
-    stop.set()
-    for t in users:
+    running: list[threading.Thread] = []
+    # At most REQUEST_TIMEOUT / interval requests in flight (60 at the default 20/s).
+    while not stop.wait(1 / args.rate) and time.monotonic() < deadline:
+        running = [t for t in running if t.is_alive()]
+        thread = threading.Thread(target=request, daemon=True)
+        thread.start()
+        running.append(thread)
+    for t in running:
         t.join(REQUEST_TIMEOUT + 5)
     return {"requests": done}
 
@@ -212,12 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=("traffic", "requests", "abandon"))
     parser.add_argument("--dst", default="198.18.0.2")
     parser.add_argument("--port", type=int, default=7)
-    parser.add_argument("--flows", type=int, default=2, help="bulk flows (traffic) or users (requests)")
+    parser.add_argument("--flows", type=int, default=2, help="traffic: bulk flows")
     parser.add_argument("--victims", type=int, default=4)
     parser.add_argument("--victim-addr", default="198.18.0.4")
     parser.add_argument("--addr", default="198.18.0.3", help="abandon: the address that vanishes")
     parser.add_argument("--dev", default="", help="abandon: the TUN device holding --addr")
     parser.add_argument("--count", type=int, default=100, help="abandon: connections per cycle")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests: new requests per second")
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)

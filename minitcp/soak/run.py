@@ -12,7 +12,7 @@ CPU is the stack's. Phases, in order:
               move data through the echo server and victims wait to be attacked
     abandon   cycles of connections whose client vanishes; the RSS after each
     check     one fresh connection must be served
-    flood     spoofed SYNs at port 7 while users make one request per connection
+    flood     spoofed SYNs at port 7 while users make one request per connection, 20/s
               (last: without SYN cookies the stack serves nobody for a while after it)
 
 then the report (`report`), its verdict taken with the stack's tasks still running.
@@ -235,8 +235,6 @@ class Soak:
             ADDR,
             "--port",
             str(PORT),
-            "--flows",
-            "2",
             "--seconds",
             str(args.seconds + 4 * CALM + CHILD_TIMEOUT),
         )
