@@ -175,6 +175,7 @@ class SoakReport:
 _SHOWN = frozenset({
     "InSegs", "InErrs", "InCsumErrors", "OutRsts", "TCPChallengeACK", "TCPSYNChallenge", "ListenOverflows",
     "ListenDrops", "TCPACKSkippedChallenge", "TCPConnectionErrors", "TCPAbortOnData", "EstabResets",
+    "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed",
 })  # fmt: skip
 
 
