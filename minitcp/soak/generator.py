@@ -42,6 +42,7 @@ from minitcp.wire.tcp import parse_tcp_packet
 ETH_P_IP = 0x0800
 SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
 BURST = 64  # packets between two looks at the clock (pacing) and the sniffer
+SNIFF_MAX = 1000  # segments taken per look: the rest wait for the next burst (a bounded loop)
 FLOWS_EVERY = 1.0  # seconds between two readings of /proc/net/tcp
 TCP_ESTABLISHED = 1  # the st column of /proc/net/tcp (include/net/tcp_states.h)
 
@@ -124,7 +125,7 @@ class Generator:
 
     def sniff(self) -> None:
         """Take the stack's segments to the victims seen since the last look: their numbers."""
-        while True:
+        for _ in range(SNIFF_MAX):
             try:
                 data = self.sock.recv(65535, socket.MSG_DONTWAIT)
             except BlockingIOError:

@@ -31,7 +31,7 @@ import time
 
 from minitcp.netns import NetnsError, enter_private_netns
 from minitcp.soak.report import SoakReport
-from minitcp.soak.run import PEER, VANISHING, VICTIMS, Child, Soak, _ip
+from minitcp.soak.run import PEER, VANISHING, VICTIMS, Child, Soak, run_ip
 
 ADDR = "198.18.0.2"
 DEV, TARGET_DEV = "vsoak0", "vsoak1"  # the soak's and the target's ends of the veth pair
@@ -94,8 +94,8 @@ def serve(args: argparse.Namespace) -> int:
             print(f"minitcp soak: {args.dev} never appeared", file=sys.stderr)
             return 1
         time.sleep(0.05)
-    _ip("addr", "add", f"{ADDR}/24", "dev", args.dev)
-    _ip("link", "set", args.dev, "up")
+    run_ip("addr", "add", f"{ADDR}/24", "dev", args.dev)
+    run_ip("link", "set", args.dev, "up")
     stop = threading.Event()
     servers = [threading.Thread(target=_serve, args=(port, echo, stop), daemon=True)
                for port, echo in ((7, True), (9, False))]  # fmt: skip
@@ -125,11 +125,11 @@ class KernelSoak(Soak):
         await self.linux.start()
         await self.linux.expect(b"unshared")
         assert self.linux.proc is not None
-        _ip("link", "add", DEV, "type", "veth", "peer", "name", TARGET_DEV, "address", TARGET_MAC,
+        run_ip("link", "add", DEV, "type", "veth", "peer", "name", TARGET_DEV, "address", TARGET_MAC,
             "netns", str(self.linux.proc.pid))
         for addr in (PEER, VANISHING, VICTIMS):
-            _ip("addr", "add", f"{addr}/24", "dev", DEV)
-        _ip("link", "set", DEV, "up")
+            run_ip("addr", "add", f"{addr}/24", "dev", DEV)
+        run_ip("link", "set", DEV, "up")
         await self.linux.expect(b"ready")
         await self.hostile()
         await self.check()
@@ -144,7 +144,7 @@ class KernelSoak(Soak):
 
     def close(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError):
-            _ip("link", "del", DEV)  # both ends go
+            run_ip("link", "del", DEV)  # both ends go
         if self.linux.proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.linux.proc.pid, signal.SIGKILL)  # outside trio.run: no Process.kill()

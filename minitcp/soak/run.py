@@ -128,7 +128,7 @@ class Soak:
         self.dev = self.link.name  # the kernel's side: where the generator writes
         self.generator_args: list[str] = []  # what the generator needs to know of `dev`
         for addr in (VANISHING, VICTIMS):
-            _ip("addr", "add", f"{addr}/24", "dev", self.dev)
+            run_ip("addr", "add", f"{addr}/24", "dev", self.dev)
         self.stack = Stack(self.link, ADDR)
         self.server = EchoServer()
         self.target = DiscardServer()
@@ -338,7 +338,8 @@ def _one_request(timeout: float) -> bool:
         return False
 
 
-def _ip(*args: str) -> None:
+def run_ip(*args: str) -> None:
+    """`ip ARGS...` (iproute2) in this namespace; a failure raises."""
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
 
