@@ -121,6 +121,21 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
     )
     _bench_arguments(bench)
     bench.set_defaults(run=_bench)
+
+    from minitcp.soak.run import add_arguments as _soak_arguments
+
+    soak = commands.add_parser(
+        "soak",
+        help="attack the stack with hostile packets while kernel clients check their data (private netns)",
+        description="In a private network namespace: the stack on a TUN device at 198.18.0.2 with an echo "
+        "server, a generator on the kernel's side sending it random, mutated and well-formed-but-wrong "
+        "packets (every flag combination, bad options, fragments, ICMP errors quoting its connections, "
+        "RFC 5961 injections), while kernel clients move data through it checked by SHA-256; then a SYN "
+        "flood with legitimate requests, and connections whose clients vanish. A report of packets, drops "
+        "by reason, bytes verified, the largest RSS and a verdict (exit status 0 when it passes).",
+    )
+    _soak_arguments(soak)
+    soak.set_defaults(run=_soak)
     add_client_commands(commands, DEFAULT_DEV)  # `minitcp ss`, `minitcp stat` (minitcp/control.py)
 
     from minitcp.conformance.__main__ import DESCRIPTION as _conformance_description
@@ -244,6 +259,12 @@ def _summary(stack: Stack, link: TunLink) -> str:
 
 def _bench(args: argparse.Namespace) -> int:
     from minitcp.bench.suite import run_cli
+
+    return run_cli(args)
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from minitcp.soak.run import run_cli
 
     return run_cli(args)
 

@@ -1,0 +1,188 @@
+"""The report of `minitcp soak`: the figures of a run and its verdicts, as text or JSON.
+
+The verdict passes when the stack is alive (its tasks still running at the end,
+a fresh connection served after the attack, no exception caught inside the engine), every legitimate
+byte came back verified (each bulk flow's SHA-256 both ways, each victim's
+marker echoed with nothing injected before it) and the largest RSS stayed under
+the limit. The SYN flood has its own line, not part of the verdict until SYN
+cookies land (issue #17): at least 99 % of the legitimate requests made during
+the flood succeed, with a p99 latency within 5 times the one before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+FLOOD_SUCCESS = 0.99  # issue #17's bar: 99 % of legitimate requests during the flood
+FLOOD_P99_FACTOR = 5.0  # and a p99 within 5 times its value before the flood
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The nearest-rank percentile (p in 0..100) of `values`, None if there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclasses.dataclass
+class FloodResult:
+    syns: int = 0  # spoofed SYNs sent
+    rate: float = 0.0  # SYNs per second reached
+    before: list[float] = dataclasses.field(default_factory=list)  # latencies of requests before it
+    during_ok: list[float] = dataclasses.field(default_factory=list)
+    during_failed: int = 0
+    recovered_after: float | None = None  # seconds from the flood's end to the first success after it
+
+    @property
+    def during(self) -> int:
+        return len(self.during_ok) + self.during_failed
+
+    @property
+    def success_rate(self) -> float | None:
+        return len(self.during_ok) / self.during if self.during else None
+
+    def passed(self) -> bool:
+        rate, p99_before, p99_during = (
+            self.success_rate,
+            percentile(self.before, 99),
+            percentile(self.during_ok, 99),
+        )
+        if rate is None or p99_before is None or p99_during is None:
+            return False
+        return rate >= FLOOD_SUCCESS and p99_during <= FLOOD_P99_FACTOR * p99_before
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "flood_syns": self.syns, "flood_rate_per_s": round(self.rate), "flood_requests": self.during,
+            "flood_requests_ok": len(self.during_ok), "flood_success_rate": self.success_rate,
+            "p99_before_ms": _ms(percentile(self.before, 99)),
+            "p99_during_ms": _ms(percentile(self.during_ok, 99)),
+            "flood_recovered_after_s": self.recovered_after, "flood_passed": self.passed(),
+        }  # fmt: skip
+
+
+@dataclasses.dataclass
+class SoakReport:
+    target: str = "minitcp"  # or "linux": the kernel attacked the same way (minitcp.soak.kernel)
+    packets: int = 0  # hostile packets sent
+    packets_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0  # the hostile phase
+    victims_watched: int = 0  # connections whose sequence numbers the attacker learnt
+    device_dropped: int = 0  # packets the TUN device's queue dropped before the stack read them
+    stack_received: int = 0  # InReceives
+    drops: dict[str, int] = dataclasses.field(default_factory=dict)  # the host's drops by reason
+    tcp_counters: dict[str, int] = dataclasses.field(default_factory=dict)
+    flows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    victims: dict[str, Any] = dataclasses.field(default_factory=dict)
+    flood: FloodResult = dataclasses.field(default_factory=FloodResult)
+    abandoned: int = 0
+    rss_by_cycle: list[int] = dataclasses.field(default_factory=list)  # after each abandon cycle
+    conns_by_cycle: list[int] = dataclasses.field(default_factory=list)
+    states: dict[str, int] = dataclasses.field(default_factory=dict)  # connections by state at the end
+    timewait: int = 0
+    max_rss: int = 0
+    rss_limit: int = 0
+    stack_alive: bool = False
+    final_check: bool = False
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def bytes_verified(self) -> int:
+        return sum(f["bytes"] for f in self.flows if f["verified"])
+
+    def failures(self) -> list[str]:
+        """Why the verdict fails (empty: it passes)."""
+        why = list(self.problems)
+        if not self.stack_alive:
+            why.append("the stack's tasks ended")
+        if not self.final_check:
+            why.append("a fresh connection after the attack was not served")
+        errors = self.tcp_counters.get("TCPConnectionErrors", 0)
+        if errors:
+            why.append(f"{errors} exception(s) caught inside the engine (TCPConnectionErrors)")
+        for i, flow in enumerate(self.flows):
+            if not flow["verified"]:
+                why.append(f"flow {i}: not verified ({flow['error'] or 'data differs'})")
+        if not self.flows:
+            why.append("no legitimate flow ran")
+        why += self.victims.get("errors", [])
+        if self.max_rss > self.rss_limit:
+            why.append(
+                f"largest RSS {self.max_rss / 1e6:.0f} MB over the limit {self.rss_limit / 1e6:.0f} MB"
+            )
+        return why
+
+    def as_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "flood"}
+        out.update(self.flood.summary())
+        out["bytes_verified"] = self.bytes_verified
+        out["failures"] = self.failures()
+        out["passed"] = not out["failures"]
+        return out
+
+    def text(self) -> str:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.packets_by_kind.items()))
+        drops = (
+            ", ".join(f"{n} {reason}" for reason, n in sorted(self.drops.items(), key=lambda x: -x[1]))
+            or "none"
+        )
+        tcp = (
+            ", ".join(f"{k} {v}" for k, v in sorted(self.tcp_counters.items()) if _shown(k) and v) or "none"
+        )
+        victims = self.victims
+        rss = [round(r / 1e6, 1) for r in self.rss_by_cycle]
+        f = self.flood
+        rate = f.success_rate
+        lines = [
+            f"target: {self.target}",
+            f"hostile packets sent: {self.packets} in {self.seconds:.1f} s ({kinds})",
+            f"dropped by the TUN device's queue (the stack behind): {self.device_dropped}; "
+            f"read by the stack: {self.stack_received}"
+            if self.target == "minitcp"
+            else "(the kernel's own counters, as nstat names them)",
+            f"stack drops by reason: {drops}",
+            f"TCP: {tcp}",
+            f"legitimate bytes verified (SHA-256, each way): {self.bytes_verified} "
+            f"in {len(self.flows)} flow(s); "
+            f"victims alive after the injections: {victims.get('alive', 0)} of {victims.get('total', 0)} "
+            f"({self.victims_watched} watched by the attacker)",
+            f"abandoned connections: {self.abandoned}; stack connections after each cycle: "
+            f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}",
+            f"connections at the end: {self.states or 'none'}, TIME_WAIT {self.timewait}",
+            f"largest RSS: {self.max_rss / 1e6:.1f} MB (limit {self.rss_limit / 1e6:.0f} MB)"
+            if self.target == "minitcp"
+            else "largest RSS: not measured (the kernel's memory is not a process's)",
+            f"SYN flood (expected to fail until SYN cookies): {f.syns} spoofed SYNs at {f.rate:.0f}/s; "
+            f"{len(f.during_ok)} of {f.during} legitimate requests succeeded"
+            + (f" ({rate:.0%})" if rate is not None else "")
+            + f"; p99 {_ms(percentile(f.before, 99))} ms before, {_ms(percentile(f.during_ok, 99))} ms during"
+            + (
+                f"; served again {f.recovered_after:.1f} s after the flood"
+                if f.recovered_after is not None
+                else ""
+            )
+            + f": {'PASS' if f.passed() else 'FAIL'}",
+        ]
+        failures = self.failures()
+        lines.append("verdict: PASS" if not failures else "verdict: FAIL: " + "; ".join(failures))
+        return "\n".join(lines)
+
+
+# The TCP counters the text report shows (the JSON has all of them).
+_SHOWN = frozenset({
+    "InSegs", "InErrs", "InCsumErrors", "OutRsts", "TCPChallengeACK", "TCPSYNChallenge", "ListenOverflows",
+    "ListenDrops", "TCPACKSkippedChallenge", "TCPConnectionErrors", "TCPAbortOnData", "EstabResets",
+    "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed",
+})  # fmt: skip
+
+
+def _shown(name: str) -> bool:
+    """Whether the text report shows a counter: minitcp's name, or the kernel's with nstat's prefix."""
+    return name.removeprefix("TcpExt").removeprefix("Tcp") in _SHOWN or name in _SHOWN
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
