@@ -37,6 +37,7 @@ from .listener import Listener
 from .reset import reset_for
 from .seq import seq_diff
 from .states import Event, State, next_state
+from .syncookies import SynCookies
 from .timers import TimerHeap
 from .timewait import TimeWait, TimeWaitTable, TwVerdict
 
@@ -63,6 +64,7 @@ class TcpEngine:
         self.tso_max = 0
         self.counters = Counters()
         self.isn = IsnGenerator(secret)
+        self.cookies = SynCookies(self.isn)  # keyed with the same secret, made after it
         self.timers = TimerHeap()
         self.now = 0.0
         self.out: list[Segment] = []

@@ -68,6 +68,8 @@ class Knobs:
     # Listen queues and RFC 5961 challenge ACKs.
     tcp_abort_on_overflow: int = 0
     tcp_max_syn_backlog: int = 4096
+    # SYN cookies (syncookies.py): 1 when the SYN queue is full, 2 for every SYN, 0 never.
+    tcp_syncookies: int = 1
     somaxconn: int = 4096
     tcp_challenge_ack_limit: int = 2147483647  # per second, whole stack (INT_MAX since 6.0)
     tcp_invalid_ratelimit: float = 0.500  # per connection, for challenge and out-of-window ACKs
@@ -181,6 +183,7 @@ RANGES: dict[str, tuple[float, float]] = {
     # starts early drops; minitcp's listener (listener.py) caps its SYN queue at it, so 0 would
     # refuse every SYN: at least 1.
     "tcp_max_syn_backlog": (1, INT_MAX),
+    "tcp_syncookies": (0, U8_MAX),  # proc_dou8vec_minmax without bounds; above 2 acts as 1
     "somaxconn": (0, INT_MAX),  # net/core/sysctl_net_core.c: extra1 SYSCTL_ZERO
     "tcp_challenge_ack_limit": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_invalid_ratelimit": (0, INT_MAX / 1000),  # proc_dointvec_ms_jiffies (ms there, s here)
