@@ -37,6 +37,10 @@ class Knobs:
     tcp_fin_timeout: float = 60.0
     tcp_timewait_len: float = 60.0
     tcp_max_tw_buckets: int = 262144
+    # Connections closed by the application but still open on the wire (FIN_WAIT_1, LAST_ACK...);
+    # one more is reset (Linux tcp_check_oom). Linux's tcp_init sets it, like tcp_max_tw_buckets,
+    # to half the established hash table: 262144 on a host whose table has its 512K cap.
+    tcp_max_orphans: int = 262144
     tcp_rfc1337: int = 0
     # Delayed ACK (tcp.h TCP_DELACK_MIN/MAX, TCP_ATO_MIN) and quick-ACK (TCP_MAX_QUICKACKS).
     tcp_delack_min: float = 0.040
@@ -158,6 +162,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_fin_timeout": (0, JIFFIES_MAX),  # proc_dointvec_jiffies; negatives refused (Linux takes them)
     "tcp_timewait_len": (0, JIFFIES_MAX),  # TCP_TIMEWAIT_LEN, a constant in Linux
     "tcp_max_tw_buckets": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_max_orphans": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_rfc1337": (0, U8_MAX),
     "tcp_delack_min": (0, JIFFIES_MAX),  # TCP_DELACK_MIN, a constant
     "tcp_delack_max": (0, JIFFIES_MAX),  # TCP_DELACK_MAX, a constant
