@@ -151,14 +151,14 @@ class Listener:
             return False
         eng.counters["SyncookiesRecv"] += 1
         # The SYN again, as far as the cookie and the TSecr remember it (cookie_timestamp_decode):
-        # options the SYN-ACK could not have offered (a knob now off) refuse the cookie.
+        # options the SYN-ACK could not have offered (a knob now off) refuse the cookie. With
+        # tcp_timestamps off the ACK's timestamps are not even read (tcp_parse_options): no options.
         wscale, sack, ecn = None, False, False
-        if seg.ts_val is not None:
-            if not knobs.tcp_timestamps:
-                return False
+        ts_val = seg.ts_val if knobs.tcp_timestamps else None
+        if ts_val is not None:
             tsecr = seg.ts_ecr or 0
             if tsecr:  # Linux subtracts the offset only from a nonzero TSecr
-                tsecr -= eng.isn.ts_offset(seg.dst, seg.src)
+                tsecr = (tsecr - eng.isn.ts_offset(seg.dst, seg.src)) & MASK
             wscale, sack, ecn = decode_timestamp_options(tsecr)
             if (sack and not knobs.tcp_sack) or (wscale is not None and not knobs.tcp_window_scaling):
                 return False
@@ -170,7 +170,7 @@ class Listener:
             return True
         syn = Segment(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
                       SYN | (ECE | CWR if ecn else 0), seg.window, mss=mss, wscale=wscale,
-                      sack_permitted=sack, ts_val=seg.ts_val, tos=seg.tos & ~0x03)
+                      sack_permitted=sack, ts_val=ts_val, tos=seg.tos & ~0x03)
         cookie = (seg.ack - 1) & MASK
         conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
         conn.listener = self

@@ -122,6 +122,27 @@ def test_without_timestamps_the_cookie_keeps_only_the_mss() -> None:
     assert (conn.mss, conn.wscale_ok, conn.sack_ok, conn.ts_ok) == (1460, False, False, False)
 
 
+def test_an_option_switched_off_since_the_synack_refuses_the_cookie() -> None:
+    """Linux cookie_timestamp_decode: the TSecr says SACK, but tcp_sack is 0 now: RST."""
+    p = Peer(knobs(tcp_syncookies=2))
+    synack = _cookie_synack(p, ts=True, sack=True)
+    p.eng.knobs.set("tcp_sack", 0)
+    (rst,) = p.feed(p.seg(ACK, ts_val=101, ts_ecr=synack.ts_val), at=1.01)
+    assert rst.flags == RST and p.eng.counters["SyncookiesRecv"] == 1 and not p.eng.conns
+
+
+def test_with_timestamps_off_the_acks_timestamps_are_not_read() -> None:
+    """tcp_timestamps=0 (Linux tcp_parse_options reads no timestamp on a listener then): the
+    cookie SYN-ACK had none, and the ACK's are ignored: a connection without options."""
+    p = Peer(knobs(tcp_syncookies=2, tcp_timestamps=0))
+    synack = _cookie_synack(p, ts=True, wscale=7, sack=True)
+    assert (synack.ts_val, synack.wscale, synack.sack_permitted) == (None, None, False)
+    p.feed(p.seg(ACK, ts_val=101, ts_ecr=0), at=1.01)
+    conn = p.eng.listeners[(LOCAL, 80)].accept()
+    assert conn is not None and conn.state == State.ESTABLISHED
+    assert (conn.ts_ok, conn.wscale_ok, conn.sack_ok) == (False, False, False)
+
+
 def test_ecn_comes_back_from_the_tsecr() -> None:
     p = Peer(knobs(tcp_syncookies=2))
     p.eng.listen(LOCAL, 80, 5)
