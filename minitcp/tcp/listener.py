@@ -100,14 +100,12 @@ class Listener:
 
     # ------------------------------------------------------------------ SYN cookies
 
-    def _stand_in(self, syn: Segment, isn: int) -> Connection:
-        """A connection's block for `syn` with our ISN `isn`, with this listener's socket
-        options, in no table and in no state: what a cookie's SYN-ACK is made from, and what
-        its connection starts from when the cookie comes back."""
-        eng = self.engine
-        conn = Connection(eng, syn.dst, syn.dport, syn.src, syn.sport)
+    def _fill(self, conn: Connection, syn: Segment, isn: int) -> Connection:
+        """`conn`'s block for `syn` with our ISN `isn` and this listener's socket options, its
+        state unchanged: what a cookie's SYN-ACK is made from (a stand-in in no table), and
+        what its connection starts from when the cookie comes back."""
         for name, value in self.options.items():
-            conn.apply_option(name, value, eng.now)
+            conn.apply_option(name, value, self.engine.now)
         tcp_in.accept_syn(conn, syn, isn)
         return conn
 
@@ -129,7 +127,7 @@ class Listener:
             # Without timestamps nothing carries the options: Linux tcp_clear_options, and
             # no ECN either (tcp_conn_request: ecn_ok = 0 unless tstamp_ok).
             syn = _without_options(syn)
-        conn = self._stand_in(syn, cookie)
+        conn = self._fill(Connection(eng, syn.dst, syn.dport, syn.src, syn.sport), syn, cookie)
         synack = output.syn_segment(conn, synack=True)
         if conn.ts_ok:
             bits = timestamp_options(conn.snd_wscale if conn.wscale_ok else None, conn.sack_ok, conn.ecn_ok)
@@ -168,16 +166,15 @@ class Listener:
             eng.counters["ListenDrops"] += 1
             eng.note_drop(seg, "accept queue full")
             return True
+        # An ECN-setup SYN (ECE and CWR) if the cookie says so; accept_syn then asks tcp_ecn,
+        # as cookie_ecn_ok does. The SYN's own IP ECN bits are gone with it: none.
         syn = Segment(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
                       SYN | (ECE | CWR if ecn else 0), seg.window, mss=mss, wscale=wscale,
                       sack_permitted=sack, ts_val=ts_val, tos=seg.tos & ~0x03)
         cookie = (seg.ack - 1) & MASK
         conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
         conn.listener = self
-        for name, value in self.options.items():
-            conn.apply_option(name, value, eng.now)
-        tcp_in.accept_syn(conn, syn, cookie)
-        conn.ecn_ok = conn.ecn_ok and bool(knobs.tcp_ecn)  # cookie_ecn_ok
+        self._fill(conn, syn, cookie)
         # Redo what the cookie's SYN-ACK did to the block (cookie_v4_check: "Try to redo what
         # tcp_v4_send_synack did"): the window it offered, the SYN counted as sent.
         output.syn_segment(conn, synack=True)
