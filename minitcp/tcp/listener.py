@@ -14,8 +14,10 @@ alone (cookie_v4_check); the cookie itself is syncookies.py's.
 from __future__ import annotations
 
 import collections
+import logging
 from typing import TYPE_CHECKING, Any
 
+from ..wire.ipv4 import ip_str
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import input as tcp_in
 from . import output
@@ -28,10 +30,12 @@ from .syncookies import TCP_SYNCOOKIE_VALID, cookie_timestamp, decode_timestamp_
 if TYPE_CHECKING:
     from .engine import TcpEngine
 
+log = logging.getLogger(__name__)
+
 
 class Listener:
     __slots__ = ("accept_queue", "backlog", "engine", "event_pending", "laddr", "last_overflow", "lport",
-                 "options", "syn_queue", "user")
+                 "options", "syn_queue", "synflood_warned", "user")
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, backlog: int) -> None:
         self.engine = engine
@@ -47,6 +51,7 @@ class Listener:
         # When we last answered with a SYN cookie (Linux tcp_synq_overflow): returning ACKs are
         # checked for cookies only within TCP_SYNCOOKIE_VALID of it.
         self.last_overflow = -TCP_SYNCOOKIE_VALID
+        self.synflood_warned = False  # the one log line of tcp_syn_flood_action was written
 
     state = State.LISTEN
 
@@ -76,6 +81,12 @@ class Listener:
         queued = len(self.syn_queue)
         if isn is None and (syncookies == 2 or queued >= max(self.backlog, 1)
                             or queued >= eng.knobs.tcp_max_syn_backlog):
+            if syncookies != 2 and not self.synflood_warned:
+                # Linux tcp_syn_flood_action says it once per listener (not when cookies are
+                # always on): the counters tell the rest.
+                self.synflood_warned = True
+                log.info("Possible SYN flooding on port %s:%d. %s.", ip_str(self.laddr), self.lport,
+                         "Sending cookies" if syncookies else "Dropping request")
             if not syncookies:
                 eng.counters["TCPReqQFullDrop"] += 1
                 eng.counters["ListenDrops"] += 1

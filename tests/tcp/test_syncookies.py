@@ -4,6 +4,8 @@ and a flood of spoofed SYNs during which a legitimate client still connects."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from minitcp.tcp.isn import IsnGenerator
@@ -186,6 +188,21 @@ def test_tcp_syncookies_1_only_when_the_syn_queue_is_full() -> None:
     p.iss = synack.seq
     p.feed(p.seg(ACK), at=0.01)
     assert len(lst.accept_queue) == 1 and lst.accept_queue[0].rport == 41002
+
+
+def test_the_flood_is_logged_once_per_listener(caplog: pytest.LogCaptureFixture) -> None:
+    """Linux tcp_syn_flood_action: "Possible SYN flooding on port ...", once (net_info_ratelimited
+    with synflood_warned), and not with tcp_syncookies=2, where every SYN gets a cookie."""
+    for syncookies, said in ((1, "Sending cookies"), (0, "Dropping request"), (2, None)):
+        caplog.clear()
+        p = Peer(knobs(tcp_syncookies=syncookies))
+        p.eng.listen(LOCAL, 80, 1)
+        with caplog.at_level(logging.INFO, logger="minitcp.tcp.listener"):
+            for port in range(41000, 41005):
+                p.rport = port
+                p.feed(p.seg(SYN, seq=0, mss=1460), at=0.0)
+        lines = [r.getMessage() for r in caplog.records]
+        assert lines == ([] if said is None else [f"Possible SYN flooding on port 198.18.0.2:80. {said}."])
 
 
 def test_tcp_syncookies_0_drops_and_an_ack_is_never_a_cookie() -> None:
