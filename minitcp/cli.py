@@ -10,6 +10,7 @@ import sys
 import trio
 
 from minitcp.apps import AppServer, DiscardServer, EchoServer, HttpServer
+from minitcp.apps.base import DEFAULT_IDLE_TIMEOUT
 from minitcp.cli_options import TaskFn, add_up_options, build_stack, offload_wanted, up_tasks
 from minitcp.control import add_client_commands
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
@@ -34,6 +35,16 @@ _SERVICES = {
     "discard": "discard (RFC 863: bytes go in, nothing comes out)",
     "http": "HTTP/1.1: / is a page about minitcp, /bytes/N sends N bytes",
 }
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds (0 or more): {text!r}")
+    return seconds
 
 
 def _port(text: str) -> int:
@@ -93,6 +104,17 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
             metavar="PORT",
             help=f"serve {_SERVICES[server.name]} on PORT (default {server.default_port})",
         )
+    up.add_argument(
+        "--idle-timeout", type=_seconds, default=None, metavar="SECONDS",
+        help=f"the servers close a connection silent this long; 0: never (default: {DEFAULT_IDLE_TIMEOUT:g} "
+        f"for echo and discard, {HttpServer().idle_timeout:g} between HTTP requests)",
+    )
+    up.add_argument(
+        "--keepalive", action="store_true",
+        help="SO_KEEPALIVE on the servers' connections: a peer that vanished is found out and reset "
+        "after net.ipv4.tcp_keepalive_time, then tcp_keepalive_probes probes tcp_keepalive_intvl apart "
+        "(set them with --sysctl)",
+    )
     add_up_options(up, captures)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
     up.set_defaults(run=_up)
 
@@ -221,7 +243,8 @@ def _servers(args: argparse.Namespace) -> list[tuple[AppServer, int]]:
     for cls in (EchoServer, DiscardServer, HttpServer):
         port = getattr(args, cls.name)
         if port is not None:
-            servers.append((cls(), port))
+            limits = {} if args.idle_timeout is None else {"idle_timeout": args.idle_timeout}
+            servers.append((cls(keepalive=args.keepalive, **limits), port))
     return servers
 
 

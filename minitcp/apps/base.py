@@ -9,6 +9,12 @@ who it was; or vanished, and a timer gave up on it) is normal life for a
 server and ends quietly, with one DEBUG line; a bug in a handler is logged with
 its traceback and counted in `errors`, and the server goes on serving the
 other connections.
+
+So that a server's memory is bounded by its configuration and not by peers that
+vanish, a connection silent for `idle_timeout` seconds is closed (idle.py;
+counted in `idle_closed`), and with `keepalive` every accepted connection has
+SO_KEEPALIVE, so the stack's keepalive timer (tcp_keepalive_time, _intvl,
+_probes) finds a vanished peer out and resets the connection even before that.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from ..sockets.streams import SocketStream, open_tcp_listener
+from .idle import IdleLimitedStream
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -30,6 +38,10 @@ log = logging.getLogger("minitcp.apps")
 
 T = TypeVar("T")
 DEFAULT_BACKLOG = 1024  # room for a burst of SYNs (Linux caps it at somaxconn, 4096)
+# Seconds a connection may stay silent before the server closes it; 0: no limit. Five minutes:
+# longer than any pause an interactive `nc` session or a slow client makes (Linux itself has
+# no such limit; servers such as nginx default to 60 s between requests, as HttpServer does).
+DEFAULT_IDLE_TIMEOUT = 300.0
 # What socket calls raise when the peer ended the connection (reset, or gone silent until a
 # retransmission or keepalive timer gave up): ENOTCONN from getpeername() on a connection reset
 # before its handler ran, the rest from reads and writes. The errnos SocketStream turns into
@@ -42,8 +54,15 @@ class AppServer:
 
     name = "app"
     default_port = 0
+    # A server whose handler bounds idleness itself (HttpServer, between requests) sets this.
+    handles_idle = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, keepalive: bool = False) -> None:
+        if idle_timeout < 0:
+            raise ValueError(f"idle_timeout must be 0 (none) or more seconds, not {idle_timeout}")
+        self.idle_timeout = idle_timeout
+        self.keepalive = keepalive  # SO_KEEPALIVE on every accepted connection
+        self.idle_closed = 0  # connections closed for staying silent idle_timeout seconds
         self.connections = 0  # accepted so far
         self.active = 0  # being served now
         self.peak = 0  # the most ever served at once
@@ -68,6 +87,9 @@ class AppServer:
         """
         self.port = self.default_port if port is None else port
         listener = open_tcp_listener(stack, self.port, backlog=backlog)
+        if self.keepalive:
+            # Accepted connections inherit it from the listener, as in Linux (inet_csk_clone_lock).
+            listener.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         async with trio.open_nursery() as nursery, listener:
             task_status.started([listener])
             while True:
@@ -87,7 +109,14 @@ class AppServer:
         self.active += 1
         self.peak = max(self.peak, self.active)
         try:
-            await self.handle(stream)
+            if self.idle_timeout and not self.handles_idle:
+                with trio.CancelScope() as scope:
+                    await self.handle(IdleLimitedStream(stream, scope, self.idle_timeout))
+                if scope.cancelled_caught:
+                    self.idle_closed += 1
+                    log.debug("%s server: closed a connection idle for %s s", self.name, self.idle_timeout)
+            else:
+                await self.handle(stream)
         except Exception as exc:
             if _peer_gone(exc):  # nothing left to do but forget the connection
                 log.debug("%s server: the peer ended a connection: %s", self.name, exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import trio
 
-from .base import AppServer
+from .base import DEFAULT_IDLE_TIMEOUT, AppServer
 
 CHUNK = 65536
 
@@ -18,8 +18,8 @@ class EchoServer(AppServer):
     name = "echo"
     default_port = 7
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, keepalive: bool = False) -> None:
+        super().__init__(idle_timeout=idle_timeout, keepalive=keepalive)
         self.bytes_echoed = 0
 
     async def handle(self, stream: trio.abc.HalfCloseableStream) -> None:

@@ -7,7 +7,7 @@
 GET and HEAD only (405 for others). Connections are kept alive between
 requests (HTTP/1.1's default) until the client closes, asks for
 `Connection: close` (then the server closes first: its FIN follows the
-response), or stays idle for `idle_timeout` seconds. A request h11 cannot
+response), or stays idle for `idle_timeout` seconds (0: no limit). A request h11 cannot
 parse gets a 400 and the connection is closed.
 
 The body of /bytes/N is byte i = i % 256, so a client can check a download
@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import html
 import http
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
@@ -80,9 +81,11 @@ class HttpServer(AppServer):
     name = "http"
     default_port = 80
 
-    def __init__(self, *, idle_timeout: float = 60.0) -> None:
-        super().__init__()
-        self.idle_timeout = idle_timeout
+    # The handler waits at most idle_timeout for each request itself, and closes gracefully.
+    handles_idle = True
+
+    def __init__(self, *, idle_timeout: float = 60.0, keepalive: bool = False) -> None:
+        super().__init__(idle_timeout=idle_timeout, keepalive=keepalive)
         self.requests = 0
         self.body_bytes = 0
 
@@ -91,7 +94,7 @@ class HttpServer(AppServer):
         while True:
             try:
                 request = None
-                with trio.move_on_after(self.idle_timeout):
+                with trio.move_on_after(self.idle_timeout or math.inf):
                     request = await _read_request(conn, stream)
                 if request is None:
                     break  # the client closed, or stayed idle too long

@@ -23,6 +23,7 @@ from minitcp.trace.ss_parse import SsRow
 
 if TYPE_CHECKING:
     from minitcp.apps.base import AppServer
+    from minitcp.tcp.engine import TcpEngine
 
     from .tools import Tool, ToolRun
 
@@ -120,6 +121,15 @@ class Ctx:
 
     def faults(self, rules: list[str]) -> None:
         """Install fault rules on minitcp's link (dir=out: what minitcp sends)."""
+        raise NotImplementedError
+
+    def inject(self, packet: bytes) -> None:
+        """Put a raw IPv4 packet on the wire towards minitcp, as the peer's side of the link
+        (a flood of spoofed SYNs)."""
+        raise NotImplementedError
+
+    def engine(self) -> TcpEngine:
+        """minitcp's TCP engine, for what no socket shows (its SYN cookie secret, its TSval offset)."""
         raise NotImplementedError
 
     # --- for stories with applications (the demo), provided by the runner too

@@ -43,6 +43,7 @@ from .tools import Tool, ToolRun, run_kernel_tool
 if TYPE_CHECKING:
     from minitcp.apps.base import AppServer
     from minitcp.link.tun import TunLink
+    from minitcp.tcp.engine import TcpEngine
 
 SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
 SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
@@ -80,6 +81,9 @@ class StackCtx(Ctx):
             before = self._before.get(name, {})
             moved[name] = {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
         return moved
+
+    def engine(self) -> TcpEngine:
+        return self.m.engine
 
     def faults(self, rules: list[str]) -> None:
         chosen = self.fixed_faults if self.fixed_faults is not None else rules
@@ -120,6 +124,9 @@ class SimCtx(StackCtx):
             self.note(f"knob on minitcp: {name} = {value}", f"minitcp 的参数：{name} = {value}")
         else:
             self.note(f"knob on the peer: {name} = {value}", f"对端的参数：{name} = {value}")
+
+    def inject(self, packet: bytes) -> None:
+        self.p.link.send(packet)  # the peer's end of the memory link: the packet reaches minitcp
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         entries = (self.m if host == "m" else self.p).engine.timewait_entries()
@@ -186,6 +193,12 @@ class KernelCtx(StackCtx):
             f.write(str(value))
         self.note(f"sysctl -w {key}={value} (in the private namespace)",
                   f"sysctl -w {key}={value}（在私有网络命名空间内）")
+
+    def inject(self, packet: bytes) -> None:
+        # A raw socket with the IP header included (IPPROTO_RAW): the kernel sends the packet as
+        # it is, spoofed source address and all, out of the route to minitcp, the TUN device.
+        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+            raw.sendto(packet, (M_ADDR, 0))
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         if host == "m":

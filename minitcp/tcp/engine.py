@@ -37,6 +37,7 @@ from .listener import Listener
 from .reset import reset_for
 from .seq import seq_diff
 from .states import Event, State, next_state
+from .syncookies import SynCookies
 from .timers import TimerHeap
 from .timewait import TimeWait, TimeWaitTable, TwVerdict
 
@@ -63,6 +64,7 @@ class TcpEngine:
         self.tso_max = 0
         self.counters = Counters()
         self.isn = IsnGenerator(secret)
+        self.cookies = SynCookies(self.isn)  # keyed with the same secret, made after it
         self.timers = TimerHeap()
         self.now = 0.0
         self.out: list[Segment] = []
@@ -70,6 +72,9 @@ class TcpEngine:
         self.conns: dict[int, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}
         self.timewait = TimeWaitTable()
+        # Connections the application closed that still have a state on the wire (Linux
+        # tcp_orphan_count), bounded by tcp_max_orphans (usercalls.close).
+        self.orphans: set[Connection] = set()
         self._challenge_window = (0.0, 0)  # (second it counts, ACKs sent in it)
 
     # ------------------------------------------------------------------ the I/O interface
@@ -234,6 +239,7 @@ class TcpEngine:
         """The connection is CLOSED: it no longer owns its four-tuple."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
+        self.orphans.discard(conn)
         if conn.listener is not None:
             conn.listener.forget(conn)
 
@@ -242,6 +248,7 @@ class TcpEngine:
         its four-tuple. False when the table is full and nothing does (Linux tcp_time_wait)."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
+        self.orphans.discard(conn)  # a TIME_WAIT entry is no orphan (Linux inet_csk_destroy_sock)
         if len(self.timewait) >= self.knobs.tcp_max_tw_buckets:
             self.counters["TCPTimeWaitOverflow"] += 1
             return False

@@ -59,6 +59,15 @@ def passive_open(conn: Connection, syn: Segment, isn: int | None = None) -> None
 
     `isn` is set when a SYN reuses a TIME_WAIT pair (Linux: snd_nxt + 65537).
     """
+    accept_syn(conn, syn, isn)
+    conn.set_state(Event.RCV_SYN, born_in=State.LISTEN)
+    output.send_syn(conn)
+
+
+def accept_syn(conn: Connection, syn: Segment, isn: int | None = None) -> None:
+    """The block of a connection opened by `syn`, before its state changes: sequence numbers,
+    negotiated options, ECN, the peer's window (Linux tcp_openreq_init and
+    tcp_create_openreq_child). A SYN cookie's SYN-ACK and connection are made from it too."""
     if isn is not None:
         conn.iss = conn.snd_una = conn.snd_nxt = conn.snd_max = conn.snd_sml = conn.recovery.recover = isn
         conn.sndbuf_seq = (isn + 1) & MASK
@@ -72,8 +81,6 @@ def passive_open(conn: Connection, syn: Segment, isn: int | None = None) -> None
         and not syn.tos & _INET_ECN_MASK
     conn.snd_wnd = conn.max_snd_wnd = syn.window
     conn.snd_wl1 = syn.seq
-    conn.set_state(Event.RCV_SYN, born_in=State.LISTEN)
-    output.send_syn(conn)
 
 
 # ------------------------------------------------------------------ SYN-SENT (3.10.7.3)

@@ -27,6 +27,13 @@ class IsnGenerator:
         h.update(prefix + ((laddr << 64) | (raddr << 32) | (lport << 16) | rport).to_bytes(12, "big"))
         return int.from_bytes(h.digest(), "big")
 
+    def keyed(self, data: bytes) -> int:
+        """A 32-bit keyed hash of `data` under this engine's secret, for the other secrets an
+        engine needs (SYN cookies, syncookies.py): one key, told apart by what is hashed."""
+        h = self._keyed.copy()
+        h.update(data)
+        return int.from_bytes(h.digest(), "big")
+
     def isn(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> int:
         m = int(now * 1e9) >> 6
         return (m + self._f(b"", laddr, lport, raddr, rport)) & 0xFFFFFFFF

@@ -37,6 +37,10 @@ class Knobs:
     tcp_fin_timeout: float = 60.0
     tcp_timewait_len: float = 60.0
     tcp_max_tw_buckets: int = 262144
+    # Connections closed by the application but still open on the wire (FIN_WAIT_1, LAST_ACK...);
+    # one more is reset (Linux tcp_check_oom). Linux's tcp_init sets it, like tcp_max_tw_buckets,
+    # to half the established hash table: 262144 on a host whose table has its 512K cap.
+    tcp_max_orphans: int = 262144
     tcp_rfc1337: int = 0
     # Delayed ACK (tcp.h TCP_DELACK_MIN/MAX, TCP_ATO_MIN) and quick-ACK (TCP_MAX_QUICKACKS).
     tcp_delack_min: float = 0.040
@@ -68,6 +72,8 @@ class Knobs:
     # Listen queues and RFC 5961 challenge ACKs.
     tcp_abort_on_overflow: int = 0
     tcp_max_syn_backlog: int = 4096
+    # SYN cookies (syncookies.py): 1 when the SYN queue is full, 2 for every SYN, 0 never.
+    tcp_syncookies: int = 1
     somaxconn: int = 4096
     tcp_challenge_ack_limit: int = 2147483647  # per second, whole stack (INT_MAX since 6.0)
     tcp_invalid_ratelimit: float = 0.500  # per connection, for challenge and out-of-window ACKs
@@ -156,6 +162,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_fin_timeout": (0, JIFFIES_MAX),  # proc_dointvec_jiffies; negatives refused (Linux takes them)
     "tcp_timewait_len": (0, JIFFIES_MAX),  # TCP_TIMEWAIT_LEN, a constant in Linux
     "tcp_max_tw_buckets": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_max_orphans": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_rfc1337": (0, U8_MAX),
     "tcp_delack_min": (0, JIFFIES_MAX),  # TCP_DELACK_MIN, a constant
     "tcp_delack_max": (0, JIFFIES_MAX),  # TCP_DELACK_MAX, a constant
@@ -181,6 +188,7 @@ RANGES: dict[str, tuple[float, float]] = {
     # starts early drops; minitcp's listener (listener.py) caps its SYN queue at it, so 0 would
     # refuse every SYN: at least 1.
     "tcp_max_syn_backlog": (1, INT_MAX),
+    "tcp_syncookies": (0, U8_MAX),  # proc_dou8vec_minmax without bounds; above 2 acts as 1
     "somaxconn": (0, INT_MAX),  # net/core/sysctl_net_core.c: extra1 SYSCTL_ZERO
     "tcp_challenge_ack_limit": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_invalid_ratelimit": (0, INT_MAX / 1000),  # proc_dointvec_ms_jiffies (ms there, s here)

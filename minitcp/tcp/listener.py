@@ -2,28 +2,40 @@
 
 Half-open connections live in the SYN queue as full `Connection` objects in
 SYN-RECEIVED (their buffers are not allocated until used). Linux's rules for
-full queues (tcp_conn_request, tcp_check_req): a SYN that finds the accept
-queue full is dropped; so is a final ACK, unless tcp_abort_on_overflow asks
-for an RST. The accept queue holds backlog + 1 connections, as in Linux.
+full queues (tcp_conn_request, tcp_check_req): a SYN that finds the SYN queue
+full is answered with a SYN cookie (tcp_syncookies=1, the default; =2: every
+SYN is) and remembered nowhere, or dropped (tcp_syncookies=0); a SYN that finds
+the accept queue full is dropped; so is a final ACK, unless
+tcp_abort_on_overflow asks for an RST. The accept queue holds backlog + 1
+connections, as in Linux. A returning cookie makes its connection from the ACK
+alone (cookie_v4_check); the cookie itself is syncookies.py's.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 from typing import TYPE_CHECKING, Any
 
-from ..wire.segment import ACK, FIN, RST, SYN, Segment
+from ..wire.ipv4 import ip_str
+from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
+from . import input as tcp_in
+from . import output
+from .connection import Connection
 from .reset import reset_for
+from .seq import MASK
 from .states import Event, State
+from .syncookies import TCP_SYNCOOKIE_VALID, cookie_timestamp, decode_timestamp_options, timestamp_options
 
 if TYPE_CHECKING:
-    from .connection import Connection
     from .engine import TcpEngine
+
+log = logging.getLogger(__name__)
 
 
 class Listener:
-    __slots__ = ("accept_queue", "backlog", "engine", "event_pending", "laddr", "lport", "options",
-                 "syn_queue", "user")
+    __slots__ = ("accept_queue", "backlog", "engine", "event_pending", "laddr", "last_overflow", "lport",
+                 "options", "syn_queue", "synflood_warned", "user")
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, backlog: int) -> None:
         self.engine = engine
@@ -36,6 +48,10 @@ class Listener:
         self.options: dict[str, Any] = {}
         self.user: Any = None
         self.event_pending = False
+        # When we last answered with a SYN cookie (Linux tcp_synq_overflow): returning ACKs are
+        # checked for cookies only within TCP_SYNCOOKIE_VALID of it.
+        self.last_overflow = -TCP_SYNCOOKIE_VALID
+        self.synflood_warned = False  # the one log line of tcp_syn_flood_action was written
 
     state = State.LISTEN
 
@@ -49,21 +65,42 @@ class Listener:
         if flags & RST:
             return
         if flags & ACK:
+            if not flags & SYN and self._cookie_ack(seg):
+                return
             # RFC 9293 section 3.10.7.2: an ACK reaching a listener is answered with RST.
             eng.emit_reply(reset_for(seg))
             return
         if not flags & SYN or flags & FIN:
             eng.note_drop(seg, "not a SYN, to a listening port")
             return
+        # Linux tcp_conn_request: a full SYN queue (or tcp_syncookies=2) means a cookie or a
+        # drop (tcp_syn_flood_action), then a full accept queue drops the SYN either way. A
+        # SYN taking over a TIME_WAIT pair (`isn`) is never refused for a full SYN queue.
+        syncookies = eng.knobs.tcp_syncookies
+        want_cookie = False
+        queued = len(self.syn_queue)
+        if isn is None and (syncookies == 2 or queued >= max(self.backlog, 1)
+                            or queued >= eng.knobs.tcp_max_syn_backlog):
+            if syncookies != 2 and not self.synflood_warned:
+                # Linux tcp_syn_flood_action says it once per listener (not when cookies are
+                # always on): the counters tell the rest.
+                self.synflood_warned = True
+                log.info("Possible SYN flooding on port %s:%d. %s.", ip_str(self.laddr), self.lport,
+                         "Sending cookies" if syncookies else "Dropping request")
+            if not syncookies:
+                eng.counters["TCPReqQFullDrop"] += 1
+                eng.counters["ListenDrops"] += 1
+                eng.note_drop(seg, "SYN queue full")
+                return
+            eng.counters["TCPReqQFullDoCookies"] += 1
+            want_cookie = True
         if self.accept_queue_full():
             eng.counters["ListenOverflows"] += 1
             eng.counters["ListenDrops"] += 1
             eng.note_drop(seg, "accept queue full")
             return
-        queued = len(self.syn_queue)
-        if queued >= max(self.backlog, 1) or queued >= eng.knobs.tcp_max_syn_backlog:
-            eng.counters["ListenDrops"] += 1
-            eng.note_drop(seg, "SYN queue full")
+        if want_cookie:
+            self._send_cookie(seg)
             return
         conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
         conn.listener = self
@@ -71,6 +108,94 @@ class Listener:
             conn.apply_option(name, value, eng.now)
         self.syn_queue[conn.key] = conn
         conn.passive_open(seg, isn)
+
+    # ------------------------------------------------------------------ SYN cookies
+
+    def _fill(self, conn: Connection, syn: Segment, isn: int) -> Connection:
+        """`conn`'s block for `syn` with our ISN `isn` and this listener's socket options, its
+        state unchanged: what a cookie's SYN-ACK is made from (a stand-in in no table), and
+        what its connection starts from when the cookie comes back."""
+        for name, value in self.options.items():
+            conn.apply_option(name, value, self.engine.now)
+        tcp_in.accept_syn(conn, syn, isn)
+        return conn
+
+    def _send_cookie(self, syn: Segment) -> None:
+        """Answer `syn` with a cookie SYN-ACK and keep nothing (Linux tcp_conn_request with
+        want_cookie, cookie_init_sequence, cookie_init_timestamp)."""
+        eng = self.engine
+        now = eng.now
+        # The MSS the peer may be sent (Linux mss_clamp): its SYN's, or RFC 9293's 536, at most
+        # our TCP_MAXSEG; the cookie rounds it down to its table.
+        mss = syn.mss if syn.mss else 536
+        user_mss = int(self.options.get("maxseg", 0))
+        if user_mss:
+            mss = min(mss, user_mss)
+        cookie, _ = eng.cookies.make(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, mss, now)
+        self.last_overflow = now  # tcp_synq_overflow
+        eng.counters["SyncookiesSent"] += 1
+        if syn.ts_val is None or not eng.knobs.tcp_timestamps:
+            # Without timestamps nothing carries the options: Linux tcp_clear_options, and
+            # no ECN either (tcp_conn_request: ecn_ok = 0 unless tstamp_ok).
+            syn = _without_options(syn)
+        conn = self._fill(Connection(eng, syn.dst, syn.dport, syn.src, syn.sport), syn, cookie)
+        synack = output.syn_segment(conn, synack=True)
+        if conn.ts_ok:
+            bits = timestamp_options(conn.snd_wscale if conn.wscale_ok else None, conn.sack_ok, conn.ecn_ok)
+            ts_now = int(now * 1000)  # our timestamp clock (output.segment), before the offset
+            synack.ts_val = (cookie_timestamp(ts_now, bits) + conn.ts_offset) & MASK
+        eng.emit_reply(synack)
+
+    def _cookie_ack(self, seg: Segment) -> bool:
+        """An ACK to the listener that may return a cookie (Linux cookie_v4_check): True when
+        it was one, and is now a connection or dropped; False to answer it with RST."""
+        eng = self.engine
+        knobs = eng.knobs
+        if not knobs.tcp_syncookies or eng.now > self.last_overflow + TCP_SYNCOOKIE_VALID:
+            return False  # tcp_synq_no_recent_overflow: no cookie of ours can be out there
+        mss = eng.cookies.check(seg.src, seg.dst, seg.sport, seg.dport, seg.seq, seg.ack, eng.now)
+        if not mss:
+            eng.counters["SyncookiesFailed"] += 1
+            eng.note_drop(seg, "bad SYN cookie")
+            return False
+        eng.counters["SyncookiesRecv"] += 1
+        # The SYN again, as far as the cookie and the TSecr remember it (cookie_timestamp_decode):
+        # options the SYN-ACK could not have offered (a knob now off) refuse the cookie. With
+        # tcp_timestamps off the ACK's timestamps are not even read (tcp_parse_options): no options.
+        wscale, sack, ecn = None, False, False
+        ts_val = seg.ts_val if knobs.tcp_timestamps else None
+        if ts_val is not None:
+            tsecr = seg.ts_ecr or 0
+            if tsecr:  # Linux subtracts the offset only from a nonzero TSecr
+                tsecr = (tsecr - eng.isn.ts_offset(seg.dst, seg.src)) & MASK
+            wscale, sack, ecn = decode_timestamp_options(tsecr)
+            if (sack and not knobs.tcp_sack) or (wscale is not None and not knobs.tcp_window_scaling):
+                return False
+        if self.accept_queue_full():
+            # tcp_v4_syn_recv_sock: no child for a full accept queue; the ACK is dropped.
+            eng.counters["ListenOverflows"] += 1
+            eng.counters["ListenDrops"] += 1
+            eng.note_drop(seg, "accept queue full")
+            return True
+        # An ECN-setup SYN (ECE and CWR) if the cookie says so; accept_syn then asks tcp_ecn,
+        # as cookie_ecn_ok does. The SYN's own IP ECN bits are gone with it: none.
+        syn = Segment(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
+                      SYN | (ECE | CWR if ecn else 0), seg.window, mss=mss, wscale=wscale,
+                      sack_permitted=sack, ts_val=ts_val, tos=seg.tos & ~0x03)
+        cookie = (seg.ack - 1) & MASK
+        conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
+        conn.listener = self
+        self._fill(conn, syn, cookie)
+        # Redo what the cookie's SYN-ACK did to the block (cookie_v4_check: "Try to redo what
+        # tcp_v4_send_synack did"): the window it offered, the SYN counted as sent.
+        output.syn_segment(conn, synack=True)
+        conn.snd_nxt = conn.snd_max = (cookie + 1) & MASK
+        conn.set_state(Event.RCV_SYN, born_in=State.LISTEN)
+        self.syn_queue[conn.key] = conn
+        conn.input(seg)  # the ACK completes the handshake as any third segment does
+        return True
+
+    # ------------------------------------------------------------------ the accept queue
 
     def established(self, conn: Connection) -> None:
         self.syn_queue.pop(conn.key, None)
@@ -105,3 +230,10 @@ class Listener:
             conn.listener = None
             conn.abort(now)
         eng.stop_listening(self)
+
+
+def _without_options(syn: Segment) -> Segment:
+    """`syn` with only its MSS option: what a cookie SYN-ACK answers when no timestamp can
+    carry the rest (Linux tcp_clear_options)."""
+    return Segment(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, syn.ack, syn.flags & ~(ECE | CWR),
+                   syn.window, mss=syn.mss, tos=syn.tos)

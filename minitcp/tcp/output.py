@@ -71,8 +71,10 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
     return seg
 
 
-def syn_segment(conn: Connection, retransmit: bool = False) -> Segment:
-    flags = SYN | ACK if conn.state == State.SYN_RECEIVED else SYN
+def syn_segment(conn: Connection, retransmit: bool = False, synack: bool = False) -> Segment:
+    """Our SYN, or SYN-ACK in SYN-RECEIVED or when `synack` asks (a SYN cookie's, whose
+    connection is never made: syncookies.py)."""
+    flags = SYN | ACK if synack or conn.state == State.SYN_RECEIVED else SYN
     if conn.ecn_ok:
         if flags & ACK:
             flags |= ECE  # RFC 3168 section 6.1.1: an ECN-setup SYN-ACK (Linux tcp_ecn_make_synack)

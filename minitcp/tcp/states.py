@@ -124,6 +124,9 @@ class Event(enum.Enum):
     # The handshake's ACK found the accept queue full and tcp_abort_on_overflow is set: RST
     # (Linux tcp_check_req, listen_overflow).
     ACCEPT_QUEUE_FULL = "accept queue full"
+    # close() left one orphan more than tcp_max_orphans allows: RST (Linux __tcp_close ->
+    # tcp_check_oom, "too many orphaned sockets", TCPAbortOnMemory).
+    OUT_OF_ORPHANS = "too many orphans"
     # A bug raised an exception inside the engine while it worked on a connection the
     # application has closed: it is reset (Linux tcp_abort; TcpEngine.connection_failed).
     ENGINE_ERROR = "engine error"
@@ -181,6 +184,8 @@ _TO_CLOSED: dict[Event, frozenset[State]] = {
     Event.SHUTDOWN_OPENING: frozenset({State.SYN_SENT}),
     Event.LISTENER_CLOSED: frozenset({State.SYN_RECEIVED}),
     Event.ACCEPT_QUEUE_FULL: frozenset({State.SYN_RECEIVED}),
+    # The states close() leaves a connection in with our FIN queued.
+    Event.OUT_OF_ORPHANS: frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING, State.LAST_ACK}),
     # Only a closed connection (an orphan) can be in these states when the engine fails on it.
     Event.ENGINE_ERROR: frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING, State.LAST_ACK}),
 }

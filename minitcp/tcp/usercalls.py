@@ -15,7 +15,7 @@ from . import output
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, options
-from .states import Event, State
+from .states import DONE, Event, State
 from .timers import INF, TimerKind
 
 if TYPE_CHECKING:
@@ -162,6 +162,20 @@ def close(conn: Connection, now: float) -> None:
     conn.orphan = True
     conn.error = 0
     output.flush(conn)
+    if conn.state not in DONE:
+        _count_orphan(conn)
+
+
+def _count_orphan(conn: Connection) -> None:
+    """The closed connection lives on as an orphan (Linux __tcp_close: tcp_orphan_count + 1),
+    unless that makes more than tcp_max_orphans: then, its FIN sent already, it is reset
+    (tcp_check_oom, "too many orphaned sockets", TCPAbortOnMemory)."""
+    eng = conn.engine
+    eng.orphans.add(conn)
+    if len(eng.orphans) > eng.knobs.tcp_max_orphans:
+        eng.counters["TCPAbortOnMemory"] += 1
+        output.send_active_rst(conn)
+        conn.drop(Event.OUT_OF_ORPHANS, reason="too many orphaned sockets (tcp_max_orphans)")
 
 
 def abort(conn: Connection, now: float) -> None:

@@ -72,6 +72,7 @@ NEEDS: dict[Event, Setup] = {
     Event.RCV_DATA_AFTER_CLOSE: Setup(orphan=True),
     Event.ENGINE_ERROR: Setup(orphan=True),
     Event.ACCEPT_QUEUE_FULL: Setup(knob={"tcp_abort_on_overflow": 1}, accept_full=True),
+    Event.OUT_OF_ORPHANS: Setup(knob={"tcp_max_orphans": 0}),
 }
 
 
@@ -284,6 +285,11 @@ def _time_wait_full(ctx: Ctx) -> None:
         _rcv_ack_of_fin(ctx)
 
 
+def _close_only(ctx: Ctx) -> None:
+    assert ctx.conn is not None
+    ctx.conn.close(ctx.p.now)
+
+
 def _engine_error(ctx: Ctx) -> None:
     ctx.rec.armed = True
     ctx.run_until(ctx.p.now + FAR)
@@ -317,6 +323,7 @@ ACT: dict[Event, Callable[[Ctx], object]] = {
     Event.SHUTDOWN_OPENING: _shutdown_wr,
     Event.LISTENER_CLOSED: _close_listener,
     Event.ACCEPT_QUEUE_FULL: lambda ctx: ctx.feed(ACK),
+    Event.OUT_OF_ORPHANS: _close_only,
     Event.ENGINE_ERROR: _engine_error,
 }
 
@@ -330,6 +337,7 @@ COUNTED: dict[Event, str] = {
     Event.TIME_WAIT_FULL: "TCPTimeWaitOverflow",
     Event.CLOSE_UNREAD: "TCPAbortOnClose",
     Event.ACCEPT_QUEUE_FULL: "ListenOverflows",
+    Event.OUT_OF_ORPHANS: "TCPAbortOnMemory",
     Event.ENGINE_ERROR: "TCPConnectionErrors",
 }
 
