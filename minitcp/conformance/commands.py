@@ -14,6 +14,7 @@ import shlex
 
 from .model import CodeEvent, CommandEvent
 from .run_state import RunState, ScriptFailure
+from .sysctls import LINUX_TEST_DEFAULTS, linux_sysctl_name
 from .target import FREEBSD_STATE_NUMBERS, SocketRow
 
 # FreeBSD's TCPS_* numbering for %{ tcpi_state }% snippets, and Linux's TCPI_OPT_* bits.
@@ -30,9 +31,33 @@ class CommandLines(RunState):
     """Backtick commands and `%{ }%` snippets, answered by the target."""
 
     def _command(self, ev: CommandEvent) -> None:
-        cmd = ev.command
+        for line in ev.command.splitlines():
+            self._command_line(ev, line)
+
+    def _command_line(self, ev: CommandEvent, cmd: str) -> None:
         words = cmd.split()
         if not words:
+            return
+        if words[0].endswith("defaults.sh"):
+            # packetdrill's gtests/net/common/defaults.sh: Linux's test settings.
+            for name, value in LINUX_TEST_DEFAULTS:
+                self._linux_sysctl(name, value)
+            return
+        if words[0].endswith("set_sysctls.py") or (words[0] == "sysctl" and any(
+                w.startswith(("net.ipv4.", "net.core.", "net.mptcp.")) for w in words[1:])):
+            # `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...` and `sysctl -q net.ipv4.NAME=VALUE`.
+            try:
+                args = shlex.split(cmd, comments=True)[1:]
+            except ValueError:
+                args = words[1:]
+            for arg in args:
+                name, sep, value = arg.partition("=")
+                if sep and not arg.startswith("-"):
+                    self._linux_sysctl(linux_sysctl_name(name), value)
+            return
+        if words[0] == "ethtool" and "tso" in words and words[words.index("tso") + 1:][:1] == ["off"]:
+            # `ethtool -K tun0 tso off gso off`: the stack's segments reach the wire as they are.
+            self.tso = False
             return
         if words[0] == "sysctl":
             for word in words[1:]:
@@ -53,6 +78,10 @@ class CommandLines(RunState):
         if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
             return
         self.ignored.append(f"command {words[0]}")
+
+    def _linux_sysctl(self, name: str, value: str) -> None:
+        if not self.target.linux_sysctl(name, value):
+            self.ignored.append(f"sysctl {name}")
 
     def _socket_table(self) -> list[SocketRow]:
         """(ours, local port, remote port, FreeBSD state name) for every socket and connection."""

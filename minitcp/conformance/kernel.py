@@ -23,12 +23,13 @@ import pytun
 import trio
 
 from ..netns import enter_private_netns
-from .kernel_sockets import BlockingCalls, KernelSocket
-from .sysctls import write_linux_sysctl
+from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
+from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
 
 TUN_NAME = "pdrill0"
 SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
+PROC_SYS = Path("/proc/sys")
 READ_SIZE = 65535  # the largest IPv4 packet
 # <linux/if_ether.h>, <linux/if_packet.h>, <asm-generic/socket.h>: every protocol, a packet the
 # host sends, a stamp of when the packet socket saw it (a struct timespec of wall-clock time).
@@ -143,6 +144,13 @@ class KernelTarget:
     def sysctl(self, name: str, value: str) -> bool:
         return write_linux_sysctl(name, value, SYSCTL_ROOT)
 
+    def linux_sysctl(self, name: str, value: str) -> bool:
+        if name == "net.ipv4.tcp_congestion_control" and value == "cubic":
+            # A namespace cannot make CUBIC its default here: every socket of the script asks
+            # for it itself (KernelSocket), as Linux hosts' default.
+            return True
+        return write_linux_sysctl_file(name, value, PROC_SYS)
+
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []
         ours: set[int] = set()
@@ -173,6 +181,21 @@ class KernelTarget:
         values = dict(tcpi_snd_mss=snd_mss, tcpi_rcv_mss=rcv_mss, tcpi_snd_wscale=wscale & 0xF,
                       tcpi_rcv_wscale=wscale >> 4, tcpi_options=options)
         return _LINUX_STATES[state], values
+
+
+    async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
+        return await kernel_poll(self.calls, list(entries), timeout_ms)
+
+    def epoll(self) -> KernelEpoll:
+        return KernelEpoll(self.calls)
+
+    async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
+        assert isinstance(sock, KernelSocket)
+        return await self.calls.run(lambda: os.sendfile(sock.fileno(), fd, offset, count))
+
+    async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
+        assert isinstance(sock, KernelSocket)
+        return await self.calls.run(lambda: os.splice(sock.fileno(), pipe_fd, count, flags=flags))
 
 
 def _namespace() -> int:

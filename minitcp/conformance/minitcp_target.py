@@ -20,8 +20,8 @@ from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
 from ..tcp.states import State
-from .sysctls import FREEBSD_ONLY, apply_sysctl
-from .target import Peer, SocketRow, TargetSocket
+from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
+from .target import Epoll, Peer, SocketRow, TargetSocket, Unsupported
 
 # FreeBSD's names for the states, as sockstat prints them.
 FREEBSD_STATE_NAMES = {
@@ -31,6 +31,7 @@ FREEBSD_STATE_NAMES = {
     State.FIN_WAIT_2: "FIN_WAIT_2", State.TIME_WAIT: "TIME_WAIT",
 }
 _STATE_BY_FREEBSD_NAME = {v: k for k, v in FREEBSD_STATE_NAMES.items()}
+MAX_IPV4_PACKET = 65535  # RFC 791: the total length field's largest value
 
 
 class MemoryPeer:
@@ -65,6 +66,9 @@ class MinitcpTarget:
 
     async def open(self, nursery: trio.Nursery, mtu: int) -> Peer:
         stack_end, remote_end = memory_link_pair(mtu)
+        # The remote host may send super-segments larger than the link's MTU, as packetdrill does
+        # on Linux (a GSO packet the receiver takes whole, as GRO would have built it).
+        remote_end.mtu = MAX_IPV4_PACKET
         self.stack = Stack(stack_end, self.local_ip, knobs=self.knobs)
         # Reproducible runs: a fixed ISN secret and port choice (minitcp picks both at random).
         self.stack.engine.isn = IsnGenerator(b"minitcp-conformance-runner")
@@ -84,6 +88,9 @@ class MinitcpTarget:
         if self.linux_only and name in FREEBSD_ONLY:
             return False
         return apply_sysctl(self.knobs, name, value)
+
+    def linux_sysctl(self, name: str, value: str) -> bool:
+        return apply_linux_sysctl(self.knobs, name, value)
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []
@@ -134,6 +141,21 @@ class MinitcpTarget:
                           tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
         values["tcpi_options"] = options
         return FREEBSD_STATE_NAMES[sock.state], values
+
+
+    # The calls minitcp's sockets do not offer yet (the runner says so, rather than guess).
+
+    async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
+        raise Unsupported("poll()")
+
+    def epoll(self) -> Epoll:
+        raise Unsupported("epoll")
+
+    async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
+        raise Unsupported("sendfile()")
+
+    async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
+        raise Unsupported("splice()")
 
 
 def _ep_port(sock: Socket) -> int:

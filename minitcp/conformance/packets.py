@@ -10,6 +10,7 @@ sent; an ICMP error quotes a segment the stack sent.
 
 from __future__ import annotations
 
+import copy
 import math
 import struct
 
@@ -18,7 +19,7 @@ import trio
 from ..wire.errors import WireError
 from ..wire.icmp import build_icmp
 from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
-from ..wire.segment import ACK, SYN, Segment
+from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
 from .matching import MASK, compare, flags_value
 from .model import IcmpEvent, PacketEvent
@@ -103,6 +104,8 @@ class PacketLines(RunState):
         if seg is None:
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
                                 f"{at:.3f} s, script expects `{_packet_text(ev)}`")
+        if self.tso and len(seg.payload) and ev.length > len(seg.payload):
+            seg = await self._super_segment(seg, at, ev.length)
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
             self.space.local_isn = (seg.seq - ev.seq) & MASK
@@ -129,6 +132,39 @@ class PacketLines(RunState):
         else:
             self.last_time = lo
 
+    async def _super_segment(self, first: Segment, at: float, length: int) -> Segment:
+        """The wire segments that follow `first` joined back into the TSO super-segment they were
+        cut from, up to `length` bytes, as packetdrill sees it on Linux's offloading TUN device.
+
+        Linux's tcp_gso_segment gives every piece the super-segment's header, except that PSH
+        and FIN ride only on the last piece (and CWR only on the first): a piece belongs when it
+        continues the sequence, carries the same ACK and was sent at the same time (within the
+        script's tolerance).
+        """
+        joined = bytearray(first.payload)
+        flags = first.flags
+        while len(joined) < length and not flags & (PSH | FIN):
+            if not self.captured:
+                with trio.move_on_at(self.origin + at + self.tol + EPS):
+                    await self._arrived.park()
+            if not self.captured:
+                break
+            next_at, piece, _ = self.captured[0]
+            if (piece is None or next_at - at > self.tol + EPS or piece.ack != first.ack
+                    or piece.seq != (first.seq + len(joined)) & MASK or not len(piece.payload)
+                    or piece.flags & ~(PSH | FIN) != first.flags & ~CWR
+                    or len(joined) + len(piece.payload) > length):
+                break
+            self.captured.popleft()
+            joined += piece.payload
+            flags = first.flags | piece.flags
+        if len(joined) == len(first.payload):
+            return first
+        whole = copy.copy(first)
+        whole.payload = bytes(joined)
+        whole.flags = flags
+        return whole
+
     async def _next_segment_note(self) -> str:
         """For a failure message: what the stack sends next, looking up to NEXT_LOOK seconds ahead."""
         with trio.move_on_after(NEXT_LOOK):
@@ -146,7 +182,9 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
         flags = flags_value(ev.flags)
         seq = ev.seq if ev.seq_absolute else ev.seq + REMOTE_ISN
-        ack = (ev.ack + self.space.local) & MASK if ev.ack is not None else 0
+        # packetdrill (run_packet.c): with the ACK flag, an unwritten ack is 0 in the script's
+        # numbers, our ISN on the wire; without it the field stays 0.
+        ack = ((ev.ack or 0) + self.space.local) & MASK if ev.ack is not None or flags & ACK else 0
         seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
                       self.local_port, seq & MASK, ack, flags,
                       ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))

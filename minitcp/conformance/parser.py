@@ -76,7 +76,7 @@ def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEF
             # options) and another close it; they run outside the script's time.
             if len(stmt) < 2 or not stmt.endswith("`"):
                 raise ParseError(line, "unterminated backtick command")
-            command = " ".join(stmt[1:-1].split())
+            command = _shell_lines(stmt[1:-1])
             if events:
                 cleanup = command
             else:
@@ -136,7 +136,9 @@ def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]
                 pending = (pending[0], pending[1] + " " + stripped)
                 done = _open_brackets(pending[1]) <= 0
             elif kind == "shell":
-                pending = (pending[0], pending[1] + " " + stripped.removesuffix("\\").strip())
+                # A shell line continued with a backslash goes on; a newline ends a command.
+                joiner = " " if pending[1].endswith("\\") else "\n"
+                pending = (pending[0], pending[1].removesuffix("\\").rstrip() + joiner + stripped)
                 done = pending[1].count("`") % 2 == 0
             else:
                 pending = (pending[0], pending[1] + "\n" + raw)
@@ -166,7 +168,7 @@ def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]
         if "%{" in stripped and "}%" not in stripped:
             pending, kind = (number, stripped), "code"
         elif stripped.count("`") % 2:
-            pending, kind = (number, stripped.removesuffix("\\").strip()), "shell"
+            pending, kind = (number, stripped), "shell"
         elif "`" not in stripped and "%{" not in stripped and _open_brackets(stripped) > 0:
             # packetdrill's lexer ignores newlines: a system call's arguments (a msghdr, a pollfd
             # list) may run over several lines, until its brackets close.
@@ -186,6 +188,11 @@ def _open_brackets(text: str) -> int:
     for part in re.split(r'"(?:[^"\\]|\\.)*"', text):
         depth += sum(part.count(c) for c in "([{") - sum(part.count(c) for c in ")]}")
     return depth
+
+
+def _shell_lines(text: str) -> str:
+    """A backtick command's lines, each with its blanks collapsed, blank lines left out."""
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 # ---------------------------------------------------------------------- statements
@@ -218,7 +225,7 @@ def parse_statement(stmt: str, line: int = 0) -> Event:
     if rest[0] == "`":
         if not rest.endswith("`") or len(rest) < 2:
             raise ParseError(line, "unterminated backtick command")
-        return CommandEvent(line, time, stmt, command=rest[1:-1].strip())
+        return CommandEvent(line, time, stmt, command=_shell_lines(rest[1:-1]))
     if rest.startswith("%{"):
         if not rest.endswith("}%"):
             raise ParseError(line, "code snippet must end with }%")
@@ -343,18 +350,20 @@ def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | I
         end = int(m.group("end")) if m.group("end") is not None else seq + length
         if end - seq != length:
             raise ParseError(line, f"sequence range {seqtext} does not match its length")
-    ack = window = urgent = None
+    ack: int | None = None
+    window: int | None = None
+    urgent: int | None = None
     i = 0
     while i < len(more):
         word = more[i]
         if word in ("ack", "win", "urg") and i + 1 < len(more):
-            value = int(more[i + 1], 0)
+            number = int(more[i + 1], 0)
             if word == "ack":
-                ack = value
+                ack = number
             elif word == "win":
-                window = value
+                window = number
             else:
-                urgent = value
+                urgent = number
             i += 2
         else:
             raise ParseError(line, f"unexpected {word!r} in packet")

@@ -22,7 +22,7 @@ from ..wire.segment import Segment
 from .matching import SeqSpace, describe
 from .minitcp_target import MinitcpTarget
 from .model import Script, SyscallEvent
-from .target import Peer, Target, TargetSocket
+from .target import Epoll, Peer, Target, TargetSocket
 
 BIND_PORT = 8080  # packetdrill's --bind_port
 CONNECT_PORT = 8080  # packetdrill's --connect_port
@@ -65,6 +65,11 @@ class RunState:
         self.captured_total = 0  # segments ever captured: numbers them, for the end of the script
         self.end_mark = 0  # how many had been captured when the last line ran
         self.fds: dict[int, TargetSocket] = {}
+        self.others: dict[int, Epoll | int] = {}  # epoll instances, files, pipe ends (linux_calls.py)
+        # Outbound segments as packetdrill's TUN device shows them on Linux, whose TSO/GSO
+        # offloads are on: the pieces of one super-segment are matched as one (packets.py).
+        # A script's `ethtool -K tun0 tso off gso off` turns it off.
+        self.tso = True
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
         self.pending: list[PendingCall] = []

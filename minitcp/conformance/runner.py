@@ -163,7 +163,14 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         start = self.last_time + t.value if t.relative else t.value
         end = None
         if t.end is not None:
-            end = start + t.end if t.end_relative else t.end
+            # packetdrill (run.c adjust_relative_event_times): a relative call's end time moves
+            # with its start, `+0.1...0.3` returns 0.3 s after the previous event.
+            if t.end_relative:
+                end = start + t.end
+            elif t.relative:
+                end = self.last_time + t.end
+            else:
+                end = t.end
         return start, end
 
     async def _sleep_until(self, when: float) -> None:

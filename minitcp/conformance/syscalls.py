@@ -9,18 +9,21 @@ the remote host's port 8080.
 
 from __future__ import annotations
 
-import errno
 import os
 import struct
 from typing import Any
 
 from . import symbols
+from .linux_calls import LinuxCallLines
 from .model import Symbol, SyscallEvent
-from .run_state import BIND_PORT, CONNECT_PORT, EPS, PendingCall, RunState, ScriptFailure
+from .run_state import BIND_PORT, CONNECT_PORT, EPS, PendingCall, ScriptFailure
 from .target import TargetSocket
 
+# Calls whose first argument is not a socket (linux_calls.py makes them).
+_NOT_ON_A_SOCKET = frozenset({"epoll_create", "epoll_ctl", "epoll_wait", "poll", "pipe", "open"})
 
-class SyscallLines(RunState):
+
+class SyscallLines(LinuxCallLines):
     """A call line's task, the call itself on the target's socket, and its result checked."""
 
     async def _syscall_task(self, ev: SyscallEvent, pending: PendingCall) -> None:
@@ -59,15 +62,8 @@ class SyscallLines(RunState):
             return f"line {ev.line}: {ev.name}() returned {shown}, script expects {want}"
         return None
 
-    def _sock(self, fd: object) -> TargetSocket:
-        if not isinstance(fd, int) or fd not in self.fds:
-            raise OSError(errno.EBADF, "Bad file descriptor")
-        return self.fds[fd]
-
-    def _new_fd(self, sock: TargetSocket) -> int:
-        fd = 3
-        while fd in self.fds:
-            fd += 1
+    def _new_fd(self, sock: TargetSocket, ev: SyscallEvent) -> int:
+        fd = self._free_fd(symbols.resolve(ev.result))
         self.fds[fd] = sock
         self.socket_under_test = fd
         return fd
@@ -87,9 +83,22 @@ class SyscallLines(RunState):
             self.space.local_isn = None
             self.ts_base = None
             self.ts_map.clear()
-            return self._new_fd(self.target.socket())
-        sock = self._sock(arg(0))
-        self.socket_under_test = arg(0)
+            return self._new_fd(self.target.socket(), ev)
+        if name == "close" and arg(0) in self.others:
+            other = self.others.pop(arg(0))
+            if isinstance(other, int):
+                os.close(other)
+            else:
+                other.close()
+            return 0
+        sock = self._sock(arg(0)) if arg(0) in self.fds or name not in _NOT_ON_A_SOCKET else None
+        if sock is not None:
+            self.socket_under_test = arg(0)
+        result = await self._linux_call(ev, args, sock)
+        if result is not None:
+            return result
+        if sock is None:
+            raise ScriptFailure(f"line {ev.line}: unsupported system call {name}()")
         if name == "close":
             sock.close()
             del self.fds[arg(0)]
@@ -103,7 +112,7 @@ class SyscallLines(RunState):
             return 0
         if name == "accept":
             child, _ = await sock.accept()
-            return self._new_fd(child)
+            return self._new_fd(child, ev)
         if name == "connect":
             self.remote_port = CONNECT_PORT
             await sock.connect((self.target.remote_ip, CONNECT_PORT))
