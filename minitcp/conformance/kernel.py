@@ -26,6 +26,7 @@ from ..netns import enter_private_netns
 from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
 from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
+from .tcp_info import KERNEL_TCP_INFO, kernel_tcp_info
 
 TUN_NAME = "pdrill0"
 SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
@@ -44,9 +45,6 @@ _LINUX_STATES = {
     1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RCVD", 4: "FIN_WAIT_1", 5: "FIN_WAIT_2", 6: "TIME_WAIT",
     7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "SYN_RCVD",
 }
-# struct tcp_info up to tcpi_rcv_mss: state, ca_state, retransmits, probes, backoff, options,
-# snd_wscale:4 | rcv_wscale:4, a flags byte; then rto, ato, snd_mss, rcv_mss.
-_TCP_INFO = struct.Struct("=8B4I")
 
 
 class TunPeer:
@@ -176,11 +174,9 @@ class KernelTarget:
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, KernelSocket)
-        raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
-        state, _, _, _, _, options, wscale, _, _, _, snd_mss, rcv_mss = _TCP_INFO.unpack(raw)
-        values = dict(tcpi_snd_mss=snd_mss, tcpi_rcv_mss=rcv_mss, tcpi_snd_wscale=wscale & 0xF,
-                      tcpi_rcv_wscale=wscale >> 4, tcpi_options=options)
-        return _LINUX_STATES[state], values
+        raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, KERNEL_TCP_INFO.size)
+        values = kernel_tcp_info(raw)
+        return _LINUX_STATES[values.pop("tcpi_state")], values
 
 
     async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:

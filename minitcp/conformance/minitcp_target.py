@@ -22,6 +22,7 @@ from ..tcp.knobs import Knobs
 from ..tcp.states import State
 from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
 from .target import Epoll, Peer, SocketRow, TargetSocket, Unsupported
+from .tcp_info import minitcp_tcp_info
 
 # FreeBSD's names for the states, as sockstat prints them.
 FREEBSD_STATE_NAMES = {
@@ -130,18 +131,7 @@ class MinitcpTarget:
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, Socket)
-        conn = sock.connection
-        values: dict[str, int] = {}
-        options = 0
-        if conn is not None:
-            # Linux tcp_info tcpi_options: TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
-            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
-                | (8 if conn.ecn_ok else 0)
-            values.update(tcpi_snd_mss=conn.mss, tcpi_rcv_mss=conn.rcv_mss,
-                          tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
-        values["tcpi_options"] = options
-        return FREEBSD_STATE_NAMES[sock.state], values
-
+        return FREEBSD_STATE_NAMES[sock.state], minitcp_tcp_info(sock.connection)
 
     # The calls minitcp's sockets do not offer yet (the runner says so, rather than guess).
 

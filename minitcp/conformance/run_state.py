@@ -70,6 +70,7 @@ class RunState:
         # offloads are on: the pieces of one super-segment are matched as one (packets.py).
         # A script's `ethtool -K tun0 tso off gso off` turns it off.
         self.tso = True
+        self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
         self.pending: list[PendingCall] = []
