@@ -9,6 +9,8 @@ snippet is run as Python over the `tcpi_*` fields (tcp_info.py).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import textwrap
@@ -55,6 +57,8 @@ class CommandLines(RunState):
                 if sep and not arg.startswith("-"):
                     self._linux_sysctl(linux_sysctl_name(name), value)
             return
+        if words[0] in ("/bin/dd", "dd", "/bin/rm", "rm") and self._scratch_file(words):
+            return
         if words[0] == "ethtool" and "tso" in words and words[words.index("tso") + 1:][:1] == ["off"]:
             # `ethtool -K tun0 tso off gso off`: the stack's segments reach the wire as they are.
             self.tso = False
@@ -78,6 +82,22 @@ class CommandLines(RunState):
         if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
             return
         self.ignored.append(f"command {words[0]}")
+
+    @staticmethod
+    def _scratch_file(words: list[str]) -> bool:
+        """`rm -f /tmp/F` and `dd if=/dev/zero of=/tmp/F bs=N count=M`: the zero-filled file a
+        sendfile() script sends (packetdrill expects payloads of zeros). Only under /tmp."""
+        args = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0].endswith("rm") and len(words) == 3 and words[1] == "-f" and words[2].startswith("/tmp/"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(words[2])
+            return True
+        path = args.get("of", "")
+        if words[0].endswith("dd") and args.get("if") == "/dev/zero" and path.startswith("/tmp/"):
+            with open(path, "wb") as f:
+                f.write(bytes(int(args.get("bs", "512")) * int(args.get("count", "1"))))
+            return True
+        return False
 
     def _snippet_print(self, *args: object, **_: object) -> None:
         self._log("         %{ }% prints: " + " ".join(str(a) for a in args))

@@ -119,6 +119,7 @@ class LinuxCallLines(RunState):
         if flags & symbols.symbol_value("MSG_FASTOPEN"):
             sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendto with MSG_FASTOPEN)")
             self.remote_port = CONNECT_PORT
+            self.remote_synced = False  # a connect, as connect() is
             return int(await sendto(bytes(args[2]), flags, (self.target.remote_ip, CONNECT_PORT)))
         return await sock.send(bytes(args[2]), flags)
 

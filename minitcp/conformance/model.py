@@ -154,3 +154,14 @@ class Script:
     def tolerance(self) -> float:
         """--tolerance_usecs in seconds (packetdrill's default is 4 ms)."""
         return int(self.options.get("tolerance_usecs", "4000")) / 1e6
+
+    @property
+    def gtests_net(self) -> bool:
+        """A script of packetdrill's gtests/net (Linux's own tests): it sources common/defaults.sh."""
+        return self.init_command is not None and "defaults.sh" in self.init_command
+
+    @property
+    def tolerance_percent(self) -> float:
+        """--tolerance_percent: packetdrill's default is 12.5 (config.c). The FreeBSD suite's
+        results are measured with the fixed tolerance alone, so there the default is 0."""
+        return float(self.options.get("tolerance_percent", "12.5" if self.gtests_net else "0"))

@@ -21,9 +21,10 @@ from ..wire.icmp import build_icmp
 from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
 from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
-from .matching import MASK, compare, flags_value
+from . import raw_options
+from .matching import ECN_CODEPOINTS, ECN_MASK, MASK, compare, flags_value
 from .model import IcmpEvent, PacketEvent
-from .run_state import EPS, REMOTE_ISN, RunState, ScriptFailure
+from .run_state import EPS, RunState, ScriptFailure
 
 DEFAULT_WINDOW = 65535  # an inbound packet without `win`
 ANY_WAIT = 600.0  # how long a `*` line waits for its packet (virtual seconds)
@@ -82,7 +83,7 @@ class PacketLines(RunState):
             hi = lo
             if t.upper is not None:
                 hi = self.last_time + t.upper if t.upper_relative else t.upper
-            deadline = hi + self.tol + EPS
+            deadline = hi + self._tolerance(lo) + EPS
         pure = self.lenient_acks and flags_value(ev.flags) == ACK and ev.length == 0
         if pure:
             deadline += LENIENT_ACK_WAIT
@@ -94,10 +95,11 @@ class PacketLines(RunState):
             with trio.move_on_at(self.origin + deadline):
                 await self._arrived.park()
         self._check_failures()
+        tol = self.tol if t.any else self._tolerance(lo)
         due = "any time" if t.any else f"{lo:.3f} s" if hi == lo else f"{lo:.3f}..{hi:.3f} s"
         if not self.captured:
             raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
-                                f"(tolerance {self.tol * 1000:.0f} ms), but {self.target.name} sent nothing"
+                                f"(tolerance {tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
         at, seg, _ = self.captured.popleft()
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
@@ -108,17 +110,18 @@ class PacketLines(RunState):
             seg = await self._super_segment(seg, at, ev.length)
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
-            self.space.local_isn = (seg.seq - ev.seq) & MASK
+            self.space.local_isn = seg.seq
+            self.space.local_syn_script = ev.seq
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
                            ts_slack=int(self.tol * 1000) + 1)
         if mismatch is not None:
             raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
                                 f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "
                                 f"script expects `{_packet_text(ev)}`")
-        if not t.any and not pure and not lo - self.tol - EPS <= at <= hi + self.tol + EPS:
+        if not t.any and not pure and not lo - tol - EPS <= at <= hi + tol + EPS:
             early = "early" if at < lo else "late"
             raise ScriptFailure(f"line {ev.line}: `{_packet_text(ev)}` sent {early} at {at:.3f} s, "
-                                f"script expects it at {due} (tolerance {self.tol * 1000:.0f} ms)")
+                                f"script expects it at {due} (tolerance {tol * 1000:.0f} ms)")
         if isinstance(ev.options, tuple) and seg.ts_val is not None:
             for opt in ev.options:
                 if opt.kind == "TS":
@@ -133,17 +136,19 @@ class PacketLines(RunState):
             self.last_time = lo
 
     async def _super_segment(self, first: Segment, at: float, length: int) -> Segment:
-        """The wire segments that follow `first` joined back into the TSO super-segment they were
-        cut from, up to `length` bytes, as packetdrill sees it on Linux's offloading TUN device.
+        """The segments that follow `first` joined into the TSO super-segment a `>` line of `length`
+        bytes expects, as packetdrill sees it on Linux's offloading TUN device.
 
-        Linux's tcp_gso_segment gives every piece the super-segment's header, except that PSH
-        and FIN ride only on the last piece (and CWR only on the first): a piece belongs when it
-        continues the sequence, carries the same ACK and was sent at the same time (within the
-        script's tolerance).
+        Linux's tcp_gso_segment gives every wire piece of a super-segment its header, except that
+        PSH and FIN ride only on the last piece (CWR only on the first); the kernel may also send
+        a burst as several smaller GSO packets, each with PSH. A piece belongs when it continues
+        the sequence, carries the same ACK and otherwise the same flags, and was sent at the same
+        time (within the script's tolerance); a FIN ends the super-segment.
         """
         joined = bytearray(first.payload)
         flags = first.flags
-        while len(joined) < length and not flags & (PSH | FIN):
+        same = first.flags & ~(PSH | FIN | CWR)
+        while len(joined) < length and not flags & FIN:
             if not self.captured:
                 with trio.move_on_at(self.origin + at + self.tol + EPS):
                     await self._arrived.park()
@@ -152,12 +157,11 @@ class PacketLines(RunState):
             next_at, piece, _ = self.captured[0]
             if (piece is None or next_at - at > self.tol + EPS or piece.ack != first.ack
                     or piece.seq != (first.seq + len(joined)) & MASK or not len(piece.payload)
-                    or piece.flags & ~(PSH | FIN) != first.flags & ~CWR
-                    or len(joined) + len(piece.payload) > length):
+                    or piece.flags & ~(PSH | FIN) != same or len(joined) + len(piece.payload) > length):
                 break
             self.captured.popleft()
             joined += piece.payload
-            flags = first.flags | piece.flags
+            flags = (first.flags & ~(PSH | FIN)) | piece.flags
         if len(joined) == len(first.payload):
             return first
         whole = copy.copy(first)
@@ -181,10 +185,17 @@ class PacketLines(RunState):
         if ev.seq is None:
             raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
         flags = flags_value(ev.flags)
-        seq = ev.seq if ev.seq_absolute else ev.seq + REMOTE_ISN
+        syn = bool(flags & SYN)
+        if syn and not ev.seq_absolute and not self.remote_synced:
+            # packetdrill (run_packet.c): the SYN that opens a connection to a listener, or the
+            # SYN-ACK answering a connect(), gives the remote host's ISN from then on; a SYN later
+            # in the connection does not.
+            self.space.remote_isn = self.space.remote_to_live(ev.seq, syn=True)
+            self.remote_synced = True
+        seq = ev.seq if ev.seq_absolute else self.space.remote_to_live(ev.seq, syn)
         # packetdrill (run_packet.c): with the ACK flag, an unwritten ack is 0 in the script's
-        # numbers, our ISN on the wire; without it the field stays 0.
-        ack = ((ev.ack or 0) + self.space.local) & MASK if ev.ack is not None or flags & ACK else 0
+        # numbers; without it the field stays 0.
+        ack = self.space.local_to_live(ev.ack or 0, syn) if ev.ack is not None or flags & ACK else 0
         seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
                       self.local_port, seq & MASK, ack, flags,
                       ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
@@ -192,6 +203,10 @@ class PacketLines(RunState):
             seg.tos = ev.tos
         if ev.ttl is not None:
             seg.ttl = ev.ttl
+        if ev.ecn is not None:
+            seg.tos = (seg.tos & ~ECN_MASK) | ECN_CODEPOINTS[ev.ecn][0]
+        if ev.urgent is not None:
+            seg.urgent = ev.urgent
         for opt in ev.options if isinstance(ev.options, tuple) else ():
             if opt.kind == "mss":
                 seg.mss = opt.value
@@ -212,6 +227,10 @@ class PacketLines(RunState):
                                  for a, b in opt.value)
         try:
             packet = build_tcp_packet(seg)
+            options = ev.options if isinstance(ev.options, tuple) else ()
+            extra = b"".join(raw for raw in map(raw_options.encode, options) if raw is not None)
+            if extra:
+                packet = raw_options.add_options(packet, extra)
         except ValueError as e:
             raise ScriptFailure(f"line {ev.line}: cannot build the packet: {e}") from None
         self.peer.send(packet)

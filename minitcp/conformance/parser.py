@@ -61,11 +61,17 @@ def parse_file(path: str, defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
 
 
 def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
-    """Parse a whole script; raises ParseError on the first statement it cannot read."""
+    """Parse a whole script; raises ParseError on the first statement it cannot read.
+
+    `defines` are names `#ifdef` sees, and `NAME=VALUE` pairs (packetdrill's `-D`): such a
+    NAME, written as a word in a packet or a system call, reads as VALUE (packetdrill's lexer).
+    """
     options: dict[str, str] = {}
     events: list[Event] = []
     init = cleanup = None
-    statements = list(_statements(_strip_comments(text), frozenset(defines)))
+    names = frozenset(d.partition("=")[0] for d in defines)
+    values = {d.partition("=")[0]: d.partition("=")[2] for d in defines if "=" in d}
+    statements = list(_statements(_strip_comments(text), names))
     for i, (line, stmt) in enumerate(statements):
         m = _OPTION_LINE.match(stmt)
         if m and not events:
@@ -82,7 +88,7 @@ def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEF
             else:
                 init = command
             continue
-        events.append(parse_statement(stmt, line))
+        events.append(parse_statement(_substitute(stmt, values), line))
     return Script(path, options, events, init, cleanup)
 
 
@@ -188,6 +194,13 @@ def _open_brackets(text: str) -> int:
     for part in re.split(r'"(?:[^"\\]|\\.)*"', text):
         depth += sum(part.count(c) for c in "([{") - sum(part.count(c) for c in ")]}")
     return depth
+
+
+def _substitute(stmt: str, values: dict[str, str]) -> str:
+    """`-D NAME=VALUE` applied to a packet or a call (not to a command or a snippet)."""
+    if not values or stmt.rstrip().endswith(("`", "}%")):
+        return stmt
+    return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: values.get(m.group(0), m.group(0)), stmt)
 
 
 def _shell_lines(text: str) -> str:

@@ -126,7 +126,8 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             elif isinstance(ev, SyscallEvent):
                 # A call written without `...` must return at once: measured from when it really
                 # started, which is later than `start` when a late packet held the script up.
-                pending = PendingCall(ev, end if end is not None else self.now)
+                due = end if end is not None else self.now
+                pending = PendingCall(ev, due, self._tolerance(due))
                 self.pending.append(pending)
                 self.nursery.start_soon(self._syscall_task, ev, pending)
             elif isinstance(ev, CommandEvent):

@@ -9,6 +9,7 @@ the remote host's port 8080.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from typing import Any
@@ -43,9 +44,18 @@ class SyscallLines(LinuxCallLines):
         pending.done = True
         if problem is not None:
             self._fail(at, problem)
-        elif abs(at - pending.due) > self.tol + EPS:
+        elif abs(at - pending.due) > pending.tol + EPS:
             self._fail(at, f"line {ev.line}: {ev.name}() returned at {at:.3f} s, script expects it at "
-                           f"{pending.due:.3f} s (tolerance {self.tol * 1000:.0f} ms)")
+                           f"{pending.due:.3f} s (tolerance {pending.tol * 1000:.0f} ms)")
+
+    def _unknown_option(self, ev: SyscallEvent, err: int | None) -> str | None:
+        """The Linux socket option a call's ENOPROTOOPT says the stack does not know, if any."""
+        if err != errno.ENOPROTOOPT or ev.name not in ("setsockopt", "getsockopt") or len(ev.args) < 3:
+            return None
+        option = ev.args[2]
+        if isinstance(option, Symbol) and option.name in symbols.LINUX_NAMES:
+            return option.name
+        return None
 
     def _check_result(self, ev: SyscallEvent, got: tuple[int, int | None]) -> str | None:
         ret, err = got
@@ -53,6 +63,9 @@ class SyscallLines(LinuxCallLines):
         if want is ...:
             return None
         shown = f"-1 {symbols.errno_name(err)}" if err is not None else str(ret)
+        unknown = self._unknown_option(ev, err)
+        if unknown is not None and ev.errno != "ENOPROTOOPT":
+            return f"line {ev.line}: {self.target.name} does not support {ev.name}({unknown})"
         if ev.errno is not None:
             want_err = symbols.errno_value(ev.errno)
             if ret != want or err != want_err:
@@ -84,14 +97,15 @@ class SyscallLines(LinuxCallLines):
             self.ts_base = None
             self.ts_map.clear()
             return self._new_fd(self.target.socket(), ev)
-        if name == "close" and arg(0) in self.others:
+        if name == "close" and isinstance(arg(0), int) and arg(0) in self.others:
             other = self.others.pop(arg(0))
             if isinstance(other, int):
                 os.close(other)
             else:
                 other.close()
             return 0
-        sock = self._sock(arg(0)) if arg(0) in self.fds or name not in _NOT_ON_A_SOCKET else None
+        on_socket = isinstance(arg(0), int) and arg(0) in self.fds
+        sock = self._sock(arg(0)) if on_socket or name not in _NOT_ON_A_SOCKET else None
         if sock is not None:
             self.socket_under_test = arg(0)
         result = await self._linux_call(ev, args, sock)
@@ -108,12 +122,14 @@ class SyscallLines(LinuxCallLines):
             self.local_port = BIND_PORT
             return 0
         if name == "listen":
+            self.remote_synced = False
             sock.listen(arg(1, 128))
             return 0
         if name == "accept":
             child, _ = await sock.accept()
             return self._new_fd(child, ev)
         if name == "connect":
+            self.remote_synced = False
             self.remote_port = CONNECT_PORT
             await sock.connect((self.target.remote_ip, CONNECT_PORT))
             return 0
@@ -146,6 +162,11 @@ class SyscallLines(LinuxCallLines):
                 value = value[0] if value else 0
             if isinstance(value, dict):
                 value = struct.pack("ii", int(value.get("onoff", 0)), int(value.get("linger", 0)))
+            elif isinstance(value, str):  # a string option (TCP_CONGESTION), `optlen` bytes of it
+                length = arg(4) if isinstance(arg(4), int) else len(value)
+                value = value.encode().ljust(length, b"\0")[:length]
+            elif isinstance(value, int) and not -(1 << 31) <= value < (1 << 31):
+                value = (value & 0xFFFFFFFF).to_bytes(4, "little")  # an unsigned int (0xffffffff)
             sock.setsockopt(arg(1), arg(2), value)
             return 0
         if name == "getsockopt":
