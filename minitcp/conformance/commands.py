@@ -59,10 +59,6 @@ class CommandLines(RunState):
             return
         if words[0] in ("/bin/dd", "dd", "/bin/rm", "rm") and self._scratch_file(words):
             return
-        if words[0] == "ethtool" and "tso" in words and words[words.index("tso") + 1:][:1] == ["off"]:
-            # `ethtool -K tun0 tso off gso off`: the stack's segments reach the wire as they are.
-            self.tso = False
-            return
         if words[0] == "sysctl":
             for word in words[1:]:
                 if word.startswith("-"):

@@ -156,7 +156,12 @@ class KernelSocket:
 
     async def send(self, data: bytes, flags: int = 0) -> int:
         if self._blocks(flags):
-            return await self.calls.run(lambda: self.sock.send(data, flags))
+            # What fits now is queued at once (the caller sends the rest, as a blocking send(2)
+            # goes on); only a send that must wait for room costs a thread.
+            try:
+                return self.sock.send(data, flags | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return await self.calls.run(lambda: self.sock.send(data, flags))
         return self.sock.send(data, flags)
 
     def shutdown(self, how: int) -> None:

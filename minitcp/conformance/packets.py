@@ -106,8 +106,10 @@ class PacketLines(RunState):
         if seg is None:
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
                                 f"{at:.3f} s, script expects `{_packet_text(ev)}`")
-        if self.tso and len(seg.payload) and ev.length > len(seg.payload):
-            seg = await self._super_segment(seg, at, ev.length)
+        if self.aggregate and len(seg.payload) and ev.length > len(seg.payload):
+            # Pieces of one burst leave together: wait for the rest no longer than the tolerance.
+            seg, last_at = await self._super_segment(seg, ev.length, min(deadline, at + self.tol + EPS))
+            at = max(at, last_at)
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
             self.space.local_isn = seg.seq
@@ -135,39 +137,40 @@ class PacketLines(RunState):
         else:
             self.last_time = lo
 
-    async def _super_segment(self, first: Segment, at: float, length: int) -> Segment:
-        """The segments that follow `first` joined into the TSO super-segment a `>` line of `length`
-        bytes expects, as packetdrill sees it on Linux's offloading TUN device.
+    async def _super_segment(self, first: Segment, length: int, until: float) -> tuple[Segment, float]:
+        """The segments that follow `first` joined into the one segment of `length` bytes a `>`
+        line expects, and when the last of them was sent: packetdrill (run_packet.c
+        sniff_outbound_live_packet) reads segments until their payloads add up to the line's,
+        unless --strict_segments, and checks the whole with the last one's header and time.
+        That is how a TSO super-segment (Linux's tcp_gso_segment puts PSH and FIN on its last
+        piece only, CWR on its first only) or a burst of small GSO packets reads as one line.
 
-        Linux's tcp_gso_segment gives every wire piece of a super-segment its header, except that
-        PSH and FIN ride only on the last piece (CWR only on the first); the kernel may also send
-        a burst as several smaller GSO packets, each with PSH. A piece belongs when it continues
-        the sequence, carries the same ACK and otherwise the same flags, and was sent at the same
-        time (within the script's tolerance); a FIN ends the super-segment.
+        A piece belongs when it continues the sequence and carries the same ACK and otherwise the
+        same flags; a FIN ends the whole. Pieces still to come are waited for until `until`.
         """
         joined = bytearray(first.payload)
-        flags = first.flags
+        flags, at = first.flags, 0.0
         same = first.flags & ~(PSH | FIN | CWR)
         while len(joined) < length and not flags & FIN:
             if not self.captured:
-                with trio.move_on_at(self.origin + at + self.tol + EPS):
+                with trio.move_on_at(self.origin + until):
                     await self._arrived.park()
             if not self.captured:
                 break
             next_at, piece, _ = self.captured[0]
-            if (piece is None or next_at - at > self.tol + EPS or piece.ack != first.ack
-                    or piece.seq != (first.seq + len(joined)) & MASK or not len(piece.payload)
-                    or piece.flags & ~(PSH | FIN) != same or len(joined) + len(piece.payload) > length):
+            if (piece is None or piece.ack != first.ack or piece.seq != (first.seq + len(joined)) & MASK
+                    or not len(piece.payload) or piece.flags & ~(PSH | FIN) != same
+                    or len(joined) + len(piece.payload) > length):
                 break
             self.captured.popleft()
             joined += piece.payload
-            flags = (first.flags & ~(PSH | FIN)) | piece.flags
+            flags, at = (first.flags & ~(PSH | FIN)) | piece.flags, next_at
         if len(joined) == len(first.payload):
-            return first
+            return first, -1.0
         whole = copy.copy(first)
         whole.payload = bytes(joined)
         whole.flags = flags
-        return whole
+        return whole, at
 
     async def _next_segment_note(self) -> str:
         """For a failure message: what the stack sends next, looking up to NEXT_LOOK seconds ahead."""
@@ -238,6 +241,9 @@ class PacketLines(RunState):
     def _inject_icmp(self, ev: IcmpEvent) -> None:
         """packetdrill's ICMP error: it quotes the IP header of a segment minitcp sent and the
         first 8 bytes of its TCP header (RFC 792), our ports and the script's sequence number."""
+        if ev.unknown is not None:
+            raise ScriptFailure(f"line {ev.line}: ICMP type or code {ev.unknown!r} is not an ICMPv4 name "
+                                f"(an ICMPv6 one, or a -D NAME=VALUE not given)")
         if self.space.local_isn is None:
             raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
                                 f"but minitcp has not sent a SYN yet")

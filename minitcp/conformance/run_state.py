@@ -68,10 +68,9 @@ class RunState:
         self.end_mark = 0  # how many had been captured when the last line ran
         self.fds: dict[int, TargetSocket] = {}
         self.others: dict[int, Epoll | int] = {}  # epoll instances, files, pipe ends (linux_calls.py)
-        # Outbound segments as packetdrill's TUN device shows them on Linux, whose TSO/GSO
-        # offloads are on: the pieces of one super-segment are matched as one (packets.py).
-        # A script's `ethtool -K tun0 tso off gso off` turns it off.
-        self.tso = True
+        # packetdrill reads outbound segments until they add up to a `>` line's payload (a TSO
+        # super-segment is matched whole, packets.py), unless the script says --strict_segments.
+        self.aggregate = "strict_segments" not in script.options
         self.remote_synced = False  # the remote host's ISN is known (listen() and connect() reset it)
         self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
