@@ -158,7 +158,8 @@ class CommandLines(RunState):
         names["tcpi_state"] = FREEBSD_STATE_NUMBERS[state] if freebsd else LINUX_STATE_BY_FREEBSD_NAME[state]
         names.update(values)
         names["print"] = self._snippet_print  # what a snippet prints goes to the trace
-        code = textwrap.dedent(ev.code).strip()
+        # A last line continued with a backslash runs into the snippet's end, as in packetdrill.
+        code = textwrap.dedent(ev.code).strip().removesuffix("\\").rstrip()
         try:
             exec(compile(code, f"line {ev.line}", "exec"), names)
         except AssertionError:

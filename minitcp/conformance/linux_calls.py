@@ -130,6 +130,11 @@ class LinuxCallLines(RunState):
 
     async def _sendmsg(self, ev: SyscallEvent, sock: TargetSocket, args: list[Any]) -> int:
         sizes = self._iov_sizes(args[1])
+        if args[2] & symbols.symbol_value("MSG_FASTOPEN"):
+            sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendmsg with MSG_FASTOPEN)")
+            self.remote_port = CONNECT_PORT
+            self.remote_synced = False  # a connect, as connect() is
+            return int(await sendto(bytes(sum(sizes)), args[2], (self.target.remote_ip, CONNECT_PORT)))
         sendmsg = getattr(sock, "sendmsg", None)
         if sendmsg is not None:
             return int(await sendmsg([bytes(n) for n in sizes], args[2]))

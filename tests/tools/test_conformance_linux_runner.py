@@ -8,7 +8,11 @@ which must fail saying so.
 
 from __future__ import annotations
 
-from minitcp.conformance import parse_script
+import os
+
+import pytest
+
+from minitcp.conformance import parse_script, run_paths
 from minitcp.conformance.runner import Outcome, Runner
 from minitcp.tcp.knobs import Knobs
 
@@ -98,3 +102,16 @@ def test_a_relative_blocking_call_ends_relative_to_the_previous_event() -> None:
  +.2 < P. 1:101(100) ack 1 win 257
 """)
     assert outcome.ok, outcome.reason
+
+
+LINUX = "/work/shared/conformance/linux-packetdrill"
+
+
+@pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")
+def test_every_linux_script_runs_against_minitcp_to_a_verdict_never_a_crash() -> None:
+    report = run_paths([LINUX])
+    assert len(report.results) >= 160
+    for result in report.results:
+        reason = result.reason or ""
+        assert not reason.startswith(("runner error", "parse error")), (result.name, reason)
+        assert "raised" not in reason, (result.name, reason)
