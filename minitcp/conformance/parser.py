@@ -203,9 +203,27 @@ def _substitute(stmt: str, values: dict[str, str]) -> str:
     return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: values.get(m.group(0), m.group(0)), stmt)
 
 
+# Words that begin a command on a new line of a backtick command (besides any path, `a/b`).
+_SHELL_COMMANDS = frozenset({"sysctl", "ethtool", "tc", "ip", "echo", "nstat", "dd", "rm", "sleep"})
+
+
 def _shell_lines(text: str) -> str:
-    """A backtick command's lines, each with its blanks collapsed, blank lines left out."""
-    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    """A backtick command with its blanks collapsed and one command a line.
+
+    A line break separates two commands, as in the shell, when the next line begins one (a
+    path such as `../common/defaults.sh`, or a known command); inside quotes, or before a line
+    that only goes on with arguments (`net.inet.tcp.rfc1323=1`), the lines are one command.
+    """
+    out = ""
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        first = line.split()[0]
+        quoted = out.count("'") % 2 or out.count('"') % 2
+        new_command = "/" in first or first in _SHELL_COMMANDS
+        out = line if not out else out + ("\n" if new_command and not quoted else " ") + line
+    return out
 
 
 # ---------------------------------------------------------------------- statements
@@ -263,6 +281,16 @@ _CODES = {3: _UNREACH_CODES, 11: _TIME_EXCEEDED_CODES}
 _ECHOED = re.compile(r"\[\s*(?P<start>\d+):(?P<end>\d+)\((?P<len>\d+)\)\s*\]")
 
 
+# ICMPv6's type names (RFC 4443), which an IPv6 script may use: an IPv4 run cannot play them.
+_ICMPV6_TYPES = frozenset({"destination_unreachable", "packet_too_big", "time_exceeded", "parameter_problem"})
+
+
+def _deferred_name(name: str) -> bool:
+    """A name left for the run to refuse rather than the parser: an ICMPv6 type, or an upper-case
+    macro (`CODE`) that the script's runner gives with `-D CODE=...` (packetdrill's gtests do)."""
+    return name in _ICMPV6_TYPES or re.fullmatch(r"[A-Z][A-Z0-9_]*", name) is not None
+
+
 def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
     """An inbound ICMP error; the quoted segment `[start:end(len)]` may come before or after."""
     if text[0] != "<":
@@ -284,15 +312,15 @@ def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
         args = args[:-2]
     m_type = re.fullmatch(r"type_(\d+)", type_name)
     icmp_type = int(m_type.group(1)) if m_type else _ICMP_TYPES.get(type_name)
-    if len(args) > 1 or not re.fullmatch(r"\w+", type_name):
+    if len(args) > 1 or (icmp_type is None and not _deferred_name(type_name)):
         raise ParseError(line, f"ICMP type {type_name!r} not understood")
-    # packetdrill reads the type and code names when it runs the line: a name it does not know
-    # (an ICMPv6 type, a `-D CODE=...` left undefined) fails the run, not the parse.
     unknown = None if icmp_type is not None else type_name
     code = 0
     if args:
         m_code = re.fullmatch(r"code_(\d+)", args[0])
         code_value = int(m_code.group(1)) if m_code else _CODES.get(icmp_type or 0, {}).get(args[0])
+        if code_value is None and not _deferred_name(args[0]):
+            raise ParseError(line, f"ICMP code {args[0]!r} not understood")
         if code_value is None:
             unknown = unknown or args[0]
         else:
