@@ -92,18 +92,17 @@ class LinuxCallLines(RunState):
                 return self._ioctl(ev, sock, args)
             if name == "sendfile":
                 offset = args[2][0] if isinstance(args[2], list) and args[2] else 0
-                return await self.target.sendfile(sock, self._real_fd(ev, args[1]), offset, args[3])
+                return await self.target.sendfile(sock, self._real_fd(args[1]), offset, args[3])
             if name == "splice":
-                return await self.target.splice(sock, self._real_fd(ev, args[2]), args[4], args[5])
+                return await self.target.splice(sock, self._real_fd(args[2]), args[4], args[5])
         except Unsupported as e:
             raise self._unsupported(ev, str(e)) from None
         return None
 
-    def _real_fd(self, ev: SyscallEvent, fd: object) -> int:
+    def _real_fd(self, fd: object) -> int:
+        """The real descriptor of the script's file or pipe end `fd`; -1 (EBADF) for any other."""
         real = self.others.get(fd) if isinstance(fd, int) else None
-        if not isinstance(real, int):
-            raise ScriptFailure(f"line {ev.line}: {ev.name}() wants a file or pipe, {fd} is none")
-        return real
+        return real if isinstance(real, int) else -1
 
     def _pipe(self, ev: SyscallEvent, args: list[Any]) -> int:
         want = args[0] if args and isinstance(args[0], list) else []
