@@ -7,12 +7,40 @@ import os
 
 import pytest
 
-from minitcp.conformance.model import CommandEvent, IcmpEvent, Option, PacketEvent, Symbol, SyscallEvent, Time
+from minitcp.conformance.model import (
+    CodeEvent,
+    CommandEvent,
+    IcmpEvent,
+    Option,
+    PacketEvent,
+    ParseError,
+    Symbol,
+    SyscallEvent,
+    Time,
+)
 from minitcp.conformance.parser import parse_file, parse_script, parse_statement
 from minitcp.conformance.symbols import resolve
 
 LINUX = "/work/shared/conformance/linux-packetdrill"
 needs_linux = pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")
+
+
+def packet(text: str) -> PacketEvent:
+    ev = parse_statement(text)
+    assert isinstance(ev, PacketEvent)
+    return ev
+
+
+def call(text: str) -> SyscallEvent:
+    ev = parse_statement(text)
+    assert isinstance(ev, SyscallEvent)
+    return ev
+
+
+def icmp(text: str) -> IcmpEvent:
+    ev = parse_statement(text)
+    assert isinstance(ev, IcmpEvent)
+    return ev
 
 
 def test_a_call_may_run_over_several_lines_until_its_brackets_close() -> None:
@@ -30,11 +58,10 @@ def test_a_call_may_run_over_several_lines_until_its_brackets_close() -> None:
 
 
 def test_a_msghdr_with_iovecs_and_a_control_message() -> None:
-    ev = parse_statement("+0 recvmsg(3, {msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0, "
-                         "msg_control="
-                         "[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=9000}]}, 0) = 1000")
-    assert isinstance(ev, SyscallEvent)
+    ev = call("+0 recvmsg(3, {msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0, "
+              "msg_control=[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=9000}]}, 0) = 1000")
     msghdr = resolve(ev.args[1])
+    assert isinstance(msghdr, dict)
     assert msghdr["msg_iov_len"] == 1 and msghdr["msg_iov"] == [{"iov_base": ..., "iov_len": 1000}]
     assert msghdr["msg_control"] == [{"cmsg_level": 6, "cmsg_type": 36, "cmsg_data": 9000}]
     assert msghdr["msg_name"] is ...
@@ -52,7 +79,7 @@ def test_epoll_and_ioctl_names_are_linuxs_values() -> None:
                          "{events=EPOLLOUT|EPOLLET|EPOLLEXCLUSIVE, fd=4}) = 0")
     assert isinstance(ev, SyscallEvent)
     assert resolve(ev.args[3]) == {"events": 4 | 1 << 31 | 1 << 28, "fd": 4}
-    assert resolve(parse_statement("+0 ioctl(4, SIOCINQ, [1000]) = 0").args[1]) == 0x541B  # type: ignore[union-attr]
+    assert resolve(call("+0 ioctl(4, SIOCINQ, [1000]) = 0").args[1]) == 0x541B
 
 
 def test_a_blocking_call_with_a_space_before_its_end_time() -> None:
@@ -61,31 +88,37 @@ def test_a_blocking_call_with_a_space_before_its_end_time() -> None:
 
 
 def test_a_segment_with_no_flags_urgent_data_and_ecn_marks() -> None:
-    none = parse_statement("+.01 < - 1:1001(1000) win 20000")
-    assert isinstance(none, PacketEvent) and none.flags == "" and none.ack is None
-    urgent = parse_statement("+0 < U. 1:101(100) ack 1 win 257 urg 100")
-    assert isinstance(urgent, PacketEvent) and urgent.urgent == 100 and urgent.window == 257
-    marked = parse_statement("+0 > [ect0] P. 1:1001(1000) ack 1")
-    assert isinstance(marked, PacketEvent) and marked.ecn == "ect0" and marked.flags == "P."
-    assert parse_statement("+.1 < [noecn] E. 1:1(0) ack 1 win 320").ecn == "noecn"  # type: ignore[union-attr]
+    none = packet("+.01 < - 1:1001(1000) win 20000")
+    assert none.flags == "" and none.ack is None
+    urgent = packet("+0 < U. 1:101(100) ack 1 win 257 urg 100")
+    assert urgent.urgent == 100 and urgent.window == 257
+    marked = packet("+0 > [ect0] P. 1:1001(1000) ack 1")
+    assert marked.ecn == "ect0" and marked.flags == "P."
+    assert packet("+.1 < [noecn] E. 1:1(0) ack 1 win 320").ecn == "noecn"
 
 
 def test_fast_open_md5_and_experimental_options() -> None:
-    ev = parse_statement("+0 < S 0:10(10) win 32792 <mss 1460,sackOK,nop,nop,FO 0123456789abcdef,nop,nop>")
-    assert isinstance(ev, PacketEvent)
-    assert Option("FO", "0123456789abcdef") in ev.options  # type: ignore[operator]
-    request = parse_statement("+0 > S 0:0(0) <mss 1460,FO,nop,nop>")
-    assert Option("FO", None) in request.options  # type: ignore[operator,union-attr]
-    exp = parse_statement("+0 < S 0:0(0) win 1 <mss 1460, FOEXP 1234123412341234>")
-    assert Option("FOEXP", "1234123412341234") in exp.options  # type: ignore[operator,union-attr]
-    md5 = parse_statement("+0 < . 1:1(0) ack 1 win 1 <md5 000102030405060708090a0b0c0d0e0f,nop,nop>")
-    assert md5.options[0] == Option("md5", "000102030405060708090a0b0c0d0e0f")  # type: ignore[union-attr,index]
+    def options(text: str) -> tuple[Option, ...]:
+        opts = packet(text).options
+        assert isinstance(opts, tuple)
+        return opts
+
+    assert Option("FO", "0123456789abcdef") in options(
+        "+0 < S 0:10(10) win 32792 <mss 1460,sackOK,nop,nop,FO 0123456789abcdef,nop,nop>")
+    assert Option("FO", None) in options("+0 > S 0:0(0) <mss 1460,FO,nop,nop>")
+    assert Option("FOEXP", "1234123412341234") in options(
+        "+0 < S 0:0(0) win 1 <mss 1460, FOEXP 1234123412341234>")
+    md5 = options("+0 < . 1:1(0) ack 1 win 1 <md5 000102030405060708090a0b0c0d0e0f,nop,nop>")
+    assert md5[0] == Option("md5", "000102030405060708090a0b0c0d0e0f")
 
 
 def test_an_icmp_name_packetdrill_resolves_at_run_time_parses() -> None:
-    ev = parse_statement("+.1 < icmp unreachable CODE")
-    assert isinstance(ev, IcmpEvent) and ev.icmp_type == 3 and ev.unknown == "CODE"
-    assert parse_statement("+.1 < icmp unreachable frag_needed mtu 1200").unknown is None  # type: ignore[union-attr]
+    ev = icmp("+.1 < icmp unreachable CODE")
+    assert ev.icmp_type == 3 and ev.unknown == "CODE"
+    assert icmp("+.1 < icmp unreachable frag_needed mtu 1200").unknown is None
+    assert icmp("+.01 < icmp packet_too_big mtu 1400 [0:1440(1440)]").unknown == "packet_too_big"
+    with pytest.raises(ParseError, match="ICMP code 'no_such_code' not understood"):
+        parse_statement("+0 < icmp unreachable no_such_code")
 
 
 def test_d_name_value_reads_as_the_value_in_packets_and_calls() -> None:
@@ -118,7 +151,8 @@ def test_a_freebsd_script_keeps_the_fixed_tolerance() -> None:
 def test_code_snippets_over_several_lines() -> None:
     script = parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
                           "+0 %{\nTCP_X = 1\nassert TCP_X == 1\n}%\n")
-    assert "assert TCP_X == 1" in script.events[1].code  # type: ignore[attr-defined]
+    snippet = script.events[1]
+    assert isinstance(snippet, CodeEvent) and "assert TCP_X == 1" in snippet.code
 
 
 @needs_linux
