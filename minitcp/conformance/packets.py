@@ -132,8 +132,11 @@ class PacketLines(RunState):
                     self.ts_map[opt.value[0]] = seg.ts_val
         if t.any or t.upper is not None:
             self.last_time = at
-        elif pure:
-            self.last_time = max(lo, at)  # a late pure ACK moves what follows, as a range event would
+        elif pure or self.script.gtests_net:
+            # A late pure ACK moves what follows, as a range event would. For Linux's scripts, as
+            # packetdrill's run.c adjust_relative_event_times: the next relative time counts from
+            # when this line was done, the segment's arrival if it came after the line's time.
+            self.last_time = max(lo, at)
         else:
             self.last_time = lo
 

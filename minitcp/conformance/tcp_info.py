@@ -42,7 +42,11 @@ _USEC = 1_000_000
 
 
 def minitcp_tcp_info(conn: Any) -> dict[str, int]:
-    """The `tcpi_*` fields minitcp can give for `conn` (None: a socket with no connection)."""
+    """The `tcpi_*` fields minitcp can give for `conn` (None: a socket with no connection).
+
+    The attributes read are the ones the runner already compared before (`mss`, `rcv_mss`,
+    `advmss`, the negotiated options); the rest comes from `Connection.info()`.
+    """
     if conn is None:
         return {"tcpi_options": 0}
     info = conn.info()
@@ -52,6 +56,7 @@ def minitcp_tcp_info(conn: Any) -> dict[str, int]:
     values = {
         "tcpi_options": options,
         "tcpi_snd_mss": conn.mss,
+        "tcpi_advmss": conn.advmss,
         "tcpi_rcv_mss": conn.rcv_mss,
         "tcpi_snd_wscale": conn.snd_wscale,
         "tcpi_rcv_wscale": conn.rcv_wscale,
