@@ -46,7 +46,7 @@ class CommandLines(RunState):
                 self._linux_sysctl(name, value)
             return
         if words[0].endswith("set_sysctls.py") or (words[0] == "sysctl" and any(
-                w.startswith(("net.ipv4.", "net.core.", "net.mptcp.")) for w in words[1:])):
+                w.startswith(("net.ipv4.", "net.core.", "net.mptcp.", "net/")) for w in words[1:])):
             # `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...` and `sysctl -q net.ipv4.NAME=VALUE`.
             try:
                 args = shlex.split(cmd, comments=True)[1:]

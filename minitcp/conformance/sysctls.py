@@ -168,7 +168,8 @@ LINUX_TEST_DEFAULTS: tuple[tuple[str, str], ...] = (
 
 
 def linux_sysctl_name(text: str) -> str:
-    """`net.ipv4.tcp_sack` from either spelling: that, or `/proc/sys/net/ipv4/tcp_sack`."""
+    """`net.ipv4.tcp_sack` from any spelling: that, `net/ipv4/tcp_sack` (sysctl(8) takes both),
+    or `/proc/sys/net/ipv4/tcp_sack`."""
     return text.removeprefix("/proc/sys/").replace("/", ".")
 
 
