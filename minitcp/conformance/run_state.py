@@ -43,6 +43,7 @@ class PendingCall:
     due: float  # when it should return: the end of `a...b`, else when it started
     tol: float  # how far from `due` it may return
     done: bool = False
+    at_once: bool = False  # no `...`: it must return as soon as it is made
 
 
 class RunState:

@@ -130,7 +130,7 @@ class Runner(PacketLines, SyscallLines, CommandLines):
                 # A call written without `...` must return at once: measured from when it really
                 # started, which is later than `start` when a late packet held the script up.
                 due = end if end is not None else self.now
-                pending = PendingCall(ev, due, self._tolerance(due))
+                pending = PendingCall(ev, due, self._tolerance(due), at_once=end is None)
                 self.pending.append(pending)
                 self.nursery.start_soon(self._syscall_task, ev, pending)
             elif isinstance(ev, CommandEvent):

@@ -28,6 +28,10 @@ class SyscallLines(LinuxCallLines):
     """A call line's task, the call itself on the target's socket, and its result checked."""
 
     async def _syscall_task(self, ev: SyscallEvent, pending: PendingCall) -> None:
+        if pending.at_once and self.target.real_time:
+            # Measured from when the call is really made: a busy machine may start this task
+            # late, which is the runner's delay, not the stack's.
+            pending.due = max(pending.due, self.now)
         try:
             try:
                 got: tuple[int, int | None] = (await self._call(ev), None)
