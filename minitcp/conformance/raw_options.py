@@ -24,7 +24,9 @@ MAX_OPTIONS = 40  # RFC 9293 section 3.1: a data offset of 15 words
 
 
 def encode(opt: Option) -> bytes | None:
-    """The bytes of a FO, FOEXP or md5 option (None for any other kind)."""
+    """The bytes of a FO, FOEXP or md5 option (None for a kind `Segment` carries itself)."""
+    if opt.kind == "AccECN":
+        raise ValueError("the runner does not build AccECN options (draft-ietf-tcpm-accurate-ecn)")
     if opt.kind not in ("FO", "FOEXP", "md5"):
         return None
     value = opt.value
