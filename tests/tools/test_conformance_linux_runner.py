@@ -12,9 +12,14 @@ import os
 
 import pytest
 
-from minitcp.conformance import parse_script, run_paths
+from minitcp.conformance import parse_script, raw_options, run_paths
+from minitcp.conformance.model import Option
 from minitcp.conformance.runner import Outcome, Runner
 from minitcp.tcp.knobs import Knobs
+from minitcp.wire.checksum import checksum, pseudo_header_sum
+from minitcp.wire.ipv4 import PROTO_TCP, ip_int
+from minitcp.wire.segment import SYN, Segment
+from minitcp.wire.tcp import build_tcp_packet
 
 ACCEPTED = """\
 `../common/defaults.sh`
@@ -115,3 +120,20 @@ def test_every_linux_script_runs_against_minitcp_to_a_verdict_never_a_crash() ->
         reason = result.reason or ""
         assert not reason.startswith(("runner error", "parse error")), (result.name, reason)
         assert "raised" not in reason, (result.name, reason)
+
+
+def test_fast_open_and_md5_options_are_added_with_lengths_and_checksums_fixed() -> None:
+    seg = Segment(ip_int("198.18.0.1"), ip_int("198.18.0.2"), 40000, 8080, 1, 0, SYN, 65535, b"x" * 10,
+                  mss=1460)
+    extra = b"".join(raw for raw in (raw_options.encode(Option("FO", "0011223344556677")),
+                                     raw_options.encode(Option("md5", "00" * 16))) if raw is not None)
+    packet = raw_options.add_options(build_tcp_packet(seg), extra)
+    assert checksum(packet[:20]) == 0  # the IP header's checksum holds
+    tcp = packet[20:]
+    assert checksum(tcp, pseudo_header_sum(seg.src, seg.dst, PROTO_TCP, len(tcp))) == 0
+    offset = (tcp[12] >> 4) * 4
+    assert bytes((34, 10)) + bytes.fromhex("0011223344556677") in tcp[20:offset]
+    assert bytes((19, 18)) + bytes(16) in tcp[20:offset]
+    assert tcp[offset:] == b"x" * 10 and len(packet) == int.from_bytes(packet[2:4], "big")
+    assert raw_options.encode(Option("FOEXP", None)) == bytes((254, 4, 0xF9, 0x89))
+    assert raw_options.encode(Option("mss", 1460)) is None
