@@ -1,4 +1,6 @@
-"""A parser for the packetdrill language as the FreeBSD TCP test suite writes it.
+"""A parser for the packetdrill language, as the FreeBSD TCP test suite and Linux's own
+scripts (packetdrill's gtests/net) write it; docs/packetdrill-language.md lists what the
+latter add (multi-line calls, msghdrs, ECN marks, Fast Open options, `-D NAME=VALUE`, ...).
 
 A script is `--option=value` lines, then statements, one per line, each led
 by a time:
