@@ -12,6 +12,7 @@ kernel right. Sysctls go to the namespace's own /proc/sys/net/ipv4,
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import struct
@@ -22,7 +23,10 @@ from pathlib import Path
 import pytun
 import trio
 
+from ..link.vnet import GSO_TCPV4, PLAIN_HDR, TUN_F_CSUM, TUN_F_TSO4, TUNSETOFFLOAD, VNET_HDR, VNET_HDR_LEN
 from ..netns import enter_private_netns
+from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.ipv4 import PROTO_TCP
 from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
 from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
@@ -38,6 +42,7 @@ _ETH_P_ALL = 0x0003
 _PACKET_OUTGOING = 4
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("=qq")
+_TUN_F_TSO_ECN = 0x08  # linux/if_tun.h: TSO of segments with CWR, as packetdrill asks for too
 
 # Linux's TCP_* state numbers (include/net/tcp_states.h) with FreeBSD's names for them; a
 # request socket (TCP_NEW_SYN_RECV) is a SYN-RECEIVED connection to FreeBSD.
@@ -48,10 +53,21 @@ _LINUX_STATES = {
 
 
 class TunPeer:
-    """The remote host's end of a TUN device whose kernel side (`local_ip`) is the stack under test."""
+    """The remote host's end of a TUN device whose kernel side (`local_ip`) is the stack under test.
 
-    def __init__(self, local_ip: str, mtu: int) -> None:
-        self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=pytun.IFF_TUN | pytun.IFF_NO_PI)
+    With `offload`, the device is packetdrill's on Linux (netdev.c): a virtio-net header before
+    each packet and TSO switched on, so the kernel hands it whole TSO super-segments (the packet
+    socket sees them so, their TCP checksum left partial) and takes GSO packets of `gso_size`
+    segments from it (packetdrill's --mss).
+    """
+
+    def __init__(self, local_ip: str, mtu: int, *, offload: bool = False, gso_size: int = 0) -> None:
+        flags = pytun.IFF_TUN | pytun.IFF_NO_PI | (pytun.IFF_VNET_HDR if offload else 0)
+        self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=flags)
+        self._offload = offload
+        self._gso_size = gso_size
+        if offload:
+            fcntl.ioctl(self._dev.fileno(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | _TUN_F_TSO_ECN)
         self._dev.addr = local_ip
         self._dev.netmask = "255.255.255.0"
         self._dev.mtu = mtu
@@ -69,7 +85,20 @@ class TunPeer:
         self._sniffer.setblocking(False)
 
     def send(self, packet: bytes) -> None:
+        if self._offload:
+            packet = self._vnet_header(packet) + packet
         os.write(self._fd, packet)
+
+    def _vnet_header(self, packet: bytes) -> bytes:
+        """packetdrill's linux_tun_write: a TCP packet whose payload is more than --mss goes as
+        GSO of --mss segments (its checksum complete); any other as it is."""
+        ihl = (packet[0] & 0xF) * 4
+        if not self._gso_size or packet[9] != PROTO_TCP:
+            return PLAIN_HDR
+        headers = ihl + (packet[ihl + 12] >> 4) * 4
+        if len(packet) - headers <= self._gso_size:
+            return PLAIN_HDR
+        return VNET_HDR.pack(0, GSO_TCPV4, 0, self._gso_size, 0, 0)
 
     async def receive(self) -> list[tuple[float, bytes]]:
         # The kernel's stamps are wall-clock time; trio's clock is its own.
@@ -88,6 +117,8 @@ class TunPeer:
                 stamps = [data for level, kind, data in ancillary
                           if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPNS)]
                 seconds, nanoseconds = _TIMESPEC.unpack(stamps[0])
+                if self._offload:
+                    packet = _tcp_checksummed(packet)
                 batch.append((seconds + nanoseconds / 1e9 + offset, packet))
             if batch:
                 return batch
@@ -96,7 +127,7 @@ class TunPeer:
         """The device's own copy of what the kernel sent: read, so its queue never fills."""
         while True:
             try:
-                os.read(self._fd, READ_SIZE)
+                os.read(self._fd, READ_SIZE + VNET_HDR_LEN)
             except BlockingIOError:
                 return
 
@@ -109,19 +140,21 @@ class KernelTarget:
     remote_ip = "198.18.0.2"
     real_time = True
 
-    def __init__(self, namespace: int) -> None:
+    def __init__(self, namespace: int, *, offload: bool = False, gso_size: int = 0) -> None:
         self.namespace = namespace  # the fresh namespace's inode: the TUN device goes nowhere else
         self.calls = BlockingCalls()
+        self.offload = offload  # the TUN device as packetdrill makes it on Linux (TunPeer)
+        self.gso_size = gso_size
 
     @classmethod
-    def fresh(cls) -> KernelTarget:
+    def fresh(cls, *, offload: bool = False, gso_size: int = 0) -> KernelTarget:
         """Enter a new network namespace (the process must be single-threaded) and target its kernel."""
         before = _namespace()
         enter_private_netns()
         after = _namespace()
         if after == before:
             raise RuntimeError("unshare() left the process in its network namespace")
-        return cls(after)
+        return cls(after, offload=offload, gso_size=gso_size)
 
     def clock(self) -> None:
         return None
@@ -129,7 +162,7 @@ class KernelTarget:
     async def open(self, nursery: trio.Nursery, mtu: int) -> TunPeer:
         if _namespace() != self.namespace:
             raise RuntimeError("the kernel target runs only in the network namespace made for it")
-        peer = TunPeer(self.local_ip, mtu)
+        peer = TunPeer(self.local_ip, mtu, offload=self.offload, gso_size=self.gso_size)
         await self.calls.warm_up()
         return peer
 
@@ -192,6 +225,20 @@ class KernelTarget:
     async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
         assert isinstance(sock, KernelSocket)
         return await self.calls.run(lambda: os.splice(sock.fileno(), pipe_fd, count, flags=flags))
+
+
+def _tcp_checksummed(packet: bytes) -> bytes:
+    """A TCP packet the kernel left to the device to checksum (CHECKSUM_PARTIAL), checksummed:
+    the field computed afresh, whatever it held."""
+    ihl = (packet[0] & 0xF) * 4
+    if len(packet) < ihl + 20 or packet[9] != PROTO_TCP:
+        return packet
+    end = int.from_bytes(packet[2:4], "big")
+    tcp = bytearray(packet[ihl:end])
+    tcp[16:18] = b"\0\0"
+    src, dst = int.from_bytes(packet[12:16], "big"), int.from_bytes(packet[16:20], "big")
+    tcp[16:18] = checksum(tcp, pseudo_header_sum(src, dst, PROTO_TCP, len(tcp))).to_bytes(2, "big")
+    return packet[:ihl] + bytes(tcp)
 
 
 def _namespace() -> int:

@@ -107,8 +107,9 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
                                 f"{at:.3f} s, script expects `{_packet_text(ev)}`")
         if self.aggregate and len(seg.payload) and ev.length > len(seg.payload):
-            # Pieces of one burst leave together: wait for the rest no longer than the tolerance.
-            seg, last_at = await self._super_segment(seg, ev.length, min(deadline, at + self.tol + EPS))
+            # The rest may come until the line's time is up (a `*` line: within the tolerance).
+            until = at + self.tol + EPS if t.any else max(deadline, at + self.tol + EPS)
+            seg, last_at = await self._super_segment(seg, ev.length, until)
             at = max(at, last_at)
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
