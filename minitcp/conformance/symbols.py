@@ -147,14 +147,5 @@ def errno_value(name: str) -> int:
     return int(getattr(errno, name))
 
 
-def option_name(level: int, option: int) -> str | None:
-    """The Linux name of a socket option (for "minitcp does not support NAME"), or None."""
-    levels = {0: ("IP_",), 1: ("SO_",), 6: ("TCP_",)}.get(level, ())
-    for name, value in LINUX_NAMES.items():
-        if value == option and name.startswith(levels) and not name.startswith("TCP_CM_"):
-            return name
-    return None
-
-
 def errno_name(number: int) -> str:
     return errno.errorcode.get(number, str(number))

@@ -12,15 +12,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ..tcp.states import State
-
-# Linux include/net/tcp_states.h: tcpi_state's values.
-LINUX_STATE_NUMBERS = {
-    State.ESTABLISHED: 1, State.SYN_SENT: 2, State.SYN_RECEIVED: 3, State.FIN_WAIT_1: 4,
-    State.FIN_WAIT_2: 5, State.TIME_WAIT: 6, State.CLOSED: 7, State.CLOSE_WAIT: 8, State.LAST_ACK: 9,
-    State.LISTEN: 10, State.CLOSING: 11,
-}
-# The same by FreeBSD's state names (the names the runner's targets report states by).
+# Linux include/net/tcp_states.h: tcpi_state's values, by FreeBSD's names for the states
+# (the names the runner's targets report states by).
 LINUX_STATE_BY_FREEBSD_NAME = {
     "ESTABLISHED": 1, "SYN_SENT": 2, "SYN_RCVD": 3, "FIN_WAIT_1": 4, "FIN_WAIT_2": 5, "TIME_WAIT": 6,
     "CLOSED": 7, "CLOSE_WAIT": 8, "LAST_ACK": 9, "LISTEN": 10, "CLOSING": 11,
