@@ -46,8 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--knob", dest="knobs", action="append", default=[], metavar="NAME=VALUE",
                    help="set a minitcp knob before each script (repeatable), e.g. tcp_max_quickacks=0; "
                         "not with --target kernel")
-    p.add_argument("-D", dest="defines", action="append", metavar="NAME",
-                   help=f"a name #ifdef sees (repeatable; default: {', '.join(sorted(DEFAULT_DEFINES))})")
+    p.add_argument("-D", dest="defines", action="append", metavar="NAME[=VALUE]",
+                   help=f"a name #ifdef sees, or packetdrill's -D NAME=VALUE: NAME written in a packet or "
+                        f"a call reads as VALUE (repeatable; default: {', '.join(sorted(DEFAULT_DEFINES))})")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="trace every event and every packet the stack sends (virtual time for minitcp, "
                         "real time for the kernel)")

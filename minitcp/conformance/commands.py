@@ -2,27 +2,30 @@
 
 Of the commands, `sysctl` writes become the target's settings, `sockstat`
 (piped into `grep`) reads the target's socket table, and `tcpdrop -s STATE`
-ends connections; the others are listed as ignored. A snippet's `assert`
-lines are evaluated over integers only, never run as Python.
+ends connections; Linux's `defaults.sh`, `set_sysctls.py` and `sysctl -q`
+lines set the target's Linux settings; the others are listed as ignored. A
+snippet is run as Python over the `tcpi_*` fields (tcp_info.py).
 """
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import os
 import re
 import shlex
+import textwrap
 
 from .model import CodeEvent, CommandEvent
 from .run_state import RunState, ScriptFailure
+from .sysctls import LINUX_TEST_DEFAULTS, linux_sysctl_name
 from .target import FREEBSD_STATE_NUMBERS, SocketRow
+from .tcp_info import LINUX_CONSTANTS, LINUX_STATE_BY_FREEBSD_NAME
 
-# FreeBSD's TCPS_* numbering for %{ tcpi_state }% snippets, and Linux's TCPI_OPT_* bits.
+# FreeBSD's TCPS_* numbering for the FreeBSD suite's %{ tcpi_state }% snippets.
 _TCPI_NAMES = {
     "TCPI_CLOSED": 0, "TCPI_LISTEN": 1, "TCPI_SYN_SENT": 2, "TCPI_SYN_RECEIVED": 3, "TCPI_SYN_RECV": 3,
     "TCPI_ESTABLISHED": 4, "TCPI_CLOSE_WAIT": 5, "TCPI_FIN_WAIT_1": 6, "TCPI_FIN_WAIT1": 6,
     "TCPI_CLOSING": 7, "TCPI_LAST_ACK": 8, "TCPI_FIN_WAIT_2": 9, "TCPI_FIN_WAIT2": 9, "TCPI_TIME_WAIT": 10,
-    "TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8,
-    "TCPI_OPT_ECN_SEEN": 16,
 }
 
 
@@ -30,9 +33,31 @@ class CommandLines(RunState):
     """Backtick commands and `%{ }%` snippets, answered by the target."""
 
     def _command(self, ev: CommandEvent) -> None:
-        cmd = ev.command
+        for line in ev.command.splitlines():
+            self._command_line(ev, line)
+
+    def _command_line(self, ev: CommandEvent, cmd: str) -> None:
         words = cmd.split()
         if not words:
+            return
+        if words[0].endswith("defaults.sh"):
+            # packetdrill's gtests/net/common/defaults.sh: Linux's test settings.
+            for name, value in LINUX_TEST_DEFAULTS:
+                self._linux_sysctl(name, value)
+            return
+        if words[0].endswith("set_sysctls.py") or (words[0] == "sysctl" and any(
+                w.startswith(("net.ipv4.", "net.core.", "net.mptcp.", "net/")) for w in words[1:])):
+            # `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...` and `sysctl -q net.ipv4.NAME=VALUE`.
+            try:
+                args = shlex.split(cmd, comments=True)[1:]
+            except ValueError:
+                args = words[1:]
+            for arg in args:
+                name, sep, value = arg.partition("=")
+                if sep and not arg.startswith("-"):
+                    self._linux_sysctl(linux_sysctl_name(name), value)
+            return
+        if words[0] in ("/bin/dd", "dd", "/bin/rm", "rm") and self._scratch_file(words):
             return
         if words[0] == "sysctl":
             for word in words[1:]:
@@ -53,6 +78,29 @@ class CommandLines(RunState):
         if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
             return
         self.ignored.append(f"command {words[0]}")
+
+    @staticmethod
+    def _scratch_file(words: list[str]) -> bool:
+        """`rm -f /tmp/F` and `dd if=/dev/zero of=/tmp/F bs=N count=M`: the zero-filled file a
+        sendfile() script sends (packetdrill expects payloads of zeros). Only under /tmp."""
+        args = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0].endswith("rm") and len(words) == 3 and words[1] == "-f" and words[2].startswith("/tmp/"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(words[2])
+            return True
+        path = args.get("of", "")
+        if words[0].endswith("dd") and args.get("if") == "/dev/zero" and path.startswith("/tmp/"):
+            with open(path, "wb") as f:
+                f.write(bytes(int(args.get("bs", "512")) * int(args.get("count", "1"))))
+            return True
+        return False
+
+    def _snippet_print(self, *args: object, **_: object) -> None:
+        self._log("         %{ }% prints: " + " ".join(str(a) for a in args))
+
+    def _linux_sysctl(self, name: str, value: str) -> None:
+        if not self.target.linux_sysctl(name, value):
+            self.ignored.append(f"sysctl {name}")
 
     def _socket_table(self) -> list[SocketRow]:
         """(ours, local port, remote port, FreeBSD state name) for every socket and connection."""
@@ -89,6 +137,11 @@ class CommandLines(RunState):
         return status, "\n".join(lines)
 
     def _code(self, ev: CodeEvent) -> None:
+        """Run the snippet as Python, as packetdrill does (code.c), over the socket's TCP_INFO.
+
+        Scripts are trusted test data (packetdrill runs them as root too). As in packetdrill,
+        the snippets of a script share one namespace: a name one defines, later ones see.
+        """
         # TCP_INFO of the socket the last call used, or else of the newest one still open.
         fd = self.socket_under_test
         if fd not in self.fds and self.fds:
@@ -97,61 +150,27 @@ class CommandLines(RunState):
         if sock is None:
             raise ScriptFailure(f"line {ev.line}: %{{ }}% needs a socket, and there is none open")
         state, values = self.target.tcp_info(sock)
-        names = dict(_TCPI_NAMES)
-        names["tcpi_state"] = FREEBSD_STATE_NUMBERS[state]
+        names = self.code_names
+        names.update(LINUX_CONSTANTS)
+        names.update(_TCPI_NAMES)
+        # tcpi_state: FreeBSD's numbering for the FreeBSD suite's TCPI_<state> names, else Linux's.
+        freebsd = re.search(r"\bTCPI_(?!OPT_)[A-Z_12]+\b", ev.code) is not None
+        names["tcpi_state"] = FREEBSD_STATE_NUMBERS[state] if freebsd else LINUX_STATE_BY_FREEBSD_NAME[state]
         names.update(values)
+        names["print"] = self._snippet_print  # what a snippet prints goes to the trace
+        # A last line continued with a backslash runs into the snippet's end, as in packetdrill.
+        code = textwrap.dedent(ev.code).strip().removesuffix("\\").rstrip()
         try:
-            ok = _safe_asserts(ev.code, names)
-        except ValueError as e:
-            raise ScriptFailure(f"line {ev.line}: cannot evaluate %{{ {ev.code} }}%: {e}") from None
-        if not ok:
-            shown = {k: v for k, v in names.items() if k.startswith("tcpi_")}
-            raise ScriptFailure(f"line {ev.line}: assertion failed: {ev.code} "
-                                f"({self.target.name}: {state}, {shown})")
-
-
-_AST_OPS = {
-    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-    ast.BitOr: lambda a, b: a | b, ast.BitAnd: lambda a, b: a & b, ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-}
-
-
-def _safe_asserts(code: str, names: dict[str, int]) -> bool:
-    """Evaluate `assert EXPR` lines over integer names only (no Python is executed)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as e:
-        raise ValueError(str(e)) from None
-
-    def ev(node: ast.AST) -> int:
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in names:
-                raise ValueError(f"{node.id} is not available")
-            return names[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _AST_OPS:
-            return int(_AST_OPS[type(node.op)](ev(node.left), ev(node.right)))
-        if isinstance(node, ast.Compare):
-            left = ev(node.left)
-            for op, right_node in zip(node.ops, node.comparators, strict=True):
-                right = ev(right_node)
-                if type(op) not in _AST_OPS or not _AST_OPS[type(op)](left, right):
-                    return 0
-                left = right
-            return 1
-        if isinstance(node, ast.BoolOp):
-            values = [ev(v) for v in node.values]
-            return int(all(values) if isinstance(node.op, ast.And) else any(values))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return int(not ev(node.operand))
-        raise ValueError(f"unsupported expression {ast.dump(node)[:60]}")
-
-    for stmt in tree.body:
-        if not isinstance(stmt, ast.Assert):
-            raise ValueError("only assert statements are supported")
-        if not ev(stmt.test):
-            return False
-    return True
+            exec(compile(code, f"line {ev.line}", "exec"), names)
+        except AssertionError:
+            used = sorted(set(re.findall(r"\btcpi_\w+", code)))
+            shown = {k: names[k] for k in used if k in names}
+            raise ScriptFailure(f"line {ev.line}: assertion failed: {code} "
+                                f"({self.target.name}: {state}, {shown})") from None
+        except NameError as e:
+            missing = getattr(e, "name", None) or str(e)
+            raise ScriptFailure(f"line {ev.line}: cannot evaluate %{{ {code} }}%: {missing} is not "
+                                f"available") from None
+        except Exception as e:
+            raise ScriptFailure(f"line {ev.line}: cannot evaluate %{{ {code} }}%: "
+                                f"{type(e).__name__}: {e}") from None

@@ -12,6 +12,7 @@ kernel right. Sysctls go to the namespace's own /proc/sys/net/ipv4,
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import struct
@@ -22,13 +23,18 @@ from pathlib import Path
 import pytun
 import trio
 
+from ..link.vnet import GSO_TCPV4, PLAIN_HDR, TUN_F_CSUM, TUN_F_TSO4, TUNSETOFFLOAD, VNET_HDR, VNET_HDR_LEN
 from ..netns import enter_private_netns
-from .kernel_sockets import BlockingCalls, KernelSocket
-from .sysctls import write_linux_sysctl
+from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.ipv4 import PROTO_TCP
+from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
+from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
+from .tcp_info import KERNEL_TCP_INFO, kernel_tcp_info
 
 TUN_NAME = "pdrill0"
 SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
+PROC_SYS = Path("/proc/sys")
 READ_SIZE = 65535  # the largest IPv4 packet
 # <linux/if_ether.h>, <linux/if_packet.h>, <asm-generic/socket.h>: every protocol, a packet the
 # host sends, a stamp of when the packet socket saw it (a struct timespec of wall-clock time).
@@ -36,6 +42,7 @@ _ETH_P_ALL = 0x0003
 _PACKET_OUTGOING = 4
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("=qq")
+_TUN_F_TSO_ECN = 0x08  # linux/if_tun.h: TSO of segments with CWR, as packetdrill asks for too
 
 # Linux's TCP_* state numbers (include/net/tcp_states.h) with FreeBSD's names for them; a
 # request socket (TCP_NEW_SYN_RECV) is a SYN-RECEIVED connection to FreeBSD.
@@ -43,16 +50,24 @@ _LINUX_STATES = {
     1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RCVD", 4: "FIN_WAIT_1", 5: "FIN_WAIT_2", 6: "TIME_WAIT",
     7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "SYN_RCVD",
 }
-# struct tcp_info up to tcpi_rcv_mss: state, ca_state, retransmits, probes, backoff, options,
-# snd_wscale:4 | rcv_wscale:4, a flags byte; then rto, ato, snd_mss, rcv_mss.
-_TCP_INFO = struct.Struct("=8B4I")
 
 
 class TunPeer:
-    """The remote host's end of a TUN device whose kernel side (`local_ip`) is the stack under test."""
+    """The remote host's end of a TUN device whose kernel side (`local_ip`) is the stack under test.
 
-    def __init__(self, local_ip: str, mtu: int) -> None:
-        self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=pytun.IFF_TUN | pytun.IFF_NO_PI)
+    With `offload`, the device is packetdrill's on Linux (netdev.c): a virtio-net header before
+    each packet and TSO switched on, so the kernel hands it whole TSO super-segments (the packet
+    socket sees them so, their TCP checksum left partial) and takes GSO packets of `gso_size`
+    segments from it (packetdrill's --mss).
+    """
+
+    def __init__(self, local_ip: str, mtu: int, *, offload: bool = False, gso_size: int = 0) -> None:
+        flags = pytun.IFF_TUN | pytun.IFF_NO_PI | (pytun.IFF_VNET_HDR if offload else 0)
+        self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=flags)
+        self._offload = offload
+        self._gso_size = gso_size
+        if offload:
+            fcntl.ioctl(self._dev.fileno(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | _TUN_F_TSO_ECN)
         self._dev.addr = local_ip
         self._dev.netmask = "255.255.255.0"
         self._dev.mtu = mtu
@@ -70,7 +85,20 @@ class TunPeer:
         self._sniffer.setblocking(False)
 
     def send(self, packet: bytes) -> None:
+        if self._offload:
+            packet = self._vnet_header(packet) + packet
         os.write(self._fd, packet)
+
+    def _vnet_header(self, packet: bytes) -> bytes:
+        """packetdrill's linux_tun_write: a TCP packet whose payload is more than --mss goes as
+        GSO of --mss segments (its checksum complete); any other as it is."""
+        ihl = (packet[0] & 0xF) * 4
+        if not self._gso_size or packet[9] != PROTO_TCP:
+            return PLAIN_HDR
+        headers = ihl + (packet[ihl + 12] >> 4) * 4
+        if len(packet) - headers <= self._gso_size:
+            return PLAIN_HDR
+        return VNET_HDR.pack(0, GSO_TCPV4, 0, self._gso_size, 0, 0)
 
     async def receive(self) -> list[tuple[float, bytes]]:
         # The kernel's stamps are wall-clock time; trio's clock is its own.
@@ -89,6 +117,8 @@ class TunPeer:
                 stamps = [data for level, kind, data in ancillary
                           if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPNS)]
                 seconds, nanoseconds = _TIMESPEC.unpack(stamps[0])
+                if self._offload:
+                    packet = _tcp_checksummed(packet)
                 batch.append((seconds + nanoseconds / 1e9 + offset, packet))
             if batch:
                 return batch
@@ -97,7 +127,7 @@ class TunPeer:
         """The device's own copy of what the kernel sent: read, so its queue never fills."""
         while True:
             try:
-                os.read(self._fd, READ_SIZE)
+                os.read(self._fd, READ_SIZE + VNET_HDR_LEN)
             except BlockingIOError:
                 return
 
@@ -110,19 +140,21 @@ class KernelTarget:
     remote_ip = "198.18.0.2"
     real_time = True
 
-    def __init__(self, namespace: int) -> None:
+    def __init__(self, namespace: int, *, offload: bool = False, gso_size: int = 0) -> None:
         self.namespace = namespace  # the fresh namespace's inode: the TUN device goes nowhere else
         self.calls = BlockingCalls()
+        self.offload = offload  # the TUN device as packetdrill makes it on Linux (TunPeer)
+        self.gso_size = gso_size
 
     @classmethod
-    def fresh(cls) -> KernelTarget:
+    def fresh(cls, *, offload: bool = False, gso_size: int = 0) -> KernelTarget:
         """Enter a new network namespace (the process must be single-threaded) and target its kernel."""
         before = _namespace()
         enter_private_netns()
         after = _namespace()
         if after == before:
             raise RuntimeError("unshare() left the process in its network namespace")
-        return cls(after)
+        return cls(after, offload=offload, gso_size=gso_size)
 
     def clock(self) -> None:
         return None
@@ -130,7 +162,7 @@ class KernelTarget:
     async def open(self, nursery: trio.Nursery, mtu: int) -> TunPeer:
         if _namespace() != self.namespace:
             raise RuntimeError("the kernel target runs only in the network namespace made for it")
-        peer = TunPeer(self.local_ip, mtu)
+        peer = TunPeer(self.local_ip, mtu, offload=self.offload, gso_size=self.gso_size)
         await self.calls.warm_up()
         return peer
 
@@ -142,6 +174,13 @@ class KernelTarget:
 
     def sysctl(self, name: str, value: str) -> bool:
         return write_linux_sysctl(name, value, SYSCTL_ROOT)
+
+    def linux_sysctl(self, name: str, value: str) -> bool:
+        if name == "net.ipv4.tcp_congestion_control" and value == "cubic":
+            # A namespace cannot make CUBIC its default here: every socket of the script asks
+            # for it itself (KernelSocket), as Linux hosts' default.
+            return True
+        return write_linux_sysctl_file(name, value, PROC_SYS)
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []
@@ -168,11 +207,38 @@ class KernelTarget:
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, KernelSocket)
-        raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
-        state, _, _, _, _, options, wscale, _, _, _, snd_mss, rcv_mss = _TCP_INFO.unpack(raw)
-        values = dict(tcpi_snd_mss=snd_mss, tcpi_rcv_mss=rcv_mss, tcpi_snd_wscale=wscale & 0xF,
-                      tcpi_rcv_wscale=wscale >> 4, tcpi_options=options)
-        return _LINUX_STATES[state], values
+        raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, KERNEL_TCP_INFO.size)
+        values = kernel_tcp_info(raw)
+        return _LINUX_STATES[values.pop("tcpi_state")], values
+
+
+    async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
+        return await kernel_poll(self.calls, list(entries), timeout_ms)
+
+    def epoll(self) -> KernelEpoll:
+        return KernelEpoll(self.calls)
+
+    async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
+        assert isinstance(sock, KernelSocket)
+        return await self.calls.run(lambda: os.sendfile(sock.fileno(), fd, offset, count))
+
+    async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
+        assert isinstance(sock, KernelSocket)
+        return await self.calls.run(lambda: os.splice(sock.fileno(), pipe_fd, count, flags=flags))
+
+
+def _tcp_checksummed(packet: bytes) -> bytes:
+    """A TCP packet the kernel left to the device to checksum (CHECKSUM_PARTIAL), checksummed:
+    the field computed afresh, whatever it held."""
+    ihl = (packet[0] & 0xF) * 4
+    if len(packet) < ihl + 20 or packet[9] != PROTO_TCP:
+        return packet
+    end = int.from_bytes(packet[2:4], "big")
+    tcp = bytearray(packet[ihl:end])
+    tcp[16:18] = b"\0\0"
+    src, dst = int.from_bytes(packet[12:16], "big"), int.from_bytes(packet[16:20], "big")
+    tcp[16:18] = checksum(tcp, pseudo_header_sum(src, dst, PROTO_TCP, len(tcp))).to_bytes(2, "big")
+    return packet[:ihl] + bytes(tcp)
 
 
 def _namespace() -> int:

@@ -132,7 +132,9 @@ def _run_child(script: Script, *, strict: bool, lenient_acks: bool, traced: bool
     with contextlib.suppress(PermissionError):
         os.nice(NICENESS)
     lines: list[str] = []
-    runner = Runner(script, strict=strict, lenient_acks=lenient_acks, target=KernelTarget.fresh(),
+    # Linux's own scripts expect packetdrill's offloading TUN device (TSO super-segments, --mss).
+    target = KernelTarget.fresh(offload=script.gtests_net, gso_size=int(script.options.get("mss", "0")))
+    runner = Runner(script, strict=strict, lenient_acks=lenient_acks, target=target,
                     real_time_budget=_RUNNER_BUDGET, trace=lines.append if traced else None)
     outcome = runner.run()
     return {"ok": outcome.ok, "reason": outcome.reason, "ignored": outcome.ignored, "trace": lines}

@@ -19,9 +19,15 @@ the same way): otherwise a call and the next line at the same time could race.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
 import platform
 import select
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -35,6 +41,8 @@ T = TypeVar("T")
 _FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine())
 _POLL = 0.0005  # seconds between looks at a call's thread
 _SETTLE_LIMIT = 1.0  # the longest settle() waits for a call that neither returns nor blocks
+_LIBC = ctypes.CDLL(None, use_errno=True)  # for the calls Python's socket module cannot make
+_INT = struct.Struct("i")
 
 
 class _Call:
@@ -101,7 +109,13 @@ class KernelSocket:
 
     def __init__(self, calls: BlockingCalls, sock: socket.socket | None = None) -> None:
         self.calls = calls
-        self.sock = sock if sock is not None else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Linux hosts ship CUBIC; this machine's namespaces default to BBR and cannot switch,
+            # so each socket of a script asks for CUBIC (an accepted one inherits its listener's).
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+        self.sock = sock
 
     def _blocks(self, flags: int = 0) -> bool:
         return self.sock.getblocking() and not flags & socket.MSG_DONTWAIT
@@ -142,7 +156,12 @@ class KernelSocket:
 
     async def send(self, data: bytes, flags: int = 0) -> int:
         if self._blocks(flags):
-            return await self.calls.run(lambda: self.sock.send(data, flags))
+            # What fits now is queued at once (the caller sends the rest, as a blocking send(2)
+            # goes on); only a send that must wait for room costs a thread.
+            try:
+                return self.sock.send(data, flags | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return await self.calls.run(lambda: self.sock.send(data, flags))
         return self.sock.send(data, flags)
 
     def shutdown(self, how: int) -> None:
@@ -159,3 +178,90 @@ class KernelSocket:
 
     def getsockopt(self, level: int, option: int) -> int | bytes:
         return self.sock.getsockopt(level, option)
+
+    # ------------------------------------------------------------------ Linux's other calls
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    async def recvmsg(self, bufsize: int, flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int]:
+        """(data, control messages, msg_flags), as recvmsg(2) gives them."""
+        def call() -> tuple[bytes, list[tuple[int, int, bytes]], int]:
+            data, ancillary, msg_flags, _ = self.sock.recvmsg(bufsize, 1024, flags)
+            return data, ancillary, msg_flags
+        if self._blocks(flags) and (flags & socket.MSG_WAITALL or not self._readable()):
+            return await self.calls.run(call)
+        return call()
+
+    async def sendmsg(self, buffers: list[bytes], flags: int = 0) -> int:
+        if self._blocks(flags):
+            return await self.calls.run(lambda: self.sock.sendmsg(buffers, [], flags))
+        return self.sock.sendmsg(buffers, [], flags)
+
+    async def sendto(self, data: bytes, flags: int, address: tuple[str, int]) -> int:
+        """sendto(2) with an address: on a TCP socket, MSG_FASTOPEN's connect-and-send."""
+        if self._blocks(flags):
+            return await self.calls.run(lambda: self.sock.sendto(data, flags, address))
+        return self.sock.sendto(data, flags, address)
+
+    async def null_buffer(self, sending: bool, size: int, flags: int = 0) -> int:
+        """send(2) or recv(2) with a NULL buffer (the kernel answers EFAULT when it copies)."""
+        fn = _LIBC.send if sending else _LIBC.recv
+
+        def call() -> int:
+            n = int(fn(self.sock.fileno(), None, ctypes.c_size_t(size), flags))
+            if n < 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+            return n
+        if self._blocks(flags) and (sending or not self._readable()):
+            return await self.calls.run(call)
+        return call()
+
+    def ioctl(self, request: int) -> int:
+        """An ioctl(2) that reads an int: SIOCINQ, SIOCOUTQ."""
+        return int(_INT.unpack(fcntl.ioctl(self.sock.fileno(), request, bytes(_INT.size)))[0])
+
+
+class KernelEpoll:
+    """epoll(7) over the script's kernel sockets."""
+
+    def __init__(self, calls: BlockingCalls) -> None:
+        self.calls = calls
+        self.epoll = select.epoll()
+        self.sockets: dict[int, KernelSocket] = {}
+
+    def ctl(self, op: int, sock: object, events: int) -> None:
+        assert isinstance(sock, KernelSocket)
+        fd = sock.fileno()
+        if op == 1:  # EPOLL_CTL_ADD
+            self.epoll.register(fd, events)
+            self.sockets[fd] = sock
+        elif op == 3:  # EPOLL_CTL_MOD
+            self.epoll.modify(fd, events)
+        elif op == 2:  # EPOLL_CTL_DEL
+            self.epoll.unregister(fd)
+            self.sockets.pop(fd, None)
+        else:
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    async def wait(self, max_events: int, timeout_ms: int) -> list[tuple[KernelSocket, int]]:
+        def call() -> list[tuple[int, int]]:
+            return self.epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1, max_events)
+        ready = call() if timeout_ms == 0 else await self.calls.run(call)
+        return [(self.sockets[fd], events) for fd, events in ready]
+
+    def close(self) -> None:
+        self.epoll.close()
+
+
+async def kernel_poll(calls: BlockingCalls, entries: list[tuple[object, int]], timeout_ms: int) -> list[int]:
+    """poll(2) over kernel sockets: each one's revents."""
+    def call() -> list[int]:
+        poller = select.poll()
+        for sock, events in entries:
+            assert isinstance(sock, KernelSocket)
+            poller.register(sock.fileno(), events)
+        ready = dict(poller.poll(timeout_ms))
+        return [ready.get(sock.fileno(), 0) for sock, _ in entries]  # type: ignore[attr-defined]
+    return call() if timeout_ms == 0 else await calls.run(call)

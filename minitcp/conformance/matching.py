@@ -1,7 +1,8 @@
 """Compare a segment minitcp sent with the one a script expects, in the script's numbers.
 
 Always compared: flags (every bit, PSH and ECN included), sequence number,
-acknowledgement number (when ACK is set), payload length and SACK blocks.
+acknowledgement number (when ACK is set), payload length and SACK blocks, and
+when the line writes them, the IP ECN field (`[ect0]`) and the urgent pointer.
 With `strict`, also the window, the IP TOS and TTL, and the other options
 (MSS, window scale, SACK-permitted, timestamps), by value: minitcp writes
 options in Linux's layout, so NOP/EOL padding is never compared.
@@ -22,6 +23,12 @@ MASK = 0xFFFFFFFF
 _LETTERS = {"S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, "E": ECE, "W": CWR, ".": ACK}
 
 
+# The IP header's ECN field (RFC 3168 section 5) as a script writes it: the codepoints each
+# name accepts, the first being what an inbound packet carries.
+ECN_MASK = 0x3
+ECN_CODEPOINTS = {"noecn": (0,), "ect1": (1,), "ect0": (2,), "ce": (3,), "ect01": (2, 1)}
+
+
 def flags_value(text: str) -> int:
     value = 0
     for ch in text:
@@ -37,29 +44,44 @@ def flags_text(flags: int) -> str:
 
 @dataclasses.dataclass
 class SeqSpace:
-    """Offsets between live sequence numbers and the script's (live = script + offset)."""
+    """Offsets between live sequence numbers and the script's, as packetdrill keeps them
+    (socket.h): a SYN's numbers are the script's own ISN, the others count from the ISN.
 
-    local_isn: int | None = None  # ours; None until our first SYN
-    remote_isn: int = 0  # the runner's
+    Ours: live = script + local_isn, but on a SYN live = script + local_isn - local_syn_script
+    (our first SYN's script number names our ISN). The remote host's: live = script + remote_isn,
+    but on a SYN live = script + remote_base; an inbound SYN sets remote_isn to its live number.
+    """
+
+    local_isn: int | None = None  # ours, live; None until our first SYN
+    remote_isn: int = 0  # the remote host's, live
+    local_syn_script: int = 0  # the script's number for our SYN
+    remote_base: int = 0  # the runner's offset for the remote host's numbers
 
     @property
     def local(self) -> int:
         return self.local_isn or 0
 
-    def local_to_script(self, live: int) -> int:
-        return (live - self.local) & MASK
+    def local_to_script(self, live: int, syn: bool = False) -> int:
+        return (live - self.local + (self.local_syn_script if syn else 0)) & MASK
 
-    def remote_to_script(self, live: int) -> int:
-        return (live - self.remote_isn) & MASK
+    def remote_to_script(self, live: int, syn: bool = False) -> int:
+        return (live - (self.remote_base if syn else self.remote_isn)) & MASK
+
+    def local_to_live(self, script: int, syn: bool = False) -> int:
+        return (script + self.local - (self.local_syn_script if syn else 0)) & MASK
+
+    def remote_to_live(self, script: int, syn: bool = False) -> int:
+        return (script + (self.remote_base if syn else self.remote_isn)) & MASK
 
 
 def describe(seg: Segment, space: SeqSpace, *, absolute_seq: bool = False) -> str:
     """An outbound segment written as a script line would write it."""
-    seq = seg.seq if absolute_seq else space.local_to_script(seg.seq)
+    syn = bool(seg.flags & SYN)
+    seq = seg.seq if absolute_seq else space.local_to_script(seg.seq, syn)
     n = len(seg.payload)
     text = f"{flags_text(seg.flags)} {seq}:{(seq + n) & MASK}({n})"
     if seg.flags & ACK:
-        text += f" ack {space.remote_to_script(seg.ack)}"
+        text += f" ack {space.remote_to_script(seg.ack, syn)}"
     text += f" win {seg.window}"
     opts = []
     if seg.mss is not None:
@@ -97,15 +119,20 @@ def compare(exp: PacketEvent, seg: Segment, space: SeqSpace, *, strict: bool,
     if seg.flags != want_flags:
         return f"flags {flags_text(seg.flags)} instead of {exp.flags}"
     if exp.seq is not None:
-        seq = seg.seq if exp.seq_absolute else space.local_to_script(seg.seq)
+        seq = seg.seq if exp.seq_absolute else space.local_to_script(seg.seq, bool(seg.flags & SYN))
         if seq != exp.seq & MASK:
             return f"seq {seq} instead of {exp.seq}"
     if len(seg.payload) != exp.length:
         return f"payload length {len(seg.payload)} instead of {exp.length}"
     if seg.flags & ACK and exp.ack is not None:
-        ack = space.remote_to_script(seg.ack)
+        ack = space.remote_to_script(seg.ack, bool(seg.flags & SYN))
         if ack != exp.ack & MASK:
             return f"ack {ack} instead of {exp.ack}"
+    if exp.ecn is not None and seg.tos & ECN_MASK not in ECN_CODEPOINTS[exp.ecn]:
+        names = {v[0]: k for k, v in ECN_CODEPOINTS.items() if len(v) == 1}
+        return f"IP ECN field [{names[seg.tos & ECN_MASK]}] instead of [{exp.ecn}]"
+    if exp.urgent is not None and seg.urgent != exp.urgent:
+        return f"urgent pointer {seg.urgent} instead of {exp.urgent}"
     options = exp.options if isinstance(exp.options, tuple) else None
     if exp.options is not ...:
         want_sack = _option(options or (), "sack")

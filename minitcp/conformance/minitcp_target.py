@@ -20,8 +20,9 @@ from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
 from ..tcp.states import State
-from .sysctls import FREEBSD_ONLY, apply_sysctl
-from .target import Peer, SocketRow, TargetSocket
+from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
+from .target import Epoll, Peer, SocketRow, TargetSocket, Unsupported
+from .tcp_info import minitcp_tcp_info
 
 # FreeBSD's names for the states, as sockstat prints them.
 FREEBSD_STATE_NAMES = {
@@ -31,6 +32,7 @@ FREEBSD_STATE_NAMES = {
     State.FIN_WAIT_2: "FIN_WAIT_2", State.TIME_WAIT: "TIME_WAIT",
 }
 _STATE_BY_FREEBSD_NAME = {v: k for k, v in FREEBSD_STATE_NAMES.items()}
+MAX_IPV4_PACKET = 65535  # RFC 791: the total length field's largest value
 
 
 class MemoryPeer:
@@ -65,6 +67,9 @@ class MinitcpTarget:
 
     async def open(self, nursery: trio.Nursery, mtu: int) -> Peer:
         stack_end, remote_end = memory_link_pair(mtu)
+        # The remote host may send super-segments larger than the link's MTU, as packetdrill does
+        # on Linux (a GSO packet the receiver takes whole, as GRO would have built it).
+        remote_end.mtu = MAX_IPV4_PACKET
         self.stack = Stack(stack_end, self.local_ip, knobs=self.knobs)
         # Reproducible runs: a fixed ISN secret and port choice (minitcp picks both at random).
         self.stack.engine.isn = IsnGenerator(b"minitcp-conformance-runner")
@@ -84,6 +89,9 @@ class MinitcpTarget:
         if self.linux_only and name in FREEBSD_ONLY:
             return False
         return apply_sysctl(self.knobs, name, value)
+
+    def linux_sysctl(self, name: str, value: str) -> bool:
+        return apply_linux_sysctl(self.knobs, name, value)
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []
@@ -123,17 +131,21 @@ class MinitcpTarget:
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, Socket)
-        conn = sock.connection
-        values: dict[str, int] = {}
-        options = 0
-        if conn is not None:
-            # Linux tcp_info tcpi_options: TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
-            options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
-                | (8 if conn.ecn_ok else 0)
-            values.update(tcpi_snd_mss=conn.mss, tcpi_rcv_mss=conn.rcv_mss,
-                          tcpi_snd_wscale=conn.snd_wscale, tcpi_rcv_wscale=conn.rcv_wscale)
-        values["tcpi_options"] = options
-        return FREEBSD_STATE_NAMES[sock.state], values
+        return FREEBSD_STATE_NAMES[sock.state], minitcp_tcp_info(sock.connection)
+
+    # The calls minitcp's sockets do not offer yet (the runner says so, rather than guess).
+
+    async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
+        raise Unsupported("poll()")
+
+    def epoll(self) -> Epoll:
+        raise Unsupported("epoll")
+
+    async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
+        raise Unsupported("sendfile()")
+
+    async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
+        raise Unsupported("splice()")
 
 
 def _ep_port(sock: Socket) -> int:

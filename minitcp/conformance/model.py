@@ -60,8 +60,10 @@ class BitOr:
 class Option:
     """One TCP option as written between `<` and `>`.
 
-    kind: mss, wscale, sackOK, TS, sack, nop, eol, or the unknown word itself.
-    For TS `value` is (val, ecr); for sack a tuple of (left, right) pairs.
+    kind: mss, wscale, sackOK, TS, sack, nop, eol, FO, FOEXP, md5 or AccECN.
+    For TS `value` is (val, ecr); for sack a tuple of (left, right) pairs; for
+    FO and FOEXP the cookie as written (hex or a -D name), or None; for md5 the
+    digest as written.
     """
 
     kind: str
@@ -96,6 +98,8 @@ class PacketEvent(Event):
     tos: int | None = None
     ttl: int | None = None
     udp: tuple[int, int] | None = None
+    ecn: str | None = None  # the IP ECN field when written: ect0, ect1, ect01, ce or noecn
+    urgent: int | None = None  # `urg N`: the urgent pointer
 
 
 @dataclasses.dataclass
@@ -109,6 +113,7 @@ class IcmpEvent(Event):
     seq: int | None = None
     length: int = 0
     mtu: int | None = None
+    unknown: str | None = None  # a type or code name packetdrill would not know here
 
 
 @dataclasses.dataclass
@@ -149,3 +154,14 @@ class Script:
     def tolerance(self) -> float:
         """--tolerance_usecs in seconds (packetdrill's default is 4 ms)."""
         return int(self.options.get("tolerance_usecs", "4000")) / 1e6
+
+    @property
+    def gtests_net(self) -> bool:
+        """A script of packetdrill's gtests/net (Linux's own tests): it sources common/defaults.sh."""
+        return self.init_command is not None and "defaults.sh" in self.init_command
+
+    @property
+    def tolerance_percent(self) -> float:
+        """--tolerance_percent: packetdrill's default is 12.5 (config.c). The FreeBSD suite's
+        results are measured with the fixed tolerance alone, so there the default is 0."""
+        return float(self.options.get("tolerance_percent", "12.5" if self.gtests_net else "0"))

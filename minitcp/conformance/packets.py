@@ -10,6 +10,7 @@ sent; an ICMP error quotes a segment the stack sent.
 
 from __future__ import annotations
 
+import copy
 import math
 import struct
 
@@ -18,11 +19,12 @@ import trio
 from ..wire.errors import WireError
 from ..wire.icmp import build_icmp
 from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
-from ..wire.segment import ACK, SYN, Segment
+from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment
 from ..wire.tcp import build_tcp_packet, parse_tcp_packet
-from .matching import MASK, compare, flags_value
+from . import raw_options
+from .matching import ECN_CODEPOINTS, ECN_MASK, MASK, compare, flags_value
 from .model import IcmpEvent, PacketEvent
-from .run_state import EPS, REMOTE_ISN, RunState, ScriptFailure
+from .run_state import EPS, RunState, ScriptFailure
 
 DEFAULT_WINDOW = 65535  # an inbound packet without `win`
 ANY_WAIT = 600.0  # how long a `*` line waits for its packet (virtual seconds)
@@ -81,7 +83,7 @@ class PacketLines(RunState):
             hi = lo
             if t.upper is not None:
                 hi = self.last_time + t.upper if t.upper_relative else t.upper
-            deadline = hi + self.tol + EPS
+            deadline = hi + self._tolerance(lo) + EPS
         pure = self.lenient_acks and flags_value(ev.flags) == ACK and ev.length == 0
         if pure:
             deadline += LENIENT_ACK_WAIT
@@ -93,29 +95,36 @@ class PacketLines(RunState):
             with trio.move_on_at(self.origin + deadline):
                 await self._arrived.park()
         self._check_failures()
+        tol = self.tol if t.any else self._tolerance(lo)
         due = "any time" if t.any else f"{lo:.3f} s" if hi == lo else f"{lo:.3f}..{hi:.3f} s"
         if not self.captured:
             raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
-                                f"(tolerance {self.tol * 1000:.0f} ms), but {self.target.name} sent nothing"
+                                f"(tolerance {tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
         at, seg, _ = self.captured.popleft()
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
         if seg is None:
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
                                 f"{at:.3f} s, script expects `{_packet_text(ev)}`")
+        if self.aggregate and len(seg.payload) and ev.length > len(seg.payload):
+            # The rest may come until the line's time is up (a `*` line: within the tolerance).
+            until = at + self.tol + EPS if t.any else max(deadline, at + self.tol + EPS)
+            seg, last_at = await self._super_segment(seg, ev.length, until)
+            at = max(at, last_at)
         if (seg.flags & SYN and self.space.local_isn is None and ev.seq is not None
                 and not ev.seq_absolute and flags_value(ev.flags) & SYN):
-            self.space.local_isn = (seg.seq - ev.seq) & MASK
+            self.space.local_isn = seg.seq
+            self.space.local_syn_script = ev.seq
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
                            ts_slack=int(self.tol * 1000) + 1)
         if mismatch is not None:
             raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
                                 f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "
                                 f"script expects `{_packet_text(ev)}`")
-        if not t.any and not pure and not lo - self.tol - EPS <= at <= hi + self.tol + EPS:
+        if not t.any and not pure and not lo - tol - EPS <= at <= hi + tol + EPS:
             early = "early" if at < lo else "late"
             raise ScriptFailure(f"line {ev.line}: `{_packet_text(ev)}` sent {early} at {at:.3f} s, "
-                                f"script expects it at {due} (tolerance {self.tol * 1000:.0f} ms)")
+                                f"script expects it at {due} (tolerance {tol * 1000:.0f} ms)")
         if isinstance(ev.options, tuple) and seg.ts_val is not None:
             for opt in ev.options:
                 if opt.kind == "TS":
@@ -124,10 +133,48 @@ class PacketLines(RunState):
                     self.ts_map[opt.value[0]] = seg.ts_val
         if t.any or t.upper is not None:
             self.last_time = at
-        elif pure:
-            self.last_time = max(lo, at)  # a late pure ACK moves what follows, as a range event would
+        elif pure or self.script.gtests_net:
+            # A late pure ACK moves what follows, as a range event would. For Linux's scripts, as
+            # packetdrill's run.c adjust_relative_event_times: the next relative time counts from
+            # when this line was done, the segment's arrival if it came after the line's time.
+            self.last_time = max(lo, at)
         else:
             self.last_time = lo
+
+    async def _super_segment(self, first: Segment, length: int, until: float) -> tuple[Segment, float]:
+        """The segments that follow `first` joined into the one segment of `length` bytes a `>`
+        line expects, and when the last of them was sent: packetdrill (run_packet.c
+        sniff_outbound_live_packet) reads segments until their payloads add up to the line's,
+        unless --strict_segments, and checks the whole with the last one's header and time.
+        That is how a TSO super-segment (Linux's tcp_gso_segment puts PSH and FIN on its last
+        piece only, CWR on its first only) or a burst of small GSO packets reads as one line.
+
+        A piece belongs when it continues the sequence and carries the same ACK and otherwise the
+        same flags; a FIN ends the whole. Pieces still to come are waited for until `until`.
+        """
+        joined = bytearray(first.payload)
+        flags, at = first.flags, 0.0
+        same = first.flags & ~(PSH | FIN | CWR)
+        while len(joined) < length and not flags & FIN:
+            if not self.captured:
+                with trio.move_on_at(self.origin + until):
+                    await self._arrived.park()
+            if not self.captured:
+                break
+            next_at, piece, _ = self.captured[0]
+            if (piece is None or piece.ack != first.ack or piece.seq != (first.seq + len(joined)) & MASK
+                    or not len(piece.payload) or piece.flags & ~(PSH | FIN) != same
+                    or len(joined) + len(piece.payload) > length):
+                break
+            self.captured.popleft()
+            joined += piece.payload
+            flags, at = (first.flags & ~(PSH | FIN)) | piece.flags, next_at
+        if len(joined) == len(first.payload):
+            return first, -1.0
+        whole = copy.copy(first)
+        whole.payload = bytes(joined)
+        whole.flags = flags
+        return whole, at
 
     async def _next_segment_note(self) -> str:
         """For a failure message: what the stack sends next, looking up to NEXT_LOOK seconds ahead."""
@@ -145,8 +192,17 @@ class PacketLines(RunState):
         if ev.seq is None:
             raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
         flags = flags_value(ev.flags)
-        seq = ev.seq if ev.seq_absolute else ev.seq + REMOTE_ISN
-        ack = (ev.ack + self.space.local) & MASK if ev.ack is not None else 0
+        syn = bool(flags & SYN)
+        if syn and not ev.seq_absolute and not self.remote_synced:
+            # packetdrill (run_packet.c): the SYN that opens a connection to a listener, or the
+            # SYN-ACK answering a connect(), gives the remote host's ISN from then on; a SYN later
+            # in the connection does not.
+            self.space.remote_isn = self.space.remote_to_live(ev.seq, syn=True)
+            self.remote_synced = True
+        seq = ev.seq if ev.seq_absolute else self.space.remote_to_live(ev.seq, syn)
+        # packetdrill (run_packet.c): with the ACK flag, an unwritten ack is 0 in the script's
+        # numbers; without it the field stays 0.
+        ack = self.space.local_to_live(ev.ack or 0, syn) if ev.ack is not None or flags & ACK else 0
         seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
                       self.local_port, seq & MASK, ack, flags,
                       ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
@@ -154,6 +210,10 @@ class PacketLines(RunState):
             seg.tos = ev.tos
         if ev.ttl is not None:
             seg.ttl = ev.ttl
+        if ev.ecn is not None:
+            seg.tos = (seg.tos & ~ECN_MASK) | ECN_CODEPOINTS[ev.ecn][0]
+        if ev.urgent is not None:
+            seg.urgent = ev.urgent
         for opt in ev.options if isinstance(ev.options, tuple) else ():
             if opt.kind == "mss":
                 seg.mss = opt.value
@@ -174,6 +234,10 @@ class PacketLines(RunState):
                                  for a, b in opt.value)
         try:
             packet = build_tcp_packet(seg)
+            options = ev.options if isinstance(ev.options, tuple) else ()
+            extra = b"".join(raw for raw in map(raw_options.encode, options) if raw is not None)
+            if extra:
+                packet = raw_options.add_options(packet, extra)
         except ValueError as e:
             raise ScriptFailure(f"line {ev.line}: cannot build the packet: {e}") from None
         self.peer.send(packet)
@@ -181,6 +245,9 @@ class PacketLines(RunState):
     def _inject_icmp(self, ev: IcmpEvent) -> None:
         """packetdrill's ICMP error: it quotes the IP header of a segment minitcp sent and the
         first 8 bytes of its TCP header (RFC 792), our ports and the script's sequence number."""
+        if ev.unknown is not None:
+            raise ScriptFailure(f"line {ev.line}: ICMP type or code {ev.unknown!r} is not an ICMPv4 name "
+                                f"(an ICMPv6 one, or a -D NAME=VALUE not given)")
         if self.space.local_isn is None:
             raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
                                 f"but minitcp has not sent a SYN yet")

@@ -1,4 +1,6 @@
-"""A parser for the packetdrill language as the FreeBSD TCP test suite writes it.
+"""A parser for the packetdrill language, as the FreeBSD TCP test suite and Linux's own
+scripts (packetdrill's gtests/net) write it; docs/packetdrill-language.md lists what the
+latter add (multi-line calls, msghdrs, ECN marks, Fast Open options, `-D NAME=VALUE`, ...).
 
 A script is `--option=value` lines, then statements, one per line, each led
 by a time:
@@ -50,7 +52,9 @@ _TIME = re.compile(
 )
 _OPTION_LINE = re.compile(r"^--([A-Za-z0-9_]+)(?:=(.*))?$")
 _SEQ = re.compile(r"^(?:(?P<wild>\.\.\.)|(?P<start>\d+)(?::(?P<end>\d+))?)\((?P<len>\d+)\)(?P<abs>!)?$")
-_FLAGS = re.compile(r"^[SFRPUEW.]+$")
+_FLAGS = re.compile(r"^(?:[SFRPUEW.]+|-)$")
+# The IP ECN field (RFC 3168 section 5) written before a packet's flags: `< [ect0] P. ...`.
+_ECN_MARK = re.compile(r"^\[\s*(ect0|ect1|ect01|ce|noecn)\s*\]")
 
 
 def parse_file(path: str, defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
@@ -59,11 +63,17 @@ def parse_file(path: str, defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
 
 
 def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEFAULT_DEFINES) -> Script:
-    """Parse a whole script; raises ParseError on the first statement it cannot read."""
+    """Parse a whole script; raises ParseError on the first statement it cannot read.
+
+    `defines` are names `#ifdef` sees, and `NAME=VALUE` pairs (packetdrill's `-D`): such a
+    NAME, written as a word in a packet or a system call, reads as VALUE (packetdrill's lexer).
+    """
     options: dict[str, str] = {}
     events: list[Event] = []
     init = cleanup = None
-    statements = list(_statements(_strip_comments(text), frozenset(defines)))
+    names = frozenset(d.partition("=")[0] for d in defines)
+    values = {d.partition("=")[0]: d.partition("=")[2] for d in defines if "=" in d}
+    statements = list(_statements(_strip_comments(text), names))
     for i, (line, stmt) in enumerate(statements):
         m = _OPTION_LINE.match(stmt)
         if m and not events:
@@ -74,13 +84,13 @@ def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEF
             # options) and another close it; they run outside the script's time.
             if len(stmt) < 2 or not stmt.endswith("`"):
                 raise ParseError(line, "unterminated backtick command")
-            command = " ".join(stmt[1:-1].split())
+            command = _shell_lines(stmt[1:-1])
             if events:
                 cleanup = command
             else:
                 init = command
             continue
-        events.append(parse_statement(stmt, line))
+        events.append(parse_statement(_substitute(stmt, values), line))
     return Script(path, options, events, init, cleanup)
 
 
@@ -126,12 +136,17 @@ def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]
     command that run over several lines joined."""
     active: list[bool] = []  # one entry per open #if: whether its current branch is taken
     pending: tuple[int, str] | None = None  # a statement still open: (first line, text so far)
-    shell = False  # the open statement is a backtick command (else a %{ }% snippet)
+    kind = ""  # what the open statement is: "shell" (a backtick command), "code" (%{ }%), "call"
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         if pending is not None:
-            if shell:
+            if kind == "call":
                 pending = (pending[0], pending[1] + " " + stripped)
+                done = _open_brackets(pending[1]) <= 0
+            elif kind == "shell":
+                # A shell line continued with a backslash goes on; a newline ends a command.
+                joiner = " " if pending[1].endswith("\\") else "\n"
+                pending = (pending[0], pending[1].removesuffix("\\").rstrip() + joiner + stripped)
                 done = pending[1].count("`") % 2 == 0
             else:
                 pending = (pending[0], pending[1] + "\n" + raw)
@@ -158,15 +173,59 @@ def _statements(text: str, defines: frozenset[str]) -> Iterable[tuple[int, str]]
             continue
         if not all(active) or not stripped:
             continue
-        code = "%{" in stripped and "}%" not in stripped
-        if code or stripped.count("`") % 2:
-            pending, shell = (number, stripped), not code
-            continue
-        yield number, stripped
+        if "%{" in stripped and "}%" not in stripped:
+            pending, kind = (number, stripped), "code"
+        elif stripped.count("`") % 2:
+            pending, kind = (number, stripped), "shell"
+        elif "`" not in stripped and "%{" not in stripped and _open_brackets(stripped) > 0:
+            # packetdrill's lexer ignores newlines: a system call's arguments (a msghdr, a pollfd
+            # list) may run over several lines, until its brackets close.
+            pending, kind = (number, stripped), "call"
+        else:
+            yield number, stripped
     if active:
         raise ParseError(number, "#ifdef without #endif")
     if pending is not None:
-        raise ParseError(pending[0], "unterminated backtick command" if shell else "%{ without }%")
+        raise ParseError(pending[0], {"shell": "unterminated backtick command", "code": "%{ without }%",
+                                      "call": "unclosed bracket"}[kind])
+
+
+def _open_brackets(text: str) -> int:
+    """How many ( [ { are still open at the end of `text` (quoted strings skipped)."""
+    depth = 0
+    for part in re.split(r'"(?:[^"\\]|\\.)*"', text):
+        depth += sum(part.count(c) for c in "([{") - sum(part.count(c) for c in ")]}")
+    return depth
+
+
+def _substitute(stmt: str, values: dict[str, str]) -> str:
+    """`-D NAME=VALUE` applied to a packet or a call (not to a command or a snippet)."""
+    if not values or stmt.rstrip().endswith(("`", "}%")):
+        return stmt
+    return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: values.get(m.group(0), m.group(0)), stmt)
+
+
+# Words that begin a command on a new line of a backtick command (besides any path, `a/b`).
+_SHELL_COMMANDS = frozenset({"sysctl", "ethtool", "tc", "ip", "echo", "nstat", "dd", "rm", "sleep"})
+
+
+def _shell_lines(text: str) -> str:
+    """A backtick command with its blanks collapsed and one command a line.
+
+    A line break separates two commands, as in the shell, when the next line begins one (a
+    path such as `../common/defaults.sh`, or a known command); inside quotes, or before a line
+    that only goes on with arguments (`net.inet.tcp.rfc1323=1`), the lines are one command.
+    """
+    out = ""
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        first = line.split()[0]
+        quoted = out.count("'") % 2 or out.count('"') % 2
+        new_command = "/" in first or first in _SHELL_COMMANDS
+        out = line if not out else out + ("\n" if new_command and not quoted else " ") + line
+    return out
 
 
 # ---------------------------------------------------------------------- statements
@@ -199,7 +258,7 @@ def parse_statement(stmt: str, line: int = 0) -> Event:
     if rest[0] == "`":
         if not rest.endswith("`") or len(rest) < 2:
             raise ParseError(line, "unterminated backtick command")
-        return CommandEvent(line, time, stmt, command=rest[1:-1].strip())
+        return CommandEvent(line, time, stmt, command=_shell_lines(rest[1:-1]))
     if rest.startswith("%{"):
         if not rest.endswith("}%"):
             raise ParseError(line, "code snippet must end with }%")
@@ -224,6 +283,16 @@ _CODES = {3: _UNREACH_CODES, 11: _TIME_EXCEEDED_CODES}
 _ECHOED = re.compile(r"\[\s*(?P<start>\d+):(?P<end>\d+)\((?P<len>\d+)\)\s*\]")
 
 
+# ICMPv6's type names (RFC 4443), which an IPv6 script may use: an IPv4 run cannot play them.
+_ICMPV6_TYPES = frozenset({"destination_unreachable", "packet_too_big", "time_exceeded", "parameter_problem"})
+
+
+def _deferred_name(name: str) -> bool:
+    """A name left for the run to refuse rather than the parser: an ICMPv6 type, or an upper-case
+    macro (`CODE`) that the script's runner gives with `-D CODE=...` (packetdrill's gtests do)."""
+    return name in _ICMPV6_TYPES or re.fullmatch(r"[A-Z][A-Z0-9_]*", name) is not None
+
+
 def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
     """An inbound ICMP error; the quoted segment `[start:end(len)]` may come before or after."""
     if text[0] != "<":
@@ -245,16 +314,21 @@ def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
         args = args[:-2]
     m_type = re.fullmatch(r"type_(\d+)", type_name)
     icmp_type = int(m_type.group(1)) if m_type else _ICMP_TYPES.get(type_name)
-    if icmp_type is None or len(args) > 1:
+    if len(args) > 1 or (icmp_type is None and not _deferred_name(type_name)):
         raise ParseError(line, f"ICMP type {type_name!r} not understood")
+    unknown = None if icmp_type is not None else type_name
     code = 0
     if args:
         m_code = re.fullmatch(r"code_(\d+)", args[0])
-        code_value = int(m_code.group(1)) if m_code else _CODES.get(icmp_type, {}).get(args[0])
-        if code_value is None:
+        code_value = int(m_code.group(1)) if m_code else _CODES.get(icmp_type or 0, {}).get(args[0])
+        if code_value is None and not _deferred_name(args[0]):
             raise ParseError(line, f"ICMP code {args[0]!r} not understood")
-        code = code_value
-    return IcmpEvent(line, time, stmt, icmp_type=icmp_type, code=code, seq=seq, length=length, mtu=mtu)
+        if code_value is None:
+            unknown = unknown or args[0]
+        else:
+            code = code_value
+    return IcmpEvent(line, time, stmt, icmp_type=icmp_type if icmp_type is not None else -1, code=code,
+                     seq=seq, length=length, mtu=mtu, unknown=unknown)
 
 
 def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | IcmpEvent:
@@ -262,6 +336,11 @@ def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | I
         return parse_icmp(text, line, time, stmt)
     direction = text[0]
     rest = text[1:].strip()
+    ecn = None
+    m_ecn = _ECN_MARK.match(rest)
+    if m_ecn:  # packetdrill's IP ECN field, `[ect0]` (parser.y ip_ecn)
+        ecn = m_ecn.group(1)
+        rest = rest[m_ecn.end():].strip()
     tos = ttl = None
     if rest.startswith("("):
         close = rest.find(")")
@@ -301,6 +380,8 @@ def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | I
     flags, seqtext, *more = words
     if not _FLAGS.match(flags):
         raise ParseError(line, f"bad TCP flags {flags!r}")
+    if flags == "-":  # packetdrill's spelling of a segment with no flag set
+        flags = ""
     m = _SEQ.match(seqtext)
     if not m:
         raise ParseError(line, f"bad sequence range {seqtext!r} (want start:end(len))")
@@ -312,22 +393,26 @@ def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | I
         end = int(m.group("end")) if m.group("end") is not None else seq + length
         if end - seq != length:
             raise ParseError(line, f"sequence range {seqtext} does not match its length")
-    ack = window = None
+    ack: int | None = None
+    window: int | None = None
+    urgent: int | None = None
     i = 0
     while i < len(more):
         word = more[i]
-        if word in ("ack", "win") and i + 1 < len(more):
-            value = int(more[i + 1], 0)
+        if word in ("ack", "win", "urg") and i + 1 < len(more):
+            number = int(more[i + 1], 0)
             if word == "ack":
-                ack = value
+                ack = number
+            elif word == "win":
+                window = number
             else:
-                window = value
+                urgent = number
             i += 2
         else:
             raise ParseError(line, f"unexpected {word!r} in packet")
     return PacketEvent(line, time, stmt, direction=direction, flags=flags, seq=seq, end=end, length=length,
                        seq_absolute=bool(m.group("abs")), ack=ack, window=window, options=options,
-                       tos=tos, ttl=ttl, udp=udp)
+                       tos=tos, ttl=ttl, udp=udp, ecn=ecn, urgent=urgent)
 
 
 def parse_options(text: str, line: int) -> tuple[Option, ...]:
@@ -344,6 +429,14 @@ def parse_options(text: str, line: int) -> tuple[Option, ...]:
                 options.append(Option(kind, int(words[1], 0)))
             elif kind == "TS" and len(words) == 5 and words[1] == "val" and words[3] == "ecr":
                 options.append(Option("TS", (int(words[2], 0), int(words[4], 0))))
+            elif kind in ("FO", "FOEXP") and len(words) <= 2:
+                # TCP Fast Open (RFC 7413 section 4.1.1): the cookie in hex, none (a cookie
+                # request), or for FOEXP (the experimental option 254) no value at all.
+                options.append(Option(kind, words[1] if len(words) == 2 else None))
+            elif kind == "md5" and len(words) == 2:
+                options.append(Option("md5", words[1]))  # TCP-MD5 (RFC 2385): the digest
+            elif kind in ("ECN", "AccECN") or kind.startswith("ae"):
+                options.append(Option("AccECN", " ".join(words[1:])))  # AccECN counters
             elif kind == "sack" and len(words) >= 2:
                 blocks = []
                 for block in words[1:]:
@@ -428,8 +521,22 @@ class _Args:
             return items
         if value == "{":
             fields: dict[str, object] = {}
+            after = self.tokens[self.i + 1][1] if self.i + 1 < len(self.tokens) else ""
+            if after not in ("=", "("):
+                # An iovec, `{..., 1000}`: its base and its length (parser.y iovec_expr).
+                fields["iov_base"] = self.expr()
+                self.take(",")
+                fields["iov_len"] = self.expr()
+                self.take("}")
+                return fields
             while (tok := self.peek()) is not None and tok[1] != "}":
                 name = self.take()[1]
+                if (tok := self.peek()) is not None and tok[1] == "(":
+                    # A msghdr's `msg_name(...)=...` and `msg_iov(N)=[...]`: the length in
+                    # parentheses is the count of what follows (parser.y msghdr_expr).
+                    self.take("(")
+                    fields[f"{name}_len"] = self.expr()
+                    self.take(")")
                 self.take("=")
                 fields[name] = self.expr()
                 if (tok := self.peek()) is not None and tok[1] == ",":

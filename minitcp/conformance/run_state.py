@@ -22,7 +22,7 @@ from ..wire.segment import Segment
 from .matching import SeqSpace, describe
 from .minitcp_target import MinitcpTarget
 from .model import Script, SyscallEvent
-from .target import Peer, Target, TargetSocket
+from .target import Epoll, Peer, Target, TargetSocket
 
 BIND_PORT = 8080  # packetdrill's --bind_port
 CONNECT_PORT = 8080  # packetdrill's --connect_port
@@ -41,7 +41,9 @@ class ScriptFailure(Exception):
 class PendingCall:
     event: SyscallEvent
     due: float  # when it should return: the end of `a...b`, else when it started
+    tol: float  # how far from `due` it may return
     done: bool = False
+    at_once: bool = False  # no `...`: it must return as soon as it is made
 
 
 class RunState:
@@ -60,11 +62,18 @@ class RunState:
         self.strict = strict
         self.target: Target = target if target is not None else MinitcpTarget(knobs)
         self.tol = script.tolerance
-        self.space = SeqSpace(remote_isn=REMOTE_ISN)
+        self.tol_percent = script.tolerance_percent
+        self.space = SeqSpace(remote_isn=REMOTE_ISN, remote_base=REMOTE_ISN)
         self.captured: collections.deque[tuple[float, Segment | None, bytes]] = collections.deque()
         self.captured_total = 0  # segments ever captured: numbers them, for the end of the script
         self.end_mark = 0  # how many had been captured when the last line ran
         self.fds: dict[int, TargetSocket] = {}
+        self.others: dict[int, Epoll | int] = {}  # epoll instances, files, pipe ends (linux_calls.py)
+        # packetdrill reads outbound segments until they add up to a `>` line's payload (a TSO
+        # super-segment is matched whole, packets.py), unless the script says --strict_segments.
+        self.aggregate = "strict_segments" not in script.options
+        self.remote_synced = False  # the remote host's ISN is known (listen() and connect() reset it)
+        self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
         self.pending: list[PendingCall] = []
@@ -94,6 +103,11 @@ class RunState:
             return "(a packet that is not TCP)"
         return f"`{describe(seg, self.space, absolute_seq=absolute)}`"
 
+    def _tolerance(self, when: float) -> float:
+        """How far from `when` (script time) an event may happen: packetdrill's run.c verify_time
+        takes --tolerance_usecs or, if more, --tolerance_percent of the time since the last event."""
+        return max(self.tol, self.tol_percent / 100 * (when - self.last_time))
+
     def _fail(self, at: float, reason: str) -> None:
         self._order += 1
         self.failures.append((at, self._order, reason))
@@ -101,9 +115,9 @@ class RunState:
     def _check_failures(self) -> None:
         now = self.now
         for p in self.pending:
-            if not p.done and now > p.due + self.tol + EPS:
+            if not p.done and now > p.due + p.tol + EPS:
                 p.done = True
-                self._fail(p.due + self.tol, f"line {p.event.line}: {p.event.name}() did not return by "
-                                             f"{p.due + self.tol:.3f} s (expected at {p.due:.3f} s)")
+                self._fail(p.due + p.tol, f"line {p.event.line}: {p.event.name}() did not return by "
+                                          f"{p.due + p.tol:.3f} s (expected at {p.due:.3f} s)")
         if self.failures:
             raise ScriptFailure(min(self.failures)[2])

@@ -83,6 +83,11 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
                 self.peer = await self.target.open(nursery, mtu)
+                init = self.script.init_command
+                if init is not None:
+                    # Before the script's clock starts, as packetdrill runs it: setting a kernel's
+                    # two dozen sysctls takes milliseconds the first line must not be late by.
+                    self._command(CommandEvent(0, Time(0.0), init, command=init))
                 self.origin = trio.current_time()
                 nursery.start_soon(self._capture)
                 try:
@@ -100,8 +105,6 @@ class Runner(PacketLines, SyscallLines, CommandLines):
 
     async def _play(self) -> None:
         script = self.script
-        if script.init_command is not None:
-            self._command(CommandEvent(0, Time(0.0), script.init_command, command=script.init_command))
         if script.cleanup_command is not None:  # after the script, as packetdrill: nothing to check
             self.ignored.append(f"cleanup command {script.cleanup_command.split()[0]}")
         last = script.events[-1] if script.events else None
@@ -126,7 +129,8 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             elif isinstance(ev, SyscallEvent):
                 # A call written without `...` must return at once: measured from when it really
                 # started, which is later than `start` when a late packet held the script up.
-                pending = PendingCall(ev, end if end is not None else self.now)
+                due = end if end is not None else self.now
+                pending = PendingCall(ev, due, self._tolerance(due), at_once=end is None)
                 self.pending.append(pending)
                 self.nursery.start_soon(self._syscall_task, ev, pending)
             elif isinstance(ev, CommandEvent):
@@ -150,7 +154,9 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         # segment sent before it ran that no `>` line took is one the script did not expect.
         first = self.captured_total - len(self.captured)
         for n, (at, seg, _) in enumerate(self.captured, start=first):
-            if n < self.end_mark:
+            # Real packetdrill reads the stack's segments only for `>` lines, so it never sees one
+            # no line takes; the FreeBSD suite's results are measured with this stricter check.
+            if n < self.end_mark and not script.gtests_net:
                 raise ScriptFailure(f"unexpected segment no line took: {self._show(seg)} sent at {at:.3f} s, "
                                     f"before the last line")
             self._log(f"{at:8.3f}  after the script ended {self.target.name} sent {self._show(seg)} "
@@ -163,7 +169,14 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         start = self.last_time + t.value if t.relative else t.value
         end = None
         if t.end is not None:
-            end = start + t.end if t.end_relative else t.end
+            # packetdrill (run.c adjust_relative_event_times): a relative call's end time moves
+            # with its start, `+0.1...0.3` returns 0.3 s after the previous event.
+            if t.end_relative:
+                end = start + t.end
+            elif t.relative:
+                end = self.last_time + t.end
+            else:
+                end = t.end
         return start, end
 
     async def _sleep_until(self, when: float) -> None:

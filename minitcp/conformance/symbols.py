@@ -64,6 +64,40 @@ _NAMES: dict[str, int] = {
     "NULL": 0,
 }
 
+# What Linux's own scripts name besides (include/uapi/linux/*.h, asm-generic/socket.h, the
+# values packetdrill's symbols_linux.c hands the kernel). A socket option minitcp does not
+# know answers ENOPROTOOPT, which the runner reports as "minitcp does not support NAME".
+LINUX_NAMES: dict[str, int] = {
+    "AF_UNSPEC": 0,
+    "SOL_IP": 0,
+    "CMSG_LEVEL_IP": 0,  # packetdrill's IPv4 spelling of SOL_IP in a cmsg
+    "CMSG_TYPE_RECVERR": 11,  # IP_RECVERR
+    "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15,
+    "IP_PMTUDISC_DONT": 0, "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2, "IP_PMTUDISC_PROBE": 3,
+    "SO_REUSEPORT": 15, "SO_MARK": 36, "SO_TIMESTAMPING": 37, "SCM_TIMESTAMPING": 37,
+    "SO_ZEROCOPY": 60,
+    "TCP_CORK": 3, "TCP_SYNCNT": 7, "TCP_DEFER_ACCEPT": 9, "TCP_CONGESTION": 13,
+    "TCP_USER_TIMEOUT": 18, "TCP_FASTOPEN": 23, "TCP_NOTSENT_LOWAT": 25, "TCP_FASTOPEN_CONNECT": 30,
+    "TCP_FASTOPEN_KEY": 33, "TCP_INQ": 36, "TCP_CM_INQ": 36,
+    "MSG_OOB": 0x1, "MSG_TRUNC": 0x20, "MSG_EOR": 0x80, "MSG_ERRQUEUE": 0x2000, "MSG_NOSIGNAL": 0x4000,
+    "MSG_MORE": 0x8000, "MSG_ZEROCOPY": 0x4000000, "MSG_FASTOPEN": 0x20000000,
+    # <poll.h>, and <sys/epoll.h>: EPOLL* share poll's bits.
+    "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10, "POLLNVAL": 0x20,
+    "POLLRDHUP": 0x2000,
+    "EPOLLIN": 0x1, "EPOLLPRI": 0x2, "EPOLLOUT": 0x4, "EPOLLERR": 0x8, "EPOLLHUP": 0x10,
+    "EPOLLRDHUP": 0x2000, "EPOLLEXCLUSIVE": 1 << 28, "EPOLLONESHOT": 1 << 30, "EPOLLET": 1 << 31,
+    "EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL_MOD": 3,
+    # sockios.h: SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ.
+    "SIOCINQ": 0x541B, "SIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B,
+    # linux/net_tstamp.h and linux/errqueue.h
+    "SOF_TIMESTAMPING_TX_HARDWARE": 0x1, "SOF_TIMESTAMPING_TX_SOFTWARE": 0x2,
+    "SOF_TIMESTAMPING_RX_HARDWARE": 0x4, "SOF_TIMESTAMPING_RX_SOFTWARE": 0x8,
+    "SOF_TIMESTAMPING_SOFTWARE": 0x10, "SOF_TIMESTAMPING_OPT_ID": 0x80, "SOF_TIMESTAMPING_TX_SCHED": 0x100,
+    "SOF_TIMESTAMPING_TX_ACK": 0x200, "SOF_TIMESTAMPING_OPT_TSONLY": 0x800,
+    "SCM_TSTAMP_SND": 0, "SCM_TSTAMP_SCHED": 1, "SCM_TSTAMP_ACK": 2,
+    "SO_EE_ORIGIN_TIMESTAMPING": 4, "SO_EE_ORIGIN_ZEROCOPY": 5, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
+}
+
 # Options FreeBSD has and Linux does not: unknown to Linux, hence ENOPROTOOPT from minitcp.
 FREEBSD_ONLY_OPTIONS = frozenset({
     "TCP_KEEPINIT", "TCP_NOOPT", "TCP_NOPUSH", "TCP_RACK_PACE_MAX_SEG", "TCP_RACK_PACE_RATE_SS",
@@ -98,6 +132,8 @@ def resolve(value: object) -> object:
 def symbol_value(name: str) -> int:
     if name in _NAMES:
         return _NAMES[name]
+    if name in LINUX_NAMES:
+        return LINUX_NAMES[name]
     if name in FREEBSD_ONLY_OPTIONS:
         return _UNKNOWN_OPTION_BASE + sorted(FREEBSD_ONLY_OPTIONS).index(name)
     if name.startswith("E") and hasattr(errno, name):

@@ -135,3 +135,63 @@ def write_linux_sysctl(name: str, value: str, root: Path) -> bool:
         else:
             path.write_text(converted)
     return True
+
+
+# The sysctls of packetdrill's gtests/net/common/defaults.sh, which every Linux script runs first:
+# Linux's production settings for its TCP tests, not all of them Linux's compiled-in defaults.
+# (Its other lines flush cached metrics and put a pfifo qdisc on the TUN device: nothing to set.)
+LINUX_TEST_DEFAULTS: tuple[tuple[str, str], ...] = (
+    ("net.ipv4.tcp_rmem", f"4096 540000 {15 * 1024 * 1024}"),
+    ("net.ipv4.tcp_wmem", f"4096 {256 * 1024} 4194304"),
+    ("net.ipv4.tcp_timestamps", "1"),
+    ("net.ipv4.tcp_syn_retries", "5"),
+    ("net.ipv4.tcp_synack_retries", "5"),
+    ("net.ipv4.tcp_frto", "2"),
+    ("net.ipv4.tcp_sack", "1"),
+    ("net.ipv4.tcp_dsack", "1"),
+    ("net.ipv4.tcp_fack", "0"),
+    ("net.ipv4.tcp_reordering", "3"),
+    ("net.ipv4.tcp_congestion_control", "cubic"),
+    ("net.ipv4.tcp_slow_start_after_idle", "0"),
+    ("net.ipv4.tcp_early_retrans", "4"),
+    ("net.ipv4.tcp_recovery", "1"),
+    ("net.ipv4.tcp_tso_win_divisor", "3"),
+    ("net.ipv4.tcp_ecn", "0"),
+    ("net.ipv4.tcp_pacing_ss_ratio", "200"),
+    ("net.ipv4.tcp_pacing_ca_ratio", "120"),
+    ("net.ipv4.tcp_notsent_lowat", "4294967295"),
+    ("net.ipv4.tcp_fastopen", "0x70403"),
+    ("net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4"),
+    ("net.ipv4.tcp_syncookies", "1"),
+    ("net.mptcp.enabled", "1"),
+)
+
+
+def linux_sysctl_name(text: str) -> str:
+    """`net.ipv4.tcp_sack` from any spelling: that, `net/ipv4/tcp_sack` (sysctl(8) takes both),
+    or `/proc/sys/net/ipv4/tcp_sack`."""
+    return text.removeprefix("/proc/sys/").replace("/", ".")
+
+
+def apply_linux_sysctl(knobs: Knobs, name: str, value: str) -> bool:
+    """A Linux sysctl on minitcp: its knobs are named and measured as Linux's sysctls, so one
+    with the same name takes the value; False when minitcp has no such knob (or refuses it)."""
+    short = name.removeprefix("net.ipv4.").removeprefix("net.core.")
+    if short not in {f.name for f in dataclasses.fields(knobs)}:
+        return False
+    try:
+        knobs.set(short, value)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def write_linux_sysctl_file(name: str, value: str, proc_sys: Path) -> bool:
+    """A Linux sysctl written as `sysctl -w` would, under `proc_sys` (a namespace's /proc/sys);
+    False when there is no such file or the namespace refuses the value."""
+    path = proc_sys / name.replace(".", "/")
+    try:
+        path.write_text(value)
+    except OSError:
+        return False
+    return True

@@ -10,7 +10,7 @@ the stack to act on what it was just given, and how sysctls, `sockstat`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import trio
@@ -24,6 +24,10 @@ FREEBSD_STATE_NUMBERS = {
 
 # (ours: a socket of the script, local port, remote port, FreeBSD state name): one sockstat row.
 SocketRow = tuple[bool, int, int, str]
+
+
+class Unsupported(Exception):
+    """A call or argument the stack under test does not have: the script fails, saying which."""
 
 
 class Peer(Protocol):
@@ -83,6 +87,9 @@ class Target(Protocol):
     def sysctl(self, name: str, value: str) -> bool:
         """Apply a FreeBSD sysctl as the setting with the same meaning; False when there is none."""
 
+    def linux_sysctl(self, name: str, value: str) -> bool:
+        """Apply a Linux sysctl (`net.ipv4.tcp_sack`); False when the stack has no such setting."""
+
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         """Every TCP socket and connection of the stack; `sockets` are the script's open ones."""
 
@@ -91,3 +98,26 @@ class Target(Protocol):
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         """The socket's FreeBSD state name, and the `tcpi_*` values a snippet may compare."""
+
+    async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
+        """poll(2): each socket's revents for its events, waiting up to `timeout_ms` (-1: forever)
+        for one to be ready; raises Unsupported when the stack has no poll()."""
+
+    def epoll(self) -> Epoll:
+        """epoll_create(2); raises Unsupported when the stack has no epoll."""
+
+    async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
+        """sendfile(2) from the open file `fd` (a real descriptor); raises Unsupported."""
+
+    async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
+        """splice(2) from the socket into a real pipe's write end; raises Unsupported."""
+
+
+class Epoll(Protocol):
+    """An epoll instance over the target's sockets."""
+
+    def ctl(self, op: int, sock: TargetSocket, events: int) -> None: ...
+
+    async def wait(self, max_events: int, timeout_ms: int) -> Sequence[tuple[TargetSocket, int]]: ...
+
+    def close(self) -> None: ...

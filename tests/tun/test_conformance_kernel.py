@@ -53,7 +53,7 @@ def _late(row: Row) -> bool:
 def compared(names: list[str]) -> dict[str, Row]:
     """Each script run against both targets, by name; a timing-only failure of the kernel is run again."""
     rows = {r.name: r for r in compare_paths([os.path.join(SUITE, n) for n in names]).rows}
-    again = [n for n, row in rows.items() if _late(row)]
+    again = [n for n in names if _late(rows[os.path.basename(n)])]  # by path: rows are by base name
     if again:
         rows.update({r.name: r for r in compare_paths([os.path.join(SUITE, n) for n in again]).rows})
     return {n: rows[os.path.basename(n)] for n in names}

@@ -1,0 +1,64 @@
+"""TCP options minitcp's wire format does not carry, added to a packet the remote host sends.
+
+Linux's scripts send TCP Fast Open cookies (RFC 7413 section 4.1.1: option 34,
+or the experimental option 254 with magic 0xF989, RFC 6994) and TCP-MD5
+signatures (RFC 2385: option 19, a 16-byte digest). minitcp's `Segment` has
+no field for them, so the runner appends their bytes to the TCP options of the
+packet it built, and fixes the lengths and checksums.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.ipv4 import PROTO_TCP
+from .model import Option
+
+KIND_MD5 = 19  # RFC 2385
+KIND_FAST_OPEN = 34  # RFC 7413
+KIND_EXPERIMENT = 254  # RFC 6994: shared experimental option, told apart by its magic
+FAST_OPEN_MAGIC = 0xF989  # RFC 7413 section 4.1.1, before option 34 was assigned
+NOP = 1
+MAX_OPTIONS = 40  # RFC 9293 section 3.1: a data offset of 15 words
+
+
+def encode(opt: Option) -> bytes | None:
+    """The bytes of a FO, FOEXP or md5 option (None for a kind `Segment` carries itself)."""
+    if opt.kind == "AccECN":
+        raise ValueError("the runner does not build AccECN options (draft-ietf-tcpm-accurate-ecn)")
+    if opt.kind not in ("FO", "FOEXP", "md5"):
+        return None
+    value = opt.value
+    try:
+        data = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        raise ValueError(f"{opt.kind} {value}: not hexadecimal (is it a -D name left undefined?)") from None
+    if opt.kind == "md5":
+        return bytes((KIND_MD5, 2 + len(data))) + data
+    if opt.kind == "FO":
+        return bytes((KIND_FAST_OPEN, 2 + len(data))) + data
+    return bytes((KIND_EXPERIMENT, 4 + len(data))) + struct.pack("!H", FAST_OPEN_MAGIC) + data
+
+
+def add_options(packet: bytes, extra: bytes) -> bytes:
+    """`packet` (IPv4 and TCP) with `extra` appended to its TCP options, NOP-padded to whole words."""
+    ihl = (packet[0] & 0xF) * 4
+    tcp = packet[ihl:]
+    doff = (tcp[12] >> 4) * 4
+    options = tcp[20:doff] + extra
+    options += bytes((NOP,)) * (-len(options) % 4)
+    if len(options) > MAX_OPTIONS:
+        raise ValueError(f"{len(options)} bytes of TCP options: more than the header can hold")
+    header = bytearray(tcp[:20])
+    header[12] = ((20 + len(options)) // 4) << 4 | (header[12] & 0xF)
+    header[16:18] = b"\0\0"
+    segment = bytes(header) + options + tcp[doff:]
+    src, dst = struct.unpack("!II", packet[12:20])
+    csum = checksum(segment, pseudo_header_sum(src, dst, PROTO_TCP, len(segment)))
+    segment = segment[:16] + struct.pack("!H", csum) + segment[18:]
+    ip = bytearray(packet[:ihl])
+    ip[2:4] = struct.pack("!H", ihl + len(segment))
+    ip[10:12] = b"\0\0"
+    ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
+    return bytes(ip) + segment
