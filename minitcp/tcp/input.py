@@ -573,6 +573,8 @@ def _fin_received(conn: Connection) -> None:
     conn.rcv_fin_seq = None
     conn.fin_rcvd = True
     conn.rcv_nxt = (conn.rcv_nxt + 1) & MASK
+    if conn.rcvbuf is not None:
+        conn.rcvbuf.fin_reached()
     conn.delack.pending = True
     state = conn.state
     if state in (State.ESTABLISHED, State.SYN_RECEIVED):
