@@ -138,7 +138,7 @@ def negotiate(conn: Connection, syn: Segment) -> None:
         conn.rwin.no_scaling()
     conn.sack_ok = conn.sack_ok and syn.sack_permitted
     peer_mss = syn.mss if syn.mss else 536  # RFC 9293 section 3.7.1
-    mss = min(peer_mss, conn.engine.mss)
+    mss = min(peer_mss, conn.pmtu - 40)  # the link's MSS unless ICMP lowered the path MTU
     user_mss = options(conn).user_mss
     if user_mss:
         mss = min(mss, user_mss)
