@@ -147,5 +147,5 @@ def test_fragmentation_needed_reaches_tcp_with_the_next_hop_mtu() -> None:
     frag_needed = build_icmp(ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED, 1400, first[:576 - 28])
     host.receive(build_ipv4(router, ME, PROTO_ICMP, frag_needed), 1.15)
     host.transmit(1.15)
-    assert [len(parse_tcp_packet(p).payload) for p in wire.packets] == [1360, 100, 1360, 100]
+    assert [len(parse_tcp_packet(p).payload) for p in wire.packets] == [1360, 1360, 200]
     assert host.counters["InDestUnreachs"] == 1 and conn.pmtu == 1400
