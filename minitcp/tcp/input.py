@@ -353,9 +353,13 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
     ack = seg.ack
     eng = conn.engine
     if seq_gt(ack, conn.snd_max):
-        # It acknowledges something not yet sent: ACK and drop (RFC 9293, RFC 5961 section 5.2).
+        # It acknowledges something not yet sent: drop it (RFC 9293), with a challenge ACK
+        # (RFC 5961 section 5.2) except in ESTABLISHED, where Linux's tcp_rcv_established
+        # drops it silently (tcp_ack: TCP_ACK_UNSENT_DATA); the other states answer it
+        # (tcp_rcv_state_process: tcp_send_challenge_ack).
         note_drop(conn, seg, "ACK for data not yet sent")
-        output.send_challenge_ack(conn)
+        if conn.state != _ESTABLISHED:
+            output.send_challenge_ack(conn)
         return False
     if seq_lt(ack, conn.snd_una):
         if seq_lt(ack, (conn.snd_una - conn.max_snd_wnd) & MASK):

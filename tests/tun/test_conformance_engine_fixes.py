@@ -1,9 +1,9 @@
 """Small scripts in the FreeBSD suite's syntax (tests/tun/scripts), each run against the kernel
 and minitcp: both must pass. They pin what Linux's own tests showed the engine did wrong: the
 ACK of a bare FIN timed by ato (a tick without data, 40 ms after), no D-SACK on the ACK of a
-FIN, a segment past the window dropped while unread data waits, and the resend at once, cut to the smaller MSS, after ICMP
-"fragmentation needed". The kernel runs in real time, so a script it fails
-only on time is run once more.
+FIN, a segment past the window dropped while unread data waits, and the resend at once, cut
+to the smaller MSS, after ICMP "fragmentation needed". The kernel runs in real time, so a
+script it fails only on time is run once more.
 """
 
 from __future__ import annotations
