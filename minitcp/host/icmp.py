@@ -79,4 +79,7 @@ class Icmp:
             self.drops["icmp_other"] += 1
             return
         src, dst, sport, dport, seq = quoted
-        self.engine.icmp_error(src, sport, dst, dport, seq, msg.type, msg.code, now)
+        # RFC 1191 section 4: "fragmentation needed" carries the next-hop MTU in the low 16 bits
+        # of the word after the checksum (Linux icmp_unreach: ntohs(icmph->un.frag.mtu)).
+        mtu = msg.rest_of_header & 0xFFFF if msg.type == ICMP_DEST_UNREACH else 0
+        self.engine.icmp_error(src, sport, dst, dport, seq, msg.type, msg.code, now, mtu)

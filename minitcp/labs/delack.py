@@ -89,6 +89,10 @@ async def every_second_segment(ctx: Ctx) -> None:
 async def three_segment_close(ctx: Ctx) -> None:
     ctx.faults([])
     client, server = await ctx.open("p")
+    # A request and its answer first: once data has come, the server's ACK timeout (ato) is
+    # 40 ms. On a connection that received nothing, ato is still 0 and Linux ACKs a FIN at the
+    # next tick (4 ms): too soon for the application's close to carry it.
+    await exchange(ctx, client, server, b"GET /", True)
     ctx.mark()
     await client.close()
     ctx.check(await server.recv(timeout=1.0) == b"", "the server application reads end-of-stream",
@@ -104,6 +108,23 @@ async def three_segment_close(ctx: Ctx) -> None:
     ctx.check(await client.state() == "TIME_WAIT" and await server.state() == "CLOSED",
               "the close completed all the same: client TIME_WAIT, server CLOSED",
               "关闭照样完成：客户端 TIME_WAIT，服务端 CLOSED")
+    # The same close on a connection that has received no data: ato is still 0, and the
+    # delayed ACK is timed for the next tick (Linux tcp_send_delayed_ack: jiffies + 0).
+    client, server = await ctx.open("p", port=81)
+    ctx.mark()
+    await client.close()
+    await server.recv(timeout=1.0)
+    await ctx.wait(0.01)  # the application closes 10 ms later: after a tick, well within 40 ms
+    await server.close()
+    await ctx.wait(0.3)
+    seen = [(s.sender, s.flags) for s in ctx.segs(port=81)]
+    acks = ctx.segs("m", exact=".", port=81)
+    took = f"{ms(acks[0].t)}" if acks else "none sent"
+    ctx.check(seen == [("p", "F."), ("m", "."), ("m", "F."), ("p", ".")] and acks[0].t < 0.015,
+              f"without data first, the server ACKed the FIN within a tick ({took}), before its "
+              f"application closed: four segments {seen}",
+              f"没有先收到数据时，服务端在一个时钟节拍内就确认了 FIN（{took}），早于应用调用 close："
+              f"四个报文 {seen}")
 
 
 LABS = [
@@ -134,11 +155,14 @@ LABS = [
         "看见三次挥手的次数比四次挥手还多",
         "Why captures often show a close in three segments", "为什么抓包时常看到三次挥手",
         three_segment_close,
-        "The client closes; the server's ACK of that FIN is delayed, and the server application "
-        "closes within those 40 ms: the ACK rides on the server's FIN. The capture shows three "
-        "segments (FIN, FIN+ACK, ACK), the second and third waves merged.",
-        "客户端发起关闭，服务端对 FIN 的 ACK 被延迟确认；服务端程序在这 40 ms 内调用了 close，ACK 就和 FIN "
-        "一起发送，"
-        "第二次和第三次挥手合并，抓包看到的是三次挥手。",
+        "After a request and its answer, the client closes; the server's ACK of that FIN is "
+        "delayed like any ACK once data has come (40 ms), and the server application closes "
+        "within those 40 ms: the ACK rides on the server's FIN. The capture shows three segments "
+        "(FIN, FIN+ACK, ACK), the second and third waves merged. On a connection that received "
+        "no data Linux ACKs the FIN within a tick (4 ms), so there four segments are the rule.",
+        "一次请求和响应之后，客户端发起关闭；收到过数据的连接，对 FIN 的 ACK 和对数据的 ACK 一样被延迟确认"
+        "（40 ms）；服务端程序在这 40 ms 内调用了 close，ACK 就和 FIN 一起发送，"
+        "第二次和第三次挥手合并，抓包看到的是三次挥手。没有收到过数据的连接，Linux 在一个时钟节拍（4 ms）"
+        "内就确认 FIN，那时通常还是四次挥手。",
         "delack", kernel_seconds=2),
 ]

@@ -66,7 +66,7 @@ class Connection:
         "irs", "rcv_nxt", "rcv_wup", "rcv_adv", "last_ack_sent", "rcvbuf", "rcvbuf_size", "rcv_fin_seq",
         "fin_rcvd",
         # negotiated options
-        "advmss", "mss", "rcv_mss", "wscale_ok", "snd_wscale", "rcv_wscale",
+        "advmss", "mss", "rcv_mss", "pmtu", "wscale_ok", "snd_wscale", "rcv_wscale",
         "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr",
         # probes of the persist and keepalive timers, the last out-of-window ACK (rate limit)
         "probes_out", "last_oow_ack",
@@ -102,6 +102,7 @@ class Connection:
         self.advmss = engine.mss
         self.mss = 536  # RFC 9293 section 3.7.1 default until the peer says otherwise
         self.rcv_mss = min(self.advmss, 536)
+        self.pmtu = engine.mss + 40  # the path MTU, the link's until ICMP says less (pmtu.py)
         self.wscale_ok = bool(knobs.tcp_window_scaling)
         self.rcv_wscale = 0  # chosen with our SYN (RcvWindow.init)
         self.snd_wscale = 0

@@ -19,6 +19,7 @@ MIB = (
     "TCPACKSkippedPAWS", "TCPSYNChallenge",
     "PAWSEstabRejected", "TCPTimeouts", "TCPSynRetrans", "TCPFastRetrans", "TCPLossUndo",
     "TCPPureAcks", "TCPHPAcks", "TCPOFOQueue", "TCPOFODrop", "TCPRcvQDrop", "TCPZeroWindowDrop",
+    "BeyondWindow",
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
     "TCPConnectionErrors", "BusyPollRxPackets",

@@ -26,6 +26,7 @@ import errno
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..wire.icmp import ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED
 from ..wire.segment import RST, Segment
 from . import output
 from .connection import Connection, conn_key
@@ -34,6 +35,7 @@ from .icmp_errors import drops_request, icmp_errno
 from .isn import IsnGenerator
 from .knobs import Knobs
 from .listener import Listener
+from .pmtu import mtu_reduced
 from .reset import reset_for
 from .seq import seq_diff
 from .states import Event, State, next_state
@@ -127,9 +129,10 @@ class TcpEngine:
             self.emit_reply(reset_for(seg))
 
     def icmp_error(self, laddr: int, lport: int, raddr: int, rport: int, seq: int,
-                   icmp_type: int, code: int, now: float) -> None:
+                   icmp_type: int, code: int, now: float, mtu: int = 0) -> None:
         """An ICMP error quoting a segment we sent from (laddr, lport) to (raddr, rport) with
-        sequence number `seq` (Linux tcp_v4_err; the rules are in icmp_errors)."""
+        sequence number `seq` (Linux tcp_v4_err; the rules are in icmp_errors); `mtu` is the
+        next-hop MTU of a "fragmentation needed" (RFC 1191 section 4), handled in pmtu."""
         self.now = now
         conn = self.conns.get(conn_key(laddr, lport, raddr, rport))
         if conn is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
@@ -144,6 +147,9 @@ class TcpEngine:
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
+            return
+        if icmp_type == ICMP_DEST_UNREACH and code == UNREACH_FRAG_NEEDED:
+            mtu_reduced(conn, mtu)
             return
         err = icmp_errno(icmp_type, code)
         if err is None:

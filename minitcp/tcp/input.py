@@ -145,7 +145,7 @@ def negotiate(conn: Connection, syn: Segment) -> None:
         conn.rwin.no_scaling()
     conn.sack_ok = conn.sack_ok and syn.sack_permitted
     peer_mss = syn.mss if syn.mss else 536  # RFC 9293 section 3.7.1
-    mss = min(peer_mss, conn.engine.mss)
+    mss = min(peer_mss, conn.pmtu - 40)  # the link's MSS unless ICMP lowered the path MTU
     user_mss = options(conn).user_mss
     if user_mss:
         mss = min(mss, user_mss)
@@ -194,6 +194,8 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
                 eng.counters["TCPSYNChallenge"] += 1
                 output.send_challenge_ack(conn)
             else:
+                if not seq_lt((seg.seq + seg.seg_len) & MASK, conn.rcv_wup):
+                    eng.counters["BeyondWindow"] += 1  # Linux tcp_validate_incoming, not for old ones
                 send_dupack(conn, seg)
         return
     # Second: RST (RFC 5961 section 3.2).
@@ -269,13 +271,29 @@ def _resend_synack(conn: Connection) -> None:
 
 
 def _acceptable(conn: Connection, seg: Segment) -> bool:
-    """RFC 9293 section 3.10.7.4 acceptability, in Linux's form (tcp_sequence):
-    not wholly before what we last acknowledged, not starting beyond the window."""
+    """RFC 9293 section 3.10.7.4 acceptability, in Linux's form (tcp_sequence, 6.18):
+    not wholly before what we last acknowledged, not starting beyond the window, and
+    not ending beyond it either unless the receive queue is empty.
+
+    A segment that runs past the window is taken whole only when no unread data waits
+    (Linux 6.16 "tcp: do not accept packets beyond window": a receiver that has
+    nothing queued can afford it, and a sender probing a small window makes progress);
+    otherwise it is dropped and answered with a duplicate ACK. A FIN is let past the
+    right edge when its data fits (Linux 6.18: "Some stacks are known to handle FIN
+    incorrectly").
+    """
     end = (seg.seq + seg.seg_len) & MASK
     if seq_lt(end, conn.rcv_wup):
         return False
-    window = max(seq_diff(conn.rcv_adv, conn.rcv_nxt), 0)
-    return not seq_gt(seg.seq, (conn.rcv_nxt + window) & MASK)
+    limit = (conn.rcv_nxt + max(seq_diff(conn.rcv_adv, conn.rcv_nxt), 0)) & MASK
+    if not seq_gt(end, limit):
+        return True
+    if seg.flags & FIN and not seq_gt((end - 1) & MASK, limit):
+        return True
+    if seq_gt(seg.seq, limit):
+        return False
+    rcvbuf = conn.rcvbuf
+    return rcvbuf is None or not len(rcvbuf)
 
 
 def _input_rst(conn: Connection, seg: Segment) -> None:
@@ -342,9 +360,13 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
     ack = seg.ack
     eng = conn.engine
     if seq_gt(ack, conn.snd_max):
-        # It acknowledges something not yet sent: ACK and drop (RFC 9293, RFC 5961 section 5.2).
+        # It acknowledges something not yet sent: drop it (RFC 9293), with a challenge ACK
+        # (RFC 5961 section 5.2) except in ESTABLISHED, where Linux's tcp_rcv_established
+        # drops it silently (tcp_ack: TCP_ACK_UNSENT_DATA); the other states answer it
+        # (tcp_rcv_state_process: tcp_send_challenge_ack).
         note_drop(conn, seg, "ACK for data not yet sent")
-        output.send_challenge_ack(conn)
+        if conn.state != _ESTABLISHED:
+            output.send_challenge_ack(conn)
         return False
     if seq_lt(ack, conn.snd_una):
         if seq_lt(ack, (conn.snd_una - conn.max_snd_wnd) & MASK):
@@ -464,12 +486,23 @@ def _input_data(conn: Connection, seg: Segment) -> None:
         if window == 0 and start >= 0:
             eng.counters["TCPZeroWindowDrop"] += 1
             note_drop(conn, seg, "receive window is zero")
-            conn.delack.owe_at_once()
+            _out_of_window(conn)
             return
-        excess = start + len(payload) - window
-        if excess > 0:
-            payload = payload[: len(payload) - excess]  # RFC 9293: trim to the window
+        if start >= window:
+            # At the right edge (tcp_sequence let it through into an empty queue): Linux
+            # tcp_data_queue's "Out of window. F.e. zero window probe." drops it.
+            note_drop(conn, seg, "beyond the receive window")
+            _out_of_window(conn)
+            return
+        if window == 0:
+            # Partial packet at a zero window: its old head is reported (D-SACK), its new
+            # tail dropped (tcp_data_queue: "If window is closed, drop tail of packet").
+            eng.counters["TCPZeroWindowDrop"] += 1
+            payload = payload[:-start]
             fin = 0
+        # Otherwise the segment is kept whole, even past the window: tcp_sequence took it
+        # only into an empty queue, and Linux's tcp_data_queue does not trim (the buffer
+        # has room for it: tcp_try_rmem_schedule, forced when the queue is empty).
         if conn.rcvbuf is None:
             conn.rcvbuf = RecvBuffer()
         had_ooo = bool(conn.rcvbuf.ooo) or conn.fin_beyond_hole
@@ -507,6 +540,14 @@ def _input_data(conn: Connection, seg: Segment) -> None:
             _fin_received(conn)
         else:
             conn.delack.pending = conn.delack.at_once = True
+
+
+def _out_of_window(conn: Connection) -> None:
+    """Linux tcp_data_queue's out_of_window: drop the data, ACK at once and enter quick-ACK
+    mode (tcp_enter_quickack_mode, which also leaves ping-pong mode) to show the window."""
+    output.enter_quickack(conn)
+    conn.delack.pingpong = False
+    conn.delack.owe_at_once()
 
 
 def _data_received(conn: Connection, length: int) -> None:
@@ -580,6 +621,8 @@ def _fin_received(conn: Connection) -> None:
     conn.rcv_fin_seq = None
     conn.fin_rcvd = True
     conn.rcv_nxt = (conn.rcv_nxt + 1) & MASK
+    if conn.rcvbuf is not None:
+        conn.rcvbuf.fin_reached()
     conn.delack.pending = True
     state = conn.state
     if state in (State.ESTABLISHED, State.SYN_RECEIVED):

@@ -79,6 +79,12 @@ class Knobs:
     tcp_invalid_ratelimit: float = 0.500  # per connection, for challenge and out-of-window ACKs
     # The TTL of segments whose socket did not set IP_TTL (net.ipv4.ip_default_ttl).
     ip_default_ttl: int = 64
+    # Path MTU discovery (RFC 1191, pmtu.py): 0 acts on ICMP "fragmentation needed"
+    # (net.ipv4.ip_no_pmtu_disc); the lowest path MTU it may set (net.ipv4.route.min_pmtu,
+    # 512 + 20 + 20); the lowest MSS it may leave (net.ipv4.tcp_min_snd_mss).
+    ip_no_pmtu_disc: int = 0
+    min_pmtu: int = 552
+    tcp_min_snd_mss: int = 48
     # Local ports for connect() and bind(port 0).
     ip_local_port_range: tuple[int, int] = (32768, 60999)
     # net.core.busy_poll, in microseconds: when every task waits, the stack polls its link this
@@ -97,7 +103,7 @@ class Knobs:
         Strings are converted to the knob's type, so command-line values work:
         `"5"`, `"32768 60999"`.
         """
-        short = name.removeprefix("net.ipv4.").removeprefix("net.core.")
+        short = name.removeprefix("net.ipv4.").removeprefix("net.core.").removeprefix("route.")
         fields = {f.name: f for f in dataclasses.fields(self)}
         if short not in fields:
             raise KeyError(f"unknown knob {name!r}; known: {', '.join(sorted(fields))}")
@@ -193,6 +199,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_challenge_ack_limit": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_invalid_ratelimit": (0, INT_MAX / 1000),  # proc_dointvec_ms_jiffies (ms there, s here)
     "ip_default_ttl": (1, 255),  # extra1 ip_ttl_min, extra2 ip_ttl_max
+    "ip_no_pmtu_disc": (0, U8_MAX),
+    "min_pmtu": (68, INT_MAX),  # route.min_pmtu: extra1 ip_min_valid_pmtu (IPV4_MIN_MTU)
+    "tcp_min_snd_mss": (48, 65535),  # extra1 tcp_min_snd_mss_min, extra2 tcp_min_snd_mss_max
     # ipv4_local_port_range: proc_dointvec_minmax between ip_local_port_range_min/max, then EINVAL
     # unless low <= high and low >= ip_unprivileged_port_start (see check()).
     "ip_local_port_range": (1, 65535),
@@ -202,6 +211,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_insecure_syn": (0, INT_MAX),
 }
 _NET_CORE = frozenset({"somaxconn", "busy_poll"})  # net.core.*, the rest are net.ipv4.*
+_ROUTE = frozenset({"min_pmtu"})  # net.ipv4.route.*
 
 
 class KnobRangeError(ValueError):
@@ -211,7 +221,7 @@ class KnobRangeError(ValueError):
         self.name = name
         self.value = value
         shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
-        prefix = "net.core." if name in _NET_CORE else "net.ipv4."
+        prefix = "net.core." if name in _NET_CORE else "net.ipv4.route." if name in _ROUTE else "net.ipv4."
         # sysctl -w says `sysctl: setting key "net.ipv4.ip_default_ttl": Invalid argument`.
         super().__init__(f'setting key "{prefix}{name}": Invalid argument ({allowed}, not {shown})')
 

@@ -215,6 +215,16 @@ class RecvBuffer:
     def read(self, n: int, peek: bool = False) -> bytes:
         return self.data.read(n, peek)
 
+    def fin_reached(self) -> None:
+        """The peer's FIN is in order: what is still out of order lies beyond the end of the
+        stream and is dropped, and no SACK or D-SACK block is reported any more (Linux tcp_fin:
+        skb_rbtree_purge of the out-of-order queue, then tcp_sack_reset), so the ACK of the
+        FIN carries none, even for a FIN that came on a partly duplicate segment."""
+        self.ooo = []
+        self.ooo_bytes = 0
+        self.recent = []
+        self.dsack = None
+
     def clear(self) -> None:
         self.data = ByteQueue()
         self.ooo = []

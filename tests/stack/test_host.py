@@ -9,7 +9,14 @@ from __future__ import annotations
 from minitcp.host import Host
 from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.gso import SuperSegment
-from minitcp.wire.icmp import ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, build_icmp, parse_icmp
+from minitcp.wire.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_ECHO_REPLY,
+    ICMP_ECHO_REQUEST,
+    UNREACH_FRAG_NEEDED,
+    build_icmp,
+    parse_icmp,
+)
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int, parse_ipv4
 from minitcp.wire.segment import ACK, PSH, RST, SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
@@ -115,3 +122,30 @@ def test_a_batch_of_continuing_segments_reaches_tcp_joined() -> None:
             for i in range(3)]
     host.receive_batch([(p, False) for p in segs], 1.0)
     assert host.counters["InReceives"] == 3 and host.engine.counters["InSegs"] == 1
+
+
+def test_fragmentation_needed_reaches_tcp_with_the_next_hop_mtu() -> None:
+    """A router's ICMP destination unreachable, code 4, quoting our segment: the host hands its
+    next-hop MTU (RFC 1191 section 4) to TCP, which sends the data again at once, cut to the
+    smaller MSS (Linux icmp_unreach -> tcp_v4_err -> tcp_v4_mtu_reduced)."""
+    wire = Wire()
+    host = host_on(wire)
+    listener = host.engine.listen(ME, 80, 5)
+    host.receive(build_tcp_packet(Segment(PEER, ME, 40000, 80, 100, 0, SYN, 64240, mss=1460)), 1.0)
+    host.transmit(1.0)
+    [synack] = [parse_tcp_packet(p) for p in wire.packets]
+    host.receive(build_tcp_packet(Segment(PEER, ME, 40000, 80, 101, synack.seq + 1, ACK, 64240)), 1.01)
+    conn = listener.accept()
+    assert conn is not None
+    wire.packets.clear()
+    conn.send(bytes(2920), 1.1)
+    host.transmit(1.1)
+    first, _ = wire.packets
+    assert [len(parse_tcp_packet(p).payload) for p in wire.packets] == [1460, 1460]
+    wire.packets.clear()
+    router = ip_int("198.18.0.254")
+    frag_needed = build_icmp(ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED, 1400, first[:576 - 28])
+    host.receive(build_ipv4(router, ME, PROTO_ICMP, frag_needed), 1.15)
+    host.transmit(1.15)
+    assert [len(parse_tcp_packet(p).payload) for p in wire.packets] == [1360, 1360, 200]
+    assert host.counters["InDestUnreachs"] == 1 and conn.pmtu == 1400

@@ -123,7 +123,8 @@ def time_wait(*, ts: bool = False, **knob_values: Any) -> tuple[Peer, Connection
 
 
 def close_wait(**knob_values: Any) -> tuple[Peer, Connection]:
-    """The peer's FIN came at 1.0; our ACK of it is delayed (40 ms), the application not told yet."""
+    """The peer's FIN came at 1.0; our ACK of it is delayed (until the next tick, 1.004: no data
+    came, so ato is 0), the application not told yet."""
     p, conn = established(**knob_values)
     assert p.feed(p.seg(FIN | ACK, seq=1), at=1.0) == []
     assert conn.state == State.CLOSE_WAIT

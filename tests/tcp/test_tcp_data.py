@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from minitcp.tcp.connection import Connection
 from minitcp.tcp.isn import IsnGenerator
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
@@ -54,10 +55,11 @@ def test_receive_window_closes_when_the_application_does_not_read() -> None:
     acks += [s for _, s in p.run_until(0.1)]
     assert acks[-1].ack == (p.peer_isn + 4097) & 0xFFFFFFFF
     assert acks[-1].window == 0  # all of the buffer is used
-    # More data into a zero window is dropped (and answered with the same ACK).
+    # More data into a zero window, with unread data queued, is dropped (and answered with the
+    # same ACK) by the sequence check already (Linux 6.16+ tcp_sequence: it ends beyond the window).
     out = p.feed(p.seg(ACK, seq=4097, payload=b"more"), at=0.2)
     assert p.rels(out) == [(".", 1, 4097, 0)] and out[0].window == 0
-    assert p.eng.counters["TCPZeroWindowDrop"] == 1
+    assert p.eng.counters["BeyondWindow"] == 1 and p.eng.counters["TCPZeroWindowDrop"] == 0
     # Reading opens the window: the update goes at once (Linux tcp_cleanup_rbuf).
     assert conn.recv(10_000, p.now) == data
     (update,) = p.out()
@@ -88,16 +90,57 @@ def test_duplicate_data_is_acked_at_once_and_not_delivered_twice() -> None:
     assert conn.recv(100, p.now) == b"once"
 
 
-def test_data_beyond_the_window_is_trimmed() -> None:
+def _small_window() -> tuple[Peer, Connection]:
+    """SO_RCVBUF 2048 on the listener: a 2048-byte window after the handshake (at 0.01)."""
     p = Peer()
     p.eng.listen(LOCAL, 80, 5).options["rcvbuf"] = 2048  # 4096 bookkept, 2048 advertised
     p.iss = p.feed(p.seg(SYN, seq=0, mss=1460, wscale=7, sack_permitted=True), at=0.0)[0].seq
     p.feed(p.seg(ACK, seq=1, ack=1), at=0.01)
     conn = p.eng.listeners[(LOCAL, 80)].accept()
     assert conn.info()["rcv_wnd"] == 2048
-    (ack,) = p.feed(p.seg(ACK | PSH | FIN, seq=1, payload=b"z" * 3000), at=0.02)
-    assert p.rel(ack)[2] == 2049  # the FIN was beyond the window as well
-    assert conn.recv(5000, p.now) == b"z" * 2048 and conn.state == State.ESTABLISHED
+    return p, conn
+
+
+def test_a_segment_past_the_window_into_an_empty_queue_is_taken_whole() -> None:
+    """Linux 6.16+ tcp_sequence accepts a segment that ends beyond the window when the receive
+    queue is empty, and tcp_data_queue does not trim it: all 3000 bytes and the FIN are taken
+    (measured on a 6.18 kernel: 2000 bytes into a 1460-byte window, ACKed 2001 with window 0)."""
+    p, conn = _small_window()
+    out = [(0.02, s) for s in p.feed(p.seg(ACK | PSH | FIN, seq=1, payload=b"z" * 3000), at=0.02)]
+    out += p.run_until(0.5)
+    assert p.trels(out) == [(0.06, ".", 1, 3002, 0)]  # the FIN's ACK waits the 40 ms ato
+    assert out[0][1].window == 0
+    assert conn.recv(5000, p.now) == b"z" * 3000 and conn.state == State.CLOSE_WAIT
+
+
+def test_a_segment_past_the_window_is_dropped_while_unread_data_waits() -> None:
+    """With unread data queued, a segment that ends beyond the window is dropped whole and
+    answered with a duplicate ACK at once (Linux 6.16+ tcp_sequence: INVALID_END_SEQUENCE,
+    counted as BeyondWindow; measured on 6.18)."""
+    p, conn = _small_window()
+    (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"a" * 1000), at=0.02)
+    assert p.rel(ack) == (".", 1, 1001, 0)
+    window = ack.window << 7
+    out = p.feed(p.seg(ACK, seq=1001, payload=b"b" * (window + 1)), at=0.03)
+    assert p.rels(out) == [(".", 1, 1001, 0)]
+    assert p.eng.counters["BeyondWindow"] == 1
+    # What fits is taken; a FIN just past the right edge too (Linux 6.18 tcp_sequence:
+    # "Some stacks are known to handle FIN incorrectly").
+    out = p.feed(p.seg(ACK | FIN, seq=1001, payload=b"b" * window), at=0.04)
+    out += [s for _, s in p.run_until(0.5)]
+    assert p.rels(out) == [(".", 1, 1002 + window, 0)]
+    assert conn.state == State.CLOSE_WAIT
+    assert conn.recv(5000, p.now) == b"a" * 1000 + b"b" * window
+
+
+def test_a_segment_at_the_right_edge_of_an_empty_queue_is_out_of_window() -> None:
+    """A segment starting exactly at the right edge passes tcp_sequence into an empty queue,
+    then tcp_data_queue drops it ("Out of window. F.e. zero window probe.") and ACKs at once,
+    in quick-ACK mode: no out-of-order queueing."""
+    p, conn = _small_window()
+    out = p.feed(p.seg(ACK, seq=2049, payload=b"x" * 100), at=0.02)
+    assert p.rels(out) == [(".", 1, 1, 0)]
+    assert p.eng.counters["TCPOFOQueue"] == 0 and (conn.rcvbuf is None or conn.rcvbuf.ooo_bytes == 0)
 
 
 # ---------------------------------------------------------------------------- zero window, persist

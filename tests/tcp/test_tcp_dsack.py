@@ -125,3 +125,36 @@ def test_no_dsack_without_sack_or_with_the_knob_off() -> None:
         (ack,) = peer.feed(peer.seg(ACK, seq=50, payload=b"d" * 25), at=0.1)
         assert peer.rel(ack) == (".", 1, 100, 0)
         assert ack.sack == ()
+
+
+def test_a_fin_on_a_partly_duplicate_segment_clears_the_d_sack() -> None:
+    """Linux tcp_data_queue records the D-SACK for the old head of a segment
+    (tcp_dsack_set(seq, rcv_nxt)), queues the rest, and then its FIN reaches tcp_fin, which
+    resets the SACK state (tcp_sack_reset): the ACK of the FIN carries no SACK block at all.
+    Without the FIN, the same segment's ACK reports the old head, at once (quick-ACK mode);
+    the FIN's ACK waits the 40 ms ato (tcp_fin enters ping-pong mode)."""
+    for fin, sent, blocks in ((0, (0.2, ".", 1, 150, 0), [(50, 100)]),
+                              (FIN, (0.24, ".", 1, 151, 0), [])):
+        p = Peer()
+        conn = p.accept()
+        (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"a" * 99), at=0.1)  # quick-ACK mode: at once
+        assert p.rel(ack) == (".", 1, 100, 0)
+        out = [(0.2, s) for s in p.feed(p.seg(ACK | fin, seq=50, payload=b"d" * 100), at=0.2)]
+        out += p.run_until(0.5)
+        assert p.trels(out) == [sent]
+        assert _sack(p, out[0][1]) == blocks
+        assert conn.fin_rcvd == bool(fin)
+
+
+def test_out_of_order_data_beyond_the_fin_is_dropped_when_the_fin_is_reached() -> None:
+    """Linux tcp_fin purges the out-of-order queue ("It _is_ possible, that we have something
+    out-of-order _after_ FIN ... For now drop them"): no SACK block for it follows."""
+    p = Peer()
+    conn = p.accept()
+    (ack,) = p.feed(p.seg(ACK, seq=300, payload=b"o" * 100), at=0.1)  # beyond the FIN to come
+    assert _sack(p, ack) == [(300, 400)]
+    out = p.feed(p.seg(ACK | FIN, seq=1, payload=b"a" * 99), at=0.2)
+    out += [s for _, s in p.run_until(0.5)]
+    assert [p.rel(s) for s in out] == [(".", 1, 101, 0)]
+    assert _sack(p, out[0]) == []
+    assert conn.rcvbuf is not None and conn.rcvbuf.ooo_bytes == 0

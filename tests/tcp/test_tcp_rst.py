@@ -108,6 +108,20 @@ def test_syn_on_an_established_connection_gets_a_challenge_ack() -> None:
     assert p.eng.counters["TCPSYNChallenge"] == 1 and p.eng.counters["TCPChallengeACK"] == 1
 
 
+def test_an_ack_for_unsent_data_is_dropped_silently_in_established_only() -> None:
+    """Linux tcp_ack: an ACK beyond snd_nxt is dropped (TCP_ACK_UNSENT_DATA); in ESTABLISHED
+    (tcp_rcv_established) nothing answers it, in the other states tcp_rcv_state_process sends a
+    challenge ACK (RFC 5961 section 5.2). The Linux suite's ts_recent/invalid_ack.pkt: the bad
+    segment's timestamp is not taken either."""
+    p, conn = established(ts=True)
+    assert p.feed(p.seg(FIN | ACK, seq=1, ack=9999, ts_val=200000, ts_ecr=0), at=0.1) == []
+    assert conn.state == State.ESTABLISHED
+    (ack,) = p.feed(p.seg(ACK, seq=1, payload=b"x" * 1000, ts_val=201, ts_ecr=0), at=0.1)
+    assert p.rel(ack) == (".", 1, 1001, 0) and ack.ts_ecr == 201
+    p.feed(p.seg(FIN | ACK, seq=1001), at=0.2)  # CLOSE_WAIT
+    assert p.rels(p.feed(p.seg(ACK, seq=1002, ack=9999, ts_val=202, ts_ecr=0), at=0.3)) == [(".", 1, 1002, 0)]
+
+
 def test_rst_at_the_fin_sequence_counts_even_after_the_fin_was_acked() -> None:
     """Linux tcp_reset_check: RCV.NXT - 1 is below the window once our ACK of the FIN went out,
     yet still accepted in CLOSE-WAIT (EPIPE) and LAST-ACK (ECONNRESET)."""

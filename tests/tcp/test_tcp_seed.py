@@ -72,7 +72,8 @@ def test_four_way_close_client_first() -> None:
     """TCP 四次挥手过程是怎样的？/ 为什么挥手需要四次？
 
     The client closes: FIN (FIN_WAIT_1); the server's kernel ACKs it by itself
-    (CLOSE_WAIT; Linux holds that ACK 40 ms hoping the application closes too);
+    (CLOSE_WAIT; Linux holds that ACK hoping the application closes too, but on a
+    connection that has received no data only until the next tick, 4 ms at HZ=250);
     the application closes a second later: FIN (LAST_ACK); the client ACKs it
     and waits in TIME_WAIT for 60 s. Four segments, because the server's ACK
     and FIN are sent at different moments, by the kernel and by the application.
@@ -85,7 +86,7 @@ def test_four_way_close_client_first() -> None:
     p.run(until=T0 + 1.5)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),
-        (0.0405, "b", ".", 1, 2, 0, True),  # delayed ACK: 40 ms
+        (0.0045, "b", ".", 1, 2, 0, True),  # delayed ACK: ato is 0 (no data came), one tick
         (0.5, "b", "F.", 1, 2, 0, True),
         (0.5005, "a", ".", 2, 2, 0, True),
     ]
@@ -110,7 +111,7 @@ def test_four_way_close_server_first() -> None:
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "b", "F.", 1, 1, 0, True),
-        (0.0405, "a", ".", 1, 2, 0, True),
+        (0.0045, "a", ".", 1, 2, 0, True),  # no data came: ACKed at the next tick
         (0.5, "a", "F.", 1, 2, 0, True),
         (0.5005, "b", ".", 2, 2, 0, True),
     ]
@@ -158,7 +159,7 @@ def test_first_fin_lost_is_retransmitted_after_the_rto() -> None:
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, False),
         (RTO, "a", "F.", 1, 1, 0, True),
-        (round(RTO + 0.0405, 6), "b", ".", 1, 2, 0, True),
+        (round(RTO + 0.0045, 6), "b", ".", 1, 2, 0, True),
     ]
     assert (client.state, server.state) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
     assert p.a.counters["RetransSegs"] == 1
@@ -198,7 +199,7 @@ def test_ack_of_the_first_fin_lost() -> None:
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),
-        (0.0405, "b", ".", 1, 2, 0, False),
+        (0.0045, "b", ".", 1, 2, 0, False),
         (RTO, "a", "F.", 1, 1, 0, True),
         (round(RTO + 0.0005, 6), "b", ".", 1, 2, 0, True),  # a duplicate: ACKed without delay
     ]
@@ -247,7 +248,7 @@ def test_every_server_fin_lost_both_sides_give_up() -> None:
     assert len(fins) == 9
     assert client.state == server.state == State.CLOSED
     (fin2_end,) = [t for old, new, t in state_changes(rec_a) if new == State.CLOSED]
-    assert fin2_end == pytest.approx(T0 + 0.0405 + 0.0005 + 60)  # 60 s after the ACK of its FIN
+    assert fin2_end == pytest.approx(T0 + 0.0045 + 0.0005 + 60)  # 60 s after the ACK of its FIN
     assert not p.a.timewait_entries() and not p.b.timewait_entries()
     assert p.a.counters["OutRsts"] == p.b.counters["OutRsts"] == 0
 
@@ -530,20 +531,46 @@ def test_delayed_ack_rides_on_the_response_or_waits_40_ms() -> None:
 def test_three_segment_close_when_the_server_closes_within_the_delay() -> None:
     """...因为 TCP 延迟确认机制是默认开启的，所以导致我们抓包时，看见三次挥手的次数比四次挥手还多.
 
-    The server application closes 10 ms after the client's FIN arrived, within
-    the 40 ms its kernel holds the ACK: the ACK rides on the server's FIN, and
-    the capture shows three segments: FIN, FIN+ACK, ACK.
+    The client sent a request and read the answer, so the server has received data: its
+    ACK timeout (ato) is 40 ms (Linux tcp_event_data_recv). The client's FIN is then held
+    that long, and the server application closes 10 ms after it arrived: the ACK rides on
+    the server's FIN, and the capture shows three segments: FIN, FIN+ACK, ACK.
     """
+    p, client, server = opened()
+    client.send(b"GET /", p.now)
+    p.run(until=T0 + 0.01)
+    assert server.recv(100, p.now) == b"GET /"
+    server.send(b"200 /", p.now)
+    p.run(until=T0 + 0.1)
+    assert client.recv(100, p.now) == b"200 /"
+    client.close(p.now)
+    p.run(until=T0 + 0.1105)
+    assert server.state == State.CLOSE_WAIT
+    server.close(p.now)
+    p.run(until=T0 + 1.0)
+    assert log(p, client, server, since=T0 + 0.05) == [
+        (0.1, "a", "F.", 6, 6, 0, True),
+        (0.1105, "b", "F.", 6, 7, 0, True),
+        (0.111, "a", ".", 7, 7, 0, True),
+    ]
+    assert (client.state, server.state) == (State.TIME_WAIT, State.CLOSED)
+    assert p.b.counters["DelayedACKs"] == 0
+
+
+def test_fin_on_a_connection_without_data_is_acked_within_a_tick() -> None:
+    """The same close on a connection that has received no data: the server's ato is still 0,
+    so Linux's tcp_send_delayed_ack times the ACK for `jiffies + 0` and it leaves at the next
+    tick (4 ms at HZ=250). An application closing 10 ms later is too late to carry it: four
+    segments, and one delayed-ACK timer fired."""
     p, client, server = opened()
     client.close(p.now)
     p.run(until=T0 + 0.0105)
-    assert server.state == State.CLOSE_WAIT
     server.close(p.now)
     p.run(until=T0 + 1.0)
     assert log(p, client, server) == [
         (0.0, "a", "F.", 1, 1, 0, True),
+        (0.0045, "b", ".", 1, 2, 0, True),
         (0.0105, "b", "F.", 1, 2, 0, True),
         (0.011, "a", ".", 2, 2, 0, True),
     ]
-    assert (client.state, server.state) == (State.TIME_WAIT, State.CLOSED)
-    assert p.b.counters["DelayedACKs"] == 0
+    assert p.b.counters["DelayedACKs"] == 1

@@ -1,0 +1,134 @@
+"""How long the ACK of a bare FIN waits, the kernel's and minitcp's, measured on the wire.
+
+Linux times a delayed ACK by its ACK timeout `ato` (tcp_send_delayed_ack). On a connection
+that has received no data, ato is still 0 and the ACK of the peer's FIN is sent at the next
+timer tick (4 ms at HZ=250); once data has come, ato is 40 ms (tcp_event_data_recv). Each
+test closes a connection from a kernel client with shutdown(SHUT_WR), once without and once
+after a request, and times the ACK from packet timestamps (SO_TIMESTAMPNS on a packet
+socket): between two kernel sockets on `lo`, and between a kernel client and minitcp on
+its TUN device. Kernel sockets use CUBIC (TCP_CONGESTION), as Linux hosts ship it.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+from collections.abc import Callable
+
+import pytest
+import trio
+
+from minitcp.sockets import Socket
+from minitcp.stack import Stack
+
+ADDR = "198.18.0.2"  # minitcp
+PEER = "198.18.0.1"  # the kernel (the TUN device's address)
+_ETH_P_ALL = 0x0003
+_SO_TIMESTAMPNS = 35  # asm-generic/socket.h (Python's socket module does not name it)
+_PACKET_OUTGOING = 4
+_ARPHRD_LOOPBACK = 772  # lo's frames carry a 14-byte Ethernet header; a TUN device's none
+_FIN, _ACK = 0x01, 0x10
+# The bounds the measurements must fall in: within a tick, or the 40 ms ato and a tick; each
+# with room for a machine busy with other tests (minitcp runs in this test's event loop).
+NO_DATA = (0.0, 0.025)
+AFTER_DATA = (0.038, 0.150)
+
+
+def _cubic(sock: socket.socket) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+
+
+def _fin_ack_delay(sniffer: socket.socket, closer_port: int) -> float:
+    """Read packets until a FIN from `closer_port` and the ACK that covers it; the time between
+    them, from the kernel's receive timestamps. Run in a thread."""
+    fin_at = fin_end = None
+    while True:
+        data, anc, _, addr = sniffer.recvmsg(65535, 64)
+        if addr[3] == _ARPHRD_LOOPBACK:
+            if addr[2] == _PACKET_OUTGOING:
+                continue  # lo shows each packet twice
+            data = data[14:]
+        if len(data) < 40 or data[9] != socket.IPPROTO_TCP:
+            continue
+        tcp = data[(data[0] & 0x0F) * 4:]
+        sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
+        flags = tcp[13]
+        sec, nsec = struct.unpack("qq", anc[0][2][:16])
+        at = sec + nsec / 1e9
+        if sport == closer_port and flags & _FIN:
+            fin_at, fin_end = at, (seq + 1) & 0xFFFFFFFF
+        elif fin_at is not None and dport == closer_port and flags & _ACK and ack == fin_end:
+            return at - fin_at
+
+
+def _sniffer(iface: str) -> socket.socket:
+    sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+    sniffer.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    sniffer.bind((iface, 0))
+    sniffer.settimeout(5)
+    return sniffer
+
+
+def _close_and_time(sniffer: socket.socket, client: socket.socket, server_reads: Callable[[], object],
+                    with_data: bool) -> float:
+    """The client sends a request (or not), then shuts its sending side down; the ACK delay."""
+    if with_data:
+        client.sendall(b"GET /")
+        server_reads()
+    with sniffer:
+        client.shutdown(socket.SHUT_WR)
+        return _fin_ack_delay(sniffer, client.getsockname()[1])
+
+
+@pytest.mark.parametrize(("with_data", "bounds"), [(False, NO_DATA), (True, AFTER_DATA)])
+async def test_the_kernel_acks_a_fin_by_its_ato(tun_stack: Stack, with_data: bool,
+                                                bounds: tuple[float, float]) -> None:
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)  # a private namespace's own lo
+
+    def measure() -> float:
+        with socket.socket() as srv, socket.socket() as client:
+            _cubic(srv)
+            srv.bind((PEER, 0))
+            srv.listen()
+            _cubic(client)
+            client.connect(srv.getsockname())
+            conn, _ = srv.accept()
+            with conn:
+                return _close_and_time(_sniffer("lo"), client, lambda: conn.recv(100), with_data)
+
+    with trio.fail_after(10):
+        delay = await trio.to_thread.run_sync(measure)
+    assert bounds[0] <= delay <= bounds[1], f"the kernel ACKed the FIN after {delay * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(("with_data", "bounds"), [(False, NO_DATA), (True, AFTER_DATA)])
+async def test_minitcp_acks_a_fin_as_the_kernel_does(tun_stack: Stack, tun_name: str, with_data: bool,
+                                                     bounds: tuple[float, float]) -> None:
+    listener = Socket(tun_stack)
+    listener.bind(("", 5000))
+    listener.listen(4)
+    sniffer = _sniffer(tun_name)
+    with trio.fail_after(10):
+        client = socket.socket()
+        _cubic(client)
+        await trio.to_thread.run_sync(client.connect, (ADDR, 5000))
+        ours, _ = await listener.accept()
+        with client:
+            if with_data:
+                await trio.to_thread.run_sync(client.sendall, b"GET /")
+                assert await ours.recv(100) == b"GET /"
+            async with trio.open_nursery() as nursery:
+                result: list[float] = []
+
+                async def sniff() -> None:
+                    result.append(await trio.to_thread.run_sync(
+                        _fin_ack_delay, sniffer, client.getsockname()[1]))
+
+                nursery.start_soon(sniff)
+                await trio.sleep(0.05)  # the sniffer is reading
+                client.shutdown(socket.SHUT_WR)
+        sniffer.close()
+        ours.close()
+    (delay,) = result
+    assert bounds[0] <= delay <= bounds[1], f"minitcp ACKed the FIN after {delay * 1000:.1f} ms"
