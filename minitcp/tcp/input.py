@@ -159,6 +159,9 @@ def _syn_acked(conn: Connection, ack: int) -> None:
     conn.recovery.rtt_time = None
     conn.recovery.retransmits = 0
     conn.cancel_timer(TimerKind.RTO)
+    # Linux tcp_finish_connect / tcp_create_openreq_child: the time since data came in
+    # (TCP_INFO's last_data_recv, the ATO estimate) counts from the handshake's end.
+    conn.delack.lrcvtime = conn.engine.now
 
 
 # ------------------------------------------------------------------ synchronized states (3.10.7.4)

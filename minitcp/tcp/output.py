@@ -92,9 +92,17 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
     """Hand a segment to the engine's output, counting it (and telling an observer)."""
     eng = conn.engine
     eng.out.append(seg)
-    eng.counters["OutSegs"] += tso.wire_count(seg)
+    segs = tso.wire_count(seg)
+    eng.counters["OutSegs"] += segs
+    # TCP_INFO's counts (Linux __tcp_transmit_skb, __tcp_retransmit_skb).
+    conn.segs_out += segs
+    if seg.payload:
+        conn.data_segs_out += segs
+        conn.bytes_sent += len(seg.payload)
     if retransmit:
         eng.counters["RetransSegs"] += 1
+        conn.total_retrans += segs
+        conn.bytes_retrans += len(seg.payload)
     if eng.observer is not None:
         # An observer sees the segments the wire will carry, a TSO segment's one by one.
         for piece in tso.split(seg) if seg.gso else (seg,):
@@ -175,8 +183,12 @@ def send_room(conn: Connection) -> int:
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
-def transmit(conn: Connection) -> None:
-    """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1)."""
+def transmit(conn: Connection, more: bool = False) -> None:
+    """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
+
+    `more`: the write that calls this said MSG_MORE, so its last partial segment waits as
+    under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    """
     if conn.state not in _DATA_STATES:
         return
     eng = conn.engine
@@ -198,7 +210,7 @@ def transmit(conn: Connection) -> None:
             n = min(unsent, mss, usable)
             if n <= 0:
                 break
-            if n < mss and not _small_segment_ok(conn, n, unsent, in_flight):
+            if n < mss and not _small_segment_ok(conn, n, unsent, in_flight, more):
                 break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
                 cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
@@ -228,7 +240,7 @@ def transmit(conn: Connection) -> None:
         conn.set_timer(TimerKind.PERSIST, now + max(conn.recovery.rto, knobs.tcp_rto_min))
 
 
-def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int) -> bool:
+def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, more: bool = False) -> bool:
     """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4).
 
     Nagle in Minshall's form, as Linux (tcp_nagle_check, tcp_minshall_check): a small
@@ -238,7 +250,12 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int) -> 
     if n < unsent:
         # Window-limited: send only a worthwhile part of the largest window seen.
         return n >= conn.max_snd_wnd // 2 and conn.max_snd_wnd > 0
-    if options(conn).nodelay or in_flight == 0 or conn.fin_queued:
+    if conn.fin_queued:
+        return True
+    opts = options(conn)
+    if opts.cork or more:
+        return False  # Linux tcp_nagle_check: a corked partial segment waits (a FIN does not)
+    if opts.nodelay or in_flight == 0:
         return True
     small_in_flight = seq_gt(conn.snd_sml, conn.snd_una) and not seq_gt(conn.snd_sml, conn.snd_nxt)
     return not small_in_flight

@@ -56,7 +56,16 @@ def _on_rto(conn: Connection) -> None:
     """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
     eng = conn.engine
     knobs = eng.knobs
-    if conn.recovery.retransmits >= _retry_limit(conn):
+    opts = options(conn)
+    if opts.user_timeout:
+        # Linux retransmits_timed_out with TCP_USER_TIMEOUT: the time since the first
+        # retransmission's original send (retrans_stamp) decides, not the count of retries.
+        if not conn.recovery.retransmits:
+            opts.retrans_stamp = eng.now - conn.recovery.rto  # the head left one RTO ago
+        expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= opts.user_timeout
+    else:
+        expired = conn.recovery.retransmits >= _retry_limit(conn)
+    if expired:
         if not (conn.state == State.SYN_RECEIVED and conn.listener is not None):
             # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
             # listener's half-open request dies without it (reqsk_timer_handler).
@@ -77,7 +86,11 @@ def _on_rto(conn: Connection) -> None:
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
     conn.recovery.rtt_time = None
     output.retransmit_head(conn)
-    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
+    rto = conn.recovery.rto
+    if opts.user_timeout:
+        # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.
+        rto = max(min(rto, opts.retrans_stamp + opts.user_timeout - eng.now), 0.001)
+    conn.set_timer(TimerKind.RTO, eng.now + rto)
 
 
 def _on_delack(conn: Connection) -> None:
@@ -109,7 +122,11 @@ def _on_persist(conn: Connection) -> None:
     # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
     # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
     # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
-    if conn.probes_out >= _retry_limit(conn):
+    opts = options(conn)
+    if opts.user_timeout and not conn.probes_out:
+        opts.retrans_stamp = eng.now  # Linux icsk_probes_tstamp: the first probe's time
+    if (conn.probes_out >= _retry_limit(conn) if not opts.user_timeout
+            else conn.probes_out and eng.now - opts.retrans_stamp >= opts.user_timeout):
         eng.counters["TCPAbortOnTimeout"] += 1
         conn.drop(Event.PROBES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   "zero-window probes unanswered")
@@ -141,7 +158,10 @@ def _on_keepalive(conn: Connection) -> None:
         conn.set_timer(TimerKind.KEEPALIVE, conn.last_recv + keep_time
                        if idle < keep_time else eng.now + keep_time)
         return
-    if conn.probes_out >= keepalive_probes(conn):
+    user_timeout = options(conn).user_timeout
+    # Linux tcp_keepalive_timer: TCP_USER_TIMEOUT, once set, replaces the count of probes.
+    if (user_timeout and idle >= user_timeout and conn.probes_out) or \
+            (not user_timeout and conn.probes_out >= keepalive_probes(conn)):
         eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
         output.send_active_rst(conn)
         conn.drop(Event.KEEPALIVE_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,

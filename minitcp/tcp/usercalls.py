@@ -40,7 +40,7 @@ def open_active(conn: Connection) -> None:
     output.send_syn(conn)
 
 
-def send(conn: Connection, data: bytes | memoryview, now: float) -> int:
+def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = False) -> int:
     """Queue bytes for sending (RFC 9293 section 3.10.2) at time `now`; returns how many were taken.
 
     Returns 0 while the buffer is full or the handshake is still under way.
@@ -52,15 +52,26 @@ def send(conn: Connection, data: bytes | memoryview, now: float) -> int:
         raise OSError(conn.take_error(), "connection failed")
     if conn.shut_wr or conn.state not in _CAN_SEND:
         raise OSError(errno.EPIPE, "cannot send after the write side is shut down")
-    room = output.send_room(conn)
+    room = write_room(conn)
     if room <= 0 or not data:
         return 0
     chunk = data if len(data) <= room else memoryview(data)[:room]
     if conn.sndbuf is None:
         conn.sndbuf = ByteQueue(SEND_COALESCE)
     conn.sndbuf.append(chunk)
-    output.transmit(conn)
+    output.transmit(conn, more)
     return len(chunk)
+
+
+def write_room(conn: Connection) -> int:
+    """Bytes a write may queue now: the send buffer's room, and under TCP_NOTSENT_LOWAT (or
+    the sysctl tcp_notsent_lowat) no more unsent bytes than the mark (Linux
+    sk_stream_memory_free stops tcp_sendmsg once write_seq - snd_nxt reaches it)."""
+    room = output.send_room(conn)
+    lowat = options(conn).notsent_lowat or conn.engine.knobs.tcp_notsent_lowat
+    if lowat < 0xFFFFFFFF:
+        room = min(room, lowat - seq_diff((conn.sndbuf_seq + conn.send_queued) & MASK, conn.snd_nxt))
+    return room
 
 
 def recv(conn: Connection, n: int, now: float, peek: bool = False) -> bytes | None:
