@@ -187,7 +187,9 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "rttvar": _us(rec.rttvar) if rec.srtt is not None else _us(knobs.tcp_rto_initial) // 4,
         "snd_ssthresh": ssthresh,
         "snd_cwnd": cwnd,
-        "advmss": conn.advmss,
+        # Linux takes the timestamp option off tp->advmss once it is agreed on
+        # (tcp_rcv_synsent_state_process, tcp_create_openreq_child).
+        "advmss": conn.advmss - (12 if conn.ts_ok and state != State.SYN_SENT else 0),
         "reordering": knobs.tcp_reordering,
         "rcv_rtt": _us(rwin.rcv_rtt.rtt) if rwin.rcv_rtt is not None else 0,
         "rcv_space": rwin.rcvq_space.space if rwin.rcvq_space is not None else 0,
