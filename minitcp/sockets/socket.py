@@ -41,9 +41,8 @@ MSG_EOR = int(_s.MSG_EOR)
 MSG_MORE = 0x8000  # include/linux/socket.h (Python's socket module lacks it)
 MSG_NOSIGNAL = int(_s.MSG_NOSIGNAL)
 # The flags each call understands; any other is refused with EOPNOTSUPP rather than ignored.
-# MSG_OOB (urgent data) and MSG_EOR (record boundaries that keep writes from sharing a
-# segment, Linux's TCP_SKB_CB(skb)->eor) are not implemented: refused, never half-done.
-_SEND_FLAGS = MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL
+# MSG_OOB (urgent data) is not implemented: refused, never half-done.
+_SEND_FLAGS = MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL | MSG_EOR
 _RECV_FLAGS = MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL
 # Linux include/uapi/linux/tcp.h: TCP_INQ, and the cmsg type that carries its value.
 TCP_INQ = 36
@@ -308,15 +307,15 @@ class Socket:
         ep = self._live()
         if flags & ~_SEND_FLAGS:
             raise OSError(errno.EOPNOTSUPP, f"send flags {flags & ~_SEND_FLAGS:#x} not supported by minitcp "
-                          "(MSG_OOB: urgent data; MSG_EOR: record boundaries)")
+                          "(MSG_OOB: urgent data)")
         conn = self._connected(ep, for_send=True)
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not view:
             await trio.lowlevel.checkpoint()
             return 0
-        more = bool(flags & MSG_MORE)
+        more, eor = bool(flags & MSG_MORE), bool(flags & MSG_EOR)
         while True:
-            n = conn.send(view, ep.stack.now(), more)
+            n = conn.send(view, ep.stack.now(), more, eor)
             if n:
                 ep.stack.kick()
                 await trio.lowlevel.checkpoint()

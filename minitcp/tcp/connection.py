@@ -288,9 +288,9 @@ class Connection:
 
     # ------------------------------------------------------------------ the application's calls
 
-    def send(self, data: bytes | memoryview, now: float, more: bool = False) -> int:
+    def send(self, data: bytes | memoryview, now: float, more: bool = False, eor: bool = False) -> int:
         """Queue bytes for sending; how many were taken (see `usercalls.send`)."""
-        return usercalls.send(self, data, now, more)
+        return usercalls.send(self, data, now, more, eor)
 
     def recv(self, n: int, now: float, peek: bool = False) -> bytes | None:
         """Up to n bytes; b"" at end of stream, None for nothing yet (see `usercalls.recv`)."""

@@ -207,10 +207,16 @@ def transmit(conn: Connection, more: bool = False) -> None:
         usable = min(cc.cwnd, conn.snd_wnd) - in_flight
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
-            n = min(unsent, mss, usable)
+            # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
+            # an skb marked eor), and a record that is not the last goes out past Nagle, as
+            # tcp_write_xmit pushes every skb but the write queue's tail.
+            opts = conn.opts
+            record = record_left(conn, conn.snd_nxt, unsent) if opts is not None and opts.eor else unsent
+            last = record == unsent
+            n = min(record, mss, usable)
             if n <= 0:
                 break
-            if n < mss and not _small_segment_ok(conn, n, unsent, in_flight, more):
+            if n < mss and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
                 cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
@@ -219,12 +225,16 @@ def transmit(conn: Connection, more: bool = False) -> None:
             if n == mss and tso_max:
                 # As many full segments as may go now, in one TSO segment: the ones this
                 # loop would have sent one by one (the sub-MSS rest still takes the test above).
-                n = min(unsent, usable, tso_max) // mss * mss
+                # A whole record that is not the last goes as one, its short tail included
+                # (Linux tcp_mss_split_point cuts only the queue's tail at a multiple of the MSS).
+                n = min(record, usable, tso_max)
+                if last or n < record:
+                    n = n // mss * mss
             off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
             flags = ACK
-            if n == unsent:
+            if n == record:
                 flags |= PSH
-                if conn.fin_queued:
+                if n == unsent and conn.fin_queued:
                     flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
             send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
             sent_any = True
@@ -240,7 +250,20 @@ def transmit(conn: Connection, more: bool = False) -> None:
         conn.set_timer(TimerKind.PERSIST, now + max(conn.recovery.rto, knobs.tcp_rto_min))
 
 
-def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, more: bool = False) -> bool:
+def record_left(conn: Connection, seq: int, unsent: int) -> int:
+    """Bytes from `seq` to the end of its MSG_EOR record (at most `unsent`); the records that
+    are all acknowledged are forgotten."""
+    opts = conn.opts
+    assert opts is not None
+    opts.eor = tuple(end for end in opts.eor if seq_gt(end, conn.snd_una))
+    for end in opts.eor:
+        if seq_gt(end, seq):
+            return min(seq_diff(end, seq), unsent)
+    return unsent
+
+
+def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, more: bool = False,
+                      last: bool = True) -> bool:
     """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4).
 
     Nagle in Minshall's form, as Linux (tcp_nagle_check, tcp_minshall_check): a small
@@ -250,6 +273,8 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, mor
     if n < unsent:
         # Window-limited: send only a worthwhile part of the largest window seen.
         return n >= conn.max_snd_wnd // 2 and conn.max_snd_wnd > 0
+    if not last:
+        return True  # a whole MSG_EOR record with more behind it: Linux's TCP_NAGLE_PUSH
     if conn.fin_queued:
         return True
     opts = options(conn)
@@ -301,6 +326,8 @@ def retransmit_head(conn: Connection) -> None:
     # skb as it went out; RFC 9293 section 3.8.6.2.1 forbids sending past the window).
     limit = max(seq_diff(conn.snd_max, conn.snd_una), conn.snd_wnd)
     n = min(conn.mss, buflen - off, limit) if buflen > off else 0
+    if n and conn.opts is not None and conn.opts.eor:
+        n = record_left(conn, conn.snd_una, n)  # a resent segment ends with its record too
     flags = ACK
     payload: bytes | memoryview
     if n:

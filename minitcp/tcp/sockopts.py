@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 
 class SockOpts:
-    __slots__ = ("congestion", "cork", "keepalive", "keepcnt", "keepidle", "keepintvl", "linger", "nodelay",
-                 "notsent_lowat", "retrans_stamp", "sndbuf", "tos", "ttl", "user_mss", "user_timeout")
+    __slots__ = ("congestion", "cork", "eor", "keepalive", "keepcnt", "keepidle", "keepintvl", "linger",
+                 "nodelay", "notsent_lowat", "retrans_stamp", "sndbuf", "tos", "ttl", "user_mss",
+                 "user_timeout")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -43,6 +44,9 @@ class SockOpts:
         # counts from there (Linux tp->retrans_stamp, icsk_probes_tstamp).
         self.retrans_stamp = 0.0
         self.congestion = "reno"  # TCP_CONGESTION: the only algorithm minitcp has (congestion.NewReno)
+        # Where the MSG_EOR records not yet acknowledged end (sequence numbers, in order): no
+        # segment crosses one (Linux TCP_SKB_CB(skb)->eor, tcp_skb_can_collapse_to).
+        self.eor: tuple[int, ...] = ()
 
 
 # The settings of a connection that set none, shared and never written.
@@ -107,6 +111,12 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.congestion = str(value)
     else:
         raise ValueError(f"unknown option {name!r}")
+
+
+def end_record(conn: Connection, seq: int) -> None:
+    """MSG_EOR: a record ends at `seq` (see SockOpts.eor)."""
+    opts = _own(conn)
+    opts.eor = (*opts.eor, seq)
 
 
 def set_rcvbuf(conn: Connection, size: int) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import output
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
-from .sockopts import apply_option, options
+from .sockopts import apply_option, end_record, options
 from .states import Event, State
 from .timers import INF, TimerKind
 
@@ -40,7 +40,8 @@ def open_active(conn: Connection) -> None:
     output.send_syn(conn)
 
 
-def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = False) -> int:
+def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = False,
+         eor: bool = False) -> int:
     """Queue bytes for sending (RFC 9293 section 3.10.2) at time `now`; returns how many were taken.
 
     Returns 0 while the buffer is full or the handshake is still under way.
@@ -59,6 +60,10 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
     if conn.sndbuf is None:
         conn.sndbuf = ByteQueue(SEND_COALESCE)
     conn.sndbuf.append(chunk)
+    if eor and len(chunk) == len(data):
+        # MSG_EOR: the record ends with this write, once all of it is queued (Linux tcp_sendmsg
+        # marks the tail skb eor only when no data is left).
+        end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
     output.transmit(conn, more)
     return len(chunk)
 

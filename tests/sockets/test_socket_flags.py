@@ -59,7 +59,7 @@ async def test_msg_waitall(net: Net, autojump_clock: MockClock) -> None:
 
 async def test_refused_flags(net: Net, autojump_clock: MockClock) -> None:
     cli, srv = await connected_pair(net)
-    for flags in (MSG_OOB, MSG_EOR, 0x40000000):
+    for flags in (MSG_OOB, 0x40000000):
         with pytest.raises(OSError) as e:
             await cli.send(b"x", flags)
         assert e.value.errno == errno.EOPNOTSUPP
@@ -105,6 +105,46 @@ async def test_msg_more_holds_only_until_a_write_without_it(net: Net, autojump_c
     await settle()
     assert payloads(net, "a", mark) == [8]  # one segment
     assert await srv.recv(100) == b"headbody"
+
+
+async def test_msg_eor_keeps_records_in_segments_of_their_own(net: Net, autojump_clock: MockClock) -> None:
+    cli, srv = await connected_pair(net)
+    mark = len(net.wire)
+    # Without MSG_EOR, Nagle holds the second small write and the third joins it.
+    for part in (b"a" * 100, b"b" * 100, b"c" * 100):
+        await cli.send(part)
+    assert await srv.recv(1000) + await srv.recv(1000) == b"a" * 100 + b"b" * 100 + b"c" * 100
+    assert payloads(net, "a", mark) == [100, 200]
+    mark = len(net.wire)
+    # With it, the record ending in "b" goes alone (and past Nagle, once "a" is acknowledged:
+    # it is not the last data queued); "c" waits for it as Nagle says.
+    await cli.send(b"a" * 100)
+    await cli.send(b"b" * 100, MSG_EOR)
+    await cli.send(b"c" * 100)
+    got = b""
+    while len(got) < 300:
+        got += await srv.recv(1000)
+    assert got == b"a" * 100 + b"b" * 100 + b"c" * 100
+    assert payloads(net, "a", mark) == [100, 100, 100]
+    # A record larger than the MSS is cut into segments that end with it.
+    mark = len(net.wire)
+    await cli.send(b"d" * 2000, MSG_EOR)
+    await cli.send(b"e" * 2000)
+    got = b""
+    while len(got) < 4000:
+        got += await srv.recv(8000)
+    assert payloads(net, "a", mark) == [1448, 552, 1448, 552]
+
+
+async def test_msg_eor_records_are_resent_alone(net: Net, autojump_clock: MockClock) -> None:
+    cli, _srv = await connected_pair(net)
+    cli.setsockopt(TCP, _s.TCP_NODELAY, 1)
+    net.unplug("b")
+    mark = len(net.wire)
+    await cli.send(b"a" * 100, MSG_EOR)
+    await cli.send(b"b" * 100)
+    await trio.sleep(0.3)  # one timeout: the head is resent, only as far as its record's end
+    assert payloads(net, "a", mark) == [100, 100, 100]
 
 
 async def test_tcp_congestion(net: Net, autojump_clock: MockClock) -> None:
