@@ -510,8 +510,12 @@ class Socket:
                 ep.conn.apply_option("congestion", ca_name, ep.stack.now())
             return
         if (level, option) == (_s.IPPROTO_TCP, TCP_DEFER_ACCEPT):
-            raise OSError(errno.ENOPROTOOPT, "Protocol not available (TCP_DEFER_ACCEPT is not supported "
-                          "by minitcp)")
+            seconds = int.from_bytes(value[:4], "little", signed=True) if isinstance(value, bytes) else value
+            # Linux keeps the number of SYN-ACK retransmissions that cover the time asked for.
+            ep.set_option("defer_accept", secs_to_retrans(seconds))
+            if ep.listener is not None:
+                ep.listener.options = _tcp_options(ep)
+            return
         if (level, option) == (_s.IPPROTO_TCP, TCP_INFO):
             raise OSError(errno.ENOPROTOOPT, "Protocol not available (TCP_INFO is read only)")
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
@@ -572,8 +576,7 @@ class Socket:
         if (level, option) == (_s.IPPROTO_TCP, TCP_CONGESTION):
             return ep.options.get("congestion", "reno").encode().ljust(_CA_NAME_MAX, b"\0")
         if (level, option) == (_s.IPPROTO_TCP, TCP_DEFER_ACCEPT):
-            raise OSError(errno.ENOPROTOOPT, "Protocol not available (TCP_DEFER_ACCEPT is not supported "
-                          "by minitcp)")
+            return retrans_to_secs(ep.options.get("defer_accept", 0))
         if (level, option) == (_s.SOL_SOCKET, _s.SO_ERROR):
             return conn.take_error() if conn is not None else 0
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
@@ -632,6 +635,35 @@ class Socket:
     def _woken(self, ep: Endpoint) -> None:
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
+
+
+# TCP_DEFER_ACCEPT counts in SYN-ACK retransmissions, from TCP_TIMEOUT_INIT (1 s) doubling up to
+# TCP_RTO_MAX (120 s): Linux's constants, not the knobs (net/ipv4/tcp.c).
+_DEFER_TIMEOUT, _DEFER_RTO_MAX = 1, 120
+
+
+def secs_to_retrans(seconds: int) -> int:
+    """Linux secs_to_retrans: the retransmissions whose timeouts add up to `seconds` or more."""
+    res = 0
+    if seconds > 0:
+        timeout = period = _DEFER_TIMEOUT
+        res = 1
+        while seconds > period and res < 255:
+            res += 1
+            timeout = min(timeout << 1, _DEFER_RTO_MAX)
+            period += timeout
+    return res
+
+
+def retrans_to_secs(retrans: int) -> int:
+    """Linux retrans_to_secs: the seconds those retransmissions take (what getsockopt reports)."""
+    period = 0
+    if retrans > 0:
+        timeout = period = _DEFER_TIMEOUT
+        for _ in range(retrans - 1):
+            timeout = min(timeout << 1, _DEFER_RTO_MAX)
+            period += timeout
+    return period
 
 
 def _tcp_options(ep: Endpoint) -> dict[str, Any]:

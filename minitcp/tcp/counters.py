@@ -20,7 +20,7 @@ MIB = (
     "TCPPureAcks", "TCPHPAcks", "TCPOFOQueue", "TCPOFODrop", "TCPRcvQDrop", "TCPZeroWindowDrop",
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
-    "TCPConnectionErrors", "BusyPollRxPackets",
+    "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
 )
 
 

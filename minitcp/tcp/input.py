@@ -309,6 +309,15 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
         output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
         return False
     listener = conn.listener
+    opts = conn.opts
+    if listener is not None and opts is not None and conn.recovery.retransmits < opts.defer_accept \
+            and seg.seq == conn.rcv_nxt and not seg.payload and not seg.flags & FIN:
+        # TCP_DEFER_ACCEPT: a bare ACK does not complete the handshake; the request waits for
+        # data (Linux tcp_check_req: TCPDeferAcceptDrop, inet_rsk(req)->acked).
+        opts.defer_acked = True
+        conn.engine.counters["TCPDeferAcceptDrop"] += 1
+        note_drop(conn, seg, "TCP_DEFER_ACCEPT: a bare ACK, waiting for data")
+        return False
     if listener is not None and listener.accept_queue_full():
         eng = conn.engine
         eng.counters["ListenOverflows"] += 1

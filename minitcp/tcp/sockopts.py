@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 class SockOpts:
-    __slots__ = ("congestion", "cork", "eor", "keepalive", "keepcnt", "keepidle", "keepintvl", "linger",
-                 "nodelay", "notsent_lowat", "retrans_stamp", "sndbuf", "tos", "ttl", "user_mss",
-                 "user_timeout")
+    __slots__ = ("congestion", "cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
+                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "retrans_stamp", "sndbuf",
+                 "tos", "ttl", "user_mss", "user_timeout")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -47,6 +47,10 @@ class SockOpts:
         # Where the MSG_EOR records not yet acknowledged end (sequence numbers, in order): no
         # segment crosses one (Linux TCP_SKB_CB(skb)->eor, tcp_skb_can_collapse_to).
         self.eor: tuple[int, ...] = ()
+        # TCP_DEFER_ACCEPT, as Linux keeps it: SYN-ACK retransmissions to wait for data after a
+        # bare ACK (rskq_defer_accept), and whether that ACK came (inet_rsk(req)->acked).
+        self.defer_accept = 0
+        self.defer_acked = False
 
 
 # The settings of a connection that set none, shared and never written.
@@ -69,8 +73,8 @@ def _own(conn: Connection) -> SockOpts:
 
 def apply_option(conn: Connection, name: str, value: Any) -> None:
     """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-    keepidle, keepintvl, keepcnt, tos, ttl, cork, notsent_lowat, user_timeout (ms), congestion
-    (the socket layer has checked the ranges)."""
+    keepidle, keepintvl, keepcnt, tos, ttl, cork, notsent_lowat, user_timeout (ms), congestion,
+    defer_accept (in retransmissions) (the socket layer has checked the ranges)."""
     if name == "rcvbuf":
         set_rcvbuf(conn, int(value))  # a size and a lock that the receive window keeps
         return
@@ -109,6 +113,8 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.user_timeout = int(value) / 1000  # given in ms, as TCP_USER_TIMEOUT
     elif name == "congestion":
         opts.congestion = str(value)
+    elif name == "defer_accept":
+        opts.defer_accept = int(value)
     else:
         raise ValueError(f"unknown option {name!r}")
 

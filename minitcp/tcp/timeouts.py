@@ -46,7 +46,10 @@ def _retry_limit(conn: Connection) -> int:
     if conn.state == State.SYN_SENT:
         return knobs.tcp_syn_retries
     if conn.state == State.SYN_RECEIVED:
-        return knobs.tcp_synack_retries if conn.listener is not None else knobs.tcp_syn_retries
+        if conn.listener is None:
+            return knobs.tcp_syn_retries
+        # Linux reqsk_timer_handler: TCP_DEFER_ACCEPT's period may outlast tcp_synack_retries.
+        return max(knobs.tcp_synack_retries, options(conn).defer_accept)
     if conn.orphan:
         return knobs.orphan_retries
     return knobs.tcp_retries2
@@ -65,6 +68,11 @@ def _on_rto(conn: Connection) -> None:
         expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= opts.user_timeout
     else:
         expired = conn.recovery.retransmits >= _retry_limit(conn)
+    # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
+    # the deferring period ends, silent until its last retransmission, the data's last chance.
+    deferring = opts.defer_acked and conn.state == State.SYN_RECEIVED
+    if deferring and conn.recovery.retransmits < opts.defer_accept:
+        expired = False
     if expired:
         if not (conn.state == State.SYN_RECEIVED and conn.listener is not None):
             # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
@@ -77,15 +85,19 @@ def _on_rto(conn: Connection) -> None:
     syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
     if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
         conn.recovery.back_off(knobs)
+    # (Deferring, the SYN-ACK is resent only for the period's last chance.)
+    resend = not deferring or conn.recovery.retransmits + 1 >= opts.defer_accept
     if syn:
-        eng.counters["TCPSynRetrans"] += 1
+        if resend:
+            eng.counters["TCPSynRetrans"] += 1
     else:
         eng.counters["TCPTimeouts"] += 1
         conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
     conn.recovery.retransmits += 1
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
     conn.recovery.rtt_time = None
-    output.retransmit_head(conn)
+    if resend:
+        output.retransmit_head(conn)
     rto = conn.recovery.rto
     if opts.user_timeout:
         # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.

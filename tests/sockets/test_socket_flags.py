@@ -31,7 +31,7 @@ from minitcp.sockets.socket import (
 )
 from minitcp.tcp.states import State
 
-from .net import Net, connected_pair, settle
+from .net import B_ADDR, SYN, Net, connected_pair, settle
 
 SOL, TCP = _s.SOL_SOCKET, _s.IPPROTO_TCP
 
@@ -67,10 +67,6 @@ async def test_refused_flags(net: Net, autojump_clock: MockClock) -> None:
         with pytest.raises(OSError) as e:
             await srv.recv(10, flags)
         assert e.value.errno == errno.EOPNOTSUPP
-    for opt in (TCP_DEFER_ACCEPT,):
-        with pytest.raises(OSError) as e:
-            cli.setsockopt(TCP, opt, 5)
-        assert e.value.errno == errno.ENOPROTOOPT
 
 
 async def test_tcp_cork_holds_partial_segments(net: Net, autojump_clock: MockClock) -> None:
@@ -127,6 +123,45 @@ async def test_msg_eor_records_are_resent_alone(net: Net, autojump_clock: MockCl
     await cli.send(b"b" * 100)
     await trio.sleep(0.3)  # one timeout: the head is resent, only as far as its record's end
     assert payloads(net, "a", mark) == [100, 100, 100]
+
+
+async def test_tcp_defer_accept_waits_for_data(net: Net, autojump_clock: MockClock) -> None:
+    lst = Socket(net.b)
+    lst.setsockopt(TCP, TCP_DEFER_ACCEPT, 5)
+    assert lst.getsockopt(TCP, TCP_DEFER_ACCEPT) == 7  # 3 retransmissions: 1 + 2 + 4 s (secs_to_retrans)
+    lst.bind(("", 5000))
+    lst.listen(4)
+    cli = Socket(net.a)
+    await cli.connect((B_ADDR, 5000))  # the client is connected, the server keeps a request
+    await trio.sleep(2)
+    assert lst.poll() == 0 and net.b.engine.counters["TCPDeferAcceptDrop"] == 1
+    assert len(net.sent("b", has=SYN)) == 1  # no SYN-ACK resent while it waits
+    start = trio.current_time()
+    await cli.send(b"GET /")
+
+    async def accept() -> None:
+        srv, _ = await lst.accept()
+        assert await srv.recv(10) == b"GET /"
+
+    await accept()
+    assert trio.current_time() == start  # data completes the handshake at once
+
+
+async def test_tcp_defer_accept_period_ends_with_a_last_syn_ack(net: Net, autojump_clock: MockClock) -> None:
+    lst = Socket(net.b)
+    lst.setsockopt(TCP, TCP_DEFER_ACCEPT, 3)  # 2 retransmissions: 1 + 2 s
+    lst.bind(("", 5000))
+    lst.listen(4)
+    cli = Socket(net.a)
+    await cli.connect((B_ADDR, 5000))
+    await trio.sleep(2.9)
+    assert lst.poll() == 0
+    await trio.sleep(0.2)
+    # At the period's end the SYN-ACK goes again, the data's last chance (Linux syn_ack_recalc),
+    # and the client's ACK to it now completes the handshake, data or not (tcp_check_req).
+    assert [round(x.time, 3) for x in net.sent("b", has=SYN)] == [0.0, 3.0]
+    srv, _ = await lst.accept()
+    assert srv.state == State.ESTABLISHED
 
 
 async def test_tcp_congestion(net: Net, autojump_clock: MockClock) -> None:
