@@ -95,7 +95,8 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
     segs = tso.wire_count(seg)
     eng.counters["OutSegs"] += segs
     # TCP_INFO's counts (Linux __tcp_transmit_skb, __tcp_retransmit_skb).
-    conn.segs_out += segs
+    if not (seg.flags & SYN and conn.passive):
+        conn.segs_out += segs  # (Linux: a listener's request sends the SYN-ACK, and keeps the count)
     if seg.payload:
         conn.data_segs_out += segs
         conn.bytes_sent += len(seg.payload)

@@ -60,12 +60,15 @@ def _on_rto(conn: Connection) -> None:
     eng = conn.engine
     knobs = eng.knobs
     opts = options(conn)
-    if opts.user_timeout:
-        # Linux retransmits_timed_out with TCP_USER_TIMEOUT: the time since the first
-        # retransmission's original send (retrans_stamp) decides, not the count of retries.
+    syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+    user_timeout = 0.0 if syn else opts.user_timeout
+    if user_timeout:
+        # Linux tcp_write_timeout with TCP_USER_TIMEOUT (synchronized states only; a SYN counts
+        # its retries): the time since the first retransmission's original send (retrans_stamp)
+        # decides, not the count of retries (retransmits_timed_out).
         if not conn.recovery.retransmits:
             opts.retrans_stamp = eng.now - conn.recovery.rto  # the head left one RTO ago
-        expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= opts.user_timeout
+        expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= user_timeout
     else:
         expired = conn.recovery.retransmits >= _retry_limit(conn)
     # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
@@ -82,7 +85,6 @@ def _on_rto(conn: Connection) -> None:
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {conn.recovery.retransmits} retransmissions")
         return
-    syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
     if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
         conn.recovery.back_off(knobs)
     # (Deferring, the SYN-ACK is resent only for the period's last chance.)
@@ -99,9 +101,9 @@ def _on_rto(conn: Connection) -> None:
     if resend:
         output.retransmit_head(conn)
     rto = conn.recovery.rto
-    if opts.user_timeout:
+    if user_timeout:
         # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.
-        rto = max(min(rto, opts.retrans_stamp + opts.user_timeout - eng.now), 0.001)
+        rto = max(min(rto, opts.retrans_stamp + user_timeout - eng.now), 0.001)
     conn.set_timer(TimerKind.RTO, eng.now + rto)
 
 

@@ -133,6 +133,9 @@ async def test_kernel_tcp_info_through_minitcps_layout_and_ss_printer(
             assert k["bytes_acked"] == 1 + o["bytes_received"] == 1001  # the client's SYN counts
             assert k["bytes_received"] == o["bytes_acked"] == 10  # minitcp's side was passive
             assert k["data_segs_out"] == o["data_segs_in"] and k["data_segs_in"] == o["data_segs_out"]
+            # Every segment counted once on each side, but for minitcp's SYN-ACK, which Linux
+            # counts on the listener's request (the kernel's segs_in has it).
+            assert (k["segs_out"], k["segs_in"]) == (o["segs_in"], o["segs_out"] + 1)
             assert k["snd_mss"] == o["snd_mss"] and k["advmss"] == o["advmss"]
             printed = done.stdout.decode().splitlines()[-1].split()
             assert steady(tcp_info_text(k, "cubic").split()) == steady(printed)
