@@ -35,6 +35,7 @@ from .usercalls import SHUT_WR as SHUT_WR
 if TYPE_CHECKING:
     from ..wire.segment import Segment
     from .bytequeue import ByteQueue
+    from .chrono import Chrono
     from .engine import TcpEngine
     from .listener import Listener
     from .recvbuf import RecvBuffer
@@ -79,7 +80,7 @@ class Connection:
         "shut_rd", "shut_wr", "orphan", "error", "soft_error", "event_pending", "last_recv",
         # what TCP_INFO counts (RFC 4898 tcpEStatsPerf*; Linux tcp_sock segs_in ... bytes_retrans)
         "passive", "segs_in", "segs_out", "data_segs_in", "data_segs_out", "bytes_sent", "bytes_retrans",
-        "total_retrans",
+        "total_retrans", "chrono",
     )
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
@@ -133,6 +134,7 @@ class Connection:
         self.passive = False  # made by a listener for a SYN (Linux: born with its SYN-ACK acknowledged)
         self.segs_in = self.segs_out = self.data_segs_in = self.data_segs_out = 0
         self.bytes_sent = self.bytes_retrans = self.total_retrans = 0
+        self.chrono: Chrono | None = None  # made with the first data queued (chrono.py)
 
     def __repr__(self) -> str:
         from ..wire.ipv4 import ip_str

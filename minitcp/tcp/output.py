@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
+from . import chrono
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -244,6 +245,12 @@ def transmit(conn: Connection, more: bool = False) -> None:
             sent_any = True
         else:
             break
+    if conn.chrono is not None:
+        # Held back by the receiver's window: the next segment does not fit in it (Linux
+        # tcp_snd_wnd_test failing in tcp_write_xmit).
+        unsent = seq_diff(end, conn.snd_nxt)
+        room = conn.snd_wnd - seq_diff(conn.snd_nxt, conn.snd_una)
+        chrono.after_transmit(conn, sent_any, unsent, unsent > 0 and room < min(unsent, mss))
     if not sent_any and seq_diff(end, conn.snd_nxt) > 0 \
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK

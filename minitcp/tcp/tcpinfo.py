@@ -6,8 +6,8 @@ microseconds, except the last_* times in milliseconds; windows in bytes; cwnd an
 ssthresh in segments. `pack(info)` lays them out as the 248 bytes of Linux 6.12's
 include/uapi/linux/tcp.h struct tcp_info, which is what a C program's getsockopt reads.
 
-Fields minitcp cannot know (it keeps no SACK scoreboard, no delivery-rate samples, no
-chrono of busy time) read 0, as they do on a Linux connection that never used them;
+Fields minitcp cannot know (it keeps no SACK scoreboard, no delivery-rate samples, no RTO
+recovery records) read 0, as they do on a Linux connection that never used them;
 `NOT_TRACKED` names them. Some counts are derived rather than counted, to keep an idle
 connection small: bytes_acked and bytes_received from the sequence numbers (they wrap
 after 4 GiB, where Linux's are 64-bit), unacked and delivered in MSS-sized segments
@@ -68,9 +68,8 @@ LAYOUT = (
 STRUCT = struct.Struct("<" + "".join(code for _, code in LAYOUT))
 assert STRUCT.size == 248  # sizeof(struct tcp_info) on Linux 6.12 (x86-64)
 
-NOT_TRACKED = ("sacked", "fackets", "last_ack_sent", "delivery_rate", "busy_time", "rwnd_limited",
-               "sndbuf_limited", "delivered_ce", "dsack_dups", "reord_seen", "rcv_ooopack",
-               "rehash", "total_rto", "total_rto_recoveries", "total_rto_time")
+NOT_TRACKED = ("sacked", "fackets", "last_ack_sent", "delivery_rate", "delivered_ce", "dsack_dups",
+               "reord_seen", "rcv_ooopack", "rehash", "total_rto", "total_rto_recoveries", "total_rto_time")
 
 
 def _us(seconds: float) -> int:
@@ -156,6 +155,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
     data_acked = max(bytes_acked - (0 if conn.passive else 1), 0)
     delivered = (1 if synced else 0) + -(-data_acked // mss)
     notsent = max(seq_diff((conn.sndbuf_seq + conn.send_queued), conn.snd_nxt), 0)
+    # Linux tcp_get_info_chrono_stats: the time busy (all three kinds) and each limit.
+    busy, rwnd_limited, sndbuf_limited = conn.chrono.totals(now) if conn.chrono is not None else (0, 0, 0)
     return {
         "state": LINUX_STATE[state],
         "ca_state": ca_state,
@@ -205,9 +206,9 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "data_segs_in": conn.data_segs_in,
         "data_segs_out": conn.data_segs_out,
         "delivery_rate": 0,
-        "busy_time": 0,
-        "rwnd_limited": 0,
-        "sndbuf_limited": 0,
+        "busy_time": _us(busy),
+        "rwnd_limited": _us(rwnd_limited),
+        "sndbuf_limited": _us(sndbuf_limited),
         "delivered": delivered,
         "delivered_ce": 0,
         "bytes_sent": conn.bytes_sent,
