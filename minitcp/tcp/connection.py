@@ -35,10 +35,10 @@ from .usercalls import SHUT_WR as SHUT_WR
 if TYPE_CHECKING:
     from ..wire.segment import Segment
     from .bytequeue import ByteQueue
-    from .chrono import Chrono
     from .engine import TcpEngine
     from .listener import Listener
     from .recvbuf import RecvBuffer
+    from .sendlog import SendLog
     from .sockopts import SockOpts
 
 _LONG_AGO = -INF  # one float for every connection; `-INF` in __init__ would make one each
@@ -78,9 +78,8 @@ class Connection:
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
         "shut_rd", "shut_wr", "orphan", "error", "soft_error", "event_pending", "last_recv",
-        # what TCP_INFO counts (RFC 4898 tcpEStatsPerf*; Linux tcp_sock segs_in ... bytes_retrans)
-        "passive", "segs_in", "segs_out", "data_segs_in", "data_segs_out", "bytes_sent", "bytes_retrans",
-        "total_retrans", "chrono",
+        # what TCP_INFO counts (RFC 4898 tcpEStatsPerf*; Linux tcp_sock segs_in, total_retrans, ...)
+        "passive", "segs_in", "segs_out", "data_segs_in", "total_retrans", "sendlog",
     )
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
@@ -132,9 +131,8 @@ class Connection:
         self.event_pending = False
         self.last_recv = engine.now
         self.passive = False  # made by a listener for a SYN (Linux: born with its SYN-ACK acknowledged)
-        self.segs_in = self.segs_out = self.data_segs_in = self.data_segs_out = 0
-        self.bytes_sent = self.bytes_retrans = self.total_retrans = 0
-        self.chrono: Chrono | None = None  # made with the first data queued (chrono.py)
+        self.segs_in = self.segs_out = self.data_segs_in = self.total_retrans = 0
+        self.sendlog: SendLog | None = None  # made with the first data queued (sendlog.py)
 
     def __repr__(self) -> str:
         from ..wire.ipv4 import ip_str

@@ -17,7 +17,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
-from . import chrono, output, usercalls
+from . import output, sendlog, usercalls
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -424,8 +424,8 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
         conn.cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
     else:
         conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
-    if conn.chrono is not None:
-        chrono.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
+    if conn.sendlog is not None:
+        sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
     if conn.recovery.on_ack(acked, ack, flight, conn.mss):
         output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
     if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:

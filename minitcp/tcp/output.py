@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
-from . import chrono
+from . import sendlog
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -98,13 +98,15 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
     # TCP_INFO's counts (Linux __tcp_transmit_skb, __tcp_retransmit_skb).
     if not (seg.flags & SYN and conn.passive):
         conn.segs_out += segs  # (Linux: a listener's request sends the SYN-ACK, and keeps the count)
-    if seg.payload:
-        conn.data_segs_out += segs
-        conn.bytes_sent += len(seg.payload)
+    log = conn.sendlog
+    if seg.payload and log is not None:  # (data comes from the buffer the first write made, with it)
+        log.data_segs_out += segs
+        log.bytes_sent += len(seg.payload)
+        if retransmit:
+            log.bytes_retrans += len(seg.payload)
     if retransmit:
         eng.counters["RetransSegs"] += 1
         conn.total_retrans += segs
-        conn.bytes_retrans += len(seg.payload)
     if eng.observer is not None:
         # An observer sees the segments the wire will carry, a TSO segment's one by one.
         for piece in tso.split(seg) if seg.gso else (seg,):
@@ -245,12 +247,12 @@ def transmit(conn: Connection, more: bool = False) -> None:
             sent_any = True
         else:
             break
-    if conn.chrono is not None:
+    if conn.sendlog is not None:
         # Held back by the receiver's window: the next segment does not fit in it (Linux
         # tcp_snd_wnd_test failing in tcp_write_xmit).
         unsent = seq_diff(end, conn.snd_nxt)
         room = conn.snd_wnd - seq_diff(conn.snd_nxt, conn.snd_una)
-        chrono.after_transmit(conn, sent_any, unsent, unsent > 0 and room < min(unsent, mss))
+        sendlog.after_transmit(conn, sent_any, unsent, unsent > 0 and room < min(unsent, mss))
     if not sent_any and seq_diff(end, conn.snd_nxt) > 0 \
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK

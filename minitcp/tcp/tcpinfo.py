@@ -156,7 +156,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
     delivered = (1 if synced else 0) + -(-data_acked // mss)
     notsent = max(seq_diff((conn.sndbuf_seq + conn.send_queued), conn.snd_nxt), 0)
     # Linux tcp_get_info_chrono_stats: the time busy (all three kinds) and each limit.
-    busy, rwnd_limited, sndbuf_limited = conn.chrono.totals(now) if conn.chrono is not None else (0, 0, 0)
+    log = conn.sendlog
+    busy, rwnd_limited, sndbuf_limited = log.totals(now) if log is not None else (0, 0, 0)
     return {
         "state": LINUX_STATE[state],
         "ca_state": ca_state,
@@ -204,15 +205,15 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "notsent_bytes": notsent,
         "min_rtt": _us(rec.min_rtt) if rec.min_rtt is not None else NO_MIN_RTT,
         "data_segs_in": conn.data_segs_in,
-        "data_segs_out": conn.data_segs_out,
+        "data_segs_out": log.data_segs_out if log is not None else 0,
         "delivery_rate": 0,
         "busy_time": _us(busy),
         "rwnd_limited": _us(rwnd_limited),
         "sndbuf_limited": _us(sndbuf_limited),
         "delivered": delivered,
         "delivered_ce": 0,
-        "bytes_sent": conn.bytes_sent,
-        "bytes_retrans": conn.bytes_retrans,
+        "bytes_sent": log.bytes_sent if log is not None else 0,
+        "bytes_retrans": log.bytes_retrans if log is not None else 0,
         "dsack_dups": 0,
         "reord_seen": 0,
         "rcv_ooopack": 0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from . import chrono, output
+from . import output, sendlog
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, end_record, options
@@ -56,14 +56,14 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
     room = write_room(conn)
     if room <= 0 or not data:
         if data:
-            chrono.no_room(conn)
+            sendlog.no_room(conn)
         return 0
     chunk = data if len(data) <= room else memoryview(data)[:room]
     if conn.sndbuf is None:
         conn.sndbuf = ByteQueue(SEND_COALESCE)
-    chrono.data_queued(conn, seq_diff((conn.sndbuf_seq + len(conn.sndbuf)) & MASK, conn.snd_nxt))
+    sendlog.data_queued(conn, seq_diff((conn.sndbuf_seq + len(conn.sndbuf)) & MASK, conn.snd_nxt))
     if len(chunk) < len(data):
-        chrono.no_room(conn)  # the rest of the write waits for room
+        sendlog.no_room(conn)  # the rest of the write waits for room
     conn.sndbuf.append(chunk)
     if eor and len(chunk) == len(data):
         # MSG_EOR: the record ends with this write, once all of it is queued (Linux tcp_sendmsg

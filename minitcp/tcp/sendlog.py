@@ -1,11 +1,12 @@
-"""How long a connection has been busy sending, and what held it back: Linux's chronograph
-(tcp_output.c tcp_chrono_start / tcp_chrono_stop), which TCP_INFO reports as busy_time,
-rwnd_limited and sndbuf_limited, and `ss -i` as busy:, rwnd_limited:, sndbuf_limited:.
+"""What a connection's sending side has done since the application's first data: the data
+counters TCP_INFO reports (bytes_sent, bytes_retrans, data_segs_out) and Linux's chronograph
+of how long it has been busy sending and what held it back (tcp_output.c tcp_chrono_start /
+tcp_chrono_stop: TCP_INFO's busy_time, rwnd_limited, sndbuf_limited; `ss -i`'s busy:, ...).
 
 One condition is timed at a time, the most telling one: busy (data waits or is in flight),
 limited by the receiver's window, or limited by the send buffer (the application waited for
-room although the network had more to take). The chronograph is made with the first data
-the application queues (`conn.chrono`, None until then): an idle connection pays one slot.
+room although the network had more to take). The record is made with the first data the
+application queues (`conn.sendlog`, None until then): an idle connection pays one slot.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ UNSPEC, BUSY, RWND_LIMITED, SNDBUF_LIMITED = 0, 1, 2, 3
 _SNDBUF_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
 
 
-class Chrono:
-    __slots__ = ("kind", "nospace", "since", "stats")
+class SendLog:
+    __slots__ = ("bytes_retrans", "bytes_sent", "data_segs_out", "kind", "nospace", "since", "stats")
 
     def __init__(self) -> None:
+        # Linux tp->bytes_sent, bytes_retrans, data_segs_out (RFC 4898 tcpEStatsPerfHCDataOctetsOut,
+        # tcpEStatsPerfOctetsRetrans, tcpEStatsPerfDataSegsOut): retransmissions included.
+        self.bytes_sent = self.bytes_retrans = self.data_segs_out = 0
         self.kind = UNSPEC  # what is being timed (Linux tp->chrono_type)
         self.since = 0.0  # since when (tp->chrono_start)
         self.stats = [0.0, 0.0, 0.0]  # seconds busy, rwnd-limited, sndbuf-limited (tp->chrono_stat)
@@ -70,44 +74,44 @@ def _idle(conn: Connection) -> bool:
 def data_queued(conn: Connection, unsent_before: int) -> None:
     """The application queued data (Linux tcp_add_write_queue_tail: busy once the write queue
     has a head)."""
-    chrono = conn.chrono
-    if chrono is None:
-        chrono = conn.chrono = Chrono()
+    log = conn.sendlog
+    if log is None:
+        log = conn.sendlog = SendLog()
     if unsent_before == 0:
-        chrono.start(BUSY, conn.engine.now)
+        log.start(BUSY, conn.engine.now)
 
 
 def no_room(conn: Connection) -> None:
     """A write found the send buffer full and will wait (Linux sets SOCK_NOSPACE)."""
-    if conn.chrono is not None:
-        conn.chrono.nospace = True
+    if conn.sendlog is not None:
+        conn.sendlog.nospace = True
 
 
 def after_transmit(conn: Connection, sent: bool, unsent: int, rwnd_limited: bool) -> None:
     """The end of tcp_write_xmit: time the receiver's window if it held data back; and
     tcp_cwnd_validate's test for a sender starved by its own buffer (everything sent, the
     congestion window not full, the application waiting for room)."""
-    chrono = conn.chrono
+    log = conn.sendlog
     now = conn.engine.now
-    assert chrono is not None
+    assert log is not None
     if rwnd_limited:
-        chrono.start(RWND_LIMITED, now)
+        log.start(RWND_LIMITED, now)
     else:
-        chrono.stop(RWND_LIMITED, now, _idle(conn))
-    if sent and unsent == 0 and chrono.nospace and conn.state in _SNDBUF_STATES:
+        log.stop(RWND_LIMITED, now, _idle(conn))
+    if sent and unsent == 0 and log.nospace and conn.state in _SNDBUF_STATES:
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
         if in_flight + conn.mss <= conn.recovery.cc.cwnd:  # not cwnd-limited
-            chrono.start(SNDBUF_LIMITED, now)
+            log.start(SNDBUF_LIMITED, now)
 
 
 def acked(conn: Connection, room_back: bool) -> None:
     """New data acknowledged (Linux tcp_clean_rtx_queue: busy ends with the retransmission
     queue; tcp_check_space: the buffer limit ends when a waiting writer has room again)."""
-    chrono = conn.chrono
-    assert chrono is not None
+    log = conn.sendlog
+    assert log is not None
     now = conn.engine.now
     if conn.snd_una == conn.snd_max:
-        chrono.stop(BUSY, now, _idle(conn))
-    if chrono.nospace and room_back:
-        chrono.nospace = False
-        chrono.stop(SNDBUF_LIMITED, now, _idle(conn))
+        log.stop(BUSY, now, _idle(conn))
+    if log.nospace and room_back:
+        log.nospace = False
+        log.stop(SNDBUF_LIMITED, now, _idle(conn))

@@ -1,5 +1,5 @@
-"""The chronograph TCP_INFO reports: busy_time, rwnd_limited, sndbuf_limited (Linux tcp_chrono_*),
-in the exact times of packetdrill's gtests/net/tcp/tcp_info/tcp-info-rwnd-limited.pkt."""
+"""The send log's chronograph as TCP_INFO reports it: busy_time, rwnd_limited, sndbuf_limited
+(Linux tcp_chrono_*), in the exact times of packetdrill's tcp_info/tcp-info-rwnd-limited.pkt."""
 
 from __future__ import annotations
 
