@@ -162,11 +162,15 @@ class Epoll:
         """What epoll_wait would return now, without waiting (marks ET and ONESHOT items)."""
         out = []
         for sock, item in list(self._items.items()):
+            if sock._closed:
+                # Closing the file takes it out of every epoll set (Linux eventpoll_release).
+                self.unregister(sock)
+                continue
             events, pending, armed = item
             if not armed or (events & EPOLLET and not pending):
                 continue
             # POLLERR and POLLHUP are always reported (ep_item_poll ORs them into the mask).
-            mask = _poll_or_closed(sock) & (events | POLLERR | POLLHUP)
+            mask = poll_mask(sock._ep) & (events | POLLERR | POLLHUP)
             item[1] = 0
             if mask:
                 if events & EPOLLONESHOT:
@@ -193,6 +197,3 @@ class Epoll:
         for sock in list(self._items):
             self.unregister(sock)
 
-
-def _poll_or_closed(sock: Socket) -> int:
-    return POLLNVAL if sock._closed else poll_mask(sock._ep)

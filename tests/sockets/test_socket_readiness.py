@@ -147,6 +147,12 @@ async def test_epoll_level_and_edge_triggered(net: Net, autojump_clock: MockCloc
         lt.unregister(srv)
     assert e.value.errno == errno.ENOENT
     et.close()
+    # A closed handle leaves every epoll set (Linux eventpoll_release), readable or not.
+    ep = Epoll()
+    ep.register(copy := srv.dup(), POLLIN)
+    assert await ep.wait(0) == [(copy, POLLIN)]
+    copy.close()
+    assert await ep.wait(0) == []
 
 
 async def test_wait_poll(net: Net, autojump_clock: MockClock) -> None:
