@@ -12,7 +12,7 @@ the client sends `{"request": "ss"}` and reads one reply line, then both
 close. Requests:
 
     ss     {"ok": true, "rows": [{"state", "recv_q", "send_q", "local", "peer", "timer"}...],
-            "text": the table as `ss -tano` prints it}
+            "text": the table as `ss -tano` prints it, "text_info": as `ss -tanoi` prints it}
     stat   {"ok": true, "tcp": {"InSegs": 12, ...} (Linux MIB names), "ip": {"InReceives": ...},
             "icmp": {"InEchos": ...}, "drops": {"not_for_us": 1, ...}}
     knobs  {"ok": true, "knobs": {"tcp_fin_timeout": 60.0, ...}}
@@ -116,7 +116,8 @@ def answer(stack: Stack, request: dict[str, Any], dev: str = "") -> dict[str, An
         now = stack.now()
         rows = [dict(zip(("state", "recv_q", "send_q", "local", "peer", "timer"), row, strict=True))
                 for row in ss_rows(stack.engine, now=now)]
-        return {"ok": True, "rows": rows, "text": ss(stack.engine, now=now)}
+        return {"ok": True, "rows": rows, "text": ss(stack.engine, now=now),
+                "text_info": ss(stack.engine, now=now, info=True)}
     if what == "stat":
         ip = {k: stack.counters[k] for k in _IP}
         icmp = {k: v for k, v in stack.counters.items() if k not in _IP}
@@ -315,6 +316,9 @@ def add_client_commands(commands: Any, default_dev: str) -> None:
         if name == "stat":
             p.add_argument("-a", "--all", "-z", "--zeros", dest="all", action="store_true",
                            help="include counters that are zero")
+        else:
+            p.add_argument("-i", "--info", action="store_true",
+                           help="show each connection's TCP_INFO as `ss -ti` does")
         p.set_defaults(run=run_client)
 
 
@@ -345,7 +349,7 @@ def run_client(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reply, indent=2))
     elif args.command == "ss":
-        print(reply["text"])
+        print(reply["text_info"] if args.info else reply["text"])
     else:
         print(format_stat(nstat_counters(reply), all_counters=args.all))
     return 0

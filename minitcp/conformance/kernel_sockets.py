@@ -184,11 +184,12 @@ class KernelSocket:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    async def recvmsg(self, bufsize: int, flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int]:
-        """(data, control messages, msg_flags), as recvmsg(2) gives them."""
-        def call() -> tuple[bytes, list[tuple[int, int, bytes]], int]:
-            data, ancillary, msg_flags, _ = self.sock.recvmsg(bufsize, 1024, flags)
-            return data, ancillary, msg_flags
+    async def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0
+                      ) -> tuple[bytes, list[tuple[int, int, bytes]], int, object]:
+        """(data, control messages, msg_flags, address), as Python's socket.recvmsg gives them
+        (and so as minitcp's Socket.recvmsg does)."""
+        def call() -> tuple[bytes, list[tuple[int, int, bytes]], int, object]:
+            return self.sock.recvmsg(bufsize, ancbufsize, flags)
         if self._blocks(flags) and (flags & socket.MSG_WAITALL or not self._readable()):
             return await self.calls.run(call)
         return call()

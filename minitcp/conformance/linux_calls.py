@@ -23,6 +23,8 @@ from .model import SyscallEvent
 from .run_state import CONNECT_PORT, RunState, ScriptFailure
 from .target import Epoll, TargetSocket, Unsupported
 
+CONTROL_SPACE = 1024  # bytes for a recvmsg's control messages: room for any a TCP socket gives
+
 _FAR_FUTURE_MS = -1  # poll(2)'s "wait forever"
 
 
@@ -151,7 +153,7 @@ class LinuxCallLines(RunState):
             data = await sock.recv(size, args[2])
             self._check_field(ev, "msg_flags", 0, msghdr.get("msg_flags", ...))
             return len(data)
-        data, control, msg_flags = await recvmsg(size, args[2])
+        data, control, msg_flags, _ = await recvmsg(size, CONTROL_SPACE, args[2])
         self._check_field(ev, "msg_flags", msg_flags, msghdr.get("msg_flags", ...))
         if isinstance(want_control, list):
             self._check_control(ev, control, want_control)

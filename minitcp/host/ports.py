@@ -28,6 +28,9 @@ class PortUser(Protocol):
     reuseaddr: bool  # SO_REUSEADDR
 
     @property
+    def reuseport(self) -> bool: ...  # SO_REUSEPORT
+
+    @property
     def listener(self) -> object | None: ...  # not None once listen() was called
 
 
@@ -62,6 +65,11 @@ class PortTable:
         listener, so sockets that shared it through SO_REUSEADDR cannot all listen: one per port."""
         for other in self.bound.get(port, ()):
             if other is not ep and other.listener is not None:
+                if ep.reuseport and other.reuseport:
+                    # Linux would make a reuseport group and spread the SYNs over its listeners
+                    # (inet_reuseport_add_sock); minitcp has one listener per port.
+                    raise OSError(errno.EOPNOTSUPP, "Operation not supported (SO_REUSEPORT groups of "
+                                  "listeners are not supported by minitcp)")
                 raise OSError(errno.EADDRINUSE, "Address already in use")
 
     def release(self, ep: PortUser, port: int) -> None:
@@ -89,6 +97,8 @@ class PortTable:
 
     def _taken(self, ep: PortUser, port: int) -> bool:
         for other in self.bound.get(port, ()):
+            if ep.reuseport and other.reuseport and other.listener is None:
+                continue  # Linux inet_csk_bind_conflict: both SO_REUSEPORT (same owner here)
             if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
                 return True
         if not ep.reuseaddr:

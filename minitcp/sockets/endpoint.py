@@ -8,7 +8,7 @@ O_NONBLOCK lives on the open file description and is shared by dup()'d fds.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 class Endpoint:
     __slots__ = ("autobound", "conn", "connecting", "laddr", "listener", "lport", "nonblocking",
-                 "options", "refs", "reuseaddr", "stack", "waiters")
+                 "options", "refs", "reuseaddr", "stack", "waiters", "watchers")
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -47,6 +47,13 @@ class Endpoint:
         # nothing at all while nobody waits. (A trio ParkingLot per endpoint, with the frame and
         # closure of its park(), cost an idle connection ~1 KB.)
         self.waiters: _Waiter | None = None
+        # Epoll instances watching this socket (readiness.Epoll): called on every wake-up.
+        self.watchers: tuple[Callable[[Endpoint], None], ...] = ()
+
+    @property
+    def reuseport(self) -> bool:
+        """SO_REUSEPORT (the port table reads it)."""
+        return bool(self.options.get("reuseport"))
 
     def set_option(self, name: str, value: Any) -> None:
         self.options = {**self.options, name: value}
@@ -59,8 +66,16 @@ class Endpoint:
         waiter = self.waiters = _Waiter(self, trio.lowlevel.current_task(), self.waiters)
         return trio.lowlevel.wait_task_rescheduled(waiter)
 
+    def add_watcher(self, watcher: Callable[[Endpoint], None]) -> None:
+        self.watchers = (*self.watchers, watcher)
+
+    def remove_watcher(self, watcher: Callable[[Endpoint], None]) -> None:
+        self.watchers = tuple(w for w in self.watchers if w != watcher)
+
     def wake(self) -> None:
         """The engine says readiness changed: let every waiting task look again."""
+        for watcher in self.watchers:
+            watcher(self)
         waiter, self.waiters = self.waiters, None
         while waiter is not None:  # (trio runs the woken tasks in an order of its own choosing)
             trio.lowlevel.reschedule(waiter.task)

@@ -10,6 +10,7 @@ errno Linux gives.
 from __future__ import annotations
 
 import errno
+import math
 import operator
 import os
 import socket as _s
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ..tcp import tcpinfo
 from ..tcp.connection import SHUT_RD, SHUT_RDWR, SHUT_WR
 from ..tcp.states import State
 from ..wire.ipv4 import ip_int, ip_str
+from . import readiness
 from .endpoint import Endpoint
 
 if TYPE_CHECKING:
@@ -32,6 +35,28 @@ if TYPE_CHECKING:
 # Python-level __and__ (~1 us) on every wait.
 MSG_PEEK = int(_s.MSG_PEEK)
 MSG_DONTWAIT = int(_s.MSG_DONTWAIT)
+MSG_WAITALL = int(_s.MSG_WAITALL)
+MSG_OOB = int(_s.MSG_OOB)
+MSG_EOR = int(_s.MSG_EOR)
+MSG_MORE = 0x8000  # include/linux/socket.h (Python's socket module lacks it)
+MSG_NOSIGNAL = int(_s.MSG_NOSIGNAL)
+# The flags each call understands; any other is refused with EOPNOTSUPP rather than ignored.
+# MSG_OOB (urgent data) is not implemented: refused, never half-done.
+_SEND_FLAGS = MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL | MSG_EOR
+_RECV_FLAGS = MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL
+# Linux include/uapi/linux/tcp.h: TCP_INQ, and the cmsg type that carries its value.
+TCP_INQ = 36
+TCP_CM_INQ = TCP_INQ
+TCP_NOTSENT_LOWAT = 25
+TCP_USER_TIMEOUT = 18
+TCP_CONGESTION = 13
+TCP_INFO = 11
+TCP_CORK = 3
+TCP_DEFER_ACCEPT = 9
+SO_REUSEPORT = 15
+# The congestion controls minitcp has (TCP_CONGESTION); Linux names, TCP_CA_NAME_MAX 16.
+CONGESTION_CONTROLS = ("reno",)
+_CA_NAME_MAX = 16
 __all__ = ["MSG_DONTWAIT", "MSG_PEEK", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "Socket"]
 
 _INT_OPTIONS = {
@@ -47,12 +72,20 @@ _INT_OPTIONS = {
     (_s.IPPROTO_TCP, _s.TCP_KEEPCNT): "keepcnt",
     (_s.IPPROTO_IP, _s.IP_TOS): "tos",
     (_s.IPPROTO_IP, _s.IP_TTL): "ttl",
+    (_s.IPPROTO_TCP, TCP_CORK): "cork",
+    (_s.IPPROTO_TCP, TCP_NOTSENT_LOWAT): "notsent_lowat",
+    (_s.IPPROTO_TCP, TCP_USER_TIMEOUT): "user_timeout",
+    (_s.IPPROTO_TCP, TCP_INQ): "inq",
+    (_s.SOL_SOCKET, SO_REUSEPORT): "reuseport",
 }
 # Linux's accepted ranges (include/net/tcp.h MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT;
 # do_tcp_setsockopt answers EINVAL outside them).
-_RANGES = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767)}
+_RANGES = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767),
+           # do_tcp_setsockopt: TCP_USER_TIMEOUT "Cap the max time in ms", EINVAL below 0.
+           "user_timeout": (0, 2**31 - 1)}
 _INET_ECN_MASK = 0x03
 _LINGER = struct.Struct("ii")
+_SOCKET_ONLY = frozenset({"linger", "inq", "reuseport"})
 
 
 class Socket:
@@ -165,11 +198,12 @@ class Socket:
             ep.stack.ports.check_listen(ep, ep.lport)
         ep.listener = ep.stack.engine.listen(ep.laddr, ep.lport, backlog)
         ep.listener.user = ep
-        ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
+        ep.listener.options = _tcp_options(ep)
 
     async def accept(self) -> tuple[Socket, tuple[str, int]]:
         sock = await self._accept()
         conn = sock._ep.conn
+        assert conn is not None  # an accepted socket is born with its connection
         return sock, (ip_str(conn.raddr), conn.rport)
 
     async def _accept(self) -> Socket:
@@ -237,7 +271,7 @@ class Socket:
             ep.autobound = True
         ep.laddr = laddr
         conn = stack.engine.connect(laddr, ep.lport, raddr, port, stack.now(),
-                                    **{k: v for k, v in ep.options.items() if k != "linger"})
+                                    **_tcp_options(ep))
         ep.attach(conn)
         stack.kick()
         await self._finish_connect(ep, again=False)
@@ -272,13 +306,17 @@ class Socket:
     async def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
         """Queue some bytes; waits for room (EAGAIN when non-blocking). EPIPE after SHUT_WR."""
         ep = self._live()
+        if flags & ~_SEND_FLAGS:
+            raise OSError(errno.EOPNOTSUPP, f"send flags {flags & ~_SEND_FLAGS:#x} not supported by minitcp "
+                          "(MSG_OOB: urgent data)")
         conn = self._connected(ep, for_send=True)
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not view:
             await trio.lowlevel.checkpoint()
             return 0
+        more, eor = bool(flags & MSG_MORE), bool(flags & MSG_EOR)
         while True:
-            n = conn.send(view, ep.stack.now())
+            n = conn.send(view, ep.stack.now(), more, eor)
             if n:
                 ep.stack.kick()
                 await trio.lowlevel.checkpoint()
@@ -297,7 +335,12 @@ class Socket:
         bufsize = operator.index(bufsize)
         if bufsize < 0:
             raise OSError(errno.EINVAL, "negative buffer size")
+        if flags & ~_RECV_FLAGS:
+            raise OSError(errno.EOPNOTSUPP, f"recv flags {flags & ~_RECV_FLAGS:#x} not supported by minitcp "
+                          "(MSG_OOB: urgent data)")
         conn = self._connected(ep, for_send=False)
+        if flags & MSG_WAITALL and not flags & MSG_PEEK and bufsize:
+            return await self._recv_waitall(ep, conn, bufsize, flags)
         if bufsize == 0:
             # Linux tcp_recvmsg: zero bytes asked for are "copied" at once; it never waits.
             await trio.lowlevel.checkpoint()
@@ -319,6 +362,101 @@ class Socket:
             # checkpoint only when the first attempt succeeds.
             await trio.lowlevel.checkpoint()
         return data
+
+    async def _recv_waitall(self, ep: Endpoint, conn: Any, bufsize: int, flags: int) -> bytes:
+        """MSG_WAITALL: wait for all `bufsize` bytes (Linux tcp_recvmsg's target = len); less
+        only at end of stream, on an error after some bytes (the error waits for the next
+        call, as sk_err does), or when a non-blocking call would wait."""
+        parts: list[bytes] = []
+        got = 0
+        while got < bufsize:
+            try:
+                data = conn.recv(bufsize - got, ep.stack.now())
+            except OSError:
+                if got:
+                    break
+                raise
+            if data is None:
+                if got and (ep.nonblocking or flags & MSG_DONTWAIT):
+                    break
+                await self._park(ep, flags)
+                self._woken(ep)
+                continue
+            if not data:
+                break
+            ep.stack.kick()
+            parts.append(data)
+            got += len(data)
+        await trio.lowlevel.checkpoint()
+        return b"".join(parts)
+
+    async def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0
+                      ) -> tuple[bytes, list[tuple[int, int, bytes]], int, tuple[str, int] | None]:
+        """recvmsg(2) as Python's socket.recvmsg returns it: (data, ancillary data, msg flags,
+        address). With TCP_INQ set, the ancillary data carries (IPPROTO_TCP, TCP_CM_INQ, int):
+        the bytes still queued after this read, 1 when none are but the peer's FIN is in
+        (Linux tcp_inq_hint)."""
+        data = await self.recv(bufsize, flags)
+        anc: list[tuple[int, int, bytes]] = []
+        ep = self._ep
+        if ep.options.get("inq") and ancbufsize >= 16:  # CMSG_SPACE(sizeof(int))
+            conn = ep.conn
+            inq = conn.recv_queued if conn is not None else 0
+            if not inq and conn is not None and conn.fin_rcvd:
+                inq = 1
+            anc.append((_s.IPPROTO_TCP, TCP_CM_INQ, struct.pack("i", inq)))
+        return data, anc, 0, None
+
+    # ------------------------------------------------------------------ readiness
+
+    def poll(self) -> int:
+        """The events poll(2) would report now: POLLIN, POLLOUT, POLLRDHUP, POLLHUP, POLLERR, ...
+        (Linux tcp_poll; see readiness.poll_mask). POLLNVAL on a closed handle."""
+        return readiness.POLLNVAL if self._closed else readiness.poll_mask(self._ep)
+
+    async def wait_poll(self, events: int, timeout: float = -1) -> int:
+        """poll(2) on this one socket: the events of `events` (POLLERR and POLLHUP always) that
+        hold, waiting up to `timeout` seconds for one (-1: forever); 0 on timeout."""
+        wanted = events | readiness.POLLERR | readiness.POLLHUP | readiness.POLLNVAL
+        ep = self._ep
+        with trio.move_on_after(math.inf if timeout < 0 else timeout):
+            while not self.poll() & wanted:
+                await ep.wait()
+        await trio.lowlevel.checkpoint()
+        return self.poll() & wanted
+
+    def ioctl(self, request: int) -> int:
+        """ioctl(SIOCINQ / SIOCOUTQ / SIOCOUTQNSD): queued bytes as Linux's tcp_ioctl counts them."""
+        return readiness.ioctl_value(self._live(), request)
+
+    def tcp_info(self) -> dict[str, Any]:
+        """getsockopt(TCP_INFO) as a dict: Linux's struct tcp_info fields without `tcpi_`
+        (see tcp/tcpinfo.py for the units and which fields minitcp cannot know)."""
+        ep = self._live()
+        knobs = ep.stack.engine.knobs
+        if ep.listener is not None:
+            return tcpinfo.listener_info(ep.listener, knobs, ep.stack.engine.mss)
+        if ep.conn is None:
+            return tcpinfo.unconnected(knobs, ep.stack.engine.mss)
+        return tcpinfo.tcp_info(ep.conn, ep.stack.now(), self.state)
+
+    # ------------------------------------------------------------------ closing with SO_LINGER
+
+    async def aclose(self) -> None:
+        """close(2) as a blocking call: with SO_LINGER on and a positive timeout, the last
+        handle's close waits until our FIN is acknowledged or the timeout passes (Linux
+        tcp_close -> sk_stream_wait_close; a non-blocking socket waits too, as on Linux).
+        Without it, the same as close()."""
+        ep = self._ep
+        conn = ep.conn
+        linger = ep.options.get("linger")
+        last = not self._closed and ep.refs == 1
+        self.close()
+        if last and conn is not None and linger:
+            with trio.move_on_after(linger):
+                while conn.fin_in_flight:
+                    await ep.wait()
+        await trio.lowlevel.checkpoint()
 
     def _connected(self, ep: Endpoint, for_send: bool) -> Any:
         conn = ep.conn
@@ -362,6 +500,25 @@ class Socket:
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         ep = self._live()
+        if (level, option) == (_s.IPPROTO_TCP, TCP_CONGESTION):
+            ca_name = (value if isinstance(value, bytes) else str(value).encode()).split(b"\0")[0].decode()
+            if ca_name not in CONGESTION_CONTROLS:
+                # Linux tcp_set_congestion_control: an algorithm that is not loaded is ENOENT.
+                raise OSError(errno.ENOENT, f"No such file or directory (congestion control {ca_name!r}; "
+                              f"minitcp has {', '.join(CONGESTION_CONTROLS)})")
+            ep.set_option("congestion", ca_name)
+            if ep.conn is not None:
+                ep.conn.apply_option("congestion", ca_name, ep.stack.now())
+            return
+        if (level, option) == (_s.IPPROTO_TCP, TCP_DEFER_ACCEPT):
+            seconds = int.from_bytes(value[:4], "little", signed=True) if isinstance(value, bytes) else value
+            # Linux keeps the number of SYN-ACK retransmissions that cover the time asked for.
+            ep.set_option("defer_accept", secs_to_retrans(seconds))
+            if ep.listener is not None:
+                ep.listener.options = _tcp_options(ep)
+            return
+        if (level, option) == (_s.IPPROTO_TCP, TCP_INFO):
+            raise OSError(errno.ENOPROTOOPT, "Protocol not available (TCP_INFO is read only)")
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
             if isinstance(value, bytes) and len(value) < _LINGER.size:
                 # Linux sk_setsockopt: optlen < sizeof(struct linger) is EINVAL.
@@ -378,6 +535,8 @@ class Socket:
             value = int.from_bytes(value[:4], "little", signed=True)
         if name == "reuseaddr":
             ep.reuseaddr = bool(value)
+        elif name in ("inq", "reuseport"):
+            ep.set_option(name, int(bool(value)))  # socket-level: read by recvmsg() and bind()
         elif name == "quickack":
             if ep.conn is not None and value:
                 ep.conn.quickack(ep.stack.now())
@@ -399,12 +558,26 @@ class Socket:
                 ep.conn.apply_option(name, value, ep.stack.now())
                 ep.stack.kick()
         if ep.listener is not None:
-            ep.listener.options = {k: v for k, v in ep.options.items() if k != "linger"}
+            ep.listener.options = _tcp_options(ep)
 
-    def getsockopt(self, level: int, option: int) -> int | bytes:
+    def getsockopt(self, level: int, option: int, buflen: int | None = None) -> int | bytes:
+        """The option's value: an int, or bytes for struct-valued options (SO_LINGER, TCP_INFO,
+        TCP_CONGESTION); `buflen` cuts the bytes as a shorter optlen does on Linux."""
+        value = self._getsockopt(level, option)
+        if buflen is not None and isinstance(value, bytes):
+            return value[:buflen]
+        return value
+
+    def _getsockopt(self, level: int, option: int) -> int | bytes:
         ep = self._live()
         conn = ep.conn
         knobs = ep.stack.engine.knobs
+        if (level, option) == (_s.IPPROTO_TCP, TCP_INFO):
+            return tcpinfo.pack(self.tcp_info())
+        if (level, option) == (_s.IPPROTO_TCP, TCP_CONGESTION):
+            return ep.options.get("congestion", "reno").encode().ljust(_CA_NAME_MAX, b"\0")
+        if (level, option) == (_s.IPPROTO_TCP, TCP_DEFER_ACCEPT):
+            return retrans_to_secs(ep.options.get("defer_accept", 0))
         if (level, option) == (_s.SOL_SOCKET, _s.SO_ERROR):
             return conn.take_error() if conn is not None else 0
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
@@ -430,6 +603,12 @@ class Socket:
             "keepintvl": lambda: int(ep.options.get("keepintvl") or knobs.tcp_keepalive_intvl),
             "keepcnt": lambda: int(ep.options.get("keepcnt") or knobs.tcp_keepalive_probes),
             "tos": lambda: ep.options.get("tos", 0),
+            "cork": lambda: int(bool(ep.options.get("cork"))),
+            # Linux reads tp->notsent_lowat: 0 until set, even though the sysctl then applies.
+            "notsent_lowat": lambda: ep.options.get("notsent_lowat", 0),
+            "user_timeout": lambda: ep.options.get("user_timeout", 0),
+            "inq": lambda: ep.options.get("inq", 0),
+            "reuseport": lambda: ep.options.get("reuseport", 0),
             # Linux do_ip_getsockopt: uc_ttl, or ip_default_ttl while it is -1.
             "ttl": lambda: ep.options.get("ttl", -1) if ep.options.get("ttl", -1) != -1 else
             knobs.ip_default_ttl,
@@ -457,6 +636,40 @@ class Socket:
     def _woken(self, ep: Endpoint) -> None:
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
+
+
+# TCP_DEFER_ACCEPT counts in SYN-ACK retransmissions, from TCP_TIMEOUT_INIT (1 s) doubling up to
+# TCP_RTO_MAX (120 s): Linux's constants, not the knobs (net/ipv4/tcp.c).
+_DEFER_TIMEOUT, _DEFER_RTO_MAX = 1, 120
+
+
+def secs_to_retrans(seconds: int) -> int:
+    """Linux secs_to_retrans: the retransmissions whose timeouts add up to `seconds` or more."""
+    res = 0
+    if seconds > 0:
+        timeout = period = _DEFER_TIMEOUT
+        res = 1
+        while seconds > period and res < 255:
+            res += 1
+            timeout = min(timeout << 1, _DEFER_RTO_MAX)
+            period += timeout
+    return res
+
+
+def retrans_to_secs(retrans: int) -> int:
+    """Linux retrans_to_secs: the seconds those retransmissions take (what getsockopt reports)."""
+    period = 0
+    if retrans > 0:
+        timeout = period = _DEFER_TIMEOUT
+        for _ in range(retrans - 1):
+            timeout = min(timeout << 1, _DEFER_RTO_MAX)
+            period += timeout
+    return period
+
+
+def _tcp_options(ep: Endpoint) -> dict[str, Any]:
+    """The options a connection takes (SO_LINGER, TCP_INQ, SO_REUSEPORT stay with the socket)."""
+    return {k: v for k, v in ep.options.items() if k not in _SOCKET_ONLY}
 
 
 def _detach(ep: Endpoint) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..wire import tso
 from . import input as tcp_in
 from . import output, sockopts, timeouts, usercalls
 from .congestion import NewReno
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .engine import TcpEngine
     from .listener import Listener
     from .recvbuf import RecvBuffer
+    from .sendlog import SendLog
     from .sockopts import SockOpts
 
 _LONG_AGO = -INF  # one float for every connection; `-INF` in __init__ would make one each
@@ -76,6 +78,8 @@ class Connection:
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
         "shut_rd", "shut_wr", "orphan", "error", "soft_error", "event_pending", "last_recv",
+        # what TCP_INFO counts (RFC 4898 tcpEStatsPerf*; Linux tcp_sock segs_in, total_retrans, ...)
+        "passive", "segs_in", "segs_out", "data_segs_in", "total_retrans", "sendlog",
     )
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
@@ -127,6 +131,9 @@ class Connection:
         self.soft_error = 0  # an ICMP error remembered, reported if the connection times out
         self.event_pending = False
         self.last_recv = engine.now
+        self.passive = False  # made by a listener for a SYN (Linux: born with its SYN-ACK acknowledged)
+        self.segs_in = self.segs_out = self.data_segs_in = self.total_retrans = 0
+        self.sendlog: SendLog | None = None  # made with the first data queued (sendlog.py)
 
     def __repr__(self) -> str:
         from ..wire.ipv4 import ip_str
@@ -259,21 +266,32 @@ class Connection:
 
     def input(self, seg: Segment) -> None:
         """A segment for this connection arrived (RFC 9293 section 3.10.7; see `input`)."""
+        self.count_in(seg)
         tcp_in.tcp_input(self, seg)
 
     def passive_open(self, syn: Segment, isn: int | None = None) -> None:
         """A listener's SYN became this connection: answer SYN-ACK (see `input.passive_open`)."""
+        self.passive = True
+        self.count_in(syn)
         tcp_in.passive_open(self, syn, isn)
 
     def open(self) -> None:
         """Active open: send our SYN (see `usercalls.open_active`)."""
         usercalls.open_active(self)
 
+    def count_in(self, seg: Segment) -> None:
+        """TCP_INFO's segs_in and data_segs_in (Linux tcp_segs_in: a GRO super-segment counts
+        as the segments it merged)."""
+        segs = tso.wire_count(seg)
+        self.segs_in += segs
+        if seg.payload:
+            self.data_segs_in += segs
+
     # ------------------------------------------------------------------ the application's calls
 
-    def send(self, data: bytes | memoryview, now: float) -> int:
+    def send(self, data: bytes | memoryview, now: float, more: bool = False, eor: bool = False) -> int:
         """Queue bytes for sending; how many were taken (see `usercalls.send`)."""
-        return usercalls.send(self, data, now)
+        return usercalls.send(self, data, now, more, eor)
 
     def recv(self, n: int, now: float, peek: bool = False) -> bytes | None:
         """Up to n bytes; b"" at end of stream, None for nothing yet (see `usercalls.recv`)."""
@@ -295,8 +313,8 @@ class Connection:
         """Set a socket option by name at time `now` (see `sockopts.apply_option`)."""
         self.engine.begin_call(now)
         sockopts.apply_option(self, name, value)
-        if name == "nodelay":
-            output.flush(self)  # what Nagle held back may go now
+        if name in ("nodelay", "cork"):
+            output.flush(self)  # what Nagle or the cork held back may go now
 
     def quickack(self, now: float) -> None:
         """TCP_QUICKACK=1 (see `usercalls.quickack`)."""
@@ -328,7 +346,7 @@ class Connection:
     def writable(self) -> bool:
         if self.error or self.shut_wr or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
             return self.state not in _OPENING
-        return output.send_room(self) > 0
+        return usercalls.write_room(self) > 0
 
     @property
     def recv_queued(self) -> int:

@@ -22,7 +22,7 @@ MIB = (
     "BeyondWindow",
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
-    "TCPConnectionErrors", "BusyPollRxPackets",
+    "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
 )
 
 

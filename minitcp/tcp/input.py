@@ -17,7 +17,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
-from . import output
+from . import output, sendlog, usercalls
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -166,6 +166,9 @@ def _syn_acked(conn: Connection, ack: int) -> None:
     conn.recovery.rtt_time = None
     conn.recovery.retransmits = 0
     conn.cancel_timer(TimerKind.RTO)
+    # Linux tcp_finish_connect / tcp_create_openreq_child: the time since data came in
+    # (TCP_INFO's last_data_recv, the ATO estimate) counts from the handshake's end.
+    conn.delack.lrcvtime = conn.engine.now
 
 
 # ------------------------------------------------------------------ synchronized states (3.10.7.4)
@@ -331,6 +334,15 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
         output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
         return False
     listener = conn.listener
+    opts = conn.opts
+    if listener is not None and opts is not None and conn.recovery.retransmits < opts.defer_accept \
+            and seg.seq == conn.rcv_nxt and not seg.payload and not seg.flags & FIN:
+        # TCP_DEFER_ACCEPT: a bare ACK does not complete the handshake; the request waits for
+        # data (Linux tcp_check_req: TCPDeferAcceptDrop, inet_rsk(req)->acked).
+        opts.defer_acked = True
+        conn.engine.counters["TCPDeferAcceptDrop"] += 1
+        note_drop(conn, seg, "TCP_DEFER_ACCEPT: a bare ACK, waiting for data")
+        return False
     if listener is not None and listener.accept_queue_full():
         eng = conn.engine
         eng.counters["ListenOverflows"] += 1
@@ -441,6 +453,8 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
         conn.cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
     else:
         conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
+    if conn.sendlog is not None:
+        sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
     if conn.recovery.on_ack(acked, ack, flight, conn.mss):
         output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
     if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:

@@ -65,6 +65,9 @@ class Knobs:
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
     tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit
+    # Unsent bytes above which a socket is not writable (poll, blocking send), unless its
+    # TCP_NOTSENT_LOWAT says otherwise; UINT_MAX, Linux's default, is no limit.
+    tcp_notsent_lowat: int = 0xFFFFFFFF
     # Keepalive (tcp.h TCP_KEEPALIVE_TIME/INTVL/PROBES), only with SO_KEEPALIVE.
     tcp_keepalive_time: float = 7200.0
     tcp_keepalive_intvl: float = 75.0
@@ -186,6 +189,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_init_cwnd": (1, INT_MAX),
     "tcp_slow_start_after_idle": (0, U8_MAX),
     "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_notsent_lowat": (0, 0xFFFFFFFF),  # proc_douintvec
     "tcp_keepalive_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
     "tcp_keepalive_intvl": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
     "tcp_keepalive_probes": (0, U8_MAX),

@@ -186,6 +186,9 @@ class Listener:
         conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
         conn.listener = self
         self._fill(conn, syn, cookie)
+        # Born of a SYN, as Connection.passive_open's connections are (TCP_INFO counts it in).
+        conn.passive = True
+        conn.count_in(syn)
         # Redo what the cookie's SYN-ACK did to the block (cookie_v4_check: "Try to redo what
         # tcp_v4_send_synack did"): the window it offered, the SYN counted as sent.
         output.syn_segment(conn, synack=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
+from . import sendlog
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -94,9 +95,20 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
     """Hand a segment to the engine's output, counting it (and telling an observer)."""
     eng = conn.engine
     eng.out.append(seg)
-    eng.counters["OutSegs"] += tso.wire_count(seg)
+    segs = tso.wire_count(seg)
+    eng.counters["OutSegs"] += segs
+    # TCP_INFO's counts (Linux __tcp_transmit_skb, __tcp_retransmit_skb).
+    if not (seg.flags & SYN and conn.passive):
+        conn.segs_out += segs  # (Linux: a listener's request sends the SYN-ACK, and keeps the count)
+    log = conn.sendlog
+    if seg.payload and log is not None:  # (data comes from the buffer the first write made, with it)
+        log.data_segs_out += segs
+        log.bytes_sent += len(seg.payload)
+        if retransmit:
+            log.bytes_retrans += len(seg.payload)
     if retransmit:
         eng.counters["RetransSegs"] += 1
+        conn.total_retrans += segs
     if eng.observer is not None:
         # An observer sees the segments the wire will carry, a TSO segment's one by one.
         for piece in tso.split(seg) if seg.gso else (seg,):
@@ -177,8 +189,12 @@ def send_room(conn: Connection) -> int:
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
-def transmit(conn: Connection) -> None:
-    """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1)."""
+def transmit(conn: Connection, more: bool = False) -> None:
+    """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
+
+    `more`: the write that calls this said MSG_MORE, so its last partial segment waits as
+    under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    """
     if conn.state not in _DATA_STATES:
         return
     eng = conn.engine
@@ -197,10 +213,16 @@ def transmit(conn: Connection) -> None:
         usable = min(cc.cwnd, conn.snd_wnd) - in_flight
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
-            n = min(unsent, mss, usable)
+            # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
+            # an skb marked eor), and a record that is not the last goes out past Nagle, as
+            # tcp_write_xmit pushes every skb but the write queue's tail.
+            opts = conn.opts
+            record = record_left(conn, conn.snd_nxt, unsent) if opts is not None and opts.eor else unsent
+            last = record == unsent
+            n = min(record, mss, usable)
             if n <= 0:
                 break
-            if n < mss and not _small_segment_ok(conn, n, unsent, in_flight):
+            if n < mss and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
                 cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
@@ -209,12 +231,16 @@ def transmit(conn: Connection) -> None:
             if n == mss and tso_max:
                 # As many full segments as may go now, in one TSO segment: the ones this
                 # loop would have sent one by one (the sub-MSS rest still takes the test above).
-                n = min(unsent, usable, tso_max) // mss * mss
+                # A whole record that is not the last goes as one, its short tail included
+                # (Linux tcp_mss_split_point cuts only the queue's tail at a multiple of the MSS).
+                n = min(record, usable, tso_max)
+                if last or n < record:
+                    n = n // mss * mss
             off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
             flags = ACK
-            if n == unsent:
+            if n == record:
                 flags |= PSH
-                if conn.fin_queued:
+                if n == unsent and conn.fin_queued:
                     flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
             send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
             sent_any = True
@@ -223,6 +249,12 @@ def transmit(conn: Connection) -> None:
             sent_any = True
         else:
             break
+    if conn.sendlog is not None:
+        # Held back by the receiver's window: the next segment does not fit in it (Linux
+        # tcp_snd_wnd_test failing in tcp_write_xmit).
+        unsent = seq_diff(end, conn.snd_nxt)
+        room = conn.snd_wnd - seq_diff(conn.snd_nxt, conn.snd_una)
+        sendlog.after_transmit(conn, sent_any, unsent, unsent > 0 and room < min(unsent, mss))
     if not sent_any and seq_diff(end, conn.snd_nxt) > 0 \
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK
@@ -230,7 +262,20 @@ def transmit(conn: Connection) -> None:
         conn.set_timer(TimerKind.PERSIST, now + max(conn.recovery.rto, knobs.tcp_rto_min))
 
 
-def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int) -> bool:
+def record_left(conn: Connection, seq: int, unsent: int) -> int:
+    """Bytes from `seq` to the end of its MSG_EOR record (at most `unsent`); the records that
+    are all acknowledged are forgotten."""
+    opts = conn.opts
+    assert opts is not None
+    opts.eor = tuple(end for end in opts.eor if seq_gt(end, conn.snd_una))
+    for end in opts.eor:
+        if seq_gt(end, seq):
+            return min(seq_diff(end, seq), unsent)
+    return unsent
+
+
+def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, more: bool = False,
+                      last: bool = True) -> bool:
     """Sender SWS avoidance and Nagle (RFC 9293 section 3.8.6.2.1, RFC 1122 section 4.2.3.4).
 
     Nagle in Minshall's form, as Linux (tcp_nagle_check, tcp_minshall_check): a small
@@ -240,7 +285,14 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int) -> 
     if n < unsent:
         # Window-limited: send only a worthwhile part of the largest window seen.
         return n >= conn.max_snd_wnd // 2 and conn.max_snd_wnd > 0
-    if options(conn).nodelay or in_flight == 0 or conn.fin_queued:
+    if not last:
+        return True  # a whole MSG_EOR record with more behind it: Linux's TCP_NAGLE_PUSH
+    if conn.fin_queued:
+        return True
+    opts = options(conn)
+    if opts.cork or more:
+        return False  # Linux tcp_nagle_check: a corked partial segment waits (a FIN does not)
+    if opts.nodelay or in_flight == 0:
         return True
     small_in_flight = seq_gt(conn.snd_sml, conn.snd_una) and not seq_gt(conn.snd_sml, conn.snd_nxt)
     return not small_in_flight
@@ -286,6 +338,8 @@ def retransmit_head(conn: Connection) -> None:
     # skb as it went out; RFC 9293 section 3.8.6.2.1 forbids sending past the window).
     limit = max(seq_diff(conn.snd_max, conn.snd_una), conn.snd_wnd)
     n = min(conn.mss, buflen - off, limit) if buflen > off else 0
+    if n and conn.opts is not None and conn.opts.eor:
+        n = record_left(conn, conn.snd_una, n)  # a resent segment ends with its record too
     flags = ACK
     payload: bytes | memoryview
     if n:

@@ -31,14 +31,17 @@ if TYPE_CHECKING:
 
 
 class Recovery:
-    __slots__ = ("backoff", "cc", "dupacks", "in_recovery", "recover", "retransmits", "rto", "rtt_seq",
-                 "rtt_time", "rttvar", "srtt")
+    __slots__ = ("backoff", "cc", "dupacks", "in_recovery", "min_rtt", "recover", "retransmits", "rto",
+                 "rtt_seq", "rtt_time", "rttvar", "srtt")
 
     def __init__(self, cc: NewReno, iss: int, knobs: Knobs) -> None:
         self.cc = cc
         # The RTT estimate (RFC 6298 section 2) and the timeout from it, doubled per expiry.
         self.srtt: float | None = None
         self.rttvar = 0.0
+        # The smallest sample, for TCP_INFO's min_rtt (Linux keeps a windowed minimum over
+        # tcp_min_rtt_wlen, 300 s, in tcp_update_rtt_min; here over the whole connection).
+        self.min_rtt: float | None = None
         self.rto = knobs.tcp_rto_initial  # RFC 6298 section 2.1
         self.backoff = 0
         # The segment being timed: the ACK beyond rtt_seq gives a sample of now - rtt_time
@@ -57,6 +60,8 @@ class Recovery:
     def sample_rtt(self, r: float, knobs: Knobs) -> None:
         """Fold in one measurement (RFC 6298 sections 2.2 and 2.3, alpha 1/8, beta 1/4)."""
         r = max(r, 0.0)
+        if self.min_rtt is None or r < self.min_rtt:
+            self.min_rtt = r
         if self.srtt is None:
             self.srtt = r
             self.rttvar = r / 2

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 
 class SockOpts:
-    __slots__ = ("keepalive", "keepcnt", "keepidle", "keepintvl", "linger", "nodelay", "sndbuf", "tos",
-                 "ttl", "user_mss")
+    __slots__ = ("congestion", "cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
+                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "retrans_stamp", "sndbuf",
+                 "tos", "ttl", "user_mss", "user_timeout")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -36,6 +37,20 @@ class SockOpts:
         # SO_SNDBUF's size (doubled, as Linux keeps it), which also fixes it (SOCK_SNDBUF_LOCK):
         # None while unset, the send buffer then starting at tcp_wmem[1] and growing with cwnd.
         self.sndbuf: int | None = None
+        self.cork = False  # TCP_CORK: hold sub-MSS segments back (Linux TCP_NAGLE_CORK)
+        self.notsent_lowat = 0  # TCP_NOTSENT_LOWAT in bytes, 0 meaning the sysctl tcp_notsent_lowat
+        self.user_timeout = 0.0  # TCP_USER_TIMEOUT in seconds, 0 when unset (Linux icsk_user_timeout)
+        # When the head segment's retransmissions (or the window probes) began: the user timeout
+        # counts from there (Linux tp->retrans_stamp, icsk_probes_tstamp).
+        self.retrans_stamp = 0.0
+        self.congestion = "reno"  # TCP_CONGESTION: the only algorithm minitcp has (congestion.NewReno)
+        # Where the MSG_EOR records not yet acknowledged end (sequence numbers, in order): no
+        # segment crosses one (Linux TCP_SKB_CB(skb)->eor, tcp_skb_can_collapse_to).
+        self.eor: tuple[int, ...] = ()
+        # TCP_DEFER_ACCEPT, as Linux keeps it: SYN-ACK retransmissions to wait for data after a
+        # bare ACK (rskq_defer_accept), and whether that ACK came (inet_rsk(req)->acked).
+        self.defer_accept = 0
+        self.defer_acked = False
 
 
 # The settings of a connection that set none, shared and never written.
@@ -58,7 +73,8 @@ def _own(conn: Connection) -> SockOpts:
 
 def apply_option(conn: Connection, name: str, value: Any) -> None:
     """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-    keepidle, keepintvl, keepcnt, tos, ttl (the socket layer has checked the ranges)."""
+    keepidle, keepintvl, keepcnt, tos, ttl, cork, notsent_lowat, user_timeout (ms), congestion,
+    defer_accept (in retransmissions) (the socket layer has checked the ranges)."""
     if name == "rcvbuf":
         set_rcvbuf(conn, int(value))  # a size and a lock that the receive window keeps
         return
@@ -89,8 +105,24 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.tos = int(value) & 0xFF
     elif name == "ttl":
         opts.ttl = int(value)
+    elif name == "cork":
+        opts.cork = bool(value)
+    elif name == "notsent_lowat":
+        opts.notsent_lowat = int(value)
+    elif name == "user_timeout":
+        opts.user_timeout = int(value) / 1000  # given in ms, as TCP_USER_TIMEOUT
+    elif name == "congestion":
+        opts.congestion = str(value)
+    elif name == "defer_accept":
+        opts.defer_accept = int(value)
     else:
         raise ValueError(f"unknown option {name!r}")
+
+
+def end_record(conn: Connection, seq: int) -> None:
+    """MSG_EOR: a record ends at `seq` (see SockOpts.eor)."""
+    opts = _own(conn)
+    opts.eor = (*opts.eor, seq)
 
 
 def set_rcvbuf(conn: Connection, size: int) -> None:

@@ -46,7 +46,10 @@ def _retry_limit(conn: Connection) -> int:
     if conn.state == State.SYN_SENT:
         return knobs.tcp_syn_retries
     if conn.state == State.SYN_RECEIVED:
-        return knobs.tcp_synack_retries if conn.listener is not None else knobs.tcp_syn_retries
+        if conn.listener is None:
+            return knobs.tcp_syn_retries
+        # Linux reqsk_timer_handler: TCP_DEFER_ACCEPT's period may outlast tcp_synack_retries.
+        return max(knobs.tcp_synack_retries, options(conn).defer_accept)
     if conn.orphan:
         return knobs.orphan_retries
     return knobs.tcp_retries2
@@ -56,7 +59,24 @@ def _on_rto(conn: Connection) -> None:
     """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
     eng = conn.engine
     knobs = eng.knobs
-    if conn.recovery.retransmits >= _retry_limit(conn):
+    opts = options(conn)
+    syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+    user_timeout = 0.0 if syn else opts.user_timeout
+    if user_timeout:
+        # Linux tcp_write_timeout with TCP_USER_TIMEOUT (synchronized states only; a SYN counts
+        # its retries): the time since the first retransmission's original send (retrans_stamp)
+        # decides, not the count of retries (retransmits_timed_out).
+        if not conn.recovery.retransmits:
+            opts.retrans_stamp = eng.now - conn.recovery.rto  # the head left one RTO ago
+        expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= user_timeout
+    else:
+        expired = conn.recovery.retransmits >= _retry_limit(conn)
+    # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
+    # the deferring period ends, silent until its last retransmission, the data's last chance.
+    deferring = opts.defer_acked and conn.state == State.SYN_RECEIVED
+    if deferring and conn.recovery.retransmits < opts.defer_accept:
+        expired = False
+    if expired:
         if not (conn.state == State.SYN_RECEIVED and conn.listener is not None):
             # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
             # listener's half-open request dies without it (reqsk_timer_handler).
@@ -65,19 +85,26 @@ def _on_rto(conn: Connection) -> None:
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {conn.recovery.retransmits} retransmissions")
         return
-    syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
     if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
         conn.recovery.back_off(knobs)
+    # (Deferring, the SYN-ACK is resent only for the period's last chance.)
+    resend = not deferring or conn.recovery.retransmits + 1 >= opts.defer_accept
     if syn:
-        eng.counters["TCPSynRetrans"] += 1
+        if resend:
+            eng.counters["TCPSynRetrans"] += 1
     else:
         eng.counters["TCPTimeouts"] += 1
         conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
     conn.recovery.retransmits += 1
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
     conn.recovery.rtt_time = None
-    output.retransmit_head(conn)
-    conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)
+    if resend:
+        output.retransmit_head(conn)
+    rto = conn.recovery.rto
+    if user_timeout:
+        # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.
+        rto = max(min(rto, opts.retrans_stamp + user_timeout - eng.now), 0.001)
+    conn.set_timer(TimerKind.RTO, eng.now + rto)
 
 
 def _on_delack(conn: Connection) -> None:
@@ -109,7 +136,11 @@ def _on_persist(conn: Connection) -> None:
     # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
     # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
     # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
-    if conn.probes_out >= _retry_limit(conn):
+    opts = options(conn)
+    if opts.user_timeout and not conn.probes_out:
+        opts.retrans_stamp = eng.now  # Linux icsk_probes_tstamp: the first probe's time
+    if (conn.probes_out >= _retry_limit(conn) if not opts.user_timeout
+            else conn.probes_out and eng.now - opts.retrans_stamp >= opts.user_timeout):
         eng.counters["TCPAbortOnTimeout"] += 1
         conn.drop(Event.PROBES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   "zero-window probes unanswered")
@@ -141,7 +172,10 @@ def _on_keepalive(conn: Connection) -> None:
         conn.set_timer(TimerKind.KEEPALIVE, conn.last_recv + keep_time
                        if idle < keep_time else eng.now + keep_time)
         return
-    if conn.probes_out >= keepalive_probes(conn):
+    user_timeout = options(conn).user_timeout
+    # Linux tcp_keepalive_timer: TCP_USER_TIMEOUT, once set, replaces the count of probes.
+    if (user_timeout and idle >= user_timeout and conn.probes_out) or \
+            (not user_timeout and conn.probes_out >= keepalive_probes(conn)):
         eng.counters["TCPAbortOnTimeout"] += 1  # tcp_write_err
         output.send_active_rst(conn)
         conn.drop(Event.KEEPALIVE_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from . import output
+from . import output, sendlog
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
-from .sockopts import apply_option, options
+from .sockopts import apply_option, end_record, options
 from .states import DONE, Event, State
 from .timers import INF, TimerKind
 
@@ -40,7 +40,8 @@ def open_active(conn: Connection) -> None:
     output.send_syn(conn)
 
 
-def send(conn: Connection, data: bytes | memoryview, now: float) -> int:
+def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = False,
+         eor: bool = False) -> int:
     """Queue bytes for sending (RFC 9293 section 3.10.2) at time `now`; returns how many were taken.
 
     Returns 0 while the buffer is full or the handshake is still under way.
@@ -52,15 +53,35 @@ def send(conn: Connection, data: bytes | memoryview, now: float) -> int:
         raise OSError(conn.take_error(), "connection failed")
     if conn.shut_wr or conn.state not in _CAN_SEND:
         raise OSError(errno.EPIPE, "cannot send after the write side is shut down")
-    room = output.send_room(conn)
+    room = write_room(conn)
     if room <= 0 or not data:
+        if data:
+            sendlog.no_room(conn)
         return 0
     chunk = data if len(data) <= room else memoryview(data)[:room]
     if conn.sndbuf is None:
         conn.sndbuf = ByteQueue(SEND_COALESCE)
+    sendlog.data_queued(conn, seq_diff((conn.sndbuf_seq + len(conn.sndbuf)) & MASK, conn.snd_nxt))
+    if len(chunk) < len(data):
+        sendlog.no_room(conn)  # the rest of the write waits for room
     conn.sndbuf.append(chunk)
-    output.transmit(conn)
+    if eor and len(chunk) == len(data):
+        # MSG_EOR: the record ends with this write, once all of it is queued (Linux tcp_sendmsg
+        # marks the tail skb eor only when no data is left).
+        end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
+    output.transmit(conn, more)
     return len(chunk)
+
+
+def write_room(conn: Connection) -> int:
+    """Bytes a write may queue now: the send buffer's room, and under TCP_NOTSENT_LOWAT (or
+    the sysctl tcp_notsent_lowat) no more unsent bytes than the mark (Linux
+    sk_stream_memory_free stops tcp_sendmsg once write_seq - snd_nxt reaches it)."""
+    room = output.send_room(conn)
+    lowat = options(conn).notsent_lowat or conn.engine.knobs.tcp_notsent_lowat
+    if lowat < 0xFFFFFFFF:
+        room = min(room, lowat - seq_diff((conn.sndbuf_seq + conn.send_queued) & MASK, conn.snd_nxt))
+    return room
 
 
 def recv(conn: Connection, n: int, now: float, peek: bool = False) -> bytes | None:

@@ -1,4 +1,4 @@
-"""`ss -tan` for one engine: every socket, its state, queues, and (-o) timers, (-i) internals.
+"""`ss -tan` for one engine: every socket, its state, queues, and (-o) timers, (-i) TCP_INFO.
 
     State      Recv-Q Send-Q Local Address:Port  Peer Address:Port
     LISTEN     0      5         198.18.0.2:80         0.0.0.0:*
@@ -7,16 +7,21 @@
 
 The columns and the timer notation follow iproute2's ss.c: a listener's
 Recv-Q is its accept queue and Send-Q its backlog; times print as ss's
-print_ms_timer does (`200ms`, `1.500sec`, `59sec`, `1min30sec`).
+print_ms_timer does (`200ms`, `1.500sec`, `59sec`, `1min30sec`); with -i each
+connection's TCP_INFO follows on a line of its own, as tcp_stats_print prints it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minitcp.tcp import tcpinfo
+from minitcp.tcp.sockopts import options
+from minitcp.tcp.states import State
 from minitcp.wire.ipv4 import ip_str
 
 if TYPE_CHECKING:
+    from minitcp.tcp.connection import Connection
     from minitcp.tcp.engine import TcpEngine
 
 _HEADER = ("State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port")
@@ -61,7 +66,7 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         if timers and d["timers"]:
             extra += [f"timer:({kind},{ms_timer(left)},{n})" for kind, left, n in d["timers"]]
         if info:
-            extra.append(_internals(d))
+            extra.append(_info_text(conn, now))
         rows.append((d["state"], str(d["recv_q"]), str(d["send_q"]), d["local"], d["peer"], " ".join(extra)))
     for tw in engine.timewait_entries():
         laddr, lport, raddr, rport = tw.four_tuple
@@ -73,38 +78,96 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
 def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: bool = False,
        now: float | None = None) -> str:
     """The table as text, header first, columns aligned like ss's."""
-    rows = ss_rows(engine, listening=listening, timers=timers, info=info, now=now)
+    if now is None:
+        now = engine.now
+    rows = ss_rows(engine, listening=listening, timers=timers, now=now)
+    # With -i, ss prints each connection's TCP_INFO on a line of its own, after a tab.
+    below = [""] * len(rows)
+    if info:
+        first = len(engine.listeners) if listening else 0
+        for i, conn in enumerate(engine.conns.values()):
+            below[first + i] = "\t " + _info_text(conn, now)
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(5)]
     lines = []
-    for row in [(*_HEADER, ""), *rows]:
+    for row, more in [((*_HEADER, ""), ""), *zip(rows, below, strict=True)]:
         state, rq, sq, local, peer, extra = row
         line = (f"{state:<{widths[0]}}  {rq:<{widths[1]}} {sq:<{widths[2]}} "
                 f"{local:>{widths[3]}}  {peer:<{widths[4]}} {extra}")
         lines.append(line.rstrip())
+        if more:
+            lines.append(more)
     return "\n".join(lines)
 
 
-def _internals(d: dict[str, Any]) -> str:
-    """The -i part: options, rto and rtt in ms, mss, windows and their autotuning; ssthresh only
-    once set, as Linux does."""
-    parts = []
-    if d["ts"]:
-        parts.append("ts")
-    if d["sack"]:
-        parts.append("sack")
-    if d["wscale"] is not None:
-        parts.append(f"wscale:{d['wscale'][0]},{d['wscale'][1]}")
-    parts += [f"rto:{d['rto'] * 1000:g}", f"rtt:{d['rtt'] * 1000:g}", f"mss:{d['mss']}", f"cwnd:{d['cwnd']}"]
-    if d["ssthresh"] < 0x7FFFFFFF // max(d["mss"], 1):
-        parts.append(f"ssthresh:{d['ssthresh']}")
-    # Receive autotuning, each only when nonzero, as ss prints tcpi_rcv_rtt/_space/_ssthresh.
-    if d["rcv_rtt"]:
-        parts.append(f"rcv_rtt:{d['rcv_rtt'] * 1000:g}")
-    if d["rcv_space"]:
-        parts.append(f"rcv_space:{d['rcv_space']}")
-    if d["rcv_ssthresh"]:
-        parts.append(f"rcv_ssthresh:{d['rcv_ssthresh']}")
-    parts += [f"snd_wnd:{d['snd_wnd']}", f"rcv_wnd:{d['rcv_wnd']}"]
-    if d["orphan"]:
-        parts.append("orphan")
-    return " ".join(parts)
+def _info_text(conn: Connection, now: float) -> str:
+    return tcp_info_text(tcpinfo.tcp_info(conn, now), options(conn).congestion)
+
+
+def tcp_info_text(info: dict[str, Any], congestion: str = "reno") -> str:
+    """TCP_INFO as `ss -tni` prints it (iproute2 misc/ss.c tcp_show_info and tcp_stats_print,
+    6.x): each field only when nonzero, in ss's order and units (times in ms, rates in bit/s,
+    numeric as with -n)."""
+    out: list[str] = []
+
+    def add(text: str, value: float = 1) -> None:
+        if value:
+            out.append(text)
+
+    opts = info["options"]
+    add("ts", opts & tcpinfo.TCPI_OPT_TIMESTAMPS)
+    add("sack", opts & tcpinfo.TCPI_OPT_SACK)
+    add("ecn", opts & tcpinfo.TCPI_OPT_ECN)
+    add("ecnseen", opts & tcpinfo.TCPI_OPT_ECN_SEEN)
+    add("fastopen", opts & tcpinfo.TCPI_OPT_SYN_DATA)
+    add(congestion)
+    add(f"wscale:{info['snd_wscale']},{info['rcv_wscale']}", opts & tcpinfo.TCPI_OPT_WSCALE)
+    rto = info["rto"] / 1000 if info["rto"] != 3_000_000 else 0  # ss hides the 3 s default
+    add(f"rto:{rto:g}", rto)
+    add(f"backoff:{info['backoff']}", info["backoff"])
+    rtt = info["rtt"] / 1000
+    add(f"rtt:{rtt:g}/{info['rttvar'] / 1000:g}", rtt)
+    add(f"ato:{info['ato'] / 1000:g}", info["ato"])
+    for name, key in (("mss", "snd_mss"), ("pmtu", "pmtu"), ("rcvmss", "rcv_mss"), ("advmss", "advmss"),
+                      ("cwnd", "snd_cwnd")):
+        add(f"{name}:{info[key]}", info[key])
+    if info["snd_ssthresh"] < 0xFFFF:  # ss prints ssthresh only once it is set
+        add(f"ssthresh:{info['snd_ssthresh']}", info["snd_ssthresh"])
+    for key in ("bytes_sent", "bytes_retrans", "bytes_acked", "bytes_received", "segs_out", "segs_in",
+                "data_segs_out", "data_segs_in"):
+        add(f"{key}:{info[key]}", info[key])
+    if info["rtt"] and info["snd_mss"] and info["snd_cwnd"]:
+        out.append(f"send {info['snd_cwnd'] * info['snd_mss'] * 8_000_000 / info['rtt']:.0f}bps")
+    for name, key in (("lastsnd", "last_data_sent"), ("lastrcv", "last_data_recv"),
+                      ("lastack", "last_ack_recv")):
+        add(f"{name}:{info[key]}", info[key])
+    if info["pacing_rate"] and info["pacing_rate"] != tcpinfo.NO_PACING_LIMIT:
+        rate = f"pacing_rate {info['pacing_rate'] * 8:.0f}bps"
+        if info["max_pacing_rate"] and info["max_pacing_rate"] != tcpinfo.NO_PACING_LIMIT:
+            rate += f"/{info['max_pacing_rate'] * 8:.0f}bps"
+        out.append(rate)
+    add(f"delivery_rate {info['delivery_rate'] * 8:.0f}bps", info["delivery_rate"])
+    add(f"delivered:{info['delivered']}", info["delivered"])
+    add(f"delivered_ce:{info['delivered_ce']}", info["delivered_ce"])
+    add("app_limited", info["delivery_rate_app_limited"])
+    if info["busy_time"]:
+        busy = info["busy_time"]
+        out.append(f"busy:{busy // 1000}ms")
+        for key in ("rwnd_limited", "sndbuf_limited"):
+            add(f"{key}:{info[key] // 1000}ms({100 * info[key] / busy:.1f}%)", info[key])
+    add(f"unacked:{info['unacked']}", info["unacked"])
+    add(f"retrans:{info['retrans']}/{info['total_retrans']}", info["retrans"] or info["total_retrans"])
+    add(f"lost:{info['lost']}", info["lost"])
+    add(f"sacked:{info['sacked']}", info["sacked"] and info["state"] != tcpinfo.LINUX_STATE[State.LISTEN])
+    add(f"dsack_dups:{info['dsack_dups']}", info["dsack_dups"])
+    add(f"fackets:{info['fackets']}", info["fackets"])
+    add(f"reordering:{info['reordering']}", info["reordering"] != 3)
+    add(f"reord_seen:{info['reord_seen']}", info["reord_seen"])
+    add(f"rcv_rtt:{info['rcv_rtt'] / 1000:g}", info["rcv_rtt"])
+    add(f"rcv_space:{info['rcv_space']}", info["rcv_space"])
+    add(f"rcv_ssthresh:{info['rcv_ssthresh']}", info["rcv_ssthresh"])
+    add(f"notsent:{info['notsent_bytes']}", info["notsent_bytes"])
+    if info["min_rtt"] and info["min_rtt"] != tcpinfo.NO_MIN_RTT:
+        out.append(f"minrtt:{info['min_rtt'] / 1000:g}")
+    for key in ("rcv_ooopack", "snd_wnd", "rcv_wnd", "rehash"):
+        add(f"{key}:{info[key]}", info[key])
+    return " ".join(out)

@@ -1,0 +1,50 @@
+"""The send log's chronograph as TCP_INFO reports it: busy_time, rwnd_limited, sndbuf_limited
+(Linux tcp_chrono_*), in the exact times of packetdrill's tcp_info/tcp-info-rwnd-limited.pkt."""
+
+from __future__ import annotations
+
+import pytest
+
+from minitcp.tcp import tcpinfo
+from minitcp.wire.segment import ACK
+
+from .peer import Peer
+
+
+def test_rwnd_limited_and_busy_time() -> None:
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.01, window=0, mss=1000, wscale=None)  # "win 0" in the SYN-ACK
+    info = tcpinfo.tcp_info(conn, 0.01)
+    assert info["rwnd_limited"] == info["busy_time"] == 0
+    assert conn.send(b"x" * 1000, 0.01) == 1000  # nothing fits in the closed window
+    assert p.out() == []
+    assert tcpinfo.tcp_info(conn, 0.11)["rwnd_limited"] == pytest.approx(100_000, abs=1)
+    sent = p.feed(p.seg(ACK, ack=1, window=2000), at=0.21)  # the window opens
+    assert p.rels(sent) == [("P.", 1, 1, 1000)]
+    assert tcpinfo.tcp_info(conn, 0.21)["rwnd_limited"] == pytest.approx(200_000, abs=1)
+    assert p.feed(p.seg(ACK, ack=1001, window=10), at=0.24) == []  # a window too small
+    assert conn.send(b"y" * 1000, 0.24) == 1000
+    assert p.out() == []
+    sent = p.feed(p.seg(ACK, ack=1001, window=2000), at=0.34)
+    assert p.rels(sent) == [("P.", 1001, 1, 1000)]
+    info = tcpinfo.tcp_info(conn, 0.34)
+    assert info["rwnd_limited"] == pytest.approx(300_000, abs=1)
+    assert info["busy_time"] == pytest.approx(330_000, abs=1)  # and 30 ms with data in flight
+    p.feed(p.seg(ACK, ack=2001, window=2000), at=0.36)
+    info = tcpinfo.tcp_info(conn, 1.0)
+    assert info["busy_time"] == pytest.approx(350_000, abs=1)  # everything acknowledged: idle
+    assert info["sndbuf_limited"] == 0
+
+
+def test_sndbuf_limited_while_the_writer_waits_for_room() -> None:
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.01, mss=1000, wscale=None)
+    conn.apply_option("sndbuf", 1000, 0.01)  # tcp_wmem[0], 4096 bytes, fixed
+    assert conn.send(b"z" * 10000, 0.01) == 4096  # the rest waits for room (SOCK_NOSPACE)
+    assert len(p.out()) == 5  # all of it sent, the congestion window far from full
+    assert conn.send(b"z" * 5904, 0.02) == 0
+    p.feed(p.seg(ACK, ack=1001), at=0.03)  # not yet room enough to wake the writer
+    p.feed(p.seg(ACK, ack=2001), at=0.05)  # now free space is half of what is queued
+    info = tcpinfo.tcp_info(conn, 0.05)
+    assert info["sndbuf_limited"] == pytest.approx(40_000, abs=1)
+    assert info["busy_time"] == pytest.approx(40_000, abs=1)
