@@ -1,9 +1,10 @@
-"""The TCP segment as the stack sees it: IPv4 addressing, TCP header, parsed options.
+"""The TCP segment as the stack sees it: IP addressing, TCP header, parsed options.
 
 One plain slotted class is shared by the parser (both the C and the pure-Python
 twin fill it), the builder and the sans-IO engine, so a segment crosses the
-stack without being converted. Addresses are 32-bit integers (cheap to hash
-and compare); `minitcp.wire.ipv4.ip_str` formats them for people.
+stack without being converted. Addresses are integers (cheap to hash and
+compare): 32 bits in IPv4, 128 in IPv6, which `ip_version` tells apart;
+`minitcp.wire.ipv4.ip_str` and `minitcp.wire.ipv6.ip6_str` format them for people.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def flag_str(flags: int) -> str:
 
 
 class Segment:
-    """One TCP segment inside one IPv4 packet.
+    """One TCP segment inside one IPv4 or IPv6 packet.
 
     `window` is the raw 16-bit field (unscaled). Options that were absent are
     None (`mss`, `wscale`, `ts_val`/`ts_ecr`), False (`sack_permitted`) or an
@@ -40,12 +41,17 @@ class Segment:
     `gso` is nonzero on a TCP segmentation offload segment, one that the engine
     hands over for the host to cut into wire segments of `gso` payload bytes each,
     the last possibly shorter (`minitcp.wire.tso`); a parsed segment has 0.
+
+    The IP fields are IPv4's; in IPv6 (`ip_version` 6) `ttl` is the hop limit,
+    `tos` the traffic class and `flow_label` the 20-bit flow label, while `ip_id`
+    and `df` have no field on the wire (a parsed segment has 0 and True: IPv6
+    routers never fragment, RFC 8200 section 5).
     """
 
     __slots__ = (
         "src", "dst", "sport", "dport", "seq", "ack", "flags", "window", "urgent",
         "mss", "wscale", "sack_permitted", "sack", "ts_val", "ts_ecr",
-        "payload", "ttl", "tos", "ip_id", "df", "gso",
+        "payload", "ttl", "tos", "ip_id", "df", "gso", "ip_version", "flow_label",
     )
 
     def __init__(
@@ -72,6 +78,8 @@ class Segment:
         ip_id: int = 0,
         df: bool = True,
         gso: int = 0,
+        ip_version: int = 4,
+        flow_label: int = 0,
     ) -> None:
         self.src = src
         self.dst = dst
@@ -94,6 +102,8 @@ class Segment:
         self.ip_id = ip_id
         self.df = df
         self.gso = gso
+        self.ip_version = ip_version
+        self.flow_label = flow_label
 
     @property
     def seg_len(self) -> int:
