@@ -67,7 +67,7 @@ def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
     """
     packet = parse_ipv6(buf)
     if packet.is_fragment:
-        raise WireError(DropReason.FRAGMENT, f"fragment at offset {packet.fragment.offset}")  # type: ignore[union-attr]
+        raise WireError(DropReason.FRAGMENT, "one piece of a larger datagram")
     if packet.next_header != PROTO_TCP:
         raise WireError(DropReason.NOT_TCP, f"next header {packet.next_header}")
     tcp = packet.payload
