@@ -3,11 +3,14 @@
 One plain slotted class is shared by the parser (both the C and the pure-Python
 twin fill it), the builder and the sans-IO engine, so a segment crosses the
 stack without being converted. Addresses are integers (cheap to hash and
-compare): 32 bits in IPv4, 128 in IPv6, which `ip_version` tells apart;
-`minitcp.wire.ipv4.ip_str` and `minitcp.wire.ipv6.ip6_str` format them for people.
+compare): 32 bits in a `Segment`, 128 in a `Segment6`, the one an IPv6 packet
+carries, which adds the flow label; `ip_version` tells them apart.
+`minitcp.wire.ipv4.ip_str` and `minitcp.wire.ipv6.ip6_str` format addresses for people.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # TCP header flags, RFC 9293 section 3.1 (plus RFC 3168 ECE/CWR).
 FIN = 0x01
@@ -31,7 +34,7 @@ def flag_str(flags: int) -> str:
 
 
 class Segment:
-    """One TCP segment inside one IPv4 or IPv6 packet.
+    """One TCP segment inside one IPv4 packet.
 
     `window` is the raw 16-bit field (unscaled). Options that were absent are
     None (`mss`, `wscale`, `ts_val`/`ts_ecr`), False (`sack_permitted`) or an
@@ -41,18 +44,16 @@ class Segment:
     `gso` is nonzero on a TCP segmentation offload segment, one that the engine
     hands over for the host to cut into wire segments of `gso` payload bytes each,
     the last possibly shorter (`minitcp.wire.tso`); a parsed segment has 0.
-
-    The IP fields are IPv4's; in IPv6 (`ip_version` 6) `ttl` is the hop limit,
-    `tos` the traffic class and `flow_label` the 20-bit flow label, while `ip_id`
-    and `df` have no field on the wire (a parsed segment has 0 and True: IPv6
-    routers never fragment, RFC 8200 section 5).
     """
 
     __slots__ = (
         "src", "dst", "sport", "dport", "seq", "ack", "flags", "window", "urgent",
         "mss", "wscale", "sack_permitted", "sack", "ts_val", "ts_ecr",
-        "payload", "ttl", "tos", "ip_id", "df", "gso", "ip_version", "flow_label",
+        "payload", "ttl", "tos", "ip_id", "df", "gso",
     )
+    # Class attributes, not slots: an IPv4 segment stores nothing for them (`Segment6` overrides both).
+    ip_version = 4
+    flow_label = 0
 
     def __init__(
         self,
@@ -78,8 +79,6 @@ class Segment:
         ip_id: int = 0,
         df: bool = True,
         gso: int = 0,
-        ip_version: int = 4,
-        flow_label: int = 0,
     ) -> None:
         self.src = src
         self.dst = dst
@@ -102,8 +101,6 @@ class Segment:
         self.ip_id = ip_id
         self.df = df
         self.gso = gso
-        self.ip_version = ip_version
-        self.flow_label = flow_label
 
     @property
     def seg_len(self) -> int:
@@ -112,9 +109,7 @@ class Segment:
 
     def fields(self) -> tuple:
         """Every field as a tuple (payload as bytes), for equality in tests and traces."""
-        return tuple(
-            bytes(self.payload) if name == "payload" else getattr(self, name) for name in self.__slots__
-        )
+        return tuple(bytes(self.payload) if name == "payload" else getattr(self, name) for name in FIELDS)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Segment) and self.fields() == other.fields()
@@ -126,3 +121,24 @@ class Segment:
             f"Segment({self.sport}>{self.dport} [{flag_str(self.flags)}] seq={self.seq} "
             f"ack={self.ack} win={self.window} len={len(self.payload)})"
         )
+
+
+# What `fields` returns, in order: the slots, then what tells the two families apart.
+FIELDS = (*Segment.__slots__, "ip_version", "flow_label")
+
+
+class Segment6(Segment):
+    """One TCP segment inside one IPv6 packet: 128-bit addresses, and the flow label IPv4 lacks.
+
+    Made with `Segment`'s arguments plus `flow_label` (20 bits, RFC 6437). The IP
+    fields keep their IPv4 names: `ttl` is the hop limit and `tos` the traffic
+    class; `ip_id` and `df` have no field in IPv6 (a parsed segment has 0 and
+    True: IPv6 routers never fragment, RFC 8200 section 5).
+    """
+
+    __slots__ = ("flow_label",)
+    ip_version = 6
+
+    def __init__(self, *args: Any, flow_label: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.flow_label = flow_label

@@ -17,7 +17,7 @@ from itertools import chain
 from minitcp._native import ffi, lib
 from minitcp.wire.checksum import BytesLike
 from minitcp.wire.errors import DropReason, WireError
-from minitcp.wire.segment import Segment
+from minitcp.wire.segment import Segment, Segment6
 
 _from_buffer = ffi.from_buffer
 _new = object.__new__
@@ -84,8 +84,7 @@ def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
      seg.ttl, seg.tos, seg.ip_id, df, opts, mss, wscale, ts_val, ts_ecr, nsack, offset,
      length) = _unpack_fields(_FIELDS_BUF)  # fmt: skip
     seg.df = df == 1
-    seg.gso = seg.flow_label = 0
-    seg.ip_version = 4
+    seg.gso = 0
     if opts:
         seg.mss = mss if opts & _OPT_MSS else None
         seg.wscale = wscale if opts & _OPT_WSCALE else None
@@ -152,13 +151,13 @@ def build_tcp_packet(seg: Segment) -> bytes:
 # share a helper: a Python call per segment would cost the IPv4 hot path a tenth of its time.
 
 
-def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
+def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment6:
     """C twin of `tcp_pure.parse_tcp6_packet`."""
     rc = (_parse6_csum_partial if csum_partial else _parse6)(
         buf if type(buf) is bytes else _from_buffer(buf), len(buf), _FIELDS)
     if rc:
         raise WireError(DropReason(-rc))
-    seg = _new(Segment)
+    seg = _new(Segment6)
     # The addresses are read from the packet itself: they sit at fixed offsets (RFC 8200 section 3).
     (_, _, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.window, seg.urgent,
      seg.ttl, seg.tos, seg.flow_label, _, opts, mss, wscale, ts_val, ts_ecr, nsack, offset,
@@ -168,7 +167,6 @@ def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
     seg.dst = int.from_bytes(view[24:40], "big")
     seg.ip_id = seg.gso = 0
     seg.df = True
-    seg.ip_version = 6
     if opts:
         seg.mss = mss if opts & _OPT_MSS else None
         seg.wscale = wscale if opts & _OPT_WSCALE else None
@@ -190,7 +188,7 @@ def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
     return seg
 
 
-def build_tcp6_packet(seg: Segment) -> bytes:
+def build_tcp6_packet(seg: Segment6) -> bytes:
     """C twin of `tcp_pure.build_tcp6_packet`."""
     opts = 0
     mss = seg.mss

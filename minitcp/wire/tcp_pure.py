@@ -9,21 +9,27 @@ checksum covers differ (RFC 9293 section 3.1, RFC 8200 section 8.1).
 from __future__ import annotations
 
 import struct
+from typing import TypeVar
 
 from minitcp.wire.checksum import BytesLike, checksum, csum_add, pseudo_header_sum, pseudo_header_sum6
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import PROTO_TCP, ipv4_header, parse_ipv4
 from minitcp.wire.ipv6 import ipv6_header, parse_ipv6
-from minitcp.wire.segment import Segment
+from minitcp.wire.segment import Segment, Segment6
 from minitcp.wire.tcp_options import encode_tcp_options, parse_tcp_options
 
 TCP_HEADER_LEN = 20  # RFC 9293 section 3.1, without options
 _TCP = struct.Struct("!HHIIBBHHH")
 _CSUM_OFFSET = 16
+S = TypeVar("S", bound=Segment)
 
 
-def _parse_tcp(tcp: memoryview, src: int, dst: int, pseudo: int, csum_partial: bool) -> Segment:
-    """The Segment of a TCP header and payload whose pseudo-header sums to `pseudo`."""
+def _parse_tcp(
+    family: type[S], tcp: memoryview, src: int, dst: int, pseudo: int, csum_partial: bool,
+    ttl: int, tos: int, ip_id: int, df: bool,
+) -> S:
+    """The segment (a `family` instance, with the IP fields given) of a TCP header and payload
+    whose pseudo-header sums to `pseudo`."""
     size = len(tcp)
     if size < TCP_HEADER_LEN:
         raise WireError(DropReason.TRUNCATED, f"{size} bytes, a TCP header needs 20")
@@ -35,9 +41,10 @@ def _parse_tcp(tcp: memoryview, src: int, dst: int, pseudo: int, csum_partial: b
     if not csum_partial and csum_add(tcp, pseudo) != 0xFFFF:
         raise WireError(DropReason.BAD_TCP_CHECKSUM)
     mss, wscale, sack_permitted, sack, ts_val, ts_ecr = parse_tcp_options(tcp[TCP_HEADER_LEN:header_length])
-    return Segment(
+    return family(
         src, dst, sport, dport, seq, ack, flags, window, tcp[header_length:], urgent=urgent, mss=mss,
-        wscale=wscale, sack_permitted=sack_permitted, sack=sack, ts_val=ts_val, ts_ecr=ts_ecr,
+        wscale=wscale, sack_permitted=sack_permitted, sack=sack, ts_val=ts_val, ts_ecr=ts_ecr, ttl=ttl,
+        tos=tos, ip_id=ip_id, df=df,
     )  # fmt: skip
 
 
@@ -53,17 +60,17 @@ def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
         raise WireError(DropReason.NOT_TCP, f"protocol {packet.proto}")
     tcp = packet.payload
     pseudo = pseudo_header_sum(packet.src, packet.dst, PROTO_TCP, len(tcp))
-    seg = _parse_tcp(tcp, packet.src, packet.dst, pseudo, csum_partial)
-    seg.ttl, seg.tos, seg.ip_id, seg.df = packet.ttl, packet.tos, packet.ident, packet.df
-    return seg
+    return _parse_tcp(
+        Segment, tcp, packet.src, packet.dst, pseudo, csum_partial, packet.ttl, packet.tos, packet.ident,
+        packet.df,
+    )  # fmt: skip
 
 
-def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
-    """Validate an IPv6 packet carrying TCP, extension headers walked, and return its Segment.
+def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment6:
+    """Validate an IPv6 packet carrying TCP, extension headers walked, and return its Segment6.
 
-    `ttl` and `tos` hold the hop limit and traffic class; `ip_id` is 0 and `df` True
-    (IPv6 routers never fragment, RFC 8200 section 5). A fragment is refused: only
-    a whole datagram is a segment. `csum_partial` as for `parse_tcp_packet`.
+    A fragment is refused: only a whole datagram is a segment. `csum_partial` as
+    for `parse_tcp_packet`.
     """
     packet = parse_ipv6(buf)
     if packet.is_fragment:
@@ -72,9 +79,12 @@ def parse_tcp6_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
         raise WireError(DropReason.NOT_TCP, f"next header {packet.next_header}")
     tcp = packet.payload
     pseudo = pseudo_header_sum6(packet.src, packet.dst, PROTO_TCP, len(tcp))
-    seg = _parse_tcp(tcp, packet.src, packet.dst, pseudo, csum_partial)
-    seg.ttl, seg.tos, seg.flow_label = packet.hop_limit, packet.traffic_class, packet.flow_label
-    seg.ip_version = 6
+    # No IPv4 ID and no DF in IPv6: 0 and True (routers never fragment it, RFC 8200 section 5).
+    seg = _parse_tcp(
+        Segment6, tcp, packet.src, packet.dst, pseudo, csum_partial, packet.hop_limit, packet.traffic_class,
+        0, True,
+    )  # fmt: skip
+    seg.flow_label = packet.flow_label
     return seg
 
 
@@ -106,7 +116,7 @@ def build_tcp_packet(seg: Segment) -> bytes:
     return ip_header + _tcp_bytes(seg, options, pseudo_header_sum(seg.src, seg.dst, PROTO_TCP, tcp_length))
 
 
-def build_tcp6_packet(seg: Segment) -> bytes:
+def build_tcp6_packet(seg: Segment6) -> bytes:
     """IPv6 header (hop limit `ttl`, traffic class `tos`, `flow_label`) + TCP, checksum set.
 
     Raises ValueError when a field does not fit its wire width or the TCP

@@ -45,8 +45,7 @@ def split(seg: Segment) -> list[Segment]:
             seg.src, seg.dst, seg.sport, seg.dport, (seg.seq + off) & MASK, seg.ack, flags, seg.window,
             payload[off : off + n], urgent=seg.urgent, mss=seg.mss, wscale=seg.wscale,
             sack_permitted=seg.sack_permitted, sack=seg.sack, ts_val=seg.ts_val, ts_ecr=seg.ts_ecr,
-            ttl=seg.ttl, tos=seg.tos, ip_id=seg.ip_id, df=seg.df, ip_version=seg.ip_version,
-            flow_label=seg.flow_label,
+            ttl=seg.ttl, tos=seg.tos, ip_id=seg.ip_id, df=seg.df,
         )  # fmt: skip
         out.append(piece)
     return out

@@ -18,7 +18,7 @@ from minitcp.wire import accel, tcp_pure
 from minitcp.wire.checksum import checksum, pseudo_header_sum, pseudo_header_sum6
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv6 import PROTO_DSTOPTS, PROTO_FRAGMENT, PROTO_HOPOPTS, PROTO_ROUTING
-from minitcp.wire.segment import Segment
+from minitcp.wire.segment import Segment, Segment6
 
 from .exthdr import ext, fragment
 
@@ -60,12 +60,15 @@ def segments(draw: st.DrawFn) -> Segment:
 
 
 @st.composite
-def segments6(draw: st.DrawFn) -> Segment:
+def segments6(draw: st.DrawFn) -> Segment6:
     """A segment as IPv6 carries it: 128-bit addresses, a flow label, no IPv4 ID or DF."""
     seg = draw(segments())
-    seg.src, seg.dst = draw(u128), draw(u128)
-    seg.ip_id, seg.df, seg.ip_version, seg.flow_label = 0, True, 6, draw(st.integers(0, 0xFFFFF))
-    return seg
+    return Segment6(
+        draw(u128), draw(u128), seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.window, seg.payload,
+        urgent=seg.urgent, mss=seg.mss, wscale=seg.wscale, sack_permitted=seg.sack_permitted, sack=seg.sack,
+        ts_val=seg.ts_val, ts_ecr=seg.ts_ecr, ttl=seg.ttl, tos=seg.tos,
+        flow_label=draw(st.integers(0, 0xFFFFF)),
+    )  # fmt: skip
 
 
 def outcome(impl: object, raw: bytes | bytearray | memoryview) -> tuple | DropReason:
@@ -193,7 +196,7 @@ def test_pseudo_header_sum6(src: int, dst: int, proto: int, length: int) -> None
 @needs_native
 @settings(max_examples=300)
 @given(seg=segments6())
-def test_valid_segments6(seg: Segment) -> None:
+def test_valid_segments6(seg: Segment6) -> None:
     raw = tcp_native.build_tcp6_packet(seg)  # type: ignore[union-attr]
     assert raw == tcp_pure.build_tcp6_packet(seg)
     parsed = outcome6(tcp_native, raw)
@@ -210,7 +213,7 @@ def test_valid_segments6(seg: Segment) -> None:
 @given(seg=segments6(), edits=st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=4),
        cut=st.integers(0, 300), tail=st.binary(max_size=8), partial=st.booleans())  # fmt: skip
 def test_malformed_segments6(
-    seg: Segment, edits: list[tuple[int, int]], cut: int, tail: bytes, partial: bool
+    seg: Segment6, edits: list[tuple[int, int]], cut: int, tail: bytes, partial: bool
 ) -> None:
     raw = bytearray(tcp_pure.build_tcp6_packet(seg))
     for offset, value in edits:
@@ -249,7 +252,7 @@ headers = st.lists(
 @needs_native
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(seg=segments6(), chain=headers, upper=st.sampled_from((6, 6, 6, 17, 59)), cut=st.integers(0, 40))
-def test_extension_headers6(seg: Segment, chain: list, upper: int, cut: int) -> None:
+def test_extension_headers6(seg: Segment6, chain: list, upper: int, cut: int) -> None:
     # Both walkers, compared on chains of extension headers put between a valid IPv6 header and
     # a valid TCP segment (whose checksum does not cover them), whole and with bytes cut off.
     plain = tcp_pure.build_tcp6_packet(seg)

@@ -28,7 +28,7 @@ from minitcp.wire.icmpv6 import (
     quoted_tcp6,
 )
 from minitcp.wire.ipv6 import PROTO_DSTOPTS, PROTO_FRAGMENT, PROTO_ICMPV6, build_ipv6, ip6_int, parse_ipv6
-from minitcp.wire.segment import SYN, Segment
+from minitcp.wire.segment import SYN, Segment6
 from minitcp.wire.tcp import build_tcp6_packet
 
 from .exthdr import ext, fragment
@@ -124,7 +124,7 @@ def test_build_rejects_out_of_range() -> None:
         build_icmpv6(STACK, KERNEL, 1, 0, 1 << 32)
 
 
-SYN6 = build_tcp6_packet(Segment(KERNEL, STACK, 44852, 8080, 0x9320415A, 0, SYN, 64800, ip_version=6))
+SYN6 = build_tcp6_packet(Segment6(KERNEL, STACK, 44852, 8080, 0x9320415A, 0, SYN, 64800))
 
 
 def error_quoting(original: bytes) -> bytes:

@@ -18,7 +18,7 @@ from minitcp.wire.checksum import checksum, pseudo_header_sum6
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.ipv6 import PROTO_DSTOPTS, PROTO_FRAGMENT, PROTO_HOPOPTS, PROTO_ICMPV6, build_ipv6, ip6_int
-from minitcp.wire.segment import ACK, FIN, PSH, SYN, Segment
+from minitcp.wire.segment import ACK, FIN, PSH, SYN, Segment, Segment6
 from minitcp.wire.tcp_options import encode_tcp_options
 
 from .exthdr import ext, fragment
@@ -66,10 +66,10 @@ def with_headers(packet: bytes, first: int, *headers: bytes) -> bytes:
 @pytest.mark.parametrize("impl", IMPLS)
 def test_linux_syn(impl: ModuleType) -> None:
     seg = impl.parse_tcp6_packet(LINUX_SYN6)
-    assert seg == Segment(
+    assert seg == Segment6(
         A, B, 44852, 8080, 0x9320415A, 0, SYN, 64800,
         mss=1440, wscale=10, sack_permitted=True, ts_val=4024260864, ts_ecr=0,
-        ttl=64, tos=0, ip_id=0, df=True, ip_version=6, flow_label=0x3CAC3,
+        ttl=64, tos=0, ip_id=0, df=True, flow_label=0x3CAC3,
     )  # fmt: skip
     # Our layout is Linux's: rebuilding gives the captured bytes back.
     assert impl.build_tcp6_packet(seg) == LINUX_SYN6
@@ -88,8 +88,8 @@ OPTION_CASES = {
 @pytest.mark.parametrize("payload", [b"", b"x", bytes(range(256)) * 6])
 def test_round_trip(impl: ModuleType, options: dict, payload: bytes) -> None:
     flags = SYN if "mss" in options else ACK | PSH | FIN
-    seg = Segment(2**128 - 1, 0, 1, 65535, 0xFFFFFFFF, 12345, flags, 29200, payload, urgent=3, **options,
-                  ttl=1, tos=0xB8, ip_version=6, flow_label=0xFFFFF)  # fmt: skip
+    seg = Segment6(2**128 - 1, 0, 1, 65535, 0xFFFFFFFF, 12345, flags, 29200, payload, urgent=3, **options,
+                   ttl=1, tos=0xB8, flow_label=0xFFFFF)  # fmt: skip
     raw = impl.build_tcp6_packet(seg)
     assert len(raw) == 60 + len(encode_tcp_options(seg)) + len(payload)
     assert raw[0] == 0x6B and raw[6] == PROTO_TCP
@@ -102,7 +102,7 @@ def test_round_trip(impl: ModuleType, options: dict, payload: bytes) -> None:
 @pytest.mark.parametrize("impl", IMPLS)
 def test_largest_segment(impl: ModuleType) -> None:
     # The payload length counts the TCP header and data: 65535 at most (RFC 8200 section 3).
-    seg = Segment(A, B, 1, 2, 3, 4, ACK, 5, bytes(65535 - 20), ip_version=6)
+    seg = Segment6(A, B, 1, 2, 3, 4, ACK, 5, bytes(65535 - 20))
     assert len(impl.build_tcp6_packet(seg)) == 40 + 65535
     seg.payload = bytes(65535 - 19)
     with pytest.raises(ValueError):
@@ -113,7 +113,7 @@ def test_largest_segment(impl: ModuleType) -> None:
 def test_build_rejects_out_of_range(impl: ModuleType) -> None:
     for field, value in (("flow_label", 1 << 20), ("tos", 256), ("ttl", 256), ("sport", 65536),
                          ("src", 1 << 128), ("dst", -1)):  # fmt: skip
-        seg = Segment(A, B, 1, 2, 3, 4, ACK, 5, ip_version=6)
+        seg = Segment6(A, B, 1, 2, 3, 4, ACK, 5)
         setattr(seg, field, value)
         with pytest.raises(ValueError):
             impl.build_tcp6_packet(seg)
@@ -121,7 +121,7 @@ def test_build_rejects_out_of_range(impl: ModuleType) -> None:
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_extension_headers_walked(impl: ModuleType) -> None:
-    plain = impl.build_tcp6_packet(Segment(A, B, 1000, 80, 1, 2, ACK | PSH, 512, b"hello", ip_version=6))
+    plain = impl.build_tcp6_packet(Segment6(A, B, 1000, 80, 1, 2, ACK | PSH, 512, b"hello"))
     raw = with_headers(
         plain, PROTO_HOPOPTS,
         ext(PROTO_DSTOPTS, b"\x05\x02\x00\x00"),  # router alert, skipped as type 0x05 says
@@ -137,7 +137,7 @@ def test_extension_headers_walked(impl: ModuleType) -> None:
 @pytest.mark.parametrize("impl", IMPLS)
 def test_csum_partial(impl: ModuleType) -> None:
     # A sender leaving the checksum to the device stores the pseudo-header sum only.
-    raw = bytearray(impl.build_tcp6_packet(Segment(A, B, 1, 2, 3, 4, ACK, 5, b"data", ip_version=6)))
+    raw = bytearray(impl.build_tcp6_packet(Segment6(A, B, 1, 2, 3, 4, ACK, 5, b"data")))
     raw[56:58] = pseudo_header_sum6(A, B, PROTO_TCP, len(raw) - 40).to_bytes(2, "big")
     with pytest.raises(WireError) as info:
         impl.parse_tcp6_packet(bytes(raw))
@@ -145,7 +145,7 @@ def test_csum_partial(impl: ModuleType) -> None:
     assert bytes(impl.parse_tcp6_packet(bytes(raw), csum_partial=True).payload) == b"data"
 
 
-GOOD = tcp_pure.build_tcp6_packet(Segment(A, B, 1000, 80, 1, 2, ACK, 512, b"0123456789", ip_version=6))
+GOOD = tcp_pure.build_tcp6_packet(Segment6(A, B, 1000, 80, 1, 2, ACK, 512, b"0123456789"))
 
 
 def with_tcp(tcp: bytes, next_header: int = PROTO_TCP) -> bytes:
@@ -183,6 +183,17 @@ def test_rejects(impl: ModuleType, raw: bytes, reason: DropReason) -> None:
     with pytest.raises(WireError) as info:
         impl.parse_tcp6_packet(raw)
     assert info.value.reason is reason
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_each_family_its_own_segment(impl: ModuleType) -> None:
+    # An IPv4 segment stores nothing for the family (class attributes); an IPv6 one is a Segment6.
+    v4 = impl.parse_tcp_packet(impl.build_tcp_packet(Segment(1, 2, 3, 4, 5, 6, ACK, 7, b"x")))
+    v6 = impl.parse_tcp6_packet(impl.build_tcp6_packet(Segment6(1, 2, 3, 4, 5, 6, ACK, 7, b"x")))
+    assert (type(v4), v4.ip_version, v4.flow_label) == (Segment, 4, 0)
+    assert (type(v6), v6.ip_version, v6.flow_label) == (Segment6, 6, 0)
+    assert v6.fields() == (*v4.fields()[:-2], 6, 0)
+    assert v6 != v4  # the same numbers, in another family
 
 
 @pytest.mark.parametrize("impl", IMPLS)
