@@ -187,6 +187,35 @@ static int parse_options(const uint8_t *o, size_t end, uint32_t *f)
     return 0;
 }
 
+/* The TCP header and payload of tlen bytes at tcp, RFC 9293 section 3.1, checked against
+ * pseudo, the folded pseudo-header sum; fills the TCP slots of f, PAYLOAD_OFF from tcp. */
+static inline int parse_tcp_header(const uint8_t *tcp, size_t tlen, uint32_t pseudo, int verify_tcp_csum,
+                                   uint32_t *f)
+{
+    if (tlen < 20)
+        return -MT_TRUNCATED;
+    const size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < 20 || doff > tlen)
+        return -MT_BAD_DATA_OFFSET;
+    /* Checksum before options, as Linux does, so corruption counts as a bad checksum. */
+    if (verify_tcp_csum && fold((uint64_t)pseudo + sum_net(tcp, tlen)) != 0xffff)
+        return -MT_BAD_TCP_CHECKSUM;
+    const int rc = parse_options(tcp + 20, doff - 20, f);
+    if (rc)
+        return rc;
+
+    f[MT_F_SPORT] = rd16(tcp);
+    f[MT_F_DPORT] = rd16(tcp + 2);
+    f[MT_F_SEQ] = rd32(tcp + 4);
+    f[MT_F_ACK] = rd32(tcp + 8);
+    f[MT_F_FLAGS] = tcp[13];
+    f[MT_F_WINDOW] = rd16(tcp + 14);
+    f[MT_F_URGENT] = rd16(tcp + 18);
+    f[MT_F_PAYLOAD_OFF] = (uint32_t)doff;
+    f[MT_F_PAYLOAD_LEN] = (uint32_t)(tlen - doff);
+    return 0;
+}
+
 static int parse_tcp(const char *buf, size_t len, uint32_t *f, int verify_tcp_csum)
 {
     const uint8_t *ip = (const uint8_t *)buf;
@@ -212,38 +241,19 @@ static int parse_tcp(const char *buf, size_t len, uint32_t *f, int verify_tcp_cs
     if (ip[9] != 6)
         return -MT_NOT_TCP;
 
-    /* TCP header, RFC 9293 section 3.1. */
-    const uint8_t *tcp = ip + ihl;
-    const size_t tlen = total - ihl;
-    if (tlen < 20)
-        return -MT_TRUNCATED;
-    const size_t doff = (size_t)(tcp[12] >> 4) * 4;
-    if (doff < 20 || doff > tlen)
-        return -MT_BAD_DATA_OFFSET;
     const uint32_t src = rd32(ip + 12), dst = rd32(ip + 16);
-    /* Checksum before options, as Linux does, so corruption counts as a bad checksum. */
-    if (verify_tcp_csum
-        && fold((uint64_t)mt_pseudo_header_sum(src, dst, 6, (uint32_t)tlen) + sum_net(tcp, tlen)) != 0xffff)
-        return -MT_BAD_TCP_CHECKSUM;
-    const int rc = parse_options(tcp + 20, doff - 20, f);
+    const size_t tlen = total - ihl;
+    const int rc = parse_tcp_header(ip + ihl, tlen, mt_pseudo_header_sum(src, dst, 6, (uint32_t)tlen),
+                                    verify_tcp_csum, f);
     if (rc)
         return rc;
-
     f[MT_F_SRC] = src;
     f[MT_F_DST] = dst;
-    f[MT_F_SPORT] = rd16(tcp);
-    f[MT_F_DPORT] = rd16(tcp + 2);
-    f[MT_F_SEQ] = rd32(tcp + 4);
-    f[MT_F_ACK] = rd32(tcp + 8);
-    f[MT_F_FLAGS] = tcp[13];
-    f[MT_F_WINDOW] = rd16(tcp + 14);
-    f[MT_F_URGENT] = rd16(tcp + 18);
     f[MT_F_TTL] = ip[8];
     f[MT_F_TOS] = ip[1];
     f[MT_F_IP_ID] = rd16(ip + 4);
     f[MT_F_DF] = (frag & 0x4000) != 0;
-    f[MT_F_PAYLOAD_OFF] = (uint32_t)(ihl + doff);
-    f[MT_F_PAYLOAD_LEN] = (uint32_t)(tlen - doff);
+    f[MT_F_PAYLOAD_OFF] += (uint32_t)ihl;
     return 0;
 }
 
@@ -255,6 +265,143 @@ int mt_parse_tcp(const char *buf, size_t len, uint32_t *f)
 int mt_parse_tcp_csum_partial(const char *buf, size_t len, uint32_t *f)
 {
     return parse_tcp(buf, len, f, 0);
+}
+
+uint16_t mt_pseudo_header_sum6(const char *src, const char *dst, uint32_t proto, uint32_t length)
+{
+    return fold((uint64_t)sum_net((const uint8_t *)src, 16) + sum_net((const uint8_t *)dst, 16)
+                + (length >> 16) + (length & 0xffff) + proto);
+}
+
+/* The options of a hop-by-hop or destination options header, judged as Linux's
+ * ip6_parse_tlv: at most 7 bytes of padding in a row, PadN all zeros, no option
+ * past the end, at most 8 that are not padding, and an unknown option (all are,
+ * padding aside) discards the packet unless its type's top two bits are 00
+ * (RFC 8200 section 4.2). */
+static int check_options6(const uint8_t *o, size_t end)
+{
+    size_t i = 0, padding = 0, count = 0;
+    while (i < end) {
+        const uint8_t kind = o[i];
+        if (kind == 0) { /* Pad1 */
+            if (++padding > 7)
+                return -MT_BAD_EXT_HEADER;
+            i++;
+            continue;
+        }
+        if (end - i < 2)
+            return -MT_BAD_EXT_HEADER;
+        const size_t len = (size_t)o[i + 1] + 2;
+        if (len > end - i)
+            return -MT_BAD_EXT_HEADER;
+        if (kind == 1) { /* PadN */
+            padding += len;
+            if (padding > 7)
+                return -MT_BAD_EXT_HEADER;
+            for (size_t k = 2; k < len; k++)
+                if (o[i + k])
+                    return -MT_BAD_EXT_HEADER;
+        } else {
+            if (++count > 8)
+                return -MT_BAD_EXT_HEADER;
+            if (kind >> 6)
+                return -MT_UNKNOWN_OPTION;
+            padding = 0;
+        }
+        i += len;
+    }
+    return 0;
+}
+
+/* Walk the extension headers of an IPv6 packet whose payload ends at end (RFC 8200
+ * section 4), as minitcp.wire.ipv6.parse_ipv6: sets *upper to where the upper layer
+ * starts and *next to its protocol, or returns -reason. A fragment that is not
+ * atomic (RFC 6946) is refused: this parser takes whole datagrams only. */
+static int walk_ipv6(const uint8_t *ip, size_t end, size_t *upper, uint32_t *next)
+{
+    uint32_t nh = ip[6];
+    size_t off = 40;
+    for (;;) {
+        /* RFC 8200 section 4.3: hop-by-hop options come right after the IPv6 header. */
+        if (nh == 0 && off != 40)
+            return -MT_BAD_EXT_HEADER;
+        const size_t left = end - off;
+        size_t hlen;
+        switch (nh) {
+        case 0:  /* hop-by-hop options */
+        case 43: /* routing */
+        case 60: /* destination options */
+            hlen = left >= 2 ? ((size_t)ip[off + 1] + 1) * 8 : 8;
+            break;
+        case 44: /* fragment */
+            hlen = 8;
+            break;
+        default:
+            *upper = off;
+            *next = nh;
+            return 0;
+        }
+        if (hlen > left)
+            return -MT_BAD_EXT_HEADER;
+        const uint8_t *h = ip + off;
+        if (nh == 0 || nh == 60) {
+            const int rc = check_options6(h + 2, hlen - 2);
+            if (rc)
+                return rc;
+        } else if (nh == 43) {
+            if (h[3]) /* segments left, and no routing type is known here (RFC 8200 section 4.4) */
+                return -MT_ROUTING_HEADER;
+        } else if (rd16(h + 2) & 0xfff9) { /* a fragment offset or M: RFC 8200 section 4.5 */
+            return -MT_FRAGMENT;
+        }
+        nh = h[0];
+        off += hlen;
+    }
+}
+
+static int parse_tcp6(const char *buf, size_t len, uint32_t *f, int verify_tcp_csum)
+{
+    const uint8_t *ip = (const uint8_t *)buf;
+    /* IPv6 header, RFC 8200 section 3. */
+    if (len < 40)
+        return -MT_TRUNCATED;
+    if (ip[0] >> 4 != 6)
+        return -MT_BAD_VERSION;
+    /* Bytes past the payload length are link-layer padding and ignored. */
+    const size_t end = 40 + (size_t)rd16(ip + 4);
+    if (end > len)
+        return -MT_BAD_TOTAL_LENGTH;
+    size_t upper;
+    uint32_t next;
+    int rc = walk_ipv6(ip, end, &upper, &next);
+    if (rc)
+        return rc;
+    if (next != 6)
+        return -MT_NOT_TCP;
+
+    const size_t tlen = end - upper;
+    rc = parse_tcp_header(ip + upper, tlen,
+                          mt_pseudo_header_sum6(buf + 8, buf + 24, 6, (uint32_t)tlen), verify_tcp_csum, f);
+    if (rc)
+        return rc;
+    const uint32_t first = rd32(ip);
+    f[MT_F_SRC] = f[MT_F_DST] = 0;
+    f[MT_F_TTL] = ip[7];
+    f[MT_F_TOS] = (first >> 20) & 0xff;
+    f[MT_F_IP_ID] = first & 0xfffff;
+    f[MT_F_DF] = 1;
+    f[MT_F_PAYLOAD_OFF] += (uint32_t)upper;
+    return 0;
+}
+
+int mt_parse_tcp6(const char *buf, size_t len, uint32_t *f)
+{
+    return parse_tcp6(buf, len, f, 1);
+}
+
+int mt_parse_tcp6_csum_partial(const char *buf, size_t len, uint32_t *f)
+{
+    return parse_tcp6(buf, len, f, 0);
 }
 
 /* Options in Linux's layout (tcp_options_write()); returns their length, a
@@ -314,36 +461,20 @@ static size_t write_options(uint8_t *o, const uint32_t *f)
     return n;
 }
 
-long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload, size_t plen)
+/* Whether the TCP fields of f fit their wire widths. */
+static inline int tcp_fields_fit(const uint32_t *f)
 {
     const uint32_t present = f[MT_F_OPTS];
-    if ((f[MT_F_SPORT] | f[MT_F_DPORT] | f[MT_F_WINDOW] | f[MT_F_URGENT] | f[MT_F_IP_ID]) > 0xffff
-        || (f[MT_F_FLAGS] | f[MT_F_TTL] | f[MT_F_TOS]) > 0xff || f[MT_F_DF] > 1
-        || ((present & MT_OPT_MSS) && f[MT_F_MSS] > 0xffff)
-        || ((present & MT_OPT_WSCALE) && f[MT_F_WSCALE] > 0xff) || f[MT_F_NSACK] > MT_MAX_SACK)
-        return -1;
-    if (plen > MT_MAX_PACKET)
-        return -1;
-    uint8_t opts[40];
-    const size_t olen = write_options(opts, f);
-    const size_t tlen = 20 + olen + plen;
-    if (20 + tlen > MT_MAX_PACKET || 20 + tlen > cap)
-        return -1;
+    return (f[MT_F_SPORT] | f[MT_F_DPORT] | f[MT_F_WINDOW] | f[MT_F_URGENT]) <= 0xffff
+           && f[MT_F_FLAGS] <= 0xff && !((present & MT_OPT_MSS) && f[MT_F_MSS] > 0xffff)
+           && !((present & MT_OPT_WSCALE) && f[MT_F_WSCALE] > 0xff) && f[MT_F_NSACK] <= MT_MAX_SACK;
+}
 
-    uint8_t *ip = (uint8_t *)out;
-    uint8_t *tcp = ip + 20;
-    ip[0] = 0x45;
-    ip[1] = (uint8_t)f[MT_F_TOS];
-    wr16(ip + 2, (uint32_t)(20 + tlen));
-    wr16(ip + 4, f[MT_F_IP_ID]);
-    wr16(ip + 6, f[MT_F_DF] ? 0x4000 : 0);
-    ip[8] = (uint8_t)f[MT_F_TTL];
-    ip[9] = 6;
-    wr16(ip + 10, 0);
-    wr32(ip + 12, f[MT_F_SRC]);
-    wr32(ip + 16, f[MT_F_DST]);
-    wr16(ip + 10, (uint16_t)~sum_net(ip, 20));
-
+/* Write the TCP header, options and payload at tcp (tlen bytes in all), the checksum over
+ * a pseudo-header summing to pseudo. */
+static inline void write_tcp(uint8_t *tcp, size_t tlen, const uint32_t *f, const uint8_t *opts, size_t olen,
+                             const char *payload, size_t plen, uint32_t pseudo)
+{
     wr16(tcp, f[MT_F_SPORT]);
     wr16(tcp + 2, f[MT_F_DPORT]);
     wr32(tcp + 4, f[MT_F_SEQ]);
@@ -356,8 +487,59 @@ long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload,
     memcpy(tcp + 20, opts, olen);
     if (plen)
         memcpy(tcp + 20 + olen, payload, plen);
-    const uint16_t sum = fold((uint64_t)mt_pseudo_header_sum(f[MT_F_SRC], f[MT_F_DST], 6, (uint32_t)tlen)
-                              + sum_net(tcp, tlen));
-    wr16(tcp + 16, (uint16_t)~sum);
+    wr16(tcp + 16, (uint16_t)~fold((uint64_t)pseudo + sum_net(tcp, tlen)));
+}
+
+long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload, size_t plen)
+{
+    if (!tcp_fields_fit(f) || f[MT_F_IP_ID] > 0xffff || (f[MT_F_TTL] | f[MT_F_TOS]) > 0xff || f[MT_F_DF] > 1)
+        return -1;
+    if (plen > MT_MAX_PACKET)
+        return -1;
+    uint8_t opts[40];
+    const size_t olen = write_options(opts, f);
+    const size_t tlen = 20 + olen + plen;
+    if (20 + tlen > MT_MAX_PACKET || 20 + tlen > cap)
+        return -1;
+
+    uint8_t *ip = (uint8_t *)out;
+    ip[0] = 0x45;
+    ip[1] = (uint8_t)f[MT_F_TOS];
+    wr16(ip + 2, (uint32_t)(20 + tlen));
+    wr16(ip + 4, f[MT_F_IP_ID]);
+    wr16(ip + 6, f[MT_F_DF] ? 0x4000 : 0);
+    ip[8] = (uint8_t)f[MT_F_TTL];
+    ip[9] = 6;
+    wr16(ip + 10, 0);
+    wr32(ip + 12, f[MT_F_SRC]);
+    wr32(ip + 16, f[MT_F_DST]);
+    wr16(ip + 10, (uint16_t)~sum_net(ip, 20));
+    write_tcp(ip + 20, tlen, f, opts, olen, payload, plen,
+              mt_pseudo_header_sum(f[MT_F_SRC], f[MT_F_DST], 6, (uint32_t)tlen));
     return (long)(20 + tlen);
+}
+
+long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, const char *payload,
+                   size_t plen)
+{
+    if (!tcp_fields_fit(f) || f[MT_F_IP_ID] > 0xfffff || (f[MT_F_TTL] | f[MT_F_TOS]) > 0xff)
+        return -1;
+    if (plen > MT_MAX_PACKET)
+        return -1;
+    uint8_t opts[40];
+    const size_t olen = write_options(opts, f);
+    const size_t tlen = 20 + olen + plen;
+    if (tlen > 0xffff || 40 + tlen > cap)
+        return -1;
+
+    /* RFC 8200 section 3: version, traffic class, flow label; payload length; next header; hop limit. */
+    uint8_t *ip = (uint8_t *)out;
+    wr32(ip, (6u << 28) | (f[MT_F_TOS] << 20) | f[MT_F_IP_ID]);
+    wr16(ip + 4, (uint32_t)tlen);
+    ip[6] = 6;
+    ip[7] = (uint8_t)f[MT_F_TTL];
+    memcpy(ip + 8, addrs, 32);
+    write_tcp(ip + 40, tlen, f, opts, olen, payload, plen,
+              mt_pseudo_header_sum6(addrs, addrs + 16, 6, (uint32_t)tlen));
+    return (long)(40 + tlen);
 }

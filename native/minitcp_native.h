@@ -1,4 +1,4 @@
-/* minitcp's C hot paths: Internet checksum, IPv4+TCP parse and build.
+/* minitcp's C hot paths: Internet checksum, IPv4+TCP and IPv6+TCP parse and build.
  *
  * This file is read verbatim by cffi's cdef() (native/build_native.py), which
  * accepts declarations and integer #defines but no other preprocessor lines;
@@ -17,12 +17,17 @@ enum {
     MT_NOT_TCP = 7,
     MT_BAD_DATA_OFFSET = 8,
     MT_BAD_OPTION = 9,
-    MT_BAD_TCP_CHECKSUM = 10
+    MT_BAD_TCP_CHECKSUM = 10,
+    MT_BAD_EXT_HEADER = 14,
+    MT_UNKNOWN_OPTION = 15,
+    MT_ROUTING_HEADER = 16
 };
 
 /* Slots of the uint32_t field array filled by mt_parse_tcp and read by
  * mt_build_tcp. The Python wrapper unpacks slots MT_F_SRC..MT_F_PAYLOAD_LEN in
- * this order with one struct call. */
+ * this order with one struct call. In IPv6 (mt_parse_tcp6, mt_build_tcp6) the
+ * 128-bit addresses travel as bytes instead (SRC and DST are unused), TTL holds
+ * the hop limit, TOS the traffic class and IP_ID the flow label; DF is unused. */
 enum {
     MT_F_SRC, MT_F_DST, MT_F_SPORT, MT_F_DPORT, MT_F_SEQ, MT_F_ACK, MT_F_FLAGS,
     MT_F_WINDOW, MT_F_URGENT, MT_F_TTL, MT_F_TOS, MT_F_IP_ID, MT_F_DF,
@@ -44,6 +49,8 @@ enum {
 #define MT_MAX_SACK 4
 /* Largest packet mt_build_tcp writes: the IPv4 total length is 16 bits (RFC 791). */
 #define MT_MAX_PACKET 65535
+/* Largest packet mt_build_tcp6 writes: a 16-bit payload length after the 40-byte header (RFC 8200). */
+#define MT_MAX_PACKET6 65575
 
 /* RFC 1071 one's-complement sum of buf added to initial, folded to 16 bits, not inverted. */
 uint16_t mt_csum_add(const char *buf, size_t len, uint64_t initial);
@@ -51,6 +58,8 @@ uint16_t mt_csum_add(const char *buf, size_t len, uint64_t initial);
 uint16_t mt_checksum(const char *buf, size_t len, uint64_t initial);
 /* Folded sum of the IPv4 pseudo-header, RFC 9293 section 3.1. */
 uint16_t mt_pseudo_header_sum(uint32_t src, uint32_t dst, uint32_t proto, uint32_t length);
+/* Folded sum of the IPv6 pseudo-header, RFC 8200 section 8.1; src and dst are 16 bytes each. */
+uint16_t mt_pseudo_header_sum6(const char *src, const char *dst, uint32_t proto, uint32_t length);
 /* RFC 1624 eqn. 3: stored checksum after a 16- or 32-bit field changed from old to new. */
 uint16_t mt_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
 uint16_t mt_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
@@ -64,3 +73,12 @@ int mt_parse_tcp_csum_partial(const char *buf, size_t len, uint32_t *f);
  * Returns the packet length, or -1 if a field is out of range or the packet
  * would exceed cap or MT_MAX_PACKET bytes. */
 long mt_build_tcp(char *out, size_t cap, const uint32_t *f, const char *payload, size_t plen);
+/* Validate an IPv6 packet carrying TCP, walking its extension headers (RFC 8200
+ * section 4) to the TCP header, and fill f[MT_F_COUNT]. 0 or -reason. */
+int mt_parse_tcp6(const char *buf, size_t len, uint32_t *f);
+/* mt_parse_tcp6 without the TCP checksum check, as mt_parse_tcp_csum_partial. */
+int mt_parse_tcp6_csum_partial(const char *buf, size_t len, uint32_t *f);
+/* Write IPv6 + TCP header + options + payload from f[MT_F_COUNT] and addrs (source then
+ * destination, 16 bytes each) into out. The packet length, or -1 as mt_build_tcp. */
+long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, const char *payload,
+                   size_t plen);

@@ -30,18 +30,24 @@ _sums, _tcp = (_native, _native) if NATIVE else (_pure_checksum, _pure_tcp)
 csum_add = _sums.csum_add
 checksum = _sums.checksum
 pseudo_header_sum = _sums.pseudo_header_sum
+pseudo_header_sum6 = _sums.pseudo_header_sum6
 csum_update16 = _sums.csum_update16
 csum_update32 = _sums.csum_update32
 parse_tcp_packet = _tcp.parse_tcp_packet
 build_tcp_packet = _tcp.build_tcp_packet
+parse_tcp6_packet = _tcp.parse_tcp6_packet
+build_tcp6_packet = _tcp.build_tcp6_packet
 
 __all__ = [
     "NATIVE",
+    "build_tcp6_packet",
     "build_tcp_packet",
     "checksum",
     "csum_add",
     "csum_update16",
     "csum_update32",
+    "parse_tcp6_packet",
     "parse_tcp_packet",
     "pseudo_header_sum",
+    "pseudo_header_sum6",
 ]

@@ -42,6 +42,13 @@ def pseudo_header_sum(src: int, dst: int, proto: int, length: int) -> int:
     return _fold((src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF) + proto + length)
 
 
+def pseudo_header_sum6(src: int, dst: int, proto: int, length: int) -> int:
+    """Folded sum of the IPv6 pseudo-header (RFC 8200 section 8.1): addresses, 32-bit upper-layer
+    length, three zero bytes and the next header. A number is congruent modulo 0xffff to the sum
+    of its 16-bit words, so the 128-bit addresses and the length are added whole and folded once."""
+    return _fold(src + dst + length + proto)
+
+
 def csum_update16(csum: int, old: int, new: int) -> int:
     """Stored checksum after a 16-bit field changed from `old` to `new`: RFC 1624 eqn. 3."""
     return ~_fold((~csum & 0xFFFF) + (~old & 0xFFFF) + new) & 0xFFFF

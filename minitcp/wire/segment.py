@@ -1,12 +1,16 @@
-"""The TCP segment as the stack sees it: IPv4 addressing, TCP header, parsed options.
+"""The TCP segment as the stack sees it: IP addressing, TCP header, parsed options.
 
 One plain slotted class is shared by the parser (both the C and the pure-Python
 twin fill it), the builder and the sans-IO engine, so a segment crosses the
-stack without being converted. Addresses are 32-bit integers (cheap to hash
-and compare); `minitcp.wire.ipv4.ip_str` formats them for people.
+stack without being converted. Addresses are integers (cheap to hash and
+compare): 32 bits in a `Segment`, 128 in a `Segment6`, the one an IPv6 packet
+carries, which adds the flow label; `ip_version` tells them apart.
+`minitcp.wire.ipv4.ip_str` and `minitcp.wire.ipv6.ip6_str` format addresses for people.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # TCP header flags, RFC 9293 section 3.1 (plus RFC 3168 ECE/CWR).
 FIN = 0x01
@@ -47,6 +51,9 @@ class Segment:
         "mss", "wscale", "sack_permitted", "sack", "ts_val", "ts_ecr",
         "payload", "ttl", "tos", "ip_id", "df", "gso",
     )
+    # Class attributes, not slots: an IPv4 segment stores nothing for them (`Segment6` overrides both).
+    ip_version = 4
+    flow_label = 0
 
     def __init__(
         self,
@@ -102,9 +109,7 @@ class Segment:
 
     def fields(self) -> tuple:
         """Every field as a tuple (payload as bytes), for equality in tests and traces."""
-        return tuple(
-            bytes(self.payload) if name == "payload" else getattr(self, name) for name in self.__slots__
-        )
+        return tuple(bytes(self.payload) if name == "payload" else getattr(self, name) for name in FIELDS)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Segment) and self.fields() == other.fields()
@@ -116,3 +121,24 @@ class Segment:
             f"Segment({self.sport}>{self.dport} [{flag_str(self.flags)}] seq={self.seq} "
             f"ack={self.ack} win={self.window} len={len(self.payload)})"
         )
+
+
+# What `fields` returns, in order: the slots, then what tells the two families apart.
+FIELDS = (*Segment.__slots__, "ip_version", "flow_label")
+
+
+class Segment6(Segment):
+    """One TCP segment inside one IPv6 packet: 128-bit addresses, and the flow label IPv4 lacks.
+
+    Made with `Segment`'s arguments plus `flow_label` (20 bits, RFC 6437). The IP
+    fields keep their IPv4 names: `ttl` is the hop limit and `tos` the traffic
+    class; `ip_id` and `df` have no field in IPv6 (a parsed segment has 0 and
+    True: IPv6 routers never fragment, RFC 8200 section 5).
+    """
+
+    __slots__ = ("flow_label",)
+    ip_version = 6
+
+    def __init__(self, *args: Any, flow_label: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.flow_label = flow_label

@@ -15,9 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minitcp.wire import accel, tcp_pure
-from minitcp.wire.checksum import checksum, pseudo_header_sum
+from minitcp.wire.checksum import checksum, pseudo_header_sum, pseudo_header_sum6
 from minitcp.wire.errors import DropReason, WireError
-from minitcp.wire.segment import Segment
+from minitcp.wire.ipv6 import PROTO_DSTOPTS, PROTO_FRAGMENT, PROTO_HOPOPTS, PROTO_ROUTING
+from minitcp.wire.segment import Segment, Segment6
+
+from .exthdr import ext, fragment
 
 try:
     from minitcp._native import lib
@@ -33,6 +36,7 @@ needs_native = pytest.mark.skipif(
 u8 = st.integers(0, 0xFF)
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
+u128 = st.integers(0, 2**128 - 1)
 
 
 @st.composite
@@ -55,9 +59,30 @@ def segments(draw: st.DrawFn) -> Segment:
     )  # fmt: skip
 
 
+@st.composite
+def segments6(draw: st.DrawFn) -> Segment6:
+    """A segment as IPv6 carries it: 128-bit addresses, a flow label, no IPv4 ID or DF."""
+    seg = draw(segments())
+    return Segment6(
+        draw(u128), draw(u128), seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.window, seg.payload,
+        urgent=seg.urgent, mss=seg.mss, wscale=seg.wscale, sack_permitted=seg.sack_permitted, sack=seg.sack,
+        ts_val=seg.ts_val, ts_ecr=seg.ts_ecr, ttl=seg.ttl, tos=seg.tos,
+        flow_label=draw(st.integers(0, 0xFFFFF)),
+    )  # fmt: skip
+
+
 def outcome(impl: object, raw: bytes | bytearray | memoryview) -> tuple | DropReason:
     try:
         return impl.parse_tcp_packet(raw).fields()  # type: ignore[attr-defined]
+    except WireError as exc:
+        return exc.reason
+
+
+def outcome6(
+    impl: object, raw: bytes | bytearray | memoryview, csum_partial: bool = False
+) -> tuple | DropReason:
+    try:
+        return impl.parse_tcp6_packet(raw, csum_partial).fields()  # type: ignore[attr-defined]
     except WireError as exc:
         return exc.reason
 
@@ -77,6 +102,8 @@ def test_accel_binds_native() -> None:
         pytest.skip("MINITCP_PURE is set in this environment")
     assert accel.NATIVE is True
     assert accel.parse_tcp_packet is tcp_native.parse_tcp_packet  # type: ignore[union-attr]
+    assert accel.parse_tcp6_packet is tcp_native.parse_tcp6_packet  # type: ignore[union-attr]
+    assert accel.pseudo_header_sum6 is tcp_native.pseudo_header_sum6  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("value", "native"), [("1", False), pytest.param("0", True, marks=needs_native)])
@@ -152,3 +179,95 @@ def rechecksum(ip_header: bytes, segment: bytes) -> bytes:
     src, dst = int.from_bytes(ip[12:16], "big"), int.from_bytes(ip[16:20], "big")
     tcp[16:18] = checksum(tcp, pseudo_header_sum(src, dst, 6, len(tcp))).to_bytes(2, "big")
     return bytes(ip + tcp)
+
+
+@needs_native
+@settings(max_examples=300)
+@given(src=u128, dst=u128, proto=u8, length=u32)
+def test_pseudo_header_sum6(src: int, dst: int, proto: int, length: int) -> None:
+    expected = pseudo_header_sum6(src, dst, proto, length)
+    assert tcp_native.pseudo_header_sum6(src, dst, proto, length) == expected  # type: ignore[union-attr]
+    # The definition, RFC 8200 section 8.1: the one's-complement sum of the pseudo-header's words.
+    words = b"".join((src.to_bytes(16, "big"), dst.to_bytes(16, "big"), length.to_bytes(4, "big"),
+                      bytes((0, 0, 0, proto))))  # fmt: skip
+    assert expected == accel.csum_add(words)
+
+
+@needs_native
+@settings(max_examples=300)
+@given(seg=segments6())
+def test_valid_segments6(seg: Segment6) -> None:
+    raw = tcp_native.build_tcp6_packet(seg)  # type: ignore[union-attr]
+    assert raw == tcp_pure.build_tcp6_packet(seg)
+    parsed = outcome6(tcp_native, raw)
+    assert parsed == outcome6(tcp_pure, raw)
+    back = tcp_pure.parse_tcp6_packet(raw)
+    assert back.sack == seg.sack[: len(back.sack)]
+    back.sack = seg.sack
+    assert back == seg
+    assert outcome6(tcp_native, bytearray(raw)) == outcome6(tcp_native, memoryview(b"?" + raw)[1:]) == parsed
+
+
+@needs_native
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(seg=segments6(), edits=st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=4),
+       cut=st.integers(0, 300), tail=st.binary(max_size=8), partial=st.booleans())  # fmt: skip
+def test_malformed_segments6(
+    seg: Segment6, edits: list[tuple[int, int]], cut: int, tail: bytes, partial: bool
+) -> None:
+    raw = bytearray(tcp_pure.build_tcp6_packet(seg))
+    for offset, value in edits:
+        if offset < len(raw):
+            raw[offset] = value
+    for candidate in (bytes(raw), bytes(raw[:cut]), bytes(raw) + tail):
+        assert outcome6(tcp_native, candidate, partial) == outcome6(tcp_pure, candidate, partial)
+
+
+@needs_native
+@settings(max_examples=300)
+@given(raw=st.binary(max_size=100))
+def test_random_bytes6(raw: bytes) -> None:
+    raw = b"\x60" + raw  # version 6, so the parsers go past the first check
+    assert outcome6(tcp_native, raw) == outcome6(tcp_pure, raw)
+
+
+# Extension headers as a walk meets them: any kind in any order, bodies of option bytes that
+# are mostly padding and small options (so some chains pass), routing types and segments left,
+# fragment offsets and M flags.
+option_bytes = st.lists(
+    st.sampled_from([b"\x00", b"\x01\x00", b"\x01\x02\x00\x00", b"\x01\x01\x01", b"\x05\x02\x00\x00",
+                     b"\x1e\x00", b"\x5e\x00", b"\xc2\x04\x00\x00\x00\x00", b"\x1e\x09"]),
+    max_size=12,
+).map(b"".join)  # fmt: skip
+headers = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from((PROTO_HOPOPTS, PROTO_DSTOPTS)), option_bytes),
+        st.tuples(st.just(PROTO_ROUTING), st.tuples(u8, st.sampled_from((0, 0, 1))).map(bytes)),
+        st.tuples(st.just(PROTO_FRAGMENT), st.tuples(st.sampled_from((0, 0, 8)), st.booleans())),
+    ),
+    max_size=5,
+)
+
+
+@needs_native
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(seg=segments6(), chain=headers, upper=st.sampled_from((6, 6, 6, 17, 59)), cut=st.integers(0, 40))
+def test_extension_headers6(seg: Segment6, chain: list, upper: int, cut: int) -> None:
+    # Both walkers, compared on chains of extension headers put between a valid IPv6 header and
+    # a valid TCP segment (whose checksum does not cover them), whole and with bytes cut off.
+    plain = tcp_pure.build_tcp6_packet(seg)
+    kinds = [kind for kind, _ in chain] + [upper]
+    parts = []
+    for i, (kind, body) in enumerate(chain):
+        if kind == PROTO_FRAGMENT:
+            offset, more = body
+            parts.append(fragment(kinds[i + 1], offset, more, 7))
+        else:
+            parts.append(ext(kinds[i + 1], body))
+    body = b"".join(parts) + plain[40:]
+    ip = bytearray(plain[:40])
+    ip[4:6] = min(len(body), 0xFFFF).to_bytes(2, "big")
+    ip[6] = kinds[0]
+    raw = bytes(ip) + body
+    for candidate in (raw, raw[: len(raw) - cut]):
+        assert outcome6(tcp_native, candidate) == outcome6(tcp_pure, candidate)
