@@ -79,9 +79,13 @@ class LinuxCallLines(RunState):
                 return None
             if name in ("read", "recv", "recvfrom", "write", "send", "sendto") and args[1] == 0:
                 # A NULL buffer: Linux answers EFAULT when it comes to copy (or nothing to copy).
-                null = self._method(ev, sock, "null_buffer", "NULL buffers (EFAULT)")
                 flags = args[3] if len(args) > 3 else 0
-                return int(await null(name in ("write", "send", "sendto"), args[2], flags))
+                return await self._null_buffer(ev, sock, name in ("write", "send", "sendto"), args[2], flags)
+            if name == "close" and hasattr(sock, "aclose"):
+                # A close that SO_LINGER's positive timeout makes wait (minitcp's Socket.aclose).
+                await sock.aclose()
+                del self.fds[args[0]]
+                return 0
             if name == "sendto":
                 return await self._sendto(ev, sock, args)
             if name == "recvfrom":
@@ -100,6 +104,18 @@ class LinuxCallLines(RunState):
         except Unsupported as e:
             raise self._unsupported(ev, str(e)) from None
         return None
+
+    async def _null_buffer(self, ev: SyscallEvent, sock: TargetSocket, sending: bool, size: int,
+                           flags: int) -> int:
+        """A NULL buffer: the kernel's socket makes the real call; minitcp's target answers for
+        its sockets as Linux would (MinitcpTarget.null_buffer)."""
+        own = getattr(sock, "null_buffer", None)
+        if own is not None:
+            return int(await own(sending, size, flags))
+        null = getattr(self.target, "null_buffer", None)
+        if null is None:
+            raise self._unsupported(ev, "NULL buffers (EFAULT)")
+        return int(await null(sock, sending, size, flags))
 
     def _real_fd(self, fd: object) -> int:
         """The real descriptor of the script's file or pipe end `fd`; -1 (EBADF) for any other."""

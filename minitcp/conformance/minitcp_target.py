@@ -8,6 +8,9 @@ reproducible, so two runs of a script are identical.
 
 from __future__ import annotations
 
+import errno
+import math
+import os
 import random
 from collections.abc import Iterable
 
@@ -15,14 +18,14 @@ import trio
 import trio.testing
 
 from ..link.memory import MemoryLink, memory_link_pair
-from ..sockets.socket import Socket
+from ..sockets import readiness
+from ..sockets.socket import MSG_DONTWAIT, MSG_PEEK, Socket
 from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
 from ..tcp.states import State
 from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
-from .target import Epoll, Peer, SocketRow, TargetSocket, Unsupported
-from .tcp_info import minitcp_tcp_info
+from .target import Peer, SocketRow, TargetSocket, Unsupported
 
 # FreeBSD's names for the states, as sockstat prints them.
 FREEBSD_STATE_NAMES = {
@@ -33,6 +36,8 @@ FREEBSD_STATE_NAMES = {
 }
 _STATE_BY_FREEBSD_NAME = {v: k for k, v in FREEBSD_STATE_NAMES.items()}
 MAX_IPV4_PACKET = 65535  # RFC 791: the total length field's largest value
+# include/uapi/linux/eventpoll.h: epoll_ctl(2)'s operations.
+EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
 
 
 class MemoryPeer:
@@ -130,22 +135,93 @@ class MinitcpTarget:
         return True
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
+        """Every field of the socket's struct tcp_info (`Socket.tcp_info()`), named `tcpi_*`.
+        tcpi_state is left to the runner, which numbers it as the script expects."""
         assert isinstance(sock, Socket)
-        return FREEBSD_STATE_NAMES[sock.state], minitcp_tcp_info(sock.connection)
-
-    # The calls minitcp's sockets do not offer yet (the runner says so, rather than guess).
+        values = {f"tcpi_{name}": value for name, value in sock.tcp_info().items() if name != "state"}
+        return FREEBSD_STATE_NAMES[sock.state], values
 
     async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:
-        raise Unsupported("poll()")
+        """poll(2) over minitcp sockets: each one's `Socket.poll()` events among those asked
+        for (POLLERR, POLLHUP and POLLNVAL always, as Linux's do_pollfd), waiting until one
+        has some or the timeout passes."""
+        socks: list[tuple[Socket, int]] = []
+        for sock, events in entries:
+            assert isinstance(sock, Socket)
+            socks.append((sock, events | readiness.POLLERR | readiness.POLLHUP | readiness.POLLNVAL))
+        if timeout_ms != 0 and not any(sock.poll() & wanted for sock, wanted in socks):
+            with trio.move_on_after(math.inf if timeout_ms < 0 else timeout_ms / 1000):
+                async with trio.open_nursery() as waiters:
+                    for sock, wanted in socks:
+                        waiters.start_soon(_first_ready, sock, wanted, waiters.cancel_scope)
+        await trio.lowlevel.checkpoint()
+        return [sock.poll() & wanted for sock, wanted in socks]
 
-    def epoll(self) -> Epoll:
-        raise Unsupported("epoll")
+    def epoll(self) -> MinitcpEpoll:
+        return MinitcpEpoll()
+
+    async def null_buffer(self, sock: TargetSocket, sending: bool, size: int, flags: int) -> int:
+        """send(2) or recv(2) with a NULL buffer, as Linux answers it: everything that comes
+        before the copy happens as for any buffer (errors, the wait for room or for data), then
+        the copy fails and the call returns EFAULT having queued or consumed nothing (Linux
+        tcp_sendmsg_locked and tcp_recvmsg_locked: `copied` is 0, so the error is returned).
+        A call for 0 bytes copies nothing, and returns 0."""
+        assert isinstance(sock, Socket)
+        if size == 0:
+            await trio.lowlevel.checkpoint()
+            return 0
+        if not sending:
+            # MSG_PEEK waits, and fails, exactly as the read would, and leaves the bytes queued.
+            if not await sock.recv(size, flags | MSG_PEEK):
+                return 0  # end of stream: nothing to copy
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
+        conn = sock.connection
+        if conn is None:
+            raise OSError(errno.EPIPE, os.strerror(errno.EPIPE))
+        while True:
+            conn.send(b"", self.stack.now())  # raises the connection's error, or EPIPE after SHUT_WR
+            if conn.writable:
+                raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
+            if not sock.getblocking() or flags & MSG_DONTWAIT:
+                raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+            await sock.wait_poll(readiness.POLLOUT)
+
+    # The calls the runner's minitcp target does not offer (the runner says so, rather than guess).
 
     async def sendfile(self, sock: TargetSocket, fd: int, offset: int, count: int) -> int:
         raise Unsupported("sendfile()")
 
     async def splice(self, sock: TargetSocket, pipe_fd: int, count: int, flags: int) -> int:
         raise Unsupported("splice()")
+
+
+async def _first_ready(sock: Socket, events: int, done: trio.CancelScope) -> None:
+    await sock.wait_poll(events)
+    done.cancel()
+
+
+class MinitcpEpoll:
+    """epoll_create/ctl/wait over minitcp sockets: `readiness.Epoll` with epoll(2)'s arguments."""
+
+    def __init__(self) -> None:
+        self.epoll = readiness.Epoll()
+
+    def ctl(self, op: int, sock: TargetSocket, events: int) -> None:
+        assert isinstance(sock, Socket)
+        if op == EPOLL_CTL_ADD:
+            self.epoll.register(sock, events)
+        elif op == EPOLL_CTL_MOD:
+            self.epoll.modify(sock, events)
+        elif op == EPOLL_CTL_DEL:
+            self.epoll.unregister(sock)
+        else:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    async def wait(self, max_events: int, timeout_ms: int) -> list[tuple[Socket, int]]:
+        return await self.epoll.wait(-1 if timeout_ms < 0 else timeout_ms / 1000, max_events)
+
+    def close(self) -> None:
+        self.epoll.close()
 
 
 def _ep_port(sock: Socket) -> int:

@@ -2,15 +2,13 @@
 
 A snippet is Python over `tcpi_*` names (packetdrill's code.c hands it every
 field of Linux's struct tcp_info) and the constants Linux's scripts use. For
-minitcp the fields come from what the connection shows in public
-(`Connection.info()`, the negotiated options, the MSS values); a field minitcp
-does not know yet is left out, so a snippet reading it fails saying which.
+minitcp the fields are its own getsockopt(TCP_INFO) (`Socket.tcp_info()`, see
+minitcp/tcp/tcpinfo.py); for the kernel, the struct it gives, unpacked here.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 # Linux include/net/tcp_states.h: tcpi_state's values, by FreeBSD's names for the states
 # (the names the runner's targets report states by).
@@ -30,44 +28,6 @@ LINUX_CONSTANTS: dict[str, int] = {
     "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3, "TCP_CA_Loss": 4,
     "TCP_INFINITE_SSTHRESH": 0x7FFFFFFF,
 }
-
-_USEC = 1_000_000
-
-
-def minitcp_tcp_info(conn: Any) -> dict[str, int]:
-    """The `tcpi_*` fields minitcp can give for `conn` (None: a socket with no connection).
-
-    The attributes read are the ones the runner already compared before (`mss`, `rcv_mss`,
-    `advmss`, the negotiated options); the rest comes from `Connection.info()`.
-    """
-    if conn is None:
-        return {"tcpi_options": 0}
-    info = conn.info()
-    # Linux tcp_get_info: tcpi_options TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _ECN 8.
-    options = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.wscale_ok else 0) \
-        | (8 if conn.ecn_ok else 0)
-    values = {
-        "tcpi_options": options,
-        "tcpi_snd_mss": conn.mss,
-        "tcpi_advmss": conn.advmss,
-        "tcpi_rcv_mss": conn.rcv_mss,
-        "tcpi_snd_wscale": conn.snd_wscale,
-        "tcpi_rcv_wscale": conn.rcv_wscale,
-        # Times in microseconds, windows in segments (cwnd, ssthresh) or bytes, as Linux gives them.
-        "tcpi_rto": int(info["rto"] * _USEC),
-        "tcpi_rtt": int(info["rtt"] * _USEC),
-        "tcpi_snd_cwnd": info["cwnd"],
-        "tcpi_snd_ssthresh": info["ssthresh"],
-        "tcpi_snd_wnd": info["snd_wnd"],
-        "tcpi_rcv_wnd": info["rcv_wnd"],
-        "tcpi_rcv_rtt": int(info["rcv_rtt"] * _USEC),
-        "tcpi_rcv_space": info["rcv_space"],
-        "tcpi_rcv_ssthresh": info["rcv_ssthresh"],
-    }
-    if info["ssthresh"] >= LINUX_CONSTANTS["TCP_INFINITE_SSTHRESH"] // max(conn.mss, 1):
-        values["tcpi_snd_ssthresh"] = LINUX_CONSTANTS["TCP_INFINITE_SSTHRESH"]  # never yet set
-    return values
-
 
 # Linux 6.12's struct tcp_info (include/uapi/linux/tcp.h), in order: (field, struct format).
 # The two 4-bit window scales share a byte, as do the flags after them.
