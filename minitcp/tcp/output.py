@@ -290,8 +290,10 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, mor
     if conn.fin_queued:
         return True
     opts = options(conn)
-    if opts.cork or more:
-        return False  # Linux tcp_nagle_check: a corked partial segment waits (a FIN does not)
+    if more or (opts.cork and not opts.push):
+        # Linux tcp_nagle_check: a corked partial segment waits (a FIN does not), unless
+        # TCP_NODELAY pushed it (tcp_nagle_test: TCP_NAGLE_PUSH first).
+        return False
     if opts.nodelay or in_flight == 0:
         return True
     small_in_flight = seq_gt(conn.snd_sml, conn.snd_una) and not seq_gt(conn.snd_sml, conn.snd_nxt)

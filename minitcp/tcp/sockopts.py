@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 class SockOpts:
     __slots__ = ("congestion", "cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
-                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "retrans_stamp", "sndbuf",
-                 "tos", "ttl", "user_mss", "user_timeout")
+                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "push", "retrans_stamp",
+                 "sndbuf", "tos", "ttl", "user_mss", "user_timeout")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -38,6 +38,10 @@ class SockOpts:
         # None while unset, the send buffer then starting at tcp_wmem[1] and growing with cwnd.
         self.sndbuf: int | None = None
         self.cork = False  # TCP_CORK: hold sub-MSS segments back (Linux TCP_NAGLE_CORK)
+        # Linux TCP_NAGLE_PUSH: turning TCP_NODELAY on (or TCP_CORK off with TCP_NODELAY on)
+        # sends what is queued even past a cork, until a write starts a new segment
+        # (__tcp_sock_set_nodelay and __tcp_sock_set_cork set it, skb_entail clears it).
+        self.push = False
         self.notsent_lowat = 0  # TCP_NOTSENT_LOWAT in bytes, 0 meaning the sysctl tcp_notsent_lowat
         self.user_timeout = 0.0  # TCP_USER_TIMEOUT in seconds, 0 when unset (Linux icsk_user_timeout)
         # When the head segment's retransmissions (or the window probes) began: the user timeout
@@ -81,6 +85,7 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
     opts = _own(conn)
     if name == "nodelay":
         opts.nodelay = bool(value)
+        opts.push = opts.push or opts.nodelay
     elif name == "keepalive":
         set_keepalive(conn, bool(value))
     elif name == "sndbuf":
@@ -107,6 +112,7 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.ttl = int(value)
     elif name == "cork":
         opts.cork = bool(value)
+        opts.push = opts.push or (opts.nodelay and not opts.cork)
     elif name == "notsent_lowat":
         opts.notsent_lowat = int(value)
     elif name == "user_timeout":

@@ -64,6 +64,10 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
     sendlog.data_queued(conn, seq_diff((conn.sndbuf_seq + len(conn.sndbuf)) & MASK, conn.snd_nxt))
     if len(chunk) < len(data):
         sendlog.no_room(conn)  # the rest of the write waits for room
+    opts = options(conn)
+    if opts.push and (conn.sndbuf_seq + len(conn.sndbuf)) & MASK == conn.snd_nxt:
+        # Nothing unsent to add to: Linux starts a new skb, and skb_entail ends TCP_NAGLE_PUSH.
+        opts.push = False
     conn.sndbuf.append(chunk)
     if eor and len(chunk) == len(data):
         # MSG_EOR: the record ends with this write, once all of it is queued (Linux tcp_sendmsg

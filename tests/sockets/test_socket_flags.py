@@ -91,6 +91,26 @@ async def test_tcp_cork_holds_partial_segments(net: Net, autojump_clock: MockClo
     assert payloads(net, "a", mark) == [100]
 
 
+async def test_tcp_nodelay_pushes_past_a_cork_once(net: Net, autojump_clock: MockClock) -> None:
+    """Linux __tcp_sock_set_nodelay sets TCP_NAGLE_PUSH: what the cork holds goes at once, and
+    the next write, which starts a new segment (skb_entail clears the push), is corked again
+    (packetdrill's nagle/sockopt_cork_nodelay.pkt)."""
+    cli, _srv = await connected_pair(net)
+    cli.setsockopt(TCP, TCP_CORK, 1)
+    mark = len(net.wire)
+    await cli.send(b"a" * 40)
+    await cli.send(b"b" * 40)
+    await settle()
+    assert payloads(net, "a", mark) == []
+    cli.setsockopt(TCP, _s.TCP_NODELAY, 1)
+    await settle()
+    assert payloads(net, "a", mark) == [80]
+    mark = len(net.wire)
+    await cli.send(b"c" * 40)
+    await settle()
+    assert payloads(net, "a", mark) == []  # corked again (until the 200 ms probe)
+
+
 async def test_msg_more_holds_only_until_a_write_without_it(net: Net, autojump_clock: MockClock) -> None:
     cli, srv = await connected_pair(net)
     mark = len(net.wire)
