@@ -30,6 +30,7 @@ from minitcp.sockets.socket import (
     Socket,
 )
 from minitcp.tcp.states import State
+from minitcp.tcp.usercalls import size_goal
 
 from .net import B_ADDR, SYN, Net, connected_pair, settle
 
@@ -220,14 +221,36 @@ async def test_tcp_notsent_lowat(net: Net, autojump_clock: MockClock) -> None:
     assert cli.getsockopt(TCP, TCP_NOTSENT_LOWAT) == 0
     cli.setsockopt(TCP, TCP_NOTSENT_LOWAT, 4000)
     assert cli.getsockopt(TCP, TCP_NOTSENT_LOWAT) == 4000
+    cli.setsockopt(SOL, _s.SO_SNDBUF, 1 << 20)  # the mark, not the buffer, stops the writes
     net.unplug("b")  # nothing is acknowledged: the congestion window fills
     total = 0
     with pytest.raises(BlockingIOError):
         while True:
             total += await cli.send(b"z" * 59000, MSG_DONTWAIT)
+    # Linux tcp_sendmsg checks the mark only when it starts a new skb, and fills each skb to
+    # size_goal: the write stops with one skb's worth unsent, at least the mark.
     info = cli.tcp_info()
-    assert info["notsent_bytes"] == 4000 and total == info["bytes_sent"] + 4000
+    goal = size_goal(cli.connection)
+    assert goal >= 4000
+    assert info["notsent_bytes"] == goal and total == info["bytes_sent"] + goal
     assert not cli.poll() & POLLOUT
+
+
+async def test_tcp_notsent_lowat_write_tops_up_the_unsent_skb(net: Net, autojump_clock: MockClock) -> None:
+    """packetdrill's notsent_lowat/notsent-lowat-setsockopt.pkt: mss 1000, a peer window of
+    32896 (size_goal 16000), ten segments of cwnd. The first skb's 16000 bytes go as far as
+    cwnd lets them (10000); its unsent 6000 are topped up to 16000 without looking at the
+    mark; the next skb would need fewer than 4000 unsent, so the write returns 26000."""
+    cli, _srv = await connected_pair(net)
+    conn = cli.connection
+    conn.mss, conn.max_snd_wnd = 1000, 32896
+    conn.recovery.cc.cwnd = 10 * 1000
+    cli.setsockopt(SOL, _s.SO_SNDBUF, 1 << 20)
+    cli.setsockopt(TCP, TCP_NOTSENT_LOWAT, 4000)
+    net.unplug("b")
+    assert size_goal(conn) == 16000
+    assert await cli.send(b"z" * 59000, MSG_DONTWAIT) == 26000
+    assert cli.tcp_info()["notsent_bytes"] == 16000
 
 
 async def test_tcp_inq(net: Net, autojump_clock: MockClock) -> None:
