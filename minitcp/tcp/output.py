@@ -242,7 +242,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
             # PSH: the packet ends its skb, which is marked (tso_fragment leaves PSH on the second
             # part only), or it has more than one segment (Linux __tcp_transmit_skb forces PSH
             # on every GSO packet, to flush the receiver's GRO at once).
-            flags = ACK | PSH if push and n == record or n > mss else ACK
+            flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
             if tso_max or n <= mss:

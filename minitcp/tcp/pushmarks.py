@@ -45,7 +45,7 @@ def size_goal(conn: Connection) -> int:
     """Linux tcp_xmit_size_goal: the largest skb a write builds."""
     mss = conn.mss
     cutoff = conn.max_snd_wnd >> 1 if conn.max_snd_wnd > TCP_MSS_DEFAULT else conn.max_snd_wnd
-    goal = GSO_MAX_SIZE if not cutoff or GSO_MAX_SIZE <= cutoff else cutoff  # tcp_bound_to_half_wnd
+    goal = cutoff if cutoff and cutoff < GSO_MAX_SIZE else GSO_MAX_SIZE  # tcp_bound_to_half_wnd
     return max(goal // mss * mss, mss)
 
 
