@@ -7,9 +7,11 @@ clears the tail's PSH when a write starts appending to it. tcp_mark_push sets PS
 (and pushed_seq to write_seq): on the tail when the write ends without MSG_MORE (tcp_push),
 and on each skb a write fills once write_seq is more than half the largest window past
 pushed_seq (forced_push). A packet never spans two skbs (tcp_write_xmit sends one skb or a
-piece of it), and every piece of a marked skb carries PSH: Linux 6.18 under packetdrill sends
-`P. 1:2001(2000)` ... `P. 8001:10001(2000)` for a 30000-byte write its congestion window cuts
-(slow_start/slow-start-ack-per-1pkt.pkt and a 64 KB-window variant, checked on this machine).
+piece of it); a piece cut from the front of an skb leaves PSH to the rest (tso_fragment), so
+a packet has PSH from its skb only when it ends a marked one. output.transmit adds the other
+rule: __tcp_transmit_skb forces PSH on every packet of more than one segment, which is why
+Linux 6.18 under packetdrill sends `P. 1:2001(2000)` ... `P. 8001:10001(2000)` from the middle
+of a 30000-byte write but `. 10001:11001(1000)` (limited_transmit) as one segment.
 
 minitcp keeps the bytes in one ByteQueue and only the boundaries here: [start, end, marks] for
 each skb not yet acknowledged, oldest first, made with the first write (`Connection.pushq`).
