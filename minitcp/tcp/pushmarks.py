@@ -19,6 +19,7 @@ each skb not yet acknowledged, oldest first, made with the first write (`Connect
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from .seq import MASK, seq_diff, seq_ge, seq_gt
@@ -103,9 +104,13 @@ def skb_at(conn: Connection, seq: int) -> list[int] | None:
     skbs = marks.skbs
     while skbs and not seq_gt(skbs[0][1], conn.snd_una):
         del skbs[0]
-    for skb in skbs:
-        if seq_gt(skb[1], seq) and seq_ge(seq, skb[0]):
-            return skb
+    if not skbs:
+        return None
+    base = skbs[0][0]
+    # The skbs are in sequence order: the last one starting at or before `seq`, found by halving.
+    i = bisect_right(skbs, seq_diff(seq, base), key=lambda skb: seq_diff(skb[0], base)) - 1
+    if i >= 0 and seq_gt(skbs[i][1], seq) and seq_ge(seq, skbs[i][0]):
+        return skbs[i]
     return None
 
 
