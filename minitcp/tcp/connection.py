@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .bytequeue import ByteQueue
     from .engine import TcpEngine
     from .listener import Listener
+    from .pushmarks import PushMarks
     from .recvbuf import RecvBuffer
     from .sendlog import SendLog
     from .sockopts import SockOpts
@@ -63,7 +64,7 @@ class Connection:
         "engine", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
         "iss", "snd_una", "snd_nxt", "snd_max", "snd_wnd", "snd_wl1", "snd_wl2", "max_snd_wnd",
-        "sndbuf", "sndbuf_seq", "fin_queued", "fin_seq", "snd_sml",
+        "sndbuf", "sndbuf_seq", "fin_queued", "fin_seq", "snd_sml", "pushq",
         # receive sequence space
         "irs", "rcv_nxt", "rcv_wup", "rcv_adv", "last_ack_sent", "rcvbuf", "rcvbuf_size", "rcv_fin_seq",
         "fin_rcvd",
@@ -95,6 +96,7 @@ class Connection:
         self.snd_wl1 = self.snd_wl2 = 0
         self.sndbuf: ByteQueue | None = None
         self.sndbuf_seq = (self.iss + 1) & MASK
+        self.pushq: PushMarks | None = None  # where the queued writes end and PSH goes (pushmarks.py)
         self.fin_queued = False
         self.fin_seq = 0
         self.snd_sml = self.iss  # end of the last small segment sent (Minshall's Nagle, Linux snd_sml)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
-from . import sendlog
+from . import pushmarks, sendlog
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -218,6 +218,8 @@ def transmit(conn: Connection, more: bool = False) -> None:
             # tcp_write_xmit pushes every skb but the write queue's tail.
             opts = conn.opts
             record = record_left(conn, conn.snd_nxt, unsent) if opts is not None and opts.eor else unsent
+            # Nor does one cross the end of an skb (pushmarks.py), whose mark says PSH.
+            record, push = pushmarks.skb_left(conn, conn.snd_nxt, record)
             last = record == unsent
             n = min(record, mss, usable)
             if n <= 0:
@@ -228,21 +230,28 @@ def transmit(conn: Connection, more: bool = False) -> None:
                 cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
                 usable = min(cc.cwnd, conn.snd_wnd)
                 n = min(n, usable)
-            if n == mss and tso_max:
-                # As many full segments as may go now, in one TSO segment: the ones this
-                # loop would have sent one by one (the sub-MSS rest still takes the test above).
-                # A whole record that is not the last goes as one, its short tail included
-                # (Linux tcp_mss_split_point cuts only the queue's tail at a multiple of the MSS).
-                n = min(record, usable, tso_max)
+            if n == mss:
+                # As many full segments as may go now, in one packet (Linux's GSO packet, one
+                # TSO segment here): the sub-MSS rest still takes the test above. A whole skb
+                # that is not the last goes as one, its short tail included (Linux
+                # tcp_mss_split_point cuts only the queue's tail at a multiple of the MSS).
+                n = min(record, usable, tso_max or tso.TSO_MAX)
                 if last or n < record:
                     n = n // mss * mss
             off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
-            flags = ACK
-            if n == record:
-                flags |= PSH
-                if n == unsent and conn.fin_queued:
-                    flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
+            # PSH: the packet ends its skb, which is marked (tso_fragment leaves PSH on the second
+            # part only), or it has more than one segment (Linux __tcp_transmit_skb forces PSH
+            # on every GSO packet, to flush the receiver's GRO at once).
+            flags = ACK | PSH if (push and n == record) or n > mss else ACK
+            if n == unsent and conn.fin_queued:
+                flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
+            if tso_max or n <= mss:
+                send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
+            else:
+                # Without TSO the packet leaves as the wire segments a GSO cut makes of it
+                # (PSH and FIN on the last), so the wire is the same either way.
+                for at, size, piece_flags in tso.cuts(n, mss, flags):
+                    send_data(conn, conn.snd_nxt, piece_flags, buf.view(off + at, size))
             sent_any = True
         elif conn.fin_queued and conn.snd_nxt == conn.fin_seq:
             send_data(conn, conn.snd_nxt, FIN | ACK, b"")
@@ -309,8 +318,8 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
         seg.gso = conn.mss
     emit(conn, seg, retransmit)
     end = (seq + len(payload) + (flags & FIN)) & MASK
-    if len(payload) < conn.mss and not retransmit:
-        conn.snd_sml = end  # Linux tcp_minshall_update
+    if len(payload) % conn.mss and not retransmit:
+        conn.snd_sml = end  # Linux tcp_minshall_update: a packet with a short segment in it
     if seq_gt(end, conn.snd_nxt):
         conn.snd_nxt = end
     if seq_gt(end, conn.snd_max):
@@ -346,11 +355,15 @@ def retransmit_head(conn: Connection) -> None:
     payload: bytes | memoryview
     if n:
         assert buf is not None  # n > 0 only with bytes in the buffer
+        # The head skb goes again, cut to one segment (Linux tcp_retransmit_skb, tcp_fragment):
+        # PSH if this piece ends it and it is marked (pushmarks.py).
+        left, push = pushmarks.skb_left(conn, conn.snd_una, n)
+        n = left
         payload = buf.view(off, n)
-        if off + n == buflen:
+        if push and left == pushmarks.skb_left(conn, conn.snd_una, buflen - off)[0]:
             flags |= PSH
-            if conn.fin_queued and seq_lt(conn.fin_seq, conn.snd_max):
-                flags |= FIN
+        if off + n == buflen and conn.fin_queued and seq_lt(conn.fin_seq, conn.snd_max):
+            flags |= FIN
     else:
         payload = b""
         flags |= FIN

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from . import output, sendlog
+from . import output, pushmarks, sendlog
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, end_record, options
@@ -77,14 +77,19 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
         if opts.push and (conn.sndbuf_seq + len(conn.sndbuf)) & MASK == conn.snd_nxt:
             # Nothing unsent to add to: Linux starts a new skb, and skb_entail ends TCP_NAGLE_PUSH.
             opts.push = False
+        start = (conn.sndbuf_seq + len(conn.sndbuf)) & MASK
         conn.sndbuf.append(chunk)
         taken += len(chunk)
-        if eor and taken == len(data):
+        whole = taken == len(data)
+        # A write cut short by the buffer pushes what it queued (Linux tcp_sendmsg_locked's
+        # wait_for_space: tcp_push without MSG_MORE); MSG_EOR counts once all of it is queued.
+        pushmarks.queued(conn, start, len(chunk), more and whole, eor and whole)
+        if eor and whole:
             # MSG_EOR: the record ends with this write, once all of it is queued (Linux
             # tcp_sendmsg marks the tail skb eor only when no data is left).
             end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
         output.transmit(conn, more)
-        if taken == len(data):
+        if whole:
             break
         room = write_room(conn)
     return taken

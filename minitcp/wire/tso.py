@@ -25,7 +25,12 @@ def wire_count(seg: Segment) -> int:
 
 def pieces(seg: Segment) -> list[tuple[int, int, int]]:
     """(offset into the payload, length, flags) of each wire segment of `seg`."""
-    size, total, flags = seg.gso, len(seg.payload), seg.flags
+    return cuts(len(seg.payload), seg.gso, seg.flags)
+
+
+def cuts(total: int, size: int, flags: int) -> list[tuple[int, int, int]]:
+    """(offset, length, flags) of the wire segments of a `total`-byte payload cut every `size`
+    bytes (0: not cut) from a segment with `flags`."""
     if not size or total <= size:
         return [(0, total, flags)]
     middle = flags & ~(PSH | FIN | CWR)

@@ -70,7 +70,8 @@ def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
     before = p.eng.counters["OutSegs"]
     assert conn.send(bytes(10 * mss + 5), p.now) == 10 * mss + 5
     (seg,) = p.out()  # cwnd 10: ten full segments, the rest waits for Nagle
-    assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK)
+    # PSH on a packet of more than one segment, as Linux's __tcp_transmit_skb forces it.
+    assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK | PSH)
     assert p.eng.counters["OutSegs"] - before == 10
     observed = [e.segment for e in p.rec.segments(direction="out") if e.segment.payload]
     assert [len(s.payload) for s in observed] == [mss] * 10

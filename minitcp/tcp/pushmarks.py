@@ -1,0 +1,126 @@
+"""Where Linux's write queue puts PSH: the skb boundaries a write leaves and the ones marked.
+
+Linux never decides PSH per segment. tcp_sendmsg_locked copies a write into skbs of up to
+`size_goal` bytes (tcp_xmit_size_goal: half the largest window the peer offered, at most
+64 KB, a multiple of the MSS), appending to the queue's unsent tail while it has room, and
+clears the tail's PSH when a write starts appending to it. tcp_mark_push sets PSH on an skb
+(and pushed_seq to write_seq): on the tail when the write ends without MSG_MORE (tcp_push),
+and on each skb a write fills once write_seq is more than half the largest window past
+pushed_seq (forced_push). A packet never spans two skbs (tcp_write_xmit sends one skb or a
+piece of it); a piece cut from the front of an skb leaves PSH to the rest (tso_fragment), so
+a packet has PSH from its skb only when it ends a marked one. output.transmit adds the other
+rule: __tcp_transmit_skb forces PSH on every packet of more than one segment, which is why
+Linux 6.18 under packetdrill sends `P. 1:2001(2000)` ... `P. 8001:10001(2000)` from the middle
+of a 30000-byte write but `. 10001:11001(1000)` (limited_transmit) as one segment.
+
+minitcp keeps the bytes in one ByteQueue and only the boundaries here: [start, end, marks] for
+each skb not yet acknowledged, oldest first, made with the first write (`Connection.pushq`).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import TYPE_CHECKING
+
+from .seq import MASK, seq_diff, seq_ge, seq_gt
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+GSO_MAX_SIZE = 65536  # Linux sk_gso_max_size of a TSO device (GSO_LEGACY_MAX_SIZE)
+TCP_MSS_DEFAULT = 536  # include/net/tcp.h: below this a window is not halved (tcp_bound_to_half_wnd)
+MARK_PSH = 1  # TCPHDR_PSH in TCP_SKB_CB(skb)->tcp_flags
+MARK_EOR = 2  # TCP_SKB_CB(skb)->eor: nothing is appended to it (tcp_skb_can_collapse_to)
+
+
+class PushMarks:
+    """The skbs of one connection's send queue (see the module docstring)."""
+
+    __slots__ = ("skbs", "pushed_seq")
+
+    def __init__(self, pushed_seq: int) -> None:
+        self.skbs: list[list[int]] = []  # [start, end, MARK_* bits]
+        # Linux tcp_connect / tcp_create_openreq_child: pushed_seq = write_seq = ISN + 1.
+        self.pushed_seq = pushed_seq
+
+
+def size_goal(conn: Connection) -> int:
+    """Linux tcp_xmit_size_goal: the largest skb a write builds."""
+    mss = conn.mss
+    cutoff = conn.max_snd_wnd >> 1 if conn.max_snd_wnd > TCP_MSS_DEFAULT else conn.max_snd_wnd
+    goal = cutoff if cutoff and cutoff < GSO_MAX_SIZE else GSO_MAX_SIZE  # tcp_bound_to_half_wnd
+    return max(goal // mss * mss, mss)
+
+
+def _forced_push(conn: Connection, marks: PushMarks, write_seq: int) -> bool:
+    """Linux forced_push: more than half the largest window written since the last PSH."""
+    return seq_gt(write_seq, (marks.pushed_seq + (conn.max_snd_wnd >> 1)) & MASK)
+
+
+def queued(conn: Connection, start: int, length: int, more: bool, eor: bool) -> None:
+    """A write queued `length` bytes from `start` (Linux tcp_sendmsg_locked's copy loop and the
+    tcp_push that ends it; `more`: MSG_MORE, `eor`: MSG_EOR with the whole write taken)."""
+    marks = conn.pushq
+    if marks is None:
+        marks = conn.pushq = PushMarks(conn.sndbuf_seq)
+    skbs = marks.skbs
+    goal = size_goal(conn)
+    seq = start
+    left = length
+    copied = 0
+    while left:
+        tail = skbs[-1] if skbs else None
+        room = 0
+        if tail is not None and not tail[2] & MARK_EOR and seq_gt(tail[1], conn.snd_nxt):
+            # The unsent tail (what tso_fragment left of it, when part of it went) takes more.
+            room = goal - seq_diff(tail[1], tail[0] if seq_gt(tail[0], conn.snd_nxt) else conn.snd_nxt)
+        if tail is None or room <= 0:
+            tail = [seq, seq, 0]
+            skbs.append(tail)
+            room = goal
+        copy = min(room, left)
+        if not copied:
+            tail[2] &= ~MARK_PSH  # a write appending to the tail takes its PSH away
+        seq = (seq + copy) & MASK
+        tail[1] = seq
+        copied += copy
+        left -= copy
+        if left and seq_diff(tail[1], tail[0]) >= goal and _forced_push(conn, marks, seq):
+            tail[2] |= MARK_PSH
+            marks.pushed_seq = seq
+    tail = skbs[-1]
+    if eor:
+        tail[2] |= MARK_EOR
+    if not more or _forced_push(conn, marks, seq):  # Linux tcp_push
+        tail[2] |= MARK_PSH
+        marks.pushed_seq = seq
+
+
+def skb_at(conn: Connection, seq: int) -> list[int] | None:
+    """The skb holding the byte at `seq` (the acknowledged ones are forgotten), or None."""
+    marks = conn.pushq
+    if marks is None:
+        return None
+    skbs = marks.skbs
+    while skbs and not seq_gt(skbs[0][1], conn.snd_una):
+        del skbs[0]
+    if not skbs:
+        return None
+    base = skbs[0][0]
+    # The skbs are in sequence order: the last one starting at or before `seq`, found by halving.
+    i = bisect_right(skbs, seq_diff(seq, base), key=lambda skb: seq_diff(skb[0], base)) - 1
+    if i >= 0 and seq_gt(skbs[i][1], seq) and seq_ge(seq, skbs[i][0]):
+        return skbs[i]
+    return None
+
+
+def skb_left(conn: Connection, seq: int, unsent: int) -> tuple[int, bool]:
+    """(bytes from `seq` to the end of its skb, at most `unsent`; whether that end is marked PSH).
+
+    A segment ends there at the latest: Linux sends one skb, or a piece of it, per packet.
+    Bytes queued before any write was recorded here count as one unmarked skb.
+    """
+    skb = skb_at(conn, seq)
+    if skb is None:
+        return unsent, False
+    return min(seq_diff(skb[1], seq), unsent), bool(skb[2] & MARK_PSH)

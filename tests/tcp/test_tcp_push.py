@@ -1,0 +1,84 @@
+"""PSH where Linux puts it (pushmarks.py): the end of each write, forced pushes, GSO packets.
+
+Each test shows the segments on the wire. The Linux functions: tcp_sendmsg_locked (skbs of
+size_goal, a write appending to the tail clears its PSH), tcp_push / tcp_mark_push (the
+tail of a write without MSG_MORE), forced_push (more than half the largest window since the
+last PSH), tso_fragment (PSH stays with the part that ends the skb) and __tcp_transmit_skb
+(PSH on every packet of more than one segment).
+"""
+
+from __future__ import annotations
+
+from minitcp.tcp import pushmarks
+from minitcp.wire.segment import ACK, PSH
+from minitcp.wire.tso import TSO_MAX
+
+from .builders import established
+
+
+def test_a_burst_of_a_long_write_has_psh_on_its_last_segment() -> None:
+    """slow_start/slow-start-ack-per-1pkt.pkt: `> P. 1:10001(10000)` although the write goes on."""
+    p, conn = established()
+    mss = conn.mss
+    assert conn.send(bytes(20 * mss), p.now) == 20 * mss
+    out = p.rels(p.out())  # cwnd 10: one packet of ten segments, PSH on the last
+    assert out == [(".", 1 + i * mss, 1, mss) for i in range(9)] + [("P.", 1 + 9 * mss, 1, mss)]
+    # An ACK of one segment lets two go: one packet, PSH on its second segment.
+    out = p.feed(p.seg(ACK, ack=1 + mss), at=0.1)
+    assert p.rels(out) == [(".", 1 + 10 * mss, 1, mss), ("P.", 1 + 11 * mss, 1, mss)]
+
+
+def test_with_tso_the_burst_is_one_segment_marked_psh() -> None:
+    p, conn = established()
+    p.eng.tso_max = TSO_MAX
+    mss = conn.mss
+    conn.send(bytes(20 * mss), p.now)
+    (seg,) = p.out()
+    assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK | PSH)
+
+
+def test_one_segment_cut_from_a_write_has_no_psh() -> None:
+    """limited_transmit: `> . 10001:11001(1000)`: a single segment that does not end the write."""
+    p, conn = established()
+    mss = conn.mss
+    conn.send(bytes(15 * mss), p.now)
+    p.out()
+    # An ACK of one segment whose window has room for one more: one segment from the middle.
+    out = p.feed(p.seg(ACK, ack=1 + mss, window=(10 * mss >> conn.snd_wscale) + 1), at=0.1)
+    assert p.rels(out) == [(".", 1 + 10 * mss, 1, mss)]
+
+
+def test_msg_more_leaves_the_tail_unmarked() -> None:
+    """nagle/sendmsg_msg_more.pkt: `> . 3801:3951(150)`: data written with MSG_MORE goes without PSH."""
+    p, conn = established()
+    conn.send(b"a" * 100, p.now, more=True)
+    assert p.out() == []  # corked
+    conn.send(b"b" * 50, p.now, more=True)
+    out = p.feed(p.seg(ACK, ack=1, window=60000), at=0.1)  # a window update sends it, unmarked
+    assert p.rels(out) == [(".", 1, 1, 150)]
+
+
+def test_a_write_appending_to_the_marked_tail_takes_psh_away() -> None:
+    """Linux tcp_sendmsg_locked: `if (!copied) tcp_flags &= ~TCPHDR_PSH` on the tail it appends to."""
+    p, conn = established()
+    conn.send(b"y" * 2000, p.now)
+    assert p.rels(p.out()) == [(".", 1, 1, 1460), ("P.", 1461, 1, 540)]
+    conn.send(b"z" * 100, p.now)  # marked: the end of a write
+    assert pushmarks.skb_left(conn, p.iss + 2001, 100) == (100, True)
+    conn.send(b"w" * 100, p.now, more=True)  # appends to it: the mark goes, MSG_MORE sets none
+    assert pushmarks.skb_left(conn, p.iss + 2001, 200) == (200, False)
+    out = p.feed(p.seg(ACK, ack=2001), at=0.1)
+    assert p.rels(out) == [(".", 2001, 1, 200)]
+
+
+def test_forced_push_marks_each_skb_filled_past_half_the_window() -> None:
+    """forced_push: write_seq more than max_window / 2 past pushed_seq when an skb fills."""
+    p, conn = established()
+    conn.mss = 1000
+    conn.max_snd_wnd = 8000  # size_goal 4000, a forced push once 4000 bytes are unmarked
+    assert pushmarks.size_goal(conn) == 4000
+    conn.snd_wnd = 0  # nothing goes: the marks stay as the write left them
+    conn.send(bytes(20000), p.now)
+    marks = [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
+    assert marks == [(1, 4001, False), (4001, 8001, True), (8001, 12001, False),
+                     (12001, 16001, True), (16001, 20001, True)]
