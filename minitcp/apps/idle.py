@@ -15,6 +15,8 @@ import trio
 class IdleLimitedStream(trio.abc.HalfCloseableStream):
     """`stream` as it is, with `scope`'s deadline pushed `seconds` ahead by every transfer."""
 
+    __slots__ = ("scope", "seconds", "slack", "socket", "stream")  # one per connection: no dict
+
     def __init__(self, stream: trio.abc.HalfCloseableStream, scope: trio.CancelScope, seconds: float) -> None:
         self.stream = stream
         self.scope = scope
