@@ -35,7 +35,7 @@ def snapshot(seg: Segment) -> Segment:
     for name in Segment.__slots__:
         if name != "payload":
             setattr(copy, name, getattr(seg, name))
-    if isinstance(seg, Segment6):
+    if isinstance(seg, Segment6) and isinstance(copy, Segment6):
         copy.flow_label = seg.flow_label
     return copy
 
