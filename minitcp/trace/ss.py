@@ -57,11 +57,15 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         now = engine.now
     rows: list[tuple[str, ...]] = []
     if listening:
-        # A dual-stack listener is in the table twice (under both wildcards): shown once.
+        # A dual-stack listener is in the table twice (under both wildcards): shown once, as
+        # Linux's ss shows an IPv6 wildcard socket that takes IPv4 too, `*:port`.
         for lst in dict.fromkeys(engine.listeners.values()):
-            peer = "[::]:*" if is_v6(lst.laddr) else "0.0.0.0:*"
-            rows.append(("LISTEN", str(len(lst.accept_queue)), str(lst.backlog),
-                         endpoint_str(lst.laddr, lst.lport), peer, ""))
+            if engine.listeners.get((0, lst.lport)) is lst and is_v6(lst.laddr):
+                local, peer = f"*:{lst.lport}", "*:*"
+            else:
+                local = endpoint_str(lst.laddr, lst.lport)
+                peer = "[::]:*" if is_v6(lst.laddr) else "0.0.0.0:*"
+            rows.append(("LISTEN", str(len(lst.accept_queue)), str(lst.backlog), local, peer, ""))
     for conn in engine.conns.values():
         d = conn.info(now)
         extra = []
@@ -86,7 +90,7 @@ def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: 
     # With -i, ss prints each connection's TCP_INFO on a line of its own, after a tab.
     below = [""] * len(rows)
     if info:
-        first = len(engine.listeners) if listening else 0
+        first = len(set(engine.listeners.values())) if listening else 0  # a dual-stack one once
         for i, conn in enumerate(engine.conns.values()):
             below[first + i] = "\t " + _info_text(conn, now)
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(5)]
