@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import signal
+import socket
 import sys
 
 import trio
@@ -21,6 +23,10 @@ DEFAULT_DEV = "mtcp0"
 DEFAULT_ADDR = "198.18.0.2"
 DEFAULT_PEER = "198.18.0.1"
 PREFIX_LEN = 24  # the device's subnet: the kernel routes the whole /24 into the TUN device
+# IPv6 from RFC 5180's benchmarking range 2001:2::/48, which no real network uses.
+DEFAULT_ADDR6 = "2001:2::2"
+DEFAULT_PEER6 = "2001:2::1"
+PREFIX6_LEN = 64  # RFC 4291 section 2.5.4: an interface's prefix
 
 
 def _ipv4(text: str) -> str:
@@ -28,6 +34,15 @@ def _ipv4(text: str) -> str:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
+
+
+def _ipv6(text: str) -> str | None:
+    if text == "none":
+        return None
+    try:
+        return str(ipaddress.IPv6Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv6 address: {text!r}") from None
 
 
 _SERVICES = {
@@ -80,6 +95,14 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
     )
     up.add_argument(
         "--peer", type=_ipv4, default=DEFAULT_PEER, help="the kernel's address, /24 (default: %(default)s)"
+    )
+    up.add_argument(
+        "--address6", type=_ipv6, default=DEFAULT_ADDR6,
+        help="the stack's IPv6 address, or none for IPv4 only (default: %(default)s)",
+    )
+    up.add_argument(
+        "--peer6", type=_ipv6, default=DEFAULT_PEER6,
+        help=f"the kernel's IPv6 address, /{PREFIX6_LEN} (default: %(default)s)",
     )
     up.add_argument(
         "--mtu", type=int, default=1500, help=f"device MTU, {MIN_MTU} to {MAX_MTU} (default: %(default)s)"
@@ -206,6 +229,13 @@ def _up(args: argparse.Namespace) -> int:
     subnet = ipaddress.IPv4Network(f"{args.peer}/{PREFIX_LEN}", strict=False)
     if ipaddress.IPv4Address(args.addr) not in subnet or args.addr == args.peer:
         return _give_up(args, f"--addr {args.addr} must be another address in --peer's subnet {subnet}")
+    if args.address6 is None or args.peer6 is None:
+        args.address6 = args.peer6 = None
+    else:
+        subnet6 = ipaddress.IPv6Network(f"{args.peer6}/{PREFIX6_LEN}", strict=False)
+        if ipaddress.IPv6Address(args.address6) not in subnet6 or args.address6 == args.peer6:
+            return _give_up(args, f"--address6 {args.address6} must be another address in --peer6's "
+                            f"prefix {subnet6}")
     servers = _servers(args)
     ports = [port for _, port in servers]
     if len(set(ports)) < len(ports):
@@ -213,21 +243,31 @@ def _up(args: argparse.Namespace) -> int:
         return _give_up(args, f"each server needs its own port: {taken}")
     offload = offload_wanted(args)
     try:
-        link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), mtu=args.mtu, offload=offload)
+        link = TunLink(args.dev, peer=args.peer, netmask=str(subnet.netmask), peer6=args.peer6,
+                       mtu=args.mtu, offload=offload)
     except (LinkError, ValueError) as e:
         return _give_up(args, str(e))
     stack = build_stack(link, args)  # knobs, faults around the TunLink, -v and --pcap hooks
+    if link.peer6 is None:
+        args.address6 = None  # an MTU below IPv6's 1280: the device has no IPv6
     print(
         f"minitcp: stack at {args.addr} on {link.name} (kernel side {args.peer}/{PREFIX_LEN}, "
         f"mtu {args.mtu}, offload {'on' if offload else 'off'})",
         flush=True,
     )
+    if args.address6 is not None:
+        print(f"minitcp: and at {args.address6} (kernel side {args.peer6}/{PREFIX6_LEN})", flush=True)
     for server, port in servers:
         hint = _try(server, args.addr, port)
         print(f"minitcp: {server.name} on {args.addr}:{port}: try `{hint}`", flush=True)
-    print(f"minitcp: try `ping {args.addr}`; Ctrl-C stops", flush=True)
+        if args.address6 is not None:
+            print(f"minitcp: {server.name} on [{args.address6}]:{port}: try "
+                  f"`{_try(server, args.address6, port)}`", flush=True)
+    ping6 = f" or `ping -6 {args.address6}`" if args.address6 is not None else ""
+    print(f"minitcp: try `ping {args.addr}`{ping6}; Ctrl-C stops", flush=True)
     try:
-        trio.run(_serve_until_signal, stack, servers, up_tasks(stack, args))
+        family = socket.AF_INET6 if args.address6 is not None else socket.AF_INET  # both families
+        trio.run(_serve_until_signal, stack, servers, up_tasks(stack, args), family)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal receiver was in place
     finally:
@@ -250,19 +290,20 @@ def _servers(args: argparse.Namespace) -> list[tuple[AppServer, int]]:
 
 def _try(server: AppServer, addr: str, port: int) -> str:
     if isinstance(server, HttpServer):
-        return f"curl http://{addr}{'' if port == 80 else f':{port}'}/"
+        host = f"[{addr}]" if ":" in addr else addr
+        return f"curl http://{host}{'' if port == 80 else f':{port}'}/"
     if isinstance(server, DiscardServer):
         return f"head -c 1000000 /dev/zero | nc -N {addr} {port}"
     return f"nc {addr} {port}"
 
 
 async def _serve_until_signal(stack: Stack, servers: list[tuple[AppServer, int]] | None = None,
-                              tasks: list[TaskFn] | None = None) -> None:
+                              tasks: list[TaskFn] | None = None, family: int = socket.AF_INET) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stack.run)
             for server, port in servers or ():
-                await nursery.start(server.serve, stack, port)
+                await nursery.start(functools.partial(server.serve, stack, port, family=family))
             for task in tasks or ():  # after the servers: they must listen before the stack's first packet
                 await nursery.start(task)
             async for _ in signals:

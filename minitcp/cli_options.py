@@ -151,7 +151,8 @@ def build_stack(link: Link, args: argparse.Namespace) -> Stack:
     verbose = getattr(args, "verbose", False)
     carrier = build_link(link, getattr(args, "fault", []), fault_printer() if verbose else None)
     hook = tee(printer() if verbose else None, getattr(args, "pcap", None))
-    return Stack(carrier, args.addr, knobs=build_knobs(getattr(args, "sysctl", [])), on_packet=hook)
+    return Stack(carrier, args.addr, address6=getattr(args, "address6", None),
+                 knobs=build_knobs(getattr(args, "sysctl", [])), on_packet=hook)
 
 
 TaskFn = Callable[..., Awaitable[Any]]

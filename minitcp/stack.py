@@ -24,11 +24,14 @@ from minitcp.tcp.observer import Observer
 
 
 class Stack:
-    """An IPv4 host with one address on one link, served by Trio tasks.
+    """A host with one IPv4 address and one IPv6 address on one link, served by Trio tasks.
+
+    IPv6's address is `address6` (RFC 5180's benchmarking range by default, as
+    198.18.0.0/15 is IPv4's; None: IPv4 only, IPv6 packets dropped and counted).
 
     The host (`minitcp.host.Host`) holds what the stack knows; its parts are
     here under the same names: `engine` (TCP), `drops` and `counters` (see
-    `Host`), `ports` (the local ports), `address`/`addr`. With `tso` (the
+    `Host`), `ports` (the local ports), `address`/`addr`, `address6`/`addr6`. With `tso` (the
     default) the engine sends TSO segments, cut by the host or, on a link with
     `offload`, by the device; `gro` joins each batch's segments before TCP sees
     them, by default when the link says so (`Link.gro`: a TUN device, as a NIC).
@@ -40,6 +43,8 @@ class Stack:
         address: str = "198.18.0.2",
         *,
         prefix_len: int = 24,
+        address6: str | None = "2001:2::2",
+        prefix6_len: int = 64,
         knobs: Knobs | None = None,
         observer: Observer | None = None,
         on_packet: PacketHook | None = None,
@@ -54,6 +59,8 @@ class Stack:
             send=link.send,
             send_gso=cast(OffloadLink, link).send_gso if link.offload else None,
             prefix_len=prefix_len,
+            address6=address6,
+            prefix6_len=prefix6_len,
             knobs=knobs,
             observer=observer,
             on_packet=on_packet,
@@ -61,6 +68,8 @@ class Stack:
             gro=link.gro if gro is None else gro,
         )
         self.addr = self.host.addr
+        self.address6 = address6
+        self.addr6 = self.host.addr6
         self.engine = self.host.engine
         self.drops = self.host.drops
         self.counters = self.host.counters
@@ -193,6 +202,6 @@ class Stack:
                 scope.deadline = deadline
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
-        """Process one received IPv4 packet and send what it causes; `now` defaults to Trio time."""
+        """Process one received IP packet and send what it causes; `now` defaults to Trio time."""
         self.host.receive(pkt, trio.current_time() if now is None else now)
         self.kick()

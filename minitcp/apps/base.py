@@ -78,15 +78,17 @@ class AppServer:
         port: int | None = None,
         *,
         backlog: int = DEFAULT_BACKLOG,
+        family: int = socket.AF_INET,
         task_status: trio.TaskStatus[list[trio.abc.Listener[SocketStream]]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on `port` (default: the well-known one) and serve until cancelled.
 
         Use with `nursery.start(server.serve, stack)`: it returns once the port
-        is listening, so a client may connect right away.
+        is listening, so a client may connect right away. With `family` AF_INET6
+        it listens on both families (IPv4 clients as IPv4-mapped addresses).
         """
         self.port = self.default_port if port is None else port
-        listener = open_tcp_listener(stack, self.port, backlog=backlog)
+        listener = open_tcp_listener(stack, self.port, backlog=backlog, family=family)
         if self.keepalive:
             # Accepted connections inherit it from the listener, as in Linux (inet_csk_clone_lock).
             listener.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -1,9 +1,11 @@
-"""The host, sans-IO: IPv4 packets and the time in, TCP's segments and ICMP's answers out.
+"""The host, sans-IO: IPv4 and IPv6 packets and the time in, TCP's segments and ICMP's answers out.
 
 `Host` is what a Linux host does between its NIC driver and its sockets, for
-one address: it takes the IPv4 packets a link received (`receive_batch`, with
-`now`), drops what a host must not take, hands ICMP to `Icmp` and TCP to the
-engine (joined by GRO first, as Linux's driver poll joins a NIC's packets),
+one address of each family: it takes the IP packets a link received (`receive_batch`, with
+`now`), tells the families apart by the version nibble (the same buffer goes to
+the family's parser, never copied), drops what a host must not take, hands ICMP
+to `Icmp`, ICMPv6 to `Icmpv6` and TCP of both families to the one engine
+(joined by GRO first, as Linux's driver poll joins a NIC's packets),
 and turns the engine's segments into packets (`transmit`), cutting TSO
 segments into wire packets unless the link takes them whole. It never reads a
 clock, waits, or touches a device: it is given the time at every call, and the
@@ -27,7 +29,9 @@ import logging
 from collections.abc import Callable
 
 from minitcp.host.icmp import Icmp
+from minitcp.host.icmpv6 import Icmpv6
 from minitcp.host.ipv4 import Ipv4Address, is_martian_source
+from minitcp.host.ipv6 import Ipv6Address, is_martian_source6, is_multicast6
 from minitcp.host.ports import PortTable
 from minitcp.link.base import Received
 from minitcp.tcp.connection import conn_key
@@ -39,8 +43,9 @@ from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.gro import Gro
 from minitcp.wire.gso import SuperSegment, super_segment
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, parse_ipv4
+from minitcp.wire.ipv6 import PROTO_ICMPV6, PROTO_NONE, parse_ipv6
 from minitcp.wire.segment import Segment
-from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+from minitcp.wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from minitcp.wire.tso import TSO_MAX, build_packets
 
 log = logging.getLogger("minitcp")
@@ -50,14 +55,17 @@ PacketHook = Callable[[str, bytes | memoryview, float], None]
 
 
 class Host:
-    """An IPv4 host with one address on one link, fed packets and the time.
+    """An IPv4 host with one address on one link, and an IPv6 one with `address6`, fed packets
+    and the time.
 
     `drops` counts discarded packets by reason: the `DropReason` labels of the
-    wire parsers, plus `ipv6`, `not_for_us` (another destination address),
-    `martian_source` and `icmp_other` (an ICMP type the host does not act on).
+    wire parsers, plus `ipv6` (IPv6 without `address6`), `not_for_us` (another
+    destination address), `martian_source`, `icmp_other` (an ICMP type the host
+    does not act on), `icmp6_other` and `neighbour_discovery` (host/icmpv6.py).
     `counters` follows the names of Linux's SNMP counters (`nstat`):
     InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
-    InDestUnreachs/InTimeExcds/InParmProbs for ICMP. TCP's own counters (InSegs,
+    InDestUnreachs/InTimeExcds/InParmProbs for ICMP; Ip6InReceives, Ip6InDelivers,
+    Ip6OutRequests and the Icmp6 ones (host/icmpv6.py) for IPv6. TCP's own counters (InSegs,
     OutSegs, ...) are `engine.counters`. `ports` are the local ports its sockets hold.
 
     With `tso` (the default) the engine sends runs of full-sized segments as one
@@ -83,6 +91,8 @@ class Host:
         send: Callable[[bytes], None],
         send_gso: Callable[[SuperSegment], None] | None = None,
         prefix_len: int = 24,
+        address6: str | None = None,
+        prefix6_len: int = 64,
         knobs: Knobs | None = None,
         observer: Observer | None = None,
         on_packet: PacketHook | None = None,
@@ -102,9 +112,16 @@ class Host:
         self._gro = Gro() if gro else None
         self.ports = PortTable(self.engine)
         self.icmp = Icmp(self.addr, self.engine, self.counters, self.drops, self._emit)
+        self.ipv6 = Ipv6Address(address6, prefix6_len) if address6 is not None else None
+        self.addr6 = self.ipv6.addr if self.ipv6 is not None else None
+        self.icmpv6 = (Icmpv6(self.ipv6.addr, self.engine, self.counters, self.drops, self._emit6)
+                       if self.ipv6 is not None else None)
 
     def on_link(self, addr: int) -> bool:
-        """Whether `addr` is on the link's subnet: the only place the host can reach."""
+        """Whether `addr` is on the link's subnet (or IPv6 prefix): the only place the host can
+        reach."""
+        if addr > 0xFFFFFFFF:
+            return self.ipv6 is not None and self.ipv6.on_link(addr)
         return self.ipv4.on_link(addr)
 
     # ------------------------------------------------------------------ input
@@ -121,11 +138,14 @@ class Host:
         self._flush_gro(now)
 
     def receive(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False) -> None:
-        """One received IPv4 packet on its own (no GRO)."""
+        """One received IP packet on its own (no GRO)."""
         self._input(pkt, now, csum_partial, gro=False)
 
     def _input(self, pkt: bytes | memoryview, now: float, csum_partial: bool = False,
                gro: bool = True) -> None:
+        if pkt and pkt[0] >> 4 == 6:
+            self._input6(pkt, now, csum_partial, gro)
+            return
         self.counters["InReceives"] += 1
         if self.on_packet is not None:
             self.on_packet("in", complete_csum(pkt) if csum_partial else pkt, now)
@@ -140,11 +160,6 @@ class Host:
             self.drops[DropReason.TRUNCATED.label] += 1
             return
         version = pkt[0] >> 4
-        if version == 6:
-            # Not spoken yet: IPv6 will come as a second address family beside `ipv4`,
-            # its own input here, the engine and GRO shared.
-            self.drops["ipv6"] += 1
-            return
         if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
             # TCP is the hot path: one call validates IPv4 and TCP together.
             seg = parse_tcp_packet(pkt, csum_partial)
@@ -168,6 +183,78 @@ class Host:
             self.icmp.input(ip, now)
         else:
             self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+
+    def _input6(self, pkt: bytes | memoryview, now: float, csum_partial: bool, gro: bool) -> None:
+        """An IPv6 packet: its own counters (Linux's Ip6 MIB), the engine and GRO shared."""
+        if self.ipv6 is None:
+            self.drops["ipv6"] += 1
+            return
+        self.counters["Ip6InReceives"] += 1
+        if self.on_packet is not None:
+            self.on_packet("in", complete_csum(pkt) if csum_partial else pkt, now)
+        try:
+            self._ip6_input(pkt, now, csum_partial, gro)
+        except WireError as e:
+            self.drops[e.reason.label] += 1
+
+    def _ip6_input(self, pkt: bytes | memoryview, now: float, csum_partial: bool, gro: bool) -> None:
+        if len(pkt) > 6 and pkt[6] == PROTO_TCP:
+            # No extension headers: the one-call parse validates IPv6 and TCP together.
+            self._deliver(parse_tcp6_packet(pkt, csum_partial), now, gro, self._accept6)
+            return
+        self._flush_gro(now)  # what came before this packet is handled before it
+        ip = parse_ipv6(pkt)
+        if ip.is_fragment:
+            self.drops[DropReason.FRAGMENT.label] += 1  # reassembly is not done yet
+            return
+        if ip.next_header == PROTO_TCP:
+            self._deliver(parse_tcp6_packet(pkt, csum_partial), now, False, self._accept6)
+            return
+        assert self.icmpv6 is not None
+        if ip.next_header == PROTO_ICMPV6 and self._hears(ip.dst):
+            # The all-nodes and solicited-node groups carry discovery messages: counted there.
+            if is_martian_source6(ip.src):
+                self.drops["martian_source"] += 1
+            else:
+                self.counters["Ip6InDelivers"] += 1
+                self.icmpv6.input(ip, now)
+            return
+        if not self._accept6(ip.src, ip.dst):
+            return
+        if ip.next_header == PROTO_ICMPV6:
+            self.counters["Ip6InDelivers"] += 1
+            self.icmpv6.input(ip, now)
+        elif ip.next_header == PROTO_NONE:
+            self.drops["no_next_header"] += 1  # RFC 8200 section 4.7: nothing to deliver
+        else:
+            self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+
+    def _hears(self, dst: int) -> bool:
+        return is_multicast6(dst) and self.ipv6 is not None and self.ipv6.hears(dst)
+
+    def _accept6(self, src: int, dst: int) -> bool:
+        if dst != self.addr6:
+            self.drops["not_for_us"] += 1  # RFC 8200 section 1: a host does not forward
+            return False
+        if is_martian_source6(src) or src == dst:
+            self.drops["martian_source"] += 1
+            return False
+        return True
+
+    def _deliver(self, seg: Segment, now: float, gro: bool,
+                 accept: Callable[[int, int], bool]) -> None:
+        """A TCP segment of an IPv6 packet to the engine, through GRO as IPv4's go."""
+        if not accept(seg.src, seg.dst):
+            return
+        self.counters["Ip6InDelivers"] += 1
+        joiner = self._gro if gro else None
+        if joiner is None:
+            self._tcp_input(seg, now)
+        elif not joiner.join(seg):
+            if joiner.holding:
+                self._tcp_input(joiner.take(), now)
+            if not joiner.hold(seg):
+                self._tcp_input(seg, now)
 
     def _accept(self, src: int, dst: int) -> bool:
         if dst != self.addr:
@@ -212,13 +299,23 @@ class Host:
         to a link that takes super-segments."""
         emit, send_gso = self._emit, self._send_gso
         for seg in self.engine.take_output():
-            if not seg.gso:
+            if seg.ip_version == 6:
+                self._transmit6(seg, now)
+            elif not seg.gso:
                 emit(build_tcp_packet(seg), now)
             elif send_gso is not None:
                 self._emit_super_segment(send_gso, seg, now)
             else:
                 for packet in build_packets(seg):
                     emit(packet, now)
+
+    def _transmit6(self, seg: Segment, now: float) -> None:
+        """An IPv6 segment: TSO segments are cut here (super-segments to the link are IPv4's)."""
+        if not seg.gso:
+            self._emit6(build_tcp6_packet(seg), now)
+            return
+        for packet in build_packets(seg):
+            self._emit6(packet, now)
 
     def _emit_super_segment(self, send_gso: Callable[[SuperSegment], None], seg: Segment,
                             now: float) -> None:
@@ -231,6 +328,12 @@ class Host:
 
     def _emit(self, packet: bytes, now: float) -> None:
         self.counters["OutRequests"] += 1
+        if self.on_packet is not None:
+            self.on_packet("out", packet, now)
+        self._send(packet)
+
+    def _emit6(self, packet: bytes, now: float) -> None:
+        self.counters["Ip6OutRequests"] += 1
         if self.on_packet is not None:
             self.on_packet("out", packet, now)
         self._send(packet)

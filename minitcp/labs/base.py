@@ -14,6 +14,7 @@ scenario means the same thing against either peer.
 from __future__ import annotations
 
 import dataclasses
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 M_ADDR = "198.18.0.2"  # minitcp
 P_ADDR = "198.18.0.1"  # the peer (the kernel's end of the TUN device)
+M_ADDR6 = "2001:2::2"  # minitcp's IPv6 address, on the same link
+P_ADDR6 = "2001:2::1"  # the peer's
 HOST = "minitcp"  # the recorder's name for minitcp's own view
 PEER_HOST = "peer"  # in --sim, the second stack's view (ladders only)
 
@@ -133,8 +136,9 @@ class Ctx:
         raise NotImplementedError
 
     # --- for stories with applications (the demo), provided by the runner too
-    async def serve(self, app: AppServer, port: int) -> None:
-        """Run an application server (echo, HTTP) on minitcp's `port` until the lab ends."""
+    async def serve(self, app: AppServer, port: int, family: int = socket.AF_INET) -> None:
+        """Run an application server (echo, HTTP) on minitcp's `port` until the lab ends; with
+        `family` AF_INET6 it takes both families."""
         raise NotImplementedError
 
     async def connect(self, port: int, timeout: float) -> Side:

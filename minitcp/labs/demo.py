@@ -15,19 +15,21 @@ from __future__ import annotations
 import errno
 import functools
 import math
+import socket
 from collections.abc import Callable
 
 import trio
 
 from minitcp.apps import EchoServer, HttpServer
+from minitcp.tcp.family import endpoint_str, parse_addr
 from minitcp.tcp.states import State
 from minitcp.trace.events import PacketEvent, StateEvent
 from minitcp.trace.tcpdump import describe_packet
 from minitcp.wire.errors import WireError
 from minitcp.wire.segment import FIN, RST, SYN
-from minitcp.wire.tcp import parse_tcp_packet
+from minitcp.wire.tcp import parse_any_tcp_packet
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, Side
+from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, Ctx, Lab, Side
 from .render import check_line
 from .tools import Curl, Nc, Ping
 
@@ -58,14 +60,14 @@ def _rel(t: float) -> str:
 
 def _flags(e: PacketEvent) -> int:
     try:
-        return parse_tcp_packet(e.packet).flags
+        return parse_any_tcp_packet(e.packet).flags
     except WireError:
         return 0  # ICMP
 
 
 def _payload_len(e: PacketEvent) -> int:
     try:
-        return len(parse_tcp_packet(e.packet).payload)
+        return len(parse_any_tcp_packet(e.packet).payload)
     except WireError:
         return 0
 
@@ -130,9 +132,9 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> bool
     return False
 
 
-def conversations(ctx: Ctx, mark: int, port: int) -> list[int]:
-    """The peer's ports that talked to minitcp's `port` since `mark`, in order."""
-    local = f"{M_ADDR}:{port}"
+def conversations(ctx: Ctx, mark: int, port: int, addr: str = M_ADDR) -> list[int]:
+    """The peer's ports that talked to minitcp's `port` (at `addr`) since `mark`, in order."""
+    local = endpoint_str(parse_addr(addr), port)
     seen = [int(e.remote.rsplit(":", 1)[1]) for e in ctx.rec.events[mark:]
             if isinstance(e, PacketEvent) and e.local == local]
     return list(dict.fromkeys(seen))
@@ -158,7 +160,15 @@ async def closed(ctx: Ctx, port: int, cports: list[int]) -> None:
 
 
 async def step_ping(ctx: Ctx, head: str) -> None:
-    ping = Ping(M_ADDR)
+    await _ping(ctx, head, M_ADDR, "ICMP, RFC 792", "ICMP，RFC 792")
+
+
+async def step_ping6(ctx: Ctx, head: str) -> None:
+    await _ping(ctx, head, M_ADDR6, "ICMPv6, RFC 4443, on the same link", "ICMPv6，RFC 4443，同一条链路")
+
+
+async def _ping(ctx: Ctx, head: str, addr: str, what: str, what_zh: str) -> None:
+    ping = Ping(addr)
     ctx.say(f"\n{head} The {peer_name(ctx)} pings the stack: {' '.join(ping.argv)}")
     mark = len(ctx.rec.events)
     run = await ctx.tool(ping, WAIT + 5)
@@ -172,8 +182,8 @@ async def step_ping(ctx: Ctx, head: str) -> None:
         return
     ok = run.returncode == 0 and f" {ping.count} received" in run.text
     why = "" if ok else f"; ping exited with status {run.returncode}: {run.stderr}"
-    ctx.check(ok, f"three echo requests, three echo replies (ICMP, RFC 792){why}",
-              f"三个回显请求，三个回显应答（ICMP，RFC 792）{why}")
+    ctx.check(ok, f"three echo requests, three echo replies ({what}){why}",
+              f"三个回显请求，三个回显应答（{what_zh}）{why}")
 
 
 async def step_closed_port(ctx: Ctx, head: str) -> None:
@@ -300,15 +310,24 @@ async def step_http_close(ctx: Ctx, head: str) -> None:
 
 
 async def step_curl(ctx: Ctx, head: str) -> None:
-    curl = Curl(M_ADDR, ["/", "/bytes/1000000"], WAIT)
-    ctx.say(f"\n{head} curl fetches two URLs over one kept-alive connection: curl {' '.join(curl.urls)}")
+    await _curl(ctx, head, M_ADDR)
+
+
+async def step_curl6(ctx: Ctx, head: str) -> None:
+    await _curl(ctx, head, M_ADDR6)
+
+
+async def _curl(ctx: Ctx, head: str, addr: str) -> None:
+    curl = Curl(addr, ["/", "/bytes/1000000"], WAIT)
+    six = "-6 " if curl.ipv6 else ""
+    ctx.say(f"\n{head} curl fetches two URLs over one kept-alive connection: curl {six}{' '.join(curl.urls)}")
     mark = len(ctx.rec.events)
     run = await ctx.tool(curl, WAIT + 1)
     if run.missing:
         ctx.say(f"  skipped: curl is not installed (Debian: apt-get install {curl.package})")
         return
     rows = [line.split() for line in run.text.splitlines() if line.strip()]
-    cports = conversations(ctx, mark, HTTP_PORT)
+    cports = conversations(ctx, mark, HTTP_PORT, addr)
     await closed(ctx, HTTP_PORT, cports)  # curl exits without waiting for the close to finish
     show(ctx, mark)
     for row in rows:
@@ -356,21 +375,23 @@ async def step_timewait(ctx: Ctx, head: str) -> None:
 
 async def story(ctx: Ctx) -> None:
     echo, http = EchoServer(), HttpServer()
-    await ctx.serve(echo, ECHO_PORT)
-    await ctx.serve(http, HTTP_PORT)
+    # Both families: the servers take IPv4 and IPv6 clients (AF_INET6, IPV6_V6ONLY off).
+    await ctx.serve(echo, ECHO_PORT, socket.AF_INET6)
+    await ctx.serve(http, HTTP_PORT, socket.AF_INET6)
     if ctx.sim:
         ctx.faults([f"delay:dir=out,ms={ONE_WAY_MS}", f"delay:dir=in,ms={ONE_WAY_MS}"])
         ctx.say(f"minitcp demo --sim: two minitcp stacks on a memory link ({ONE_WAY_MS} ms each way), in "
-                f"virtual time.\nThe peer {P_ADDR} stands where the kernel stands in the TUN demo; minitcp "
-                f"{M_ADDR} runs echo (port {ECHO_PORT}) and HTTP (port {HTTP_PORT}), and its tools (ping, "
-                "curl, nc) are done with the peer's own sockets.")
+                f"virtual time.\nThe peer {P_ADDR} ({P_ADDR6}) stands where the kernel stands in the TUN "
+                f"demo; minitcp {M_ADDR} ({M_ADDR6}) runs echo (port {ECHO_PORT}) and HTTP (port "
+                f"{HTTP_PORT}), and its tools (ping, curl, nc) are done with the peer's own sockets.")
     else:
-        ctx.say(f"minitcp demo: in a private network namespace, the kernel is {P_ADDR} on a TUN device and "
-                f"minitcp answers as {M_ADDR},\nwith an echo server on port {ECHO_PORT} and an HTTP server "
-                f"on port {HTTP_PORT}.")
+        ctx.say(f"minitcp demo: in a private network namespace, the kernel is {P_ADDR} and {P_ADDR6} on a "
+                f"TUN device and minitcp answers as {M_ADDR} and {M_ADDR6},\nwith an echo server on port "
+                f"{ECHO_PORT} and an HTTP server on port {HTTP_PORT}.")
     ctx.say("Packets are shown as tcpdump at minitcp would (time since the demo began); the lines between "
             "them are\nthe state changes of minitcp's end of the connection (and, with --sim, the peer's).")
-    steps = [step_ping, step_closed_port, step_echo, step_http_close, step_curl, step_nc]
+    steps = [step_ping, step_ping6, step_closed_port, step_echo, step_http_close, step_curl, step_curl6,
+             step_nc]
     if ctx.sim:  # 60 s of TIME-WAIT cost nothing in virtual time
         steps.append(step_timewait)
     with trio.move_on_after(math.inf if ctx.sim else LIMIT) as scope:
@@ -397,10 +418,10 @@ async def story(ctx: Ctx) -> None:
 DEMO = Lab(
     "demo", "make demo", "The peer's clients talk to minitcp's servers",
     "对端的客户端与 minitcp 的服务器对话", story,
-    "ping, a closed port, an echo round trip where the peer closes first, an HTTP request with "
-    "`Connection: close` where minitcp closes first, curl over one kept-alive connection and nc "
-    "half-closing: each answered as a Linux host would.",
-    "ping、连接没有监听的端口、对端先关闭的回显、minitcp 先关闭的 HTTP 请求（Connection: close）、"
-    "curl 复用一个 keep-alive 连接、nc 半关闭：每一步都像 Linux 主机那样应答。",
+    "ping and ping -6, a closed port, an echo round trip where the peer closes first, an HTTP request "
+    "with `Connection: close` where minitcp closes first, curl and curl -6 over one kept-alive "
+    "connection and nc half-closing: each answered as a Linux host would.",
+    "ping 与 ping -6、连接没有监听的端口、对端先关闭的回显、minitcp 先关闭的 HTTP 请求（Connection: close）、"
+    "curl 与 curl -6 复用一个 keep-alive 连接、nc 半关闭：每一步都像 Linux 主机那样应答。",
     group="demo", kernel_seconds=LIMIT, packets=True,
 )

@@ -13,6 +13,7 @@ with `ss -tan` every few milliseconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import select
@@ -36,7 +37,7 @@ from minitcp.trace.recorder import Recorder
 from minitcp.trace.ss import ss_rows
 from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 
-from .base import HOST, M_ADDR, P_ADDR, PEER_HOST, Ctx, Lab, Result, Side
+from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, Result, Side
 from .sides import KernelSide, MinitcpSide, kernel_counters
 from .tools import Tool, ToolRun, run_kernel_tool
 
@@ -92,9 +93,9 @@ class StackCtx(Ctx):
         self.note(f"fault rules on minitcp's link: {listed or 'none'}",
                   f"minitcp 链路上的故障规则：{listed or '无'}")
 
-    async def serve(self, app: AppServer, port: int) -> None:
+    async def serve(self, app: AppServer, port: int, family: int = socket.AF_INET) -> None:
         assert self.nursery is not None
-        await self.nursery.start(app.serve, self.m, port)
+        await self.nursery.start(functools.partial(app.serve, self.m, port, family=family))
 
     def minitcp_ss(self, port: int) -> list[SsRow]:
         return _stack_ss(self.m, f"{M_ADDR}:{port}")
@@ -363,9 +364,9 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     async def main_sim() -> None:
         la, lb = memory_link_pair()
         injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(la, injector), M_ADDR, observer=rec.host(HOST),
+        m = Stack(FaultyLink(la, injector), M_ADDR, address6=M_ADDR6, observer=rec.host(HOST),
                   on_packet=on_packet)
-        p = Stack(lb, P_ADDR, observer=rec.host(PEER_HOST))
+        p = Stack(lb, P_ADDR, address6=P_ADDR6, observer=rec.host(PEER_HOST))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)

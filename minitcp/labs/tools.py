@@ -19,7 +19,9 @@ import trio
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.wire.icmp import ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, build_icmp, parse_icmp
+from minitcp.wire.icmpv6 import ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, build_icmpv6, parse_icmpv6
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int, parse_ipv4
+from minitcp.wire.ipv6 import PROTO_ICMPV6, build_ipv6, ip6_int, parse_ipv6
 
 
 @dataclasses.dataclass
@@ -62,7 +64,8 @@ async def run_kernel_tool(tool: Tool, timeout: float) -> ToolRun:
 
 @dataclasses.dataclass
 class Ping:
-    """`ping -c 3 -i 0.2`: three ICMP echo requests (RFC 792), 0.2 s apart."""
+    """`ping -c 3 -i 0.2`: three ICMP echo requests (RFC 792), 0.2 s apart; `ping -6` with ICMPv6
+    (RFC 4443) for an IPv6 address."""
 
     addr: str
     count: int = 3
@@ -72,7 +75,34 @@ class Ping:
 
     @property
     def argv(self) -> list[str]:
-        return ["ping", "-c", str(self.count), "-i", f"{self.interval:g}", "-W", "1", "-w", "5", self.addr]
+        six = ["-6"] if self.ipv6 else []
+        return ["ping", *six, "-c", str(self.count), "-i", f"{self.interval:g}", "-W", "1", "-w", "5",
+                self.addr]
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.addr
+
+    def _request(self, peer: Stack, ident: int, seq: int) -> bytes:
+        if self.ipv6:
+            assert peer.addr6 is not None
+            dst = ip6_int(self.addr)
+            request = build_icmpv6(peer.addr6, dst, ICMPV6_ECHO_REQUEST, 0, ident << 16 | seq, bytes(56))
+            return build_ipv6(peer.addr6, dst, PROTO_ICMPV6, request)
+        request = build_icmp(ICMP_ECHO_REQUEST, 0, ident << 16 | seq, bytes(56))
+        return build_ipv4(peer.addr, ip_int(self.addr), PROTO_ICMP, request, df=False)
+
+    @staticmethod
+    def _reply(pkt: bytes | memoryview) -> int | None:
+        """The identifier and sequence number of an echo reply, None for any other packet."""
+        if len(pkt) >= 20 and pkt[0] >> 4 == 4 and pkt[9] == PROTO_ICMP:
+            msg = parse_icmp(parse_ipv4(pkt).payload)
+            return msg.rest_of_header if msg.type == ICMP_ECHO_REPLY else None
+        if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] == PROTO_ICMPV6:
+            ip = parse_ipv6(pkt)
+            msg = parse_icmpv6(ip.payload, ip.src, ip.dst)
+            return msg.rest_of_header if msg.type == ICMPV6_ECHO_REPLY else None
+        return None
 
     async def simulate(self, peer: Stack) -> ToolRun:
         ident = os.getpid() & 0xFFFF  # as ping does, to tell its replies from another ping's
@@ -83,17 +113,15 @@ class Ping:
         def on_packet(direction: str, pkt: bytes | memoryview, now: float) -> None:
             if hook is not None:
                 hook(direction, pkt, now)
-            if direction == "in" and len(pkt) >= 20 and pkt[9] == PROTO_ICMP:
-                msg = parse_icmp(parse_ipv4(pkt).payload)
-                if msg.type == ICMP_ECHO_REPLY and msg.rest_of_header >> 16 == ident:
-                    replies.append(now - sent.get(msg.rest_of_header & 0xFFFF, now))
+            echo = self._reply(pkt) if direction == "in" else None
+            if echo is not None and echo >> 16 == ident:
+                replies.append(now - sent.get(echo & 0xFFFF, now))
 
         peer.on_packet = on_packet  # the peer's ICMP "socket": it hears the replies it asked for
         try:
             for seq in range(1, self.count + 1):
-                request = build_icmp(ICMP_ECHO_REQUEST, 0, ident << 16 | seq, bytes(56))
                 sent[seq] = trio.current_time()
-                peer.link.send(build_ipv4(peer.addr, ip_int(self.addr), PROTO_ICMP, request, df=False))
+                peer.link.send(self._request(peer, ident, seq))
                 await trio.sleep(self.interval)
             await trio.sleep(1)  # -W 1: the last reply may still come
         finally:
@@ -108,7 +136,8 @@ class Ping:
 
 @dataclasses.dataclass
 class Curl:
-    """curl fetching several URLs of one host: one kept-alive connection (HTTP/1.1), one line each."""
+    """curl fetching several URLs of one host: one kept-alive connection (HTTP/1.1), one line each;
+    `curl -6` for an IPv6 address."""
 
     host: str
     paths: list[str]
@@ -117,24 +146,34 @@ class Curl:
     package: str = "curl"
 
     @property
+    def ipv6(self) -> bool:
+        return ":" in self.host
+
+    @property
+    def authority(self) -> str:
+        """The host as a URL and a Host header write it: an IPv6 address in brackets (RFC 3986)."""
+        return f"[{self.host}]" if self.ipv6 else self.host
+
+    @property
     def urls(self) -> list[str]:
-        return [f"http://{self.host}{path}" for path in self.paths]
+        return [f"http://{self.authority}{path}" for path in self.paths]
 
     @property
     def argv(self) -> list[str]:
         write_out = "%{url_effective} %{http_code} %{size_download} %{num_connects}\\n"
-        return ["curl", "-sS", "--max-time", str(self.timeout), "-w", write_out,
-                *[arg for _ in self.urls for arg in ("-o", "/dev/null")], *self.urls]
+        six = ["-6"] if self.ipv6 else []
+        outputs = [arg for _ in self.urls for arg in ("-o", "/dev/null")]
+        return ["curl", *six, "-sS", "--max-time", str(self.timeout), "-w", write_out, *outputs, *self.urls]
 
     async def simulate(self, peer: Stack) -> ToolRun:
-        sock = Socket(peer)
+        sock = Socket(peer, family=socket.AF_INET6 if self.ipv6 else socket.AF_INET)
         lines = []
         try:
             with trio.fail_after(self.timeout):
                 await sock.connect((self.host, 80))
                 buffered = b""
                 for n, (url, path) in enumerate(zip(self.urls, self.paths, strict=True)):
-                    await sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+                    await sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.authority}\r\n\r\n".encode())
                     while b"\r\n\r\n" not in buffered:
                         buffered += await sock.recv(65536)
                     head, buffered = buffered.split(b"\r\n\r\n", 1)

@@ -50,6 +50,9 @@ BYTES_READ_MAX = 16384
 TX_QUEUE_LEN = 4096
 _SIOCSIFTXQLEN = 0x8943
 _IFREQ_QLEN = struct.Struct("16si20x")  # struct ifreq: the name, then ifr_qlen
+_SIOCSIFADDR = 0x8916
+_IN6_IFREQ = struct.Struct("16sIi")  # struct in6_ifreq: address, prefix length, interface index
+IPV6_MIN_MTU = 1280  # RFC 8200 section 5: Linux turns IPv6 off on a device with a smaller MTU
 
 
 class LinkError(OSError):
@@ -57,7 +60,8 @@ class LinkError(OSError):
 
 
 class TunLink:
-    """The stack's end of a TUN device (IFF_TUN | IFF_NO_PI: bare IPv4 packets).
+    """The stack's end of a TUN device (IFF_TUN | IFF_NO_PI: bare IPv4 and IPv6 packets, the kernel
+    side `peer` and, unless None, `peer6` on a /`prefix6_len` prefix).
 
     Creating it creates and configures the device in the current network
     namespace; `close` destroys it (a non-persistent TUN device disappears
@@ -83,6 +87,8 @@ class TunLink:
         *,
         peer: str = "198.18.0.1",
         netmask: str = "255.255.255.0",
+        peer6: str | None = "2001:2::1",
+        prefix6_len: int = 64,
         mtu: int = 1500,
         batch_limit: int = 256,
         offload: bool = False,
@@ -105,14 +111,22 @@ class TunLink:
             self._dev.addr = peer
             self._dev.netmask = netmask
             self._dev.mtu = mtu
-            _disable_ipv6(self._dev.name)
+            ipv6 = peer6 is not None and mtu >= IPV6_MIN_MTU
+            if ipv6:
+                _quiet_ipv6(self._dev.name)
+            else:
+                _disable_ipv6(self._dev.name)
             _set_tx_queue_len(self._dev.name, TX_QUEUE_LEN)
             self._dev.up()
+            if ipv6:
+                assert peer6 is not None
+                _add_ipv6_address(self._dev.name, peer6, prefix6_len)
         except (pytun.Error, OSError) as e:
             self._dev.close()
             raise LinkError(f"cannot configure TUN device {name}: {_message(e)}") from e
         self.name: str = self._dev.name
         self.peer = peer
+        self.peer6 = peer6 if ipv6 else None
         self.mtu = mtu
         self.offload = offload
         self.tx_dropped = 0
@@ -246,13 +260,35 @@ class TunLink:
 
 
 def _disable_ipv6(name: str) -> None:
-    # The stack speaks only IPv4; without this the kernel sends router
-    # solicitations and MLD reports into the device, noise in every trace.
+    # A link without IPv6 (peer6=None, or an MTU below IPv6's minimum): without this the kernel
+    # sends router solicitations and MLD reports into the device, noise in every trace.
+    _set_ipv6_conf(name, "disable_ipv6", 1)
+
+
+def _quiet_ipv6(name: str) -> None:
+    # IPv6 on, before the device is up, with as little of the kernel's own traffic as a TUN
+    # device allows: no link-local address (addr_gen_mode 1, IN6_ADDR_GEN_MODE_NONE), so no
+    # router solicitations; no duplicate address detection (nobody else is on the link), so the
+    # address is usable at once; no router advertisements taken.
+    for key, value in (("disable_ipv6", 0), ("addr_gen_mode", 1), ("accept_dad", 0), ("accept_ra", 0)):
+        _set_ipv6_conf(name, key, value)
+
+
+def _set_ipv6_conf(name: str, key: str, value: int) -> None:
     try:
-        with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
-            f.write("1")
+        with open(f"/proc/sys/net/ipv6/conf/{name}/{key}", "w") as f:
+            f.write(str(value))
     except OSError:
-        pass  # IPv6 compiled out, or /proc/sys read-only: the noise is harmless
+        pass  # IPv6 compiled out, or /proc/sys read-only: the device works without it
+
+
+def _add_ipv6_address(name: str, addr: str, prefix_len: int) -> None:
+    # SIOCSIFADDR on an AF_INET6 socket (what `ip -6 addr add` does through netlink); the kernel
+    # adds the prefix's route with it.
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        request = _IN6_IFREQ.pack(socket.inet_pton(socket.AF_INET6, addr), prefix_len,
+                                  socket.if_nametoindex(name))
+        fcntl.ioctl(s.fileno(), _SIOCSIFADDR, request)
 
 
 def _set_tx_queue_len(name: str, qlen: int) -> None:

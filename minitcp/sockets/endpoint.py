@@ -25,11 +25,12 @@ NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
 class Endpoint:
-    __slots__ = ("autobound", "conn", "connecting", "laddr", "listener", "lport", "nonblocking",
+    __slots__ = ("autobound", "conn", "connecting", "family", "laddr", "listener", "lport", "nonblocking",
                  "options", "refs", "reuseaddr", "stack", "waiters", "watchers")
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, family: int) -> None:
         self.stack = stack
+        self.family = family  # AF_INET or AF_INET6: the addresses the socket takes and gives
         self.refs = 1
         self.conn: Connection | None = None
         self.listener: Listener | None = None

@@ -22,9 +22,10 @@ import trio
 
 from ..tcp import tcpinfo
 from ..tcp.connection import SHUT_RD, SHUT_RDWR, SHUT_WR
+from ..tcp.family import ANY6, IPV4_MAX
 from ..tcp.states import State
-from ..wire.ipv4 import ip_int, ip_str
 from . import readiness
+from .addresses import AF_INET, AF_INET6, FAMILIES, parse, sockaddr
 from .endpoint import Endpoint
 
 if TYPE_CHECKING:
@@ -85,16 +86,22 @@ _RANGES = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127),
            "user_timeout": (0, 2**31 - 1)}
 _INET_ECN_MASK = 0x03
 _LINGER = struct.Struct("ii")
-_SOCKET_ONLY = frozenset({"linger", "inq", "reuseport"})
+_SOCKET_ONLY = frozenset({"linger", "inq", "reuseport", "v6only"})
 
 
 class Socket:
-    """One handle to a TCP endpoint of a `Stack`."""
+    """One handle to a TCP endpoint of a `Stack`: `family` AF_INET (the default) or AF_INET6,
+    which takes IPv4 peers too, as IPv4-mapped addresses, unless IPV6_V6ONLY is set."""
 
     __slots__ = ("_closed", "_ep")
 
-    def __init__(self, stack: Stack, endpoint: Endpoint | None = None) -> None:
-        self._ep = endpoint if endpoint is not None else Endpoint(stack)
+    def __init__(self, stack: Stack, endpoint: Endpoint | None = None, *, family: int = AF_INET) -> None:
+        if endpoint is None:
+            if family not in FAMILIES:
+                # Linux __sock_create: no protocol family registered for it.
+                raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+            endpoint = Endpoint(stack, family)
+        self._ep = endpoint
         self._closed = False
 
     # ------------------------------------------------------------------ handles
@@ -130,6 +137,10 @@ class Socket:
         return self._ep
 
     @property
+    def family(self) -> int:
+        return self._ep.family
+
+    @property
     def refs(self) -> int:
         return self._ep.refs
 
@@ -155,33 +166,29 @@ class Socket:
 
     # ------------------------------------------------------------------ addresses
 
-    def bind(self, address: tuple[str, int]) -> None:
+    def bind(self, address: tuple) -> None:
         ep = self._live()
-        host, port = address
+        laddr, port = parse(ep.family, address, errno.EADDRNOTAVAIL)
         if ep.lport:
             raise OSError(errno.EINVAL, "socket is already bound")
-        laddr = self._local_addr(host)
+        if laddr and laddr <= IPV4_MAX and ep.options.get("v6only"):
+            # Linux __inet6_bind: a v4-mapped address on a v6-only socket "makes no sense".
+            raise OSError(errno.EINVAL, "Invalid argument (IPv4-mapped address, IPV6_V6ONLY set)")
+        if laddr not in (0, ep.stack.addr, ep.stack.addr6):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         ep.lport = ep.stack.ports.bind(ep, port)
         ep.laddr = laddr
 
-    def _local_addr(self, host: str) -> int:
-        stack = self._ep.stack
-        if host in ("", "0.0.0.0"):
-            return 0
-        addr = ip_int(host)
-        if addr != stack.addr:
-            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-        return addr
-
-    def getsockname(self) -> tuple[str, int]:
+    def getsockname(self) -> tuple:
         ep = self._live()
-        return ip_str(ep.laddr), ep.lport
+        return sockaddr(ep.family, ep.laddr, ep.lport)
 
-    def getpeername(self) -> tuple[str, int]:
-        conn = self._live().conn
+    def getpeername(self) -> tuple:
+        ep = self._live()
+        conn = ep.conn
         if conn is None or conn.state in (State.SYN_SENT, State.CLOSED):
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
-        return ip_str(conn.raddr), conn.rport
+        return sockaddr(ep.family, conn.raddr, conn.rport)
 
     # ------------------------------------------------------------------ passive open
 
@@ -196,15 +203,19 @@ class Socket:
             ep.lport = ep.stack.ports.bind(ep, 0)
         else:
             ep.stack.ports.check_listen(ep, ep.lport)
-        ep.listener = ep.stack.engine.listen(ep.laddr, ep.lport, backlog)
+        laddr, dual_stack = ep.laddr, False
+        if ep.family == AF_INET6 and not laddr:
+            # The IPv6 wildcard, IPv4's too unless IPV6_V6ONLY (Linux's bindv6only=0 default).
+            laddr, dual_stack = ANY6, not ep.options.get("v6only")
+        ep.listener = ep.stack.engine.listen(laddr, ep.lport, backlog, dual_stack)
         ep.listener.user = ep
         ep.listener.options = _tcp_options(ep)
 
-    async def accept(self) -> tuple[Socket, tuple[str, int]]:
+    async def accept(self) -> tuple[Socket, tuple]:
         sock = await self._accept()
         conn = sock._ep.conn
         assert conn is not None  # an accepted socket is born with its connection
-        return sock, (ip_str(conn.raddr), conn.rport)
+        return sock, sockaddr(sock._ep.family, conn.raddr, conn.rport)
 
     async def _accept(self) -> Socket:
         """accept() without the peer's address, which SocketListener does not use."""
@@ -232,7 +243,7 @@ class Socket:
         """The head of the accept queue as a new socket."""
         conn = listener.accept()
         assert conn is not None
-        child = Endpoint(ep.stack)
+        child = Endpoint(ep.stack, ep.family)
         child.laddr, child.lport = conn.laddr, conn.lport
         # Linux sk_clone_lock: the new socket inherits the listener's options (SO_LINGER,
         # SO_REUSEADDR, TCP_NODELAY, ...); the connection got them from the listener already,
@@ -246,7 +257,7 @@ class Socket:
 
     # ------------------------------------------------------------------ active open
 
-    async def connect(self, address: tuple[str, int]) -> None:
+    async def connect(self, address: tuple) -> None:
         """Active open; raises ECONNREFUSED, ETIMEDOUT, ENETUNREACH like Linux's connect(2)."""
         ep = self._live()
         stack = ep.stack
@@ -259,11 +270,12 @@ class Socket:
             if ep.conn.state != State.CLOSED:
                 raise OSError(errno.EISCONN, "Transport endpoint is already connected")
             _detach(ep)  # shutdown() abandoned an attempt: unconnected, free to begin anew
-        host, port = address
-        raddr = ip_int(host)
-        if not stack.on_link(raddr):
+        raddr, port = parse(ep.family, address, errno.ENETUNREACH)
+        # An IPv4 peer is reached from the IPv4 address, an IPv6 one from the IPv6 address (a
+        # v6-only socket has no IPv4 route: Linux tcp_v6_connect's ENETUNREACH for a mapped one).
+        laddr = stack.addr if raddr <= IPV4_MAX else stack.addr6
+        if laddr is None or not stack.on_link(raddr) or (raddr <= IPV4_MAX and ep.options.get("v6only")):
             raise OSError(errno.ENETUNREACH, "Network is unreachable (only the link's subnet is routed)")
-        laddr = stack.addr
         if ep.lport and stack.engine.in_use(laddr, ep.lport, raddr, port):
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if not ep.lport:
@@ -519,6 +531,13 @@ class Socket:
             return
         if (level, option) == (_s.IPPROTO_TCP, TCP_INFO):
             raise OSError(errno.ENOPROTOOPT, "Protocol not available (TCP_INFO is read only)")
+        if (level, option) == (_s.IPPROTO_IPV6, _s.IPV6_V6ONLY) and ep.family == AF_INET6:
+            if ep.lport:
+                # Linux do_ipv6_setsockopt: IPV6_V6ONLY only before the socket has a port.
+                raise OSError(errno.EINVAL, "Invalid argument (IPV6_V6ONLY after bind)")
+            on = int.from_bytes(value[:4], "little", signed=True) if isinstance(value, bytes) else value
+            ep.set_option("v6only", int(bool(on)))
+            return
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
             if isinstance(value, bytes) and len(value) < _LINGER.size:
                 # Linux sk_setsockopt: optlen < sizeof(struct linger) is EINVAL.
@@ -583,6 +602,8 @@ class Socket:
         if (level, option) == (_s.SOL_SOCKET, _s.SO_LINGER):
             linger = ep.options.get("linger")
             return _LINGER.pack(1 if linger is not None else 0, linger or 0)
+        if (level, option) == (_s.IPPROTO_IPV6, _s.IPV6_V6ONLY) and ep.family == AF_INET6:
+            return int(ep.options.get("v6only", 0))
         name = _INT_OPTIONS.get((level, option))
         if name is None:
             raise OSError(errno.ENOPROTOOPT, "Protocol not available")

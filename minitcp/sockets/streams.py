@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .addresses import AF_INET
 from .socket import SHUT_WR, Socket
 
 if TYPE_CHECKING:
@@ -173,11 +174,13 @@ async def open_tcp_stream(stack: Stack, host: str, port: int) -> SocketStream:
     return SocketStream(sock)
 
 
-def open_tcp_listener(stack: Stack, port: int, *, host: str = "", backlog: int = 128) -> SocketListener:
-    """A listener on `port` with SO_REUSEADDR, like trio.open_tcp_listeners (one address here)."""
+def open_tcp_listener(stack: Stack, port: int, *, host: str = "", backlog: int = 128,
+                      family: int = AF_INET) -> SocketListener:
+    """A listener on `port` with SO_REUSEADDR, like trio.open_tcp_listeners (one address here).
+    With `family` AF_INET6 and no `host` it takes both families (a dual-stack wildcard)."""
     import socket as _s
 
-    sock = Socket(stack)
+    sock = Socket(stack, family=family)
     sock.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(backlog)

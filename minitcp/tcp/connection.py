@@ -23,6 +23,7 @@ from . import input as tcp_in
 from . import output, sockopts, timeouts, usercalls
 from .congestion import NewReno
 from .delack import DelayedAck
+from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
 from .rcvwindow import RcvWindow, window_space
 from .recovery import Recovery
 from .seq import MASK, seq_diff
@@ -105,10 +106,10 @@ class Connection:
         self.rcvbuf_size = knobs.tcp_rmem[1]
         self.rcv_fin_seq: int | None = None
         self.fin_rcvd = False  # the peer's FIN came in order (Linux SOCK_DONE)
-        self.advmss = engine.mss
+        self.advmss = engine.mtu - ip_tcp_headers(laddr)
         self.mss = 536  # RFC 9293 section 3.7.1 default until the peer says otherwise
         self.rcv_mss = min(self.advmss, 536)
-        self.pmtu = engine.mss + 40  # the path MTU, the link's until ICMP says less (pmtu.py)
+        self.pmtu = engine.mtu  # the path MTU, the link's until ICMP says less (pmtu.py)
         self.wscale_ok = bool(knobs.tcp_window_scaling)
         self.rcv_wscale = 0  # chosen with our SYN (RcvWindow.init)
         self.snd_wscale = 0
@@ -138,10 +139,8 @@ class Connection:
         self.sendlog: SendLog | None = None  # made with the first data queued (sendlog.py)
 
     def __repr__(self) -> str:
-        from ..wire.ipv4 import ip_str
-
-        return (f"<Connection {ip_str(self.laddr)}:{self.lport} > {ip_str(self.raddr)}:{self.rport} "
-                f"{self.state.name}>")
+        local, peer = endpoint_str(self.laddr, self.lport), endpoint_str(self.raddr, self.rport)
+        return f"<Connection {local} > {peer} {self.state.name}>"
 
     # ------------------------------------------------------------------ state
 
@@ -365,14 +364,12 @@ class Connection:
 
     def info(self, now: float | None = None) -> dict[str, Any]:
         """What `ss -tani` would show for this connection at `now` (default: its engine's last event)."""
-        from ..wire.ipv4 import ip_str
-
         rwin = self.rwin
         cc = self.recovery.cc
         return {
             "state": self.state.ss_name,
-            "local": f"{ip_str(self.laddr)}:{self.lport}",
-            "peer": f"{ip_str(self.raddr)}:{self.rport}",
+            "local": endpoint_str(self.laddr, self.lport),
+            "peer": endpoint_str(self.raddr, self.rport),
             "recv_q": self.recv_queued,
             "send_q": self.send_queued,
             "timers": [(k.value, round(left, 3), n) for k, left, n in self.timers(now)],
@@ -417,5 +414,11 @@ class Connection:
 
 
 def conn_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
-    """The four-tuple packed into one int: cheap to hash, small to store (TIME_WAIT tables)."""
-    return (laddr << 80) | (lport << 64) | (raddr << 16) | rport
+    """The four-tuple packed into one int: cheap to hash, small to store (TIME_WAIT tables).
+
+    IPv6 addresses take 128 bits each (288 in all); an IPv4 key stays 112 bits wide. The two
+    never collide: an IPv6 key has its local address, above 2**32 (family.py), at bit 160.
+    """
+    if laddr <= IPV4_MAX:
+        return (laddr << 80) | (lport << 64) | (raddr << 16) | rport
+    return (laddr << 160) | (lport << 144) | (raddr << 16) | rport

@@ -26,12 +26,12 @@ import errno
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..wire.icmp import ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED
 from ..wire.segment import RST, Segment
 from . import output
 from .connection import Connection, conn_key
 from .counters import Counters
-from .icmp_errors import drops_request, icmp_errno
+from .family import ANY6, IPV4_TCP_HEADERS, any_address, is_v6
+from .icmp_errors import drops_request, icmp_errno, icmpv6_error, is_packet_too_big
 from .isn import IsnGenerator
 from .knobs import Knobs
 from .listener import Listener
@@ -59,7 +59,8 @@ class TcpEngine:
         secret: bytes | None = None,
     ) -> None:
         self.knobs = knobs if knobs is not None else Knobs()
-        self.mss = mtu - 40  # IPv4 and TCP headers without options (RFC 9293 section 3.7.1)
+        self.mtu = mtu
+        self.mss = mtu - IPV4_TCP_HEADERS  # an IPv4 connection's (an IPv6 one's is 20 less: family.py)
         self.observer = observer
         # The largest payload of one outgoing segment the host cuts into MSS-sized ones itself
         # (TCP segmentation offload, `minitcp.wire.tso`); 0: every segment leaves as it is.
@@ -97,7 +98,8 @@ class TcpEngine:
             return
         tw = self.timewait.get(key)
         isn = None
-        listener = self.listeners.get((seg.dst, seg.dport)) or self.listeners.get((0, seg.dport))
+        listener = (self.listeners.get((seg.dst, seg.dport))
+                    or self.listeners.get((any_address(seg.dst), seg.dport)))
         if tw is not None:
             verdict = self.timewait.process(tw, seg, self.knobs, now)
             if verdict is TwVerdict.SYN_REUSE and listener is None:
@@ -132,26 +134,32 @@ class TcpEngine:
                    icmp_type: int, code: int, now: float, mtu: int = 0) -> None:
         """An ICMP error quoting a segment we sent from (laddr, lport) to (raddr, rport) with
         sequence number `seq` (Linux tcp_v4_err; the rules are in icmp_errors); `mtu` is the
-        next-hop MTU of a "fragmentation needed" (RFC 1191 section 4), handled in pmtu."""
+        next-hop MTU of a "fragmentation needed" (RFC 1191 section 4), handled in pmtu. For an
+        IPv6 connection `icmp_type` and `code` are ICMPv6's (Linux tcp_v6_err), `mtu` that of
+        a "packet too big" (RFC 8201)."""
         self.now = now
         conn = self.conns.get(conn_key(laddr, lport, raddr, rport))
         if conn is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
             return
+        v6 = is_v6(laddr)
+        v6_error = icmpv6_error(icmp_type, code) if v6 else None
         if conn.state == State.SYN_RECEIVED and conn.listener is not None:
-            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a half-open connection.
+            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a half-open connection
+            # (for IPv6 the fatal ones, tcp_v6_err).
+            fatal = v6_error is not None and v6_error[1] if v6 else drops_request(icmp_type, code)
             if seq != conn.iss:
                 self.counters["OutOfWindowIcmps"] += 1
-            elif drops_request(icmp_type, code):
+            elif fatal:
                 self.counters["ListenDrops"] += 1
                 conn.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
             return
-        if icmp_type == ICMP_DEST_UNREACH and code == UNREACH_FRAG_NEEDED:
+        if is_packet_too_big(v6, icmp_type, code):
             mtu_reduced(conn, mtu)
             return
-        err = icmp_errno(icmp_type, code)
+        err = icmp_errno(icmp_type, code) if not v6 else v6_error[0] if v6_error is not None else None
         if err is None:
             return
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
@@ -222,17 +230,24 @@ class TcpEngine:
         conn.open()
         return conn
 
-    def listen(self, laddr: int, lport: int, backlog: int) -> Listener:
-        key = (laddr, lport)
-        if key in self.listeners:
+    def listen(self, laddr: int, lport: int, backlog: int, dual_stack: bool = False) -> Listener:
+        """A listener on (laddr, lport): laddr 0 is IPv4's wildcard, `family.ANY6` IPv6's; a
+        `dual_stack` IPv6 wildcard listener takes IPv4's SYNs too (IPV6_V6ONLY off, Linux's
+        bindv6only=0), its key in both families."""
+        keys = [(laddr, lport)]
+        if dual_stack and laddr == ANY6:
+            keys.append((0, lport))
+        if any(key in self.listeners for key in keys):
             raise ValueError("already listening on that address and port")
         listener = Listener(self, laddr, lport, backlog)
-        self.listeners[key] = listener
+        for key in keys:
+            self.listeners[key] = listener
         return listener
 
     def stop_listening(self, listener: Listener) -> None:
-        if self.listeners.get((listener.laddr, listener.lport)) is listener:
-            del self.listeners[(listener.laddr, listener.lport)]
+        for key in ((listener.laddr, listener.lport), (0, listener.lport)):
+            if self.listeners.get(key) is listener:
+                del self.listeners[key]
 
     # ------------------------------------------------------------------ used by connections
 

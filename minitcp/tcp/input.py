@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import output, sendlog, usercalls
+from .family import ip_tcp_headers
 from .recvbuf import RecvBuffer
 from .reset import reset_for
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -145,7 +146,8 @@ def negotiate(conn: Connection, syn: Segment) -> None:
         conn.rwin.no_scaling()
     conn.sack_ok = conn.sack_ok and syn.sack_permitted
     peer_mss = syn.mss if syn.mss else 536  # RFC 9293 section 3.7.1
-    mss = min(peer_mss, conn.pmtu - 40)  # the link's MSS unless ICMP lowered the path MTU
+    # The link's MSS unless ICMP lowered the path MTU.
+    mss = min(peer_mss, conn.pmtu - ip_tcp_headers(conn.laddr))
     user_mss = options(conn).user_mss
     if user_mss:
         mss = min(mss, user_mss)

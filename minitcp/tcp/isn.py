@@ -24,7 +24,10 @@ class IsnGenerator:
     def _f(self, prefix: bytes, laddr: int, lport: int, raddr: int, rport: int) -> int:
         """F(4-tuple, secret) as a 32-bit number; `prefix` keeps the ISN's and the TS offset's apart."""
         h = self._keyed.copy()
-        h.update(prefix + ((laddr << 64) | (raddr << 32) | (lport << 16) | rport).to_bytes(12, "big"))
+        if laddr <= 0xFFFFFFFF:
+            h.update(prefix + ((laddr << 64) | (raddr << 32) | (lport << 16) | rport).to_bytes(12, "big"))
+        else:  # IPv6: both whole addresses, as Linux's secure_tcpv6_seq hashes them
+            h.update(prefix + ((laddr << 160) | (raddr << 32) | (lport << 16) | rport).to_bytes(36, "big"))
         return int.from_bytes(h.digest(), "big")
 
     def keyed(self, data: bytes) -> int:

@@ -17,11 +17,11 @@ import collections
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..wire.ipv4 import ip_str
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import input as tcp_in
 from . import output
 from .connection import Connection
+from .family import addr_str, segment_class
 from .reset import reset_for
 from .seq import MASK
 from .states import Event, State
@@ -85,7 +85,7 @@ class Listener:
                 # Linux tcp_syn_flood_action says it once per listener (not when cookies are
                 # always on): the counters tell the rest.
                 self.synflood_warned = True
-                log.info("Possible SYN flooding on port %s:%d. %s.", ip_str(self.laddr), self.lport,
+                log.info("Possible SYN flooding on port %s:%d. %s.", addr_str(self.laddr), self.lport,
                          "Sending cookies" if syncookies else "Dropping request")
             if not syncookies:
                 eng.counters["TCPReqQFullDrop"] += 1
@@ -179,7 +179,7 @@ class Listener:
             return True
         # An ECN-setup SYN (ECE and CWR) if the cookie says so; accept_syn then asks tcp_ecn,
         # as cookie_ecn_ok does. The SYN's own IP ECN bits are gone with it: none.
-        syn = Segment(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
+        syn = segment_class(seg.src)(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
                       SYN | (ECE | CWR if ecn else 0), seg.window, mss=mss, wscale=wscale,
                       sack_permitted=sack, ts_val=ts_val, tos=seg.tos & ~0x03)
         cookie = (seg.ack - 1) & MASK
@@ -238,5 +238,5 @@ class Listener:
 def _without_options(syn: Segment) -> Segment:
     """`syn` with only its MSS option: what a cookie SYN-ACK answers when no timestamp can
     carry the rest (Linux tcp_clear_options)."""
-    return Segment(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, syn.ack, syn.flags & ~(ECE | CWR),
-                   syn.window, mss=syn.mss, tos=syn.tos)
+    return segment_class(syn.src)(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, syn.ack,
+                                  syn.flags & ~(ECE | CWR), syn.window, mss=syn.mss, tos=syn.tos)

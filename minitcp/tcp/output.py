@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..wire import tso
-from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment
+from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
 from . import pushmarks, sendlog
+from .family import IPV4_MAX, segment_class
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -51,7 +52,7 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
     # common connection that set no option.
     opts = conn.opts
     tos, ttl = (0, conn.engine.knobs.ip_default_ttl) if opts is None else (opts.tos, ip_ttl(conn))
-    seg = Segment(
+    seg = (Segment6 if conn.laddr > IPV4_MAX else Segment)(
         conn.laddr, conn.raddr, conn.lport, conn.rport, seq,
         conn.rcv_nxt if flags & ACK else 0, flags, window, payload, tos=tos, ttl=ttl,
     )
@@ -167,8 +168,8 @@ def send_challenge_ack(conn: Connection, counter: str = "TCPChallengeACK") -> No
 def send_active_rst(conn: Connection) -> None:
     """RST|ACK at the highest sequence sent, as Linux's tcp_send_active_reset (abort, linger 0,
     unread data, keepalive failure)."""
-    seg = Segment(conn.laddr, conn.raddr, conn.lport, conn.rport, conn.snd_max, conn.rcv_nxt,
-                  RST | ACK, 0, tos=options(conn).tos, ttl=ip_ttl(conn))
+    seg = segment_class(conn.laddr)(conn.laddr, conn.raddr, conn.lport, conn.rport, conn.snd_max,
+                  conn.rcv_nxt, RST | ACK, 0, tos=options(conn).tos, ttl=ip_ttl(conn))
     emit(conn, seg)
 
 

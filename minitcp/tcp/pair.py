@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..wire import tso
-from ..wire.ipv4 import ip_int
 from ..wire.segment import Segment
-from ..wire.tcp import build_tcp_packet, parse_tcp_packet
+from ..wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from .engine import TcpEngine
+from .family import parse_addr
 from .knobs import Knobs
 
 # A packet on the simulated wire: (arrival time, tiebreak, destination "a"/"b", bytes).
@@ -39,6 +39,7 @@ class WireEvent:
 
 
 class EnginePair:
+    # Either family: a subclass with IPv6 addresses puts IPv6 packets on the wire.
     ADDR_A = "198.18.0.1"
     ADDR_B = "198.18.0.2"
 
@@ -54,8 +55,8 @@ class EnginePair:
     ) -> None:
         self.a = TcpEngine(knobs_a, mtu=mtu, secret=seed + b"a")
         self.b = TcpEngine(knobs_b, mtu=mtu, secret=seed + b"b")
-        self.addr_a = ip_int(self.ADDR_A)
-        self.addr_b = ip_int(self.ADDR_B)
+        self.addr_a = parse_addr(self.ADDR_A)
+        self.addr_b = parse_addr(self.ADDR_B)
         self.latency = latency
         self.fault = fault
         self.now = 0.0
@@ -73,7 +74,7 @@ class EnginePair:
                 for seg in tso.split(out) if out.gso else (out,):  # an engine with tso_max set
                     delays = self.fault(name, seg, self.now) if self.fault is not None else [0.0]
                     self.wire.append(WireEvent(self.now, name, seg, bool(delays)))
-                    packet = build_tcp_packet(seg)
+                    packet = build_tcp6_packet(seg) if seg.ip_version == 6 else build_tcp_packet(seg)
                     for extra in delays:
                         self.send_at(name, packet, self.now + self.latency + extra)
 
@@ -113,7 +114,8 @@ class EnginePair:
         self.now = max(self.now, t)
         while self._flight and self._flight[0][0] <= self.now:
             _, _, dest, packet = heapq.heappop(self._flight)
-            self.engine(dest).receive(parse_tcp_packet(packet), self.now)
+            seg = parse_tcp6_packet(packet) if packet[0] >> 4 == 6 else parse_tcp_packet(packet)
+            self.engine(dest).receive(seg, self.now)
             self.pump()
         for eng in (self.a, self.b):
             due = eng.poll_at()

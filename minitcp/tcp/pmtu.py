@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..wire.ipv6 import MIN_MTU
 from ..wire.segment import ACK, FIN, PSH
 from . import output
+from .family import ip_tcp_headers, is_v6
 from .seq import MASK, seq_diff, seq_lt
 from .states import State
 from .timers import TimerKind
@@ -27,13 +29,19 @@ from .timers import TimerKind
 if TYPE_CHECKING:
     from .connection import Connection
 
-_IP_TCP_HEADERS = 40  # IPv4 and TCP headers without options (Linux __tcp_mtu_to_mss)
 _TS_OPTION = 12  # the timestamp option on every segment (RFC 7323 section 3)
 
 
 def mtu_reduced(conn: Connection, mtu: int) -> None:
     """ICMP said the path takes at most `mtu` bytes (Linux tcp_v4_err -> tcp_v4_mtu_reduced)."""
     knobs = conn.engine.knobs
+    if is_v6(conn.laddr):
+        # Linux tcp_v6_err: an MTU below IPv6's minimum (RFC 8200 section 5) is ignored, and
+        # neither ip_no_pmtu_disc nor route.min_pmtu (IPv4's knobs) applies.
+        if mtu < MIN_MTU or conn.state in (State.CLOSED, State.LISTEN) or mtu >= conn.pmtu:
+            return
+        _lower(conn, mtu)
+        return
     if knobs.ip_no_pmtu_disc:
         # Linux icmp_unreach passes the next-hop MTU on only with ip_no_pmtu_disc=0; with 1 the
         # sockets send without DF (IP_PMTUDISC_DONT), so nothing changes; 2 and 3 drop it for TCP.
@@ -44,6 +52,11 @@ def mtu_reduced(conn: Connection, mtu: int) -> None:
     mtu = max(mtu, min(conn.pmtu, knobs.min_pmtu))
     if mtu >= conn.pmtu:
         return
+    _lower(conn, mtu)
+
+
+def _lower(conn: Connection, mtu: int) -> None:
+    """The path MTU is now `mtu`: the MSS follows, and what was sent too large goes again."""
     conn.pmtu = mtu
     old_mss = conn.mss
     conn.mss = _mtu_to_mss(conn, mtu)
@@ -55,7 +68,8 @@ def _mtu_to_mss(conn: Connection, mtu: int) -> int:
     """Linux tcp_sync_mss -> tcp_mtu_to_mss: the MTU less the headers, at most what the peer
     allows (mss_clamp, within the current MSS), at least tcp_min_snd_mss, less the options."""
     options = _TS_OPTION if conn.ts_ok else 0
-    mss = min(mtu - _IP_TCP_HEADERS, conn.mss + options)
+    # The IP and TCP headers without options (Linux __tcp_mtu_to_mss: tcp_v4 or tcp_v6's net_header_len).
+    mss = min(mtu - ip_tcp_headers(conn.laddr), conn.mss + options)
     return max(mss, conn.engine.knobs.tcp_min_snd_mss) - options
 
 

@@ -6,6 +6,7 @@ RFC 9293 section 3.10.7.1 (segment arrives, state CLOSED), as Linux does it in
 
 from __future__ import annotations
 
+from minitcp.tcp.family import segment_class
 from minitcp.wire.segment import ACK, RST, Segment
 
 _SEQ_MOD = 1 << 32
@@ -33,7 +34,7 @@ def reset_for(seg: Segment) -> Segment | None:
         seq, ack, flags = seg.ack, 0, RST
     else:
         seq, ack, flags = 0, (seg.seq + seg.seg_len) % _SEQ_MOD, RST | ACK
-    return Segment(
+    return segment_class(seg.dst)(
         seg.dst, seg.src, seg.dport, seg.sport, seq, ack, flags, 0,
         ttl=64, tos=seg.tos & ~_ECN_MASK, ip_id=0, df=True,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .family import ip_tcp_headers
 from .states import State
 from .timers import TimerKind
 
@@ -94,7 +95,7 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.user_mss = int(value)
         if conn.state == State.CLOSED and opts.user_mss:
             # Linux tcp_mss_clamp: TCP_MAXSEG set before the SYN also lowers the MSS we advertise.
-            conn.advmss = min(conn.engine.mss, opts.user_mss)
+            conn.advmss = min(conn.engine.mtu - ip_tcp_headers(conn.laddr), opts.user_mss)
             conn.rcv_mss = min(conn.rcv_mss, conn.advmss)
     elif name == "linger":
         opts.linger = value

@@ -182,7 +182,7 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "last_ack_sent": 0,  # Linux: "Not remembered, sorry."
         "last_data_recv": _ms(now - conn.delack.lrcvtime),
         "last_ack_recv": _ms(now - conn.last_recv),
-        "pmtu": eng.mss + 40,
+        "pmtu": eng.mtu,
         "rcv_ssthresh": rwin.rcv_ssthresh,
         "rtt": srtt_us,
         # Linux starts mdev at TCP_TIMEOUT_INIT, so rttvar reads 250 ms before any sample.

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.segment import ACK, RST, SYN, Segment
 from .connection import conn_key
+from .family import IPV4_MAX, segment_class
 from .seq import MASK, seq_diff, seq_gt
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ class TimeWait(NamedTuple):
         return self.laddr, self.lport, self.raddr, self.rport
 
     def ack_segment(self, now: float) -> Segment:
-        seg = Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt, ACK,
-                      self.window)
+        seg = segment_class(self.laddr)(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt,
+                                        self.rcv_nxt, ACK, self.window)
         if self.ts_ok:
             seg.ts_val = (int(now * 1000) + self.ts_offset) & MASK
             seg.ts_ecr = self.ts_recent
@@ -76,8 +77,8 @@ class TimeWait(NamedTuple):
 
     def rst_segment(self) -> Segment:
         """The reset an ended pair sends: RST|ACK at what it sent and received (RFC 793 page 71)."""
-        return Segment(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt, self.rcv_nxt,
-                       RST | ACK, 0)
+        return segment_class(self.laddr)(self.laddr, self.raddr, self.lport, self.rport, self.snd_nxt,
+                                         self.rcv_nxt, RST | ACK, 0)
 
     def reuse_isn(self) -> int:
         """The ISN for a new incarnation: above anything this one sent (Linux: snd_nxt + 65535 + 2)."""
@@ -86,20 +87,36 @@ class TimeWait(NamedTuple):
 
 _RECORD = struct.Struct("!IHIHII?IIIBd")  # TimeWait's fields, in order
 _FOUR_TUPLE = struct.Struct("!IHIH")
+# An IPv6 pair's record: the same fields, its addresses 16 bytes each; told apart by its size.
+_RECORD6 = struct.Struct("!16sH16sHII?IIIBd")
+_FOUR_TUPLE6 = struct.Struct("!16sH16sH")
 _EXPIRES = struct.Struct("!d")
-_EXPIRES_AT = _RECORD.size - _EXPIRES.size
+
+
+def _pack(tw: tuple) -> bytes:
+    """A record of TimeWait's fields `tw`, in order."""
+    laddr, lport, raddr, rport, *rest = tw
+    if laddr <= IPV4_MAX:
+        return _RECORD.pack(*tw)
+    return _RECORD6.pack(laddr.to_bytes(16, "big"), lport, raddr.to_bytes(16, "big"), rport, *rest)
 
 
 def _view(record: bytes) -> TimeWait:
-    return TimeWait._make(_RECORD.unpack(record))
+    if len(record) == _RECORD.size:
+        return TimeWait._make(_RECORD.unpack(record))
+    laddr, lport, raddr, rport, *rest = _RECORD6.unpack(record)
+    return TimeWait(int.from_bytes(laddr, "big"), lport, int.from_bytes(raddr, "big"), rport, *rest)
 
 
 def _key(record: bytes) -> int:
-    return conn_key(*_FOUR_TUPLE.unpack_from(record))
+    if len(record) == _RECORD.size:
+        return conn_key(*_FOUR_TUPLE.unpack_from(record))
+    laddr, lport, raddr, rport = _FOUR_TUPLE6.unpack_from(record)
+    return conn_key(int.from_bytes(laddr, "big"), lport, int.from_bytes(raddr, "big"), rport)
 
 
 def _expires(record: bytes) -> float:
-    return _EXPIRES.unpack_from(record, _EXPIRES_AT)[0]
+    return _EXPIRES.unpack_from(record, len(record) - _EXPIRES.size)[0]
 
 
 class TimeWaitTable:
@@ -129,13 +146,13 @@ class TimeWaitTable:
         return iter(self._records)
 
     def add(self, conn: Connection, now: float, length: float) -> None:
-        self._put(conn.key, _RECORD.pack(
+        self._put(conn.key, _pack((
             conn.laddr, conn.lport, conn.raddr, conn.rport, conn.snd_max, conn.rcv_nxt, conn.ts_ok,
             conn.ts_recent, conn.ts_offset, conn.rwin.select(conn) >> conn.rcv_wscale, conn.rcv_wscale,
-            now + length))
+            now + length)))
 
     def restart(self, tw: TimeWait, now: float, length: float) -> None:
-        self._put(tw.key, _RECORD.pack(*tw._replace(expires=now + length)))
+        self._put(tw.key, _pack(tw._replace(expires=now + length)))
 
     def _put(self, key: int, record: bytes) -> None:
         self._records[key] = record

@@ -13,8 +13,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from minitcp.wire.ipv4 import ip_str
-from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
+from minitcp.tcp.family import endpoint_str
+from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment, Segment6
 
 # Flag names as textbooks write them; ACK is left out when `ack=` is shown anyway.
 _FLAG_WORDS = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (URG, "URG"), (ECE, "ECE"),
@@ -24,16 +24,19 @@ Fingerprint = tuple[int, ...]
 
 
 def endpoint(addr: int, port: int) -> str:
-    return f"{ip_str(addr)}:{port}"
+    return endpoint_str(addr, port)
 
 
 def snapshot(seg: Segment) -> Segment:
-    """A copy that outlives the packet buffer (input payloads are views into the link's batch)."""
-    copy = Segment(seg.src, seg.dst, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.window,
+    """A copy that outlives the packet buffer (input payloads are views into the link's batch),
+    of the same class: an IPv6 segment stays a `Segment6`, its flow label kept."""
+    copy = type(seg)(seg.src, seg.dst, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.window,
                    bytes(seg.payload))
     for name in Segment.__slots__:
         if name != "payload":
             setattr(copy, name, getattr(seg, name))
+    if isinstance(seg, Segment6) and isinstance(copy, Segment6):
+        copy.flow_label = seg.flow_label
     return copy
 
 

@@ -22,7 +22,7 @@ from minitcp.tcp.states import State
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
-from minitcp.wire.tcp import parse_tcp_packet
+from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 from .events import (
     DropEvent,
@@ -291,9 +291,11 @@ class HostObserver:
     def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
         data = bytes(pkt)  # the link's buffer is reused after the hook returns
         local = remote = ""
-        if len(data) >= 20 and data[0] >> 4 == 4 and data[9] == PROTO_TCP:
+        version = data[0] >> 4 if data else 0
+        if ((version == 4 and len(data) >= 20 and data[9] == PROTO_TCP)
+                or (version == 6 and len(data) >= 40 and data[6] == PROTO_TCP)):
             try:
-                seg = parse_tcp_packet(data)
+                seg = parse_tcp_packet(data) if version == 4 else parse_tcp6_packet(data)
             except WireError:
                 pass  # still recorded: tcpdump shows a broken packet too
             else:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minitcp.tcp import tcpinfo
+from minitcp.tcp.family import endpoint_str, is_v6
 from minitcp.tcp.sockopts import options
 from minitcp.tcp.states import State
-from minitcp.wire.ipv4 import ip_str
 
 if TYPE_CHECKING:
     from minitcp.tcp.connection import Connection
@@ -57,9 +57,15 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         now = engine.now
     rows: list[tuple[str, ...]] = []
     if listening:
-        for lst in engine.listeners.values():
-            rows.append(("LISTEN", str(len(lst.accept_queue)), str(lst.backlog),
-                         f"{ip_str(lst.laddr)}:{lst.lport}", "0.0.0.0:*", ""))
+        # A dual-stack listener is in the table twice (under both wildcards): shown once, as
+        # Linux's ss shows an IPv6 wildcard socket that takes IPv4 too, `*:port`.
+        for lst in dict.fromkeys(engine.listeners.values()):
+            if engine.listeners.get((0, lst.lport)) is lst and is_v6(lst.laddr):
+                local, peer = f"*:{lst.lport}", "*:*"
+            else:
+                local = endpoint_str(lst.laddr, lst.lport)
+                peer = "[::]:*" if is_v6(lst.laddr) else "0.0.0.0:*"
+            rows.append(("LISTEN", str(len(lst.accept_queue)), str(lst.backlog), local, peer, ""))
     for conn in engine.conns.values():
         d = conn.info(now)
         extra = []
@@ -71,7 +77,7 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
     for tw in engine.timewait_entries():
         laddr, lport, raddr, rport = tw.four_tuple
         timer = f"timer:(timewait,{ms_timer(tw.expires - now)},0)" if timers else ""
-        rows.append(("TIME-WAIT", "0", "0", f"{ip_str(laddr)}:{lport}", f"{ip_str(raddr)}:{rport}", timer))
+        rows.append(("TIME-WAIT", "0", "0", endpoint_str(laddr, lport), endpoint_str(raddr, rport), timer))
     return rows
 
 
@@ -84,7 +90,7 @@ def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: 
     # With -i, ss prints each connection's TCP_INFO on a line of its own, after a tab.
     below = [""] * len(rows)
     if info:
-        first = len(engine.listeners) if listening else 0
+        first = len(set(engine.listeners.values())) if listening else 0  # a dual-stack one once
         for i, conn in enumerate(engine.conns.values()):
             below[first + i] = "\t " + _info_text(conn, now)
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(5)]

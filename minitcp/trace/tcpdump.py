@@ -21,8 +21,9 @@ from typing import TextIO
 from minitcp.wire.errors import WireError
 from minitcp.wire.icmp import ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IcmpMessage, parse_icmp
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, ip_str, parse_ipv4
+from minitcp.wire.ipv6 import ip6_str
 from minitcp.wire.segment import ACK, FIN, RST, SYN, URG, Segment, flag_str
-from minitcp.wire.tcp import parse_tcp_packet
+from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 PROTO_UDP = 17
 _PROTO_NAMES = {PROTO_ICMP: "icmp", PROTO_TCP: "tcp", PROTO_UDP: "udp"}
@@ -71,7 +72,7 @@ def format_line(pkt: bytes | memoryview, ts: float, relative: RelativeSeq | None
 def describe_packet(pkt: bytes | memoryview, relative: RelativeSeq | None = None) -> str:
     """A packet as tcpdump describes it after the timestamp. Never raises."""
     if pkt and pkt[0] >> 4 == 6:
-        return _describe_ipv6(pkt)
+        return _describe_ipv6(pkt, relative)
     try:
         if len(pkt) >= 20 and pkt[0] >> 4 == 4 and pkt[9] == PROTO_TCP:
             return describe_segment(parse_tcp_packet(pkt), relative)
@@ -95,9 +96,11 @@ def describe_segment(seg: Segment, relative: RelativeSeq | None = None) -> str:
 
     With `relative` (one per capture), sequence numbers are relative as in tcpdump without -S.
     """
-    parts = [
-        f"IP {ip_str(seg.src)}.{seg.sport} > {ip_str(seg.dst)}.{seg.dport}: Flags [{flag_str(seg.flags)}]"
-    ]
+    if seg.ip_version == 6:
+        head = f"IP6 {ip6_str(seg.src)}.{seg.sport} > {ip6_str(seg.dst)}.{seg.dport}"
+    else:
+        head = f"IP {ip_str(seg.src)}.{seg.sport} > {ip_str(seg.dst)}.{seg.dport}"
+    parts = [f"{head}: Flags [{flag_str(seg.flags)}]"]
     seq, ack, sack_base = seg.seq, seg.ack, 0
     if relative is not None:
         seq, ack, sack_base, _ = relative.apply(seg)
@@ -186,12 +189,25 @@ def _describe_unreachable(msg: IcmpMessage) -> str:
     return f"{dst} unreachable - #{msg.code}"
 
 
-def _describe_ipv6(pkt: bytes | memoryview) -> str:
+_PROTO_ICMPV6 = 58
+_ICMPV6_ECHO = {128: "echo request", 129: "echo reply"}  # RFC 4443 section 4, as print-icmp6.c says
+
+
+def _describe_ipv6(pkt: bytes | memoryview, relative: RelativeSeq | None = None) -> str:
     if len(pkt) < 40:
         return f"IP6 [truncated], length {len(pkt)}"
+    if pkt[6] == PROTO_TCP:
+        try:
+            return describe_segment(parse_tcp6_packet(pkt), relative)
+        except WireError:
+            pass  # described by its header below
     src = ipaddress.IPv6Address(bytes(pkt[8:24]))
     dst = ipaddress.IPv6Address(bytes(pkt[24:40]))
     payload_length, next_header = struct.unpack_from("!HB", pkt, 4)
+    if next_header == _PROTO_ICMPV6 and len(pkt) >= 48 and pkt[40] in _ICMPV6_ECHO:
+        ident, seq = struct.unpack_from("!HH", pkt, 44)
+        return (f"IP6 {src} > {dst}: ICMP6, {_ICMPV6_ECHO[pkt[40]]}, id {ident}, seq {seq}, "
+                f"length {payload_length}")
     return f"IP6 {src} > {dst}: ip-proto-{next_header} {payload_length}"
 
 

@@ -11,8 +11,8 @@ that PSH and FIN ride on the last segment only and CWR on the first only
 
 from __future__ import annotations
 
-from .segment import CWR, FIN, PSH, Segment
-from .tcp import build_tcp_packet
+from .segment import CWR, FIN, PSH, Segment, Segment6
+from .tcp import build_tcp6_packet, build_tcp_packet
 
 MASK = 0xFFFFFFFF
 TSO_MAX = 65536 - 80  # payload of one TSO segment: 64 KB (Linux GSO_MAX_SIZE) less the largest headers
@@ -46,28 +46,32 @@ def split(seg: Segment) -> list[Segment]:
     out = []
     payload = memoryview(seg.payload)
     for off, n, flags in pieces(seg):
-        piece = Segment(
+        piece = type(seg)(
             seg.src, seg.dst, seg.sport, seg.dport, (seg.seq + off) & MASK, seg.ack, flags, seg.window,
             payload[off : off + n], urgent=seg.urgent, mss=seg.mss, wscale=seg.wscale,
             sack_permitted=seg.sack_permitted, sack=seg.sack, ts_val=seg.ts_val, ts_ecr=seg.ts_ecr,
             ttl=seg.ttl, tos=seg.tos, ip_id=seg.ip_id, df=seg.df,
         )  # fmt: skip
+        if isinstance(seg, Segment6) and isinstance(piece, Segment6):
+            piece.flow_label = seg.flow_label
         out.append(piece)
     return out
 
 
 def build_packets(seg: Segment) -> list[bytes]:
-    """The IPv4 packets of the wire segments of `seg`, built in turn from `seg` itself (its
-    sequence number, payload and flags changed for each, then restored): no segment objects."""
+    """The packets (IPv4 or IPv6, as `seg`) of the wire segments of `seg`, built in turn from `seg`
+    itself (its sequence number, payload and flags changed for each, then restored): no segment
+    objects."""
     seq, payload, flags = seg.seq, seg.payload, seg.flags
     view = memoryview(payload)
+    build = build_tcp6_packet if seg.ip_version == 6 else build_tcp_packet
     out = []
     try:
         for off, n, piece_flags in pieces(seg):
             seg.seq = (seq + off) & MASK
             seg.payload = view[off : off + n]
             seg.flags = piece_flags
-            out.append(build_tcp_packet(seg))
+            out.append(build(seg))
     finally:
         seg.seq, seg.payload, seg.flags = seq, payload, flags
     return out

@@ -1,6 +1,6 @@
 """Two Stacks joined by a memory link, in virtual time: the network of the socket API tests.
 
-`A` (198.18.0.1) plays the kernel-like peer, `B` (198.18.0.2) the other host.
+`A` (198.18.0.1, 2001:2::1) plays the kernel-like peer, `B` (198.18.0.2, 2001:2::2) the other host.
 Both run in the test's nursery. Every segment either stack puts on the wire
 is kept in `Net.wire` (parsed, with the sender and the virtual time), and
 both engines report to one `trace.Recorder` (`Net.trace`, hosts "a" and "b"),
@@ -30,12 +30,14 @@ from minitcp.tcp.states import State
 from minitcp.trace.recorder import Recorder
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, RST, SYN, Segment, flag_str
-from minitcp.wire.tcp import parse_tcp_packet
+from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 from ..helpers.recorded import state_path
 
 A_ADDR = "198.18.0.1"
 B_ADDR = "198.18.0.2"
+A_ADDR6 = "2001:2::1"
+B_ADDR6 = "2001:2::2"
 A_INT = ip_int(A_ADDR)
 B_INT = ip_int(B_ADDR)
 
@@ -133,7 +135,10 @@ def _recorder(net: Net, name: str) -> Callable[[str, bytes | memoryview, float],
         if direction != "out":
             return
         packet = bytes(packet)
-        if packet[9] == 6:  # TCP
+        if packet[0] >> 4 == 6:
+            if packet[6] == 6:  # TCP, no extension headers
+                net.wire.append(Sent(name, now, parse_tcp6_packet(packet)))
+        elif packet[9] == 6:  # TCP
             net.wire.append(Sent(name, now, parse_tcp_packet(packet)))
 
     return on_packet
@@ -147,8 +152,8 @@ def new_net(nursery: trio.Nursery, *, run_a: bool = True, run_b: bool = True, mt
     """A fresh network whose stacks run in `nursery` (see the `make_net` fixture)."""
     la, lb = memory_link_pair(mtu, capacity=capacity)
     trace = Recorder(timers=False)
-    a = Stack(Cable(la), A_ADDR, observer=trace.host("a"))
-    b = Stack(Cable(lb), B_ADDR, observer=trace.host("b"))
+    a = Stack(Cable(la), A_ADDR, address6=A_ADDR6, observer=trace.host("a"))
+    b = Stack(Cable(lb), B_ADDR, address6=B_ADDR6, observer=trace.host("b"))
     net = Net(a, b, trace)
     a.on_packet = _recorder(net, "a")
     b.on_packet = _recorder(net, "b")
