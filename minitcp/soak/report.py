@@ -82,8 +82,7 @@ class SoakReport:
     flood: FloodResult = dataclasses.field(default_factory=FloodResult)
     abandoned: int = 0
     rss_by_cycle: list[int] = dataclasses.field(default_factory=list)  # after each abandon cycle
-    conns_by_cycle: list[int] = dataclasses.field(default_factory=list)
-    conns_before_abandon: int = 0  # the stack's connections before the first cycle
+    conns_by_cycle: list[int] = dataclasses.field(default_factory=list)  # the cycles' own, left after each
     # Not part of the verdict: the flood's line is reported, but a run on a loaded machine
     # (make test's) may ask for its latencies not to decide (`--flood-advisory`).
     flood_advisory: bool = False
@@ -104,9 +103,8 @@ class SoakReport:
     def abandon_failures(self) -> list[str]:
         """Why the abandoned connections did not settle (empty: they did, or no cycle ran)."""
         why = []
-        left = [n - self.conns_before_abandon for n in self.conns_by_cycle]
-        if any(n > 0 for n in left):
-            why.append(f"abandoned connections left after each cycle: {left}")
+        if any(self.conns_by_cycle):
+            why.append(f"abandoned connections left after each cycle: {self.conns_by_cycle}")
         spread = self.rss_spread
         if spread is not None and spread > RSS_FLAT:
             why.append(f"the RSS of the abandon cycles after the first varies by {spread:.1%} "
@@ -182,8 +180,8 @@ class SoakReport:
             f"in {len(self.flows)} flow(s); "
             f"victims alive after the injections: {victims.get('alive', 0)} of {victims.get('total', 0)} "
             f"({self.victims_watched} watched by the attacker)",
-            f"abandoned connections: {self.abandoned}; stack connections after each cycle: "
-            f"{self.conns_by_cycle} ({self.conns_before_abandon} before); RSS after each cycle (MB): {rss}"
+            f"abandoned connections: {self.abandoned}; left after each cycle: "
+            f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}"
             + (f", {self.rss_spread:.1%} apart after the first" if self.rss_spread is not None else ""),
             f"connections at the end: {self.states or 'none'}, TIME_WAIT {self.timewait}",
             f"largest RSS: {self.max_rss / 1e6:.1f} MB (limit {self.rss_limit / 1e6:.0f} MB)"

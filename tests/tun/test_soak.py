@@ -51,8 +51,7 @@ def test_soak_bounded_run_passes_with_data_verified() -> None:
     assert sum(report["drops"].values()) > 0
     # The abandoned connections were reset by keepalive: none left after either cycle.
     assert report["abandoned"] > 0
-    left = [n - report["conns_before_abandon"] for n in report["conns_by_cycle"]]
-    assert left == [0, 0], report["conns_by_cycle"]
+    assert report["conns_by_cycle"] == [0, 0]
     # The flood overflowed the SYN queue and was answered with cookies (tcp_syncookies=1).
     assert report["flood_syns"] == FLOOD_SYNS
     assert report["tcp_counters"].get("SyncookiesSent", 0) > 0
