@@ -26,7 +26,6 @@ hostile phase, the others have fixed sizes and timeouts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
@@ -343,11 +342,7 @@ class Soak:
         r.tcp_counters = {k: v for k, v in stack.engine.counters.items() if v}
         r.states = dict(Counter(c.state.name for c in stack.engine.conns.values()))
         r.timewait = len(stack.engine.timewait)
-        with (
-            contextlib.suppress(OSError),
-            open(f"/sys/class/net/{self.link.name}/statistics/tx_dropped") as f,
-        ):
-            r.device_dropped = int(f.read())
+        r.device_dropped = _tx_dropped(self.link.name)
         for server in (self.server, self.target):
             if server.errors:
                 r.problems.append(
@@ -356,6 +351,19 @@ class Soak:
 
     def close(self) -> None:
         self.link.close()
+
+
+def _tx_dropped(dev: str) -> int:
+    """The packets the kernel dropped on their way out to `dev` (a TUN device: to the stack), its
+    queue full. From /proc/net/dev, which is this namespace's: /sys/class/net shows the devices of
+    the namespace that mounted sysfs, not this one (0 if `dev` is not there)."""
+    with open("/proc/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, _, fields = line.partition(":")
+            if name.strip() == dev:
+                # bytes packets errs drop fifo frame compressed multicast, received; then sent
+                return int(fields.split()[8 + 3])
+    return 0
 
 
 def _one_request(timeout: float) -> bool:
