@@ -190,7 +190,7 @@ class SoakReport:
             f"SYN flood{' (advisory)' if self.flood_advisory else ''}: "
             f"{f.syns} spoofed SYNs at {f.rate:.0f}/s; "
             f"{len(f.during_ok)} of {f.during} legitimate requests succeeded"
-            + (f" ({rate:.0%})" if rate is not None else "")
+            + (f" ({rate:.1%})" if rate is not None else "")
             + f"; p99 {_ms(percentile(f.before, 99))} ms before, {_ms(percentile(f.during_ok, 99))} ms during"
             + (
                 f"; served again {f.recovered_after:.1f} s after the flood"
