@@ -83,8 +83,8 @@ class SoakReport:
     abandoned: int = 0
     rss_by_cycle: list[int] = dataclasses.field(default_factory=list)  # after each abandon cycle
     conns_by_cycle: list[int] = dataclasses.field(default_factory=list)  # the cycles' own, left after each
-    # Not part of the verdict: the flood's line is reported, but a run on a loaded machine
-    # (make test's) may ask for its latencies not to decide (`--flood-advisory`).
+    # True (`--flood-advisory`): the flood's line is reported but does not decide the verdict, for
+    # a short run on a loaded machine (make test's), where a p99 is the machine's load.
     flood_advisory: bool = False
     states: dict[str, int] = dataclasses.field(default_factory=dict)  # connections by state at the end
     timewait: int = 0

@@ -7,7 +7,7 @@ connections (which the servers' keepalive must reset), floods it with 2,000 spoo
 SYNs (past its SYN queue's 1,024, so it answers with SYN cookies) and prints one JSON
 report. The flood's latency bar is reported but not asserted here (`--flood-advisory`):
 on a shared CI machine a p99 is the machine's load as much as the stack's, and a test
-must not depend on that; `make soak` decides it (docs/reliability.md). About 20 s on
+must not depend on that; `make soak` decides it (docs/reliability.md). About 15 s on
 the 2-core CI machine; the bound is 120 s.
 """
 
