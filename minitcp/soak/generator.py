@@ -34,6 +34,7 @@ import time
 
 from minitcp.netns import in_private_netns
 from minitcp.soak.packets import HostilePackets, Victim
+from minitcp.tcp.seq import seq_gt
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, SYN
@@ -147,7 +148,11 @@ class Generator:
                 self.packets.victims.append(victim)
             if seg.flags & SYN and seg.wscale is not None:
                 victim.wscale = seg.wscale
-            victim.snd_nxt = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+            end = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+            # A keepalive probe (the soak's servers ask for keepalive) carries SND.UNA - 1
+            # (RFC 9293 section 3.8.4, Linux tcp_xmit_probe_skb): it must not move SND.NXT back.
+            if not victim.known or seq_gt(end, victim.snd_nxt):
+                victim.snd_nxt = end
             if seg.flags & ACK:
                 victim.rcv_nxt = seg.ack
                 # A SYN-ACK's window is never scaled (RFC 7323 section 2.2).

@@ -115,7 +115,9 @@ class KernelSoak(Soak):
 
     def __init__(self, args: argparse.Namespace) -> None:  # no TUN device, no minitcp stack
         self.args = args
-        self.report = SoakReport(target="linux", rss_limit=args.rss_limit_mb * 1_000_000)
+        self.report = SoakReport(
+            target="linux", rss_limit=args.rss_limit_mb * 1_000_000, flood_advisory=args.flood_advisory
+        )
         self.log = args.log
         self.dev = DEV
         self.generator_args = ["--mac", TARGET_MAC]

@@ -3,10 +3,11 @@
 The verdict passes when the stack is alive (its tasks still running at the end,
 a fresh connection served after the attack, no exception caught inside the engine), every legitimate
 byte came back verified (each bulk flow's SHA-256 both ways, each victim's
-marker echoed with nothing injected before it) and the largest RSS stayed under
-the limit. The SYN flood has its own line, not part of the verdict until SYN
-cookies land (issue #17): at least 99 % of the legitimate requests made during
-the flood succeed, with a p99 latency within 5 times the one before it.
+marker echoed with nothing injected before it), the largest RSS stayed under
+the limit, and issue #17's two bars hold: during the SYN flood at least 99 % of the
+legitimate requests succeed, with a p99 latency within 5 times the one before it;
+and the abandoned connections settle (after a warm-up cycle, every cycle's
+connections are gone again and its RSS is within 2 % of the others').
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 FLOOD_SUCCESS = 0.99  # issue #17's bar: 99 % of legitimate requests during the flood
 FLOOD_P99_FACTOR = 5.0  # and a p99 within 5 times its value before the flood
+RSS_FLAT = 0.02  # issue #17: the RSS of the abandon cycles flat to within 2 %
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -80,7 +82,10 @@ class SoakReport:
     flood: FloodResult = dataclasses.field(default_factory=FloodResult)
     abandoned: int = 0
     rss_by_cycle: list[int] = dataclasses.field(default_factory=list)  # after each abandon cycle
-    conns_by_cycle: list[int] = dataclasses.field(default_factory=list)
+    conns_by_cycle: list[int] = dataclasses.field(default_factory=list)  # the cycles' own, left after each
+    # True (`--flood-advisory`): the flood's line is reported but does not decide the verdict, for
+    # a short run on a loaded machine (make test's), where a p99 is the machine's load.
+    flood_advisory: bool = False
     states: dict[str, int] = dataclasses.field(default_factory=dict)  # connections by state at the end
     timewait: int = 0
     max_rss: int = 0
@@ -88,6 +93,23 @@ class SoakReport:
     stack_alive: bool = False
     final_check: bool = False
     problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def rss_spread(self) -> float | None:
+        """(largest - smallest) / smallest RSS of the abandon cycles after the first (the warm-up)."""
+        settled = self.rss_by_cycle[1:]
+        return (max(settled) - min(settled)) / min(settled) if len(settled) >= 2 else None
+
+    def abandon_failures(self) -> list[str]:
+        """Why the abandoned connections did not settle (empty: they did, or no cycle ran)."""
+        why = []
+        if any(self.conns_by_cycle):
+            why.append(f"abandoned connections left after each cycle: {self.conns_by_cycle}")
+        spread = self.rss_spread
+        if spread is not None and spread > RSS_FLAT:
+            why.append(f"the RSS of the abandon cycles after the first varies by {spread:.1%} "
+                       f"(the bar: {RSS_FLAT:.0%})")
+        return why
 
     @property
     def bytes_verified(self) -> int:
@@ -109,6 +131,14 @@ class SoakReport:
         if not self.flows:
             why.append("no legitimate flow ran")
         why += self.victims.get("errors", [])
+        why += self.abandon_failures()
+        if self.flood.syns and not self.flood_advisory and not self.flood.passed():
+            f = self.flood
+            why.append(
+                f"SYN flood: {len(f.during_ok)} of {f.during} requests served during it, p99 "
+                f"{_ms(percentile(f.during_ok, 99))} ms against {_ms(percentile(f.before, 99))} ms before "
+                f"(the bar: {FLOOD_SUCCESS:.0%}, within {FLOOD_P99_FACTOR:g} times)"
+            )
         if self.max_rss > self.rss_limit:
             why.append(
                 f"largest RSS {self.max_rss / 1e6:.0f} MB over the limit {self.rss_limit / 1e6:.0f} MB"
@@ -119,6 +149,7 @@ class SoakReport:
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "flood"}
         out.update(self.flood.summary())
         out["bytes_verified"] = self.bytes_verified
+        out["abandon_rss_spread"] = self.rss_spread
         out["failures"] = self.failures()
         out["passed"] = not out["failures"]
         return out
@@ -149,15 +180,17 @@ class SoakReport:
             f"in {len(self.flows)} flow(s); "
             f"victims alive after the injections: {victims.get('alive', 0)} of {victims.get('total', 0)} "
             f"({self.victims_watched} watched by the attacker)",
-            f"abandoned connections: {self.abandoned}; stack connections after each cycle: "
-            f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}",
+            f"abandoned connections: {self.abandoned}; left after each cycle: "
+            f"{self.conns_by_cycle}; RSS after each cycle (MB): {rss}"
+            + (f", {self.rss_spread:.1%} apart after the first" if self.rss_spread is not None else ""),
             f"connections at the end: {self.states or 'none'}, TIME_WAIT {self.timewait}",
             f"largest RSS: {self.max_rss / 1e6:.1f} MB (limit {self.rss_limit / 1e6:.0f} MB)"
             if self.target == "minitcp"
             else "largest RSS: not measured (the kernel's memory is not a process's)",
-            f"SYN flood (expected to fail until SYN cookies): {f.syns} spoofed SYNs at {f.rate:.0f}/s; "
+            f"SYN flood{' (advisory)' if self.flood_advisory else ''}: "
+            f"{f.syns} spoofed SYNs at {f.rate:.0f}/s; "
             f"{len(f.during_ok)} of {f.during} legitimate requests succeeded"
-            + (f" ({rate:.0%})" if rate is not None else "")
+            + (f" ({rate:.1%})" if rate is not None else "")
             + f"; p99 {_ms(percentile(f.before, 99))} ms before, {_ms(percentile(f.during_ok, 99))} ms during"
             + (
                 f"; served again {f.recovered_after:.1f} s after the flood"

@@ -3,10 +3,12 @@
 The soak enters its own private network namespace (in a subprocess here, so this
 process's namespace and threads are left alone), sends 30,000 hostile packets at
 the stack while two kernel flows move data through its echo server, abandons
-connections, floods it with a few hundred spoofed SYNs (below its SYN queue's
-1,024; the flood line is not asserted until SYN cookies land), and prints one JSON report. About 10 s on
-the 2-core CI machine; the bound is 120 s. The full run is `make soak`
-(docs/reliability.md).
+connections (which the servers' keepalive must reset), floods it with 2,000 spoofed
+SYNs (past its SYN queue's 1,024, so it answers with SYN cookies) and prints one JSON
+report. The flood's latency bar is reported but not asserted here (`--flood-advisory`):
+on a shared CI machine a p99 is the machine's load as much as the stack's, and a test
+must not depend on that; `make soak` decides it (docs/reliability.md). About 15 s on
+the 2-core CI machine; the bound is 120 s.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ import sys
 
 LIMIT = 120.0
 PACKETS = 30_000
+FLOOD_SYNS = 2_000
+# The most the hostile phase may take: a bound, not its length (30,000 packets at 20,000/s take
+# 1.5 s); on a machine loaded by other work the generator may need many times that.
+SECONDS = 30
 
 
 def test_soak_bounded_run_passes_with_data_verified() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "minitcp.cli", "soak", "--json", "--packets", str(PACKETS), "--seconds", "10",
-         "--flood-syns", "300", "--abandon-cycles", "2", "--abandon-conns", "20"],
+        [sys.executable, "-m", "minitcp.cli", "soak", "--json", "--packets", str(PACKETS),
+         "--seconds", str(SECONDS),
+         "--flood-syns", str(FLOOD_SYNS), "--flood-advisory",
+         "--abandon-cycles", "2", "--abandon-conns", "20"],
         capture_output=True, text=True, timeout=LIMIT,
     )  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -41,3 +49,9 @@ def test_soak_bounded_run_passes_with_data_verified() -> None:
     # The attacks were made: every kind sent, and the host dropped malformed packets by reason.
     assert all(n > 0 for n in report["packets_by_kind"].values()), report["packets_by_kind"]
     assert sum(report["drops"].values()) > 0
+    # The abandoned connections were reset by keepalive: none left after either cycle.
+    assert report["abandoned"] > 0
+    assert report["conns_by_cycle"] == [0, 0]
+    # The flood overflowed the SYN queue and was answered with cookies (tcp_syncookies=1).
+    assert report["flood_syns"] == FLOOD_SYNS
+    assert report["tcp_counters"].get("SyncookiesSent", 0) > 0
