@@ -1,4 +1,4 @@
-"""Strict agreement: a failure's line, what was seen there and when, read alike from packetdrill and the runner."""
+"""Strict agreement: the line, what was seen there and when, read alike from packetdrill and the runner."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ RUNNER_MISMATCH = ("line 24: ack 101 instead of 100: minitcp sent `. 1:1(0) ack 
 PD_LATE = ("x.pkt:30: error handling packet: timing error: expected outbound packet at 0.100000 sec but "
            "happened at 0.140000 sec; tolerance 0.004000 sec; script packet:  0.100000 F. 1:1(0) ack 2; "
            "actual packet:  0.140000 F. 1:1(0) ack 2 win 256")
-RUNNER_LATE = "line 30: `> F. 1:1(0) ack 2` sent late at 0.140 s, script expects it at 0.100 s (tolerance 4 ms)"
+RUNNER_LATE = ("line 30: `> F. 1:1(0) ack 2` sent late at 0.140 s, script expects it at 0.100 s "
+               "(tolerance 4 ms)")
 PD_CALL = ("x.pkt:12: runtime error in write call: Expected result 10 but got -1 with errno 11 "
            "(Resource temporarily unavailable)")
 RUNNER_CALL = "line 12: write() returned -1 EAGAIN, script expects 10"
