@@ -67,7 +67,8 @@ soak: install system-tools
 # virtual time (no root, no TUN). It passes when every failure is a listed Linux difference that
 # still fails for its stated reason (minitcp/conformance/linux_differences.toml).
 CONFORMANCE_SUITE ?= ../shared/conformance/freebsd-tcp-testsuite
-PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill  # built out of tree for the kernel's side
+# packetdrill's source, built out of tree for the kernel's side of conformance-kernel and -linux.
+PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill
 conformance: install
 	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --listed-ok $(CONFORMANCE_ARGS)
 
