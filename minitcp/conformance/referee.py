@@ -47,24 +47,23 @@ from pathlib import Path
 from .fastopen_cookie import fastopen_cookie
 from .freebsd_commands import shims
 from .packetdrill_build import Build
-from .packetdrill_common import DEFAULT_SYSCTLS
+from .packetdrill_common import DEFAULT_SYSCTLS, KERNEL_IP, PEER_IP, RUN_ALL_DEFINES
 from .report import Result
 
 WORKERS = 2  # this machine's cores; more would make timing-tight scripts miss their tolerance
 BUDGET = 120.0  # real seconds per script: run_all.py allows 180; the longest here take about 20
 
-LOCAL_IP = "198.18.0.1"
-REMOTE_IP = "198.18.0.2"
+LOCAL_IP = KERNEL_IP
+REMOTE_IP = PEER_IP
 NETMASK = "255.255.255.0"
-# run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above; TFO_COOKIE is the cookie the
-# kernel gives the remote host with defaults.sh's key at these addresses (run_all.py's,
-# 3021b9d889017eeb, is for 192.0.2.1 and 192.168.0.1).
+# run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above and its -D names
+# (packetdrill_common.RUN_ALL_DEFINES: TFO_COOKIE is the cookie for these addresses).
 _FASTOPEN_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
-TFO_COOKIE = fastopen_cookie(REMOTE_IP, LOCAL_IP, _FASTOPEN_KEY)
+TFO_COOKIE = dict(RUN_ALL_DEFINES)["TFO_COOKIE"]
 PACKETDRILL_ARGS = (
     "--send_omit_free", "--ip_version=ipv4", f"--local_ip={LOCAL_IP}", f"--gateway_ip={LOCAL_IP}",
-    f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}", "-D", f"TFO_COOKIE={TFO_COOKIE}",
-    "-D", "CODE=host_unreachable", "-D", "CMSG_LEVEL_IP=SOL_IP", "-D", "CMSG_TYPE_RECVERR=IP_RECVERR",
+    f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}",
+    *(arg for name, value in RUN_ALL_DEFINES for arg in ("-D", f"{name}={value}")),
 )
 
 # Addresses the scripts' own shell commands name (`ip route change 192.0.2.1 via 192.168.0.2 ...`),
