@@ -3,83 +3,83 @@
 The FreeBSD suite's scripts run shell commands FreeBSD has: `sysctl -w
 net.inet.tcp.sack.enable=1`, `sockstat -4 -P tcp -p 8080 -s | grep -c
 SYN_RCVD`, `tcpdrop -s TIME_WAIT`. When real packetdrill referees such a
-script on Linux (referee.py), these names come first on its PATH and do what
-the runner's own kernel target does with the same command (commands.py,
-kernel.py), so the two kernels' runs differ only in who plays the script:
+script on Linux (referee.py), they do what the runner's own kernel target
+does with the same command (commands.py, kernel.py), so the two kernels'
+runs differ only in who plays the script:
 
-- `sysctl -w NAME=VALUE` of a FreeBSD name writes the Linux sysctls
-  sysctls.LINUX_SYSCTLS maps it to in the namespace's /proc/sys/net/ipv4,
-  and does nothing where Linux has no counterpart; any other `sysctl` is
-  the system's;
-- `sockstat` prints the namespace's TCP table (/proc/net/tcp) in FreeBSD's
-  columns and state names; a socket with a file (an inode) is the script's
+- `sysctl -w NAME=VALUE` of a FreeBSD name is rewritten, in the copy of the
+  script packetdrill runs, into writes of the Linux sysctls
+  sysctls.LINUX_SYSCTLS maps it to in the namespace's /proc/sys/net/ipv4
+  (`true` where Linux has no counterpart): linux_commands();
+- `sockstat` and `tcpdrop` come first on packetdrill's PATH (shims()):
+  `sockstat` prints the namespace's TCP table (/proc/net/tcp) in FreeBSD's
+  columns and state names, a socket with a file (an inode) as the script's
   process's, `root packetdrill`, as the runner shows its own descriptors;
-- `tcpdrop` does nothing and succeeds (Linux has no such command; the
-  runner's kernel target ignores it too).
+  `tcpdrop` does nothing and succeeds (the runner's kernel target ignores it).
 
-Run as `python -m minitcp.conformance.freebsd_commands NAME ARGS...` by the
-small shell files shims() writes.
+All of it is plain shell: packetdrill waits for a command before the next
+event, and a Python interpreter starting per command (a third of a second
+here) would shift the script's whole timeline.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import shlex
-import sys
 from pathlib import Path
 
 from .kernel import LINUX_STATES, SYSCTL_ROOT, KernelTarget
-from .sysctls import write_linux_sysctl
+from .sysctls import LINUX_SYSCTLS
 
-COMMANDS = ("sysctl", "sockstat", "tcpdrop")
-SYSTEM_SYSCTL = "/usr/sbin/sysctl"
-
-
-def sysctl(args: list[str]) -> int:
-    writes = [a for a in args if not a.startswith("-") and "=" in a]
-    if not writes or not all(a.startswith(("net.inet.", "kern.")) for a in writes):
-        os.execv(SYSTEM_SYSCTL, [SYSTEM_SYSCTL, *args])
-    for arg in writes:
-        name, _, value = arg.partition("=")
-        write_linux_sysctl(name, value, SYSCTL_ROOT)  # False: no Linux counterpart, nothing to set
-    return 0
+_SYSCTL = re.compile(r"`\s*sysctl\s+-w\s+((?:net\.inet|kern)\.[\w.]+)=(\S+?)\s*`")
 
 
-def sockstat(args: list[str]) -> int:
-    port = int(args[args.index("-p") + 1]) if "-p" in args else None
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            lport, rport = (int(a.rpartition(":")[2], 16) for a in fields[1:3])
-            if port is not None and port not in (lport, rport):
-                continue
-            user = "root     packetdrill 4242" if int(fields[9]) else "?        ?           ?   "
-            state = LINUX_STATES[int(fields[3], 16)]
-            print(f"{user} tcp4 {KernelTarget.local_ip}:{lport} {KernelTarget.remote_ip}:{rport} {state}")
-    return 0
+def linux_sysctl_command(name: str, value: str) -> str:
+    """The shell that sets on Linux what `sysctl -w name=value` sets on FreeBSD (sysctls.py)."""
+    mapping = LINUX_SYSCTLS.get(name)
+    if mapping is None:
+        return "true"  # no Linux counterpart: the runner's kernel target ignores it too
+    converted = str(mapping.convert(value))
+    steps = []
+    for knob in mapping.knobs:
+        path = shlex.quote(str(SYSCTL_ROOT / knob))
+        if mapping.slot is None:
+            steps.append(f"echo {shlex.quote(converted)} > {path}")
+        else:  # one member of a triple such as tcp_rmem's
+            fields = " ".join(converted if i == mapping.slot else f"${i + 1}" for i in range(3))
+            steps.append(f"set -- $(cat {path}) && echo \"{fields}\" > {path}")
+    return " && ".join(steps)
+
+
+def linux_commands(text: str) -> str:
+    """The script with each backtick `sysctl -w` of a FreeBSD name made Linux's (linux_sysctl_command)."""
+    return _SYSCTL.sub(lambda m: f"`{linux_sysctl_command(m[1], m[2])}`", text)
+
+
+def _sockstat() -> str:
+    states = "\n".join(f"    {number:02X}) state={name} ;;" for number, name in LINUX_STATES.items())
+    return f"""#!/bin/sh
+# FreeBSD's sockstat, written by minitcp's packetdrill referee (freebsd_commands.py).
+port=""
+while [ $# -gt 0 ]; do [ "$1" = "-p" ] && port=$2; shift; done
+tail -n +2 /proc/net/tcp | while read -r _ local remote st _ _ _ _ _ inode _; do
+  lport=$(printf %d "0x${{local#*:}}"); rport=$(printf %d "0x${{remote#*:}}")
+  if [ -n "$port" ] && [ "$port" != "$lport" ] && [ "$port" != "$rport" ]; then continue; fi
+  case $st in
+{states}
+    *) state=UNKNOWN ;;
+  esac
+  if [ "$inode" != 0 ]; then user="root     packetdrill 4242"; else user="?        ?           ?   "; fi
+  echo "$user tcp4 {KernelTarget.local_ip}:$lport {KernelTarget.remote_ip}:$rport $state"
+done
+"""
 
 
 def shims(directory: Path) -> Path:
-    """Write one executable file per name of COMMANDS into `directory` (for PATH); `directory`."""
+    """Write `sockstat` and `tcpdrop` into `directory` (for the front of PATH); `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    root = Path(__file__).resolve().parents[2]
-    for name in COMMANDS:
+    for name, text in (("sockstat", _sockstat()), ("tcpdrop", "#!/bin/sh\nexit 0\n")):
         path = directory / name
-        path.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} "
-                        f"-m minitcp.conformance.freebsd_commands {name} \"$@\"\n")
+        path.write_text(text)
         path.chmod(0o755)
     return directory
-
-
-def main(argv: list[str]) -> int:
-    name, args = argv[0], argv[1:]
-    if name == "sysctl":
-        return sysctl(args)
-    if name == "sockstat":
-        return sockstat(args)
-    return 0  # tcpdrop
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

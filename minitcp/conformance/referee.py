@@ -27,8 +27,9 @@ it (`--send_omit_free`, the IPv4 variant's -D names, loopback up), but:
   tcp_allowed_congestion_control, which a namespace shows but is the host's
   list, is shadowed too. A script that writes a sysctl outside net.* is not run;
 - a script of FreeBSD's suite (it names `net.inet.` sysctls, `sockstat` or
-  `tcpdrop`) finds FreeBSD's commands first on its PATH, done on Linux as the
-  runner's kernel target does them (freebsd_commands.py), and its buffer-size
+  `tcpdrop`) has FreeBSD's commands done on Linux as the runner's kernel
+  target does them (freebsd_commands.py: its sysctls rewritten, `sockstat`
+  and `tcpdrop` first on its PATH), and its buffer-size
   getsockopt calls go unchecked, as in the runner (unchecked_buffer_sizes).
 """
 
@@ -45,7 +46,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .fastopen_cookie import fastopen_cookie
-from .freebsd_commands import shims
+from .freebsd_commands import linux_commands, shims
 from .packetdrill_build import Build
 from .packetdrill_common import DEFAULT_SYSCTLS, KERNEL_IP, PEER_IP, RUN_ALL_DEFINES
 from .report import Result
@@ -179,7 +180,7 @@ def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = B
         return Result(path, name, False, refused, [], 0.0)
     notes = [f"host-wide setting kept: {n}" for n in unfaithful_writes(text)]
     freebsd = workdir / SHIMS if freebsd_script(text) else None
-    mapped = map_addresses(unchecked_buffer_sizes(text) if freebsd else text)
+    mapped = map_addresses(linux_commands(unchecked_buffer_sizes(text)) if freebsd else text)
     if mapped != text:
         # A copy beside the workspace (gitignored build output), never in the repository.
         script = workdir / "mapped" / name
