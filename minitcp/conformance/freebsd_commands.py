@@ -11,6 +11,8 @@ runs differ only in who plays the script:
   script packetdrill runs, into writes of the Linux sysctls
   sysctls.LINUX_SYSCTLS maps it to in the namespace's /proc/sys/net/ipv4
   (`true` where Linux has no counterpart): linux_commands();
+- `#ifdef` blocks are resolved as the runner's parser resolves them
+  (STANDARD defined), lines left out blank (preprocessed());
 - `sockstat` and `tcpdrop` come first on packetdrill's PATH (shims()):
   `sockstat` prints the namespace's TCP table (/proc/net/tcp) in FreeBSD's
   columns and state names, a socket with a file (an inode) as the script's
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 
 from .kernel import LINUX_STATES, SYSCTL_ROOT, KernelTarget
+from .parser import DEFAULT_DEFINES
 from .sysctls import LINUX_SYSCTLS
 
 _SYSCTL = re.compile(r"`\s*sysctl\s+-w\s+((?:net\.inet|kern)\.[\w.]+)=(\S+?)\s*`")
@@ -54,6 +58,31 @@ def linux_sysctl_command(name: str, value: str) -> str:
 def linux_commands(text: str) -> str:
     """The script with each backtick `sysctl -w` of a FreeBSD name made Linux's (linux_sysctl_command)."""
     return _SYSCTL.sub(lambda m: f"`{linux_sysctl_command(m[1], m[2])}`", text)
+
+
+def preprocessed(text: str, defines: Iterable[str] = DEFAULT_DEFINES) -> str:
+    """The script with its `#ifdef NAME` / `#ifndef` / `#else` / `#endif` blocks resolved for
+    `defines`, as FreeBSD runs its scripts through the preprocessor and the runner's parser
+    resolves them; Linux's packetdrill has no preprocessor. Lines left out become empty, so
+    every line keeps its number."""
+    names = {d.partition("=")[0] for d in defines}
+    taken: list[bool] = []  # per open block: whether its current branch is in
+    lines = []
+    for line in text.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word in ("#ifdef", "#ifndef"):
+            taken.append((rest.strip() in names) == (word == "#ifdef"))
+            line = ""
+        elif word == "#else" and taken:
+            taken[-1] = not taken[-1]
+            line = ""
+        elif word == "#endif" and taken:
+            taken.pop()
+            line = ""
+        elif not all(taken):
+            line = ""
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def _sockstat() -> str:

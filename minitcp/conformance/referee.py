@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .fastopen_cookie import fastopen_cookie
-from .freebsd_commands import linux_commands, shims
+from .freebsd_commands import linux_commands, preprocessed, shims
 from .packetdrill_build import Build
 from .packetdrill_common import DEFAULT_SYSCTLS, KERNEL_IP, PEER_IP, RUN_ALL_DEFINES
 from .report import Result
@@ -180,7 +180,7 @@ def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = B
         return Result(path, name, False, refused, [], 0.0)
     notes = [f"host-wide setting kept: {n}" for n in unfaithful_writes(text)]
     freebsd = workdir / SHIMS if freebsd_script(text) else None
-    mapped = map_addresses(linux_commands(unchecked_buffer_sizes(text)) if freebsd else text)
+    mapped = map_addresses(linux_commands(unchecked_buffer_sizes(preprocessed(text))) if freebsd else text)
     if mapped != text:
         # A copy beside the workspace (gitignored build output), never in the repository.
         script = workdir / "mapped" / name
