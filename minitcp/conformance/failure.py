@@ -114,6 +114,9 @@ def _runner(line: int, rest: str) -> Failure:
     m = re.match(r"(?:getsockopt|ioctl)\(.*?\) gave (\[.*?\]), script expects", rest)
     if m:  # the value the call wrote back
         return Failure(line, CALL, m[1])
+    m = re.match(r"`(.*)` failed: the socket table gives (.*?) \(", rest)
+    if m:  # a command's output is its result; the socket table's ports are the stack's own
+        return Failure(line, CALL, f"`{m[1]}` gave {m[2]}")
     if rest.startswith(("assertion failed", "cannot evaluate %{")):
         return Failure(line, CODE)
     return Failure(line, OTHER, rest)

@@ -52,3 +52,12 @@ def test_a_segment_sent_instead_of_an_expected_one_is_what_was_seen() -> None:
               "1 (0x1); script packet:  0.022000 . 1001:2001(1000) ack 1; actual packet:  0.221000 . "
               "1:1001(1000) ack 1 win 256")
     assert strictly_agree(runner, kernel, 0.004)
+
+
+def test_a_failed_command_is_its_output_not_the_ports_of_the_socket_table() -> None:
+    command = ("`sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1` failed: "
+               "the socket table gives ''")
+    ours = f"line 63: {command} (fd :60438>8080 CLOSED, kernel :60438>8080 TIME_WAIT)"
+    theirs = f"line 63: {command} (fd :56988>0 CLOSED, kernel :56988>8080 TIME_WAIT)"
+    assert strictly_agree(ours, theirs, 0.01)
+    assert not strictly_agree(ours, ours.replace("gives ''", "gives '0'"), 0.01)
