@@ -67,24 +67,29 @@ soak: install system-tools
 # virtual time (no root, no TUN). It passes when every failure is a listed Linux difference that
 # still fails for its stated reason (minitcp/conformance/linux_differences.toml).
 CONFORMANCE_SUITE ?= ../shared/conformance/freebsd-tcp-testsuite
+# packetdrill's source, built out of tree for the kernel's side of conformance-kernel and -linux.
+PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill
 conformance: install
 	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --listed-ok $(CONFORMANCE_ARGS)
 
-# The same suite against minitcp and against the Linux kernel (real time, each script in a fresh
-# private network namespace behind a TUN device: root or user namespaces), listing the scripts
-# where the two disagree; about a minute. It passes when they agree on every script.
-conformance-kernel: install
-	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --compare $(CONFORMANCE_ARGS)
+# The same suite against minitcp and against the Linux kernel under real packetdrill (built as for
+# conformance-linux; real time, each script in fresh namespaces; root), listing the scripts where
+# the two do not strictly agree (the same line, segment or call result, within tolerance); about
+# 2 minutes. It passes when they agree on every script. CONFORMANCE_ARGS="--kernel-side runner"
+# compares with the runner's own kernel target instead (about a minute).
+conformance-kernel: install system-tools
+	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --compare \
+	  --packetdrill-source $(PACKETDRILL_SOURCE) $(CONFORMANCE_ARGS)
 
 # Linux's own TCP tests (google/packetdrill's gtests/net/tcp, read from ../shared, never copied here)
 # under real packetdrill against this machine's kernel, the referee, beside minitcp in virtual time.
 # packetdrill is built out of tree in build/packetdrill/ (bison and flex installed when missing and
 # root); each script runs in fresh network and mount namespaces, in 198.18.0.0/24, the kernel side
 # on CUBIC. Prints per folder the scripts, the kernel's passes and minitcp's, and each script the
-# kernel passes and minitcp fails with its cause; CONFORMANCE_ARGS=--json for JSON, --target both
+# kernel passes and minitcp fails with its cause, and each target's strict agreement with the kernel
+# (the same line, segment or call result, within tolerance); CONFORMANCE_ARGS=--json for JSON, --target both
 # to also check the runner's own kernel target against packetdrill. Needs root; a few minutes.
 LINUX_SUITE ?= ../shared/conformance/linux-packetdrill
-PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill
 conformance-linux: install system-tools
 	$(VENV)/bin/minitcp conformance $(LINUX_SUITE) --referee packetdrill \
 	  --packetdrill-source $(PACKETDRILL_SOURCE) $(CONFORMANCE_ARGS)

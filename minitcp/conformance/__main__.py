@@ -32,7 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=("minitcp", "kernel", "both"), default="minitcp",
                    help="the stack the scripts run against (default minitcp; both: --compare)")
     p.add_argument("--compare", dest="target", action="store_const", const="both",
-                   help="run minitcp and the kernel, and list the scripts where they disagree")
+                   help="run minitcp and the kernel (real packetdrill; root), and list the scripts where "
+                        "they do not strictly agree (same line, segment or call result, within tolerance)")
+    p.add_argument("--kernel-side", choices=("packetdrill", "runner"), default="packetdrill",
+                   help="--compare: the kernel's side is real packetdrill (default) or the runner's own "
+                        "kernel target (--target kernel)")
     p.add_argument("--workers", type=int, default=WORKERS, metavar="N",
                    help=f"kernel target: scripts run at once, in real time (default {WORKERS})")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -59,9 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "kernel's passes beside --target's (default minitcp; kernel: the runner's own "
                         "kernel target; both) and where they disagree (`make conformance-linux`)")
     p.add_argument("--packetdrill-source", type=Path, default=DEFAULT_SOURCE, metavar="DIR",
-                   help=f"--referee: packetdrill's source, built out of tree (default {DEFAULT_SOURCE})")
+                   help=f"--referee, --compare: packetdrill's source, built out of tree "
+                        f"(default {DEFAULT_SOURCE})")
     p.add_argument("--packetdrill-build", type=Path, default=DEFAULT_BUILD, metavar="DIR",
-                   help=f"--referee: where packetdrill is built and cached (default {DEFAULT_BUILD})")
+                   help=f"--referee, --compare: where packetdrill is built and cached "
+                        f"(default {DEFAULT_BUILD})")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
                         "reason (what `make conformance` checks); --compare exits 0 when the two agree")
@@ -91,7 +97,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.referee:
         return _referee(args, defines)
-    if args.target != "minitcp":
+    if args.target == "both" and args.kernel_side == "packetdrill" and os.geteuid() != 0:
+        print("--compare runs real packetdrill, which needs root (a TUN device, mounts in its "
+              "namespaces); --kernel-side runner compares with the runner's kernel target", file=sys.stderr)
+        return 2
+    if args.target == "kernel" or (args.target == "both" and args.kernel_side == "runner"):
         problem = kernel_problem()
         if problem is not None:
             print(f"the kernel target cannot run here: {problem}", file=sys.stderr)
@@ -124,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, options: dict[str, Any], knobs: dict[str, str]) -> int:
-    comparison = compare_paths(args.paths, knobs=knobs, workers=args.workers, **options)
+    try:
+        comparison = compare_paths(args.paths, knobs=knobs, workers=args.workers,
+                                   kernel=args.kernel_side, source=args.packetdrill_source,
+                                   build_dir=args.packetdrill_build, **options)
+    except BuildError as e:
+        print(f"packetdrill cannot be built: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(comparison.to_json())
     else:

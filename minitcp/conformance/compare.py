@@ -1,8 +1,14 @@
 """The same scripts against minitcp and against the Linux kernel: where the two agree, and where not.
 
-They agree on a script when both pass, or both fail with the same failure
-signature (signatures.py: the same line, the same kind of mismatch). A
-disagreement is the point of the comparison: where the kernel passes and
+The kernel's side is real packetdrill (referee.py) against this machine's
+kernel, on CUBIC; `kernel="runner"` takes the runner's own kernel target
+instead (`--compare --kernel-side runner`). Agreement is strict
+(failure.py): both pass, or both fail at the same line having seen the same
+segment (flags, sequence, acknowledgement, length) or the same call result,
+at times within the script's tolerance of each other. packetdrill checks
+every field a script writes (windows, option values), so minitcp runs with
+the runner's --strict against it. A disagreement is the point of the
+comparison: where the kernel passes and
 minitcp fails, minitcp (or the runner) has a bug; where minitcp passes and
 the kernel fails, minitcp is not Linux there (or the kernel target is
 wrong); a script linux_differences.toml lists whose failure the kernel does
@@ -16,23 +22,27 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from . import DEFAULT_DEFINES, run_paths
 from .differences import load_differences
+from .failure import script_tolerance, strictly_agree
 from .kernel_pool import WORKERS
+from .packetdrill_build import DEFAULT_BUILD, DEFAULT_SOURCE
+from .referee_report import packetdrill_results
 from .report import Report, Result
 from .signatures import failure_signature, same_failure
 
 BOTH_PASS = "both pass"
-ALIKE = "both fail alike"
+ALIKE = "both fail alike"  # at the same line, the same segment or call result, in tolerance
 KERNEL_ONLY = "the kernel passes, minitcp fails"
 MINITCP_ONLY = "minitcp passes, the kernel fails"
 UNLIKE = "both fail, differently"
 _DISAGREEMENTS = {
     KERNEL_ONLY: "a minitcp bug, or the runner's",
     MINITCP_ONLY: "minitcp is not Linux here, or the kernel target is wrong",
-    UNLIKE: "not the same failure: see both",
+    UNLIKE: "not the same failure (line, segment, call result or time): see both",
 }
 
 
@@ -42,6 +52,7 @@ class Row:
     kernel: Result
     listed: str | None = None  # the script's category in linux_differences.toml
     kernel_shows_listed: bool = False  # the kernel fails it the way the list says
+    tolerance: float = 0.004  # the script's --tolerance_usecs, in seconds
 
     @property
     def name(self) -> str:
@@ -56,7 +67,7 @@ class Row:
             return KERNEL_ONLY
         if m.ok:
             return MINITCP_ONLY
-        return ALIKE if failure_signature(m.reason) == failure_signature(k.reason) else UNLIKE
+        return ALIKE if strictly_agree(m.reason, k.reason, self.tolerance) else UNLIKE
 
     @property
     def agree(self) -> bool:
@@ -105,8 +116,8 @@ class Comparison:
         total = len(self.rows)
         lines.append(f"{'total':<{width}}  {total:>7}  {self.agreed:>6}  {self.minitcp.passed:>7}  "
                      f"{self.kernel.passed:>7}")
-        lines.append("agree: both pass, or both fail at the same line for the same kind of reason; "
-                     "minitcp, kernel: scripts passed")
+        lines.append("agree: both pass, or both fail at the same line with the same segment (flags, seq, "
+                     "ack, length) or call result, within the script's tolerance; minitcp, kernel: passes")
         verdicts = collections.Counter(r.verdict for r in self.rows)
         if details:
             for verdict, meaning in _DISAGREEMENTS.items():
@@ -163,22 +174,33 @@ def _side(result: Result) -> dict[str, Any]:
 def compare_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None = None,
                   defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
                   lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
-                  workers: int = WORKERS) -> Comparison:
-    """Run the scripts under `paths` against minitcp (with `knobs`) and against the kernel, and compare."""
+                  workers: int = WORKERS, kernel: str = "packetdrill", source: Path = DEFAULT_SOURCE,
+                  build_dir: Path = DEFAULT_BUILD) -> Comparison:
+    """Run the scripts under `paths` against minitcp (with `knobs`) and against the kernel, under real
+    packetdrill (`kernel="packetdrill"`, built from `source` in `build_dir`) or the runner's own
+    kernel target (`kernel="runner"`), and compare them strictly."""
     started = time.monotonic()
     paths = list(paths)
-    common: dict[str, Any] = dict(strict=strict, pattern=pattern, defines=defines, trace=trace,
-                                  lenient_acks=lenient_acks)
+    common: dict[str, Any] = dict(pattern=pattern, defines=defines, trace=trace, lenient_acks=lenient_acks)
     # Both sides run Linux's behaviour: minitcp's FreeBSD-only knobs stay off (sysctls.FREEBSD_ONLY).
-    ours = run_paths(paths, knobs=knobs, linux_only=True, **common)
-    kernel = run_paths(paths, target="kernel", workers=workers, **common)
+    # packetdrill checks every field a line writes: minitcp is held to the same (--strict).
+    ours = run_paths(paths, knobs=knobs, linux_only=True, strict=strict or kernel == "packetdrill", **common)
+    if kernel == "packetdrill":
+        theirs = Report(packetdrill_results(paths, pattern=pattern, source=source, build_dir=build_dir),
+                        target="kernel")
+    else:
+        theirs = run_paths(paths, target="kernel", workers=workers, strict=strict, **common)
     try:
         differences = load_differences()
     except FileNotFoundError:  # an install without the package data: nothing is listed
         differences = None
     rows = []
-    for m, k in zip(ours.results, kernel.results, strict=True):
+    for m, k in zip(ours.results, theirs.results, strict=True):
         entry = differences.find(m.script) if differences is not None else None
-        rows.append(Row(m, k, entry.category if entry else None,
-                        entry is not None and not k.ok and same_failure(entry, k.reason)))
-    return Comparison(rows, ours, kernel, time.monotonic() - started)
+        tolerance = script_tolerance(m.script)
+        # The kernel backs a listed difference when minitcp fails the way the list says and the
+        # kernel fails exactly so (strict agreement).
+        shown = (entry is not None and not m.ok and same_failure(entry, m.reason)
+                 and not k.ok and strictly_agree(m.reason, k.reason, tolerance))
+        rows.append(Row(m, k, entry.category if entry else None, shown, tolerance))
+    return Comparison(rows, ours, theirs, time.monotonic() - started)

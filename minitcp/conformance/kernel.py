@@ -46,7 +46,7 @@ _TUN_F_TSO_ECN = 0x08  # linux/if_tun.h: TSO of segments with CWR, as packetdril
 
 # Linux's TCP_* state numbers (include/net/tcp_states.h) with FreeBSD's names for them; a
 # request socket (TCP_NEW_SYN_RECV) is a SYN-RECEIVED connection to FreeBSD.
-_LINUX_STATES = {
+LINUX_STATES = {
     1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RCVD", 4: "FIN_WAIT_1", 5: "FIN_WAIT_2", 6: "TIME_WAIT",
     7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "SYN_RCVD",
 }
@@ -199,7 +199,7 @@ class KernelTarget:
                 if int(fields[9]) in ours:
                     continue
                 lport, rport = (int(a.rpartition(":")[2], 16) for a in fields[1:3])
-                rows.append((False, lport, rport, _LINUX_STATES[int(fields[3], 16)]))
+                rows.append((False, lport, rport, LINUX_STATES[int(fields[3], 16)]))
         return rows
 
     def tcpdrop(self, state: str) -> bool:
@@ -209,7 +209,7 @@ class KernelTarget:
         assert isinstance(sock, KernelSocket)
         raw = sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, KERNEL_TCP_INFO.size)
         values = kernel_tcp_info(raw)
-        return _LINUX_STATES[values.pop("tcpi_state")], values
+        return LINUX_STATES[values.pop("tcpi_state")], values
 
 
     async def poll(self, entries: list[tuple[TargetSocket, int]], timeout_ms: int) -> list[int]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from .fastopen_cookie import fastopen_cookie
+
 # What google/packetdrill's gtests/net/common/defaults.sh sets ("standard production config
 # values that relate to TCP behavior"), in its order. Failures are ignored, as there (`sysctl -q`
 # with no `set -e`): tcp_fack no longer exists on recent kernels, and a namespace may not switch
@@ -45,6 +47,22 @@ DEFAULT_SYSCTLS: tuple[tuple[str, str], ...] = (
     ("net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4"),
     ("net.ipv4.tcp_syncookies", "1"),
     ("net.mptcp.enabled", "1"),
+)
+
+# The addresses both kernel sides give the kernel and the script's remote host (referee.py,
+# kernel.py): packetdrill's defaults moved into 198.18.0.0/24.
+KERNEL_IP = "198.18.0.1"
+PEER_IP = "198.18.0.2"
+
+# The -D names google/packetdrill's run_all.py gives every IPv4 script (CmdTestIPv4), for the
+# referee's command line and the runner alike: TFO_COOKIE is the cookie the kernel gives the
+# remote host with defaults.sh's key at the addresses above (run_all.py's, 3021b9d889017eeb, is
+# for 192.0.2.1 and 192.168.0.1), CODE the ICMP code of its ICMP scripts.
+RUN_ALL_DEFINES: tuple[tuple[str, str], ...] = (
+    ("TFO_COOKIE", fastopen_cookie(PEER_IP, KERNEL_IP, dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"])),
+    ("CODE", "host_unreachable"),
+    ("CMSG_LEVEL_IP", "SOL_IP"),
+    ("CMSG_TYPE_RECVERR", "IP_RECVERR"),
 )
 
 # Run by defaults.sh after the sysctls: the TUN device's qdisc is pfifo, so no default fq paces

@@ -36,6 +36,7 @@ from .model import (
     SyscallEvent,
     Time,
 )
+from .packetdrill_common import RUN_ALL_DEFINES
 
 DEFAULT_DEFINES = frozenset({"STANDARD"})
 """`#ifdef` names defined unless told otherwise (see docs/conformance.md: STANDARD is the RFC
@@ -67,10 +68,17 @@ def parse_script(text: str, path: str = "<script>", defines: Iterable[str] = DEF
 
     `defines` are names `#ifdef` sees, and `NAME=VALUE` pairs (packetdrill's `-D`): such a
     NAME, written as a word in a packet or a system call, reads as VALUE (packetdrill's lexer).
+    A script that sources gtests/net's defaults.sh also gets run_all.py's names
+    (packetdrill_common.RUN_ALL_DEFINES), as packetdrill does when run_all.py runs it.
     """
     options: dict[str, str] = {}
     events: list[Event] = []
     init = cleanup = None
+    defines = list(defines)
+    if "defaults.sh" in text:
+        # A script of packetdrill's gtests/net: run_all.py's -D names, unless given otherwise.
+        given = {d.partition("=")[0] for d in defines}
+        defines += [f"{name}={value}" for name, value in RUN_ALL_DEFINES if name not in given]
     names = frozenset(d.partition("=")[0] for d in defines)
     values = {d.partition("=")[0]: d.partition("=")[2] for d in defines if "=" in d}
     statements = list(_statements(_strip_comments(text), names))

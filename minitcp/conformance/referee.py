@@ -25,7 +25,12 @@ it (`--send_omit_free`, the IPv4 variant's -D names, loopback up), but:
   shadowed by a private copy holding the host's value: the write lands in the
   copy, and the report notes when the host's value is not the script's.
   tcp_allowed_congestion_control, which a namespace shows but is the host's
-  list, is shadowed too. A script that writes a sysctl outside net.* is not run.
+  list, is shadowed too. A script that writes a sysctl outside net.* is not run;
+- a script of FreeBSD's suite (it names `net.inet.` sysctls, `sockstat` or
+  `tcpdrop`) has FreeBSD's commands done on Linux as the runner's kernel
+  target does them (freebsd_commands.py: its sysctls rewritten, `sockstat`
+  and `tcpdrop` first on its PATH), and its buffer-size
+  getsockopt calls go unchecked, as in the runner (unchecked_buffer_sizes).
 """
 
 from __future__ import annotations
@@ -41,25 +46,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .fastopen_cookie import fastopen_cookie
+from .freebsd_commands import linux_commands, preprocessed, shims
 from .packetdrill_build import Build
-from .packetdrill_common import DEFAULT_SYSCTLS
+from .packetdrill_common import DEFAULT_SYSCTLS, KERNEL_IP, PEER_IP, RUN_ALL_DEFINES
 from .report import Result
 
 WORKERS = 2  # this machine's cores; more would make timing-tight scripts miss their tolerance
 BUDGET = 120.0  # real seconds per script: run_all.py allows 180; the longest here take about 20
 
-LOCAL_IP = "198.18.0.1"
-REMOTE_IP = "198.18.0.2"
+LOCAL_IP = KERNEL_IP
+REMOTE_IP = PEER_IP
 NETMASK = "255.255.255.0"
-# run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above; TFO_COOKIE is the cookie the
-# kernel gives the remote host with defaults.sh's key at these addresses (run_all.py's,
-# 3021b9d889017eeb, is for 192.0.2.1 and 192.168.0.1).
+# run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above and its -D names
+# (packetdrill_common.RUN_ALL_DEFINES: TFO_COOKIE is the cookie for these addresses).
 _FASTOPEN_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
-TFO_COOKIE = fastopen_cookie(REMOTE_IP, LOCAL_IP, _FASTOPEN_KEY)
+TFO_COOKIE = dict(RUN_ALL_DEFINES)["TFO_COOKIE"]
 PACKETDRILL_ARGS = (
     "--send_omit_free", "--ip_version=ipv4", f"--local_ip={LOCAL_IP}", f"--gateway_ip={LOCAL_IP}",
-    f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}", "-D", f"TFO_COOKIE={TFO_COOKIE}",
-    "-D", "CODE=host_unreachable", "-D", "CMSG_LEVEL_IP=SOL_IP", "-D", "CMSG_TYPE_RECVERR=IP_RECVERR",
+    f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}",
+    *(arg for name, value in RUN_ALL_DEFINES for arg in ("-D", f"{name}={value}")),
 )
 
 # Addresses the scripts' own shell commands name (`ip route change 192.0.2.1 via 192.168.0.2 ...`),
@@ -82,6 +87,9 @@ _HOST_SYSCTL = re.compile(r"/proc/sys/(?!net/)\S+"
                           r"|\bsysctl\b[^`\n]*?\b(?:kernel|vm|fs|dev|user|abi|debug)\.\w")
 _LOCATION = re.compile(r"^\S+\.pkt:\d+: ")
 _EXCEPTION = re.compile(r"^[A-Za-z_.]*(?:Error|Exception)\b")
+_BUFFER_SIZE = re.compile(r"getsockopt\((\w+), SOL_SOCKET, SO_(?:RCV|SND)BUF, \[\d+\], \[4\]\)")
+SHIMS = "freebsd-bin"  # the folder of FreeBSD's commands under the working directory
+_FREEBSD = re.compile(r"`[^`]*(?:\bnet\.inet\.|\bsockstat\b|\btcpdrop\b)")
 
 
 def host_writes(text: str) -> list[str]:
@@ -108,6 +116,14 @@ def map_addresses(text: str) -> str:
     return _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
 
 
+def unchecked_buffer_sizes(text: str) -> str:
+    """A FreeBSD script with its `getsockopt(FD, SOL_SOCKET, SO_RCVBUF or SO_SNDBUF, [N], [4])`
+    calls made `SO_TYPE` ones: the runner never compares buffer sizes (the scripts expect
+    FreeBSD's, 65536 then 65700; Linux reports its doubled tcp_rmem), and packetdrill has no
+    way to leave a getsockopt value unchecked. The call stays, at its time, and must succeed."""
+    return _BUFFER_SIZE.sub(r"getsockopt(\1, SOL_SOCKET, SO_TYPE, [SOCK_STREAM], [4])", text)
+
+
 def namespace_setup(writes: Sequence[str]) -> str:
     """The shell run as root in the fresh namespaces before packetdrill starts (see the module doc)."""
     steps = [
@@ -125,9 +141,16 @@ def namespace_setup(writes: Sequence[str]) -> str:
     return "\n".join(steps)
 
 
-def command(build: Build, script: Path, writes: Sequence[str]) -> list[str]:
-    """The argv that runs `script` under packetdrill in fresh namespaces."""
-    run = " ".join(shlex.quote(a) for a in ("env", f"LD_PRELOAD={build.shim}", str(build.packetdrill),
+def freebsd_script(text: str) -> bool:
+    """Whether a script runs FreeBSD's commands (sysctl net.inet.*, sockstat, tcpdrop)."""
+    return _FREEBSD.search(text) is not None
+
+
+def command(build: Build, script: Path, writes: Sequence[str], path_first: Path | None = None) -> list[str]:
+    """The argv that runs `script` under packetdrill in fresh namespaces (`path_first` first on PATH)."""
+    system_path = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    path = [f"PATH={path_first}:{system_path}"] if path_first else []
+    run = " ".join(shlex.quote(a) for a in ("env", f"LD_PRELOAD={build.shim}", *path, str(build.packetdrill),
                                              *PACKETDRILL_ARGS, str(script)))
     return ["unshare", "--net", "--mount", "--propagation", "private", "--",
             "sh", "-c", f"{namespace_setup(writes)}\nexec {run}"]
@@ -156,13 +179,14 @@ def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = B
     if refused:
         return Result(path, name, False, refused, [], 0.0)
     notes = [f"host-wide setting kept: {n}" for n in unfaithful_writes(text)]
-    mapped = map_addresses(text)
+    freebsd = workdir / SHIMS if freebsd_script(text) else None
+    mapped = map_addresses(linux_commands(unchecked_buffer_sizes(preprocessed(text))) if freebsd else text)
     if mapped != text:
         # A copy beside the workspace (gitignored build output), never in the repository.
         script = workdir / "mapped" / name
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(mapped)
-    process = subprocess.Popen(command(build, script, host_writes(text)), cwd=workdir,
+    process = subprocess.Popen(command(build, script, host_writes(text), freebsd), cwd=workdir,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, errors="replace", start_new_session=True)
     try:
@@ -205,6 +229,7 @@ def run_scripts(build: Build, scripts: Sequence[tuple[str, str]], workdir: Path,
     Real time on a shared machine: a script that fails only on a packet's timing is run once
     more, alone, and the second verdict stands (its note keeps the first failure).
     """
+    shims(workdir / SHIMS)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(run_one, build, path, name, workdir, budget) for path, name in scripts]
         results = [f.result() for f in futures]

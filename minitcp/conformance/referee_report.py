@@ -23,6 +23,7 @@ from typing import Any
 
 from . import DEFAULT_DEFINES, find_scripts, run_paths
 from . import _selected as _matches  # the runner's own rule for -k
+from .failure import script_tolerance, strictly_agree
 from .kernel_pool import WORKERS as KERNEL_WORKERS
 from .packetdrill_build import DEFAULT_BUILD, DEFAULT_SOURCE, build_packetdrill
 from .packetdrill_common import prepare_workspace
@@ -41,7 +42,8 @@ class RefereeReport:
 
     def folders(self) -> dict[str, dict[str, int]]:
         """folder -> {"scripts", "kernel" (its passes), and per target (by its TARGET_NAMES name)
-        its passes and "<name> agrees"}."""
+        its passes, "<name> agrees" (the same verdict) and "<name> strict" (strict agreement:
+        failure.py)}."""
         counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for i, k in enumerate(self.kernel):
             row = counts[_folder(k.name)]
@@ -50,6 +52,8 @@ class RefereeReport:
             for target, results in self.targets.items():
                 row[TARGET_NAMES[target]] += results[i].ok
                 row[f"{TARGET_NAMES[target]} agrees"] += results[i].ok == k.ok
+                row[f"{TARGET_NAMES[target]} strict"] += strictly_agree(
+                    k.reason, results[i].reason, script_tolerance(k.script))
         return {folder: dict(row) for folder, row in sorted(counts.items())}
 
     def totals(self) -> dict[str, int]:
@@ -100,7 +104,7 @@ class RefereeReport:
         width = max([len("folder"), *map(len, folders)])
         heads = ["scripts", "kernel"]
         for target in self.targets:
-            heads += [TARGET_NAMES[target], "agree"]
+            heads += [TARGET_NAMES[target], "agree", "strict"]
         widths = [max(len(h), 7) for h in heads]
 
         def line(label: str, values: Sequence[object]) -> str:
@@ -115,18 +119,21 @@ class RefereeReport:
             values: list[object] = [row.get("scripts", 0), row.get("kernel", 0)]
             for target in self.targets:
                 name = TARGET_NAMES[target]
-                values += [row.get(name, 0), row.get(f"{name} agrees", 0)]
+                values += [row.get(name, 0), row.get(f"{name} agrees", 0), row.get(f"{name} strict", 0)]
             out.append(line(folder, values))
         out.append("kernel: real packetdrill against this machine's kernel (CUBIC); agree: the same verdict "
-                   "(both pass, or both fail) as the kernel")
+                   "(both pass, or both fail) as the kernel; strict: both pass, or both fail at the same "
+                   "line with the same segment (flags, seq, ack, length) or call result, within the script's "
+                   "tolerance")
         totals = self.totals()
         scripts = totals.get("scripts", 0)
         for target in self.targets:
             name = TARGET_NAMES[target]
             agreed = totals.get(f"{name} agrees", 0)
             rate = 100.0 * agreed / scripts if scripts else 0.0
+            strict = totals.get(f"{name} strict", 0)
             out.append(f"{name}: {totals.get(name, 0)}/{scripts} passed; the kernel's verdict on "
-                       f"{agreed}/{scripts} ({rate:.1f}%)")
+                       f"{agreed}/{scripts} ({rate:.1f}%); strict agreement on {strict}/{scripts}")
         for target in self.targets:
             name = TARGET_NAMES[target]
             if target == "kernel":
@@ -160,15 +167,8 @@ def referee_paths(paths: Iterable[str], *, targets: Sequence[str] = ("minitcp",)
     `paths` whose name matches `pattern` under it, then under the runner against each of `targets`."""
     started = time.monotonic()
     paths = list(paths)
-    build = build_packetdrill(source, build_dir)
     scripts = [(p, n) for p, n in find_scripts(paths) if _matches(n, pattern)]
-    kernel: list[Result] = []
-    # Each folder given has its own `common/` (set_sysctls.py) and its own workspace.
-    for root in paths:
-        suite = Path(root) if Path(root).is_dir() else Path(root).parent
-        mine = [(p, n) for p, n in find_scripts([root]) if _matches(n, pattern)]
-        workdir = prepare_workspace(build_dir / "workspace", _suite_root(suite))
-        kernel += run_scripts(build, mine, workdir, workers=workers)
+    kernel = packetdrill_results(paths, pattern=pattern, workers=workers, source=source, build_dir=build_dir)
     runs: dict[str, list[Result]] = {}
     for target in targets:
         report = run_paths(paths, pattern=pattern, defines=defines, target=target, workers=kernel_workers)
@@ -176,6 +176,21 @@ def referee_paths(paths: Iterable[str], *, targets: Sequence[str] = ("minitcp",)
         if [r.name for r in report.results] != [n for _, n in scripts]:
             raise RuntimeError(f"the {target} run did not return the scripts in order")
     return RefereeReport(kernel, runs, time.monotonic() - started)
+
+
+def packetdrill_results(paths: Sequence[str], *, pattern: str | None = None, workers: int = WORKERS,
+                        source: Path = DEFAULT_SOURCE, build_dir: Path = DEFAULT_BUILD) -> list[Result]:
+    """Build packetdrill (BuildError when it cannot be) and run the scripts under `paths` whose name
+    matches `pattern` under it against this machine's kernel; results in find_scripts order."""
+    build = build_packetdrill(source, build_dir)
+    kernel: list[Result] = []
+    # Each folder given has its own `common/` (set_sysctls.py) and its own workspace.
+    for root in paths:
+        suite = Path(root) if Path(root).is_dir() else Path(root).parent
+        mine = [(p, n) for p, n in find_scripts([root]) if _matches(n, pattern)]
+        workdir = prepare_workspace(build_dir / "workspace", _suite_root(suite))
+        kernel += run_scripts(build, mine, workdir, workers=workers)
+    return kernel
 
 
 def _suite_root(folder: Path) -> Path:

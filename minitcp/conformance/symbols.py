@@ -72,6 +72,7 @@ LINUX_NAMES: dict[str, int] = {
     "SOL_IP": 0,
     "CMSG_LEVEL_IP": 0,  # packetdrill's IPv4 spelling of SOL_IP in a cmsg
     "CMSG_TYPE_RECVERR": 11,  # IP_RECVERR
+    "IP_RECVERR": 11,  # <linux/in.h>; run_all.py gives CMSG_TYPE_RECVERR as this name
     "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15,
     "IP_PMTUDISC_DONT": 0, "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2, "IP_PMTUDISC_PROBE": 3,
     "SO_REUSEPORT": 15, "SO_MARK": 36, "SO_TIMESTAMPING": 37, "SCM_TIMESTAMPING": 37,
