@@ -1,5 +1,5 @@
 # ruff: noqa: RUF002, RUF003  (the seed questions are quoted in Chinese, full-width punctuation and all)
-"""One test per question of the teaching text in /work/shared/seed (the four-way close, the
+"""One test per question of the teaching text in ../shared/seed (the four-way close, the
 loss of each teardown segment, TIME_WAIT, CLOSE_WAIT, close vs shutdown, delayed ACK).
 
 Each test runs two engines joined by a simulated wire (EnginePair: a is the client

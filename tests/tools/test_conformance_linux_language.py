@@ -21,7 +21,9 @@ from minitcp.conformance.model import (
 from minitcp.conformance.parser import parse_file, parse_script, parse_statement
 from minitcp.conformance.symbols import resolve
 
-LINUX = "/work/shared/conformance/linux-packetdrill"
+from ..helpers.shared import LINUX_SUITE
+
+LINUX = LINUX_SUITE
 needs_linux = pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")
 
 

@@ -21,6 +21,8 @@ from minitcp.wire.ipv4 import PROTO_TCP, ip_int
 from minitcp.wire.segment import SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet
 
+from ..helpers.shared import LINUX_SUITE
+
 ACCEPTED = """\
 `../common/defaults.sh`
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5
@@ -130,7 +132,7 @@ def test_a_relative_blocking_call_ends_relative_to_the_previous_event() -> None:
     assert outcome.ok, outcome.reason
 
 
-LINUX = "/work/shared/conformance/linux-packetdrill"
+LINUX = LINUX_SUITE
 
 
 @pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")

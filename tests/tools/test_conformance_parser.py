@@ -21,7 +21,9 @@ from minitcp.conformance.model import (
 from minitcp.conformance.parser import parse_file, parse_script, parse_statement, parse_time
 from minitcp.conformance.symbols import resolve
 
-SUITE = "/work/shared/conformance/freebsd-tcp-testsuite"
+from ..helpers.shared import FREEBSD_SUITE
+
+SUITE = FREEBSD_SUITE
 
 
 # ---------------------------------------------------------------------- times

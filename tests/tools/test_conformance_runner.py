@@ -18,7 +18,9 @@ from minitcp.conformance.__main__ import main
 from minitcp.conformance.runner import Outcome, Runner
 from minitcp.tcp.knobs import Knobs
 
-SUITE = "/work/shared/conformance/freebsd-tcp-testsuite"
+from ..helpers.shared import FREEBSD_SUITE
+
+SUITE = FREEBSD_SUITE
 needs_suite = pytest.mark.skipif(not os.path.isdir(SUITE), reason=f"the shared test suite is not at {SUITE}")
 
 PASSIVE = """\

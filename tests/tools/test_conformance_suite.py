@@ -18,7 +18,9 @@ import pytest
 from minitcp.conformance import Report, run_paths
 from minitcp.conformance.differences import expect_pattern, load_differences
 
-SUITE = "/work/shared/conformance/freebsd-tcp-testsuite"
+from ..helpers.shared import FREEBSD_SUITE
+
+SUITE = FREEBSD_SUITE
 pytestmark = pytest.mark.skipif(not os.path.isdir(SUITE), reason=f"the shared test suite is not at {SUITE}")
 
 PASS_FLOOR = 124  # of 400 scripts

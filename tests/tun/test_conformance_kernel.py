@@ -23,7 +23,9 @@ from minitcp.conformance.differences import load_differences
 from minitcp.conformance.kernel_pool import kernel_problem
 from minitcp.conformance.signatures import failure_signature, pattern_reason, same_failure
 
-SUITE = "/work/shared/conformance/freebsd-tcp-testsuite"
+from ..helpers.shared import FREEBSD_SUITE
+
+SUITE = FREEBSD_SUITE
 _problem = kernel_problem()
 needs_kernel = pytest.mark.skipif(_problem is not None, reason=f"the kernel target cannot run: {_problem}")
 needs_suite = pytest.mark.skipif(not os.path.isdir(SUITE), reason=f"the shared test suite is not at {SUITE}")

@@ -16,7 +16,9 @@ import pytest
 from minitcp.conformance import run_paths
 from minitcp.conformance.kernel_pool import kernel_problem
 
-LINUX = "/work/shared/conformance/linux-packetdrill"
+from ..helpers.shared import LINUX_SUITE
+
+LINUX = LINUX_SUITE
 _problem = kernel_problem()
 needs_kernel = pytest.mark.skipif(_problem is not None, reason=f"the kernel target cannot run: {_problem}")
 needs_linux = pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")
