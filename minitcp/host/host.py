@@ -165,14 +165,7 @@ class Host:
             seg = parse_tcp_packet(pkt, csum_partial)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
-                joiner = self._gro if gro else None
-                if joiner is None:
-                    self._tcp_input(seg, now)
-                elif not joiner.join(seg):
-                    if joiner.holding:
-                        self._tcp_input(joiner.take(), now)
-                    if not joiner.hold(seg):
-                        self._tcp_input(seg, now)
+                self._through_gro(seg, now, gro)
             return
         self._flush_gro(now)  # what came before this packet is handled before it
         ip = parse_ipv4(pkt)
@@ -247,6 +240,11 @@ class Host:
         if not accept(seg.src, seg.dst):
             return
         self.counters["Ip6InDelivers"] += 1
+        self._through_gro(seg, now, gro)
+
+    def _through_gro(self, seg: Segment, now: float, gro: bool) -> None:
+        """A TCP segment of either family to the engine: joined to the one GRO holds when it
+        continues it, else what GRO held goes first and this one is held or handed on."""
         joiner = self._gro if gro else None
         if joiner is None:
             self._tcp_input(seg, now)
