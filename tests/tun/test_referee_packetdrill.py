@@ -22,10 +22,11 @@ from minitcp.conformance.packetdrill_build import Build, BuildError, build_packe
 from minitcp.conformance.packetdrill_common import prepare_workspace
 from minitcp.conformance.referee import CONGESTION_CONTROL, run_scripts
 
+from ..helpers.shared import LINUX_SUITE, SHARED
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 SOURCE = SHARED / "tools" / "packetdrill"
-SUITE = SHARED / "conformance" / "linux-packetdrill"
+SUITE = Path(LINUX_SUITE)
 BUILD_DIR = REPO / "build" / "packetdrill"
 
 # Quick scripts from different folders on which packetdrill and the runner's kernel target strictly
