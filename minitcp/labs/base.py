@@ -256,6 +256,7 @@ class Result:
     checks: list[Check]
     notes: list[Note]
     error: str | None = None
+    pcap: bytes | None = None  # minitcp's side as a pcapng file, faults marked (LabOptions.pcap)
 
     @property
     def passed(self) -> bool:
@@ -273,6 +274,18 @@ class Result:
             "checks": [dataclasses.asdict(c) for c in self.checks],
             "error": self.error, "verdict": self.verdict,
         }
+
+
+@dataclasses.dataclass
+class LabOptions:
+    """What a learner changes in a lab: `minitcp lab NAME --sysctl ... --fault ... --pcap FILE`."""
+
+    # minitcp's knobs, (name, value) as `--sysctl` checked them: set before the scenario starts,
+    # and kept over the lab's own settings of the same knob (the learner asked for them).
+    sysctls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    faults: list[str] = dataclasses.field(default_factory=list)  # added after the lab's own rules
+    own_faults: bool = True  # False: the lab's own rules are left out (`--no-lab-faults`)
+    pcap: bool = False  # capture minitcp's side into Result.pcap
 
 
 def about(actual: float, expected: float, tol: float) -> bool:

@@ -1,4 +1,8 @@
-"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--json] [--svg FILE] [--lang en|zh]`.
+"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--json] [--svg FILE] [--lang en|zh]`,
+with what a learner changes: `--sysctl NAME=VALUE`, `--fault RULE`, `--no-lab-faults`, `--pcap FILE`.
+
+Every `--sysctl` and `--fault` is checked as the command line is read (argparse types shared
+with `minitcp up`, cli_options.py), so a typo is a usage error before any stack exists.
 
 minitcp/cli.py adds the parser with `add_lab_parser(subparsers)` and calls
 `run_lab_command(args)`; the exit status is 0 only when the lab's verdict is pass.
@@ -8,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from minitcp.cli_options import fault_rule, sysctl_setting
+from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
+from .base import LabOptions
 from .registry import LABS, get
 from .render import render
 from .runner import run_lab
@@ -32,9 +40,35 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     p.add_argument("--lang", choices=("en", "zh"), default="en",
                    help="language of what the learner reads: title, headings, checks, explanation")
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII")
-    p.add_argument("--fault", action="append", metavar="RULE",
-                   help="replace the lab's own fault rules (repeatable; e.g. to see its verdict fail)")
+    p.add_argument("--sysctl", type=sysctl_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="set one of minitcp's knobs by its Linux sysctl name, e.g. "
+                   "net.ipv4.tcp_fin_timeout=5, checked against Linux's range before the lab runs; "
+                   "it holds over the lab's own setting of the same knob (repeatable)")
+    p.add_argument("--fault", type=fault_rule, action="append", default=[], metavar="RULE",
+                   help="a fault rule added after the lab's own, e.g. drop:dir=out,flags=F,nth=1 "
+                   "(repeatable; see minitcp/faults.py)")
+    p.add_argument("--no-lab-faults", action="store_true",
+                   help="leave the lab's own fault rules out (e.g. to see its verdict fail)")
+    p.add_argument("--pcap", type=new_file, metavar="FILE",
+                   help="write minitcp's side of the wire to FILE (pcapng, for `tcpdump -r` or Wireshark), "
+                   "each injected fault marked by a packet comment; FILE must not exist")
     return p
+
+
+def new_file(path: str) -> str:
+    """A path a capture can be created at: nothing there yet, in a directory we may write."""
+    if os.path.lexists(path):
+        raise argparse.ArgumentTypeError(f"{path!r} exists, and a capture never overwrites a file")
+    directory = os.path.dirname(path) or "."
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot create {path!r}: {directory} is not a directory "
+                                         "we may write")
+    return path
+
+
+def lab_options(args: argparse.Namespace) -> LabOptions:
+    return LabOptions(sysctls=list(args.sysctl), faults=[str(rule) for rule in args.fault],
+                      own_faults=not args.no_lab_faults, pcap=args.pcap is not None)
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
@@ -54,9 +88,12 @@ def run_lab_command(args: argparse.Namespace) -> int:
     except KeyError as e:
         print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
         return 2
-    result = run_lab(lab, sim=args.sim, faults=args.fault)
+    result = run_lab(lab, sim=args.sim, options=lab_options(args))
     if args.svg:
         write_svg(args.svg, result.trace)
+    if args.pcap and result.pcap is not None:
+        with create_private(args.pcap) as capture:
+            capture.write(result.pcap)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     else:

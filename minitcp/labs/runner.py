@@ -26,18 +26,20 @@ from typing import TYPE_CHECKING, Any
 import trio
 import trio.testing
 
-from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
 from minitcp.link.memory import memory_link_pair
 from minitcp.netns import enter_private_netns
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.events import StateEvent
+from minitcp.trace.hooks import tee
 from minitcp.trace.recorder import Recorder
 from minitcp.trace.ss import ss_rows
 from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 
-from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, Result, Side
+from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, LabOptions, Result, Side
+from .capture import FaultMarkingCapture
 from .sides import KernelSide, MinitcpSide, kernel_counters
 from .tools import Tool, ToolRun, run_kernel_tool
 
@@ -53,12 +55,31 @@ SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
 class StackCtx(Ctx):
     """The minitcp end, common to both peers."""
 
-    def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None) -> None:
+    def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None,
+                 options: LabOptions | None = None) -> None:
         super().__init__()
         self.m = m
         self._listeners: dict[tuple[str, int], Any] = {}  # (host, port) -> its listening socket
         self.injector = injector
         self.fixed_faults = fixed_faults  # a forced rule set (negative controls): the lab's own are ignored
+        self.options = options or LabOptions()
+        # The learner's rules: the same objects for the whole lab, so their nth= and count= go on
+        # counting when the lab installs its own rules later.
+        self._extra: list[FaultRule] = [parse_rule(r) for r in self.options.faults]
+        self._learner_knobs = {name for name, _ in self.options.sysctls}
+        for name, value in self.options.sysctls:
+            m.knobs.set(name, value)
+            self.note(f"--sysctl on minitcp: {name} = {value}",
+                      f"--sysctl 设置 minitcp 的参数：{name} = {value}")
+        if fixed_faults is not None or not self.options.own_faults or self._extra:
+            self._install([])  # the lab may never call faults(): the learner's rules go in now
+        if self._extra:
+            listed = "; ".join(map(str, self._extra))
+            self.note(f"--fault rules after the lab's own: {listed}",
+                      f"--fault 在实验自己的规则之后加上：{listed}")
+        if not self.options.own_faults:
+            self.note("--no-lab-faults: the lab's own fault rules are left out",
+                      "--no-lab-faults：不用实验自己的故障规则")
         self._before: dict[str, dict[str, int]] = {}
         self.nursery: trio.Nursery | None = None  # the lab's own, for application servers
         self.mark()
@@ -87,11 +108,29 @@ class StackCtx(Ctx):
         return self.m.engine
 
     def faults(self, rules: list[str]) -> None:
-        chosen = self.fixed_faults if self.fixed_faults is not None else rules
-        self.injector.rules = FaultInjector(chosen).rules
-        listed = "; ".join(chosen)
+        chosen = self._install(rules)
+        listed = "; ".join([*chosen, *map(str, self._extra)])
         self.note(f"fault rules on minitcp's link: {listed or 'none'}",
                   f"minitcp 链路上的故障规则：{listed or '无'}")
+
+    def _install(self, rules: list[str]) -> list[str]:
+        """Put the lab's rules (unless forced or left out) and then the learner's on the link."""
+        chosen = self.fixed_faults if self.fixed_faults is not None else rules
+        if not self.options.own_faults:
+            chosen = []
+        # The lab's own first (the first rule that fires decides), then the learner's.
+        self.injector.rules = FaultInjector(chosen).rules + self._extra
+        return chosen
+
+    def _kept(self, host: str, name: str, value: Any) -> bool:
+        """Whether the learner's --sysctl holds `name` on minitcp: the lab's own setting is then skipped."""
+        short = name.removeprefix("net.ipv4.").removeprefix("net.core.")
+        if host != "m" or short not in self._learner_knobs:
+            return False
+        self.note(f"the lab would set {short} = {value} on minitcp; --sysctl keeps "
+                  f"{getattr(self.m.knobs, short)}",
+                  f"实验本会把 minitcp 的 {short} 设为 {value}；--sysctl 保持 {getattr(self.m.knobs, short)}")
+        return True
 
     async def serve(self, app: AppServer, port: int, family: int = socket.AF_INET) -> None:
         assert self.nursery is not None
@@ -111,15 +150,18 @@ class StackCtx(Ctx):
 
 
 class SimCtx(StackCtx):
-    def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+    def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None,
+                 options: LabOptions | None = None) -> None:
         self.p = p
-        super().__init__(m, injector, fixed)
+        super().__init__(m, injector, fixed, options)
         self.sim = True
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
         return {"minitcp": self.m.engine.counters, "peer": self.p.engine.counters}
 
     def set_knob(self, host: str, name: str, value: Any) -> None:
+        if self._kept(host, name, value):
+            return
         (self.m if host == "m" else self.p).knobs.set(name, value)
         if host == "m":
             self.note(f"knob on minitcp: {name} = {value}", f"minitcp 的参数：{name} = {value}")
@@ -173,9 +215,10 @@ def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
 
 
 class KernelCtx(StackCtx):
-    def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+    def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None,
+                 options: LabOptions | None = None) -> None:
         self.samples: dict[tuple[str, str], list[tuple[float, str]]] = {}
-        super().__init__(m, injector, fixed)
+        super().__init__(m, injector, fixed, options)
         self.sim = False
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
@@ -183,6 +226,8 @@ class KernelCtx(StackCtx):
         return {"minitcp": self.m.engine.counters, "peer": kernel_counters()}
 
     def set_knob(self, host: str, name: str, value: Any) -> None:
+        if self._kept(host, name, value):
+            return
         if host == "m":
             self.m.knobs.set(name, value)
             self.note(f"knob on minitcp: {name} = {value}", f"minitcp 的参数：{name} = {value}")
@@ -292,8 +337,9 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
 
 
 def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
-            link: TunLink | None = None, live: bool = False) -> Result:
-    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls).
+            link: TunLink | None = None, live: bool = False, options: LabOptions | None = None) -> Result:
+    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls);
+    `options` are what a learner changes (knobs, added fault rules, a capture: see LabOptions).
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
     sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
@@ -301,11 +347,11 @@ def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev:
     could not) it runs here, on that device. `live` prints the story as the lab tells it.
     """
     if not sim and link is None:
-        return _in_child(lab, faults, dev)
-    return _run(lab, sim, faults, dev, link, live)
+        return _in_child(lab, faults, dev, options)
+    return _run(lab, sim, faults, dev, link, live, options)
 
 
-def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
+def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions | None) -> Result:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a fresh namespace, the lab, the result back through the pipe
@@ -313,7 +359,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev, None, False)
+            result = _run(lab, False, faults, dev, None, False, options)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -348,10 +394,14 @@ def _plain(rec: Recorder) -> Recorder:
     return copy
 
 
-def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool
-         ) -> Result:
+def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool,
+         options: LabOptions | None = None) -> Result:
+    options = options or LabOptions()
     rec = Recorder(HOST, timers=False)
-    on_packet = rec.host(HOST).on_packet if lab.packets else None
+    injector = FaultInjector([], observer=rec.host(HOST))
+    capture = FaultMarkingCapture(injector) if options.pcap else None
+    on_packet = tee(rec.host(HOST).on_packet if lab.packets else None, capture.on_packet if capture else None)
+    report = capture.on_fault if capture else None
     box: dict[str, Any] = {}
 
     async def scenario(ctx: Ctx) -> None:
@@ -363,14 +413,13 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
 
     async def main_sim() -> None:
         la, lb = memory_link_pair()
-        injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(la, injector), M_ADDR, address6=M_ADDR6, observer=rec.host(HOST),
+        m = Stack(FaultyLink(la, injector, report=report), M_ADDR, address6=M_ADDR6, observer=rec.host(HOST),
                   on_packet=on_packet)
         p = Stack(lb, P_ADDR, address6=P_ADDR6, observer=rec.host(PEER_HOST))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
-            ctx = SimCtx(m, p, injector, faults)
+            ctx = SimCtx(m, p, injector, faults, options)
             ctx.rec, ctx.nursery, ctx.live = rec, nursery, live
             box["ctx"] = ctx
             with trio.move_on_after(SIM_LIMIT):
@@ -381,10 +430,9 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         from minitcp.link.tun import TunLink
 
         link = given or TunLink(dev, peer=P_ADDR)
-        injector = FaultInjector([], observer=rec.host(HOST))
-        m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),
+        m = Stack(FaultyLink(link, injector, report=report), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
-        ctx = KernelCtx(m, injector, faults)
+        ctx = KernelCtx(m, injector, faults, options)
         ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
         try:
@@ -414,7 +462,8 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     else:
         states["peer"] = {f"{k[0]} {k[1]}": [(round(t - t0, 3), s) for t, s in v]
                           for k, v in ctx.samples.items()}
-    result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"))
+    result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"),
+                    pcap=capture.pcapng() if capture else None)
     if "tb" in box and os.environ.get("MINITCP_LAB_DEBUG"):
         print(box["tb"])
     return result

@@ -153,7 +153,7 @@ def test_cli_list_and_run(capsys: pytest.CaptureFixture[str], tmp_path: object) 
     assert "== syn-lost: 第一次握手的 SYN 丢失" in out and "结论：通过" in out and "verdict" not in out
     with open(svg) as f:
         assert "<svg" in f.read()
-    no_loss = ("--fault", "drop:dir=out,flags=S,nth=9")
+    no_loss = ("--no-lab-faults",)
     assert run_lab_command(_args("first-fin-lost", "--sim", "--json", *no_loss)) == 1
     assert json.loads(capsys.readouterr().out)["verdict"] == "fail"
     assert run_lab_command(_args("no-such-lab", "--sim")) == 2
