@@ -17,6 +17,7 @@ from minitcp.cli_options import TaskFn, add_up_options, build_stack, offload_wan
 from minitcp.control import add_client_commands
 from minitcp.link.tun import MAX_MTU, MIN_MTU, LinkError, TunLink
 from minitcp.stack import Stack
+from minitcp.sysctl import add_sysctl_command
 from minitcp.trace.pcap import PcapWriter
 
 DEFAULT_DEV = "mtcp0"
@@ -182,6 +183,7 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
     _soak_arguments(soak)
     soak.set_defaults(run=_soak)
     add_client_commands(commands, DEFAULT_DEV)  # `minitcp ss`, `minitcp stat` (minitcp/control.py)
+    add_sysctl_command(commands, DEFAULT_DEV)  # `minitcp sysctl` (minitcp/sysctl.py)
 
     from minitcp.conformance.__main__ import DESCRIPTION as _conformance_description
     from minitcp.conformance.__main__ import add_arguments as _conformance_arguments

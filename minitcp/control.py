@@ -16,6 +16,10 @@ close. Requests:
     stat   {"ok": true, "tcp": {"InSegs": 12, ...} (Linux MIB names), "ip": {"InReceives": ...},
             "icmp": {"InEchos": ...}, "drops": {"not_for_us": 1, ...}}
     knobs  {"ok": true, "knobs": {"tcp_fin_timeout": 60.0, ...}}
+    sysctl {"request": "sysctl", "name": "net.ipv4.tcp_fin_timeout"[, "value": "5"]}: one knob read,
+           or set when "value" is given -> {"ok": true, "key": "net.ipv4.tcp_fin_timeout", "value": "5"},
+           or {"ok": true, "key": ..., "error": "setting key \"net.ipv4...\": Invalid argument"}
+           when sysctl(8) would refuse it (minitcp/sysctl.py)
     info   {"ok": true, "dev": "mtcp0", "addr": "198.18.0.2", "pid": 1234}
 
 Anything else gets {"ok": false, "error": "..."}: an unknown request, a line that is not
@@ -39,6 +43,7 @@ from typing import Any
 import trio
 
 from minitcp.stack import Stack
+from minitcp.sysctl import SysctlError, setting
 from minitcp.tcp.counters import MIB
 from minitcp.trace.ss import ss, ss_rows
 
@@ -125,9 +130,18 @@ def answer(stack: Stack, request: dict[str, Any], dev: str = "") -> dict[str, An
                 "drops": dict(stack.drops)}
     if what == "knobs":
         return {"ok": True, "knobs": stack.knobs.as_dict()}
+    if what == "sysctl":
+        name, value = request.get("name"), request.get("value")
+        if not isinstance(name, str) or not (value is None or isinstance(value, str)):
+            return {"ok": False, "error": "bad request: sysctl takes a string \"name\" and maybe a \"value\""}
+        try:
+            key, shown = setting(stack.knobs, name, value)
+        except SysctlError as e:
+            return {"ok": True, "key": name, "error": str(e)}
+        return {"ok": True, "key": key, "value": shown}
     if what == "info":
         return {"ok": True, "dev": dev, "addr": stack.address, "pid": os.getpid()}
-    return {"ok": False, "error": f"unknown request {what!r} (known: ss, stat, knobs, info)"}
+    return {"ok": False, "error": f"unknown request {what!r} (known: ss, stat, knobs, sysctl, info)"}
 
 
 async def serve_control(stack: Stack, path: str, dev: str = "", *,
@@ -239,8 +253,9 @@ def _depth(line: bytes) -> int:
 # ---------------------------------------------------------------------------- client
 
 
-def request(path: str, what: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:
-    """Ask the stack at `path`; ControlError (one line) if no stack answers."""
+def request(path: str, what: str, timeout: float = CLIENT_TIMEOUT, **fields: Any) -> dict[str, Any]:
+    """Ask the stack at `path` (`fields` go along with the request); ControlError (one line) if no
+    stack answers."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
@@ -254,7 +269,7 @@ def request(path: str, what: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, 
         except OSError as e:
             raise ControlError(f"cannot reach the stack at {path}: {e.strerror or e}") from None
         try:
-            sock.sendall(json.dumps({"request": what}).encode() + b"\n")
+            sock.sendall(json.dumps({"request": what, **fields}).encode() + b"\n")
             data = b""
             while not data.endswith(b"\n"):
                 chunk = sock.recv(65536)
@@ -338,9 +353,14 @@ def _maybe_there(path: str) -> bool:
     return True
 
 
-def run_client(args: argparse.Namespace) -> int:
-    path = args.control or next((p for p in candidate_paths(args.dev) if _maybe_there(p)),
+def stack_path(args: argparse.Namespace) -> str:
+    """The control socket a client command (--dev or --control) talks to."""
+    return args.control or next((p for p in candidate_paths(args.dev) if _maybe_there(p)),
                                 default_path(args.dev))
+
+
+def run_client(args: argparse.Namespace) -> int:
+    path = stack_path(args)
     try:
         reply = request(path, args.command)
     except ControlError as e:

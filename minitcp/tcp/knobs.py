@@ -218,6 +218,12 @@ _NET_CORE = frozenset({"somaxconn", "busy_poll"})  # net.core.*, the rest are ne
 _ROUTE = frozenset({"min_pmtu"})  # net.ipv4.route.*
 
 
+def sysctl_name(name: str) -> str:
+    """The full sysctl name of a knob, as `sysctl -a` prints it: `net.ipv4.tcp_fin_timeout`."""
+    prefix = "net.core." if name in _NET_CORE else "net.ipv4.route." if name in _ROUTE else "net.ipv4."
+    return prefix + name
+
+
 class KnobRangeError(ValueError):
     """A knob value outside its range; the message is sysctl's, with the range beside it."""
 
@@ -225,9 +231,8 @@ class KnobRangeError(ValueError):
         self.name = name
         self.value = value
         shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
-        prefix = "net.core." if name in _NET_CORE else "net.ipv4.route." if name in _ROUTE else "net.ipv4."
         # sysctl -w says `sysctl: setting key "net.ipv4.ip_default_ttl": Invalid argument`.
-        super().__init__(f'setting key "{prefix}{name}": Invalid argument ({allowed}, not {shown})')
+        super().__init__(f'setting key "{sysctl_name(name)}": Invalid argument ({allowed}, not {shown})')
 
 
 def check(name: str, value: Any) -> None:
