@@ -257,6 +257,7 @@ class Result:
     notes: list[Note]
     error: str | None = None
     pcap: bytes | None = None  # minitcp's side as a pcapng file, faults marked (LabOptions.pcap)
+    peer_said: Note | None = None  # who the peer was, when neither a sim stack nor the kernel
 
     @property
     def passed(self) -> bool:

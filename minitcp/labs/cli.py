@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from minitcp.cli_options import fault_rule, sysctl_setting
+from minitcp.cli_options import build_knobs, fault_rule, sysctl_setting
 from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
@@ -23,6 +23,7 @@ from .base import LabOptions
 from .registry import LABS, get
 from .render import render
 from .runner import run_lab
+from .script import run_script_lab
 
 
 def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,7 +34,8 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         "(needs /dev/net/tun and root or user namespaces), or with --sim against a second minitcp "
         "stack in virtual time (no privileges, a few milliseconds). `minitcp lab list` names the labs.",
     )
-    p.add_argument("name", metavar="NAME", help="a lab name, or `list`")
+    p.add_argument("name", metavar="NAME", help="a lab name, `list`, or a packetdrill script FILE.pkt "
+                   "(played against minitcp in virtual time, drawn as a lab)")
     p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--svg", metavar="FILE", help="also write the ladder diagram as SVG")
@@ -83,12 +85,18 @@ def run_lab_command(args: argparse.Namespace) -> int:
                 title = lab.title_zh if args.lang == "zh" else lab.title
                 print(f"{lab.name:{width}}  {title}  — {lab.seed}")
         return 0
-    try:
-        lab = get(args.name)
-    except KeyError as e:
-        print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
-        return 2
-    result = run_lab(lab, sim=args.sim, options=lab_options(args))
+    if args.name.endswith(".pkt"):
+        if not os.path.isfile(args.name):
+            print(f"minitcp lab: no packetdrill script at {args.name}", file=sys.stderr)
+            return 2
+        result = run_script_lab(args.name, build_knobs(args.sysctl))
+    else:
+        try:
+            lab = get(args.name)
+        except KeyError as e:
+            print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
+            return 2
+        result = run_lab(lab, sim=args.sim, options=lab_options(args))
     if args.svg:
         write_svg(args.svg, result.trace)
     if args.pcap and result.pcap is not None:

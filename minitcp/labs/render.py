@@ -66,7 +66,7 @@ def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
     lab = result.lab
     w = ZH if lang == "zh" else EN
     title = lab.title_zh if lang == "zh" else lab.title
-    peer = w.peer_sim if result.sim else w.peer_linux
+    peer = result.peer_said.text(lang) if result.peer_said else w.peer_sim if result.sim else w.peer_linux
     out = [f"== {lab.name}: {title}", f"   {w.seed}{lab.seed}", f"   {peer}"]
     syns = [e for e in result.trace.segments(HOST) if e.flags == "S"]
     if syns:  # who sent the first SYN is the client
