@@ -27,7 +27,7 @@ class FaultMarkingCapture:
     in a child process hands back bytes and the file is written once, by the parent.
     """
 
-    def __init__(self, injector: FaultInjector) -> None:
+    def __init__(self, injector: FaultInjector | None = None) -> None:
         self.injector = injector
         self.records: list[Record] = []
         self._pending: dict[bytes, str] = {}  # incoming packets delayed or held: marked on arrival
@@ -48,7 +48,7 @@ class FaultMarkingCapture:
     def on_fault(self, direction: str, action: str, packet: bytes | memoryview, now: float) -> None:
         """FaultyLink's `report`: called while the injector decides, so its last entry is this fault."""
         data = bytes(packet)
-        rule = self.injector.injected[-1].rule if self.injector.injected else None
+        rule = self.injector.injected[-1].rule if self.injector and self.injector.injected else None
         kind = action.split()[0]
         extra = action[len(kind):]
         comment = f"minitcp fault: {WORDS.get(kind, kind)}{extra} (rule {rule})"

@@ -89,7 +89,11 @@ def run_lab_command(args: argparse.Namespace) -> int:
         if not os.path.isfile(args.name):
             print(f"minitcp lab: no packetdrill script at {args.name}", file=sys.stderr)
             return 2
-        result = run_script_lab(args.name, build_knobs(args.sysctl))
+        if args.fault or args.no_lab_faults:
+            print("minitcp lab: --fault and --no-lab-faults do not apply to a script, which plays the "
+                  "wire itself", file=sys.stderr)
+            return 2
+        result = run_script_lab(args.name, build_knobs(args.sysctl), pcap=args.pcap is not None)
     else:
         try:
             lab = get(args.name)

@@ -22,6 +22,7 @@ from minitcp.tcp.knobs import Knobs
 from minitcp.trace.recorder import Recorder
 
 from .base import HOST, Check, Ctx, Lab, Note, Result
+from .capture import FaultMarkingCapture
 from .runner import _timelines
 
 SCRIPT_PEER = Note("peer: the packetdrill script's remote host, virtual time",
@@ -31,14 +32,18 @@ SCRIPT_PEER = Note("peer: the packetdrill script's remote host, virtual time",
 class RecordedTarget(MinitcpTarget):
     """minitcp as the conformance runner's target, with a recorder watching its stack."""
 
-    def __init__(self, rec: Recorder, knobs: Knobs | None = None) -> None:
+    def __init__(self, rec: Recorder, knobs: Knobs | None = None, capture: FaultMarkingCapture | None = None
+                 ) -> None:
         super().__init__(knobs)
         self.rec = rec
+        self.capture = capture
 
     async def open(self, nursery: trio.Nursery, mtu: int) -> Peer:
         peer = await super().open(nursery, mtu)
         # Before the first packet: the script's clock starts after open() returns.
         self.stack.engine.observer = self.rec.host(HOST)
+        if self.capture is not None:
+            self.stack.on_packet = self.capture.on_packet
         return peer
 
 
@@ -58,15 +63,16 @@ def script_lab(path: str) -> Lab:
                group="packetdrill")
 
 
-def run_script_lab(path: str, knobs: Knobs | None = None) -> Result:
-    """Play the script at `path` against minitcp and judge it as a lab."""
+def run_script_lab(path: str, knobs: Knobs | None = None, *, pcap: bool = False) -> Result:
+    """Play the script at `path` against minitcp and judge it as a lab (`pcap`: capture minitcp's side)."""
     lab = script_lab(path)
     rec = Recorder(HOST, timers=False)
     try:
         script = parse_file(path, DEFAULT_DEFINES)
     except ParseError as e:
         return Result(lab, True, rec, {}, {}, [], [], error=f"parse error: {e}", peer_said=SCRIPT_PEER)
-    target = RecordedTarget(rec, knobs if knobs is not None else Knobs())
+    capture = FaultMarkingCapture() if pcap else None
+    target = RecordedTarget(rec, knobs if knobs is not None else Knobs(), capture)
     outcome = Runner(script, target=target).run()
     t0 = rec.events[0].time if rec.events else 0.0
     counters = {"minitcp": {k: v for k, v in target.stack.engine.counters.items() if v}}
@@ -84,4 +90,4 @@ def run_script_lab(path: str, knobs: Knobs | None = None) -> Result:
         where_zh = f"在第 {at.group(1)} 行" if at else ""
         check = Check(f"the script fails{where}: {reason}", False, f"脚本{where_zh}未通过：{reason}")
     return Result(lab, True, rec, {"minitcp": _timelines(rec, HOST, t0)}, counters, [check], notes,
-                  peer_said=SCRIPT_PEER)
+                  peer_said=SCRIPT_PEER, pcap=capture.pcapng() if capture else None)

@@ -16,6 +16,9 @@ import pytest
 from minitcp.labs.cli import add_lab_parser, run_lab_command
 from minitcp.labs.render import render
 from minitcp.labs.script import run_script_lab
+from minitcp.trace.pcapng import read_pcapng
+from minitcp.wire.segment import ACK, SYN
+from minitcp.wire.tcp import parse_tcp_packet
 
 from ..helpers.shared import LINUX_SUITE
 
@@ -77,6 +80,11 @@ def test_a_script_that_fails_says_at_which_line(tmp_path: Path, capsys: pytest.C
     out = capsys.readouterr().out
     assert "对端：packetdrill 脚本里的远端主机" in out and out.rstrip().endswith("结论：未通过")
     assert run_lab_command(_args(str(tmp_path / "missing.pkt"))) == 2
+    assert run_lab_command(_args(str(script), "--fault", "drop:nth=1")) == 2
+    capture = tmp_path / "wrong.pcapng"
+    assert run_lab_command(_args(str(script), "--pcap", str(capture))) == 1
+    captured = read_pcapng(capture.read_bytes())
+    assert [parse_tcp_packet(r.packet).flags for r in captured] == [SYN, SYN | ACK, ACK]
     script.write_text("this is not packetdrill\n")
     assert run_lab_command(_args(str(script))) == 1
     assert "parse error" in capsys.readouterr().out
