@@ -199,6 +199,10 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
     from minitcp.labs.cli import add_lab_parser, run_lab_command
 
     add_lab_parser(commands).set_defaults(run=run_lab_command)
+
+    from minitcp.shell.cli import add_shell_parser
+
+    add_shell_parser(commands)
     return parser
 
 

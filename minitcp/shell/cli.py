@@ -1,0 +1,121 @@
+"""`minitcp shell [--sim [--step]] [--lang en|zh]`: drive TCP by hand, one socket call at a time.
+
+Without --sim the stack runs on a TUN device in a private network namespace of its
+own (root, or user namespaces), and the peer is the Linux kernel in that namespace,
+driven with Trio's kernel sockets. With --sim the peer is a second minitcp stack on
+an in-memory link, in virtual time: it advances as real time does, or with --step
+only when the learner says `wait` (then everything is deterministic: what a
+command causes is printed before the prompt returns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import trio
+import trio.testing
+
+from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.link.base import Link
+from minitcp.link.memory import memory_link_pair
+from minitcp.stack import Stack
+
+from .console import Console
+from .prompt import Prompt
+from .session import M_ADDR, P_ADDR, LiveObserver, Session
+from .words import messages
+
+PROMPT = "minitcp> "
+
+
+def add_shell_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = commands.add_parser(
+        "shell", help="an interactive prompt: make socket calls on minitcp and its peer, see every packet",
+        description="Start the stack and give a prompt where you call connect, listen, accept, send, recv, "
+        "shutdown, close, dup and setsockopt on minitcp's sockets and, with `peer ...`, on the peer's; set "
+        "knobs (sysctl); drop or delay the next segment; and see each packet and state change as it "
+        "happens. The peer is the Linux kernel in a private network namespace (root or user namespaces, "
+        "/dev/net/tun), or with --sim a second minitcp stack in virtual time. History and tab completion "
+        "as in any readline prompt; `help` lists the commands.",
+    )
+    p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
+    p.add_argument("--step", action="store_true",
+                   help="with --sim: time stands still until `wait SECONDS` (default: it runs as real time)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the help and messages")
+    p.add_argument("--dev", default="mtcpsh0", help="the TUN device, without --sim (default: %(default)s)")
+    p.set_defaults(run=run_shell)
+    return p
+
+
+def run_shell(args: argparse.Namespace) -> int:
+    if args.step and not args.sim:
+        print("minitcp shell: --step needs --sim (the kernel's time cannot be stopped)", file=sys.stderr)
+        return 2
+    console = Console(PROMPT)
+    words = messages(args.lang)
+    if args.sim:
+        clock = trio.testing.MockClock(rate=0.0 if args.step else 1.0)
+        session = Session(console, FaultInjector([]), clock=clock, lang=args.lang)
+        console.say(words.intro_sim + (" " + words.intro_step if args.step else ""))
+        trio.run(_sim, session, clock=clock)
+    else:
+        from minitcp.link.tun import LinkError, TunLink
+        from minitcp.netns import NetnsError, enter_private_netns
+
+        try:
+            enter_private_netns()  # before any thread: a namespace is entered by a single-threaded process
+            link = TunLink(args.dev, peer=P_ADDR)
+        except (NetnsError, LinkError, OSError) as e:
+            print(f"minitcp shell: {e} (--sim needs no privileges)", file=sys.stderr)
+            return 1
+        session = Session(console, FaultInjector([]), clock=None, lang=args.lang)
+        console.say(words.intro_kernel)
+        try:
+            trio.run(_kernel, session, link)
+        finally:
+            link.close()
+    console.say(words.bye)
+    return 0
+
+
+def _stack(session: Session, link: Link, address: str) -> Stack:
+    """minitcp's stack, behind the fault link, printing its packets, faults and states."""
+    return Stack(FaultyLink(link, session.injector, report=session.on_fault), address,
+                 observer=LiveObserver(session, ""), on_packet=session.on_packet)
+
+
+async def _sim(session: Session) -> None:
+    la, lb = memory_link_pair()
+    session.m = _stack(session, la, M_ADDR)
+    session.peer_stack = Stack(lb, P_ADDR, address6="2001:2::1", observer=LiveObserver(session, "peer "))
+    await _serve(session, session.m, session.peer_stack)
+
+
+async def _kernel(session: Session, link: Link) -> None:
+    session.m = _stack(session, link, M_ADDR)
+    await _serve(session, session.m)
+
+
+async def _serve(session: Session, *stacks: Stack) -> None:
+    session.t0 = trio.current_time()
+    prompt = Prompt(session, session.console)
+    async with trio.open_nursery() as nursery:
+        session.nursery = nursery
+        for stack in stacks:
+            nursery.start_soon(stack.run)
+        nursery.start_soon(_interrupts, session)
+        await trio.testing.wait_all_tasks_blocked()  # the stacks are up before the first prompt
+        await trio.to_thread.run_sync(prompt.cmdloop, abandon_on_cancel=True)
+        nursery.cancel_scope.cancel()
+
+
+async def _interrupts(session: Session) -> None:
+    """Ctrl-C reaches Trio's thread, not the prompt's: say how to leave instead of dying mid-line."""
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async for _ in signals:
+            session.say(session.words.interrupt)
+
+
+__all__ = ["add_shell_parser", "run_shell"]
