@@ -20,7 +20,7 @@ from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
 from .base import LabOptions
-from .registry import LABS, get
+from .registry import LABS, get, load_file
 from .render import render
 from .runner import run_lab
 from .script import run_script_lab
@@ -34,8 +34,9 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         "(needs /dev/net/tun and root or user namespaces), or with --sim against a second minitcp "
         "stack in virtual time (no privileges, a few milliseconds). `minitcp lab list` names the labs.",
     )
-    p.add_argument("name", metavar="NAME", help="a lab name, `list`, or a packetdrill script FILE.pkt "
-                   "(played against minitcp in virtual time, drawn as a lab)")
+    p.add_argument("name", metavar="NAME", help="a lab name, `list`, a lab of your own FILE.py (its `LAB`, "
+                   "see docs/labs.md), or a packetdrill script FILE.pkt (played against minitcp in virtual "
+                   "time, drawn as a lab)")
     p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--svg", metavar="FILE", help="also write the ladder diagram as SVG")
@@ -96,8 +97,8 @@ def run_lab_command(args: argparse.Namespace) -> int:
         result = run_script_lab(args.name, build_knobs(args.sysctl), pcap=args.pcap is not None)
     else:
         try:
-            lab = get(args.name)
-        except KeyError as e:
+            lab = load_file(args.name) if args.name.endswith(".py") else get(args.name)
+        except (KeyError, OSError) as e:
             print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
             return 2
         result = run_lab(lab, sim=args.sim, options=lab_options(args))
