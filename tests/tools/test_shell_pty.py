@@ -139,7 +139,11 @@ def test_faults_knobs_options_and_errors(shell: Pty) -> None:
     shell.run("peer listen 80")
     shell.run("connect 80")
     shell.run("peer accept p1")
-    assert "net.ipv4.tcp_retries2 = 15" in shell.run("sysctl net.ipv4.tcp_retries2")
+    # A knob's name completes: `net.ipv4.tcp_retr<TAB>` can only be net.ipv4.tcp_retries2.
+    out = shell.run("sysctl net.ipv4.tcp_retr\t")
+    assert "net.ipv4.tcp_retries2 = 15" in out
+    # History: Ctrl-P (readline's previous-history) brings the last line back.
+    assert "net.ipv4.tcp_retries2 = 15" in shell.run("\x10")
     out = shell.run("sysctl -w net.ipv4.tcp_syn_retries=0")
     assert 'sysctl: setting key "net.ipv4.tcp_syn_retries": Invalid argument' in out
     out = shell.run("drop next out F")
