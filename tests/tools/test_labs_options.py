@@ -101,3 +101,15 @@ def test_tcpdump_reads_the_capture_with_the_dropped_fin(tmp_path: Path, capsys: 
     assert len(fins) == 2  # the dropped one too
     assert any("Flags [S]" in line for line in lines)
     assert "link-type RAW" in shown.stderr
+
+
+def test_a_delayed_incoming_packet_is_marked_when_it_arrives() -> None:
+    rule = "delay:dir=in,flags=F,ms=50"
+    result = run_lab(get("first-fin-lost"), sim=True, options=LabOptions(faults=[rule], pcap=True))
+    assert result.pcap is not None
+    (fin,) = _fins(read_pcapng(result.pcap), "in")
+    assert fin.comment == f"minitcp fault: delayed 50ms (rule {rule})"
+    # It is recorded once, when minitcp got it, 50 ms after the peer sent it.
+    (fault,) = [e for e in result.trace.select("fault") if e.direction == "in"]
+    (seen,) = [s for s in result.trace.segments("minitcp", "in") if "F" in s.flags]
+    assert seen.time - fault.time == pytest.approx(0.050)
