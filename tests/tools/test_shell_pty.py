@@ -144,6 +144,11 @@ def test_faults_knobs_options_and_errors(shell: Pty) -> None:
     assert "net.ipv4.tcp_retries2 = 15" in out
     # History: Ctrl-P (readline's previous-history) brings the last line back.
     assert "net.ipv4.tcp_retries2 = 15" in shell.run("\x10")
+    # A call that blocks gives the prompt back, and its result comes when it returns: here during
+    # the peer's send, before that command's prompt.
+    assert "recv(s1, 100) blocks" in shell.run("recv s1 100")
+    out = shell.run("peer send p2 late")
+    assert "send(p2, b'late') = 4" in out and "recv(s1, 100) = b'late'" in out
     out = shell.run("sysctl -w net.ipv4.tcp_syn_retries=0")
     assert 'sysctl: setting key "net.ipv4.tcp_syn_retries": Invalid argument' in out
     out = shell.run("drop next out F")
