@@ -28,7 +28,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from minitcp.faults import FaultInjector, parse_rule
+from minitcp.faults import FaultInjector, FaultRuleError, parse_rule
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
 from minitcp.sysctl import SysctlError, all_settings, setting
@@ -376,7 +376,10 @@ class Session:
             keys.append(f"ms={float(rest.pop(0)):g}")
         for word in rest:
             keys.append(f"dir={word}" if word in ("in", "out") else f"flags={word}")
-        rule = parse_rule(f"{action}:{','.join(keys)}")  # a FaultRuleError (a ValueError) says what is wrong
+        try:
+            rule = parse_rule(f"{action}:{','.join(keys)}")
+        except FaultRuleError as e:
+            raise ShellError(f"{action} next: {e.problem}") from None
         # Rules that have had their one shot are done with: only live ones stay on the link.
         self.injector.rules = [r for r in self.injector.rules if r.count is None or r.fired < r.count]
         self.injector.rules.append(rule)

@@ -165,6 +165,7 @@ def test_faults_knobs_options_and_errors(shell: Pty) -> None:
     assert "no socket 's9'" in shell.run("recv s9")
     assert "usage: recv SOCKET [N]" in shell.run("recv")
     assert "unknown command 'frobnicate'" in shell.run("frobnicate")
+    assert "drop next: unknown flag 'Q' in flags=Q" in shell.run("drop next Q")
     assert shell.close() == 0
 
 
