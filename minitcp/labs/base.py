@@ -135,6 +135,10 @@ class Ctx:
         """minitcp's TCP engine, for what no socket shows (its SYN cookie secret, its TSval offset)."""
         raise NotImplementedError
 
+    def peer_engine(self) -> TcpEngine | None:
+        """The peer's TCP engine in --sim (the second minitcp stack); None against the kernel."""
+        return None
+
     # --- for stories with applications (the demo), provided by the runner too
     async def serve(self, app: AppServer, port: int, family: int = socket.AF_INET) -> None:
         """Run an application server (echo, HTTP) on minitcp's `port` until the lab ends; with
@@ -273,6 +277,15 @@ class Result:
             "checks": [dataclasses.asdict(c) for c in self.checks],
             "error": self.error, "verdict": self.verdict,
         }
+
+
+async def hang_up(first: Side, second: Side) -> None:
+    """An orderly close in turn, not a simultaneous one: `first` closes, `second` reads the end
+    of the stream (its FIN has arrived) and only then closes. A lab that closed both at once
+    would end in two crossing FINs (CLOSING on both sides), a story of its own."""
+    await first.close()
+    await second.recv(timeout=1.0)
+    await second.close()
 
 
 def about(actual: float, expected: float, tol: float) -> bool:

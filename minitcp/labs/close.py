@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Ctx, Lab, about, ms
+from .base import Ctx, Lab, about, hang_up, ms
 
 
 async def handshake(ctx: Ctx) -> None:
@@ -16,8 +16,7 @@ async def handshake(ctx: Ctx) -> None:
               "the client went CLOSED → SYN_SENT → ESTABLISHED",
               "客户端的状态：CLOSED → SYN_SENT → ESTABLISHED")
     ctx.check(await server.state() == "ESTABLISHED", "the server is ESTABLISHED", "服务端处于 ESTABLISHED")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.3)
 
 
@@ -34,8 +33,7 @@ async def syn_lost(ctx: Ctx) -> None:
                   f"the SYN was retransmitted after the initial RTO, 1 s (took {ms(gap)})",
                   f"过了初始 RTO（1 秒）后重传 SYN（实际 {ms(gap)}）")
     ctx.check(await client.state() == "ESTABLISHED", "the connection opened in the end", "连接最终还是建立了")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.3)
 
 

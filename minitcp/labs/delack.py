@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Ctx, Lab, about, ms
+from .base import Ctx, Lab, about, hang_up, ms
 
 
 async def exchange(ctx: Ctx, client: object, server: object, request: bytes, respond: bool) -> float:
@@ -47,8 +47,7 @@ async def delayed_ack(ctx: Ctx) -> None:
               + (f"（实际 {ms(acks[0].t - t3)}）" if acks else "（没有发送）"))
     ctx.check(ctx.counter("m", "DelayedACKs") == 1, "DelayedACKs +1: one delayed-ACK timer fired",
               "DelayedACKs +1：延迟确认定时器触发了一次")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.1)
 
 
@@ -81,8 +80,7 @@ async def every_second_segment(ctx: Ctx) -> None:
                   f"ACK 在第二个报文到达后立刻发出，没有等定时器（相隔 {ms(acks[0].t - last)}）")
     ctx.check(ctx.counter("m", "DelayedACKs") == 0, "no delayed-ACK timer fired (DelayedACKs +0)",
               "延迟确认定时器没有触发（DelayedACKs +0）")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.1)
 
 

@@ -126,6 +126,9 @@ class SimCtx(StackCtx):
         else:
             self.note(f"knob on the peer: {name} = {value}", f"对端的参数：{name} = {value}")
 
+    def peer_engine(self) -> TcpEngine:
+        return self.p.engine
+
     def inject(self, packet: bytes) -> None:
         self.p.link.send(packet)  # the peer's end of the memory link: the packet reaches minitcp
 
