@@ -135,6 +135,11 @@ class Ctx:
         """minitcp's TCP engine, for what no socket shows (its SYN cookie secret, its TSval offset)."""
         raise NotImplementedError
 
+    async def try_bind(self, host: str, port: int) -> str:
+        """bind() a new socket of `host` to its `port` without SO_REUSEADDR, then close it:
+        "ok", or the error's name ("EADDRINUSE" while a connection or TIME_WAIT holds the port)."""
+        raise NotImplementedError
+
     def peer_engine(self) -> TcpEngine | None:
         """The peer's TCP engine in --sim (the second minitcp stack); None against the kernel."""
         return None

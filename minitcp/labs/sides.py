@@ -96,8 +96,10 @@ class KernelSide:
             self.sock.settimeout(timeout)
             try:
                 return self.sock.recv(n)
-            except TimeoutError:
-                return None
+            except TimeoutError as e:
+                # The socket's own timeout has no errno; a connection that timed out (ETIMEDOUT,
+                # which Python also raises as TimeoutError) has one.
+                return None if e.errno is None else err_name(e)
             except OSError as e:
                 return err_name(e)
         return await trio.to_thread.run_sync(blocking)
