@@ -70,8 +70,7 @@ def accept_syn(conn: Connection, syn: Segment, isn: int | None = None) -> None:
     negotiated options, ECN, the peer's window (Linux tcp_openreq_init and
     tcp_create_openreq_child). A SYN cookie's SYN-ACK and connection are made from it too."""
     if isn is not None:
-        conn.iss = conn.snd_una = conn.snd_nxt = conn.snd_max = conn.snd_sml = conn.recovery.recover = isn
-        conn.sndbuf_seq = (isn + 1) & MASK
+        conn.start_seq(isn)
     conn.irs = syn.seq
     conn.rcv_nxt = conn.rcv_wup = conn.rcv_adv = conn.last_ack_sent = (syn.seq + 1) & MASK
     conn.rwin.init(conn)
