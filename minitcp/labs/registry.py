@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import close, closing, delack, duplicate, expiry, loss, orphans, remedies, synflood, timewait
+from . import close, closing, delack, duplicate, expiry, loss, memory, orphans, remedies, synflood, timewait
 from .base import Lab
 
-MODULES = (close, loss, duplicate, expiry, timewait, remedies, closing, orphans, delack, synflood)
+MODULES = (close, loss, duplicate, expiry, timewait, remedies, memory, closing, orphans, delack, synflood)
 LABS: dict[str, Lab] = {lab.name: lab for module in MODULES for lab in module.LABS}
 
 
