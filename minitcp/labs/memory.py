@@ -15,6 +15,7 @@ from .base import Ctx, Lab, hang_up
 
 N = 100  # connections each server closes first
 SLAB = "tw_sock_TCP"
+CLIENT_PORTS = (41000, 42000)  # the first client port of each round
 
 
 def slab_object_size(name: str) -> int | None:
@@ -30,11 +31,13 @@ def slab_object_size(name: str) -> int | None:
     return None
 
 
-async def _close_first(ctx: Ctx, server_host: str) -> None:
-    """N connections whose server (`server_host`) closes first: N TIME_WAIT entries on it."""
+async def _close_first(ctx: Ctx, server_host: str, first_port: int) -> None:
+    """N connections whose server (`server_host`) closes first: N TIME_WAIT entries on it. The
+    clients' ports are N distinct ones: a random ephemeral port could repeat an earlier four-tuple
+    and take its TIME_WAIT entry over, one entry fewer."""
     client_host = "p" if server_host == "m" else "m"
-    for _ in range(N):
-        client, server = await ctx.open(client_host)
+    for k in range(N):
+        client, server = await ctx.open(client_host, cport=first_port + k)
         await hang_up(server, client)
     await ctx.wait(0.2)
 
@@ -44,7 +47,7 @@ async def time_wait_memory(ctx: Ctx) -> None:
     ctx.mark()
     table = ctx.engine().timewait
     before = table.footprint()
-    await _close_first(ctx, "m")
+    await _close_first(ctx, "m", CLIENT_PORTS[0])
     entries = ctx.timewait("m", {80})
     rows = ctx.minitcp_ss(80)
     ctx.check(entries == N and all(r.state == "TIME-WAIT" for r in rows) and len(rows) == N,
@@ -56,12 +59,13 @@ async def time_wait_memory(ctx: Ctx) -> None:
     each = grown / max(entries, 1)
     ctx.check(80 <= each <= 400,
               f"minitcp's TIME_WAIT table grew by {grown} B: {each:.0f} B per entry (a sys.getsizeof "
-              "walk: an 82-byte record, its key, and its share of the dict and the queue)",
+              "walk: a 50-byte record in an 83-byte bytes object, its key, and its share of the dict and "
+              "the queue)",
               f"minitcp 的 TIME_WAIT 表增长了 {grown} B：每个 {each:.0f} B（sys.getsizeof 逐项统计："
-              "一条 82 字节的记录、它的键，以及它在字典和队列里占的份额）")
+              "一条 50 字节的记录（bytes 对象 83 B）、它的键，以及它在字典和队列里占的份额）")
     peer = ctx.peer_engine()
     peer_before = peer.timewait.footprint() if peer is not None else 0
-    await _close_first(ctx, "p")
+    await _close_first(ctx, "p", CLIENT_PORTS[1])
     theirs = ctx.timewait("p")  # the peer kept none from the first round: it closed second there
     if peer is not None:
         grown = peer.timewait.footprint() - peer_before
