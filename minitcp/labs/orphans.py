@@ -19,11 +19,12 @@ ORPHAN_RETRIES = 2  # close(): given up after (2^3 - 1) x 200 ms = 1.4 s of retr
 RETRIES2 = 4  # shutdown(): given up after (2^5 - 1) x 200 ms = 6.2 s
 FIN_TIMEOUT = 3  # seconds; tcp_fin_timeout is 60 by default
 # Linux turns a retry count into a time (tcp_model_timeout: (2^(n+1) - 1) x 200 ms, counted from
-# the first timeout retransmission, checked when an RTO fires); a tail loss probe (RFC 8985)
-# comes first, so the kernel gives up one backed-off RTO later than the bare count suggests.
-ORPHAN_WINDOW = (1.4, 4.5)
-HELD_WINDOW = (6.2, 8.5)
-GIVE_UP_BY = 10.0
+# the first timeout retransmission) and looks at it only when an RTO fires; a tail loss probe
+# (RFC 8985) comes first, and an RTO above 200 ms (a slow wire) stretches every backoff, so the
+# kernel may give up one backed-off RTO later than the time itself: never earlier.
+ORPHAN_WINDOW = (1.4, 6.2)  # from its limit to the held one's: the orphan is always given up first
+HELD_WINDOW = (6.2, 15.0)
+GIVE_UP_BY = 15.0
 POLL = 0.1
 
 
@@ -134,15 +135,17 @@ LABS = [
         "out the application learns it: recv() fails with ETIMEDOUT. Neither sends RST. Linux "
         "turns each count into a time, as if every RTO were 200 ms and doubled: (2^(n+1) - 1) x "
         "200 ms after the first timeout retransmission (tcp_model_timeout), 1.4 s and 6.2 s here; "
-        "the kernel also sends a tail loss probe first, so it sends a FIN or two more than the count.",
+        "it checks that time only when an RTO fires, so it may give up one backoff later, never "
+        "earlier; the kernel also sends a tail loss probe first, a FIN or two more than the count.",
         "对端结束两个连接，它们的 FIN 全部丢失：一个用 shutdown(SHUT_WR)，一个用 close()。close 之后已没有"
         "进程持有这个 socket，它成了孤儿连接，FIN 重传 tcp_orphan_retries 次（本实验为 2，0 表示 8）后就"
         "被释放，也没有人可以通知。shutdown 之后应用仍持有 socket，适用的是普通数据的上限 tcp_retries2"
         "（本实验为 4，默认 15，约 15 分钟），用完后应用会知道：recv() 失败，得到 ETIMEDOUT。"
         "两者都不发 RST。Linux 把重传次数换算成时间，按 RTO 从 200 ms 起每次翻倍计算：第一次超时重传后"
-        "(2^(n+1) - 1) × 200 ms（tcp_model_timeout），这里分别是 1.4 秒和 6.2 秒；内核还会先发一个尾部丢失"
-        "探测（TLP），所以实际发出的 FIN 比次数多一两个。",
-        "closing", kernel_seconds=10),
+        "(2^(n+1) - 1) × 200 ms（tcp_model_timeout），这里分别是 1.4 秒和 6.2 秒；它只在 RTO 到期时检查"
+        "这个时间，所以可能晚一个退避周期才放弃，但不会提前；内核还会先发一个尾部丢失探测（TLP），"
+        "所以实际发出的 FIN 比次数多一两个。",
+        "closing", kernel_seconds=18),
     Lab("fin-wait-2-lifetime",
         "关闭socket的方法 — close 与 shutdown（FIN_WAIT_2 能等多久：tcp_fin_timeout）",
         "How long FIN_WAIT_2 lasts: after close() versus after shutdown()",

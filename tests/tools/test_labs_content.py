@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import sys
 
 import pytest
@@ -52,7 +53,7 @@ def test_the_fin_of_a_connection_without_data_is_acked_at_the_next_tick() -> Non
     result = sim("close-client-first")
     fin = next(e for e in segments(result, HOST, "out") if "F" in e.flags)
     ack = next(e for e in segments(result, HOST, "in") if e.flags == "." and e.time >= fin.time)
-    assert 0 < ack.time - fin.time <= 0.004 + 1e-9  # one tick (HZ 250), not 40 ms
+    assert 0 < ack.time - fin.time < 0.015  # a tick (4 ms at HZ 250) and the wire's delay, not 40 ms
 
 
 def test_old_duplicate_with_time_wait_is_refused_by_the_window_without_timestamps() -> None:
@@ -116,8 +117,8 @@ def test_orphan_and_held_fins_back_off_until_their_limits() -> None:
     counts = sorted(len(times) for times in fins.values())
     assert counts == [3, 5]  # 1 + tcp_orphan_retries (2), 1 + tcp_retries2 (4)
     held = max(fins.values(), key=len)
-    gaps = [round(b - a, 3) for a, b in itertools.pairwise(held)]
-    assert gaps == [0.2, 0.4, 0.8, 1.6]
+    gaps = [b - a for a, b in itertools.pairwise(held)]
+    assert gaps == pytest.approx([0.2, 0.4, 0.8, 1.6], rel=0.1)  # each RTO twice the last
     gave_up = max(e.time for e in states(result, PEER_HOST) if e.new == "CLOSED")
     assert not [e for e in segments(result, PEER_HOST, "out") if "R" in e.flags and e.time <= gave_up]
 
@@ -152,7 +153,8 @@ def test_the_time_wait_footprint_is_the_sum_of_what_the_table_holds() -> None:
     table.restart(table.get(key), 1.0, 60.0)  # type: ignore[arg-type]
     assert table.footprint() == before + sys.getsizeof(old) + sys.getsizeof(table._queue) - queue
     result = sim("time-wait-memory")
-    assert "180 B per entry" in result.checks[1].what
+    per_entry = re.search(r": (\d+) B per entry", result.checks[1].what)
+    assert per_entry and 83 < int(per_entry.group(1)) < 300  # the record, its key, its slots
 
 
 def test_a_pinned_isn_is_used_once_for_its_four_tuple_only() -> None:
