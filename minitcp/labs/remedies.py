@@ -27,6 +27,13 @@ async def _connect(ctx: Ctx) -> tuple[tuple[Side, Side] | None, str]:
         return None, errno.errorcode.get(e.errno or 0, str(e))
 
 
+def _said(err: str, lang: str = "en") -> str:
+    """connect()'s outcome as a learner reads it: "returned 0", or the errno's name."""
+    if err != "ok":
+        return err
+    return "返回 0" if lang == "zh" else "returned 0"
+
+
 def _peer_fin_seq(ctx: Ctx, port: int) -> int | None:
     """The sequence number of the last FIN the peer sent from its `port`, as minitcp saw it."""
     fins = [e.abs_seq for e in ctx.rec.events if isinstance(e, SegmentEvent) and e.host == HOST
@@ -51,19 +58,19 @@ async def tw_reuse(ctx: Ctx) -> None:
               f"十个连接用掉了端口范围内的全部十个端口；客户端有 {n} 个 TIME_WAIT")
     _, err = await _connect(ctx)
     ctx.check(err == "EADDRNOTAVAIL",
-              f"the 11th connect() at once fails ({err}): tcp_tw_reuse only takes an entry whose "
+              f"the 11th connect() at once fails ({_said(err)}): tcp_tw_reuse only takes an entry whose "
               "last timestamp is older than tcp_tw_reuse_delay (1000 ms)",
-              f"马上发起第 11 次 connect() 失败（{err}）：tcp_tw_reuse 只接管最后一个时间戳已超过 "
-              "tcp_tw_reuse_delay（1000 ms）的 TIME_WAIT")
+              f"马上发起第 11 次 connect() 失败（{_said(err, 'zh')}）："
+              "tcp_tw_reuse 只接管最后一个时间戳已超过 tcp_tw_reuse_delay（1000 ms）的 TIME_WAIT")
     await ctx.wait(REUSE_DELAY + 0.1)
     ctx.mark()
     pair, err = await _connect(ctx)
     port = pair[0].port if pair else 0
     ctx.check(pair is not None and port in used and ctx.counter("p", "TWRecycled") == 1,
-              f"1100 ms later it succeeds ({err}) on port {port}, one of the ten: the new connection "
+              f"1100 ms later it succeeds ({_said(err)}) on port {port}, one of the ten: the new connection "
               "took that TIME_WAIT over (TWRecycled +1)",
-              f"1100 ms 后再试就成功了（{err}），用的是十个端口之一 {port}：新连接接管了那个 TIME_WAIT"
-              "（TWRecycled +1）")
+              f"1100 ms 后再试就成功了（{_said(err, 'zh')}），用的是十个端口之一 {port}："
+              "新连接接管了那个 TIME_WAIT（TWRecycled +1）")
     syn = [e for e in ctx.rec.events[ctx.first:] if isinstance(e, SegmentEvent) and e.host == HOST
            and e.direction == "in" and e.flags == "S"]
     old_fin = _peer_fin_seq(ctx, port)
@@ -101,8 +108,8 @@ async def linger_zero(ctx: Ctx) -> None:
     pair, err = await _connect(ctx)
     port = pair[0].port if pair else 0
     ctx.check(pair is not None and PORTS[0] <= port <= PORTS[1],
-              f"the 11th connect() succeeds at once ({err}), on port {port} of the ten-port range",
-              f"第 11 次 connect() 立即成功（{err}），用的是这十个端口之一 {port}")
+              f"the 11th connect() succeeds at once ({_said(err)}), on port {port} of the ten-port range",
+              f"第 11 次 connect() 立即成功（{_said(err, 'zh')}），用的是这十个端口之一 {port}")
     resets = sum(1 for r in reads if r == "ECONNRESET")
     ctx.check(resets == 10,
               f"the price: the server read ECONNRESET, not an orderly end of stream ({resets} times), "
