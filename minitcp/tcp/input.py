@@ -593,9 +593,12 @@ def send_dupack(conn: Connection, seg: Segment, skipped: str = "TCPACKSkippedSeq
             eng.counters[skipped] += 1
             return
         conn.last_oow_ack = eng.now
-    else:
-        # Linux tcp_send_dupack: an old segment with data (or FIN) is reported in a D-SACK
-        # block, clipped to rcv_nxt (RFC 2883 section 4).
+    elif seq_lt(seg.seq, conn.rcv_nxt):
+        # Linux tcp_send_dupack: an old segment with data (or FIN) means our ACK was lost
+        # (DelayedACKLost, quick-ACK mode), and is reported in a D-SACK block, clipped to
+        # rcv_nxt (RFC 2883 section 4).
+        eng.counters["DelayedACKLost"] += 1
+        output.enter_quickack(conn)
         dsack_old(conn, seg.seq, (seg.seq + seg.seg_len) & MASK)
     output.send_ack(conn)
 
