@@ -8,8 +8,8 @@ bind() (Linux inet_csk_get_port): a port is taken while another socket is
 bound to it, unless both set SO_REUSEADDR and neither listens; TIME_WAIT
 entries on the port also block it unless the new socket sets SO_REUSEADDR.
 connect() (Linux __inet_hash_connect): an ephemeral port is usable for a
-destination when no connection or TIME_WAIT entry holds that four-tuple;
-when none is left, EADDRNOTAVAIL.
+destination when no connection or TIME_WAIT entry holds that four-tuple (or
+tcp_tw_reuse lets the entry go); when none is left, EADDRNOTAVAIL.
 """
 
 from __future__ import annotations
@@ -80,14 +80,15 @@ class PortTable:
                 del self.bound[port]
                 self._connect_only.discard(port)
 
-    def connect_port(self, ep: PortUser, laddr: int, raddr: int, rport: int) -> int:
-        """An ephemeral port whose four-tuple to (raddr, rport) is free, claimed for `ep`."""
+    def connect_port(self, ep: PortUser, laddr: int, raddr: int, rport: int, now: float) -> int:
+        """An ephemeral port whose four-tuple to (raddr, rport) is free, or held by a TIME_WAIT
+        entry tcp_tw_reuse lets go (the engine takes it over at connect), claimed for `ep`."""
         engine = self.engine
 
         def usable(p: int) -> bool:
             if p in self.bound and p not in self._connect_only:
                 return False
-            return not engine.in_use(laddr, p, raddr, rport)
+            return not engine.connect_blocked(laddr, p, raddr, rport, now)
 
         port = self._free_port(usable)
         if port not in self.bound:

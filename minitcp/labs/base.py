@@ -81,6 +81,7 @@ class Side(Protocol):
     async def recv(self, n: int = 65536, timeout: float = 1.0) -> bytes | str | None: ...
     async def close(self) -> None: ...
     async def shutdown(self) -> None: ...  # SHUT_WR
+    async def abort(self) -> None: ...  # close() with SO_LINGER {1, 0}: RST, no TIME_WAIT
     def dup(self) -> Side: ...
     async def state(self) -> str: ...  # "ESTABLISHED", "TIME_WAIT", ... or "CLOSED"
     async def timer(self) -> tuple[str, float] | None: ...  # (kind, seconds left), as `ss -o` shows
@@ -134,6 +135,15 @@ class Ctx:
     def engine(self) -> TcpEngine:
         """minitcp's TCP engine, for what no socket shows (its SYN cookie secret, its TSval offset)."""
         raise NotImplementedError
+
+    async def try_bind(self, host: str, port: int) -> str:
+        """bind() a new socket of `host` to its `port` without SO_REUSEADDR, then close it:
+        "ok", or the error's name ("EADDRINUSE" while a connection or TIME_WAIT holds the port)."""
+        raise NotImplementedError
+
+    def peer_engine(self) -> TcpEngine | None:
+        """The peer's TCP engine in --sim (the second minitcp stack); None against the kernel."""
+        return None
 
     # --- for stories with applications (the demo), provided by the runner too
     async def serve(self, app: AppServer, port: int, family: int = socket.AF_INET) -> None:
@@ -287,6 +297,15 @@ class LabOptions:
     faults: list[str] = dataclasses.field(default_factory=list)  # added after the lab's own rules
     own_faults: bool = True  # False: the lab's own rules are left out (`--no-lab-faults`)
     pcap: bool = False  # capture minitcp's side into Result.pcap
+
+
+async def hang_up(first: Side, second: Side) -> None:
+    """An orderly close in turn, not a simultaneous one: `first` closes, `second` reads the end
+    of the stream (its FIN has arrived) and only then closes. A lab that closed both at once
+    would end in two crossing FINs (CLOSING on both sides), a story of its own."""
+    await first.close()
+    await second.recv(timeout=1.0)
+    await second.close()
 
 
 def about(actual: float, expected: float, tol: float) -> bool:

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from .base import Ctx, Lab, about, ms
+from .base import Ctx, Lab, about, hang_up, ms
+
+# A kernel tick is 1 to 10 ms (HZ 1000 to 100); with the TUN device's latency on a busy machine
+# the ACK may come later than that, but well before the 40 ms a delayed ACK would wait.
+TICK = 0.030
 
 
 async def handshake(ctx: Ctx) -> None:
@@ -16,8 +20,7 @@ async def handshake(ctx: Ctx) -> None:
               "the client went CLOSED → SYN_SENT → ESTABLISHED",
               "客户端的状态：CLOSED → SYN_SENT → ESTABLISHED")
     ctx.check(await server.state() == "ESTABLISHED", "the server is ESTABLISHED", "服务端处于 ESTABLISHED")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.3)
 
 
@@ -34,8 +37,7 @@ async def syn_lost(ctx: Ctx) -> None:
                   f"the SYN was retransmitted after the initial RTO, 1 s (took {ms(gap)})",
                   f"过了初始 RTO（1 秒）后重传 SYN（实际 {ms(gap)}）")
     ctx.check(await client.state() == "ESTABLISHED", "the connection opened in the end", "连接最终还是建立了")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.3)
 
 
@@ -47,6 +49,15 @@ async def close_client_first(ctx: Ctx) -> None:
     ctx.check(await server.recv(timeout=1.0) == b"", "the server application reads end-of-stream (0 bytes)",
               "服务端应用读到数据流结束（0 字节）")
     await ctx.wait(0.1)
+    fin, ack = ctx.segs("m", "F"), ctx.segs("p", exact=".")
+    took = ms(ack[0].t - fin[0].t) if fin and ack else "none"
+    # Linux tcp_send_delayed_ack: a connection that has received no data has ato 0, so the ACK
+    # of a bare FIN is timed for the next tick (jiffies + 0), not 40 ms later.
+    ctx.check(bool(fin and ack) and ack[0].t - fin[0].t < TICK,
+              f"the server's kernel ACKed the FIN by itself at the next tick ({took}), not after a 40 ms "
+              "delayed-ACK wait: no data came, so its ACK timeout (ato) is still 0",
+              f"服务端内核在下一个时钟节拍就自动确认了 FIN（{took}），没有等 40 ms 的延迟确认："
+              "没有收到过数据，ACK 超时（ato）仍为 0")
     ctx.check(await client.state() == "FIN_WAIT_2" and await server.state() == "CLOSE_WAIT",
               "half closed: the client in FIN_WAIT_2, the server in CLOSE_WAIT",
               "半关闭：客户端处于 FIN_WAIT_2，服务端处于 CLOSE_WAIT")
@@ -130,12 +141,13 @@ LABS = [
     Lab("close-client-first", "TCP 四次挥手过程是怎样的？ / 为什么挥手需要四次？",
         "Four-way close: the client closes first",
         "四次挥手：客户端先关闭", close_client_first,
-        "The client's FIN says only 'I send no more'. The server's kernel ACKs it at once by itself "
-        "(CLOSE_WAIT); the server's FIN comes later, when the application calls close(). ACK and FIN "
+        "The client's FIN says only 'I send no more'. The server's kernel ACKs it by itself within a "
+        "tick (no data came, so its delayed-ACK timeout is 0) and is in CLOSE_WAIT; the server's FIN "
+        "comes later, when the application calls close(). ACK and FIN "
         "are sent at different moments by different parties: four segments. Whoever closes first "
         "(here the client) goes FIN_WAIT_1 → FIN_WAIT_2 → TIME_WAIT.",
         "第一次挥手：客户端发 FIN（FIN_WAIT_1），只表示不再发送数据但还能接收；第二次挥手：服务端内核自动回 "
-        "ACK（CLOSE_WAIT），"
+        "ACK（CLOSE_WAIT；没收到过数据的连接 ato 为 0，一个时钟节拍内就回），"
         "客户端进入 FIN_WAIT_2；第三次挥手：服务端应用调用 close 才发 FIN（LAST_ACK）；第四次挥手：客户端回 "
         "ACK，进入 TIME_WAIT。"
         "服务端的 ACK 和 FIN 一般分开发送，所以需要四次挥手。",

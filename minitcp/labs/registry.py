@@ -6,10 +6,10 @@ import importlib.util
 import os
 import sys
 
-from . import close, closing, delack, loss, synflood, timewait
+from . import close, closing, delack, duplicate, expiry, loss, memory, orphans, remedies, synflood, timewait
 from .base import Lab
 
-MODULES = (close, loss, timewait, closing, delack, synflood)
+MODULES = (close, loss, duplicate, expiry, timewait, remedies, memory, closing, orphans, delack, synflood)
 LABS: dict[str, Lab] = {lab.name: lab for module in MODULES for lab in module.LABS}
 
 

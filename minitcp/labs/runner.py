@@ -40,7 +40,7 @@ from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 
 from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, LabOptions, Result, Side
 from .capture import FaultMarkingCapture
-from .sides import KernelSide, MinitcpSide, kernel_counters
+from .sides import KernelSide, MinitcpSide, err_name, kernel_counters
 from .tools import Tool, ToolRun, run_kernel_tool
 
 if TYPE_CHECKING:
@@ -168,6 +168,12 @@ class SimCtx(StackCtx):
         else:
             self.note(f"knob on the peer: {name} = {value}", f"对端的参数：{name} = {value}")
 
+    def peer_engine(self) -> TcpEngine:
+        return self.p.engine
+
+    async def try_bind(self, host: str, port: int) -> str:
+        return _stack_bind(self.m if host == "m" else self.p, port)
+
     def inject(self, packet: bytes) -> None:
         self.p.link.send(packet)  # the peer's end of the memory link: the packet reaches minitcp
 
@@ -206,6 +212,18 @@ class SimCtx(StackCtx):
         return _stack_ss(self.p, f"{P_ADDR}:{cport}")
 
 
+def _stack_bind(stack: Stack, port: int) -> str:
+    """bind() a new minitcp socket to `port` (no SO_REUSEADDR) and close it: "ok" or the errno's name."""
+    sock = Socket(stack)
+    try:
+        sock.bind((stack.address, port))
+    except OSError as e:
+        return err_name(e)
+    finally:
+        sock.close()
+    return "ok"
+
+
 def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
     """A minitcp stack's `ss -tano` rows for one local address, listeners left out."""
     # The timers' "time left" counts down to now, not to the engine's last packet or timer.
@@ -239,6 +257,16 @@ class KernelCtx(StackCtx):
             f.write(str(value))
         self.note(f"sysctl -w {key}={value} (in the private namespace)",
                   f"sysctl -w {key}={value}（在私有网络命名空间内）")
+
+    async def try_bind(self, host: str, port: int) -> str:
+        if host == "m":
+            return _stack_bind(self.m, port)
+        with socket.socket() as k:
+            try:
+                k.bind((P_ADDR, port))
+            except OSError as e:
+                return err_name(e)
+        return "ok"
 
     def inject(self, packet: bytes) -> None:
         # A raw socket with the IP header included (IPPROTO_RAW): the kernel sends the packet as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 
 import trio
 
@@ -11,6 +12,8 @@ from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.ss_parse import ss_sockets, ss_timer
+
+LINGER_0 = struct.pack("ii", 1, 0)  # SO_LINGER {l_onoff 1, l_linger 0}: close() resets
 
 
 def err_name(e: OSError) -> str:
@@ -44,6 +47,10 @@ class MinitcpSide:
 
     async def shutdown(self) -> None:
         self.sock.shutdown(socket.SHUT_WR)
+
+    async def abort(self) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
+        self.sock.close()
 
     def dup(self) -> MinitcpSide:
         return MinitcpSide(self.stack, self.sock.dup(), self.host)
@@ -96,8 +103,10 @@ class KernelSide:
             self.sock.settimeout(timeout)
             try:
                 return self.sock.recv(n)
-            except TimeoutError:
-                return None
+            except TimeoutError as e:
+                # The socket's own timeout has no errno; a connection that timed out (ETIMEDOUT,
+                # which Python also raises as TimeoutError) has one.
+                return None if e.errno is None else err_name(e)
             except OSError as e:
                 return err_name(e)
         return await trio.to_thread.run_sync(blocking)
@@ -107,6 +116,10 @@ class KernelSide:
 
     async def shutdown(self) -> None:
         self.sock.shutdown(socket.SHUT_WR)
+
+    async def abort(self) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
+        self.sock.close()
 
     def dup(self) -> KernelSide:
         return KernelSide(self.sock.dup(), self.host)

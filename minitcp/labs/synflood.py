@@ -10,7 +10,7 @@ from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab
+from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, hang_up
 
 QUEUE = 4  # tcp_max_syn_backlog for the lab: a SYN queue of four, full after four spoofed SYNs
 FLOOD = 8  # spoofed SYNs: four fill the queue, four more get cookies
@@ -29,8 +29,7 @@ async def syn_flood(ctx: Ctx) -> None:
     ctx.faults([])
     ctx.set_knob("m", "tcp_max_syn_backlog", QUEUE)
     client, server = await ctx.open("p")  # before the flood: the listener is up, a client got in
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.2)
     ctx.mark()
     for k in range(FLOOD):
@@ -90,8 +89,7 @@ async def syn_flood(ctx: Ctx) -> None:
     ctx.check(not ctx.counter("m", "ListenDrops") and not ctx.counter("m", "SyncookiesFailed"),
               "no SYN was dropped and no cookie failed (ListenDrops, SyncookiesFailed unchanged)",
               "没有丢弃任何 SYN，也没有校验失败的 cookie（ListenDrops、SyncookiesFailed 不变）")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.1)
 
 

@@ -5,50 +5,9 @@ from __future__ import annotations
 
 import errno
 
-from minitcp.trace.events import FaultEvent
-
-from .base import HOST, Ctx, Lab
+from .base import Ctx, Lab, hang_up
 
 PORTS = (40000, 40009)  # a tiny ip_local_port_range: ten ports run out in no time
-
-
-async def old_duplicate(ctx: Ctx) -> None:
-    # minitcp is the server and closes first, so it is the one holding TIME_WAIT.
-    client, server = await ctx.open("p")
-    ctx.faults(["dup:dir=out,flags=P,nth=1,ms=2000"])  # the network keeps a copy of the data for 2 s
-    await server.send(b"OLD-DATA")
-    ctx.check(await client.recv(timeout=1.0) == b"OLD-DATA", "the old connection delivered OLD-DATA once",
-              "旧连接把 OLD-DATA 送达了一次")
-    await server.close()
-    await client.recv(timeout=1.0)
-    await client.close()
-    await ctx.wait(0.2)
-    ctx.check(await server.state() == "TIME_WAIT", "the server closed first and sits in TIME_WAIT",
-              "服务端先关闭，停在 TIME_WAIT")
-    ctx.mark()
-    client2, server2 = await ctx.open("p", cport=client.port)  # the same four-tuple again
-    ctx.check(await server2.state() == "ESTABLISHED",
-              "a new SYN on the same four-tuple took the TIME_WAIT "
-              "entry over (its sequence number was newer)",
-              "相同四元组上的新 SYN 接管了这个 TIME_WAIT（它的序列号更大）")
-    await server2.send(b"new data")
-    first = await client2.recv(timeout=1.0)
-    await ctx.wait(2.5)  # the stale copy arrives meanwhile
-    later = await client2.recv(timeout=0.2)
-    dups = [e for e in ctx.rec.events
-            if isinstance(e, FaultEvent) and e.host == HOST and e.action.startswith("dup")]
-    ctx.check(len(dups) == 1,
-              "the network duplicated OLD-DATA and delivered the copy 2 s late, into the new connection",
-              "网络复制了一份 OLD-DATA，晚 2 秒把副本送进了新连接")
-    ctx.check(first == b"new data" and later is None,
-              f"the new connection received only its own data (got {first!r}, then {later!r})",
-              f"新连接只收到了自己的数据（先收到 {first!r}，然后是 {later!r}）")
-    ctx.check(bool(ctx.segs("p", exact=".", since=1.0)),
-              "the stale copy fell outside the new connection's window: the peer dropped it and sent an ACK",
-              "迟到的旧报文落在新连接的接收窗口之外：对端丢弃了它，回了一个 ACK")
-    await client2.close()
-    await server2.close()
-    await ctx.wait(0.2)
 
 
 async def last_ack_without_time_wait(ctx: Ctx) -> None:
@@ -123,28 +82,11 @@ async def server_time_wait(ctx: Ctx) -> None:
     ctx.check(await server.state() == "ESTABLISHED",
               "and yet a new client connects at once: port 80 is not used up, each entry costs only memory",
               "新客户端照样立即连上：80 端口没有被占满，每个 TIME_WAIT 只占用内存")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.1)
 
 
 LABS = [
-    Lab("time-wait-old-duplicate",
-        "为什么需要 TIME_WAIT 状态？ — 防止历史连接中的数据，"
-        "被后面相同四元组的连接错误的接收",
-        "TIME_WAIT keeps old segments out of a new connection", "TIME_WAIT 让旧报文进不了新连接",
-        old_duplicate,
-        "The network keeps a copy of the server's OLD-DATA for 2 s. The server closed first and "
-        "is in TIME_WAIT when the same client port connects again; it lets the new SYN in only "
-        "because the new sequence numbers are beyond the old ones. When the stale copy arrives "
-        "it is outside the new connection's window: dropped, never delivered. Without this rule "
-        "(and TIME_WAIT's 2 MSL of quiet) a stale segment whose numbers happened to fall in the "
-        "new window would be taken as new data.",
-        "网络把服务端的 OLD-DATA 复制了一份，2 秒后才送达。服务端先关闭，处于 TIME_WAIT；同一客户端端口又来连"
-        "接，"
-        "只有新 SYN 的序列号比旧连接大才被接受。迟到的旧报文落在新连接的接收窗口之外，被丢弃。"
-        "这就是 TIME_WAIT 的第一个作用：防止历史连接中的数据，被后面相同四元组的连接错误的接收。",
-        "timewait", kernel_seconds=6),
     Lab("time-wait-last-ack",
         "为什么需要 TIME_WAIT 状态？ — 保证「被动关闭连接」的一方，"
         "能被正确的关闭",

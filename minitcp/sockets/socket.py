@@ -279,7 +279,7 @@ class Socket:
         if ep.lport and stack.engine.in_use(laddr, ep.lport, raddr, port):
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if not ep.lport:
-            ep.lport = stack.ports.connect_port(ep, laddr, raddr, port)
+            ep.lport = stack.ports.connect_port(ep, laddr, raddr, port, stack.now())
             ep.autobound = True
         ep.laddr = laddr
         conn = stack.engine.connect(laddr, ep.lport, raddr, port, stack.now(),

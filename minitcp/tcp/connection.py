@@ -276,6 +276,12 @@ class Connection:
         self.count_in(syn)
         tcp_in.passive_open(self, syn, isn)
 
+    def start_seq(self, isn: int) -> None:
+        """Our sequence space starts at `isn` instead of the generator's (a TIME_WAIT takeover:
+        Linux tcp_timewait_state_process and tcp_twsk_unique), before anything was sent."""
+        self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_sml = self.recovery.recover = isn
+        self.sndbuf_seq = (isn + 1) & MASK
+
     def open(self) -> None:
         """Active open: send our SYN (see `usercalls.open_active`)."""
         usercalls.open_active(self)

@@ -30,7 +30,7 @@ from ..wire.segment import RST, Segment
 from . import output
 from .connection import Connection, conn_key
 from .counters import Counters
-from .family import ANY6, IPV4_TCP_HEADERS, any_address, is_v6
+from .family import ANY6, IPV4_TCP_HEADERS, any_address, is_loopback, is_v6
 from .icmp_errors import drops_request, icmp_errno, icmpv6_error, is_packet_too_big
 from .isn import IsnGenerator
 from .knobs import Knobs
@@ -222,9 +222,15 @@ class TcpEngine:
         tw = self.timewait.get(key)
         if key in self.conns:
             raise ValueError("four-tuple already in use")
-        if tw is not None:
-            self.timewait.remove(tw)  # the socket layer decided the pair may be reused
         conn = self.new_connection(laddr, lport, raddr, rport)
+        if tw is not None:
+            # The socket layer decided the pair may be reused (tcp_tw_reuse, tw_reusable): Linux
+            # tcp_twsk_unique starts the new incarnation above the old one's sequence space and
+            # keeps its timestamp for PAWS; __inet_check_established counts TWRecycled.
+            self.timewait.remove(tw)
+            conn.start_seq(tw.reuse_isn())
+            conn.ts_recent = tw.ts_recent
+            self.counters["TWRecycled"] += 1
         for name, value in options.items():
             conn.apply_option(name, value, now)
         conn.open()
@@ -328,6 +334,24 @@ class TcpEngine:
         """Whether the four-tuple belongs to a connection or a TIME_WAIT entry."""
         key = conn_key(laddr, lport, raddr, rport)
         return key in self.conns or key in self.timewait
+
+    def connect_blocked(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> bool:
+        """Whether connect() must pass this four-tuple by: a connection holds it, or a TIME_WAIT
+        entry that tcp_tw_reuse does not let go (Linux __inet_check_established)."""
+        key = conn_key(laddr, lport, raddr, rport)
+        if key in self.conns:
+            return True
+        tw = self.timewait.get(key)
+        return tw is not None and not self.tw_reusable(tw, now)
+
+    def tw_reusable(self, tw: TimeWait, now: float) -> bool:
+        """Linux tcp_twsk_unique for an ephemeral port: with tcp_tw_reuse 1 (2: only when either
+        address is a loopback one), a pair whose timestamps were on and whose last one is older
+        than tcp_tw_reuse_delay; timestamps let PAWS tell the incarnations' segments apart."""
+        reuse = self.knobs.tcp_tw_reuse
+        if reuse == 2 and not (is_loopback(tw.laddr) or is_loopback(tw.raddr)):
+            reuse = 0
+        return bool(reuse) and tw.ts_ok and now > tw.ts_stamp + self.knobs.tcp_tw_reuse_delay
 
     def timewait_entries(self) -> list[TimeWait]:
         return list(self.timewait.entries.values())

@@ -34,6 +34,14 @@ def is_v6(addr: int) -> bool:
     return addr > IPV4_MAX
 
 
+def is_loopback(addr: int) -> bool:
+    """127.0.0.0/8, or 127/8 v4-mapped (Linux ipv4_is_loopback, ipv6_addr_v4mapped_loopback, as
+    tcp_twsk_unique asks). IPv6's ::1 cannot occur: as an integer it would read as IPv4."""
+    if addr <= IPV4_MAX:
+        return addr >> 24 == 127
+    return addr >> 24 == 0xFFFF7F
+
+
 def ip_tcp_headers(addr: int) -> int:
     """The IP and TCP header bytes, without options, of a segment from or to `addr`."""
     return IPV6_TCP_HEADERS if addr > IPV4_MAX else IPV4_TCP_HEADERS

@@ -70,8 +70,7 @@ def accept_syn(conn: Connection, syn: Segment, isn: int | None = None) -> None:
     negotiated options, ECN, the peer's window (Linux tcp_openreq_init and
     tcp_create_openreq_child). A SYN cookie's SYN-ACK and connection are made from it too."""
     if isn is not None:
-        conn.iss = conn.snd_una = conn.snd_nxt = conn.snd_max = conn.snd_sml = conn.recovery.recover = isn
-        conn.sndbuf_seq = (isn + 1) & MASK
+        conn.start_seq(isn)
     conn.irs = syn.seq
     conn.rcv_nxt = conn.rcv_wup = conn.rcv_adv = conn.last_ack_sent = (syn.seq + 1) & MASK
     conn.rwin.init(conn)
@@ -594,9 +593,12 @@ def send_dupack(conn: Connection, seg: Segment, skipped: str = "TCPACKSkippedSeq
             eng.counters[skipped] += 1
             return
         conn.last_oow_ack = eng.now
-    else:
-        # Linux tcp_send_dupack: an old segment with data (or FIN) is reported in a D-SACK
-        # block, clipped to rcv_nxt (RFC 2883 section 4).
+    elif seq_lt(seg.seq, conn.rcv_nxt):
+        # Linux tcp_send_dupack: an old segment with data (or FIN) means our ACK was lost
+        # (DelayedACKLost, quick-ACK mode), and is reported in a D-SACK block, clipped to
+        # rcv_nxt (RFC 2883 section 4).
+        eng.counters["DelayedACKLost"] += 1
+        output.enter_quickack(conn)
         dsack_old(conn, seg.seq, (seg.seq + seg.seg_len) & MASK)
     output.send_ack(conn)
 

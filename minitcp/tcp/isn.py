@@ -14,9 +14,10 @@ import os
 
 
 class IsnGenerator:
-    __slots__ = ("_keyed",)
+    __slots__ = ("_keyed", "_pinned")
 
     def __init__(self, secret: bytes | None = None) -> None:
+        self._pinned: dict[tuple[int, int, int, int], int] = {}  # see pin()
         # The hash with the secret already absorbed: each connection copies it rather than keying
         # a new one (the key is a whole BLAKE2 block of work), for the same digests.
         self._keyed = hashlib.blake2s(key=secret if secret is not None else os.urandom(16), digest_size=4)
@@ -37,7 +38,20 @@ class IsnGenerator:
         h.update(data)
         return int.from_bytes(h.digest(), "big")
 
+    def pin(self, laddr: int, lport: int, raddr: int, rport: int, isn: int) -> None:
+        """Make the next ISN of this four-tuple `isn`, once: a teaching hook, not a Linux feature.
+
+        The labs use it to show what RFC 9293 section 3.4.1 guards against: a new incarnation
+        whose sequence space overlaps the old one's (as after a reboot, or when a connection
+        sent faster than the 64 ns clock ticks), something M and F make unlikely, not
+        impossible. A TIME_WAIT takeover still picks its own ISN (TimeWait.reuse_isn)."""
+        self._pinned[(laddr, lport, raddr, rport)] = isn & 0xFFFFFFFF
+
     def isn(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> int:
+        if self._pinned:
+            pinned = self._pinned.pop((laddr, lport, raddr, rport), None)
+            if pinned is not None:
+                return pinned
         m = int(now * 1e9) >> 6
         return (m + self._f(b"", laddr, lport, raddr, rport)) & 0xFFFFFFFF
 

@@ -37,6 +37,10 @@ class Knobs:
     tcp_fin_timeout: float = 60.0
     tcp_timewait_len: float = 60.0
     tcp_max_tw_buckets: int = 262144
+    # connect() may take over a TIME_WAIT pair whose last timestamp is older than the delay
+    # (Linux tcp_twsk_unique): 0 never, 1 always, 2 (the default) on loopback only.
+    tcp_tw_reuse: int = 2
+    tcp_tw_reuse_delay: float = 1.0  # milliseconds in Linux (1000), seconds here
     # Connections closed by the application but still open on the wire (FIN_WAIT_1, LAST_ACK...);
     # one more is reset (Linux tcp_check_oom). Linux's tcp_init sets it, like tcp_max_tw_buckets,
     # to half the established hash table: 262144 on a host whose table has its 512K cap.
@@ -171,6 +175,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_fin_timeout": (0, JIFFIES_MAX),  # proc_dointvec_jiffies; negatives refused (Linux takes them)
     "tcp_timewait_len": (0, JIFFIES_MAX),  # TCP_TIMEWAIT_LEN, a constant in Linux
     "tcp_max_tw_buckets": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_tw_reuse": (0, 2),  # proc_dou8vec_minmax, extra1 SYSCTL_ZERO, extra2 SYSCTL_TWO
+    "tcp_tw_reuse_delay": (0.001, 60.0),  # proc_douintvec_minmax 1 to TCP_PAWS_MSL * 1000 ms
     "tcp_max_orphans": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_rfc1337": (0, U8_MAX),
     "tcp_delack_min": (0, JIFFIES_MAX),  # TCP_DELACK_MIN, a constant

@@ -158,3 +158,18 @@ def test_out_of_order_data_beyond_the_fin_is_dropped_when_the_fin_is_reached() -
     assert [p.rel(s) for s in out] == [(".", 1, 101, 0)]
     assert _sack(p, out[0]) == []
     assert conn.rcvbuf is not None and conn.rcvbuf.ooo_bytes == 0
+
+
+def test_an_old_segment_below_the_window_counts_a_lost_delayed_ack() -> None:
+    """Linux tcp_validate_incoming -> tcp_send_dupack: data wholly below the window (an old
+    duplicate, or a retransmission whose ACK was lost) is answered at once with a D-SACK, and
+    counted as DelayedACKLost as well as TCPDSACKOldSent."""
+    p = Peer()
+    p.accept()
+    p.feed(p.seg(ACK, seq=1, payload=b"a" * 99), at=0.1)
+    p.feed(p.seg(ACK, seq=100, payload=b"b" * 100), at=0.1)
+    before = dict(p.eng.counters)
+    (ack,) = p.feed(p.seg(ACK, seq=(1 - 70000) & MASK, payload=b"o" * 8), at=0.2)
+    assert p.rel(ack)[2] == 200  # the duplicate ACK says where we are
+    moved = p.eng.counters.moved(before)
+    assert moved.get("DelayedACKLost") == 1 and moved.get("TCPDSACKOldSent") == 1
