@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from minitcp.tcp.engine import TcpEngine
 
 SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
+SIM_RTT = 0.004  # s: the --sim wire's round trip (2 ms each way), so segments in flight cross
 SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
 
 
@@ -292,8 +293,9 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
 
 
 def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
-            link: TunLink | None = None, live: bool = False) -> Result:
-    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls).
+            link: TunLink | None = None, live: bool = False, rtt: float = SIM_RTT) -> Result:
+    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls);
+    `rtt` is the --sim wire's round-trip time in seconds.
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
     sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
@@ -302,7 +304,7 @@ def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev:
     """
     if not sim and link is None:
         return _in_child(lab, faults, dev)
-    return _run(lab, sim, faults, dev, link, live)
+    return _run(lab, sim, faults, dev, link, live, rtt)
 
 
 def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
@@ -313,7 +315,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev, None, False)
+            result = _run(lab, False, faults, dev, None, False, 0.0)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -348,8 +350,8 @@ def _plain(rec: Recorder) -> Recorder:
     return copy
 
 
-def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool
-         ) -> Result:
+def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool,
+         rtt: float) -> Result:
     rec = Recorder(HOST, timers=False)
     on_packet = rec.host(HOST).on_packet if lab.packets else None
     box: dict[str, Any] = {}
@@ -362,11 +364,12 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
             box["tb"] = traceback.format_exc()
 
     async def main_sim() -> None:
-        la, lb = memory_link_pair()
+        la, lb = memory_link_pair(latency=rtt / 2)
         injector = FaultInjector([], observer=rec.host(HOST))
         m = Stack(FaultyLink(la, injector), M_ADDR, address6=M_ADDR6, observer=rec.host(HOST),
                   on_packet=on_packet)
         p = Stack(lb, P_ADDR, address6=P_ADDR6, observer=rec.host(PEER_HOST))
+        m.on_call, p.on_call = rec.host(HOST).on_call, rec.host(PEER_HOST).on_call
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
@@ -384,6 +387,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         injector = FaultInjector([], observer=rec.host(HOST))
         m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
+        m.on_call = rec.host(HOST).on_call
         ctx = KernelCtx(m, injector, faults)
         ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
