@@ -256,6 +256,7 @@ class Result:
     checks: list[Check]
     notes: list[Note]
     error: str | None = None
+    kernel_states: str = ""  # where the kernel's states came from: "tracepoints", "ss"; "" in --sim
 
     @property
     def passed(self) -> bool:
@@ -271,7 +272,7 @@ class Result:
             "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
             "notes": [n.en for n in self.notes], "notes_zh": [n.zh for n in self.notes],
             "checks": [dataclasses.asdict(c) for c in self.checks],
-            "error": self.error, "verdict": self.verdict,
+            "error": self.error, "verdict": self.verdict, "kernel_states": self.kernel_states,
         }
 
 

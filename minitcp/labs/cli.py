@@ -12,9 +12,10 @@ import sys
 
 from minitcp.trace.svg import write_svg
 
+from .base import HOST
 from .registry import LABS, get
 from .render import render
-from .runner import run_lab
+from .runner import SIM_RTT, run_lab
 
 
 def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -32,6 +33,11 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     p.add_argument("--lang", choices=("en", "zh"), default="en",
                    help="language of what the learner reads: title, headings, checks, explanation")
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII")
+    p.add_argument("--rtt", type=float, default=SIM_RTT * 1000, metavar="MS",
+                   help="--sim: the wire's round-trip time in ms (default %(default)g), so segments cross")
+    p.add_argument("--conn", default=None, metavar="all|N|PORT",
+                   help="which connection the ladder draws: all, the Nth, or the one with this port "
+                        "(default: the last one; the others are summed up in a line)")
     p.add_argument("--fault", action="append", metavar="RULE",
                    help="replace the lab's own fault rules (repeatable; e.g. to see its verdict fail)")
     return p
@@ -54,13 +60,13 @@ def run_lab_command(args: argparse.Namespace) -> int:
     except KeyError as e:
         print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
         return 2
-    result = run_lab(lab, sim=args.sim, faults=args.fault)
+    result = run_lab(lab, sim=args.sim, faults=args.fault, rtt=args.rtt / 1000)
     if args.svg:
-        write_svg(args.svg, result.trace)
+        write_svg(args.svg, result.trace, left=HOST, conn=args.conn, lang=args.lang)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     else:
-        print(render(result, lang=args.lang, ascii=args.ascii))
+        print(render(result, lang=args.lang, ascii=args.ascii, conn=args.conn))
     return 0 if result.passed else 1
 
 
