@@ -276,6 +276,19 @@ class Result:
         }
 
 
+def shown(value: object, lang: str = "en") -> str:
+    """A value as a check says it to a learner, never as Python prints it: bytes as the text
+    they hold, in quotes ("hello"); None (nothing came) and booleans in words; others as str()."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("ascii", "backslashreplace")
+        return f"“{text}”" if lang == "zh" else f'"{text}"'
+    if value is None:
+        return "什么也没有" if lang == "zh" else "nothing"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    return str(value)
+
+
 def about(actual: float, expected: float, tol: float) -> bool:
     return abs(actual - expected) <= tol
 

@@ -10,7 +10,7 @@ from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab
+from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, shown
 
 QUEUE = 4  # tcp_max_syn_backlog for the lab: a SYN queue of four, full after four spoofed SYNs
 FLOOD = 8  # spoofed SYNs: four fill the queue, four more get cookies
@@ -85,8 +85,8 @@ async def syn_flood(ctx: Ctx) -> None:
               "尽管 SYN 队列仍是满的")
     await client.send(b"hello")
     got = await server.recv(timeout=1.0)
-    ctx.check(got == b"hello", f"and it carries data: the server read {got!r}",
-              f"这个连接能正常传数据：服务端读到了 {got!r}")
+    ctx.check(got == b"hello", f"and it carries data: the server read {shown(got)}",
+              f"这个连接能正常传数据：服务端读到了 {shown(got, 'zh')}")
     ctx.check(not ctx.counter("m", "ListenDrops") and not ctx.counter("m", "SyncookiesFailed"),
               "no SYN was dropped and no cookie failed (ListenDrops, SyncookiesFailed unchanged)",
               "没有丢弃任何 SYN，也没有校验失败的 cookie（ListenDrops、SyncookiesFailed 不变）")

@@ -7,7 +7,7 @@ import errno
 
 from minitcp.trace.events import FaultEvent
 
-from .base import HOST, Ctx, Lab
+from .base import HOST, Ctx, Lab, shown
 
 PORTS = (40000, 40009)  # a tiny ip_local_port_range: ten ports run out in no time
 
@@ -41,8 +41,8 @@ async def old_duplicate(ctx: Ctx) -> None:
               "the network duplicated OLD-DATA and delivered the copy 2 s late, into the new connection",
               "网络复制了一份 OLD-DATA，晚 2 秒把副本送进了新连接")
     ctx.check(first == b"new data" and later is None,
-              f"the new connection received only its own data (got {first!r}, then {later!r})",
-              f"新连接只收到了自己的数据（先收到 {first!r}，然后是 {later!r}）")
+              f"the new connection received only its own data (got {shown(first)}, then {shown(later)})",
+              f"新连接只收到了自己的数据（先收到 {shown(first, 'zh')}，然后是 {shown(later, 'zh')}）")
     ctx.check(bool(ctx.segs("p", exact=".", since=1.0)),
               "the stale copy fell outside the new connection's window: the peer dropped it and sent an ACK",
               "迟到的旧报文落在新连接的接收窗口之外：对端丢弃了它，回了一个 ACK")

@@ -24,7 +24,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import words
-from .events import CallEvent, DropEvent, Event, FaultEvent, Fingerprint, SegmentEvent, StateEvent, TimerEvent
+from .events import (
+    CallEvent,
+    DropEvent,
+    Event,
+    FaultEvent,
+    Fingerprint,
+    RetransmitEvent,
+    SegmentEvent,
+    StateEvent,
+    TimerEvent,
+)
 from .recorder import Recorder
 
 ConnFilter = str | int | None  # "all", a connection's number (1, 2, ...) or one of its ports; None: default
@@ -129,6 +139,8 @@ def build_diagram(
     # its tracepoints has states and calls, no segments: minitcp's view draws the arrows).
     seg_hosts = {e.host for e in events if isinstance(e, SegmentEvent)}
     two_hosts = len(cols) == 2 and all(h in seg_hosts for h in cols)
+    # Times count from the first event of every connection, so they match the lab's state timelines.
+    t0 = min(e.time for e in events) if events else 0.0
     numbers = _conn_numbers(events)
     keep = _chosen(numbers, conn)
     left_out = [e for e in events if numbers.get(e.conversation, 0) not in keep]
@@ -180,6 +192,10 @@ def build_diagram(
             rows.append(Note(e.time, col, f"{e.old} → {e.new}", "state", n))
         elif isinstance(e, CallEvent):
             rows.append(Note(e.time, col, words.call_text(e, lang), "call", n))
+        elif isinstance(e, RetransmitEvent) and e.host not in seg_hosts:
+            # A host seen through its tracepoints (tcp_retransmit_skb): which segment, it does not say.
+            text = words.tag("retransmit", lang) + " (tcp_retransmit_skb)"
+            rows.append(Note(e.time, col, text, "retransmit", n))
         elif isinstance(e, DropEvent):
             rows.append(Note(e.time, col, words.drop_text(e.segment, e.reason, lang), "drop", n))
         elif isinstance(e, TimerEvent) and timers:
@@ -189,12 +205,11 @@ def build_diagram(
     for arrow in arrows.values():
         if arrow.lost and "dropped" not in arrow.tags:
             arrow.tags.append("lost")  # two hosts recorded, nothing arrived, and no fault says why
-    names = {h: f"{h} {_local_of(events, h)}".strip() for h in cols}
+    names = {h: f"{words.host_name(h, lang)} {_local_of(events, h)}".strip() for h in cols}
     if right is not None and right in cols:
         right_name = names[right]
     else:
         right_name = f"{words.heading('peer', lang)} {_remote_of(events, left)}".strip()
-    t0 = min(e.time for e in events) if events else 0.0
     return Diagram(names[left], right_name, t0, rows, lang, _summary(left_out, numbers, left, lang),
                    len(keep - {0}))
 

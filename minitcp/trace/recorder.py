@@ -127,13 +127,17 @@ class Recorder:
         self._default.on_call(call, now)
 
     def fd(self, host: str, handle: object) -> int:
-        """The descriptor number of `handle` on `host`: 3, 4, ... in the order handles appear,
-        as a process that has only stdin, stdout and stderr open numbers them."""
+        """The descriptor number of `handle` on `host`, as a process with only stdin, stdout and
+        stderr open would have it: the lowest one free (3, 4, ...), freed by close()."""
         table = self._fds.setdefault(host, {})
         entry = table.get(id(handle))
         if entry is None:
-            entry = table[id(handle)] = (handle, 3 + len(table))
+            taken = {fd for _, fd in table.values()}
+            entry = table[id(handle)] = (handle, next(n for n in range(3, 4 + len(taken)) if n not in taken))
         return entry[1]
+
+    def _closed(self, host: str, handle: object) -> None:
+        self._fds.get(host, {}).pop(id(handle), None)
 
     def calls(self, host: str | None = None) -> list[CallEvent]:
         return [e for e in self.events if isinstance(e, CallEvent) and (host is None or e.host == host)]
@@ -327,6 +331,8 @@ class HostObserver:
         self._add(event)
         if call.pending:
             rec._pending[id(call)] = (call, event)
+        if call.call == "close" and call.fd is None:
+            rec._closed(self.name, call.handle)
 
     def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
         data = bytes(pkt)  # the link's buffer is reused after the hook returns

@@ -28,7 +28,8 @@ LINE_H = 16  # px per row of text: rows at one instant are stacked this far apar
 TOP = 56
 HEIGHT = 1800  # px the time scale may take before it shrinks to fit (timescale.py)
 BREAK_H = 36  # px a break (a long idle span) takes
-_COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030", "call": "#2e7d32"}
+_COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030", "call": "#2e7d32",
+           "retransmit": "#c06000"}
 # One colour per connection when several are drawn (ColorBrewer's Dark2, readable on white).
 CONN_COLORS = ("#000000", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 

@@ -65,9 +65,9 @@ class TraceEvent:
     fields: dict[str, str] = field(default_factory=dict, repr=False)
 
 
-def _value(raw: str, number: str | None) -> str:
+def _value(raw: str, number: str) -> str:
     """A field's value: the decimal beside a raw hex one (options/fields), else as printed."""
-    return number if number is not None else raw
+    return number or raw
 
 
 def _address(value: str) -> str:

@@ -65,10 +65,15 @@ REASONS_ZH = {
     "shutdown() in SYN-SENT (tcp_disconnect)": "在 SYN_SENT 状态调用 shutdown()（tcp_disconnect）",
     "retransmissions exhausted": "重传次数用尽",
     "TCPACKSkippedPAWS": "TCPACKSkippedPAWS",
+    "zero-window probes unanswered": "零窗口探测没有回应",
+    "keepalive probes unanswered": "保活探测没有回应",
 }
 
-# A few words of the engine's reasons not listed whole above (e.g. "ICMP error while opening: X").
-_REASON_PREFIXES_ZH = {"ICMP error while opening: ": "建立连接时收到 ICMP 差错："}
+# The engine's reasons with a number or a name in them (tcp/timeouts.py, tcp/engine.py).
+_REASON_PATTERNS_ZH = (
+    (re.compile(r"ICMP error while opening: (\S+)"), "建立连接时收到 ICMP 差错：{}"),
+    (re.compile(r"gave up after (\d+) retransmissions"), "重传 {} 次后放弃"),
+)
 
 CALL_NOTES = {
     "en": {"others_open": "other handle open, nothing sent", "eof": "end of stream (the peer's FIN)",
@@ -76,6 +81,14 @@ CALL_NOTES = {
     "zh": {"others_open": "还有别的句柄打开着，什么也不发送", "eof": "数据流结束（对端的 FIN）", "last": ""},
 }
 _BYTES = {"en": "bytes", "zh": "字节"}
+
+
+# The trace's host names, as a column header says them (others, and minitcp and linux, as they are).
+HOST_NAMES = {"zh": {"peer": "对端", "client": "客户端", "server": "服务端", "local": "本机"}}
+
+
+def host_name(name: str, lang: str = "en") -> str:
+    return HOST_NAMES.get(lang, {}).get(name, name)
 
 
 def heading(key: str, lang: str = "en") -> str:
@@ -100,9 +113,10 @@ def reason(text: str, lang: str = "en") -> str:
         return text
     if text in REASONS_ZH:
         return REASONS_ZH[text]
-    for prefix, zh in _REASON_PREFIXES_ZH.items():
-        if text.startswith(prefix):
-            return zh + text[len(prefix):]
+    for pattern, zh in _REASON_PATTERNS_ZH:
+        m = pattern.fullmatch(text)
+        if m:
+            return zh.format(*m.groups())
     return text
 
 
@@ -149,11 +163,11 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-# A run that must stay whole: a Latin word with its attached punctuation, or one CJK character
-# with any closing punctuation after it (a line never starts with "，" or "）").
+# A run that must stay whole: a Latin word or one CJK character, with any closing punctuation
+# after it (a line never starts with "，" or "）").
 _CJK = "\u2e80-\u9fff\uff00-\uffef"  # CJK characters and punctuation, full-width forms
 _CLOSING = "\u3001\u3002\uff0c\uff09\uff1a\uff1b\uff01\uff1f\u300b\u300d"  # 、。，）：；！？》」
-_PIECE = re.compile(f"[{_CJK}][{_CLOSING}]*|[^\\s{_CJK}]+|\\s+")
+_PIECE = re.compile(f"[{_CJK}][{_CLOSING}]*|[^\\s{_CJK}]+[{_CLOSING}]*|\\s+")
 
 
 def wrap(text: str, columns: int) -> list[str]:
