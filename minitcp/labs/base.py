@@ -244,6 +244,9 @@ class Lab:
     group: str = ""
     kernel_seconds: float = 5.0  # a bound on how long it runs against the kernel
     packets: bool = False  # also record every packet minitcp's link carries (ICMP too: the demo's ping)
+    # Which connections the ladder draws unless --conn says: None, the last one (the others summed
+    # up in a line); "all" where the many are the story (a SYN flood); or a number.
+    ladder: str | int | None = None
 
 
 @dataclasses.dataclass

@@ -37,7 +37,8 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
                    help="--sim: the wire's round-trip time in ms (default %(default)g), so segments cross")
     p.add_argument("--conn", default=None, metavar="all|N|PORT",
                    help="which connection the ladder draws: all, the Nth, or the one with this port "
-                        "(default: the last one; the others are summed up in a line)")
+                        "(default: the one the lab is about, usually the last; the others are summed up "
+                        "in a line)")
     p.add_argument("--fault", action="append", metavar="RULE",
                    help="replace the lab's own fault rules (repeatable; e.g. to see its verdict fail)")
     return p
@@ -62,7 +63,8 @@ def run_lab_command(args: argparse.Namespace) -> int:
         return 2
     result = run_lab(lab, sim=args.sim, faults=args.fault, rtt=args.rtt / 1000)
     if args.svg:
-        write_svg(args.svg, result.trace, left=HOST, conn=args.conn, lang=args.lang)
+        conn = args.conn if args.conn is not None else lab.ladder
+        write_svg(args.svg, result.trace, left=HOST, conn=conn, lang=args.lang)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     else:

@@ -77,6 +77,7 @@ def render(result: Result, *, lang: str = "en", ascii: bool = False, conn: ConnF
     if syns:  # who sent the first SYN is the client
         out.append(f"   {w.client if syns[0].direction == 'out' else w.server}")
     out += [f"   {n.text(lang)}" for n in result.notes]
+    conn = conn if conn is not None else lab.ladder
     out += ["", render_ladder(result.trace, ascii=ascii, left=HOST, conn=conn, lang=lang), ""]
     out.append(w.states_sim if result.sim else
                w.states_traced if result.kernel_states == "tracepoints" else w.states_linux)

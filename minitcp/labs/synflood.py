@@ -129,5 +129,5 @@ LABS = [
         "分钟数和客户端 MSS 的带密钥哈希；开启时间戳时，TSval 的低位存着窗口扩大因子、SACK 和 ECN。"
         "服务端什么都不保存。真正的客户端回的 ACK 带回 cookie + 1 和 TSecr，服务端校验哈希和时效，"
         "据此建立连接。如果 tcp_syncookies = 0，同一个客户端只能等到队列有空位。",
-        "synflood", kernel_seconds=5),
+        "synflood", kernel_seconds=5, ladder="all"),
 ]

@@ -158,6 +158,7 @@ class TraceSession:
     """A tracefs instance recording the two tracepoints until `close()`."""
 
     def __init__(self, root: Path = TRACEFS, name: str | None = None) -> None:
+        _remove_stale(root / "instances")
         self.dir = root / "instances" / (name or f"minitcp-{os.getpid()}")
         self.dir.mkdir()
         try:
@@ -179,6 +180,17 @@ class TraceSession:
             (self.dir / "events" / "enable").write_text("0")
         with contextlib.suppress(OSError):
             self.dir.rmdir()
+
+
+def _remove_stale(instances: Path) -> None:
+    """Remove the instances of minitcp processes that are gone (killed before their `close()`):
+    an instance outlives its process, and holds its buffers, until it is removed."""
+    for inst in instances.glob("minitcp-*"):
+        pid = inst.name.removeprefix("minitcp-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                (inst / "events" / "enable").write_text("0")
+                inst.rmdir()
 
 
 def open_session(root: Path = TRACEFS) -> TraceSession | None:
