@@ -12,6 +12,7 @@ ElementTree, so the output is always well-formed XML.
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +29,7 @@ LINE_H = 16  # px per row of text: rows at one instant are stacked this far apar
 TOP = 56
 HEIGHT = 1800  # px the time scale may take before it shrinks to fit (timescale.py)
 BREAK_H = 36  # px a break (a long idle span) takes
+LABEL_AT = 0.06  # where along a slanted arrow its label begins, from the sender
 _COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030", "call": "#2e7d32",
            "retransmit": "#c06000"}
 # One colour per connection when several are drawn (ColorBrewer's Dark2, readable on white).
@@ -57,7 +59,9 @@ def render_svg(
     x_right = x_left + label_chars * CHAR_W + 80
     width_ = max(x_right + right_chars * CHAR_W + 24, 8 + max([0, *map(width, d.others)]) * CHAR_W)
     arrivals = [r.arrive for r in d.rows if isinstance(r, Arrow) and r.arrive is not None]
-    scale = lay_out([r.time for r in d.rows], arrivals, line=LINE_H, target=HEIGHT, break_len=BREAK_H,
+    places = _stack(d.rows)
+    needed = [t for t, k in {(r.time, k) for r, k in zip(d.rows, places, strict=True)}]
+    scale = lay_out(needed, arrivals, line=LINE_H, target=HEIGHT, break_len=BREAK_H,
                     top=TOP)
     height = scale.end + LINE_H * (2 + len(d.others))
 
@@ -88,10 +92,7 @@ def render_svg(
         later = heading("later", d.lang).format(duration(to - frm, d.lang))
         _break(svg, y + BREAK_H / 2, x_left, x_right, later)
 
-    stacked: dict[float, int] = {}  # rows already drawn at each instant
-    for row in d.rows:
-        k = stacked.get(row.time, 0)
-        stacked[row.time] = k + 1
+    for row, k in zip(d.rows, places, strict=True):
         y = scale.y(row.time) + k * LINE_H
         attrs = {"data-t": f"{row.time - d.t0:.6f}"}
         if k == 0:
@@ -108,6 +109,23 @@ def render_svg(
     for i, line in enumerate(d.others):
         _text(svg, 8, scale.end + LINE_H * (i + 2), line, {"class": "others", "fill": "#555555"})
     return ET.tostring(svg, encoding="unicode")
+
+
+def _stack(rows: list[Arrow | Note]) -> list[int]:
+    """Each row's place among the rows of its instant: notes stack in their own column, an arrow
+    spans both (so a note beside one lifeline and a note beside the other share a line)."""
+    used: dict[float, list[int]] = {}  # instant -> lines taken in the left and right columns
+    places = []
+    for row in rows:
+        cols = used.setdefault(row.time, [0, 0])
+        if isinstance(row, Note):
+            k = cols[row.col]
+            cols[row.col] = k + 1
+        else:
+            k = max(cols)
+            cols[0] = cols[1] = k + 1
+        places.append(k)
+    return places
 
 
 def write_svg(path: str | Path, source: Diagram | Recorder | Iterable[Event], **kwargs: object) -> None:
@@ -161,6 +179,18 @@ def _arrow(svg: ET.Element, a: Arrow, x_left: float, x_right: float, y: float, y
         marker = f"url(#arrowhead{hue or ''})" if color == CONN_COLORS[hue] and hue else "url(#arrowhead)"
         attrs.update({"x2": f"{x2:.1f}", "y2": f"{y2:.1f}", "marker-end": marker})
         ET.SubElement(svg, "line", attrs)
-    label = {"class": "label", "text-anchor": "middle", "fill": color}
     text = f"#{a.conn} {a.text}" if colored and a.conn else a.text
-    _text(svg, (x_left + x_right) / 2, (y + y2) / 2 - 3, text, label)
+    # Slanted arrows carry their label from the sender's end, along the line: two arrows crossing
+    # in the middle keep their labels apart. A level one has it in the middle.
+    slanted = abs(y2 - y) > 1 and not a.lost
+    label = {"class": "label", "fill": color,
+             "text-anchor": "middle" if not slanted else ("start" if a.src == 0 else "end")}
+    at = LABEL_AT if slanted else 0.5
+    xm, ym = x1 + (x2 - x1) * at, y + (y2 - y) * at
+    angle = math.degrees(math.atan2(y2 - y, x2 - x1)) if not a.lost else 0.0
+    if angle > 90 or angle < -90:
+        angle -= 180 if angle > 0 else -180  # right to left: keep the text upright
+    if abs(angle) > 0.05:
+        # Along the slanted arrow, just above it, so the line never runs through the text.
+        label["transform"] = f"rotate({angle:.2f} {xm:.1f} {ym:.1f})"
+    _text(svg, xm, ym - 4, text, label)
