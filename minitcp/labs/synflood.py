@@ -70,9 +70,9 @@ async def syn_flood(ctx: Ctx) -> None:
                  f"TSval {ts_val}，减去时间戳偏移后低 6 位为 {low:06b}（ECN、SACK、窗口扩大因子占 4 位）")
         ctx.check(mss == MSSTAB[mss_index(asked)],
                   f"the client's SYN also got a cookie: its ISN holds the MSS index {mss_index(mss)} "
-                  f"(MSS {mss} of the client's {asked}, from Linux's table {list(MSSTAB)})",
+                  f"(MSS {mss} of the client's {asked}, from Linux's table {shown(list(MSSTAB))})",
                   f"客户端的 SYN 也收到了 cookie：SYN-ACK 的初始序列号里藏着 MSS 序号 {mss_index(mss)}"
-                  f"（客户端要的 {asked}，按 Linux 的表 {list(MSSTAB)} 取 {mss}）")
+                  f"（客户端要的 {asked}，按 Linux 的表 {shown(list(MSSTAB), 'zh')} 取 {mss}）")
         ctx.check(wscale == syn.options.get("wscale") and sack == syn.options.get("sack_permitted", False),
                   f"and the low 6 bits of its TSval hold the client's other options: window scale {wscale}, "
                   f"SACK {'yes' if sack else 'no'}, ECN {'yes' if ecn else 'no'}",

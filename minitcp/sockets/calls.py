@@ -85,8 +85,8 @@ class TracedSocket(Socket):
         try:
             raddr, port = parse(self._ep.family, address, errno.ENETUNREACH)
             arg = endpoint_str(raddr, port)
-        except OSError:
-            arg = str(address)
+        except OSError:  # not an address at all: connect() will say so; the call is still told
+            arg = ":".join(map(str, address)) if isinstance(address, tuple) else str(address)
         try:
             await super().connect(address)
         except OSError as e:

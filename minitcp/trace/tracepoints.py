@@ -12,8 +12,10 @@ mounted in a mount namespace of the caller's own (`private_tracefs`).
 
 tracefs is one for the whole machine, not per network namespace: other
 namespaces' sockets with the same addresses show up too. `ours` keeps a socket's
-events when one of them ran in this process (its connect(), close(), listen())
-or its four-tuple is one the caller holds (an accepted socket it never touched).
+events when one of them ran in this process outside interrupts (its connect(),
+close(), listen(); a softirq runs in whatever process was current, so it proves
+nothing) or its four-tuple is one the caller holds (an accepted socket it never
+touched), each life of a socket address apart (addresses are reused).
 
 The TIME_WAIT that follows is a separate, lighter socket (inet_timewait_sock)
 that these tracepoints do not see: the full socket goes to CLOSE. `ss` still
@@ -44,8 +46,9 @@ _STATE_NAMES = {
     for name in _STATES.values()
 }
 # `comm-pid (tgid) [cpu] flags timestamp: event: fields` (the tgid only with options/record-tgid).
-_LINE = re.compile(r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>[\d-]+)\)\s+)?\[\d+\]\s+(?:\S+\s+)?"
-                   r"(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
+# The flags' third letter says the context: s (softirq), h/H (hardirq), "." a process's own.
+_LINE = re.compile(r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>[\d-]+)\)\s+)?\[\d+\]\s+"
+                   r"(?:(?P<flags>\S{4,})\s+)?(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
 _FIELD = re.compile(r"(\w+)=(\S+)(?: \((-?\d+)\))?")
 
 
@@ -56,6 +59,7 @@ class TraceEvent:
     time: float  # seconds, the trace clock (mono: CLOCK_MONOTONIC)
     event: str  # "inet_sock_set_state" or "tcp_retransmit_skb"
     tgid: int  # the thread group (process) it ran in; -1 when not recorded or in no process
+    irq: bool  # ran in interrupt context (softirq: packet receive, timers): whoever was running
     sock: str  # the socket's address, "" when the format does not print it
     local: str  # "198.18.0.1:80"
     remote: str
@@ -97,8 +101,10 @@ def parse_line(line: str) -> TraceEvent | None:
     tgid = m["tgid"]
     local = f"{_address(fields.get('saddr', ''))}:{fields['sport']}"
     remote = f"{_address(fields.get('daddr', ''))}:{fields.get('dport', '0')}"
+    flags = m["flags"] or ""
     event = TraceEvent(float(m["ts"]), m["event"], int(tgid) if tgid and tgid.lstrip("-").isdigit() else -1,
-                       fields.get("skaddr", ""), local, remote, fields=fields)
+                       len(flags) > 2 and flags[2] in "sShH", fields.get("skaddr", ""), local, remote,
+                       fields=fields)
     if m["event"] == "inet_sock_set_state":
         event.old, event.new = _state(fields.get("oldstate", "")), _state(fields.get("newstate", ""))
     else:
@@ -127,8 +133,10 @@ def ours(events: Iterable[TraceEvent], tgid: int, tuples: set[tuple[str, str]]) 
         life_of.append((key, lives[key]))
         if e.new == "CLOSED":
             ended.add(key)
+    # In interrupt context the process shown is whichever was running: only a process's own
+    # calls (connect, close, listen) say whose socket it is.
     mine = {life for e, life in zip(timeline, life_of, strict=True)
-            if e.tgid == tgid or (e.local, e.remote) in tuples}
+            if (e.tgid == tgid and not e.irq) or (e.local, e.remote) in tuples}
     return [e for e, life in zip(timeline, life_of, strict=True) if life in mine]
 
 
@@ -167,6 +175,10 @@ class TraceSession:
                 with contextlib.suppress(OSError):
                     (self.dir / "options" / option).write_text("1")
             for event in EVENTS:
+                # In the kernel already: IPv4 only (AF_INET), the labs' kernel side; other
+                # namespaces' IPv6 traffic then takes no room in this instance's buffer.
+                with contextlib.suppress(OSError):
+                    (self.dir / "events" / event / "filter").write_text("family == 2")
                 (self.dir / "events" / event / "enable").write_text("1")
         except OSError:
             self.close()

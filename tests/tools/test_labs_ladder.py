@@ -24,6 +24,10 @@ KEPT = {"minitcp", "linux", "fd", "seq", "ack", "len", "win", "ms", "connect", "
         "shutdown", "close", "dup", "conn", "all", "tcp_retransmit_skb", "x"}
 
 
+# How Python prints values: True, None, b'..', State.X, lists, tuples.
+RAW = re.compile(r"\b(True|False|None)\b|\bb'|\bb\"|State\.|\[[('\"\d]|\('\w|\(\d+, \d+\)")
+
+
 def english_words(text: str) -> list[str]:
     """Words a Chinese reader would have to read in English: lower-case or Capitalised words that
     are not state names (FIN_WAIT_2), flags (SYN-ACK), errno names, counters (InSegs: several
@@ -44,9 +48,9 @@ def sim_result(name: str) -> Result:
 @pytest.mark.parametrize("name", list(LABS))
 def test_a_chinese_ladder_has_no_english_outside_the_kept_set(name: str) -> None:
     result = sim_result(name)
-    text = render_ladder(result.trace, left=HOST, conn=None, lang="zh")
+    text = render_ladder(result.trace, left=HOST, conn=result.lab.ladder, lang="zh")
     assert english_words(text) == [], text
-    svg = ET.fromstring(render_svg(result.trace, left=HOST, conn=None, lang="zh"))
+    svg = ET.fromstring(render_svg(result.trace, left=HOST, conn=result.lab.ladder, lang="zh"))
     svg_text = "\n".join(t.text or "" for t in svg.iter(NS + "text"))
     assert english_words(svg_text) == []
     assert "时间（毫秒）" in text and "时间（毫秒）" in svg_text
@@ -76,13 +80,16 @@ def test_checks_print_no_raw_python_values(name: str) -> None:
         text = render(sim_result(name), lang=lang)
         checks = [line for line in text.splitlines() if line.startswith(("  ✓", "  ✗"))]
         for line in checks:
-            assert not re.search(r"\b(True|False|None)\b|\bb'|\bb\"|State\.|\(\d+, \d+\)", line), line
+            assert not RAW.search(line), line
 
 
 def test_shown_says_values_in_words() -> None:
     assert shown(b"new data") == '"new data"' and shown(b"x", "zh") == "“x”"
     assert shown(None) == "nothing" and shown(None, "zh") == "什么也没有"
     assert shown(True) == "yes" and shown("EPIPE") == "EPIPE"
+    assert shown([("m", "F"), ("p", "R")]) == "minitcp F, peer R"
+    assert shown([("p", "P.")], "zh") == "对端 P." and shown(["CLOSED", "CLOSED"], "zh") == "CLOSED、CLOSED"
+    assert shown(("fin_wait2", 2.008)) == "fin_wait2,2.008sec" and shown([1448, 1448]) == "1448, 1448"
 
 
 def test_wrap_breaks_between_cjk_characters_never_inside_a_word() -> None:
@@ -110,6 +117,23 @@ def test_multi_connection_lab_draws_one_connection_and_sums_up_the_others() -> N
     port = next(e.local for e in result.trace.segments(HOST) if e.flags == "S").rsplit(":", 1)[1]
     by_port = render_ladder(result.trace, left=HOST, conn=port)
     assert f"198.18.0.2:{port}" in by_port.splitlines()[0]
+
+
+def test_the_central_event_of_close_vs_shutdown_is_on_the_ladder_and_in_the_json() -> None:
+    """close() on one of two handles sends nothing; shutdown() sends the FIN at once."""
+    result = sim_result("close-vs-shutdown")
+    calls = [d for d in result.to_json()["trace"] if d["kind"] == "call" and d["host"] == HOST]
+    close = next(d for d in calls if d["call"] == "close")
+    assert close["note"] == "others_open" and close["ret"] == 0
+    shut = next(d for d in calls if d["call"] == "shutdown")
+    assert shut["arg"] == "SHUT_WR" and shut["time"] > close["time"]
+    fins = [e for e in result.trace.segments(HOST, "out") if "F" in e.flags]
+    assert fins and fins[0].time == shut["time"]
+    assert not any(close["time"] <= f.time < shut["time"] for f in fins)
+    text = render(result)
+    assert "close(fd 3) = 0 — other handle open, nothing sent" in text
+    assert "send(fd 4, 4 bytes) = -1 EPIPE" in text  # sending after shutdown(SHUT_WR)
+    assert "close(fd 3) = 0 — 还有别的句柄打开着，什么也不发送" in render(result, lang="zh")
 
 
 def test_connections_have_colours_in_the_svg() -> None:

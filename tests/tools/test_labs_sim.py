@@ -88,7 +88,7 @@ def test_chinese_output_leaves_only_the_diagram_and_its_rows_untranslated(name: 
     """
     result = sim_result(name)
     zh = render(result, lang="zh")
-    diagram = set(render_ladder(result.trace, left=HOST, conn=None, lang="zh").splitlines())
+    diagram = set(render_ladder(result.trace, left=HOST, conn=result.lab.ladder, lang="zh").splitlines())
     rows = ("  minitcp ", "  peer ")
     english = [line for line in zh.splitlines()
                if line and not CJK.search(line) and line not in diagram and not line.startswith(rows)

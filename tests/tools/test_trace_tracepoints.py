@@ -5,7 +5,8 @@ are ours, and the kernel's lifeline built from them (with ss's TIME_WAIT)."""
 from __future__ import annotations
 
 from minitcp.labs.kernel_states import KERNEL_HOST, from_samples, from_tracepoints
-from minitcp.trace.events import RetransmitEvent, StateEvent
+from minitcp.trace.events import CallEvent, RetransmitEvent, StateEvent
+from minitcp.trace.ladder import render_ladder
 from minitcp.trace.tracepoints import ours, parse_line, parse_trace
 
 # Recorded on Linux 6.18 with options/record-tgid and options/fields (raw values, the socket's address).
@@ -57,6 +58,11 @@ def test_ours_keeps_each_socket_life_that_touched_this_process() -> None:
     held = ours(events, 1, {("198.18.0.1:80", "198.18.0.2:40000")})
     assert [e.new for e in held] == ["SYN_RECEIVED"]
     assert ours(events, 1, set()) == []
+    # A softirq shows whichever process was running: process 29060 here, yet not its socket.
+    foreign = parse_line(FIELDS.splitlines()[3].replace("(     24)", "(  29060)"))
+    assert foreign is not None and foreign.irq and foreign.tgid == 29060
+    assert ours([foreign], 29060, set()) == []
+    assert not events[0].irq
 
 
 def test_kernel_lifeline_from_tracepoints_with_time_wait_from_ss() -> None:
@@ -82,3 +88,21 @@ def test_kernel_lifeline_from_ss_samples() -> None:
     out = from_samples({("a:1", "b:2"): [(1.0, "ESTABLISHED"), (2.0, "CLOSE_WAIT"), (3.0, "CLOSED")]})
     assert [(e.time, e.old, e.new) for e in out if isinstance(e, StateEvent)] == [
         (1.0, "CLOSED", "ESTABLISHED"), (2.0, "ESTABLISHED", "CLOSE_WAIT"), (3.0, "CLOSE_WAIT", "CLOSED")]
+
+
+def test_the_kernels_states_and_retransmissions_are_on_its_lifeline() -> None:
+    """The kernel recorded no segments (minitcp's view draws them): its column has its notes."""
+    mine, theirs = "198.18.0.2:40000", "198.18.0.1:80"
+    events = [
+        StateEvent(0.0, "minitcp", mine, theirs, "ESTABLISHED", "FIN_WAIT_1"),
+        StateEvent(0.001, KERNEL_HOST, theirs, mine, "ESTABLISHED", "CLOSE_WAIT"),
+        CallEvent(0.002, KERNEL_HOST, theirs, mine, "close", 5, "", 0, None, "last"),
+        StateEvent(0.002, KERNEL_HOST, theirs, mine, "CLOSE_WAIT", "LAST_ACK"),
+        RetransmitEvent(0.21, KERNEL_HOST, theirs, mine, "", 0, 0),
+    ]
+    text = render_ladder(events, left="minitcp")
+    assert text.splitlines()[0].rstrip().endswith(f"{KERNEL_HOST} {theirs}")
+    for needle in ("CLOSE_WAIT → LAST_ACK", "close(fd 5) = 0", "retransmit (tcp_retransmit_skb)"):
+        line = next(ln for ln in text.splitlines() if needle in ln)
+        assert line.index(needle) > line.rindex("│")  # right of the kernel's lifeline
+    assert "重传 (tcp_retransmit_skb)" in render_ladder(events, left="minitcp", lang="zh")
