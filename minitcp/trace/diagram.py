@@ -164,6 +164,7 @@ def build_diagram(
 
     rows: list[Arrow | Note] = []
     arrows: dict[int, Arrow] = {}  # id(segment event) -> its arrow
+    retransmits: list[tuple[RetransmitEvent, int, int]] = []  # a host seen through its tracepoints
     for e in events:
         col = cols[e.host]
         n = numbers.get(e.conversation, 0)
@@ -193,15 +194,14 @@ def build_diagram(
         elif isinstance(e, CallEvent):
             rows.append(Note(e.time, col, words.call_text(e, lang), "call", n))
         elif isinstance(e, RetransmitEvent) and e.host not in seg_hosts:
-            # A host seen through its tracepoints (tcp_retransmit_skb): which segment, it does not say.
-            text = words.tag("retransmit", lang) + " (tcp_retransmit_skb)"
-            rows.append(Note(e.time, col, text, "retransmit", n))
+            retransmits.append((e, col, n))
         elif isinstance(e, DropEvent):
             rows.append(Note(e.time, col, words.drop_text(e.segment, e.reason, lang), "drop", n))
         elif isinstance(e, TimerEvent) and timers:
             when = f" +{(e.deadline - e.time) * 1000:.0f}ms" if e.deadline is not None else ""
             rows.append(Note(e.time, col, f"timer {e.timer} {e.action}{when}", "timer", n))
 
+    _mark_retransmits(retransmits, rows, lang)
     for arrow in arrows.values():
         if arrow.lost and "dropped" not in arrow.tags:
             arrow.tags.append("lost")  # two hosts recorded, nothing arrived, and no fault says why
@@ -212,6 +212,23 @@ def build_diagram(
         right_name = f"{words.heading('peer', lang)} {_remote_of(events, left)}".strip()
     return Diagram(names[left], right_name, t0, rows, lang, _summary(left_out, numbers, left, lang),
                    len(keep - {0}))
+
+
+def _mark_retransmits(found: list[tuple[RetransmitEvent, int, int]], rows: list[Arrow | Note],
+                      lang: str) -> None:
+    """A host seen only through its tracepoints (tcp_retransmit_skb) says that it retransmitted,
+    not what: the next segment of that connection drawn from its side is the one (marked as
+    minitcp's own are); with none (lost on the way), a note on its lifeline says so."""
+    for e, col, n in found:
+        later = (r for r in rows if isinstance(r, Arrow) and r.src == col and r.conn == n and r.time >= e.time
+                 and "retransmit" not in r.tags)
+        arrow = next(later, None)
+        if arrow is not None:
+            arrow.tags.insert(0, "retransmit")
+        else:
+            text = words.tag("retransmit", lang) + " (tcp_retransmit_skb)"
+            rows.append(Note(e.time, col, text, "retransmit", n))
+    rows.sort(key=lambda r: r.time)  # stable: a note added last goes after the rows of its instant
 
 
 def _conn_numbers(events: list[Event]) -> dict[tuple[str, str], int]:

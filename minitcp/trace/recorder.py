@@ -210,6 +210,8 @@ class Recorder:
     def clear(self) -> None:
         self.events.clear()
         self._last_out.clear()
+        self._fds.clear()
+        self._pending.clear()
 
     # ------------------------------------------------------------------ relative numbers
 

@@ -5,9 +5,11 @@ are ours, and the kernel's lifeline built from them (with ss's TIME_WAIT)."""
 from __future__ import annotations
 
 from minitcp.labs.kernel_states import KERNEL_HOST, from_samples, from_tracepoints
-from minitcp.trace.events import CallEvent, RetransmitEvent, StateEvent
+from minitcp.trace.events import CallEvent, RetransmitEvent, SegmentEvent, StateEvent
 from minitcp.trace.ladder import render_ladder
 from minitcp.trace.tracepoints import ours, parse_line, parse_trace
+from minitcp.wire.ipv4 import ip_int
+from minitcp.wire.segment import ACK, FIN, Segment
 
 # Recorded on Linux 6.18 with options/record-tgid and options/fields (raw values, the socket's address).
 FIELDS = """\
@@ -106,3 +108,9 @@ def test_the_kernels_states_and_retransmissions_are_on_its_lifeline() -> None:
         line = next(ln for ln in text.splitlines() if needle in ln)
         assert line.index(needle) > line.rindex("│")  # right of the kernel's lifeline
     assert "重传 (tcp_retransmit_skb)" in render_ladder(events, left="minitcp", lang="zh")
+    # When the retransmitted segment reached minitcp, its arrow is marked instead.
+    fin = SegmentEvent(0.212, "minitcp", mine, theirs, "in", "F.", 1, 1, 0, 65535, {}, 1001, 2001,
+                       _seg=Segment(ip_int("198.18.0.1"), ip_int("198.18.0.2"), 80, 40000, 1001, 2001, FIN | ACK,
+                                    65535))
+    marked = render_ladder([*events, fin], left="minitcp")
+    assert "FIN seq=1 ack=1 (retransmit)" in marked and "tcp_retransmit_skb" not in marked
