@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 
@@ -21,6 +21,9 @@ from minitcp.host.host import Host, PacketHook
 from minitcp.link.base import Link, OffloadLink, PollingLink, Received
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
+
+if TYPE_CHECKING:
+    from minitcp.sockets.calls import CallHook
 
 
 class Stack:
@@ -74,6 +77,8 @@ class Stack:
         self.drops = self.host.drops
         self.counters = self.host.counters
         self.ports = self.host.ports
+        # Socket calls told as they return (sockets/calls.py): set it before making the sockets.
+        self.on_call: CallHook | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._activity: trio.lowlevel.ParkingLot | None = None  # a busy poller waiting for traffic
 

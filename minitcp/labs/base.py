@@ -14,12 +14,14 @@ scenario means the same thing against either peer.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from minitcp.trace.events import FaultEvent, SegmentEvent, StateEvent
 from minitcp.trace.recorder import Recorder
+from minitcp.trace.ss import ms_timer
 from minitcp.trace.ss_parse import SsRow
 
 if TYPE_CHECKING:
@@ -254,6 +256,9 @@ class Lab:
     group: str = ""
     kernel_seconds: float = 5.0  # a bound on how long it runs against the kernel
     packets: bool = False  # also record every packet minitcp's link carries (ICMP too: the demo's ping)
+    # Which connections the ladder draws unless --conn says: None, the last one (the others summed
+    # up in a line); "all" where the many are the story (a SYN flood); or a number.
+    ladder: str | int | None = None
 
 
 @dataclasses.dataclass
@@ -268,6 +273,7 @@ class Result:
     error: str | None = None
     pcap: bytes | None = None  # minitcp's side as a pcapng file, faults marked (LabOptions.pcap)
     peer_said: Note | None = None  # who the peer was, when neither a sim stack nor the kernel
+    kernel_states: str = ""  # where the kernel's states came from: "tracepoints", "ss"; "" in --sim
 
     @property
     def passed(self) -> bool:
@@ -283,7 +289,7 @@ class Result:
             "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
             "notes": [n.en for n in self.notes], "notes_zh": [n.zh for n in self.notes],
             "checks": [dataclasses.asdict(c) for c in self.checks],
-            "error": self.error, "verdict": self.verdict,
+            "error": self.error, "verdict": self.verdict, "kernel_states": self.kernel_states,
         }
 
 
@@ -306,6 +312,34 @@ async def hang_up(first: Side, second: Side) -> None:
     await first.close()
     await second.recv(timeout=1.0)
     await second.close()
+
+
+def shown(value: object, lang: str = "en") -> str:
+    """A value as a check says it to a learner, never as Python prints it: bytes as the text
+    they hold, in quotes ("hello"); None (nothing came) and booleans in words; a segment as
+    labs note it, (sender "m"/"p", tcpdump flags), as `minitcp F.` / `peer R`; a timer as
+    (kind, seconds left) as `ss -o` prints it (`fin_wait2,2.008sec`); a list as its items."""
+    zh = lang == "zh"
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("ascii", "backslashreplace")
+        return f"“{text}”" if zh else f'"{text}"'
+    if value is None:
+        return "什么也没有" if zh else "nothing"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if zh else ("yes" if value else "no")
+    if isinstance(value, tuple) and len(value) == 2 and value[0] in ("m", "p") and isinstance(value[1], str):
+        return f"{'minitcp' if value[0] == 'm' else ('对端' if zh else 'peer')} {value[1]}"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], float):
+        return f"{value[0]},{ms_timer(value[1])}"
+    if isinstance(value, list | tuple):
+        return ("、" if zh else ", ").join(shown(v, lang) for v in value) or ("无" if zh else "none")
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, OSError) and value.errno:
+        return errno.errorcode.get(value.errno, str(value.errno))
+    if isinstance(value, BaseException):  # trio.TooSlowError and the like: what it says, or its name
+        return str(value) or type(value).__name__
+    return str(value)
 
 
 def about(actual: float, expected: float, tol: float) -> bool:

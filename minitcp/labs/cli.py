@@ -19,10 +19,10 @@ from minitcp.cli_options import build_knobs, fault_rule, sysctl_setting
 from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
-from .base import LabOptions
+from .base import HOST, LabOptions
 from .registry import LABS, get, load_file
 from .render import render
-from .runner import run_lab
+from .runner import SIM_RTT, run_lab
 from .script import run_script_lab
 
 
@@ -55,6 +55,12 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     p.add_argument("--pcap", type=new_file, metavar="FILE",
                    help="write minitcp's side of the wire to FILE (pcapng, for `tcpdump -r` or Wireshark), "
                    "each injected fault marked by a packet comment; FILE must not exist")
+    p.add_argument("--rtt", type=float, default=SIM_RTT * 1000, metavar="MS",
+                   help="--sim: the wire's round-trip time in ms (default %(default)g), so segments cross")
+    p.add_argument("--conn", default=None, metavar="all|N|PORT",
+                   help="which connection the ladder draws: all, the Nth, or the one with this port "
+                        "(default: the one the lab is about, usually the last; the others are summed up "
+                        "in a line)")
     return p
 
 
@@ -94,6 +100,7 @@ def run_lab_command(args: argparse.Namespace) -> int:
             print("minitcp lab: --fault and --no-lab-faults do not apply to a script, which plays the "
                   "wire itself", file=sys.stderr)
             return 2
+        lab = None
         result = run_script_lab(args.name, build_knobs(args.sysctl), pcap=args.pcap is not None)
     else:
         try:
@@ -101,16 +108,17 @@ def run_lab_command(args: argparse.Namespace) -> int:
         except (KeyError, OSError) as e:
             print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
             return 2
-        result = run_lab(lab, sim=args.sim, options=lab_options(args))
+        result = run_lab(lab, sim=args.sim, options=lab_options(args), rtt=args.rtt / 1000)
     if args.svg:
-        write_svg(args.svg, result.trace)
+        conn = args.conn if args.conn is not None else (lab.ladder if lab is not None else None)
+        write_svg(args.svg, result.trace, left=HOST, conn=conn, lang=args.lang)
     if args.pcap and result.pcap is not None:
         with create_private(args.pcap) as capture:
             capture.write(result.pcap)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     else:
-        print(render(result, lang=args.lang, ascii=args.ascii))
+        print(render(result, lang=args.lang, ascii=args.ascii, conn=args.conn))
     return 0 if result.passed else 1
 
 

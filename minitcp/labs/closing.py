@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Ctx, Lab
+from .base import Ctx, Lab, shown
 
 FIN_TIMEOUT = 3  # seconds; tcp_fin_timeout is 60 by default
 
@@ -19,20 +19,20 @@ async def close_wait_pileup(ctx: Ctx) -> None:
     servers = [await s.state() for _, s in pairs]
     clients = [await c.state() for c, _ in pairs]
     ctx.check(servers == ["CLOSE_WAIT"] * 3,
-              f"after 1 s the server has 3 connections in CLOSE_WAIT: {servers}",
-              f"1 秒后服务端有 3 个连接处于 CLOSE_WAIT：{servers}")
-    ctx.check(clients == ["FIN_WAIT_2"] * 3, f"and the clients wait in FIN_WAIT_2: {clients}",
-              f"客户端都停在 FIN_WAIT_2：{clients}")
+              f"after 1 s the server has 3 connections in CLOSE_WAIT: {shown(servers)}",
+              f"1 秒后服务端有 3 个连接处于 CLOSE_WAIT：{shown(servers, 'zh')}")
+    ctx.check(clients == ["FIN_WAIT_2"] * 3, f"and the clients wait in FIN_WAIT_2: {shown(clients)}",
+              f"客户端都停在 FIN_WAIT_2：{shown(clients, 'zh')}")
     timer = await pairs[0][0].timer()
     ctx.check(timer is not None and 1.0 < timer[1] <= FIN_TIMEOUT,
-              f"a client's FIN_WAIT_2 timer (ss -o) has under {FIN_TIMEOUT} s left: {timer}",
-              f"客户端的 FIN_WAIT_2 定时器（ss -o）剩余不到 {FIN_TIMEOUT} 秒：{timer}")
+              f"a client's FIN_WAIT_2 timer (ss -o) has under {FIN_TIMEOUT} s left: {shown(timer)}",
+              f"客户端的 FIN_WAIT_2 定时器（ss -o）剩余不到 {FIN_TIMEOUT} 秒：{shown(timer, 'zh')}")
     await ctx.wait(FIN_TIMEOUT + 0.7)
     clients = [await c.state() for c, _ in pairs]
     servers = [await s.state() for _, s in pairs]
     ctx.check(clients == ["CLOSED"] * 3,
-              f"after tcp_fin_timeout ({FIN_TIMEOUT} s) the clients gave up: {clients}",
-              f"tcp_fin_timeout（{FIN_TIMEOUT} 秒）到期后客户端放弃了连接：{clients}")
+              f"after tcp_fin_timeout ({FIN_TIMEOUT} s) the clients gave up: {shown(clients)}",
+              f"tcp_fin_timeout（{FIN_TIMEOUT} 秒）到期后客户端放弃了连接：{shown(clients, 'zh')}")
     ctx.check(servers == ["CLOSE_WAIT"] * 3,
               "the server is still in CLOSE_WAIT: only the application's close() can end it",
               "服务端仍处于 CLOSE_WAIT：只有应用调用 close() 才能结束它")
@@ -40,8 +40,9 @@ async def close_wait_pileup(ctx: Ctx) -> None:
     await pairs[0][1].close()  # too late: nobody is there any more
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags[0]) for s in ctx.segs()]
-    ctx.check(seen == [("m", "F"), ("p", "R")], f"a late close sends a FIN that is answered by RST: {seen}",
-              f"迟来的 close 发出 FIN，对方回的是 RST：{seen}")
+    ctx.check(seen == [("m", "F"), ("p", "R")],
+              f"a late close sends a FIN that is answered by RST: {shown(seen)}",
+              f"迟来的 close 发出 FIN，对方回的是 RST：{shown(seen, 'zh')}")
     for _, s in pairs[1:]:
         await s.close()
     await ctx.wait(0.2)
@@ -92,8 +93,8 @@ async def data_after_close(ctx: Ctx) -> None:
     await server.send(b"reply nobody reads")
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags) for s in ctx.segs(since=0.4)]
-    ctx.check(seen == [("p", "P."), ("m", "R")], f"the server's data was answered with RST: {seen}",
-              f"服务端发来的数据换来的是 RST：{seen}")
+    ctx.check(seen == [("p", "P."), ("m", "R")], f"the server's data was answered with RST: {shown(seen)}",
+              f"服务端发来的数据换来的是 RST：{shown(seen, 'zh')}")
     ctx.check(ctx.counter("m", "TCPAbortOnData") == 1, "TCPAbortOnData +1",
               "TCPAbortOnData +1（因收到数据而中止连接）")
     ctx.check(await client.state() == "CLOSED", "the client dropped the connection at once: no TIME_WAIT",
@@ -111,8 +112,8 @@ async def close_with_unread_data(ctx: Ctx) -> None:
     await client.close()
     await ctx.wait(0.2)
     seen = [(s.sender, s.flags) for s in ctx.segs()]
-    ctx.check(seen == [("m", "R.")], f"close() with unread data sent RST, not FIN: {seen}",
-              f"有未读数据时 close() 发出的是 RST 而不是 FIN：{seen}")
+    ctx.check(seen == [("m", "R.")], f"close() with unread data sent RST, not FIN: {shown(seen)}",
+              f"有未读数据时 close() 发出的是 RST 而不是 FIN：{shown(seen, 'zh')}")
     ctx.check(ctx.counter("m", "TCPAbortOnClose") == 1, "TCPAbortOnClose +1",
               "TCPAbortOnClose +1（关闭时有未读数据而中止连接）")
     ctx.check(await server.recv(timeout=1.0) == "ECONNRESET", "the server's next read fails: ECONNRESET",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Ctx, Lab, about, hang_up, ms
+from .base import Ctx, Lab, about, hang_up, ms, shown
 
 
 async def exchange(ctx: Ctx, client: object, server: object, request: bytes, respond: bool) -> float:
@@ -34,11 +34,13 @@ async def delayed_ack(ctx: Ctx) -> None:
 
     first = sent_by_server(t1, t2)
     ctx.check(first[:1] == ["."],
-              f"GET /1 at the start (quick-ACK mode): a bare ACK at once, then the answer: {first}",
-              f"连接刚开始时的 GET /1（快速确认模式）：立即回一个不带数据的 ACK，然后才是响应：{first}")
+              f"GET /1 at the start (quick-ACK mode): a bare ACK at once, then the answer: {shown(first)}",
+              "连接刚开始时的 GET /1（快速确认模式）：立即回一个不带数据的 ACK，然后才是响应："
+              f"{shown(first, 'zh')}")
     second = sent_by_server(t2, t3)
-    ctx.check(second == ["P."], f"GET /2 (now interactive): no bare ACK, it rode on the answer: {second}",
-              f"GET /2（已是交互模式）：没有单独的 ACK，它随响应数据一起发送：{second}")
+    ctx.check(second == ["P."],
+              f"GET /2 (now interactive): no bare ACK, it rode on the answer: {shown(second)}",
+              f"GET /2（已是交互模式）：没有单独的 ACK，它随响应数据一起发送：{shown(second, 'zh')}")
     acks = [s for s in ctx.segs("m", exact=".") if s.t >= t3]
     ctx.check(len(acks) == 1 and about(acks[0].t - t3, 0.040, 0.015),
               "GET /3, no answer: the bare ACK waited about 40 ms"
@@ -69,8 +71,8 @@ async def every_second_segment(ctx: Ctx) -> None:
     await ctx.wait(0.3)
     data = [s for s in ctx.segs("p") if s.length]
     acks = ctx.segs("m", exact=".")
-    ctx.check(len(data) == 2, f"the client sent two full segments ({[s.length for s in data]} bytes)",
-              f"客户端发了两个满长度的数据报文（{[s.length for s in data]} 字节）")
+    ctx.check(len(data) == 2, f"the client sent two full segments ({shown([s.length for s in data])} bytes)",
+              f"客户端发了两个满长度的数据报文（{shown([s.length for s in data], 'zh')} 字节）")
     ctx.check(len(acks) == 1, f"the server sent one ACK for the two (sent {len(acks)})",
               f"服务端用一个 ACK 确认了这两个报文（发了 {len(acks)} 个）")
     if acks and data:
@@ -99,8 +101,8 @@ async def three_segment_close(ctx: Ctx) -> None:
     await ctx.wait(0.3)
     seen = [(s.sender, s.flags) for s in ctx.segs()]
     ctx.check(seen == [("p", "F."), ("m", "F."), ("p", ".")],
-              f"three segments: FIN, FIN+ACK, ACK — the ACK rode on the server's FIN: {seen}",
-              f"三个报文：FIN、FIN+ACK、ACK —— ACK 和服务端的 FIN 一起发送：{seen}")
+              f"three segments: FIN, FIN+ACK, ACK — the ACK rode on the server's FIN: {shown(seen)}",
+              f"三个报文：FIN、FIN+ACK、ACK —— ACK 和服务端的 FIN 一起发送：{shown(seen, 'zh')}")
     ctx.check(ctx.counter("m", "DelayedACKs") == 0, "the delayed-ACK timer never fired (DelayedACKs +0)",
               "延迟确认定时器始终没有触发（DelayedACKs +0）")
     ctx.check(await client.state() == "TIME_WAIT" and await server.state() == "CLOSED",
@@ -128,9 +130,9 @@ async def three_segment_close(ctx: Ctx) -> None:
     took = f"{ms(after)}" if acks else "none sent"
     ctx.check(seen == [("p", "F."), ("m", "."), ("m", "F."), ("p", ".")] and after < 0.030,
               f"without data first, the server ACKed the FIN within a tick ({took}), before its "
-              f"application closed: four segments {seen}",
+              f"application closed: four segments {shown(seen)}",
               f"没有先收到数据时，服务端在一个时钟节拍内就确认了 FIN（{took}），早于应用调用 close："
-              f"四个报文 {seen}")
+              f"四个报文 {shown(seen, 'zh')}")
 
 
 LABS = [

@@ -29,7 +29,7 @@ from minitcp.wire.errors import WireError
 from minitcp.wire.segment import FIN, RST, SYN
 from minitcp.wire.tcp import parse_any_tcp_packet
 
-from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, Ctx, Lab, Side
+from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, Ctx, Lab, Side, shown
 from .render import check_line
 from .tools import Curl, Nc, Ping
 
@@ -205,7 +205,7 @@ async def step_closed_port(ctx: Ctx, head: str) -> None:
         what = f"connect() failed with ECONNREFUSED after {took:.1f} ms: the SYN got an RST|ACK."
         zh = f"connect() 在 {took:.1f} 毫秒后以 ECONNREFUSED 失败：SYN 收到了 RST|ACK。"
     else:
-        got = "it was accepted" if error is None else f"got {error!r}"
+        got = "it was accepted" if error is None else f"got {shown(error)}"
         what = f"connect() to port {CLOSED_PORT}, where nothing listens, should fail with ECONNREFUSED: {got}"
         zh = f"连接没有监听的端口 {CLOSED_PORT} 应以 ECONNREFUSED 失败：{got}"
     ctx.check(refused, what, zh)
@@ -230,7 +230,7 @@ async def step_echo(ctx: Ctx, head: str) -> None:
     try:
         side = await ctx.connect(ECHO_PORT, WAIT)
     except (OSError, trio.TooSlowError) as e:
-        ctx.check(False, f"the echo exchange failed: {e!r}", f"回显交换失败：{e!r}")
+        ctx.check(False, f"the echo exchange failed: {shown(e)}", f"回显交换失败：{shown(e, 'zh')}")
         return
     await side.send(message)
     echoed = await _read_all(side, len(message))
@@ -244,7 +244,8 @@ async def step_echo(ctx: Ctx, head: str) -> None:
     peer = await show_peer(ctx, side.port, "after both closed")
     path = ours(ctx, ECHO_PORT, side.port)
     ctx.say(f"    minitcp's end went {names(path)}")
-    ctx.check(echoed == message, f"the echo came back: {echoed!r}", f"回显原样返回：{echoed!r}")
+    ctx.check(echoed == message, f"the echo came back: {shown(echoed.strip())}",
+              f"回显原样返回：{shown(echoed.strip(), 'zh')}")
     passive = [State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
     ctx.check(closed and path[-3:] == passive,
               f"the {peer_name(ctx)} closed first, so minitcp was the passive closer: CLOSE-WAIT (FIN "
@@ -269,7 +270,7 @@ async def step_http_close(ctx: Ctx, head: str) -> None:
     try:
         side = await ctx.connect(HTTP_PORT, WAIT)
     except (OSError, trio.TooSlowError) as e:
-        ctx.check(False, f"the HTTP exchange failed: {e!r}", f"HTTP 交换失败：{e!r}")
+        ctx.check(False, f"the HTTP exchange failed: {shown(e)}", f"HTTP 交换失败：{shown(e, 'zh')}")
         return
     await side.send(request)
     response = await _read_all(side)  # until minitcp's FIN
@@ -289,8 +290,8 @@ async def step_http_close(ctx: Ctx, head: str) -> None:
     ctx.say(f"    minitcp, now: `minitcp ss` shows {', '.join(map(str, mine)) or 'nothing'}")
     path = ours(ctx, HTTP_PORT, side.port)
     ctx.say(f"    minitcp's end went {names(path)}")
-    ctx.check(status == "HTTP/1.1 200 OK", f"{status!r}, {len(response)} bytes (HTTP/1.1 200 OK expected)",
-              f"{status!r}，{len(response)} 字节（应为 HTTP/1.1 200 OK）")
+    ctx.check(status == "HTTP/1.1 200 OK", f"{status}, {len(response)} bytes (HTTP/1.1 200 OK expected)",
+              f"{status}，{len(response)} 字节（应为 HTTP/1.1 200 OK）")
     active = [State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT]
     ctx.check(fin_wait_2 and timewait and path[-3:] == active,
               "minitcp closed first: FIN-WAIT-1 (FIN sent), FIN-WAIT-2 (FIN acknowledged), TIME-WAIT "
@@ -355,9 +356,10 @@ async def step_nc(ctx: Ctx, head: str) -> None:
     show(ctx, mark)
     ok = run.stdout == nc.stdin and len(cports) == 1
     why = "" if ok else f"; nc exited {run.returncode}: {run.stderr}"
-    ctx.check(ok, f"nc got its line back ({run.stdout!r}) after its shutdown(SHUT_WR): a half-closed "
+    line = shown(run.stdout.strip())
+    ctx.check(ok, f"nc got its line back ({line}) after its shutdown(SHUT_WR): a half-closed "
               f"connection still receives{why}.",
-              f"nc 在 shutdown(SHUT_WR) 之后仍收回了它的一行（{run.stdout!r}）：半关闭的连接还能接收{why}。")
+              f"nc 在 shutdown(SHUT_WR) 之后仍收回了它的一行（{line}）：半关闭的连接还能接收{why}。")
 
 
 async def step_timewait(ctx: Ctx, head: str) -> None:

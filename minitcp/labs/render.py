@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
+from minitcp.trace.diagram import ConnFilter
 from minitcp.trace.ladder import render_ladder
+from minitcp.trace.words import wrap
 
 from .base import HOST, Check, Result
 
@@ -22,6 +24,7 @@ class Words:
     server: str
     states_sim: str
     states_linux: str
+    states_traced: str
     counters: str
     none: str
     failed: str
@@ -38,6 +41,7 @@ EN = Words(
     server="minitcp is the server",
     states_sim="states over time (ms, as in the ladder):",
     states_linux="states over time (ms, as in the ladder; linux: what `ss -tan` showed, every 20 ms):",
+    states_traced="states over time (ms, as in the ladder; linux: from its tracepoints, every change):",
     counters="counters that moved:",
     none="none",
     failed="the lab itself failed: ",
@@ -53,6 +57,7 @@ ZH = Words(
     server="minitcp 是服务端",
     states_sim="状态随时间的变化（毫秒，与时序图一致；peer 即对端）：",
     states_linux="状态随时间的变化（毫秒，与时序图一致；linux：`ss -tan` 每 20 ms 看到的状态）：",
+    states_traced="状态随时间的变化（毫秒，与时序图一致；linux：来自内核跟踪点，每次变化都记录）：",
     counters="有变化的计数器：",
     none="无",
     failed="实验本身出错：",
@@ -62,7 +67,7 @@ ZH = Words(
 )
 
 
-def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
+def render(result: Result, *, lang: str = "en", ascii: bool = False, conn: ConnFilter = None) -> str:
     lab = result.lab
     w = ZH if lang == "zh" else EN
     title = lab.title_zh if lang == "zh" else lab.title
@@ -72,8 +77,10 @@ def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
     if syns:  # who sent the first SYN is the client
         out.append(f"   {w.client if syns[0].direction == 'out' else w.server}")
     out += [f"   {n.text(lang)}" for n in result.notes]
-    out += ["", render_ladder(result.trace, ascii=ascii, conversation=None), ""]
-    out.append(w.states_sim if result.sim else w.states_linux)
+    conn = conn if conn is not None else lab.ladder
+    out += ["", render_ladder(result.trace, ascii=ascii, left=HOST, conn=conn, lang=lang), ""]
+    out.append(w.states_sim if result.sim else
+               w.states_traced if result.kernel_states == "tracepoints" else w.states_linux)
     for who, lines in result.states.items():
         name = who if result.sim or who == "minitcp" else "linux"
         for conv, line in lines.items():
@@ -83,8 +90,8 @@ def render(result: Result, *, lang: str = "en", ascii: bool = False) -> str:
     for who, moved in result.counters.items():
         who = who if result.sim or who == "minitcp" else "linux"
         out.append(f"  {who:8} " + (", ".join(f"{k} {v:+d}" for k, v in sorted(moved.items())) or w.none))
-    # Chinese characters are two columns wide: half as many per line.
-    explanation = textwrap.fill(lab.zh, 50) if lang == "zh" else textwrap.fill(lab.en, 100)
+    # Chinese is broken between characters, never inside a Latin word, by display width.
+    explanation = "\n".join(wrap(lab.zh, 100)) if lang == "zh" else textwrap.fill(lab.en, 100)
     out += ["", explanation, ""]
     out += [check_line(c, lang=lang, ascii=ascii) for c in result.checks]
     out += verdict_lines(result, lang=lang, ascii=ascii)

@@ -6,8 +6,10 @@ lost on the wire. With `sim=True` the peer is another Stack on an in-memory
 link and the whole run is in virtual time (trio's MockClock): seconds of TCP
 timers pass in milliseconds, with no root needed. Without it the stack sits
 on a TUN device in a private network namespace and its peer is the kernel,
-driven through ordinary sockets; what the kernel's end is doing is sampled
-with `ss -tan` every few milliseconds.
+driven through ordinary sockets (CUBIC, as Linux ships); what the kernel's end
+is doing comes from its tracepoints (kernel_states.py), or from `ss -tan`
+sampled every few milliseconds where tracefs cannot be had. Both sides'
+socket calls are in the trace (sockets/calls.py, sides.KernelCalls).
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from minitcp.trace.hooks import tee
 from minitcp.trace.recorder import Recorder
 from minitcp.trace.ss import ss_rows
 from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
+from minitcp.trace.tracepoints import open_session, ours
 
 from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, LabOptions, Result, Side
 from .capture import FaultMarkingCapture
-from .sides import KernelSide, MinitcpSide, err_name, kernel_counters
+from .kernel_states import KERNEL_HOST, from_samples, from_tracepoints
+from .sides import KernelCalls, KernelSide, MinitcpSide, err_name, kernel_counters, kernel_socket
 from .tools import Tool, ToolRun, run_kernel_tool
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from minitcp.tcp.engine import TcpEngine
 
 SIM_LIMIT = 900.0  # virtual seconds a sim lab may take
+SIM_RTT = 0.004  # s: the --sim wire's round trip (2 ms each way), so segments in flight cross
 SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
 
 
@@ -234,10 +239,17 @@ def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
 
 class KernelCtx(StackCtx):
     def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None,
-                 options: LabOptions | None = None) -> None:
+                 options: LabOptions | None = None, calls: KernelCalls | None = None) -> None:
         self.samples: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        self.calls = calls or KernelCalls(None)
+        self.tuples: set[tuple[str, str]] = set()  # (local, remote) of every kernel socket the lab holds
         super().__init__(m, injector, fixed, options)
         self.sim = False
+
+    def _side(self, sock: socket.socket) -> KernelSide:
+        side = KernelSide(sock, calls=self.calls)
+        self.tuples.add((side.local, side.remote))
+        return side
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
         # The kernel's counters are per network namespace: this lab's namespace is all ours.
@@ -301,7 +313,7 @@ class KernelCtx(StackCtx):
             if client == "m":
                 key = ("p", port)
                 if key not in self._listeners:
-                    lst = socket.socket()
+                    lst = kernel_socket()
                     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     lst.bind((P_ADDR, port))
                     lst.listen(128)
@@ -313,26 +325,36 @@ class KernelCtx(StackCtx):
                     c.bind((M_ADDR, cport))
                 await c.connect((P_ADDR, port))
                 s, _ = await trio.to_thread.run_sync(self._listeners[key].accept)
-                return MinitcpSide(self.m, c, "m"), KernelSide(s)
+                self.calls.tell(self._listeners[key], "accept", new=s)
+                return MinitcpSide(self.m, c, "m"), self._side(s)
             lst_m = self._listener(self.m, "m", port)
-            k = socket.socket()
+            k = kernel_socket()
             k.settimeout(3)
             if cport:
                 k.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 k.bind((P_ADDR, cport))
-            await trio.to_thread.run_sync(k.connect, (M_ADDR, port))
+            await self._connect(k, port)
             ms_, _ = await lst_m.accept()
-            return KernelSide(k), MinitcpSide(self.m, ms_, "m")
+            return self._side(k), MinitcpSide(self.m, ms_, "m")
 
-    async def connect(self, port: int, timeout: float) -> Side:
-        sock = socket.socket()
-        sock.settimeout(timeout)
+    async def _connect(self, sock: socket.socket, port: int) -> None:
+        """connect() on a kernel socket, told to the trace with its result."""
         try:
             await trio.to_thread.run_sync(sock.connect, (M_ADDR, port))
+        except OSError as e:
+            self.calls.tell(sock, "connect", f"{M_ADDR}:{port}", error=e, remote=f"{M_ADDR}:{port}")
+            raise
+        self.calls.tell(sock, "connect", f"{M_ADDR}:{port}")
+
+    async def connect(self, port: int, timeout: float) -> Side:
+        sock = kernel_socket()
+        sock.settimeout(timeout)
+        try:
+            await self._connect(sock, port)
         except OSError:
             sock.close()
             raise
-        return KernelSide(sock)
+        return self._side(sock)
 
     async def tool(self, tool: Tool, timeout: float) -> ToolRun:
         return await run_kernel_tool(tool, timeout)
@@ -365,9 +387,11 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
 
 
 def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
-            link: TunLink | None = None, live: bool = False, options: LabOptions | None = None) -> Result:
+            link: TunLink | None = None, live: bool = False, options: LabOptions | None = None,
+            rtt: float = SIM_RTT) -> Result:
     """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls);
-    `options` are what a learner changes (knobs, added fault rules, a capture: see LabOptions).
+    `options` are what a learner changes (knobs, added fault rules, a capture: see LabOptions);
+    `rtt` is the --sim wire's round-trip time in seconds.
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
     sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
@@ -376,7 +400,7 @@ def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev:
     """
     if not sim and link is None:
         return _in_child(lab, faults, dev, options)
-    return _run(lab, sim, faults, dev, link, live, options)
+    return _run(lab, sim, faults, dev, link, live, options, rtt)
 
 
 def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions | None) -> Result:
@@ -387,7 +411,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions 
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev, None, False, options)
+            result = _run(lab, False, faults, dev, None, False, options, 0.0)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -423,7 +447,7 @@ def _plain(rec: Recorder) -> Recorder:
 
 
 def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool,
-         options: LabOptions | None = None) -> Result:
+         options: LabOptions | None, rtt: float) -> Result:
     options = options or LabOptions()
     rec = Recorder(HOST, timers=False)
     injector = FaultInjector([], observer=rec.host(HOST))
@@ -440,10 +464,11 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
             box["tb"] = traceback.format_exc()
 
     async def main_sim() -> None:
-        la, lb = memory_link_pair()
+        la, lb = memory_link_pair(latency=rtt / 2)
         m = Stack(FaultyLink(la, injector, report=report), M_ADDR, address6=M_ADDR6, observer=rec.host(HOST),
                   on_packet=on_packet)
         p = Stack(lb, P_ADDR, address6=P_ADDR6, observer=rec.host(PEER_HOST))
+        m.on_call, p.on_call = rec.host(HOST).on_call, rec.host(PEER_HOST).on_call
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
@@ -460,9 +485,11 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         link = given or TunLink(dev, peer=P_ADDR)
         m = Stack(FaultyLink(link, injector, report=report), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
-        ctx = KernelCtx(m, injector, faults, options)
+        m.on_call = rec.host(HOST).on_call
+        ctx = KernelCtx(m, injector, faults, options, KernelCalls(rec.host(KERNEL_HOST).on_call))
         ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
+        box["clock"] = trio.current_time() - time.monotonic()  # trace clock (mono) -> Trio's
         try:
             async with trio.open_nursery() as nursery:
                 ctx.nursery = nursery
@@ -472,7 +499,11 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
                     await scenario(ctx)
                 await trio.sleep(2 * SS_EVERY)  # one last look at the kernel
                 nursery.cancel_scope.cancel()
+            if session is not None:
+                box["tracepoints"] = ours(session.read(), os.getpid(), ctx.tuples)
         finally:
+            if session is not None:
+                session.close()
             ctx.close_all()
             if given is None:  # the demo closes the device it opened
                 link.close()
@@ -480,18 +511,26 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     if sim:
         trio.run(main_sim, clock=trio.testing.MockClock(autojump_threshold=0))
     else:
+        # Before Trio starts its threads: a mount namespace (for tracefs) is per thread at first.
+        session = open_session()
         trio.run(main_kernel)
     ctx = box["ctx"]
+    source = ""
+    if not sim:
+        # The kernel's lifeline: exact from its tracepoints, sampled by ss where they are out of reach.
+        if "tracepoints" in box:
+            source = "tracepoints"
+            kernel = from_tracepoints(box["tracepoints"], box["clock"], ctx.samples)
+        else:
+            source = "ss"
+            kernel = from_samples(ctx.samples)
+        rec.events = sorted(rec.events + kernel, key=lambda e: e.time)
     # Timelines count from the lab's first event, like the ladder beside them.
     t0 = rec.events[0].time if rec.events else ctx.t0
-    states = {"minitcp": _timelines(rec, HOST, t0)}
-    if sim:
-        states["peer"] = _timelines(rec, PEER_HOST, t0)
-    else:
-        states["peer"] = {f"{k[0]} {k[1]}": [(round(t - t0, 3), s) for t, s in v]
-                          for k, v in ctx.samples.items()}
+    states = {"minitcp": _timelines(rec, HOST, t0),
+              "peer": _timelines(rec, PEER_HOST if sim else KERNEL_HOST, t0)}
     result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"),
-                    pcap=capture.pcapng() if capture else None)
+                    pcap=capture.pcapng() if capture else None, kernel_states=source)
     if "tb" in box and os.environ.get("MINITCP_LAB_DEBUG"):
         print(box["tb"])
     return result

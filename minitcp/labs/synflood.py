@@ -10,7 +10,7 @@ from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import SYN, Segment
 from minitcp.wire.tcp import build_tcp_packet
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, hang_up
+from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, hang_up, shown
 
 QUEUE = 4  # tcp_max_syn_backlog for the lab: a SYN queue of four, full after four spoofed SYNs
 FLOOD = 8  # spoofed SYNs: four fill the queue, four more get cookies
@@ -69,9 +69,9 @@ async def syn_flood(ctx: Ctx) -> None:
                  f"TSval {ts_val}，减去时间戳偏移后低 6 位为 {low:06b}（ECN、SACK、窗口扩大因子占 4 位）")
         ctx.check(mss == MSSTAB[mss_index(asked)],
                   f"the client's SYN also got a cookie: its ISN holds the MSS index {mss_index(mss)} "
-                  f"(MSS {mss} of the client's {asked}, from Linux's table {list(MSSTAB)})",
+                  f"(MSS {mss} of the client's {asked}, from Linux's table {shown(list(MSSTAB))})",
                   f"客户端的 SYN 也收到了 cookie：SYN-ACK 的初始序列号里藏着 MSS 序号 {mss_index(mss)}"
-                  f"（客户端要的 {asked}，按 Linux 的表 {list(MSSTAB)} 取 {mss}）")
+                  f"（客户端要的 {asked}，按 Linux 的表 {shown(list(MSSTAB), 'zh')} 取 {mss}）")
         ctx.check(wscale == syn.options.get("wscale") and sack == syn.options.get("sack_permitted", False),
                   f"and the low 6 bits of its TSval hold the client's other options: window scale {wscale}, "
                   f"SACK {'yes' if sack else 'no'}, ECN {'yes' if ecn else 'no'}",
@@ -84,8 +84,8 @@ async def syn_flood(ctx: Ctx) -> None:
               "尽管 SYN 队列仍是满的")
     await client.send(b"hello")
     got = await server.recv(timeout=1.0)
-    ctx.check(got == b"hello", f"and it carries data: the server read {got!r}",
-              f"这个连接能正常传数据：服务端读到了 {got!r}")
+    ctx.check(got == b"hello", f"and it carries data: the server read {shown(got)}",
+              f"这个连接能正常传数据：服务端读到了 {shown(got, 'zh')}")
     ctx.check(not ctx.counter("m", "ListenDrops") and not ctx.counter("m", "SyncookiesFailed"),
               "no SYN was dropped and no cookie failed (ListenDrops, SyncookiesFailed unchanged)",
               "没有丢弃任何 SYN，也没有校验失败的 cookie（ListenDrops、SyncookiesFailed 不变）")
@@ -127,5 +127,5 @@ LABS = [
         "分钟数和客户端 MSS 的带密钥哈希；开启时间戳时，TSval 的低位存着窗口扩大因子、SACK 和 ECN。"
         "服务端什么都不保存。真正的客户端回的 ACK 带回 cookie + 1 和 TSecr，服务端校验哈希和时效，"
         "据此建立连接。如果 tcp_syncookies = 0，同一个客户端只能等到队列有空位。",
-        "synflood", kernel_seconds=5),
+        "synflood", kernel_seconds=5, ladder="all"),
 ]

@@ -95,6 +95,14 @@ class Socket:
 
     __slots__ = ("_closed", "_ep")
 
+    def __new__(cls, stack: Stack, endpoint: Endpoint | None = None, *, family: int = AF_INET) -> Socket:
+        # A stack whose calls are traced (`stack.on_call`) makes TracedSockets (sockets/calls.py).
+        if cls is Socket and getattr(stack, "on_call", None) is not None:
+            from .calls import TracedSocket
+
+            cls = TracedSocket
+        return object.__new__(cls)
+
     def __init__(self, stack: Stack, endpoint: Endpoint | None = None, *, family: int = AF_INET) -> None:
         if endpoint is None:
             if family not in FAMILIES:

@@ -190,6 +190,26 @@ class FaultEvent(Event):
 
 
 @dataclass
+class CallEvent(Event):
+    """A socket call an application made, on the caller's side, with what it returned.
+
+    `fd` numbers the handle as a process's descriptor would be (from 3, in the order the recorder
+    first sees each handle; the kernel's real descriptors for the kernel side of labs); `ret` is
+    the return value (-1 on error, with `error` its errno name, e.g. "EADDRNOTAVAIL"); `note`
+    says what TCP did or did not do, as a key (`calls.py` has its words): "others_open" (close()
+    of one of several handles: nothing sent), "eof" (recv() returned 0: the peer's FIN).
+    """
+
+    kind: ClassVar[str] = "call"
+    call: str  # connect, accept, send, recv, shutdown, close, dup
+    fd: int
+    arg: str  # "198.18.0.1:80", "8 bytes", "SHUT_WR", "" ...
+    ret: int
+    error: str | None = None
+    note: str = ""
+
+
+@dataclass
 class PacketEvent(Event):
     """A whole IP packet at the host's link (`Stack(on_packet=recorder.on_packet)`): ICMP too."""
 

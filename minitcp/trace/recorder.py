@@ -25,6 +25,7 @@ from minitcp.wire.segment import ACK, SYN, Segment, flag_str
 from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 from .events import (
+    CallEvent,
     DropEvent,
     Event,
     FaultEvent,
@@ -39,6 +40,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
+    from minitcp.sockets.calls import SocketCall
     from minitcp.tcp.pair import EnginePair
     from minitcp.tcp.timers import TimerKind
 
@@ -73,6 +75,10 @@ class Recorder:
         self._bases: dict[tuple[str, int, int, int, int], int] = {}
         # host -> (the last segment object it sent, its event), to mark retransmissions.
         self._last_out: dict[str, tuple[Segment, SegmentEvent]] = {}
+        # host -> id(handle) -> (the handle, kept so its id is not reused, its descriptor number).
+        self._fds: dict[str, dict[int, tuple[object, int]]] = {}
+        # Calls told as they started, by id: their events get the result when they return.
+        self._pending: dict[int, tuple[object, CallEvent]] = {}
 
     # ------------------------------------------------------------------ attaching
 
@@ -115,6 +121,26 @@ class Recorder:
     def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
         """`Stack(on_packet=recorder.on_packet)`: every whole packet, ICMP included."""
         self._default.on_packet(direction, pkt, now)
+
+    def on_call(self, call: SocketCall, now: float) -> None:
+        """`stack.on_call = recorder.on_call`: the application's socket calls (sockets/calls.py)."""
+        self._default.on_call(call, now)
+
+    def fd(self, host: str, handle: object) -> int:
+        """The descriptor number of `handle` on `host`, as a process with only stdin, stdout and
+        stderr open would have it: the lowest one free (3, 4, ...), freed by close()."""
+        table = self._fds.setdefault(host, {})
+        entry = table.get(id(handle))
+        if entry is None:
+            taken = {fd for _, fd in table.values()}
+            entry = table[id(handle)] = (handle, next(n for n in range(3, 4 + len(taken)) if n not in taken))
+        return entry[1]
+
+    def _closed(self, host: str, handle: object) -> None:
+        self._fds.get(host, {}).pop(id(handle), None)
+
+    def calls(self, host: str | None = None) -> list[CallEvent]:
+        return [e for e in self.events if isinstance(e, CallEvent) and (host is None or e.host == host)]
 
     # ------------------------------------------------------------------ reading
 
@@ -184,6 +210,8 @@ class Recorder:
     def clear(self) -> None:
         self.events.clear()
         self._last_out.clear()
+        self._fds.clear()
+        self._pending.clear()
 
     # ------------------------------------------------------------------ relative numbers
 
@@ -287,6 +315,26 @@ class HostObserver:
         seq, ack = self.recorder.relative(self.name, seg)
         self._add(FaultEvent(now, self.name, local, remote, direction, action, flag_str(seg.flags), seq, ack,
                              len(seg.payload), _seg=snapshot(seg)))
+
+    def on_call(self, call: SocketCall, now: float) -> None:
+        rec = self.recorder
+        started = rec._pending.pop(id(call), None)
+        if started is not None:  # a call told as it started has returned: its result, in place
+            event = started[1]
+            event.ret, event.error, event.note = call.ret, call.error, call.note
+            event.local, event.remote = call.local, call.remote
+            return
+        fd = call.fd if call.fd is not None else rec.fd(self.name, call.handle)
+        ret = call.ret
+        if call.new_handle is not None or call.new_fd is not None:
+            ret = call.new_fd if call.new_fd is not None else rec.fd(self.name, call.new_handle)
+        event = CallEvent(now, self.name, call.local, call.remote, call.call, fd, call.arg, ret, call.error,
+                          call.note)
+        self._add(event)
+        if call.pending:
+            rec._pending[id(call)] = (call, event)
+        if call.call == "close" and call.fd is None:
+            rec._closed(self.name, call.handle)
 
     def on_packet(self, direction: str, pkt: bytes | memoryview, now: float) -> None:
         data = bytes(pkt)  # the link's buffer is reused after the hook returns

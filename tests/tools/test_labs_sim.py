@@ -16,6 +16,7 @@ import re
 import pytest
 
 from minitcp.labs import LABS, Result, get, run_lab
+from minitcp.labs.base import HOST
 from minitcp.labs.cli import add_lab_parser, run_lab_command
 from minitcp.labs.render import render
 from minitcp.trace.ladder import render_ladder
@@ -87,7 +88,7 @@ def test_chinese_output_leaves_only_the_diagram_and_its_rows_untranslated(name: 
     """
     result = sim_result(name)
     zh = render(result, lang="zh")
-    diagram = set(render_ladder(result.trace, conversation=None).splitlines())
+    diagram = set(render_ladder(result.trace, left=HOST, conn=result.lab.ladder, lang="zh").splitlines())
     rows = ("  minitcp ", "  peer ")
     english = [line for line in zh.splitlines()
                if line and not CJK.search(line) and line not in diagram and not line.startswith(rows)

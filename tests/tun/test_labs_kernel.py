@@ -18,9 +18,11 @@ def test_every_lab_passes_against_the_kernel(name: str) -> None:
     result = run_lab(get(name), sim=False)
     failed = [c.what for c in result.checks if not c.ok]
     assert result.verdict == "pass", (failed, result.error)
-    # The kernel run has its own fixed lines (peer, `ss` sampling, sysctl notes): in Chinese too.
+    # The kernel run has its own fixed lines (peer, where its states came from, sysctl notes): in
+    # Chinese too.
     zh = render(result, lang="zh")
-    assert "对端：Linux 内核" in zh and "`ss -tan` 每 20 ms" in zh and zh.endswith("结论：通过")
+    source = "来自内核跟踪点" if result.kernel_states == "tracepoints" else "`ss -tan` 每 20 ms"
+    assert "对端：Linux 内核" in zh and source in zh and zh.endswith("结论：通过")
     assert all("sysctl" not in n.zh or "私有网络命名空间" in n.zh for n in result.notes)
 
 
