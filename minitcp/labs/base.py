@@ -285,7 +285,8 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "lab": self.lab.name, "peer": "sim" if self.sim else "linux",
+            "lab": self.lab.name,
+            "peer": "packetdrill" if self.lab.group == "packetdrill" else "sim" if self.sim else "linux",
             "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
             "notes": [n.en for n in self.notes], "notes_zh": [n.zh for n in self.notes],
             "checks": [dataclasses.asdict(c) for c in self.checks],

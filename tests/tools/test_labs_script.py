@@ -60,6 +60,7 @@ def test_a_linux_script_is_drawn_as_a_lab_and_passes() -> None:
     # The states are at the script's times: the remote FIN at +10 ms, our close at +20 ms after it.
     assert dict((s, t) for t, s in path)["CLOSE_WAIT"] == pytest.approx(0.010)
     assert result.counters["minitcp"]["PassiveOpens"] == 1 and result.counters["minitcp"]["OutRsts"] == 1
+    assert result.to_json()["peer"] == "packetdrill" and result.to_json()["verdict"] == "pass"
     text = render(result)
     assert "peer: the packetdrill script's remote host" in text
     assert "LAST_ACK → CLOSED" in text and "RST seq=2" in text
