@@ -95,14 +95,6 @@ class Socket:
 
     __slots__ = ("_closed", "_ep")
 
-    def __new__(cls, stack: Stack, endpoint: Endpoint | None = None, *, family: int = AF_INET) -> Socket:
-        # A stack whose calls are traced (`stack.on_call`) makes TracedSockets (sockets/calls.py).
-        if cls is Socket and getattr(stack, "on_call", None) is not None:
-            from .calls import TracedSocket
-
-            cls = TracedSocket
-        return object.__new__(cls)
-
     def __init__(self, stack: Stack, endpoint: Endpoint | None = None, *, family: int = AF_INET) -> None:
         if endpoint is None:
             if family not in FAMILIES:
@@ -111,6 +103,12 @@ class Socket:
             endpoint = Endpoint(stack, family)
         self._ep = endpoint
         self._closed = False
+        if stack.on_call is not None and type(self) is Socket:
+            # A stack whose calls are traced makes TracedSockets (sockets/calls.py): the same
+            # slots, so the class can be swapped; untraced sockets pay this one test.
+            from .calls import TracedSocket
+
+            self.__class__ = TracedSocket
 
     # ------------------------------------------------------------------ handles
 

@@ -4,15 +4,19 @@ labs (the others summed up), and checks that say values in words, never as Pytho
 
 from __future__ import annotations
 
+import argparse
 import functools
 import itertools
+import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from minitcp.labs import LABS, Result, get, run_lab
 from minitcp.labs.base import HOST, shown
+from minitcp.labs.cli import add_lab_parser, run_lab_command
 from minitcp.labs.render import render
 from minitcp.trace.ladder import render_ladder
 from minitcp.trace.svg import render_svg
@@ -142,3 +146,23 @@ def test_connections_have_colours_in_the_svg() -> None:
     lines = [e for e in root.iter(NS + "line") if "segment" in (e.get("class") or "")]
     colours = {e.get("data-conn"): e.get("stroke") for e in lines}
     assert len(colours) == 10 and len(set(colours.values())) >= 7
+
+
+def test_cli_rtt_conn_lang_svg_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser(prog="minitcp")
+    add_lab_parser(parser.add_subparsers(dest="command"))
+    svg = tmp_path / "ladder.svg"
+    args = parser.parse_args(["lab", "time-wait-client-ports", "--sim", "--rtt", "20", "--conn", "all",
+                              "--lang", "zh", "--svg", str(svg)])
+    assert run_lab_command(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("SYN seq=0") == 10 and "其他连接" not in out  # --conn all: every connection drawn
+    root = ET.parse(svg).getroot()
+    texts = "\n".join(t.text or "" for t in root.iter(NS + "text"))
+    assert "时间（毫秒）" in texts and "#10 SYN seq=0" in texts
+    lines = [e for e in root.iter(NS + "line") if e.get("data-arrive")]
+    assert all(float(e.get("data-arrive") or 0) - float(e.get("data-t") or 0) == pytest.approx(0.01)
+               for e in lines)  # --rtt 20: 10 ms each way
+    assert run_lab_command(parser.parse_args(["lab", "close-vs-shutdown", "--sim", "--json"])) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kernel_states"] == "" and any(e["kind"] == "call" for e in data["trace"])
