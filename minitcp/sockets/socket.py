@@ -282,7 +282,7 @@ class Socket:
         laddr = stack.addr if raddr <= IPV4_MAX else stack.addr6
         if laddr is None or not stack.on_link(raddr) or (raddr <= IPV4_MAX and ep.options.get("v6only")):
             raise OSError(errno.ENETUNREACH, "Network is unreachable (only the link's subnet is routed)")
-        if ep.lport and stack.engine.in_use(laddr, ep.lport, raddr, port):
+        if ep.lport and stack.engine.connect_blocked(laddr, ep.lport, raddr, port, stack.now(), bound=True):
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if not ep.lport:
             ep.lport = stack.ports.connect_port(ep, laddr, raddr, port, stack.now())

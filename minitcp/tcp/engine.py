@@ -335,14 +335,17 @@ class TcpEngine:
         key = conn_key(laddr, lport, raddr, rport)
         return key in self.conns or key in self.timewait
 
-    def connect_blocked(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> bool:
+    def connect_blocked(self, laddr: int, lport: int, raddr: int, rport: int, now: float, *,
+                        bound: bool = False) -> bool:
         """Whether connect() must pass this four-tuple by: a connection holds it, or a TIME_WAIT
-        entry that tcp_tw_reuse does not let go (Linux __inet_check_established)."""
+        entry that tcp_tw_reuse does not let go (Linux __inet_check_established). On a port the
+        socket bound itself (`bound`), __inet_hash_connect asks tcp_twsk_unique without a twp:
+        any entry whose timestamps were on is taken over, whatever tcp_tw_reuse says."""
         key = conn_key(laddr, lport, raddr, rport)
         if key in self.conns:
             return True
         tw = self.timewait.get(key)
-        return tw is not None and not self.tw_reusable(tw, now)
+        return tw is not None and not (tw.ts_ok if bound else self.tw_reusable(tw, now))
 
     def tw_reusable(self, tw: TimeWait, now: float) -> bool:
         """Linux tcp_twsk_unique for an ephemeral port: with tcp_tw_reuse 1 (2: only when either

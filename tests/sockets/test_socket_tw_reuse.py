@@ -4,6 +4,7 @@ port may take over, when, and with what sequence number."""
 from __future__ import annotations
 
 import errno
+import socket as _s
 
 import pytest
 import trio
@@ -89,4 +90,45 @@ async def test_tw_reuse_needs_timestamps(net: Net, autojump_clock: MockClock) ->
     await trio.sleep(5)
     with pytest.raises(OSError) as e:
         await _connect_again(net)
+    assert e.value.errno == errno.EADDRNOTAVAIL
+
+
+async def _bound_time_wait(net: Net) -> Socket:
+    """A's explicitly bound port 6000 left in TIME_WAIT towards B:5000 (both ends SO_REUSEADDR)."""
+    srv = Socket(net.b)
+    srv.bind(("", 5000))
+    srv.listen(8)
+    cli = Socket(net.a)
+    cli.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+    cli.bind(("", 6000))
+    await cli.connect((B_ADDR, 5000))
+    conn, _ = await srv.accept()
+    cli.close()
+    assert await conn.recv(100) == b""
+    conn.close()
+    await settle()
+    assert len(net.a.engine.timewait) == 1
+    again = Socket(net.a)
+    again.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+    again.bind(("", 6000))
+    return again
+
+
+async def test_a_bound_port_takes_its_time_wait_over_with_timestamps(net: Net,
+        autojump_clock: MockClock) -> None:
+    """Linux __inet_hash_connect on a bound port calls tcp_twsk_unique without a twp: an entry
+    whose timestamps were on is reused at once, tcp_tw_reuse (2, not loopback) notwithstanding."""
+    again = await _bound_time_wait(net)
+    fin = net.sent("a", has=FIN)[-1].seg
+    await again.connect((B_ADDR, 5000))
+    syn = net.sent("a", has=SYN)[-1].seg
+    assert syn.seq == (fin.seq + 1 + 65537) & 0xFFFFFFFF
+    assert net.a.engine.counters["TWRecycled"] == 1
+
+
+async def test_a_bound_port_without_timestamps_stays_blocked(net: Net, autojump_clock: MockClock) -> None:
+    net.a.knobs.set("tcp_timestamps", 0)
+    again = await _bound_time_wait(net)
+    with pytest.raises(OSError) as e:
+        await again.connect((B_ADDR, 5000))
     assert e.value.errno == errno.EADDRNOTAVAIL
