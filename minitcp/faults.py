@@ -40,7 +40,7 @@ from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP, parse_ipv4
 from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
-from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+from minitcp.wire.tcp import build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 
 if TYPE_CHECKING:
     from minitcp.link.base import Link, Received
@@ -492,10 +492,13 @@ class FaultyLink:
 
 
 def _subject(packet: bytes | memoryview) -> Segment | None:
-    """What the rules see of a packet: its TCP segment, a flagless stand-in for other IPv4, or None."""
+    """What the rules see of a packet: its TCP segment (of either family), a flagless stand-in
+    for other IPv4, or None."""
     try:
         if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP:
             return parse_tcp_packet(packet)
+        if len(packet) >= 40 and packet[0] >> 4 == 6:
+            return parse_tcp6_packet(packet)  # other IPv6 (ICMPv6, fragments) raises: passed on
         ip = parse_ipv4(packet)
     except WireError:
         return None  # malformed or not IPv4: the stack counts it; faults are for real traffic

@@ -1,4 +1,4 @@
-"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--json] [--svg FILE] [--lang en|zh]`.
+"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--ipv6] [--json] [--svg FILE] [--lang en|zh]`.
 
 minitcp/cli.py adds the parser with `add_lab_parser(subparsers)` and calls
 `run_lab_command(args)`; the exit status is 0 only when the lab's verdict is pass.
@@ -27,6 +27,8 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     p.add_argument("name", metavar="NAME", help="a lab name, or `list`")
     p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
+    p.add_argument("--ipv6", action="store_true",
+                   help="the lab's connections use IPv6 (2001:2::2 and 2001:2::1) instead of IPv4")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--svg", metavar="FILE", help="also write the ladder diagram as SVG")
     p.add_argument("--lang", choices=("en", "zh"), default="en",
@@ -54,7 +56,7 @@ def run_lab_command(args: argparse.Namespace) -> int:
     except KeyError as e:
         print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
         return 2
-    result = run_lab(lab, sim=args.sim, faults=args.fault)
+    result = run_lab(lab, sim=args.sim, faults=args.fault, ipv6=args.ipv6)
     if args.svg:
         write_svg(args.svg, result.trace)
     if args.json:

@@ -37,7 +37,7 @@ from minitcp.trace.recorder import Recorder
 from minitcp.trace.ss import ss_rows
 from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 
-from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, Result, Side
+from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, Result, Side, endpoint
 from .sides import KernelSide, MinitcpSide, kernel_counters
 from .tools import Tool, ToolRun, run_kernel_tool
 
@@ -53,8 +53,9 @@ SS_EVERY = 0.02  # seconds between two looks at the kernel's sockets
 class StackCtx(Ctx):
     """The minitcp end, common to both peers."""
 
-    def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None) -> None:
-        super().__init__()
+    def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None,
+                 ipv6: bool = False) -> None:
+        super().__init__(ipv6)
         self.m = m
         self._listeners: dict[tuple[str, int], Any] = {}  # (host, port) -> its listening socket
         self.injector = injector
@@ -98,22 +99,27 @@ class StackCtx(Ctx):
         await self.nursery.start(functools.partial(app.serve, self.m, port, family=family))
 
     def minitcp_ss(self, port: int) -> list[SsRow]:
-        return _stack_ss(self.m, f"{M_ADDR}:{port}")
+        return _stack_ss(self.m, endpoint(self.m_addr, port))
+
+    def addr(self, host: str) -> str:
+        """The address of `host` ("m" or "p") in the lab's family."""
+        return self.m_addr if host == "m" else self.p_addr
 
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
         if (host, port) not in self._listeners:
-            lst = Socket(stack)
-            lst.bind((stack.address, port))
+            lst = Socket(stack, family=self.family)
+            lst.bind((self.addr(host), port))
             lst.listen(128)
             self._listeners[(host, port)] = lst
         return self._listeners[(host, port)]
 
 
 class SimCtx(StackCtx):
-    def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+    def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None,
+                 ipv6: bool = False) -> None:
         self.p = p
-        super().__init__(m, injector, fixed)
+        super().__init__(m, injector, fixed, ipv6)
         self.sim = True
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
@@ -138,20 +144,20 @@ class SimCtx(StackCtx):
         server = "p" if client == "m" else "m"
         cstack, sstack = (self.m, self.p) if client == "m" else (self.p, self.m)
         listener = self._listener(sstack, server, port)
-        c = Socket(cstack)
+        c = Socket(cstack, family=self.family)
         if cport:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            c.bind((cstack.address, cport))
+            c.bind((self.addr(client), cport))
         with trio.fail_after(10):
-            await c.connect((sstack.address, port))
+            await c.connect((self.addr(server), port))
             s, _ = await listener.accept()
         return MinitcpSide(cstack, c, client), MinitcpSide(sstack, s, server)
 
     async def connect(self, port: int, timeout: float) -> Side:
-        sock = Socket(self.p)
+        sock = Socket(self.p, family=self.family)
         try:
             with trio.fail_after(timeout):
-                await sock.connect((M_ADDR, port))
+                await sock.connect((self.m_addr, port))
         except BaseException:
             sock.close()
             raise
@@ -161,7 +167,7 @@ class SimCtx(StackCtx):
         return await tool.simulate(self.p)  # each simulation keeps to its own timeout
 
     async def peer_ss(self, cport: int) -> list[SsRow] | None:
-        return _stack_ss(self.p, f"{P_ADDR}:{cport}")
+        return _stack_ss(self.p, endpoint(self.p_addr, cport))
 
 
 def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
@@ -173,9 +179,10 @@ def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
 
 
 class KernelCtx(StackCtx):
-    def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None) -> None:
+    def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None,
+                 ipv6: bool = False) -> None:
         self.samples: dict[tuple[str, str], list[tuple[float, str]]] = {}
-        super().__init__(m, injector, fixed)
+        super().__init__(m, injector, fixed, ipv6)
         self.sim = False
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
@@ -196,10 +203,13 @@ class KernelCtx(StackCtx):
                   f"sysctl -w {key}={value}（在私有网络命名空间内）")
 
     def inject(self, packet: bytes) -> None:
-        # A raw socket with the IP header included (IPPROTO_RAW): the kernel sends the packet as
-        # it is, spoofed source address and all, out of the route to minitcp, the TUN device.
-        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
-            raw.sendto(packet, (M_ADDR, 0))
+        # A raw socket with the IP header included (IPPROTO_RAW, which implies it in IPv6 too):
+        # the kernel sends the packet as it is, spoofed source address and all, out of the route
+        # to minitcp, the TUN device.
+        v6 = packet[0] >> 4 == 6
+        with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                           socket.IPPROTO_RAW) as raw:
+            raw.sendto(packet, (M_ADDR6 if v6 else M_ADDR, 0))
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         if host == "m":
@@ -228,34 +238,34 @@ class KernelCtx(StackCtx):
             if client == "m":
                 key = ("p", port)
                 if key not in self._listeners:
-                    lst = socket.socket()
+                    lst = socket.socket(self.family)
                     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    lst.bind((P_ADDR, port))
+                    lst.bind((self.p_addr, port))
                     lst.listen(128)
                     lst.settimeout(3)
                     self._listeners[key] = lst
-                c = Socket(self.m)
+                c = Socket(self.m, family=self.family)
                 if cport:
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    c.bind((M_ADDR, cport))
-                await c.connect((P_ADDR, port))
+                    c.bind((self.m_addr, cport))
+                await c.connect((self.p_addr, port))
                 s, _ = await trio.to_thread.run_sync(self._listeners[key].accept)
                 return MinitcpSide(self.m, c, "m"), KernelSide(s)
             lst_m = self._listener(self.m, "m", port)
-            k = socket.socket()
+            k = socket.socket(self.family)
             k.settimeout(3)
             if cport:
                 k.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                k.bind((P_ADDR, cport))
-            await trio.to_thread.run_sync(k.connect, (M_ADDR, port))
+                k.bind((self.p_addr, cport))
+            await trio.to_thread.run_sync(k.connect, (self.m_addr, port))
             ms_, _ = await lst_m.accept()
             return KernelSide(k), MinitcpSide(self.m, ms_, "m")
 
     async def connect(self, port: int, timeout: float) -> Side:
-        sock = socket.socket()
+        sock = socket.socket(self.family)
         sock.settimeout(timeout)
         try:
-            await trio.to_thread.run_sync(sock.connect, (M_ADDR, port))
+            await trio.to_thread.run_sync(sock.connect, (self.m_addr, port))
         except OSError:
             sock.close()
             raise
@@ -269,7 +279,7 @@ class KernelCtx(StackCtx):
             rows = await trio.to_thread.run_sync(run_ss, True)
         except FileNotFoundError:
             return None
-        return [row for row in rows if row.local == f"{P_ADDR}:{cport}"]
+        return [row for row in rows if row.local == endpoint(self.p_addr, cport)]
 
     def close_all(self) -> None:
         for lst in self._listeners.values():
@@ -292,8 +302,9 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
 
 
 def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
-            link: TunLink | None = None, live: bool = False) -> Result:
-    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls).
+            link: TunLink | None = None, live: bool = False, ipv6: bool = False) -> Result:
+    """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls);
+    `ipv6` makes its connections IPv6 ones (`minitcp lab NAME --ipv6`).
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
     sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
@@ -301,11 +312,11 @@ def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev:
     could not) it runs here, on that device. `live` prints the story as the lab tells it.
     """
     if not sim and link is None:
-        return _in_child(lab, faults, dev)
-    return _run(lab, sim, faults, dev, link, live)
+        return _in_child(lab, faults, dev, ipv6)
+    return _run(lab, sim, faults, dev, link, live, ipv6)
 
 
-def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
+def _in_child(lab: Lab, faults: list[str] | None, dev: str, ipv6: bool) -> Result:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a fresh namespace, the lab, the result back through the pipe
@@ -313,7 +324,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev, None, False)
+            result = _run(lab, False, faults, dev, None, False, ipv6)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -337,7 +348,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str) -> Result:
     os.waitpid(pid, 0)
     got = pickle.loads(b"".join(chunks)) if chunks else "the lab process died without an answer"
     if isinstance(got, str):
-        return Result(lab, False, Recorder(HOST), {}, {}, [], [], error=got)
+        return Result(lab, False, Recorder(HOST), {}, {}, [], [], error=got, ipv6=ipv6)
     return got
 
 
@@ -348,8 +359,8 @@ def _plain(rec: Recorder) -> Recorder:
     return copy
 
 
-def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool
-         ) -> Result:
+def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool,
+         ipv6: bool = False) -> Result:
     rec = Recorder(HOST, timers=False)
     on_packet = rec.host(HOST).on_packet if lab.packets else None
     box: dict[str, Any] = {}
@@ -370,7 +381,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
-            ctx = SimCtx(m, p, injector, faults)
+            ctx = SimCtx(m, p, injector, faults, ipv6)
             ctx.rec, ctx.nursery, ctx.live = rec, nursery, live
             box["ctx"] = ctx
             with trio.move_on_after(SIM_LIMIT):
@@ -384,7 +395,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         injector = FaultInjector([], observer=rec.host(HOST))
         m = Stack(FaultyLink(link, injector), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
-        ctx = KernelCtx(m, injector, faults)
+        ctx = KernelCtx(m, injector, faults, ipv6)
         ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
         try:
@@ -414,7 +425,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     else:
         states["peer"] = {f"{k[0]} {k[1]}": [(round(t - t0, 3), s) for t, s in v]
                           for k, v in ctx.samples.items()}
-    result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"))
+    result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"), ipv6)
     if "tb" in box and os.environ.get("MINITCP_LAB_DEBUG"):
         print(box["tb"])
     return result

@@ -12,6 +12,8 @@ from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.ss_parse import ss_sockets, ss_timer
 
+from .base import endpoint
+
 
 def err_name(e: OSError) -> str:
     return errno.errorcode.get(e.errno or 0, str(e))
@@ -81,8 +83,9 @@ class KernelSide:
 
     def __init__(self, sock: socket.socket, host: str = "p") -> None:
         self.sock, self.host = sock, host
-        self.local = "{}:{}".format(*sock.getsockname())
-        self.remote = "{}:{}".format(*sock.getpeername())
+        # As `ss -tan` writes them: an IPv6 address in brackets.
+        self.local = endpoint(*sock.getsockname()[:2])
+        self.remote = endpoint(*sock.getpeername()[:2])
         self.port = sock.getsockname()[1]
 
     async def send(self, data: bytes) -> int | str:
