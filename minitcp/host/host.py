@@ -11,9 +11,12 @@ segments into wire packets unless the link takes them whole. It never reads a
 clock, waits, or touches a device: it is given the time at every call, and the
 two functions that hand a packet to the link (`send`, and `send_gso` for a link
 with offloads), which never block. `minitcp.stack.Stack` is the Trio shell that
-feeds it. The host has no timers of its own: TCP's are the engine's
-(`engine.poll_at()` says when `engine.handle_timeout(now)` is due; `transmit(now)`
-after it). (Handing packets over as they are made, rather than in a list the
+feeds it. Its timers are TCP's, the engine's, and the fragment queues' (reassembly.py):
+`poll_at()` says when `handle_timeout(now)` is due; `transmit(now)` after it.
+Fragments of both families are reassembled (reassembly.py) and the datagram goes
+through the input again whole; a datagram for a protocol or UDP port nobody takes is
+answered with the error Linux sends, under its rate limits (icmp.py, icmpv6.py,
+icmp_ratelimit.py). (Handing packets over as they are made, rather than in a list the
 shell empties, keeps each one's place among the hooks' reports as in Linux's
 ip_output, and costs nothing per packet.)
 
@@ -109,9 +112,12 @@ class Host:
     destination address), `martian_source`, `icmp_other` (an ICMP type the host
     does not act on), `icmp6_other` and `neighbour_discovery` (host/icmpv6.py).
     `counters` follows the names of Linux's SNMP counters (`nstat`):
-    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
-    InDestUnreachs/InTimeExcds/InParmProbs for ICMP; Ip6InReceives, Ip6InDelivers,
-    Ip6OutRequests and the Icmp6 ones (host/icmpv6.py) for IPv6. TCP's own counters (InSegs,
+    InReceives, InDelivers, OutRequests, InUnknownProtos, the Reasm* and Frag* ones,
+    InMsgs/OutMsgs, InEchos/OutEchoReps, InDestUnreachs/InTimeExcds/InParmProbs,
+    OutDestUnreachs/OutTimeExcds and the rate limits' OutRateLimit* for ICMP,
+    UdpNoPorts/UdpInErrors/UdpInCsumErrors for UDP; Ip6InReceives, Ip6InDelivers,
+    Ip6OutRequests, Ip6InUnknownProtos, Ip6Reasm*, Ip6Frag*, Udp6* and the Icmp6 ones
+    (host/icmpv6.py) for IPv6. TCP's own counters (InSegs,
     OutSegs, ...) are `engine.counters`. `ports` are the local ports its sockets hold.
 
     With `tso` (the default) the engine sends runs of full-sized segments as one
@@ -178,10 +184,11 @@ class Host:
     def poll_at(self) -> float | None:
         """When `handle_timeout` is next due: TCP's timers, or the oldest fragment queue's end."""
         at = self.engine.poll_at()
-        for reassembly in (self.reassembly, self.reassembly6):
-            expires = reassembly.poll_at()
-            if expires is not None and (at is None or expires < at):
-                at = expires
+        if self.reassembly.queues or self.reassembly6.queues:  # rarely: not on the hot path's way
+            for reassembly in (self.reassembly, self.reassembly6):
+                expires = reassembly.poll_at()
+                if expires is not None and (at is None or expires < at):
+                    at = expires
         return at
 
     def handle_timeout(self, now: float) -> None:
