@@ -170,10 +170,11 @@ class Host:
         self.icmpv6 = (Icmpv6(self.ipv6.addr, self.engine, self.counters, self.drops, self._emit6,
                               self.icmp_limit, self._route_prefix6)
                        if self.ipv6 is not None else None)
-        knobs = self.engine.knobs
-        self.reassembly = Reassembly(self.counters, "", lambda: (knobs.ipfrag_high_thresh, knobs.ipfrag_time))
+        engine = self.engine  # its knobs are read at each use, as sysctls are
+        self.reassembly = Reassembly(self.counters, "",
+                                     lambda: (engine.knobs.ipfrag_high_thresh, engine.knobs.ipfrag_time))
         self.reassembly6 = Reassembly(self.counters, "Ip6",
-                                      lambda: (knobs.ip6frag_high_thresh, knobs.ip6frag_time))
+                                      lambda: (engine.knobs.ip6frag_high_thresh, engine.knobs.ip6frag_time))
 
     def _route_prefix6(self, addr: int) -> int:
         """The prefix length of the route to `addr`: the link's, else a host route's (128)."""
