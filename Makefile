@@ -64,13 +64,15 @@ soak: install system-tools
 	$(VENV)/bin/minitcp soak $(SOAK_ARGS)
 
 # The FreeBSD packetdrill suite, read from ../shared (never copied here), against minitcp in
-# virtual time (no root, no TUN). It passes when every failure is a listed Linux difference that
-# still fails for its stated reason (minitcp/conformance/linux_differences.toml).
+# virtual time (no root, no TUN), in IPv4 and in IPv6 (its 244 IPv6 twins). It passes when every
+# failure is a listed Linux difference that still fails for its stated reason
+# (minitcp/conformance/linux_differences.toml, linux_differences_ipv6.toml).
 CONFORMANCE_SUITE ?= ../shared/conformance/freebsd-tcp-testsuite
+CONFORMANCE_SUITE_IPV6 ?= ../shared/conformance/freebsd-tcp-testsuite-ipv6
 # packetdrill's source, built out of tree for the kernel's side of conformance-kernel and -linux.
 PACKETDRILL_SOURCE ?= ../shared/tools/packetdrill
 conformance: install
-	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) --listed-ok $(CONFORMANCE_ARGS)
+	$(VENV)/bin/minitcp conformance $(CONFORMANCE_SUITE) $(CONFORMANCE_SUITE_IPV6) --listed-ok $(CONFORMANCE_ARGS)
 
 # The same suite against minitcp and against the Linux kernel under real packetdrill (built as for
 # conformance-linux; real time, each script in fresh namespaces; root), listing the scripts where

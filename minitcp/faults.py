@@ -12,6 +12,9 @@ right after; with `ms=` it goes after that long if nothing came by). Keys:
     count=N       at most N times
     prob=P        each matching segment with probability P (seeded: `seed=S`, default 0,
                   so a run can be repeated exactly)
+    over=N        only segments carrying more than N bytes of data (a link with a smaller MTU
+                  on the path: `drop:dir=out,over=1228` is a 1280-byte hop for IPv4 TCP
+                  with timestamps)
     ms=N          milliseconds for delay, dup and reorder
 
 Every rule counts the segments it matches; the first rule that fires decides
@@ -40,7 +43,7 @@ from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP, parse_ipv4
 from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
-from minitcp.wire.tcp import build_tcp_packet, parse_tcp_packet
+from minitcp.wire.tcp import build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 
 if TYPE_CHECKING:
     from minitcp.link.base import Link, Received
@@ -75,6 +78,7 @@ class FaultRule:
     prob: float | None = None
     seed: int | None = None
     ms: float | None = None
+    over: int | None = None
     matched: int = field(default=0, init=False, compare=False)  # segments that matched dir and flags
     fired: int = field(default=0, init=False, compare=False)  # times the rule acted
     _rng: random.Random = field(init=False, repr=False, compare=False)
@@ -94,6 +98,8 @@ class FaultRule:
             value = getattr(self, name)
             if value is not None and value < 1:
                 return f"{name} counts from 1, not {value}"
+        if self.over is not None and self.over < 0:
+            return f"over is a number of bytes, not {self.over}"
         if self.prob is not None and not 0.0 <= self.prob <= 1.0:
             return f"prob is a probability between 0 and 1, not {self.prob}"
         if self.seed is not None and self.prob is None:
@@ -113,7 +119,7 @@ class FaultRule:
             items.append(f"dir={self.direction}")
         if self.flags:
             items.append("flags=" + "".join(ch for bit, ch in _FLAG_ORDER if self.flags & bit))
-        for name in ("nth", "count", "prob", "seed"):
+        for name in ("nth", "count", "prob", "seed", "over"):
             if getattr(self, name) is not None:
                 items.append(f"{name}={getattr(self, name)}")
         if self.ms is not None:
@@ -129,6 +135,8 @@ class FaultRule:
 
     def matches(self, direction: str, seg: Segment) -> bool:
         if self.direction is not None and self.direction != direction:
+            return False
+        if self.over is not None and len(seg.payload) <= self.over:
             return False
         return seg.flags & self.flags == self.flags
 
@@ -193,7 +201,7 @@ def _value(text: str, key: str, raw: str) -> Any:
             return raw.lower()
         if key == "flags":
             return _flags(raw)
-        if key in ("nth", "count", "seed"):
+        if key in ("nth", "count", "seed", "over"):
             return int(raw)
         if key in ("prob", "ms"):
             return float(raw)
@@ -492,10 +500,13 @@ class FaultyLink:
 
 
 def _subject(packet: bytes | memoryview) -> Segment | None:
-    """What the rules see of a packet: its TCP segment, a flagless stand-in for other IPv4, or None."""
+    """What the rules see of a packet: its TCP segment (of either family), a flagless stand-in
+    for other IPv4, or None."""
     try:
         if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP:
             return parse_tcp_packet(packet)
+        if len(packet) >= 40 and packet[0] >> 4 == 6:
+            return parse_tcp6_packet(packet)  # other IPv6 (ICMPv6, fragments) raises: passed on
         ip = parse_ipv4(packet)
     except WireError:
         return None  # malformed or not IPv4: the stack counts it; faults are for real traffic

@@ -174,18 +174,18 @@ class Stack:
 
     async def _timer_task(self) -> None:
         """Sleep until the engine's earliest deadline; `kick()` moves the deadline as it changes."""
-        engine = self.engine
+        host = self.host
         while True:
             with trio.CancelScope() as scope:
                 self._timer_scope = scope
-                deadline = engine.poll_at()
+                deadline = host.poll_at()
                 scope.deadline = math.inf if deadline is None else deadline
                 await trio.sleep_forever()
             self._timer_scope = None
             now = trio.current_time()
-            deadline = engine.poll_at()
+            deadline = host.poll_at()
             if deadline is not None and deadline <= now:
-                engine.handle_timeout(now)
+                host.handle_timeout(now)
             self.kick()
 
     def kick(self) -> None:
@@ -202,7 +202,7 @@ class Stack:
             # Only ever earlier: trio's setter re-files the scope (~3 us), and a deadline that
             # moved later (an RTO re-armed by every send, cancelled by every ACK) costs the
             # timer task one early wake-up, in which it finds nothing due and sleeps again.
-            deadline = engine.poll_at()
+            deadline = self.host.poll_at()
             if deadline is not None and deadline < scope.deadline:
                 scope.deadline = deadline
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import socket
+
 import trio
 
 from minitcp.apps import AppServer, HttpServer
 
 from .clients import kclient
-from .env import ADDR, stack_env
+from .env import ADDR, ADDR6, stack_env
 from .meters import Snapshot
 from .results import MB, STALL, Results
 
 
 class Bulk(Results):
-    """The `bulk_*` rows: one direction, one MTU, with or without the device's offload."""
+    """The `bulk_*` rows: one direction, one MTU, with or without the device's offload, over IPv4
+    or (`_ipv6`) over IPv6."""
 
-    async def bulk(self, direction: str, mtu: int, offload: bool = False) -> None:
+    async def bulk(self, direction: str, mtu: int, offload: bool = False, ipv6: bool = False) -> None:
         p = self.plan
-        name = f"bulk_{direction}_{mtu}{'_offload' if offload else ''}"
+        name = f"bulk_{direction}_{mtu}{'_offload' if offload else ''}{'_ipv6' if ipv6 else ''}"
+        host = ADDR6 if ipv6 else ADDR
         key = f"{name}_MBps"
         row = self.row(key, "MB/s")
         per_rep = max(p.bulk_bytes // p.reps, 1)
@@ -26,12 +30,13 @@ class Bulk(Results):
         servers = {"discard": (sink, 9), "http": (HttpServer(), 80)}
         stalls: list[tuple[float, int, int]] = []  # (longest gap, stack preemptions, client preemptions)
         try:
-            async with stack_env(mtu, servers=servers, offload=offload) as env:
+            async with stack_env(mtu, servers=servers, offload=offload,
+                                 family=socket.AF_INET6 if ipv6 else socket.AF_INET) as env:
                 first = Snapshot.take(env)
                 for i in range(p.reps):
                     before = Snapshot.take(env)
                     if direction == "in":
-                        r = await kclient("upload", limit=limit + 10, host=ADDR, port=9, bytes=per_rep,
+                        r = await kclient("upload", limit=limit + 10, host=host, port=9, bytes=per_rep,
                                           seconds=limit)
                         with trio.move_on_after(5):
                             while len(sink.done) <= i:
@@ -40,7 +45,7 @@ class Bulk(Results):
                         if got != per_rep:
                             row.add(None, f"! the server received {got} of {per_rep} bytes")
                     else:
-                        r = await kclient("download", limit=limit + 10, host=ADDR, port=80, bytes=per_rep,
+                        r = await kclient("download", limit=limit + 10, host=host, port=80, bytes=per_rep,
                                           seconds=limit)
                         stall = r["max_gap_s"]
                         if not r["ok"]:
@@ -75,7 +80,8 @@ class Bulk(Results):
                           + (f", {', '.join(good)} in the others" if good else ""))
         if stalls:
             self.extras[f"{name}_max_gap_ms"] = max(g for g, _, _ in stalls) * 1000
-        self.log(f"  bulk {direction} mtu {mtu}{' offload' if offload else ''}: {row.median or 0:.1f} MB/s "
+        self.log(f"  bulk {direction} mtu {mtu}{' offload' if offload else ''}{' ipv6' if ipv6 else ''}: "
+                 f"{row.median or 0:.1f} MB/s "
                  f"({', '.join(f'{v:.1f}' for v in row.values)})")
 
 

@@ -1,14 +1,17 @@
 """Where a workload runs: a fresh TUN device with the stack (and its servers) on it, and the kernel's side.
 
-The stack is 198.18.0.2, the kernel's end of each device 198.18.0.1; both
-only ever exist in the bench's own private network namespace.
+The stack is 198.18.0.2 and 2001:2::2, the kernel's end of each device 198.18.0.1 and
+2001:2::1; they only ever exist in the bench's own private network namespace. The servers
+of an IPv6 row listen on both families (AF_INET6, IPV6_V6ONLY off).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 
@@ -21,6 +24,7 @@ from minitcp.tcp.knobs import Knobs
 
 ADDR = "198.18.0.2"  # the stack
 PEER = "198.18.0.1"  # the kernel's end of the device
+ADDR6 = "2001:2::2"  # the stack's IPv6 address (the kernel's end is TunLink's default, 2001:2::1)
 
 _devices = itertools.count()
 
@@ -45,8 +49,9 @@ async def stack_env(
     extra_addrs: list[str] | None = None,
     with_stack: bool = True,
     offload: bool = False,
+    family: int = socket.AF_INET,
 ) -> AsyncIterator[Env]:
-    """A fresh TUN device (and stack, and servers) for one workload; all gone afterwards."""
+    """A fresh TUN device (and stack, and servers of `family`) for one workload; all gone afterwards."""
     link = TunLink(f"mtcpb{next(_devices)}", peer=PEER, mtu=mtu, offload=offload)
     try:
         for addr in extra_addrs or ():
@@ -56,7 +61,7 @@ async def stack_env(
             if stack is not None:
                 nursery.start_soon(stack.run)
                 for server, port in (servers or {}).values():
-                    await nursery.start(server.serve, stack, port)
+                    await nursery.start(functools.partial(server.serve, stack, port, family=family))
             yield Env(link, stack, {name: s for name, (s, _) in (servers or {}).items()})
             nursery.cancel_scope.cancel()
     finally:

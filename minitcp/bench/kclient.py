@@ -151,6 +151,11 @@ def download(a: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------- connections
 
 
+def _family(host: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 address (the bench's IPv6 rows), else AF_INET."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 async def _connrate(a: argparse.Namespace) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + a.seconds
@@ -160,7 +165,7 @@ async def _connrate(a: argparse.Namespace) -> dict:
     async def one() -> None:
         nonlocal done, errors
         t = time.perf_counter_ns()
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(_family(a.host), socket.SOCK_STREAM)
         s.setblocking(False)
         try:
             await loop.sock_connect(s, (a.host, a.port))
@@ -237,7 +242,7 @@ def hold(a: argparse.Namespace) -> None:
     start = time.perf_counter()
     while (started < a.count or pending) and time.monotonic() < deadline:
         while started < a.count and len(pending) < a.concurrency:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(_family(a.host), socket.SOCK_STREAM)
             s.setblocking(False)
             started += 1
             err = s.connect_ex((a.host, a.port))
@@ -287,7 +292,7 @@ async def _churn(a: argparse.Namespace) -> dict:
 
     async def one(source: str, port: int) -> None:
         nonlocal done, errors
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(_family(a.host), socket.SOCK_STREAM)
         s.setblocking(False)
         try:
             if source:
@@ -357,7 +362,7 @@ async def _http(a: argparse.Namespace) -> dict:
             started += 1
             try:
                 if s is None:
-                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s = socket.socket(_family(a.host), socket.SOCK_STREAM)
                     s.setblocking(False)
                     await loop.sock_connect(s, (a.host, a.port))
                 await loop.sock_sendall(s, request)

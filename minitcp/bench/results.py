@@ -44,6 +44,7 @@ class Results:
 
         bulk_names = [(f"bulk_{d}_{mtu}", d, mtu) for mtu in MTUS for d in ("in", "out")]
         bulk_names += [(f"bulk_{d}_{mtu}_offload", d, None) for mtu in OFFLOAD_MTUS for d in ("in", "out")]
+        bulk_names += [(f"bulk_{d}_1500_ipv6", d, 1500) for d in ("in", "out")]
         for name, direction, mtu in bulk_names:
             key = f"{name}_MBps"
             raw = "read" if direction == "in" else "write"
@@ -58,11 +59,12 @@ class Results:
                     self.extras[f"{name}_cpu_ms_per_MB"] = (u + s) * 1000 / mb
                     self.extras[f"{name}_user_ms_per_MB"] = u * 1000 / mb
                     self.extras[f"{name}_cpu_util"] = (u + s) / w if w else 0.0
-        runs = self.cpu.get("conn")
-        if runs:
-            u, s, w, n = (sum(x[i] for x in runs) for i in range(4))
-            if n:
-                self.extras["conn_cpu_us_per_conn"] = (u + s) * 1e6 / n
+        for conn in ("conn", "conn_ipv6"):
+            runs = self.cpu.get(conn)
+            if runs:
+                u, s, w, n = (sum(x[i] for x in runs) for i in range(4))
+                if n:
+                    self.extras[f"{conn}_cpu_us_per_conn"] = (u + s) * 1e6 / n
         for a, b in (("bulk_in_1500_MBps", "kernel_bulk_MBps"), ("conn_per_s", "kernel_conn_per_s"),
                      ("echo_p50_us", "kernel_echo_p50_us")):
             if med(a) and med(b):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 
 from minitcp.apps import EchoServer, HttpServer
 from minitcp.tcp.knobs import Knobs
 
 from .clients import BenchError, kclient, wrk
-from .env import ADDR, stack_env
+from .env import ADDR, ADDR6, stack_env
 from .meters import Snapshot
 from .results import STALL, Results
 from .stats import percentile
@@ -20,27 +21,31 @@ class RoundTrips(Results):
 
     # ------------------------------------------------------------------ 3. connection rate
 
-    async def conn(self) -> None:
+    async def conn(self, ipv6: bool = False) -> None:
+        """Connections/s over IPv4, or (`conn_ipv6_per_s`) over IPv6."""
         p = self.plan
-        row = self.row("conn_per_s", "conn/s")
+        key = "conn_ipv6_per_s" if ipv6 else "conn_per_s"
+        row = self.row(key, "conn/s")
         per_rep = max(p.conns // p.reps, 1)
+        family = socket.AF_INET6 if ipv6 else socket.AF_INET
         try:
-            async with stack_env(servers={"echo": (EchoServer(), 7)}) as env:
+            async with stack_env(servers={"echo": (EchoServer(), 7)}, family=family) as env:
                 first, errors = Snapshot.take(env), 0
                 for _ in range(p.reps):
                     before = Snapshot.take(env)
-                    r = await kclient("connrate", limit=90, host=ADDR, port=7, count=per_rep,
-                                      concurrency=p.conn_concurrency, seconds=60)
+                    r = await kclient("connrate", limit=90, host=ADDR6 if ipv6 else ADDR, port=7,
+                                      count=per_rep, concurrency=p.conn_concurrency, seconds=60)
                     after = Snapshot.take(env)
                     errors += r["errors"]
                     row.add(r["done"] / r["seconds"], "! timed out" if r["timeout"] else "")
                     u, s, w = after.cpu_since(before)
-                    self.cpu.setdefault("conn", []).append((u, s, w, r["done"]))
+                    self.cpu.setdefault(key.removesuffix("_per_s"), []).append((u, s, w, r["done"]))
                 row.add(None, *Snapshot.take(env).notes_since(first),
                         f"! {errors} connections failed" if errors else "")
         except Exception as e:
             self.fail([row.key], "conn/s", e)
-        self.log(f"  connections: {row.median or 0:.0f}/s ({', '.join(f'{v:.0f}' for v in row.values)})")
+        self.log(f"  connections{' ipv6' if ipv6 else ''}: {row.median or 0:.0f}/s "
+                 f"({', '.join(f'{v:.0f}' for v in row.values)})")
 
     # ------------------------------------------------------------------ 4. latency
 

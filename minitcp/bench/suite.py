@@ -12,8 +12,9 @@ Workloads (see docs/performance.md for the table and how to read it):
     raw      the TUN ceiling: packets/s and MB/s this Python process reads from and
              writes to the device with no TCP at all, MTU 1500 and 65000
     bulk     kernel -> minitcp discard ("in") and minitcp HTTP /bytes/N -> kernel ("out"); at
-             MTU 1500 also with TSO/GSO offload on the device ("_offload": 64 KB super-segments)
-    conn     connect, 1-byte request, 1-byte reply, close: connections/s
+             MTU 1500 also with TSO/GSO offload on the device ("_offload": 64 KB super-segments),
+             and over IPv6 ("_ipv6": the same at MTU 1500, to 2001:2::2)
+    conn     connect, 1-byte request, 1-byte reply, close: connections/s (and "conn_ipv6")
     echo     1-byte ping-pong round trips, p50/p99; again with net.core.busy_poll=50 ("echo_busy_poll")
     http     wrk (or a Python client) against the h11 server, keep-alive and one request per connection
     scale    memory per idle established connection and per TIME_WAIT entry (tracemalloc)
@@ -103,7 +104,10 @@ def workloads(b: Bench) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
         for d in ("in", "out"):
             items.append((f"bulk_{d}_{mtu}_offload", "bulk",
                           lambda d=d, mtu=mtu: b.bulk(d, mtu, offload=True)))
-    items += [("conn", "conn", b.conn), ("echo", "echo", b.echo),
+    for d in ("in", "out"):
+        items.append((f"bulk_{d}_1500_ipv6", "bulk", lambda d=d: b.bulk(d, 1500, ipv6=True)))
+    items += [("conn", "conn", b.conn), ("conn_ipv6", "conn", lambda: b.conn(ipv6=True)),
+              ("echo", "echo", b.echo),
               ("echo_busy_poll", "echo", lambda: b.echo(prefix="echo_busy_poll", busy_poll=BUSY_POLL_US)),
               ("http", "http", b.http),
               ("established", "scale", b.established), ("timewait", "scale", b.timewait),

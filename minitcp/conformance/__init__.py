@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from ..tcp.knobs import Knobs
-from .differences import Differences, load_differences
+from .differences import Differences, load_all_differences, load_differences
 from .kernel_pool import WORKERS, run_in_namespaces
 from .minitcp_target import MinitcpTarget
 from .model import ParseError, Script
@@ -115,7 +115,7 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
     report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started,
                     target=target)
     with contextlib.suppress(FileNotFoundError):  # an install without the package data: no annotation
-        report.annotate(load_differences(), same_failure if target == "kernel" else None)
+        report.annotate(load_all_differences(), same_failure if target == "kernel" else None)
     return report
 
 

@@ -124,7 +124,8 @@ class CommandLines(RunState):
                 continue
             user = "root     packetdrill 4242" if ours else "?        ?           ?   "
             local, remote = self.target.local_ip, self.target.remote_ip
-            lines.append(f"{user} tcp4 {local}:{lport} {remote}:{rport} {state}")
+            family = "tcp6" if ":" in local else "tcp4"
+            lines.append(f"{user} {family} {local}:{lport} {remote}:{rport} {state}")
         status = 0
         for stage in stages[1:]:
             if not stage or stage[0] != "grep":

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import DEFAULT_DEFINES, run_paths
-from .differences import load_differences
+from .differences import load_all_differences
 from .failure import script_tolerance, strictly_agree
 from .kernel_pool import WORKERS
 from .packetdrill_build import DEFAULT_BUILD, DEFAULT_SOURCE
@@ -191,7 +191,7 @@ def compare_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | 
     else:
         theirs = run_paths(paths, target="kernel", workers=workers, strict=strict, **common)
     try:
-        differences = load_differences()
+        differences = load_all_differences()
     except FileNotFoundError:  # an install without the package data: nothing is listed
         differences = None
     rows = []

@@ -6,6 +6,11 @@ failure reason must match. tests/tools/test_conformance_suite.py runs every list
 script and checks it still fails that way, so the list cannot rot: when
 minitcp changes, a script that starts passing or fails for another reason
 shows up. Engine bugs are never listed here (docs/conformance.md has them).
+
+`linux_differences_ipv6.toml` lists the IPv6 twins of listed scripts that fail the same
+way (../shared/conformance/freebsd-tcp-testsuite-ipv6): same category as the IPv4 twin,
+whose file holds the categories (`twins_of`), its own patterns (an IPv6 script expects
+its own MSS); tests/tools/test_conformance_suite_ipv6.py holds it to the same checks.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 DIFFERENCES_FILE = Path(__file__).with_name("linux_differences.toml")
+DIFFERENCES_FILE_IPV6 = Path(__file__).with_name("linux_differences_ipv6.toml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,11 +59,14 @@ class Differences:
 
 
 def load_differences(path: Path | str = DIFFERENCES_FILE) -> Differences:
+    """One list; a list of twins (`twins_of = FILE`) takes its categories from FILE beside it."""
     with open(path, "rb") as f:
         data = tomllib.load(f)
     categories = {
         name: Category(name, c["summary"], c["linux"]) for name, c in data.get("categories", {}).items()
     }
+    if "twins_of" in data:
+        categories = {**load_differences(Path(path).with_name(data["twins_of"])).categories, **categories}
     entries = tuple(
         Difference(d["script"], d["category"], d["expect"], d.get("note", ""))
         for d in data.get("difference", [])
@@ -67,6 +76,12 @@ def load_differences(path: Path | str = DIFFERENCES_FILE) -> Differences:
             raise ValueError(f"{entry.script}: unknown category {entry.category!r}")
         re.compile(entry.expect)
     return Differences(data.get("suite", ""), categories, entries)
+
+
+def load_all_differences() -> Differences:
+    """Both lists as one (their scripts' names differ): what a run of either suite is marked with."""
+    v4, v6 = load_differences(DIFFERENCES_FILE), load_differences(DIFFERENCES_FILE_IPV6)
+    return Differences(f"{v4.suite}; {v6.suite}", v4.categories, v4.entries + v6.entries)
 
 
 def expect_pattern(reason: str) -> str:
@@ -95,10 +110,13 @@ def toml_string(text: str) -> str:
 
 
 def write_differences(path: Path | str, suite: str, categories: Iterable[Category],
-                      entries: Iterable[Difference], header: str = "") -> None:
+                      entries: Iterable[Difference], header: str = "", twins_of: str = "") -> None:
     """Write the list in the layout load_differences() reads (used to regenerate it)."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    lines += [f"suite = {toml_string(suite)}", ""]
+    lines += [f"suite = {toml_string(suite)}"]
+    if twins_of:
+        lines.append(f"twins_of = {toml_string(twins_of)}")
+    lines.append("")
     for c in categories:
         lines += [f"[categories.{c.name}]", f"summary = {toml_string(c.summary)}",
                   f"linux = {toml_string(c.linux)}", ""]

@@ -12,6 +12,7 @@ import errno
 import math
 import os
 import random
+import socket
 from collections.abc import Iterable
 
 import trio
@@ -56,16 +57,22 @@ class MemoryPeer:
 
 
 class MinitcpTarget:
-    """minitcp is 198.18.0.2; the script's remote host is 198.18.0.1."""
+    """minitcp is 198.18.0.2; the script's remote host is 198.18.0.1 (2001:2::2 and 2001:2::1
+    after `use_ipv6`)."""
 
     name = "minitcp"
-    local_ip = "198.18.0.2"
-    remote_ip = "198.18.0.1"
     real_time = False  # virtual time waits for every task, the runner's too
 
     def __init__(self, knobs: Knobs | None = None, *, linux_only: bool = False) -> None:
         self.knobs = knobs if knobs is not None else Knobs()
         self.linux_only = linux_only  # ignore the sysctls of FreeBSD_ONLY, as the kernel must
+        self.local_ip = "198.18.0.2"
+        self.remote_ip = "198.18.0.1"
+        self.family = socket.AF_INET
+
+    def use_ipv6(self) -> None:
+        """Play an `--ip_version=ipv6` script: AF_INET6 sockets, both hosts' IPv6 addresses."""
+        self.local_ip, self.remote_ip, self.family = "2001:2::2", "2001:2::1", socket.AF_INET6
 
     def clock(self) -> trio.abc.Clock:
         return trio.testing.MockClock(autojump_threshold=0)
@@ -75,7 +82,7 @@ class MinitcpTarget:
         # The remote host may send super-segments larger than the link's MTU, as packetdrill does
         # on Linux (a GSO packet the receiver takes whole, as GRO would have built it).
         remote_end.mtu = MAX_IPV4_PACKET
-        self.stack = Stack(stack_end, self.local_ip, knobs=self.knobs)
+        self.stack = Stack(stack_end, "198.18.0.2", address6="2001:2::2", knobs=self.knobs)
         # Reproducible runs: a fixed ISN secret and port choice (minitcp picks both at random).
         self.stack.engine.isn = IsnGenerator(b"minitcp-conformance-runner")
         rng = getattr(self.stack.ports, "_rng", None)
@@ -85,7 +92,7 @@ class MinitcpTarget:
         return MemoryPeer(remote_end)
 
     def socket(self) -> Socket:
-        return Socket(self.stack)
+        return Socket(self.stack, family=self.family)
 
     async def settle(self) -> None:
         await trio.testing.wait_all_tasks_blocked()

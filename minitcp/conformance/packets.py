@@ -11,6 +11,7 @@ sent; an ICMP error quotes a segment the stack sent.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import math
 import struct
 
@@ -19,8 +20,8 @@ import trio
 from ..wire.errors import WireError
 from ..wire.icmp import build_icmp
 from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
-from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment
-from ..wire.tcp import build_tcp_packet, parse_tcp_packet
+from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment, Segment6
+from ..wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from . import raw_options
 from .matching import ECN_CODEPOINTS, ECN_MASK, MASK, compare, flags_value
 from .model import IcmpEvent, PacketEvent
@@ -46,7 +47,8 @@ class PacketLines(RunState):
             for sent, raw in batch:
                 at = sent - self.origin
                 try:
-                    seg: Segment | None = parse_tcp_packet(raw)
+                    seg: Segment | None = (parse_tcp6_packet(raw) if raw and raw[0] >> 4 == 6
+                                           else parse_tcp_packet(raw))
                 except WireError:
                     seg = None
                 if seg is not None and seg.flags & SYN and not seg.flags & ACK:
@@ -203,9 +205,11 @@ class PacketLines(RunState):
         # packetdrill (run_packet.c): with the ACK flag, an unwritten ack is 0 in the script's
         # numbers; without it the field stays 0.
         ack = self.space.local_to_live(ev.ack or 0, syn) if ev.ack is not None or flags & ACK else 0
-        seg = Segment(ip_int(self.target.remote_ip), ip_int(self.target.local_ip), self.remote_port,
-                      self.local_port, seq & MASK, ack, flags,
-                      ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
+        remote, local = _address(self.target.remote_ip), _address(self.target.local_ip)
+        # --ip_version=ipv6 (the target then has IPv6 addresses): the segment goes in IPv6.
+        kind = Segment6 if local > 0xFFFFFFFF else Segment
+        seg = kind(remote, local, self.remote_port, self.local_port, seq & MASK, ack, flags,
+                   ev.window if ev.window is not None else DEFAULT_WINDOW, bytes(ev.length))
         if ev.tos is not None:
             seg.tos = ev.tos
         if ev.ttl is not None:
@@ -233,7 +237,7 @@ class PacketLines(RunState):
                 seg.sack = tuple(((a + self.space.local) & MASK, (b + self.space.local) & MASK)
                                  for a, b in opt.value)
         try:
-            packet = build_tcp_packet(seg)
+            packet = build_tcp6_packet(seg) if seg.ip_version == 6 else build_tcp_packet(seg)
             options = ev.options if isinstance(ev.options, tuple) else ()
             extra = b"".join(raw for raw in map(raw_options.encode, options) if raw is not None)
             if extra:
@@ -251,12 +255,18 @@ class PacketLines(RunState):
         if self.space.local_isn is None:
             raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
                                 f"but minitcp has not sent a SYN yet")
+        # IPv4 only: runner._check_supported refuses ICMP lines in an IPv6 script.
         local, remote = ip_int(self.target.local_ip), ip_int(self.target.remote_ip)
         seq = ((ev.seq or 0) + self.space.local) & MASK
         quoted = ipv4_header(local, remote, PROTO_TCP, 20 + ev.length) \
             + struct.pack("!HHI", self.local_port, self.remote_port, seq)
         icmp = build_icmp(ev.icmp_type, ev.code, ev.mtu or 0, quoted)  # RFC 1191: the next-hop MTU
         self.peer.send(build_ipv4(remote, local, PROTO_ICMP, icmp))
+
+
+def _address(text: str) -> int:
+    """An address of either family as the wire's integer (128 bits for IPv6)."""
+    return int(ipaddress.ip_address(text))
 
 
 def _packet_text(ev: PacketEvent) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.checksum import checksum, pseudo_header_sum, pseudo_header_sum6
 from ..wire.ipv4 import PROTO_TCP
 from .model import Option
 
@@ -42,8 +42,10 @@ def encode(opt: Option) -> bytes | None:
 
 
 def add_options(packet: bytes, extra: bytes) -> bytes:
-    """`packet` (IPv4 and TCP) with `extra` appended to its TCP options, NOP-padded to whole words."""
-    ihl = (packet[0] & 0xF) * 4
+    """`packet` (IPv4 or IPv6, without extension headers, and TCP) with `extra` appended to its
+    TCP options, NOP-padded to whole words."""
+    v6 = packet[0] >> 4 == 6
+    ihl = 40 if v6 else (packet[0] & 0xF) * 4
     tcp = packet[ihl:]
     doff = (tcp[12] >> 4) * 4
     options = tcp[20:doff] + extra
@@ -54,9 +56,16 @@ def add_options(packet: bytes, extra: bytes) -> bytes:
     header[12] = ((20 + len(options)) // 4) << 4 | (header[12] & 0xF)
     header[16:18] = b"\0\0"
     segment = bytes(header) + options + tcp[doff:]
-    src, dst = struct.unpack("!II", packet[12:20])
-    csum = checksum(segment, pseudo_header_sum(src, dst, PROTO_TCP, len(segment)))
+    if v6:
+        src, dst = int.from_bytes(packet[8:24], "big"), int.from_bytes(packet[24:40], "big")
+        pseudo = pseudo_header_sum6(src, dst, PROTO_TCP, len(segment))
+    else:
+        src, dst = struct.unpack("!II", packet[12:20])
+        pseudo = pseudo_header_sum(src, dst, PROTO_TCP, len(segment))
+    csum = checksum(segment, pseudo)
     segment = segment[:16] + struct.pack("!H", csum) + segment[18:]
+    if v6:
+        return packet[:4] + struct.pack("!H", len(segment)) + packet[6:40] + segment
     ip = bytearray(packet[:ihl])
     ip[2:4] = struct.pack("!H", ihl + len(segment))
     ip[10:12] = b"\0\0"

@@ -15,7 +15,8 @@ by the next `>` line (as a mismatch) or, with none left, at the end of the
 script. The first failure, by time, is the script's result.
 
 Addresses are packetdrill's defaults moved into 198.18.0.0/24 (the target's
-`local_ip` and `remote_ip`): bind() takes port 8080, connect() goes to the
+`local_ip` and `remote_ip`), or with `--ip_version=ipv6` into 2001:2::/64 (the
+stack 2001:2::2, the remote host 2001:2::1, AF_INET6 sockets): bind() takes port 8080, connect() goes to the
 remote host's port 8080, and the remote host sends from port 40000 to a
 listener.
 
@@ -71,8 +72,16 @@ class Runner(PacketLines, SyscallLines, CommandLines):
 
     def _check_supported(self) -> None:
         opts = self.script.options
-        if opts.get("ip_version", "ipv4") != "ipv4":
-            raise ScriptFailure(f"unsupported: --ip_version={opts['ip_version']} (minitcp is IPv4 only)")
+        version = opts.get("ip_version", "ipv4")
+        if version == "ipv6" and not any(isinstance(ev, IcmpEvent) for ev in self.script.events):
+            use_ipv6 = getattr(self.target, "use_ipv6", None)
+            if use_ipv6 is None:
+                raise ScriptFailure(f"unsupported: --ip_version=ipv6 ({self.target.name}'s target "
+                                    "is IPv4 only)")
+            use_ipv6()  # AF_INET6 sockets, the stack at 2001:2::2 and the remote host at 2001:2::1
+        elif version != "ipv4":
+            raise ScriptFailure(f"unsupported: --ip_version={version} (minitcp plays IPv4 and IPv6, "
+                                "without ICMPv6 lines)")
         if "udp_encapsulation" in opts:
             raise ScriptFailure("unsupported: --udp_encapsulation (TCP over UDP, a FreeBSD-only feature)")
 

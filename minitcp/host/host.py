@@ -11,9 +11,12 @@ segments into wire packets unless the link takes them whole. It never reads a
 clock, waits, or touches a device: it is given the time at every call, and the
 two functions that hand a packet to the link (`send`, and `send_gso` for a link
 with offloads), which never block. `minitcp.stack.Stack` is the Trio shell that
-feeds it. The host has no timers of its own: TCP's are the engine's
-(`engine.poll_at()` says when `engine.handle_timeout(now)` is due; `transmit(now)`
-after it). (Handing packets over as they are made, rather than in a list the
+feeds it. Its timers are TCP's, the engine's, and the fragment queues' (reassembly.py):
+`poll_at()` says when `handle_timeout(now)` is due; `transmit(now)` after it.
+Fragments of both families are reassembled (reassembly.py) and the datagram goes
+through the input again whole; a datagram for a protocol or UDP port nobody takes is
+answered with the error Linux sends, under its rate limits (icmp.py, icmpv6.py,
+icmp_ratelimit.py). (Handing packets over as they are made, rather than in a list the
 shell empties, keeps each one's place among the hooks' reports as in Linux's
 ip_output, and costs nothing per packet.)
 
@@ -29,29 +32,75 @@ import logging
 from collections.abc import Callable
 
 from minitcp.host.icmp import Icmp
+from minitcp.host.icmp_ratelimit import IcmpRateLimit
 from minitcp.host.icmpv6 import Icmpv6
 from minitcp.host.ipv4 import Ipv4Address, is_martian_source
 from minitcp.host.ipv6 import Ipv6Address, is_martian_source6, is_multicast6
 from minitcp.host.ports import PortTable
+from minitcp.host.reassembly import Reassembly
 from minitcp.link.base import Received
 from minitcp.tcp.connection import conn_key
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
+from minitcp.wire.accel import checksum
 from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.gro import Gro
 from minitcp.wire.gso import SuperSegment, super_segment
-from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, parse_ipv4
-from minitcp.wire.ipv6 import PROTO_ICMPV6, PROTO_NONE, parse_ipv6
+from minitcp.wire.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_TIME_EXCEEDED,
+    TIME_EXCEEDED_REASSEMBLY,
+    UNREACH_PROTOCOL,
+)
+from minitcp.wire.icmp import UNREACH_PORT as UNREACH_PORT4
+from minitcp.wire.icmpv6 import (
+    ICMPV6_DEST_UNREACH,
+    ICMPV6_PARAMETER_PROBLEM,
+    ICMPV6_TIME_EXCEEDED,
+    PARAM_HEADER_FIELD,
+    PARAM_UNKNOWN_NEXT_HEADER,
+    UNREACH_PORT,
+)
+from minitcp.wire.icmpv6 import TIME_EXCEEDED_REASSEMBLY as TIME_EXCEEDED_REASSEMBLY6
+from minitcp.wire.ipv4 import MAX_PACKET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4Packet, parse_ipv4
+from minitcp.wire.ipv6 import (
+    IPV6_HEADER_LEN,
+    MAX_PAYLOAD,
+    PROTO_ICMPV6,
+    PROTO_NONE,
+    IPv6Packet,
+    parse_ipv6,
+)
 from minitcp.wire.segment import Segment
 from minitcp.wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from minitcp.wire.tso import TSO_MAX, build_packets
+from minitcp.wire.udp import parse_udp
 
 log = logging.getLogger("minitcp")
 
 PacketHook = Callable[[str, bytes | memoryview, float], None]
 """`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is the time given."""
+
+_NEXT_HEADER_FIELD = 6  # its offset in the IPv6 header (RFC 8200 section 3)
+_PAYLOAD_LENGTH_FIELD = 4
+
+
+class _Head:
+    """What the host keeps of a datagram's first fragment: the packet (to rebuild the datagram
+    and to quote in "reassembly time exceeded"), how long its unfragmentable part is (IPv4:
+    its header; IPv6: up to the fragment header), and for IPv6 where the next-header field
+    naming the fragment header is and the protocol the fragment header names."""
+
+    __slots__ = ("next_header", "next_header_field", "packet", "unfragmentable")
+
+    def __init__(self, packet: bytes, unfragmentable: int, next_header_field: int,
+                 next_header: int = 0) -> None:
+        self.packet = packet
+        self.unfragmentable = unfragmentable
+        self.next_header_field = next_header_field
+        self.next_header = next_header
 
 
 class Host:
@@ -63,9 +112,12 @@ class Host:
     destination address), `martian_source`, `icmp_other` (an ICMP type the host
     does not act on), `icmp6_other` and `neighbour_discovery` (host/icmpv6.py).
     `counters` follows the names of Linux's SNMP counters (`nstat`):
-    InReceives, InDelivers, OutRequests, InMsgs/OutMsgs, InEchos/OutEchoReps and
-    InDestUnreachs/InTimeExcds/InParmProbs for ICMP; Ip6InReceives, Ip6InDelivers,
-    Ip6OutRequests and the Icmp6 ones (host/icmpv6.py) for IPv6. TCP's own counters (InSegs,
+    InReceives, InDelivers, OutRequests, InUnknownProtos, the Reasm* and Frag* ones,
+    InMsgs/OutMsgs, InEchos/OutEchoReps, InDestUnreachs/InTimeExcds/InParmProbs,
+    OutDestUnreachs/OutTimeExcds and the rate limits' OutRateLimit* for ICMP,
+    UdpNoPorts/UdpInErrors/UdpInCsumErrors for UDP; Ip6InReceives, Ip6InDelivers,
+    Ip6OutRequests, Ip6InUnknownProtos, Ip6Reasm*, Ip6Frag*, Udp6* and the Icmp6 ones
+    (host/icmpv6.py) for IPv6. TCP's own counters (InSegs,
     OutSegs, ...) are `engine.counters`. `ports` are the local ports its sockets hold.
 
     With `tso` (the default) the engine sends runs of full-sized segments as one
@@ -111,11 +163,50 @@ class Host:
             self.engine.tso_max = TSO_MAX
         self._gro = Gro() if gro else None
         self.ports = PortTable(self.engine)
-        self.icmp = Icmp(self.addr, self.engine, self.counters, self.drops, self._emit)
+        self.icmp_limit = IcmpRateLimit(lambda: self.engine.knobs, self.counters)
+        self.icmp = Icmp(self.addr, self.engine, self.counters, self.drops, self._emit, self.icmp_limit)
         self.ipv6 = Ipv6Address(address6, prefix6_len) if address6 is not None else None
         self.addr6 = self.ipv6.addr if self.ipv6 is not None else None
-        self.icmpv6 = (Icmpv6(self.ipv6.addr, self.engine, self.counters, self.drops, self._emit6)
+        self.icmpv6 = (Icmpv6(self.ipv6.addr, self.engine, self.counters, self.drops, self._emit6,
+                              self.icmp_limit, self._route_prefix6)
                        if self.ipv6 is not None else None)
+        engine = self.engine  # its knobs are read at each use, as sysctls are
+        self.reassembly = Reassembly(self.counters, "",
+                                     lambda: (engine.knobs.ipfrag_high_thresh, engine.knobs.ipfrag_time))
+        self.reassembly6 = Reassembly(self.counters, "Ip6",
+                                      lambda: (engine.knobs.ip6frag_high_thresh, engine.knobs.ip6frag_time))
+
+    def _route_prefix6(self, addr: int) -> int:
+        """The prefix length of the route to `addr`: the link's, else a host route's (128)."""
+        return self.ipv6.prefix_len if self.ipv6 is not None and self.ipv6.on_link(addr) else 128
+
+    # ------------------------------------------------------------------ time
+
+    def poll_at(self) -> float | None:
+        """When `handle_timeout` is next due: TCP's timers, or the oldest fragment queue's end."""
+        at = self.engine.poll_at()
+        if self.reassembly.queues or self.reassembly6.queues:  # rarely: not on the hot path's way
+            for reassembly in (self.reassembly, self.reassembly6):
+                expires = reassembly.poll_at()
+                if expires is not None and (at is None or expires < at):
+                    at = expires
+        return at
+
+    def handle_timeout(self, now: float) -> None:
+        """Run what is due at `now`: TCP's timers, and fragment queues that waited too long,
+        answered with "fragment reassembly time exceeded" when their first fragment came
+        (Linux ip_expire, ip6frag_expire_frag_queue); then `transmit(now)`."""
+        due = self.engine.poll_at()
+        if due is not None and due <= now:
+            self.engine.handle_timeout(now)
+        for head in self.reassembly.expire(now):
+            assert isinstance(head, _Head)
+            self.icmp.send_error(head.packet, parse_ipv4(head.packet), ICMP_TIME_EXCEEDED,
+                                 TIME_EXCEEDED_REASSEMBLY, now)
+        for head in self.reassembly6.expire(now):
+            assert isinstance(head, _Head) and self.icmpv6 is not None
+            self.icmpv6.send_error(head.packet, parse_ipv6(head.packet), ICMPV6_TIME_EXCEEDED,
+                                   TIME_EXCEEDED_REASSEMBLY6, now)
 
     def on_link(self, addr: int) -> bool:
         """Whether `addr` is on the link's subnet (or IPv6 prefix): the only place the host can
@@ -160,8 +251,8 @@ class Host:
             self.drops[DropReason.TRUNCATED.label] += 1
             return
         version = pkt[0] >> 4
-        if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP:
-            # TCP is the hot path: one call validates IPv4 and TCP together.
+        if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP and not (pkt[6] & 0x3F or pkt[7]):
+            # TCP is the hot path: one call validates IPv4 and TCP together (not a fragment).
             seg = parse_tcp_packet(pkt, csum_partial)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
@@ -171,11 +262,53 @@ class Host:
         ip = parse_ipv4(pkt)
         if not self._accept(ip.src, ip.dst):
             return
-        if ip.proto == PROTO_ICMP:
+        if ip.is_fragment:
+            self._defrag(pkt, ip, now)
+        elif ip.proto == PROTO_ICMP:
             self.counters["InDelivers"] += 1
             self.icmp.input(ip, now)
+        elif ip.proto == PROTO_UDP:
+            self.counters["InDelivers"] += 1
+            if self._udp_input(ip.src, ip.dst, ip.payload, "Udp"):
+                self.icmp.send_error(pkt, ip, ICMP_DEST_UNREACH, UNREACH_PORT4, now)
         else:
+            # Linux ip_protocol_deliver_rcu: no handler, "protocol unreachable" (RFC 1122 3.2.2.1).
+            self.counters["InUnknownProtos"] += 1
             self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+            self.icmp.send_error(pkt, ip, ICMP_DEST_UNREACH, UNREACH_PROTOCOL, now)
+
+    def _defrag(self, pkt: bytes | memoryview, ip: IPv4Packet, now: float) -> None:
+        """An IPv4 fragment to its queue (RFC 791 section 3.2); the datagram it completes goes
+        through the input again, whole, with the first fragment's header (Linux ip_frag_reasm)."""
+        first = ip.frag_offset == 0
+        head = _Head(bytes(pkt[: ip.total_length]), ip.header_length, 0) if first else None
+        done = self.reassembly.add((ip.src, ip.dst, ip.ident, ip.proto), ip.frag_offset, ip.payload,
+                                   ip.more_fragments, head, MAX_PACKET - ip.header_length, now)
+        if done is None:
+            return
+        got, data = done
+        assert isinstance(got, _Head)
+        ihl = got.unfragmentable
+        header = bytearray(got.packet[:ihl])
+        header[2:4] = (ihl + len(data)).to_bytes(2, "big")
+        header[6:8] = (header[6] & 0x40).to_bytes(1, "big") + b"\0"  # DF kept, MF and offset cleared
+        header[10:12] = b"\0\0"
+        header[10:12] = checksum(header).to_bytes(2, "big")
+        self._ip_input(bytes(header) + data, now, gro=False)
+
+    def _udp_input(self, src: int, dst: int, datagram: memoryview, mib: str) -> bool:
+        """A UDP datagram: no socket takes UDP, so a valid one is owed "port unreachable"
+        (True; Linux __udp4_lib_rcv, __udp6_lib_rcv: NoPorts). A malformed one is counted
+        (InErrors, InCsumErrors) and raises WireError, for the host to count as a drop."""
+        try:
+            parse_udp(datagram, src, dst)
+        except WireError as e:
+            self.counters[mib + "InErrors"] += 1
+            if e.reason == DropReason.BAD_UDP_CHECKSUM:
+                self.counters[mib + "InCsumErrors"] += 1
+            raise
+        self.counters[mib + "NoPorts"] += 1
+        return True
 
     def _input6(self, pkt: bytes | memoryview, now: float, csum_partial: bool, gro: bool) -> None:
         """An IPv6 packet: its own counters (Linux's Ip6 MIB), the engine and GRO shared."""
@@ -198,7 +331,8 @@ class Host:
         self._flush_gro(now)  # what came before this packet is handled before it
         ip = parse_ipv6(pkt)
         if ip.is_fragment:
-            self.drops[DropReason.FRAGMENT.label] += 1  # reassembly is not done yet
+            if self._accept6(ip.src, ip.dst):
+                self._defrag6(pkt, ip, now)
             return
         if ip.next_header == PROTO_TCP:
             self._deliver(parse_tcp6_packet(pkt, csum_partial), now, False, self._accept6)
@@ -219,8 +353,52 @@ class Host:
             self.icmpv6.input(ip, now)
         elif ip.next_header == PROTO_NONE:
             self.drops["no_next_header"] += 1  # RFC 8200 section 4.7: nothing to deliver
+        elif ip.next_header == PROTO_UDP:
+            self.counters["Ip6InDelivers"] += 1
+            if self._udp_input(ip.src, ip.dst, ip.payload, "Udp6"):
+                self.icmpv6.send_error(pkt, ip, ICMPV6_DEST_UNREACH, UNREACH_PORT, now)
         else:
+            # RFC 8200 section 4: an unknown next header is answered with a parameter problem
+            # pointing at the field that named it (Linux ip6_protocol_deliver_rcu).
+            self.counters["Ip6InUnknownProtos"] += 1
             self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
+            pointer = ip.extensions[-1][1] if ip.extensions else _NEXT_HEADER_FIELD
+            self.icmpv6.send_error(pkt, ip, ICMPV6_PARAMETER_PROBLEM, PARAM_UNKNOWN_NEXT_HEADER, now, pointer)
+
+    def _defrag6(self, pkt: bytes | memoryview, ip: IPv6Packet, now: float) -> None:
+        """An IPv6 fragment to its queue (RFC 8200 section 4.5); the packet it completes goes
+        through the input again: the unfragmentable part of the first fragment, the fragment
+        header taken out, then the fragmentable part (Linux ip6_frag_reasm)."""
+        assert ip.fragment is not None and self.icmpv6 is not None
+        frag_header = ip.extensions[-1][1]
+        end = ip.fragment.offset + len(ip.payload)
+        # ip6_frag_queue: too long a datagram, or a fragment but the last whose length is not a
+        # multiple of 8, is a parameter problem pointing at the offset or payload length field.
+        pointer = (frag_header + 2 if end > MAX_PAYLOAD
+                   else _PAYLOAD_LENGTH_FIELD if ip.fragment.more and len(ip.payload) % 8 else None)
+        if pointer is not None:
+            self.counters["Ip6InHdrErrors"] += 1
+            self.drops["bad_fragment"] += 1
+            self.icmpv6.send_error(pkt, ip, ICMPV6_PARAMETER_PROBLEM, PARAM_HEADER_FIELD, now, pointer)
+            return
+        head = None
+        if ip.fragment.offset == 0:
+            # The next-header field naming the fragment header: the fixed header's, or the
+            # extension header's before it.
+            field = ip.extensions[-2][1] if len(ip.extensions) > 1 else _NEXT_HEADER_FIELD
+            head = _Head(bytes(pkt[: IPV6_HEADER_LEN + ip.payload_length]), frag_header, field,
+                         ip.next_header)
+        room = MAX_PAYLOAD - (frag_header - IPV6_HEADER_LEN)
+        done = self.reassembly6.add((ip.src, ip.dst, ip.fragment.ident), ip.fragment.offset, ip.payload,
+                                    ip.fragment.more, head, room, now)
+        if done is None:
+            return
+        got, data = done
+        assert isinstance(got, _Head)
+        unfragmentable = bytearray(got.packet[: got.unfragmentable])
+        unfragmentable[got.next_header_field] = got.next_header
+        unfragmentable[4:6] = (len(unfragmentable) - IPV6_HEADER_LEN + len(data)).to_bytes(2, "big")
+        self._ip6_input(bytes(unfragmentable) + data, now, False, False)
 
     def _hears(self, dst: int) -> bool:
         return is_multicast6(dst) and self.ipv6 is not None and self.ipv6.hears(dst)

@@ -33,13 +33,14 @@ class Ipv6Address:
     """One IPv6 address (`text`) on one link's prefix of `prefix_len` bits (64 as a rule,
     RFC 4291 section 2.5.4)."""
 
-    __slots__ = ("addr", "mask", "solicited_node")
+    __slots__ = ("addr", "mask", "prefix_len", "solicited_node")
 
     def __init__(self, text: str, prefix_len: int) -> None:
         self.addr = ip6_int(text)
         if self.addr <= IPV4_MAX or is_multicast6(self.addr):
             # family.py tells families apart by width: such an address is not a host's anyway.
             raise ValueError(f"{text} is not a unicast IPv6 address a host may have")
+        self.prefix_len = prefix_len
         self.mask = ((1 << prefix_len) - 1) << (128 - prefix_len)
         self.solicited_node = _SOLICITED_NODE | self.addr & 0xFFFFFF
 

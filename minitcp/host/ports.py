@@ -5,8 +5,12 @@ namespace, in the bind hash of net/ipv4/inet_hashtables.c); the socket layer
 asks here, through `Stack.ports`.
 
 bind() (Linux inet_csk_get_port): a port is taken while another socket is
-bound to it, unless both set SO_REUSEADDR and neither listens; TIME_WAIT
-entries on the port also block it unless the new socket sets SO_REUSEADDR.
+bound to it with an address that meets the new one's (inet_rcv_saddr_equal: the
+same address or a wildcard of its family; an AF_INET6 wildcard without
+IPV6_V6ONLY is IPv4's wildcard too, so `[::]:80` with IPV6_V6ONLY and
+`0.0.0.0:80` live side by side), unless both set SO_REUSEADDR and neither
+listens; TIME_WAIT entries on the port also block it unless the new socket
+sets SO_REUSEADDR.
 connect() (Linux __inet_hash_connect): an ephemeral port is usable for a
 destination when no connection or TIME_WAIT entry holds that four-tuple (or
 tcp_tw_reuse lets the entry go); when none is left, EADDRNOTAVAIL.
@@ -16,16 +20,21 @@ from __future__ import annotations
 
 import errno
 import random
+import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from minitcp.tcp.engine import TcpEngine
+from minitcp.tcp.family import IPV4_MAX
 
 
 class PortUser(Protocol):
     """What the rules look at in a socket holding a port (the socket layer's `Endpoint`)."""
 
     reuseaddr: bool  # SO_REUSEADDR
+    family: int  # AF_INET or AF_INET6
+    laddr: int  # the bound address: 0 for a wildcard, IPv4's (or IPv4-mapped) as 32 bits
+    options: Any  # the socket's options (a mapping: "v6only" is IPV6_V6ONLY)
 
     @property
     def reuseport(self) -> bool: ...  # SO_REUSEPORT
@@ -64,7 +73,7 @@ class PortTable:
         """listen() on a bound port: Linux inet_csk_listen_start takes the port again, now as a
         listener, so sockets that shared it through SO_REUSEADDR cannot all listen: one per port."""
         for other in self.bound.get(port, ()):
-            if other is not ep and other.listener is not None:
+            if other is not ep and other.listener is not None and addresses_meet(ep, other):
                 if ep.reuseport and other.reuseport:
                     # Linux would make a reuseport group and spread the SYNs over its listeners
                     # (inet_reuseport_add_sock); minitcp has one listener per port.
@@ -98,6 +107,8 @@ class PortTable:
 
     def _taken(self, ep: PortUser, port: int) -> bool:
         for other in self.bound.get(port, ()):
+            if not addresses_meet(ep, other):
+                continue
             if ep.reuseport and other.reuseport and other.listener is None:
                 continue  # Linux inet_csk_bind_conflict: both SO_REUSEPORT (same owner here)
             if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
@@ -116,3 +127,22 @@ class PortTable:
             if usable(port):
                 return port
         raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address (no free local port)")
+
+
+def _scopes(ep: PortUser) -> tuple[int | None, int | None]:
+    """The IPv4 and IPv6 addresses `ep` takes: None for none, 0 for any, else the address."""
+    if ep.family != socket.AF_INET6:
+        return ep.laddr, None
+    if ep.laddr == 0:
+        return (None if ep.options.get("v6only") else 0), 0
+    if ep.laddr <= IPV4_MAX:
+        return ep.laddr, None  # an IPv4-mapped address: IPv4's only
+    return None, ep.laddr
+
+
+def addresses_meet(a: PortUser, b: PortUser) -> bool:
+    """Whether two sockets on one port would take the same packets (Linux inet_rcv_saddr_equal
+    and ipv6_rcv_saddr_equal, for bind conflicts): in a family both take, the same address or
+    a wildcard."""
+    return any(x is not None and y is not None and (x == 0 or y == 0 or x == y)
+               for x, y in zip(_scopes(a), _scopes(b), strict=True))

@@ -89,13 +89,25 @@ class Side(Protocol):
     async def timer(self) -> tuple[str, float] | None: ...  # (kind, seconds left), as `ss -o` shows
 
 
+def endpoint(addr: str, port: int) -> str:
+    """`addr:port` as ss and the trace write it: an IPv6 address in brackets (RFC 5952 section 6)."""
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
 class Ctx:
-    """What a scenario works with. The runner fills in the host-specific parts."""
+    """What a scenario works with. The runner fills in the host-specific parts.
+
+    `family`, `m_addr` and `p_addr` say which family the lab's connections use: IPv4, or with
+    `--ipv6` IPv6 (AF_INET6 sockets between 2001:2::2 and 2001:2::1), on the same link."""
 
     sim: bool
     rec: Recorder
 
-    def __init__(self) -> None:
+    def __init__(self, ipv6: bool = False) -> None:
+        self.ipv6 = ipv6
+        self.family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        self.m_addr = M_ADDR6 if ipv6 else M_ADDR
+        self.p_addr = P_ADDR6 if ipv6 else P_ADDR
         self.checks: list[Check] = []
         self.notes: list[Note] = []
         self.t0 = 0.0
@@ -130,8 +142,8 @@ class Ctx:
         raise NotImplementedError
 
     def inject(self, packet: bytes) -> None:
-        """Put a raw IPv4 packet on the wire towards minitcp, as the peer's side of the link
-        (a flood of spoofed SYNs)."""
+        """Put a raw IP packet (IPv4 or IPv6) on the wire towards minitcp, as the peer's side of
+        the link (a flood of spoofed SYNs, an ICMP error)."""
         raise NotImplementedError
 
     def engine(self) -> TcpEngine:
@@ -274,6 +286,7 @@ class Result:
     pcap: bytes | None = None  # minitcp's side as a pcapng file, faults marked (LabOptions.pcap)
     peer_said: Note | None = None  # who the peer was, when neither a sim stack nor the kernel
     kernel_states: str = ""  # where the kernel's states came from: "tracepoints", "ss"; "" in --sim
+    ipv6: bool = False
 
     @property
     def passed(self) -> bool:
@@ -287,6 +300,7 @@ class Result:
         return {
             "lab": self.lab.name,
             "peer": "packetdrill" if self.lab.group == "packetdrill" else "sim" if self.sim else "linux",
+            "family": "ipv6" if self.ipv6 else "ipv4",
             "trace": self.trace.to_dicts(), "states": self.states, "counters": self.counters,
             "notes": [n.en for n in self.notes], "notes_zh": [n.zh for n in self.notes],
             "checks": [dataclasses.asdict(c) for c in self.checks],

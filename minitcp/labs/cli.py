@@ -1,4 +1,4 @@
-"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--json] [--svg FILE] [--lang en|zh]`,
+"""`minitcp lab list [--json]` and `minitcp lab NAME [--sim] [--ipv6] [--json] [--svg FILE] [--lang en|zh]`,
 with what a learner changes: `--sysctl NAME=VALUE`, `--fault RULE`, `--no-lab-faults`, `--pcap FILE`.
 
 Every `--sysctl` and `--fault` is checked as the command line is read (argparse types shared
@@ -38,6 +38,8 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
                    "see docs/labs.md), or a packetdrill script FILE.pkt (played against minitcp in virtual "
                    "time, drawn as a lab)")
     p.add_argument("--sim", action="store_true", help="the peer is a second minitcp stack, in virtual time")
+    p.add_argument("--ipv6", action="store_true",
+                   help="the lab's connections use IPv6 (2001:2::2 and 2001:2::1) instead of IPv4")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--svg", metavar="FILE", help="also write the ladder diagram as SVG")
     p.add_argument("--lang", choices=("en", "zh"), default="en",
@@ -108,7 +110,8 @@ def run_lab_command(args: argparse.Namespace) -> int:
         except (KeyError, OSError) as e:
             print(f"minitcp lab: {e.args[0]}", file=sys.stderr)
             return 2
-        result = run_lab(lab, sim=args.sim, options=lab_options(args), rtt=args.rtt / 1000)
+        result = run_lab(lab, sim=args.sim, options=lab_options(args), rtt=args.rtt / 1000,
+                         ipv6=args.ipv6)
     if args.svg:
         conn = args.conn if args.conn is not None else (lab.ladder if lab is not None else None)
         write_svg(args.svg, result.trace, left=HOST, conn=conn, lang=args.lang)

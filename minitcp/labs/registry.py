@@ -6,10 +6,24 @@ import importlib.util
 import os
 import sys
 
-from . import close, closing, delack, duplicate, expiry, loss, memory, orphans, remedies, synflood, timewait
+from . import (
+    close,
+    closing,
+    delack,
+    duplicate,
+    expiry,
+    loss,
+    memory,
+    orphans,
+    pmtu,
+    remedies,
+    synflood,
+    timewait,
+)
 from .base import Lab
 
-MODULES = (close, loss, duplicate, expiry, timewait, remedies, memory, closing, orphans, delack, synflood)
+MODULES = (close, loss, duplicate, expiry, timewait, remedies, memory, closing, orphans, delack, synflood,
+           pmtu)
 LABS: dict[str, Lab] = {lab.name: lab for module in MODULES for lab in module.LABS}
 
 

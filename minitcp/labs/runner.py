@@ -41,7 +41,20 @@ from minitcp.trace.ss import ss_rows
 from minitcp.trace.ss_parse import SsRow, run_ss, ss_sockets
 from minitcp.trace.tracepoints import open_session, ours
 
-from .base import HOST, M_ADDR, M_ADDR6, P_ADDR, P_ADDR6, PEER_HOST, Ctx, Lab, LabOptions, Result, Side
+from .base import (
+    HOST,
+    M_ADDR,
+    M_ADDR6,
+    P_ADDR,
+    P_ADDR6,
+    PEER_HOST,
+    Ctx,
+    Lab,
+    LabOptions,
+    Result,
+    Side,
+    endpoint,
+)
 from .capture import FaultMarkingCapture
 from .kernel_states import KERNEL_HOST, from_samples, from_tracepoints
 from .sides import KernelCalls, KernelSide, MinitcpSide, err_name, kernel_counters, kernel_socket
@@ -61,8 +74,8 @@ class StackCtx(Ctx):
     """The minitcp end, common to both peers."""
 
     def __init__(self, m: Stack, injector: FaultInjector, fixed_faults: list[str] | None,
-                 options: LabOptions | None = None) -> None:
-        super().__init__()
+                 options: LabOptions | None = None, ipv6: bool = False) -> None:
+        super().__init__(ipv6)
         self.m = m
         self._listeners: dict[tuple[str, int], Any] = {}  # (host, port) -> its listening socket
         self.injector = injector
@@ -142,13 +155,17 @@ class StackCtx(Ctx):
         await self.nursery.start(functools.partial(app.serve, self.m, port, family=family))
 
     def minitcp_ss(self, port: int) -> list[SsRow]:
-        return _stack_ss(self.m, f"{M_ADDR}:{port}")
+        return _stack_ss(self.m, endpoint(self.m_addr, port))
+
+    def addr(self, host: str) -> str:
+        """The address of `host` ("m" or "p") in the lab's family."""
+        return self.m_addr if host == "m" else self.p_addr
 
     def _listener(self, stack: Stack, host: str, port: int) -> Any:
         """A minitcp listening socket on `port` of `stack` (one per port, kept for the whole lab)."""
         if (host, port) not in self._listeners:
-            lst = Socket(stack)
-            lst.bind((stack.address, port))
+            lst = Socket(stack, family=self.family)
+            lst.bind((self.addr(host), port))
             lst.listen(128)
             self._listeners[(host, port)] = lst
         return self._listeners[(host, port)]
@@ -156,9 +173,9 @@ class StackCtx(Ctx):
 
 class SimCtx(StackCtx):
     def __init__(self, m: Stack, p: Stack, injector: FaultInjector, fixed: list[str] | None,
-                 options: LabOptions | None = None) -> None:
+                 options: LabOptions | None = None, ipv6: bool = False) -> None:
         self.p = p
-        super().__init__(m, injector, fixed, options)
+        super().__init__(m, injector, fixed, options, ipv6)
         self.sim = True
 
     def _engine_counters(self) -> dict[str, dict[str, int]]:
@@ -191,20 +208,20 @@ class SimCtx(StackCtx):
         server = "p" if client == "m" else "m"
         cstack, sstack = (self.m, self.p) if client == "m" else (self.p, self.m)
         listener = self._listener(sstack, server, port)
-        c = Socket(cstack)
+        c = Socket(cstack, family=self.family)
         if cport:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            c.bind((cstack.address, cport))
+            c.bind((self.addr(client), cport))
         with trio.fail_after(10):
-            await c.connect((sstack.address, port))
+            await c.connect((self.addr(server), port))
             s, _ = await listener.accept()
         return MinitcpSide(cstack, c, client), MinitcpSide(sstack, s, server)
 
     async def connect(self, port: int, timeout: float) -> Side:
-        sock = Socket(self.p)
+        sock = Socket(self.p, family=self.family)
         try:
             with trio.fail_after(timeout):
-                await sock.connect((M_ADDR, port))
+                await sock.connect((self.m_addr, port))
         except BaseException:
             sock.close()
             raise
@@ -214,7 +231,7 @@ class SimCtx(StackCtx):
         return await tool.simulate(self.p)  # each simulation keeps to its own timeout
 
     async def peer_ss(self, cport: int) -> list[SsRow] | None:
-        return _stack_ss(self.p, f"{P_ADDR}:{cport}")
+        return _stack_ss(self.p, endpoint(self.p_addr, cport))
 
 
 def _stack_bind(stack: Stack, port: int) -> str:
@@ -239,11 +256,12 @@ def _stack_ss(stack: Stack, local: str) -> list[SsRow]:
 
 class KernelCtx(StackCtx):
     def __init__(self, m: Stack, injector: FaultInjector, fixed: list[str] | None,
-                 options: LabOptions | None = None, calls: KernelCalls | None = None) -> None:
+                 options: LabOptions | None = None, calls: KernelCalls | None = None,
+                 ipv6: bool = False) -> None:
         self.samples: dict[tuple[str, str], list[tuple[float, str]]] = {}
         self.calls = calls or KernelCalls(None)
         self.tuples: set[tuple[str, str]] = set()  # (local, remote) of every kernel socket the lab holds
-        super().__init__(m, injector, fixed, options)
+        super().__init__(m, injector, fixed, options, ipv6)
         self.sim = False
 
     def _side(self, sock: socket.socket) -> KernelSide:
@@ -281,10 +299,13 @@ class KernelCtx(StackCtx):
         return "ok"
 
     def inject(self, packet: bytes) -> None:
-        # A raw socket with the IP header included (IPPROTO_RAW): the kernel sends the packet as
-        # it is, spoofed source address and all, out of the route to minitcp, the TUN device.
-        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
-            raw.sendto(packet, (M_ADDR, 0))
+        # A raw socket with the IP header included (IPPROTO_RAW, which implies it in IPv6 too):
+        # the kernel sends the packet as it is, spoofed source address and all, out of the route
+        # to minitcp, the TUN device.
+        v6 = packet[0] >> 4 == 6
+        with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                           socket.IPPROTO_RAW) as raw:
+            raw.sendto(packet, (M_ADDR6 if v6 else M_ADDR, 0))
 
     def timewait(self, host: str, ports: set[int] | None = None) -> int:
         if host == "m":
@@ -313,41 +334,42 @@ class KernelCtx(StackCtx):
             if client == "m":
                 key = ("p", port)
                 if key not in self._listeners:
-                    lst = kernel_socket()
+                    lst = kernel_socket(self.family)
                     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    lst.bind((P_ADDR, port))
+                    lst.bind((self.p_addr, port))
                     lst.listen(128)
                     lst.settimeout(3)
                     self._listeners[key] = lst
-                c = Socket(self.m)
+                c = Socket(self.m, family=self.family)
                 if cport:
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    c.bind((M_ADDR, cport))
-                await c.connect((P_ADDR, port))
+                    c.bind((self.m_addr, cport))
+                await c.connect((self.p_addr, port))
                 s, _ = await trio.to_thread.run_sync(self._listeners[key].accept)
                 self.calls.tell(self._listeners[key], "accept", new=s)
                 return MinitcpSide(self.m, c, "m"), self._side(s)
             lst_m = self._listener(self.m, "m", port)
-            k = kernel_socket()
+            k = kernel_socket(self.family)
             k.settimeout(3)
             if cport:
                 k.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                k.bind((P_ADDR, cport))
+                k.bind((self.p_addr, cport))
             await self._connect(k, port)
             ms_, _ = await lst_m.accept()
             return self._side(k), MinitcpSide(self.m, ms_, "m")
 
     async def _connect(self, sock: socket.socket, port: int) -> None:
         """connect() on a kernel socket, told to the trace with its result."""
+        where = endpoint(self.m_addr, port)
         try:
-            await trio.to_thread.run_sync(sock.connect, (M_ADDR, port))
+            await trio.to_thread.run_sync(sock.connect, (self.m_addr, port))
         except OSError as e:
-            self.calls.tell(sock, "connect", f"{M_ADDR}:{port}", error=e, remote=f"{M_ADDR}:{port}")
+            self.calls.tell(sock, "connect", where, error=e, remote=where)
             raise
-        self.calls.tell(sock, "connect", f"{M_ADDR}:{port}")
+        self.calls.tell(sock, "connect", where)
 
     async def connect(self, port: int, timeout: float) -> Side:
-        sock = kernel_socket()
+        sock = kernel_socket(self.family)
         sock.settimeout(timeout)
         try:
             await self._connect(sock, port)
@@ -364,7 +386,7 @@ class KernelCtx(StackCtx):
             rows = await trio.to_thread.run_sync(run_ss, True)
         except FileNotFoundError:
             return None
-        return [row for row in rows if row.local == f"{P_ADDR}:{cport}"]
+        return [row for row in rows if row.local == endpoint(self.p_addr, cport)]
 
     def close_all(self) -> None:
         for lst in self._listeners.values():
@@ -388,10 +410,11 @@ def _timelines(rec: Recorder, host: str, t0: float) -> dict[str, list[tuple[floa
 
 def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev: str = "mtcplab0",
             link: TunLink | None = None, live: bool = False, options: LabOptions | None = None,
-            rtt: float = SIM_RTT) -> Result:
+            rtt: float = SIM_RTT, ipv6: bool = False) -> Result:
     """Run one lab and judge it. `faults` replaces the lab's own fault rules (for negative controls);
     `options` are what a learner changes (knobs, added fault rules, a capture: see LabOptions);
-    `rtt` is the --sim wire's round-trip time in seconds.
+    `rtt` is the --sim wire's round-trip time in seconds; `ipv6` makes its connections IPv6 ones
+    (`minitcp lab NAME --ipv6`).
 
     Against the kernel the lab runs in a child process in a network namespace of its own, so
     sysctls it sets and TIME_WAIT entries it leaves behind cannot touch the host or the next lab;
@@ -399,11 +422,11 @@ def run_lab(lab: Lab, *, sim: bool = True, faults: list[str] | None = None, dev:
     could not) it runs here, on that device. `live` prints the story as the lab tells it.
     """
     if not sim and link is None:
-        return _in_child(lab, faults, dev, options)
-    return _run(lab, sim, faults, dev, link, live, options, rtt)
+        return _in_child(lab, faults, dev, options, ipv6)
+    return _run(lab, sim, faults, dev, link, live, options, rtt, ipv6)
 
 
-def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions | None) -> Result:
+def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions | None, ipv6: bool) -> Result:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a fresh namespace, the lab, the result back through the pipe
@@ -411,7 +434,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions 
         try:
             os.close(read_fd)
             enter_private_netns()
-            result = _run(lab, False, faults, dev, None, False, options, 0.0)
+            result = _run(lab, False, faults, dev, None, False, options, 0.0, ipv6)
             result.trace = _plain(result.trace)
             data = pickle.dumps(result)
         except BaseException as e:
@@ -435,7 +458,7 @@ def _in_child(lab: Lab, faults: list[str] | None, dev: str, options: LabOptions 
     os.waitpid(pid, 0)
     got = pickle.loads(b"".join(chunks)) if chunks else "the lab process died without an answer"
     if isinstance(got, str):
-        return Result(lab, False, Recorder(HOST), {}, {}, [], [], error=got)
+        return Result(lab, False, Recorder(HOST), {}, {}, [], [], error=got, ipv6=ipv6)
     return got
 
 
@@ -447,7 +470,7 @@ def _plain(rec: Recorder) -> Recorder:
 
 
 def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink | None, live: bool,
-         options: LabOptions | None, rtt: float) -> Result:
+         options: LabOptions | None, rtt: float, ipv6: bool = False) -> Result:
     options = options or LabOptions()
     rec = Recorder(HOST, timers=False)
     injector = FaultInjector([], observer=rec.host(HOST))
@@ -472,7 +495,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         async with trio.open_nursery() as nursery:
             nursery.start_soon(m.run)
             nursery.start_soon(p.run)
-            ctx = SimCtx(m, p, injector, faults, options)
+            ctx = SimCtx(m, p, injector, faults, options, ipv6)
             ctx.rec, ctx.nursery, ctx.live = rec, nursery, live
             box["ctx"] = ctx
             with trio.move_on_after(SIM_LIMIT):
@@ -486,7 +509,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
         m = Stack(FaultyLink(link, injector, report=report), M_ADDR, observer=rec.host(HOST),
                   on_packet=on_packet)
         m.on_call = rec.host(HOST).on_call
-        ctx = KernelCtx(m, injector, faults, options, KernelCalls(rec.host(KERNEL_HOST).on_call))
+        ctx = KernelCtx(m, injector, faults, options, KernelCalls(rec.host(KERNEL_HOST).on_call), ipv6)
         ctx.rec, ctx.live = rec, live
         box["ctx"] = ctx
         box["clock"] = trio.current_time() - time.monotonic()  # trace clock (mono) -> Trio's
@@ -530,7 +553,7 @@ def _run(lab: Lab, sim: bool, faults: list[str] | None, dev: str, given: TunLink
     states = {"minitcp": _timelines(rec, HOST, t0),
               "peer": _timelines(rec, PEER_HOST if sim else KERNEL_HOST, t0)}
     result = Result(lab, sim, rec, states, ctx.counters(), ctx.checks, ctx.notes, box.get("error"),
-                    pcap=capture.pcapng() if capture else None, kernel_states=source)
+                    pcap=capture.pcapng() if capture else None, kernel_states=source, ipv6=ipv6)
     if "tb" in box and os.environ.get("MINITCP_LAB_DEBUG"):
         print(box["tb"])
     return result

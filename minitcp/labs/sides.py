@@ -20,6 +20,8 @@ from minitcp.stack import Stack
 from minitcp.tcp.states import State
 from minitcp.trace.ss_parse import ss_sockets, ss_timer
 
+from .base import endpoint
+
 LINGER_0 = struct.pack("ii", 1, 0)  # SO_LINGER {l_onoff 1, l_linger 0}: close() resets
 
 
@@ -30,10 +32,10 @@ def err_name(e: OSError) -> str:
 KERNEL_CC = b"cubic"  # net.ipv4.tcp_congestion_control's default in Linux (tcp_cong.c)
 
 
-def kernel_socket() -> socket.socket:
+def kernel_socket(family: int = socket.AF_INET) -> socket.socket:
     """A kernel TCP socket with CUBIC (TCP_CONGESTION, as the lab's peer should be Linux as
     shipped; an accepted socket inherits it from its listener)."""
-    sock = socket.socket()
+    sock = socket.socket(family)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, KERNEL_CC)
     return sock
 
@@ -132,8 +134,9 @@ class KernelSide:
     def __init__(self, sock: socket.socket, host: str = "p", calls: KernelCalls | None = None,
                  refs: list[int] | None = None) -> None:
         self.sock, self.host = sock, host
-        self.local = "{}:{}".format(*sock.getsockname())
-        self.remote = "{}:{}".format(*sock.getpeername())
+        # As `ss -tan` writes them: an IPv6 address in brackets.
+        self.local = endpoint(*sock.getsockname()[:2])
+        self.remote = endpoint(*sock.getpeername()[:2])
         self.port = sock.getsockname()[1]
         self.calls = calls or KernelCalls(None)
         self._refs = refs if refs is not None else [1]  # open handles to this socket (dup)

@@ -3,26 +3,34 @@
 
 from __future__ import annotations
 
-from minitcp.tcp.seq import MASK
-from minitcp.tcp.syncookies import MSSTAB, decode_timestamp_options, mss_index
-from minitcp.trace.events import SegmentEvent
-from minitcp.wire.ipv4 import ip_int
-from minitcp.wire.segment import SYN, Segment
-from minitcp.wire.tcp import build_tcp_packet
+import ipaddress
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, hang_up, shown
+from minitcp.tcp.seq import MASK
+from minitcp.tcp.syncookies import decode_timestamp_options, mss_index, mss_table
+from minitcp.trace.events import SegmentEvent
+from minitcp.wire.segment import SYN, Segment, Segment6
+from minitcp.wire.tcp import build_tcp6_packet, build_tcp_packet
+
+from .base import HOST, Ctx, Lab, endpoint, hang_up, shown
 
 QUEUE = 4  # tcp_max_syn_backlog for the lab: a SYN queue of four, full after four spoofed SYNs
 FLOOD = 8  # spoofed SYNs: four fill the queue, four more get cookies
 SPOOFED = "198.18.0.100"  # the flood's first source address; nobody holds these addresses
+SPOOFED6 = "2001:2::100"  # with --ipv6
 
 
-def spoofed_syn(k: int) -> bytes:
-    """The k-th SYN of the flood, as an IPv4 packet: its own source address and port, and the
-    options a Linux client sends (MSS, SACK, timestamps, window scale)."""
-    seg = Segment(ip_int(SPOOFED) + k, ip_int(M_ADDR), 20000 + k, 80, (k * 2654435761) & MASK, 0, SYN,
-                  64240, mss=1460, wscale=7, sack_permitted=True, ts_val=1000 + k, ts_ecr=0)
-    return build_tcp_packet(seg)
+def ip_int(text: str) -> int:
+    return int(ipaddress.ip_address(text))
+
+
+def spoofed_syn(k: int, dst: str) -> bytes:
+    """The k-th SYN of the flood to minitcp's `dst`, as an IPv4 or IPv6 packet: its own source
+    address and port, and the options a Linux client sends (MSS, SACK, timestamps, window scale)."""
+    v6 = ":" in dst
+    kind, src, mss = (Segment6, SPOOFED6, 1440) if v6 else (Segment, SPOOFED, 1460)
+    seg = kind(ip_int(src) + k, ip_int(dst), 20000 + k, 80, (k * 2654435761) & MASK, 0, SYN,
+               64240, mss=mss, wscale=7, sack_permitted=True, ts_val=1000 + k, ts_ecr=0)
+    return build_tcp6_packet(seg) if v6 else build_tcp_packet(seg)
 
 
 async def syn_flood(ctx: Ctx) -> None:
@@ -33,7 +41,7 @@ async def syn_flood(ctx: Ctx) -> None:
     await ctx.wait(0.2)
     ctx.mark()
     for k in range(FLOOD):
-        ctx.inject(spoofed_syn(k))
+        ctx.inject(spoofed_syn(k, ctx.m_addr))
     await ctx.wait(0.05)
     half_open = [row for row in ctx.minitcp_ss(80) if row.state == "SYN-RECV"]
     ctx.check(len(half_open) == QUEUE,
@@ -55,23 +63,26 @@ async def syn_flood(ctx: Ctx) -> None:
     else:
         isn, ts_val = cookie
         syn = next(e for e in _segments(ctx, client.port) if e.direction == "in" and e.flags == "S")
-        mss = eng.cookies.check(ip_int(P_ADDR), ip_int(M_ADDR), client.port, 80, syn.abs_seq + 1, isn + 1,
-                                ctx.now())
+        mss = eng.cookies.check(ip_int(ctx.p_addr), ip_int(ctx.m_addr), client.port, 80, syn.abs_seq + 1,
+                                isn + 1, ctx.now())
         # The TSval is our timestamp clock plus the per-host-pair offset; the bits are below the offset.
-        tsval_bits = ts_val - eng.isn.ts_offset(ip_int(M_ADDR), ip_int(P_ADDR))
+        tsval_bits = ts_val - eng.isn.ts_offset(ip_int(ctx.m_addr), ip_int(ctx.p_addr))
         wscale, sack, ecn = decode_timestamp_options(tsval_bits)
         asked = syn.options.get("mss", 536)
         low = tsval_bits & 0x3F
-        ctx.note(f"the cookie SYN-ACK to the client: ISN {isn:#010x} (MSS index {mss_index(mss)}: {mss}), "
+        ctx.note(f"the cookie SYN-ACK to the client: ISN {isn:#010x} "
+                 f"(MSS index {mss_index(mss, mss_table(ip_int(ctx.p_addr)))}: {mss}), "
                  f"TSval {ts_val} whose low 6 bits less the TS offset are {low:06b} "
                  "(ECN, SACK, window scale: 4 bits)",
-                 f"发给客户端的 cookie SYN-ACK：初始序列号 {isn:#010x}（MSS 序号 {mss_index(mss)}：{mss}），"
+                 f"发给客户端的 cookie SYN-ACK：初始序列号 {isn:#010x}"
+                 f"（MSS 序号 {mss_index(mss, mss_table(ip_int(ctx.p_addr)))}：{mss}），"
                  f"TSval {ts_val}，减去时间戳偏移后低 6 位为 {low:06b}（ECN、SACK、窗口扩大因子占 4 位）")
-        ctx.check(mss == MSSTAB[mss_index(asked)],
-                  f"the client's SYN also got a cookie: its ISN holds the MSS index {mss_index(mss)} "
-                  f"(MSS {mss} of the client's {asked}, from Linux's table {shown(list(MSSTAB))})",
-                  f"客户端的 SYN 也收到了 cookie：SYN-ACK 的初始序列号里藏着 MSS 序号 {mss_index(mss)}"
-                  f"（客户端要的 {asked}，按 Linux 的表 {shown(list(MSSTAB), 'zh')} 取 {mss}）")
+        table = mss_table(ip_int(ctx.p_addr))
+        ctx.check(mss == table[mss_index(asked, table)],
+                  f"the client's SYN also got a cookie: its ISN holds the MSS index {mss_index(mss, table)} "
+                  f"(MSS {mss} of the client's {asked}, from Linux's table {shown(list(table))})",
+                  f"客户端的 SYN 也收到了 cookie：SYN-ACK 的初始序列号里藏着 MSS 序号 {mss_index(mss, table)}"
+                  f"（客户端要的 {asked}，按 Linux 的表 {shown(list(table), 'zh')} 取 {mss}）")
         ctx.check(wscale == syn.options.get("wscale") and sack == syn.options.get("sack_permitted", False),
                   f"and the low 6 bits of its TSval hold the client's other options: window scale {wscale}, "
                   f"SACK {'yes' if sack else 'no'}, ECN {'yes' if ecn else 'no'}",
@@ -96,7 +107,7 @@ async def syn_flood(ctx: Ctx) -> None:
 def _segments(ctx: Ctx, cport: int) -> list[SegmentEvent]:
     """minitcp's segments with the client on `cport`, since mark()."""
     return [e for e in ctx.rec.events[ctx.first:]
-            if isinstance(e, SegmentEvent) and e.host == HOST and e.remote == f"{P_ADDR}:{cport}"]
+            if isinstance(e, SegmentEvent) and e.host == HOST and e.remote == endpoint(ctx.p_addr, cport)]
 
 
 def _cookie_synack(ctx: Ctx, cport: int) -> tuple[int, int] | None:

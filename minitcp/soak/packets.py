@@ -15,7 +15,7 @@ generator never makes a packet for anyone else. The kinds, each a method:
                 byte larger than what is left, MSS 0, window scale 15 and more) options
     ipv4        bad versions, IHLs, total lengths, TTL 0, IP options, martian sources
     fragment    IPv4 fragments (MF set, offsets, tiny first fragments), which the
-                stack does not reassemble (RFC 1122 section 3.3.2 lets a host refuse)
+                stack queues for reassembly within ipfrag_high_thresh (host/reassembly.py)
     icmp        echo requests and ICMP errors of every type, quoting the stack's own
                 live connections: exactly (their current sequence number) or blindly
     inject      RFC 5961 attacks on a live connection whose sequence numbers the

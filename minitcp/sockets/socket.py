@@ -182,8 +182,12 @@ class Socket:
             raise OSError(errno.EINVAL, "Invalid argument (IPv4-mapped address, IPV6_V6ONLY set)")
         if laddr not in (0, ep.stack.addr, ep.stack.addr6):
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-        ep.lport = ep.stack.ports.bind(ep, port)
-        ep.laddr = laddr
+        ep.laddr = laddr  # the port table compares it with the port's other sockets'
+        try:
+            ep.lport = ep.stack.ports.bind(ep, port)
+        except OSError:
+            ep.laddr = 0
+            raise
 
     def getsockname(self) -> tuple:
         ep = self._live()

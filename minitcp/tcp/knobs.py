@@ -92,6 +92,28 @@ class Knobs:
     ip_no_pmtu_disc: int = 0
     min_pmtu: int = 552
     tcp_min_snd_mss: int = 48
+    # Fragment reassembly (host/reassembly.py), per family: memory above which fragments are
+    # dropped (net.ipv4.ipfrag_high_thresh, 4 MB), the obsolete eviction mark kept as a bound
+    # (ipfrag_low_thresh, 3 MB; unused since Linux 4.17), how long a datagram's fragments wait
+    # (ipfrag_time, 30 s). IPv6's (net.ipv6.ip6frag_*) have the same defaults but the time,
+    # IPV6_FRAG_TIMEOUT, 60 s (include/net/ipv6.h).
+    ipfrag_high_thresh: int = 4 * 1024 * 1024
+    ipfrag_low_thresh: int = 3 * 1024 * 1024
+    ipfrag_time: float = 30.0
+    ip6frag_high_thresh: int = 4 * 1024 * 1024
+    ip6frag_low_thresh: int = 3 * 1024 * 1024
+    ip6frag_time: float = 60.0
+    # ICMP errors the host sends (host/icmp_ratelimit.py, Linux net/ipv4/icmp.c): seconds of
+    # tokens a message to one destination costs (net.ipv4.icmp_ratelimit, 1000 ms), the types
+    # limited (icmp_ratemask, bit n for type n: 3, 4, 11, 12), the global bucket of both
+    # families (icmp_msgs_per_sec, icmp_msgs_burst). IPv6 (net.ipv6.icmp.ratelimit and
+    # .ratemask, a bitmap of types written "0-1,3-127" in Linux: every error but packet too big).
+    icmp_ratelimit: float = 1.0
+    icmp_ratemask: int = 6168
+    icmp_msgs_per_sec: int = 1000
+    icmp_msgs_burst: int = 50
+    icmpv6_ratelimit: float = 1.0
+    icmpv6_ratemask: int = ((1 << 128) - 1) & ~(1 << 2)
     # Local ports for connect() and bind(port 0).
     ip_local_port_range: tuple[int, int] = (32768, 60999)
     # net.core.busy_poll, in microseconds: when every task waits, the stack polls its link this
@@ -111,12 +133,14 @@ class Knobs:
         `"5"`, `"32768 60999"`.
         """
         short = name.removeprefix("net.ipv4.").removeprefix("net.core.").removeprefix("route.")
+        short = short.removeprefix("net.ipv6.").replace("icmp.", "icmpv6_", 1)
         fields = {f.name: f for f in dataclasses.fields(self)}
         if short not in fields:
             raise KeyError(f"unknown knob {name!r}; known: {', '.join(sorted(fields))}")
         current = getattr(self, short)
         converted = _convert(short, value, current)
         check(short, converted)
+        check_pairs({**self.as_dict(), short: converted}, short)
         setattr(self, short, converted)
 
     def __post_init__(self) -> None:
@@ -125,8 +149,10 @@ class Knobs:
 
     def validate(self) -> None:
         """KnobRangeError for the first knob outside its range (one assigned directly, say)."""
-        for name, value in self.as_dict().items():
+        values = self.as_dict()
+        for name, value in values.items():
             check(name, value)
+        check_pairs(values)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -151,6 +177,7 @@ def _convert(name: str, value: Any, current: Any) -> Any:
 # ---------------------------------------------------------------------------- ranges
 
 INT_MAX = 2**31 - 1  # a sysctl of proc_dointvec type is a C int
+ULONG_MAX = 2**64 - 1  # proc_doulongvec_minmax knobs are C unsigned longs
 U8_MAX = 255  # proc_dou8vec_minmax knobs are stored in a u8 even without extra1/extra2
 HZ = 250  # jiffies per second (CONFIG_HZ_250, as the delayed-ACK notes in the reference assume)
 # proc_dointvec_jiffies refuses more than INT_MAX / HZ seconds (do_proc_dointvec_jiffies_conv).
@@ -216,12 +243,32 @@ RANGES: dict[str, tuple[float, float]] = {
     # unless low <= high and low >= ip_unprivileged_port_start (see check()).
     "ip_local_port_range": (1, 65535),
     "busy_poll": (0, INT_MAX),  # net/core/sysctl_net_core.c: extra1 SYSCTL_ZERO
+    # net/ipv4/ip_fragment.c, net/ipv6/reassembly.c: proc_doulongvec_minmax, the high threshold
+    # at least the low one (extra1) and the low at most the high (extra2): see check_pairs().
+    "ipfrag_high_thresh": (0, ULONG_MAX),
+    "ipfrag_low_thresh": (0, ULONG_MAX),
+    "ipfrag_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies; negatives refused
+    "ip6frag_high_thresh": (0, ULONG_MAX),
+    "ip6frag_low_thresh": (0, ULONG_MAX),
+    "ip6frag_time": (0, JIFFIES_MAX),
+    # net/ipv4/sysctl_net_ipv4.c: icmp_ratelimit proc_dointvec_ms_jiffies, icmp_ratemask
+    # proc_dointvec (negatives refused), icmp_msgs_per_sec and _burst extra1 SYSCTL_ZERO.
+    "icmp_ratelimit": (0, INT_MAX / 1000),
+    "icmp_ratemask": (0, INT_MAX),
+    "icmp_msgs_per_sec": (0, INT_MAX),
+    "icmp_msgs_burst": (0, INT_MAX),
+    # net/ipv6/icmp.c: ratelimit proc_dointvec_ms_jiffies, ratemask a bitmap of the 256 types.
+    "icmpv6_ratelimit": (0, INT_MAX / 1000),
+    "icmpv6_ratemask": (0, 2**256 - 1),
     # FreeBSD's (SYSCTL_INT): switches; negatives refused.
     "tcp_insecure_rst": (0, INT_MAX),
     "tcp_insecure_syn": (0, INT_MAX),
 }
 _NET_CORE = frozenset({"somaxconn", "busy_poll"})  # net.core.*, the rest are net.ipv4.*
 _ROUTE = frozenset({"min_pmtu"})  # net.ipv4.route.*
+_IPV6 = frozenset({"ip6frag_high_thresh", "ip6frag_low_thresh", "ip6frag_time"})  # net.ipv6.*
+# (high, low) threshold pairs: ip_fragment.c's table bounds each by the other.
+_PAIRS = (("ipfrag_high_thresh", "ipfrag_low_thresh"), ("ip6frag_high_thresh", "ip6frag_low_thresh"))
 
 
 def sysctl_name(name: str) -> str:
@@ -254,6 +301,17 @@ def check(name: str, value: Any) -> None:
         if low > high or low < IP_UNPRIVILEGED_PORT_START:
             raise KnobRangeError(name, value, f"the first at least {IP_UNPRIVILEGED_PORT_START} "
                                  "(ip_unprivileged_port_start) and not above the second")
+
+
+def check_pairs(values: dict[str, Any], changed: str = "") -> None:
+    """KnobRangeError when a fragment memory threshold crosses its pair: ip_fragment.c bounds the
+    high one below by the low one (extra1) and the low one above by the high one (extra2); the
+    error names `changed` when it is the one just set."""
+    for high, low in _PAIRS:
+        if values[low] > values[high]:
+            if changed == high:
+                raise KnobRangeError(high, values[high], f"at least {low} ({_number(values[low])})")
+            raise KnobRangeError(low, values[low], f"at most {high} ({_number(values[high])})")
 
 
 def _number(value: float) -> str:

@@ -7,7 +7,7 @@ nothing for a SYN: it answers with a SYN-ACK whose ISN, the cookie, is
     hash0(4-tuple) + client ISN + (count << 24) + ((hash1(4-tuple, count) + mssind) mod 2^24)
 
 where count is the minute (Linux tcp_cookie_time) and mssind the index of the
-client's MSS, rounded down, in Linux's table `MSSTAB`. The client's ACK
+client's MSS, rounded down, in Linux's table `MSSTAB` (IPv6: `MSSTAB6`). The client's ACK
 returns cookie + 1: subtracting the first hash and the client's ISN gives the
 count back (too old after `MAX_SYNCOOKIE_AGE` minutes), and the second hash
 of that count gives the MSS index back; anything else is a forgery.
@@ -35,6 +35,8 @@ COOKIEBITS = 24  # Linux COOKIEBITS: the low 24 bits carry hash + MSS index, the
 COOKIEMASK = (1 << COOKIEBITS) - 1
 # Linux msstab (syncookies.c): the MSS values most SYNs carry (Alcock and Nelson, 2011), sorted.
 MSSTAB = (536, 1300, 1440, 1460)
+# IPv6's (net/ipv6/syncookies.c msstab): common MTUs less 60 bytes of IPv6 and TCP headers.
+MSSTAB6 = (1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60)
 # Linux include/net/tcp.h: a cookie is good for the minute it was made in and the next
 # (MAX_SYNCOOKIE_AGE), the count ticking every TCP_SYNCOOKIE_PERIOD.
 MAX_SYNCOOKIE_AGE = 2
@@ -55,11 +57,16 @@ def cookie_time(now: float) -> int:
     return int(now // TCP_SYNCOOKIE_PERIOD) & MASK
 
 
-def mss_index(mss: int) -> int:
-    """The largest entry of MSSTAB not above `mss` (the first, 536, when all are):
-    the peer is sent at most what it asked for (Linux __cookie_v4_init_sequence)."""
-    for index in range(len(MSSTAB) - 1, 0, -1):
-        if mss >= MSSTAB[index]:
+def mss_table(addr: int) -> tuple[int, ...]:
+    """The family's table: MSSTAB6 for an IPv6 address (wider than 32 bits), else MSSTAB."""
+    return MSSTAB6 if addr > MASK else MSSTAB
+
+
+def mss_index(mss: int, table: tuple[int, ...] = MSSTAB) -> int:
+    """The largest entry of `table` not above `mss` (the first when all are): the peer is
+    sent at most what it asked for (Linux __cookie_v4_init_sequence, __cookie_v6_init_sequence)."""
+    for index in range(len(table) - 1, 0, -1):
+        if mss >= table[index]:
             return index
     return 0
 
@@ -74,8 +81,13 @@ class SynCookies:
 
     def _hash(self, saddr: int, daddr: int, sport: int, dport: int, count: int, c: int) -> int:
         """Linux cookie_hash: a 32-bit keyed hash of the SYN's four-tuple and `count`; `c`
-        picks one of two independent keys (here: two prefixes under the one key)."""
-        data = ((saddr << 96) | (daddr << 64) | (sport << 48) | (dport << 32) | count).to_bytes(16, "big")
+        picks one of two independent keys (here: two prefixes under the one key). IPv6 hashes
+        its 128-bit addresses whole (Linux cookie_hash in net/ipv6/syncookies.c)."""
+        if saddr > MASK or daddr > MASK:
+            data = (saddr.to_bytes(16, "big") + daddr.to_bytes(16, "big")
+                    + ((sport << 48) | (dport << 32) | count).to_bytes(8, "big"))
+        else:
+            data = ((saddr << 96) | (daddr << 64) | (sport << 48) | (dport << 32) | count).to_bytes(16, "big")
         return self._isn.keyed(b"syncookie%d" % c + data)
 
     def make(self, saddr: int, daddr: int, sport: int, dport: int, sseq: int, mss: int,
@@ -83,11 +95,12 @@ class SynCookies:
         """The cookie (our ISN) for a SYN from (saddr, sport) to (daddr, dport) with sequence
         number `sseq` and MSS `mss`, and the MSS the cookie remembers (Linux
         secure_tcp_syn_cookie and __cookie_v4_init_sequence)."""
-        index = mss_index(mss)
+        table = mss_table(saddr)
+        index = mss_index(mss, table)
         count = cookie_time(now)
         cookie = (self._hash(saddr, daddr, sport, dport, 0, 0) + sseq + (count << COOKIEBITS)
                   + ((self._hash(saddr, daddr, sport, dport, count, 1) + index) & COOKIEMASK))
-        return cookie & MASK, MSSTAB[index]
+        return cookie & MASK, table[index]
 
     def check(self, saddr: int, daddr: int, sport: int, dport: int, seq: int, ack: int,
               now: float) -> int:
@@ -103,7 +116,8 @@ class SynCookies:
         if age >= MAX_SYNCOOKIE_AGE:
             return 0
         index = (cookie - self._hash(saddr, daddr, sport, dport, (count - age) & MASK, 1)) & COOKIEMASK
-        return MSSTAB[index] if index < len(MSSTAB) else 0
+        table = mss_table(saddr)
+        return table[index] if index < len(table) else 0
 
 
 def timestamp_options(wscale: int | None, sack: bool, ecn: bool) -> int:

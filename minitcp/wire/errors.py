@@ -29,6 +29,9 @@ class DropReason(enum.IntEnum):
     BAD_EXT_HEADER = 14  # runs past the payload, malformed options or padding, hop-by-hop not first
     UNKNOWN_OPTION = 15  # RFC 8200 section 4.2: an option whose type's top two bits say discard
     ROUTING_HEADER = 16  # RFC 8200 section 4.4: segments left with a routing type this host lacks
+    # Python only (UDP is not a hot path; no C code returns these).
+    BAD_UDP = 17  # RFC 768: shorter than its header, or its length field below 8 or past the data
+    BAD_UDP_CHECKSUM = 18  # RFC 768 checksum over the pseudo-header; RFC 8200 section 8.1: required in IPv6
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from minitcp.wire.ipv4 import IPV4_HEADER_LEN, PROTO_TCP
 ICMP_ECHO_REPLY = 0
 ICMP_DEST_UNREACH = 3
 ICMP_SOURCE_QUENCH = 4
+ICMP_REDIRECT = 5
 ICMP_ECHO_REQUEST = 8
 ICMP_TIME_EXCEEDED = 11
 ICMP_PARAMETERPROB = 12
@@ -28,6 +29,16 @@ UNREACH_HOST = 1
 UNREACH_PROTOCOL = 2
 UNREACH_PORT = 3
 UNREACH_FRAG_NEEDED = 4
+
+# Time exceeded codes, RFC 792.
+TIME_EXCEEDED_TTL = 0
+TIME_EXCEEDED_REASSEMBLY = 1
+
+# The types that are errors (Linux icmp_pointers[].error), never answered with an error
+# (RFC 1122 section 3.2.2); Linux takes any type above 18 (NR_ICMP_TYPES) for one too.
+ERROR_TYPES = frozenset((ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_REDIRECT, ICMP_TIME_EXCEEDED,
+                         ICMP_PARAMETERPROB))
+NR_ICMP_TYPES = 18
 
 ICMP_HEADER_LEN = 8  # type, code, checksum, 4 bytes "rest of header"
 # RFC 1812 section 4.3.2.3: an error quotes as much of the offending datagram
@@ -119,12 +130,18 @@ def echo_reply_for(request: IcmpMessage) -> bytes:
     return build_icmp(ICMP_ECHO_REPLY, 0, request.rest_of_header, request.payload)
 
 
-def dest_unreachable(code: int, original_ip_packet: BytesLike) -> bytes:
-    """A destination unreachable message quoting the offending packet.
+def icmp_error(type: int, code: int, original_ip_packet: BytesLike, rest_of_header: int = 0) -> bytes:
+    """An error message (destination unreachable, time exceeded, parameter problem) quoting the
+    offending packet.
 
     RFC 792 asks for the IP header plus the first 8 data bytes; RFC 1812
     section 4.3.2.3 allows as much as fits in a 576-byte datagram, which is
-    what Linux sends and what is quoted here.
+    what Linux sends (__icmp_send) and what is quoted here.
     """
     room = MAX_ERROR_DATAGRAM - IPV4_HEADER_LEN - ICMP_HEADER_LEN
-    return build_icmp(ICMP_DEST_UNREACH, code, 0, memoryview(original_ip_packet)[:room])
+    return build_icmp(type, code, rest_of_header, memoryview(original_ip_packet)[:room])
+
+
+def dest_unreachable(code: int, original_ip_packet: BytesLike) -> bytes:
+    """A destination unreachable message quoting the offending packet (`icmp_error`)."""
+    return icmp_error(ICMP_DEST_UNREACH, code, original_ip_packet)

@@ -1,7 +1,8 @@
 """IPv4 headers (RFC 791 section 3.1): parse with validation, build with checksum.
 
-No options are ever sent and received options are skipped; fragments are
-refused rather than reassembled (the stack's MSS keeps its own packets whole).
+No options are ever sent and received options are skipped. A fragment parses
+like any packet, its `frag_offset` and `more_fragments` set, for the host's
+reassembly (minitcp/host/reassembly.py); the one-call TCP parsers refuse it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from minitcp.wire.errors import DropReason, WireError
 # RFC 790 / IANA protocol numbers.
 PROTO_ICMP = 1
 PROTO_TCP = 6
+PROTO_UDP = 17
 
 IPV4_HEADER_LEN = 20  # RFC 791 section 3.1, without options
 MAX_PACKET = 0xFFFF  # the total length field is 16 bits
 _DF = 0x4000  # RFC 791 section 3.1 flags: bit 1 "don't fragment"
-_MF_AND_OFFSET = 0x3FFF  # "more fragments" and the 13-bit fragment offset
+_MF = 0x2000  # bit 2 "more fragments"
+_OFFSET = 0x1FFF  # the fragment offset, in 8-byte units
+_MF_AND_OFFSET = _MF | _OFFSET
 
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
 _HEADER_NO_CSUM = struct.Struct("!BBHHHBB2xII")
@@ -39,7 +43,8 @@ class IPv4Packet:
     """A validated IPv4 header; `payload` is a view of the input up to the total length."""
 
     __slots__ = (
-        "df", "dst", "header_length", "ident", "payload", "proto", "src", "tos", "total_length", "ttl",
+        "df", "dst", "frag_offset", "header_length", "ident", "more_fragments", "payload", "proto", "src",
+        "tos", "total_length", "ttl",
     )  # fmt: skip
 
     def __init__(
@@ -55,6 +60,8 @@ class IPv4Packet:
         dst: int,
         header_length: int,
         payload: memoryview,
+        frag_offset: int = 0,
+        more_fragments: bool = False,
     ) -> None:
         self.tos = tos
         self.total_length = total_length
@@ -66,6 +73,13 @@ class IPv4Packet:
         self.dst = dst
         self.header_length = header_length
         self.payload = payload
+        self.frag_offset = frag_offset  # in bytes
+        self.more_fragments = more_fragments
+
+    @property
+    def is_fragment(self) -> bool:
+        """Whether this is one piece of a larger datagram (RFC 791 section 3.2)."""
+        return self.more_fragments or self.frag_offset != 0
 
     def __repr__(self) -> str:
         return (
@@ -98,8 +112,6 @@ def parse_ipv4(buf: BytesLike) -> IPv4Packet:
         raise WireError(DropReason.BAD_TOTAL_LENGTH, f"total length {total_length}, {size} received")
     if csum_add(view[:header_length]) != 0xFFFF:
         raise WireError(DropReason.BAD_IP_CHECKSUM)
-    if frag & _MF_AND_OFFSET:
-        raise WireError(DropReason.FRAGMENT, f"flags/offset {frag:#06x}")
     return IPv4Packet(
         tos=tos,
         total_length=total_length,
@@ -111,6 +123,8 @@ def parse_ipv4(buf: BytesLike) -> IPv4Packet:
         dst=int.from_bytes(dst, "big"),
         header_length=header_length,
         payload=view[header_length:total_length],
+        frag_offset=(frag & _OFFSET) * 8,
+        more_fragments=bool(frag & _MF),
     )
 
 
@@ -124,13 +138,19 @@ def ipv4_header(
     ident: int = 0,
     tos: int = 0,
     df: bool = True,
+    frag_offset: int = 0,
+    more_fragments: bool = False,
 ) -> bytes:
-    """A 20-byte IPv4 header with its checksum, for a payload of `payload_length` bytes."""
+    """A 20-byte IPv4 header with its checksum, for a payload of `payload_length` bytes;
+    `frag_offset` (bytes, a multiple of 8) and `more_fragments` for a fragment (RFC 791 section 3.2)."""
     total_length = IPV4_HEADER_LEN + payload_length
     if total_length > MAX_PACKET:
         raise ValueError(f"IPv4 packet of {total_length} bytes exceeds {MAX_PACKET}")
+    if frag_offset % 8 or not 0 <= frag_offset <= _OFFSET * 8:
+        raise ValueError(f"fragment offset {frag_offset} is not a multiple of 8 within 65528")
+    flags = (_DF if df else 0) | (_MF if more_fragments else 0) | frag_offset // 8
     try:
-        header = _HEADER_NO_CSUM.pack(0x45, tos, total_length, ident, _DF if df else 0, ttl, proto, src, dst)
+        header = _HEADER_NO_CSUM.pack(0x45, tos, total_length, ident, flags, ttl, proto, src, dst)
     except struct.error as exc:
         raise ValueError(f"IPv4 header field out of range: {exc}") from None
     csum = checksum(header)
@@ -147,7 +167,10 @@ def build_ipv4(
     ident: int = 0,
     tos: int = 0,
     df: bool = True,
+    frag_offset: int = 0,
+    more_fragments: bool = False,
 ) -> bytes:
-    """A whole IPv4 packet: version 4, IHL 5, no options, header checksum set."""
-    header = ipv4_header(src, dst, proto, len(payload), ttl=ttl, ident=ident, tos=tos, df=df)
+    """A whole IPv4 packet (or fragment): version 4, IHL 5, no options, header checksum set."""
+    header = ipv4_header(src, dst, proto, len(payload), ttl=ttl, ident=ident, tos=tos, df=df,
+                         frag_offset=frag_offset, more_fragments=more_fragments)
     return b"".join((header, payload))

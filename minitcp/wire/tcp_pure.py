@@ -56,6 +56,8 @@ def parse_tcp_packet(buf: BytesLike, csum_partial: bool = False) -> Segment:
     never checksummed bytes that only ever lived in its memory); that one check is skipped.
     """
     packet = parse_ipv4(buf)
+    if packet.is_fragment:  # after the header checksum, as the C parser checks
+        raise WireError(DropReason.FRAGMENT, "one piece of a larger datagram")
     if packet.proto != PROTO_TCP:
         raise WireError(DropReason.NOT_TCP, f"protocol {packet.proto}")
     tcp = packet.payload

@@ -6,4 +6,5 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FREEBSD_SUITE = str(SHARED / "conformance" / "freebsd-tcp-testsuite")
+FREEBSD_SUITE_IPV6 = str(SHARED / "conformance" / "freebsd-tcp-testsuite-ipv6")
 LINUX_SUITE = str(SHARED / "conformance" / "linux-packetdrill")

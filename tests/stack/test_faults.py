@@ -42,6 +42,7 @@ def seg(flags: int, seq: int = 1000, payload: bytes = b"") -> Segment:
         ("reorder:dir=out,flags=P", FaultRule("reorder", "out", PSH)),
         ("drop:prob=0.25,seed=7", FaultRule("drop", prob=0.25, seed=7)),
         ("drop:flags=R", FaultRule("drop", flags=RST)),
+        ("drop:dir=out,over=1228", FaultRule("drop", "out", over=1228)),
     ],
 )
 def test_parse(text: str, expected: FaultRule) -> None:
@@ -135,6 +136,13 @@ def test_first_rule_that_fires_decides_and_every_rule_counts() -> None:
 
 
 # ---------------------------------------------------------------------- counting and chance
+
+
+def test_over_selects_segments_carrying_more_data_than_a_path_takes() -> None:
+    rule = parse_rule("drop:over=1000")
+    assert not rule.fires("out", seg(ACK, payload=bytes(1000)))
+    assert rule.fires("out", seg(ACK, payload=bytes(1001)))
+    assert rule.matched == 1  # a segment it does not select is not counted either
 
 
 def test_nth_only_the_nth() -> None:

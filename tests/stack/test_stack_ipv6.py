@@ -149,3 +149,28 @@ async def test_a_stack_without_ipv6_reports_unreachable(autojump_clock: MockCloc
     assert _errno(v6.bind, (B_ADDR6, 80)) == errno.EADDRNOTAVAIL
     v6.bind(("::", 80))  # the wildcard: IPv4 through mapped addresses
     v6.listen()
+
+
+async def test_a_v6only_wildcard_and_an_ipv4_wildcard_share_a_port(net: Net,
+                                                                  autojump_clock: MockClock) -> None:
+    """bind [::]:80 with IPV6_V6ONLY beside 0.0.0.0:80, in either order: both succeed (their
+    addresses never meet, Linux inet_rcv_saddr_equal), each listener gets its own family."""
+    only6 = listener6(net, 80, v6only=True)
+    v4 = Socket(net.b)
+    v4.bind(("0.0.0.0", 80))
+    v4.listen(8)
+    _, peer4 = await _connect_and_accept(v4, Socket(net.a), (B_ADDR, 80))
+    _, peer6 = await _connect_and_accept(only6, Socket(net.a, family=AF_INET6), (B_ADDR6, 80))
+    assert peer4[0] == A_ADDR and peer6[0] == A_ADDR6
+    # The other order, on port 81; and what still conflicts: a dual-stack wildcard takes IPv4 too.
+    v4_first = Socket(net.b)
+    v4_first.bind(("", 81))
+    later6 = Socket(net.b, family=AF_INET6)
+    later6.setsockopt(_s.IPPROTO_IPV6, _s.IPV6_V6ONLY, 1)
+    later6.bind(("::", 81))
+    assert _errno(Socket(net.b, family=AF_INET6).bind, ("::", 81)) == errno.EADDRINUSE
+    assert _errno(Socket(net.b).bind, (B_ADDR, 80)) == errno.EADDRINUSE  # 0.0.0.0:80 covers it
+    assert _errno(Socket(net.b, family=AF_INET6).bind, (B_ADDR6, 80)) == errno.EADDRINUSE  # [::]:80 too
+    dual = Socket(net.b, family=AF_INET6)
+    dual.bind(("::", 82))
+    assert _errno(Socket(net.b).bind, ("0.0.0.0", 82)) == errno.EADDRINUSE

@@ -97,3 +97,25 @@ def test_conformance_knob_out_of_range_is_a_usage_error(capsys: pytest.CaptureFi
     assert main(["conformance", "--knob", "tcp_wmem=0 0 0", "no-such-dir"]) == 2
     err = capsys.readouterr().err
     assert err.startswith('--knob: setting key "net.ipv4.tcp_wmem": Invalid argument')
+
+
+def test_fragment_and_icmp_knobs_take_their_linux_names_and_pairs() -> None:
+    """net.ipv6.* and net.ipv6.icmp.* names reach their knobs; ip_fragment.c's thresholds bound
+    each other (the low one at most the high one), so lowering both takes the low one first."""
+    knobs = Knobs()
+    knobs.set("net.ipv6.ip6frag_time", "10")
+    knobs.set("net.ipv6.icmp.ratelimit", "0.25")
+    knobs.set("net.ipv4.icmp_msgs_burst", "7")
+    assert (knobs.ip6frag_time, knobs.icmpv6_ratelimit, knobs.icmp_msgs_burst) == (10.0, 0.25, 7)
+    with pytest.raises(KnobRangeError) as e:
+        knobs.set("net.ipv4.ipfrag_high_thresh", 1 << 20)  # below the low threshold, 3 MB
+    assert 'setting key "net.ipv4.ipfrag_high_thresh"' in str(e.value)
+    assert "at least ipfrag_low_thresh" in str(e.value)
+    knobs.set("ipfrag_low_thresh", 1 << 19)
+    knobs.set("ipfrag_high_thresh", 1 << 20)
+    with pytest.raises(KnobRangeError) as e:
+        knobs.set("net.ipv6.ip6frag_low_thresh", 5 << 20)
+    assert 'setting key "net.ipv6.ip6frag_low_thresh"' in str(e.value)
+    with pytest.raises(KnobRangeError) as e:
+        knobs.set("net.ipv6.icmp.ratelimit", -1)
+    assert 'setting key "net.ipv6.icmp.ratelimit"' in str(e.value)

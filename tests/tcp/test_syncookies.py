@@ -14,6 +14,7 @@ from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import State
 from minitcp.tcp.syncookies import (
     MSSTAB,
+    MSSTAB6,
     SynCookies,
     cookie_timestamp,
     decode_timestamp_options,
@@ -40,6 +41,17 @@ def test_the_mss_is_rounded_down_to_linux_table(mss: int, kept: int) -> None:
     assert remembered == kept
     # The client's ACK: seq = its ISN + 1, ack = the cookie + 1.
     assert COOKIES.check(*FOUR, 12346, (cookie + 1) & MASK, now=10.5) == kept
+
+
+@pytest.mark.parametrize(("mss", "kept"), [(1440, 1440), (1430, 1420), (9000, 8940), (536, 1220)])
+def test_an_ipv6_cookie_round_trips_with_the_ipv6_table(mss: int, kept: int) -> None:
+    """net/ipv6/syncookies.c: the 128-bit addresses hashed whole, the MSS from IPv6's msstab."""
+    four6 = (0x2001_0002 << 96 | 1, 0x2001_0002 << 96 | 2, 40000, 80)
+    cookie, remembered = COOKIES.make(*four6, 777, mss, now=10.0)
+    assert remembered == kept and kept in MSSTAB6
+    assert COOKIES.check(*four6, 778, (cookie + 1) & MASK, now=10.5) == kept
+    other_client = (four6[0] + 1, *four6[1:])
+    assert COOKIES.check(*other_client, 778, (cookie + 1) & MASK, now=10.5) == 0
 
 
 def test_a_cookie_lasts_its_minute_and_the_next() -> None:

@@ -19,6 +19,7 @@ from minitcp.labs import LABS, Result, get, run_lab
 from minitcp.labs.base import HOST
 from minitcp.labs.cli import add_lab_parser, run_lab_command
 from minitcp.labs.render import render
+from minitcp.trace.events import SegmentEvent
 from minitcp.trace.ladder import render_ladder
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -40,6 +41,17 @@ def test_every_lab_passes_in_sim(name: str) -> None:
     failed = [c.what for c in result.checks if not c.ok]
     assert result.verdict == "pass", (failed, result.error)
     assert len(result.checks) >= 3
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_every_lab_passes_in_sim_over_ipv6(name: str) -> None:
+    """`minitcp lab NAME --sim --ipv6`: the same scenario and checks, every connection IPv6."""
+    result = run_lab(get(name), sim=True, ipv6=True)
+    failed = [c.what for c in result.checks if not c.ok]
+    assert result.verdict == "pass", (failed, result.error)
+    assert result.to_json()["family"] == "ipv6"
+    ends = {e.local for e in result.trace.events if isinstance(e, SegmentEvent)}
+    assert ends and all(end.startswith("[2001:2::") for end in ends), ends
 
 
 def test_a_lab_whose_fault_does_not_happen_fails() -> None:

@@ -48,4 +48,6 @@ def test_bench_quick_json_has_every_figure() -> None:
         assert isinstance(result.get(key), int | float), key
     for key in ("bulk_in_1500_offload_MBps", "bulk_out_1500_offload_MBps"):  # the TSO/GSO path too
         assert _is_number(result.get(key)), (key, result.get("flags"))
+    for key in ("bulk_in_1500_ipv6_MBps", "bulk_out_1500_ipv6_MBps", "conn_ipv6_per_s"):  # IPv6 beside IPv4
+        assert _is_number(result.get(key)), (key, result.get("flags"))
     assert result["quick"] is True

@@ -26,6 +26,14 @@ def test_every_lab_passes_against_the_kernel(name: str) -> None:
     assert all("sysctl" not in n.zh or "私有网络命名空间" in n.zh for n in result.notes)
 
 
+@pytest.mark.parametrize("name", list(LABS))
+def test_every_lab_passes_against_the_kernel_over_ipv6(name: str) -> None:
+    """`minitcp lab NAME --ipv6`: the kernel's sockets are AF_INET6 ones, to 2001:2::2."""
+    result = run_lab(get(name), sim=False, ipv6=True)
+    failed = [c.what for c in result.checks if not c.ok]
+    assert result.verdict == "pass", (failed, result.error)
+
+
 def test_negative_control_against_the_kernel() -> None:
     result = run_lab(get("first-fin-lost"), sim=False, faults=["drop:dir=out,flags=S,nth=5"])
     assert result.verdict == "fail" and result.error is None

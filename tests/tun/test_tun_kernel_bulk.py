@@ -1,37 +1,43 @@
-"""100 MB each way between the kernel and minitcp, checked by SHA-256.
+"""100 MB each way between the kernel and minitcp, checked by SHA-256, over IPv4 and over IPv6.
 
 Upload: a kernel socket sends 100 MB (a seeded pseudo-random megabyte, a
 hundred times) to minitcp's discard server, which hashes what arrives.
 Download: the kernel's http.client fetches /bytes/100000000 from minitcp's
 HTTP server; both sides know the pattern, so the kernel hashes what arrives
 and compares with `pattern_sha256`. On the 2-core CI machine each direction
-takes about 2 s (roughly 50 MB/s); the bound is 60 s.
+takes about 2 s (roughly 50 MB/s); the bound is 60 s. The IPv6 runs use the same servers
+bound to `::` (dual stack) and kernel clients to 2001:2::2.
 
 Run with `-s` to see the throughput.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import random
 import socket
 import time
 
+import pytest
 import trio
 
 from minitcp.apps import DiscardServer, HttpServer, pattern_sha256
 from minitcp.stack import Stack
 
 ADDR = "198.18.0.2"
+ADDR6 = "2001:2::2"
 TOTAL = 100 * 10**6
 BLOCK = 10**6
+FAMILIES = pytest.mark.parametrize(("family", "addr"), [(socket.AF_INET, ADDR), (socket.AF_INET6, ADDR6)],
+                                   ids=["ipv4", "ipv6"])
 
 
-def _upload(total: int) -> tuple[str, float]:
+def _upload(total: int, addr: str) -> tuple[str, float]:
     block = random.Random(20240601).randbytes(BLOCK)
     hasher = hashlib.sha256()
-    with socket.create_connection((ADDR, 9), timeout=20) as sock:
+    with socket.create_connection((addr, 9), timeout=20) as sock:
         start = time.monotonic()
         for _ in range(total // BLOCK):
             sock.sendall(block)
@@ -41,11 +47,13 @@ def _upload(total: int) -> tuple[str, float]:
         return hasher.hexdigest(), time.monotonic() - start
 
 
-async def test_upload_100_mb_to_discard(nursery: trio.Nursery, tun_stack: Stack) -> None:
+@FAMILIES
+async def test_upload_100_mb_to_discard(nursery: trio.Nursery, tun_stack: Stack, family: int,
+                                        addr: str) -> None:
     server = DiscardServer(digest=True)
-    await nursery.start(server.serve, tun_stack, 9)
+    await nursery.start(functools.partial(server.serve, tun_stack, 9, family=family))
     with trio.fail_after(60):
-        sha, seconds = await trio.to_thread.run_sync(_upload, TOTAL)
+        sha, seconds = await trio.to_thread.run_sync(_upload, TOTAL, addr)
         (got,) = await server.wait_received(1)
     print(f"\nupload: {TOTAL / 1e6:.0f} MB kernel -> minitcp in {seconds:.2f} s = "
           f"{TOTAL / seconds / 1e6:.1f} MB/s")
@@ -54,8 +62,8 @@ async def test_upload_100_mb_to_discard(nursery: trio.Nursery, tun_stack: Stack)
     assert server.errors == 0
 
 
-def _download(total: int) -> tuple[int, str, float]:
-    conn = http.client.HTTPConnection(ADDR, 80, timeout=20)
+def _download(total: int, addr: str) -> tuple[int, str, float]:
+    conn = http.client.HTTPConnection(addr, 80, timeout=20)
     try:
         start = time.monotonic()
         conn.request("GET", f"/bytes/{total}")
@@ -71,11 +79,13 @@ def _download(total: int) -> tuple[int, str, float]:
         conn.close()
 
 
-async def test_download_100_mb_over_http(nursery: trio.Nursery, tun_stack: Stack) -> None:
+@FAMILIES
+async def test_download_100_mb_over_http(nursery: trio.Nursery, tun_stack: Stack, family: int,
+                                         addr: str) -> None:
     server = HttpServer()
-    await nursery.start(server.serve, tun_stack, 80)
+    await nursery.start(functools.partial(server.serve, tun_stack, 80, family=family))
     with trio.fail_after(60):
-        size, sha, seconds = await trio.to_thread.run_sync(_download, TOTAL)
+        size, sha, seconds = await trio.to_thread.run_sync(_download, TOTAL, addr)
     print(f"\ndownload: {TOTAL / 1e6:.0f} MB minitcp -> kernel in {seconds:.2f} s = "
           f"{TOTAL / seconds / 1e6:.1f} MB/s")
     assert size == TOTAL

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from minitcp.wire.checksum import checksum
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ip_str, parse_ipv4
+from minitcp.wire.tcp import parse_tcp_packet
 
 SRC = ip_int("198.18.0.1")
 DST = ip_int("198.18.0.2")
@@ -89,8 +90,6 @@ GOOD = build_ipv4(SRC, DST, PROTO_TCP, b"0123456789")
         (with_header(GOOD, b3=31), DropReason.BAD_TOTAL_LENGTH),
         (with_header(GOOD, b3=19), DropReason.BAD_TOTAL_LENGTH),
         (GOOD[:11] + b"\0" + GOOD[12:], DropReason.BAD_IP_CHECKSUM),
-        (with_header(GOOD, b6=0x60), DropReason.FRAGMENT),  # DF + MF
-        (with_header(GOOD, b7=0x01), DropReason.FRAGMENT),  # offset 8
     ],
 )
 def test_rejects(raw: bytes, reason: DropReason) -> None:
@@ -98,6 +97,17 @@ def test_rejects(raw: bytes, reason: DropReason) -> None:
         parse_ipv4(raw)
     assert info.value.reason is reason
     assert reason.label in str(info.value).replace(" ", "_")
+
+
+def test_fragments_parse_for_reassembly_but_are_no_tcp_segment() -> None:
+    for raw, offset, more in ((with_header(GOOD, b6=0x60), 0, True), (with_header(GOOD, b7=0x01), 8, False)):
+        ip = parse_ipv4(raw)
+        assert (ip.frag_offset, ip.more_fragments, ip.is_fragment) == (offset, more, True)
+        with pytest.raises(WireError) as info:
+            parse_tcp_packet(raw)
+        assert info.value.reason is DropReason.FRAGMENT
+    whole = parse_ipv4(GOOD)
+    assert (whole.frag_offset, whole.more_fragments, whole.is_fragment) == (0, False, False)
 
 
 def test_build_rejects_out_of_range() -> None:
