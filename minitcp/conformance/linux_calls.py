@@ -135,8 +135,7 @@ class LinuxCallLines(RunState):
         flags = args[3]
         if flags & symbols.symbol_value("MSG_FASTOPEN"):
             sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendto with MSG_FASTOPEN)")
-            self.remote_port = CONNECT_PORT
-            self.remote_synced = False  # a connect, as connect() is
+            self._connect_made()  # a connect, as connect() is
             return int(await sendto(bytes(args[2]), flags, (self.target.remote_ip, CONNECT_PORT)))
         return await sock.send(bytes(args[2]), flags)
 
@@ -149,8 +148,7 @@ class LinuxCallLines(RunState):
         sizes = self._iov_sizes(args[1])
         if args[2] & symbols.symbol_value("MSG_FASTOPEN"):
             sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendmsg with MSG_FASTOPEN)")
-            self.remote_port = CONNECT_PORT
-            self.remote_synced = False  # a connect, as connect() is
+            self._connect_made()  # a connect, as connect() is
             return int(await sendto(bytes(sum(sizes)), args[2], (self.target.remote_ip, CONNECT_PORT)))
         sendmsg = getattr(sock, "sendmsg", None)
         if sendmsg is not None:

@@ -73,6 +73,23 @@ class PacketLines(RunState):
             self.skipped_acks += 1
             self._log(f"{self.now:8.3f}  skipped an extra pure ACK sent at {at:.3f}: {self._show(seg)}")
 
+    def _skip_other_connections(self) -> None:
+        """Drop the segments at the head of the queue that are not the socket under test's, as
+        packetdrill reads only those (run_packet.c sniff_outbound_live_packet): a FIN of a
+        connection the script closed before it opened the next, say."""
+        while self.captured:
+            at, seg, _ = self.captured[0]
+            if seg is None:
+                return
+            if self.connecting:
+                if seg.flags & SYN and not seg.flags & ACK:
+                    return
+            elif (seg.sport, seg.dport) == (self.local_port, self.remote_port):
+                return
+            self.captured.popleft()
+            self._log(f"{self.now:8.3f}  ignored {self._show(seg)} sent at {at:.3f} s: not the "
+                      f"socket under test's (packetdrill reads only its segments)")
+
     async def _expect(self, ev: PacketEvent) -> None:
         t = ev.time
         if t.any:
@@ -88,6 +105,7 @@ class PacketLines(RunState):
         if pure:
             deadline += LENIENT_ACK_WAIT
         while True:
+            self._skip_other_connections()
             if self.lenient_acks:
                 self._skip_extra_acks(ev if pure else None)
             if self.captured or self.now >= deadline:
@@ -101,7 +119,9 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
                                 f"(tolerance {tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
-        at, seg, _ = self.captured.popleft()
+        at, seg, raw = self.captured.popleft()
+        if seg is not None and seg.flags & SYN:
+            self.connecting = False
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
         if seg is None:
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
@@ -117,6 +137,8 @@ class PacketLines(RunState):
             self.space.local_syn_script = ev.seq
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
                            ts_slack=int(self.tol * 1000) + 1)
+        if mismatch is None and isinstance(ev.options, tuple):
+            mismatch = raw_options.fast_open_mismatch(ev.options, raw)
         if mismatch is not None:
             raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
                                 f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "

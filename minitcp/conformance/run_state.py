@@ -40,10 +40,13 @@ class ScriptFailure(Exception):
 @dataclasses.dataclass
 class PendingCall:
     event: SyscallEvent
-    due: float  # when it should return: the end of `a...b`, else when it started
+    due: float  # when it should return: the end of `a...b` (a call without `...`: never checked)
     tol: float  # how far from `due` it may return
     done: bool = False
-    at_once: bool = False  # no `...`: it must return as soon as it is made
+    # No `...`: packetdrill (run_system_call.c run_system_call_event) makes the call itself and
+    # the script waits for it to return; when it returns is not checked.
+    at_once: bool = False
+    returned: trio.Event = dataclasses.field(default_factory=trio.Event)
 
 
 class RunState:
@@ -73,6 +76,8 @@ class RunState:
         # super-segment is matched whole, packets.py), unless the script says --strict_segments.
         self.aggregate = "strict_segments" not in script.options
         self.remote_synced = False  # the remote host's ISN is known (listen() and connect() reset it)
+        # A connect() was made and its SYN not yet taken: only a SYN is for the socket under test.
+        self.connecting = False
         self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
@@ -93,6 +98,13 @@ class RunState:
     @property
     def now(self) -> float:
         return trio.current_time() - self.origin
+
+    def _connect_made(self) -> None:
+        """connect(), or sendto() with MSG_FASTOPEN: the socket under test is a new active open
+        to the remote host's port 8080, its ISN and our port learned from its SYN."""
+        self.remote_synced = False
+        self.remote_port = CONNECT_PORT
+        self.connecting = True
 
     def _log(self, text: str) -> None:
         if self.trace is not None:
@@ -115,7 +127,7 @@ class RunState:
     def _check_failures(self) -> None:
         now = self.now
         for p in self.pending:
-            if not p.done and now > p.due + p.tol + EPS:
+            if not p.done and not p.at_once and now > p.due + p.tol + EPS:
                 p.done = True
                 self._fail(p.due + p.tol, f"line {p.event.line}: {p.event.name}() did not return by "
                                           f"{p.due + p.tol:.3f} s (expected at {p.due:.3f} s)")

@@ -38,10 +38,12 @@ from .commands import CommandLines
 from .minitcp_target import FREEBSD_STATE_NAMES
 from .model import CodeEvent, CommandEvent, Event, IcmpEvent, PacketEvent, Script, SyscallEvent, Time
 from .packets import PacketLines
+from .real_time import jiffy_aligned_start
 from .run_state import PendingCall, ScriptFailure
 from .syscalls import SyscallLines
 
 LATE_NOTE = 0.001  # a real-time runner this late says so in the trace
+CALL_WAIT = 120.0  # how long the script waits for a call written without `...` to return
 
 
 @dataclasses.dataclass
@@ -89,6 +91,9 @@ class Runner(PacketLines, SyscallLines, CommandLines):
                     # two dozen sysctls takes milliseconds the first line must not be late by.
                     self._command(CommandEvent(0, Time(0.0), init, command=init))
                 self.origin = trio.current_time()
+                if self.target.real_time:
+                    # packetdrill's time 0: well inside a jiffy, after a spin that warms up.
+                    self.origin = jiffy_aligned_start(self.origin, _time.monotonic())
                 nursery.start_soon(self._capture)
                 try:
                     await self._play()
@@ -127,12 +132,17 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             elif isinstance(ev, IcmpEvent):
                 self._inject_icmp(ev)
             elif isinstance(ev, SyscallEvent):
-                # A call written without `...` must return at once: measured from when it really
-                # started, which is later than `start` when a late packet held the script up.
                 due = end if end is not None else self.now
                 pending = PendingCall(ev, due, self._tolerance(due), at_once=end is None)
                 self.pending.append(pending)
                 self.nursery.start_soon(self._syscall_task, ev, pending)
+                if pending.at_once:
+                    made = self.now
+                    await self._wait_for_call(pending)
+                    if self.now > made:
+                        # packetdrill (run.c adjust_relative_event_times): the next relative time
+                        # counts from when this call returned.
+                        start = self.now
             elif isinstance(ev, CommandEvent):
                 self._command(ev)
             elif isinstance(ev, CodeEvent):
@@ -161,6 +171,18 @@ class Runner(PacketLines, SyscallLines, CommandLines):
                                     f"before the last line")
             self._log(f"{at:8.3f}  after the script ended {self.target.name} sent {self._show(seg)} "
                       f"(not checked)")
+
+    async def _wait_for_call(self, pending: PendingCall) -> None:
+        """The script waits for a call written without `...`, as packetdrill's main thread does
+        while it makes one; at most CALL_WAIT seconds (packetdrill would wait for ever)."""
+        await self._settle()
+        with trio.move_on_after(CALL_WAIT):
+            await pending.returned.wait()
+        if not pending.returned.is_set():
+            pending.done = True
+            raise ScriptFailure(f"line {pending.event.line}: {pending.event.name}() had not returned "
+                                f"{CALL_WAIT:.0f} s after it was made (the line has no `...`: the script "
+                                f"waits for it, as packetdrill's does)")
 
     def _start_time(self, ev: Event) -> tuple[float, float | None]:
         t = ev.time

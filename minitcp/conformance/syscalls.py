@@ -1,8 +1,10 @@
 """The script's system calls, made on the target's sockets.
 
-Each call runs in its own task, so a blocking call can wait while packets
-flow; its result (or errno) is checked against the line's, and it must
-return at the line's time, within the script's tolerance. The arguments are
+Each call runs in its own task, so a blocking call (`...`) can wait while
+packets flow; its result (or errno) is checked against the line's, and a
+blocking call must return at the line's time, within the script's tolerance.
+A call written without `...` is waited for, as packetdrill's main thread
+makes it, and when it returns is not checked (runner.py). The arguments are
 packetdrill's: file descriptors from 3 up, bind() to port 8080, connect() to
 the remote host's port 8080.
 """
@@ -28,10 +30,6 @@ class SyscallLines(LinuxCallLines):
     """A call line's task, the call itself on the target's socket, and its result checked."""
 
     async def _syscall_task(self, ev: SyscallEvent, pending: PendingCall) -> None:
-        if pending.at_once and self.target.real_time:
-            # Measured from when the call is really made: a busy machine may start this task
-            # late, which is the runner's delay, not the stack's.
-            pending.due = max(pending.due, self.now)
         try:
             try:
                 got: tuple[int, int | None] = (await self._call(ev), None)
@@ -43,12 +41,13 @@ class SyscallLines(LinuxCallLines):
         except Exception as e:  # a crash inside the stack: the script fails, the run goes on
             problem = f"line {ev.line}: {ev.name}() raised {type(e).__name__}: {e}"
         at = self.now
+        pending.returned.set()
         if pending.done:  # already reported as not returning in time
             return
         pending.done = True
         if problem is not None:
             self._fail(at, problem)
-        elif abs(at - pending.due) > pending.tol + EPS:
+        elif not pending.at_once and abs(at - pending.due) > pending.tol + EPS:
             self._fail(at, f"line {ev.line}: {ev.name}() returned at {at:.3f} s, script expects it at "
                            f"{pending.due:.3f} s (tolerance {pending.tol * 1000:.0f} ms)")
 
@@ -135,8 +134,7 @@ class SyscallLines(LinuxCallLines):
             child, _ = await sock.accept()
             return self._new_fd(child, ev)
         if name == "connect":
-            self.remote_synced = False
-            self.remote_port = CONNECT_PORT
+            self._connect_made()
             await sock.connect((self.target.remote_ip, CONNECT_PORT))
             return 0
         if name in ("read", "recv"):
