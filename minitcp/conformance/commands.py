@@ -3,7 +3,8 @@
 Of the commands, `sysctl` writes become the target's settings, `sockstat`
 (piped into `grep`) reads the target's socket table, and `tcpdrop -s STATE`
 ends connections; Linux's `defaults.sh`, `set_sysctls.py` and `sysctl -q`
-lines set the target's Linux settings; the others are listed as ignored. A
+lines set the target's Linux settings; `ethtool`, `tc` and `ip` lines configure
+the kernel target's device; the others are listed as ignored. A
 snippet is run as Python over the `tcpi_*` fields (tcp_info.py).
 """
 
@@ -76,6 +77,11 @@ class CommandLines(RunState):
                                     f"{output!r} ({self._state_summary()})")
             return
         if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
+            return
+        problem = self.target.device_command(cmd)
+        if problem is not None:
+            if problem:  # as packetdrill's shell, a failing command does not fail the script
+                self.ignored.append(f"command {words[0]} failed: {problem}")
             return
         self.ignored.append(f"command {words[0]}")
 

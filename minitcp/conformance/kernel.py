@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import socket
 import struct
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,14 +30,20 @@ from ..netns import enter_private_netns
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.ipv4 import PROTO_TCP
 from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
+from .packetdrill_common import map_addresses
 from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
 from .tcp_info import KERNEL_TCP_INFO, kernel_tcp_info
 
-TUN_NAME = "pdrill0"
+TUN_NAME = "tun0"  # packetdrill's name (netdev.c TUN_DEV), which the scripts' own commands use
+# The scripts' commands that configure the TUN device or its routes (`ethtool -K tun0 tso off`,
+# `tc qdisc replace dev tun0 ...`, `ip route change ...`): run in the script's namespace, with the
+# referee's addresses (referee.map_addresses). Nothing else a script's shell does is run.
+DEVICE_COMMANDS = frozenset({"ethtool", "tc", "ip"})
 SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
 PROC_SYS = Path("/proc/sys")
 READ_SIZE = 65535  # the largest IPv4 packet
+COMMAND_TIMEOUT = 10.0  # seconds a device command may take
 # <linux/if_ether.h>, <linux/if_packet.h>, <asm-generic/socket.h>: every protocol, a packet the
 # host sends, a stamp of when the packet socket saw it (a struct timespec of wall-clock time).
 _ETH_P_ALL = 0x0003
@@ -204,6 +212,16 @@ class KernelTarget:
 
     def tcpdrop(self, state: str) -> bool:
         return False
+
+    def device_command(self, command: str) -> str | None:
+        words = command.split()
+        if not words or words[0] not in DEVICE_COMMANDS or _namespace() != self.namespace:
+            return None
+        done = subprocess.run(shlex.split(map_addresses(command)), capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT, check=False)
+        if done.returncode == 0:
+            return ""
+        return (done.stderr or done.stdout).strip() or f"status {done.returncode}"
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, KernelSocket)

@@ -43,6 +43,7 @@ _POLL = 0.0005  # seconds between looks at a call's thread
 _SETTLE_LIMIT = 1.0  # the longest settle() waits for a call that neither returns nor blocks
 _LIBC = ctypes.CDLL(None, use_errno=True)  # for the calls Python's socket module cannot make
 _INT = struct.Struct("i")
+_SOCKADDR_IN_SIZE = 16  # sizeof(struct sockaddr_in)
 
 
 class _Call:
@@ -199,11 +200,22 @@ class KernelSocket:
             return await self.calls.run(lambda: self.sock.sendmsg(buffers, [], flags))
         return self.sock.sendmsg(buffers, [], flags)
 
-    async def sendto(self, data: bytes, flags: int, address: tuple[str, int]) -> int:
-        """sendto(2) with an address: on a TCP socket, MSG_FASTOPEN's connect-and-send."""
+    async def sendto(self, data: bytes, flags: int, address: tuple[str, int] | None) -> int:
+        """sendto(2) with an address (None: a sockaddr of family AF_UNSPEC): on a TCP socket,
+        MSG_FASTOPEN's connect-and-send."""
+        def call() -> int:
+            if address is not None:
+                return self.sock.sendto(data, flags, address)
+            unspec = bytes(_SOCKADDR_IN_SIZE)  # sa_family 0
+            n = int(_LIBC.sendto(self.sock.fileno(), data, ctypes.c_size_t(len(data)), flags, unspec,
+                                 _SOCKADDR_IN_SIZE))
+            if n < 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+            return n
         if self._blocks(flags):
-            return await self.calls.run(lambda: self.sock.sendto(data, flags, address))
-        return self.sock.sendto(data, flags, address)
+            return await self.calls.run(call)
+        return call()
 
     async def null_buffer(self, sending: bool, size: int, flags: int = 0) -> int:
         """send(2) or recv(2) with a NULL buffer (the kernel answers EFAULT when it copies)."""

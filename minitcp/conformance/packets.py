@@ -136,7 +136,7 @@ class PacketLines(RunState):
             self.space.local_isn = seg.seq
             self.space.local_syn_script = ev.seq
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
-                           ts_slack=int(self.tol * 1000) + 1)
+                           ts_slack=int(self.tol * 1000) + 1, windows=self.script.gtests_net)
         if mismatch is None and isinstance(ev.options, tuple):
             mismatch = raw_options.fast_open_mismatch(ev.options, raw)
         if mismatch is not None:
@@ -215,6 +215,8 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
         flags = flags_value(ev.flags)
         syn = bool(flags & SYN)
+        if self.listening:
+            self._passive_open()
         if syn and not ev.seq_absolute and not self.remote_synced:
             # packetdrill (run_packet.c): the SYN that opens a connection to a listener, or the
             # SYN-ACK answering a connect(), gives the remote host's ISN from then on; a SYN later

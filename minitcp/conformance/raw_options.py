@@ -11,7 +11,7 @@ every option (run_packet.c verify_outbound_live_tcp_options).
 
 run_all.py's TFO_COOKIE written out in a script (`FO 3021b9d889017eeb`) is the
 cookie for run_all.py's addresses: it moves with them to the runner's, as the
-referee moves it (referee.py ADDRESS_MAP).
+referee moves it (packetdrill_common.ADDRESS_MAP).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import struct
 
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.ipv4 import PROTO_TCP
-from .fastopen_cookie import fastopen_cookie
 from .model import Option
-from .packetdrill_common import DEFAULT_SYSCTLS, RUN_ALL_DEFINES
+from .packetdrill_common import RUN_ALL_COOKIE, RUN_ALL_DEFINES
 
 KIND_MD5 = 19  # RFC 2385
 KIND_FAST_OPEN = 34  # RFC 7413
@@ -31,8 +30,7 @@ FAST_OPEN_MAGIC = 0xF989  # RFC 7413 section 4.1.1, before option 34 was assigne
 NOP = 1
 MAX_OPTIONS = 40  # RFC 9293 section 3.1: a data offset of 15 words
 EOL = 0
-_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
-_MOVED_COOKIES = {fastopen_cookie("192.0.2.1", "192.168.0.1", _KEY): dict(RUN_ALL_DEFINES)["TFO_COOKIE"]}
+_MOVED_COOKIES = {RUN_ALL_COOKIE: dict(RUN_ALL_DEFINES)["TFO_COOKIE"]}
 
 
 def cookie(value: object) -> str:

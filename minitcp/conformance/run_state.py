@@ -47,6 +47,7 @@ class PendingCall:
     # the script waits for it to return; when it returns is not checked.
     at_once: bool = False
     returned: trio.Event = dataclasses.field(default_factory=trio.Event)
+    returned_at: float = 0.0  # script time
 
 
 class RunState:
@@ -71,12 +72,19 @@ class RunState:
         self.captured_total = 0  # segments ever captured: numbers them, for the end of the script
         self.end_mark = 0  # how many had been captured when the last line ran
         self.fds: dict[int, TargetSocket] = {}
+        self.out_of_reach: list[TargetSocket] = []  # open sockets whose number another took
         self.others: dict[int, Epoll | int] = {}  # epoll instances, files, pipe ends (linux_calls.py)
         # packetdrill reads outbound segments until they add up to a `>` line's payload (a TSO
         # super-segment is matched whole, packets.py), unless the script says --strict_segments.
         self.aggregate = "strict_segments" not in script.options
         self.remote_synced = False  # the remote host's ISN is known (listen() and connect() reset it)
-        # A connect() was made and its SYN not yet taken: only a SYN is for the socket under test.
+        # packetdrill's socket states (run_system_call.c, run_packet.c): sockets made by socket()
+        # and not yet connected or listening; a listener is the socket under test (the next
+        # inbound packet opens a new connection to it, from a new port); a connect() was made and
+        # its SYN not yet taken (only a SYN is the socket under test's).
+        self.new_sockets: set[int] = set()
+        self.listening = False
+        self.passive_opens = 0
         self.connecting = False
         self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
@@ -99,12 +107,25 @@ class RunState:
     def now(self) -> float:
         return trio.current_time() - self.origin
 
-    def _connect_made(self) -> None:
-        """connect(), or sendto() with MSG_FASTOPEN: the socket under test is a new active open
-        to the remote host's port 8080, its ISN and our port learned from its SYN."""
+    def _connect_made(self, fd: object) -> None:
+        """connect(), or sendto() with MSG_FASTOPEN, on a new socket (packetdrill's
+        run_syscall_connect: on any other, nothing changes): the socket under test is a new active
+        open to the remote host's port 8080, its ISN and our port learned from its SYN."""
+        if fd not in self.new_sockets:
+            return
+        self.new_sockets.discard(fd)  # type: ignore[arg-type]
         self.remote_synced = False
         self.remote_port = CONNECT_PORT
         self.connecting = True
+        self.listening = False
+
+    def _passive_open(self) -> None:
+        """An inbound packet to the listener under test: a new connection, from a new port
+        (packetdrill's handle_listen_for_script_packet, next_ephemeral_port)."""
+        self.listening = False
+        self.local_port = BIND_PORT
+        self.remote_port = REMOTE_PORT + self.passive_opens
+        self.passive_opens += 1
 
     def _log(self, text: str) -> None:
         if self.trace is not None:

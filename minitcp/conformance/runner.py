@@ -43,6 +43,7 @@ from .run_state import PendingCall, ScriptFailure
 from .syscalls import SyscallLines
 
 LATE_NOTE = 0.001  # a real-time runner this late says so in the trace
+SPIN = 0.0015  # seconds a real-time runner spins before an event's time, rather than sleep
 CALL_WAIT = 120.0  # how long the script waits for a call written without `...` to return
 
 
@@ -135,14 +136,15 @@ class Runner(PacketLines, SyscallLines, CommandLines):
                 due = end if end is not None else self.now
                 pending = PendingCall(ev, due, self._tolerance(due), at_once=end is None)
                 self.pending.append(pending)
-                self.nursery.start_soon(self._syscall_task, ev, pending)
                 if pending.at_once:
                     made = self.now
-                    await self._wait_for_call(pending)
-                    if self.now > made:
-                        # packetdrill (run.c adjust_relative_event_times): the next relative time
-                        # counts from when this call returned.
-                        start = self.now
+                    await self._call_at_once(pending)
+                    # packetdrill (run.c adjust_relative_event_times): the next relative time
+                    # counts from when this call returned, later than its time by as long as it
+                    # took (a real-time runner's own delays are taken up by _sleep_until).
+                    start += max(0.0, pending.returned_at - made)
+                else:
+                    self.nursery.start_soon(self._syscall_task, ev, pending)
             elif isinstance(ev, CommandEvent):
                 self._command(ev)
             elif isinstance(ev, CodeEvent):
@@ -172,12 +174,12 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             self._log(f"{at:8.3f}  after the script ended {self.target.name} sent {self._show(seg)} "
                       f"(not checked)")
 
-    async def _wait_for_call(self, pending: PendingCall) -> None:
-        """The script waits for a call written without `...`, as packetdrill's main thread does
-        while it makes one; at most CALL_WAIT seconds (packetdrill would wait for ever)."""
-        await self._settle()
+    async def _call_at_once(self, pending: PendingCall) -> None:
+        """A call written without `...`, made by the script itself as packetdrill's main thread
+        makes it (run_system_call.c): the script waits for it, at most CALL_WAIT seconds
+        (packetdrill would wait for ever)."""
         with trio.move_on_after(CALL_WAIT):
-            await pending.returned.wait()
+            await self._syscall_task(pending.event, pending)
         if not pending.returned.is_set():
             pending.done = True
             raise ScriptFailure(f"line {pending.event.line}: {pending.event.name}() had not returned "
@@ -202,7 +204,14 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         return start, end
 
     async def _sleep_until(self, when: float) -> None:
-        await trio.sleep_until(self.origin + when)
+        if not self.target.real_time:
+            await trio.sleep_until(self.origin + when)
+        else:
+            # Trio's wake-ups come up to a millisecond late (epoll's timeout is in milliseconds):
+            # sleep until just before, then spin, as packetdrill's run.c wait_for_event does.
+            await trio.sleep_until(self.origin + when - SPIN)
+            while trio.current_time() < self.origin + when:
+                pass
         late = self.now - when
         if self.target.real_time and late > 0:
             # The stack cannot answer what it has not been given: when the runner itself is late

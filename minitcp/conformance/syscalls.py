@@ -41,6 +41,7 @@ class SyscallLines(LinuxCallLines):
         except Exception as e:  # a crash inside the stack: the script fails, the run goes on
             problem = f"line {ev.line}: {ev.name}() raised {type(e).__name__}: {e}"
         at = self.now
+        pending.returned_at = at
         pending.returned.set()
         if pending.done:  # already reported as not returning in time
             return
@@ -81,7 +82,12 @@ class SyscallLines(LinuxCallLines):
         return None
 
     def _new_fd(self, sock: TargetSocket, ev: SyscallEvent) -> int:
-        fd = self._free_fd(symbols.resolve(ev.result))
+        want = symbols.resolve(ev.result)
+        if ev.name == "accept" and isinstance(want, int) and want in self.fds:
+            # packetdrill (run_syscall_accept) gives an accepted socket the script's number even
+            # when a socket the script left open has it: that one stays open, out of reach.
+            self.out_of_reach.append(self.fds.pop(want))
+        fd = self._free_fd(want)
         self.fds[fd] = sock
         self.socket_under_test = fd
         return fd
@@ -101,7 +107,10 @@ class SyscallLines(LinuxCallLines):
             self.space.local_isn = None
             self.ts_base = None
             self.ts_map.clear()
-            return self._new_fd(self.target.socket(), ev)
+            fd = self._new_fd(self.target.socket(), ev)
+            self.new_sockets.add(fd)
+            self.listening = self.connecting = False  # the new socket is the one under test
+            return fd
         if name == "close" and isinstance(arg(0), int) and arg(0) in self.others:
             other = self.others.pop(arg(0))
             if isinstance(other, int):
@@ -128,13 +137,15 @@ class SyscallLines(LinuxCallLines):
             return 0
         if name == "listen":
             self.remote_synced = False
+            self.new_sockets.discard(arg(0))
+            self.listening = True
             sock.listen(arg(1, 128))
             return 0
         if name == "accept":
             child, _ = await sock.accept()
             return self._new_fd(child, ev)
         if name == "connect":
-            self._connect_made()
+            self._connect_made(arg(0))
             await sock.connect((self.target.remote_ip, CONNECT_PORT))
             return 0
         if name in ("read", "recv"):

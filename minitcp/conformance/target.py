@@ -93,6 +93,10 @@ class Target(Protocol):
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         """Every TCP socket and connection of the stack; `sockets` are the script's open ones."""
 
+    def device_command(self, command: str) -> str | None:
+        """A command line that configures the network device (`ethtool -K tun0 tso off`): run it
+        and return "" or its error; None when the target does not run it."""
+
     def tcpdrop(self, state: str) -> bool:
         """FreeBSD's `tcpdrop -s STATE`: end every connection in that state; False if unsupported."""
 
