@@ -17,6 +17,7 @@ import shlex
 import textwrap
 
 from .model import CodeEvent, CommandEvent
+from .packetdrill_common import QDISC_COMMAND
 from .run_state import RunState, ScriptFailure
 from .sysctls import LINUX_TEST_DEFAULTS, linux_sysctl_name
 from .target import FREEBSD_STATE_NUMBERS, SocketRow
@@ -45,6 +46,7 @@ class CommandLines(RunState):
             # packetdrill's gtests/net/common/defaults.sh: Linux's test settings.
             for name, value in LINUX_TEST_DEFAULTS:
                 self._linux_sysctl(name, value)
+            self.target.device_command(QDISC_COMMAND)  # the referee's defaults.sh does too
             return
         if words[0].endswith("set_sysctls.py") or (words[0] == "sysctl" and any(
                 w.startswith(("net.ipv4.", "net.core.", "net.mptcp.", "net/")) for w in words[1:])):
