@@ -5,7 +5,7 @@ in a thread of its own, a real blocking system call: the kernel decides when
 it returns, and packets flow meanwhile. A call on a non-blocking socket, or
 one that never blocks, is made at once; so is an accept or a recv whose
 socket is already readable (it cannot block then), which spares the script
-a thread's start-up, milliseconds on a busy machine. The socket's O_NONBLOCK
+a thread's start-up. The socket's O_NONBLOCK
 flag is the kernel's own (`setblocking` is fcntl F_SETFL), so a non-blocking
 connect gives EINPROGRESS and a recv with nothing queued EAGAIN, from the
 kernel.
@@ -44,7 +44,6 @@ _SETTLE_LIMIT = 1.0  # the longest settle() waits for a call that neither return
 _LIBC = ctypes.CDLL(None, use_errno=True)  # for the calls Python's socket module cannot make
 _INT = struct.Struct("i")
 _SOCKADDR_IN_SIZE = 16  # sizeof(struct sockaddr_in)
-_CONNECTED = frozenset({1, 8})  # TCP_ESTABLISHED, TCP_CLOSE_WAIT (include/net/tcp_states.h)
 
 
 class _Call:
@@ -158,26 +157,11 @@ class KernelSocket:
 
     async def send(self, data: bytes, flags: int = 0) -> int:
         if self._blocks(flags):
-            if not self._can_send():
-                # Not yet connected (a TCP_FASTOPEN_CONNECT socket's first write, which waits
-                # for the handshake): the kernel decides when it returns.
-                return await self.calls.run(lambda: self.sock.send(data, flags))
-            # What fits now is queued at once (the caller sends the rest, as a blocking send(2)
-            # goes on); only a send that must wait for room costs a thread.
-            try:
-                return self.sock.send(data, flags | socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return await self.calls.run(lambda: self.sock.send(data, flags))
+            # One blocking send(2), as packetdrill makes it: the kernel decides when it returns
+            # (after the handshake on a TCP_FASTOPEN_CONNECT socket, when room frees for the
+            # rest), and accounts the wait as Linux does (tcpi_sndbuf_limited).
+            return await self.calls.run(lambda: self.sock.send(data, flags))
         return self.sock.send(data, flags)
-
-    def _can_send(self) -> bool:
-        """Connected, so that a send with MSG_DONTWAIT means what a blocking one would
-        (tcp_sendmsg_locked waits for the connection only when it may block)."""
-        try:
-            state = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
-        except OSError:
-            return False
-        return state in _CONNECTED
 
     def shutdown(self, how: int) -> None:
         self.sock.shutdown(how)
