@@ -41,6 +41,7 @@ from .packets import PacketLines
 from .real_time import jiffy_aligned_start
 from .run_state import PendingCall, ScriptFailure
 from .syscalls import SyscallLines
+from .target import CALL_INLINE
 
 LATE_NOTE = 0.001  # a real-time runner this late says so in the trace
 SPIN = 0.0015  # seconds a real-time runner spins before an event's time, rather than sleep
@@ -178,8 +179,12 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         """A call written without `...`, made by the script itself as packetdrill's main thread
         makes it (run_system_call.c): the script waits for it, at most CALL_WAIT seconds
         (packetdrill would wait for ever)."""
-        with trio.move_on_after(CALL_WAIT):
-            await self._syscall_task(pending.event, pending)
+        inline = CALL_INLINE.set(True)
+        try:
+            with trio.move_on_after(CALL_WAIT):
+                await self._syscall_task(pending.event, pending)
+        finally:
+            CALL_INLINE.reset(inline)
         if not pending.returned.is_set():
             pending.done = True
             raise ScriptFailure(f"line {pending.event.line}: {pending.event.name}() had not returned "
