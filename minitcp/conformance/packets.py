@@ -120,6 +120,9 @@ class PacketLines(RunState):
                                 f"(tolerance {tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
         at, seg, raw = self.captured.popleft()
+        if seg is not None and self.aggregate and ev.length > len(seg.payload):
+            until = at + self.tol + EPS if t.any else max(deadline, at + self.tol + EPS)
+            at, seg, raw = await self._restart_on_another_connection(at, seg, raw, ev.length, until)
         if seg is not None and seg.flags & SYN:
             self.connecting = False
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
@@ -162,6 +165,29 @@ class PacketLines(RunState):
             self.last_time = max(lo, at)
         else:
             self.last_time = lo
+
+    async def _restart_on_another_connection(self, at: float, seg: Segment, raw: bytes, length: int,
+                                             until: float) -> tuple[float, Segment | None, bytes]:
+        """packetdrill (run_packet.c do_outbound_script_packet) reads on while what it read is
+        shorter than the line's payload, and drops what it read when the next packet has another
+        four-tuple: a SYN resent by an earlier connection just before the new connection's SYN
+        with data. The packet to match, and when it was sent."""
+        while True:
+            if not self.captured:
+                with trio.move_on_at(self.origin + until):
+                    await self._arrived.park()
+            if not self.captured:
+                return at, seg, raw
+            _, following, _ = self.captured[0]
+            if following is None or (following.sport, following.dport) == (seg.sport, seg.dport):
+                return at, seg, raw
+            self._log(f"{self.now:8.3f}  dropped {self._show(seg)} sent at {at:.3f} s: the next segment "
+                      f"is another connection's (packetdrill starts anew)")
+            at, next_seg, raw = self.captured.popleft()
+            assert next_seg is not None
+            seg = next_seg
+            if len(seg.payload) >= length:
+                return at, seg, raw
 
     async def _super_segment(self, first: Segment, length: int, until: float) -> tuple[Segment, float]:
         """The segments that follow `first` joined into the one segment of `length` bytes a `>`
