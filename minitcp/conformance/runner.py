@@ -5,14 +5,17 @@ an in-memory link in virtual time (minitcp_target.py), the kernel behind a
 TUN device in a private network namespace in real time (kernel.py). The
 runner is the script's remote host on the other end of the link: at each
 event's time it sends the `<` packets (built with `build_tcp_packet`), makes
-the system calls on the target's sockets (each in its own task, so a
-blocking call can wait while packets flow), runs the backtick commands it
-knows, and takes every packet the stack sends off the link with its send
-time. Each `>` line takes the oldest packet not yet matched: it must match
-the line (see matching.py) and have been sent within the script's tolerance
-of the line's time. A packet the script does not expect is therefore caught
-by the next `>` line (as a mismatch) or, with none left, at the end of the
-script. The first failure, by time, is the script's result.
+the system calls on the target's sockets (a call written `a...b` in its own
+task, so it can block while packets flow; one without `...` itself, waiting
+for it, as packetdrill's main thread), runs the backtick commands it knows,
+and takes every packet the stack sends off the link with its send time. Each
+`>` line takes the oldest packet of the socket under test not yet matched: it
+must match the line (see matching.py) and have been sent within the script's
+tolerance of the line's time. A packet the script does not expect is
+therefore caught by the next `>` line (as a mismatch) or, with none left, at
+the end of the script. The first failure, by time, is the script's result.
+Times follow packetdrill's run.c: a relative time counts from the previous
+event, or from when a call without `...` returned.
 
 Addresses are packetdrill's defaults moved into 198.18.0.0/24 (the target's
 `local_ip` and `remote_ip`): bind() takes port 8080, connect() goes to the
