@@ -3,7 +3,8 @@
 Of the commands, `sysctl` writes become the target's settings, `sockstat`
 (piped into `grep`) reads the target's socket table, and `tcpdrop -s STATE`
 ends connections; Linux's `defaults.sh`, `set_sysctls.py` and `sysctl -q`
-lines set the target's Linux settings; the others are listed as ignored. A
+lines set the target's Linux settings; `ethtool`, `tc` and `ip` lines configure
+the kernel target's device; the others are listed as ignored. A
 snippet is run as Python over the `tcpi_*` fields (tcp_info.py).
 """
 
@@ -16,6 +17,7 @@ import shlex
 import textwrap
 
 from .model import CodeEvent, CommandEvent
+from .packetdrill_common import QDISC_COMMAND
 from .run_state import RunState, ScriptFailure
 from .sysctls import LINUX_TEST_DEFAULTS, linux_sysctl_name
 from .target import FREEBSD_STATE_NUMBERS, SocketRow
@@ -44,6 +46,7 @@ class CommandLines(RunState):
             # packetdrill's gtests/net/common/defaults.sh: Linux's test settings.
             for name, value in LINUX_TEST_DEFAULTS:
                 self._linux_sysctl(name, value)
+            self.target.device_command(QDISC_COMMAND)  # the referee's defaults.sh does too
             return
         if words[0].endswith("set_sysctls.py") or (words[0] == "sysctl" and any(
                 w.startswith(("net.ipv4.", "net.core.", "net.mptcp.", "net/")) for w in words[1:])):
@@ -76,6 +79,11 @@ class CommandLines(RunState):
                                     f"{output!r} ({self._state_summary()})")
             return
         if words[0] == "tcpdrop" and len(words) == 3 and words[1] == "-s" and self.target.tcpdrop(words[2]):
+            return
+        problem = self.target.device_command(cmd)
+        if problem is not None:
+            if problem:  # as packetdrill's shell, a failing command does not fail the script
+                self.ignored.append(f"command {words[0]} failed: {problem}")
             return
         self.ignored.append(f"command {words[0]}")
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shlex
 import socket
 import struct
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,14 +31,22 @@ from ..netns import enter_private_netns
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.ipv4 import PROTO_TCP
 from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
+from .packetdrill_common import map_addresses
 from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
 from .tcp_info import KERNEL_TCP_INFO, kernel_tcp_info
 
-TUN_NAME = "pdrill0"
+TUN_NAME = "tun0"  # packetdrill's name (netdev.c TUN_DEV), which the scripts' own commands use
+# The scripts' commands that configure the TUN device or its routes (`ethtool -K tun0 tso off`,
+# `tc qdisc replace dev tun0 ...`, `ip route change ...`): run in the script's namespace, with the
+# referee's addresses (referee.map_addresses). Nothing else a script's shell does is run.
+DEVICE_COMMANDS = frozenset({"ethtool", "tc", "ip"})
+_TO_DEV_NULL = re.compile(r"\s*(?:&>|[12]?>)\s*/dev/null(?:\s+2>&1)?")
+_SHELL = re.compile(r"[;&|<>`$]")
 SYSCTL_ROOT = Path("/proc/sys/net/ipv4")
 PROC_SYS = Path("/proc/sys")
 READ_SIZE = 65535  # the largest IPv4 packet
+COMMAND_TIMEOUT = 10.0  # seconds a device command may take
 # <linux/if_ether.h>, <linux/if_packet.h>, <asm-generic/socket.h>: every protocol, a packet the
 # host sends, a stamp of when the packet socket saw it (a struct timespec of wall-clock time).
 _ETH_P_ALL = 0x0003
@@ -163,6 +174,11 @@ class KernelTarget:
         if _namespace() != self.namespace:
             raise RuntimeError("the kernel target runs only in the network namespace made for it")
         peer = TunPeer(self.local_ip, mtu, offload=self.offload, gso_size=self.gso_size)
+        # packetdrill's route_traffic_to_device (netdev.c): a route of its own to the remote host,
+        # through the device via the gateway (run_all.py's is the local address), which the
+        # scripts' own `ip route change REMOTE ...` lines then change.
+        subprocess.run(["ip", "route", "add", f"{self.remote_ip}/32", "via", self.local_ip, "dev", TUN_NAME],
+                       capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
         await self.calls.warm_up()
         return peer
 
@@ -204,6 +220,23 @@ class KernelTarget:
 
     def tcpdrop(self, state: str) -> bool:
         return False
+
+    def device_command(self, command: str) -> str | None:
+        # `A ; B` runs both, whatever A does, as the shell would.
+        parts = [_TO_DEV_NULL.sub("", part).strip() for part in command.split(";")]
+        plain = [part.split() for part in parts if part]
+        if (not plain or _namespace() != self.namespace
+                or any(words[0] not in DEVICE_COMMANDS or _SHELL.search(" ".join(words)) for words in plain)):
+            return None  # only device commands: never another one chained to them by the shell
+        problems = []
+        for part in parts:
+            if not part:
+                continue
+            done = subprocess.run(shlex.split(map_addresses(part)), capture_output=True, text=True,
+                                  timeout=COMMAND_TIMEOUT, check=False)
+            if done.returncode:
+                problems.append((done.stderr or done.stdout).strip() or f"status {done.returncode}")
+        return "; ".join(problems)
 
     def tcp_info(self, sock: TargetSocket) -> tuple[str, dict[str, int]]:
         assert isinstance(sock, KernelSocket)

@@ -10,7 +10,6 @@ one JSON document on a pipe.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import json
@@ -23,19 +22,46 @@ from typing import Any
 
 from .kernel import KernelTarget, TunPeer
 from .model import Script
+from .real_time import run_like_packetdrill
 from .report import Result
 from .runner import Runner
+from .signatures import failure_signature
 
 WORKERS = 4
 BUDGET = 150.0  # real seconds a script may take: the longest (SYN back-off) last about 75 s
 _RUNNER_BUDGET = BUDGET - 10.0  # the runner's own limit, so it reports the line it was at
-NICENESS = -10
 
 
 def run_in_namespaces(jobs: Sequence[tuple[str, str, Script]], *, strict: bool = False,
                       lenient_acks: bool = False, trace: Callable[[str], None] | None = None,
                       workers: int = WORKERS, budget: float = BUDGET) -> list[Result]:
-    """Run each (path, name, script) against the kernel; the results come back in `jobs` order."""
+    """Run each (path, name, script) against the kernel; the results come back in `jobs` order.
+
+    Real time on a shared machine, as the referee's runs of packetdrill (referee.run_scripts): a
+    script that fails only on timing is run once more, alone, and the second verdict stands (its
+    note keeps the first failure).
+    """
+    results = _run_all(jobs, strict=strict, lenient_acks=lenient_acks, trace=trace, workers=workers,
+                       budget=budget)
+    for i, first in enumerate(results):
+        if not first.ok and _timing_failure(first.reason):
+            again = _run_all([jobs[i]], strict=strict, lenient_acks=lenient_acks, trace=trace, workers=1,
+                             budget=budget)[0]
+            again.ignored = [*again.ignored, f"first run: {first.reason}"]
+            again.seconds += first.seconds
+            results[i] = again
+    return results
+
+
+def _timing_failure(reason: str | None) -> bool:
+    """A failure on when something happened, not on what: a segment or a call early or late."""
+    kind = failure_signature(reason).partition(": ")[2]
+    return kind in ("sent nothing", "sent early", "sent late") or kind.endswith(
+        ("() returned early", "() returned late", "() did not return"))
+
+
+def _run_all(jobs: Sequence[tuple[str, str, Script]], *, strict: bool, lenient_acks: bool,
+             trace: Callable[[str], None] | None, workers: int, budget: float) -> list[Result]:
     results: list[Result | None] = [None] * len(jobs)
     waiting = list(enumerate(jobs))
     waiting.reverse()
@@ -127,10 +153,9 @@ def _run_child(script: Script, *, strict: bool, lenient_acks: bool, traced: bool
     # A collection would walk every object the child inherited, copying each page it touches: a
     # pause of milliseconds in a script timed in milliseconds. The child lives for one script.
     gc.disable()
-    # The runner is a timing instrument with milliseconds of tolerance: on a busy machine a
-    # higher priority keeps it from waiting for a time slice (a no-op without the privilege).
-    with contextlib.suppress(PermissionError):
-        os.nice(NICENESS)
+    # The runner is a timing instrument with milliseconds of tolerance: real-time priority and
+    # locked memory, as packetdrill's own (real_time.py).
+    run_like_packetdrill()
     lines: list[str] = []
     # Linux's own scripts expect packetdrill's offloading TUN device (TSO super-segments, --mss).
     target = KernelTarget.fresh(offload=script.gtests_net, gso_size=int(script.options.get("mss", "0")))

@@ -5,7 +5,7 @@ in a thread of its own, a real blocking system call: the kernel decides when
 it returns, and packets flow meanwhile. A call on a non-blocking socket, or
 one that never blocks, is made at once; so is an accept or a recv whose
 socket is already readable (it cannot block then), which spares the script
-a thread's start-up, milliseconds on a busy machine. The socket's O_NONBLOCK
+a thread's start-up. The socket's O_NONBLOCK
 flag is the kernel's own (`setblocking` is fcntl F_SETFL), so a non-blocking
 connect gives EINPROGRESS and a recv with nothing queued EAGAIN, from the
 kernel.
@@ -35,6 +35,8 @@ from typing import TypeVar
 import trio
 import trio.testing
 
+from .target import CALL_INLINE
+
 T = TypeVar("T")
 
 # futex(2)'s number, to tell a thread waiting for the GIL from one blocked in its socket call.
@@ -43,6 +45,7 @@ _POLL = 0.0005  # seconds between looks at a call's thread
 _SETTLE_LIMIT = 1.0  # the longest settle() waits for a call that neither returns nor blocks
 _LIBC = ctypes.CDLL(None, use_errno=True)  # for the calls Python's socket module cannot make
 _INT = struct.Struct("i")
+_SOCKADDR_IN_SIZE = 16  # sizeof(struct sockaddr_in)
 
 
 class _Call:
@@ -73,6 +76,8 @@ class BlockingCalls:
         self._running: set[_Call] = set()
 
     async def run(self, fn: Callable[[], T]) -> T:
+        if CALL_INLINE.get():
+            return fn()  # the script's own call, which it waits for (target.CALL_INLINE)
         call = _Call()
 
         def work() -> T:
@@ -156,12 +161,10 @@ class KernelSocket:
 
     async def send(self, data: bytes, flags: int = 0) -> int:
         if self._blocks(flags):
-            # What fits now is queued at once (the caller sends the rest, as a blocking send(2)
-            # goes on); only a send that must wait for room costs a thread.
-            try:
-                return self.sock.send(data, flags | socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return await self.calls.run(lambda: self.sock.send(data, flags))
+            # One blocking send(2), as packetdrill makes it: the kernel decides when it returns
+            # (after the handshake on a TCP_FASTOPEN_CONNECT socket, when room frees for the
+            # rest), and accounts the wait as Linux does (tcpi_sndbuf_limited).
+            return await self.calls.run(lambda: self.sock.send(data, flags))
         return self.sock.send(data, flags)
 
     def shutdown(self, how: int) -> None:
@@ -199,11 +202,22 @@ class KernelSocket:
             return await self.calls.run(lambda: self.sock.sendmsg(buffers, [], flags))
         return self.sock.sendmsg(buffers, [], flags)
 
-    async def sendto(self, data: bytes, flags: int, address: tuple[str, int]) -> int:
-        """sendto(2) with an address: on a TCP socket, MSG_FASTOPEN's connect-and-send."""
+    async def sendto(self, data: bytes, flags: int, address: tuple[str, int] | None) -> int:
+        """sendto(2) with an address (None: a sockaddr of family AF_UNSPEC): on a TCP socket,
+        MSG_FASTOPEN's connect-and-send."""
+        def call() -> int:
+            if address is not None:
+                return self.sock.sendto(data, flags, address)
+            unspec = bytes(_SOCKADDR_IN_SIZE)  # sa_family 0
+            n = int(_LIBC.sendto(self.sock.fileno(), data, ctypes.c_size_t(len(data)), flags, unspec,
+                                 _SOCKADDR_IN_SIZE))
+            if n < 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+            return n
         if self._blocks(flags):
-            return await self.calls.run(lambda: self.sock.sendto(data, flags, address))
-        return self.sock.sendto(data, flags, address)
+            return await self.calls.run(call)
+        return call()
 
     async def null_buffer(self, sending: bool, size: int, flags: int = 0) -> int:
         """send(2) or recv(2) with a NULL buffer (the kernel answers EFAULT when it copies)."""

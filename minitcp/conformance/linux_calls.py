@@ -135,9 +135,11 @@ class LinuxCallLines(RunState):
         flags = args[3]
         if flags & symbols.symbol_value("MSG_FASTOPEN"):
             sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendto with MSG_FASTOPEN)")
-            self.remote_port = CONNECT_PORT
-            self.remote_synced = False  # a connect, as connect() is
-            return int(await sendto(bytes(args[2]), flags, (self.target.remote_ip, CONNECT_PORT)))
+            self._connect_made(args[0])  # a connect, as connect() is
+            # packetdrill passes a family the line names (AF_UNSPEC) as a sockaddr of that family.
+            unspec = len(args) > 4 and args[4] == symbols.symbol_value("AF_UNSPEC")
+            address = None if unspec else (self.target.remote_ip, CONNECT_PORT)
+            return int(await sendto(bytes(args[2]), flags, address))
         return await sock.send(bytes(args[2]), flags)
 
     @staticmethod
@@ -149,8 +151,7 @@ class LinuxCallLines(RunState):
         sizes = self._iov_sizes(args[1])
         if args[2] & symbols.symbol_value("MSG_FASTOPEN"):
             sendto = self._method(ev, sock, "sendto", "TCP Fast Open (sendmsg with MSG_FASTOPEN)")
-            self.remote_port = CONNECT_PORT
-            self.remote_synced = False  # a connect, as connect() is
+            self._connect_made(args[0])  # a connect, as connect() is
             return int(await sendto(bytes(sum(sizes)), args[2], (self.target.remote_ip, CONNECT_PORT)))
         sendmsg = getattr(sock, "sendmsg", None)
         if sendmsg is not None:

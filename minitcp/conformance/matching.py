@@ -2,7 +2,8 @@
 
 Always compared: flags (every bit, PSH and ECN included), sequence number,
 acknowledgement number (when ACK is set), payload length and SACK blocks, and
-when the line writes them, the IP ECN field (`[ect0]`) and the urgent pointer.
+when the line writes them, the IP ECN field (`[ect0]`) and the urgent pointer
+(and, in Linux's scripts, the window, as packetdrill compares it).
 With `strict`, also the window, the IP TOS and TTL, and the other options
 (MSS, window scale, SACK-permitted, timestamps), by value: minitcp writes
 options in Linux's layout, so NOP/EOL padding is never compared.
@@ -108,8 +109,11 @@ def _option(options: tuple[Option, ...], kind: str) -> Option | None:
 
 
 def compare(exp: PacketEvent, seg: Segment, space: SeqSpace, *, strict: bool,
-            ts_base: tuple[int, int] | None = None, ts_slack: int = 0) -> str | None:
+            ts_base: tuple[int, int] | None = None, ts_slack: int = 0, windows: bool = False) -> str | None:
     """None when `seg` is what `exp` asks for, else what differs (the first thing found).
+
+    `windows`: a window the line writes is compared even when not `strict` (packetdrill compares
+    every field a `>` line writes; Linux's scripts write a window only where it is the point).
 
     `ts_base` is (first script TS val, first live TS val) of this run: packetdrill
     compares timestamps relative to the first one seen, here within `ts_slack`
@@ -142,10 +146,10 @@ def compare(exp: PacketEvent, seg: Segment, space: SeqSpace, *, strict: bool,
             fmt = " ".join(f"{a}:{b}" for a, b in got_blocks) or "none"
             want = " ".join(f"{a}:{b}" for a, b in want_blocks) or "none"
             return f"SACK blocks {fmt} instead of {want}"
+    if (strict or windows) and exp.window is not None and seg.window != exp.window:
+        return f"window {seg.window} instead of {exp.window}"
     if not strict:
         return None
-    if exp.window is not None and seg.window != exp.window:
-        return f"window {seg.window} instead of {exp.window}"
     if exp.tos is not None and seg.tos != exp.tos:
         return f"IP TOS {seg.tos:#x} instead of {exp.tos:#x}"
     if exp.ttl is not None and seg.ttl != exp.ttl:

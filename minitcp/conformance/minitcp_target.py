@@ -105,6 +105,9 @@ class MinitcpTarget:
     def linux_sysctl(self, name: str, value: str) -> bool:
         return apply_linux_sysctl(self.knobs, name, value)
 
+    def device_command(self, command: str) -> str | None:
+        return None  # minitcp's link has no device to configure
+
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []
         seen: set[int] = set()

@@ -14,6 +14,7 @@ level above: `../common`, `../../common` and `../../../common` all resolve.
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -49,6 +50,8 @@ DEFAULT_SYSCTLS: tuple[tuple[str, str], ...] = (
     ("net.mptcp.enabled", "1"),
 )
 
+_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
+
 # The addresses both kernel sides give the kernel and the script's remote host (referee.py,
 # kernel.py): packetdrill's defaults moved into 198.18.0.0/24.
 KERNEL_IP = "198.18.0.1"
@@ -59,11 +62,32 @@ PEER_IP = "198.18.0.2"
 # remote host with defaults.sh's key at the addresses above (run_all.py's, 3021b9d889017eeb, is
 # for 192.0.2.1 and 192.168.0.1), CODE the ICMP code of its ICMP scripts.
 RUN_ALL_DEFINES: tuple[tuple[str, str], ...] = (
-    ("TFO_COOKIE", fastopen_cookie(PEER_IP, KERNEL_IP, dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"])),
+    ("TFO_COOKIE", fastopen_cookie(PEER_IP, KERNEL_IP, _KEY)),
     ("CODE", "host_unreachable"),
     ("CMSG_LEVEL_IP", "SOL_IP"),
     ("CMSG_TYPE_RECVERR", "IP_RECVERR"),
 )
+
+# run_all.py's own TFO_COOKIE: the cookie for its addresses, 192.0.2.1 talking to 192.168.0.1.
+RUN_ALL_COOKIE = fastopen_cookie("192.0.2.1", "192.168.0.1", _KEY)
+
+# Addresses the scripts' own shell commands name (`ip route change 192.0.2.1 via 192.168.0.2 ...`),
+# moved as the command line moves packetdrill's: run_all.py's local /16 becomes the local /24, so
+# 192.168.0.2 and .3, on-link neighbours there, are on-link here too. (A script's own --local_ip
+# or --remote_ip lines need nothing: packetdrill's command line overrides them.)
+# Some scripts also write run_all.py's TFO_COOKIE out (`FO 3021b9d889017eeb`): it moves with the
+# addresses it was computed for. (Cookies of scripts with their own key and addresses cannot.)
+# Used by the referee (on the script's text) and by the kernel target (on its device commands).
+ADDRESS_MAP = {"192.168.0.1": KERNEL_IP, "192.0.2.1": PEER_IP, "192.168.0.2": "198.18.0.3",
+               "192.168.0.3": "198.18.0.4",
+               RUN_ALL_COOKIE: dict(RUN_ALL_DEFINES)["TFO_COOKIE"]}
+_ADDRESS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ADDRESS_MAP) + r")(?![\w.])")
+
+
+def map_addresses(text: str) -> str:
+    """The script with the addresses of ADDRESS_MAP moved into 198.18.0.0/24 (and the cookie)."""
+    return _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
+
 
 # Run by defaults.sh after the sysctls: the TUN device's qdisc is pfifo, so no default fq paces
 # the scripts' flows (their timing assumes none); its exit status is the script's, as upstream.

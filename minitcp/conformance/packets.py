@@ -75,6 +75,23 @@ class PacketLines(RunState):
             self.skipped_acks += 1
             self._log(f"{self.now:8.3f}  skipped an extra pure ACK sent at {at:.3f}: {self._show(seg)}")
 
+    def _skip_other_connections(self) -> None:
+        """Drop the segments at the head of the queue that are not the socket under test's, as
+        packetdrill reads only those (run_packet.c sniff_outbound_live_packet): a FIN of a
+        connection the script closed before it opened the next, say."""
+        while self.captured:
+            at, seg, _ = self.captured[0]
+            if seg is None:
+                return
+            if self.connecting:
+                if seg.flags & SYN and not seg.flags & ACK:
+                    return
+            elif (seg.sport, seg.dport) == (self.local_port, self.remote_port):
+                return
+            self.captured.popleft()
+            self._log(f"{self.now:8.3f}  ignored {self._show(seg)} sent at {at:.3f} s: not the "
+                      f"socket under test's (packetdrill reads only its segments)")
+
     async def _expect(self, ev: PacketEvent) -> None:
         t = ev.time
         if t.any:
@@ -90,6 +107,7 @@ class PacketLines(RunState):
         if pure:
             deadline += LENIENT_ACK_WAIT
         while True:
+            self._skip_other_connections()
             if self.lenient_acks:
                 self._skip_extra_acks(ev if pure else None)
             if self.captured or self.now >= deadline:
@@ -103,7 +121,12 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: expected `{_packet_text(ev)}` at {due} "
                                 f"(tolerance {tol * 1000:.0f} ms), but {self.target.name} sent nothing"
                                 f"{await self._next_segment_note()}")
-        at, seg, _ = self.captured.popleft()
+        at, seg, raw = self.captured.popleft()
+        if seg is not None and self.aggregate and ev.length > len(seg.payload):
+            until = at + self.tol + EPS if t.any else max(deadline, at + self.tol + EPS)
+            at, seg, raw = await self._restart_on_another_connection(at, seg, raw, ev.length, until)
+        if seg is not None and seg.flags & SYN:
+            self.connecting = False
         self._log(f"{self.now:8.3f}  line {ev.line}: {ev.text}   <- the segment sent at {at:.3f}")
         if seg is None:
             raise ScriptFailure(f"line {ev.line}: {self.target.name} sent a packet that is not TCP at "
@@ -118,7 +141,9 @@ class PacketLines(RunState):
             self.space.local_isn = seg.seq
             self.space.local_syn_script = ev.seq
         mismatch = compare(ev, seg, self.space, strict=self.strict, ts_base=self.ts_base,
-                           ts_slack=int(self.tol * 1000) + 1)
+                           ts_slack=int(self.tol * 1000) + 1, windows=self.script.gtests_net)
+        if mismatch is None and isinstance(ev.options, tuple):
+            mismatch = raw_options.fast_open_mismatch(ev.options, raw)
         if mismatch is not None:
             raise ScriptFailure(f"line {ev.line}: {mismatch}: {self.target.name} sent "
                                 f"{self._show(seg, ev.seq_absolute)} at {at:.3f} s, "
@@ -142,6 +167,29 @@ class PacketLines(RunState):
             self.last_time = max(lo, at)
         else:
             self.last_time = lo
+
+    async def _restart_on_another_connection(self, at: float, seg: Segment, raw: bytes, length: int,
+                                             until: float) -> tuple[float, Segment | None, bytes]:
+        """packetdrill (run_packet.c do_outbound_script_packet) reads on while what it read is
+        shorter than the line's payload, and drops what it read when the next packet has another
+        four-tuple: a SYN resent by an earlier connection just before the new connection's SYN
+        with data. The packet to match, and when it was sent."""
+        while True:
+            if not self.captured:
+                with trio.move_on_at(self.origin + until):
+                    await self._arrived.park()
+            if not self.captured:
+                return at, seg, raw
+            _, following, _ = self.captured[0]
+            if following is None or (following.sport, following.dport) == (seg.sport, seg.dport):
+                return at, seg, raw
+            self._log(f"{self.now:8.3f}  dropped {self._show(seg)} sent at {at:.3f} s: the next segment "
+                      f"is another connection's (packetdrill starts anew)")
+            at, next_seg, raw = self.captured.popleft()
+            assert next_seg is not None
+            seg = next_seg
+            if len(seg.payload) >= length:
+                return at, seg, raw
 
     async def _super_segment(self, first: Segment, length: int, until: float) -> tuple[Segment, float]:
         """The segments that follow `first` joined into the one segment of `length` bytes a `>`
@@ -195,6 +243,8 @@ class PacketLines(RunState):
             raise ScriptFailure(f"line {ev.line}: an inbound packet needs a sequence number, not `...`")
         flags = flags_value(ev.flags)
         syn = bool(flags & SYN)
+        if self.listening:
+            self._passive_open()
         if syn and not ev.seq_absolute and not self.remote_synced:
             # packetdrill (run_packet.c): the SYN that opens a connection to a listener, or the
             # SYN-ACK answering a connect(), gives the remote host's ISN from then on; a SYN later

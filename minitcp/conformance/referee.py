@@ -11,7 +11,7 @@ it (`--send_omit_free`, the IPv4 variant's -D names, loopback up), but:
   198.18.0.1/24, the script's remote host 198.18.0.2, as the runner's own
   kernel target (kernel.py) has them; the gateway is the local address, as
   run_all.py's is. Addresses in a script's own shell commands move the same
-  way (ADDRESS_MAP; the script runs from a copy in the gitignored workspace),
+  way (packetdrill_common.ADDRESS_MAP; the script runs from a copy in the gitignored workspace),
   and TFO_COOKIE is the cookie for the new addresses (fastopen_cookie.py);
 - with the kernel side using CUBIC: cubic_preload.c, preloaded, sets
   TCP_CONGESTION=cubic on every TCP socket the script creates (this kernel
@@ -45,10 +45,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .fastopen_cookie import fastopen_cookie
 from .freebsd_commands import linux_commands, preprocessed, shims
 from .packetdrill_build import Build
-from .packetdrill_common import DEFAULT_SYSCTLS, KERNEL_IP, PEER_IP, RUN_ALL_DEFINES
+from .packetdrill_common import KERNEL_IP, PEER_IP, RUN_ALL_DEFINES, map_addresses
 from .report import Result
 
 WORKERS = 2  # this machine's cores; more would make timing-tight scripts miss their tolerance
@@ -59,24 +58,12 @@ REMOTE_IP = PEER_IP
 NETMASK = "255.255.255.0"
 # run_all.py's IPv4 variant (CmdTestIPv4), with the addresses above and its -D names
 # (packetdrill_common.RUN_ALL_DEFINES: TFO_COOKIE is the cookie for these addresses).
-_FASTOPEN_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
 TFO_COOKIE = dict(RUN_ALL_DEFINES)["TFO_COOKIE"]
 PACKETDRILL_ARGS = (
     "--send_omit_free", "--ip_version=ipv4", f"--local_ip={LOCAL_IP}", f"--gateway_ip={LOCAL_IP}",
     f"--netmask_ip={NETMASK}", f"--remote_ip={REMOTE_IP}",
     *(arg for name, value in RUN_ALL_DEFINES for arg in ("-D", f"{name}={value}")),
 )
-
-# Addresses the scripts' own shell commands name (`ip route change 192.0.2.1 via 192.168.0.2 ...`),
-# moved as the command line moves packetdrill's: run_all.py's local /16 becomes the local /24, so
-# 192.168.0.2 and .3, on-link neighbours there, are on-link here too. (A script's own --local_ip
-# or --remote_ip lines need nothing: packetdrill's command line overrides them.)
-# Some scripts also write run_all.py's TFO_COOKIE out (`FO 3021b9d889017eeb`): it moves with the
-# addresses it was computed for. (Cookies of scripts with their own key and addresses cannot.)
-ADDRESS_MAP = {"192.168.0.1": LOCAL_IP, "192.0.2.1": REMOTE_IP, "192.168.0.2": "198.18.0.3",
-               "192.168.0.3": "198.18.0.4",
-               fastopen_cookie("192.0.2.1", "192.168.0.1", _FASTOPEN_KEY): TFO_COOKIE}
-_ADDRESS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ADDRESS_MAP) + r")(?![\w.])")
 
 CONGESTION_CONTROL = "/proc/sys/net/ipv4/tcp_congestion_control"
 ALLOWED_CONGESTION_CONTROL = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
@@ -109,11 +96,6 @@ def unfaithful_writes(text: str) -> list[str]:
         if host != value:
             notes.append(f"{path}={value} (host has {host})")
     return notes
-
-
-def map_addresses(text: str) -> str:
-    """The script with the addresses of ADDRESS_MAP moved into 198.18.0.0/24 (and the cookie)."""
-    return _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
 
 
 def unchecked_buffer_sizes(text: str) -> str:

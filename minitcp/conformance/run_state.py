@@ -40,10 +40,14 @@ class ScriptFailure(Exception):
 @dataclasses.dataclass
 class PendingCall:
     event: SyscallEvent
-    due: float  # when it should return: the end of `a...b`, else when it started
+    due: float  # when it should return: the end of `a...b` (a call without `...`: never checked)
     tol: float  # how far from `due` it may return
     done: bool = False
-    at_once: bool = False  # no `...`: it must return as soon as it is made
+    # No `...`: packetdrill (run_system_call.c run_system_call_event) makes the call itself and
+    # the script waits for it to return; when it returns is not checked.
+    at_once: bool = False
+    returned: trio.Event = dataclasses.field(default_factory=trio.Event)
+    returned_at: float = 0.0  # script time
 
 
 class RunState:
@@ -68,11 +72,20 @@ class RunState:
         self.captured_total = 0  # segments ever captured: numbers them, for the end of the script
         self.end_mark = 0  # how many had been captured when the last line ran
         self.fds: dict[int, TargetSocket] = {}
+        self.out_of_reach: list[TargetSocket] = []  # open sockets whose number another took
         self.others: dict[int, Epoll | int] = {}  # epoll instances, files, pipe ends (linux_calls.py)
         # packetdrill reads outbound segments until they add up to a `>` line's payload (a TSO
         # super-segment is matched whole, packets.py), unless the script says --strict_segments.
         self.aggregate = "strict_segments" not in script.options
         self.remote_synced = False  # the remote host's ISN is known (listen() and connect() reset it)
+        # packetdrill's socket states (run_system_call.c, run_packet.c): sockets made by socket()
+        # and not yet connected or listening; a listener is the socket under test (the next
+        # inbound packet opens a new connection to it, from a new port); a connect() was made and
+        # its SYN not yet taken (only a SYN is the socket under test's).
+        self.new_sockets: set[int] = set()
+        self.listening = False
+        self.passive_opens = 0
+        self.connecting = False
         self.code_names: dict[str, object] = {}  # the namespace the script's %{ }% snippets share
         self.ignored: list[str] = []
         self.failures: list[tuple[float, int, str]] = []  # (time, order, reason)
@@ -93,6 +106,26 @@ class RunState:
     @property
     def now(self) -> float:
         return trio.current_time() - self.origin
+
+    def _connect_made(self, fd: object) -> None:
+        """connect(), or sendto() with MSG_FASTOPEN, on a new socket (packetdrill's
+        run_syscall_connect: on any other, nothing changes): the socket under test is a new active
+        open to the remote host's port 8080, its ISN and our port learned from its SYN."""
+        if fd not in self.new_sockets:
+            return
+        self.new_sockets.discard(fd)  # type: ignore[arg-type]
+        self.remote_synced = False
+        self.remote_port = CONNECT_PORT
+        self.connecting = True
+        self.listening = False
+
+    def _passive_open(self) -> None:
+        """An inbound packet to the listener under test: a new connection, from a new port
+        (packetdrill's handle_listen_for_script_packet, next_ephemeral_port)."""
+        self.listening = False
+        self.local_port = BIND_PORT
+        self.remote_port = REMOTE_PORT + self.passive_opens
+        self.passive_opens += 1
 
     def _log(self, text: str) -> None:
         if self.trace is not None:
@@ -115,7 +148,7 @@ class RunState:
     def _check_failures(self) -> None:
         now = self.now
         for p in self.pending:
-            if not p.done and now > p.due + p.tol + EPS:
+            if not p.done and not p.at_once and now > p.due + p.tol + EPS:
                 p.done = True
                 self._fail(p.due + p.tol, f"line {p.event.line}: {p.event.name}() did not return by "
                                           f"{p.due + p.tol:.3f} s (expected at {p.due:.3f} s)")

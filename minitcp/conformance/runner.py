@@ -5,14 +5,17 @@ an in-memory link in virtual time (minitcp_target.py), the kernel behind a
 TUN device in a private network namespace in real time (kernel.py). The
 runner is the script's remote host on the other end of the link: at each
 event's time it sends the `<` packets (built with `build_tcp_packet`), makes
-the system calls on the target's sockets (each in its own task, so a
-blocking call can wait while packets flow), runs the backtick commands it
-knows, and takes every packet the stack sends off the link with its send
-time. Each `>` line takes the oldest packet not yet matched: it must match
-the line (see matching.py) and have been sent within the script's tolerance
-of the line's time. A packet the script does not expect is therefore caught
-by the next `>` line (as a mismatch) or, with none left, at the end of the
-script. The first failure, by time, is the script's result.
+the system calls on the target's sockets (a call written `a...b` in its own
+task, so it can block while packets flow; one without `...` itself, waiting
+for it, as packetdrill's main thread), runs the backtick commands it knows,
+and takes every packet the stack sends off the link with its send time. Each
+`>` line takes the oldest packet of the socket under test not yet matched: it
+must match the line (see matching.py) and have been sent within the script's
+tolerance of the line's time. A packet the script does not expect is
+therefore caught by the next `>` line (as a mismatch) or, with none left, at
+the end of the script. The first failure, by time, is the script's result.
+Times follow packetdrill's run.c: a relative time counts from the previous
+event, or from when a call without `...` returned.
 
 Addresses are packetdrill's defaults moved into 198.18.0.0/24 (the target's
 `local_ip` and `remote_ip`), or with `--ip_version=ipv6` into 2001:2::/64 (the
@@ -39,10 +42,14 @@ from .commands import CommandLines
 from .minitcp_target import FREEBSD_STATE_NAMES
 from .model import CodeEvent, CommandEvent, Event, IcmpEvent, PacketEvent, Script, SyscallEvent, Time
 from .packets import PacketLines
+from .real_time import jiffy_aligned_start
 from .run_state import PendingCall, ScriptFailure
 from .syscalls import SyscallLines
+from .target import CALL_INLINE
 
 LATE_NOTE = 0.001  # a real-time runner this late says so in the trace
+SPIN = 0.0015  # seconds a real-time runner spins before an event's time, rather than sleep
+CALL_WAIT = 120.0  # how long the script waits for a call written without `...` to return
 
 
 @dataclasses.dataclass
@@ -98,6 +105,9 @@ class Runner(PacketLines, SyscallLines, CommandLines):
                     # two dozen sysctls takes milliseconds the first line must not be late by.
                     self._command(CommandEvent(0, Time(0.0), init, command=init))
                 self.origin = trio.current_time()
+                if self.target.real_time:
+                    # packetdrill's time 0: well inside a jiffy, after a spin that warms up.
+                    self.origin = jiffy_aligned_start(self.origin, _time.monotonic())
                 nursery.start_soon(self._capture)
                 try:
                     await self._play()
@@ -136,12 +146,18 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             elif isinstance(ev, IcmpEvent):
                 self._inject_icmp(ev)
             elif isinstance(ev, SyscallEvent):
-                # A call written without `...` must return at once: measured from when it really
-                # started, which is later than `start` when a late packet held the script up.
                 due = end if end is not None else self.now
                 pending = PendingCall(ev, due, self._tolerance(due), at_once=end is None)
                 self.pending.append(pending)
-                self.nursery.start_soon(self._syscall_task, ev, pending)
+                if pending.at_once:
+                    made = self.now
+                    await self._call_at_once(pending)
+                    # packetdrill (run.c adjust_relative_event_times): the next relative time
+                    # counts from when this call returned, later than its time by as long as it
+                    # took (a real-time runner's own delays are taken up by _sleep_until).
+                    start += max(0.0, pending.returned_at - made)
+                else:
+                    self.nursery.start_soon(self._syscall_task, ev, pending)
             elif isinstance(ev, CommandEvent):
                 self._command(ev)
             elif isinstance(ev, CodeEvent):
@@ -171,6 +187,22 @@ class Runner(PacketLines, SyscallLines, CommandLines):
             self._log(f"{at:8.3f}  after the script ended {self.target.name} sent {self._show(seg)} "
                       f"(not checked)")
 
+    async def _call_at_once(self, pending: PendingCall) -> None:
+        """A call written without `...`, made by the script itself as packetdrill's main thread
+        makes it (run_system_call.c): the script waits for it, at most CALL_WAIT seconds
+        (packetdrill would wait for ever)."""
+        inline = CALL_INLINE.set(True)
+        try:
+            with trio.move_on_after(CALL_WAIT):
+                await self._syscall_task(pending.event, pending)
+        finally:
+            CALL_INLINE.reset(inline)
+        if not pending.returned.is_set():
+            pending.done = True
+            raise ScriptFailure(f"line {pending.event.line}: {pending.event.name}() had not returned "
+                                f"{CALL_WAIT:.0f} s after it was made (the line has no `...`: the script "
+                                f"waits for it, as packetdrill's does)")
+
     def _start_time(self, ev: Event) -> tuple[float, float | None]:
         t = ev.time
         if t.any:
@@ -189,7 +221,14 @@ class Runner(PacketLines, SyscallLines, CommandLines):
         return start, end
 
     async def _sleep_until(self, when: float) -> None:
-        await trio.sleep_until(self.origin + when)
+        if not self.target.real_time:
+            await trio.sleep_until(self.origin + when)
+        else:
+            # Trio's wake-ups come up to a millisecond late (epoll's timeout is in milliseconds):
+            # sleep until just before, then spin, as packetdrill's run.c wait_for_event does.
+            await trio.sleep_until(self.origin + when - SPIN)
+            while trio.current_time() < self.origin + when:
+                pass
         late = self.now - when
         if self.target.real_time and late > 0:
             # The stack cannot answer what it has not been given: when the runner itself is late

@@ -1,8 +1,10 @@
 """The script's system calls, made on the target's sockets.
 
-Each call runs in its own task, so a blocking call can wait while packets
-flow; its result (or errno) is checked against the line's, and it must
-return at the line's time, within the script's tolerance. The arguments are
+Each call runs in its own task, so a blocking call (`...`) can wait while
+packets flow; its result (or errno) is checked against the line's, and a
+blocking call must return at the line's time, within the script's tolerance.
+A call written without `...` is waited for, as packetdrill's main thread
+makes it, and when it returns is not checked (runner.py). The arguments are
 packetdrill's: file descriptors from 3 up, bind() to port 8080, connect() to
 the remote host's port 8080.
 """
@@ -28,10 +30,6 @@ class SyscallLines(LinuxCallLines):
     """A call line's task, the call itself on the target's socket, and its result checked."""
 
     async def _syscall_task(self, ev: SyscallEvent, pending: PendingCall) -> None:
-        if pending.at_once and self.target.real_time:
-            # Measured from when the call is really made: a busy machine may start this task
-            # late, which is the runner's delay, not the stack's.
-            pending.due = max(pending.due, self.now)
         try:
             try:
                 got: tuple[int, int | None] = (await self._call(ev), None)
@@ -43,12 +41,14 @@ class SyscallLines(LinuxCallLines):
         except Exception as e:  # a crash inside the stack: the script fails, the run goes on
             problem = f"line {ev.line}: {ev.name}() raised {type(e).__name__}: {e}"
         at = self.now
+        pending.returned_at = at
+        pending.returned.set()
         if pending.done:  # already reported as not returning in time
             return
         pending.done = True
         if problem is not None:
             self._fail(at, problem)
-        elif abs(at - pending.due) > pending.tol + EPS:
+        elif not pending.at_once and abs(at - pending.due) > pending.tol + EPS:
             self._fail(at, f"line {ev.line}: {ev.name}() returned at {at:.3f} s, script expects it at "
                            f"{pending.due:.3f} s (tolerance {pending.tol * 1000:.0f} ms)")
 
@@ -82,7 +82,12 @@ class SyscallLines(LinuxCallLines):
         return None
 
     def _new_fd(self, sock: TargetSocket, ev: SyscallEvent) -> int:
-        fd = self._free_fd(symbols.resolve(ev.result))
+        want = symbols.resolve(ev.result)
+        if ev.name == "accept" and isinstance(want, int) and want in self.fds:
+            # packetdrill (run_syscall_accept) gives an accepted socket the script's number even
+            # when a socket the script left open has it: that one stays open, out of reach.
+            self.out_of_reach.append(self.fds.pop(want))
+        fd = self._free_fd(want)
         self.fds[fd] = sock
         self.socket_under_test = fd
         return fd
@@ -102,7 +107,10 @@ class SyscallLines(LinuxCallLines):
             self.space.local_isn = None
             self.ts_base = None
             self.ts_map.clear()
-            return self._new_fd(self.target.socket(), ev)
+            fd = self._new_fd(self.target.socket(), ev)
+            self.new_sockets.add(fd)
+            self.listening = self.connecting = False  # the new socket is the one under test
+            return fd
         if name == "close" and isinstance(arg(0), int) and arg(0) in self.others:
             other = self.others.pop(arg(0))
             if isinstance(other, int):
@@ -129,14 +137,15 @@ class SyscallLines(LinuxCallLines):
             return 0
         if name == "listen":
             self.remote_synced = False
+            self.new_sockets.discard(arg(0))
+            self.listening = True
             sock.listen(arg(1, 128))
             return 0
         if name == "accept":
             child, _ = await sock.accept()
             return self._new_fd(child, ev)
         if name == "connect":
-            self.remote_synced = False
-            self.remote_port = CONNECT_PORT
+            self._connect_made(arg(0))
             await sock.connect((self.target.remote_ip, CONNECT_PORT))
             return 0
         if name in ("read", "recv"):

@@ -10,6 +10,7 @@ the stack to act on what it was just given, and how sysctls, `sockstat`,
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -21,6 +22,11 @@ FREEBSD_STATE_NUMBERS = {
     "CLOSED": 0, "LISTEN": 1, "SYN_SENT": 2, "SYN_RCVD": 3, "ESTABLISHED": 4, "CLOSE_WAIT": 5,
     "FIN_WAIT_1": 6, "CLOSING": 7, "LAST_ACK": 8, "FIN_WAIT_2": 9, "TIME_WAIT": 10,
 }
+
+# Set while the script makes a call written without `...` itself, as packetdrill's main thread makes
+# one (run_system_call.c): a real-time target makes even a call that blocks right there, and the
+# script waits for it; a call with `...` goes to a thread of its own, as packetdrill's syscall thread.
+CALL_INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("CALL_INLINE", default=False)
 
 # (ours: a socket of the script, local port, remote port, FreeBSD state name): one sockstat row.
 SocketRow = tuple[bool, int, int, str]
@@ -92,6 +98,10 @@ class Target(Protocol):
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         """Every TCP socket and connection of the stack; `sockets` are the script's open ones."""
+
+    def device_command(self, command: str) -> str | None:
+        """A command line that configures the network device (`ethtool -K tun0 tso off`): run it
+        and return "" or its error; None when the target does not run it."""
 
     def tcpdrop(self, state: str) -> bool:
         """FreeBSD's `tcpdrop -s STATE`: end every connection in that state; False if unsupported."""

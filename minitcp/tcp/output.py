@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
 from . import pushmarks, sendlog
-from .family import IPV4_MAX, segment_class
+from .family import IPV4_MAX
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
@@ -167,10 +167,9 @@ def send_challenge_ack(conn: Connection, counter: str = "TCPChallengeACK") -> No
 
 def send_active_rst(conn: Connection) -> None:
     """RST|ACK at the highest sequence sent, as Linux's tcp_send_active_reset (abort, linger 0,
-    unread data, keepalive failure)."""
-    seg = segment_class(conn.laddr)(conn.laddr, conn.raddr, conn.lport, conn.rport, conn.snd_max,
-                  conn.rcv_nxt, RST | ACK, 0, tos=options(conn).tos, ttl=ip_ttl(conn))
-    emit(conn, seg)
+    unread data, keepalive failure): it goes out through tcp_transmit_skb like any segment of
+    the connection, with the window and the options (timestamps, SACK blocks) an ACK carries."""
+    emit(conn, segment(conn, conn.snd_max, RST | ACK))
 
 
 def send_probe(conn: Connection) -> None:

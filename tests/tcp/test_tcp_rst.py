@@ -187,6 +187,19 @@ def test_close_with_unread_data_sends_rst_instead_of_fin() -> None:
     assert p.eng.poll_at() is None
 
 
+def test_the_reset_for_unread_data_carries_the_timestamp_option_and_the_window() -> None:
+    # Linux's tcp_send_active_reset sends through tcp_transmit_skb: the established options
+    # (timestamps) and the window, as any segment of the connection.
+    p, conn = established(ts=True)
+    p.feed(p.seg(ACK | PSH, seq=1, payload=b"unread", ts_val=500, ts_ecr=0), at=1.0)
+    p.now = 1.1
+    conn.close(p.now)
+    (rst,) = p.out()
+    assert rst.flags == RST | ACK
+    assert rst.ts_val is not None and rst.ts_ecr == 500
+    assert rst.window > 0
+
+
 def test_close_after_reading_everything_sends_fin() -> None:
     p, conn = established()
     p.feed(p.seg(ACK | PSH, seq=1, payload=b"read me"), at=1.0)

@@ -160,3 +160,33 @@ def test_fast_open_and_md5_options_are_added_with_lengths_and_checksums_fixed() 
     assert tcp[offset:] == b"x" * 10 and len(packet) == int.from_bytes(packet[2:4], "big")
     assert raw_options.encode(Option("FOEXP", None)) == bytes((254, 4, 0xF9, 0x89))
     assert raw_options.encode(Option("mss", 1460)) is None
+
+
+SECOND_PASSIVE_OPEN = ACCEPTED + """\
+   +0 close(7) = 0
+   +0 close(5) = 0
+   +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5
+   +0 setsockopt(5, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(5, ..., ...) = 0
+   +0 listen(5, 1) = 0
+   +0 < S 100:100(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 101 <mss 1460,nop,nop,sackOK,nop,wscale 8>
+"""
+
+
+def test_a_new_passive_open_comes_from_a_new_port_and_an_old_connections_fin_is_not_read() -> None:
+    # packetdrill (run_packet.c): each connection to a listener under test comes from a new
+    # remote port (next_ephemeral_port), and a `>` line reads only the socket under test's
+    # segments: the FIN that close(7) sends, which no line expects, is not the SYN-ACK's.
+    outcome, runner = run(SECOND_PASSIVE_OPEN)
+    assert outcome.ok, outcome.reason
+    assert (runner.passive_opens, runner.remote_port) == (2, 40001)
+
+
+def test_a_fast_open_option_a_line_writes_is_compared() -> None:
+    # minitcp sends no Fast Open cookie: a SYN-ACK line that expects one fails on it.
+    text = ACCEPTED.replace("<mss 1460,nop,nop,sackOK,nop,wscale 8>",
+                            "<mss 1460,nop,nop,sackOK,nop,wscale 8,FO 0011223344556677>")
+    outcome, _ = run(text)
+    assert not outcome.ok
+    assert "Fast Open option none instead of FO 0011223344556677" in (outcome.reason or "")
