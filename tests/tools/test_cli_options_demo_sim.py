@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -29,12 +28,12 @@ def _check_story(out: str) -> None:
 
 
 def test_demo_sim_exits_0_and_tells_the_story() -> None:
-    start = time.monotonic()
+    # Virtual time: the story includes 60 s of TIME-WAIT ending (_check_story), inside a 30 s
+    # timeout; no wall-clock bound beyond that, which a loaded machine would break.
     done = subprocess.run([sys.executable, "-m", "minitcp.cli", "demo", "--sim"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
-    assert time.monotonic() - start < 10  # virtual time: the 60 s of TIME-WAIT cost nothing
     assert NOTICE not in done.stdout  # asked for, so no notice
     _check_story(done.stdout)
 
