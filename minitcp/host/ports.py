@@ -24,6 +24,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from minitcp.tcp.connection import key_lport
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.family import IPV4_MAX
 
@@ -114,7 +115,7 @@ class PortTable:
             if not (ep.reuseaddr and other.reuseaddr) or other.listener is not None:
                 return True
         if not ep.reuseaddr:
-            return any((key >> 64) & 0xFFFF == port for key in self.engine.timewait)
+            return any(key_lport(key) == port for key in self.engine.timewait)
         return False
 
     def _free_port(self, usable: Callable[[int], bool]) -> int:

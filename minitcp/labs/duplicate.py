@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 
+from minitcp.tcp.family import parse_addr
 from minitcp.trace.events import FaultEvent, SegmentEvent
-from minitcp.wire.ipv4 import ip_int
 
-from .base import HOST, M_ADDR, P_ADDR, Ctx, Lab, hang_up
+from .base import HOST, Ctx, Lab, hang_up
 
 OLD, NEW, MORE = b"OLD-DATA", b"NEW-DATA", b"NEW-MORE"  # the same length: MORE's place is OLD's
 LATE = 2.0  # seconds the network keeps the copy of OLD-DATA
@@ -57,7 +57,7 @@ async def old_duplicate(ctx: Ctx, *, time_wait: bool) -> None:
                   "TIME_WAIT (TCPTimeWaitOverflow +1)",
                   "旧连接送达了 OLD-DATA；服务端先关闭，但没有保留 TIME_WAIT（TCPTimeWaitOverflow +1）")
     pinned = (old.abs_seq - len(NEW) - 1) & 0xFFFFFFFF  # NEW-DATA ends where OLD-DATA began
-    ctx.engine().isn.pin(ip_int(M_ADDR), 80, ip_int(P_ADDR), client.port, pinned)
+    ctx.engine().isn.pin(parse_addr(ctx.m_addr), 80, parse_addr(ctx.p_addr), client.port, pinned)
     peer = ctx.peer_engine()
     if peer is not None and not time_wait:
         # The copy's ACK field is the client's old one: for it to pass the ACK check too
@@ -65,7 +65,7 @@ async def old_duplicate(ctx: Ctx, *, time_wait: bool) -> None:
         # lab choose it; the kernel picks its own.
         syn = next(e for e in ctx.rec.events if isinstance(e, SegmentEvent) and e.host == HOST
                    and e.direction == "in" and e.flags == "S")
-        peer.isn.pin(ip_int(P_ADDR), client.port, ip_int(M_ADDR), 80, syn.abs_seq)
+        peer.isn.pin(parse_addr(ctx.p_addr), client.port, parse_addr(ctx.m_addr), 80, syn.abs_seq)
     ctx.mark()
     client2, server2 = await ctx.open("p", cport=client.port)  # the same four-tuple again
     synack = [e for e in _sent(ctx, ctx.first) if e.flags == "S."]

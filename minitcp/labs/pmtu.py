@@ -12,7 +12,7 @@ from minitcp.wire.icmpv6 import ICMPV6_PACKET_TOO_BIG, icmpv6_error
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ipv4_header
 from minitcp.wire.ipv6 import PROTO_ICMPV6, build_ipv6, ipv6_header
 
-from .base import Ctx, Lab, Side, ms
+from .base import Ctx, Lab, Side, hang_up, ms
 from .sides import MinitcpSide
 
 PATH_MTU = 1280  # the smaller hop: IPv6's minimum MTU (RFC 8200 section 5), and a common tunnel's
@@ -116,8 +116,7 @@ async def pmtu_shrink(ctx: Ctx) -> None:
               f"(TCPTimeouts +{timeouts})",
               f"{len(second)} 字节中的 {len(got)} 字节完整到达，"
               f"重传定时器没有超时（TCPTimeouts +{timeouts}）")
-    await client.close()
-    await server.close()
+    await hang_up(client, server)
     await ctx.wait(0.1)
 
 

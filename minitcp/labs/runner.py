@@ -194,7 +194,9 @@ class SimCtx(StackCtx):
         return self.p.engine
 
     async def try_bind(self, host: str, port: int) -> str:
-        return _stack_bind(self.m if host == "m" else self.p, port)
+        if host == "m":
+            return _stack_bind(self.m, self.family, self.m_addr, port)
+        return _stack_bind(self.p, self.family, self.p_addr, port)
 
     def inject(self, packet: bytes) -> None:
         self.p.link.send(packet)  # the peer's end of the memory link: the packet reaches minitcp
@@ -234,11 +236,11 @@ class SimCtx(StackCtx):
         return _stack_ss(self.p, endpoint(self.p_addr, cport))
 
 
-def _stack_bind(stack: Stack, port: int) -> str:
-    """bind() a new minitcp socket to `port` (no SO_REUSEADDR) and close it: "ok" or the errno's name."""
-    sock = Socket(stack)
+def _stack_bind(stack: Stack, family: int, addr: str, port: int) -> str:
+    """bind() a new minitcp socket to `addr:port` (no SO_REUSEADDR) and close it: "ok" or the errno's name."""
+    sock = Socket(stack, family=family)
     try:
-        sock.bind((stack.address, port))
+        sock.bind((addr, port))
     except OSError as e:
         return err_name(e)
     finally:
@@ -290,10 +292,10 @@ class KernelCtx(StackCtx):
 
     async def try_bind(self, host: str, port: int) -> str:
         if host == "m":
-            return _stack_bind(self.m, port)
-        with socket.socket() as k:
+            return _stack_bind(self.m, self.family, self.m_addr, port)
+        with socket.socket(self.family) as k:
             try:
-                k.bind((P_ADDR, port))
+                k.bind((self.p_addr, port))
             except OSError as e:
                 return err_name(e)
         return "ok"

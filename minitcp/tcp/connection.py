@@ -428,3 +428,8 @@ def conn_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
     if laddr <= IPV4_MAX:
         return (laddr << 80) | (lport << 64) | (raddr << 16) | rport
     return (laddr << 160) | (lport << 144) | (raddr << 16) | rport
+
+
+def key_lport(key: int) -> int:
+    """The local port of a conn_key (an IPv4 key is below 2**112, an IPv6 one above 2**192)."""
+    return (key >> 144 if key >> 160 else key >> 64) & 0xFFFF

@@ -12,7 +12,7 @@ from trio.testing import MockClock
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.states import State
 
-from .net import A_ADDR, B_ADDR, Net, connected_pair, settle
+from .net import A_ADDR, B_ADDR, B_ADDR6, Net, connected_pair, settle
 
 
 def reuse(sock: Socket) -> None:
@@ -152,6 +152,24 @@ async def test_time_wait_blocks_bind_unless_reuseaddr(net: Net, autojump_clock: 
     reuse(s)
     s.bind(("", 6000))
     s.close()
+
+
+async def test_an_ipv6_time_wait_blocks_bind_of_its_port(net: Net, autojump_clock: MockClock) -> None:
+    """The same over IPv6, whose four-tuple key holds the local port at another bit offset."""
+    srv = Socket(net.b, family=_s.AF_INET6)
+    srv.bind(("::", 80))
+    srv.listen(5)
+    cli = Socket(net.a, family=_s.AF_INET6)
+    cli.bind(("::", 6000))
+    await cli.connect((B_ADDR6, 80))
+    conn, _ = await srv.accept()
+    cli.close()
+    conn.close()
+    await settle()
+    assert len(net.a.engine.timewait_entries()) == 1
+    with pytest.raises(OSError) as e:
+        Socket(net.a, family=_s.AF_INET6).bind(("::", 6000))
+    assert e.value.errno == errno.EADDRINUSE
 
 
 async def test_time_wait_bind_allowed_once_it_expires(net: Net, autojump_clock: MockClock) -> None:
