@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..wire import tso
 from . import input as tcp_in
 from . import output, sockopts, timeouts, usercalls
-from .congestion import NewReno
+from .cc import make_cc
 from .delack import DelayedAck
 from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
 from .rcvwindow import RcvWindow, window_space
@@ -125,7 +125,7 @@ class Connection:
         self.last_oow_ack = _LONG_AGO
         self.delack = DelayedAck(engine.now)
         self.rwin = RcvWindow(window_space(self))
-        self.recovery = Recovery(NewReno(self.advmss, knobs.tcp_init_cwnd), self.iss, knobs)
+        self.recovery = Recovery(make_cc("reno", knobs.tcp_init_cwnd), self.iss, knobs)
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
@@ -376,8 +376,8 @@ class Connection:
             "rto": round(self.recovery.rto, 3),
             "rtt": round(self.recovery.srtt_or_zero, 6),
             "mss": self.mss,
-            "cwnd": cc.cwnd // max(self.mss, 1),
-            "ssthresh": cc.ssthresh // max(self.mss, 1),
+            "cwnd": cc.cwnd,
+            "ssthresh": cc.ssthresh,
             "snd_wnd": self.snd_wnd,
             "rcv_wnd": seq_diff(self.rcv_adv, self.rcv_nxt),
             # Linux tcp_info: tcpi_rcv_rtt, tcpi_rcv_space, tcpi_rcv_ssthresh; sk_rcvbuf (ss -m "rb").
@@ -407,6 +407,18 @@ class Connection:
     def four_tuple(self) -> tuple[int, int, int, int]:
         """(laddr, lport, raddr, rport), as a TIME_WAIT entry gives it too."""
         return self.laddr, self.lport, self.raddr, self.rport
+
+    @property
+    def packets_out(self) -> int:
+        """Segments sent and not yet acknowledged (Linux packets_out; a short segment, the SYN
+        or a FIN alone counts as one), from the bytes since one MSS is one segment."""
+        return -(-seq_diff(self.snd_max, self.snd_una) // max(self.mss, 1))
+
+    @property
+    def packets_in_flight(self) -> int:
+        """Segments believed in the network (Linux tcp_packets_in_flight): after a timeout the
+        sender went back to snd_una, so what lies beyond snd_nxt counts as lost."""
+        return -(-seq_diff(self.snd_nxt, self.snd_una) // max(self.mss, 1))
 
     @property
     def fin_in_flight(self) -> bool:

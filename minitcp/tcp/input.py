@@ -155,7 +155,7 @@ def negotiate(conn: Connection, syn: Segment) -> None:
         mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
     conn.mss = max(mss, 64)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
-    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd * conn.mss
+    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd  # Linux tcp_init_transfer: tcp_init_cwnd, in segments
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:
@@ -416,8 +416,7 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
 
 def _dupack(conn: Connection) -> None:
     """A duplicate ACK (RFC 5681 section 2): count it; the third starts fast retransmit."""
-    flight = seq_diff(conn.snd_max, conn.snd_una)
-    if conn.recovery.on_dupack(flight, conn.snd_max, conn.mss, conn.engine.knobs.tcp_reordering):
+    if conn.recovery.on_dupack(conn.snd_max, conn.engine.knobs.tcp_reordering, conn.engine.now):
         eng = conn.engine
         eng.counters["TCPFastRetrans"] += 1
         eng.counters["TCPSackRecovery" if conn.sack_ok else "TCPRenoRecovery"] += 1
@@ -427,8 +426,7 @@ def _dupack(conn: Connection) -> None:
 def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
     """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
     eng = conn.engine
-    acked = seq_diff(ack, conn.snd_una)
-    flight = seq_diff(conn.snd_max, conn.snd_una)
+    packets_before = conn.packets_out
     buf = conn.sndbuf
     if buf is not None:
         n = min(max(seq_diff(ack, conn.sndbuf_seq), 0), len(buf))
@@ -457,7 +455,8 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
         conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
     if conn.sendlog is not None:
         sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
-    if conn.recovery.on_ack(acked, ack, flight, conn.mss):
+    packets_out = conn.packets_out
+    if conn.recovery.on_ack(packets_before - packets_out, ack, packets_out, eng.now):
         output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
     if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
         conn.fin_acked()

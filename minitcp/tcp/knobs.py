@@ -61,7 +61,7 @@ class Knobs:
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 6291456)
     tcp_moderate_rcvbuf: int = 1
     tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)
-    # Congestion control, RFC 5681 / RFC 6582 NewReno, RFC 6928 initial window.
+    # Congestion control (cc/), RFC 6928 initial window in segments (Linux tcp_init_cwnd).
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
     tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit

@@ -186,7 +186,7 @@ def send_room(conn: Connection) -> int:
     cap = options(conn).sndbuf
     if cap is None:
         wmem = conn.engine.knobs.tcp_wmem
-        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd), wmem[2])
+        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd * conn.mss), wmem[2])
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
@@ -211,7 +211,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
-        usable = min(cc.cwnd, conn.snd_wnd) - in_flight
+        usable = min(cc.cwnd * mss, conn.snd_wnd) - in_flight
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
             # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
@@ -227,9 +227,12 @@ def transmit(conn: Connection, more: bool = False) -> None:
                 break
             if n < mss and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
-            if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
-                cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
-                usable = min(cc.cwnd, conn.snd_wnd)
+            if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle \
+                    and now - cc.last_send > conn.recovery.rto:
+                # Linux tcp_slow_start_after_idle_check (RFC 5681 section 4.1): idle for more
+                # than an RTO, restart from a smaller window (tcp_cwnd_restart).
+                cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd)
+                usable = min(cc.cwnd * mss, conn.snd_wnd)
                 n = min(n, usable)
             if n == mss:
                 # As many full segments as may go now, in one packet (Linux's GSO packet, one
@@ -259,6 +262,10 @@ def transmit(conn: Connection, more: bool = False) -> None:
             sent_any = True
         else:
             break
+    # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
+    limited = conn.packets_in_flight >= cc.cwnd
+    if sent_any or limited:
+        cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt)
     if conn.sendlog is not None:
         # Held back by the receiver's window: the next segment does not fit in it (Linux
         # tcp_snd_wnd_test failing in tcp_write_xmit).
@@ -314,6 +321,7 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
     """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
     now = conn.engine.now
     retransmit = seq_lt(seq, conn.snd_max)
+    tx_start = len(payload) > 0 and conn.packets_in_flight == 0
     seg = segment(conn, seq, flags, payload)
     if len(payload) > conn.mss:
         seg.gso = conn.mss
@@ -330,7 +338,10 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
         conn.snd_max = end
     if retransmit:
         conn.recovery.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
-    conn.recovery.cc.last_send = now
+    cc = conn.recovery.cc
+    if tx_start:
+        cc.on_tx_start(now)  # Linux tcp_event_data_sent: CA_EVENT_TX_START, data with none in flight
+    cc.last_send = now
     if conn.t_rto == INF:
         conn.set_timer(TimerKind.RTO, now + conn.recovery.rto)
     if conn.t_persist != INF:

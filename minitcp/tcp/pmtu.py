@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..wire.ipv6 import MIN_MTU
 from ..wire.segment import ACK, FIN, PSH
 from . import output
+from .cc import CaState
 from .family import ip_tcp_headers, is_v6
 from .seq import MASK, seq_diff, seq_lt
 from .states import State
@@ -61,7 +62,7 @@ def _lower(conn: Connection, mtu: int) -> None:
     old_mss = conn.mss
     conn.mss = _mtu_to_mss(conn, mtu)
     if conn.mss < old_mss:
-        _simple_retransmit(conn, old_mss)
+        _simple_retransmit(conn)
 
 
 def _mtu_to_mss(conn: Connection, mtu: int) -> int:
@@ -73,7 +74,7 @@ def _mtu_to_mss(conn: Connection, mtu: int) -> int:
     return max(mss, conn.engine.knobs.tcp_min_snd_mss) - options
 
 
-def _simple_retransmit(conn: Connection, old_mss: int) -> None:
+def _simple_retransmit(conn: Connection) -> None:
     """Linux tcp_simple_retransmit: what was sent longer than the new MSS is lost; send it again
     now, cut to the new MSS, as many segments as cwnd allows.
 
@@ -81,10 +82,10 @@ def _simple_retransmit(conn: Connection, old_mss: int) -> None:
     at the new MSS (__tcp_retransmit_skb): a 2920-byte write sent as 1460 + 1460 goes again as
     1360 + 1360 + 200 (measured on 6.18). minitcp keeps no such boundaries and cuts the bytes in
     flight from snd_una; it sends them again only when they are longer than the new MSS.
-    Linux counts cwnd and ssthresh in segments and leaves them be ("units changed and effective
-    cwnd/ssthresh really reduced now"), raising ssthresh to 3/4 cwnd (tcp_current_ssthresh);
-    minitcp counts bytes, so it rescales both to the same numbers of segments. The
-    retransmission restarts the RTO (tcp_xmit_retransmit_queue, for the head).
+    Linux counts cwnd and ssthresh in segments, as minitcp does, and leaves them be ("units
+    changed and effective cwnd/ssthresh really reduced now"), raising ssthresh to 3/4 cwnd
+    (tcp_current_ssthresh). The retransmission restarts the RTO (tcp_xmit_retransmit_queue,
+    for the head).
     """
     buf = conn.sndbuf
     if buf is None or conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
@@ -96,11 +97,9 @@ def _simple_retransmit(conn: Connection, old_mss: int) -> None:
     if data <= mss:
         return  # nothing in flight is longer than the new MSS
     cc = conn.recovery.cc
-    cwnd = max(cc.cwnd // old_mss, 1)
-    cc.cwnd = cwnd * mss
-    if cc.ssthresh < 0x7FFFFFFF:
-        cc.ssthresh = max(cc.ssthresh // old_mss, cwnd * 3 // 4) * mss
-    for piece in range(0, min(data, cwnd * mss), mss):
+    if cc.ca_state != CaState.LOSS:
+        cc.ssthresh = cc.current_ssthresh()
+    for piece in range(0, min(data, cc.cwnd * mss), mss):
         n = min(mss, data - piece)
         flags = ACK
         if piece + n == data:

@@ -4,8 +4,10 @@ Today that is the retransmission timeout from the RTT estimate (RFC 6298, with
 Karn's rule: one segment timed at a time, none that was resent), RFC 5681 fast
 retransmit on the third duplicate ACK and RFC 6582 NewReno fast recovery
 (partial ACKs resend the next hole, `recover` marks the end), plus the count of
-retransmissions the timers' give-up limits read. The congestion window's
-arithmetic is the owned `cc` part (`congestion.NewReno`). Like aioquic's
+retransmissions the timers' give-up limits read. The congestion window is the
+owned `cc` part (`cc.CongestionControl`, in segments), which this part tells
+when a reduction starts (ca_ops->ssthresh) and the congestion state changes
+(ca_ops->set_state), and asks to grow on ACKs outside recovery (ca_ops->cong_avoid). Like aioquic's
 QuicPacketRecovery, the RTT estimate lives here, with the losses it times.
 
 Linux floors the variance term at rto_min instead of flooring the RTO
@@ -16,14 +18,14 @@ An owned part of `Connection` (`conn.recovery`), fed what the ACK processing
 sees and answering what to do: `on_ack` (new data acknowledged), `on_dupack`,
 `on_rto`. This is where the coming loss-recovery work slots in: a SACK
 scoreboard (RFC 6675) beside `dupacks`, RACK-TLP (RFC 8985) timers, PRR (RFC
-6937) for the window during recovery, CUBIC (RFC 9438) as another `cc`.
+6937) for the window during recovery.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .congestion import NewReno
+from .cc import CaState, CongestionControl
 from .seq import seq_ge, seq_gt
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ class Recovery:
     __slots__ = ("backoff", "cc", "dupacks", "in_recovery", "min_rtt", "recover", "retransmits", "rto",
                  "rtt_seq", "rtt_time", "rttvar", "srtt")
 
-    def __init__(self, cc: NewReno, iss: int, knobs: Knobs) -> None:
+    def __init__(self, cc: CongestionControl, iss: int, knobs: Knobs) -> None:
         self.cc = cc
         # The RTT estimate (RFC 6298 section 2) and the timeout from it, doubled per expiry.
         self.srtt: float | None = None
@@ -82,36 +84,64 @@ class Recovery:
 
     # ------------------------------------------------------------------ losses
 
-    def on_ack(self, acked: int, ack: int, flight_before: int, mss: int) -> bool:
-        """New data acknowledged. Returns True for a partial ACK in recovery (resend the next hole)."""
+    def on_ack(self, acked: int, ack: int, in_flight: int, now: float) -> bool:
+        """New data acknowledged: `acked` segments, `in_flight` segments still out after it.
+        Returns True for a partial ACK in recovery (resend the next hole)."""
         self.dupacks = 0
+        cc = self.cc
         if self.in_recovery:
             if seq_ge(ack, self.recover):
-                self.cc.full_ack(acked, flight_before, mss)
+                # RFC 6582 section 3.2 step 3, "full acknowledgment": deflate the window to
+                # ssthresh, or to what is in flight plus one if that is less.
+                cc.cwnd = max(min(cc.ssthresh, in_flight + 1), 1)
                 self.in_recovery = False
+                cc.set_ca_state(CaState.OPEN, now)
                 return False
-            self.cc.partial_ack(acked, mss)
+            # RFC 6582 section 3.2 step 4: deflate by the amount acked, add back one segment.
+            cc.cwnd = max(cc.cwnd - acked + 1, 1)
             return True
-        self.cc.on_ack(acked, mss)
+        if cc.ca_state == CaState.DISORDER or (cc.ca_state == CaState.LOSS and seq_ge(ack, self.recover)):
+            # Linux tcp_fastretrans_alert / tcp_process_loss: Loss ends once what was sent
+            # before the timeout is acknowledged (high_seq, our `recover`).
+            cc.set_ca_state(CaState.OPEN, now)
+        # Linux tcp_cong_control: outside a reduction the algorithm grows the window.
+        cc.cong_avoid(acked, now, cc.cwnd_limited())
         return False
 
-    def on_dupack(self, flight: int, snd_max: int, mss: int, threshold: int) -> bool:
+    def on_dupack(self, snd_max: int, threshold: int, now: float) -> bool:
         """A duplicate ACK. Returns True when it is time to fast-retransmit."""
         self.dupacks += 1
+        cc = self.cc
         if self.in_recovery:
-            self.cc.inflate(mss)
+            cc.cwnd += 1  # RFC 6582 section 3.2 step 3: inflate by the segment that left
             return False
         if self.dupacks == threshold and seq_gt(snd_max, self.recover):
-            # RFC 6582 section 3.2 step 2: only when the loss is beyond the last recovery.
-            self.cc.enter_recovery(flight, mss, threshold)
+            # RFC 6582 section 3.2 step 2 (only for a loss beyond the last recovery), with the
+            # threshold from the algorithm (Linux tcp_init_cwnd_reduction: prior_cwnd kept for
+            # undo, ssthresh = ca_ops->ssthresh), then inflated by the duplicate ACKs.
+            cc.prior_cwnd = cc.cwnd
+            cc.ssthresh = cc.ssthresh_on_loss()
+            cc.cwnd = cc.ssthresh + threshold
+            cc.set_ca_state(CaState.RECOVERY, now)
             self.in_recovery = True
             self.recover = snd_max
             return True
+        if cc.ca_state == CaState.OPEN:
+            cc.set_ca_state(CaState.DISORDER, now)  # Linux tcp_try_keep_open
         return False
 
-    def on_rto(self, flight: int, snd_max: int, mss: int) -> None:
-        """A retransmission timeout on data (RFC 5681 section 3.1; RFC 6582 section 4 `recover`)."""
-        self.cc.on_timeout(flight, mss)
+    def on_rto(self, snd_una: int, snd_max: int, now: float) -> None:
+        """A retransmission timeout on data (Linux tcp_enter_loss; RFC 5681 section 3.1 and
+        RFC 6582 section 4 `recover`)."""
+        cc = self.cc
+        if cc.ca_state <= CaState.DISORDER or snd_una == self.recover \
+                or (cc.ca_state == CaState.LOSS and not self.retransmits):
+            # A new loss episode, not another backoff of the same one: reduce once.
+            cc.prior_cwnd = cc.cwnd
+            cc.ssthresh = cc.ssthresh_on_loss()
+        cc.cwnd = 1  # the loss window (tcp_enter_loss: packets in flight, none, plus one)
+        cc.cwnd_cnt = 0
+        cc.set_ca_state(CaState.LOSS, now)
         self.dupacks = 0
         self.in_recovery = False
         self.recover = snd_max

@@ -48,7 +48,7 @@ class SockOpts:
         # When the head segment's retransmissions (or the window probes) began: the user timeout
         # counts from there (Linux tp->retrans_stamp, icsk_probes_tstamp).
         self.retrans_stamp = 0.0
-        self.congestion = "reno"  # TCP_CONGESTION: the only algorithm minitcp has (congestion.NewReno)
+        self.congestion = "reno"  # TCP_CONGESTION: the algorithm's name (cc.AVAILABLE)
         # Where the MSG_EOR records not yet acknowledged end (sequence numbers, in order): no
         # segment crosses one (Linux TCP_SKB_CB(skb)->eor, tcp_skb_can_collapse_to).
         self.eor: tuple[int, ...] = ()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
+from .cc import TCP_INFINITE_SSTHRESH, CaState
 from .seq import seq_diff
 from .states import SYNCHRONIZED, State
 
@@ -34,13 +35,13 @@ LINUX_STATE = {
     State.FIN_WAIT_2: 5, State.TIME_WAIT: 6, State.CLOSED: 7, State.CLOSE_WAIT: 8,
     State.LAST_ACK: 9, State.LISTEN: 10, State.CLOSING: 11,
 }
-# include/uapi/linux/tcp.h enum tcp_ca_state.
-CA_OPEN, CA_DISORDER, CA_CWR, CA_RECOVERY, CA_LOSS = 0, 1, 2, 3, 4
+# include/uapi/linux/tcp.h enum tcp_ca_state (cc.CaState).
+CA_OPEN, CA_DISORDER, CA_CWR, CA_RECOVERY, CA_LOSS = CaState
 # include/uapi/linux/tcp.h TCPI_OPT_*.
 TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN = 1, 2, 4, 8
 TCPI_OPT_ECN_SEEN, TCPI_OPT_SYN_DATA, TCPI_OPT_USEC_TS = 16, 32, 64
 # include/net/tcp.h TCP_INFINITE_SSTHRESH; tcp_min_rtt() with no sample is ~0U.
-INFINITE_SSTHRESH = 0x7FFFFFFF
+INFINITE_SSTHRESH = TCP_INFINITE_SSTHRESH
 NO_MIN_RTT = 0xFFFFFFFF
 # sk_max_pacing_rate with no SO_MAX_PACING_RATE: ~0UL (net/core/sock.c sock_init_data).
 NO_PACING_LIMIT = 0xFFFFFFFFFFFFFFFF
@@ -125,17 +126,19 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         options |= TCPI_OPT_WSCALE
     if conn.ecn_ok:
         options |= TCPI_OPT_ECN
-    # The congestion state (Linux icsk_ca_state): Loss after a timeout until the ACK of what it
-    # resent, Recovery during fast recovery, Disorder while duplicate ACKs come in.
-    if rec.retransmits and state not in (State.SYN_SENT, State.SYN_RECEIVED):
-        ca_state, lost = CA_LOSS, unacked
-    elif rec.in_recovery:
-        ca_state, lost = CA_RECOVERY, min(unacked, 1)
+    # The congestion state (Linux icsk_ca_state), kept by the congestion-control part: Loss
+    # after a timeout until what was sent before it is ACKed, Recovery during fast recovery,
+    # Disorder while duplicate ACKs come in.
+    ca_state = int(cc.ca_state)
+    if ca_state == CA_LOSS:
+        lost = unacked
+    elif ca_state == CA_RECOVERY:
+        lost = min(unacked, 1)
     else:
-        ca_state, lost = (CA_DISORDER if rec.dupacks else CA_OPEN), 0
+        lost = 0
     retrans = min(unacked, 1) if ca_state in (CA_LOSS, CA_RECOVERY) else 0
-    cwnd = cc.cwnd // mss
-    ssthresh = INFINITE_SSTHRESH if cc.ssthresh >= INFINITE_SSTHRESH else cc.ssthresh // mss
+    cwnd = cc.cwnd
+    ssthresh = cc.ssthresh
     srtt_us = _us(rec.srtt) if rec.srtt is not None else 0
     # Linux tcp_update_pacing_rate: 200% of cwnd per srtt in slow start (cwnd below half of
     # ssthresh), 120% after; with no RTT sample yet the division is skipped.

@@ -94,7 +94,7 @@ def _on_rto(conn: Connection) -> None:
             eng.counters["TCPSynRetrans"] += 1
     else:
         eng.counters["TCPTimeouts"] += 1
-        conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
+        conn.recovery.on_rto(conn.snd_una, conn.snd_max, eng.now)
     conn.recovery.retransmits += 1
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
     conn.recovery.rtt_time = None

@@ -244,7 +244,7 @@ async def test_tcp_notsent_lowat_write_tops_up_the_unsent_skb(net: Net, autojump
     cli, _srv = await connected_pair(net)
     conn = cli.connection
     conn.mss, conn.max_snd_wnd = 1000, 32896
-    conn.recovery.cc.cwnd = 10 * 1000
+    conn.recovery.cc.cwnd = 10
     cli.setsockopt(SOL, _s.SO_SNDBUF, 1 << 20)
     cli.setsockopt(TCP, TCP_NOTSENT_LOWAT, 4000)
     net.unplug("b")

@@ -1,9 +1,9 @@
-"""NewReno through a simulated wire: initial window (RFC 6928), fast retransmit and fast
-recovery (RFC 5681, RFC 6582), the retransmission timer (RFC 6298)."""
+"""NewReno recovery with Reno's window (cc/reno.py) through a simulated wire: initial window
+(RFC 6928), fast retransmit and fast recovery (RFC 5681, RFC 6582), the retransmission timer
+(RFC 6298)."""
 
 from __future__ import annotations
 
-from minitcp.tcp.congestion import NewReno
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.seq import MASK
 from minitcp.trace.recorder import Recorder
@@ -105,18 +105,3 @@ def test_timeout_collapses_the_window_to_one_segment() -> None:
     assert abs(resend - (1.0 + 0.201)) < 0.002  # srtt about 1 ms + the 200 ms floor
     assert client.info()["cwnd"] == 2  # 1 segment after the loss, +1 for the ACK that followed
     assert hook.offsets == set()
-
-
-def test_slow_start_counts_bytes_acknowledged_up_to_ssthresh_then_avoids_congestion() -> None:
-    """RFC 3465 byte counting without an L limit, as Linux's tcp_slow_start/tcp_cong_avoid_ai:
-    one ACK for ten segments (a GRO super-segment) grows the window by ten segments."""
-    mss = 1000
-    cc = NewReno(mss, 10)
-    cc.on_ack(10 * mss, mss)
-    assert cc.cwnd == 20 * mss
-    cc.ssthresh = 25 * mss
-    cc.on_ack(10 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
-    assert cc.cwnd == 25 * mss + mss * 5 * mss // (25 * mss)
-    before = cc.cwnd
-    cc.on_ack(cc.cwnd, mss)  # a whole window acknowledged: one MSS more
-    assert cc.cwnd == before + mss
