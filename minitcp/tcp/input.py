@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import output, sendlog, usercalls
+from .cc import CaState
 from .family import ip_tcp_headers
 from .recvbuf import RecvBuffer
 from .reset import reset_for
@@ -155,7 +156,9 @@ def negotiate(conn: Connection, syn: Segment) -> None:
         mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
     conn.mss = max(mss, 64)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
-    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd  # Linux tcp_init_transfer: tcp_init_cwnd, in segments
+    # Linux tcp_init_transfer: tcp_init_cwnd segments, and the algorithm's init (ca_ops->init).
+    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd
+    conn.recovery.cc.init(conn.engine.now)
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:
@@ -408,15 +411,33 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
     if ack == conn.snd_una:
         if conn.snd_una != conn.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
                 and not window_changed and conn.state != _SYN_RECEIVED:
-            _dupack(conn)
+            _dupack(conn, seg)
         return True
     _ack_new(conn, ack, seg)
     return True
 
 
-def _dupack(conn: Connection) -> None:
+def _ece(conn: Connection, seg: Segment | None) -> bool:
+    """The ACK echoes Congestion Experienced to us (Linux tcp_ecn_rcv_ecn_echo: ECN agreed, ECE
+    set, not a SYN)."""
+    return conn.ecn_ok and seg is not None and seg.flags & (ECE | SYN) == ECE
+
+
+def _reduced(conn: Connection, before: CaState) -> None:
+    """The congestion state moved into a window reduction (CWR, Recovery): say CWR on the next
+    data (Linux tcp_init_cwnd_reduction -> tcp_ecn_queue_cwr)."""
+    state = conn.recovery.cc.ca_state
+    if state != before and state in (CaState.CWR, CaState.RECOVERY):
+        conn.queue_cwr()
+
+
+def _dupack(conn: Connection, seg: Segment) -> None:
     """A duplicate ACK (RFC 5681 section 2): count it; the third starts fast retransmit."""
-    if conn.recovery.on_dupack(conn.snd_max, conn.engine.knobs.tcp_reordering, conn.engine.now):
+    before = conn.recovery.cc.ca_state
+    fast_retransmit = conn.recovery.on_dupack(conn.snd_max, conn.engine.knobs.tcp_reordering, conn.engine.now,
+                                              _ece(conn, seg))
+    _reduced(conn, before)
+    if fast_retransmit:
         eng = conn.engine
         eng.counters["TCPFastRetrans"] += 1
         eng.counters["TCPSackRecovery" if conn.sack_ok else "TCPRenoRecovery"] += 1
@@ -427,6 +448,8 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
     """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
     eng = conn.engine
     packets_before = conn.packets_out
+    # The RTT of the newest segment acknowledged, for the congestion control (ca_rtt_us).
+    ca_rtt = conn.sendtimes.acked(conn.snd_una, ack, eng.now) if conn.sendtimes is not None else None
     buf = conn.sndbuf
     if buf is not None:
         n = min(max(seq_diff(ack, conn.sndbuf_seq), 0), len(buf))
@@ -456,7 +479,15 @@ def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
     if conn.sendlog is not None:
         sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
     packets_out = conn.packets_out
-    if conn.recovery.on_ack(packets_before - packets_out, ack, packets_out, eng.now):
+    acked = packets_before - packets_out
+    if ca_rtt is not None:
+        # Linux tcp_clean_rtx_queue calls ca_ops->pkts_acked before tcp_cong_control.
+        conn.recovery.cc.on_rtt_sample(ca_rtt, acked, eng.now)
+    before = conn.recovery.cc.ca_state
+    ece_snd_max = conn.snd_max if _ece(conn, seg) else None
+    partial = conn.recovery.on_ack(acked, ack, packets_out, eng.now, ece_snd_max)
+    _reduced(conn, before)
+    if partial:
         output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
     if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
         conn.fin_acked()
@@ -604,8 +635,8 @@ def _ecn_input(conn: Connection, seg: Segment) -> None:
     """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
 
     The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
-    with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
-    back to it and it never has to reduce its window for ECE.
+    with an ACK at once. (The sender's half, ECT on data and the reduction on ECE, is in
+    output._ecn_send and recovery.Recovery.enter_cwr.)
     """
     if seg.flags & CWR:
         conn.ecn_demand_cwr = False

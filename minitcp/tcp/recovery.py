@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 
 class Recovery:
-    __slots__ = ("backoff", "cc", "dupacks", "in_recovery", "min_rtt", "recover", "retransmits", "rto",
-                 "rtt_seq", "rtt_time", "rttvar", "srtt")
+    __slots__ = ("backoff", "cc", "cwr_end", "dupacks", "in_recovery", "min_rtt", "recover", "retransmits",
+                 "rto", "rtt_seq", "rtt_time", "rttvar", "srtt")
 
     def __init__(self, cc: CongestionControl, iss: int, knobs: Knobs) -> None:
         self.cc = cc
@@ -53,6 +53,7 @@ class Recovery:
         self.dupacks = 0
         self.in_recovery = False
         self.recover = iss  # RFC 6582 section 3.2 step 1: "recover" starts at the ISS
+        self.cwr_end = iss  # the highest sequence sent when an ECE reduced the window (Linux high_seq)
         # Retransmissions of the segment at snd_una since it was last acknowledged: the timers'
         # give-up limits count these (Linux icsk_retransmits).
         self.retransmits = 0
@@ -84,8 +85,10 @@ class Recovery:
 
     # ------------------------------------------------------------------ losses
 
-    def on_ack(self, acked: int, ack: int, in_flight: int, now: float) -> bool:
-        """New data acknowledged: `acked` segments, `in_flight` segments still out after it.
+    def on_ack(self, acked: int, ack: int, in_flight: int, now: float,
+               ece_snd_max: int | None = None) -> bool:
+        """New data acknowledged: `acked` segments, `in_flight` segments still out after it;
+        `ece_snd_max`: the ACK carried ECE (ECN), and this is the highest sequence sent.
         Returns True for a partial ACK in recovery (resend the next hole)."""
         self.dupacks = 0
         cc = self.cc
@@ -100,16 +103,44 @@ class Recovery:
             # RFC 6582 section 3.2 step 4: deflate by the amount acked, add back one segment.
             cc.cwnd = max(cc.cwnd - acked + 1, 1)
             return True
-        if cc.ca_state == CaState.DISORDER or (cc.ca_state == CaState.LOSS and seq_ge(ack, self.recover)):
+        state = cc.ca_state
+        if state == CaState.CWR and seq_gt(ack, self.cwr_end):
+            # Linux tcp_fastretrans_alert: CWR holds until data above high_seq is ACKed (so the
+            # CWR flag reached the receiver), then tcp_end_cwnd_reduction sets cwnd to ssthresh.
+            cc.cwnd = cc.ssthresh
+            cc.set_ca_state(CaState.OPEN, now)
+        elif state == CaState.DISORDER or (state == CaState.LOSS and seq_ge(ack, self.recover)):
             # Linux tcp_fastretrans_alert / tcp_process_loss: Loss ends once what was sent
             # before the timeout is acknowledged (high_seq, our `recover`).
             cc.set_ca_state(CaState.OPEN, now)
+        if ece_snd_max is not None:
+            self.enter_cwr(ece_snd_max, now)
+        if cc.ca_state == CaState.CWR:
+            return False  # Linux tcp_cong_control: a window being reduced does not grow
         # Linux tcp_cong_control: outside a reduction the algorithm grows the window.
         cc.cong_avoid(acked, now, cc.cwnd_limited())
         return False
 
-    def on_dupack(self, snd_max: int, threshold: int, now: float) -> bool:
-        """A duplicate ACK. Returns True when it is time to fast-retransmit."""
+    def enter_cwr(self, snd_max: int, now: float) -> None:
+        """An ECE (RFC 3168 section 6.1.2; Linux tcp_try_to_open -> tcp_enter_cwr): reduce once
+        per window, from Open or Disorder only (never during recovery or after a timeout).
+
+        Linux then brings cwnd down to ssthresh gradually with PRR (tcp_cwnd_reduction), in
+        recovery's part; here the reduction is RFC 3168's, at once, and the window stays there
+        until the CWR state ends."""
+        cc = self.cc
+        if cc.ca_state >= CaState.CWR:
+            return
+        # Linux tcp_init_cwnd_reduction: prior_cwnd for undo, ssthresh from the algorithm.
+        cc.prior_cwnd = cc.cwnd
+        cc.cwnd_cnt = 0
+        cc.ssthresh = cc.ssthresh_on_loss()
+        cc.cwnd = max(min(cc.cwnd, cc.ssthresh), 1)
+        self.cwr_end = snd_max
+        cc.set_ca_state(CaState.CWR, now)
+
+    def on_dupack(self, snd_max: int, threshold: int, now: float, ece: bool = False) -> bool:
+        """A duplicate ACK (`ece`: carrying ECE). Returns True when it is time to fast-retransmit."""
         self.dupacks += 1
         cc = self.cc
         if self.in_recovery:
@@ -117,15 +148,19 @@ class Recovery:
             return False
         if self.dupacks == threshold and seq_gt(snd_max, self.recover):
             # RFC 6582 section 3.2 step 2 (only for a loss beyond the last recovery), with the
-            # threshold from the algorithm (Linux tcp_init_cwnd_reduction: prior_cwnd kept for
-            # undo, ssthresh = ca_ops->ssthresh), then inflated by the duplicate ACKs.
-            cc.prior_cwnd = cc.cwnd
-            cc.ssthresh = cc.ssthresh_on_loss()
+            # threshold from the algorithm (Linux tcp_enter_recovery: unless an ECE already
+            # reduced it, tcp_init_cwnd_reduction keeps prior_cwnd for undo and takes
+            # ca_ops->ssthresh), then inflated by the duplicate ACKs.
+            if cc.ca_state < CaState.CWR:
+                cc.prior_cwnd = cc.cwnd
+                cc.ssthresh = cc.ssthresh_on_loss()
             cc.cwnd = cc.ssthresh + threshold
             cc.set_ca_state(CaState.RECOVERY, now)
             self.in_recovery = True
             self.recover = snd_max
             return True
+        if ece:
+            self.enter_cwr(snd_max, now)  # Linux tcp_try_to_open
         if cc.ca_state == CaState.OPEN:
             cc.set_ca_state(CaState.DISORDER, now)  # Linux tcp_try_keep_open
         return False

@@ -95,6 +95,7 @@ def _on_rto(conn: Connection) -> None:
     else:
         eng.counters["TCPTimeouts"] += 1
         conn.recovery.on_rto(conn.snd_una, conn.snd_max, eng.now)
+        conn.queue_cwr()  # Linux tcp_enter_loss: tcp_ecn_queue_cwr
     conn.recovery.retransmits += 1
     conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
     conn.recovery.rtt_time = None
