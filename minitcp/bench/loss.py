@@ -271,7 +271,7 @@ class _CheckingSink(AppServer):
 def loss_table(runs: list[LossRun]) -> str:
     """The side-by-side table: per pattern minitcp's row, the kernel's, and minitcp / kernel with
     PASS or FAIL per metric (within 20 %)."""
-    head = f"{'pattern':<9}{'sender':<14}" + "".join(f"{title:>10}" for _, title, _ in METRICS) + "  intact"
+    head = f"{'pattern':<9}{'sender':<14}" + "".join(f"{title:>12}" for _, title, _ in METRICS) + "  intact"
     lines = [head, "-" * len(head)]
     by = {(r.pattern, r.sender): r for r in runs}
     for pattern in dict.fromkeys(r.pattern for r in runs):
@@ -279,24 +279,26 @@ def loss_table(runs: list[LossRun]) -> str:
         for run, label in ((mine, "minitcp"), (kern, f"kernel {KERNEL_CC}")):
             if run is None:
                 continue
-            cells = "".join(f"{_cell(run.value(key), key in ('seconds', 'goodput')):>10}"
+            cells = "".join(f"{_cell(run.value(key), key in ('seconds', 'goodput')):>12}"
                             for key, _, _ in METRICS)
-            lines.append(f"{pattern:<9}{label:<14}{cells}  {'yes' if run.intact else 'NO'}"
+            intact = "yes" if run.intact else "timeout" if run.timeout else "NO"
+            lines.append(f"{pattern:<9}{label:<14}{cells}  {intact}"
                          + (f"  ({run.error})" if run.error else ""))
         if mine is not None and kern is not None:
             cells = ""
             for key, _, _ in METRICS:
                 if key not in RATIO_METRICS:
-                    cells += f"{'':>10}"
+                    cells += f"{'':>12}"
                     continue
                 r = ratio(mine.value(key), kern.value(key))
                 mark = "ok" if passes(key, mine.value(key), kern.value(key)) else "FAIL"
-                cells += f"{(_cell(r, True) + ' ' + mark) if r is not None else mark:>10}"
+                cells += f"{(_cell(r, True) + ' ' + mark) if r is not None else mark:>12}"
             lines.append(f"{'':<9}{'minitcp/kern':<14}{cells}")
     lines += ["", "retrans: the sender's retransmitted segments; dsack: D-SACKs the receiver sent",
               "(spurious retransmissions and network duplicates); RTOs, TLPs: the sender's TCPTimeouts and",
               "TCPLossProbes (- = not counted); ok = within 20 % of the kernel (lower is better; goodput",
-              f"higher is better); the ACK path is delayed {DELAY_MS} ms."]
+              f"higher is better); the ACK path is delayed {DELAY_MS} ms; intact: the receiver checked every",
+              "byte (timeout: the transfer hit its bound, its figures are for what it sent by then)."]
     return "\n".join(lines)
 
 

@@ -8,8 +8,24 @@ the handshake, so `nth=1` means the first matching segment of the close.
 from __future__ import annotations
 
 from .base import Ctx, Lab, Seg, about, ms
+from .recovery import has_recovery
 
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
+
+
+def retransmitted_by(ctx: Ctx, host: str, who: str, who_zh: str) -> None:
+    """Whether `host`'s one retransmission of its FIN was the RTO or a tail loss probe, from its
+    counters (TCPTimeouts, TCPLossProbes). Linux's tcp_schedule_loss_probe arms a probe for a lone
+    FIN in flight (packets_out 1, SACK agreed, state Open), so the kernel, and a minitcp that keeps
+    RACK-TLP, must show a probe; an engine without TLP, the RTO."""
+    probes, rtos = ctx.counter(host, "TCPLossProbes") or 0, ctx.counter(host, "TCPTimeouts") or 0
+    probe_expected = (host == "p" and not ctx.sim) or has_recovery()
+    kind, kind_zh = ("a tail loss probe", "尾部丢包探测（TLP）") if probes else ("the RTO", "超时重传（RTO）")
+    ok = probes + rtos == 1 and (probes == 1 or not probe_expected)
+    ctx.check(ok, f"{who}: its FIN retransmission was {kind} (TCPLossProbes +{probes}, TCPTimeouts +{rtos})"
+                  + ("; Linux probes a lone FIN" if probe_expected else "; this engine keeps no TLP"),
+              f"{who_zh}：它的 FIN 重传是{kind_zh}（TCPLossProbes +{probes}，TCPTimeouts +{rtos}）"
+              + ("；Linux 对单独在途的 FIN 发探测包" if probe_expected else "；本引擎没有 TLP"))
 
 
 def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
@@ -35,6 +51,7 @@ async def first_fin_lost(ctx: Ctx) -> None:
     ctx.check(len(acks) == 1 and len(fins) == 2 and acks[0].t >= fins[1].t,
               "the server ACKed only the FIN that reached it, the retransmission",
               "服务端只对到达它的那个 FIN（重传的那个）回了 ACK")
+    retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     ctx.check(ctx.counter("m", "RetransSegs") == 1, "minitcp counted one retransmission (RetransSegs +1)",
               "minitcp 记了一次重传（RetransSegs +1）")
     ctx.check(await client.state() == "FIN_WAIT_2" and await server.state() == "CLOSE_WAIT",
@@ -121,6 +138,7 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)",
               f"客户端仍在 FIN_WAIT_1，重传了 FIN（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the client", "客户端")
+    retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     if len(acks) == 2 and len(fins) == 2:
         ctx.check(0 <= acks[1].t - fins[1].t <= 0.05,
                   "the server did not resend its ACK by itself: only the "
@@ -148,6 +166,7 @@ async def server_fin_lost(ctx: Ctx) -> None:
               f"the server's FIN was sent twice, the first lost (sent {len(fins)}×)",
               f"服务端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the server, in LAST_ACK,", "处于 LAST_ACK 的服务端")
+    retransmitted_by(ctx, "p", "the server (the peer)", "服务端（对端）")
     last = ctx.segs("m", exact=".")
     ctx.check(len(last) == 1 and len(fins) == 2 and last[0].t >= fins[1].t, "the client ACKed the second FIN",
               "客户端对第二个 FIN 回了 ACK")
@@ -171,6 +190,7 @@ async def last_ack_lost(ctx: Ctx) -> None:
     ctx.check(len(fins) == 2, f"the server, in LAST_ACK, retransmitted its FIN (sent {len(fins)}×)",
               f"处于 LAST_ACK 的服务端重传了 FIN（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the server", "服务端")
+    retransmitted_by(ctx, "p", "the server (the peer)", "服务端（对端）")
     ctx.check(await client.state() == "TIME_WAIT",
               "the client was in TIME_WAIT, so the repeated FIN found someone to ACK it",
               "客户端处于 TIME_WAIT，所以重传的 FIN 仍有人回 ACK")
@@ -182,9 +202,16 @@ LABS = [
         "第一次挥手的 FIN 丢失", first_fin_lost,
         "The client's FIN is lost on the wire. No ACK comes back, so the client stays in FIN_WAIT_1 "
         "and its retransmission timer sends the FIN again after one RTO (at least 200 ms). "
-        "How many times it may try is tcp_orphan_retries (see fin-retries-exhausted).",
+        "How many times it may try is tcp_orphan_retries (see fin-retries-exhausted). "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第一次挥手丢失：客户端收不到 ACK，停在 FIN_WAIT_1，触发超时重传，过一个 RTO（至少 200 ms）重传 FIN；"
-        "重发次数由 tcp_orphan_retries 参数控制。",
+        "重发次数由 tcp_orphan_retries 参数控制。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=2),
     Lab("fin-retries-exhausted", "第一次挥手丢失了，会发生什么？ — 重发次数由 tcp_orphan_retries 参数控制",
         "Every FIN is lost: the client gives up", "FIN 每次都丢失：客户端放弃", fin_given_up,
@@ -199,18 +226,32 @@ LABS = [
         "第二次挥手的 ACK 丢失", fin_ack_lost,
         "The server's ACK is lost. ACKs are never retransmitted on their own, so it is the client, "
         "still in FIN_WAIT_1, that resends its FIN after the RTO; the server sees a FIN it already "
-        "has and ACKs it again, at once.",
+        "has and ACKs it again, at once. "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第二次挥手丢失：ACK 报文是不会重传的，客户端停在 FIN_WAIT_1，超时后重传 FIN，服务端收到重复的 FIN "
-        "立即再回 ACK。",
+        "立即再回 ACK。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=2),
     Lab("server-fin-lost", "第三次挥手丢失了，会发生什么？", "The server's FIN is lost",
         "第三次挥手：服务端的 FIN 丢失", server_fin_lost,
         "The server application closed (CLOSE_WAIT → LAST_ACK); its FIN is lost. The server "
         "retransmits it after its RTO, under the same tcp_orphan_retries limit; the client, in "
-        "FIN_WAIT_2, ACKs it and enters TIME_WAIT.",
+        "FIN_WAIT_2, ACKs it and enters TIME_WAIT. "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第三次挥手丢失：服务端调用 close 后进入 LAST_ACK，收不到 ACK 就重发 FIN，重发次数同样由 tcp_orphan_r"
         "etries 控制；"
-        "客户端在 FIN_WAIT_2 收到重传的 FIN 后回 ACK，进入 TIME_WAIT。",
+        "客户端在 FIN_WAIT_2 收到重传的 FIN 后回 ACK，进入 TIME_WAIT。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=3),
     Lab("server-fin-retries-exhausted",
         "第三次挥手丢失了，会发生什么？ — 重发次数仍然由 tcp_orphan_retries 参数控制",
@@ -227,8 +268,15 @@ LABS = [
     Lab("last-ack-lost", "第四次挥手丢失了，会发生什么？", "The last ACK is lost",
         "第四次挥手：最后的 ACK 丢失", last_ack_lost,
         "The client's last ACK is lost. The server, in LAST_ACK, retransmits its FIN after the RTO; "
-        "the client is in TIME_WAIT, so it is still there to ACK it again (and its 60 s start over).",
+        "the client is in TIME_WAIT, so it is still there to ACK it again (and its 60 s start over). "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第四次挥手丢失：服务端在 LAST_ACK 收不到 ACK，超时重发 FIN；客户端处于 TIME_WAIT，仍能再回一次 ACK，"
-        "服务端正常关闭。",
+        "服务端正常关闭。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=3),
 ]

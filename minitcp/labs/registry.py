@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import close, closing, delack, loss, synflood, timewait
+from . import close, closing, delack, loss, recovery, synflood, timewait
 from .base import Lab
 
-MODULES = (close, loss, timewait, closing, delack, synflood)
+MODULES = (close, loss, timewait, closing, delack, synflood, recovery)
 LABS: dict[str, Lab] = {lab.name: lab for module in MODULES for lab in module.LABS}
 
 
