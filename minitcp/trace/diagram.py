@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .events import DropEvent, Event, FaultEvent, Fingerprint, SegmentEvent, StateEvent, TimerEvent
+from .events import (
+    CongestionEvent,
+    DropEvent,
+    Event,
+    FaultEvent,
+    Fingerprint,
+    SegmentEvent,
+    StateEvent,
+    TimerEvent,
+)
 from .recorder import Recorder
 
 
@@ -40,7 +49,7 @@ class Note:
     time: float
     col: int
     text: str
-    kind: str  # "state", "timer", "drop", "fault"
+    kind: str  # "state", "timer", "drop", "fault", "congestion"
 
 
 @dataclass
@@ -141,6 +150,8 @@ def build_diagram(
             _place_fault(e, col, sent_by, arrows, rows)
         elif isinstance(e, StateEvent):
             rows.append(Note(e.time, col, f"{e.old} → {e.new}", "state"))
+        elif isinstance(e, CongestionEvent):
+            rows.append(Note(e.time, col, e.text, "congestion"))
         elif isinstance(e, DropEvent):
             what = f" ({e.segment})" if e.segment else ""
             rows.append(Note(e.time, col, f"drop{what}: {e.reason}", "drop"))

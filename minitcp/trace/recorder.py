@@ -18,13 +18,16 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.states import State
+from minitcp.tcp.tcpinfo import tcp_info
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
 from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 from .events import (
+    CongestionEvent,
     DropEvent,
     Event,
     FaultEvent,
@@ -73,6 +76,8 @@ class Recorder:
         self._bases: dict[tuple[str, int, int, int, int], int] = {}
         # host -> (the last segment object it sent, its event), to mark retransmissions.
         self._last_out: dict[str, tuple[Segment, SegmentEvent]] = {}
+        # (host, id(connection)) -> its congestion state as last recorded (CongestionEvent).
+        self._ca_states: dict[tuple[str, int], int] = {}
 
     # ------------------------------------------------------------------ attaching
 
@@ -184,6 +189,7 @@ class Recorder:
     def clear(self) -> None:
         self.events.clear()
         self._last_out.clear()
+        self._ca_states.clear()
 
     # ------------------------------------------------------------------ relative numbers
 
@@ -242,9 +248,29 @@ class HostObserver:
             seg.window, rec._options(self.name, seg), seg.seq, seg.ack if seg.flags & ACK else None,
             _seg=snapshot(seg),
         )
+        if direction == "out":
+            self._congestion(conn, now)
         self._add(event)
         if direction == "out":
             rec._last_out[self.name] = (seg, event)
+
+    def _congestion(self, conn: object | None, now: float) -> None:
+        """A CongestionEvent when the sender's congestion state moved since its last segment: a
+        sender changes state on an ACK or a timeout and sends right after, so its next segment is
+        where the change shows (the engine reports no state change of its own)."""
+        cc = getattr(getattr(conn, "recovery", None), "cc", None)
+        if cc is None or conn is None:
+            return
+        key = (self.name, id(conn))
+        state = int(cc.ca_state)
+        old = self.recorder._ca_states.get(key, 0)  # a connection starts Open
+        if state == old:
+            return
+        self.recorder._ca_states[key] = state
+        info = tcp_info(conn, now)  # type: ignore[arg-type]
+        self._add(CongestionEvent(now, self.name, *conn_endpoints(conn), CaState(old).name.title(),
+                                  CaState(state).name.title(), info["snd_cwnd"], info["snd_ssthresh"],
+                                  info["sacked"], info["lost"], info["retrans"]))
 
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
         self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name, _conn_id=id(conn)))

@@ -8,7 +8,8 @@
 The columns and the timer notation follow iproute2's ss.c: a listener's
 Recv-Q is its accept queue and Send-Q its backlog; times print as ss's
 print_ms_timer does (`200ms`, `1.500sec`, `59sec`, `1min30sec`); with -i each
-connection's TCP_INFO follows on a line of its own, as tcp_stats_print prints it.
+connection's TCP_INFO follows on a line of its own, as tcp_stats_print prints it, and (not
+in iproute2's ss) `ca_state:Recovery` when the congestion state is not Open.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minitcp.tcp import tcpinfo
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.family import endpoint_str, is_v6
 from minitcp.tcp.states import State
 
@@ -175,4 +177,8 @@ def tcp_info_text(info: dict[str, Any], congestion: str) -> str:
         out.append(f"minrtt:{info['min_rtt'] / 1000:g}")
     for key in ("rcv_ooopack", "snd_wnd", "rcv_wnd", "rehash"):
         add(f"{key}:{info[key]}", info[key])
+    # Not in iproute2's ss: the congestion state (TCP_INFO's tcpi_ca_state), once it has left Open,
+    # so that a connection in Recovery or Loss says so beside its cwnd, lost and retrans counts.
+    if info["ca_state"]:
+        out.append(f"ca_state:{CaState(info['ca_state']).name.title()}")
     return " ".join(out)

@@ -22,7 +22,8 @@ CHAR_W = 7.2  # px per character of 12px monospace, to size the columns
 ROW_H = 26
 SLANT = 10  # how far an arrow drops on its way across: segments take time to travel
 TOP = 56
-_COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030"}
+_COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030",
+           "congestion": "#2a7a3a"}
 
 
 def render_svg(
