@@ -52,9 +52,9 @@ SPIKE = 4  # consecutive segments delayed by one round trip in a reordering spik
 EVENTS = 8  # bursts / spikes spread over one transfer
 PASS_RATIO = 1.2  # "within 20 %": minitcp <= 1.2 x the kernel (goodput: >= kernel / 1.2)
 KERNEL_CC = "cubic"  # the kernel sender's TCP_CONGESTION (this machine's default is bbr)
-METRICS = (  # (key, column title, lower is better)
-    ("retrans", "retrans", True), ("spurious", "dsack", True), ("rto", "RTOs", True),
-    ("tlp", "TLPs", True), ("seconds", "seconds", True), ("goodput", "MB/s", False),
+METRICS = (  # (key, column title)
+    ("retrans", "retrans"), ("spurious", "dsack"), ("rto", "RTOs"), ("tlp", "TLPs"), ("seconds", "seconds"),
+    ("goodput", "MB/s"),
 )
 RATIO_METRICS = ("retrans", "spurious", "rto", "seconds", "goodput")  # TLPs: shown, not judged
 
@@ -271,7 +271,7 @@ class _CheckingSink(AppServer):
 def loss_table(runs: list[LossRun]) -> str:
     """The side-by-side table: per pattern minitcp's row, the kernel's, and minitcp / kernel with
     PASS or FAIL per metric (within 20 %)."""
-    head = f"{'pattern':<9}{'sender':<14}" + "".join(f"{title:>12}" for _, title, _ in METRICS) + "  intact"
+    head = f"{'pattern':<9}{'sender':<14}" + "".join(f"{title:>12}" for _, title in METRICS) + "  intact"
     lines = [head, "-" * len(head)]
     by = {(r.pattern, r.sender): r for r in runs}
     for pattern in dict.fromkeys(r.pattern for r in runs):
@@ -280,13 +280,13 @@ def loss_table(runs: list[LossRun]) -> str:
             if run is None:
                 continue
             cells = "".join(f"{_cell(run.value(key), key in ('seconds', 'goodput')):>12}"
-                            for key, _, _ in METRICS)
+                            for key, _ in METRICS)
             intact = "yes" if run.intact else "timeout" if run.timeout else "NO"
             lines.append(f"{pattern:<9}{label:<14}{cells}  {intact}"
                          + (f"  ({run.error})" if run.error else ""))
         if mine is not None and kern is not None:
             cells = ""
-            for key, _, _ in METRICS:
+            for key, _ in METRICS:
                 if key not in RATIO_METRICS:
                     cells += f"{'':>12}"
                     continue
