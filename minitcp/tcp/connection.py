@@ -410,15 +410,13 @@ class Connection:
 
     @property
     def packets_out(self) -> int:
-        """Segments sent and not yet acknowledged (Linux packets_out; a short segment, the SYN
-        or a FIN alone counts as one), from the bytes since one MSS is one segment."""
-        return -(-seq_diff(self.snd_max, self.snd_una) // max(self.mss, 1))
+        """Segments sent and not yet acknowledged (Linux packets_out), from the scoreboard."""
+        return self.recovery.board.packets_out
 
     @property
     def packets_in_flight(self) -> int:
-        """Segments believed in the network (Linux tcp_packets_in_flight): after a timeout the
-        sender went back to snd_una, so what lies beyond snd_nxt counts as lost."""
-        return -(-seq_diff(self.snd_nxt, self.snd_una) // max(self.mss, 1))
+        """Segments believed in the network (Linux tcp_packets_in_flight)."""
+        return self.recovery.board.in_flight
 
     @property
     def fin_in_flight(self) -> bool:

@@ -23,6 +23,11 @@ MIB = (
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
     "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
+    # Loss recovery (recovery.py, rack.py, lossprobe.py; Linux tcp_input.c, tcp_output.c).
+    "TCPSlowStartRetrans", "TCPLossProbes", "TCPLossProbeRecovery", "TCPFullUndo", "TCPPartialUndo",
+    "TCPDSACKUndo", "TCPSpuriousRTOs", "TCPDSACKRecv", "TCPDSACKOfoRecv", "TCPDSACKRecvSegs",
+    "TCPDSACKIgnoredOld", "TCPDSACKIgnoredNoUndo", "TCPDSACKIgnoredDubious", "TCPSACKDiscard",
+    "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder", "TCPSackReneging",
 )
 
 
