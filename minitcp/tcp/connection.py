@@ -36,6 +36,7 @@ from .usercalls import SHUT_WR as SHUT_WR
 if TYPE_CHECKING:
     from ..wire.segment import Segment
     from .bytequeue import ByteQueue
+    from .counters import Counters
     from .engine import TcpEngine
     from .listener import Listener
     from .pushmarks import PushMarks
@@ -431,6 +432,11 @@ class Connection:
         CWR on the next new data (Linux tcp_ecn_queue_cwr, RFC 3168 section 6.1.2)."""
         if self.ecn_ok:
             self.ecn_queue_cwr = True
+
+    @property
+    def counters(self) -> Counters:
+        """The stack's MIB counters (what a congestion-control hook counts in)."""
+        return self.engine.counters
 
     @property
     def pacing_rate(self) -> int:

@@ -23,6 +23,9 @@ MIB = (
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
     "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
+    # CUBIC's HyStart exits from slow start (tcp_cubic.c hystart_update): how many, and the
+    # cwnd summed over them.
+    "TCPHystartTrainDetect", "TCPHystartTrainCwnd", "TCPHystartDelayDetect", "TCPHystartDelayCwnd",
 )
 
 
