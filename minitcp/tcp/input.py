@@ -157,7 +157,9 @@ def negotiate(conn: Connection, syn: Segment) -> None:
     conn.mss = max(mss, 64)
     conn.recovery.board.set_mss(conn.mss)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
-    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd  # Linux tcp_init_transfer: tcp_init_cwnd, in segments
+    # Linux tcp_init_transfer: tcp_init_cwnd segments, and the algorithm's init (ca_ops->init).
+    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd
+    conn.recovery.cc.init(conn.engine.now)
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:
@@ -585,8 +587,8 @@ def _ecn_input(conn: Connection, seg: Segment) -> None:
     """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
 
     The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
-    with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
-    back to it and it never has to reduce its window for ECE.
+    with an ACK at once. (The sender's half, ECT on data and the reduction on ECE, is in
+    output._ecn_send and recovery.Recovery.enter_cwr.)
     """
     if seg.flags & CWR:
         conn.ecn_demand_cwr = False

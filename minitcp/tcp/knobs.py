@@ -61,7 +61,9 @@ class Knobs:
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 6291456)
     tcp_moderate_rcvbuf: int = 1
     tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)
-    # Congestion control (cc/), RFC 6928 initial window in segments (Linux tcp_init_cwnd).
+    # Congestion control (cc/): the algorithm new connections use (Linux's default CUBIC, set
+    # by CONFIG_DEFAULT_TCP_CONG), RFC 6928 initial window in segments (Linux tcp_init_cwnd).
+    tcp_congestion_control: str = "cubic"
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
     tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit (initial tp->reordering)
@@ -134,6 +136,11 @@ class Knobs:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def tcp_available_congestion_control(self) -> str:
+        """net.ipv4.tcp_available_congestion_control (read-only): the algorithms there are."""
+        return " ".join(_choices("tcp_congestion_control"))
 
     @property
     def orphan_retries(self) -> int:
@@ -230,20 +237,40 @@ _NET_CORE = frozenset({"somaxconn", "busy_poll"})  # net.core.*, the rest are ne
 _ROUTE = frozenset({"min_pmtu"})  # net.ipv4.route.*
 
 
+# Knobs that take a name rather than a number; the names are those of the part that defines them.
+CHOICE_KNOBS = frozenset({"tcp_congestion_control"})
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    from .cc import AVAILABLE  # imported here: cc/ reads HZ from this module
+
+    assert name == "tcp_congestion_control"
+    return AVAILABLE
+
+
 class KnobRangeError(ValueError):
     """A knob value outside its range; the message is sysctl's, with the range beside it."""
 
-    def __init__(self, name: str, value: Any, allowed: str) -> None:
+    def __init__(self, name: str, value: Any, allowed: str, error: str = "Invalid argument") -> None:
         self.name = name
         self.value = value
-        shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
+        if isinstance(value, str):
+            shown = repr(value)
+        else:
+            shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
         prefix = "net.core." if name in _NET_CORE else "net.ipv4.route." if name in _ROUTE else "net.ipv4."
         # sysctl -w says `sysctl: setting key "net.ipv4.ip_default_ttl": Invalid argument`.
-        super().__init__(f'setting key "{prefix}{name}": Invalid argument ({allowed}, not {shown})')
+        super().__init__(f'setting key "{prefix}{name}": {error} ({allowed}, not {shown})')
 
 
 def check(name: str, value: Any) -> None:
     """KnobRangeError unless `value` (already of the knob's type) lies in the knob's range."""
+    if name in CHOICE_KNOBS:
+        allowed = _choices(name)
+        if value not in allowed:
+            # Linux tcp_set_default_congestion_control: an algorithm not there is ENOENT.
+            raise KnobRangeError(name, value, f"one of: {' '.join(allowed)}", "No such file or directory")
+        return
     lo, hi = RANGES[name]
     members = value if isinstance(value, tuple) else (value,)
     # `not lo <= v <= hi` also catches NaN, which compares false with everything.

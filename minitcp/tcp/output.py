@@ -17,7 +17,7 @@ from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
 from . import pushmarks, sendlog
 from .family import IPV4_MAX, segment_class
 from .rcvwindow import window_space
-from .seq import MASK, seq_diff, seq_gt
+from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
 from .states import DONE, State
 from .timers import INF, TimerKind
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 _DATA_STATES = frozenset(
     {State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK}
 )
+# RFC 3168 section 5: the ECN field of the IP TOS byte, and ECT(0) (include/net/inet_ecn.h).
+INET_ECN_MASK = 0x03
+INET_ECN_ECT_0 = 0x02
 
 
 # ------------------------------------------------------------------ building segments
@@ -59,9 +62,8 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
     if conn.ts_ok:
         seg.ts_val = (int(conn.engine.now * 1000) + conn.ts_offset) & MASK
         seg.ts_ecr = conn.ts_recent if flags & ACK else 0
-    if conn.ecn_demand_cwr and not flags & SYN:
-        flags |= ECE  # RFC 3168 section 6.1.3: echo CE until the peer's CWR (Linux tcp_ecn_send)
-        seg.flags = flags
+    if conn.ecn_ok and not flags & SYN:
+        _ecn_send(conn, seg, seq, flags, payload)
     if flags & ACK:
         _ack_sent(conn, win)
         rcvbuf = conn.rcvbuf
@@ -324,6 +326,23 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, mor
         return True
     small_in_flight = seq_gt(conn.snd_sml, conn.snd_una) and not seq_gt(conn.snd_sml, conn.snd_nxt)
     return not small_in_flight
+
+
+def _ecn_send(conn: Connection, seg: Segment, seq: int, flags: int, payload: bytes | memoryview) -> None:
+    """Linux tcp_ecn_send (RFC 3168 sections 6.1.2 to 6.1.4) on a connection that agreed to ECN:
+    new data is ECN-capable, ECT(0) (INET_ECN_xmit), and carries the CWR a window reduction
+    queued; pure ACKs and retransmissions are not-ECT (INET_ECN_dontxmit; RFC 3168 section
+    6.1.5); every segment echoes ECE until the peer's CWR (section 6.1.3)."""
+    if len(payload) and not seq_lt(seq, conn.snd_max):
+        seg.tos = (seg.tos & ~INET_ECN_MASK) | INET_ECN_ECT_0
+        if conn.ecn_queue_cwr:
+            conn.ecn_queue_cwr = False
+            flags |= CWR
+    else:
+        seg.tos &= ~INET_ECN_MASK
+    if conn.ecn_demand_cwr:
+        flags |= ECE
+    seg.flags = flags
 
 
 def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:

@@ -53,10 +53,8 @@ class Rack:
         self.adjusted_at = 0.0  # when the window was last widened (tp->rack.last_delivered)
 
     def advance(self, sacked: int, end: int, sent: float, order: int, now: float) -> None:
-        """Linux tcp_rack_advance (RFC 8985 section 6.2 step 2): a delivered packet."""
-        if self.mstamp is not None and not sent_after(sent, self.mstamp, order, self.order, end,
-                                                      self.end_seq):
-            return
+        """Linux 6.12 tcp_rack_advance (RFC 8985 section 6.2 step 2): a delivered packet. RACK.rtt
+        is its RTT whatever its place; the send time it keeps is the most recent one."""
         rtt = now - sent
         # A resent packet delivered sooner than min_rtt after its retransmission: the original
         # was delivered (ambiguous), so it says nothing about time. Linux tests rtt < min_rtt
@@ -65,11 +63,12 @@ class Rack:
         # (eor/no-coalesce-retrans.pkt needs it).
         if sacked & RETRANS and rtt < self.min_rtt + 1e-6:
             return
-        self.rtt = rtt
-        self.mstamp = sent
-        self.end_seq = end
-        self.order = order
         self.advanced = True
+        self.rtt = rtt
+        if self.mstamp is None or sent_after(sent, self.mstamp, order, self.order, end, self.end_seq):
+            self.mstamp = sent
+            self.end_seq = end
+            self.order = order
 
     def reo_wnd(self, reord_seen: int, in_recovery: bool, sacked_out: int, reordering: int,
                 tcp_recovery: int, srtt: float) -> float:

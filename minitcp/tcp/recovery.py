@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..wire.segment import ECE
+from ..wire.segment import ECE, SYN
 from . import lossprobe, output
 from .cc import CaState, CongestionControl
 from .cc.base import TCP_INFINITE_SSTHRESH
@@ -170,6 +170,7 @@ class Recovery:
         cc.prior_cwnd = cc.cwnd
         self.prr_delivered = self.prr_out = 0
         cc.ssthresh = cc.ssthresh_on_loss()
+        conn.queue_cwr()  # tcp_ecn_queue_cwr: CWR on the next new data (RFC 3168 section 6.1.2)
 
     def _cwnd_reduction(self, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
         """Linux tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937 section 3) with
@@ -398,7 +399,7 @@ class Recovery:
         st = AckState(conn.snd_nxt, self.high_seq, self.undo_marker, self.undo_retrans)
         if seg.sack and sack_ok:
             self._sacktag(conn, seg, prior_snd_una, st)
-        if seg.flags & ECE and conn.ecn_ok:
+        if seg.flags & (ECE | SYN) == ECE and conn.ecn_ok:
             flag |= FLAG_ECE  # Linux tcp_ecn_rcv_ecn_echo
         flag |= st.flag
         rexmit = REXMIT_NONE
@@ -541,7 +542,13 @@ class Recovery:
         if st.first_ackt is not None and not out & FLAG_RETRANS_DATA_ACKED:
             seq_rtt = now - st.first_ackt
         sack_rtt = None if st.first_sackt is None else now - st.first_sackt
-        rtt_update = self._ack_update_rtt(conn, seg, out | flag, seq_rtt, sack_rtt)
+        # The RTT of the newest segment (s)acked, for the congestion control (ca_rtt_us).
+        ca_rtt = None
+        if seq_rtt is not None and st.last_ackt is not None:
+            ca_rtt = now - st.last_ackt
+        if st.last_sackt is not None:
+            ca_rtt = now - st.last_sackt
+        rtt_update = self._ack_update_rtt(conn, seg, out | flag, seq_rtt, sack_rtt, ca_rtt, st.pkts_acked)
         if out & FLAG_ACKED:
             out |= FLAG_SET_XMIT_TIMER
             if not sack_ok:
@@ -555,7 +562,7 @@ class Recovery:
         return out
 
     def _ack_update_rtt(self, conn: Connection, seg: Segment, flag: int, seq_rtt: float | None,
-                        sack_rtt: float | None) -> bool:
+                        sack_rtt: float | None, ca_rtt: float | None, pkts_acked: int) -> bool:
         """Linux tcp_ack_update_rtt: the ACK's timing, else a SACK's, else the echoed timestamp
         (RFC 7323 section 4.1, only for an ACK of new data)."""
         eng = conn.engine
@@ -565,11 +572,12 @@ class Recovery:
             sent_ms = (seg.ts_ecr - conn.ts_offset) & MASK
             delta = (int(eng.now * 1000) - sent_ms) & MASK
             if delta < 0x7FFFFFFF // 1000:
-                seq_rtt = max(delta, 1) / 1000
+                seq_rtt = ca_rtt = max(delta, 1) / 1000
         if seq_rtt is None:
             return False
         self.sample_rtt(seq_rtt, eng.knobs)
-        self.cc.on_rtt_sample(seq_rtt, 0, eng.now)
+        if ca_rtt is not None:
+            self.cc.on_rtt_sample(ca_rtt, pkts_acked, eng.now)  # ca_ops->pkts_acked (HyStart)
         return True
 
     def _process_tlp_ack(self, conn: Connection, ack: int, flag: int) -> None:
@@ -975,6 +983,7 @@ class Recovery:
         self._set_state(CaState.LOSS, eng.now)
         self.high_seq = conn.snd_nxt
         self.tlp_high_seq = None
+        conn.queue_cwr()  # tcp_ecn_queue_cwr
         # F-RTO (RFC 5682 section 3.1 step 1) unless a recovery was under way, except for
         # repeated timeouts of the same segment (section 3.2).
         self.frto = bool(knobs.tcp_frto) and (new_recovery or bool(self.retransmits))

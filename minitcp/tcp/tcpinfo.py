@@ -134,17 +134,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
     ca_state = int(cc.ca_state)
     lost = board.lost_out
     retrans = board.retrans_out
-    cwnd = cc.cwnd
-    ssthresh = cc.ssthresh
     srtt_us = _us(rec.srtt) if rec.srtt is not None else 0
-    # Linux tcp_update_pacing_rate: 200% of cwnd per srtt in slow start (cwnd below half of
-    # ssthresh), 120% after; with no RTT sample yet the division is skipped.
-    ratio = 200 if cwnd < ssthresh // 2 else 120
-    pacing = conn.mss * 10_000 * ratio * max(cwnd, unacked)
-    if srtt_us:
-        pacing //= srtt_us
-    else:
-        pacing *= 8
+    pacing = conn.pacing_rate
     rwin = conn.rwin
     # Linux tcp_snd_una_update and tcp_rcv_nxt_update count every sequence number acknowledged
     # or received once synchronized: the FIN too, our SYN only on the active side (a passive
@@ -187,8 +178,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "rtt": srtt_us,
         # Linux starts mdev at TCP_TIMEOUT_INIT, so rttvar reads 250 ms before any sample.
         "rttvar": _us(rec.rttvar) if rec.srtt is not None else _us(knobs.tcp_rto_initial) // 4,
-        "snd_ssthresh": ssthresh,
-        "snd_cwnd": cwnd,
+        "snd_ssthresh": cc.ssthresh,
+        "snd_cwnd": cc.cwnd,
         # Linux takes the timestamp option off tp->advmss once it is agreed on
         # (tcp_rcv_synsent_state_process, tcp_create_openreq_child).
         "advmss": conn.advmss - (12 if conn.ts_ok and state != State.SYN_SENT else 0),

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from minitcp.tcp import tcpinfo
 from minitcp.tcp.family import endpoint_str, is_v6
-from minitcp.tcp.sockopts import options
 from minitcp.tcp.states import State
 
 if TYPE_CHECKING:
@@ -106,10 +105,10 @@ def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: 
 
 
 def _info_text(conn: Connection, now: float) -> str:
-    return tcp_info_text(tcpinfo.tcp_info(conn, now), options(conn).congestion)
+    return tcp_info_text(tcpinfo.tcp_info(conn, now), conn.recovery.cc.name)
 
 
-def tcp_info_text(info: dict[str, Any], congestion: str = "reno") -> str:
+def tcp_info_text(info: dict[str, Any], congestion: str) -> str:
     """TCP_INFO as `ss -tni` prints it (iproute2 misc/ss.c tcp_show_info and tcp_stats_print,
     6.x): each field only when nonzero, in ss's order and units (times in ms, rates in bit/s,
     numeric as with -n)."""

@@ -31,6 +31,7 @@ from minitcp.sockets.socket import (
 )
 from minitcp.tcp.states import State
 from minitcp.tcp.usercalls import size_goal
+from minitcp.trace.ss import ss
 
 from .net import B_ADDR, SYN, Net, connected_pair, settle
 
@@ -190,16 +191,27 @@ async def test_tcp_defer_accept_period_ends_with_a_last_syn_ack(net: Net, autoju
 
 
 async def test_tcp_congestion(net: Net, autojump_clock: MockClock) -> None:
+    """TCP_CONGESTION (Linux tcp_set_congestion_control): the sysctl's CUBIC by default, Reno
+    by name, an algorithm minitcp lacks is ENOENT; on a live connection the window carries over
+    and `ss -i` names the algorithm."""
     s = Socket(net.a)
-    assert s.getsockopt(TCP, TCP_CONGESTION) == b"reno".ljust(16, b"\0")
-    assert s.getsockopt(TCP, TCP_CONGESTION, 4) == b"reno"
+    assert s.getsockopt(TCP, TCP_CONGESTION) == b"cubic".ljust(16, b"\0")
+    assert s.getsockopt(TCP, TCP_CONGESTION, 4) == b"cubi"
     with pytest.raises(OSError) as e:
-        s.setsockopt(TCP, TCP_CONGESTION, b"cubic")  # not (yet) in minitcp: as an unloaded module
+        s.setsockopt(TCP, TCP_CONGESTION, b"vegas")  # not in minitcp: as an unloaded module
     assert e.value.errno == errno.ENOENT
     s.setsockopt(TCP, TCP_CONGESTION, b"reno\0")
+    assert s.getsockopt(TCP, TCP_CONGESTION)[:5] == b"reno\0"
     cli, _srv = await connected_pair(net)
+    assert cli.getsockopt(TCP, TCP_CONGESTION)[:6] == b"cubic\0"
+    conn = cli.connection
+    conn.recovery.cc.cwnd, conn.recovery.cc.ssthresh = 33, 20
     cli.setsockopt(TCP, TCP_CONGESTION, "reno")  # on a connection too
     assert cli.getsockopt(TCP, TCP_CONGESTION)[:5] == b"reno\0"
+    assert (conn.recovery.cc.name, conn.recovery.cc.cwnd, conn.recovery.cc.ssthresh) == ("reno", 33, 20)
+    info = cli.tcp_info()
+    assert (info["snd_cwnd"], info["snd_ssthresh"]) == (33, 20)
+    assert " reno " in f" {ss(net.a.engine, info=True)} "
 
 
 async def test_tcp_user_timeout_gives_up_on_time(net: Net, autojump_clock: MockClock) -> None:

@@ -4,15 +4,18 @@
 
 from __future__ import annotations
 
-from .base import TCP_INFINITE_SSTHRESH, CaState, CongestionControl
+from .base import TCP_INFINITE_SSTHRESH, CaState, CongestionControl, Sender
+from .cubic import Cubic
 from .reno import Reno
 
-_ALGORITHMS: dict[str, type[CongestionControl]] = {Reno.name: Reno}
+# In Linux's order: Reno is built in and listed first, CUBIC registers after it.
+_ALGORITHMS: dict[str, type[CongestionControl]] = {Reno.name: Reno, Cubic.name: Cubic}
 AVAILABLE: tuple[str, ...] = tuple(_ALGORITHMS)
 
-__all__ = ["AVAILABLE", "TCP_INFINITE_SSTHRESH", "CaState", "CongestionControl", "make_cc"]
+__all__ = ["AVAILABLE", "TCP_INFINITE_SSTHRESH", "CaState", "CongestionControl", "Sender", "make_cc"]
 
 
-def make_cc(name: str, init_cwnd: int) -> CongestionControl:
-    """A fresh instance of the algorithm `name` (KeyError if minitcp has none by that name)."""
-    return _ALGORITHMS[name](init_cwnd)
+def make_cc(name: str, init_cwnd: int, sender: Sender | None = None) -> CongestionControl:
+    """A fresh instance of the algorithm `name` (KeyError if minitcp has none by that name),
+    reading `sender`'s sequence numbers when a hook needs them."""
+    return _ALGORITHMS[name](init_cwnd, sender)

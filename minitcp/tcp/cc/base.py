@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from enum import IntEnum
+from typing import Protocol
 
+from ..counters import Counters
 from ..seq import seq_lt
 
 # include/net/tcp.h: the "infinite" slow-start threshold of a fresh connection.
@@ -29,16 +31,41 @@ class CaState(IntEnum):
     LOSS = 4
 
 
+class Sender(Protocol):
+    """What a ca_ops hook reads of the sender, as Linux's read `tcp_sk(sk)`: snd_una, the
+    highest sequence number sent (Linux's snd_nxt, minitcp's snd_max, which a timeout does not
+    pull back), sk_pacing_rate in bytes per second, and the stack's MIB counters."""
+
+    snd_una: int
+    snd_max: int
+
+    @property
+    def pacing_rate(self) -> int: ...
+
+    @property
+    def counters(self) -> dict[str, int]: ...
+
+
+class _Detached:
+    """The sender of a part not (yet) attached to a connection: nothing sent, its own counters."""
+
+    snd_una = snd_max = pacing_rate = 0
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = Counters()
+
+
 class CongestionControl(ABC):
     """One connection's congestion window; a subclass is the algorithm that moves it (the
     ca_ops hooks below)."""
 
     __slots__ = ("ca_state", "cwnd", "cwnd_clamp", "cwnd_cnt", "cwnd_usage_seq", "is_cwnd_limited",
-                 "last_send", "max_packets_out", "prior_cwnd", "ssthresh")
+                 "last_send", "max_packets_out", "prior_cwnd", "sender", "ssthresh")
 
     name = ""  # Linux ca_ops->name, as TCP_CONGESTION and ss -i show it
 
-    def __init__(self, init_cwnd: int) -> None:
+    def __init__(self, init_cwnd: int, sender: Sender | None = None) -> None:
+        self.sender: Sender = sender if sender is not None else _Detached()
         self.cwnd = init_cwnd  # RFC 6928 section 2 (Linux tcp_init_cwnd, TCP_INIT_CWND 10)
         self.ssthresh = TCP_INFINITE_SSTHRESH  # RFC 5681 section 3.1: "arbitrarily high"
         self.cwnd_cnt = 0  # Linux snd_cwnd_cnt: ACKed segments towards the next +1
@@ -50,6 +77,12 @@ class CongestionControl(ABC):
         self.is_cwnd_limited = False
         self.max_packets_out = 0
         self.cwnd_usage_seq = 0
+
+    def take_over(self, old: CongestionControl) -> None:
+        """Carry on from `old` (TCP_CONGESTION on a live socket): the window, ssthresh and state
+        are tcp_sock's in Linux and stay; the algorithm's private state starts afresh."""
+        for slot in CongestionControl.__slots__:
+            setattr(self, slot, getattr(old, slot))
 
     # ------------------------------------------------------------------ shared arithmetic
 
@@ -130,6 +163,9 @@ class CongestionControl(ABC):
         """ca_ops->undo_cwnd; Linux tcp_reno_undo_cwnd, which CUBIC uses too: back to the
         window before the reduction that proved spurious."""
         return max(self.cwnd, self.prior_cwnd)
+
+    def init(self, now: float) -> None:  # noqa: B027 (optional in Linux)
+        """ca_ops->init, when the connection is established (tcp_init_congestion_control)."""
 
     def on_rtt_sample(self, rtt: float, acked: int, now: float) -> None:  # noqa: B027 (optional in Linux)
         """ca_ops->pkts_acked: an ACK with an RTT sample (CUBIC's HyStart reads it)."""
