@@ -70,22 +70,32 @@ async def fin_given_up(ctx: Ctx) -> None:
     await client.close()
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
-              f"FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
-    if len(fins) == 4:
-        rto = fins[3].t / 7  # the RTO as these four transmissions measured it
+    # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO:
+    # Linux tcp_schedule_loss_probe) goes when the RTO would, and is not counted by
+    # tcp_orphan_retries; the RTO then starts over from it, and backs off after.
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"the FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
+    ctx.check(ctx.counter("m", "TCPLossProbes") == 1,
+              "the first retransmission was the loss probe (TCPLossProbes +1)",
+              "第一次重传是尾部丢失探测（TCPLossProbes +1）")
+    if len(fins) == 5:
+        rto = fins[4].t / 8  # the RTO as these transmissions measured it
         got = ", ".join(f"+{ms(s.t)}" for s in fins)
-        want = [rto * k for k in (0, 1, 3, 7)]
+        want = [rto * k for k in (0, 1, 2, 4, 8)]
         wanted = ", ".join(ms(w) for w in want)
         ctx.check(all(about(s.t, w, 0.03 + 0.05 * w) for s, w in zip(fins, want, strict=True)),
-                  f"each wait twice the last: at 0, RTO, 3 RTO, 7 RTO = {wanted} (sent at {got})",
-                  f"每次等待时间是上一次的两倍：在 0、RTO、3 RTO、7 RTO = {wanted} 时发送（实际在 {got}）")
+                  f"the probe at RTO, then each wait twice the last: at 0, RTO, 2, 4, 8 RTO = {wanted} "
+                  f"(sent at {got})",
+                  f"RTO 时先发探测，之后每次等待时间是上一次的两倍：在 0、RTO、2、4、8 RTO = {wanted} 时发送"
+                  f"（实际在 {got}）")
         end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-        ctx.check(bool(end) and about(end[0], 15 * rto, 0.05 + 0.05 * 15 * rto),
-                  f"the client gave up 15 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
+        ctx.check(bool(end) and about(end[0], 16 * rto, 0.05 + 0.05 * 16 * rto),
+                  f"the client gave up 16 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
                   "when the last wait ran out",
-                  "客户端在第一个 FIN 之后 15 RTO、最后一次等待结束时放弃"
+                  "客户端在第一个 FIN 之后 16 RTO、最后一次等待结束时放弃"
                   + (f"（在 {ms(end[0])}）" if end else "（没有放弃）"))
     ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST", "客户端悄悄放弃：没有发 RST")
     ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1",
@@ -107,16 +117,18 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     await server.close()
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the server's FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
-              f"服务端的 FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"the server's FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"服务端的 FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
     end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-    if len(fins) == 4:
-        rto = (fins[3].t - fins[0].t) / 7
-        ctx.check(bool(end) and about(end[0] - fins[0].t, 15 * rto, 0.05 + 0.05 * 15 * rto),
-                  "the server gave up from LAST_ACK 15 RTO after its first FIN, silently"
+    if len(fins) == 5:
+        rto = (fins[4].t - fins[0].t) / 8
+        ctx.check(bool(end) and about(end[0] - fins[0].t, 16 * rto, 0.05 + 0.05 * 16 * rto),
+                  "the server gave up from LAST_ACK 16 RTO after its first FIN, silently"
                   + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"),
-                  "服务端在第一个 FIN 之后 15 RTO 从 LAST_ACK 悄悄放弃"
+                  "服务端在第一个 FIN 之后 16 RTO 从 LAST_ACK 悄悄放弃"
                   + (f"（过了 {ms(end[0] - fins[0].t)}）" if end else "（没有放弃）"))
     ctx.check(not ctx.segs("m", "R"), "no RST was sent", "没有发 RST")
     ctx.check(await client.state() == "FIN_WAIT_2",
@@ -216,7 +228,9 @@ LABS = [
     Lab("fin-retries-exhausted", "第一次挥手丢失了，会发生什么？ — 重发次数由 tcp_orphan_retries 参数控制",
         "Every FIN is lost: the client gives up", "FIN 每次都丢失：客户端放弃", fin_given_up,
         "Every FIN is lost. Each retransmission waits twice as long as the one before (exponential "
-        "backoff). After 1 + tcp_orphan_retries transmissions (3 here, set for the lab; 0 means 8, "
+        "backoff); the first is the loss probe, sent when the RTO would fire (a lone FIN is one "
+        "packet in flight: its probe timeout, 2*SRTT + rto_min, is capped at the RTO), and not "
+        "counted. After 2 + tcp_orphan_retries transmissions (3 here, set for the lab; 0 means 8, "
         "about 100 s) and one last wait, the client drops the connection without a word.",
         "每次第一次挥手都丢失：每次重传的等待时间翻倍（指数退避）。重传 tcp_orphan_retries 次（本实验设为 "
         "3，默认 0 即 8 次，"

@@ -36,12 +36,12 @@ from .usercalls import SHUT_WR as SHUT_WR
 if TYPE_CHECKING:
     from ..wire.segment import Segment
     from .bytequeue import ByteQueue
+    from .counters import Counters
     from .engine import TcpEngine
     from .listener import Listener
     from .pushmarks import PushMarks
     from .recvbuf import RecvBuffer
     from .sendlog import SendLog
-    from .sendtimes import SendTimes
     from .sockopts import SockOpts
 
 _LONG_AGO = -INF  # one float for every connection; `-INF` in __init__ would make one each
@@ -76,7 +76,7 @@ class Connection:
         # probes of the persist and keepalive timers, the last out-of-window ACK (rate limit)
         "probes_out", "last_oow_ack",
         # the owned parts
-        "delack", "rwin", "recovery", "opts", "sendtimes",
+        "delack", "rwin", "recovery", "opts",
         # timers: absolute deadlines, INF when off; heap_at is the live heap entry
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
@@ -131,7 +131,6 @@ class Connection:
         self.rwin = RcvWindow(window_space(self))
         cc = make_cc(knobs.tcp_congestion_control, knobs.tcp_init_cwnd, self)
         self.recovery = Recovery(cc, self.iss, knobs)
-        self.sendtimes: SendTimes | None = None  # made with the first data sent (sendtimes.py)
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
@@ -416,21 +415,24 @@ class Connection:
 
     @property
     def packets_out(self) -> int:
-        """Segments sent and not yet acknowledged (Linux packets_out; a short segment, the SYN
-        or a FIN alone counts as one), from the bytes since one MSS is one segment."""
-        return -(-seq_diff(self.snd_max, self.snd_una) // max(self.mss, 1))
+        """Segments sent and not yet acknowledged (Linux packets_out), from the scoreboard."""
+        return self.recovery.board.packets_out
 
     @property
     def packets_in_flight(self) -> int:
-        """Segments believed in the network (Linux tcp_packets_in_flight): after a timeout the
-        sender went back to snd_una, so what lies beyond snd_nxt counts as lost."""
-        return -(-seq_diff(self.snd_nxt, self.snd_una) // max(self.mss, 1))
+        """Segments believed in the network (Linux tcp_packets_in_flight)."""
+        return self.recovery.board.in_flight
 
     def queue_cwr(self) -> None:
         """The window was reduced (ECE, fast recovery, a timeout): with ECN, tell the peer with
         CWR on the next new data (Linux tcp_ecn_queue_cwr, RFC 3168 section 6.1.2)."""
         if self.ecn_ok:
             self.ecn_queue_cwr = True
+
+    @property
+    def counters(self) -> Counters:
+        """The stack's MIB counters (what a congestion-control hook counts in)."""
+        return self.engine.counters
 
     @property
     def pacing_rate(self) -> int:

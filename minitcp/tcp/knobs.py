@@ -66,7 +66,15 @@ class Knobs:
     tcp_congestion_control: str = "cubic"
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
-    tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit
+    tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit (initial tp->reordering)
+    tcp_max_reordering: int = 300  # the most tcp_check_sack_reordering may raise it to
+    # Loss recovery (Documentation/networking/ip-sysctl.rst): tcp_recovery bit 0x1 RACK loss
+    # detection (RFC 8985), 0x2 static reordering window, 0x4 no duplicate threshold;
+    # tcp_early_retrans 3 (or 4) tail loss probes (RFC 8985 section 7); tcp_frto 2, F-RTO
+    # (RFC 5682) in its SACK-enhanced version.
+    tcp_recovery: int = 1
+    tcp_early_retrans: int = 3
+    tcp_frto: int = 2
     # Unsent bytes above which a socket is not writable (poll, blocking send), unless its
     # TCP_NOTSENT_LOWAT says otherwise; UINT_MAX, Linux's default, is no limit.
     tcp_notsent_lowat: int = 0xFFFFFFFF
@@ -196,6 +204,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_init_cwnd": (1, INT_MAX),
     "tcp_slow_start_after_idle": (0, U8_MAX),
     "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_max_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_recovery": (0, U8_MAX),  # proc_dou8vec_minmax
+    "tcp_early_retrans": (0, 4),  # extra1 SYSCTL_ZERO, extra2 SYSCTL_FOUR
+    "tcp_frto": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_notsent_lowat": (0, 0xFFFFFFFF),  # proc_douintvec
     "tcp_keepalive_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
     "tcp_keepalive_intvl": (0, JIFFIES_MAX),  # proc_dointvec_jiffies

@@ -17,7 +17,6 @@ from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
 from . import pushmarks, sendlog
 from .family import IPV4_MAX, segment_class
 from .rcvwindow import window_space
-from .sendtimes import SendTimes
 from .seq import MASK, seq_diff, seq_gt, seq_lt
 from .sockopts import ip_ttl, options
 from .states import DONE, State
@@ -95,7 +94,7 @@ def syn_segment(conn: Connection, retransmit: bool = False, synack: bool = False
     return seg
 
 
-def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
+def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str = "") -> None:
     """Hand a segment to the engine's output, counting it (and telling an observer)."""
     eng = conn.engine
     eng.out.append(seg)
@@ -118,7 +117,7 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
         for piece in tso.split(seg) if seg.gso else (seg,):
             eng.observer.on_segment(conn, "out", piece, eng.now)
             if retransmit:
-                eng.observer.on_retransmit(conn, piece, eng.now)
+                eng.observer.on_retransmit(conn, piece, eng.now, reason)
     if seg.flags & RST:
         eng.counters["OutRsts"] += 1
 
@@ -193,11 +192,15 @@ def send_room(conn: Connection) -> int:
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
-def transmit(conn: Connection, more: bool = False) -> None:
+def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
-    `more`: the write that calls this said MSG_MORE, so its last partial segment waits as
-    under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    The congestion window counts packets in flight (Linux tcp_cwnd_test: cwnd less
+    tcp_packets_in_flight, so SACKed and lost segments make room: RFC 3042 limited transmit
+    falls out of it). `more`: the write that calls this said MSG_MORE, so its last partial
+    segment waits as under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    `nagle_off`: Linux TCP_NAGLE_OFF (F-RTO's new data, a loss probe). `probe`: a loss probe,
+    one packet even when cwnd is full (tcp_write_xmit's push_one == 2).
     """
     if conn.state not in _DATA_STATES:
         return
@@ -210,11 +213,18 @@ def transmit(conn: Connection, more: bool = False) -> None:
     buf = conn.sndbuf
     buflen = len(buf) if buf is not None else 0
     end = (conn.sndbuf_seq + buflen) & MASK
+    board = conn.recovery.board
     sent_any = False
+    sent_pkts = 0
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
-        usable = min(cc.cwnd * mss, conn.snd_wnd) - in_flight
+        quota = cc.cwnd - board.in_flight
+        if quota <= 0 and probe:
+            quota = 1  # force out a loss probe packet
+        usable = min(max(quota, 0) * mss, conn.snd_wnd - in_flight)
+        if probe and sent_any:
+            break
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
             # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
@@ -228,7 +238,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
             n = min(record, mss, usable)
             if n <= 0:
                 break
-            if n < mss and not _small_segment_ok(conn, n, record, in_flight, more, last):
+            if n < mss and not nagle_off and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle \
                     and now - cc.last_send > conn.recovery.rto:
@@ -237,6 +247,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
                 cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd)
                 usable = min(cc.cwnd * mss, conn.snd_wnd)
                 n = min(n, usable)
+            segs_before = board.packets_out
             if n == mss:
                 # As many full segments as may go now, in one packet (Linux's GSO packet, one
                 # TSO segment here): the sub-MSS rest still takes the test above. A whole skb
@@ -252,19 +263,16 @@ def transmit(conn: Connection, more: bool = False) -> None:
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            if tso_max or n <= mss:
-                send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
-            else:
-                # Without TSO the packet leaves as the wire segments a GSO cut makes of it
-                # (PSH and FIN on the last), so the wire is the same either way.
-                for at, size, piece_flags in tso.cuts(n, mss, flags):
-                    send_data(conn, conn.snd_nxt, piece_flags, buf.view(off + at, size))
+            send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
             sent_any = True
-        elif conn.fin_queued and conn.snd_nxt == conn.fin_seq:
+            sent_pkts += board.packets_out - segs_before
+        elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:
             send_data(conn, conn.snd_nxt, FIN | ACK, b"")
             sent_any = True
+            sent_pkts += 1
         else:
             break
+    conn.recovery.after_write(conn, sent_pkts, probe)
     # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
     limited = conn.packets_in_flight >= cc.cwnd
     if sent_any or limited:
@@ -338,74 +346,69 @@ def _ecn_send(conn: Connection, seg: Segment, seq: int, flags: int, payload: byt
 
 
 def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:
-    """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
+    """Send new bytes starting at `seq` (snd_nxt): onto the retransmission queue, the
+    transmission timer armed (Linux tcp_event_new_data_sent)."""
     now = conn.engine.now
-    retransmit = seq_lt(seq, conn.snd_max)
-    tx_start = len(payload) > 0 and conn.packets_in_flight == 0
-    seg = segment(conn, seq, flags, payload)
-    if len(payload) > conn.mss:
-        seg.gso = conn.mss
-    emit(conn, seg, retransmit)
+    rec = conn.recovery
+    tx_start = len(payload) > 0 and rec.board.in_flight == 0
+    emit_packet(conn, seq, flags, payload)
     end = (seq + len(payload) + (flags & FIN)) & MASK
-    if len(payload) % conn.mss and not retransmit:
+    if len(payload) % conn.mss:
         conn.snd_sml = end  # Linux tcp_minshall_update: a packet with a short segment in it
-    if seq_gt(end, conn.snd_nxt):
-        conn.snd_nxt = end
-    times = conn.sendtimes
-    if times is None:
-        times = conn.sendtimes = SendTimes()
-    if retransmit:
-        times.resent(end)
-    if seq_gt(end, conn.snd_max):
-        times.sent(end, now)
-        if conn.recovery.rtt_time is None and not retransmit:
-            conn.recovery.rtt_seq = seq
-            conn.recovery.rtt_time = now
-        conn.snd_max = end
-    if retransmit:
-        conn.recovery.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
-    cc = conn.recovery.cc
+    conn.snd_nxt = conn.snd_max = end
+    rec.on_sent(conn, seq, end, bool(flags & FIN))
+    cc = rec.cc
     if tx_start:
         cc.on_tx_start(now)  # Linux tcp_event_data_sent: CA_EVENT_TX_START, data with none in flight
     cc.last_send = now
-    if conn.t_rto == INF:
-        conn.set_timer(TimerKind.RTO, now + conn.recovery.rto)
     if conn.t_persist != INF:
         conn.cancel_timer(TimerKind.PERSIST)
     conn.delack.data_sent(now)
 
 
-def retransmit_head(conn: Connection) -> None:
-    """Resend the first unacknowledged segment (timeout, fast retransmit, partial ACK)."""
-    if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-        emit(conn, syn_segment(conn, retransmit=True), retransmit=True)
+def emit_packet(conn: Connection, seq: int, flags: int, payload: bytes | memoryview,
+                reason: str = "") -> None:
+    """One packet of data (Linux's GSO skb): one TSO segment with TSO, else the wire segments a
+    GSO cut makes of it (PSH and FIN on the last), so the wire is the same either way.
+    `reason`: why it is a retransmission, "" for new data."""
+    mss = conn.mss
+    n = len(payload)
+    retransmit = bool(reason)
+    if conn.engine.tso_max or n <= mss:
+        seg = segment(conn, seq, flags, payload)
+        if n > mss:
+            seg.gso = mss
+        emit(conn, seg, retransmit, reason)
         return
+    for at, size, piece_flags in tso.cuts(n, mss, flags):
+        emit(conn, segment(conn, (seq + at) & MASK, piece_flags, payload[at:at + size]), retransmit, reason)
+
+
+def retransmit_syn(conn: Connection) -> None:
+    """Our SYN or SYN-ACK again (its timer expired)."""
+    emit(conn, syn_segment(conn, retransmit=True), retransmit=True, reason="RTO")
+
+
+def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> None:
+    """Send again the `n` bytes at `seq` (and the FIN after them if `fin`), as one packet cut
+    in segments of the MSS (Linux __tcp_retransmit_skb); `reason` says why (RTO, TLP, RACK,
+    fast retransmit) to observers. snd_nxt stays where it is, as Linux's."""
     buf = conn.sndbuf
-    buflen = len(buf) if buf is not None else 0
-    off = seq_diff(conn.snd_una, conn.sndbuf_seq)
-    # Resend what was sent, not new bytes beyond the peer's window (Linux resends the head
-    # skb as it went out; RFC 9293 section 3.8.6.2.1 forbids sending past the window).
-    limit = max(seq_diff(conn.snd_max, conn.snd_una), conn.snd_wnd)
-    n = min(conn.mss, buflen - off, limit) if buflen > off else 0
-    if n and conn.opts is not None and conn.opts.eor:
-        n = record_left(conn, conn.snd_una, n)  # a resent segment ends with its record too
     flags = ACK
-    payload: bytes | memoryview
+    payload: bytes | memoryview = b""
     if n:
         assert buf is not None  # n > 0 only with bytes in the buffer
-        # The head skb goes again, cut to one segment (Linux tcp_retransmit_skb, tcp_fragment):
-        # PSH if this piece ends it and it is marked (pushmarks.py).
-        left, push = pushmarks.skb_left(conn, conn.snd_una, n)
-        n = left
-        payload = buf.view(off, n)
-        if push and left == pushmarks.skb_left(conn, conn.snd_una, buflen - off)[0]:
+        payload = buf.view(seq_diff(seq, conn.sndbuf_seq), n)
+        # PSH as the skb had it: this piece ends its skb and the skb is marked (pushmarks.py;
+        # tcp_fragment leaves PSH on the second part only).
+        left, push = pushmarks.skb_left(conn, seq, n + 1)
+        if push and left == n:
             flags |= PSH
-        if off + n == buflen and conn.fin_queued and seq_lt(conn.fin_seq, conn.snd_max):
-            flags |= FIN
-    else:
-        payload = b""
+    if fin:
         flags |= FIN
-    send_data(conn, conn.snd_una, flags, payload)
+    emit_packet(conn, seq, flags, payload, reason)
+    conn.recovery.cc.last_send = conn.engine.now
+    conn.delack.data_sent(conn.engine.now)
 
 
 # ------------------------------------------------------------------ ACK now or later

@@ -69,8 +69,8 @@ LAYOUT = (
 STRUCT = struct.Struct("<" + "".join(code for _, code in LAYOUT))
 assert STRUCT.size == 248  # sizeof(struct tcp_info) on Linux 6.12 (x86-64)
 
-NOT_TRACKED = ("sacked", "fackets", "last_ack_sent", "delivery_rate", "delivered_ce", "dsack_dups",
-               "reord_seen", "rcv_ooopack", "rehash", "total_rto", "total_rto_recoveries", "total_rto_time")
+NOT_TRACKED = ("fackets", "last_ack_sent", "delivery_rate", "delivered_ce", "rcv_ooopack", "rehash",
+               "total_rto", "total_rto_recoveries", "total_rto_time")
 
 
 def _us(seconds: float) -> int:
@@ -115,8 +115,11 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
     mss = max(conn.mss, 1)
     state = conn.state if state is None else state
     synced = conn.state in SYNCHRONIZED
-    flight = max(seq_diff(conn.snd_nxt, conn.snd_una), 0)
-    unacked = -(-flight // mss)  # Linux packets_out: the SYN or a FIN alone is one too
+    board = rec.board
+    if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+        unacked = min(seq_diff(conn.snd_nxt, conn.snd_una), 1)  # the SYN (Linux packets_out)
+    else:
+        unacked = board.packets_out  # the retransmission queue's (a FIN alone is one too)
     options = 0
     if conn.ts_ok:
         options |= TCPI_OPT_TIMESTAMPS
@@ -126,17 +129,11 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         options |= TCPI_OPT_WSCALE
     if conn.ecn_ok:
         options |= TCPI_OPT_ECN
-    # The congestion state (Linux icsk_ca_state), kept by the congestion-control part: Loss
-    # after a timeout until what was sent before it is ACKed, Recovery during fast recovery,
-    # Disorder while duplicate ACKs come in.
+    # The congestion state (Linux icsk_ca_state) and the scoreboard's counts (recovery.py,
+    # scoreboard.py): sacked_out, lost_out, retrans_out as tcp_get_info reports them.
     ca_state = int(cc.ca_state)
-    if ca_state == CA_LOSS:
-        lost = unacked
-    elif ca_state == CA_RECOVERY:
-        lost = min(unacked, 1)
-    else:
-        lost = 0
-    retrans = min(unacked, 1) if ca_state in (CA_LOSS, CA_RECOVERY) else 0
+    lost = board.lost_out
+    retrans = board.retrans_out
     srtt_us = _us(rec.srtt) if rec.srtt is not None else 0
     pacing = conn.pacing_rate
     rwin = conn.rwin
@@ -168,7 +165,7 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "snd_mss": conn.mss,
         "rcv_mss": conn.rcv_mss,
         "unacked": unacked,
-        "sacked": 0,
+        "sacked": board.sacked_out,
         "lost": lost,
         "retrans": retrans,
         "fackets": 0,
@@ -186,7 +183,7 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         # Linux takes the timestamp option off tp->advmss once it is agreed on
         # (tcp_rcv_synsent_state_process, tcp_create_openreq_child).
         "advmss": conn.advmss - (12 if conn.ts_ok and state != State.SYN_SENT else 0),
-        "reordering": knobs.tcp_reordering,
+        "reordering": rec.reordering,
         "rcv_rtt": _us(rwin.rcv_rtt.rtt) if rwin.rcv_rtt is not None else 0,
         "rcv_space": rwin.rcvq_space.space if rwin.rcvq_space is not None else 0,
         "total_retrans": conn.total_retrans,
@@ -208,8 +205,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "delivered_ce": 0,
         "bytes_sent": log.bytes_sent if log is not None else 0,
         "bytes_retrans": log.bytes_retrans if log is not None else 0,
-        "dsack_dups": 0,
-        "reord_seen": 0,
+        "dsack_dups": rec.dsack_dups,
+        "reord_seen": rec.reord_seen,
         "rcv_ooopack": 0,
         "snd_wnd": conn.snd_wnd,
         "rcv_wnd": max(seq_diff(conn.rcv_adv, conn.rcv_wup), 0) if synced else 0,

@@ -40,7 +40,7 @@ class Arrow:
         """The label with its tags: `FIN seq=101 ack=301 (retransmit) [dropped]`."""
         out = self.label
         for tag in self.tags:
-            out += f" ({tag})" if tag == "retransmit" else f" [{tag}]"
+            out += f" ({tag})" if tag == "retransmit" or tag in RETRANSMIT_REASONS else f" [{tag}]"
         return out
 
 
@@ -135,7 +135,7 @@ def build_diagram(
         col = cols[e.host]
         if isinstance(e, SegmentEvent):
             if e.direction == "out":
-                arrow = Arrow(e.time, col, label(e), tags=["retransmit"] if e.retransmit else [])
+                arrow = Arrow(e.time, col, label(e), tags=_retransmit_tags(e.reason) if e.retransmit else [])
                 if two_hosts and id(e) not in arrivals:
                     arrow.lost = True
                 elif len(arrivals.get(id(e), ())) > 1:
@@ -200,3 +200,11 @@ def _local_of(events: list[Event], host: str) -> str:
 
 def _remote_of(events: list[Event], host: str) -> str:
     return next((e.remote for e in events if e.host == host and e.remote), "")
+
+
+# Why a segment was sent again (observer.Observer.on_retransmit), shown beside it: `(retransmit) (TLP)`.
+RETRANSMIT_REASONS = ("RTO", "TLP", "RACK", "fast retransmit")
+
+
+def _retransmit_tags(reason: str) -> list[str]:
+    return ["retransmit", reason] if reason else ["retransmit"]

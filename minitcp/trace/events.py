@@ -102,6 +102,7 @@ class SegmentEvent(Event):
     abs_seq: int
     abs_ack: int | None
     retransmit: bool = False
+    reason: str = ""  # why it was resent: RTO, TLP, RACK, fast retransmit
     _seg: Segment | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -150,6 +151,7 @@ class RetransmitEvent(Event):
     flags: str
     seq: int
     length: int
+    reason: str = ""  # RTO, TLP, RACK, fast retransmit (observer.Observer.on_retransmit)
 
 
 @dataclass

@@ -106,8 +106,8 @@ class Recorder:
                  now: float) -> None:
         self._default.on_timer(conn, kind, action, deadline, now)
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        self._default.on_retransmit(conn, seg, now)
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        self._default.on_retransmit(conn, seg, now, reason)
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         self._default.on_drop(conn, reason, seg, now)
@@ -280,18 +280,19 @@ class HostObserver:
         if self.recorder.record_timers:
             self._add(TimerEvent(now, self.name, *conn_endpoints(conn), kind.name, action, deadline))
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
         # The engine reports the segment (on_segment) and then that it was a retransmission.
         if not self.recorder.record_segments:
             return
         last = self.recorder._last_out.get(self.name)
         if last is not None and last[0] is seg:
             last[1].retransmit = True
+            last[1].reason = reason
             seq = last[1].seq
         else:
             seq, _ = self.recorder.relative(self.name, seg, learn=False)
         self._add(RetransmitEvent(now, self.name, *conn_endpoints(conn), flag_str(seg.flags), seq,
-                                  len(seg.payload)))
+                                  len(seg.payload), reason))
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         label = None

@@ -143,8 +143,12 @@ async def test_msg_eor_records_are_resent_alone(net: Net, autojump_clock: MockCl
     mark = len(net.wire)
     await cli.send(b"a" * 100, MSG_EOR)
     await cli.send(b"b" * 100)
-    await trio.sleep(0.3)  # one timeout: the head is resent, only as far as its record's end
-    assert payloads(net, "a", mark) == [100, 100, 100]
+    # The loss probe resends the tail record; the RTO then the head, only as far as its record's
+    # end (the two records are never coalesced).
+    await trio.sleep(0.5)
+    assert payloads(net, "a", mark) == [100, 100, 100, 100]
+    resent = [bytes(x.seg.payload[:1]) for x in net.sent("a", since=mark) if x.seg.payload][2:]
+    assert resent == [b"b", b"a"]
 
 
 async def test_tcp_defer_accept_waits_for_data(net: Net, autojump_clock: MockClock) -> None:
@@ -222,10 +226,13 @@ async def test_tcp_user_timeout_gives_up_on_time(net: Net, autojump_clock: MockC
     await cli.send(b"x" * 10)
     with pytest.raises(TimeoutError):
         await cli.recv(10)
-    # Resent at 0.2 and 0.6 s; the timer is clamped to the deadline (tcp_clamp_rto_to_user_timeout)
-    # instead of 1.4 s, and the connection ends at 1.0 s instead of after tcp_retries2.
-    assert trio.current_time() - start == pytest.approx(1.0)
-    assert [round(x.time - start, 3) for x in net.sent("a") if x.seg.payload] == [0.0, 0.2, 0.6]
+    # Probed at 0.2 s (a lone packet's loss probe comes when its RTO would), resent by the RTO
+    # at 0.4 and 0.8 s; the time counts from the last transmission of the head before the first
+    # RTO, the probe (Linux retransmits_timed_out: the head's timestamp), and the timer is
+    # clamped to that deadline (tcp_clamp_rto_to_user_timeout): the connection ends at 1.2 s
+    # instead of after tcp_retries2.
+    assert trio.current_time() - start == pytest.approx(1.2)
+    assert [round(x.time - start, 3) for x in net.sent("a") if x.seg.payload] == [0.0, 0.2, 0.4, 0.8]
 
 
 async def test_tcp_notsent_lowat(net: Net, autojump_clock: MockClock) -> None:
@@ -256,6 +263,7 @@ async def test_tcp_notsent_lowat_write_tops_up_the_unsent_skb(net: Net, autojump
     cli, _srv = await connected_pair(net)
     conn = cli.connection
     conn.mss, conn.max_snd_wnd = 1000, 32896
+    conn.recovery.board.set_mss(1000)  # (the retransmission queue counts segments of it)
     conn.recovery.cc.cwnd = 10
     cli.setsockopt(SOL, _s.SO_SNDBUF, 1 << 20)
     cli.setsockopt(TCP, TCP_NOTSENT_LOWAT, 4000)

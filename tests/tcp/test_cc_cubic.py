@@ -6,7 +6,7 @@ beside this port, which matched it on 200 random ACK sequences); the rest are ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minitcp.tcp.cc import CaState, make_cc
 from minitcp.tcp.cc.cubic import (
@@ -19,6 +19,7 @@ from minitcp.tcp.cc.cubic import (
     cubic_root,
     jiffies,
 )
+from minitcp.tcp.counters import Counters
 
 
 @dataclass
@@ -26,6 +27,7 @@ class FakeSender:
     snd_una: int = 1
     snd_max: int = 1
     pacing_rate: int = 0
+    counters: dict[str, int] = field(default_factory=Counters)
 
 
 def test_the_scale_factors_are_linux_s() -> None:
@@ -98,6 +100,8 @@ def test_hystart_delay_exits_slow_start_when_the_round_s_rtt_rises_an_eighth() -
         assert cc.ssthresh == 0x7FFFFFFF and not cc.found
     cc.on_rtt_sample(0.240, 2, 0.72)
     assert cc.found and cc.ssthresh == 20
+    assert (sender.counters["TCPHystartDelayDetect"], sender.counters["TCPHystartDelayCwnd"]) == (1, 20)
+    assert sender.counters["TCPHystartTrainDetect"] == 0
 
 
 def test_hystart_ack_train_exits_when_closely_spaced_acks_last_half_the_min_rtt() -> None:
@@ -117,6 +121,7 @@ def test_hystart_ack_train_exits_when_closely_spaced_acks_last_half_the_min_rtt(
         assert not cc.found  # 5 ms is not more than 10 ms / 2
     cc.on_rtt_sample(0.010, 1, start + 0.0051)
     assert cc.found and cc.ssthresh == 16
+    assert (sender.counters["TCPHystartTrainDetect"], sender.counters["TCPHystartTrainCwnd"]) == (1, 16)
 
 
 def test_a_timeout_resets_cubic_and_hystart() -> None:

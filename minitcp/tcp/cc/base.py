@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from enum import IntEnum
 from typing import Protocol
 
+from ..counters import Counters
 from ..seq import seq_lt
 
 # include/net/tcp.h: the "infinite" slow-start threshold of a fresh connection.
@@ -33,7 +34,7 @@ class CaState(IntEnum):
 class Sender(Protocol):
     """What a ca_ops hook reads of the sender, as Linux's read `tcp_sk(sk)`: snd_una, the
     highest sequence number sent (Linux's snd_nxt, minitcp's snd_max, which a timeout does not
-    pull back) and sk_pacing_rate in bytes per second."""
+    pull back), sk_pacing_rate in bytes per second, and the stack's MIB counters."""
 
     snd_una: int
     snd_max: int
@@ -41,11 +42,17 @@ class Sender(Protocol):
     @property
     def pacing_rate(self) -> int: ...
 
+    @property
+    def counters(self) -> dict[str, int]: ...
+
 
 class _Detached:
-    """The sender of a part not (yet) attached to a connection: nothing sent."""
+    """The sender of a part not (yet) attached to a connection: nothing sent, its own counters."""
 
     snd_una = snd_max = pacing_rate = 0
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = Counters()
 
 
 class CongestionControl(ABC):

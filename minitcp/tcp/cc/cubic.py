@@ -258,6 +258,9 @@ class Cubic(CongestionControl):
                 threshold = (self.delay_min + self._hystart_ack_delay()) >> 1
                 if _s32(now_us - self.round_start) > threshold:
                     self.found = 1
+                    counters = self.sender.counters
+                    counters["TCPHystartTrainDetect"] += 1
+                    counters["TCPHystartTrainCwnd"] += self.cwnd
                     self.ssthresh = self.cwnd
         if hystart_detect & HYSTART_DELAY:
             # Second: the round's minimum RTT over HYSTART_MIN_SAMPLES samples has risen by
@@ -269,6 +272,9 @@ class Cubic(CongestionControl):
             elif self.curr_rtt > self.delay_min + min(max(self.delay_min >> 3, HYSTART_DELAY_MIN),
                                                       HYSTART_DELAY_MAX):
                 self.found = 1
+                counters = self.sender.counters
+                counters["TCPHystartDelayDetect"] += 1
+                counters["TCPHystartDelayCwnd"] += self.cwnd
                 self.ssthresh = self.cwnd
 
     def on_rtt_sample(self, rtt: float, acked: int, now: float) -> None:
