@@ -46,7 +46,7 @@ def sysctl_setting(text: str) -> tuple[str, str]:
     except KnobRangeError as e:
         # A negative or infinite time or count is never meaningful, whatever the knob's range.
         numbers = e.value if isinstance(e.value, tuple) else (e.value,)
-        if any(n < 0 or not math.isfinite(n) for n in numbers):
+        if not isinstance(e.value, str) and any(n < 0 or not math.isfinite(n) for n in numbers):
             raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, not {value!r}") from None
         raise argparse.ArgumentTypeError(str(e)) from None  # Linux's range, as sysctl(8) would refuse it
     except (TypeError, ValueError):

@@ -36,6 +36,11 @@ class Env:
     servers: dict[str, AppServer]
 
 
+def next_device() -> str:
+    """A TUN device name no other workload of this run uses."""
+    return f"mtcpb{next(_devices)}"
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
@@ -52,7 +57,7 @@ async def stack_env(
     family: int = socket.AF_INET,
 ) -> AsyncIterator[Env]:
     """A fresh TUN device (and stack, and servers of `family`) for one workload; all gone afterwards."""
-    link = TunLink(f"mtcpb{next(_devices)}", peer=PEER, mtu=mtu, offload=offload)
+    link = TunLink(next_device(), peer=PEER, mtu=mtu, offload=offload)
     try:
         for addr in extra_addrs or ():
             _ip("addr", "add", f"{addr}/24", "dev", link.name)

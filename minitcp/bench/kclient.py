@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import resource
 import select
@@ -80,11 +81,29 @@ def udp_send(a: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------- bulk
 
 
+# The body of minitcp's /bytes/N (apps/http.py): byte i is i % 256, 1 MiB blocks each starting at 0.
+PATTERN_BLOCK = bytes(range(256)) * 4096
+
+
+def _connect(a: argparse.Namespace) -> socket.socket:
+    """A connection to --host:--port; with --congestion, that algorithm set before the SYN
+    (setsockopt TCP_CONGESTION, as `ss -i` then shows it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(a.seconds)
+    if a.congestion:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, a.congestion.encode())
+    sock.connect((a.host, a.port))
+    return sock
+
+
 def upload(a: argparse.Namespace) -> None:
-    """Bulk kernel -> server: --bytes in --block pieces, then FIN, then wait for the server's FIN."""
-    block = bytes(a.block)
+    """Bulk kernel -> server: --bytes in --block pieces, then FIN, then wait for the server's FIN.
+
+    With --pattern the bytes are /bytes/N's pattern (the server can check them), else zeros."""
+    block = PATTERN_BLOCK if a.pattern else bytes(a.block)
+    a.block = len(block)
     deadline = time.monotonic() + a.seconds
-    sock = socket.create_connection((a.host, a.port), timeout=a.seconds)
+    sock = _connect(a)
     sent, max_block_s, timeout = 0, 0.0, False
     start = time.perf_counter()
     try:
@@ -107,13 +126,17 @@ def upload(a: argparse.Namespace) -> None:
         sock.close()
     elapsed = time.perf_counter() - start
     _emit({"bytes": sent, "seconds": elapsed, "max_block_s": max_block_s, "timeout": timeout,
-           "preempted": _preempted()})
+           "preempted": _preempted(), "congestion": a.congestion})
 
 
 def download(a: argparse.Namespace) -> None:
-    """Bulk server -> kernel: GET /bytes/N (Connection: close) and read to the server's FIN."""
+    """Bulk server -> kernel: GET /bytes/N (Connection: close) and read to the server's FIN.
+
+    With --pattern the body is also checked byte for byte (SHA-256 against the pattern's)."""
     deadline = time.monotonic() + a.seconds
-    sock = socket.create_connection((a.host, a.port), timeout=a.seconds)
+    sock = _connect(a)
+    body_hash = hashlib.sha256()
+    body_at = -1  # where the body starts in the stream, once the head's blank line has come
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     buf = bytearray(1 << 20)
     view = memoryview(buf)
@@ -132,6 +155,11 @@ def download(a: argparse.Namespace) -> None:
                 break
             if len(head) < 4096 and total < 4096:
                 head += bytes(view[:n])[: 4096 - len(head)]
+            if a.pattern:
+                if body_at < 0 and b"\r\n\r\n" in head:
+                    body_at = head.find(b"\r\n\r\n") + 4
+                if body_at >= 0:  # the body's part of this read (all of it after the first)
+                    body_hash.update(view[max(body_at - total, 0):n])
             total += n
             if time.monotonic() > deadline:
                 timeout = True
@@ -144,8 +172,19 @@ def download(a: argparse.Namespace) -> None:
     header_len = head.find(b"\r\n\r\n") + 4 if b"\r\n\r\n" in head else 0
     body = total - header_len
     ok = head.startswith(b"HTTP/1.1 200") and body == a.bytes
+    if a.pattern:
+        ok = ok and body_hash.hexdigest() == _pattern_sha256(a.bytes)
     _emit({"bytes": body, "seconds": elapsed, "max_gap_s": max_gap_s, "ok": ok, "timeout": timeout,
            "preempted": _preempted()})
+
+
+def _pattern_sha256(n: int) -> str:
+    hasher = hashlib.sha256()
+    full, rest = divmod(n, len(PATTERN_BLOCK))
+    for _ in range(full):
+        hasher.update(PATTERN_BLOCK)
+    hasher.update(PATTERN_BLOCK[:rest])
+    return hasher.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- connections
@@ -492,6 +531,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--path", default="/")
     p.add_argument("--close", action="store_true")
     p.add_argument("--kind", default="discard", choices=("discard", "echo", "http"))
+    p.add_argument("--congestion", default="", help="TCP_CONGESTION for upload/download (e.g. cubic)")
+    p.add_argument("--pattern", action="store_true",
+                   help="upload: send /bytes/N's pattern; download: check the body is that pattern")
     a = p.parse_args(argv)
     MODES[a.mode](a)
 

@@ -19,6 +19,9 @@ Workloads (see docs/performance.md for the table and how to read it):
     http     wrk (or a Python client) against the h11 server, keep-alive and one request per connection
     scale    memory per idle established connection and per TIME_WAIT entry (tracemalloc)
     kernel   bulk, connections and echo between two kernel sockets over loopback, for reference
+    loss     the same transfer over seeded loss patterns (1 %, 3 %, bursts, a reordering spike, the
+             issue's mix), minitcp sending and the kernel sending (CUBIC), side by side (loss.py;
+             not run unless asked for: `--only loss`)
     hotpath  the C/pure-Python hot-path micro-benchmark (minitcp.bench.hotpath)
 
 Every row is repeated (except the memory rows) and shown as median, min and
@@ -56,6 +59,7 @@ from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
 from .bulk import Bulk
 from .clients import pin_cpus
 from .env import KERNEL_SYSCTLS, set_kernel_sysctls
+from .loss import PATTERNS, Loss, loss_table
 from .meters import LoadMeter
 from .plan import FULL, MTUS, OFFLOAD_MTUS, QUICK
 from .raw import RawTun
@@ -72,12 +76,13 @@ REQUIRED_KEYS = (
     "kernel_bulk_MBps", "kernel_conn_per_s", "kernel_echo_p50_us",
 )  # fmt: skip
 
-GROUPS = ("raw", "bulk", "conn", "echo", "http", "scale", "kernel", "hotpath")
+GROUPS = ("raw", "bulk", "conn", "echo", "http", "scale", "kernel", "hotpath", "loss")
+DEFAULT_GROUPS = GROUPS[:-1]  # the loss group takes minutes and is its own table: only when asked
 BUSY_POLL_US = 50  # the echo_busy_poll rows' net.core.busy_poll (the value Linux's documentation suggests)
 OTHER_LOAD = 0.25  # CPUs used by other programs during a workload above which its rows are flagged
 
 
-class Bench(RawTun, Bulk, RoundTrips, Scale, Reference):
+class Bench(RawTun, Bulk, RoundTrips, Scale, Reference, Loss):
     """Every workload, each adding its rows to the same `Results`."""
 
 
@@ -112,6 +117,7 @@ def workloads(b: Bench) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
               ("http", "http", b.http),
               ("established", "scale", b.established), ("timewait", "scale", b.timewait),
               ("kernel", "kernel", b.kernel)]
+    items += [(f"loss_{p}", "loss", lambda p=p: b.loss(p)) for p in PATTERNS]
     return items
 
 
@@ -126,7 +132,7 @@ def run(
         raise NetnsError("minitcp bench runs only in a private network namespace: call enter_netns() first")
     log = log or (lambda s: None)
     b = Bench(QUICK if quick else FULL, quick, log)
-    chosen = set(only or GROUPS)
+    chosen = set(only or DEFAULT_GROUPS)
     start = time.perf_counter()
     affinity = os.sched_getaffinity(0)
     b.extras["pinning"] = pin_cpus(pin)
@@ -164,7 +170,8 @@ def run(
         b.hotpath()
     b.derive()
     b.extras["total_seconds"] = time.perf_counter() - start
-    return {"rows": list(b.rows.values()), "extras": b.extras, "quick": quick}
+    return {"rows": list(b.rows.values()), "extras": b.extras, "quick": quick,
+            "loss": b.loss_runs}
 
 
 def flat(result: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +245,9 @@ def run_cli(args: argparse.Namespace) -> int:
               f"Python {m['machine_python']}")
         print(format_table(result["rows"], {k: v for k, v in result["extras"].items()
                                             if not k.startswith(("hotpath_", "seconds_"))}))
+        if result["loss"]:
+            print(f"\nloss recovery, side by side ({plan.loss_bytes / 1e6:g} MB per transfer):")
+            print(loss_table(result["loss"]))
     return 0
 
 

@@ -8,8 +8,24 @@ the handshake, so `nth=1` means the first matching segment of the close.
 from __future__ import annotations
 
 from .base import Ctx, Lab, Seg, about, ms
+from .recovery import has_recovery
 
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
+
+
+def retransmitted_by(ctx: Ctx, host: str, who: str, who_zh: str) -> None:
+    """Whether `host`'s one retransmission of its FIN was the RTO or a tail loss probe, from its
+    counters (TCPTimeouts, TCPLossProbes). Linux's tcp_schedule_loss_probe arms a probe for a lone
+    FIN in flight (packets_out 1, SACK agreed, state Open), so the kernel, and a minitcp that keeps
+    RACK-TLP, must show a probe; an engine without TLP, the RTO."""
+    probes, rtos = ctx.counter(host, "TCPLossProbes") or 0, ctx.counter(host, "TCPTimeouts") or 0
+    probe_expected = (host == "p" and not ctx.sim) or has_recovery()
+    kind, kind_zh = ("a tail loss probe", "尾部丢包探测（TLP）") if probes else ("the RTO", "超时重传（RTO）")
+    ok = probes + rtos == 1 and (probes == 1 or not probe_expected)
+    ctx.check(ok, f"{who}: its FIN retransmission was {kind} (TCPLossProbes +{probes}, TCPTimeouts +{rtos})"
+                  + ("; Linux probes a lone FIN" if probe_expected else "; this engine keeps no TLP"),
+              f"{who_zh}：它的 FIN 重传是{kind_zh}（TCPLossProbes +{probes}，TCPTimeouts +{rtos}）"
+              + ("；Linux 对单独在途的 FIN 发探测包" if probe_expected else "；本引擎没有 TLP"))
 
 
 def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
@@ -35,6 +51,7 @@ async def first_fin_lost(ctx: Ctx) -> None:
     ctx.check(len(acks) == 1 and len(fins) == 2 and acks[0].t >= fins[1].t,
               "the server ACKed only the FIN that reached it, the retransmission",
               "服务端只对到达它的那个 FIN（重传的那个）回了 ACK")
+    retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     ctx.check(ctx.counter("m", "RetransSegs") == 1, "minitcp counted one retransmission (RetransSegs +1)",
               "minitcp 记了一次重传（RetransSegs +1）")
     ctx.check(await client.state() == "FIN_WAIT_2" and await server.state() == "CLOSE_WAIT",
@@ -53,22 +70,32 @@ async def fin_given_up(ctx: Ctx) -> None:
     await client.close()
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
-              f"FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
-    if len(fins) == 4:
-        rto = fins[3].t / 7  # the RTO as these four transmissions measured it
+    # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO:
+    # Linux tcp_schedule_loss_probe) goes when the RTO would, and is not counted by
+    # tcp_orphan_retries; the RTO then starts over from it, and backs off after.
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"the FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
+    ctx.check(ctx.counter("m", "TCPLossProbes") == 1,
+              "the first retransmission was the loss probe (TCPLossProbes +1)",
+              "第一次重传是尾部丢失探测（TCPLossProbes +1）")
+    if len(fins) == 5:
+        rto = fins[4].t / 8  # the RTO as these transmissions measured it
         got = ", ".join(f"+{ms(s.t)}" for s in fins)
-        want = [rto * k for k in (0, 1, 3, 7)]
+        want = [rto * k for k in (0, 1, 2, 4, 8)]
         wanted = ", ".join(ms(w) for w in want)
         ctx.check(all(about(s.t, w, 0.03 + 0.05 * w) for s, w in zip(fins, want, strict=True)),
-                  f"each wait twice the last: at 0, RTO, 3 RTO, 7 RTO = {wanted} (sent at {got})",
-                  f"每次等待时间是上一次的两倍：在 0、RTO、3 RTO、7 RTO = {wanted} 时发送（实际在 {got}）")
+                  f"the probe at RTO, then each wait twice the last: at 0, RTO, 2, 4, 8 RTO = {wanted} "
+                  f"(sent at {got})",
+                  f"RTO 时先发探测，之后每次等待时间是上一次的两倍：在 0、RTO、2、4、8 RTO = {wanted} 时发送"
+                  f"（实际在 {got}）")
         end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-        ctx.check(bool(end) and about(end[0], 15 * rto, 0.05 + 0.05 * 15 * rto),
-                  f"the client gave up 15 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
+        ctx.check(bool(end) and about(end[0], 16 * rto, 0.05 + 0.05 * 16 * rto),
+                  f"the client gave up 16 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
                   "when the last wait ran out",
-                  "客户端在第一个 FIN 之后 15 RTO、最后一次等待结束时放弃"
+                  "客户端在第一个 FIN 之后 16 RTO、最后一次等待结束时放弃"
                   + (f"（在 {ms(end[0])}）" if end else "（没有放弃）"))
     ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST", "客户端悄悄放弃：没有发 RST")
     ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1",
@@ -90,16 +117,18 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     await server.close()
     await ctx.wait(3.5)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 4 and all(s.lost for s in fins),
-              f"the server's FIN was sent 1 + tcp_orphan_retries = 4 times, all lost (sent {len(fins)}×)",
-              f"服务端的 FIN 共发了 1 + tcp_orphan_retries = 4 次，全部丢失（发了 {len(fins)} 次）")
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"the server's FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"服务端的 FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
     end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-    if len(fins) == 4:
-        rto = (fins[3].t - fins[0].t) / 7
-        ctx.check(bool(end) and about(end[0] - fins[0].t, 15 * rto, 0.05 + 0.05 * 15 * rto),
-                  "the server gave up from LAST_ACK 15 RTO after its first FIN, silently"
+    if len(fins) == 5:
+        rto = (fins[4].t - fins[0].t) / 8
+        ctx.check(bool(end) and about(end[0] - fins[0].t, 16 * rto, 0.05 + 0.05 * 16 * rto),
+                  "the server gave up from LAST_ACK 16 RTO after its first FIN, silently"
                   + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"),
-                  "服务端在第一个 FIN 之后 15 RTO 从 LAST_ACK 悄悄放弃"
+                  "服务端在第一个 FIN 之后 16 RTO 从 LAST_ACK 悄悄放弃"
                   + (f"（过了 {ms(end[0] - fins[0].t)}）" if end else "（没有放弃）"))
     ctx.check(not ctx.segs("m", "R"), "no RST was sent", "没有发 RST")
     ctx.check(await client.state() == "FIN_WAIT_2",
@@ -121,6 +150,7 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)",
               f"客户端仍在 FIN_WAIT_1，重传了 FIN（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the client", "客户端")
+    retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     if len(acks) == 2 and len(fins) == 2:
         ctx.check(0 <= acks[1].t - fins[1].t <= 0.05,
                   "the server did not resend its ACK by itself: only the "
@@ -148,6 +178,7 @@ async def server_fin_lost(ctx: Ctx) -> None:
               f"the server's FIN was sent twice, the first lost (sent {len(fins)}×)",
               f"服务端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the server, in LAST_ACK,", "处于 LAST_ACK 的服务端")
+    retransmitted_by(ctx, "p", "the server (the peer)", "服务端（对端）")
     last = ctx.segs("m", exact=".")
     ctx.check(len(last) == 1 and len(fins) == 2 and last[0].t >= fins[1].t, "the client ACKed the second FIN",
               "客户端对第二个 FIN 回了 ACK")
@@ -171,6 +202,7 @@ async def last_ack_lost(ctx: Ctx) -> None:
     ctx.check(len(fins) == 2, f"the server, in LAST_ACK, retransmitted its FIN (sent {len(fins)}×)",
               f"处于 LAST_ACK 的服务端重传了 FIN（发了 {len(fins)} 次）")
     gap_ok(ctx, fins, "the server", "服务端")
+    retransmitted_by(ctx, "p", "the server (the peer)", "服务端（对端）")
     ctx.check(await client.state() == "TIME_WAIT",
               "the client was in TIME_WAIT, so the repeated FIN found someone to ACK it",
               "客户端处于 TIME_WAIT，所以重传的 FIN 仍有人回 ACK")
@@ -182,14 +214,23 @@ LABS = [
         "第一次挥手的 FIN 丢失", first_fin_lost,
         "The client's FIN is lost on the wire. No ACK comes back, so the client stays in FIN_WAIT_1 "
         "and its retransmission timer sends the FIN again after one RTO (at least 200 ms). "
-        "How many times it may try is tcp_orphan_retries (see fin-retries-exhausted).",
+        "How many times it may try is tcp_orphan_retries (see fin-retries-exhausted). "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第一次挥手丢失：客户端收不到 ACK，停在 FIN_WAIT_1，触发超时重传，过一个 RTO（至少 200 ms）重传 FIN；"
-        "重发次数由 tcp_orphan_retries 参数控制。",
+        "重发次数由 tcp_orphan_retries 参数控制。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=2),
     Lab("fin-retries-exhausted", "第一次挥手丢失了，会发生什么？ — 重发次数由 tcp_orphan_retries 参数控制",
         "Every FIN is lost: the client gives up", "FIN 每次都丢失：客户端放弃", fin_given_up,
         "Every FIN is lost. Each retransmission waits twice as long as the one before (exponential "
-        "backoff). After 1 + tcp_orphan_retries transmissions (3 here, set for the lab; 0 means 8, "
+        "backoff); the first is the loss probe, sent when the RTO would fire (a lone FIN is one "
+        "packet in flight: its probe timeout, 2*SRTT + rto_min, is capped at the RTO), and not "
+        "counted. After 2 + tcp_orphan_retries transmissions (3 here, set for the lab; 0 means 8, "
         "about 100 s) and one last wait, the client drops the connection without a word.",
         "每次第一次挥手都丢失：每次重传的等待时间翻倍（指数退避）。重传 tcp_orphan_retries 次（本实验设为 "
         "3，默认 0 即 8 次，"
@@ -199,18 +240,32 @@ LABS = [
         "第二次挥手的 ACK 丢失", fin_ack_lost,
         "The server's ACK is lost. ACKs are never retransmitted on their own, so it is the client, "
         "still in FIN_WAIT_1, that resends its FIN after the RTO; the server sees a FIN it already "
-        "has and ACKs it again, at once.",
+        "has and ACKs it again, at once. "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第二次挥手丢失：ACK 报文是不会重传的，客户端停在 FIN_WAIT_1，超时后重传 FIN，服务端收到重复的 FIN "
-        "立即再回 ACK。",
+        "立即再回 ACK。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=2),
     Lab("server-fin-lost", "第三次挥手丢失了，会发生什么？", "The server's FIN is lost",
         "第三次挥手：服务端的 FIN 丢失", server_fin_lost,
         "The server application closed (CLOSE_WAIT → LAST_ACK); its FIN is lost. The server "
         "retransmits it after its RTO, under the same tcp_orphan_retries limit; the client, in "
-        "FIN_WAIT_2, ACKs it and enters TIME_WAIT.",
+        "FIN_WAIT_2, ACKs it and enters TIME_WAIT. "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第三次挥手丢失：服务端调用 close 后进入 LAST_ACK，收不到 ACK 就重发 FIN，重发次数同样由 tcp_orphan_r"
         "etries 控制；"
-        "客户端在 FIN_WAIT_2 收到重传的 FIN 后回 ACK，进入 TIME_WAIT。",
+        "客户端在 FIN_WAIT_2 收到重传的 FIN 后回 ACK，进入 TIME_WAIT。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=3),
     Lab("server-fin-retries-exhausted",
         "第三次挥手丢失了，会发生什么？ — 重发次数仍然由 tcp_orphan_retries 参数控制",
@@ -227,8 +282,15 @@ LABS = [
     Lab("last-ack-lost", "第四次挥手丢失了，会发生什么？", "The last ACK is lost",
         "第四次挥手：最后的 ACK 丢失", last_ack_lost,
         "The client's last ACK is lost. The server, in LAST_ACK, retransmits its FIN after the RTO; "
-        "the client is in TIME_WAIT, so it is still there to ACK it again (and its 60 s start over).",
+        "the client is in TIME_WAIT, so it is still there to ACK it again (and its 60 s start over). "
+        "RTO or loss probe? Linux arms a tail loss probe for a lone FIN (tcp_schedule_loss_probe): its "
+        "timeout is 2·SRTT plus 200 ms (room for a delayed ACK when one segment is in flight), cut "
+        "to when the RTO would fire. On a short path both come at about 200 ms: only TCPLossProbes "
+        "or TCPTimeouts tells which one resent the FIN.",
         "第四次挥手丢失：服务端在 LAST_ACK 收不到 ACK，超时重发 FIN；客户端处于 TIME_WAIT，仍能再回一次 ACK，"
-        "服务端正常关闭。",
+        "服务端正常关闭。"
+        "是 RTO 还是探测包？Linux 对单独在途的 FIN 也会设尾部丢包探测（tcp_schedule_loss_probe）："
+        "超时为 2·SRTT 加 200 ms（只有一个报文在途时为延迟 ACK 留出时间），且不晚于 RTO 到期之时。"
+        "在短路径上两者都在约 200 ms 时发生：只有 TCPLossProbes 或 TCPTimeouts 计数能分辨是谁重传了 FIN。",
         "loss", kernel_seconds=3),
 ]

@@ -16,6 +16,7 @@ from . import (
     memory,
     orphans,
     pmtu,
+    recovery,
     remedies,
     synflood,
     timewait,
@@ -23,7 +24,7 @@ from . import (
 from .base import Lab
 
 MODULES = (close, loss, duplicate, expiry, timewait, remedies, memory, closing, orphans, delack, synflood,
-           pmtu)
+           pmtu, recovery)
 LABS: dict[str, Lab] = {lab.name: lab for module in MODULES for lab in module.LABS}
 
 

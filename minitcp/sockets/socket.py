@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ..tcp import tcpinfo
+from ..tcp.cc import AVAILABLE
 from ..tcp.connection import SHUT_RD, SHUT_RDWR, SHUT_WR
 from ..tcp.family import ANY6, IPV4_MAX
 from ..tcp.states import State
@@ -56,7 +57,7 @@ TCP_CORK = 3
 TCP_DEFER_ACCEPT = 9
 SO_REUSEPORT = 15
 # The congestion controls minitcp has (TCP_CONGESTION); Linux names, TCP_CA_NAME_MAX 16.
-CONGESTION_CONTROLS = ("reno",)
+CONGESTION_CONTROLS = AVAILABLE
 _CA_NAME_MAX = 16
 __all__ = ["MSG_DONTWAIT", "MSG_PEEK", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "Socket"]
 
@@ -604,7 +605,10 @@ class Socket:
         if (level, option) == (_s.IPPROTO_TCP, TCP_INFO):
             return tcpinfo.pack(self.tcp_info())
         if (level, option) == (_s.IPPROTO_TCP, TCP_CONGESTION):
-            return ep.options.get("congestion", "reno").encode().ljust(_CA_NAME_MAX, b"\0")
+            # The connection's algorithm; before one exists, the one set or the sysctl's.
+            name = conn.recovery.cc.name if conn is not None else \
+                ep.options.get("congestion", knobs.tcp_congestion_control)
+            return name.encode().ljust(_CA_NAME_MAX, b"\0")
         if (level, option) == (_s.IPPROTO_TCP, TCP_DEFER_ACCEPT):
             return retrans_to_secs(ep.options.get("defer_accept", 0))
         if (level, option) == (_s.SOL_SOCKET, _s.SO_ERROR):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..wire import tso
 from . import input as tcp_in
 from . import output, sockopts, timeouts, usercalls
-from .congestion import NewReno
+from .cc import make_cc
 from .delack import DelayedAck
 from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
 from .rcvwindow import RcvWindow, window_space
@@ -36,6 +36,7 @@ from .usercalls import SHUT_WR as SHUT_WR
 if TYPE_CHECKING:
     from ..wire.segment import Segment
     from .bytequeue import ByteQueue
+    from .counters import Counters
     from .engine import TcpEngine
     from .listener import Listener
     from .pushmarks import PushMarks
@@ -71,7 +72,7 @@ class Connection:
         "fin_rcvd",
         # negotiated options
         "advmss", "mss", "rcv_mss", "pmtu", "wscale_ok", "snd_wscale", "rcv_wscale",
-        "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr",
+        "sack_ok", "ts_ok", "ts_recent", "ts_offset", "ecn_ok", "ecn_demand_cwr", "ecn_queue_cwr",
         # probes of the persist and keepalive timers, the last out-of-window ACK (rate limit)
         "probes_out", "last_oow_ack",
         # the owned parts
@@ -121,11 +122,15 @@ class Connection:
         # a Congestion Experienced mark with ECE until the peer's CWR (TCP_ECN_DEMAND_CWR).
         self.ecn_ok = False
         self.ecn_demand_cwr = False
+        # As a sender: the window was reduced, the next new data segment says CWR (Linux
+        # TCP_ECN_QUEUE_CWR, set by tcp_ecn_queue_cwr).
+        self.ecn_queue_cwr = False
         self.probes_out = 0
         self.last_oow_ack = _LONG_AGO
         self.delack = DelayedAck(engine.now)
         self.rwin = RcvWindow(window_space(self))
-        self.recovery = Recovery(NewReno(self.advmss, knobs.tcp_init_cwnd), self.iss, knobs)
+        cc = make_cc(knobs.tcp_congestion_control, knobs.tcp_init_cwnd, self)
+        self.recovery = Recovery(cc, self.iss, knobs)
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
@@ -279,7 +284,7 @@ class Connection:
     def start_seq(self, isn: int) -> None:
         """Our sequence space starts at `isn` instead of the generator's (a TIME_WAIT takeover:
         Linux tcp_timewait_state_process and tcp_twsk_unique), before anything was sent."""
-        self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_sml = self.recovery.recover = isn
+        self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_sml = self.recovery.high_seq = isn
         self.sndbuf_seq = (isn + 1) & MASK
 
     def open(self) -> None:
@@ -382,8 +387,8 @@ class Connection:
             "rto": round(self.recovery.rto, 3),
             "rtt": round(self.recovery.srtt_or_zero, 6),
             "mss": self.mss,
-            "cwnd": cc.cwnd // max(self.mss, 1),
-            "ssthresh": cc.ssthresh // max(self.mss, 1),
+            "cwnd": cc.cwnd,
+            "ssthresh": cc.ssthresh,
             "snd_wnd": self.snd_wnd,
             "rcv_wnd": seq_diff(self.rcv_adv, self.rcv_nxt),
             # Linux tcp_info: tcpi_rcv_rtt, tcpi_rcv_space, tcpi_rcv_ssthresh; sk_rcvbuf (ss -m "rb").
@@ -413,6 +418,38 @@ class Connection:
     def four_tuple(self) -> tuple[int, int, int, int]:
         """(laddr, lport, raddr, rport), as a TIME_WAIT entry gives it too."""
         return self.laddr, self.lport, self.raddr, self.rport
+
+    @property
+    def packets_out(self) -> int:
+        """Segments sent and not yet acknowledged (Linux packets_out), from the scoreboard."""
+        return self.recovery.board.packets_out
+
+    @property
+    def packets_in_flight(self) -> int:
+        """Segments believed in the network (Linux tcp_packets_in_flight)."""
+        return self.recovery.board.in_flight
+
+    def queue_cwr(self) -> None:
+        """The window was reduced (ECE, fast recovery, a timeout): with ECN, tell the peer with
+        CWR on the next new data (Linux tcp_ecn_queue_cwr, RFC 3168 section 6.1.2)."""
+        if self.ecn_ok:
+            self.ecn_queue_cwr = True
+
+    @property
+    def counters(self) -> Counters:
+        """The stack's MIB counters (what a congestion-control hook counts in)."""
+        return self.engine.counters
+
+    @property
+    def pacing_rate(self) -> int:
+        """sk_pacing_rate in bytes per second, as Linux's tcp_update_pacing_rate sets it: 200% of
+        cwnd per srtt in slow start (cwnd below half of ssthresh, tcp_pacing_ss_ratio), 120%
+        after (tcp_pacing_ca_ratio); with no RTT sample yet the division is skipped."""
+        cc = self.recovery.cc
+        ratio = 200 if cc.cwnd < cc.ssthresh // 2 else 120
+        rate = self.mss * 10_000 * ratio * max(cc.cwnd, self.packets_out)  # (USEC_PER_SEC / 100) << 3
+        srtt_us = round(self.recovery.srtt * 1_000_000) if self.recovery.srtt is not None else 0
+        return rate // srtt_us if srtt_us else rate * 8  # tp->srtt_us is srtt << 3
 
     @property
     def fin_in_flight(self) -> bool:

@@ -23,6 +23,14 @@ MIB = (
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
     "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
+    # Loss recovery (recovery.py, rack.py, lossprobe.py; Linux tcp_input.c, tcp_output.c).
+    "TCPSlowStartRetrans", "TCPLossProbes", "TCPLossProbeRecovery", "TCPFullUndo", "TCPPartialUndo",
+    "TCPDSACKUndo", "TCPSpuriousRTOs", "TCPDSACKRecv", "TCPDSACKOfoRecv", "TCPDSACKRecvSegs",
+    "TCPDSACKIgnoredOld", "TCPDSACKIgnoredNoUndo", "TCPDSACKIgnoredDubious", "TCPSACKDiscard",
+    "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder", "TCPSackReneging",
+    # CUBIC's HyStart exits from slow start (tcp_cubic.c hystart_update): how many, and the
+    # cwnd summed over them.
+    "TCPHystartTrainDetect", "TCPHystartTrainCwnd", "TCPHystartDelayDetect", "TCPHystartDelayCwnd",
 )
 
 

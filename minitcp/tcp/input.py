@@ -21,6 +21,7 @@ from . import output, sendlog, usercalls
 from .family import ip_tcp_headers
 from .recvbuf import RecvBuffer
 from .reset import reset_for
+from .scoreboard import FLAG_DATA, FLAG_SND_UNA_ADVANCED, FLAG_WIN_UPDATE
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 from .sockopts import options, set_keepalive
 from .states import DONE, Event, State
@@ -153,8 +154,11 @@ def negotiate(conn: Connection, syn: Segment) -> None:
     if conn.ts_ok:
         mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
     conn.mss = max(mss, 64)
+    conn.recovery.board.set_mss(conn.mss)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
-    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd * conn.mss
+    # Linux tcp_init_transfer: tcp_init_cwnd segments, and the algorithm's init (ca_ops->init).
+    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd
+    conn.recovery.cc.init(conn.engine.now)
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:
@@ -369,7 +373,8 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
 
 
 def _input_ack(conn: Connection, seg: Segment) -> bool:
-    """ACK processing (RFC 9293 section 3.10.7.4, fifth). False means drop the segment."""
+    """ACK processing (RFC 9293 section 3.10.7.4, fifth; Linux tcp_ack). False means drop the
+    segment. What the ACK means for loss recovery is `recovery.on_ack`'s."""
     ack = seg.ack
     eng = conn.engine
     if seq_gt(ack, conn.snd_max):
@@ -386,12 +391,17 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
             note_drop(conn, seg, "ACK too old (RFC 5961 section 5.2)")
             output.send_challenge_ack(conn)
             return False
-        return True  # an old duplicate ACK: ignore it, keep the segment's data
+        conn.recovery.old_ack(conn, seg)  # its SACK blocks still count (tcp_ack's old_ack)
+        return True  # an old duplicate ACK: keep the segment's data
     conn.probes_out = 0
-    window_changed = False
+    # Linux tcp_ack's flags: the segment carries data (or SYN, FIN), it may update the window
+    # (tcp_may_update_window), it acknowledges new data.
+    flag = FLAG_DATA if seg.seg_len else 0
+    wnd = seg.window << conn.snd_wscale
+    if seq_gt(ack, conn.snd_una) or seq_gt(seg.seq, conn.snd_wl1) or \
+            (seg.seq == conn.snd_wl1 and (wnd > conn.snd_wnd or not wnd)):
+        flag |= FLAG_WIN_UPDATE
     if seq_lt(conn.snd_wl1, seg.seq) or (conn.snd_wl1 == seg.seq and seq_le(conn.snd_wl2, ack)):
-        wnd = seg.window << conn.snd_wscale
-        window_changed = wnd != conn.snd_wnd
         conn.snd_wnd = wnd
         conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
         if wnd > conn.max_snd_wnd:
@@ -404,62 +414,34 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
                 conn.cancel_timer(TimerKind.PERSIST)
             else:
                 conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
-    if ack == conn.snd_una:
-        if conn.snd_una != conn.snd_max and not len(seg.payload) and not seg.flags & (SYN | FIN) \
-                and not window_changed and conn.state != _SYN_RECEIVED:
-            _dupack(conn)
-        return True
-    _ack_new(conn, ack, seg)
+    prior_snd_una = conn.snd_una
+    if ack != prior_snd_una:
+        flag |= FLAG_SND_UNA_ADVANCED
+        _snd_una_advance(conn, ack)
+    if conn.state != _SYN_RECEIVED:
+        conn.recovery.on_ack(conn, seg, prior_snd_una, flag)
+    if ack != prior_snd_una:
+        if conn.sendlog is not None:
+            sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
+        if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
+            conn.fin_acked()
     return True
 
 
-def _dupack(conn: Connection) -> None:
-    """A duplicate ACK (RFC 5681 section 2): count it; the third starts fast retransmit."""
-    flight = seq_diff(conn.snd_max, conn.snd_una)
-    if conn.recovery.on_dupack(flight, conn.snd_max, conn.mss, conn.engine.knobs.tcp_reordering):
-        eng = conn.engine
-        eng.counters["TCPFastRetrans"] += 1
-        eng.counters["TCPSackRecovery" if conn.sack_ok else "TCPRenoRecovery"] += 1
-        output.retransmit_head(conn)
-
-
-def _ack_new(conn: Connection, ack: int, seg: Segment | None = None) -> None:
-    """New data acknowledged: trim the send buffer, sample RTT, restart or stop the RTO."""
-    eng = conn.engine
-    acked = seq_diff(ack, conn.snd_una)
-    flight = seq_diff(conn.snd_max, conn.snd_una)
+def _snd_una_advance(conn: Connection, ack: int) -> None:
+    """New data acknowledged: trim the send buffer (Linux tcp_snd_una_update); the
+    retransmission count of the head starts over (icsk_retransmits)."""
     buf = conn.sndbuf
     if buf is not None:
         n = min(max(seq_diff(ack, conn.sndbuf_seq), 0), len(buf))
         if n:
             buf.drop(n)
             conn.sndbuf_seq = (conn.sndbuf_seq + n) & MASK
-            eng.wake(conn)
+            conn.engine.wake(conn)
     conn.snd_una = ack
     if seq_lt(conn.snd_nxt, ack):
         conn.snd_nxt = ack
-    if conn.recovery.rtt_time is not None and seq_gt(ack, conn.recovery.rtt_seq):
-        conn.recovery.sample_rtt(eng.now - conn.recovery.rtt_time, eng.knobs)  # RFC 6298 section 3
-        conn.recovery.rtt_time = None
-    elif conn.recovery.retransmits and conn.ts_ok and seg is not None and seg.ts_ecr:
-        # A timed-out segment was acknowledged: Karn forbids timing it by sequence number,
-        # but the echoed timestamp says which transmission arrived (RFC 7323 section 4;
-        # Linux tcp_ack_update_rtt), so the backed-off RTO can come down again.
-        sent_ms = (seg.ts_ecr - conn.ts_offset) & MASK
-        rtt_ms = (int(eng.now * 1000) - sent_ms) & MASK
-        if rtt_ms < 0x80000000:
-            conn.recovery.sample_rtt(rtt_ms / 1000, eng.knobs)
     conn.recovery.retransmits = 0
-    if ack == conn.snd_max:
-        conn.cancel_timer(TimerKind.RTO)  # RFC 6298 section 5.2
-    else:
-        conn.set_timer(TimerKind.RTO, eng.now + conn.recovery.rto)  # RFC 6298 section 5.3
-    if conn.sendlog is not None:
-        sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
-    if conn.recovery.on_ack(acked, ack, flight, conn.mss):
-        output.retransmit_head(conn)  # partial ACK in fast recovery: the next hole (RFC 6582)
-    if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
-        conn.fin_acked()
 
 
 # ------------------------------------------------------------------ data and FIN (seventh, eighth)
@@ -607,8 +589,8 @@ def _ecn_input(conn: Connection, seg: Segment) -> None:
     """The receiver's half of RFC 3168 section 6.1.3 (Linux tcp_ecn_accept_cwr, tcp_data_ecn_check).
 
     The peer's CWR ends our ECE echo; a Congestion Experienced mark on its data starts it,
-    with an ACK at once. minitcp's own segments are sent not-ECT, so no CE mark can come
-    back to it and it never has to reduce its window for ECE.
+    with an ACK at once. (The sender's half, ECT on data and the reduction on ECE, is in
+    output._ecn_send and recovery.Recovery.enter_cwr.)
     """
     if seg.flags & CWR:
         conn.ecn_demand_cwr = False

@@ -65,10 +65,20 @@ class Knobs:
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 6291456)
     tcp_moderate_rcvbuf: int = 1
     tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)
-    # Congestion control, RFC 5681 / RFC 6582 NewReno, RFC 6928 initial window.
+    # Congestion control (cc/): the algorithm new connections use (Linux's default CUBIC, set
+    # by CONFIG_DEFAULT_TCP_CONG), RFC 6928 initial window in segments (Linux tcp_init_cwnd).
+    tcp_congestion_control: str = "cubic"
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
-    tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit
+    tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit (initial tp->reordering)
+    tcp_max_reordering: int = 300  # the most tcp_check_sack_reordering may raise it to
+    # Loss recovery (Documentation/networking/ip-sysctl.rst): tcp_recovery bit 0x1 RACK loss
+    # detection (RFC 8985), 0x2 static reordering window, 0x4 no duplicate threshold;
+    # tcp_early_retrans 3 (or 4) tail loss probes (RFC 8985 section 7); tcp_frto 2, F-RTO
+    # (RFC 5682) in its SACK-enhanced version.
+    tcp_recovery: int = 1
+    tcp_early_retrans: int = 3
+    tcp_frto: int = 2
     # Unsent bytes above which a socket is not writable (poll, blocking send), unless its
     # TCP_NOTSENT_LOWAT says otherwise; UINT_MAX, Linux's default, is no limit.
     tcp_notsent_lowat: int = 0xFFFFFFFF
@@ -158,6 +168,11 @@ class Knobs:
         return dataclasses.asdict(self)
 
     @property
+    def tcp_available_congestion_control(self) -> str:
+        """net.ipv4.tcp_available_congestion_control (read-only): the algorithms there are."""
+        return " ".join(_choices("tcp_congestion_control"))
+
+    @property
     def orphan_retries(self) -> int:
         """tcp_orphan_retries with Linux's reading of 0 as 8 (tcp_timer.c tcp_orphan_retries())."""
         return self.tcp_orphan_retries or 8
@@ -222,6 +237,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_init_cwnd": (1, INT_MAX),
     "tcp_slow_start_after_idle": (0, U8_MAX),
     "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_max_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
+    "tcp_recovery": (0, U8_MAX),  # proc_dou8vec_minmax
+    "tcp_early_retrans": (0, 4),  # extra1 SYSCTL_ZERO, extra2 SYSCTL_FOUR
+    "tcp_frto": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_notsent_lowat": (0, 0xFFFFFFFF),  # proc_douintvec
     "tcp_keepalive_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
     "tcp_keepalive_intvl": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
@@ -277,19 +296,39 @@ def sysctl_name(name: str) -> str:
     return prefix + name
 
 
+# Knobs that take a name rather than a number; the names are those of the part that defines them.
+CHOICE_KNOBS = frozenset({"tcp_congestion_control"})
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    from .cc import AVAILABLE  # imported here: cc/ reads HZ from this module
+
+    assert name == "tcp_congestion_control"
+    return AVAILABLE
+
+
 class KnobRangeError(ValueError):
     """A knob value outside its range; the message is sysctl's, with the range beside it."""
 
-    def __init__(self, name: str, value: Any, allowed: str) -> None:
+    def __init__(self, name: str, value: Any, allowed: str, error: str = "Invalid argument") -> None:
         self.name = name
         self.value = value
-        shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
+        if isinstance(value, str):
+            shown = repr(value)
+        else:
+            shown = " ".join(_number(v) for v in value) if isinstance(value, tuple) else _number(value)
         # sysctl -w says `sysctl: setting key "net.ipv4.ip_default_ttl": Invalid argument`.
-        super().__init__(f'setting key "{sysctl_name(name)}": Invalid argument ({allowed}, not {shown})')
+        super().__init__(f'setting key "{sysctl_name(name)}": {error} ({allowed}, not {shown})')
 
 
 def check(name: str, value: Any) -> None:
     """KnobRangeError unless `value` (already of the knob's type) lies in the knob's range."""
+    if name in CHOICE_KNOBS:
+        allowed = _choices(name)
+        if value not in allowed:
+            # Linux tcp_set_default_congestion_control: an algorithm not there is ENOENT.
+            raise KnobRangeError(name, value, f"one of: {' '.join(allowed)}", "No such file or directory")
+        return
     lo, hi = RANGES[name]
     members = value if isinstance(value, tuple) else (value,)
     # `not lo <= v <= hi` also catches NaN, which compares false with everything.

@@ -26,8 +26,10 @@ class Observer(Protocol):
                  now: float) -> None:
         """A timer was set (`"set"`), fired (`"fire"`) or cancelled (`"cancel"`)."""
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        """A segment was sent again (timeout, fast retransmit, SYN or FIN retry)."""
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        """A segment was sent again, and why (Linux-ish names): "RTO" (the retransmission
+        timeout, SYN and FIN retries too), "TLP" (a loss probe), "RACK" (marked lost by time,
+        RFC 8985), "fast retransmit" (the duplicate threshold, without SACK or RACK)."""
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         """A segment was ignored or a connection abandoned, with the reason."""
@@ -46,7 +48,7 @@ class BaseObserver:
                  now: float) -> None:
         pass
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
         pass
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:

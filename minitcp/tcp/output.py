@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 _DATA_STATES = frozenset(
     {State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK}
 )
+# RFC 3168 section 5: the ECN field of the IP TOS byte, and ECT(0) (include/net/inet_ecn.h).
+INET_ECN_MASK = 0x03
+INET_ECN_ECT_0 = 0x02
 
 
 # ------------------------------------------------------------------ building segments
@@ -59,9 +62,8 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
     if conn.ts_ok:
         seg.ts_val = (int(conn.engine.now * 1000) + conn.ts_offset) & MASK
         seg.ts_ecr = conn.ts_recent if flags & ACK else 0
-    if conn.ecn_demand_cwr and not flags & SYN:
-        flags |= ECE  # RFC 3168 section 6.1.3: echo CE until the peer's CWR (Linux tcp_ecn_send)
-        seg.flags = flags
+    if conn.ecn_ok and not flags & SYN:
+        _ecn_send(conn, seg, seq, flags, payload)
     if flags & ACK:
         _ack_sent(conn, win)
         rcvbuf = conn.rcvbuf
@@ -92,7 +94,7 @@ def syn_segment(conn: Connection, retransmit: bool = False, synack: bool = False
     return seg
 
 
-def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
+def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str = "") -> None:
     """Hand a segment to the engine's output, counting it (and telling an observer)."""
     eng = conn.engine
     eng.out.append(seg)
@@ -115,7 +117,7 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False) -> None:
         for piece in tso.split(seg) if seg.gso else (seg,):
             eng.observer.on_segment(conn, "out", piece, eng.now)
             if retransmit:
-                eng.observer.on_retransmit(conn, piece, eng.now)
+                eng.observer.on_retransmit(conn, piece, eng.now, reason)
     if seg.flags & RST:
         eng.counters["OutRsts"] += 1
 
@@ -185,15 +187,19 @@ def send_room(conn: Connection) -> int:
     cap = options(conn).sndbuf
     if cap is None:
         wmem = conn.engine.knobs.tcp_wmem
-        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd), wmem[2])
+        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd * conn.mss), wmem[2])
     return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
 
 
-def transmit(conn: Connection, more: bool = False) -> None:
+def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
-    `more`: the write that calls this said MSG_MORE, so its last partial segment waits as
-    under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    The congestion window counts packets in flight (Linux tcp_cwnd_test: cwnd less
+    tcp_packets_in_flight, so SACKed and lost segments make room: RFC 3042 limited transmit
+    falls out of it). `more`: the write that calls this said MSG_MORE, so its last partial
+    segment waits as under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
+    `nagle_off`: Linux TCP_NAGLE_OFF (F-RTO's new data, a loss probe). `probe`: a loss probe,
+    one packet even when cwnd is full (tcp_write_xmit's push_one == 2).
     """
     if conn.state not in _DATA_STATES:
         return
@@ -206,11 +212,18 @@ def transmit(conn: Connection, more: bool = False) -> None:
     buf = conn.sndbuf
     buflen = len(buf) if buf is not None else 0
     end = (conn.sndbuf_seq + buflen) & MASK
+    board = conn.recovery.board
     sent_any = False
+    sent_pkts = 0
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
-        usable = min(cc.cwnd, conn.snd_wnd) - in_flight
+        quota = cc.cwnd - board.in_flight
+        if quota <= 0 and probe:
+            quota = 1  # force out a loss probe packet
+        usable = min(max(quota, 0) * mss, conn.snd_wnd - in_flight)
+        if probe and sent_any:
+            break
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
             # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
@@ -224,12 +237,16 @@ def transmit(conn: Connection, more: bool = False) -> None:
             n = min(record, mss, usable)
             if n <= 0:
                 break
-            if n < mss and not _small_segment_ok(conn, n, record, in_flight, more, last):
+            if n < mss and not nagle_off and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
-            if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle:
-                cc.restart_after_idle(now, conn.recovery.rto, mss, knobs.tcp_init_cwnd)
-                usable = min(cc.cwnd, conn.snd_wnd)
+            if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle \
+                    and now - cc.last_send > conn.recovery.rto:
+                # Linux tcp_slow_start_after_idle_check (RFC 5681 section 4.1): idle for more
+                # than an RTO, restart from a smaller window (tcp_cwnd_restart).
+                cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd)
+                usable = min(cc.cwnd * mss, conn.snd_wnd)
                 n = min(n, usable)
+            segs_before = board.packets_out
             if n == mss:
                 # As many full segments as may go now, in one packet (Linux's GSO packet, one
                 # TSO segment here): the sub-MSS rest still takes the test above. A whole skb
@@ -245,19 +262,20 @@ def transmit(conn: Connection, more: bool = False) -> None:
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            if tso_max or n <= mss:
-                send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
-            else:
-                # Without TSO the packet leaves as the wire segments a GSO cut makes of it
-                # (PSH and FIN on the last), so the wire is the same either way.
-                for at, size, piece_flags in tso.cuts(n, mss, flags):
-                    send_data(conn, conn.snd_nxt, piece_flags, buf.view(off + at, size))
+            send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
             sent_any = True
-        elif conn.fin_queued and conn.snd_nxt == conn.fin_seq:
+            sent_pkts += board.packets_out - segs_before
+        elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:
             send_data(conn, conn.snd_nxt, FIN | ACK, b"")
             sent_any = True
+            sent_pkts += 1
         else:
             break
+    conn.recovery.after_write(conn, sent_pkts, probe)
+    # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
+    limited = conn.packets_in_flight >= cc.cwnd
+    if sent_any or limited:
+        cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt)
     if conn.sendlog is not None:
         # Held back by the receiver's window: the next segment does not fit in it (Linux
         # tcp_snd_wnd_test failing in tcp_write_xmit).
@@ -309,65 +327,87 @@ def _small_segment_ok(conn: Connection, n: int, unsent: int, in_flight: int, mor
     return not small_in_flight
 
 
+def _ecn_send(conn: Connection, seg: Segment, seq: int, flags: int, payload: bytes | memoryview) -> None:
+    """Linux tcp_ecn_send (RFC 3168 sections 6.1.2 to 6.1.4) on a connection that agreed to ECN:
+    new data is ECN-capable, ECT(0) (INET_ECN_xmit), and carries the CWR a window reduction
+    queued; pure ACKs and retransmissions are not-ECT (INET_ECN_dontxmit; RFC 3168 section
+    6.1.5); every segment echoes ECE until the peer's CWR (section 6.1.3)."""
+    if len(payload) and not seq_lt(seq, conn.snd_max):
+        seg.tos = (seg.tos & ~INET_ECN_MASK) | INET_ECN_ECT_0
+        if conn.ecn_queue_cwr:
+            conn.ecn_queue_cwr = False
+            flags |= CWR
+    else:
+        seg.tos &= ~INET_ECN_MASK
+    if conn.ecn_demand_cwr:
+        flags |= ECE
+    seg.flags = flags
+
+
 def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:
-    """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
+    """Send new bytes starting at `seq` (snd_nxt): onto the retransmission queue, the
+    transmission timer armed (Linux tcp_event_new_data_sent)."""
     now = conn.engine.now
-    retransmit = seq_lt(seq, conn.snd_max)
-    seg = segment(conn, seq, flags, payload)
-    if len(payload) > conn.mss:
-        seg.gso = conn.mss
-    emit(conn, seg, retransmit)
+    rec = conn.recovery
+    tx_start = len(payload) > 0 and rec.board.in_flight == 0
+    emit_packet(conn, seq, flags, payload)
     end = (seq + len(payload) + (flags & FIN)) & MASK
-    if len(payload) % conn.mss and not retransmit:
+    if len(payload) % conn.mss:
         conn.snd_sml = end  # Linux tcp_minshall_update: a packet with a short segment in it
-    if seq_gt(end, conn.snd_nxt):
-        conn.snd_nxt = end
-    if seq_gt(end, conn.snd_max):
-        if conn.recovery.rtt_time is None and not retransmit:
-            conn.recovery.rtt_seq = seq
-            conn.recovery.rtt_time = now
-        conn.snd_max = end
-    if retransmit:
-        conn.recovery.rtt_time = None  # Karn's rule: no RTT sample from a retransmitted segment
-    conn.recovery.cc.last_send = now
-    if conn.t_rto == INF:
-        conn.set_timer(TimerKind.RTO, now + conn.recovery.rto)
+    conn.snd_nxt = conn.snd_max = end
+    rec.on_sent(conn, seq, end, bool(flags & FIN))
+    cc = rec.cc
+    if tx_start:
+        cc.on_tx_start(now)  # Linux tcp_event_data_sent: CA_EVENT_TX_START, data with none in flight
+    cc.last_send = now
     if conn.t_persist != INF:
         conn.cancel_timer(TimerKind.PERSIST)
     conn.delack.data_sent(now)
 
 
-def retransmit_head(conn: Connection) -> None:
-    """Resend the first unacknowledged segment (timeout, fast retransmit, partial ACK)."""
-    if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-        emit(conn, syn_segment(conn, retransmit=True), retransmit=True)
+def emit_packet(conn: Connection, seq: int, flags: int, payload: bytes | memoryview,
+                reason: str = "") -> None:
+    """One packet of data (Linux's GSO skb): one TSO segment with TSO, else the wire segments a
+    GSO cut makes of it (PSH and FIN on the last), so the wire is the same either way.
+    `reason`: why it is a retransmission, "" for new data."""
+    mss = conn.mss
+    n = len(payload)
+    retransmit = bool(reason)
+    if conn.engine.tso_max or n <= mss:
+        seg = segment(conn, seq, flags, payload)
+        if n > mss:
+            seg.gso = mss
+        emit(conn, seg, retransmit, reason)
         return
+    for at, size, piece_flags in tso.cuts(n, mss, flags):
+        emit(conn, segment(conn, (seq + at) & MASK, piece_flags, payload[at:at + size]), retransmit, reason)
+
+
+def retransmit_syn(conn: Connection) -> None:
+    """Our SYN or SYN-ACK again (its timer expired)."""
+    emit(conn, syn_segment(conn, retransmit=True), retransmit=True, reason="RTO")
+
+
+def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> None:
+    """Send again the `n` bytes at `seq` (and the FIN after them if `fin`), as one packet cut
+    in segments of the MSS (Linux __tcp_retransmit_skb); `reason` says why (RTO, TLP, RACK,
+    fast retransmit) to observers. snd_nxt stays where it is, as Linux's."""
     buf = conn.sndbuf
-    buflen = len(buf) if buf is not None else 0
-    off = seq_diff(conn.snd_una, conn.sndbuf_seq)
-    # Resend what was sent, not new bytes beyond the peer's window (Linux resends the head
-    # skb as it went out; RFC 9293 section 3.8.6.2.1 forbids sending past the window).
-    limit = max(seq_diff(conn.snd_max, conn.snd_una), conn.snd_wnd)
-    n = min(conn.mss, buflen - off, limit) if buflen > off else 0
-    if n and conn.opts is not None and conn.opts.eor:
-        n = record_left(conn, conn.snd_una, n)  # a resent segment ends with its record too
     flags = ACK
-    payload: bytes | memoryview
+    payload: bytes | memoryview = b""
     if n:
         assert buf is not None  # n > 0 only with bytes in the buffer
-        # The head skb goes again, cut to one segment (Linux tcp_retransmit_skb, tcp_fragment):
-        # PSH if this piece ends it and it is marked (pushmarks.py).
-        left, push = pushmarks.skb_left(conn, conn.snd_una, n)
-        n = left
-        payload = buf.view(off, n)
-        if push and left == pushmarks.skb_left(conn, conn.snd_una, buflen - off)[0]:
+        payload = buf.view(seq_diff(seq, conn.sndbuf_seq), n)
+        # PSH as the skb had it: this piece ends its skb and the skb is marked (pushmarks.py;
+        # tcp_fragment leaves PSH on the second part only).
+        left, push = pushmarks.skb_left(conn, seq, n + 1)
+        if push and left == n:
             flags |= PSH
-        if off + n == buflen and conn.fin_queued and seq_lt(conn.fin_seq, conn.snd_max):
-            flags |= FIN
-    else:
-        payload = b""
+    if fin:
         flags |= FIN
-    send_data(conn, conn.snd_una, flags, payload)
+    emit_packet(conn, seq, flags, payload, reason)
+    conn.recovery.cc.last_send = conn.engine.now
+    conn.delack.data_sent(conn.engine.now)
 
 
 # ------------------------------------------------------------------ ACK now or later

@@ -19,12 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..wire.ipv6 import MIN_MTU
-from ..wire.segment import ACK, FIN, PSH
-from . import output
 from .family import ip_tcp_headers, is_v6
-from .seq import MASK, seq_diff, seq_lt
 from .states import State
-from .timers import TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -60,6 +56,7 @@ def _lower(conn: Connection, mtu: int) -> None:
     conn.pmtu = mtu
     old_mss = conn.mss
     conn.mss = _mtu_to_mss(conn, mtu)
+    conn.recovery.board.set_mss(conn.mss)
     if conn.mss < old_mss:
         _simple_retransmit(conn, old_mss)
 
@@ -74,36 +71,11 @@ def _mtu_to_mss(conn: Connection, mtu: int) -> int:
 
 
 def _simple_retransmit(conn: Connection, old_mss: int) -> None:
-    """Linux tcp_simple_retransmit: what was sent longer than the new MSS is lost; send it again
-    now, cut to the new MSS, as many segments as cwnd allows.
-
-    Linux keeps what one write queued as one buffer (sk_buff) and retransmits each lost one cut
-    at the new MSS (__tcp_retransmit_skb): a 2920-byte write sent as 1460 + 1460 goes again as
-    1360 + 1360 + 200 (measured on 6.18). minitcp keeps no such boundaries and cuts the bytes in
-    flight from snd_una; it sends them again only when they are longer than the new MSS.
-    Linux counts cwnd and ssthresh in segments and leaves them be ("units changed and effective
-    cwnd/ssthresh really reduced now"), raising ssthresh to 3/4 cwnd (tcp_current_ssthresh);
-    minitcp counts bytes, so it rescales both to the same numbers of segments. The
-    retransmission restarts the RTO (tcp_xmit_retransmit_queue, for the head).
-    """
-    buf = conn.sndbuf
-    if buf is None or conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+    """Linux tcp_simple_retransmit: what was sent in segments longer than the new MSS is lost;
+    it goes again at once, cut to the new MSS, as many segments as cwnd allows (a 2920-byte
+    write sent as 1460 + 1460 goes again as 1360 + 1360 + 200, measured on 6.18). The window
+    is left be ("units changed and effective cwnd/ssthresh really reduced now"), ssthresh
+    raised to 3/4 cwnd (tcp_current_ssthresh); see `recovery.Recovery.simple_retransmit`."""
+    if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
         return
-    fin_sent = conn.fin_queued and seq_lt(conn.fin_seq, conn.snd_max)
-    off = seq_diff(conn.snd_una, conn.sndbuf_seq)
-    data = min(seq_diff(conn.snd_max, conn.snd_una) - fin_sent, len(buf) - off)
-    mss = conn.mss
-    if data <= mss:
-        return  # nothing in flight is longer than the new MSS
-    cc = conn.recovery.cc
-    cwnd = max(cc.cwnd // old_mss, 1)
-    cc.cwnd = cwnd * mss
-    if cc.ssthresh < 0x7FFFFFFF:
-        cc.ssthresh = max(cc.ssthresh // old_mss, cwnd * 3 // 4) * mss
-    for piece in range(0, min(data, cwnd * mss), mss):
-        n = min(mss, data - piece)
-        flags = ACK
-        if piece + n == data:
-            flags |= PSH | (FIN if fin_sent and off + data == len(buf) else 0)
-        output.send_data(conn, (conn.snd_una + piece) & MASK, flags, buf.view(off + piece, n))
-    conn.set_timer(TimerKind.RTO, conn.engine.now + conn.recovery.rto)
+    conn.recovery.simple_retransmit(conn, old_mss)

@@ -100,7 +100,7 @@ def after_transmit(conn: Connection, sent: bool, unsent: int, rwnd_limited: bool
         log.stop(RWND_LIMITED, now, _idle(conn))
     if sent and unsent == 0 and log.nospace and conn.state in _SNDBUF_STATES:
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
-        if in_flight + conn.mss <= conn.recovery.cc.cwnd:  # not cwnd-limited
+        if in_flight + conn.mss <= conn.recovery.cc.cwnd * conn.mss:  # not cwnd-limited
             log.start(SNDBUF_LIMITED, now)
 
 

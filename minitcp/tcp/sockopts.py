@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .cc import make_cc
 from .family import ip_tcp_headers
 from .states import State
 from .timers import TimerKind
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class SockOpts:
-    __slots__ = ("congestion", "cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
+    __slots__ = ("cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
                  "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "push", "retrans_stamp",
                  "sndbuf", "tos", "ttl", "user_mss", "user_timeout")
 
@@ -48,7 +49,6 @@ class SockOpts:
         # When the head segment's retransmissions (or the window probes) began: the user timeout
         # counts from there (Linux tp->retrans_stamp, icsk_probes_tstamp).
         self.retrans_stamp = 0.0
-        self.congestion = "reno"  # TCP_CONGESTION: the only algorithm minitcp has (congestion.NewReno)
         # Where the MSG_EOR records not yet acknowledged end (sequence numbers, in order): no
         # segment crosses one (Linux TCP_SKB_CB(skb)->eor, tcp_skb_can_collapse_to).
         self.eor: tuple[int, ...] = ()
@@ -82,6 +82,9 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
     defer_accept (in retransmissions) (the socket layer has checked the ranges)."""
     if name == "rcvbuf":
         set_rcvbuf(conn, int(value))  # a size and a lock that the receive window keeps
+        return
+    if name == "congestion":
+        set_congestion(conn, str(value))  # the congestion-control part itself
         return
     opts = _own(conn)
     if name == "nodelay":
@@ -118,12 +121,24 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.notsent_lowat = int(value)
     elif name == "user_timeout":
         opts.user_timeout = int(value) / 1000  # given in ms, as TCP_USER_TIMEOUT
-    elif name == "congestion":
-        opts.congestion = str(value)
     elif name == "defer_accept":
         opts.defer_accept = int(value)
     else:
         raise ValueError(f"unknown option {name!r}")
+
+
+def set_congestion(conn: Connection, name: str) -> None:
+    """TCP_CONGESTION (Linux tcp_set_congestion_control): the same algorithm is left alone;
+    another takes over the window and state (they are tcp_sock's in Linux) with fresh private
+    state, initialised at once unless the socket is closed (tcp_reinit_congestion_control)."""
+    rec = conn.recovery
+    if name == rec.cc.name:
+        return
+    cc = make_cc(name, conn.engine.knobs.tcp_init_cwnd, conn)
+    cc.take_over(rec.cc)
+    rec.cc = cc
+    if conn.state != State.CLOSED:
+        cc.init(conn.engine.now)
 
 
 def end_record(conn: Connection, seq: int) -> None:

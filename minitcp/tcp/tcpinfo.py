@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
+from .cc import TCP_INFINITE_SSTHRESH, CaState
 from .seq import seq_diff
 from .states import SYNCHRONIZED, State
 
@@ -34,13 +35,13 @@ LINUX_STATE = {
     State.FIN_WAIT_2: 5, State.TIME_WAIT: 6, State.CLOSED: 7, State.CLOSE_WAIT: 8,
     State.LAST_ACK: 9, State.LISTEN: 10, State.CLOSING: 11,
 }
-# include/uapi/linux/tcp.h enum tcp_ca_state.
-CA_OPEN, CA_DISORDER, CA_CWR, CA_RECOVERY, CA_LOSS = 0, 1, 2, 3, 4
+# include/uapi/linux/tcp.h enum tcp_ca_state (cc.CaState).
+CA_OPEN, CA_DISORDER, CA_CWR, CA_RECOVERY, CA_LOSS = CaState
 # include/uapi/linux/tcp.h TCPI_OPT_*.
 TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN = 1, 2, 4, 8
 TCPI_OPT_ECN_SEEN, TCPI_OPT_SYN_DATA, TCPI_OPT_USEC_TS = 16, 32, 64
 # include/net/tcp.h TCP_INFINITE_SSTHRESH; tcp_min_rtt() with no sample is ~0U.
-INFINITE_SSTHRESH = 0x7FFFFFFF
+INFINITE_SSTHRESH = TCP_INFINITE_SSTHRESH
 NO_MIN_RTT = 0xFFFFFFFF
 # sk_max_pacing_rate with no SO_MAX_PACING_RATE: ~0UL (net/core/sock.c sock_init_data).
 NO_PACING_LIMIT = 0xFFFFFFFFFFFFFFFF
@@ -68,8 +69,8 @@ LAYOUT = (
 STRUCT = struct.Struct("<" + "".join(code for _, code in LAYOUT))
 assert STRUCT.size == 248  # sizeof(struct tcp_info) on Linux 6.12 (x86-64)
 
-NOT_TRACKED = ("sacked", "fackets", "last_ack_sent", "delivery_rate", "delivered_ce", "dsack_dups",
-               "reord_seen", "rcv_ooopack", "rehash", "total_rto", "total_rto_recoveries", "total_rto_time")
+NOT_TRACKED = ("fackets", "last_ack_sent", "delivery_rate", "delivered_ce", "rcv_ooopack", "rehash",
+               "total_rto", "total_rto_recoveries", "total_rto_time")
 
 
 def _us(seconds: float) -> int:
@@ -114,8 +115,11 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
     mss = max(conn.mss, 1)
     state = conn.state if state is None else state
     synced = conn.state in SYNCHRONIZED
-    flight = max(seq_diff(conn.snd_nxt, conn.snd_una), 0)
-    unacked = -(-flight // mss)  # Linux packets_out: the SYN or a FIN alone is one too
+    board = rec.board
+    if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+        unacked = min(seq_diff(conn.snd_nxt, conn.snd_una), 1)  # the SYN (Linux packets_out)
+    else:
+        unacked = board.packets_out  # the retransmission queue's (a FIN alone is one too)
     options = 0
     if conn.ts_ok:
         options |= TCPI_OPT_TIMESTAMPS
@@ -125,26 +129,13 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         options |= TCPI_OPT_WSCALE
     if conn.ecn_ok:
         options |= TCPI_OPT_ECN
-    # The congestion state (Linux icsk_ca_state): Loss after a timeout until the ACK of what it
-    # resent, Recovery during fast recovery, Disorder while duplicate ACKs come in.
-    if rec.retransmits and state not in (State.SYN_SENT, State.SYN_RECEIVED):
-        ca_state, lost = CA_LOSS, unacked
-    elif rec.in_recovery:
-        ca_state, lost = CA_RECOVERY, min(unacked, 1)
-    else:
-        ca_state, lost = (CA_DISORDER if rec.dupacks else CA_OPEN), 0
-    retrans = min(unacked, 1) if ca_state in (CA_LOSS, CA_RECOVERY) else 0
-    cwnd = cc.cwnd // mss
-    ssthresh = INFINITE_SSTHRESH if cc.ssthresh >= INFINITE_SSTHRESH else cc.ssthresh // mss
+    # The congestion state (Linux icsk_ca_state) and the scoreboard's counts (recovery.py,
+    # scoreboard.py): sacked_out, lost_out, retrans_out as tcp_get_info reports them.
+    ca_state = int(cc.ca_state)
+    lost = board.lost_out
+    retrans = board.retrans_out
     srtt_us = _us(rec.srtt) if rec.srtt is not None else 0
-    # Linux tcp_update_pacing_rate: 200% of cwnd per srtt in slow start (cwnd below half of
-    # ssthresh), 120% after; with no RTT sample yet the division is skipped.
-    ratio = 200 if cwnd < ssthresh // 2 else 120
-    pacing = conn.mss * 10_000 * ratio * max(cwnd, unacked)
-    if srtt_us:
-        pacing //= srtt_us
-    else:
-        pacing *= 8
+    pacing = conn.pacing_rate
     rwin = conn.rwin
     # Linux tcp_snd_una_update and tcp_rcv_nxt_update count every sequence number acknowledged
     # or received once synchronized: the FIN too, our SYN only on the active side (a passive
@@ -174,7 +165,7 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "snd_mss": conn.mss,
         "rcv_mss": conn.rcv_mss,
         "unacked": unacked,
-        "sacked": 0,
+        "sacked": board.sacked_out,
         "lost": lost,
         "retrans": retrans,
         "fackets": 0,
@@ -187,12 +178,12 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "rtt": srtt_us,
         # Linux starts mdev at TCP_TIMEOUT_INIT, so rttvar reads 250 ms before any sample.
         "rttvar": _us(rec.rttvar) if rec.srtt is not None else _us(knobs.tcp_rto_initial) // 4,
-        "snd_ssthresh": ssthresh,
-        "snd_cwnd": cwnd,
+        "snd_ssthresh": cc.ssthresh,
+        "snd_cwnd": cc.cwnd,
         # Linux takes the timestamp option off tp->advmss once it is agreed on
         # (tcp_rcv_synsent_state_process, tcp_create_openreq_child).
         "advmss": conn.advmss - (12 if conn.ts_ok and state != State.SYN_SENT else 0),
-        "reordering": knobs.tcp_reordering,
+        "reordering": rec.reordering,
         "rcv_rtt": _us(rwin.rcv_rtt.rtt) if rwin.rcv_rtt is not None else 0,
         "rcv_space": rwin.rcvq_space.space if rwin.rcvq_space is not None else 0,
         "total_retrans": conn.total_retrans,
@@ -214,8 +205,8 @@ def tcp_info(conn: Connection, now: float, state: State | None = None) -> dict[s
         "delivered_ce": 0,
         "bytes_sent": log.bytes_sent if log is not None else 0,
         "bytes_retrans": log.bytes_retrans if log is not None else 0,
-        "dsack_dups": 0,
-        "reord_seen": 0,
+        "dsack_dups": rec.dsack_dups,
+        "reord_seen": rec.reord_seen,
         "rcv_ooopack": 0,
         "snd_wnd": conn.snd_wnd,
         "rcv_wnd": max(seq_diff(conn.rcv_adv, conn.rcv_wup), 0) if synced else 0,

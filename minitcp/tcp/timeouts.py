@@ -18,7 +18,7 @@ from . import output
 from .seq import MASK, seq_diff
 from .sockopts import keepalive_intvl, keepalive_probes, keepalive_time, options
 from .states import Event, State
-from .timers import TimerKind
+from .timers import TIME_RETRANS, TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -56,11 +56,18 @@ def _retry_limit(conn: Connection) -> int:
 
 
 def _on_rto(conn: Connection) -> None:
-    """Retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section 3.1)."""
+    """The transmission timer: RACK's reordering timeout or a loss probe (recovery and
+    lossprobe), or the retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section
+    3.1; Linux tcp_retransmit_timer)."""
     eng = conn.engine
     knobs = eng.knobs
     opts = options(conn)
     syn = conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+    if not syn:
+        if not conn.recovery.on_xmit_timer(conn):
+            return
+        if not conn.recovery.board.packets_out:
+            return
     user_timeout = 0.0 if syn else opts.user_timeout
     if user_timeout:
         # Linux tcp_write_timeout with TCP_USER_TIMEOUT (synchronized states only; a SYN counts
@@ -89,22 +96,27 @@ def _on_rto(conn: Connection) -> None:
         conn.recovery.back_off(knobs)
     # (Deferring, the SYN-ACK is resent only for the period's last chance.)
     resend = not deferring or conn.recovery.retransmits + 1 >= opts.defer_accept
+    rec = conn.recovery
     if syn:
         if resend:
             eng.counters["TCPSynRetrans"] += 1
+            output.retransmit_syn(conn)
+        rec.retransmits += 1
+        rec.rtt_time = None
     else:
         eng.counters["TCPTimeouts"] += 1
-        conn.recovery.on_rto(seq_diff(conn.snd_max, conn.snd_una), conn.snd_max, conn.mss)
-    conn.recovery.retransmits += 1
-    conn.snd_nxt = conn.snd_una  # go back: resend from the first unacknowledged byte
-    conn.recovery.rtt_time = None
-    if resend:
-        output.retransmit_head(conn)
-    rto = conn.recovery.rto
+        # Linux tcp_retransmit_timer: Loss (everything not SACKed is lost), the head again.
+        rec.enter_loss(conn)
+        rec.retransmits += 1
+        rec.retransmit(conn, 0, 1, "RTO")
+    rto = rec.rto
     if user_timeout:
         # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.
         rto = max(min(rto, opts.retrans_stamp + user_timeout - eng.now), 0.001)
-    conn.set_timer(TimerKind.RTO, eng.now + rto)
+    if syn:
+        conn.set_timer(TimerKind.RTO, eng.now + rto)
+    else:
+        rec.reset_xmit_timer(conn, TIME_RETRANS, rto)
 
 
 def _on_delack(conn: Connection) -> None:

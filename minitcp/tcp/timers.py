@@ -16,6 +16,17 @@ from typing import Any
 
 INF = float("inf")
 
+# What the connection's one transmission timer (its RTO slot) is armed for: Linux icsk_pending,
+# ICSK_TIME_RETRANS, ICSK_TIME_LOSS_PROBE, ICSK_TIME_REO_TIMEOUT (inet_connection_sock.h).
+TIME_RETRANS, TIME_LOSS_PROBE, TIME_REO_TIMEOUT = 1, 5, 6
+JIFFY = 0.004  # a Linux timer tick at HZ=250 (the Debian and Ubuntu kernels')
+TCP_TIMEOUT_MIN_US = 0.002  # Linux TCP_TIMEOUT_MIN_US: 2 ms
+
+
+def jiffies(t: float) -> float:
+    """Linux usecs_to_jiffies: a delay rounded up to the timer's tick."""
+    return -(-round(t * 1e6) // 4000) * JIFFY
+
 
 class TimerKind(enum.Enum):
     """Timer names as `ss -o` prints them (`on` is the retransmission timer)."""

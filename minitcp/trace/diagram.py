@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from . import words
 from .events import (
     CallEvent,
+    CongestionEvent,
     DropEvent,
     Event,
     FaultEvent,
@@ -57,7 +58,7 @@ class Arrow:
         out = self.label
         for tag in self.tags:
             word = words.tag(tag, self.lang)
-            out += f" ({word})" if tag == "retransmit" else f" [{word}]"
+            out += f" ({word})" if tag == "retransmit" or tag in RETRANSMIT_REASONS else f" [{word}]"
         return out
 
 
@@ -66,7 +67,7 @@ class Note:
     time: float
     col: int
     text: str
-    kind: str  # "state", "timer", "drop", "fault", "call"
+    kind: str  # "state", "timer", "drop", "fault", "call", "congestion"
     conn: int = 0
 
 
@@ -172,8 +173,8 @@ def build_diagram(
             if e.host not in seg_hosts:
                 continue
             if e.direction == "out":
-                arrow = Arrow(e.time, col, label(e), tags=["retransmit"] if e.retransmit else [], conn=n,
-                              lang=lang)
+                arrow = Arrow(e.time, col, label(e), tags=_retransmit_tags(e.reason) if e.retransmit else [],
+                              conn=n, lang=lang)
                 got = arrivals.get(id(e), ())
                 if two_hosts and not got:
                     arrow.lost = True
@@ -195,6 +196,8 @@ def build_diagram(
             rows.append(Note(e.time, col, words.call_text(e, lang), "call", n))
         elif isinstance(e, RetransmitEvent) and e.host not in seg_hosts:
             retransmits.append((e, col, n))
+        elif isinstance(e, CongestionEvent):
+            rows.append(Note(e.time, col, e.text, "congestion", n))
         elif isinstance(e, DropEvent):
             rows.append(Note(e.time, col, words.drop_text(e.segment, e.reason, lang), "drop", n))
         elif isinstance(e, TimerEvent) and timers:
@@ -301,3 +304,11 @@ def _local_of(events: list[Event], host: str) -> str:
 
 def _remote_of(events: list[Event], host: str) -> str:
     return next((e.remote for e in events if e.host == host and e.remote), "")
+
+
+# Why a segment was sent again (observer.Observer.on_retransmit), shown beside it: `(retransmit) (TLP)`.
+RETRANSMIT_REASONS = ("RTO", "TLP", "RACK", "fast retransmit")
+
+
+def _retransmit_tags(reason: str) -> list[str]:
+    return ["retransmit", reason] if reason else ["retransmit"]

@@ -102,6 +102,7 @@ class SegmentEvent(Event):
     abs_seq: int
     abs_ack: int | None
     retransmit: bool = False
+    reason: str = ""  # why it was resent: RTO, TLP, RACK, fast retransmit
     _seg: Segment | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -150,6 +151,29 @@ class RetransmitEvent(Event):
     flags: str
     seq: int
     length: int
+    reason: str = ""  # RTO, TLP, RACK, fast retransmit (observer.Observer.on_retransmit)
+
+
+@dataclass
+class CongestionEvent(Event):
+    """The sender's congestion state changed (Linux icsk_ca_state: Open, Disorder, CWR, Recovery,
+    Loss), seen as it sent its next segment, with the window and the scoreboard's counts then
+    (TCP_INFO's snd_cwnd, snd_ssthresh, sacked, lost, retrans)."""
+
+    kind: ClassVar[str] = "congestion"
+    old: str
+    new: str
+    cwnd: int
+    ssthresh: int
+    sacked: int
+    lost: int
+    retrans: int
+
+    @property
+    def text(self) -> str:
+        ssthresh = "inf" if self.ssthresh >= 0x7FFFFFFF else str(self.ssthresh)
+        return (f"ca {self.old} → {self.new} cwnd={self.cwnd} ssthresh={ssthresh} sacked={self.sacked} "
+                f"lost={self.lost} retrans={self.retrans}")
 
 
 @dataclass

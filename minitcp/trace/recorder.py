@@ -18,7 +18,9 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.states import State
+from minitcp.tcp.tcpinfo import tcp_info
 from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
@@ -26,6 +28,7 @@ from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
 
 from .events import (
     CallEvent,
+    CongestionEvent,
     DropEvent,
     Event,
     FaultEvent,
@@ -79,6 +82,8 @@ class Recorder:
         self._fds: dict[str, dict[int, tuple[object, int]]] = {}
         # Calls told as they started, by id: their events get the result when they return.
         self._pending: dict[int, tuple[object, CallEvent]] = {}
+        # (host, id(connection)) -> its congestion state as last recorded (CongestionEvent).
+        self._ca_states: dict[tuple[str, int], int] = {}
 
     # ------------------------------------------------------------------ attaching
 
@@ -107,8 +112,8 @@ class Recorder:
                  now: float) -> None:
         self._default.on_timer(conn, kind, action, deadline, now)
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
-        self._default.on_retransmit(conn, seg, now)
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        self._default.on_retransmit(conn, seg, now, reason)
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         self._default.on_drop(conn, reason, seg, now)
@@ -212,6 +217,7 @@ class Recorder:
         self._last_out.clear()
         self._fds.clear()
         self._pending.clear()
+        self._ca_states.clear()
 
     # ------------------------------------------------------------------ relative numbers
 
@@ -270,9 +276,29 @@ class HostObserver:
             seg.window, rec._options(self.name, seg), seg.seq, seg.ack if seg.flags & ACK else None,
             _seg=snapshot(seg),
         )
+        if direction == "out":
+            self._congestion(conn, now)
         self._add(event)
         if direction == "out":
             rec._last_out[self.name] = (seg, event)
+
+    def _congestion(self, conn: object | None, now: float) -> None:
+        """A CongestionEvent when the sender's congestion state moved since its last segment: a
+        sender changes state on an ACK or a timeout and sends right after, so its next segment is
+        where the change shows (the engine reports no state change of its own)."""
+        cc = getattr(getattr(conn, "recovery", None), "cc", None)
+        if cc is None or conn is None:
+            return
+        key = (self.name, id(conn))
+        state = int(cc.ca_state)
+        old = self.recorder._ca_states.get(key, 0)  # a connection starts Open
+        if state == old:
+            return
+        self.recorder._ca_states[key] = state
+        info = tcp_info(conn, now)  # type: ignore[arg-type]
+        self._add(CongestionEvent(now, self.name, *conn_endpoints(conn), CaState(old).name.title(),
+                                  CaState(state).name.title(), info["snd_cwnd"], info["snd_ssthresh"],
+                                  info["sacked"], info["lost"], info["retrans"]))
 
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
         self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name, _conn_id=id(conn)))
@@ -282,18 +308,19 @@ class HostObserver:
         if self.recorder.record_timers:
             self._add(TimerEvent(now, self.name, *conn_endpoints(conn), kind.name, action, deadline))
 
-    def on_retransmit(self, conn: object, seg: Segment, now: float) -> None:
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
         # The engine reports the segment (on_segment) and then that it was a retransmission.
         if not self.recorder.record_segments:
             return
         last = self.recorder._last_out.get(self.name)
         if last is not None and last[0] is seg:
             last[1].retransmit = True
+            last[1].reason = reason
             seq = last[1].seq
         else:
             seq, _ = self.recorder.relative(self.name, seg, learn=False)
         self._add(RetransmitEvent(now, self.name, *conn_endpoints(conn), flag_str(seg.flags), seq,
-                                  len(seg.payload)))
+                                  len(seg.payload), reason))
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         label = None

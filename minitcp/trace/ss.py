@@ -8,7 +8,8 @@
 The columns and the timer notation follow iproute2's ss.c: a listener's
 Recv-Q is its accept queue and Send-Q its backlog; times print as ss's
 print_ms_timer does (`200ms`, `1.500sec`, `59sec`, `1min30sec`); with -i each
-connection's TCP_INFO follows on a line of its own, as tcp_stats_print prints it.
+connection's TCP_INFO follows on a line of its own, as tcp_stats_print prints it, and (not
+in iproute2's ss) `ca_state:Recovery` when the congestion state is not Open.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from minitcp.tcp import tcpinfo
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.family import endpoint_str, is_v6
-from minitcp.tcp.sockopts import options
 from minitcp.tcp.states import State
 
 if TYPE_CHECKING:
@@ -106,10 +107,10 @@ def ss(engine: TcpEngine, *, listening: bool = True, timers: bool = True, info: 
 
 
 def _info_text(conn: Connection, now: float) -> str:
-    return tcp_info_text(tcpinfo.tcp_info(conn, now), options(conn).congestion)
+    return tcp_info_text(tcpinfo.tcp_info(conn, now), conn.recovery.cc.name)
 
 
-def tcp_info_text(info: dict[str, Any], congestion: str = "reno") -> str:
+def tcp_info_text(info: dict[str, Any], congestion: str) -> str:
     """TCP_INFO as `ss -tni` prints it (iproute2 misc/ss.c tcp_show_info and tcp_stats_print,
     6.x): each field only when nonzero, in ss's order and units (times in ms, rates in bit/s,
     numeric as with -n)."""
@@ -176,4 +177,8 @@ def tcp_info_text(info: dict[str, Any], congestion: str = "reno") -> str:
         out.append(f"minrtt:{info['min_rtt'] / 1000:g}")
     for key in ("rcv_ooopack", "snd_wnd", "rcv_wnd", "rehash"):
         add(f"{key}:{info[key]}", info[key])
+    # Not in iproute2's ss: the congestion state (TCP_INFO's tcpi_ca_state), once it has left Open,
+    # so that a connection in Recovery or Loss says so beside its cwnd, lost and retrans counts.
+    if info["ca_state"]:
+        out.append(f"ca_state:{CaState(info['ca_state']).name.title()}")
     return " ".join(out)

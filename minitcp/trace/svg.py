@@ -31,7 +31,8 @@ HEIGHT = 1800  # px the time scale may take before it shrinks to fit (timescale.
 BREAK_H = 36  # px a break (a long idle span) takes
 LABEL_AT = 0.06  # where along a slanted arrow its label begins, from the sender
 _COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "#b03030", "call": "#2e7d32",
-           "retransmit": "#c06000"}
+           "retransmit": "#c06000",
+           "congestion": "#2a7a3a"}
 # One colour per connection when several are drawn (ColorBrewer's Dark2, readable on white).
 CONN_COLORS = ("#000000", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 

@@ -31,6 +31,7 @@ from minitcp.sockets.socket import (
 )
 from minitcp.tcp.states import State
 from minitcp.tcp.usercalls import size_goal
+from minitcp.trace.ss import ss
 
 from .net import B_ADDR, SYN, Net, connected_pair, settle
 
@@ -142,8 +143,12 @@ async def test_msg_eor_records_are_resent_alone(net: Net, autojump_clock: MockCl
     mark = len(net.wire)
     await cli.send(b"a" * 100, MSG_EOR)
     await cli.send(b"b" * 100)
-    await trio.sleep(0.3)  # one timeout: the head is resent, only as far as its record's end
-    assert payloads(net, "a", mark) == [100, 100, 100]
+    # The loss probe resends the tail record; the RTO then the head, only as far as its record's
+    # end (the two records are never coalesced).
+    await trio.sleep(0.5)
+    assert payloads(net, "a", mark) == [100, 100, 100, 100]
+    resent = [bytes(x.seg.payload[:1]) for x in net.sent("a", since=mark) if x.seg.payload][2:]
+    assert resent == [b"b", b"a"]
 
 
 async def test_tcp_defer_accept_waits_for_data(net: Net, autojump_clock: MockClock) -> None:
@@ -186,16 +191,27 @@ async def test_tcp_defer_accept_period_ends_with_a_last_syn_ack(net: Net, autoju
 
 
 async def test_tcp_congestion(net: Net, autojump_clock: MockClock) -> None:
+    """TCP_CONGESTION (Linux tcp_set_congestion_control): the sysctl's CUBIC by default, Reno
+    by name, an algorithm minitcp lacks is ENOENT; on a live connection the window carries over
+    and `ss -i` names the algorithm."""
     s = Socket(net.a)
-    assert s.getsockopt(TCP, TCP_CONGESTION) == b"reno".ljust(16, b"\0")
-    assert s.getsockopt(TCP, TCP_CONGESTION, 4) == b"reno"
+    assert s.getsockopt(TCP, TCP_CONGESTION) == b"cubic".ljust(16, b"\0")
+    assert s.getsockopt(TCP, TCP_CONGESTION, 4) == b"cubi"
     with pytest.raises(OSError) as e:
-        s.setsockopt(TCP, TCP_CONGESTION, b"cubic")  # not (yet) in minitcp: as an unloaded module
+        s.setsockopt(TCP, TCP_CONGESTION, b"vegas")  # not in minitcp: as an unloaded module
     assert e.value.errno == errno.ENOENT
     s.setsockopt(TCP, TCP_CONGESTION, b"reno\0")
+    assert s.getsockopt(TCP, TCP_CONGESTION)[:5] == b"reno\0"
     cli, _srv = await connected_pair(net)
+    assert cli.getsockopt(TCP, TCP_CONGESTION)[:6] == b"cubic\0"
+    conn = cli.connection
+    conn.recovery.cc.cwnd, conn.recovery.cc.ssthresh = 33, 20
     cli.setsockopt(TCP, TCP_CONGESTION, "reno")  # on a connection too
     assert cli.getsockopt(TCP, TCP_CONGESTION)[:5] == b"reno\0"
+    assert (conn.recovery.cc.name, conn.recovery.cc.cwnd, conn.recovery.cc.ssthresh) == ("reno", 33, 20)
+    info = cli.tcp_info()
+    assert (info["snd_cwnd"], info["snd_ssthresh"]) == (33, 20)
+    assert " reno " in f" {ss(net.a.engine, info=True)} "
 
 
 async def test_tcp_user_timeout_gives_up_on_time(net: Net, autojump_clock: MockClock) -> None:
@@ -210,10 +226,13 @@ async def test_tcp_user_timeout_gives_up_on_time(net: Net, autojump_clock: MockC
     await cli.send(b"x" * 10)
     with pytest.raises(TimeoutError):
         await cli.recv(10)
-    # Resent at 0.2 and 0.6 s; the timer is clamped to the deadline (tcp_clamp_rto_to_user_timeout)
-    # instead of 1.4 s, and the connection ends at 1.0 s instead of after tcp_retries2.
-    assert trio.current_time() - start == pytest.approx(1.0)
-    assert [round(x.time - start, 3) for x in net.sent("a") if x.seg.payload] == [0.0, 0.2, 0.6]
+    # Probed at 0.2 s (a lone packet's loss probe comes when its RTO would), resent by the RTO
+    # at 0.4 and 0.8 s; the time counts from the last transmission of the head before the first
+    # RTO, the probe (Linux retransmits_timed_out: the head's timestamp), and the timer is
+    # clamped to that deadline (tcp_clamp_rto_to_user_timeout): the connection ends at 1.2 s
+    # instead of after tcp_retries2.
+    assert trio.current_time() - start == pytest.approx(1.2)
+    assert [round(x.time - start, 3) for x in net.sent("a") if x.seg.payload] == [0.0, 0.2, 0.4, 0.8]
 
 
 async def test_tcp_notsent_lowat(net: Net, autojump_clock: MockClock) -> None:
@@ -244,7 +263,8 @@ async def test_tcp_notsent_lowat_write_tops_up_the_unsent_skb(net: Net, autojump
     cli, _srv = await connected_pair(net)
     conn = cli.connection
     conn.mss, conn.max_snd_wnd = 1000, 32896
-    conn.recovery.cc.cwnd = 10 * 1000
+    conn.recovery.board.set_mss(1000)  # (the retransmission queue counts segments of it)
+    conn.recovery.cc.cwnd = 10
     cli.setsockopt(SOL, _s.SO_SNDBUF, 1 << 20)
     cli.setsockopt(TCP, TCP_NOTSENT_LOWAT, 4000)
     net.unplug("b")

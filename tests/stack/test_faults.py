@@ -189,7 +189,8 @@ def test_first_fin_dropped_goes_out_again_after_one_rto() -> None:
     p.run_for(1.0)
     fins = [e for e in p.sent("a") if e.seg.flags & FIN]
     assert [e.delivered for e in fins] == [False, True]
-    # The first RTO after a handshake with a 1 ms RTT: 200 ms (tcp_rto_min) + srtt.
+    # The first RTO after a handshake with a 1 ms RTT: 200 ms (tcp_rto_min) + srtt; a lone FIN is
+    # probed (TLP) when its RTO would fire (Linux tcp_schedule_loss_probe).
     assert 0.200 <= fins[1].time - fins[0].time <= 0.205
     assert fins[0].seg.seq == fins[1].seg.seq
     assert [(f.direction, f.action) for f in inj.injected] == [("out", "drop")]

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from minitcp.cli import main
-from minitcp.tcp.knobs import RANGES, KnobRangeError, Knobs
+from minitcp.tcp.knobs import CHOICE_KNOBS, RANGES, KnobRangeError, Knobs
 
 
 def _refused_by_up(setting: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -43,6 +43,9 @@ def _refused_by_up(setting: str, capsys: pytest.CaptureFixture[str]) -> str:
         ("net.ipv4.tcp_synack_retries=256", "(0 to 255, not 256)"),
         ("net.core.somaxconn=3000000000", '"net.core.somaxconn": Invalid argument (0 to 2147483647'),
         ("net.ipv4.tcp_fin_timeout=nan", "must be a finite number >= 0"),
+        # A name, not a number: Linux's ENOENT for an algorithm it does not have.
+        ("net.ipv4.tcp_congestion_control=vegas",
+         '"net.ipv4.tcp_congestion_control": No such file or directory (one of: reno cubic, not \'vegas\')'),
     ],
 )
 def test_up_refuses_a_value_out_of_linux_range_in_sysctls_words(
@@ -51,7 +54,7 @@ def test_up_refuses_a_value_out_of_linux_range_in_sysctls_words(
     line = _refused_by_up(setting, capsys)
     assert line.startswith("minitcp up: error: argument --sysctl: ")
     assert says in line
-    if "Invalid argument" in says:
+    if "Invalid argument" in says or "No such file" in says:
         assert 'setting key "' in line
 
 
@@ -71,7 +74,7 @@ def test_the_bounds_themselves_are_accepted(name: str, value: str) -> None:
 
 
 def test_every_knob_has_a_range_and_its_default_lies_in_it() -> None:
-    assert set(RANGES) == {f.name for f in dataclasses.fields(Knobs)}
+    assert set(RANGES) | CHOICE_KNOBS == {f.name for f in dataclasses.fields(Knobs)}
     Knobs().validate()  # Linux's defaults are in Linux's ranges
 
 
@@ -119,3 +122,15 @@ def test_fragment_and_icmp_knobs_take_their_linux_names_and_pairs() -> None:
     with pytest.raises(KnobRangeError) as e:
         knobs.set("net.ipv6.icmp.ratelimit", -1)
     assert 'setting key "net.ipv6.icmp.ratelimit"' in str(e.value)
+
+
+def test_the_congestion_control_is_a_name_from_the_available_ones() -> None:
+    knobs = Knobs()
+    assert knobs.tcp_congestion_control == "cubic" and knobs.tcp_available_congestion_control == "reno cubic"
+    knobs.set("net.ipv4.tcp_congestion_control", "reno")
+    assert knobs.tcp_congestion_control == "reno"
+    with pytest.raises(KnobRangeError) as refused:
+        knobs.set("tcp_congestion_control", "bbr")
+    assert str(refused.value) == ('setting key "net.ipv4.tcp_congestion_control": No such file or directory '
+                                  "(one of: reno cubic, not 'bbr')")
+    assert knobs.tcp_congestion_control == "reno"

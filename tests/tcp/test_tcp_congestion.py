@@ -1,9 +1,9 @@
-"""NewReno through a simulated wire: initial window (RFC 6928), fast retransmit and fast
-recovery (RFC 5681, RFC 6582), the retransmission timer (RFC 6298)."""
+"""NewReno recovery with Reno's window (cc/reno.py) through a simulated wire: initial window
+(RFC 6928), fast retransmit and fast recovery (RFC 5681, RFC 6582), the retransmission timer
+(RFC 6298)."""
 
 from __future__ import annotations
 
-from minitcp.tcp.congestion import NewReno
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.seq import MASK
 from minitcp.trace.recorder import Recorder
@@ -57,7 +57,7 @@ def test_initial_window_is_ten_segments() -> None:
     assert client.info()["cwnd"] > 10  # slow start grew it
 
 
-def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
+def test_a_lost_segment_is_resent_by_sack_recovery_well_before_the_rto() -> None:
     p, rec, client, server, _ = _setup({2 * MSS})
     client.send(b"f" * 20 * MSS, p.now)
     p.run(until=3.0)
@@ -67,33 +67,55 @@ def test_fast_retransmit_after_three_duplicate_acks_before_the_rto() -> None:
     sends = [i for i, e in enumerate(segs)
              if e.direction == "out" and e.segment.seq == lost_seq and e.segment.payload]
     assert len(sends) == 2  # the lost copy and its retransmission
+    assert segs[sends[1]].reason == "RACK"
     resend_at = segs[sends[1]].time
     acks_at_hole = [e.segment for e in segs[: sends[1]]
                     if e.direction == "in" and not e.segment.payload and e.segment.ack == lost_seq]
-    # The ACK that brought snd_una to the hole, then exactly three duplicates (tcp_reordering = 3).
-    assert len(acks_at_hole) == 1 + 3
-    assert not acks_at_hole[0].sack and all(s.sack for s in acks_at_hole[1:])  # SACK: what did arrive
-    assert resend_at < 1.0 + client.recovery.rto  # well before the retransmission timer
+    # The ACK that brought snd_una to the hole, then duplicates SACKing what did arrive. The first
+    # flight is one packet (one skb of 10 segments, Linux's GSO skb): RACK orders its parts by
+    # sequence and marks the hole lost once a segment sent after the flight is SACKed, one round
+    # trip later (Linux tcp_rack_advance takes the partly ACKed skb's end).
+    assert len(acks_at_hole) >= 1 + 3
+    assert not acks_at_hole[0].sack and all(s.sack for s in acks_at_hole[1:])
+    assert resend_at < 1.01  # within two round trips, far before the retransmission timer
     c = p.a.counters
-    assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 1, 0)
+    assert (c["TCPFastRetrans"], c["TCPTimeouts"]) == (1, 0)
+    assert c["RetransSegs"] == 1 + c["TCPLossProbes"]  # (the tail may be probed: a delayed ACK)
     assert c["TCPSackRecovery"] == 1
 
 
-def test_newreno_partial_ack_retransmits_the_next_hole_at_once() -> None:
-    """RFC 6582: two losses in one window are both repaired in one recovery, no timeout."""
+def test_two_holes_in_one_window_are_repaired_in_one_round_trip() -> None:
+    """RFC 6675 / RFC 8985: two losses in one window are both marked lost and resent at once,
+    not one per round trip (NewReno's partial ACKs)."""
     p, _, client, server, _ = _setup({2 * MSS, 5 * MSS})
     client.send(b"n" * 20 * MSS, p.now)
     p.run(until=3.0)
     assert server.recv(100_000, p.now) == b"n" * 20 * MSS
     c = p.a.counters
-    assert (c["TCPFastRetrans"], c["RetransSegs"], c["TCPTimeouts"]) == (1, 2, 0)
+    assert (c["TCPFastRetrans"], c["TCPTimeouts"], c["TCPSackRecovery"]) == (2, 0, 1)
     resends = [e.time for e in p.wire if e.sender == "a" and e.seg.payload
                and (e.seg.seq - client.iss - 1) & MASK in (2 * MSS, 5 * MSS)]
-    assert len(resends) == 4 and max(resends) < 1.01
+    assert len(resends) == 4 and resends[2] == resends[3] and max(resends) < 1.01
+
+
+def test_a_lone_lost_segment_is_repaired_by_the_loss_probe_at_the_rto() -> None:
+    """One packet in flight: the probe timeout (2*SRTT + rto_min for the delayed ACK) is capped
+    at the RTO, so the probe goes when the RTO would, and the window stays (Linux
+    tcp_schedule_loss_probe)."""
+    p, rec, client, server, _ = _setup({0})
+    client.send(b"t" * MSS, p.now)
+    p.run(until=3.0)
+    assert server.recv(10_000, p.now) == b"t" * MSS
+    c = p.a.counters
+    assert (c["TCPLossProbes"], c["TCPTimeouts"], c["RetransSegs"]) == (1, 0, 1)
+    resend = [e for e in rec.segments() if e.direction == "out" and e.segment.payload][1]
+    assert resend.reason == "TLP" and abs(resend.time - (1.0 + 0.201)) < 0.002
+    assert client.info()["cwnd"] >= 10
 
 
 def test_timeout_collapses_the_window_to_one_segment() -> None:
     p, _, client, server, hook = _setup({0})
+    p.a.knobs.tcp_early_retrans = 0  # no loss probe
     client.send(b"t" * MSS, p.now)  # a single segment: no duplicate ACKs can come, only the RTO
     p.run(until=1.1)
     assert client.snd_una != client.snd_max
@@ -105,18 +127,3 @@ def test_timeout_collapses_the_window_to_one_segment() -> None:
     assert abs(resend - (1.0 + 0.201)) < 0.002  # srtt about 1 ms + the 200 ms floor
     assert client.info()["cwnd"] == 2  # 1 segment after the loss, +1 for the ACK that followed
     assert hook.offsets == set()
-
-
-def test_slow_start_counts_bytes_acknowledged_up_to_ssthresh_then_avoids_congestion() -> None:
-    """RFC 3465 byte counting without an L limit, as Linux's tcp_slow_start/tcp_cong_avoid_ai:
-    one ACK for ten segments (a GRO super-segment) grows the window by ten segments."""
-    mss = 1000
-    cc = NewReno(mss, 10)
-    cc.on_ack(10 * mss, mss)
-    assert cc.cwnd == 20 * mss
-    cc.ssthresh = 25 * mss
-    cc.on_ack(10 * mss, mss)  # 5 segments reach ssthresh, 5 are congestion avoidance
-    assert cc.cwnd == 25 * mss + mss * 5 * mss // (25 * mss)
-    before = cc.cwnd
-    cc.on_ack(cc.cwnd, mss)  # a whole window acknowledged: one MSS more
-    assert cc.cwnd == before + mss

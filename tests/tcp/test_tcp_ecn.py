@@ -79,6 +79,7 @@ def test_ce_is_echoed_with_ece_until_the_peers_cwr() -> None:
     assert ack.flags == ACK | ECE
     conn.send(b"reply", p.now)
     (data,) = p.out()
-    assert data.flags & ECE and data.tos & 0x03 == 0  # our own segments are not ECN-capable
+    assert data.flags & ECE and data.tos & 0x03 == 0x02  # our new data is ECT(0) (tcp_ecn_send)
+    assert ack.tos & 0x03 == 0  # our pure ACKs are not ECN-capable
     (ack,) = p.feed(p.seg(ACK | PSH | CWR, seq=101, ack=6, payload=b"b" * 100, tos=0x02), at=0.2)
     assert ack.flags == ACK  # the CWR ends the echo, and is ACKed at once

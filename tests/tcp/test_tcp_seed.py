@@ -169,15 +169,18 @@ def test_every_fin_lost_client_gives_up_after_tcp_orphan_retries() -> None:
     """第一次挥手丢失了，会发生什么？ — 重发次数由 tcp_orphan_retries 参数控制.
 
     Every FIN is lost. tcp_orphan_retries = 0 means 8 in Linux: the FIN goes
-    1 + 8 times, at 0, RTO, 3 RTO, 7 RTO ... 255 RTO, each wait twice the last;
-    after 511 RTO (about 103 s) the client drops the connection silently (no
-    RST). The server never heard anything and is still ESTABLISHED.
+    1 + 1 + 8 times: at 0, its loss probe at RTO (a lone FIN is probed when its RTO
+    would fire: TCPLossProbes), then the RTO's retransmissions at 2 RTO, 4 RTO ...
+    256 RTO, each wait twice the last; after 512 RTO (about 103 s) the client drops
+    the connection silently (no RST). The server never heard anything and is still
+    ESTABLISHED.
     """
     p, client, server = opened(Lose(is_fin_from("a"), count=100))
     client.close(p.now)
     p.run(until=T0 + 200)
     fins = [w for w in log(p, client, server) if w[1] == "a"]
-    assert [w[0] for w in fins] == pytest.approx([RTO * (2 ** k - 1) for k in range(9)])
+    assert [w[0] for w in fins] == pytest.approx([0.0] + [RTO * 2 ** k for k in range(9)])
+    assert p.a.counters["TCPLossProbes"] == 1
     assert all(w[2] == "F." and not w[6] for w in fins)
     assert client.state == State.CLOSED and server.state == State.ESTABLISHED
     assert p.a.counters["OutRsts"] == 0 and p.a.counters["TCPAbortOnTimeout"] == 1
@@ -233,8 +236,8 @@ def test_server_fin_lost_is_retransmitted_from_last_ack() -> None:
 def test_every_server_fin_lost_both_sides_give_up() -> None:
     """第三次挥手丢失了，会发生什么？ — 重发次数仍然由 tcp_orphan_retries 参数控制.
 
-    Every server FIN is lost. The server gives up after 8 retransmissions
-    (about 103 s), silently. The client, orphaned in FIN_WAIT_2, does not wait
+    Every server FIN is lost. The server gives up after its loss probe and 8
+    retransmissions (about 103 s), silently. The client, orphaned in FIN_WAIT_2, does not wait
     that long: tcp_fin_timeout (60 s) ends it first. Nobody reaches TIME_WAIT.
     """
     p, client, server = opened(Lose(is_fin_from("b"), count=100))
@@ -245,7 +248,7 @@ def test_every_server_fin_lost_both_sides_give_up() -> None:
     server.close(p.now)
     p.run(until=T0 + 300)
     fins = [w for w in log(p, client, server, since=T0 + 0.5) if w[1] == "b"]
-    assert len(fins) == 9
+    assert len(fins) == 10
     assert client.state == server.state == State.CLOSED
     (fin2_end,) = [t for old, new, t in state_changes(rec_a) if new == State.CLOSED]
     assert fin2_end == pytest.approx(T0 + 0.0045 + 0.0005 + 60)  # 60 s after the ACK of its FIN

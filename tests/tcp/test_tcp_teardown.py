@@ -113,19 +113,25 @@ def test_fin_wait_1_fin_without_our_ack_is_simultaneous_close_closing() -> None:
 def test_fin_wait_1_fin_is_retransmitted_with_backoff() -> None:
     p, conn = fin_wait_1()
     sent = p.run_until(3.0)
-    assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 3 * RTO, 1.0 + 7 * RTO])
+    # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO)
+    # comes when the RTO would, and the RTO restarts from it; then the RTO backs off (Linux
+    # tcp_schedule_loss_probe, tcp_send_loss_probe).
+    assert [t for t, _ in sent] == pytest.approx([1.0 + RTO, 1.0 + 2 * RTO, 1.0 + 4 * RTO, 1.0 + 8 * RTO])
     assert all(p.rel(s) == ("F.", 1, 1, 0) for _, s in sent)
     assert [e.segment for e in events_of(p.rec, SegmentEvent) if e.retransmit] == [s for _, s in sent]
+    assert [e.reason for e in events_of(p.rec, SegmentEvent) if e.retransmit] == ["TLP", "RTO", "RTO", "RTO"]
     assert conn.timers()[0][0] == TimerKind.RTO and conn.timers()[0][2] == 3
+    assert p.eng.counters["TCPLossProbes"] == 1
 
 
 def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
-    """tcp_orphan_retries = 0 means 8 (Linux tcp_orphan_retries()): FIN once plus 8 retransmissions."""
+    """tcp_orphan_retries = 0 means 8 (Linux tcp_orphan_retries()): FIN once, its loss probe,
+    plus 8 retransmissions by the RTO (the probe is not counted)."""
     p, conn = fin_wait_1()
     sent = p.run_until(1000.0)
-    assert [t for t, _ in sent] == pytest.approx([1.0 + RTO * (2 ** k - 1) for k in range(1, 9)])
+    assert [t for t, _ in sent] == pytest.approx([1.0 + RTO * 2 ** k for k in range(9)])
     assert conn.state == State.CLOSED
-    assert state_changes(p.rec)[-1][2] == pytest.approx(1.0 + RTO * 511)
+    assert state_changes(p.rec)[-1][2] == pytest.approx(1.0 + RTO * 512)
     assert all(s.flags & RST == 0 for _, s in sent)  # no RST: silently
     assert p.eng.counters["TCPAbortOnTimeout"] == 1
     assert not p.eng.conns and not p.eng.timewait_entries()
@@ -133,15 +139,15 @@ def test_orphan_fin_gives_up_after_tcp_orphan_retries_silently() -> None:
 
 def test_orphan_retries_knob() -> None:
     p, conn = fin_wait_1(tcp_orphan_retries=2)
-    assert len(p.run_until(1000.0)) == 2
-    assert conn.state == State.CLOSED and state_changes(p.rec)[-1][2] == pytest.approx(1.0 + 7 * RTO)
+    assert len(p.run_until(1000.0)) == 3  # the loss probe and two retransmissions
+    assert conn.state == State.CLOSED and state_changes(p.rec)[-1][2] == pytest.approx(1.0 + 8 * RTO)
 
 
 def test_not_orphaned_fin_uses_tcp_retries2() -> None:
     """After shutdown(SHUT_WR) the application still holds the socket: tcp_retries2 (15) applies."""
     p, conn = fin_wait_1(orphan=False)
     sent = p.run_until(5000.0)
-    assert len(sent) == 15
+    assert len(sent) == 16  # the loss probe, then 15 retransmissions
     assert conn.state == State.CLOSED
     with pytest.raises(OSError) as e:
         conn.recv(1, p.now)
@@ -255,7 +261,8 @@ def test_last_ack_ack_of_fin_closes() -> None:
 def test_last_ack_retransmits_fin_then_gives_up_silently() -> None:
     p, conn = last_ack()
     sent = p.run_until(1000.0)
-    assert len(sent) == 8 and all(p.rel(s) == ("F.", 1, 2, 0) for _, s in sent)
+    # The loss probe, then 8 retransmissions (tcp_orphan_retries 0 means 8).
+    assert len(sent) == 9 and all(p.rel(s) == ("F.", 1, 2, 0) for _, s in sent)
     assert sent[0][0] == pytest.approx(2.0 + RTO)
     assert conn.state == State.CLOSED
     assert p.eng.counters["OutRsts"] == 0

@@ -88,7 +88,8 @@ def test_defaults_sh_sets_the_knobs_minitcp_has_and_lists_the_others() -> None:
     assert outcome.ok, outcome.reason
     assert knobs.tcp_rmem == (4096, 540000, 15 * 1024 * 1024) and knobs.tcp_slow_start_after_idle == 0
     assert knobs.tcp_ecn == 0
-    assert "sysctl net.ipv4.tcp_frto" in outcome.ignored
+    assert (knobs.tcp_frto, knobs.tcp_early_retrans, knobs.tcp_recovery) == (2, 4, 1)
+    assert "sysctl net.ipv4.tcp_fack" in outcome.ignored
 
 
 def test_calls_minitcp_does_not_have_fail_saying_so() -> None:
@@ -190,3 +191,21 @@ def test_a_fast_open_option_a_line_writes_is_compared() -> None:
     outcome, _ = run(text)
     assert not outcome.ok
     assert "Fast Open option none instead of FO 0011223344556677" in (outcome.reason or "")
+
+
+@pytest.mark.parametrize(("algorithm", "ssthresh"), [("reno", 5), ("cubic", 7)])
+def test_tcp_congestion_chooses_the_algorithm_a_timeout_reduces_by(algorithm: str, ssthresh: int) -> None:
+    """setsockopt(TCP_CONGESTION) reaches minitcp: after a timeout at cwnd 10, Reno's ssthresh
+    is half of it (tcp_reno_ssthresh), CUBIC's 0.7 (cubictcp_recalc_ssthresh). (No loss probe,
+    tcp_early_retrans=0, so the RTO is the first retransmission.)"""
+    text = ACCEPTED + f"""\
+   +0 `sysctl -q net.ipv4.tcp_early_retrans=0`
+   +0 setsockopt(7, IPPROTO_TCP, TCP_CONGESTION, "{algorithm}", {len(algorithm)}) = 0
+   +0 write(7, ..., 10000) = 10000
+   +0 > P. 1:10001(10000) ack 1
+ +.3~+.31 > . 1:1001(1000) ack 1
+   +0 %{{ assert tcpi_ca_state == 4 and tcpi_snd_cwnd == 1, (tcpi_ca_state, tcpi_snd_cwnd) }}%
+   +0 %{{ assert tcpi_snd_ssthresh == {ssthresh}, tcpi_snd_ssthresh }}%
+"""
+    outcome, _ = run(text)
+    assert outcome.ok, outcome.reason

@@ -78,9 +78,10 @@ def test_timers_retransmissions_and_the_json_form() -> None:
     client.close(p.now)
     p.run_for(0.5)
     fins = [e for e in rec.segments("client") if e.flags == "F."]
-    assert [f.retransmit for f in fins] == [False, True]
-    (rtx,) = rec.select("retransmit")
-    assert (rtx.host, rtx.flags, rtx.seq) == ("client", "F.", 1)
+    # The loss probe at the RTO's time (a lone FIN), then the RTO one RTO later.
+    assert [(f.retransmit, f.reason) for f in fins] == [(False, ""), (True, "TLP"), (True, "RTO")]
+    rtx, _ = rec.select("retransmit")
+    assert (rtx.host, rtx.flags, rtx.seq, rtx.reason) == ("client", "F.", 1, "TLP")
     timers = [(e.timer, e.action) for e in rec.select("timer", host="client") if isinstance(e, TimerEvent)]
     assert ("RTO", "set") in timers and ("RTO", "fire") in timers
     data = json.loads(rec.to_json())

@@ -37,7 +37,7 @@ def test_listener_connection_and_time_wait() -> None:
     text = ss(p.a, info=True)
     header, line, info = text.splitlines()  # TCP_INFO on a line of its own, as ss -i prints it
     assert header.split() == ["State", "Recv-Q", "Send-Q", "Local", "Address:Port", "Peer", "Address:Port"]
-    assert line.startswith("ESTAB  0      100") and info.startswith("\t ts sack reno wscale:7,7 rto:201")
+    assert line.startswith("ESTAB  0      100") and info.startswith("\t ts sack cubic wscale:7,7 rto:201")
     for part in ("timer:(on,201ms,0)", "ts", "sack", "wscale:7,7", "rto:201", "mss:1448", "cwnd:10"):
         assert part in (line + info).split()
     assert not any(part.startswith("ssthresh:") for part in info.split())  # Linux shows it only once set
