@@ -292,6 +292,10 @@ _PAIRS = (("ipfrag_high_thresh", "ipfrag_low_thresh"), ("ip6frag_high_thresh", "
 
 def sysctl_name(name: str) -> str:
     """The full sysctl name of a knob, as `sysctl -a` prints it: `net.ipv4.tcp_fin_timeout`."""
+    if name in _IPV6:
+        return "net.ipv6." + name
+    if name.startswith("icmpv6_"):
+        return "net.ipv6.icmp." + name.removeprefix("icmpv6_")
     prefix = "net.core." if name in _NET_CORE else "net.ipv4.route." if name in _ROUTE else "net.ipv4."
     return prefix + name
 
