@@ -27,7 +27,7 @@ from .report import Result
 from .runner import Runner
 from .signatures import failure_signature
 
-WORKERS = 4
+WORKERS = 2  # as the referee's: real-time priority (real_time.py) and spinning want a core each
 BUDGET = 150.0  # real seconds a script may take: the longest (SYN back-off) last about 75 s
 _RUNNER_BUDGET = BUDGET - 10.0  # the runner's own limit, so it reports the line it was at
 
