@@ -159,3 +159,14 @@ def test_the_global_bucket_holds_a_burst_of_50_across_destinations_and_families(
     for _ in range(30):
         host.receive(build_ipv4(PEER, ME, 132, bytes(8)), 1.02)  # 20 ms: 20 more credits
     assert len(sent) == 70
+
+
+def test_no_error_answers_a_broadcast_or_a_multicast() -> None:
+    """RFC 1122 section 3.2.2 and RFC 4443 section 2.4 (e.3): UDP to the subnet's broadcast,
+    the limited broadcast or all-nodes is not answered "port unreachable"."""
+    host, sent = _host()
+    for dst in (ip_int("198.18.0.255"), ip_int("255.255.255.255")):
+        host.receive(build_ipv4(PEER, dst, PROTO_UDP, build_udp(PEER, dst, 5353, 53, b"?")), 1.0)
+    all_nodes = ip6_int("ff02::1")
+    host.receive(build_ipv6(PEER6, all_nodes, PROTO_UDP, build_udp(PEER6, all_nodes, 5353, 53, b"?")), 1.0)
+    assert sent == [] and host.counters["OutDestUnreachs"] == host.counters["Icmp6OutDestUnreachs"] == 0
