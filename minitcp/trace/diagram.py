@@ -12,9 +12,10 @@ a host that recorded no segments (the kernel, seen through its tracepoints)
 still gets its states and calls in its column.
 
 Each row knows its connection (`conn`: 1, 2, ... in order of appearance) for
-colours; `conn=` keeps one connection ("all": every one; by default, with more
-than one, the last: the one a lab about many ends on) and `others` says in a
-line what the connections left out did. Words are in `lang` (trace/words.py).
+colours; `conn=` picks what is drawn ("all", the default here; a number or a
+port; None: the last one, the one a lab about many ends on, as labs draw by
+default) and `others` says in a line what the connections left out did. Words
+are in `lang` (trace/words.py).
 """
 
 from __future__ import annotations
@@ -170,8 +171,6 @@ def build_diagram(
         col = cols[e.host]
         n = numbers.get(e.conversation, 0)
         if isinstance(e, SegmentEvent):
-            if e.host not in seg_hosts:
-                continue
             if e.direction == "out":
                 arrow = Arrow(e.time, col, label(e), tags=_retransmit_tags(e.reason) if e.retransmit else [],
                               conn=n, lang=lang)
