@@ -266,7 +266,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
         else:
             break
     # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
-    limited = conn.packets_in_flight >= cc.cwnd
+    limited = seq_diff(conn.snd_nxt, conn.snd_una) > (cc.cwnd - 1) * mss  # packets in flight >= cwnd
     if sent_any or limited:
         cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt)
     if conn.sendlog is not None:
@@ -341,7 +341,7 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
     """Send (or resend) bytes starting at `seq`; advances snd_nxt and arms the RTO."""
     now = conn.engine.now
     retransmit = seq_lt(seq, conn.snd_max)
-    tx_start = len(payload) > 0 and conn.packets_in_flight == 0
+    tx_start = conn.snd_nxt == conn.snd_una and len(payload) > 0  # no packets in flight
     seg = segment(conn, seq, flags, payload)
     if len(payload) > conn.mss:
         seg.gso = conn.mss

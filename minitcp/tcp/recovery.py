@@ -7,8 +7,9 @@ retransmit on the third duplicate ACK and RFC 6582 NewReno fast recovery
 retransmissions the timers' give-up limits read. The congestion window is the
 owned `cc` part (`cc.CongestionControl`, in segments), which this part tells
 when a reduction starts (ca_ops->ssthresh) and the congestion state changes
-(ca_ops->set_state), and asks to grow on ACKs outside recovery (ca_ops->cong_avoid). Like aioquic's
-QuicPacketRecovery, the RTT estimate lives here, with the losses it times.
+(ca_ops->set_state), and asks to grow on ACKs outside a reduction
+(ca_ops->cong_avoid). Like aioquic's QuicPacketRecovery, the RTT estimate lives
+here, with the losses it times.
 
 Linux floors the variance term at rto_min instead of flooring the RTO
 (tcp_input.c tcp_rtt_estimator / tcp_set_rto), so on a fast link the RTO is
@@ -169,7 +170,8 @@ class Recovery:
         """A retransmission timeout on data (Linux tcp_enter_loss; RFC 5681 section 3.1 and
         RFC 6582 section 4 `recover`)."""
         cc = self.cc
-        if cc.ca_state <= CaState.DISORDER or snd_una == self.recover \
+        high_seq = self.cwr_end if cc.ca_state == CaState.CWR else self.recover
+        if cc.ca_state <= CaState.DISORDER or snd_una == high_seq \
                 or (cc.ca_state == CaState.LOSS and not self.retransmits):
             # A new loss episode, not another backoff of the same one: reduce once.
             cc.prior_cwnd = cc.cwnd
