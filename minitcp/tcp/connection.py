@@ -421,6 +421,12 @@ class Connection:
         or a FIN alone counts as one), from the bytes since one MSS is one segment."""
         return -(-seq_diff(self.snd_max, self.snd_una) // max(self.mss, 1))
 
+    @property
+    def packets_in_flight(self) -> int:
+        """Segments believed in the network (Linux tcp_packets_in_flight): after a timeout the
+        sender went back to snd_una, so what lies beyond snd_nxt counts as lost."""
+        return -(-seq_diff(self.snd_nxt, self.snd_una) // max(self.mss, 1))
+
     def queue_cwr(self) -> None:
         """The window was reduced (ECE, fast recovery, a timeout): with ECN, tell the peer with
         CWR on the next new data (Linux tcp_ecn_queue_cwr, RFC 3168 section 6.1.2)."""

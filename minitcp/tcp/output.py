@@ -266,7 +266,7 @@ def transmit(conn: Connection, more: bool = False) -> None:
         else:
             break
     # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
-    limited = seq_diff(conn.snd_nxt, conn.snd_una) > (cc.cwnd - 1) * mss  # packets in flight >= cwnd
+    limited = conn.packets_in_flight >= cc.cwnd
     if sent_any or limited:
         cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt)
     if conn.sendlog is not None:
