@@ -68,7 +68,7 @@ async def fin_given_up(ctx: Ctx) -> None:
     ctx.faults(["drop:dir=out,flags=F"])
     ctx.mark()
     await client.close()
-    await ctx.wait(3.5)
+    await ctx.wait(4.5)  # 16 RTO of at least 200 ms, and room for a slower RTO on a busy machine
     fins = ctx.segs("m", "F")
     # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO:
     # Linux tcp_schedule_loss_probe) goes when the RTO would, and is not counted by
@@ -115,7 +115,7 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     await client.close()
     await server.recv(timeout=1.0)
     await server.close()
-    await ctx.wait(3.5)
+    await ctx.wait(4.5)  # 16 RTO of at least 200 ms, and room for a slower RTO on a busy machine
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 5 and all(s.lost for s in fins),
               f"the server's FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
@@ -235,7 +235,7 @@ LABS = [
         "每次第一次挥手都丢失：每次重传的等待时间翻倍（指数退避）。重传 tcp_orphan_retries 次（本实验设为 "
         "3，默认 0 即 8 次，"
         "约 100 秒）后再等一个超时，客户端直接关闭连接，不发 RST；服务端毫不知情，仍是 ESTABLISHED。",
-        "loss", kernel_seconds=5),
+        "loss", kernel_seconds=6),
     Lab("fin-ack-lost", "第二次挥手丢失了，会发生什么？", "The ACK of the first FIN is lost",
         "第二次挥手的 ACK 丢失", fin_ack_lost,
         "The server's ACK is lost. ACKs are never retransmitted on their own, so it is the client, "
@@ -278,7 +278,7 @@ LABS = [
         "第三次挥手一直丢失：服务端在 LAST_ACK 重发 FIN，每次等待时间翻倍，"
         "重发 tcp_orphan_retries 次（本实验为 3）后放弃，直接关闭，不发 RST。"
         "客户端收不到 FIN，停在 FIN_WAIT_2，直到 tcp_fin_timeout 到期。",
-        "loss", kernel_seconds=5),
+        "loss", kernel_seconds=6),
     Lab("last-ack-lost", "第四次挥手丢失了，会发生什么？", "The last ACK is lost",
         "第四次挥手：最后的 ACK 丢失", last_ack_lost,
         "The client's last ACK is lost. The server, in LAST_ACK, retransmits its FIN after the RTO; "
