@@ -157,9 +157,12 @@ def negotiate(conn: Connection, syn: Segment) -> None:
     conn.mss = max(mss, 64)
     conn.recovery.board.set_mss(conn.mss)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
-    # Linux tcp_init_transfer: tcp_init_cwnd segments, and the algorithm's init (ca_ops->init).
-    conn.recovery.cc.cwnd = knobs.tcp_init_cwnd
-    conn.recovery.cc.init(conn.engine.now)
+    # Linux tcp_init_transfer: tcp_init_cwnd segments, lsndtime now ("prevent spurious
+    # tcp_cwnd_restart() on first data packet"), and the algorithm's init (ca_ops->init).
+    cc = conn.recovery.cc
+    cc.cwnd = knobs.tcp_init_cwnd
+    cc.last_send = conn.engine.now
+    cc.init(conn.engine.now)
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:

@@ -17,16 +17,21 @@ from .peer import knobs
 
 
 class LossyLink:
-    """A seeded fault hook: each segment may be lost, delayed (so reordered) or duplicated."""
+    """A seeded fault hook: each segment may be lost, delayed (so reordered) or duplicated,
+    and an ECN-capable one marked Congestion Experienced (`p_ce`)."""
 
-    def __init__(self, seed: int, p_drop: float, p_delay: float, p_dup: float, max_delay: float) -> None:
+    def __init__(self, seed: int, p_drop: float, p_delay: float, p_dup: float, max_delay: float,
+                 p_ce: float = 0.0) -> None:
         self.rnd = random.Random(seed)
         self.p_drop, self.p_delay, self.p_dup, self.max_delay = p_drop, p_delay, p_dup, max_delay
+        self.p_ce = p_ce
 
     def __call__(self, sender: str, seg: Segment, now: float) -> list[float]:
         rnd = self.rnd
         if rnd.random() < self.p_drop:
             return []
+        if seg.tos & 0x03 and rnd.random() < self.p_ce:
+            seg.tos |= 0x03  # RFC 3168 section 5: a router marks an ECT packet CE
         delays = [rnd.uniform(0, self.max_delay) if rnd.random() < self.p_delay else 0.0]
         if rnd.random() < self.p_dup:
             delays.append(rnd.uniform(0, self.max_delay))
@@ -89,16 +94,20 @@ PATIENT = {"tcp_syn_retries": 20, "tcp_synack_retries": 20, "tcp_orphan_retries"
     sack=st.booleans(),
     rcvbuf=st.sampled_from([None, 2048, 8192]),
     chunk=st.sampled_from([100, 1000, 1 << 20]),
+    congestion=st.sampled_from(["cubic", "reno"]),
+    ecn=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_streams_survive_a_lossy_reordering_duplicating_link(
     size_a: int, size_b: int, p_drop: float, p_delay: float, p_dup: float, max_delay: float,
-    timestamps: bool, sack: bool, rcvbuf: int | None, chunk: int, seed: int,
+    timestamps: bool, sack: bool, rcvbuf: int | None, chunk: int, congestion: str, ecn: bool, seed: int,
 ) -> None:
     rnd = random.Random(seed ^ 0x5EED)
     a_app, b_app = App(rnd.randbytes(size_a), chunk), App(rnd.randbytes(size_b), chunk)
-    k = dict(PATIENT, tcp_timestamps=int(timestamps), tcp_sack=int(sack))
-    p = EnginePair(knobs(**k), knobs(**k), fault=LossyLink(seed, p_drop, p_delay, p_dup, max_delay))
+    k = dict(PATIENT, tcp_timestamps=int(timestamps), tcp_sack=int(sack), tcp_congestion_control=congestion)
+    # With ECN the client asks for it (tcp_ecn=1) and the server agrees (2): data then goes ECT(0).
+    p = EnginePair(knobs(**k, tcp_ecn=1 if ecn else 2), knobs(**k),
+                   fault=LossyLink(seed, p_drop, p_delay, p_dup, max_delay, 0.1 if ecn else 0.0))
     lst = p.b.listen(p.addr_b, 80, 5)
     options = {} if rcvbuf is None else {"rcvbuf": rcvbuf}
     lst.options.update(options)
