@@ -39,7 +39,7 @@ def cwnd_plot_svg(series: dict[str, list[tuple[float, int]]], rtt_ms: float) -> 
         ET.SubElement(svg, "polyline", {
             "class": f"cwnd {name}", "fill": "none", "stroke": color, "stroke-width": "1.5",
             "points": " ".join(f"{x(t):.1f},{y(c):.1f}" for t, c in points)})
-        label = ET.SubElement(svg, "text", {"x": str(LEFT + plot_w - 80), "y": str(TOP + 16 + 16 * i),
-                                            "fill": color})
+        legend_y = TOP + plot_h - 40 + 16 * i  # bottom right, below the curves
+        label = ET.SubElement(svg, "text", {"x": str(LEFT + plot_w - 80), "y": str(legend_y), "fill": color})
         label.text = name
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(svg, encoding="unicode") + "\n"
