@@ -196,7 +196,7 @@ def build_diagram(
         elif isinstance(e, RetransmitEvent) and e.host not in seg_hosts:
             retransmits.append((e, col, n))
         elif isinstance(e, CongestionEvent):
-            rows.append(Note(e.time, col, e.text, "congestion", n))
+            rows.append(Note(e.time, col, words.congestion_text(e, lang), "congestion", n))
         elif isinstance(e, DropEvent):
             rows.append(Note(e.time, col, words.drop_text(e.segment, e.reason, lang), "drop", n))
         elif isinstance(e, TimerEvent) and timers:

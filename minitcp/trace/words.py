@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .events import CallEvent
+from .events import CallEvent, CongestionEvent
 
 HEADINGS = {
     "en": {"time": "time ms", "peer": "peer", "later": "{} later", "others": "other connections",
@@ -24,7 +24,7 @@ HEADINGS = {
 # word by word below.
 TAGS = {
     "zh": {"retransmit": "重传", "dropped": "被丢弃", "lost": "丢失", "dup": "重复", "delay": "延迟",
-           "reorder": "乱序"},
+           "reorder": "乱序", "fast": "快速"},
 }
 
 # Why the engine ignored a segment or gave up a connection (the engine's reasons, tcp/*.py).
@@ -125,6 +125,12 @@ def drop_text(segment: str | None, why: str, lang: str = "en") -> str:
     if lang == "zh":
         return f"丢弃{f'（{segment}）' if segment else ''}：{reason(why, lang)}"
     return f"drop{f' ({segment})' if segment else ''}: {why}"
+
+
+def congestion_text(e: CongestionEvent, lang: str = "en") -> str:
+    """`ca Open → Recovery cwnd=7 ...` / `拥塞状态 Open → Recovery cwnd=7 ...`: the state names are
+    Linux's (TCP_CA_*), the fields as `ss -i` names them."""
+    return ("拥塞状态" + e.text.removeprefix("ca")) if lang == "zh" else e.text
 
 
 def call_text(e: CallEvent, lang: str = "en") -> str:

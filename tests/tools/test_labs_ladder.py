@@ -25,7 +25,9 @@ from minitcp.trace.words import width, wrap
 NS = "{http://www.w3.org/2000/svg}"
 # What stays as Linux, tcpdump and strace print it: tool and host names, socket calls, fields.
 KEPT = {"minitcp", "linux", "fd", "seq", "ack", "len", "win", "ms", "connect", "accept", "send", "recv",
-        "shutdown", "close", "dup", "conn", "all", "tcp_retransmit_skb", "x"}
+        "shutdown", "close", "dup", "conn", "all", "tcp_retransmit_skb", "x",
+        # Linux's congestion states (TCP_CA_*) and the fields as `ss -i` prints them
+        "Open", "Disorder", "Recovery", "Loss", "cwnd", "ssthresh", "sacked", "lost", "retrans", "inf"}
 
 
 # How Python prints values: True, None, b'..', State.X, lists, tuples.

@@ -58,12 +58,13 @@ def test_no_lab_faults_leaves_the_labs_rules_out_and_its_verdict_fails() -> None
 
 
 def test_a_learners_sysctl_holds_over_the_labs_own() -> None:
-    # fin-retries-exhausted sets tcp_orphan_retries=3 (4 FINs); the learner's 1 wins: 2 FINs.
+    # fin-retries-exhausted sets tcp_orphan_retries=3 (5 FINs with the loss probe); the learner's 1
+    # wins: 3 FINs (the first, the probe, one retry).
     result = run_lab(get("fin-retries-exhausted"), sim=True,
                      options=LabOptions(sysctls=[("tcp_orphan_retries", "1")]))
     fins = [s for s in result.trace.segments("minitcp", "out") if "F" in s.flags]
-    assert len(fins) == 2
-    assert result.verdict == "fail"  # the lab's check counts 4
+    assert len(fins) == 3
+    assert result.verdict == "fail"  # the lab's check counts 5
     assert any("--sysctl keeps 1" in n.en for n in result.notes)
 
 
