@@ -8,7 +8,6 @@ the handshake, so `nth=1` means the first matching segment of the close.
 from __future__ import annotations
 
 from .base import Ctx, Lab, Seg, Side, about, ms
-from .recovery import has_recovery
 
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
 
@@ -16,16 +15,15 @@ RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus
 def retransmitted_by(ctx: Ctx, host: str, who: str, who_zh: str) -> None:
     """Whether `host`'s one retransmission of its FIN was the RTO or a tail loss probe, from its
     counters (TCPTimeouts, TCPLossProbes). Linux's tcp_schedule_loss_probe arms a probe for a lone
-    FIN in flight (packets_out 1, SACK agreed, state Open), so the kernel, and a minitcp that keeps
-    RACK-TLP, must show a probe; an engine without TLP, the RTO."""
+    FIN in flight (packets_out 1, SACK agreed, state Open), at the time the RTO would fire: the
+    kernel and minitcp both show the probe."""
     probes, rtos = ctx.counter(host, "TCPLossProbes") or 0, ctx.counter(host, "TCPTimeouts") or 0
-    probe_expected = (host == "p" and not ctx.sim) or has_recovery()
     kind, kind_zh = ("a tail loss probe", "尾部丢包探测（TLP）") if probes else ("the RTO", "超时重传（RTO）")
-    ok = probes + rtos == 1 and (probes == 1 or not probe_expected)
-    ctx.check(ok, f"{who}: its FIN retransmission was {kind} (TCPLossProbes +{probes}, TCPTimeouts +{rtos})"
-                  + ("; Linux probes a lone FIN" if probe_expected else "; this engine keeps no TLP"),
-              f"{who_zh}：它的 FIN 重传是{kind_zh}（TCPLossProbes +{probes}，TCPTimeouts +{rtos}）"
-              + ("；Linux 对单独在途的 FIN 发探测包" if probe_expected else "；本引擎没有 TLP"))
+    ctx.check(probes == 1 and rtos == 0,
+              f"{who}: its FIN retransmission was {kind} (TCPLossProbes +{probes}, TCPTimeouts +{rtos}), "
+              "as Linux probes a lone FIN",
+              f"{who_zh}：它的 FIN 重传是{kind_zh}（TCPLossProbes +{probes}，TCPTimeouts +{rtos}），"
+              "和 Linux 一样对单独在途的 FIN 发探测包")
 
 
 async def _until_closed(ctx: Ctx, side: Side) -> None:

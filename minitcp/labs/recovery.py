@@ -7,9 +7,8 @@ request and reply, then loses or delays exactly the data segments it talks about
 counts minitcp's segments from there on (a lone FIN is one, a pure ACK is one; the warm-up
 waits out minitcp's delayed ACK so that none is sent in between).
 
-The first three labs need the sender of issue 14 (SACK scoreboard, RACK-TLP, PRR, undo):
-`NEEDS_RECOVERY` names them, and `has_recovery()` says whether this engine has it (it counts
-Linux's TCPLossProbes). On an engine without it they fail, and say where.
+The first three need the sender of issue 14 (SACK scoreboard, RACK-TLP, PRR, undo); on the
+engine before it they fail in the checks docs/loss-recovery.md names.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minitcp.tcp.cc import CaState
-from minitcp.tcp.counters import MIB
 
 from .base import Ctx, Lab, Seg, Side, ms
 from .plot import cwnd_plot_svg
@@ -31,14 +29,8 @@ if TYPE_CHECKING:
 
 RTT_MS = 10  # the peer's ACKs are delayed this long: a round trip for recovery to be measured in
 SEGS = 40  # segments in the lab's one write
-NEEDS_RECOVERY = ("sack-recovery", "tail-loss-probe", "spurious-undo")
 UNDO_COUNTERS = ("TCPDSACKUndo", "TCPFullUndo", "TCPPartialUndo", "TCPLossUndo")  # tcp_try_undo_*
 PLOT = Path(tempfile.gettempdir()) / "minitcp-cubic-vs-reno.svg"
-
-
-def has_recovery() -> bool:
-    """Whether this engine has issue 14's sender: it keeps Linux's TCPLossProbes counter."""
-    return "TCPLossProbes" in MIB
 
 
 async def warm_up(ctx: Ctx, rtt_ms: int = RTT_MS) -> tuple[Side, Side, int]:

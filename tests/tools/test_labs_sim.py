@@ -18,16 +18,9 @@ import pytest
 from minitcp.labs import LABS, Result, get, run_lab
 from minitcp.labs.base import HOST
 from minitcp.labs.cli import add_lab_parser, run_lab_command
-from minitcp.labs.recovery import NEEDS_RECOVERY, has_recovery
 from minitcp.labs.render import render
 from minitcp.trace.events import SegmentEvent
 from minitcp.trace.ladder import render_ladder
-
-# Labs that need issue 14's sender (SACK scoreboard, RACK-TLP, undo): on an engine without it
-# they must fail (strict), and pass as soon as it has it.
-LAB_NAMES = [pytest.param(name, marks=pytest.mark.xfail(
-    name in NEEDS_RECOVERY and not has_recovery(), strict=True,
-    reason="needs the SACK/RACK-TLP/undo sender")) for name in LABS]
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -42,7 +35,7 @@ def check_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("  ✓ ", "  ✗ "))]
 
 
-@pytest.mark.parametrize("name", LAB_NAMES)
+@pytest.mark.parametrize("name", list(LABS))
 def test_every_lab_passes_in_sim(name: str) -> None:
     result = sim_result(name)
     failed = [c.what for c in result.checks if not c.ok]
@@ -74,7 +67,7 @@ def test_a_lab_whose_fault_does_not_happen_fails() -> None:
     assert zh.rstrip().endswith("结论：未通过")
 
 
-@pytest.mark.parametrize("name", LAB_NAMES)
+@pytest.mark.parametrize("name", list(LABS))
 def test_english_output_is_english_and_says_each_check_as_written(name: str) -> None:
     result = sim_result(name)
     text = render(result)
@@ -98,7 +91,7 @@ def test_chinese_output_says_every_check_in_chinese_with_the_same_verdicts(name:
         assert sorted(re.findall(r"\d+", c.zh)) == sorted(re.findall(r"\d+", c.what)), (c.what, c.zh)
 
 
-@pytest.mark.parametrize("name", LAB_NAMES)
+@pytest.mark.parametrize("name", list(LABS))
 def test_chinese_output_leaves_only_the_diagram_and_its_rows_untranslated(name: str) -> None:
     """Wire notation (the ladder, state and counter rows) is the same in both; every other line is Chinese.
 

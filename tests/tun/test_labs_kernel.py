@@ -10,16 +10,10 @@ from __future__ import annotations
 import pytest
 
 from minitcp.labs import LABS, get, run_lab
-from minitcp.labs.recovery import NEEDS_RECOVERY, has_recovery
 from minitcp.labs.render import render
 
-# Labs that need issue 14's sender: on an engine without it they must fail (strict).
-LAB_NAMES = [pytest.param(name, marks=pytest.mark.xfail(
-    name in NEEDS_RECOVERY and not has_recovery(), strict=True,
-    reason="needs the SACK/RACK-TLP/undo sender")) for name in LABS]
 
-
-@pytest.mark.parametrize("name", LAB_NAMES)
+@pytest.mark.parametrize("name", list(LABS))
 def test_every_lab_passes_against_the_kernel(name: str) -> None:
     result = run_lab(get(name), sim=False)
     failed = [c.what for c in result.checks if not c.ok]
