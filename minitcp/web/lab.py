@@ -73,7 +73,7 @@ def _question(e: WebEvent, sender: str, states: dict[str, str], retransmit: bool
     def says(who: str, after: float, zh: bool) -> str:
         lang = "zh" if zh else "en"
         name = words.host_name(who, lang)
-        what = e["label"] + ((" (重传)" if zh else " (retransmission)") if retransmit else "")
+        what = e["label"] + (("（重传）" if zh else " (retransmission)") if retransmit else "")
         where = states.get(who, "?")
         if zh:
             return f"{after * 1000:.0f} ms 后，{name} 发送 {what}（状态 {where}）"

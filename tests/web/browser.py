@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,21 @@ def dump_dom(url: str, budget_ms: int = 2000) -> str:
                                f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
                               capture_output=True, timeout=60, check=True)
     return done.stdout.decode()
+
+
+class _Elements(HTMLParser):
+    def __init__(self, tag: str, cls: str) -> None:
+        super().__init__()
+        self.tag, self.cls, self.found = tag, cls, []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == self.tag and self.cls in values.get("class", "").split():
+            self.found.append(values)
+
+
+def elements(html: str, tag: str, cls: str) -> list[dict[str, str]]:
+    """The attributes of every `<tag class="... cls ...">` in `html`, in document order."""
+    parser = _Elements(tag, cls)
+    parser.feed(html)
+    return parser.found

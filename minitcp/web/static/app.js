@@ -43,6 +43,7 @@ let paused = false;          // paused: the view holds still while events keep c
 let cursor = null;           // the time shown (scrubbed), or null: follow the latest
 let lastArrival = 0;         // performance.now() when the last live event came
 let selected = null;         // id of the clicked segment
+let drawnCount = -1;         // how many events the last drawing showed
 const leftHost = SETTINGS.left || "minitcp";
 
 function add(e) {
@@ -63,16 +64,15 @@ function add(e) {
 
 // ---------------------------------------------------------------- which events are shown
 function endTime() {
-  const last = events.length ? events[events.length - 1].t : 0;
+  const revealed = stepped ? Math.min(step, events.length) : events.length;
+  const last = revealed ? events[revealed - 1].t : 0;
   if (SETTINGS.mode === "live" && SETTINGS.source && !paused && cursor === null)
     return last + (performance.now() - lastArrival) / 1000;  // live: the clock runs between events
   return last;
 }
 function shownTime() { return cursor !== null ? cursor : endTime(); }
 
-function visible() {
-  const limit = stepped ? step : events.length;
-  const t = shownTime();
+function visible(limit = stepped ? step : events.length, t = shownTime()) {
   const conn = document.getElementById("conn").value;
   const out = [];
   for (let i = 0; i < limit && i < events.length; i++) {
@@ -137,7 +137,9 @@ function seconds(s) {
 
 function draw() {
   const shown = visible();
-  const L = layout(shown);
+  // The scale comes from every event known (of the chosen connection), not only those shown:
+  // stepping and scrubbing reveal a drawing that holds still.
+  const L = layout(visible(events.length, Infinity));
   const svg = document.getElementById("ladder");
   svg.replaceChildren();
   const end = shownTime();
@@ -188,6 +190,11 @@ function draw() {
   scrub.max = events.length ? events[events.length - 1].t : 0;
   if (cursor === null) scrub.value = scrub.max;
   drawPanels(shown, end);
+  if ((!paused || stepped) && shown.length !== drawnCount) {  // new rows: keep the newest in sight
+    drawnCount = shown.length;
+    const rows = svg.querySelectorAll("g.seg, g.call, g.state");
+    if (rows.length) rows[rows.length - 1].scrollIntoView({ block: "nearest" });
+  }
 }
 
 function drawSegment(svg, e, L, place) {
@@ -382,6 +389,7 @@ document.getElementById("next").addEventListener("click", () => {
 for (const e of SETTINGS.events || []) add(e);
 if (PARAMS.has("conn")) document.getElementById("conn").value = PARAMS.get("conn");
 if (PARAMS.has("zoom")) document.getElementById("zoom").value = PARAMS.get("zoom");
+if (PARAMS.has("t")) { cursor = Number(PARAMS.get("t")); paused = true; }  // ?t=SECONDS: scrubbed there
 if (stepped) {
   // ?step=N shows the first N events (all: every one); ?answer=K answers the question then pending.
   const asked = PARAMS.get("step");
