@@ -105,10 +105,10 @@ function layout(shown) {
     if (isBreak[i]) { breaks.push({ y: ys[i] + BREAK / 2, from: times[i], to: times[i + 1] }); ys.push(ys[i] + BREAK); }
     else ys.push(ys[i] + gaps[i] * scale);
   }
-  const y = (t) => {  // exact at known moments, linear (same scale) after the last one
+  const y = (t) => {  // exact at known moments; after the last one, a short stub (the clock runs on)
     let lo = 0, hi = times.length - 1;
     if (!times.length) return TOP;
-    if (t >= times[hi]) return ys[hi] + (t - times[hi]) * scale;
+    if (t >= times[hi]) return ys[hi] + Math.min((t - times[hi]) * scale, BREAK);
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
     return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
   };
@@ -193,7 +193,7 @@ function draw() {
   if ((!paused || stepped) && shown.length !== drawnCount) {  // new rows: keep the newest in sight
     drawnCount = shown.length;
     const rows = svg.querySelectorAll("g.seg, g.call, g.state");
-    if (rows.length) rows[rows.length - 1].scrollIntoView({ block: "nearest" });
+    if (rows.length) rows[rows.length - 1].scrollIntoView({ block: "center" });
   }
 }
 
@@ -290,6 +290,7 @@ function drawPanels(shown, end) {
   for (const e of shown) if (e.kind === "counters") for (const [k, v] of Object.entries(e.moved))
     moved.set(`${e.host} ${k}`, (moved.get(`${e.host} ${k}`) || 0) + v);
   for (const [k, v] of moved) {
+    if (v === 0) continue;  // moved and came back (CurrEstab +1 -1)
     const li = document.createElement("li"); li.textContent = `${k} ${v > 0 ? "+" : ""}${v}`; counters.appendChild(li);
   }
   const details = document.getElementById("details");
