@@ -97,17 +97,30 @@ class WebServer:
         await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)))
         self.log.listeners.add(listener)
         try:
-            replay = self.log.replay(after)
-            for i in range(0, len(replay), 256):
-                chunk = b"".join(sse(e) for e in replay[i:i + 256])
-                await stream.send_all(conn.send(h11.Data(data=chunk)))
-            seen = replay[-1]["id"] if replay else after
-            async for event in receive:
-                pending[0] -= 1
-                if event["id"] > seen:
-                    await stream.send_all(conn.send(h11.Data(data=sse(event))))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_until_closed, stream, nursery.cancel_scope)  # a closed tab: stop
+                replay = self.log.replay(after)
+                for i in range(0, len(replay), 256):
+                    chunk = b"".join(sse(e) for e in replay[i:i + 256])
+                    await stream.send_all(conn.send(h11.Data(data=chunk)))
+                seen = replay[-1]["id"] if replay else after
+                async for event in receive:
+                    pending[0] -= 1
+                    if event["id"] > seen:
+                        await stream.send_all(conn.send(h11.Data(data=sse(event))))
+                nursery.cancel_scope.cancel()  # let go (fell behind): the watcher too
         finally:
             self.log.listeners.discard(listener)
+
+
+async def _until_closed(stream: trio.SocketStream, scope: trio.CancelScope) -> None:
+    """Read (and ignore) what the browser sends after its request, until it closes."""
+    try:
+        while await stream.receive_some(MAX_REQUEST):
+            pass
+    except trio.BrokenResourceError:
+        pass
+    scope.cancel()
 
 
 async def _request(conn: h11.Connection, stream: trio.SocketStream) -> h11.Request | None:
