@@ -87,6 +87,12 @@ def test_stepped_mode_stops_before_the_retransmission_and_reveals_it_after_the_a
         browser.eval("document.querySelector('#next').click()")
         revealed = f"document.querySelector('g.seg.retransmit[data-id=\"{before}\"]') !== null"
         assert browser.eval(revealed)
+        # A click on it shows its fields as tcpdump prints them.
+        browser.eval(f"document.querySelector('g.seg[data-id=\"{before}\"] text')"
+                     ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        details = browser.eval("document.querySelector('#details').textContent")
+        assert details.startswith("IP 198.18.0.2.")
+        assert "> 198.18.0.1.80: Flags [F.], seq 1, ack 1, win " in details
         browser.screenshot(tmp_path / "stepped-revealed.png")
         # On to the end (the last FIN asks too): the verdict, as `minitcp lab` prints it.
         for _ in range(200):

@@ -33,6 +33,8 @@ const events = [];           // every event received, in order (bounded by the s
 const byId = new Map();
 const arrivalOf = new Map(); // id of an "out" segment -> its "in" event at the receiver
 const dropOf = new Map();    // id of a segment -> the fault event that dropped it
+const faultsOf = new Map();  // id of a segment -> what other faults did to it ("delay 50ms", "dup")
+const position = new Map();  // id -> index in `events`
 const retransmitted = new Set();
 const summaries = [];
 const questions = new Map((SETTINGS.questions || []).map((q) => [q.before, q]));
@@ -46,11 +48,17 @@ let selected = null;         // id of the clicked segment
 let drawnCount = -1;         // how many events the last drawing showed
 const leftHost = SETTINGS.left || "minitcp";
 
+const KEEP = 20000;  // events a live page holds: beyond, the oldest quarter goes (the server has summaries)
+
 function add(e) {
-  if (e.kind === "summary") { summaries.push(e); return; }
+  if (e.kind === "summary") { summaries.push(e); if (summaries.length > 1000) summaries.shift(); return; }
   if (byId.has(e.id)) return;
+  if (!stepped && events.length >= KEEP) forgetOldest(KEEP / 4);
+  position.set(e.id, events.length);
   events.push(e);
   byId.set(e.id, e);
+  if (e.kind === "fault" && e.seg != null && e.action !== "drop")
+    faultsOf.set(e.seg, [...(faultsOf.get(e.seg) || []), e.action]);
   if (e.kind === "segment" && e.dir === "in" && e.sent != null && !arrivalOf.has(e.sent)) arrivalOf.set(e.sent, e);
   if (e.kind === "fault" && e.seg != null && e.action === "drop") dropOf.set(e.seg, e);
   if (e.kind === "retransmit" && e.seg != null) retransmitted.add(e.seg);
@@ -60,6 +68,14 @@ function add(e) {
     o.value = e.conn; o.textContent = e.conn.replace(" ", " ↔ ");
     document.getElementById("conn").appendChild(o);
   }
+}
+
+function forgetOldest(count) {
+  const gone = events.splice(0, count);
+  for (const e of gone) { byId.delete(e.id); arrivalOf.delete(e.id); dropOf.delete(e.id); faultsOf.delete(e.id);
+                          retransmitted.delete(e.id); }
+  position.clear();
+  events.forEach((e, i) => position.set(e.id, i));
 }
 
 // ---------------------------------------------------------------- which events are shown
@@ -139,9 +155,13 @@ function draw() {
   const shown = visible();
   // The scale comes from every event known (of the chosen connection), not only those shown:
   // stepping and scrubbing reveal a drawing that holds still.
-  const L = layout(visible(events.length, Infinity));
+  const known = visible(events.length, Infinity);
+  const L = layout(known);
   const svg = document.getElementById("ladder");
   svg.replaceChildren();
+  // Both hosts recorded segments (a --sim lab): an arrow without an arrival was lost.
+  const segHosts = new Set(known.filter((e) => e.kind === "segment").map((e) => e.host));
+  svg.dataset.twoHosts = segHosts.size > 1 ? "yes" : "no";
   const end = shownTime();
   const bottom = Math.max(L.end, L.y(end)) + 40;
   svg.setAttribute("height", bottom + 20);
@@ -204,9 +224,11 @@ function drawSegment(svg, e, L, place) {
   const y1 = L.y(e.t);
   const arrival = arrivalOf.get(e.id);
   const dropped = e.kind === "fault" || dropOf.has(e.id);
-  const twoHosts = events.some((x) => x.kind === "segment" && x.host !== e.host);
+  const twoHosts = svg.dataset.twoHosts === "yes";
   let x2 = X[1 - from], y2 = y1, lost = dropped, inflight = false;
-  if (arrival && byId.get(arrival.id) && arrival.t <= shownTime() && (!stepped || events.indexOf(arrival) < step)) y2 = L.y(arrival.t);
+  const arrived = arrival && byId.has(arrival.id) && arrival.t <= shownTime() + 1e-9 &&
+                  (!stepped || position.get(arrival.id) < step);
+  if (arrived) y2 = L.y(arrival.t);
   else if (dropped || (twoHosts && !arrival && e.dir === "out")) { x2 = (X[0] + X[1]) / 2; lost = true; }
   else if (arrival) { x2 = (X[0] + X[1]) / 2; inflight = true; }
   const retrans = e.retransmit || retransmitted.has(e.id);
@@ -222,6 +244,7 @@ function drawSegment(svg, e, L, place) {
   if (retrans) text += ` (${w("retransmit")})`;
   if (dropped) text += ` [${w("dropped")}]`;
   else if (lost) text += ` [${w("lost")}]`;
+  for (const action of faultsOf.get(e.id) || []) text += ` [${action}]`;
   const ty = place(1, (y1 + y2) / 2 - 3);
   g.appendChild(el("text", { x: (X[0] + X[1]) / 2, y: ty, "text-anchor": "middle" }, text));
   g.appendChild(el("text", { x: 8, y: place(3, y1 + 4), class: "tick" }, `${(e.t * 1000).toFixed(1)} ms`));
