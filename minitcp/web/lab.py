@@ -14,7 +14,7 @@ import dataclasses
 import zlib
 from typing import Any
 
-from minitcp.labs.base import HOST, Result
+from minitcp.labs.base import HOST, PEER_HOST, Result
 from minitcp.trace import words
 
 from .events import WebEvents, counters_event
@@ -50,24 +50,32 @@ def important(e: WebEvent) -> bool:
 
 def questions(events: list[WebEvent]) -> list[dict[str, Any]]:
     retransmitted = {e["seg"] for e in events if e["kind"] == "retransmit"}
+    peer = next((e["host"] for e in events if e["host"] != HOST), PEER_HOST)  # "peer", or "linux"
+    unclaimed: dict[str, str] = {}  # conn -> a host that said it retransmitted (tracepoints), not what
     state: dict[str, str] = {}  # host -> its state so far
     asked: list[dict[str, Any]] = []
     previous_t = 0.0
     for e in events:
         if e["kind"] == "state":
             state[e["host"]] = e["new"]
+        if e["kind"] == "retransmit" and e["seg"] is None:
+            unclaimed[e["conn"]] = e["host"]
         again = e["kind"] == "segment" and (e["retransmit"] or e["id"] in retransmitted)
+        if e["kind"] == "segment" and e["dir"] == "in" and e.get("sent") is None \
+                and unclaimed.get(e["conn"], e["host"]) != e["host"]:
+            again = True  # the next segment from that host is the one (as trace/diagram.py marks it)
+            del unclaimed[e["conn"]]
         if e["kind"] == "segment" and important(dict(e, retransmit=again)):
-            sender = e["host"] if e["dir"] == "out" else "peer"
-            asked.append(_question(e, sender, dict(state), again, previous_t))
+            sender = e["host"] if e["dir"] == "out" else peer
+            asked.append(_question(e, sender, peer, dict(state), again, previous_t))
         if e["kind"] in ("segment", "call", "state"):
             previous_t = e["t"]
     return asked
 
 
-def _question(e: WebEvent, sender: str, states: dict[str, str], retransmit: bool,
+def _question(e: WebEvent, sender: str, peer: str, states: dict[str, str], retransmit: bool,
               since: float) -> dict[str, Any]:
-    other = "peer" if sender == HOST else HOST
+    other = peer if sender == HOST else HOST
     wait = e["t"] - since
 
     def says(who: str, after: float, zh: bool) -> str:

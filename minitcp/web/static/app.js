@@ -36,6 +36,7 @@ const dropOf = new Map();    // id of a segment -> the fault event that dropped 
 const faultsOf = new Map();  // id of a segment -> what other faults did to it ("delay 50ms", "dup")
 const position = new Map();  // id -> index in `events`
 const retransmitted = new Set();
+const unclaimed = new Map(); // conn -> host that said it retransmitted, its segment not yet seen
 const summaries = [];
 const questions = new Map((SETTINGS.questions || []).map((q) => [q.before, q]));
 const answered = new Map();  // question's segment id -> the choice made
@@ -62,6 +63,11 @@ function add(e) {
   if (e.kind === "segment" && e.dir === "in" && e.sent != null && !arrivalOf.has(e.sent)) arrivalOf.set(e.sent, e);
   if (e.kind === "fault" && e.seg != null && e.action === "drop") dropOf.set(e.seg, e);
   if (e.kind === "retransmit" && e.seg != null) retransmitted.add(e.seg);
+  // A host seen through its tracepoints (the kernel) says that it retransmitted, not what: the
+  // next segment of that connection reaching the other side from it is the one (trace/diagram.py).
+  if (e.kind === "retransmit" && e.seg == null) unclaimed.set(e.conn, e.host);
+  if (e.kind === "segment" && e.dir === "in" && e.sent == null && unclaimed.has(e.conn) &&
+      unclaimed.get(e.conn) !== e.host) { retransmitted.add(e.id); unclaimed.delete(e.conn); }
   const option = document.querySelector(`#conn option[value="${CSS.escape(e.conn)}"]`);
   if (e.conn && !option) {
     const o = document.createElement("option");
