@@ -46,8 +46,8 @@ class WebEvents:
     """Turns trace events into web events, remembering what later events refer to.
 
     `t0` is the stream's zero (default: the first event's time). Memory: one entry per
-    distinct fingerprint sent (the last id of each) and one per host, so a long run should
-    `forget()` the fingerprints of connections that closed (EventLog does).
+    distinct fingerprint sent (the last id of each) and one per connection, so a long run should
+    `forget()` connections that closed (LiveFeed does, when the EventLog summarises one).
     """
 
     def __init__(self, t0: float | None = None, timewait_len: float = 60.0) -> None:
@@ -57,7 +57,7 @@ class WebEvents:
         self.next_id = 0
         self._sent: dict[Fingerprint, tuple[int, str]] = {}  # fingerprint -> (id, host) of its latest "out"
         self._last_out: dict[str, int] = {}  # host -> id of its latest "out" segment
-        self._tcpdump: dict[str, RelativeSeq] = {}  # host -> tcpdump's memory of its conversations
+        self._tcpdump: dict[tuple[str, str], RelativeSeq] = {}  # (host, conn) -> tcpdump's memory of it
 
     def convert_all(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         return [out for e in events for out in self.convert(e)]
@@ -115,7 +115,7 @@ class WebEvents:
 
     def _segment(self, e: SegmentEvent, out: dict[str, Any]) -> None:
         seg = e.segment
-        relative = self._tcpdump.setdefault(e.host, RelativeSeq())
+        relative = self._tcpdump.setdefault((e.host, conn_key(e)), RelativeSeq())
         out.update(dir=e.direction, src=e.src, dst=e.dst, flags=e.flags, seq=e.seq, ack=e.ack, len=e.length,
                    win=e.window, options=e.options, label=e.label, retransmit=e.retransmit,
                    tcpdump=describe_segment(seg, relative))
@@ -134,6 +134,8 @@ class WebEvents:
         ends = set(conn.split(" "))
         if len(ends) != 2:
             return
+        self._tcpdump = {key: v for key, v in self._tcpdump.items() if key[1] != conn}
+        self._tw = {key: v for key, v in self._tw.items() if key[1] != conn}
         self._sent = {fp: v for fp, v in self._sent.items()
                       if {endpoint(fp[0], fp[2]), endpoint(fp[1], fp[3])} != ends}
 

@@ -34,7 +34,7 @@ class LiveFeed:
         self.counters = counters
         self.host = host
         self._seen = self._now()
-        log.on_close = self.web.forget  # a summarised connection's fingerprints are not needed
+        log.on_close = self._forget
 
     def pump(self, now: float) -> int:
         """Move the recorder's new events into the log; returns how many web events were added."""
@@ -49,6 +49,12 @@ class LiveFeed:
             self._seen = current
         self.log.add(out)
         return len(out)
+
+    def _forget(self, conn: str) -> None:
+        """A connection the log summed up: nothing will refer to its segments again."""
+        self.web.forget(conn)
+        a, _, b = conn.partition(" ")
+        self.recorder.forget(a, b)
 
     def _now(self) -> dict[str, int]:
         return {k: v for counters in self.counters for k, v in counters.items()}
