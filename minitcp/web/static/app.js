@@ -109,7 +109,7 @@ function visible(limit = stepped ? step : events.length, t = shownTime()) {
 // ---------------------------------------------------------------- time to y, with breaks
 // Same rule as trace/timescale.py: a gap longer than 3 s and 20x the median gap is a break
 // drawn BREAK px long; everything else is y proportional to time.
-const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20;
+const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 6;
 function layout(shown) {
   const times = [...new Set(shown.map((e) => e.t))].sort((a, b) => a - b);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
@@ -134,7 +134,7 @@ function layout(shown) {
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
     return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
   };
-  return { y, scale, breaks, end: (ys[ys.length - 1] || TOP) };
+  return { y, scale, breaks, end: (ys[ys.length - 1] || TOP), ties: new Map() };
 }
 
 // ---------------------------------------------------------------- drawing
@@ -227,7 +227,11 @@ function drawSegment(svg, e, L, place) {
   // Who sent it: an "out" segment from its host; an "in" one no sender recorded from the other side.
   if (e.kind === "segment" && e.dir === "in" && e.sent != null) return;  // drawn as its sender's arrow
   const from = e.kind === "fault" ? 1 - col(e.host) : e.dir === "out" ? col(e.host) : 1 - col(e.host);
-  const y1 = L.y(e.t);
+  // Segments of one instant (a SYN in, its SYN-ACK out in the same millisecond) would lie on one
+  // line: each later one is drawn TIE px lower, its data-y still the instant's place in time.
+  const ties = L.ties.get(e.t) || 0;
+  L.ties.set(e.t, ties + 1);
+  const y1 = L.y(e.t) + ties * TIE;
   const arrival = arrivalOf.get(e.id);
   const dropped = e.kind === "fault" || dropOf.has(e.id);
   const twoHosts = svg.dataset.twoHosts === "yes";
@@ -240,7 +244,7 @@ function drawSegment(svg, e, L, place) {
   const retrans = e.retransmit || retransmitted.has(e.id);
   const cls = ["seg", retrans ? "retransmit" : "", lost ? "lost" : "", inflight ? "inflight" : "",
                selected === e.id ? "selected" : ""].filter(Boolean).join(" ");
-  const g = el("g", { class: cls, "data-id": e.id, "data-t": e.t, "data-y": y1.toFixed(3),
+  const g = el("g", { class: cls, "data-id": e.id, "data-t": e.t, "data-y": L.y(e.t).toFixed(3),
                       "data-label": e.label, "data-flags": e.flags, "data-from": from ? "right" : "left" });
   g.appendChild(el("line", { x1: X[from], y1, x2, y2 }));
   const dir = x2 > X[from] ? 1 : -1;  // arrow head, or a cross where it was lost
