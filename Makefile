@@ -8,7 +8,7 @@ INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h nativ
 # Binary and the Debian package that provides it; the TUN tests and the demo drive the kernel with them,
 # and the referee test builds packetdrill (bison, flex) and runs its scripts (ethtool, sysctl).
 SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump \
-  bison:bison flex:flex ethtool:ethtool sysctl:procps
+  bison:bison flex:flex ethtool:ethtool sysctl:procps chromium:chromium
 
 .PHONY: install test demo bench soak lint system-tools conformance conformance-kernel conformance-linux
 

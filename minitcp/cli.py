@@ -139,6 +139,11 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
         "after net.ipv4.tcp_keepalive_time, then tcp_keepalive_probes probes tcp_keepalive_intvl apart "
         "(set them with --sysctl)",
     )
+    up.add_argument(
+        "--web", nargs="?", const="127.0.0.1:8470", metavar="ADDR:PORT",
+        help="watch every connection live in a browser: a page served on a kernel socket of the host, "
+        "never on the stack's own device (default 127.0.0.1:8470)",
+    )
     add_up_options(up, captures)  # --sysctl, --pcap, --fault, --control (minitcp/cli_options.py)
     up.set_defaults(run=_up)
 
@@ -273,7 +278,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"minitcp: try `ping {args.addr}`{ping6}; Ctrl-C stops", flush=True)
     try:
         family = socket.AF_INET6 if args.address6 is not None else socket.AF_INET  # both families
-        trio.run(_serve_until_signal, stack, servers, up_tasks(stack, args), family)
+        trio.run(_serve_until_signal, stack, servers, up_tasks(stack, args) + _web_tasks(stack, args), family)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal receiver was in place
     finally:
@@ -282,6 +287,16 @@ def _up(args: argparse.Namespace) -> int:
     for server, _ in servers:
         print(f"minitcp: {server.name} served {server.connections} connection(s)", flush=True)
     return 0
+
+
+def _web_tasks(stack: Stack, args: argparse.Namespace) -> list[TaskFn]:
+    """`--web`: the browser view (minitcp/web/live.py), started before the stack's first packet."""
+    if args.web is None:
+        return []
+    from minitcp.web.live import serve_live
+    from minitcp.web.server import parse_addr
+
+    return [functools.partial(serve_live, stack, *parse_addr(args.web))]
 
 
 def _servers(args: argparse.Namespace) -> list[tuple[AppServer, int]]:

@@ -19,7 +19,7 @@ from minitcp.cli_options import build_knobs, fault_rule, sysctl_setting
 from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
-from .base import HOST, LabOptions
+from .base import HOST, LabOptions, Result
 from .registry import LABS, get, load_file
 from .render import render
 from .runner import SIM_RTT, run_lab
@@ -63,6 +63,12 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
                    help="which connection the ladder draws: all, the Nth, or the one with this port "
                         "(default: the one the lab is about, usually the last; the others are summed up "
                         "in a line)")
+    p.add_argument("--web", nargs="?", const="127.0.0.1:8470", metavar="ADDR:PORT",
+                   help="then serve the lab in the browser, stepped, with a question before each "
+                   "retransmission, FIN and RST (default 127.0.0.1:8470, a kernel socket of the host)")
+    p.add_argument("--export", metavar="FILE.html",
+                   help="write the browser view as one standalone HTML file, the events inside "
+                   "(it opens offline)")
     return p
 
 
@@ -122,7 +128,23 @@ def run_lab_command(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     else:
         print(render(result, lang=args.lang, ascii=args.ascii, conn=args.conn))
+    if args.web is not None or args.export:
+        web_view(result, args)
     return 0 if result.passed else 1
+
+
+def web_view(result: Result, args: argparse.Namespace) -> None:
+    """--export FILE.html and --web ADDR:PORT: the lab in the browser (minitcp/web)."""
+    from minitcp.web.lab import lab_settings
+    from minitcp.web.page import export_page
+    from minitcp.web.server import parse_addr, serve_settings
+
+    settings = lab_settings(result, lang=args.lang)
+    if args.export:
+        export_page(args.export, settings)
+        print(f"minitcp lab: wrote {args.export}", file=sys.stderr)
+    if args.web is not None:
+        serve_settings(settings, *parse_addr(args.web))
 
 
 def main(argv: list[str] | None = None) -> int:

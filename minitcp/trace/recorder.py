@@ -212,6 +212,13 @@ class Recorder:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dicts(), **kwargs)
 
+    def forget(self, a: str, b: str) -> None:
+        """Drop the ISN bases of the connection between endpoints `a` and `b` ("ip:port"): a long
+        live trace (`minitcp up --web`) forgets each connection it has summed up."""
+        ends = {a, b}
+        self._bases = {key: base for key, base in self._bases.items()
+                       if {endpoint(key[1], key[2]), endpoint(key[3], key[4])} != ends}
+
     def clear(self) -> None:
         self.events.clear()
         self._last_out.clear()
