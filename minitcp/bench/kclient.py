@@ -85,10 +85,15 @@ def udp_send(a: argparse.Namespace) -> None:
 PATTERN_BLOCK = bytes(range(256)) * 4096
 
 
+def _family(host: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 address (the bench's IPv6 rows), else AF_INET."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def _connect(a: argparse.Namespace) -> socket.socket:
     """A connection to --host:--port; with --congestion, that algorithm set before the SYN
     (setsockopt TCP_CONGESTION, as `ss -i` then shows it)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(_family(a.host), socket.SOCK_STREAM)
     sock.settimeout(a.seconds)
     if a.congestion:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, a.congestion.encode())
@@ -188,11 +193,6 @@ def _pattern_sha256(n: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- connections
-
-
-def _family(host: str) -> socket.AddressFamily:
-    """AF_INET6 for an IPv6 address (the bench's IPv6 rows), else AF_INET."""
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 async def _connrate(a: argparse.Namespace) -> dict:
