@@ -21,8 +21,10 @@ from minitcp.faults import FaultInjector, FaultyLink
 from minitcp.link.base import Link
 from minitcp.link.memory import memory_link_pair
 from minitcp.stack import Stack
+from minitcp.trace.tracepoints import TraceSession, open_session
 
 from .console import Console
+from .kernel_states import print_kernel_states
 from .prompt import Prompt
 from .session import M_ADDR, P_ADDR, LiveObserver, Session
 from .words import messages
@@ -72,10 +74,16 @@ def run_shell(args: argparse.Namespace) -> int:
             return 1
         session = Session(console, FaultInjector([]), clock=None, lang=args.lang)
         console.say(words.intro_kernel)
+        # Before Trio starts its threads: tracefs may need a mount namespace of this process's own.
+        trace = open_session()
+        if trace is None:
+            console.say(words.no_tracepoints)
         try:
-            trio.run(_kernel, session, link)
+            trio.run(_kernel, session, link, trace)
         finally:
             link.close()
+            if trace is not None:
+                trace.close()
     console.say(words.bye)
     return 0
 
@@ -93,18 +101,20 @@ async def _sim(session: Session) -> None:
     await _serve(session, session.m, session.peer_stack)
 
 
-async def _kernel(session: Session, link: Link) -> None:
+async def _kernel(session: Session, link: Link, trace: TraceSession | None) -> None:
     session.m = _stack(session, link, M_ADDR)
-    await _serve(session, session.m)
+    await _serve(session, session.m, trace=trace)
 
 
-async def _serve(session: Session, *stacks: Stack) -> None:
+async def _serve(session: Session, *stacks: Stack, trace: TraceSession | None = None) -> None:
     session.t0 = trio.current_time()
     prompt = Prompt(session, session.console)
     async with trio.open_nursery() as nursery:
         session.nursery = nursery
         for stack in stacks:
             nursery.start_soon(stack.run)
+        if trace is not None:
+            nursery.start_soon(print_kernel_states, session, trace)
         nursery.start_soon(_interrupts, session)
         await trio.testing.wait_all_tasks_blocked()  # the stacks are up before the first prompt
         await trio.to_thread.run_sync(prompt.cmdloop, abandon_on_cancel=True)

@@ -116,6 +116,7 @@ class Session:
         self.nursery: trio.Nursery | None = None
         self.t0 = 0.0
         self._relative = RelativeSeq()
+        self._kernel_tuples: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ printing
 
@@ -132,6 +133,16 @@ class Session:
     def on_fault(self, direction: str, action: str, packet: bytes | memoryview, now: float) -> None:
         """The fault link's report: what it did to which packet."""
         self.say(f"{self.stamp(now)} FAULT {action} {direction} {describe_packet(packet, self._relative)}")
+
+    def kernel_tuples(self) -> set[tuple[str, str]]:
+        """(local, remote) of every connected kernel socket the shell has held, as the tracepoints
+        write them: a socket keeps its place after close(), so its last states are still ours."""
+        for sock in self.sockets.values():
+            if isinstance(sock, trio.socket.SocketType):
+                with contextlib.suppress(OSError):
+                    self._kernel_tuples.add(("{}:{}".format(*sock.getsockname()[:2]),
+                                             "{}:{}".format(*sock.getpeername()[:2])))
+        return self._kernel_tuples
 
     def name_of(self, conn: object) -> str:
         names = [n for n, s in self.sockets.items() if getattr(s, "connection", None) is conn]

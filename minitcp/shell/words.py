@@ -80,6 +80,7 @@ HELP: dict[str, Help] = {
 class Messages:
     intro_sim: str
     intro_kernel: str
+    no_tracepoints: str
     intro_step: str
     blocks: str
     unknown: str
@@ -97,6 +98,7 @@ EN = Messages(
               "`help` lists the commands.",
     intro_kernel="minitcp shell: minitcp at 198.18.0.2 on a TUN device in a private network namespace, its "
                  "peer the Linux kernel at 198.18.0.1. `help` lists the commands.",
+    no_tracepoints="(no tracefs here: the kernel's state changes are not shown, only its packets)",
     intro_step="Time stands still until you `wait`.",
     blocks="{call} blocks; it goes on, and says when it returns{hint}",
     unknown="unknown command {name!r}: `help` lists them",
@@ -113,6 +115,7 @@ ZH = Messages(
               "输入 `help` 查看命令。",
     intro_kernel="minitcp shell：minitcp 在 198.18.0.2（私有网络命名空间里的 TUN 设备），对端是 Linux 内核，"
                  "在 198.18.0.1。输入 `help` 查看命令。",
+    no_tracepoints="（这里没有 tracefs：看不到内核的状态变化，只能看到它的报文）",
     intro_step="时间静止，直到你输入 `wait`。",
     blocks="{call} 阻塞了；它继续等待，返回时会显示结果{hint}",
     unknown="没有命令 {name!r}：输入 `help` 查看命令",

@@ -47,6 +47,10 @@ def test_the_shell_drives_minitcp_and_the_kernel(tun_name: str) -> None:
     states = re.findall(r"STATE s1 [\d.:]+ [\d.:]+: (\w+ -> \w+)", out)
     assert states[:2] == ["SYN_SENT -> ESTABLISHED", "ESTABLISHED -> FIN_WAIT_1"]
     assert "FIN_WAIT_2 -> TIME_WAIT" in states
+    # The kernel's own states, from its tracepoints: its accepted socket goes to CLOSE_WAIT on
+    # minitcp's FIN, then LAST_ACK on its close.
+    kernel = re.findall(r"kernel STATE 198\.18\.0\.1:8080 198\.18\.0\.2:\d+: (\w+ -> \w+)", out)
+    assert "ESTABLISHED -> CLOSE_WAIT" in kernel and "CLOSE_WAIT -> LAST_ACK" in kernel, out
     assert re.search(r"TIME-WAIT +0 +0 +198\.18\.0\.2:\d+ +198\.18\.0\.1:8080", out)
     # Nothing listens on minitcp's port 81: it answers the kernel's SYN with a RST, connect() is refused.
     assert re.search(r"Flags \[R\.\], seq 0, ack \d+", out)
