@@ -38,6 +38,7 @@ import trio
 from minitcp.apps import AppServer, HttpServer
 from minitcp.apps.http import pattern_sha256
 from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.kernel_mib import kernel_counters
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 
@@ -128,21 +129,6 @@ def passes(key: str, m: float | None, k: float | None) -> bool:
     if key == "goodput":
         return m * PASS_RATIO >= k
     return m <= k * PASS_RATIO
-
-
-def kernel_counters() -> dict[str, int]:
-    """This namespace's TCP MIB counters, as `nstat -a` reads them (/proc/net/snmp, netstat)."""
-    out: dict[str, int] = {}
-    for path in ("/proc/net/snmp", "/proc/net/netstat"):
-        with open(path) as f:
-            lines = f.read().splitlines()
-        for names, values in zip(lines[::2], lines[1::2], strict=False):
-            group, _, names_text = names.partition(":")
-            if group not in ("Tcp", "TcpExt"):
-                continue
-            for name, value in zip(names_text.split(), values.partition(":")[2].split(), strict=False):
-                out[name] = int(value)
-    return out
 
 
 def _moved(after: dict[str, int], before: dict[str, int], *names: str) -> int | None:

@@ -29,6 +29,7 @@ import trio
 import trio.testing
 
 from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
+from minitcp.kernel_mib import kernel_counters
 from minitcp.link.memory import memory_link_pair
 from minitcp.netns import enter_private_netns
 from minitcp.sockets import Socket
@@ -57,7 +58,7 @@ from .base import (
 )
 from .capture import FaultMarkingCapture
 from .kernel_states import KERNEL_HOST, from_samples, from_tracepoints
-from .sides import KernelCalls, KernelSide, MinitcpSide, err_name, kernel_counters, kernel_socket
+from .sides import KernelCalls, KernelSide, MinitcpSide, err_name, kernel_socket
 from .tools import Tool, ToolRun, run_kernel_tool
 
 if TYPE_CHECKING:

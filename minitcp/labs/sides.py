@@ -115,19 +115,6 @@ class MinitcpSide:
         return (timers[0][0].name.lower(), timers[0][1]) if timers else None
 
 
-def kernel_counters() -> dict[str, int]:
-    """The namespace's Tcp and TcpExt counters (what `nstat` reads), by their MIB names."""
-    counters: dict[str, int] = {}
-    for path in ("/proc/net/snmp", "/proc/net/netstat"):
-        with open(path) as f:
-            lines = f.read().splitlines()
-        for names, values in zip(lines[::2], lines[1::2], strict=False):
-            group, _, rest = names.partition(":")
-            if group in ("Tcp", "TcpExt"):
-                counters.update(zip(rest.split(), map(int, values.split(":")[1].split()), strict=False))
-    return counters
-
-
 class KernelSide:
     """One kernel socket. Blocking calls run in a thread, each bounded by a timeout."""
 
