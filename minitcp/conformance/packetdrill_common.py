@@ -56,6 +56,12 @@ _KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
 # kernel.py): packetdrill's defaults moved into 198.18.0.0/24.
 KERNEL_IP = "198.18.0.1"
 PEER_IP = "198.18.0.2"
+# The same for `--ip_version=ipv6` scripts, in 2001:2::/64. IPv6 refuses a local address as a
+# route's gateway ("Gateway can not be a local address"), so the gateway is an on-link neighbour,
+# as run_all.py's IPv6 one is (fd3d:0a0b:17d6:8888::1, inside its local /48).
+KERNEL_IP6 = "2001:2::1"
+PEER_IP6 = "2001:2::2"
+GATEWAY_IP6 = "2001:2::3"
 
 # The -D names google/packetdrill's run_all.py gives every IPv4 script (CmdTestIPv4), for the
 # referee's command line and the runner alike: TFO_COOKIE is the cookie the kernel gives the
