@@ -58,5 +58,6 @@ def fastopen_cookie(client: str, server: str, key: str) -> str:
     tcp_fastopen_key `key` ("a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4") gives `client`."""
     raw = b"".join(struct.pack("<I", int(word, 16)) for word in key.split("-"))
     k0, k1 = struct.unpack("<QQ", raw)
-    message = ipaddress.IPv4Address(client).packed + ipaddress.IPv4Address(server).packed
+    # tcp_fastopen_cookie_gen_cipher: the SYN's source and destination addresses, 4 or 16 bytes each.
+    message = ipaddress.ip_address(client).packed + ipaddress.ip_address(server).packed
     return struct.pack("<Q", siphash24(k0, k1, message)).hex()

@@ -3,7 +3,8 @@
 Only ever used inside a fresh private network namespace (kernel_pool.py
 makes one per script): the TUN device's kernel side is the stack under test,
 198.18.0.1/24, and the runner is the remote host 198.18.0.2, writing its
-packets to the device. The kernel's packets are read, as packetdrill reads
+packets to the device (an `--ip_version=ipv6` script: 2001:2::1/64 and
+2001:2::2, AF_INET6 sockets, IPv6 packets). The kernel's packets are read, as packetdrill reads
 them, from a packet socket on the device that stamps each with the time the
 kernel sent it: a runner that reads late (a busy machine) still times the
 kernel right. Sysctls go to the namespace's own /proc/sys/net/ipv4,
@@ -28,10 +29,10 @@ import trio
 
 from ..link.vnet import GSO_TCPV4, PLAIN_HDR, TUN_F_CSUM, TUN_F_TSO4, TUNSETOFFLOAD, VNET_HDR, VNET_HDR_LEN
 from ..netns import enter_private_netns
-from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.checksum import checksum, pseudo_header_sum, pseudo_header_sum6
 from ..wire.ipv4 import PROTO_TCP
 from .kernel_sockets import BlockingCalls, KernelEpoll, KernelSocket, kernel_poll
-from .packetdrill_common import map_addresses
+from .packetdrill_common import GATEWAY_IP6, KERNEL_IP6, PEER_IP6, map_addresses
 from .sysctls import write_linux_sysctl, write_linux_sysctl_file
 from .target import SocketRow, TargetSocket
 from .tcp_info import KERNEL_TCP_INFO, kernel_tcp_info
@@ -54,6 +55,15 @@ _PACKET_OUTGOING = 4
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("=qq")
 _TUN_F_TSO_ECN = 0x08  # linux/if_tun.h: TSO of segments with CWR, as packetdrill asks for too
+_TUN_F_TSO6 = 0x04  # linux/if_tun.h: TCP/IPv6 super-segments (packetdrill's set_device_offload_flags)
+_GSO_TCPV6 = 0x04  # linux/virtio_net.h VIRTIO_NET_HDR_GSO_TCPV6
+IPV6_PREFIX = 64  # the device's IPv6 prefix: 2001:2::/64, the addresses this project may use
+IPV6_HEADER = 40  # RFC 8200 section 3: the fixed header (the kernel's TCP segments carry no extension)
+_NEXT_HEADER_ICMPV6 = 58
+_HOP_BY_HOP = 0
+# ICMPv6 types of the link's own upkeep, never of a script: MLD (RFC 2710, RFC 3810: 130-132,
+# 143) and Neighbor Discovery (RFC 4861: 133-137). Their hop-by-hop MLD reports too.
+_LINK_UPKEEP = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
 
 # Linux's TCP_* state numbers (include/net/tcp_states.h) with FreeBSD's names for them; a
 # request socket (TCP_NEW_SYN_RECV) is a SYN-RECEIVED connection to FreeBSD.
@@ -77,17 +87,30 @@ class TunPeer:
         self._dev = pytun.TunTapDevice(name=TUN_NAME, flags=flags)
         self._offload = offload
         self._gso_size = gso_size
+        self._v6 = ":" in local_ip
         if offload:
-            fcntl.ioctl(self._dev.fileno(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | _TUN_F_TSO_ECN)
-        self._dev.addr = local_ip
-        self._dev.netmask = "255.255.255.0"
+            fcntl.ioctl(self._dev.fileno(), TUNSETOFFLOAD,
+                        TUN_F_CSUM | TUN_F_TSO4 | _TUN_F_TSO6 | _TUN_F_TSO_ECN)
         self._dev.mtu = mtu
-        # IPv6 would bring router solicitations and MLD reports into the device: packets no
-        # script expects. Below IPv6's minimum MTU (1280) the kernel has no IPv6 there at all.
-        disable = Path("/proc/sys/net/ipv6/conf") / TUN_NAME / "disable_ipv6"
-        if disable.exists():
-            disable.write_text("1")
+        conf = Path("/proc/sys/net/ipv6/conf") / TUN_NAME
+        if self._v6:
+            # No router solicitations from the device (an IPv6 host's own upkeep); MLD reports
+            # and any other such packet `receive` leaves out.
+            for name in ("accept_ra", "router_solicitations"):
+                (conf / name).write_text("0")
+        elif (conf / "disable_ipv6").exists():
+            # IPv6 would bring router solicitations and MLD reports into the device: packets no
+            # script expects. Below IPv6's minimum MTU (1280) the kernel has no IPv6 there at all.
+            (conf / "disable_ipv6").write_text("1")
+        if not self._v6:
+            self._dev.addr = local_ip
+            self._dev.netmask = "255.255.255.0"
         self._dev.up()
+        if self._v6:
+            # packetdrill's net_add_ipv6_address (`ip addr add`); `nodad`: usable at once (a
+            # NOARP device does no DAD anyway, and packetdrill waits for none on a TUN device).
+            subprocess.run(["ip", "-6", "addr", "add", f"{local_ip}/{IPV6_PREFIX}", "dev", TUN_NAME, "nodad"],
+                           capture_output=True, timeout=COMMAND_TIMEOUT, check=True)
         self._fd = self._dev.fileno()
         os.set_blocking(self._fd, False)
         self._sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
@@ -103,13 +126,13 @@ class TunPeer:
     def _vnet_header(self, packet: bytes) -> bytes:
         """packetdrill's linux_tun_write: a TCP packet whose payload is more than --mss goes as
         GSO of --mss segments (its checksum complete); any other as it is."""
-        ihl = (packet[0] & 0xF) * 4
-        if not self._gso_size or packet[9] != PROTO_TCP:
+        ihl, proto = (IPV6_HEADER, packet[6]) if self._v6 else ((packet[0] & 0xF) * 4, packet[9])
+        if not self._gso_size or proto != PROTO_TCP:
             return PLAIN_HDR
         headers = ihl + (packet[ihl + 12] >> 4) * 4
         if len(packet) - headers <= self._gso_size:
             return PLAIN_HDR
-        return VNET_HDR.pack(0, GSO_TCPV4, 0, self._gso_size, 0, 0)
+        return VNET_HDR.pack(0, _GSO_TCPV6 if self._v6 else GSO_TCPV4, 0, self._gso_size, 0, 0)
 
     async def receive(self) -> list[tuple[float, bytes]]:
         # The kernel's stamps are wall-clock time; trio's clock is its own.
@@ -125,6 +148,8 @@ class TunPeer:
                     break
                 if address[2] != _PACKET_OUTGOING:
                     continue  # one the runner wrote
+                if _link_upkeep(packet):
+                    continue  # MLD or Neighbor Discovery: packetdrill sniffs TCP only
                 stamps = [data for level, kind, data in ancillary
                           if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPNS)]
                 seconds, nanoseconds = _TIMESPEC.unpack(stamps[0])
@@ -150,6 +175,7 @@ class KernelTarget:
     local_ip = "198.18.0.1"
     remote_ip = "198.18.0.2"
     real_time = True
+    family = socket.AF_INET
 
     def __init__(self, namespace: int, *, offload: bool = False, gso_size: int = 0) -> None:
         self.namespace = namespace  # the fresh namespace's inode: the TUN device goes nowhere else
@@ -167,6 +193,11 @@ class KernelTarget:
             raise RuntimeError("unshare() left the process in its network namespace")
         return cls(after, offload=offload, gso_size=gso_size)
 
+    def use_ipv6(self) -> None:
+        """Play an `--ip_version=ipv6` script: the kernel at 2001:2::1, the remote host at
+        2001:2::2 (packetdrill's IPv6 defaults moved into 2001:2::/64), AF_INET6 sockets."""
+        self.local_ip, self.remote_ip, self.family = KERNEL_IP6, PEER_IP6, socket.AF_INET6
+
     def clock(self) -> None:
         return None
 
@@ -177,13 +208,17 @@ class KernelTarget:
         # packetdrill's route_traffic_to_device (netdev.c): a route of its own to the remote host,
         # through the device via the gateway (run_all.py's is the local address), which the
         # scripts' own `ip route change REMOTE ...` lines then change.
-        subprocess.run(["ip", "route", "add", f"{self.remote_ip}/32", "via", self.local_ip, "dev", TUN_NAME],
-                       capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+        # IPv6 takes no local address as a gateway: an on-link neighbour (referee.py's too).
+        route = (["-6", "route", "add", f"{self.remote_ip}/128", "via", GATEWAY_IP6]
+                 if self.family == socket.AF_INET6 else
+                 ["route", "add", f"{self.remote_ip}/32", "via", self.local_ip])
+        subprocess.run(["ip", *route, "dev", TUN_NAME], capture_output=True, timeout=COMMAND_TIMEOUT,
+                       check=False)
         await self.calls.warm_up()
         return peer
 
     def socket(self) -> KernelSocket:
-        return KernelSocket(self.calls)
+        return KernelSocket(self.calls, family=self.family)
 
     async def settle(self) -> None:
         await self.calls.settle()
@@ -208,7 +243,8 @@ class KernelTarget:
             rows.append((True, sock.sock.getsockname()[1], _peer_port(sock.sock), state))
         # Every other entry of the namespace's table has no descriptor of the script: a connection
         # not yet accepted, a request socket, an orphan after close(), a TIME-WAIT entry.
-        with open("/proc/net/tcp") as f:
+        table = "/proc/net/tcp6" if self.family == socket.AF_INET6 else "/proc/net/tcp"
+        with open(table) as f:
             next(f)
             for line in f:
                 fields = line.split()
@@ -260,9 +296,19 @@ class KernelTarget:
         return await self.calls.run(lambda: os.splice(sock.fileno(), pipe_fd, count, flags=flags))
 
 
+def _link_upkeep(packet: bytes) -> bool:
+    """An IPv6 packet of MLD or Neighbor Discovery (hop-by-hop options: an MLD report)."""
+    if len(packet) < IPV6_HEADER + 1 or packet[0] >> 4 != 6:
+        return False
+    icmp = packet[6] == _NEXT_HEADER_ICMPV6
+    return packet[6] == _HOP_BY_HOP or (icmp and packet[IPV6_HEADER] in _LINK_UPKEEP)
+
+
 def _tcp_checksummed(packet: bytes) -> bytes:
     """A TCP packet the kernel left to the device to checksum (CHECKSUM_PARTIAL), checksummed:
     the field computed afresh, whatever it held."""
+    if packet and packet[0] >> 4 == 6:
+        return _tcp6_checksummed(packet)
     ihl = (packet[0] & 0xF) * 4
     if len(packet) < ihl + 20 or packet[9] != PROTO_TCP:
         return packet
@@ -272,6 +318,18 @@ def _tcp_checksummed(packet: bytes) -> bytes:
     src, dst = int.from_bytes(packet[12:16], "big"), int.from_bytes(packet[16:20], "big")
     tcp[16:18] = checksum(tcp, pseudo_header_sum(src, dst, PROTO_TCP, len(tcp))).to_bytes(2, "big")
     return packet[:ihl] + bytes(tcp)
+
+
+def _tcp6_checksummed(packet: bytes) -> bytes:
+    """_tcp_checksummed for an IPv6 packet (RFC 8200 section 8.1's pseudo-header)."""
+    if len(packet) < IPV6_HEADER + 20 or packet[6] != PROTO_TCP:
+        return packet
+    end = IPV6_HEADER + int.from_bytes(packet[4:6], "big")
+    tcp = bytearray(packet[IPV6_HEADER:end])
+    tcp[16:18] = b"\0\0"
+    src, dst = int.from_bytes(packet[8:24], "big"), int.from_bytes(packet[24:40], "big")
+    tcp[16:18] = checksum(tcp, pseudo_header_sum6(src, dst, PROTO_TCP, len(tcp))).to_bytes(2, "big")
+    return packet[:IPV6_HEADER] + bytes(tcp)
 
 
 def _namespace() -> int:

@@ -112,10 +112,11 @@ class BlockingCalls:
 class KernelSocket:
     """A kernel TCP socket with the call signatures of minitcp's Socket (see target.TargetSocket)."""
 
-    def __init__(self, calls: BlockingCalls, sock: socket.socket | None = None) -> None:
+    def __init__(self, calls: BlockingCalls, sock: socket.socket | None = None, *,
+                 family: int = socket.AF_INET) -> None:
         self.calls = calls
         if sock is None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(family, socket.SOCK_STREAM)  # AF_INET6 for --ip_version=ipv6
             # Linux hosts ship CUBIC; this machine's namespaces default to BBR and cannot switch,
             # so each socket of a script asks for CUBIC (an accepted one inherits its listener's).
             with contextlib.suppress(OSError):

@@ -56,6 +56,12 @@ _KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
 # kernel.py): packetdrill's defaults moved into 198.18.0.0/24.
 KERNEL_IP = "198.18.0.1"
 PEER_IP = "198.18.0.2"
+# The same for `--ip_version=ipv6` scripts, in 2001:2::/64. IPv6 refuses a local address as a
+# route's gateway ("Gateway can not be a local address"), so the gateway is an on-link neighbour,
+# as run_all.py's IPv6 one is (fd3d:0a0b:17d6:8888::1, inside its local /48).
+KERNEL_IP6 = "2001:2::1"
+PEER_IP6 = "2001:2::2"
+GATEWAY_IP6 = "2001:2::3"
 
 # The -D names google/packetdrill's run_all.py gives every IPv4 script (CmdTestIPv4), for the
 # referee's command line and the runner alike: TFO_COOKIE is the cookie the kernel gives the
@@ -83,10 +89,32 @@ ADDRESS_MAP = {"192.168.0.1": KERNEL_IP, "192.0.2.1": PEER_IP, "192.168.0.2": "1
                RUN_ALL_COOKIE: dict(RUN_ALL_DEFINES)["TFO_COOKIE"]}
 _ADDRESS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ADDRESS_MAP) + r")(?![\w.])")
 
+# The -D names of run_all.py's IPv6 variant (CmdTestIPv6): its TFO_COOKIE, c1d1e9742a47a9bc, is
+# for fd3d:fa7b:d17d::1 talking to fd3d:0a0b:17d6::1; this one for the addresses above. No CODE:
+# run_all.py gives IPv6 runs none (ICMPv6's codes have other names).
+RUN_ALL_DEFINES6: tuple[tuple[str, str], ...] = (
+    ("TFO_COOKIE", fastopen_cookie(PEER_IP6, KERNEL_IP6, _KEY)),
+    ("CMSG_LEVEL_IP", "SOL_IPV6"),
+    ("CMSG_TYPE_RECVERR", "IPV6_RECVERR"),
+)
+RUN_ALL_COOKIE6 = fastopen_cookie("fd3d:fa7b:d17d::1", "fd3d:0a0b:17d6::1", _KEY)
+# IPv6 addresses the scripts' commands name: packetdrill's own defaults (config.c: the remote
+# host 2001:DB8::1, the gateway fd3d:fa7b:d17d:8888::0, as mtu_probe/basic-v6.pkt writes them)
+# and run_all.py's (local fd3d:0a0b:17d6::1, gateway fd3d:0a0b:17d6:8888::1, remote
+# fd3d:fa7b:d17d::1), in lower case: matched without regard to case, as addresses are.
+ADDRESS_MAP6 = {"2001:db8::1": PEER_IP6, "fd3d:fa7b:d17d:8888::0": GATEWAY_IP6,
+                "fd3d:fa7b:d17d:8888::": GATEWAY_IP6, "fd3d:0a0b:17d6::1": KERNEL_IP6,
+                "fd3d:0a0b:17d6:8888::1": GATEWAY_IP6, "fd3d:fa7b:d17d::1": PEER_IP6,
+                RUN_ALL_COOKIE6: dict(RUN_ALL_DEFINES6)["TFO_COOKIE"]}
+_ADDRESS6 = re.compile(r"(?<![\w.:])(" + "|".join(re.escape(a) for a in ADDRESS_MAP6) + r")(?![\w.:])",
+                       re.IGNORECASE)
+
 
 def map_addresses(text: str) -> str:
-    """The script with the addresses of ADDRESS_MAP moved into 198.18.0.0/24 (and the cookie)."""
-    return _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
+    """The script with the addresses of ADDRESS_MAP moved into 198.18.0.0/24 (and the cookie), and
+    those of ADDRESS_MAP6 into 2001:2::/64."""
+    text = _ADDRESS.sub(lambda m: ADDRESS_MAP[m.group(1)], text)
+    return _ADDRESS6.sub(lambda m: ADDRESS_MAP6[m.group(1).lower()], text)
 
 
 # Run by defaults.sh after the sysctls: the TUN device's qdisc is pfifo, so no default fq paces

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from minitcp.conformance.fastopen_cookie import fastopen_cookie
 from minitcp.conformance.freebsd_commands import linux_commands, preprocessed
-from minitcp.conformance.packetdrill_common import defaults_script, prepare_workspace
+from minitcp.conformance.packetdrill_common import RUN_ALL_DEFINES6, defaults_script, prepare_workspace
 from minitcp.conformance.referee import (
+    PACKETDRILL_ARGS6,
     TFO_COOKIE,
     first_error,
     freebsd_script,
     host_writes,
+    ipv6_script,
     map_addresses,
     namespace_setup,
     refusal,
@@ -34,6 +36,27 @@ def test_addresses_and_cookie_move_into_the_test_range() -> None:
     line = "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 <FO 3021b9d889017eeb,nop> 192.168.0.21"
     moved = f"ip route change 198.18.0.2 via 198.18.0.3 dev tun0 <FO {TFO_COOKIE},nop> 192.168.0.21"
     assert map_addresses(line) == moved
+
+
+def test_fastopen_cookie_over_ipv6_is_the_kernels() -> None:
+    # run_all.py's IPv6 TFO_COOKIE, which Linux gives fd3d:fa7b:d17d::1 talking to fd3d:0a0b:17d6::1.
+    assert fastopen_cookie("fd3d:fa7b:d17d::1", "fd3d:0a0b:17d6::1", KEY) == "c1d1e9742a47a9bc"
+    assert fastopen_cookie("2001:2::2", "2001:2::1", KEY) == dict(RUN_ALL_DEFINES6)["TFO_COOKIE"]
+
+
+def test_ipv6_addresses_move_into_the_test_range() -> None:
+    # mtu_probe/basic-v6.pkt names packetdrill's default remote host and gateway.
+    line = "ip -6 route change 2001:DB8::1 via fd3d:fa7b:d17d:8888::0 dev tun0 advmss 600"
+    assert map_addresses(line) == "ip -6 route change 2001:2::2 via 2001:2::3 dev tun0 advmss 600"
+    assert map_addresses("2001:db8::10 fd3d:fa7b:d17d::1") == "2001:db8::10 2001:2::2"
+
+
+def test_ipv6_scripts_run_over_ipv6_in_the_test_range() -> None:
+    assert ipv6_script(Path("a.pkt"), "// x\n--ip_version=ipv6\n")
+    assert ipv6_script(Path("basic-v6.pkt"), "")
+    assert not ipv6_script(Path("basic-v4.pkt"), "--ip_version=ipv4\n")
+    assert "--ip_version=ipv6" in PACKETDRILL_ARGS6 and "--local_ip=2001:2::1" in PACKETDRILL_ARGS6
+    assert "--remote_ip=2001:2::2" in PACKETDRILL_ARGS6 and "--gateway_ip=2001:2::3" in PACKETDRILL_ARGS6
 
 
 def test_defaults_script_sets_the_sysctls_then_the_qdisc() -> None:
@@ -62,7 +85,7 @@ def test_host_wide_writes_are_shadowed_or_refused() -> None:
     assert refusal(Path("a.pkt"), "`sysctl -q kernel.hz=1000`") is not None
     assert refusal(Path("a.pkt"), "`echo 1 > /proc/sys/vm/overcommit_memory`") is not None
     assert refusal(Path("a.pkt"), "`sysctl -q net.ipv4.tcp_ecn=1`") is None
-    assert refusal(Path("basic-v6.pkt"), "") is not None
+    assert refusal(Path("basic-v6.pkt"), "") is None  # run over IPv6
 
 
 def test_first_error_keeps_the_line_and_the_packets() -> None:
