@@ -218,14 +218,17 @@ class Ctx:
                         e.length, False, int(e.local.rsplit(":", 1)[1]))
                 out.append(s)
             elif isinstance(e, FaultEvent) and e.action.startswith("drop"):
-                port = int(e.local.rsplit(":", 1)[1])
+                at = int(e.local.rsplit(":", 1)[1])  # minitcp's port on the lost segment
                 if e.direction == "in":  # lost before minitcp saw it: only the injector knows
-                    out.append(Seg(e.time - self.t0, "p", e.flags, e.seq, e.ack, e.length, True, port))
-                else:  # minitcp sent it (recorded just before), the link lost it
-                    for s in reversed(out):
-                        if s.sender == "m" and s.flags == e.flags and s.seq == e.seq and s.port == port:
-                            s.lost = True
-                            break
+                    out.append(Seg(e.time - self.t0, "p", e.flags, e.seq, e.ack, e.length, True, at))
+                else:  # minitcp sent it (recorded before), the link lost it
+                    # The same sequence number may have gone out again, re-cut, before the link's
+                    # report of the first copy (a busy machine): the length tells them apart.
+                    same = [s for s in out if s.sender == "m" and s.flags == e.flags and s.seq == e.seq
+                            and s.port == at]
+                    sized = [s for s in same if s.length == e.length]
+                    if sized or same:
+                        (sized or same)[-1].lost = True
         return [s for s in out
                 if (sender is None or s.sender == sender)
                 and all(ch in s.flags for ch in flags)
