@@ -26,8 +26,9 @@ from .runner import Outcome, Runner
 from .signatures import same_failure
 
 __all__ = [
-    "DEFAULT_DEFINES", "Differences", "Outcome", "ParseError", "Report", "Result", "Runner", "Script",
-    "find_scripts", "load_differences", "parse_file", "parse_script", "run_file", "run_paths",
+    "DEFAULT_DEFINES", "IP_VERSIONS", "Differences", "Outcome", "ParseError", "Report", "Result", "Runner",
+    "Script", "find_scripts", "ipv6_runs", "load_differences", "parse_file", "parse_script", "run_file",
+    "run_paths",
 ]
 
 
@@ -60,14 +61,18 @@ def _selected(name: str, pattern: str | None) -> bool:
 def run_file(path: str, name: str | None = None, *, strict: bool = False,
              defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
              lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
-             linux_only: bool = False) -> Result:
-    """Parse and run one script (see `run_paths` for the options)."""
+             linux_only: bool = False, ipv6: bool = False) -> Result:
+    """Parse and run one script (see `run_paths` for the options); `ipv6` plays it as
+    packetdrill's `--ip_version=ipv6` does (AF_INET6 sockets in 2001:2::/64)."""
     started = time.monotonic()
     name = name if name is not None else os.path.basename(path)
     try:
         script = parse_file(path, defines)
     except ParseError as e:
-        return Result(path, name, False, f"parse error: {e}", [], time.monotonic() - started)
+        return Result(path, name, False, f"parse error: {e}", [], time.monotonic() - started,
+                      ip_version=6 if ipv6 else 4)
+    if ipv6:
+        script.options["ip_version"] = "ipv6"
     try:
         settings = Knobs()
         for knob, value in (knobs or {}).items():
@@ -77,14 +82,30 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
                          target=target).run()
     except Exception as e:  # a bug in the runner (or minitcp escaping its own guards)
         return Result(path, name, False, f"runner error: {type(e).__name__}: {e}", [],
-                      time.monotonic() - started)
-    return Result(path, name, outcome.ok, outcome.reason, outcome.ignored, time.monotonic() - started)
+                      time.monotonic() - started, ip_version=6 if ipv6 else 4)
+    return Result(path, name, outcome.ok, outcome.reason, outcome.ignored, time.monotonic() - started,
+                  ip_version=6 if ipv6 else 4)
+
+
+IP_VERSIONS = ("4", "6", "both")
+
+
+def ipv6_runs(selected: list[tuple[str, str]], ip_version: str) -> list[tuple[str, str]]:
+    """The scripts played over IPv6 as well, as google/packetdrill's run_all.py picks them: with
+    `ip_version` 6 or both, every script whose name does not end in `v4.pkt` (run_all.py runs
+    those over IPv4 only); with 4 (the default) none."""
+    if ip_version not in IP_VERSIONS:
+        raise ValueError(f"unknown ip_version {ip_version!r}: one of {', '.join(IP_VERSIONS)}")
+    if ip_version == "4":
+        return []
+    return [(path, name) for path, name in selected if not name.endswith("v4.pkt")]
 
 
 def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None = None,
               defines: Iterable[str] = DEFAULT_DEFINES, trace: Callable[[str], None] | None = None,
               lenient_acks: bool = False, knobs: Mapping[str, str] | None = None,
-              target: str = "minitcp", workers: int = WORKERS, linux_only: bool = False) -> Report:
+              target: str = "minitcp", workers: int = WORKERS, linux_only: bool = False,
+              ip_version: str = "4") -> Report:
     """Run every .pkt script under `paths` (files or directories) whose name matches `pattern`.
 
     `pattern` is a substring of the script's relative name, or a glob when it
@@ -99,17 +120,24 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
     root or user namespaces, /dev/net/tun, real time, `workers` scripts at once); its
     failures are annotated as Linux differences when they are the failure the list
     describes (compare.py's failure signatures: same line, same kind).
+    `ip_version` "both" (minitcp only) also plays each script not ending in `v4.pkt` over IPv6
+    (`ipv6_runs`), after the IPv4 runs, and "6" only so; their rows are the folder + " (ipv6)".
     """
     started = time.monotonic()
     defines = frozenset(defines)
     selected = [(path, name) for path, name in find_scripts(paths) if _selected(name, pattern)]
+    if target == "kernel" and ip_version != "4":
+        raise ValueError("ip_version 6 or both: the minitcp target only")
     if target == "kernel":
         results = _run_kernel(selected, strict=strict, defines=defines, trace=trace,
                               lenient_acks=lenient_acks, workers=workers)
     elif target == "minitcp":
         results = [run_file(path, name, strict=strict, defines=defines, trace=trace,
                             lenient_acks=lenient_acks, knobs=knobs, linux_only=linux_only)
-                   for path, name in selected]
+                   for path, name in (selected if ip_version != "6" else [])]
+        results += [run_file(path, name, strict=strict, defines=defines, trace=trace,
+                             lenient_acks=lenient_acks, knobs=knobs, linux_only=linux_only, ipv6=True)
+                    for path, name in ipv6_runs(selected, ip_version)]
     else:
         raise ValueError(f"unknown target {target!r}: minitcp or kernel")
     report = Report(results, strict=strict, lenient_acks=lenient_acks, seconds=time.monotonic() - started,

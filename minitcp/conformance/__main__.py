@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tcp.knobs import Knobs
-from . import DEFAULT_DEFINES, run_paths
+from . import DEFAULT_DEFINES, IP_VERSIONS, run_paths
 from .compare import compare_paths
 from .kernel_pool import WORKERS, kernel_problem
 from .packetdrill_build import DEFAULT_BUILD, DEFAULT_SOURCE, BuildError
@@ -68,6 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--packetdrill-build", type=Path, default=DEFAULT_BUILD, metavar="DIR",
                    help=f"--referee, --compare: where packetdrill is built and cached "
                         f"(default {DEFAULT_BUILD})")
+    p.add_argument("--ip-version", choices=IP_VERSIONS, default="4",
+                   help="minitcp target: 6 plays each script not ending in v4.pkt over IPv6 (AF_INET6 "
+                        "sockets in 2001:2::/64), as google/packetdrill's run_all.py does with "
+                        "--ip_version=ipv6; both: over IPv4 and then over IPv6, rows `FOLDER (ipv6)` "
+                        "(default 4)")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
                         "reason (what `make conformance` checks); --compare exits 0 when the two agree")
@@ -95,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if knobs and args.target == "kernel":
         print("--knob sets minitcp knobs: it has no meaning with --target kernel", file=sys.stderr)
         return 2
+    if args.ip_version != "4" and (args.referee or args.target != "minitcp"):
+        print("--ip-version 6 or both: the minitcp target only, without --referee", file=sys.stderr)
+        return 2
     if args.referee:
         return _referee(args, defines)
     if args.target == "both" and args.kernel_side == "packetdrill" and os.geteuid() != 0:
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         if args.target == "kernel":
             report = run_paths(args.paths, target="kernel", workers=args.workers, **options)
         else:
-            report = run_paths(args.paths, knobs=knobs, **options)
+            report = run_paths(args.paths, knobs=knobs, ip_version=args.ip_version, **options)
     except FileNotFoundError as e:
         print(f"no such file or directory: {e}", file=sys.stderr)
         return 2

@@ -21,11 +21,12 @@ class Result:
     ignored: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0  # real time the run took
     difference: str | None = None  # the category, when the script is a listed Linux difference
+    ip_version: int = 4  # 6: a script of IPv4 played over IPv6 too (run_paths' ip_version)
 
     @property
     def folder(self) -> str:
         head, _, _ = self.name.rpartition("/")
-        return head or "."
+        return (head or ".") + (" (ipv6)" if self.ip_version == 6 else "")
 
 
 @dataclasses.dataclass
@@ -90,7 +91,8 @@ class Report:
             "failed": self.failed,
             "listed_linux_differences": self.listed,
             "results": [
-                {"script": r.name, "ok": r.ok, "reason": r.reason, "linux_difference": r.difference}
+                {"script": r.name, "ok": r.ok, "reason": r.reason, "linux_difference": r.difference,
+                 "ip_version": r.ip_version}
                 for r in self.results
             ],
         }
