@@ -91,10 +91,11 @@ conformance-kernel: install system-tools
 # on CUBIC. Prints per folder the scripts, the kernel's passes and minitcp's, and each script the
 # kernel passes and minitcp fails with its cause, and each target's strict agreement with the kernel
 # (the same line, segment or call result, within tolerance); CONFORMANCE_ARGS=--json for JSON, --target both
-# to also check the runner's own kernel target against packetdrill. Needs root; a few minutes.
+# to also check the runner's own kernel target against packetdrill. Each script not ending in v4.pkt
+# runs over IPv6 too (--ip-version both, as run_all.py does), in rows `FOLDER (ipv6)`. Needs root; a few minutes.
 LINUX_SUITE ?= ../shared/conformance/linux-packetdrill
 conformance-linux: install system-tools
-	$(VENV)/bin/minitcp conformance $(LINUX_SUITE) --referee packetdrill \
+	$(VENV)/bin/minitcp conformance $(LINUX_SUITE) --referee packetdrill --ip-version both \
 	  --packetdrill-source $(PACKETDRILL_SOURCE) $(CONFORMANCE_ARGS)
 
 lint: install

@@ -20,7 +20,7 @@ from .differences import Differences, load_all_differences, load_differences
 from .kernel_pool import WORKERS, run_in_namespaces
 from .minitcp_target import MinitcpTarget
 from .model import ParseError, Script
-from .packetdrill_common import RUN_ALL_DEFINES6
+from .packetdrill_common import IPV6_RUN_MTU, RUN_ALL_DEFINES6
 from .parser import DEFAULT_DEFINES, parse_file, parse_script
 from .report import Report, Result
 from .runner import Outcome, Runner
@@ -98,7 +98,6 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
 
 
 IP_VERSIONS = ("4", "6", "both")
-IPV6_RUN_MTU = 1520  # google/packetdrill's run_all.py, CmdTestIPv6: --mtu=1520
 
 
 def ipv6_runs(selected: list[tuple[str, str]], ip_version: str) -> list[tuple[str, str]]:

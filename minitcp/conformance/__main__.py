@@ -69,10 +69,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"--referee, --compare: where packetdrill is built and cached "
                         f"(default {DEFAULT_BUILD})")
     p.add_argument("--ip-version", choices=IP_VERSIONS, default="4",
-                   help="minitcp target: 6 plays each script not ending in v4.pkt over IPv6 (AF_INET6 "
-                        "sockets in 2001:2::/64), as google/packetdrill's run_all.py does with "
-                        "--ip_version=ipv6; both: over IPv4 and then over IPv6, rows `FOLDER (ipv6)` "
-                        "(default 4)")
+                   help="minitcp target (and --referee's packetdrill): 6 plays each script not ending "
+                        "in v4.pkt over IPv6 (AF_INET6 sockets in 2001:2::/64), as google/packetdrill's "
+                        "run_all.py does with --ip_version=ipv6; both: over IPv4 and then over IPv6, "
+                        "rows `FOLDER (ipv6)` (default 4)")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
                         "reason (what `make conformance` checks); --compare exits 0 when the two agree")
@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if knobs and args.target == "kernel":
         print("--knob sets minitcp knobs: it has no meaning with --target kernel", file=sys.stderr)
         return 2
-    if args.ip_version != "4" and (args.referee or args.target != "minitcp"):
-        print("--ip-version 6 or both: the minitcp target only, without --referee", file=sys.stderr)
+    if args.ip_version != "4" and args.target != "minitcp":
+        print("--ip-version 6 or both: the minitcp target only (and the referee)", file=sys.stderr)
         return 2
     if args.referee:
         return _referee(args, defines)
@@ -168,7 +168,7 @@ def _referee(args: argparse.Namespace, defines: list[str] | frozenset[str]) -> i
     try:
         report = referee_paths(args.paths, targets=targets, pattern=args.pattern, defines=defines,
                                kernel_workers=args.workers, source=args.packetdrill_source,
-                               build_dir=args.packetdrill_build)
+                               build_dir=args.packetdrill_build, ip_version=args.ip_version)
     except BuildError as e:
         print(f"packetdrill cannot be built: {e}", file=sys.stderr)
         return 2

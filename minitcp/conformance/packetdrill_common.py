@@ -97,6 +97,9 @@ RUN_ALL_DEFINES6: tuple[tuple[str, str], ...] = (
     ("CMSG_LEVEL_IP", "SOL_IPV6"),
     ("CMSG_TYPE_RECVERR", "IPV6_RECVERR"),
 )
+# run_all.py's IPv6 variant plays an IPv4 script (not *v6.pkt) with --mtu=1520: IPv4's MSS (1460)
+# behind IPv6's 40-byte header, the segment sizes the script was written for.
+IPV6_RUN_MTU = 1520
 RUN_ALL_COOKIE6 = fastopen_cookie("fd3d:fa7b:d17d::1", "fd3d:0a0b:17d6::1", _KEY)
 # IPv6 addresses the scripts' commands name: packetdrill's own defaults (config.c: the remote
 # host 2001:DB8::1, the gateway fd3d:fa7b:d17d:8888::0, as mtu_probe/basic-v6.pkt writes them)

@@ -52,6 +52,7 @@ from .freebsd_commands import linux_commands, preprocessed, shims
 from .packetdrill_build import Build
 from .packetdrill_common import (
     GATEWAY_IP6,
+    IPV6_RUN_MTU,
     KERNEL_IP,
     KERNEL_IP6,
     PEER_IP,
@@ -181,8 +182,16 @@ def refusal(path: Path, text: str) -> str | None:
     return None
 
 
-def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = BUDGET) -> Result:
-    """Run one script under packetdrill; its verdict and, when it fails, packetdrill's first error."""
+def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = BUDGET,
+            ipv6: bool = False) -> Result:
+    """Run one script under packetdrill; its verdict and, when it fails, packetdrill's first error.
+    `ipv6` plays an IPv4 script over IPv6 as run_all.py's IPv6 variant does (`--ip-version`)."""
+    result = _run_one(build, path, name, workdir, budget, ipv6)
+    result.ip_version = 6 if ipv6 else 4
+    return result
+
+
+def _run_one(build: Build, path: str, name: str, workdir: Path, budget: float, ipv6: bool) -> Result:
     started = time.monotonic()
     script = Path(path).resolve()
     text = script.read_text(errors="replace")
@@ -200,7 +209,9 @@ def run_one(build: Build, path: str, name: str, workdir: Path, budget: float = B
         script = workdir / "mapped" / name
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(mapped)
-    args = PACKETDRILL_ARGS6 if ipv6_script(Path(path), text) else PACKETDRILL_ARGS
+    args: Sequence[str] = PACKETDRILL_ARGS6 if ipv6_script(Path(path), text) else PACKETDRILL_ARGS
+    if ipv6 and args is PACKETDRILL_ARGS:
+        args = (*PACKETDRILL_ARGS6, f"--mtu={IPV6_RUN_MTU}")  # run_all.py's CmdTestIPv6
     process = subprocess.Popen(command(build, script, host_writes(text), freebsd, args), cwd=workdir,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, errors="replace", start_new_session=True)
@@ -238,7 +249,7 @@ def first_error(err: str, out: str, status: int) -> str:
 
 
 def run_scripts(build: Build, scripts: Sequence[tuple[str, str]], workdir: Path, *,
-                workers: int = WORKERS, budget: float = BUDGET) -> list[Result]:
+                workers: int = WORKERS, budget: float = BUDGET, ipv6: bool = False) -> list[Result]:
     """Run each (path, name) under packetdrill, `workers` at once; results in `scripts` order.
 
     Real time on a shared machine: a script that fails only on a packet's timing is run once
@@ -246,11 +257,11 @@ def run_scripts(build: Build, scripts: Sequence[tuple[str, str]], workdir: Path,
     """
     shims(workdir / SHIMS)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(run_one, build, path, name, workdir, budget) for path, name in scripts]
+        futures = [pool.submit(run_one, build, path, name, workdir, budget, ipv6) for path, name in scripts]
         results = [f.result() for f in futures]
     for i, first in enumerate(results):
         if not first.ok and "timing error" in (first.reason or ""):
-            again = run_one(build, first.script, first.name, workdir, budget)
+            again = run_one(build, first.script, first.name, workdir, budget, ipv6)
             again.ignored = [*again.ignored, f"first run: {first.reason}"]
             again.seconds += first.seconds
             results[i] = again

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import DEFAULT_DEFINES, find_scripts, run_paths
+from . import DEFAULT_DEFINES, find_scripts, ipv6_runs, run_paths
 from . import _selected as _matches  # the runner's own rule for -k
 from .failure import script_tolerance, strictly_agree
 from .kernel_pool import WORKERS as KERNEL_WORKERS
@@ -46,7 +46,7 @@ class RefereeReport:
         failure.py)}."""
         counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for i, k in enumerate(self.kernel):
-            row = counts[_folder(k.name)]
+            row = counts[_folder(k.name) + (" (ipv6)" if k.ip_version == 6 else "")]
             row["scripts"] += 1
             row["kernel"] += k.ok
             for target, results in self.targets.items():
@@ -162,34 +162,45 @@ class RefereeReport:
 def referee_paths(paths: Iterable[str], *, targets: Sequence[str] = ("minitcp",), pattern: str | None = None,
                   defines: Iterable[str] = DEFAULT_DEFINES, workers: int = WORKERS,
                   kernel_workers: int = KERNEL_WORKERS, source: Path = DEFAULT_SOURCE,
-                  build_dir: Path = DEFAULT_BUILD) -> RefereeReport:
+                  build_dir: Path = DEFAULT_BUILD, ip_version: str = "4") -> RefereeReport:
     """Build packetdrill (packetdrill_build.py: BuildError when it cannot be), run the scripts under
-    `paths` whose name matches `pattern` under it, then under the runner against each of `targets`."""
+    `paths` whose name matches `pattern` under it, then under the runner against each of `targets`.
+    `ip_version` (run_paths'): "both" also plays each script not ending in v4.pkt over IPv6 on both
+    sides, "6" only so (the minitcp target only)."""
     started = time.monotonic()
     paths = list(paths)
     scripts = [(p, n) for p, n in find_scripts(paths) if _matches(n, pattern)]
-    kernel = packetdrill_results(paths, pattern=pattern, workers=workers, source=source, build_dir=build_dir)
+    names = [n for _, n in (scripts if ip_version != "6" else [])]
+    names += [n for _, n in ipv6_runs(scripts, ip_version)]
+    kernel = packetdrill_results(paths, pattern=pattern, workers=workers, source=source, build_dir=build_dir,
+                                 ip_version=ip_version)
     runs: dict[str, list[Result]] = {}
     for target in targets:
-        report = run_paths(paths, pattern=pattern, defines=defines, target=target, workers=kernel_workers)
+        report = run_paths(paths, pattern=pattern, defines=defines, target=target, workers=kernel_workers,
+                           ip_version=ip_version)
         runs[target] = report.results
-        if [r.name for r in report.results] != [n for _, n in scripts]:
+        if [r.name for r in report.results] != names or [k.name for k in kernel] != names:
             raise RuntimeError(f"the {target} run did not return the scripts in order")
     return RefereeReport(kernel, runs, time.monotonic() - started)
 
 
 def packetdrill_results(paths: Sequence[str], *, pattern: str | None = None, workers: int = WORKERS,
-                        source: Path = DEFAULT_SOURCE, build_dir: Path = DEFAULT_BUILD) -> list[Result]:
+                        source: Path = DEFAULT_SOURCE, build_dir: Path = DEFAULT_BUILD,
+                        ip_version: str = "4") -> list[Result]:
     """Build packetdrill (BuildError when it cannot be) and run the scripts under `paths` whose name
-    matches `pattern` under it against this machine's kernel; results in find_scripts order."""
+    matches `pattern` under it against this machine's kernel; results in find_scripts order, the
+    IPv4 runs and then (`ip_version` 6 or both: run_paths') the IPv6 ones, as run_paths orders them."""
     build = build_packetdrill(source, build_dir)
     kernel: list[Result] = []
-    # Each folder given has its own `common/` (set_sysctls.py) and its own workspace.
-    for root in paths:
-        suite = Path(root) if Path(root).is_dir() else Path(root).parent
-        mine = [(p, n) for p, n in find_scripts([root]) if _matches(n, pattern)]
-        workdir = prepare_workspace(build_dir / "workspace", _suite_root(suite))
-        kernel += run_scripts(build, mine, workdir, workers=workers)
+    for ipv6 in ([False] if ip_version == "4" else [True] if ip_version == "6" else [False, True]):
+        # Each folder given has its own `common/` (set_sysctls.py) and its own workspace.
+        for root in paths:
+            suite = Path(root) if Path(root).is_dir() else Path(root).parent
+            mine = [(p, n) for p, n in find_scripts([root]) if _matches(n, pattern)]
+            if ipv6:
+                mine = ipv6_runs(mine, ip_version)
+            workdir = prepare_workspace(build_dir / "workspace", _suite_root(suite))
+            kernel += run_scripts(build, mine, workdir, workers=workers, ipv6=ipv6)
     return kernel
 
 

@@ -21,6 +21,7 @@ from minitcp.conformance.kernel_pool import kernel_problem
 from minitcp.conformance.packetdrill_build import Build, BuildError, build_packetdrill
 from minitcp.conformance.packetdrill_common import prepare_workspace
 from minitcp.conformance.referee import CONGESTION_CONTROL, run_scripts
+from minitcp.conformance.referee_report import referee_paths
 
 from ..helpers.shared import LINUX_SUITE, SHARED
 
@@ -131,3 +132,15 @@ def test_runner_kernel_target_agrees_with_packetdrill_on_a_sample(build: Build) 
             ours = run_paths([ours.script], target="kernel").results[0]
         verdicts = f"packetdrill: {pd.reason or 'passes'} | runner: {ours.reason or 'passes'}"
         assert strictly_agree(pd.reason, ours.reason, tolerance), f"{name}: {verdicts}"
+
+
+def test_close_scripts_over_ipv6_as_run_all_py_plays_them(build: Build) -> None:
+    # --ip-version both: each close/ script under packetdrill --ip_version=ipv6 (--mtu=1520, in
+    # 2001:2::/64) beside its IPv4 run; the kernel and minitcp pass all of them, in rows of their own.
+    report = referee_paths([str(SUITE / "close")], ip_version="both", source=SOURCE, build_dir=BUILD_DIR)
+    folders = report.folders()
+    assert set(folders) == {".", ". (ipv6)"}
+    v6 = folders[". (ipv6)"]
+    assert v6["scripts"] == folders["."]["scripts"] >= 3
+    assert v6["kernel"] == v6["minitcp"] == v6["scripts"], report.format_text()
+    assert [k.ip_version for k in report.kernel] == [4] * v6["scripts"] + [6] * v6["scripts"]
