@@ -67,22 +67,11 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
     packetdrill's `--ip_version=ipv6` does (AF_INET6 sockets in 2001:2::/64)."""
     started = time.monotonic()
     name = name if name is not None else os.path.basename(path)
-    if ipv6:
-        # run_all.py's IPv6 variant's -D names (CmdTestIPv6), unless given otherwise.
-        given = {d.partition("=")[0] for d in defines}
-        defines = [*defines, *(f"{n}={v}" for n, v in RUN_ALL_DEFINES6 if n not in given)]
     try:
-        script = parse_file(path, defines)
+        script = parse_for(path, defines, ipv6=ipv6)
     except ParseError as e:
         return Result(path, name, False, f"parse error: {e}", [], time.monotonic() - started,
                       ip_version=6 if ipv6 else 4)
-    if ipv6:
-        script.options["ip_version"] = "ipv6"
-        if not path.endswith("v6.pkt"):
-            # run_all.py runs an IPv4 script over IPv6 with --mtu=1520: IPv4's MSS (1460) behind
-            # IPv6's 40-byte header, as the script expects. A script's own --mtu line wins, as it
-            # does in packetdrill. An IPv6 script (*v6.pkt) keeps 1500 (referee.py's note).
-            script.options.setdefault("mtu", str(IPV6_RUN_MTU))
     try:
         settings = Knobs()
         for knob, value in (knobs or {}).items():
@@ -95,6 +84,22 @@ def run_file(path: str, name: str | None = None, *, strict: bool = False,
                       time.monotonic() - started, ip_version=6 if ipv6 else 4)
     return Result(path, name, outcome.ok, outcome.reason, outcome.ignored, time.monotonic() - started,
                   ip_version=6 if ipv6 else 4)
+
+
+def parse_for(path: str, defines: Iterable[str], *, ipv6: bool = False) -> Script:
+    """The script as packetdrill plays it: with `ipv6`, as run_all.py's IPv6 variant (CmdTestIPv6)
+    plays it, `--ip_version=ipv6` with its -D names (unless given otherwise)."""
+    if not ipv6:
+        return parse_file(path, defines)
+    given = {d.partition("=")[0] for d in defines}
+    script = parse_file(path, [*defines, *(f"{n}={v}" for n, v in RUN_ALL_DEFINES6 if n not in given)])
+    script.options["ip_version"] = "ipv6"
+    if not path.endswith("v6.pkt"):
+        # run_all.py runs an IPv4 script over IPv6 with --mtu=1520: IPv4's MSS (1460) behind
+        # IPv6's 40-byte header, as the script expects. A script's own --mtu line wins, as it
+        # does in packetdrill. An IPv6 script (*v6.pkt) keeps 1500 (referee.py's note).
+        script.options.setdefault("mtu", str(IPV6_RUN_MTU))
+    return script
 
 
 IP_VERSIONS = ("4", "6", "both")
@@ -130,17 +135,17 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
     root or user namespaces, /dev/net/tun, real time, `workers` scripts at once); its
     failures are annotated as Linux differences when they are the failure the list
     describes (compare.py's failure signatures: same line, same kind).
-    `ip_version` "both" (minitcp only) also plays each script not ending in `v4.pkt` over IPv6
+    `ip_version` "both" also plays each script not ending in `v4.pkt` over IPv6
     (`ipv6_runs`), after the IPv4 runs, and "6" only so; their rows are the folder + " (ipv6)".
     """
     started = time.monotonic()
     defines = frozenset(defines)
     selected = [(path, name) for path, name in find_scripts(paths) if _selected(name, pattern)]
-    if target == "kernel" and ip_version != "4":
-        raise ValueError("ip_version 6 or both: the minitcp target only")
     if target == "kernel":
-        results = _run_kernel(selected, strict=strict, defines=defines, trace=trace,
-                              lenient_acks=lenient_acks, workers=workers)
+        results = _run_kernel(selected if ip_version != "6" else [], strict=strict, defines=defines,
+                              trace=trace, lenient_acks=lenient_acks, workers=workers)
+        results += _run_kernel(ipv6_runs(selected, ip_version), strict=strict, defines=defines, trace=trace,
+                               lenient_acks=lenient_acks, workers=workers, ipv6=True)
     elif target == "minitcp":
         results = [run_file(path, name, strict=strict, defines=defines, trace=trace,
                             lenient_acks=lenient_acks, knobs=knobs, linux_only=linux_only)
@@ -158,17 +163,23 @@ def run_paths(paths: Iterable[str], *, strict: bool = False, pattern: str | None
 
 
 def _run_kernel(selected: list[tuple[str, str]], *, strict: bool, defines: frozenset[str],
-                trace: Callable[[str], None] | None, lenient_acks: bool, workers: int) -> list[Result]:
+                trace: Callable[[str], None] | None, lenient_acks: bool, workers: int,
+                ipv6: bool = False) -> list[Result]:
+    if not selected:
+        return []
     results: list[Result | None] = [None] * len(selected)
     jobs: list[tuple[str, str, Script]] = []
     places: list[int] = []
     for i, (path, name) in enumerate(selected):
         try:
-            jobs.append((path, name, parse_file(path, defines)))
+            jobs.append((path, name, parse_for(path, defines, ipv6=ipv6)))
             places.append(i)
         except ParseError as e:
             results[i] = Result(path, name, False, f"parse error: {e}", [], 0.0)
     ran = run_in_namespaces(jobs, strict=strict, lenient_acks=lenient_acks, trace=trace, workers=workers)
     for i, result in zip(places, ran, strict=True):
         results[i] = result
+    for r in results:
+        if r is not None:
+            r.ip_version = 6 if ipv6 else 4
     return [r for r in results if r is not None]

@@ -69,10 +69,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"--referee, --compare: where packetdrill is built and cached "
                         f"(default {DEFAULT_BUILD})")
     p.add_argument("--ip-version", choices=IP_VERSIONS, default="4",
-                   help="minitcp target (and --referee's packetdrill): 6 plays each script not ending "
-                        "in v4.pkt over IPv6 (AF_INET6 sockets in 2001:2::/64), as google/packetdrill's "
-                        "run_all.py does with --ip_version=ipv6; both: over IPv4 and then over IPv6, "
-                        "rows `FOLDER (ipv6)` (default 4)")
+                   help="6 plays each script not ending in v4.pkt over IPv6 (AF_INET6 sockets in "
+                        "2001:2::/64; --referee: packetdrill too), as google/packetdrill's run_all.py does "
+                        "with --ip_version=ipv6; both: over IPv4 and then over IPv6, rows `FOLDER (ipv6)`; "
+                        "not with --compare (default 4)")
     p.add_argument("--listed-ok", action="store_true",
                    help="exit 0 when every failure is a listed Linux difference failing for its stated "
                         "reason (what `make conformance` checks); --compare exits 0 when the two agree")
@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if knobs and args.target == "kernel":
         print("--knob sets minitcp knobs: it has no meaning with --target kernel", file=sys.stderr)
         return 2
-    if args.ip_version != "4" and args.target != "minitcp":
-        print("--ip-version 6 or both: the minitcp target only (and the referee)", file=sys.stderr)
+    if args.ip_version != "4" and args.target == "both" and not args.referee:
+        print("--ip-version 6 or both: not with --compare (the referee, or one target)", file=sys.stderr)
         return 2
     if args.referee:
         return _referee(args, defines)
@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         if args.target == "both":
             return _compare(args, options, knobs)
         if args.target == "kernel":
-            report = run_paths(args.paths, target="kernel", workers=args.workers, **options)
+            report = run_paths(args.paths, target="kernel", workers=args.workers, ip_version=args.ip_version,
+                               **options)
         else:
             report = run_paths(args.paths, knobs=knobs, ip_version=args.ip_version, **options)
     except FileNotFoundError as e:
