@@ -19,6 +19,7 @@ import fcntl
 import os
 import socket
 import struct
+import time
 
 import pytun
 import trio
@@ -289,6 +290,30 @@ def _add_ipv6_address(name: str, addr: str, prefix_len: int) -> None:
         request = _IN6_IFREQ.pack(socket.inet_pton(socket.AF_INET6, addr), prefix_len,
                                   socket.if_nametoindex(name))
         fcntl.ioctl(s.fileno(), _SIOCSIFADDR, request)
+    _wait_not_tentative(addr)
+
+
+IFA_F_TENTATIVE = 0x40  # <linux/if_addr.h>
+TENTATIVE_WAIT = 2.0  # seconds: the kernel's workqueue clears it within milliseconds, even when busy
+
+
+def _wait_not_tentative(addr: str) -> None:
+    """Return once `addr` may be bound. A new IPv6 address starts tentative; on a NOARP device
+    such as TUN there is no duplicate address detection, but the flag is only cleared by
+    addrconf_dad_work on a workqueue, a moment later (Linux addrconf_dad_begin). Until then
+    bind() and connect() from it fail with EADDRNOTAVAIL, so a caller must not race it."""
+    want = socket.inet_pton(socket.AF_INET6, addr).hex()
+    deadline = time.monotonic() + TENTATIVE_WAIT
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/net/if_inet6") as f:  # address ifindex prefix scope flags name
+                rows = [line.split() for line in f]
+        except OSError:
+            return  # no procfs: nothing to wait on
+        flags = [int(row[4], 16) for row in rows if row and row[0] == want]
+        if flags and not flags[0] & IFA_F_TENTATIVE:
+            return
+        time.sleep(0.001)
 
 
 def _set_tx_queue_len(name: str, qlen: int) -> None:
