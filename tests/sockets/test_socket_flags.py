@@ -12,13 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from minitcp.sockets.readiness import POLLOUT
-from minitcp.sockets.socket import (
-    MSG_DONTWAIT,
-    MSG_EOR,
-    MSG_MORE,
-    MSG_OOB,
-    MSG_WAITALL,
+from minitcp.sockets.options import (
     SO_REUSEPORT,
     TCP_CM_INQ,
     TCP_CONGESTION,
@@ -27,8 +21,9 @@ from minitcp.sockets.socket import (
     TCP_INQ,
     TCP_NOTSENT_LOWAT,
     TCP_USER_TIMEOUT,
-    Socket,
 )
+from minitcp.sockets.readiness import POLLOUT
+from minitcp.sockets.socket import MSG_DONTWAIT, MSG_EOR, MSG_MORE, MSG_OOB, MSG_WAITALL, Socket
 from minitcp.tcp.states import State
 from minitcp.tcp.usercalls import size_goal
 from minitcp.trace.ss import ss
