@@ -8,16 +8,14 @@ negotiation. Raise it as the engine improves; it must never go down.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import time
 
 import pytest
 
-from minitcp.conformance import Report, run_paths
 from minitcp.conformance.differences import expect_pattern, load_differences
 
+from ..helpers.conformance import listed_difference_problems, suite_report
 from ..helpers.shared import FREEBSD_SUITE
 
 SUITE = FREEBSD_SUITE
@@ -27,15 +25,8 @@ PASS_FLOOR = 124  # of 400 scripts
 TIME_LIMIT = 60.0  # seconds for the whole folder
 
 
-@functools.cache
-def suite_report() -> tuple[Report, float]:
-    started = time.monotonic()
-    report = run_paths([SUITE])
-    return report, time.monotonic() - started
-
-
 def test_the_whole_suite_runs_in_time_and_stays_above_the_floor() -> None:
-    report, seconds = suite_report()
+    report, seconds = suite_report(SUITE)
     assert len(report.results) == 400
     assert seconds < TIME_LIMIT
     broken = [r for r in report.results if r.reason and r.reason.startswith(("runner error", "parse error"))]
@@ -44,19 +35,7 @@ def test_the_whole_suite_runs_in_time_and_stays_above_the_floor() -> None:
 
 
 def test_every_listed_linux_difference_still_fails_for_its_reason() -> None:
-    differences = load_differences()
-    report, _ = suite_report()
-    by_name = {r.name: r for r in report.results}
-    problems = []
-    for entry in differences.entries:
-        result = by_name.get(entry.script)
-        if result is None:
-            problems.append(f"{entry.script}: not in the suite")
-        elif result.ok:
-            problems.append(f"{entry.script}: passes now; take it off the list ({entry.category})")
-        elif not re.search(entry.expect, result.reason or ""):
-            problems.append(f"{entry.script}: fails for another reason than {entry.category}: "
-                            f"{result.reason}")
+    problems = listed_difference_problems(load_differences(), suite_report(SUITE)[0])
     assert not problems, "\n".join(problems)
 
 

@@ -7,19 +7,16 @@ a listed IPv4 difference failing at the same line for the same reason.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-import time
 
 import pytest
 
-from minitcp.conformance import Report, run_paths
 from minitcp.conformance.differences import DIFFERENCES_FILE_IPV6, load_differences
 from minitcp.conformance.minitcp_target import MinitcpTarget
 from minitcp.conformance.parser import parse_file
 from minitcp.conformance.runner import Runner
 
+from ..helpers.conformance import listed_difference_problems, suite_report
 from ..helpers.shared import FREEBSD_SUITE_IPV6
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(FREEBSD_SUITE_IPV6),
@@ -29,15 +26,8 @@ PASS_FLOOR = 123  # of 244 scripts
 TIME_LIMIT = 60.0  # seconds for the whole folder
 
 
-@functools.cache
-def suite_report() -> tuple[Report, float]:
-    started = time.monotonic()
-    report = run_paths([FREEBSD_SUITE_IPV6])
-    return report, time.monotonic() - started
-
-
 def test_the_ipv6_suite_runs_over_ipv6_in_time_and_stays_above_the_floor() -> None:
-    report, seconds = suite_report()
+    report, seconds = suite_report(FREEBSD_SUITE_IPV6)
     assert len(report.results) == 244
     assert seconds < TIME_LIMIT
     broken = [r for r in report.results if r.reason and r.reason.startswith(
@@ -49,19 +39,8 @@ def test_the_ipv6_suite_runs_over_ipv6_in_time_and_stays_above_the_floor() -> No
 
 
 def test_every_listed_ipv6_difference_still_fails_for_its_reason() -> None:
-    differences = load_differences(DIFFERENCES_FILE_IPV6)
-    report, _ = suite_report()
-    by_name = {r.name: r for r in report.results}
-    problems = []
-    for entry in differences.entries:
-        result = by_name.get(entry.script)
-        if result is None:
-            problems.append(f"{entry.script}: not in the suite")
-        elif result.ok:
-            problems.append(f"{entry.script}: passes now; take it off the list ({entry.category})")
-        elif not re.search(entry.expect, result.reason or ""):
-            problems.append(f"{entry.script}: fails for another reason than {entry.category}: "
-                            f"{result.reason}")
+    problems = listed_difference_problems(load_differences(DIFFERENCES_FILE_IPV6),
+                                          suite_report(FREEBSD_SUITE_IPV6)[0])
     assert not problems, "\n".join(problems)
 
 
