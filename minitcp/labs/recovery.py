@@ -71,6 +71,16 @@ async def receive_all(side: Side, n: int, seconds: float) -> bytes:
     return got
 
 
+async def transfer(client: Side, server: Side, data: bytes, seconds: float = 3.0) -> bytes:
+    """`data` written by the client while the server reads: what the server received within
+    `seconds`. A write still blocked then is given up (nothing more will be read)."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_all, client, data)
+        got = await receive_all(server, len(data), seconds)
+        nursery.cancel_scope.cancel()
+    return got
+
+
 def data_segs(ctx: Ctx) -> list[Seg]:
     return [s for s in ctx.segs("m") if s.length > 0]
 
@@ -103,18 +113,13 @@ async def sack_recovery(ctx: Ctx) -> None:
     # Open the window first (slow start, no loss), so that many segments sent after the holes
     # are SACKed during the repair: PRR (Linux tcp_cwnd_reduction) lets one retransmission go
     # per segment delivered, so in a window of ten the third hole would wait for the next ACK.
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(send_all, client, payload(SEGS * mss))
-        await receive_all(server, SEGS * mss, 3.0)
+    await transfer(client, server, payload(SEGS * mss))
     await ctx.wait(0.03)  # shorter than the RTO: no restart after idle (tcp_slow_start_after_idle)
     holes = (3, 5, 7)  # three holes near the start of one window
     ctx.faults([*(f"drop:dir=out,nth={n}" for n in holes), f"delay:dir=in,ms={RTT_MS}"])
     ctx.mark()
     data = payload(SEGS * mss)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(send_all, client, data)
-        got = await receive_all(server, len(data), 3.0)
-        nursery.cancel_scope.cancel()  # a sender still blocked (nothing more will be read)
+    got = await transfer(client, server, data)
     await ctx.wait(0.3)
     segs = data_segs(ctx)
     lost = [s for s in segs if s.lost]
@@ -146,10 +151,7 @@ async def tail_loss_probe(ctx: Ctx) -> None:
     ctx.faults([f"drop:dir=out,nth={n - 1}", f"drop:dir=out,nth={n}", f"delay:dir=in,ms={RTT_MS}"])
     ctx.mark()
     data = payload(n * mss)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(send_all, client, data)
-        got = await receive_all(server, len(data), 3.0)
-        nursery.cancel_scope.cancel()  # a sender still blocked (nothing more will be read)
+    got = await transfer(client, server, data)
     await ctx.wait(0.5)
     segs = data_segs(ctx)
     lost = [s for s in segs if s.lost]
@@ -180,10 +182,7 @@ async def spurious_undo(ctx: Ctx) -> None:
     ctx.faults([f"delay:dir=out,nth=3,ms={late}", f"delay:dir=in,ms={RTT_MS}"])
     ctx.mark()
     data = payload(SEGS * mss)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(send_all, client, data)
-        got = await receive_all(server, len(data), 3.0)
-        nursery.cancel_scope.cancel()  # a sender still blocked (nothing more will be read)
+    got = await transfer(client, server, data)
     await ctx.wait(0.3)
     again = resent(data_segs(ctx))
     ctx.check(len(again) == 1, f"the third segment, only delayed {late} ms, was retransmitted as lost "
