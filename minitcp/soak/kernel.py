@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 
+from minitcp.kernel_mib import nstat_counters
 from minitcp.netns import NetnsError, enter_private_netns
 from minitcp.soak.report import SoakReport
 from minitcp.soak.run import PEER, VANISHING, VICTIMS, Child, Soak, run_ip
@@ -62,20 +63,6 @@ def _serve(port: int, echo: bool, stop: threading.Event) -> None:
             threading.Thread(target=_echo, args=(conn, echo), daemon=True).start()
 
 
-def kernel_counters() -> dict[str, int]:
-    """The nonzero counters of /proc/net/snmp and /proc/net/netstat, named as `nstat` names them."""
-    counters: dict[str, int] = {}
-    for path in ("/proc/net/snmp", "/proc/net/netstat"):
-        with open(path) as f:
-            lines = f.read().splitlines()
-        for names, values in zip(lines[::2], lines[1::2], strict=True):
-            prefix, *keys = names.split()
-            for key, value in zip(keys, values.split()[1:], strict=True):
-                if value.lstrip("-").isdigit() and int(value):
-                    counters[prefix.rstrip(":") + key] = int(value)
-    return counters
-
-
 def _has_device(name: str) -> bool:
     # Not /sys/class/net: sysfs shows the devices of the namespace that mounted it.
     try:
@@ -104,7 +91,7 @@ def serve(args: argparse.Namespace) -> int:
     print("ready", flush=True)
     sys.stdin.read()  # until the soak is done with us
     stop.set()
-    print(json.dumps({"counters": kernel_counters()}), flush=True)
+    print(json.dumps({"counters": nstat_counters()}), flush=True)
     return 0
 
 
