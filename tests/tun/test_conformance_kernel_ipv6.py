@@ -9,25 +9,20 @@ alone, before the difference counts (as tests/tun/test_referee_packetdrill.py).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from minitcp.conformance import run_paths
 from minitcp.conformance.compare import ALIKE, BOTH_PASS, compare_paths
-from minitcp.conformance.failure import script_tolerance, strictly_agree
 from minitcp.conformance.kernel_pool import kernel_problem
-from minitcp.conformance.packetdrill_build import Build, BuildError, build_packetdrill
+from minitcp.conformance.packetdrill_build import Build
 from minitcp.conformance.packetdrill_common import prepare_workspace
 from minitcp.conformance.referee import run_scripts
 
-from ..helpers.shared import FREEBSD_SUITE_IPV6, SHARED
+from ..helpers.shared import FREEBSD_SUITE_IPV6
+from .packetdrill import BUILD_DIR, assert_runner_agrees, packetdrill_or_skip
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = SHARED / "tools" / "packetdrill"
 SUITE = Path(FREEBSD_SUITE_IPV6)
-BUILD_DIR = REPO / "build" / "packetdrill"
 
 # Two the kernel passes under packetdrill, one it fails at the first SYN (its window and option
 # order are not FreeBSD's, but its MSS is IPv6's 1440 as the twin's line says), then two more.
@@ -52,14 +47,7 @@ needs_kernel = pytest.mark.skipif(_problem is not None, reason=f"the kernel targ
 
 @pytest.fixture(scope="module")
 def build() -> Build:
-    if os.geteuid() != 0:
-        pytest.skip("real packetdrill needs root (a TUN device, mounts in its namespaces)")
-    if not SOURCE.is_dir():
-        pytest.skip(f"no packetdrill source under {SHARED}")
-    try:
-        return build_packetdrill(SOURCE, BUILD_DIR)
-    except BuildError as e:
-        pytest.skip(f"packetdrill cannot be built here: {e}")
+    return packetdrill_or_skip(SUITE)
 
 
 @needs_kernel
@@ -71,16 +59,7 @@ def test_runner_kernel_target_agrees_with_packetdrill_on_ipv6_twins(build: Build
     assert [r.ok for r in referee[:3]] == [True, True, False], [r.reason for r in referee]
     assert "mss 1440" in (referee[2].reason or ""), referee[2].reason
     # packetdrill checks every field a line writes: the runner too (--strict).
-    runner = run_paths([p for p, _ in scripts], target="kernel", strict=True).results
-    for name, pd, ours in zip(SAMPLE, referee, runner, strict=True):
-        tolerance = script_tolerance(pd.script)
-        for _ in range(2):
-            if strictly_agree(pd.reason, ours.reason, tolerance):
-                break
-            pd = run_scripts(build, [(pd.script, name)], workdir)[0]
-            ours = run_paths([ours.script], target="kernel", strict=True).results[0]
-        verdicts = f"packetdrill: {pd.reason or 'passes'} | runner: {ours.reason or 'passes'}"
-        assert strictly_agree(pd.reason, ours.reason, tolerance), f"{name}: {verdicts}"
+    assert_runner_agrees(build, workdir, SAMPLE, referee, strict=True)
 
 
 @needs_kernel

@@ -10,25 +10,19 @@ no namespaces). The scripts are real time: the sample takes a few seconds.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from minitcp.conformance import run_paths
-from minitcp.conformance.failure import script_tolerance, strictly_agree
-from minitcp.conformance.kernel_pool import kernel_problem
-from minitcp.conformance.packetdrill_build import Build, BuildError, build_packetdrill
+from minitcp.conformance.packetdrill_build import Build
 from minitcp.conformance.packetdrill_common import prepare_workspace
 from minitcp.conformance.referee import CONGESTION_CONTROL, run_scripts
 from minitcp.conformance.referee_report import referee_paths
 
-from ..helpers.shared import LINUX_SUITE, SHARED
+from ..helpers.shared import LINUX_SUITE
+from .packetdrill import BUILD_DIR, SOURCE, assert_runner_agrees, packetdrill_or_skip
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = SHARED / "tools" / "packetdrill"
 SUITE = Path(LINUX_SUITE)
-BUILD_DIR = REPO / "build" / "packetdrill"
 
 # Quick scripts from different folders on which packetdrill and the runner's kernel target strictly
 # agree (the full measurement over every script is in docs/conformance.md).
@@ -82,17 +76,7 @@ CUBIC_CHECK = """\
 
 @pytest.fixture(scope="module")
 def build() -> Build:
-    if os.geteuid() != 0:
-        pytest.skip("real packetdrill needs root (a TUN device, mounts in its namespaces)")
-    if not SOURCE.is_dir() or not SUITE.is_dir():
-        pytest.skip(f"no packetdrill source or Linux scripts under {SHARED}")
-    problem = kernel_problem()
-    if problem is not None:
-        pytest.skip(f"no private network namespace with a TUN device here: {problem}")
-    try:
-        return build_packetdrill(SOURCE, BUILD_DIR)
-    except BuildError as e:
-        pytest.skip(f"packetdrill cannot be built here: {e}")
+    return packetdrill_or_skip(SUITE)
 
 
 def _host_settings() -> tuple[str, str]:
@@ -120,18 +104,7 @@ def test_runner_kernel_target_agrees_with_packetdrill_on_a_sample(build: Build) 
     workdir = prepare_workspace(BUILD_DIR / "workspace", SUITE)
     referee = run_scripts(build, scripts, workdir)
     assert any(r.ok for r in referee), [r.reason for r in referee]
-    runner = run_paths([p for p, _ in scripts], target="kernel").results
-    for name, pd, ours in zip(SAMPLE, referee, runner, strict=True):
-        # Real time on a shared machine: both sides run again, alone, before a difference counts
-        # (a missed tolerance or a late wake-up does not repeat; a real difference does).
-        tolerance = script_tolerance(pd.script)
-        for _ in range(2):
-            if strictly_agree(pd.reason, ours.reason, tolerance):
-                break
-            pd = run_scripts(build, [(pd.script, name)], workdir)[0]
-            ours = run_paths([ours.script], target="kernel").results[0]
-        verdicts = f"packetdrill: {pd.reason or 'passes'} | runner: {ours.reason or 'passes'}"
-        assert strictly_agree(pd.reason, ours.reason, tolerance), f"{name}: {verdicts}"
+    assert_runner_agrees(build, workdir, SAMPLE, referee)
 
 
 def test_close_scripts_over_ipv6_as_run_all_py_plays_them(build: Build) -> None:
