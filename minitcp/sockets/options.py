@@ -30,6 +30,9 @@ TCP_INFO = 11
 TCP_CORK = 3
 TCP_DEFER_ACCEPT = 9
 SO_REUSEPORT = 15
+# include/uapi/linux/in.h: IP_MTU_DISCOVER and its values, IP_PMTUDISC_DONT (0) to _OMIT (5).
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DONT, IP_PMTUDISC_WANT, IP_PMTUDISC_OMIT = 0, 1, 5
 # The congestion controls minitcp has (TCP_CONGESTION); Linux names, TCP_CA_NAME_MAX 16.
 CONGESTION_CONTROLS = AVAILABLE
 _CA_NAME_MAX = 16
@@ -47,6 +50,7 @@ _INT_OPTIONS = {
     (_s.IPPROTO_TCP, _s.TCP_KEEPCNT): "keepcnt",
     (_s.IPPROTO_IP, _s.IP_TOS): "tos",
     (_s.IPPROTO_IP, _s.IP_TTL): "ttl",
+    (_s.IPPROTO_IP, IP_MTU_DISCOVER): "pmtudisc",
     (_s.IPPROTO_TCP, TCP_CORK): "cork",
     (_s.IPPROTO_TCP, TCP_NOTSENT_LOWAT): "notsent_lowat",
     (_s.IPPROTO_TCP, TCP_USER_TIMEOUT): "user_timeout",
@@ -57,7 +61,10 @@ _INT_OPTIONS = {
 # do_tcp_setsockopt answers EINVAL outside them).
 _RANGES = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767),
            # do_tcp_setsockopt: TCP_USER_TIMEOUT "Cap the max time in ms", EINVAL below 0.
-           "user_timeout": (0, 2**31 - 1)}
+           "user_timeout": (0, 2**31 - 1),
+           # do_ip_setsockopt: IP_MTU_DISCOVER "if (val < IP_PMTUDISC_DONT || val > IP_PMTUDISC_OMIT)
+           # goto e_inval".
+           "pmtudisc": (IP_PMTUDISC_DONT, IP_PMTUDISC_OMIT)}
 _INET_ECN_MASK = 0x03
 _LINGER = struct.Struct("ii")
 _SOCKET_ONLY = frozenset({"linger", "inq", "reuseport", "v6only"})
@@ -183,6 +190,10 @@ def get_option(ep: Endpoint, level: int, option: int, tcp_info: Callable[[], dic
         # Linux do_ip_getsockopt: uc_ttl, or ip_default_ttl while it is -1.
         "ttl": lambda: ep.options.get("ttl", -1) if ep.options.get("ttl", -1) != -1 else
         knobs.ip_default_ttl,
+        # Linux inet_create: inet->pmtudisc starts as IP_PMTUDISC_DONT with ip_no_pmtu_disc,
+        # else IP_PMTUDISC_WANT.
+        "pmtudisc": lambda: ep.options.get(
+            "pmtudisc", IP_PMTUDISC_DONT if knobs.ip_no_pmtu_disc else IP_PMTUDISC_WANT),
     }
     return readers[name]()
 

@@ -24,6 +24,7 @@ from . import output, sockopts, timeouts, usercalls
 from .cc import make_cc
 from .delack import DelayedAck
 from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
+from .pacing import Pacing
 from .rcvwindow import RcvWindow, window_space
 from .recovery import Recovery
 from .seq import MASK, seq_diff
@@ -76,7 +77,7 @@ class Connection:
         # probes of the persist and keepalive timers, the last out-of-window ACK (rate limit)
         "probes_out", "last_oow_ack",
         # the owned parts
-        "delack", "rwin", "recovery", "opts",
+        "delack", "rwin", "recovery", "pacing", "opts",
         # timers: absolute deadlines, INF when off; heap_at is the live heap entry
         "t_rto", "t_persist", "t_delack", "t_keepalive", "t_fin2", "heap_at",
         # application side
@@ -131,6 +132,7 @@ class Connection:
         self.rwin = RcvWindow(window_space(self))
         cc = make_cc(knobs.tcp_congestion_control, knobs.tcp_init_cwnd, self)
         self.recovery = Recovery(cc, self.iss, knobs)
+        self.pacing = Pacing()
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF
@@ -442,14 +444,9 @@ class Connection:
 
     @property
     def pacing_rate(self) -> int:
-        """sk_pacing_rate in bytes per second, as Linux's tcp_update_pacing_rate sets it: 200% of
-        cwnd per srtt in slow start (cwnd below half of ssthresh, tcp_pacing_ss_ratio), 120%
-        after (tcp_pacing_ca_ratio); with no RTT sample yet the division is skipped."""
-        cc = self.recovery.cc
-        ratio = 200 if cc.cwnd < cc.ssthresh // 2 else 120
-        rate = self.mss * 10_000 * ratio * max(cc.cwnd, self.packets_out)  # (USEC_PER_SEC / 100) << 3
-        srtt_us = round(self.recovery.srtt * 1_000_000) if self.recovery.srtt is not None else 0
-        return rate // srtt_us if srtt_us else rate * 8  # tp->srtt_us is srtt << 3
+        """sk_pacing_rate in bytes per second, as Linux's tcp_update_pacing_rate last set it
+        (pacing.py)."""
+        return self.pacing.rate
 
     @property
     def fin_in_flight(self) -> bool:

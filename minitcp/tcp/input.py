@@ -367,6 +367,7 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
     conn.max_snd_wnd = max(conn.max_snd_wnd, conn.snd_wnd)
     conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
     conn.set_state(Event.RCV_ACK_OF_SYN)
+    conn.pacing.update(conn)  # Linux tcp_rcv_state_process, TCP_SYN_RECV: tcp_update_pacing_rate
     if listener is not None:
         conn.engine.counters["PassiveOpens"] += 1
         listener.established(conn)
@@ -422,7 +423,12 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
         flag |= FLAG_SND_UNA_ADVANCED
         _snd_una_advance(conn, ack)
     if conn.state != _SYN_RECEIVED:
+        prior_packets = conn.packets_out
         conn.recovery.on_ack(conn, seg, prior_snd_una, flag)
+        if prior_packets:
+            # Linux tcp_ack: tcp_cong_control ends with tcp_update_pacing_rate, unless nothing
+            # was in flight (no_queue).
+            conn.pacing.update(conn)
     if ack != prior_snd_una:
         if conn.sendlog is not None:
             sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)

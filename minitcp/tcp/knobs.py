@@ -70,6 +70,14 @@ class Knobs:
     tcp_congestion_control: str = "cubic"
     tcp_init_cwnd: int = 10
     tcp_slow_start_after_idle: int = 1
+    # Pacing rate and TSO sizes (pacing.py): the rate is tcp_pacing_ss_ratio percent of
+    # cwnd * mss / srtt in slow start, tcp_pacing_ca_ratio percent after (tcp_update_pacing_rate);
+    # a TSO packet carries at least tcp_min_tso_segs segments, and a share of the GSO size
+    # halved per 2^tcp_tso_rtt_log us of min_rtt (tcp_tso_autosize).
+    tcp_pacing_ss_ratio: int = 200
+    tcp_pacing_ca_ratio: int = 120
+    tcp_min_tso_segs: int = 2
+    tcp_tso_rtt_log: int = 9
     tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit (initial tp->reordering)
     tcp_max_reordering: int = 300  # the most tcp_check_sack_reordering may raise it to
     # Loss recovery (Documentation/networking/ip-sysctl.rst): tcp_recovery bit 0x1 RACK loss
@@ -236,6 +244,10 @@ RANGES: dict[str, tuple[float, float]] = {
     # A route's initcwnd in Linux, where 0 means "the default"; here it is the window itself.
     "tcp_init_cwnd": (1, INT_MAX),
     "tcp_slow_start_after_idle": (0, U8_MAX),
+    "tcp_pacing_ss_ratio": (0, 1000),  # proc_dointvec_minmax, extra1 SYSCTL_ZERO, extra2 SYSCTL_ONE_THOUSAND
+    "tcp_pacing_ca_ratio": (0, 1000),  # as tcp_pacing_ss_ratio
+    "tcp_min_tso_segs": (1, U8_MAX),  # proc_dou8vec_minmax, extra1 SYSCTL_ONE
+    "tcp_tso_rtt_log": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_max_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_recovery": (0, U8_MAX),  # proc_dou8vec_minmax

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
-from . import pushmarks, sendlog
+from . import pacing, pushmarks, sendlog
 from .family import IPV4_MAX
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
-from .sockopts import ip_ttl, options
+from .sockopts import dont_fragment, ip_ttl, options
 from .states import DONE, State
 from .timers import INF, TimerKind
 
@@ -54,10 +54,16 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
     # IP_TOS and IP_TTL (Linux ip_queue_xmit: inet->tos, ip_select_ttl); inline for the
     # common connection that set no option.
     opts = conn.opts
-    tos, ttl = (0, conn.engine.knobs.ip_default_ttl) if opts is None else (opts.tos, ip_ttl(conn))
+    # DF as IP_MTU_DISCOVER says (Linux ip_dont_fragment: not with IP_PMTUDISC_DONT, the mode
+    # ip_no_pmtu_disc gives a socket that set none).
+    if opts is None:
+        knobs = conn.engine.knobs
+        tos, ttl, df = 0, knobs.ip_default_ttl, not knobs.ip_no_pmtu_disc
+    else:
+        tos, ttl, df = opts.tos, ip_ttl(conn), dont_fragment(conn)
     seg = (Segment6 if conn.laddr > IPV4_MAX else Segment)(
         conn.laddr, conn.raddr, conn.lport, conn.rport, seq,
-        conn.rcv_nxt if flags & ACK else 0, flags, window, payload, tos=tos, ttl=ttl,
+        conn.rcv_nxt if flags & ACK else 0, flags, window, payload, tos=tos, ttl=ttl, df=df,
     )
     if conn.ts_ok:
         seg.ts_val = (int(conn.engine.now * 1000) + conn.ts_offset) & MASK
@@ -215,6 +221,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     board = conn.recovery.board
     sent_any = False
     sent_pkts = 0
+    # Linux tcp_write_xmit: the segments one TSO (or GSO) packet may carry, sized once per call
+    # (tcp_tso_segs: the pacing rate's autosizing, pacing.py).
+    max_segs = pacing.tso_segs(conn)
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
@@ -242,7 +251,8 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle \
                     and now - cc.last_send > conn.recovery.rto:
                 # Linux tcp_slow_start_after_idle_check (RFC 5681 section 4.1): idle for more
-                # than an RTO, restart from a smaller window (tcp_cwnd_restart).
+                # than an RTO, restart from a smaller window (tcp_cwnd_restart), before the
+                # packet is sized.
                 cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd)
                 usable = min(cc.cwnd * mss, conn.snd_wnd)
                 n = min(n, usable)
@@ -252,7 +262,11 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
                 # TSO segment here): the sub-MSS rest still takes the test above. A whole skb
                 # that is not the last goes as one, its short tail included (Linux
                 # tcp_mss_split_point cuts only the queue's tail at a multiple of the MSS).
-                n = min(record, usable, tso_max or tso.TSO_MAX)
+                # The packet takes at most half of cwnd and the autosized TSO segments
+                # (tcp_write_xmit: min(tcp_cwnd_test, max_segs); a loss probe with cwnd
+                # full takes one, push_one == 2).
+                segs = min(pacing.cwnd_quota(cc.cwnd, board.in_flight), max_segs)
+                n = min(record, usable, max(segs, 1) * mss, tso_max or tso.TSO_MAX)
                 if last or n < record:
                     n = n // mss * mss
             off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..wire.ipv6 import MIN_MTU
 from .family import ip_tcp_headers, is_v6
+from .sockopts import IP_PMTUDISC_DONT, pmtudisc
 from .states import State
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ def mtu_reduced(conn: Connection, mtu: int) -> None:
         # Linux icmp_unreach passes the next-hop MTU on only with ip_no_pmtu_disc=0; with 1 the
         # sockets send without DF (IP_PMTUDISC_DONT), so nothing changes; 2 and 3 drop it for TCP.
         return
+    if pmtudisc(conn) == IP_PMTUDISC_DONT:
+        return  # Linux tcp_v4_mtu_reduced: a socket set to IP_PMTUDISC_DONT keeps its MSS
     if conn.state in (State.CLOSED, State.LISTEN) or mtu >= conn.pmtu:
         return  # __ip_rt_update_pmtu: a larger MTU is never taken from ICMP
     # __ip_rt_update_pmtu: below route.min_pmtu (552) the path is locked at min_pmtu.

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 class SockOpts:
     __slots__ = ("cork", "defer_accept", "defer_acked", "eor", "keepalive", "keepcnt",
-                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "push", "retrans_stamp",
-                 "sndbuf", "tos", "ttl", "user_mss", "user_timeout")
+                 "keepidle", "keepintvl", "linger", "nodelay", "notsent_lowat", "pmtudisc", "push",
+                 "retrans_stamp", "sndbuf", "tos", "ttl", "user_mss", "user_timeout")
 
     def __init__(self) -> None:
         self.nodelay = False  # TCP_NODELAY
@@ -36,6 +36,9 @@ class SockOpts:
         # IP_TOS (Linux inet->tos, 0) and IP_TTL (inet->uc_ttl, -1 meaning ip_default_ttl).
         self.tos = 0
         self.ttl = -1
+        # IP_MTU_DISCOVER (Linux inet->pmtudisc): -1 until set, meaning the sysctl's
+        # (ip_no_pmtu_disc: IP_PMTUDISC_DONT, else IP_PMTUDISC_WANT; inet_create).
+        self.pmtudisc = -1
         # SO_SNDBUF's size (doubled, as Linux keeps it), which also fixes it (SOCK_SNDBUF_LOCK):
         # None while unset, the send buffer then starting at tcp_wmem[1] and growing with cwnd.
         self.sndbuf: int | None = None
@@ -78,7 +81,7 @@ def _own(conn: Connection) -> SockOpts:
 
 def apply_option(conn: Connection, name: str, value: Any) -> None:
     """Set a socket option by name: nodelay, keepalive, rcvbuf, sndbuf, maxseg, linger,
-    keepidle, keepintvl, keepcnt, tos, ttl, cork, notsent_lowat, user_timeout (ms), congestion,
+    keepidle, keepintvl, keepcnt, tos, ttl, pmtudisc, cork, notsent_lowat, user_timeout (ms), congestion,
     defer_accept (in retransmissions) (the socket layer has checked the ranges)."""
     if name == "rcvbuf":
         set_rcvbuf(conn, int(value))  # a size and a lock that the receive window keeps
@@ -114,6 +117,8 @@ def apply_option(conn: Connection, name: str, value: Any) -> None:
         opts.tos = int(value) & 0xFF
     elif name == "ttl":
         opts.ttl = int(value)
+    elif name == "pmtudisc":
+        opts.pmtudisc = int(value)
     elif name == "cork":
         opts.cork = bool(value)
         opts.push = opts.push or (opts.nodelay and not opts.cork)
@@ -189,6 +194,23 @@ def keepalive_intvl(conn: Connection) -> float:
 def keepalive_probes(conn: Connection) -> int:
     """Unanswered probes before giving up: TCP_KEEPCNT, else tcp_keepalive_probes (keepalive_probes)."""
     return options(conn).keepcnt or conn.engine.knobs.tcp_keepalive_probes
+
+
+IP_PMTUDISC_DONT, IP_PMTUDISC_WANT, IP_PMTUDISC_DO = 0, 1, 2  # include/uapi/linux/in.h
+
+
+def pmtudisc(conn: Connection) -> int:
+    """IP_MTU_DISCOVER's mode: the socket's, else the one ip_no_pmtu_disc gives (inet_create)."""
+    mode = options(conn).pmtudisc
+    if mode < 0:
+        return IP_PMTUDISC_DONT if conn.engine.knobs.ip_no_pmtu_disc else IP_PMTUDISC_WANT
+    return mode
+
+
+def dont_fragment(conn: Connection) -> bool:
+    """Linux ip_dont_fragment: DF with IP_PMTUDISC_DO, or WANT (the route's MTU is never locked
+    here); DONT, PROBE, INTERFACE and OMIT send without it."""
+    return pmtudisc(conn) in (IP_PMTUDISC_DO, IP_PMTUDISC_WANT)
 
 
 def ip_ttl(conn: Connection) -> int:

@@ -374,6 +374,31 @@ async def test_ip_ttl_and_ip_tos_mark_the_connections_segments(net: Net, autojum
     assert srv.getsockopt(_s.IPPROTO_IP, _s.IP_TTL) == 64
 
 
+async def test_ip_mtu_discover_dont_clears_df(net: Net, autojump_clock: MockClock) -> None:
+    """IP_MTU_DISCOVER (Linux do_ip_setsockopt, ip_dont_fragment): IP_PMTUDISC_WANT (1) by
+    default, DF on every segment; IP_PMTUDISC_DONT (0) sends without DF; a value past
+    IP_PMTUDISC_OMIT (5) is EINVAL; a one-byte value is taken as Linux takes it."""
+    _cli, srv = await connected_pair(net)
+    assert srv.getsockopt(_s.IPPROTO_IP, 10) == 1
+    mark = len(net.wire)
+    await srv.send(b"x" * 100)
+    await settle()
+    [data] = net.sent("b", since=mark)
+    assert data.seg.df
+    srv.setsockopt(_s.IPPROTO_IP, 10, bytes([0]))
+    assert srv.getsockopt(_s.IPPROTO_IP, 10) == 0
+    mark = len(net.wire)
+    await srv.send(b"y" * 100)
+    await settle()
+    [data] = net.sent("b", since=mark)
+    assert not data.seg.df
+    for bad in (-1, 6):
+        with pytest.raises(OSError) as e:
+            srv.setsockopt(_s.IPPROTO_IP, 10, bad)
+        assert e.value.errno == errno.EINVAL
+    assert srv.getsockopt(_s.IPPROTO_IP, 10) == 0
+
+
 async def test_ip_ttl_out_of_range_is_einval(net: Net, autojump_clock: MockClock) -> None:
     s = Socket(net.a)
     for bad in (0, 256, -2):

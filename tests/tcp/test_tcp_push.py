@@ -16,25 +16,30 @@ from minitcp.wire.tso import TSO_MAX
 from .builders import established
 
 
-def test_a_burst_of_a_long_write_has_psh_on_its_last_segment() -> None:
-    """slow_start/slow-start-ack-per-1pkt.pkt: `> P. 1:10001(10000)` although the write goes on."""
+def test_a_burst_of_a_long_write_has_psh_on_each_gso_packet() -> None:
+    """slow_start/slow-start-ack-per-1pkt.pkt: `> P. 1:10001(10000)` although the write goes on.
+    At a 10 ms RTT the pacing rate cuts the burst in GSO packets of tcp_min_tso_segs (2)
+    segments (tcp_tso_autosize), each with PSH on its last (__tcp_transmit_skb); packetdrill
+    sees them as one."""
     p, conn = established()
     mss = conn.mss
     assert conn.send(bytes(20 * mss), p.now) == 20 * mss
-    out = p.rels(p.out())  # cwnd 10: one packet of ten segments, PSH on the last
-    assert out == [(".", 1 + i * mss, 1, mss) for i in range(9)] + [("P.", 1 + 9 * mss, 1, mss)]
+    out = p.rels(p.out())  # cwnd 10: five packets of two segments
+    assert out == [("P." if i % 2 else ".", 1 + i * mss, 1, mss) for i in range(10)]
     # An ACK of one segment lets two go: one packet, PSH on its second segment.
     out = p.feed(p.seg(ACK, ack=1 + mss), at=0.1)
     assert p.rels(out) == [(".", 1 + 10 * mss, 1, mss), ("P.", 1 + 11 * mss, 1, mss)]
 
 
-def test_with_tso_the_burst_is_one_segment_marked_psh() -> None:
-    p, conn = established()
+def test_with_tso_the_burst_is_two_packets_of_half_cwnd_marked_psh() -> None:
+    """slow_start/slow-start-after-idle.pkt: `> P. 1:5001(5000)`, `> P. 5001:10001(5000)`: with
+    tcp_min_tso_segs 10 a TSO packet could take the whole cwnd of 10, but tcp_cwnd_test gives
+    one packet at most half of it, so that two are in flight."""
+    p, conn = established(tcp_min_tso_segs=10)
     p.eng.tso_max = TSO_MAX
     mss = conn.mss
     conn.send(bytes(20 * mss), p.now)
-    (seg,) = p.out()
-    assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK | PSH)
+    assert [(seg.gso, len(seg.payload), seg.flags) for seg in p.out()] == [(mss, 5 * mss, ACK | PSH)] * 2
 
 
 def test_one_segment_cut_from_a_write_has_no_psh() -> None:

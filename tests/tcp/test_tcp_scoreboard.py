@@ -42,20 +42,21 @@ def _check(conn: Connection) -> None:
 
 
 def test_sack_blocks_tag_records_and_counts() -> None:
-    p, conn = _flight(10)
+    p, conn = _flight(10, tcp_min_tso_segs=5)
     board = conn.recovery.board
     assert (board.packets_out, board.sacked_out, board.in_flight) == (10, 0, 10)
     _sack(p, 1, (1 + MSS, 1 + 3 * MSS), at=0.05)
     assert board.sacked_out == 2 and board.in_flight == 8
-    # The flight was one packet (one skb); the block cut it (tcp_fragment in the rtx queue).
+    # The flight was two packets of half cwnd (two skbs: tcp_cwnd_test, with tcp_min_tso_segs
+    # 5); the block cut the first (tcp_fragment in the rtx queue).
     assert [(r.data_len, bool(r.sacked & SACKED_ACKED)) for r in board.recs] == [
-        (MSS, False), (2 * MSS, True), (7 * MSS, False)]
+        (MSS, False), (2 * MSS, True), (2 * MSS, False), (5 * MSS, False)]
     assert conn.recovery.ca_state == CaState.DISORDER
     _check(conn)
 
 
 def test_a_block_cuts_a_tso_packet_at_segment_boundaries() -> None:
-    p, conn = _flight(4, tso=True)
+    p, conn = _flight(4, tso=True, tcp_min_tso_segs=4)
     board = conn.recovery.board
     assert len(board.recs) == 1 and board.recs[0].pcount == 4
     # A block covering a segment and a half tags only the whole segment (tcp_match_skb_to_sack).

@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.pair import EnginePair
 from minitcp.trace.recorder import Recorder
 from minitcp.wire.segment import ACK, PSH, Segment
@@ -62,16 +63,18 @@ def test_the_wire_is_the_same_with_and_without_tso(lossy: bool) -> None:
         assert plain[2]["RetransSegs"] > 10
 
 
-def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
-    p = Peer()
+def test_a_window_of_full_segments_leaves_as_two_tso_segments() -> None:
+    # tcp_min_tso_segs 10: the pacing rate does not cut the packets smaller (tcp_tso_autosize).
+    p = Peer(Knobs(tcp_min_tso_segs=10))
     p.eng.tso_max = TSO_MAX
     conn = p.accept(at=0.0)
     mss = conn.mss
     before = p.eng.counters["OutSegs"]
     assert conn.send(bytes(10 * mss + 5), p.now) == 10 * mss + 5
-    (seg,) = p.out()  # cwnd 10: ten full segments, the rest waits for Nagle
-    # PSH on a packet of more than one segment, as Linux's __tcp_transmit_skb forces it.
-    assert (seg.gso, len(seg.payload), seg.flags) == (mss, 10 * mss, ACK | PSH)
+    # cwnd 10: ten full segments in two packets of half cwnd each (Linux tcp_cwnd_test), the
+    # rest waits for Nagle. PSH on a packet of more than one segment, as Linux's
+    # __tcp_transmit_skb forces it.
+    assert [(seg.gso, len(seg.payload), seg.flags) for seg in p.out()] == [(mss, 5 * mss, ACK | PSH)] * 2
     assert p.eng.counters["OutSegs"] - before == 10
     observed = [e.segment for e in p.rec.segments(direction="out") if e.segment.payload]
     assert [len(s.payload) for s in observed] == [mss] * 10
@@ -81,7 +84,7 @@ def test_a_window_of_full_segments_leaves_as_one_tso_segment() -> None:
 
 
 def test_a_retransmission_is_one_wire_segment() -> None:
-    p = Peer()
+    p = Peer(Knobs(tcp_min_tso_segs=4))
     p.eng.tso_max = TSO_MAX
     conn = p.accept(at=0.0)
     conn.send(bytes(4 * conn.mss), p.now)
