@@ -88,7 +88,7 @@ function forgetOldest(count) {
 function endTime() {
   const revealed = stepped ? Math.min(step, events.length) : events.length;
   const last = revealed ? events[revealed - 1].t : 0;
-  if (SETTINGS.mode === "live" && SETTINGS.source && !paused && cursor === null)
+  if (SETTINGS.mode === "live" && SETTINGS.source && SETTINGS.clock_runs !== false && !paused && cursor === null)
     return last + (performance.now() - lastArrival) / 1000;  // live: the clock runs between events
   return last;
 }
