@@ -106,6 +106,11 @@ class LiveObserver(BaseObserver):
         if self.also is not None:
             self.also.on_timer(conn, kind, action, deadline, now)
 
+    def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
+        on_tso = getattr(self.also, "on_tso", None)
+        if on_tso is not None:
+            on_tso(conn, seg, now)
+
     def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
         if self.also is not None:
             self.also.on_retransmit(conn, seg, now, reason)

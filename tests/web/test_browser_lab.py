@@ -115,3 +115,21 @@ def test_step_parameter_stops_before_the_retransmission_and_chinese_words(page: 
     assert "接下来会发生什么？" in stopped and "（重传）" in stopped
     after = dump_dom(f"{page.as_uri()}?step={index + 1}")
     assert [s["data-label"] for s in elements(after, "g", "seg")] == SEGMENTS[:5]
+
+
+def test_the_pieces_of_a_tso_packet_are_marked(tmp_path: Path) -> None:
+    path = tmp_path / "delayed-ack-two-segments.html"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["lab", "delayed-ack-two-segments", "--sim", "--export", str(path)]) == 0
+    with Browser() as browser:
+        browser.open(f"{path.as_uri()}?step=all")
+        cut = browser.eval("[...document.querySelectorAll('g.seg.tso')].map((g) => [g.dataset.label, "
+                           "g.dataset.tso, g.dataset.tsoFirst, g.querySelector('text').textContent])")
+        brackets = browser.eval("[...document.querySelectorAll('path.tsocut')].map((p) => p.dataset.first)")
+        others = browser.eval("document.querySelectorAll('g.seg:not(.tso)').length")
+    # The client's two full segments went as one TSO packet, cut by its host: both marked, one bracket.
+    assert [c[:2] for c in cut] == [["ACK seq=13 ack=13 len=1448", "0/2"],
+                                    ["PSH seq=1461 ack=13 len=1448", "1/2"]]
+    assert cut[0][2] == cut[1][2] and brackets == [cut[0][2]]
+    assert cut[0][3].endswith("[TSO cut 1/2]") and cut[1][3].endswith("[TSO cut 2/2]")
+    assert others > 10  # the handshake, the small writes, their ACKs and the close: unmarked

@@ -16,14 +16,14 @@ const WORDS = {
         question: "What happens next?", right: "Right.", wrong: "Not quite.", answer: "What happened:",
         verdict: "verdict", pass: "PASS", fail: "FAIL", step: "step", dropped: "dropped",
         retransmit: "retransmit", lost: "lost", peer: "peer", idle: "idle", fired: "fired",
-        nothing: "—", tcpdump: "as tcpdump prints it" },
+        nothing: "—", tcpdump: "as tcpdump prints it", tso: "TSO cut", gro: "GRO joined" },
   zh: { time: "时间", zoom: "缩放", connection: "连接", all: "全部", segment: "报文",
         timers: "定时器", counters: "变化的计数器", closed: "已关闭的连接",
         pause: "暂停", resume: "继续", next: "下一步", left: "剩余", other: "English",
         question: "接下来会发生什么？", right: "答对了。", wrong: "不对。", answer: "实际发生的：",
         verdict: "结论", pass: "通过", fail: "未通过", step: "步骤", dropped: "丢弃",
         retransmit: "重传", lost: "丢失", peer: "对端", idle: "空闲", fired: "已到期",
-        nothing: "—", tcpdump: "tcpdump 的输出" },
+        nothing: "—", tcpdump: "tcpdump 的输出", tso: "TSO 切分", gro: "GRO 合并" },
 };
 let lang = PARAMS.get("lang") || SETTINGS.lang || "en";
 const w = (key) => (WORDS[lang] || WORDS.en)[key] || key;
@@ -61,6 +61,8 @@ function add(e) {
   if (e.kind === "fault" && e.seg != null && e.action !== "drop")
     faultsOf.set(e.seg, [...(faultsOf.get(e.seg) || []), e.action]);
   if (e.kind === "segment" && e.dir === "in" && e.sent != null && !arrivalOf.has(e.sent)) arrivalOf.set(e.sent, e);
+  // Joined by GRO on arrival: every transmission it joins arrived with it.
+  if (e.kind === "segment" && e.gro) for (const id of e.gro.sent) if (id != null && !arrivalOf.has(id)) arrivalOf.set(id, e);
   if (e.kind === "fault" && e.seg != null && e.action === "drop") dropOf.set(e.seg, e);
   if (e.kind === "retransmit" && e.seg != null) retransmitted.add(e.seg);
   // A host seen through its tracepoints (the kernel) says that it retransmitted, not what: the
@@ -134,7 +136,7 @@ function layout(shown) {
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
     return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
   };
-  return { y, scale, breaks, end: (ys[ys.length - 1] || TOP), ties: new Map() };
+  return { y, scale, breaks, end: (ys[ys.length - 1] || TOP), ties: new Map(), tso: new Map() };
 }
 
 // ---------------------------------------------------------------- drawing
@@ -206,6 +208,11 @@ function draw() {
       notes.push({ t: e.t, id: e.id, c: col(e.host), g, text: lang === "zh" ? e.text_zh : e.text });
     }
   }
+  for (const [first, s] of L.tso) {
+    const x = s.from ? X[1] + 4 : X[0] - 4, dx = s.from ? 6 : -6;
+    svg.appendChild(el("path", { class: "tsocut", "data-first": first,
+                                 d: `M${x + dx},${s.y1} h${-dx} V${s.y2} h${dx}` }));
+  }
   notes.sort((a, b) => a.t - b.t || a.id - b.id);
   for (const n of notes) {
     const y = place(n.c ? 2 : 0, L.y(n.t) + 11);
@@ -242,10 +249,18 @@ function drawSegment(svg, e, L, place) {
   else if (dropped || (twoHosts && !arrival && e.dir === "out")) { x2 = (X[0] + X[1]) / 2; lost = true; }
   else if (arrival) { x2 = (X[0] + X[1]) / 2; inflight = true; }
   const retrans = e.retransmit || retransmitted.has(e.id);
+  const joined = arrived && arrival.gro ? arrival.gro : null;  // it arrived joined with others by GRO
   const cls = ["seg", retrans ? "retransmit" : "", lost ? "lost" : "", inflight ? "inflight" : "",
+               e.tso ? "tso" : "", joined || e.gro ? "gro" : "",
                selected === e.id ? "selected" : ""].filter(Boolean).join(" ");
   const g = el("g", { class: cls, "data-id": e.id, "data-t": e.t, "data-y": L.y(e.t).toFixed(3),
                       "data-label": e.label, "data-flags": e.flags, "data-from": from ? "right" : "left" });
+  if (e.tso) { g.dataset.tso = `${e.tso.index}/${e.tso.count}`; g.dataset.tsoFirst = e.tso.first; }
+  if (joined || e.gro) g.dataset.gro = (joined || e.gro).count;
+  if (e.tso) {  // a bracket beside the sender's lifeline spans the pieces of one packet
+    const span = L.tso.get(e.tso.first) || { y1: y1, y2: y1, from };
+    span.y2 = y1; L.tso.set(e.tso.first, span);
+  }
   g.appendChild(el("line", { x1: X[from], y1, x2, y2 }));
   const dir = x2 > X[from] ? 1 : -1;  // arrow head, or a cross where it was lost
   if (lost) g.appendChild(el("text", { x: x2 - 4, y: y2 + 4, class: "cross" }, "✕"));
@@ -255,6 +270,10 @@ function drawSegment(svg, e, L, place) {
   if (dropped) text += ` [${w("dropped")}]`;
   else if (lost) text += ` [${w("lost")}]`;
   for (const action of faultsOf.get(e.id) || []) text += ` [${action}]`;
+  // Cut from one TSO packet by the sender's host, joined by GRO at the receiver: as the pieces go.
+  if (e.tso) text += ` [${w("tso")} ${e.tso.index + 1}/${e.tso.count}]`;
+  if (joined) text += ` [${w("gro")} ${joined.count}]`;
+  else if (e.kind === "segment" && e.gro) text += ` [${w("gro")} ${e.gro.count}]`;
   const ty = place(1, (y1 + y2) / 2 - 3);
   g.appendChild(el("text", { x: (X[0] + X[1]) / 2, y: ty, "text-anchor": "middle" }, text));
   g.appendChild(el("text", { x: 8, y: place(3, y1 + 4), class: "tick" }, `${(e.t * 1000).toFixed(1)} ms`));
