@@ -133,3 +133,24 @@ def test_the_pieces_of_a_tso_packet_are_marked(tmp_path: Path) -> None:
     assert cut[0][2] == cut[1][2] and brackets == [cut[0][2]]
     assert cut[0][3].endswith("[TSO cut 1/2]") and cut[1][3].endswith("[TSO cut 2/2]")
     assert others > 10  # the handshake, the small writes, their ACKs and the close: unmarked
+
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # the Makefile's SYSTEM_FILES
+
+
+def test_chinese_words_are_drawn_with_cjk_glyphs(page: Path, tmp_path: Path) -> None:
+    if not CJK_FONT.exists():
+        pytest.skip("no CJK font: `make system-tools` installs fonts-wqy-microhei (as root)")
+    with Browser() as browser:
+        browser.open(f"{page.as_uri()}?step=all&lang=zh")
+        assert browser.eval("document.querySelector('#verdict-word').textContent") == "结论: 通过"
+        # Each character drawn in the page's own font: with a CJK font two characters differ; without
+        # one, both are the same missing-glyph box.
+        ink = ("((ch, sel) => { const c = document.createElement('canvas'); c.width = c.height = 40; "
+               "const x = c.getContext('2d'); x.font = getComputedStyle(document.querySelector(sel)).font; "
+               "x.fillText(ch, 4, 30); return Array.from(x.getImageData(0, 0, 40, 40).data).join(','); })")
+        for sel in ("#verdict-word", "#ladder text"):
+            assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('论', '{sel}')"), sel
+            assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('\\u{{10ffff}}', '{sel}')"), sel
+        browser.screenshot(tmp_path / "lab-zh.png")
+    assert (tmp_path / "lab-zh.png").stat().st_size > 10_000
