@@ -9,6 +9,9 @@ INSTALL_INPUTS := pyproject.toml setup.py $(wildcard native/*.c native/*.h nativ
 # and the referee test builds packetdrill (bison, flex) and runs its scripts (ethtool, sysctl).
 SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdump:tcpdump \
   bison:bison flex:flex ethtool:ethtool sysctl:procps chromium:chromium
+# Files (not commands) and their package: a CJK font, so Chromium draws the web page's zh words in
+# its screenshots (minitcp/web/static/style.css names it) instead of empty boxes.
+SYSTEM_FILES := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 
 .PHONY: install test demo bench soak lint system-tools conformance conformance-kernel conformance-linux
 
@@ -23,6 +26,9 @@ system-tools:
 	@missing=""; \
 	for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	for pair in $(SYSTEM_FILES); do \
+	  [ -e "$${pair%%:*}" ] || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -27,6 +27,7 @@ from .console import Console
 from .kernel_states import print_kernel_states
 from .prompt import Prompt
 from .session import M_ADDR, P_ADDR, LiveObserver, Session
+from .web import ShellWeb
 from .words import messages
 
 PROMPT = "minitcp> "
@@ -47,6 +48,9 @@ def add_shell_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
                    help="with --sim: time stands still until `wait SECONDS` (default: it runs as real time)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the help and messages")
     p.add_argument("--dev", default="mtcpsh0", help="the TUN device, without --sim (default: %(default)s)")
+    p.add_argument("--web", nargs="?", const="127.0.0.1:8470", metavar="ADDR:PORT",
+                   help="watch the connections live in a browser, as `minitcp up --web` shows them: a page "
+                   "served on a kernel socket of the host (default 127.0.0.1:8470)")
     p.set_defaults(run=run_shell)
     return p
 
@@ -57,11 +61,13 @@ def run_shell(args: argparse.Namespace) -> int:
         return 2
     console = Console(PROMPT)
     words = messages(args.lang)
+    web = ShellWeb(args.web, args.lang, args.step) if args.web is not None else None
+    injector = FaultInjector([], observer=web.observer() if web is not None else None)
     if args.sim:
         clock = trio.testing.MockClock(rate=0.0 if args.step else 1.0)
-        session = Session(console, FaultInjector([]), clock=clock, lang=args.lang)
+        session = Session(console, injector, clock=clock, lang=args.lang)
         console.say(words.intro_sim + (" " + words.intro_step if args.step else ""))
-        trio.run(_sim, session, clock=clock)
+        trio.run(_sim, session, web, clock=clock)
     else:
         from minitcp.link.tun import LinkError, TunLink
         from minitcp.netns import NetnsError, enter_private_netns
@@ -72,14 +78,14 @@ def run_shell(args: argparse.Namespace) -> int:
         except (NetnsError, LinkError, OSError) as e:
             print(f"minitcp shell: {e} (--sim needs no privileges)", file=sys.stderr)
             return 1
-        session = Session(console, FaultInjector([]), clock=None, lang=args.lang)
+        session = Session(console, injector, clock=None, lang=args.lang)
         console.say(words.intro_kernel)
         # Before Trio starts its threads: tracefs may need a mount namespace of this process's own.
         trace = open_session()
         if trace is None:
             console.say(words.no_tracepoints)
         try:
-            trio.run(_kernel, session, link, trace)
+            trio.run(_kernel, session, link, trace, web)
         finally:
             link.close()
             if trace is not None:
@@ -88,29 +94,35 @@ def run_shell(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack(session: Session, link: Link, address: str) -> Stack:
+def _stack(session: Session, link: Link, address: str, web: ShellWeb | None) -> Stack:
     """minitcp's stack, behind the fault link, printing its packets, faults and states."""
+    also = web.observer() if web is not None else None  # --web: the recorder hears it too
     return Stack(FaultyLink(link, session.injector, report=session.on_fault), address,
-                 observer=LiveObserver(session, ""), on_packet=session.on_packet)
+                 observer=LiveObserver(session, "", also), on_packet=session.on_packet)
 
 
-async def _sim(session: Session) -> None:
+async def _sim(session: Session, web: ShellWeb | None) -> None:
     la, lb = memory_link_pair()
-    session.m = _stack(session, la, M_ADDR)
-    session.peer_stack = Stack(lb, P_ADDR, address6="2001:2::1", observer=LiveObserver(session, "peer "))
-    await _serve(session, session.m, session.peer_stack)
+    session.m = _stack(session, la, M_ADDR, web)
+    also = web.observer(peer=True) if web is not None else None
+    session.peer_stack = Stack(lb, P_ADDR, address6="2001:2::1",
+                               observer=LiveObserver(session, "peer ", also))
+    await _serve(session, session.m, session.peer_stack, web=web)
 
 
-async def _kernel(session: Session, link: Link, trace: TraceSession | None) -> None:
-    session.m = _stack(session, link, M_ADDR)
-    await _serve(session, session.m, trace=trace)
+async def _kernel(session: Session, link: Link, trace: TraceSession | None, web: ShellWeb | None) -> None:
+    session.m = _stack(session, link, M_ADDR, web)
+    await _serve(session, session.m, trace=trace, web=web)
 
 
-async def _serve(session: Session, *stacks: Stack, trace: TraceSession | None = None) -> None:
+async def _serve(session: Session, *stacks: Stack, trace: TraceSession | None = None,
+                 web: ShellWeb | None = None) -> None:
     session.t0 = trio.current_time()
     prompt = Prompt(session, session.console)
     async with trio.open_nursery() as nursery:
         session.nursery = nursery
+        if web is not None:  # the page is up before the first packet and the first prompt
+            await nursery.start(web.serve, session, stacks)
         for stack in stacks:
             nursery.start_soon(stack.run)
         if trace is not None:

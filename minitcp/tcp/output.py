@@ -119,7 +119,11 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
         eng.counters["RetransSegs"] += 1
         conn.total_retrans += segs
     if eng.observer is not None:
-        # An observer sees the segments the wire will carry, a TSO segment's one by one.
+        # An observer sees the segments the wire will carry, a TSO segment's one by one; one that
+        # has `on_tso` is told first that the next ones are the pieces of one TSO packet (the
+        # trace marks them as the host, or Linux's tcp_gso_segment, cuts them).
+        if seg.gso and (on_tso := getattr(eng.observer, "on_tso", None)) is not None:
+            on_tso(conn, seg, eng.now)
         for piece in tso.split(seg) if seg.gso else (seg,):
             eng.observer.on_segment(conn, "out", piece, eng.now)
             if retransmit:

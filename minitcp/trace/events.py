@@ -103,6 +103,10 @@ class SegmentEvent(Event):
     abs_ack: int | None
     retransmit: bool = False
     reason: str = ""  # why it was resent: RTO, TLP, RACK, fast retransmit
+    # A piece the host cut from one TSO packet (Linux tcp_gso_segment): (its index from 0, how
+    # many pieces); None when the engine sent it as it is.
+    tso: tuple[int, int] | None = None
+    gro: int = 0  # taken in joined by GRO (wire/gro.py, Linux tcp_gro_receive): how many segments; 0: alone
     _seg: Segment | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -25,6 +25,7 @@ from minitcp.wire.errors import WireError
 from minitcp.wire.ipv4 import PROTO_TCP
 from minitcp.wire.segment import ACK, SYN, Segment, flag_str
 from minitcp.wire.tcp import parse_tcp6_packet, parse_tcp_packet
+from minitcp.wire.tso import wire_count
 
 from .events import (
     CallEvent,
@@ -120,6 +121,9 @@ class Recorder:
 
     def on_fault(self, direction: str, seg: Segment, action: str, now: float) -> None:
         self._default.on_fault(direction, seg, action, now)
+
+    def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
+        self._default.on_tso(conn, seg, now)
 
     # ------------------------------------------------------------------ the Stack's packet hook
 
@@ -267,6 +271,11 @@ class HostObserver:
     def __init__(self, recorder: Recorder, name: str) -> None:
         self.recorder = recorder
         self.name = name
+        self._cut: list[int] | None = None  # [next index, count] while a TSO packet's pieces come
+
+    def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
+        """The engine's next `wire_count(seg)` "out" segments are the pieces of TSO packet `seg`."""
+        self._cut = [0, wire_count(seg)]
 
     def _add(self, event: Event) -> None:
         self.recorder.events.append(event)
@@ -283,6 +292,14 @@ class HostObserver:
             seg.window, rec._options(self.name, seg), seg.seq, seg.ack if seg.flags & ACK else None,
             _seg=snapshot(seg),
         )
+        cut = self._cut
+        if direction == "out" and cut is not None:
+            event.tso = (cut[0], cut[1])
+            cut[0] += 1
+            if cut[0] >= cut[1]:
+                self._cut = None
+        elif direction == "in" and seg.gso and len(seg.payload) > seg.gso:
+            event.gro = wire_count(seg)
         if direction == "out":
             self._congestion(conn, now)
         self._add(event)

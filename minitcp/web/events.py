@@ -9,7 +9,9 @@ trace, it works out here one event at a time, since a live page cannot wait for 
 - an arriving segment names the transmission it is (`sent`: the id of the latest earlier "out"
   segment with the same fingerprint from another host), so the page draws one arrow across;
 - a fault names the segment it acted on (`seg`), a retransmission the segment it marks;
-- each segment carries the line tcpdump would print for it (`tcpdump`, relative numbers).
+- each segment carries the line tcpdump would print for it (`tcpdump`, relative numbers);
+- a piece the host cut from one TSO packet says which (`tso`), a segment GRO joined on arrival
+  names the transmissions it joins (`gro`).
 Pending socket calls (an accept() told as it starts) are said as they were when read.
 """
 
@@ -31,8 +33,10 @@ from minitcp.trace.events import (
     StateEvent,
     TimerEvent,
     endpoint,
+    fingerprint,
 )
 from minitcp.trace.tcpdump import RelativeSeq, describe_packet, describe_segment
+from minitcp.wire import tso
 
 VERSION = 1  # docs/web-events.md: bumped when a field changes meaning
 
@@ -58,6 +62,7 @@ class WebEvents:
         self._sent: dict[Fingerprint, tuple[int, str]] = {}  # fingerprint -> (id, host) of its latest "out"
         self._last_out: dict[str, int] = {}  # host -> id of its latest "out" segment
         self._tcpdump: dict[tuple[str, str], RelativeSeq] = {}  # (host, conn) -> tcpdump's memory of it
+        self._tso_first: dict[str, int] = {}  # host -> id of the first piece of its latest TSO packet
 
     def convert_all(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         return [out for e in events for out in self.convert(e)]
@@ -123,6 +128,17 @@ class WebEvents:
         if e.direction == "out":
             self._sent[fp] = (out["id"], e.host)
             self._last_out[e.host] = out["id"]
+            if e.tso is not None:  # a piece of one TSO packet: the pieces name the first one
+                if e.tso[0] == 0:
+                    self._tso_first[e.host] = out["id"]
+                out["tso"] = {"index": e.tso[0], "count": e.tso[1], "first": self._tso_first.get(e.host)}
+        elif e.gro:
+            # Joined by GRO: it stands for the wire segments a cut of it gives (wire/tso.py, the
+            # same cut the sender's host made), each the latest transmission of its bytes.
+            joined = [self._sent.get(fingerprint(piece)) for piece in tso.split(seg)]
+            out["gro"] = {"count": e.gro, "sent": [s[0] if s is not None and s[1] != e.host else None
+                                                   for s in joined]}
+            out["sent"] = out["gro"]["sent"][0]
         else:
             # The latest transmission of these bytes by another host is the one that arrived
             # (a retransmission, not the lost original): the rule of trace/diagram.py.

@@ -9,8 +9,8 @@ last poll become one `counters` event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -68,19 +68,31 @@ class LiveFeed:
 async def serve_live(stack: Stack, addr: str, port: int, *,
                      task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """`minitcp up --web`: record the stack (its observer and calls hook), serve the page, pump."""
-    from .page import render_page
-    from .server import WebServer, page_url
-
     recorder = Recorder("minitcp")
     stack.engine.observer = recorder
     stack.on_call = recorder.on_call
-    log = EventLog()
-    feed = LiveFeed(recorder, log, (stack.engine.counters, stack.counters),
+    feed = LiveFeed(recorder, EventLog(), (stack.engine.counters, stack.counters),
                     timewait_len=stack.knobs.tcp_timewait_len)
-    settings = {"mode": "live", "lang": "en", "left": "minitcp", "source": "/events", "events": []}
-    server = WebServer(log, lambda: render_page(settings))
+    settings = {"mode": "live", "lang": "en", "left": "minitcp"}
+    await serve_feed(feed, settings, addr, port, task_status=task_status)
+
+
+async def serve_feed(feed: LiveFeed, settings: dict[str, Any], addr: str, port: int, *,
+                     say: Callable[[str], None] | None = None,
+                     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve the page (`settings` plus the stream at /events) and pump `feed` into it every POLL:
+    `up --web` and `shell --web` alike. `say` tells where the page is (default: print)."""
+    from .page import render_page
+    from .server import WebServer, page_url
+
+    page = {**settings, "source": "/events", "events": []}
+    server = WebServer(feed.log, lambda: render_page(page))
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(server.serve, addr, port)
-        print(f"minitcp: watch it at {page_url(listeners)}", flush=True)
+        line = f"minitcp: watch it at {page_url(listeners)}"
+        if say is None:
+            print(line, flush=True)
+        else:
+            say(line)
         task_status.started()
         await feed.run()

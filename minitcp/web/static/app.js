@@ -16,14 +16,16 @@ const WORDS = {
         question: "What happens next?", right: "Right.", wrong: "Not quite.", answer: "What happened:",
         verdict: "verdict", pass: "PASS", fail: "FAIL", step: "step", dropped: "dropped",
         retransmit: "retransmit", lost: "lost", peer: "peer", idle: "idle", fired: "fired",
-        nothing: "—", tcpdump: "as tcpdump prints it" },
+        nothing: "—", tcpdump: "as tcpdump prints it", tso: "TSO cut", gro: "GRO joined",
+        unzoom: "Whole time", axis: "drag along the time axis to zoom on a span" },
   zh: { time: "时间", zoom: "缩放", connection: "连接", all: "全部", segment: "报文",
         timers: "定时器", counters: "变化的计数器", closed: "已关闭的连接",
         pause: "暂停", resume: "继续", next: "下一步", left: "剩余", other: "English",
         question: "接下来会发生什么？", right: "答对了。", wrong: "不对。", answer: "实际发生的：",
         verdict: "结论", pass: "通过", fail: "未通过", step: "步骤", dropped: "丢弃",
         retransmit: "重传", lost: "丢失", peer: "对端", idle: "空闲", fired: "已到期",
-        nothing: "—", tcpdump: "tcpdump 的输出" },
+        nothing: "—", tcpdump: "tcpdump 的输出", tso: "TSO 切分", gro: "GRO 合并",
+        unzoom: "全部时间", axis: "沿时间轴拖动以放大一段时间" },
 };
 let lang = PARAMS.get("lang") || SETTINGS.lang || "en";
 const w = (key) => (WORDS[lang] || WORDS.en)[key] || key;
@@ -47,6 +49,9 @@ let cursor = null;           // the time shown (scrubbed), or null: follow the l
 let lastArrival = 0;         // performance.now() when the last live event came
 let selected = null;         // id of the clicked segment
 let drawnCount = -1;         // how many events the last drawing showed
+let span = null;             // zoomed on a time span {from, to} (dragged on the time axis), or null
+let drag = null;             // a drag on the time axis: {y0, y1} in the drawing's coordinates
+let lastLayout = null;       // the last drawing's layout (for a drag: y to time)
 const leftHost = SETTINGS.left || "minitcp";
 
 const KEEP = 20000;  // events a live page holds: beyond, the oldest quarter goes (the server has summaries)
@@ -61,6 +66,8 @@ function add(e) {
   if (e.kind === "fault" && e.seg != null && e.action !== "drop")
     faultsOf.set(e.seg, [...(faultsOf.get(e.seg) || []), e.action]);
   if (e.kind === "segment" && e.dir === "in" && e.sent != null && !arrivalOf.has(e.sent)) arrivalOf.set(e.sent, e);
+  // Joined by GRO on arrival: every transmission it joins arrived with it.
+  if (e.kind === "segment" && e.gro) for (const id of e.gro.sent) if (id != null && !arrivalOf.has(id)) arrivalOf.set(id, e);
   if (e.kind === "fault" && e.seg != null && e.action === "drop") dropOf.set(e.seg, e);
   if (e.kind === "retransmit" && e.seg != null) retransmitted.add(e.seg);
   // A host seen through its tracepoints (the kernel) says that it retransmitted, not what: the
@@ -88,7 +95,7 @@ function forgetOldest(count) {
 function endTime() {
   const revealed = stepped ? Math.min(step, events.length) : events.length;
   const last = revealed ? events[revealed - 1].t : 0;
-  if (SETTINGS.mode === "live" && SETTINGS.source && !paused && cursor === null)
+  if (SETTINGS.mode === "live" && SETTINGS.source && SETTINGS.clock_runs !== false && !paused && cursor === null)
     return last + (performance.now() - lastArrival) / 1000;  // live: the clock runs between events
   return last;
 }
@@ -111,7 +118,9 @@ function visible(limit = stepped ? step : events.length, t = shownTime()) {
 // drawn BREAK px long; everything else is y proportional to time.
 const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 6;
 function layout(shown) {
-  const times = [...new Set(shown.map((e) => e.t))].sort((a, b) => a - b);
+  // Zoomed on a span: its two ends are moments of the drawing too, so the span fills it.
+  const moments = shown.map((e) => e.t).concat(span ? [span.from, span.to] : []);
+  const times = [...new Set(moments)].sort((a, b) => a - b);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
   const positive = gaps.filter((g) => g > 0).sort((a, b) => a - b);
   const median = positive.length ? positive[Math.floor((positive.length - 1) / 2)] : 0;
@@ -129,12 +138,21 @@ function layout(shown) {
   }
   const y = (t) => {  // exact at known moments; after the last one, a short stub (the clock runs on)
     let lo = 0, hi = times.length - 1;
-    if (!times.length) return TOP;
+    if (!times.length || t <= times[0]) return TOP;  // (before a zoomed span: its top)
     if (t >= times[hi]) return ys[hi] + Math.min((t - times[hi]) * scale, BREAK);
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
     return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
   };
-  return { y, scale, breaks, end: (ys[ys.length - 1] || TOP), ties: new Map() };
+  const time = (at) => {  // y back to time (a drag on the axis): the inverse of y
+    let i = 0;
+    while (i + 1 < ys.length && ys[i + 1] <= at) i++;
+    if (!times.length) return 0;
+    if (i + 1 >= ys.length) return times[i] + Math.max(at - ys[i], 0) / scale;
+    const part = Math.max(at - ys[i], 0) / (ys[i + 1] - ys[i] || 1);
+    return isBreak[i] ? times[i] + part * (times[i + 1] - times[i]) : times[i] + (at - ys[i]) / scale;
+  };
+  return { y, time, scale, from: times.length ? times[0] : 0, breaks, end: (ys[ys.length - 1] || TOP),
+           ties: new Map(), tso: new Map() };
 }
 
 // ---------------------------------------------------------------- drawing
@@ -157,12 +175,18 @@ function seconds(s) {
   return s >= 1 ? `${s.toFixed(s >= 10 ? 0 : 1)} s` : `${Math.round(s * 1000)} ms`;
 }
 
+const inSpan = (e) => !span || (e.t >= span.from - 1e-9 && e.t <= span.to + 1e-9);
+
 function draw() {
-  const shown = visible();
+  // States and timers are known from before a zoomed span (a lifeline's colour where it begins);
+  // everything else only inside it.
+  const before = visible();
+  const shown = before.filter(inSpan);
   // The scale comes from every event known (of the chosen connection), not only those shown:
   // stepping and scrubbing reveal a drawing that holds still.
-  const known = visible(events.length, Infinity);
+  const known = visible(events.length, Infinity).filter(inSpan);
   const L = layout(known);
+  lastLayout = L;
   const svg = document.getElementById("ladder");
   svg.replaceChildren();
   // Both hosts recorded segments (a --sim lab): an arrow without an arrival was lost.
@@ -174,6 +198,13 @@ function draw() {
   svg.setAttribute("width", WIDTH);
   svg.dataset.scale = L.scale;
   svg.dataset.top = TOP;
+  svg.dataset.from = L.from;  // y = top + scale x (t - from), between breaks
+  svg.dataset.span = span ? `${span.from},${span.to}` : "";
+  document.getElementById("unzoom").hidden = !span;
+  // The time axis: drag along it to zoom on a span of time.
+  svg.appendChild(el("rect", { class: "axis", x: 0, y: TOP - 8, width: 64, height: Math.max(bottom - TOP, 16) }));
+  if (drag) svg.appendChild(el("rect", { class: "selection", x: 0, y: Math.min(drag.y0, drag.y1), width: WIDTH,
+                                         height: Math.abs(drag.y1 - drag.y0) }));
   // Column heads: each side's host and address.
   const seg = shown.find((e) => e.kind === "segment" || e.kind === "state");
   const heads = [leftHost, shown.map((e) => e.host).find((h) => h !== leftHost) || w("peer")];
@@ -194,8 +225,8 @@ function draw() {
   // Notes beside the lifelines (states, calls, drops) go at their time, or just below the one
   // before them on the same side when the moments are closer than a line: lanes keep them apart.
   const notes = [];
-  drawStates(svg, shown, L, end, notes);
-  drawTimers(svg, shown, L, end);
+  drawStates(svg, before, L, end, notes);
+  drawTimers(svg, before, L, end);
   const free = [0, 0, 0, 0];  // the next free y in each lane: left notes, arrow labels, right notes, ticks
   const place = (lane, y) => { const at = Math.max(y, free[lane]); free[lane] = at + 13; return at; };
   for (const e of shown) {
@@ -205,6 +236,11 @@ function draw() {
       svg.appendChild(g);
       notes.push({ t: e.t, id: e.id, c: col(e.host), g, text: lang === "zh" ? e.text_zh : e.text });
     }
+  }
+  for (const [first, s] of L.tso) {
+    const x = s.from ? X[1] + 4 : X[0] - 4, dx = s.from ? 6 : -6;
+    svg.appendChild(el("path", { class: "tsocut", "data-first": first,
+                                 d: `M${x + dx},${s.y1} h${-dx} V${s.y2} h${dx}` }));
   }
   notes.sort((a, b) => a.t - b.t || a.id - b.id);
   for (const n of notes) {
@@ -242,10 +278,18 @@ function drawSegment(svg, e, L, place) {
   else if (dropped || (twoHosts && !arrival && e.dir === "out")) { x2 = (X[0] + X[1]) / 2; lost = true; }
   else if (arrival) { x2 = (X[0] + X[1]) / 2; inflight = true; }
   const retrans = e.retransmit || retransmitted.has(e.id);
+  const joined = arrived && arrival.gro ? arrival.gro : null;  // it arrived joined with others by GRO
   const cls = ["seg", retrans ? "retransmit" : "", lost ? "lost" : "", inflight ? "inflight" : "",
+               e.tso ? "tso" : "", joined || e.gro ? "gro" : "",
                selected === e.id ? "selected" : ""].filter(Boolean).join(" ");
   const g = el("g", { class: cls, "data-id": e.id, "data-t": e.t, "data-y": L.y(e.t).toFixed(3),
                       "data-label": e.label, "data-flags": e.flags, "data-from": from ? "right" : "left" });
+  if (e.tso) { g.dataset.tso = `${e.tso.index}/${e.tso.count}`; g.dataset.tsoFirst = e.tso.first; }
+  if (joined || e.gro) g.dataset.gro = (joined || e.gro).count;
+  if (e.tso) {  // a bracket beside the sender's lifeline spans the pieces of one packet
+    const span = L.tso.get(e.tso.first) || { y1: y1, y2: y1, from };
+    span.y2 = y1; L.tso.set(e.tso.first, span);
+  }
   g.appendChild(el("line", { x1: X[from], y1, x2, y2 }));
   const dir = x2 > X[from] ? 1 : -1;  // arrow head, or a cross where it was lost
   if (lost) g.appendChild(el("text", { x: x2 - 4, y: y2 + 4, class: "cross" }, "✕"));
@@ -255,6 +299,10 @@ function drawSegment(svg, e, L, place) {
   if (dropped) text += ` [${w("dropped")}]`;
   else if (lost) text += ` [${w("lost")}]`;
   for (const action of faultsOf.get(e.id) || []) text += ` [${action}]`;
+  // Cut from one TSO packet by the sender's host, joined by GRO at the receiver: as the pieces go.
+  if (e.tso) text += ` [${w("tso")} ${e.tso.index + 1}/${e.tso.count}]`;
+  if (joined) text += ` [${w("gro")} ${joined.count}]`;
+  else if (e.kind === "segment" && e.gro) text += ` [${w("gro")} ${e.gro.count}]`;
   const ty = place(1, (y1 + y2) / 2 - 3);
   g.appendChild(el("text", { x: (X[0] + X[1]) / 2, y: ty, "text-anchor": "middle" }, text));
   g.appendChild(el("text", { x: 8, y: place(3, y1 + 4), class: "tick" }, `${(e.t * 1000).toFixed(1)} ms`));
@@ -273,14 +321,15 @@ function drawStates(svg, shown, L, end, notes) {
     if (open) spans.push({ ...open, to: e.t });
     current.set(key, { host: e.host, conn: e.conn, state: e.new, from: e.t, id: e.id });
   }
-  for (const open of current.values()) spans.push({ ...open, to: end });
+  for (const open of current.values()) spans.push({ ...open, to: span ? Math.min(end, span.to) : end });
   for (const s of spans) {
+    if (span && (s.to < span.from - 1e-9 || s.from > span.to + 1e-9)) continue;  // outside the zoomed span
     const c = col(s.host);
     const g = el("g", { class: "state", "data-host": s.host, "data-state": s.state, "data-t": s.from });
     const y1 = L.y(s.from), y2 = Math.max(L.y(s.to), y1 + 2);
     g.appendChild(el("rect", { x: X[c] - 4, y: y1, width: 8, height: y2 - y1, fill: STATE_COLOURS[s.state] || "#ccc" }));
     svg.appendChild(g);
-    notes.push({ t: s.from, id: s.id, c, g, text: s.state });
+    notes.push({ t: Math.max(s.from, L.from), id: s.id, c, g, text: s.state });
   }
 }
 
@@ -400,6 +449,8 @@ function words() {
   document.getElementById("pause").textContent = paused ? w("resume") : w("pause");
   document.getElementById("lang").textContent = w("other");
   document.getElementById("next").textContent = w("next");
+  document.getElementById("unzoom").textContent = w("unzoom");
+  document.getElementById("unzoom").title = w("axis");
   const lab = SETTINGS.lab;
   document.getElementById("title").textContent = lab ? `${lab.name}: ${lang === "zh" ? lab.title_zh : lab.title}` : "minitcp";
 }
@@ -413,6 +464,24 @@ document.getElementById("scrub").addEventListener("input", (ev) => {
   cursor = Number(ev.target.value); paused = true; words(); draw();
 });
 document.getElementById("zoom").addEventListener("change", draw);
+// Zoom on a time span: press on the time axis (the drawing's left edge), drag down or up, let go.
+const svgY = (ev) => ev.clientY - document.getElementById("ladder").getBoundingClientRect().top;
+document.getElementById("ladder").addEventListener("mousedown", (ev) => {
+  if (!ev.target.classList.contains("axis")) return;
+  ev.preventDefault();
+  drag = { y0: svgY(ev), y1: svgY(ev) };
+});
+window.addEventListener("mousemove", (ev) => { if (drag) { drag.y1 = svgY(ev); draw(); } });
+window.addEventListener("mouseup", () => {
+  if (!drag) return;
+  const [a, b] = [Math.min(drag.y0, drag.y1), Math.max(drag.y0, drag.y1)];
+  drag = null;
+  if (b - a >= 4 && lastLayout) zoomTo(lastLayout.time(a), lastLayout.time(b));
+  else draw();
+});
+function zoomTo(from, to) { span = to > from ? { from, to } : null; drawnCount = -1; draw(); }
+document.getElementById("unzoom").addEventListener("click", () => zoomTo(0, 0));
+window.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && span) zoomTo(0, 0); });
 document.getElementById("conn").addEventListener("change", draw);
 document.getElementById("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; words(); draw(); });
 document.getElementById("next").addEventListener("click", () => {
@@ -423,6 +492,10 @@ document.getElementById("next").addEventListener("click", () => {
 for (const e of SETTINGS.events || []) add(e);
 if (PARAMS.has("conn")) document.getElementById("conn").value = PARAMS.get("conn");
 if (PARAMS.has("zoom")) document.getElementById("zoom").value = PARAMS.get("zoom");
+if (PARAMS.has("span")) {  // ?span=FROM,TO (seconds): zoomed on that span
+  const [from, to] = PARAMS.get("span").split(",").map(Number);
+  if (to > from) span = { from, to };
+}
 if (PARAMS.has("t")) { cursor = Number(PARAMS.get("t")); paused = true; }  // ?t=SECONDS: scrubbed there
 if (stepped) {
   // ?step=N shows the first N events (all: every one); ?answer=K answers the question then pending.
