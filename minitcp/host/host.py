@@ -86,7 +86,8 @@ PacketHook = Callable[[str, bytes | memoryview, float], None]
 
 # A SYN without ACK, RST or FIN (their bits of the TCP flags byte): what may get a cookie at once.
 _SYN_ONLY = SYN | ACK | RST | FIN
-_ADDRS4 = struct.Struct("!II")
+_ADDRS4 = struct.Struct("!12xII")
+_TUPLE4 = struct.Struct("!12xIIHH")  # addresses and ports, after an IPv4 header without options
 _PORTS = struct.Struct("!HH")
 _NEXT_HEADER_FIELD = 6  # its offset in the IPv6 header (RFC 8200 section 3)
 _PAYLOAD_LENGTH_FIELD = 4
@@ -291,12 +292,16 @@ class Host:
         nor given a Connection (Linux answers it so in softirq, tcp_conn_request): True when it
         was (Engine.cookie_reply says when); False to take the usual path, which counts and
         drops what is wrong with it as ever."""
-        src, dst = _ADDRS4.unpack_from(pkt, 12)
+        if ihl == 20:
+            src, dst, sport, dport = _TUPLE4.unpack_from(pkt)
+        else:
+            src, dst = _ADDRS4.unpack_from(pkt)
+            sport, dport = _PORTS.unpack_from(pkt, ihl)
         if dst != self.addr or src == dst or is_martian_source(src):
             return False
-        sport, dport = _PORTS.unpack_from(pkt, ihl)
-        self._flush_gro(now)  # what came before it reaches the engine before it, as on the usual path
-        key = conn_key(dst, dport, src, sport)
+        if self._gro is not None and self._gro.holding:
+            self._tcp_input(self._gro.take(), now)  # what came before it goes first, as on the usual path
+        key = (dst << 80) | (dport << 64) | (src << 16) | sport  # conn_key, inline
         synack = self.engine.cookie_reply(pkt, csum_partial, False, dst, dport, key, now)
         if synack is None:
             return False

@@ -32,8 +32,8 @@ from .sockopts import ip_ttl
 from .syncookies import (
     MSSTAB,
     MSSTAB6,
+    TCP_SYNCOOKIE_PERIOD,
     SynCookies,
-    cookie_time,
     cookie_timestamp,
     mss_index,
     timestamp_options,
@@ -118,11 +118,12 @@ def cookie_params(engine: TcpEngine, laddr: int, lport: int, options: dict[str, 
     )
 
 
-def params_key(engine: TcpEngine, v6: bool, options: dict[str, object]) -> tuple[object, ...]:
-    """What `cookie_params` depends on: while it is the same, so are the parameters."""
+def params_key(engine: TcpEngine) -> tuple[object, ...]:
+    """What `cookie_params` depends on besides the family and the socket options: while it
+    and they stay the same, so do the parameters."""
     k = engine.knobs
-    return (v6, engine.mtu, tuple(options.items()), k.tcp_rmem, k.tcp_timestamps, k.tcp_window_scaling,
-            k.tcp_sack, k.tcp_ecn, k.ip_default_ttl)
+    return (engine.mtu, k.tcp_rmem, k.tcp_timestamps, k.tcp_window_scaling, k.tcp_sack, k.tcp_ecn,
+            k.ip_default_ttl)
 
 
 def cookie_synack_native(pkt: bytes | memoryview, csum_partial: bool, p: CookieParams,
@@ -131,7 +132,7 @@ def cookie_synack_native(pkt: bytes | memoryview, csum_partial: bool, p: CookieP
     a SYN to answer so (ACK, RST or FIN set; an IPv6 address below 2^32, which the engine's
     tables do not take for IPv6); -reason (`DropReason`) for an invalid packet."""
     n = _synack(pkt if type(pkt) is bytes else _from_buffer(pkt), len(pkt), csum_partial, p.native,
-                cookie_time(now), int(now * 1000) & MASK, _OUT, 128)
+                int(now // TCP_SYNCOOKIE_PERIOD) & MASK, int(now * 1000) & MASK, _OUT, 128)  # cookie_time
     return _OUT_BUF[0:n] if n > 0 else n
 
 

@@ -53,8 +53,9 @@ class Listener:
         # checked for cookies only within TCP_SYNCOOKIE_VALID of it.
         self.last_overflow = -TCP_SYNCOOKIE_VALID
         self.synflood_warned = False  # the one log line of tcp_syn_flood_action was written
-        # The fast cookie path's parameters, per family, with what they were made from (params_key).
-        self.cookie_params: dict[bool, tuple[tuple[object, ...], CookieParams]] = {}
+        # The fast cookie path's parameters per family (IPv6: True), with what they were made
+        # from: params_key and the socket options.
+        self.cookie_params: dict[bool, tuple[tuple[object, ...], dict[str, Any], CookieParams]] = {}
 
     state = State.LISTEN
 
@@ -166,11 +167,12 @@ class Listener:
         if not (syncookies == 2 or queued >= max(self.backlog, 1) or queued >= knobs.tcp_max_syn_backlog) \
                 or self.accept_queue_full():
             return None
-        key = params_key(eng, v6, self.options)
+        key = params_key(eng)
         cached = self.cookie_params.get(v6)
-        if cached is None or cached[0] != key:
-            cached = self.cookie_params[v6] = (key, cookie_params(eng, dst, self.lport, self.options))
-        synack = cookie_synack(pkt, csum_partial, cached[1], now)
+        if cached is None or cached[0] != key or cached[1] != self.options:
+            params = cookie_params(eng, dst, self.lport, self.options)
+            cached = self.cookie_params[v6] = (key, dict(self.options), params)
+        synack = cookie_synack(pkt, csum_partial, cached[2], now)
         if type(synack) is not bytes:
             return None
         # What receive(), input(), _send_cookie() and emit_reply() count for it.
