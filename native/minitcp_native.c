@@ -543,3 +543,266 @@ long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, 
               mt_pseudo_header_sum6(addrs, addrs + 16, 6, (uint32_t)tlen));
     return (long)(40 + tlen);
 }
+
+/* ------------------------------------------------------------------ BLAKE2s (RFC 7693) */
+
+static const uint32_t B2S_IV[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
+                                   0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19};
+
+static const uint8_t B2S_SIGMA[10][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+};
+
+static inline uint32_t rotr32(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
+
+static inline uint32_t rdle32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+#define B2S_G(a, b, c, d, x, y)           \
+    do {                                  \
+        v[a] = v[a] + v[b] + (x);         \
+        v[d] = rotr32(v[d] ^ v[a], 16);   \
+        v[c] = v[c] + v[d];               \
+        v[b] = rotr32(v[b] ^ v[c], 12);   \
+        v[a] = v[a] + v[b] + (y);         \
+        v[d] = rotr32(v[d] ^ v[a], 8);    \
+        v[c] = v[c] + v[d];               \
+        v[b] = rotr32(v[b] ^ v[c], 7);    \
+    } while (0)
+
+/* RFC 7693 section 3.2: compress one 64-byte block, t bytes hashed so far, last the final flag. */
+static void b2s_compress(uint32_t h[8], const uint8_t block[64], uint64_t t, int last)
+{
+    uint32_t m[16], v[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = rdle32(block + 4 * i);
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = B2S_IV[i];
+    }
+    v[12] ^= (uint32_t)t;
+    v[13] ^= (uint32_t)(t >> 32);
+    if (last)
+        v[14] = ~v[14];
+    for (int r = 0; r < 10; r++) {
+        const uint8_t *s = B2S_SIGMA[r];
+        B2S_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2S_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2S_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2S_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2S_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2S_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2S_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2S_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] ^= v[i] ^ v[i + 8];
+}
+
+uint32_t mt_blake2s32(const char *key, size_t klen, const char *data, size_t len)
+{
+    const uint8_t *d = (const uint8_t *)data;
+    uint8_t block[64];
+    uint32_t h[8];
+    uint64_t t = 0;
+    if (klen > 32)
+        klen = 32;
+    memcpy(h, B2S_IV, sizeof h);
+    h[0] ^= 0x01010000u ^ ((uint32_t)klen << 8) ^ 4u; /* parameter block: fanout, depth, key, digest 4 */
+    if (klen) {
+        /* RFC 7693 section 3.3: the key, padded to a block, is the first block. */
+        memset(block, 0, sizeof block);
+        memcpy(block, key, klen);
+        t = 64;
+        b2s_compress(h, block, t, len == 0);
+    }
+    while (len > 64) {
+        t += 64;
+        b2s_compress(h, d, t, 0);
+        d += 64;
+        len -= 64;
+    }
+    if (len || !klen) {
+        memset(block, 0, sizeof block);
+        if (len)
+            memcpy(block, d, len);
+        t += len;
+        b2s_compress(h, block, t, 1);
+    }
+    /* The digest is h[0]'s bytes, little-endian; read as a big-endian number. */
+    return ((h[0] & 0xff) << 24) | ((h[0] & 0xff00) << 8) | ((h[0] >> 8) & 0xff00) | (h[0] >> 24);
+}
+
+void mt_blake2s_keyed(const char *key, size_t klen, uint32_t *h)
+{
+    uint8_t block[64] = {0};
+    if (klen > 32)
+        klen = 32;
+    memcpy(h, B2S_IV, 8 * sizeof *h);
+    h[0] ^= 0x01010000u ^ ((uint32_t)klen << 8) ^ 4u;
+    memcpy(block, key, klen);
+    b2s_compress(h, block, 64, 0);
+}
+
+/* mt_blake2s32 of data (at most 64 bytes, after a key of 1 to 32) from the keyed state. */
+static uint32_t blake2s32_from(const uint32_t keyed[8], const uint8_t *data, size_t len)
+{
+    uint8_t block[64] = {0};
+    uint32_t h[8];
+    memcpy(h, keyed, sizeof h);
+    memcpy(block, data, len);
+    b2s_compress(h, block, 64 + len, 1);
+    return ((h[0] & 0xff) << 24) | ((h[0] & 0xff00) << 8) | ((h[0] >> 8) & 0xff00) | (h[0] >> 24);
+}
+
+/* The keyed hash of the cookie path: from the key's state when there is a key. */
+static inline uint32_t cookie_blake2s(const struct mt_cookie_params *p, const uint8_t *data, size_t len)
+{
+    if (p->klen)
+        return blake2s32_from(p->keyed, data, len);
+    return mt_blake2s32((const char *)p->key, 0, (const char *)data, len);
+}
+
+/* ------------------------------------------------------------------ SYN cookies */
+
+#define COOKIEBITS 24 /* Linux syncookies.c */
+#define COOKIEMASK ((1u << COOKIEBITS) - 1)
+#define TSBITS 6
+#define TS_OPT_WSCALE_MASK 0xfu
+#define TS_OPT_SACK (1u << 4)
+#define TS_OPT_ECN (1u << 5)
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+#define TCP_ECE 0x40
+#define TCP_CWR 0x80
+
+/* minitcp.tcp.syncookies.SynCookies._hash: the keyed hash of the SYN's four-tuple (addresses
+ * of alen bytes each: 4, or 16 for IPv6) and count, under key prefix "syncookie<c>". */
+static uint32_t cookie_hash(const struct mt_cookie_params *p, const uint8_t *saddr, const uint8_t *daddr,
+                            size_t alen, uint32_t sport, uint32_t dport, uint32_t count, int c)
+{
+    uint8_t data[10 + 16 + 16 + 8];
+    size_t n = 0;
+    memcpy(data, "syncookie", 9);
+    data[9] = (uint8_t)('0' + c);
+    n = 10;
+    memcpy(data + n, saddr, alen);
+    memcpy(data + n + alen, daddr, alen);
+    n += 2 * alen;
+    wr16(data + n, sport);
+    wr16(data + n + 2, dport);
+    wr32(data + n + 4, count);
+    n += 8;
+    return cookie_blake2s(p, data, n);
+}
+
+/* minitcp.tcp.isn.IsnGenerator.ts_offset: the keyed hash of "ts", our address, the peer's and
+ * two zero ports (RFC 7323 section 5.4, one offset per pair of hosts). */
+static uint32_t ts_offset(const struct mt_cookie_params *p, const uint8_t *laddr, const uint8_t *raddr,
+                          size_t alen)
+{
+    uint8_t data[2 + 16 + 16 + 4] = {'t', 's'};
+    memcpy(data + 2, laddr, alen);
+    memcpy(data + 2 + alen, raddr, alen);
+    memset(data + 2 + 2 * alen, 0, 4);
+    return cookie_blake2s(p, data, 2 + 2 * alen + 4);
+}
+
+long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
+                      uint32_t count, uint32_t ts_now, char *out, size_t cap)
+{
+    const uint8_t *ip = (const uint8_t *)buf;
+    uint32_t f[MT_F_COUNT];
+    memset(f, 0, sizeof f);
+    const int v6 = len > 0 && ip[0] >> 4 == 6;
+    const int rc = v6 ? parse_tcp6(buf, len, f, !csum_partial) : parse_tcp(buf, len, f, !csum_partial);
+    if (rc)
+        return rc;
+    const uint32_t flags = f[MT_F_FLAGS];
+    if (!(flags & TCP_SYN) || flags & (TCP_ACK | TCP_RST | TCP_FIN))
+        return 0; /* Listener.input: only a SYN without ACK, RST or FIN gets a cookie */
+
+    const size_t alen = v6 ? 16 : 4;
+    const uint8_t *saddr = ip + (v6 ? 8 : 12), *daddr = saddr + alen;
+    static const uint8_t zeros[12];
+    if (v6 && (!memcmp(saddr, zeros, 12) || !memcmp(daddr, zeros, 12)))
+        return 0; /* an IPv6 address below 2^32, which the engine's tables take for IPv4 (family.py) */
+    const uint32_t sport = f[MT_F_SPORT], dport = f[MT_F_DPORT], sseq = f[MT_F_SEQ];
+    const uint32_t opts = f[MT_F_OPTS];
+
+    /* The MSS the peer may be sent (Listener._send_cookie, Linux mss_clamp): the SYN's, or
+     * RFC 9293's 536, at most TCP_MAXSEG; then the largest table entry not above it. */
+    uint32_t mss = opts & MT_OPT_MSS && f[MT_F_MSS] ? f[MT_F_MSS] : 536;
+    if (p->user_mss && p->user_mss < mss)
+        mss = p->user_mss;
+    uint32_t index = 0;
+    for (uint32_t i = 3; i > 0; i--)
+        if (mss >= p->msstab[i]) {
+            index = i;
+            break;
+        }
+    /* Linux secure_tcp_syn_cookie. */
+    const uint32_t cookie = cookie_hash(p, saddr, daddr, alen, sport, dport, 0, 0) + sseq + (count << COOKIEBITS)
+                            + ((cookie_hash(p, saddr, daddr, alen, sport, dport, count, 1) + index) & COOKIEMASK);
+
+    /* What the SYN negotiates (tcp_in.accept_syn, negotiate); without timestamps nothing can
+     * carry the other options back, so none is used (Linux tcp_clear_options). */
+    const int ts_ok = p->timestamps && opts & MT_OPT_TS;
+    const int wscale_ok = ts_ok && p->window_scaling && opts & MT_OPT_WSCALE;
+    const int sack_ok = ts_ok && p->sack && opts & MT_OPT_SACK_PERM;
+    const int ecn_ok = ts_ok && p->ecn && (flags & (TCP_ECE | TCP_CWR)) == (TCP_ECE | TCP_CWR)
+                       && !(f[MT_F_TOS] & 0x03);
+    const uint32_t peer_ts = f[MT_F_TS_VAL];
+
+    uint32_t g[MT_F_COUNT];
+    memset(g, 0, sizeof g);
+    g[MT_F_SRC] = f[MT_F_DST];
+    g[MT_F_DST] = f[MT_F_SRC];
+    g[MT_F_SPORT] = dport;
+    g[MT_F_DPORT] = sport;
+    g[MT_F_SEQ] = cookie;
+    g[MT_F_ACK] = sseq + 1;
+    g[MT_F_FLAGS] = TCP_SYN | TCP_ACK | (ecn_ok ? TCP_ECE : 0); /* RFC 3168 6.1.1: an ECN-setup SYN-ACK */
+    g[MT_F_WINDOW] = ts_ok ? p->window_ts : p->window;
+    g[MT_F_TTL] = p->ttl;
+    g[MT_F_TOS] = p->tos;
+    g[MT_F_DF] = 1;
+    g[MT_F_OPTS] = MT_OPT_MSS;
+    g[MT_F_MSS] = p->advmss;
+    if (wscale_ok) {
+        g[MT_F_OPTS] |= MT_OPT_WSCALE;
+        g[MT_F_WSCALE] = p->rcv_wscale;
+    }
+    if (sack_ok)
+        g[MT_F_OPTS] |= MT_OPT_SACK_PERM;
+    if (ts_ok) {
+        /* Linux cookie_init_timestamp: the options in the low bits of our clock, stepped
+         * back 64 ms if that would put it in the future; then our offset for this peer. */
+        uint32_t bits = wscale_ok ? (f[MT_F_WSCALE] > 14 ? 14 : f[MT_F_WSCALE]) : TS_OPT_WSCALE_MASK;
+        if (sack_ok)
+            bits |= TS_OPT_SACK;
+        if (ecn_ok)
+            bits |= TS_OPT_ECN;
+        uint32_t ts = (ts_now & ~((1u << TSBITS) - 1)) | bits;
+        if (bits > (ts_now & ((1u << TSBITS) - 1)))
+            ts -= 1u << TSBITS;
+        g[MT_F_OPTS] |= MT_OPT_TS;
+        g[MT_F_TS_VAL] = ts + ts_offset(p, daddr, saddr, alen);
+        g[MT_F_TS_ECR] = peer_ts;
+    }
+    if (v6) {
+        uint8_t addrs[32];
+        memcpy(addrs, daddr, 16);
+        memcpy(addrs + 16, saddr, 16);
+        return mt_build_tcp6(out, cap, g, (const char *)addrs, NULL, 0);
+    }
+    return mt_build_tcp(out, cap, g, NULL, 0);
+}

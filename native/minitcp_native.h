@@ -82,3 +82,39 @@ int mt_parse_tcp6_csum_partial(const char *buf, size_t len, uint32_t *f);
  * destination, 16 bytes each) into out. The packet length, or -1 as mt_build_tcp. */
 long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, const char *payload,
                    size_t plen);
+
+/* BLAKE2s (RFC 7693) keyed with key (klen <= 32 bytes, 0 for none) over data, with a 4-byte
+ * digest read as a big-endian number: hashlib.blake2s(data, key=key, digest_size=4). */
+uint32_t mt_blake2s32(const char *key, size_t klen, const char *data, size_t len);
+/* The state of mt_blake2s32 after the key's block, into h[8], for a key of 1 to 32 bytes:
+ * what every hash under that key starts from (hashlib's copy() of a keyed object). */
+void mt_blake2s_keyed(const char *key, size_t klen, uint32_t *h);
+
+/* What a listener answers a SYN with when it sends a cookie, fixed for it until its socket
+ * options or the knobs change (minitcp.tcp.cookie_synack.CookieTemplate). */
+struct mt_cookie_params {
+    uint8_t key[32];       /* the engine's secret, which keys every hash (IsnGenerator) */
+    uint32_t klen;
+    uint32_t keyed[8];     /* BLAKE2s's state once the key's block is hashed (mt_blake2s_keyed) */
+    uint32_t msstab[4];    /* Linux msstab of the family (syncookies.c) */
+    uint32_t user_mss;     /* TCP_MAXSEG of the listener, 0 when unset */
+    uint32_t advmss;       /* the MSS we offer */
+    uint32_t window;       /* the SYN-ACK's window without timestamps, */
+    uint32_t window_ts;    /* and with them (tcp_openreq_init_rwin) */
+    uint32_t rcv_wscale;   /* our window scale */
+    uint32_t timestamps;   /* tcp_timestamps, tcp_window_scaling, tcp_sack, tcp_ecn: nonzero when on */
+    uint32_t window_scaling;
+    uint32_t sack;
+    uint32_t ecn;
+    uint32_t ttl;          /* IP_TTL or ip_default_ttl; the hop limit over IPv6 */
+    uint32_t tos;          /* IP_TOS; the traffic class over IPv6 */
+};
+
+/* The cookie SYN-ACK answering the SYN in buf (IPv4 or IPv6, by its version), as Linux's
+ * tcp_conn_request with want_cookie: the cookie (cookie_init_sequence) as its sequence number,
+ * the SYN's options echoed through the TSval's low bits (cookie_init_timestamp). count is
+ * the cookie clock (tcp_cookie_time), ts_now our timestamp clock in ms before the offset.
+ * Returns the packet's length in out; 0 when buf is a valid segment but not a SYN a
+ * listener may answer so (ACK, RST or FIN set); -reason when it is not a valid packet. */
+long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
+                      uint32_t count, uint32_t ts_now, char *out, size_t cap);

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import struct
 from collections.abc import Callable
 
 from minitcp.host.icmp import Icmp
@@ -73,7 +74,7 @@ from minitcp.wire.ipv6 import (
     IPv6Packet,
     parse_ipv6,
 )
-from minitcp.wire.segment import Segment
+from minitcp.wire.segment import ACK, FIN, RST, SYN, Segment
 from minitcp.wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from minitcp.wire.tso import TSO_MAX, build_packets
 from minitcp.wire.udp import parse_udp
@@ -83,6 +84,11 @@ log = logging.getLogger("minitcp")
 PacketHook = Callable[[str, bytes | memoryview, float], None]
 """`on_packet(direction, packet, now)`: direction is "in" or "out"; `now` is the time given."""
 
+# A SYN without ACK, RST or FIN (their bits of the TCP flags byte): what may get a cookie at once.
+_SYN_ONLY = SYN | ACK | RST | FIN
+_ADDRS4 = struct.Struct("!12xII")
+_TUPLE4 = struct.Struct("!12xIIHH")  # addresses and ports, after an IPv4 header without options
+_PORTS = struct.Struct("!HH")
 _NEXT_HEADER_FIELD = 6  # its offset in the IPv6 header (RFC 8200 section 3)
 _PAYLOAD_LENGTH_FIELD = 4
 
@@ -253,6 +259,10 @@ class Host:
         version = pkt[0] >> 4
         if version == 4 and len(pkt) >= 20 and pkt[9] == PROTO_TCP and not (pkt[6] & 0x3F or pkt[7]):
             # TCP is the hot path: one call validates IPv4 and TCP together (not a fragment).
+            ihl = (pkt[0] & 0x0F) << 2
+            if len(pkt) >= ihl + 20 and pkt[ihl + 13] & _SYN_ONLY == SYN \
+                    and self._cookie_reply4(pkt, ihl, now, csum_partial):
+                return
             seg = parse_tcp_packet(pkt, csum_partial)
             if self._accept(seg.src, seg.dst):
                 self.counters["InDelivers"] += 1
@@ -276,6 +286,44 @@ class Host:
             self.counters["InUnknownProtos"] += 1
             self.drops[DropReason.UNSUPPORTED_PROTOCOL.label] += 1
             self.icmp.send_error(pkt, ip, ICMP_DEST_UNREACH, UNREACH_PROTOCOL, now)
+
+    def _cookie_reply4(self, pkt: bytes | memoryview, ihl: int, now: float, csum_partial: bool) -> bool:
+        """A SYN that a listener in cookie mode answers at once, never parsed into a Segment
+        nor given a Connection (Linux answers it so in softirq, tcp_conn_request): True when it
+        was (Engine.cookie_reply says when); False to take the usual path, which counts and
+        drops what is wrong with it as ever."""
+        if ihl == 20:
+            src, dst, sport, dport = _TUPLE4.unpack_from(pkt)
+        else:
+            src, dst = _ADDRS4.unpack_from(pkt)
+            sport, dport = _PORTS.unpack_from(pkt, ihl)
+        if dst != self.addr or src == dst or is_martian_source(src):
+            return False
+        if self._gro is not None and self._gro.holding:
+            self._tcp_input(self._gro.take(), now)  # what came before it goes first, as on the usual path
+        key = (dst << 80) | (dport << 64) | (src << 16) | sport  # conn_key, inline
+        synack = self.engine.cookie_reply(pkt, csum_partial, False, dst, dport, key, now)
+        if synack is None:
+            return False
+        self.counters["InDelivers"] += 1
+        self._emit(synack, now)
+        return True
+
+    def _cookie_reply6(self, pkt: bytes | memoryview, now: float, csum_partial: bool) -> bool:
+        """`_cookie_reply4` for an IPv6 SYN without extension headers."""
+        src = int.from_bytes(pkt[8:24], "big")
+        dst = int.from_bytes(pkt[24:40], "big")
+        if dst != self.addr6 or src <= 0xFFFFFFFF or src == dst or is_martian_source6(src):
+            return False
+        sport, dport = _PORTS.unpack_from(pkt, IPV6_HEADER_LEN)
+        self._flush_gro(now)
+        key = conn_key(dst, dport, src, sport)
+        synack = self.engine.cookie_reply(pkt, csum_partial, True, dst, dport, key, now)
+        if synack is None:
+            return False
+        self.counters["Ip6InDelivers"] += 1
+        self._emit6(synack, now)
+        return True
 
     def _defrag(self, pkt: bytes | memoryview, ip: IPv4Packet, now: float) -> None:
         """An IPv4 fragment to its queue (RFC 791 section 3.2); the datagram it completes goes
@@ -326,6 +374,9 @@ class Host:
     def _ip6_input(self, pkt: bytes | memoryview, now: float, csum_partial: bool, gro: bool) -> None:
         if len(pkt) > 6 and pkt[6] == PROTO_TCP:
             # No extension headers: the one-call parse validates IPv6 and TCP together.
+            if len(pkt) >= IPV6_HEADER_LEN + 20 and pkt[IPV6_HEADER_LEN + 13] & _SYN_ONLY == SYN \
+                    and self._cookie_reply6(pkt, now, csum_partial):
+                return
             self._deliver(parse_tcp6_packet(pkt, csum_partial), now, gro, self._accept6)
             return
         self._flush_gro(now)  # what came before this packet is handled before it

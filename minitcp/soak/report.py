@@ -37,6 +37,15 @@ class FloodResult:
     during_ok: list[float] = dataclasses.field(default_factory=list)
     during_failed: int = 0
     recovered_after: float | None = None  # seconds from the flood's end to the first success after it
+    # minitcp only: SYN cookies sent while the generator ran, and the CPU seconds the stack's
+    # process spent meanwhile (its own tasks; the generator and the clients are processes of
+    # their own): what a SYN costs it, reading, answering and writing.
+    cookies: int = 0
+    stack_cpu: float = 0.0
+
+    @property
+    def cpu_per_cookie_us(self) -> float | None:
+        return self.stack_cpu / self.cookies * 1e6 if self.cookies else None
 
     @property
     def during(self) -> int:
@@ -63,6 +72,8 @@ class FloodResult:
             "p99_before_ms": _ms(percentile(self.before, 99)),
             "p99_during_ms": _ms(percentile(self.during_ok, 99)),
             "flood_recovered_after_s": self.recovered_after, "flood_passed": self.passed(),
+            "flood_cookies": self.cookies, "flood_stack_cpu_s": round(self.stack_cpu, 3),
+            "flood_cpu_per_cookie_us": _round(self.cpu_per_cookie_us),
         }  # fmt: skip
 
 
@@ -197,6 +208,11 @@ class SoakReport:
                 if f.recovered_after is not None
                 else ""
             )
+            + (
+                f"; {f.cookies} cookies sent meanwhile, {f.cpu_per_cookie_us:.1f} us of the stack's CPU each"
+                if f.cpu_per_cookie_us is not None
+                else ""
+            )
             + f": {'PASS' if f.passed() else 'FAIL'}",
         ]
         failures = self.failures()
@@ -219,3 +235,7 @@ def _shown(name: str) -> bool:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

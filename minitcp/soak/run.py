@@ -264,13 +264,16 @@ class Soak:
         await users.start(wait_ready=True)
         await trio.sleep(CALM_BEFORE)
         generator = self._generator("flood", PORT, syns, args.seconds, args.flood_rate)
+        cookies, cpu = self._cookies_sent(), time.process_time()
         await generator.start()
         sent = await generator.result(stop=False, timeout=args.seconds + CHILD_TIMEOUT)
+        cookies, cpu = self._cookies_sent() - cookies, time.process_time() - cpu
         # Service after the flood: until the first success, for as long as the SYN queue's
         # entries may live (SYN-ACK retries: 63 s with tcp_synack_retries 5), bounded by --seconds.
         await trio.sleep(CALM)
         done = await users.result()
-        f = self.report.flood = FloodResult(syns=sent["sent"], rate=sent["sent"] / max(sent["seconds"], 1e-9))
+        f = self.report.flood = FloodResult(syns=sent["sent"], rate=sent["sent"] / max(sent["seconds"], 1e-9),
+                                            cookies=cookies, stack_cpu=cpu)
         start, end = sent["started"], sent["ended"]
         for t, latency in done["requests"]:
             if t < start:
@@ -283,6 +286,10 @@ class Soak:
                     f.during_ok.append(latency)
         after = [t + latency for t, latency in done["requests"] if t > end and latency is not None]
         f.recovered_after = min(after) - end if after else await self._recovery(end)
+
+    def _cookies_sent(self) -> int:
+        """The SYN cookies the stack has sent (0 where it is not this process's to count)."""
+        return self.stack.engine.counters["SyncookiesSent"]
 
     async def _recovery(self, flood_end: float) -> float | None:
         """Seconds from the flood's end until a request is served again (None: not in RECOVERY_WAIT)."""

@@ -130,6 +130,20 @@ class TcpEngine:
         if not seg.flags & RST:
             self.emit_reply(reset_for(seg))
 
+    def cookie_reply(self, pkt: bytes | memoryview, csum_partial: bool, v6: bool, dst: int, dport: int,
+                     key: int, now: float) -> bytes | None:
+        """A SYN's fast path, before it is parsed into a `Segment`: the packet `pkt` (to `dst`,
+        `dport`, four-tuple `key`), answered with a SYN cookie by a listener in cookie mode
+        without a `Connection` (Listener.cookie_reply). The SYN-ACK's packet, or None when
+        `receive` must take the segment: it is for a connection or TIME_WAIT entry, nobody
+        listens, an observer watches every segment, or the listener sends no cookie now."""
+        if self.observer is not None or key in self.conns or self.timewait.get(key) is not None:
+            return None
+        listener = self.listeners.get((dst, dport)) or self.listeners.get((any_address(dst), dport))
+        if listener is None:
+            return None
+        return listener.cookie_reply(pkt, csum_partial, v6, dst, now)
+
     def icmp_error(self, laddr: int, lport: int, raddr: int, rport: int, seq: int,
                    icmp_type: int, code: int, now: float, mtu: int = 0) -> None:
         """An ICMP error quoting a segment we sent from (laddr, lport) to (raddr, rport) with

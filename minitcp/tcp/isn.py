@@ -14,13 +14,15 @@ import os
 
 
 class IsnGenerator:
-    __slots__ = ("_keyed", "_pinned")
+    __slots__ = ("_keyed", "_pinned", "secret")
 
     def __init__(self, secret: bytes | None = None) -> None:
         self._pinned: dict[tuple[int, int, int, int], int] = {}  # see pin()
+        # The key of every hash (the C cookie path, cookie_synack.py, hashes with it too).
+        self.secret = secret if secret is not None else os.urandom(16)
         # The hash with the secret already absorbed: each connection copies it rather than keying
         # a new one (the key is a whole BLAKE2 block of work), for the same digests.
-        self._keyed = hashlib.blake2s(key=secret if secret is not None else os.urandom(16), digest_size=4)
+        self._keyed = hashlib.blake2s(key=self.secret, digest_size=4)
 
     def _f(self, prefix: bytes, laddr: int, lport: int, raddr: int, rport: int) -> int:
         """F(4-tuple, secret) as a 32-bit number; `prefix` keeps the ISN's and the TS offset's apart."""

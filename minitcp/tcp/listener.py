@@ -21,6 +21,7 @@ from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from . import input as tcp_in
 from . import output
 from .connection import Connection
+from .cookie_synack import CookieParams, cookie_params, cookie_synack, params_key
 from .family import addr_str, segment_class
 from .reset import reset_for
 from .seq import MASK
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class Listener:
-    __slots__ = ("accept_queue", "backlog", "engine", "event_pending", "laddr", "last_overflow", "lport",
-                 "options", "syn_queue", "synflood_warned", "user")
+    __slots__ = ("accept_queue", "backlog", "cookie_params", "engine", "event_pending", "laddr",
+                 "last_overflow", "lport", "options", "syn_queue", "synflood_warned", "user")
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, backlog: int) -> None:
         self.engine = engine
@@ -52,6 +53,9 @@ class Listener:
         # checked for cookies only within TCP_SYNCOOKIE_VALID of it.
         self.last_overflow = -TCP_SYNCOOKIE_VALID
         self.synflood_warned = False  # the one log line of tcp_syn_flood_action was written
+        # The fast cookie path's parameters per family (IPv6: True), with what they were made
+        # from: params_key and the socket options.
+        self.cookie_params: dict[bool, tuple[tuple[object, ...], dict[str, Any], CookieParams]] = {}
 
     state = State.LISTEN
 
@@ -145,6 +149,41 @@ class Listener:
             ts_now = int(now * 1000)  # our timestamp clock (output.segment), before the offset
             synack.ts_val = (cookie_timestamp(ts_now, bits) + conn.ts_offset) & MASK
         eng.emit_reply(synack)
+
+    def cookie_reply(self, pkt: bytes | memoryview, csum_partial: bool, v6: bool, dst: int,
+                     now: float) -> bytes | None:
+        """The fast path of `input` for a SYN (the IP packet `pkt`, to our address `dst`) that
+        finds this listener in cookie mode: its cookie SYN-ACK's packet, made without a
+        `Connection` (cookie_synack.py), the same bytes and counts as `_send_cookie`'s; None
+        when `input` must take the segment (no cookie due, an accept queue full, the flood's
+        log line not yet written, or not a valid SYN). The engine has checked that no
+        connection, TIME_WAIT entry or observer wants the segment."""
+        eng = self.engine
+        knobs = eng.knobs
+        syncookies = knobs.tcp_syncookies
+        if not syncookies or not (syncookies == 2 or self.synflood_warned):
+            return None
+        queued = len(self.syn_queue)
+        if not (syncookies == 2 or queued >= max(self.backlog, 1) or queued >= knobs.tcp_max_syn_backlog) \
+                or self.accept_queue_full():
+            return None
+        key = params_key(eng)
+        cached = self.cookie_params.get(v6)
+        if cached is None or cached[0] != key or cached[1] != self.options:
+            params = cookie_params(eng, dst, self.lport, self.options)
+            cached = self.cookie_params[v6] = (key, dict(self.options), params)
+        synack = cookie_synack(pkt, csum_partial, cached[2], now)
+        if type(synack) is not bytes:
+            return None
+        # What receive(), input(), _send_cookie() and emit_reply() count for it.
+        eng.now = now
+        counters = eng.counters
+        counters["InSegs"] += 1
+        counters["TCPReqQFullDoCookies"] += 1
+        counters["SyncookiesSent"] += 1
+        counters["OutSegs"] += 1
+        self.last_overflow = now  # tcp_synq_overflow
+        return synack
 
     def _cookie_ack(self, seg: Segment) -> bool:
         """An ACK to the listener that may return a cookie (Linux cookie_v4_check): True when

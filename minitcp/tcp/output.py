@@ -35,6 +35,14 @@ INET_ECN_ECT_0 = 0x02
 
 # ------------------------------------------------------------------ building segments
 
+def syn_window(space: int, mss: int) -> int:
+    """The window a SYN or SYN-ACK offers from receive space `space` with segments of `mss`
+    bytes (the rounding is described in `segment`)."""
+    if space > mss:
+        space -= space % mss
+    return min(space, 0xFFFF)
+
+
 def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview = b"") -> Segment:
     """A segment from this connection carrying our current ACK, window and options."""
     win = conn.rwin.select(conn)  # what an ACK offers, and records (even a SYN-ACK's)
@@ -44,11 +52,7 @@ def segment(conn: Connection, seq: int, flags: int, payload: bytes | memoryview 
         # the timestamp option once the SYN-ACK knows it is in use (tcp_openreq_init_rwin),
         # but only when the space exceeds the MSS (a larger MSS would round it to a zero
         # window), then caps it at 65535: 64240 in a SYN, 65160 in a SYN-ACK with timestamps.
-        window = window_space(conn)
-        mss = conn.advmss - (12 if flags & ACK and conn.ts_ok else 0)
-        if window > mss:
-            window -= window % mss
-        window = min(window, 0xFFFF)
+        window = syn_window(window_space(conn), conn.advmss - (12 if flags & ACK and conn.ts_ok else 0))
     else:
         window = win >> conn.rcv_wscale
     # IP_TOS and IP_TTL (Linux ip_queue_xmit: inet->tos, ip_select_ttl); inline for the

@@ -79,6 +79,11 @@ class SynCookies:
     def __init__(self, isn: IsnGenerator) -> None:
         self._isn = isn
 
+    @property
+    def isn(self) -> IsnGenerator:
+        """The generator whose secret keys the hashes."""
+        return self._isn
+
     def _hash(self, saddr: int, daddr: int, sport: int, dport: int, count: int, c: int) -> int:
         """Linux cookie_hash: a 32-bit keyed hash of the SYN's four-tuple and `count`; `c`
         picks one of two independent keys (here: two prefixes under the one key). IPv6 hashes
@@ -97,10 +102,15 @@ class SynCookies:
         secure_tcp_syn_cookie and __cookie_v4_init_sequence)."""
         table = mss_table(saddr)
         index = mss_index(mss, table)
+        return self.cookie(saddr, daddr, sport, dport, sseq, index, now), table[index]
+
+    def cookie(self, saddr: int, daddr: int, sport: int, dport: int, sseq: int, index: int,
+               now: float) -> int:
+        """The cookie remembering MSS table entry `index` (Linux secure_tcp_syn_cookie)."""
         count = cookie_time(now)
         cookie = (self._hash(saddr, daddr, sport, dport, 0, 0) + sseq + (count << COOKIEBITS)
                   + ((self._hash(saddr, daddr, sport, dport, count, 1) + index) & COOKIEMASK))
-        return cookie & MASK, table[index]
+        return cookie & MASK
 
     def check(self, saddr: int, daddr: int, sport: int, dport: int, seq: int, ack: int,
               now: float) -> int:
