@@ -9,6 +9,10 @@ see tests/tun/conftest.py) are skipped only when the machine has no
 /dev/net/tun or no private namespace could be had, and the skip reason says
 which.
 
+Tests marked `slow` (each a long real-time run whose behaviour a quicker test in the default
+run covers too) run only with `--slow`: `make test-slow` runs them, `make labs-kernel` the
+kernel labs among them; without it they are deselected, and pytest's summary counts them.
+
 Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
 (virtual time that jumps to the next deadline as soon as every task is blocked).
 """
@@ -37,6 +41,20 @@ def pytest_configure(config: pytest.Config) -> None:
         enter_private_netns()
     except NetnsError as e:
         _netns_problem = f"no private network namespace, so TUN tests would touch the host: {e}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (make test-slow; make test leaves them out)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -71,3 +89,4 @@ def make_net(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> N
 @pytest.fixture
 def net(make_net: NetFactory) -> Net:
     return make_net()
+
