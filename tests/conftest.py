@@ -20,6 +20,7 @@ Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ import trio.testing
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
 
 from .sockets.net import Net, NetFactory, new_net
+from .web.browser import CHROMIUM, Browser
 
 _netns_problem: str | None = None
 
@@ -90,3 +92,15 @@ def make_net(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> N
 def net(make_net: NetFactory) -> Net:
     return make_net()
 
+
+# ---------------------------------------------------------------------------- a browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test of the run (tests/web, tests/tun): a launch
+    takes seconds. Each test opens its own page. Skipped where there is no chromium."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium: `make system-tools` installs it (as root)")
+    with Browser() as shared:
+        yield shared
