@@ -48,7 +48,7 @@ test: install system-tools
 # IPv6), the kernel labs over IPv6 beyond one of each group, the full-size IPv6 transfers, the
 # loss bench's patterns beyond two. A few minutes. `make test PYTEST_ARGS=--slow` runs everything.
 test-slow:
-	$(MAKE) test PYTEST_ARGS="--slow -m slow $(PYTEST_ARGS)"
+	$(MAKE) test PYTEST_ARGS="-m slow $(PYTEST_ARGS)"
 
 # Every lab against the kernel, over IPv4 and IPv6, time-wait-expires too (about 5 minutes).
 labs-kernel:

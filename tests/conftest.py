@@ -10,8 +10,9 @@ see tests/tun/conftest.py) are skipped only when the machine has no
 which.
 
 Tests marked `slow` (each a long real-time run whose behaviour a quicker test in the default
-run covers too) run only with `--slow`: `make test-slow` runs them, `make labs-kernel` the
-kernel labs among them; without it they are deselected, and pytest's summary counts them.
+run covers too) run only with `--slow`, or when `-m` names the marker (`make test-slow` runs
+`-m slow`, `make labs-kernel` every kernel lab); otherwise they are deselected, and pytest's
+summary counts them.
 
 Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
 (virtual time that jumps to the next deadline as soon as every task is blocked).
@@ -51,8 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--slow"):
-        return
+    if config.getoption("--slow") or "slow" in config.getoption("markexpr"):
+        return  # `-m slow` asks for them; `-m "not slow"` leaves them out by itself
     slow = [item for item in items if item.get_closest_marker("slow") is not None]
     if slow:
         config.hook.pytest_deselected(items=slow)
