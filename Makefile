@@ -13,7 +13,8 @@ SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdum
 # its screenshots (minitcp/web/static/style.css names it) instead of empty boxes.
 SYSTEM_FILES := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 
-.PHONY: install test demo bench soak lint system-tools conformance conformance-kernel conformance-linux
+.PHONY: install test test-slow labs-kernel demo bench soak lint system-tools conformance conformance-kernel \
+  conformance-linux
 
 install: $(STAMP)
 
@@ -47,6 +48,17 @@ test: install system-tools
 	  "'unshare -rn' (user namespaces) both failed; the tests will not run on the host's network." >&2; exit 1; fi; \
 	echo "make test: running pytest in a private network namespace ($$ns)"; \
 	$$ns $(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests `make test` leaves out (marked `slow`: long real-time runs whose behaviour a quicker
+# test there covers too): time-wait-expires against the kernel (a real minute each, IPv4 and
+# IPv6), the kernel labs over IPv6 beyond one of each group, the full-size IPv6 transfers, the
+# loss bench's patterns beyond two. A few minutes. `make test PYTEST_ARGS=--slow` runs everything.
+test-slow:
+	$(MAKE) test PYTEST_ARGS="-m slow $(PYTEST_ARGS)"
+
+# Every lab against the kernel, over IPv4 and IPv6, time-wait-expires too (about 5 minutes).
+labs-kernel:
+	$(MAKE) test PYTEST_ARGS="--slow tests/tun/test_labs_kernel.py $(PYTEST_ARGS)"
 
 demo: install system-tools
 	$(VENV)/bin/minitcp demo

@@ -9,6 +9,11 @@ see tests/tun/conftest.py) are skipped only when the machine has no
 /dev/net/tun or no private namespace could be had, and the skip reason says
 which.
 
+Tests marked `slow` (each a long real-time run whose behaviour a quicker test in the default
+run covers too) run only with `--slow`, or when `-m` names the marker (`make test-slow` runs
+`-m slow`, `make labs-kernel` every kernel lab); otherwise they are deselected, and pytest's
+summary counts them.
+
 Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
 (virtual time that jumps to the next deadline as soon as every task is blocked).
 """
@@ -16,6 +21,7 @@ Fixtures from elsewhere: pytest-trio gives `nursery` and `autojump_clock`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +31,7 @@ import trio.testing
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
 
 from .sockets.net import Net, NetFactory, new_net
+from .web.browser import CHROMIUM, Browser
 
 _netns_problem: str | None = None
 
@@ -37,6 +44,20 @@ def pytest_configure(config: pytest.Config) -> None:
         enter_private_netns()
     except NetnsError as e:
         _netns_problem = f"no private network namespace, so TUN tests would touch the host: {e}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (make test-slow; make test leaves them out)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or "slow" in config.getoption("markexpr"):
+        return  # `-m slow` asks for them; `-m "not slow"` leaves them out by itself
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -71,3 +92,16 @@ def make_net(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> N
 @pytest.fixture
 def net(make_net: NetFactory) -> Net:
     return make_net()
+
+
+# ---------------------------------------------------------------------------- a browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test of the run (tests/web, tests/tun): a launch
+    takes seconds. Each test opens its own page. Skipped where there is no chromium."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium: `make system-tools` installs it (as root)")
+    with Browser() as shared:
+        yield shared

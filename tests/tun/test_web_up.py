@@ -67,7 +67,7 @@ def _events_until(port: int, done: Any, timeout: float = 30.0) -> list[dict[str,
 
 
 def test_up_web_streams_a_curl_connection_to_time_wait_and_the_page_draws_it(
-        tun_name: str, tmp_path: Path) -> None:
+        tun_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     port = _free_port()
     command = [sys.executable, "-m", "minitcp.cli", "up", "--dev", tun_name, "--addr", ADDR, "--http", "80",
                "--web", f"127.0.0.1:{port}"]
@@ -96,15 +96,16 @@ def test_up_web_streams_a_curl_connection_to_time_wait_and_the_page_draws_it(
 
         if CHROMIUM is None:
             pytest.skip("no chromium for the page: `make system-tools` installs it (as root)")
-        with Browser() as browser:
-            browser.open(f"http://127.0.0.1:{port}/")
-            browser.wait_for("document.querySelector('g.state[data-state=\"TIME_WAIT\"]')")
-            browser.wait_for("document.querySelector('li.timer[data-timer=\"TIME_WAIT\"]')")
-            first = float(browser.eval("document.querySelector('li.timer').dataset.left"))
-            time.sleep(1.2)
-            second = float(browser.eval("document.querySelector('li.timer').dataset.left"))
-            browser.screenshot(tmp_path / "live-time-wait.png")
-            html = browser.html()
+        browser: Browser = request.getfixturevalue("browser")  # the run's one browser
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.wait_for("document.querySelector('g.state[data-state=\"TIME_WAIT\"]')")
+        browser.wait_for("document.querySelector('li.timer[data-timer=\"TIME_WAIT\"]')")
+        first = float(browser.eval("document.querySelector('li.timer').dataset.left"))
+        time.sleep(1.2)
+        second = float(browser.eval("document.querySelector('li.timer').dataset.left"))
+        browser.screenshot(tmp_path / "live-time-wait.png")
+        html = browser.html()
+        browser.open("about:blank")  # the live page's stream and timers end with its tab
         assert 50 < second < first < 60  # counting down in real time
         labels = [s["data-label"] for s in elements(html, "g", "seg")]
         assert labels[0] == "SYN seq=0" and labels[1].startswith("SYN-ACK")

@@ -1,9 +1,11 @@
 """Debian's headless Chromium, driven over the DevTools protocol on a pipe (no new dependency).
 
 `--remote-debugging-pipe`: Chromium reads commands from its fd 3 and writes answers to fd 4,
-each a JSON text ended by a NUL byte. `Browser.open(url)` makes a tab and waits for it to
-load; `eval(js)` runs JavaScript in it (clicks are `element.click()`), `html()` is the DOM as
---dump-dom would print it, `screenshot(path)` writes a PNG. Every wait is bounded.
+each a JSON text ended by a NUL byte. `Browser.open(url)` makes a tab (closing the one before)
+and waits for it to load; `eval(js)` runs JavaScript in it (clicks are `element.click()`),
+`html()` is the DOM as --dump-dom would print it, `dom(url)` both, `screenshot(path)` writes a
+PNG. Every wait is bounded. A launch takes seconds: the tests share one browser (the `browser`
+fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Browser:
         self._buffer = b""
         self._next = 0
         self.session: str | None = None
+        self._target: str | None = None
         self.width, self.height = width, height
 
     # ------------------------------------------------------------------ the protocol
@@ -80,7 +83,10 @@ class Browser:
 
     # ------------------------------------------------------------------ what tests use
     def open(self, url: str) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        if self._target is not None:  # a live page left open would go on running its timers
+            self.send("Target.closeTarget", {"targetId": self._target}, session=False)
+        target = self._target = self.send("Target.createTarget", {"url": "about:blank"},
+                                          session=False)["targetId"]
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True},
                                  session=False)["sessionId"]
         self.send("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
@@ -105,6 +111,11 @@ class Browser:
     def html(self) -> str:
         return str(self.eval("document.documentElement.outerHTML"))
 
+    def dom(self, url: str) -> str:
+        """The DOM of the page at `url` once loaded (an exported lab draws while it loads)."""
+        self.open(url)
+        return self.html()
+
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         path.write_bytes(base64.b64decode(data))
@@ -126,16 +137,6 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def dump_dom(url: str, budget_ms: int = 2000) -> str:
-    """The page's DOM after it ran, as `chromium --dump-dom` prints it (for pages that finish)."""
-    assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory(prefix="minitcp-chromium-") as profile:
-        done = subprocess.run([CHROMIUM, *FLAGS[:-1], f"--user-data-dir={profile}",
-                               f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-                              capture_output=True, timeout=60, check=True)
-    return done.stdout.decode()
 
 
 class _Elements(HTMLParser):

@@ -17,13 +17,7 @@ from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, PSH, Segment
 
-try:
-    from minitcp.wire import tcp_native
-except ImportError:
-    tcp_native = None
-
-needs_native = pytest.mark.skipif(tcp_native is None, reason="minitcp._native is not built")
-IMPLS = [pytest.param(tcp_pure, id="pure"), pytest.param(tcp_native, id="native", marks=needs_native)]
+from .impls import IMPLS, needs_native, tcp_native
 
 A, B = ip_int("198.18.0.1"), ip_int("198.18.0.2")
 TCP_CSUM = 20 + 16  # the TCP checksum's place in a packet without IP options

@@ -14,28 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minitcp.wire import tcp_pure
 from minitcp.wire.checksum import checksum, pseudo_header_sum
 from minitcp.wire.errors import DropReason, WireError
 from minitcp.wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int
 from minitcp.wire.segment import ACK, FIN, PSH, SYN, Segment
 from minitcp.wire.tcp_options import encode_tcp_options
 
-try:
-    from minitcp.wire import tcp_native
-except ImportError:
-    tcp_native = None
-
-IMPLS = [
-    pytest.param(tcp_pure, id="pure"),
-    pytest.param(
-        tcp_native,
-        id="native",
-        marks=pytest.mark.skipif(
-            tcp_native is None, reason="minitcp._native is not built (pip install -e .)"
-        ),
-    ),
-]
+from .impls import IMPLS
 
 A = ip_int("198.18.0.1")
 B = ip_int("198.18.0.2")

@@ -22,22 +22,7 @@ from minitcp.wire.segment import ACK, FIN, PSH, SYN, Segment, Segment6
 from minitcp.wire.tcp_options import encode_tcp_options
 
 from .exthdr import ext, fragment
-
-try:
-    from minitcp.wire import tcp_native
-except ImportError:
-    tcp_native = None
-
-IMPLS = [
-    pytest.param(tcp_pure, id="pure"),
-    pytest.param(
-        tcp_native,
-        id="native",
-        marks=pytest.mark.skipif(
-            tcp_native is None, reason="minitcp._native is not built (pip install -e .)"
-        ),
-    ),
-]
+from .impls import IMPLS
 
 A = ip6_int("2001:2::1")
 B = ip6_int("2001:2::2")
