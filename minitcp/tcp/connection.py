@@ -84,6 +84,8 @@ class Connection:
         "shut_rd", "shut_wr", "orphan", "error", "soft_error", "event_pending", "last_recv",
         # what TCP_INFO counts (RFC 4898 tcpEStatsPerf*; Linux tcp_sock segs_in, total_retrans, ...)
         "passive", "segs_in", "segs_out", "data_segs_in", "total_retrans", "sendlog",
+        # when our first SYN or SYN-ACK left (Linux tp->retrans_stamp of the handshake)
+        "syn_stamp",
     )
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, raddr: int, rport: int) -> None:
@@ -133,6 +135,7 @@ class Connection:
         cc = make_cc(knobs.tcp_congestion_control, knobs.tcp_init_cwnd, self)
         self.recovery = Recovery(cc, self.iss, knobs)
         self.pacing = Pacing()
+        self.syn_stamp = 0.0
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF
         self.heap_at = INF

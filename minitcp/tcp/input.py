@@ -119,6 +119,7 @@ def _syn_sent(conn: Connection, seg: Segment) -> None:
     conn.delack.pending = True
     if flags & ACK:
         _syn_acked(conn, seg.ack)
+        _init_transfer_cwnd(conn, seg)
         conn.set_state(Event.RCV_SYN_ACK)
         conn.delack.at_once = True
         if options(conn).keepalive:
@@ -160,8 +161,21 @@ def negotiate(conn: Connection, syn: Segment) -> None:
     # tcp_cwnd_restart() on first data packet"), and the algorithm's init (ca_ops->init).
     cc = conn.recovery.cc
     cc.cwnd = knobs.tcp_init_cwnd
-    cc.last_send = conn.engine.now
+    cc.last_send = cc.cwnd_stamp = conn.engine.now
     cc.init(conn.engine.now)
+
+
+def _init_transfer_cwnd(conn: Connection, seg: Segment) -> None:
+    """Linux tcp_init_transfer: "cut cwnd down to 1 per RFC5681 if SYN or SYN-ACK has been
+    retransmitted", more than once (`tp->total_retrans > 1 && tp->undo_marker`; RFC 6298's 1 s
+    initial RTO makes one retransmission likely). The timeout was spurious, and the marker
+    cleared, when the ACK echoes our first SYN's timestamp (tcp_try_undo_spurious_syn)."""
+    if conn.total_retrans <= 1:
+        return
+    first_tsval = (int(conn.syn_stamp * 1000) + conn.ts_offset) & MASK
+    if conn.ts_ok and seg.ts_ecr == first_tsval:
+        return
+    conn.recovery.cc.cwnd = 1
 
 
 def _syn_acked(conn: Connection, ack: int) -> None:
@@ -363,6 +377,7 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
             note_drop(conn, seg, "accept queue full")
         return False
     _syn_acked(conn, ack)
+    _init_transfer_cwnd(conn, seg)
     conn.snd_wnd = seg.window << conn.snd_wscale
     conn.max_snd_wnd = max(conn.max_snd_wnd, conn.snd_wnd)
     conn.snd_wl1, conn.snd_wl2 = seg.seq, ack

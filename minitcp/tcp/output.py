@@ -154,6 +154,7 @@ def send_syn(conn: Connection) -> None:
     """Our SYN or SYN-ACK, with its retransmission timer and RTT timing."""
     now = conn.engine.now
     emit(conn, syn_segment(conn))
+    conn.syn_stamp = now  # Linux tcp_connect (and the request's snt_synack): retrans_stamp
     conn.snd_nxt = conn.snd_max = (conn.iss + 1) & MASK
     conn.recovery.rtt_seq = conn.iss
     conn.recovery.rtt_time = now
@@ -261,7 +262,7 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
                 # Linux tcp_slow_start_after_idle_check (RFC 5681 section 4.1): idle for more
                 # than an RTO, restart from a smaller window (tcp_cwnd_restart), before the
                 # packet is sized.
-                cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd)
+                cc.restart(now - cc.last_send, conn.recovery.rto, knobs.tcp_init_cwnd, now)
                 usable = min(cc.cwnd * mss, conn.snd_wnd)
                 n = min(n, usable)
             segs_before = board.packets_out
@@ -297,7 +298,10 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
     limited = conn.packets_in_flight >= cc.cwnd
     if sent_any or limited:
-        cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt)
+        log = conn.sendlog
+        nospace = conn.orphan or (log is not None and log.nospace)
+        cc.cwnd_validate(limited, conn.packets_out, conn.snd_una, conn.snd_nxt, now, conn.recovery.rto,
+                         bool(knobs.tcp_slow_start_after_idle), nospace, knobs.tcp_init_cwnd)
     if conn.sendlog is not None:
         # Held back by the receiver's window: the next segment does not fit in it (Linux
         # tcp_snd_wnd_test failing in tcp_write_xmit).

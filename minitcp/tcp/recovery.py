@@ -778,6 +778,7 @@ class Recovery:
             may_raise = bool(flag & FLAG_DATA_ACKED)
         if may_raise:
             cc.cong_avoid(acked_sacked, conn.engine.now, cc.cwnd_limited())
+            cc.cwnd_stamp = conn.engine.now  # Linux tcp_cong_avoid: snd_cwnd_stamp
 
     def _xmit_recovery(self, conn: Connection, rexmit: int) -> None:
         """Linux tcp_xmit_recovery."""

@@ -76,3 +76,30 @@ def test_restart_after_idle_halves_per_rto_down_to_the_restart_window() -> None:
     cc.cwnd = 4
     cc.restart(idle=100.0, rto=1.0, init_cwnd=10)
     assert cc.cwnd == 4  # a window already under the restart window stays
+
+
+def test_a_window_unused_for_an_rto_decays_to_the_mean_of_cwnd_and_what_was_used() -> None:
+    """Linux tcp_cwnd_validate / tcp_cwnd_application_limited (RFC 2861 section 3, RFC 7661):
+    an application-limited sender keeps the most it had in flight (snd_cwnd_used); once the
+    window has gone unused for an RTO (tcp_slow_start_after_idle), cwnd falls to the mean of
+    cwnd and max(used, initial window), ssthresh keeping 3/4 of the old cwnd."""
+    cc = Reno(10)
+    cc.cwnd, cc.ssthresh = 40, 100
+    cc.cwnd_validate(True, 40, snd_una=1, snd_nxt=100, now=1.0, rto=0.2, decay=True)
+    assert (cc.cwnd_used, cc.cwnd_stamp) == (0, 1.0)  # fed fully: stamped
+    cc.cwnd_validate(False, 12, snd_una=100, snd_nxt=200, now=1.1, rto=0.2, decay=True)
+    assert (cc.cwnd, cc.cwnd_used) == (40, 12)  # starving, not for an RTO yet
+    cc.cwnd_validate(False, 8, snd_una=150, snd_nxt=210, now=1.2, rto=0.2, decay=True)
+    assert (cc.cwnd, cc.ssthresh, cc.cwnd_used, cc.cwnd_stamp) == (26, 100, 0, 1.2)  # (40 + 12) / 2
+    # Used less than the initial window: the mean with the initial window (tcp_init_cwnd).
+    cc.cwnd_validate(False, 3, snd_una=210, snd_nxt=220, now=1.4, rto=0.2, decay=True)
+    assert cc.cwnd == (26 + 10) // 2
+    # Not in a reduction, nor when the send buffer limited the sender (SOCK_NOSPACE), nor
+    # without tcp_slow_start_after_idle.
+    cc.set_ca_state(CaState.CWR, 1.5)
+    cc.cwnd_validate(False, 3, snd_una=220, snd_nxt=230, now=1.8, rto=0.2, decay=True)
+    assert cc.cwnd == 18
+    cc.set_ca_state(CaState.OPEN, 1.9)
+    cc.cwnd_validate(False, 3, snd_una=230, snd_nxt=240, now=2.5, rto=0.2, decay=True, nospace=True)
+    cc.cwnd_validate(False, 3, snd_una=240, snd_nxt=250, now=3.5, rto=0.2, decay=False)
+    assert cc.cwnd == 18

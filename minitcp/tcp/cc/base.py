@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Protocol
 
 from ..counters import Counters
+from ..knobs import HZ
 from ..seq import seq_lt
 
 # include/net/tcp.h: the "infinite" slow-start threshold of a fresh connection.
@@ -59,8 +60,8 @@ class CongestionControl(ABC):
     """One connection's congestion window; a subclass is the algorithm that moves it (the
     ca_ops hooks below)."""
 
-    __slots__ = ("ca_state", "cwnd", "cwnd_clamp", "cwnd_cnt", "cwnd_usage_seq", "is_cwnd_limited",
-                 "last_send", "max_packets_out", "prior_cwnd", "sender", "ssthresh")
+    __slots__ = ("ca_state", "cwnd", "cwnd_clamp", "cwnd_cnt", "cwnd_stamp", "cwnd_usage_seq", "cwnd_used",
+                 "is_cwnd_limited", "last_send", "max_packets_out", "prior_cwnd", "sender", "ssthresh")
 
     name = ""  # Linux ca_ops->name, as TCP_CONGESTION and ss -i show it
 
@@ -77,6 +78,10 @@ class CongestionControl(ABC):
         self.is_cwnd_limited = False
         self.max_packets_out = 0
         self.cwnd_usage_seq = 0
+        # RFC 2861 / RFC 7661 as Linux keeps them: the most segments in flight while the sender
+        # did not fill cwnd (snd_cwnd_used), and when cwnd was last used or changed (snd_cwnd_stamp).
+        self.cwnd_used = 0
+        self.cwnd_stamp = 0.0
 
     def take_over(self, old: CongestionControl) -> None:
         """Carry on from `old` (TCP_CONGESTION on a live socket): the window, ssthresh and state
@@ -119,14 +124,41 @@ class CongestionControl(ABC):
 
     # ------------------------------------------------------------------ how much was used
 
-    def cwnd_validate(self, limited: bool, packets_out: int, snd_una: int, snd_nxt: int) -> None:
+    def cwnd_validate(self, limited: bool, packets_out: int, snd_una: int, snd_nxt: int,
+                      now: float = 0.0, rto: float = 0.0, decay: bool = False, nospace: bool = False,
+                      init_cwnd: int = 10) -> None:
         """Linux tcp_cwnd_validate: remember whether this window was cwnd-limited, or else the
-        most segments it had in flight (the ACK clock may grow cwnd only up to twice that)."""
+        most segments it had in flight (the ACK clock may grow cwnd only up to twice that).
+        Then RFC 2861's slow part: a window fed fully is stamped; one that starved records the
+        most it used, and with `decay` (tcp_slow_start_after_idle) after an RTO of starving
+        it shrinks (tcp_cwnd_application_limited). `nospace`: the application waited for send
+        buffer room (SOCK_NOSPACE) or has no socket, so cwnd is not what held it back."""
         if not seq_lt(snd_una, self.cwnd_usage_seq) or limited \
                 or (not self.is_cwnd_limited and packets_out > self.max_packets_out):
             self.is_cwnd_limited = limited
             self.max_packets_out = packets_out
             self.cwnd_usage_seq = snd_nxt
+        if self.cwnd_limited():
+            self.cwnd_used = 0  # the network is fed fully
+            self.cwnd_stamp = now
+            return
+        self.cwnd_used = max(self.cwnd_used, packets_out)  # the network starves
+        # (s32)(tcp_jiffies32 - snd_cwnd_stamp) >= icsk_rto, in jiffies.
+        if decay and int(now * HZ + 1e-6) - int(self.cwnd_stamp * HZ + 1e-6) >= int(rto * HZ + 1e-6):
+            self.application_limited(now, nospace, init_cwnd)
+
+    def application_limited(self, now: float, nospace: bool, init_cwnd: int) -> None:
+        """Linux tcp_cwnd_application_limited (RFC 2861 section 3, RFC 7661): cwnd unused for an
+        RTO falls to the mean of cwnd and what was used (at least the initial window), ssthresh
+        keeping the old one's 3/4; not during a reduction or loss recovery, nor when the send
+        buffer was what limited the sender."""
+        if self.ca_state == CaState.OPEN and not nospace:
+            win_used = max(self.cwnd_used, init_cwnd)
+            if win_used < self.cwnd:
+                self.ssthresh = self.current_ssthresh()
+                self.cwnd = (self.cwnd + win_used) >> 1
+            self.cwnd_used = 0
+        self.cwnd_stamp = now
 
     def cwnd_limited(self) -> bool:
         """Linux tcp_is_cwnd_limited: may the window grow on this ACK?"""
@@ -136,7 +168,7 @@ class CongestionControl(ABC):
             return self.cwnd < 2 * self.max_packets_out  # grow to twice what was used
         return False
 
-    def restart(self, idle: float, rto: float, init_cwnd: int) -> None:
+    def restart(self, idle: float, rto: float, init_cwnd: int, now: float = 0.0) -> None:
         """Linux tcp_cwnd_restart (RFC 5681 section 4.1, RFC 7661): after an idle period of more
         than an RTO, halve cwnd per RTO idle, not below the restart window min(init, cwnd)."""
         self.ssthresh = self.current_ssthresh()
@@ -147,6 +179,8 @@ class CongestionControl(ABC):
             cwnd >>= 1
             idle -= rto
         self.cwnd = max(cwnd, restart_cwnd)
+        self.cwnd_stamp = now
+        self.cwnd_used = 0
 
     # ------------------------------------------------------------------ ca_ops
 
