@@ -54,12 +54,23 @@ let drag = null;             // a drag on the time axis: {y0, y1} in the drawing
 let lastLayout = null;       // the last drawing's layout (for a drag: y to time)
 const leftHost = SETTINGS.left || "minitcp";
 
-const KEEP = 20000;  // events a live page holds: beyond, the oldest quarter goes (the server has summaries)
+// A page left open for hours stays bounded, as the server's log is (web/log.py): at most KEEP
+// events (beyond, the oldest quarter goes); the FULL most recently closed connections kept whole,
+// older closed ones summed up (one line each, the newest SUMMARIES kept); and the drawing shows
+// at most DRAW events, the newest up to the time shown (scrub or zoom back for older ones).
+const KEEP = 20000, FULL = 50, SUMMARIES = 1000, DRAW = 2000;
+const lastState = new Map();  // conn -> Map(host -> its latest state)
+const closed = new Map();     // conns closed on every host that reported them, oldest first
 
 function add(e) {
-  if (e.kind === "summary") { summaries.push(e); if (summaries.length > 1000) summaries.shift(); return; }
+  if (e.kind === "summary") { summaries.push(e); if (summaries.length > SUMMARIES) summaries.shift(); return; }
   if (byId.has(e.id)) return;
-  if (!stepped && events.length >= KEEP) forgetOldest(KEEP / 4);
+  if (!stepped && events.length >= KEEP) {  // the oldest quarter goes, but each side's latest state
+    const latest = new Map();
+    for (const g of events) if (g.kind === "state") latest.set(`${g.host}|${g.conn}`, g.id);
+    const keep = new Set(latest.values());
+    forget(new Set(events.slice(0, KEEP / 4).filter((g) => !keep.has(g.id)).map((g) => g.id)));
+  }
   position.set(e.id, events.length);
   events.push(e);
   byId.set(e.id, e);
@@ -81,14 +92,48 @@ function add(e) {
     o.value = e.conn; o.textContent = e.conn.replace(" ", " ↔ ");
     document.getElementById("conn").appendChild(o);
   }
+  if (e.kind === "state" && e.conn && !stepped) closing(e);
 }
 
-function forgetOldest(count) {
-  const gone = events.splice(0, count);
-  for (const e of gone) { byId.delete(e.id); arrivalOf.delete(e.id); dropOf.delete(e.id); faultsOf.delete(e.id);
-                          retransmitted.delete(e.id); }
+function closing(e) {
+  // A connection is closed when the last state of every host that reported it is CLOSED
+  // (web/log.py's rule); beyond the FULL newest closed ones, the oldest are summed up.
+  const states = lastState.get(e.conn) || new Map();
+  lastState.set(e.conn, states.set(e.host, e.new));
+  closed.delete(e.conn);  // (a new incarnation of the four-tuple reopens it)
+  if ([...states.values()].every((st) => st === "CLOSED")) closed.set(e.conn, true);
+  if (closed.size <= FULL + FULL / 5) return;  // summed up in batches: one pass over the events each
+  const old = new Set([...closed.keys()].slice(0, closed.size - FULL));
+  const sums = new Map([...old].map((c) => [c, { id: -1, t: 0, kind: "summary", host: "", conn: c, first: null,
+                                                   events: 0, segments: 0, retransmits: 0, states: {} }]));
+  const gone = new Set();
+  for (const g of events) {
+    const sum = sums.get(g.conn);
+    if (!sum) continue;
+    gone.add(g.id);
+    sum.id = g.id; sum.t = g.t; sum.events += 1;
+    if (sum.first === null) sum.first = g.t;
+    if (g.kind === "segment" && g.dir === "out") sum.segments += 1;
+    if (g.kind === "retransmit") sum.retransmits += 1;
+    if (g.kind === "state") (sum.states[g.host] = sum.states[g.host] || [g.old]).push(g.new);
+  }
+  for (const c of old) {
+    closed.delete(c); lastState.delete(c); unclaimed.delete(c);
+    summaries.push(sums.get(c));
+    document.querySelector(`#conn option[value="${CSS.escape(c)}"]`)?.remove();
+  }
+  while (summaries.length > SUMMARIES) summaries.shift();
+  forget(gone);
+}
+
+function forget(ids) {
+  // Drop these events and what refers to them.
+  const kept = events.filter((g) => !ids.has(g.id));
+  events.splice(0, events.length, ...kept);
+  for (const id of ids) { byId.delete(id); arrivalOf.delete(id); dropOf.delete(id); faultsOf.delete(id);
+                          retransmitted.delete(id); }
   position.clear();
-  events.forEach((e, i) => position.set(e.id, i));
+  events.forEach((g, i) => position.set(g.id, i));
 }
 
 // ---------------------------------------------------------------- which events are shown
@@ -180,11 +225,14 @@ const inSpan = (e) => !span || (e.t >= span.from - 1e-9 && e.t <= span.to + 1e-9
 function draw() {
   // States and timers are known from before a zoomed span (a lifeline's colour where it begins);
   // everything else only inside it.
-  const before = visible();
-  const shown = before.filter(inSpan);
+  let before = visible();
+  // No more than DRAW events drawn: the newest up to the time shown (older: scrub or zoom back).
+  const floor = before.length > DRAW ? before[before.length - DRAW].t : -Infinity;
+  if (floor > -Infinity) before = before.filter((e) => e.t >= floor || e.kind === "state" || e.kind === "timer");
+  const shown = before.filter((e) => inSpan(e) && e.t >= floor);
   // The scale comes from every event known (of the chosen connection), not only those shown:
   // stepping and scrubbing reveal a drawing that holds still.
-  const known = visible(events.length, Infinity).filter(inSpan);
+  const known = visible(events.length, Infinity).filter((e) => inSpan(e) && e.t >= floor);
   const L = layout(known);
   lastLayout = L;
   const svg = document.getElementById("ladder");
@@ -323,7 +371,9 @@ function drawStates(svg, shown, L, end, notes) {
   }
   for (const open of current.values()) spans.push({ ...open, to: span ? Math.min(end, span.to) : end });
   for (const s of spans) {
-    if (span && (s.to < span.from - 1e-9 || s.from > span.to + 1e-9)) continue;  // outside the zoomed span
+    // Outside the drawing: ended before its top (a zoomed span's, or the oldest event drawn), or
+    // begun after a zoomed span.
+    if (s.to < L.from - 1e-9 || (span && s.from > span.to + 1e-9)) continue;
     const c = col(s.host);
     const g = el("g", { class: "state", "data-host": s.host, "data-state": s.state, "data-t": s.from });
     const y1 = L.y(s.from), y2 = Math.max(L.y(s.to), y1 + 2);
