@@ -160,9 +160,16 @@ function visible(limit = stepped ? step : events.length, t = shownTime()) {
 
 // ---------------------------------------------------------------- time to y, with breaks
 // Same rule as trace/timescale.py: a gap longer than 3 s and 20x the median gap is a break
-// drawn BREAK px long; everything else is y proportional to time.
-const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 6;
+// drawn BREAK px long; everything else is y proportional to time, except that an instant with
+// several arrows (a SYN in and its SYN-ACK out, the pieces of a TSO packet, a shell whose time
+// stands still) gets TIE px for each before the next instant.
+const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 14;
+const isRow = (e) => (e.kind === "segment" && !(e.dir === "in" && e.sent != null)) ||
+                     (e.kind === "fault" && e.seg == null && e.action === "drop");  // drawn as an arrow
 function layout(shown) {
+  const rows = new Map();  // instant -> arrows drawn at it
+  for (const e of shown) if (isRow(e)) rows.set(e.t, (rows.get(e.t) || 0) + 1);
+  const room = (t) => ((rows.get(t) || 0) > 1 ? rows.get(t) * TIE : 0);
   // Zoomed on a span: its two ends are moments of the drawing too, so the span fills it.
   const moments = shown.map((e) => e.t).concat(span ? [span.from, span.to] : []);
   const times = [...new Set(moments)].sort((a, b) => a - b);
@@ -178,15 +185,16 @@ function layout(shown) {
   scale *= Number(document.getElementById("zoom").value);
   const ys = [TOP], breaks = [];
   for (let i = 0; i < gaps.length; i++) {
-    if (isBreak[i]) { breaks.push({ y: ys[i] + BREAK / 2, from: times[i], to: times[i + 1] }); ys.push(ys[i] + BREAK); }
-    else ys.push(ys[i] + gaps[i] * scale);
+    const at = ys[i] + room(times[i]);
+    if (isBreak[i]) { breaks.push({ y: at + BREAK / 2, from: times[i], to: times[i + 1] }); ys.push(at + BREAK); }
+    else ys.push(Math.max(ys[i] + gaps[i] * scale, at));
   }
   const y = (t) => {  // exact at known moments; after the last one, a short stub (the clock runs on)
     let lo = 0, hi = times.length - 1;
     if (!times.length || t <= times[0]) return TOP;  // (before a zoomed span: its top)
     if (t >= times[hi]) return ys[hi] + Math.min((t - times[hi]) * scale, BREAK);
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
-    return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
+    return isBreak[lo] ? ys[lo] : Math.min(ys[lo] + (t - times[lo]) * scale, ys[lo + 1]);
   };
   const time = (at) => {  // y back to time (a drag on the axis): the inverse of y
     let i = 0;
@@ -194,9 +202,10 @@ function layout(shown) {
     if (!times.length) return 0;
     if (i + 1 >= ys.length) return times[i] + Math.max(at - ys[i], 0) / scale;
     const part = Math.max(at - ys[i], 0) / (ys[i + 1] - ys[i] || 1);
-    return isBreak[i] ? times[i] + part * (times[i + 1] - times[i]) : times[i] + (at - ys[i]) / scale;
+    return times[i] + part * (times[i + 1] - times[i]);
   };
-  return { y, time, scale, from: times.length ? times[0] : 0, breaks, end: (ys[ys.length - 1] || TOP),
+  const end = times.length ? ys[ys.length - 1] + room(times[times.length - 1]) : TOP;
+  return { y, time, scale, from: times.length ? times[0] : 0, breaks, end,
            ties: new Map(), tso: new Map() };
 }
 
@@ -295,6 +304,12 @@ function draw() {
     const y = place(n.c ? 2 : 0, L.y(n.t) + 11);
     n.g.appendChild(el("text", { x: n.c ? X[1] + 10 : X[0] - 10, y, "text-anchor": n.c ? "start" : "end" }, n.text));
   }
+  // Notes pushed down by their lanes may pass the last instant: the drawing grows to hold them.
+  const lowest = Math.max(...free) + 20;
+  if (lowest > bottom) {
+    svg.setAttribute("height", lowest + 20);
+    for (const line of svg.querySelectorAll("line.lifeline")) line.setAttribute("y2", lowest);
+  }
   document.getElementById("clock").textContent = ms(end);
   const scrub = document.getElementById("scrub");
   scrub.max = events.length ? events[events.length - 1].t : 0;
@@ -312,7 +327,8 @@ function drawSegment(svg, e, L, place) {
   if (e.kind === "segment" && e.dir === "in" && e.sent != null) return;  // drawn as its sender's arrow
   const from = e.kind === "fault" ? 1 - col(e.host) : e.dir === "out" ? col(e.host) : 1 - col(e.host);
   // Segments of one instant (a SYN in, its SYN-ACK out in the same millisecond) would lie on one
-  // line: each later one is drawn TIE px lower, its data-y still the instant's place in time.
+  // line: each later one is drawn TIE px lower (the layout left room), its data-y still the
+  // instant's place in time; one that arrives at the instant it left is drawn level.
   const ties = L.ties.get(e.t) || 0;
   L.ties.set(e.t, ties + 1);
   const y1 = L.y(e.t) + ties * TIE;
@@ -322,7 +338,7 @@ function drawSegment(svg, e, L, place) {
   let x2 = X[1 - from], y2 = y1, lost = dropped, inflight = false;
   const arrived = arrival && byId.has(arrival.id) && arrival.t <= shownTime() + 1e-9 &&
                   (!stepped || position.get(arrival.id) < step);
-  if (arrived) y2 = L.y(arrival.t);
+  if (arrived) y2 = arrival.t === e.t ? y1 : L.y(arrival.t);
   else if (dropped || (twoHosts && !arrival && e.dir === "out")) { x2 = (X[0] + X[1]) / 2; lost = true; }
   else if (arrival) { x2 = (X[0] + X[1]) / 2; inflight = true; }
   const retrans = e.retransmit || retransmitted.has(e.id);
