@@ -61,7 +61,11 @@ def run_shell(args: argparse.Namespace) -> int:
         return 2
     console = Console(PROMPT)
     words = messages(args.lang)
-    web = ShellWeb(args.web, args.lang, args.step) if args.web is not None else None
+    try:
+        web = ShellWeb(args.web, args.lang, args.step) if args.web is not None else None
+    except OSError as e:  # the page's address taken, or not ours
+        print(f"minitcp shell: --web {args.web}: {e.strerror or e}", file=sys.stderr)
+        return 1
     injector = FaultInjector([], observer=web.observer() if web is not None else None)
     if args.sim:
         clock = trio.testing.MockClock(rate=0.0 if args.step else 1.0)

@@ -18,7 +18,7 @@ import trio
 from minitcp.trace.recorder import HostObserver, Recorder
 from minitcp.web.live import LiveFeed, serve_feed
 from minitcp.web.log import EventLog
-from minitcp.web.server import parse_addr
+from minitcp.web.server import listen_socket, parse_addr
 
 if TYPE_CHECKING:
     from minitcp.stack import Stack
@@ -31,6 +31,9 @@ HOST, PEER = "minitcp", "peer"  # the columns' names, as the labs give them (lab
 class ShellWeb:
     def __init__(self, where: str, lang: str, stepped: bool) -> None:
         self.addr, self.port = parse_addr(where)
+        # Listening from the start: before the shell moves into a namespace of its own (against the
+        # kernel), so the page is on the host's loopback, where the browser is.
+        self.sock = listen_socket(self.addr, self.port)
         self.lang = lang
         self.stepped = stepped  # --step: the page's clock stands still between events too
         self.recorder = Recorder(HOST)
@@ -52,4 +55,5 @@ class ShellWeb:
 
         session.on_settled = pump
         settings = {"mode": "live", "lang": self.lang, "left": HOST, "clock_runs": not self.stepped}
-        await serve_feed(feed, settings, self.addr, self.port, say=session.say, task_status=task_status)
+        await serve_feed(feed, settings, self.addr, self.port, sock=self.sock, say=session.say,
+                         task_status=task_status)

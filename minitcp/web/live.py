@@ -9,6 +9,8 @@ last poll become one `counters` event.
 
 from __future__ import annotations
 
+import functools
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -78,17 +80,18 @@ async def serve_live(stack: Stack, addr: str, port: int, *,
 
 
 async def serve_feed(feed: LiveFeed, settings: dict[str, Any], addr: str, port: int, *,
-                     say: Callable[[str], None] | None = None,
+                     sock: socket.socket | None = None, say: Callable[[str], None] | None = None,
                      task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve the page (`settings` plus the stream at /events) and pump `feed` into it every POLL:
-    `up --web` and `shell --web` alike. `say` tells where the page is (default: print)."""
+    `up --web` and `shell --web` alike. `sock`: a listening socket made beforehand (else one on
+    `addr`:`port`); `say` tells where the page is (default: print)."""
     from .page import render_page
     from .server import WebServer, page_url
 
     page = {**settings, "source": "/events", "events": []}
     server = WebServer(feed.log, lambda: render_page(page))
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(server.serve, addr, port)
+        listeners = await nursery.start(functools.partial(server.serve, addr, port, sock=sock))
         line = f"minitcp: watch it at {page_url(listeners)}"
         if say is None:
             print(line, flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,21 @@ def parse_addr(text: str) -> tuple[str, int]:
     return host.strip("[]") or DEFAULT_ADDR, int(port) if port else DEFAULT_PORT
 
 
+def listen_socket(addr: str = DEFAULT_ADDR, port: int = DEFAULT_PORT) -> socket.socket:
+    """A listening kernel socket for the page, made now: one made before a process moves into a
+    network namespace of its own (`minitcp shell` against the kernel) stays in the host's, where
+    the browser is."""
+    sock = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((addr, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def sse(event: WebEvent) -> bytes:
     return f"id: {event['id']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
 
@@ -49,10 +65,14 @@ class WebServer:
         self.page = page
 
     async def serve(
-        self, addr: str = DEFAULT_ADDR, port: int = DEFAULT_PORT, *,
+        self, addr: str = DEFAULT_ADDR, port: int = DEFAULT_PORT, *, sock: socket.socket | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        listeners = await trio.open_tcp_listeners(port, host=addr)
+        """Listen on `addr`:`port`, or on `sock` if given (see `listen_socket`), until cancelled."""
+        if sock is not None:
+            listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock))]
+        else:
+            listeners = await trio.open_tcp_listeners(port, host=addr)
         task_status.started(listeners)
         await trio.serve_listeners(self.handle, listeners)
 

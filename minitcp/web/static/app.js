@@ -54,12 +54,23 @@ let drag = null;             // a drag on the time axis: {y0, y1} in the drawing
 let lastLayout = null;       // the last drawing's layout (for a drag: y to time)
 const leftHost = SETTINGS.left || "minitcp";
 
-const KEEP = 20000;  // events a live page holds: beyond, the oldest quarter goes (the server has summaries)
+// A page left open for hours stays bounded, as the server's log is (web/log.py): at most KEEP
+// events (beyond, the oldest quarter goes); the FULL most recently closed connections kept whole,
+// older closed ones summed up (one line each, the newest SUMMARIES kept); and the drawing shows
+// at most DRAW events, the newest up to the time shown (scrub or zoom back for older ones).
+const KEEP = 20000, FULL = 50, SUMMARIES = 1000, DRAW = 2000;
+const lastState = new Map();  // conn -> Map(host -> its latest state)
+const closed = new Map();     // conns closed on every host that reported them, oldest first
 
 function add(e) {
-  if (e.kind === "summary") { summaries.push(e); if (summaries.length > 1000) summaries.shift(); return; }
+  if (e.kind === "summary") { summaries.push(e); if (summaries.length > SUMMARIES) summaries.shift(); return; }
   if (byId.has(e.id)) return;
-  if (!stepped && events.length >= KEEP) forgetOldest(KEEP / 4);
+  if (!stepped && events.length >= KEEP) {  // the oldest quarter goes, but each side's latest state
+    const latest = new Map();
+    for (const g of events) if (g.kind === "state") latest.set(`${g.host}|${g.conn}`, g.id);
+    const keep = new Set(latest.values());
+    forget(new Set(events.slice(0, KEEP / 4).filter((g) => !keep.has(g.id)).map((g) => g.id)));
+  }
   position.set(e.id, events.length);
   events.push(e);
   byId.set(e.id, e);
@@ -81,14 +92,48 @@ function add(e) {
     o.value = e.conn; o.textContent = e.conn.replace(" ", " ↔ ");
     document.getElementById("conn").appendChild(o);
   }
+  if (e.kind === "state" && e.conn && !stepped) closing(e);
 }
 
-function forgetOldest(count) {
-  const gone = events.splice(0, count);
-  for (const e of gone) { byId.delete(e.id); arrivalOf.delete(e.id); dropOf.delete(e.id); faultsOf.delete(e.id);
-                          retransmitted.delete(e.id); }
+function closing(e) {
+  // A connection is closed when the last state of every host that reported it is CLOSED
+  // (web/log.py's rule); beyond the FULL newest closed ones, the oldest are summed up.
+  const states = lastState.get(e.conn) || new Map();
+  lastState.set(e.conn, states.set(e.host, e.new));
+  closed.delete(e.conn);  // (a new incarnation of the four-tuple reopens it)
+  if ([...states.values()].every((st) => st === "CLOSED")) closed.set(e.conn, true);
+  if (closed.size <= FULL + FULL / 5) return;  // summed up in batches: one pass over the events each
+  const old = new Set([...closed.keys()].slice(0, closed.size - FULL));
+  const sums = new Map([...old].map((c) => [c, { id: -1, t: 0, kind: "summary", host: "", conn: c, first: null,
+                                                   events: 0, segments: 0, retransmits: 0, states: {} }]));
+  const gone = new Set();
+  for (const g of events) {
+    const sum = sums.get(g.conn);
+    if (!sum) continue;
+    gone.add(g.id);
+    sum.id = g.id; sum.t = g.t; sum.events += 1;
+    if (sum.first === null) sum.first = g.t;
+    if (g.kind === "segment" && g.dir === "out") sum.segments += 1;
+    if (g.kind === "retransmit") sum.retransmits += 1;
+    if (g.kind === "state") (sum.states[g.host] = sum.states[g.host] || [g.old]).push(g.new);
+  }
+  for (const c of old) {
+    closed.delete(c); lastState.delete(c); unclaimed.delete(c);
+    summaries.push(sums.get(c));
+    document.querySelector(`#conn option[value="${CSS.escape(c)}"]`)?.remove();
+  }
+  while (summaries.length > SUMMARIES) summaries.shift();
+  forget(gone);
+}
+
+function forget(ids) {
+  // Drop these events and what refers to them.
+  const kept = events.filter((g) => !ids.has(g.id));
+  events.splice(0, events.length, ...kept);
+  for (const id of ids) { byId.delete(id); arrivalOf.delete(id); dropOf.delete(id); faultsOf.delete(id);
+                          retransmitted.delete(id); }
   position.clear();
-  events.forEach((e, i) => position.set(e.id, i));
+  events.forEach((g, i) => position.set(g.id, i));
 }
 
 // ---------------------------------------------------------------- which events are shown
@@ -115,9 +160,16 @@ function visible(limit = stepped ? step : events.length, t = shownTime()) {
 
 // ---------------------------------------------------------------- time to y, with breaks
 // Same rule as trace/timescale.py: a gap longer than 3 s and 20x the median gap is a break
-// drawn BREAK px long; everything else is y proportional to time.
-const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 6;
+// drawn BREAK px long; everything else is y proportional to time, except that an instant with
+// several arrows (a SYN in and its SYN-ACK out, the pieces of a TSO packet, a shell whose time
+// stands still) gets TIE px for each before the next instant.
+const TOP = 70, BREAK = 48, BREAK_SECONDS = 3, BREAK_FACTOR = 20, TIE = 14;
+const isRow = (e) => (e.kind === "segment" && !(e.dir === "in" && e.sent != null)) ||
+                     (e.kind === "fault" && e.seg == null && e.action === "drop");  // drawn as an arrow
 function layout(shown) {
+  const rows = new Map();  // instant -> arrows drawn at it
+  for (const e of shown) if (isRow(e)) rows.set(e.t, (rows.get(e.t) || 0) + 1);
+  const room = (t) => ((rows.get(t) || 0) > 1 ? rows.get(t) * TIE : 0);
   // Zoomed on a span: its two ends are moments of the drawing too, so the span fills it.
   const moments = shown.map((e) => e.t).concat(span ? [span.from, span.to] : []);
   const times = [...new Set(moments)].sort((a, b) => a - b);
@@ -133,15 +185,16 @@ function layout(shown) {
   scale *= Number(document.getElementById("zoom").value);
   const ys = [TOP], breaks = [];
   for (let i = 0; i < gaps.length; i++) {
-    if (isBreak[i]) { breaks.push({ y: ys[i] + BREAK / 2, from: times[i], to: times[i + 1] }); ys.push(ys[i] + BREAK); }
-    else ys.push(ys[i] + gaps[i] * scale);
+    const at = ys[i] + room(times[i]);
+    if (isBreak[i]) { breaks.push({ y: at + BREAK / 2, from: times[i], to: times[i + 1] }); ys.push(at + BREAK); }
+    else ys.push(Math.max(ys[i] + gaps[i] * scale, at));
   }
   const y = (t) => {  // exact at known moments; after the last one, a short stub (the clock runs on)
     let lo = 0, hi = times.length - 1;
     if (!times.length || t <= times[0]) return TOP;  // (before a zoomed span: its top)
     if (t >= times[hi]) return ys[hi] + Math.min((t - times[hi]) * scale, BREAK);
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= t) lo = mid; else hi = mid - 1; }
-    return isBreak[lo] ? ys[lo] : ys[lo] + (t - times[lo]) * scale;
+    return isBreak[lo] ? ys[lo] : Math.min(ys[lo] + (t - times[lo]) * scale, ys[lo + 1]);
   };
   const time = (at) => {  // y back to time (a drag on the axis): the inverse of y
     let i = 0;
@@ -149,9 +202,10 @@ function layout(shown) {
     if (!times.length) return 0;
     if (i + 1 >= ys.length) return times[i] + Math.max(at - ys[i], 0) / scale;
     const part = Math.max(at - ys[i], 0) / (ys[i + 1] - ys[i] || 1);
-    return isBreak[i] ? times[i] + part * (times[i + 1] - times[i]) : times[i] + (at - ys[i]) / scale;
+    return times[i] + part * (times[i + 1] - times[i]);
   };
-  return { y, time, scale, from: times.length ? times[0] : 0, breaks, end: (ys[ys.length - 1] || TOP),
+  const end = times.length ? ys[ys.length - 1] + room(times[times.length - 1]) : TOP;
+  return { y, time, scale, from: times.length ? times[0] : 0, breaks, end,
            ties: new Map(), tso: new Map() };
 }
 
@@ -180,11 +234,14 @@ const inSpan = (e) => !span || (e.t >= span.from - 1e-9 && e.t <= span.to + 1e-9
 function draw() {
   // States and timers are known from before a zoomed span (a lifeline's colour where it begins);
   // everything else only inside it.
-  const before = visible();
-  const shown = before.filter(inSpan);
+  let before = visible();
+  // No more than DRAW events drawn: the newest up to the time shown (older: scrub or zoom back).
+  const floor = before.length > DRAW ? before[before.length - DRAW].t : -Infinity;
+  if (floor > -Infinity) before = before.filter((e) => e.t >= floor || e.kind === "state" || e.kind === "timer");
+  const shown = before.filter((e) => inSpan(e) && e.t >= floor);
   // The scale comes from every event known (of the chosen connection), not only those shown:
   // stepping and scrubbing reveal a drawing that holds still.
-  const known = visible(events.length, Infinity).filter(inSpan);
+  const known = visible(events.length, Infinity).filter((e) => inSpan(e) && e.t >= floor);
   const L = layout(known);
   lastLayout = L;
   const svg = document.getElementById("ladder");
@@ -247,6 +304,12 @@ function draw() {
     const y = place(n.c ? 2 : 0, L.y(n.t) + 11);
     n.g.appendChild(el("text", { x: n.c ? X[1] + 10 : X[0] - 10, y, "text-anchor": n.c ? "start" : "end" }, n.text));
   }
+  // Notes pushed down by their lanes may pass the last instant: the drawing grows to hold them.
+  const lowest = Math.max(...free) + 20;
+  if (lowest > bottom) {
+    svg.setAttribute("height", lowest + 20);
+    for (const line of svg.querySelectorAll("line.lifeline")) line.setAttribute("y2", lowest);
+  }
   document.getElementById("clock").textContent = ms(end);
   const scrub = document.getElementById("scrub");
   scrub.max = events.length ? events[events.length - 1].t : 0;
@@ -264,7 +327,8 @@ function drawSegment(svg, e, L, place) {
   if (e.kind === "segment" && e.dir === "in" && e.sent != null) return;  // drawn as its sender's arrow
   const from = e.kind === "fault" ? 1 - col(e.host) : e.dir === "out" ? col(e.host) : 1 - col(e.host);
   // Segments of one instant (a SYN in, its SYN-ACK out in the same millisecond) would lie on one
-  // line: each later one is drawn TIE px lower, its data-y still the instant's place in time.
+  // line: each later one is drawn TIE px lower (the layout left room), its data-y still the
+  // instant's place in time; one that arrives at the instant it left is drawn level.
   const ties = L.ties.get(e.t) || 0;
   L.ties.set(e.t, ties + 1);
   const y1 = L.y(e.t) + ties * TIE;
@@ -274,7 +338,7 @@ function drawSegment(svg, e, L, place) {
   let x2 = X[1 - from], y2 = y1, lost = dropped, inflight = false;
   const arrived = arrival && byId.has(arrival.id) && arrival.t <= shownTime() + 1e-9 &&
                   (!stepped || position.get(arrival.id) < step);
-  if (arrived) y2 = L.y(arrival.t);
+  if (arrived) y2 = arrival.t === e.t ? y1 : L.y(arrival.t);
   else if (dropped || (twoHosts && !arrival && e.dir === "out")) { x2 = (X[0] + X[1]) / 2; lost = true; }
   else if (arrival) { x2 = (X[0] + X[1]) / 2; inflight = true; }
   const retrans = e.retransmit || retransmitted.has(e.id);
@@ -323,7 +387,9 @@ function drawStates(svg, shown, L, end, notes) {
   }
   for (const open of current.values()) spans.push({ ...open, to: span ? Math.min(end, span.to) : end });
   for (const s of spans) {
-    if (span && (s.to < span.from - 1e-9 || s.from > span.to + 1e-9)) continue;  // outside the zoomed span
+    // Outside the drawing: ended before its top (a zoomed span's, or the oldest event drawn), or
+    // begun after a zoomed span.
+    if (s.to < L.from - 1e-9 || (span && s.from > span.to + 1e-9)) continue;
     const c = col(s.host);
     const g = el("g", { class: "state", "data-host": s.host, "data-state": s.state, "data-t": s.from });
     const y1 = L.y(s.from), y2 = Math.max(L.y(s.to), y1 + 2);
