@@ -20,6 +20,10 @@ icmp_ratelimit.py). (Handing packets over as they are made, rather than in a lis
 shell empties, keeps each one's place among the hooks' reports as in Linux's
 ip_output, and costs nothing per packet.)
 
+A SYN that finds its listener in cookie mode (a SYN flood) is answered from its bytes
+before anything else is made of it (`_cookie_reply4`, `_cookie_reply6`; the engine and
+the listener decide, `Engine.cookie_reply`), as Linux answers it in softirq.
+
 Input never raises: a malformed packet is counted in `drops` under its reason
 and otherwise ignored, as RFC 1122 section 1.2.2 asks of hosts ("be liberal in
 what you accept").

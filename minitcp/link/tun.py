@@ -74,6 +74,8 @@ class TunLink:
     checksum was left partial (and not verified), `rx_gso` super-segments from the
     kernel, `tx_gso` super-segments to it standing for `tx_gso_segments` wire segments.
 
+    `tx_queue_len`: the kernel's queue of packets toward us (see TX_QUEUE_LEN).
+
     `gro`: a stack on this link joins each batch's segments that continue each
     other (`minitcp.wire.gro`), as Linux does for a NIC's packets. `busy_poll`:
     `poll_batch` reads without waiting (the `PollingLink` protocol).
@@ -93,6 +95,7 @@ class TunLink:
         mtu: int = 1500,
         batch_limit: int = 256,
         offload: bool = False,
+        tx_queue_len: int = TX_QUEUE_LEN,
     ) -> None:
         if not MIN_MTU <= mtu <= MAX_MTU:
             raise ValueError(f"MTU {mtu} is out of range: it must be between {MIN_MTU} and {MAX_MTU}")
@@ -117,7 +120,7 @@ class TunLink:
                 _quiet_ipv6(self._dev.name)
             else:
                 _disable_ipv6(self._dev.name)
-            _set_tx_queue_len(self._dev.name, TX_QUEUE_LEN)
+            _set_tx_queue_len(self._dev.name, tx_queue_len)
             self._dev.up()
             if ipv6:
                 assert peer6 is not None

@@ -58,6 +58,14 @@ PORT = 7  # the echo server: the legitimate clients' and the SYN flood's port
 HOSTILE_PORT = 9
 DEFAULT_PACKETS = 1_000_000
 MAX_FLOOD_SYNS = 100_000  # issue #17's flood
+# The TUN device's queue toward the stack, deeper than a TunLink's default (4,096): a flood's
+# SYNs arrive in bursts (the generator catches up after each time it was off its CPU), and
+# while the stack's process is off its own CPU they wait there. Linux answers a SYN in softirq,
+# which no process preempts; a process on a busy machine can be away for a fraction of a
+# second, 4,096 packets at 6,700 SYNs/s is 0.6 s, and every legitimate SYN dropped there costs
+# its client a 1 s retransmission. 16,384 held every SYN of the flood at 6,700/s on a machine
+# with a load average of 10 (docs/reliability.md): waiting is cheaper than being lost.
+FLOOD_TX_QUEUE_LEN = 16384
 FLOOD_RATE = 6700  # SYNs/s: the rate issue #17 measured
 # Seconds of requests before the flood: 100 at 20/s, so that its p99 (the bar's reference) is
 # the 99th of 100 latencies and not the largest of a handful.
@@ -141,7 +149,7 @@ class Soak:
         self.args = args
         self.report = SoakReport(rss_limit=args.rss_limit_mb * 1_000_000, flood_advisory=args.flood_advisory)
         self.log = args.log
-        self.link = TunLink(DEV, peer=PEER, mtu=1500, offload=False)
+        self.link = TunLink(DEV, peer=PEER, mtu=1500, offload=False, tx_queue_len=FLOOD_TX_QUEUE_LEN)
         self.dev = self.link.name  # the kernel's side: where the generator writes
         self.generator_args: list[str] = []  # what the generator needs to know of `dev`
         for addr in (VANISHING, VICTIMS):

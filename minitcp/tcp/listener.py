@@ -8,7 +8,10 @@ SYN is) and remembered nowhere, or dropped (tcp_syncookies=0); a SYN that finds
 the accept queue full is dropped; so is a final ACK, unless
 tcp_abort_on_overflow asks for an RST. The accept queue holds backlog + 1
 connections, as in Linux. A returning cookie makes its connection from the ACK
-alone (cookie_v4_check); the cookie itself is syncookies.py's.
+alone (cookie_v4_check); the cookie itself is syncookies.py's. Under a flood the host
+asks `cookie_reply` first, with the SYN's packet: in cookie mode the SYN-ACK is made
+from the bytes in one call (cookie_synack.py), no `Segment` or `Connection` made,
+with the same bytes and counters as `_send_cookie`, which handles every other case.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ without timestamps the connection goes without them, as in Linux.
 The hashes are BLAKE2s keyed with the engine's secret (`IsnGenerator.keyed`;
 Linux uses SipHash with two random keys). Pure functions of their arguments and
 `now`: the listener (listener.py) decides when to send a cookie and what to do
-with one that comes back.
+with one that comes back. cookie_synack.py makes the same cookie in C (and in a
+pure-Python twin) for the SYN-ACKs of a flood.
 """
 
 from __future__ import annotations

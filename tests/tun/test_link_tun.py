@@ -51,6 +51,16 @@ async def test_kernel_packets_arrive_as_bare_ipv4(tun_name: str) -> None:
     assert not _device_exists(tun_name)
 
 
+def test_the_queue_toward_the_stack_can_be_made_deeper(tun_name: str) -> None:
+    """`tx_queue_len`: what minitcp soak gives its device for a SYN flood's bursts."""
+    link = TunLink(tun_name, tx_queue_len=16384)
+    try:
+        shown = subprocess.run(["ip", "link", "show", tun_name], capture_output=True, text=True).stdout
+        assert " qlen 16384" in shown
+    finally:
+        link.close()
+
+
 def _echo_request_from_stack() -> bytes:
     def csum(data: bytes) -> int:
         total = sum(struct.unpack(f"!{len(data) // 2}H", data))
