@@ -182,15 +182,6 @@ def send_probe(conn: Connection) -> None:
 
 # ------------------------------------------------------------------ data transmission
 
-def send_room(conn: Connection) -> int:
-    """Bytes the application may still queue (sndbuf grows with cwnd like Linux's tcp_sndbuf_expand)."""
-    cap = options(conn).sndbuf
-    if cap is None:
-        wmem = conn.engine.knobs.tcp_wmem
-        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd * conn.mss), wmem[2])
-    return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
-
-
 def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
@@ -262,7 +253,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
+            seq = conn.snd_nxt
+            send_data(conn, seq, flags, buf.view(off, n))
+            pushmarks.sent(conn, seq, n)
             sent_any = True
             sent_pkts += board.packets_out - segs_before
         elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:

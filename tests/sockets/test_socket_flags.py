@@ -29,8 +29,8 @@ from minitcp.sockets.socket import (
     TCP_USER_TIMEOUT,
     Socket,
 )
+from minitcp.tcp.pushmarks import size_goal
 from minitcp.tcp.states import State
-from minitcp.tcp.usercalls import size_goal
 from minitcp.trace.ss import ss
 
 from .net import B_ADDR, SYN, Net, connected_pair, settle
