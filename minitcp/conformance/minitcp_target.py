@@ -25,6 +25,7 @@ from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
 from ..tcp.states import State
+from .qdisc import root_drops_all
 from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
 from .target import Peer, SocketRow, TargetSocket, Unsupported
 
@@ -106,7 +107,13 @@ class MinitcpTarget:
         return apply_linux_sysctl(self.knobs, name, value)
 
     def device_command(self, command: str) -> str | None:
-        return None  # minitcp's link has no device to configure
+        # minitcp's link has no device to configure, but a root qdisc that drops everything is
+        # a local transmit drop the engine must see (qdisc.py).
+        drops = root_drops_all(command)
+        if drops is None:
+            return None
+        self.stack.engine.xmit_drop = drops
+        return ""
 
     def socket_table(self, sockets: Iterable[TargetSocket]) -> list[SocketRow]:
         rows: list[SocketRow] = []

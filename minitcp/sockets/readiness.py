@@ -65,29 +65,10 @@ def poll_mask(ep: Endpoint) -> int:
 
 
 def stream_writeable(conn: Connection) -> bool:
-    """Linux __sk_stream_is_writeable(sk, wake=1): free space at least half of what is queued
-    (sk_stream_min_wspace), and twice the unsent bytes below TCP_NOTSENT_LOWAT
-    (tcp_stream_memory_free with wake=1)."""
-    from ..tcp import output
+    """Linux __sk_stream_is_writeable(sk, wake=1) on sk_wmem_queued (tcp/wmem.py)."""
+    from ..tcp import wmem
 
-    room = output.send_room(conn)
-    if room < conn.send_queued // 2 or room <= 0:
-        return False
-    lowat = notsent_lowat(conn)
-    return lowat is None or 2 * notsent_bytes(conn) < lowat
-
-
-def notsent_lowat(conn: Connection) -> int | None:
-    """TCP_NOTSENT_LOWAT, else the sysctl tcp_notsent_lowat; None when unlimited (UINT_MAX)."""
-    from ..tcp.sockopts import options
-
-    lowat = options(conn).notsent_lowat or conn.engine.knobs.tcp_notsent_lowat
-    return None if lowat >= 0xFFFFFFFF else lowat
-
-
-def notsent_bytes(conn: Connection) -> int:
-    """Bytes written and not yet sent (Linux write_seq - snd_nxt, without the FIN)."""
-    return max(seq_diff((conn.sndbuf_seq + conn.send_queued), conn.snd_nxt), 0)
+    return wmem.writeable(conn)
 
 
 def ioctl_value(ep: Endpoint, request: int) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..wire import tso
 from . import input as tcp_in
-from . import output, sockopts, timeouts, usercalls
+from . import output, sockopts, timeouts, usercalls, wmem
 from .cc import make_cc
 from .delack import DelayedAck
 from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
@@ -363,7 +363,7 @@ class Connection:
     def writable(self) -> bool:
         if self.error or self.shut_wr or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
             return self.state not in _OPENING
-        return usercalls.write_room(self) > 0
+        return wmem.writeable(self)
 
     @property
     def recv_queued(self) -> int:

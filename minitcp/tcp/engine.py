@@ -65,6 +65,10 @@ class TcpEngine:
         # The largest payload of one outgoing segment the host cuts into MSS-sized ones itself
         # (TCP segmentation offload, `minitcp.wire.tso`); 0: every segment leaves as it is.
         self.tso_max = 0
+        # The local device's queue refuses every packet (a qdisc with no room, `tc qdisc add dev
+        # tun0 root pfifo limit 0`): Linux's dev_queue_xmit answers NET_XMIT_DROP, and TCP keeps
+        # the data and tries again later (output.emit, timeouts.py).
+        self.xmit_drop = False
         self.counters = Counters()
         self.isn = IsnGenerator(secret)
         self.cookies = SynCookies(self.isn)  # keyed with the same secret, made after it

@@ -17,7 +17,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
-from . import output, sendlog, usercalls
+from . import output, sendlog, wmem
 from .family import ip_tcp_headers
 from .recvbuf import RecvBuffer
 from .reset import reset_for
@@ -446,7 +446,7 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
             conn.pacing.update(conn)
     if ack != prior_snd_una:
         if conn.sendlog is not None:
-            sendlog.acked(conn, usercalls.write_room(conn) >= conn.send_queued // 2)
+            sendlog.acked(conn, wmem.writeable(conn))
         if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
             conn.fin_acked()
     return True

@@ -104,10 +104,12 @@ def syn_segment(conn: Connection, retransmit: bool = False, synack: bool = False
     return seg
 
 
-def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str = "") -> None:
-    """Hand a segment to the engine's output, counting it (and telling an observer)."""
+def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str = "") -> bool:
+    """Hand a segment to the engine's output, counting it (and telling an observer). False when
+    the local device dropped it (`engine.xmit_drop`): Linux __tcp_transmit_skb has counted it
+    already, gets NET_XMIT_DROP from the qdisc and reduces cwnd (tcp_enter_cwr), and its
+    caller keeps the data queued."""
     eng = conn.engine
-    eng.out.append(seg)
     segs = tso.wire_count(seg)
     eng.counters["OutSegs"] += segs
     # TCP_INFO's counts (Linux __tcp_transmit_skb, __tcp_retransmit_skb).
@@ -117,8 +119,13 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
     if seg.payload and log is not None:  # (data comes from the buffer the first write made, with it)
         log.data_segs_out += segs
         log.bytes_sent += len(seg.payload)
-        if retransmit:
-            log.bytes_retrans += len(seg.payload)
+    if eng.xmit_drop:
+        if conn.state in _DATA_STATES:
+            conn.recovery.enter_cwr(conn)
+        return False
+    eng.out.append(seg)
+    if seg.payload and log is not None and retransmit:
+        log.bytes_retrans += len(seg.payload)
     if retransmit:
         eng.counters["RetransSegs"] += 1
         conn.total_retrans += segs
@@ -134,6 +141,7 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
                 eng.observer.on_retransmit(conn, piece, eng.now, reason)
     if seg.flags & RST:
         eng.counters["OutRsts"] += 1
+    return True
 
 
 def _ack_sent(conn: Connection, win: int) -> None:
@@ -196,15 +204,6 @@ def send_probe(conn: Connection) -> None:
 
 
 # ------------------------------------------------------------------ data transmission
-
-def send_room(conn: Connection) -> int:
-    """Bytes the application may still queue (sndbuf grows with cwnd like Linux's tcp_sndbuf_expand)."""
-    cap = options(conn).sndbuf
-    if cap is None:
-        wmem = conn.engine.knobs.tcp_wmem
-        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd * conn.mss), wmem[2])
-    return cap - (len(conn.sndbuf) if conn.sndbuf is not None else 0)
-
 
 def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
@@ -285,11 +284,15 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            send_data(conn, conn.snd_nxt, flags, buf.view(off, n))
+            seq = conn.snd_nxt
+            if not send_data(conn, seq, flags, buf.view(off, n)):
+                break  # dropped by the local device: Linux tcp_write_xmit stops, the data waits
+            pushmarks.sent(conn, seq, n)
             sent_any = True
             sent_pkts += board.packets_out - segs_before
         elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:
-            send_data(conn, conn.snd_nxt, FIN | ACK, b"")
+            if not send_data(conn, conn.snd_nxt, FIN | ACK, b""):
+                break
             sent_any = True
             sent_pkts += 1
         else:
@@ -370,13 +373,15 @@ def _ecn_send(conn: Connection, seg: Segment, seq: int, flags: int, payload: byt
     seg.flags = flags
 
 
-def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryview) -> None:
+def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryview) -> bool:
     """Send new bytes starting at `seq` (snd_nxt): onto the retransmission queue, the
-    transmission timer armed (Linux tcp_event_new_data_sent)."""
+    transmission timer armed (Linux tcp_event_new_data_sent). False when the local device
+    dropped them: they stay unsent (tcp_write_xmit stops at a failed tcp_transmit_skb)."""
     now = conn.engine.now
     rec = conn.recovery
     tx_start = len(payload) > 0 and rec.board.in_flight == 0
-    emit_packet(conn, seq, flags, payload)
+    if not emit_packet(conn, seq, flags, payload):
+        return False
     end = (seq + len(payload) + (flags & FIN)) & MASK
     if len(payload) % conn.mss:
         conn.snd_sml = end  # Linux tcp_minshall_update: a packet with a short segment in it
@@ -389,10 +394,11 @@ def send_data(conn: Connection, seq: int, flags: int, payload: bytes | memoryvie
     if conn.t_persist != INF:
         conn.cancel_timer(TimerKind.PERSIST)
     conn.delack.data_sent(now)
+    return True
 
 
 def emit_packet(conn: Connection, seq: int, flags: int, payload: bytes | memoryview,
-                reason: str = "") -> None:
+                reason: str = "") -> bool:
     """One packet of data (Linux's GSO skb): one TSO segment with TSO, else the wire segments a
     GSO cut makes of it (PSH and FIN on the last), so the wire is the same either way.
     `reason`: why it is a retransmission, "" for new data."""
@@ -403,10 +409,12 @@ def emit_packet(conn: Connection, seq: int, flags: int, payload: bytes | memoryv
         seg = segment(conn, seq, flags, payload)
         if n > mss:
             seg.gso = mss
-        emit(conn, seg, retransmit, reason)
-        return
+        return emit(conn, seg, retransmit, reason)
+    sent = True
     for at, size, piece_flags in tso.cuts(n, mss, flags):
-        emit(conn, segment(conn, (seq + at) & MASK, piece_flags, payload[at:at + size]), retransmit, reason)
+        piece = segment(conn, (seq + at) & MASK, piece_flags, payload[at:at + size])
+        sent = emit(conn, piece, retransmit, reason) and sent
+    return sent
 
 
 def retransmit_syn(conn: Connection) -> None:

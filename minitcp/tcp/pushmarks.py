@@ -57,9 +57,9 @@ def _forced_push(conn: Connection, marks: PushMarks, write_seq: int) -> bool:
     return seq_gt(write_seq, (marks.pushed_seq + (conn.max_snd_wnd >> 1)) & MASK)
 
 
-def queued(conn: Connection, start: int, length: int, more: bool, eor: bool) -> None:
-    """A write queued `length` bytes from `start` (Linux tcp_sendmsg_locked's copy loop and the
-    tcp_push that ends it; `more`: MSG_MORE, `eor`: MSG_EOR with the whole write taken)."""
+def queued(conn: Connection, start: int, length: int, first: bool) -> None:
+    """A write copied `length` bytes from `start` into the queue (Linux tcp_sendmsg_locked's copy
+    loop; `first`: nothing of this write was copied before, `copied` is 0)."""
     marks = conn.pushq
     if marks is None:
         marks = conn.pushq = PushMarks(conn.sndbuf_seq)
@@ -67,51 +67,108 @@ def queued(conn: Connection, start: int, length: int, more: bool, eor: bool) -> 
     goal = size_goal(conn)
     seq = start
     left = length
-    copied = 0
     while left:
-        tail = skbs[-1] if skbs else None
-        room = 0
-        if tail is not None and not tail[2] & MARK_EOR and seq_gt(tail[1], conn.snd_nxt):
-            # The unsent tail (what tso_fragment left of it, when part of it went) takes more.
-            room = goal - seq_diff(tail[1], tail[0] if seq_gt(tail[0], conn.snd_nxt) else conn.snd_nxt)
-        if tail is None or room <= 0:
-            tail = [seq, seq, 0]
-            skbs.append(tail)
+        room = tail_room(conn, goal)
+        if room <= 0:
+            skbs.append([seq, seq, 0])
             room = goal
+        tail = skbs[-1]
         copy = min(room, left)
-        if not copied:
+        if first:
             tail[2] &= ~MARK_PSH  # a write appending to the tail takes its PSH away
+            first = False
         seq = (seq + copy) & MASK
         tail[1] = seq
-        copied += copy
         left -= copy
-        if left and seq_diff(tail[1], tail[0]) >= goal and _forced_push(conn, marks, seq):
+        if seq_diff(tail[1], tail[0]) >= goal and _forced_push(conn, marks, seq):
             tail[2] |= MARK_PSH
             marks.pushed_seq = seq
-    tail = skbs[-1]
+
+
+def push(conn: Connection, more: bool, eor: bool) -> None:
+    """Linux tcp_push, at the end of a write (`more`: MSG_MORE; `eor`: MSG_EOR, the tail skb
+    takes no more) or when it waits for room (wait_for_space: never with MSG_MORE): the tail
+    skb is marked PSH, unless MSG_MORE holds it back and no forced push is due."""
+    marks = conn.pushq
+    if marks is None or not marks.skbs:
+        return
+    tail = marks.skbs[-1]
     if eor:
         tail[2] |= MARK_EOR
-    if not more or _forced_push(conn, marks, seq):  # Linux tcp_push
+    write_seq = tail[1]
+    if not more or _forced_push(conn, marks, write_seq):
         tail[2] |= MARK_PSH
-        marks.pushed_seq = seq
+        marks.pushed_seq = write_seq
 
 
-def skb_at(conn: Connection, seq: int) -> list[int] | None:
-    """The skb holding the byte at `seq` (the acknowledged ones are forgotten), or None."""
+def _live(conn: Connection) -> list[list[int]]:
+    """The skbs not yet all acknowledged (Linux tcp_clean_rtx_queue frees the others)."""
     marks = conn.pushq
     if marks is None:
-        return None
+        return []
     skbs = marks.skbs
     while skbs and not seq_gt(skbs[0][1], conn.snd_una):
         del skbs[0]
+    return skbs
+
+
+def _index(conn: Connection, seq: int) -> int:
+    """The index of the skb holding the byte at `seq`, or -1."""
+    skbs = _live(conn)
     if not skbs:
-        return None
+        return -1
     base = skbs[0][0]
     # The skbs are in sequence order: the last one starting at or before `seq`, found by halving.
     i = bisect_right(skbs, seq_diff(seq, base), key=lambda skb: seq_diff(skb[0], base)) - 1
     if i >= 0 and seq_gt(skbs[i][1], seq) and seq_ge(seq, skbs[i][0]):
-        return skbs[i]
-    return None
+        return i
+    return -1
+
+
+def skb_at(conn: Connection, seq: int) -> list[int] | None:
+    """The skb holding the byte at `seq` (the acknowledged ones are forgotten), or None."""
+    i = _index(conn, seq)
+    return conn.pushq.skbs[i] if i >= 0 and conn.pushq is not None else None
+
+
+def skb_count(conn: Connection) -> int:
+    """How many skbs the send queue holds (each costs Linux an empty skb's truesize: wmem.py)."""
+    return len(_live(conn))
+
+
+def tail_room(conn: Connection, goal: int) -> int:
+    """Bytes a write may still add to the queue's unsent tail skb before it needs a new one
+    (tcp_sendmsg_locked: size_goal less its length; none after MSG_EOR, tcp_skb_can_collapse_to)."""
+    skbs = _live(conn)
+    if not skbs:
+        return 0
+    tail = skbs[-1]
+    if tail[2] & MARK_EOR or not seq_gt(tail[1], conn.snd_nxt):
+        return 0
+    return max(goal - seq_diff(tail[1], tail[0] if seq_gt(tail[0], conn.snd_nxt) else conn.snd_nxt), 0)
+
+
+def sent(conn: Connection, seq: int, length: int) -> None:
+    """A packet took `length` new bytes from `seq`. When they are only the front of their skb,
+    Linux's tso_fragment cuts it in two: PSH and the EOR mark go with the second part (which
+    keeps the write queue's place), the first, now sent, has neither."""
+    i = _index(conn, seq)
+    if i < 0 or conn.pushq is None:
+        return
+    skbs = conn.pushq.skbs
+    skb = skbs[i]
+    end = (seq + length) & MASK
+    if not seq_gt(skb[1], end):
+        return
+    if seq_gt(seq, skb[0]):
+        # Linux's send head always starts an skb; bytes before it were sent from this one
+        # before the split was recorded.
+        skbs.insert(i, [skb[0], seq, 0])
+        i += 1
+        skb[0] = seq
+    skbs.insert(i + 1, [end, skb[1], skb[2]])
+    skb[1] = end
+    skb[2] = 0
 
 
 def skb_left(conn: Connection, seq: int, unsent: int) -> tuple[int, bool]:

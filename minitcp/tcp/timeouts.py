@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, FIN, PSH
 from . import output
+from .knobs import HZ
 from .seq import MASK, seq_diff
 from .sockopts import keepalive_intvl, keepalive_probes, keepalive_time, options
 from .states import Event, State
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 _KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
+RESOURCE_PROBE_INTERVAL = 0.5  # include/net/tcp.h TCP_RESOURCE_PROBE_INTERVAL: HZ / 2
+TIMEOUT_MIN = 2 / HZ  # include/net/tcp.h TCP_TIMEOUT_MIN: 2 jiffies
 
 
 def fire(conn: Connection, kind: TimerKind) -> None:
@@ -92,7 +95,12 @@ def _on_rto(conn: Connection) -> None:
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {conn.recovery.retransmits} retransmissions")
         return
-    if not (conn.state == State.SYN_SENT and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
+    # A local device that drops everything (engine.xmit_drop) fails the retransmission: Linux
+    # tcp_retransmit_timer then tries again in TCP_RESOURCE_PROBE_INTERVAL, with no back-off
+    # (a listener's SYN-ACK is resent by reqsk_timer_handler, which has no such rule).
+    dropping = eng.xmit_drop and not (conn.state == State.SYN_RECEIVED and conn.listener is not None)
+    if not dropping and not (conn.state == State.SYN_SENT
+                             and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
         conn.recovery.back_off(knobs)
     # (Deferring, the SYN-ACK is resent only for the period's last chance.)
     resend = not deferring or conn.recovery.retransmits + 1 >= opts.defer_accept
@@ -109,8 +117,8 @@ def _on_rto(conn: Connection) -> None:
         rec.enter_loss(conn)
         rec.retransmits += 1
         rec.retransmit(conn, 0, 1, "RTO")
-    rto = rec.rto
-    if user_timeout:
+    rto = RESOURCE_PROBE_INTERVAL if dropping else rec.rto
+    if user_timeout and not dropping:
         # Linux tcp_clamp_rto_to_user_timeout: the next expiry is no later than the give-up time.
         rto = max(min(rto, opts.retrans_stamp + user_timeout - eng.now), 0.001)
     if syn:
@@ -127,7 +135,8 @@ def _on_delack(conn: Connection) -> None:
 
 
 def _on_persist(conn: Connection) -> None:
-    """Zero-window probe (RFC 9293 section 3.8.6.1, Linux tcp_probe_timer / tcp_send_probe0)."""
+    """The probe timer: zero-window probes (RFC 9293 section 3.8.6.1), or data the local device
+    would not take (Linux tcp_probe_timer, tcp_send_probe0)."""
     eng = conn.engine
     knobs = eng.knobs
     unsent = seq_diff((conn.sndbuf_seq + conn.send_queued) & MASK, conn.snd_nxt)
@@ -135,34 +144,46 @@ def _on_persist(conn: Connection) -> None:
         conn.probes_out = 0  # nothing to probe for: data is in flight or all sent
         conn.recovery.backoff = 0
         return
-    if conn.snd_wnd:
-        # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293
-        # section 3.8.6.2.1) still takes what fits, once the probe timer says so.
-        n = min(unsent, conn.mss, conn.snd_wnd)
-        off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
-        flags = ACK | PSH | (FIN if n == unsent and conn.fin_queued else 0)
-        conn.probes_out = 0
-        conn.recovery.backoff = 0
-        output.send_data(conn, conn.snd_nxt, flags, conn.sndbuf.view(off, n))  # type: ignore[union-attr]
-        return
     # probes_out counts probes since the last ACK (any ACK resets it: a peer that answers
     # keeps the connection open forever, RFC 1122 section 4.2.2.17); the interval keeps
-    # doubling regardless, on Linux's icsk_backoff (tcp_send_probe0).
+    # doubling regardless, on Linux's icsk_backoff. TCP_USER_TIMEOUT counts from the first
+    # expiry (icsk_probes_tstamp), and tcp_retries2 bounds the probes either way.
     opts = options(conn)
-    if opts.user_timeout and not conn.probes_out:
-        opts.retrans_stamp = eng.now  # Linux icsk_probes_tstamp: the first probe's time
-    if (conn.probes_out >= _retry_limit(conn) if not opts.user_timeout
-            else conn.probes_out and eng.now - opts.retrans_stamp >= opts.user_timeout):
+    if not conn.probes_out:
+        opts.retrans_stamp = eng.now  # Linux icsk_probes_tstamp
+    timed_out = opts.user_timeout and conn.probes_out and eng.now - opts.retrans_stamp >= opts.user_timeout
+    if timed_out or conn.probes_out >= _retry_limit(conn):
         eng.counters["TCPAbortOnTimeout"] += 1
         conn.drop(Event.PROBES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   "zero-window probes unanswered")
         return
+    # Linux tcp_write_wakeup: a window too small for the sender's rules (RFC 9293 section
+    # 3.8.6.2.1) still takes what fits, once the probe timer says so; a shut one, a probe at
+    # snd_una - 1 (tcp_xmit_probe_skb).
+    if conn.snd_wnd:
+        n = min(unsent, conn.mss, conn.snd_wnd)
+        off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
+        flags = ACK | PSH | (FIN if n == unsent and conn.fin_queued else 0)
+        if output.send_data(conn, conn.snd_nxt, flags, conn.sndbuf.view(off, n)):  # type: ignore[union-attr]
+            conn.probes_out = 0  # data in flight: the retransmission timer takes over
+            conn.recovery.backoff = 0
+            return
+    else:
+        eng.counters["TCPWinProbe"] += 1
+        output.send_probe(conn)
     conn.probes_out += 1
-    eng.counters["TCPWinProbe"] += 1
-    output.send_probe(conn)  # Linux probes with snd_una - 1
-    if conn.recovery.backoff < knobs.tcp_retries2:
-        conn.recovery.backoff += 1
-    conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
+    if eng.xmit_drop:
+        # tcp_send_probe0: "packet was not sent due to local congestion": try again in
+        # TCP_RESOURCE_PROBE_INTERVAL, the back-off left as it is.
+        interval = RESOURCE_PROBE_INTERVAL
+    else:
+        if conn.recovery.backoff < knobs.tcp_retries2:
+            conn.recovery.backoff += 1
+        interval = probe_interval(conn)
+    if opts.user_timeout:
+        # Linux tcp_clamp_probe0_to_user_timeout: no later than the give-up time (TCP_TIMEOUT_MIN).
+        interval = max(min(interval, opts.retrans_stamp + opts.user_timeout - eng.now), TIMEOUT_MIN)
+    conn.set_timer(TimerKind.PERSIST, eng.now + interval)
 
 
 def probe_interval(conn: Connection) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from . import output, pushmarks, sendlog
+from . import output, pushmarks, sendlog, wmem
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, end_record, options
@@ -25,9 +25,6 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 # Writes shorter than this are copied together into the send buffer's tail: an application that
 # writes a few bytes at a time leaves a few pieces, not one per write (a segment may need many).
 SEND_COALESCE = 16384
-# Linux include/linux/netdevice.h GSO_LEGACY_MAX_SIZE: an IPv4 socket's sk_gso_max_size.
-GSO_MAX_SIZE = 65536
-TCP_MSS_DEFAULT = 536  # Linux include/net/tcp.h (RFC 9293 section 3.7.1's default MSS)
 _CAN_SEND = frozenset({State.SYN_SENT, State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT})
 _CAN_QUEUE_FIN = frozenset({State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT})
 _READ_ACKS = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})  # a read may owe an ACK
@@ -56,82 +53,46 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
         raise OSError(conn.take_error(), "connection failed")
     if conn.shut_wr or conn.state not in _CAN_SEND:
         raise OSError(errno.EPIPE, "cannot send after the write side is shut down")
-    room = write_room(conn)
+    room = wmem.copy_room(conn)
     if room <= 0 or not data:
         if data:
             sendlog.no_room(conn)
         return 0
     if conn.sndbuf is None:
         conn.sndbuf = ByteQueue(SEND_COALESCE)
-    # Queue and send in turns, as Linux's tcp_sendmsg pushes each skb it fills (tcp_push_one):
-    # what leaves makes room under TCP_NOTSENT_LOWAT for the rest of this write. (Without the
-    # mark, sending frees no room, and one turn takes what fits.)
+    # Queue and send in turns, an skb at a time, as Linux's tcp_sendmsg pushes each skb it fills
+    # (tcp_push_one, or all of the queue on a forced push): what leaves makes room under
+    # TCP_NOTSENT_LOWAT, and the packets cut from an skb count in sk_wmem_queued (wmem.py).
     taken = 0
-    while room > 0:
+    while True:
         rest = memoryview(data)[taken:] if taken else data
         chunk = rest if len(rest) <= room else memoryview(rest)[:room]
         sendlog.data_queued(conn, seq_diff((conn.sndbuf_seq + len(conn.sndbuf)) & MASK, conn.snd_nxt))
-        if len(chunk) < len(rest):
-            sendlog.no_room(conn)  # the rest of the write waits for room
         opts = options(conn)
         if opts.push and (conn.sndbuf_seq + len(conn.sndbuf)) & MASK == conn.snd_nxt:
             # Nothing unsent to add to: Linux starts a new skb, and skb_entail ends TCP_NAGLE_PUSH.
             opts.push = False
         start = (conn.sndbuf_seq + len(conn.sndbuf)) & MASK
         conn.sndbuf.append(chunk)
+        pushmarks.queued(conn, start, len(chunk), first=not taken)
         taken += len(chunk)
-        whole = taken == len(data)
-        # A write cut short by the buffer pushes what it queued (Linux tcp_sendmsg_locked's
-        # wait_for_space: tcp_push without MSG_MORE); MSG_EOR counts once all of it is queued.
-        pushmarks.queued(conn, start, len(chunk), more and whole, eor and whole)
-        if eor and whole:
-            # MSG_EOR: the record ends with this write, once all of it is queued (Linux
-            # tcp_sendmsg marks the tail skb eor only when no data is left).
-            end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
-        output.transmit(conn, more)
-        if whole:
-            break
-        room = write_room(conn)
-    return taken
-
-
-def write_room(conn: Connection) -> int:
-    """Bytes a write may queue now: the send buffer's room, and under TCP_NOTSENT_LOWAT (or
-    the sysctl tcp_notsent_lowat) what Linux's tcp_sendmsg takes before it stops.
-
-    Linux checks the mark (sk_stream_memory_free: write_seq - snd_nxt below it) only when it
-    needs a new skb: bytes still fit in the unsent tail skb, up to size_goal, without the
-    check, and a new skb, once allowed, takes size_goal bytes. minitcp keeps no skbs: the
-    unsent bytes are taken as whole skbs of size_goal and a partial tail, which a MSG_EOR
-    record end closes (tcp_skb_can_collapse_to).
-    """
-    room = output.send_room(conn)
-    lowat = options(conn).notsent_lowat or conn.engine.knobs.tcp_notsent_lowat
-    if lowat < 0xFFFFFFFF:
-        write_seq = (conn.sndbuf_seq + conn.send_queued) & MASK
-        notsent = max(seq_diff(write_seq, conn.snd_nxt), 0)
-        goal = size_goal(conn)
-        tail_room = -notsent % goal
-        if write_seq in options(conn).eor:
-            tail_room = 0
-        allowed = tail_room
-        if notsent + tail_room < lowat:
-            allowed += goal * -(-(lowat - notsent - tail_room) // goal)  # new skbs while below it
-        room = min(room, allowed)
-    return room
-
-
-def size_goal(conn: Connection) -> int:
-    """The bytes tcp_sendmsg puts in one skb (Linux tcp_xmit_size_goal): the largest GSO
-    packet, cut to half the largest window the peer has offered (tcp_bound_to_half_wnd), in
-    whole segments, at least one."""
-    mss = max(conn.mss, 1)
-    goal = GSO_MAX_SIZE
-    max_window = conn.max_snd_wnd
-    cutoff = max_window >> 1 if max_window > TCP_MSS_DEFAULT else max_window
-    if cutoff and goal > cutoff:
-        goal = cutoff
-    return max(goal // mss * mss, mss)
+        if taken == len(data):
+            pushmarks.push(conn, more, eor)
+            if eor:
+                # MSG_EOR: the record ends with this write, once all of it is queued (Linux
+                # tcp_sendmsg marks the tail skb eor only when no data is left).
+                end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
+            output.transmit(conn, more)
+            return taken
+        output.transmit(conn)
+        room = wmem.copy_room(conn)
+        if room <= 0:
+            # The rest waits for room (SOCK_NOSPACE): Linux's wait_for_space pushes what the
+            # write queued, with tcp_push and never MSG_MORE.
+            sendlog.no_room(conn)
+            pushmarks.push(conn, False, False)
+            output.transmit(conn)
+            return taken
 
 
 def recv(conn: Connection, n: int, now: float, peek: bool = False) -> bytes | None:

@@ -24,8 +24,8 @@ from minitcp.sockets.options import (
 )
 from minitcp.sockets.readiness import POLLOUT
 from minitcp.sockets.socket import MSG_DONTWAIT, MSG_EOR, MSG_MORE, MSG_OOB, MSG_WAITALL, Socket
+from minitcp.tcp.pushmarks import size_goal
 from minitcp.tcp.states import State
-from minitcp.tcp.usercalls import size_goal
 from minitcp.trace.ss import ss
 
 from .net import B_ADDR, SYN, Net, connected_pair, settle

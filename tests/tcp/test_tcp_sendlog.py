@@ -37,14 +37,22 @@ def test_rwnd_limited_and_busy_time() -> None:
 
 
 def test_sndbuf_limited_while_the_writer_waits_for_room() -> None:
+    """Linux tcp_cwnd_validate starts the chrono when a transmission empties the write queue
+    while a writer waits for room (SOCK_NOSPACE); tcp_check_space stops it when the writer may go."""
     p = Peer()
-    conn = p.connect(at=0.0, rtt=0.01, mss=1000, wscale=None)
+    # A 4000-byte window: skbs of size_goal 2000 (half of it), each costing 2000 + 832 (wmem.py).
+    conn = p.connect(at=0.0, rtt=0.01, window=4000, mss=1000, wscale=None)
     conn.apply_option("sndbuf", 1000, 0.01)  # tcp_wmem[0], 4096 bytes, fixed
-    assert conn.send(b"z" * 10000, 0.01) == 4096  # the rest waits for room (SOCK_NOSPACE)
-    assert len(p.out()) == 5  # all of it sent, the congestion window far from full
-    assert conn.send(b"z" * 5904, 0.02) == 0
-    p.feed(p.seg(ACK, ack=1001), at=0.03)  # not yet room enough to wake the writer
-    p.feed(p.seg(ACK, ack=2001), at=0.05)  # now free space is half of what is queued
+    p.feed(p.seg(ACK, ack=1, window=2000), at=0.01)  # room for two segments
+    # The second skb takes sk_wmem_queued (5664) past sk_sndbuf: the rest waits (SOCK_NOSPACE).
+    assert conn.send(b"z" * 10000, 0.01) == 4000
+    assert len(p.out()) == 2
+    assert conn.send(b"z" * 6000, 0.01) == 0
+    assert len(p.feed(p.seg(ACK, ack=1001, window=2000), at=0.02)) == 1  # 1000 bytes still unsent
+    assert len(p.feed(p.seg(ACK, ack=2001, window=2000), at=0.03)) == 1  # the queue is empty
+    assert not conn.writable  # 3664 queued
+    p.feed(p.seg(ACK, ack=3001, window=2000), at=0.05)  # 1832 queued: free space is half of it
+    assert conn.writable
     info = tcpinfo.tcp_info(conn, 0.05)
-    assert info["sndbuf_limited"] == pytest.approx(40_000, abs=1)
+    assert info["sndbuf_limited"] == pytest.approx(20_000, abs=1)
     assert info["busy_time"] == pytest.approx(40_000, abs=1)

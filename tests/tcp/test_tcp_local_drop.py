@@ -1,0 +1,69 @@
+"""A local device that drops every packet (engine.xmit_drop, a qdisc with no room): Linux keeps
+the data, probes again every TCP_RESOURCE_PROBE_INTERVAL without backing off, and gives up on
+TCP_USER_TIMEOUT (tcp_send_probe0, tcp_retransmit_timer; packetdrill's
+user_timeout/user-timeout-probe.pkt)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from minitcp.tcp import tcpinfo
+from minitcp.tcp.connection import Connection
+from minitcp.tcp.states import State
+from minitcp.wire.segment import ACK, PSH
+
+from .peer import Peer
+
+
+def _idle_connection(user_timeout_ms: int) -> tuple[Peer, Connection]:
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.1, mss=1460, wscale=None)
+    conn.apply_option("user_timeout", user_timeout_ms, 0.1)  # TCP_USER_TIMEOUT, in ms
+    conn.send(b"a" * 24, 0.1)
+    assert p.rels(p.out()) == [("P.", 1, 1, 24)]
+    p.feed(p.seg(ACK, ack=25), at=0.2)
+    return p, conn
+
+
+def test_unsent_data_is_probed_every_half_second_until_the_user_timeout() -> None:
+    p, conn = _idle_connection(3000)
+    p.eng.xmit_drop = True
+    assert conn.send(b"b" * 24, 0.2) == 24
+    assert p.out() == []
+    # The probe timer (max(RTO, 200 ms)) finds the data still unsent: it starts the clock of
+    # TCP_USER_TIMEOUT, and each probe dropped locally brings the next in 500 ms.
+    assert p.run_until(3.45) == []
+    info = tcpinfo.tcp_info(conn, 3.45)
+    assert (info["probes"], info["backoff"]) == (6, 0)
+    assert conn.state == State.ESTABLISHED
+    p.run_until(3.55)
+    assert conn.state == State.CLOSED
+    with pytest.raises(OSError) as exc:
+        conn.send(b"c", 3.55)
+    assert exc.value.errno == errno.ETIMEDOUT
+
+
+def test_the_data_leaves_once_the_device_takes_packets_again() -> None:
+    p, conn = _idle_connection(0)
+    p.eng.xmit_drop = True
+    conn.send(b"b" * 24, 0.2)
+    p.run_until(1.2)  # probes at 0.5 and 1.0 dropped, the next due at 1.5
+    p.eng.xmit_drop = False
+    sent = p.run_until(1.6)
+    assert [(p.rel(s)[0], p.rel(s)[1]) for _, s in sent] == [("P.", 25)]
+    assert sent[0][1].flags & PSH
+
+
+def test_a_retransmission_dropped_locally_is_tried_again_without_back_off() -> None:
+    p, conn = _idle_connection(0)
+    conn.send(b"b" * 24, 0.2)
+    assert p.rels(p.out()) == [("P.", 25, 1, 24)]
+    p.eng.xmit_drop = True
+    rto = conn.recovery.rto
+    p.run_until(0.2 + rto + 2.0)  # the RTO, then one try every 500 ms, all dropped
+    assert conn.recovery.backoff == 0 and conn.recovery.rto == rto
+    p.eng.xmit_drop = False
+    sent = p.run_until(0.2 + rto + 2.6)
+    assert [p.rel(s)[1:] for _, s in sent] == [(25, 1, 24)]
