@@ -388,7 +388,6 @@ class Recovery:
         the cumulative ACK, the loss probe's fate, the state machine, the window, and the
         retransmissions it asks for. `flag`: FLAG_DATA, FLAG_WIN_UPDATE, FLAG_SND_UNA_ADVANCED."""
         eng = conn.engine
-        now = eng.now
         board = self.board
         ack = seg.ack
         sack_ok = conn.sack_ok
@@ -397,6 +396,8 @@ class Recovery:
         prior_delivered = self.delivered
         prior_lost = board.lost
         st = AckState(conn.snd_nxt, self.high_seq, self.undo_marker, self.undo_retrans)
+        if conn.ts_ok and seg.ts_ecr:
+            st.tsecr = (seg.ts_ecr - conn.ts_offset) & MASK  # Linux rx_opt.rcv_tsecr
         if seg.sack and sack_ok:
             self._sacktag(conn, seg, prior_snd_una, st)
         if seg.flags & (ECE | SYN) == ECE and conn.ecn_ok:
@@ -411,9 +412,7 @@ class Recovery:
                 self._process_tlp_ack(conn, ack, flag)
             return
         flag |= self._clean_rtx_queue(conn, seg, prior_fack, prior_snd_una, st, flag)
-        newest = st.last_sackt if st.last_ackt is None else (
-            st.last_ackt if st.last_sackt is None else max(st.last_ackt, st.last_sackt))
-        self.rack.update_reo_wnd(newest, eng.knobs.tcp_recovery, now)
+        self.rack.update_reo_wnd(st.prior_delivered, self.delivered, eng.knobs.tcp_recovery)
         if self.tlp_high_seq is not None:
             self._process_tlp_ack(conn, ack, flag)
         if not flag & FLAG_NOT_DUP or flag & FLAG_CA_ALERT or self.cc.ca_state != CaState.OPEN:
@@ -716,6 +715,13 @@ class Recovery:
                                  self.board.sacked_out, self.reordering, knobs.tcp_recovery,
                                  self.srtt_or_zero)
 
+    @staticmethod
+    def _count_lost_retrans(conn: Connection, segs: int) -> None:
+        """Linux tcp_mark_skb_lost: TCPLostRetransmit counts the segments of retransmissions
+        marked lost again (by RACK's clock, an RTO, a smaller path MTU)."""
+        if segs:
+            conn.engine.counters["TCPLostRetransmit"] += segs
+
     def rack_mark_lost(self, conn: Connection) -> bool:
         """Linux tcp_rack_mark_lost: a RACK pass when it advanced; arms the reordering timer
         for what may still be reordered. Returns True when it did."""
@@ -723,7 +729,8 @@ class Recovery:
         if not rack.advanced:
             return False
         rack.advanced = False
-        timeout, _ = rack.detect_loss(self.board, self._reo_wnd(conn), conn.engine.now)
+        timeout, lost_retrans = rack.detect_loss(self.board, self._reo_wnd(conn), conn.engine.now)
+        self._count_lost_retrans(conn, lost_retrans)
         if timeout:
             # Linux: usecs_to_jiffies(timeout) + TCP_TIMEOUT_MIN (2 jiffies); the 6.18 kernel this
             # is checked against fires it about 31 ms after a 25 ms window is set (+.027 in
@@ -832,7 +839,7 @@ class Recovery:
         rec = board.recs[i]
         if not self.resend(conn, i, segs, reason):
             return False
-        board.resent(rec, conn.engine.now)
+        board.resent(rec, conn.engine.now, delivered=self.delivered)
         if self.retrans_stamp is None:
             self.retrans_stamp = conn.engine.now
         if self.undo_retrans < 0:
@@ -862,7 +869,7 @@ class Recovery:
         mss = conn.mss
         for rec in board.recs:
             if min(rec.data_len, old_mss) > mss:
-                board.mark_lost(rec)
+                self._count_lost_retrans(conn, board.mark_lost(rec))
         if not board.lost_out:
             return
         if not conn.sack_ok:
@@ -883,7 +890,7 @@ class Recovery:
         when nothing was in flight or a loss probe was pending."""
         board = self.board
         prior_packets = board.packets_out
-        board.add(seq, end, conn.engine.now, fin)
+        board.add(seq, end, conn.engine.now, fin, self.delivered)
         if not prior_packets or self.pending == TIME_LOSS_PROBE:
             self.rearm_rto(conn)
 
@@ -948,7 +955,8 @@ class Recovery:
         """Linux tcp_rack_reo_timeout: the reordering window passed; what is overdue is lost."""
         board = self.board
         prior_inflight = board.in_flight
-        self.rack.detect_loss(board, self._reo_wnd(conn), conn.engine.now)
+        _, lost_retrans = self.rack.detect_loss(board, self._reo_wnd(conn), conn.engine.now)
+        self._count_lost_retrans(conn, lost_retrans)
         if prior_inflight != board.in_flight:
             if self.cc.ca_state != CaState.RECOVERY:
                 self._enter_recovery(conn, False)
@@ -1007,4 +1015,4 @@ class Recovery:
         for rec in board.recs:
             if not is_reneg and rec is not head and rack.skb_timeout(rec.sent, 0.0, now) > 0:
                 continue  # don't mark recently sent ones lost yet
-            board.mark_lost(rec)
+            self._count_lost_retrans(conn, board.mark_lost(rec))
