@@ -29,6 +29,7 @@ from ..wire.segment import ECE, SYN
 from . import lossprobe, output
 from .cc import CaState, CongestionControl
 from .cc.base import TCP_INFINITE_SSTHRESH
+from .prr import Prr
 from .rack import RACK_LOSS_DETECTION, Rack
 from .scoreboard import (
     EVER_RETRANS,
@@ -78,7 +79,7 @@ _IN_REDUCTION = (CaState.CWR, CaState.RECOVERY)
 class Recovery:
     __slots__ = (
         "backoff", "board", "cc", "delivered", "dsack_dups", "frto", "high_seq", "is_sack_reneg",
-        "min_rtt", "pending", "prior_ssthresh", "prr_delivered", "prr_out", "rack", "reord_seen",
+        "min_rtt", "pending", "prior_ssthresh", "prr", "rack", "reord_seen",
         "reordering", "retrans_stamp", "retransmits", "rto", "rtt_seq", "rtt_time", "rttvar", "srtt",
         "tlp_high_seq", "tlp_retrans", "undo_marker", "undo_retrans",
     )
@@ -107,7 +108,7 @@ class Recovery:
         self.undo_retrans = 0  # its retransmissions not yet proven spurious (-1: none made)
         self.prior_ssthresh = 0  # ssthresh before the reduction (0: may not be undone)
         self.retrans_stamp: float | None = None  # the episode's first retransmission (tp->retrans_stamp)
-        self.prr_delivered = self.prr_out = 0  # RFC 6937 prr_delivered, prr_out
+        self.prr = Prr()  # RFC 6937's counts during a reduction
         self.reordering = knobs.tcp_reordering  # tp->reordering, the duplicate threshold
         self.reord_seen = 0  # reordering events (TCP_INFO tcpi_reord_seen)
         self.dsack_dups = 0  # segments reported by D-SACK (tcpi_dsack_dups)
@@ -168,30 +169,17 @@ class Recovery:
         self.tlp_high_seq = None
         cc.cwnd_cnt = 0
         cc.prior_cwnd = cc.cwnd
-        self.prr_delivered = self.prr_out = 0
+        self.prr.start()
         cc.ssthresh = cc.ssthresh_on_loss()
         conn.queue_cwr()  # tcp_ecn_queue_cwr: CWR on the next new data (RFC 3168 section 6.1.2)
 
     def _cwnd_reduction(self, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
-        """Linux tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937 section 3) with
-        Linux's slow-start reduction bound (SSRB) when in flight is below ssthresh."""
+        """Linux tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937, `prr.Prr`)."""
         cc = self.cc
         if newly_acked_sacked <= 0 or not cc.prior_cwnd:
             return
-        in_flight = self.board.in_flight
-        delta = cc.ssthresh - in_flight
-        self.prr_delivered += newly_acked_sacked
-        if delta < 0:
-            dividend = cc.ssthresh * self.prr_delivered + cc.prior_cwnd - 1
-            sndcnt = dividend // cc.prior_cwnd - self.prr_out
-        else:
-            sndcnt = max(self.prr_delivered - self.prr_out, newly_acked_sacked)
-            if flag & FLAG_SND_UNA_ADVANCED and not newly_lost:
-                sndcnt += 1
-            sndcnt = min(delta, sndcnt)
-        # Force a fast retransmit upon entering fast recovery.
-        sndcnt = max(sndcnt, 0 if self.prr_out else 1)
-        cc.cwnd = in_flight + sndcnt
+        cc.cwnd = self.prr.cwnd(cc.ssthresh, cc.prior_cwnd, self.board.in_flight, newly_acked_sacked,
+                                newly_lost, bool(flag & FLAG_SND_UNA_ADVANCED))
 
     def _end_cwnd_reduction(self) -> None:
         """Linux tcp_end_cwnd_reduction: cwnd = ssthresh after CWR or a recovery not undone."""
@@ -825,7 +813,7 @@ class Recovery:
                 break
             counters[mib] += rec.pcount
             if cc.ca_state in _IN_REDUCTION:
-                self.prr_out += rec.pcount
+                self.prr.sent(rec.pcount)
             if i == 0 and self.pending != TIME_REO_TIMEOUT:
                 rearm = True
             i += 1
@@ -900,7 +888,7 @@ class Recovery:
         if not sent_pkts:
             return
         if self.cc.ca_state in _IN_REDUCTION:
-            self.prr_out += sent_pkts
+            self.prr.sent(sent_pkts)
         if not probe:
             lossprobe.schedule(conn, False)
 
