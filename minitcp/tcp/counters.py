@@ -27,7 +27,7 @@ MIB = (
     "TCPSlowStartRetrans", "TCPLossProbes", "TCPLossProbeRecovery", "TCPFullUndo", "TCPPartialUndo",
     "TCPDSACKUndo", "TCPSpuriousRTOs", "TCPDSACKRecv", "TCPDSACKOfoRecv", "TCPDSACKRecvSegs",
     "TCPDSACKIgnoredOld", "TCPDSACKIgnoredNoUndo", "TCPDSACKIgnoredDubious", "TCPSACKDiscard",
-    "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder", "TCPSackReneging",
+    "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder", "TCPSackReneging", "TCPLostRetransmit",
     # CUBIC's HyStart exits from slow start (tcp_cubic.c hystart_update): how many, and the
     # cwnd summed over them.
     "TCPHystartTrainDetect", "TCPHystartTrainCwnd", "TCPHystartDelayDetect", "TCPHystartDelayCwnd",

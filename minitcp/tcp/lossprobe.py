@@ -78,7 +78,7 @@ def send(conn: Connection) -> None:
                 last = board.recs[i]
             if rec.resend(conn, i, 1, "TLP"):
                 last = board.recs[i]
-                board.resent(last, eng.now, counted=False)
+                board.resent(last, eng.now, counted=False, delivered=rec.delivered)
                 rec.tlp_retrans = True
                 sent = True
         else:

@@ -18,8 +18,7 @@ from .scoreboard import LOST, RETRANS, SACKED_ACKED, SACKED_RETRANS
 from .seq import seq_gt
 
 if TYPE_CHECKING:
-    from .seq import seq_gt
-from .scoreboard import Scoreboard
+    from .scoreboard import Scoreboard
 
 # Linux TCP_RACK_RECOVERY_THRESH: recoveries a widened reordering window outlives.
 RACK_RECOVERY_THRESH = 16
@@ -37,7 +36,7 @@ def sent_after(t1: float, t2: float, order1: int, order2: int, seq1: int, seq2: 
 
 
 class Rack:
-    __slots__ = ("adjusted_at", "advanced", "dsack_seen", "end_seq", "min_rtt", "mstamp", "order",
+    __slots__ = ("advanced", "dsack_seen", "end_seq", "last_delivered", "min_rtt", "mstamp", "order",
                  "reo_wnd_persist", "reo_wnd_steps", "rtt")
 
     def __init__(self) -> None:
@@ -50,7 +49,7 @@ class Rack:
         self.reo_wnd_steps = 1  # reordering window multiplier (tp->rack.reo_wnd_steps)
         self.reo_wnd_persist = 0  # recoveries to keep a widened window
         self.dsack_seen = False
-        self.adjusted_at = 0.0  # when the window was last widened (tp->rack.last_delivered)
+        self.last_delivered = 0  # the delivered count when the window was last widened
 
     def advance(self, sacked: int, end: int, sent: float, order: int, now: float) -> None:
         """Linux 6.12 tcp_rack_advance (RFC 8985 section 6.2 step 2): a delivered packet. RACK.rtt
@@ -83,28 +82,31 @@ class Rack:
             return 0.0
         return min(self.min_rtt / 4 * self.reo_wnd_steps, srtt)
 
-    def update_reo_wnd(self, newest_delivered_sent: float | None, tcp_recovery: int, now: float) -> None:
+    def update_reo_wnd(self, prior_delivered: int, delivered: int, tcp_recovery: int) -> None:
         """Linux tcp_rack_update_reo_wnd (RFC 8985 section 6.2 step 4): one step wider per
         round trip with D-SACKs, back to one step after RACK_RECOVERY_THRESH recoveries.
-        `newest_delivered_sent`: when the newest packet this ACK delivered left (None: none)."""
-        if tcp_recovery & RACK_STATIC_REO_WND or newest_delivered_sent is None:
+        Round trips are counted by deliveries, as Linux's: `prior_delivered` is the delivered
+        count when the newest packet this ACK delivered left (0: it delivered nothing),
+        `delivered` the count now."""
+        if tcp_recovery & RACK_STATIC_REO_WND or not prior_delivered:
             return
-        if newest_delivered_sent < self.adjusted_at:
-            self.dsack_seen = False  # no round trip since the last widening
+        if prior_delivered < self.last_delivered:
+            self.dsack_seen = False  # sent before the last widening: no round trip since
         if self.dsack_seen:
             self.reo_wnd_steps = min(self.reo_wnd_steps + 1, 0xFF)
             self.dsack_seen = False
-            self.adjusted_at = now
+            self.last_delivered = delivered
             self.reo_wnd_persist = RACK_RECOVERY_THRESH
         elif not self.reo_wnd_persist:
             self.reo_wnd_steps = 1
 
-    def detect_loss(self, board: Scoreboard, reo_wnd: float, now: float) -> tuple[float, bool]:
+    def detect_loss(self, board: Scoreboard, reo_wnd: float, now: float) -> tuple[float, int]:
         """Linux tcp_rack_detect_loss (RFC 8985 section 6.2 step 5): mark lost what was sent
-        before the newest delivered packet and is overdue by RACK.rtt + reo_wnd. Returns the
-        longest wait for the rest (0: none), and whether a retransmission was lost."""
+        before the newest delivered packet and is overdue by RACK.rtt + reo_wnd, a
+        retransmission too (lost again: its send time is the retransmission's). Returns the
+        longest wait for the rest (0: none), and the segments of retransmissions found lost."""
         timeout = 0.0
-        lost_retrans = False
+        lost_retrans = 0
         if self.mstamp is None:
             return timeout, lost_retrans
         for rec in board.recs:
@@ -118,7 +120,7 @@ class Rack:
                 continue
             remaining = self.rtt + reo_wnd - (now - rec.sent)
             if remaining <= 0:
-                lost_retrans |= board.mark_lost(rec)
+                lost_retrans += board.mark_lost(rec)
             else:
                 timeout = max(timeout, remaining)
         return timeout, lost_retrans

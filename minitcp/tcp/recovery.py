@@ -29,6 +29,7 @@ from ..wire.segment import ECE, SYN
 from . import lossprobe, output
 from .cc import CaState, CongestionControl
 from .cc.base import TCP_INFINITE_SSTHRESH
+from .prr import Prr
 from .rack import RACK_LOSS_DETECTION, Rack
 from .scoreboard import (
     EVER_RETRANS,
@@ -78,7 +79,7 @@ _IN_REDUCTION = (CaState.CWR, CaState.RECOVERY)
 class Recovery:
     __slots__ = (
         "backoff", "board", "cc", "delivered", "dsack_dups", "frto", "high_seq", "is_sack_reneg",
-        "min_rtt", "pending", "prior_ssthresh", "prr_delivered", "prr_out", "rack", "reord_seen",
+        "min_rtt", "pending", "prior_ssthresh", "prr", "rack", "reord_seen",
         "reordering", "retrans_stamp", "retransmits", "rto", "rtt_seq", "rtt_time", "rttvar", "srtt",
         "tlp_high_seq", "tlp_retrans", "undo_marker", "undo_retrans",
     )
@@ -107,7 +108,7 @@ class Recovery:
         self.undo_retrans = 0  # its retransmissions not yet proven spurious (-1: none made)
         self.prior_ssthresh = 0  # ssthresh before the reduction (0: may not be undone)
         self.retrans_stamp: float | None = None  # the episode's first retransmission (tp->retrans_stamp)
-        self.prr_delivered = self.prr_out = 0  # RFC 6937 prr_delivered, prr_out
+        self.prr = Prr()  # RFC 6937's counts during a reduction
         self.reordering = knobs.tcp_reordering  # tp->reordering, the duplicate threshold
         self.reord_seen = 0  # reordering events (TCP_INFO tcpi_reord_seen)
         self.dsack_dups = 0  # segments reported by D-SACK (tcpi_dsack_dups)
@@ -168,30 +169,17 @@ class Recovery:
         self.tlp_high_seq = None
         cc.cwnd_cnt = 0
         cc.prior_cwnd = cc.cwnd
-        self.prr_delivered = self.prr_out = 0
+        self.prr.start()
         cc.ssthresh = cc.ssthresh_on_loss()
         conn.queue_cwr()  # tcp_ecn_queue_cwr: CWR on the next new data (RFC 3168 section 6.1.2)
 
     def _cwnd_reduction(self, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
-        """Linux tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937 section 3) with
-        Linux's slow-start reduction bound (SSRB) when in flight is below ssthresh."""
+        """Linux tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937, `prr.Prr`)."""
         cc = self.cc
         if newly_acked_sacked <= 0 or not cc.prior_cwnd:
             return
-        in_flight = self.board.in_flight
-        delta = cc.ssthresh - in_flight
-        self.prr_delivered += newly_acked_sacked
-        if delta < 0:
-            dividend = cc.ssthresh * self.prr_delivered + cc.prior_cwnd - 1
-            sndcnt = dividend // cc.prior_cwnd - self.prr_out
-        else:
-            sndcnt = max(self.prr_delivered - self.prr_out, newly_acked_sacked)
-            if flag & FLAG_SND_UNA_ADVANCED and not newly_lost:
-                sndcnt += 1
-            sndcnt = min(delta, sndcnt)
-        # Force a fast retransmit upon entering fast recovery.
-        sndcnt = max(sndcnt, 0 if self.prr_out else 1)
-        cc.cwnd = in_flight + sndcnt
+        cc.cwnd = self.prr.cwnd(cc.ssthresh, cc.prior_cwnd, self.board.in_flight, newly_acked_sacked,
+                                newly_lost, bool(flag & FLAG_SND_UNA_ADVANCED))
 
     def _end_cwnd_reduction(self) -> None:
         """Linux tcp_end_cwnd_reduction: cwnd = ssthresh after CWR or a recovery not undone."""
@@ -388,7 +376,6 @@ class Recovery:
         the cumulative ACK, the loss probe's fate, the state machine, the window, and the
         retransmissions it asks for. `flag`: FLAG_DATA, FLAG_WIN_UPDATE, FLAG_SND_UNA_ADVANCED."""
         eng = conn.engine
-        now = eng.now
         board = self.board
         ack = seg.ack
         sack_ok = conn.sack_ok
@@ -397,6 +384,8 @@ class Recovery:
         prior_delivered = self.delivered
         prior_lost = board.lost
         st = AckState(conn.snd_nxt, self.high_seq, self.undo_marker, self.undo_retrans)
+        if conn.ts_ok and seg.ts_ecr:
+            st.tsecr = (seg.ts_ecr - conn.ts_offset) & MASK  # Linux rx_opt.rcv_tsecr
         if seg.sack and sack_ok:
             self._sacktag(conn, seg, prior_snd_una, st)
         if seg.flags & (ECE | SYN) == ECE and conn.ecn_ok:
@@ -411,9 +400,7 @@ class Recovery:
                 self._process_tlp_ack(conn, ack, flag)
             return
         flag |= self._clean_rtx_queue(conn, seg, prior_fack, prior_snd_una, st, flag)
-        newest = st.last_sackt if st.last_ackt is None else (
-            st.last_ackt if st.last_sackt is None else max(st.last_ackt, st.last_sackt))
-        self.rack.update_reo_wnd(newest, eng.knobs.tcp_recovery, now)
+        self.rack.update_reo_wnd(st.prior_delivered, self.delivered, eng.knobs.tcp_recovery)
         if self.tlp_high_seq is not None:
             self._process_tlp_ack(conn, ack, flag)
         if not flag & FLAG_NOT_DUP or flag & FLAG_CA_ALERT or self.cc.ca_state != CaState.OPEN:
@@ -716,6 +703,13 @@ class Recovery:
                                  self.board.sacked_out, self.reordering, knobs.tcp_recovery,
                                  self.srtt_or_zero)
 
+    @staticmethod
+    def _count_lost_retrans(conn: Connection, segs: int) -> None:
+        """Linux tcp_mark_skb_lost: TCPLostRetransmit counts the segments of retransmissions
+        marked lost again (by RACK's clock, an RTO, a smaller path MTU)."""
+        if segs:
+            conn.engine.counters["TCPLostRetransmit"] += segs
+
     def rack_mark_lost(self, conn: Connection) -> bool:
         """Linux tcp_rack_mark_lost: a RACK pass when it advanced; arms the reordering timer
         for what may still be reordered. Returns True when it did."""
@@ -723,7 +717,8 @@ class Recovery:
         if not rack.advanced:
             return False
         rack.advanced = False
-        timeout, _ = rack.detect_loss(self.board, self._reo_wnd(conn), conn.engine.now)
+        timeout, lost_retrans = rack.detect_loss(self.board, self._reo_wnd(conn), conn.engine.now)
+        self._count_lost_retrans(conn, lost_retrans)
         if timeout:
             # Linux: usecs_to_jiffies(timeout) + TCP_TIMEOUT_MIN (2 jiffies); the 6.18 kernel this
             # is checked against fires it about 31 ms after a 25 ms window is set (+.027 in
@@ -819,7 +814,7 @@ class Recovery:
                 break
             counters[mib] += rec.pcount
             if cc.ca_state in _IN_REDUCTION:
-                self.prr_out += rec.pcount
+                self.prr.sent(rec.pcount)
             if i == 0 and self.pending != TIME_REO_TIMEOUT:
                 rearm = True
             i += 1
@@ -833,7 +828,7 @@ class Recovery:
         rec = board.recs[i]
         if not self.resend(conn, i, segs, reason):
             return False
-        board.resent(rec, conn.engine.now)
+        board.resent(rec, conn.engine.now, delivered=self.delivered)
         if self.retrans_stamp is None:
             self.retrans_stamp = conn.engine.now
         if self.undo_retrans < 0:
@@ -863,7 +858,7 @@ class Recovery:
         mss = conn.mss
         for rec in board.recs:
             if min(rec.data_len, old_mss) > mss:
-                board.mark_lost(rec)
+                self._count_lost_retrans(conn, board.mark_lost(rec))
         if not board.lost_out:
             return
         if not conn.sack_ok:
@@ -884,7 +879,7 @@ class Recovery:
         when nothing was in flight or a loss probe was pending."""
         board = self.board
         prior_packets = board.packets_out
-        board.add(seq, end, conn.engine.now, fin)
+        board.add(seq, end, conn.engine.now, fin, self.delivered)
         if not prior_packets or self.pending == TIME_LOSS_PROBE:
             self.rearm_rto(conn)
 
@@ -894,7 +889,7 @@ class Recovery:
         if not sent_pkts:
             return
         if self.cc.ca_state in _IN_REDUCTION:
-            self.prr_out += sent_pkts
+            self.prr.sent(sent_pkts)
         if not probe:
             lossprobe.schedule(conn, False)
 
@@ -949,7 +944,8 @@ class Recovery:
         """Linux tcp_rack_reo_timeout: the reordering window passed; what is overdue is lost."""
         board = self.board
         prior_inflight = board.in_flight
-        self.rack.detect_loss(board, self._reo_wnd(conn), conn.engine.now)
+        _, lost_retrans = self.rack.detect_loss(board, self._reo_wnd(conn), conn.engine.now)
+        self._count_lost_retrans(conn, lost_retrans)
         if prior_inflight != board.in_flight:
             if self.cc.ca_state != CaState.RECOVERY:
                 self._enter_recovery(conn, False)
@@ -1008,4 +1004,4 @@ class Recovery:
         for rec in board.recs:
             if not is_reneg and rec is not head and rack.skb_timeout(rec.sent, 0.0, now) > 0:
                 continue  # don't mark recently sent ones lost yet
-            board.mark_lost(rec)
+            self._count_lost_retrans(conn, board.mark_lost(rec))

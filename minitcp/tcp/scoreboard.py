@@ -48,9 +48,10 @@ FLAG_FORWARD_PROGRESS = FLAG_ACKED | FLAG_DATA_SACKED
 class Record:
     """One packet in flight or SACKed: [seq, end) with the FIN if `fin`."""
 
-    __slots__ = ("end", "fin", "order", "pcount", "sacked", "sent", "seq")
+    __slots__ = ("end", "fin", "order", "pcount", "sacked", "sent", "seq", "tx_delivered")
 
-    def __init__(self, seq: int, end: int, pcount: int, sent: float, fin: bool, order: int) -> None:
+    def __init__(self, seq: int, end: int, pcount: int, sent: float, fin: bool, order: int,
+                 tx_delivered: int = 0) -> None:
         self.seq = seq
         self.end = end
         self.pcount = pcount
@@ -58,6 +59,9 @@ class Record:
         # Which transmission that was, counting all: orders the packets sent at one instant of
         # virtual time, where Linux's nanosecond stamps differ (tcp_rack_sent_after).
         self.order = order
+        # The connection's delivered count when it last left (Linux tcp_rate_skb_sent's
+        # TCP_SKB_CB(skb)->tx.delivered): which round trip its delivery closes.
+        self.tx_delivered = tx_delivered
         self.sacked = 0
         self.fin = fin
 
@@ -78,8 +82,8 @@ class AckState:
     undo counts tcp_sacktag_one adjusts)."""
 
     __slots__ = ("acked_sacked", "first_ackt", "first_sackt", "flag", "fully_acked", "high_seq",
-                 "last_ackt", "last_sackt", "pkts_acked", "reord", "sack_delivered", "undo_marker",
-                 "undo_retrans")
+                 "last_ackt", "last_sackt", "pkts_acked", "prior_delivered", "reord", "sack_delivered",
+                 "tsecr", "undo_marker", "undo_retrans")
 
     def __init__(self, reord: int, high_seq: int, undo_marker: int | None, undo_retrans: int) -> None:
         self.flag = 0
@@ -96,6 +100,11 @@ class AckState:
         self.last_ackt: float | None = None
         self.fully_acked = True
         self.acked_sacked = 0  # newly delivered (acked or sacked) segments (tcp_newly_delivered)
+        # The ACK's echoed timestamp in our millisecond clock (RFC 7323; None: none echoed).
+        self.tsecr: int | None = None
+        # The delivered count when the newest packet this ACK delivered left (Linux's rate
+        # sample rs->prior_delivered, tcp_rate_skb_delivered; 0: nothing newly delivered).
+        self.prior_delivered = 0
 
 
 def pcount_of(data_len: int, mss: int) -> int:
@@ -136,17 +145,20 @@ class Scoreboard:
 
     # ------------------------------------------------------------------ sending
 
-    def add(self, seq: int, end: int, now: float, fin: bool) -> Record:
-        """A new packet left (Linux tcp_event_new_data_sent: onto the retransmission queue)."""
+    def add(self, seq: int, end: int, now: float, fin: bool, delivered: int = 0) -> Record:
+        """A new packet left (Linux tcp_event_new_data_sent: onto the retransmission queue),
+        `delivered` segments having been delivered so far (tcp_rate_skb_sent)."""
         self.sends += 1
-        rec = Record(seq, end, pcount_of(seq_diff(end, seq) - fin, self.mss), now, fin, self.sends)
+        rec = Record(seq, end, pcount_of(seq_diff(end, seq) - fin, self.mss), now, fin, self.sends,
+                     delivered)
         self.recs.append(rec)
         self.packets_out += rec.pcount
         return rec
 
-    def resent(self, rec: Record, now: float, counted: bool = True) -> None:
+    def resent(self, rec: Record, now: float, counted: bool = True, delivered: int = 0) -> None:
         """`rec` went again (Linux tcp_retransmit_skb: RETRANS and retrans_out; a loss probe,
-        __tcp_retransmit_skb alone, only EVER_RETRANS: `counted` False)."""
+        __tcp_retransmit_skb alone, only EVER_RETRANS: `counted` False), `delivered` segments
+        having been delivered so far (tcp_rate_skb_sent)."""
         if counted:
             if not rec.sacked & SACKED_RETRANS:
                 self.retrans_out += rec.pcount
@@ -154,26 +166,28 @@ class Scoreboard:
         else:
             rec.sacked |= EVER_RETRANS
         rec.sent = now
+        rec.tx_delivered = delivered
         self.sends += 1
         rec.order = self.sends
 
-    def mark_lost(self, rec: Record) -> bool:
+    def mark_lost(self, rec: Record) -> int:
         """Linux tcp_mark_skb_lost: LOST once; a lost retransmission stops counting in flight.
-        Returns True when a retransmission was found lost (TCPLostRetransmit)."""
+        Returns the segments of a retransmission found lost again (Linux counts them as
+        TCPLostRetransmit there), else 0."""
         sacked = rec.sacked
         if sacked & SACKED_ACKED:
-            return False
+            return 0
         if sacked & LOST:
             if sacked & SACKED_RETRANS:
                 rec.sacked &= ~SACKED_RETRANS
                 self.retrans_out -= rec.pcount
                 self.lost += rec.pcount
-                return True
-            return False
+                return rec.pcount
+            return 0
         self.lost += rec.pcount
         self.lost_out += rec.pcount
         rec.sacked |= LOST
-        return False
+        return 0
 
     def unmark_lost(self) -> None:
         """Linux tcp_undo_cwnd_reduction(unmark_loss): nothing is lost after all."""
@@ -195,7 +209,7 @@ class Scoreboard:
         mss = self.mss
         at = (rec.seq + nbytes) & MASK
         tail = Record(at, rec.end, pcount_of(seq_diff(rec.end, at) - rec.fin, mss), rec.sent, rec.fin,
-                      rec.order)
+                      rec.order, rec.tx_delivered)
         tail.sacked = rec.sacked
         rec.end = at
         rec.fin = False
@@ -322,6 +336,7 @@ class Scoreboard:
             st.flag |= FLAG_DATA_SACKED
             self.sacked_out += pcount
             st.sack_delivered += pcount
+            st.prior_delivered = max(st.prior_delivered, rec.tx_delivered)  # tcp_rate_skb_delivered
         # D-SACK: the retransmission is not in flight (the original was delivered).
         if dup_sack and sacked & SACKED_RETRANS:
             sacked &= ~SACKED_RETRANS
@@ -365,7 +380,9 @@ class Scoreboard:
                 self.sacked_out -= acked
             elif sack_ok:
                 st.acked_sacked += acked
-                rack.advance(sacked, rec.end, rec.sent, rec.order, now)
+                st.prior_delivered = max(st.prior_delivered, rec.tx_delivered)  # tcp_rate_skb_delivered
+                if not self._spurious_retrans(rec, st.tsecr):
+                    rack.advance(sacked, rec.end, rec.sent, rec.order, now)
             if sacked & LOST:
                 self.lost_out -= acked
             self.packets_out -= acked
@@ -380,6 +397,14 @@ class Scoreboard:
             st.flag |= FLAG_SACK_RENEGING
         if not self.sacked_out:
             self.fack = None
+
+    @staticmethod
+    def _spurious_retrans(rec: Record, tsecr: int | None) -> bool:
+        """Linux tcp_skb_spurious_retrans: a resent record whose ACK echoes a timestamp older
+        than its last transmission was delivered by an earlier copy; its send time says
+        nothing to RACK (tcp_clean_rtx_queue skips tcp_rack_advance for it)."""
+        return bool(rec.sacked & RETRANS) and tsecr is not None and \
+            seq_lt(tsecr, int(rec.sent * 1000) & MASK)
 
     def trim_head(self, rec: Record, ack: int) -> int:
         """Linux tcp_tso_acked: a TSO record partly acknowledged loses its acknowledged
