@@ -98,17 +98,16 @@ def _feed(browser: Browser, template: list[dict[str, Any]], first: int, n0: int,
         last: events[events.length - 1].id})""")
 
 
-def test_an_hour_of_connections_leaves_a_bounded_page(tmp_path: Path) -> None:
+def test_an_hour_of_connections_leaves_a_bounded_page(tmp_path: Path, browser: Browser) -> None:
     template = Feed().connection(0.0, "PORT")
     per_conn = len(template)
     sizes = []
-    with Browser() as browser:
-        browser.open(_live_page(tmp_path).as_uri())
-        for minute in range(60):  # a connection a second, drawn every 10 minutes
-            sizes.append(_feed(browser, template, 0, minute * 60, minute * 60 + 60, 1.0, 10000,
-                               draw=minute % 10 == 9))
-        summary = browser.eval("summaries[summaries.length - 1]")
-        newest_kept = browser.eval("events[events.length - 1].conn")
+    browser.open(_live_page(tmp_path).as_uri())
+    for minute in range(60):  # a connection a second, drawn every 10 minutes
+        sizes.append(_feed(browser, template, 0, minute * 60, minute * 60 + 60, 1.0, 10000,
+                           draw=minute % 10 == 9))
+    summary = browser.eval("summaries[summaries.length - 1]")
+    newest_kept = browser.eval("events[events.length - 1].conn")
     assert sizes[-1]["last"] == 3600 * per_conn - 1  # every event of the hour went in
     # The newest 50 closed connections (and up to 10 more, summed up in batches) kept whole.
     assert all(s["events"] <= 60 * per_conn for s in sizes)
@@ -126,17 +125,17 @@ def test_an_hour_of_connections_leaves_a_bounded_page(tmp_path: Path) -> None:
     assert newest_kept == f"198.18.0.1:{10000 + 3599} {SERVER}"
 
 
-def test_one_long_connection_keeps_the_newest_events_and_draws_a_bounded_ladder(tmp_path: Path) -> None:
+def test_one_long_connection_keeps_the_newest_events_and_draws_a_bounded_ladder(
+        tmp_path: Path, browser: Browser) -> None:
     feed = Feed()
     opening = feed.connection(0.0, 40000)[:5]  # the handshake: ESTABLISHED
     c = "198.18.0.1:40000"
     pair = [feed.segment(1.0, c, "out", ".", "ACK seq=1 ack=1 len=1448", 1448),
             feed.segment(1.05, c, "in", ".", "ACK ack=1449")]
-    with Browser() as browser:
-        browser.open(_live_page(tmp_path).as_uri())
-        _feed(browser, opening, 0, 0, 1, 0.0, draw=False)
-        size = _feed(browser, pair, 100, 0, 30000, 0.1)  # 60 000 segments, one pair every 100 ms
-        state = browser.eval("[...document.querySelectorAll('g.state')].map((g) => g.dataset.state)")
+    browser.open(_live_page(tmp_path).as_uri())
+    _feed(browser, opening, 0, 0, 1, 0.0, draw=False)
+    size = _feed(browser, pair, 100, 0, 30000, 0.1)  # 60 000 segments, one pair every 100 ms
+    state = browser.eval("[...document.querySelectorAll('g.state')].map((g) => g.dataset.state)")
     assert size["last"] == 100 + 60000 - 1
     assert size["events"] <= 20000 and size["segs"] <= 2000
     assert size["segs"] >= 1000  # the newest ones are drawn

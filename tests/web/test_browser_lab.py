@@ -118,16 +118,15 @@ def test_step_parameter_stops_before_the_retransmission_and_chinese_words(
     assert [s["data-label"] for s in elements(after, "g", "seg")] == SEGMENTS[:5]
 
 
-def test_the_pieces_of_a_tso_packet_are_marked(tmp_path: Path) -> None:
+def test_the_pieces_of_a_tso_packet_are_marked(tmp_path: Path, browser: Browser) -> None:
     path = tmp_path / "delayed-ack-two-segments.html"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["lab", "delayed-ack-two-segments", "--sim", "--export", str(path)]) == 0
-    with Browser() as browser:
-        browser.open(f"{path.as_uri()}?step=all")
-        cut = browser.eval("[...document.querySelectorAll('g.seg.tso')].map((g) => [g.dataset.label, "
-                           "g.dataset.tso, g.dataset.tsoFirst, g.querySelector('text').textContent])")
-        brackets = browser.eval("[...document.querySelectorAll('path.tsocut')].map((p) => p.dataset.first)")
-        others = browser.eval("document.querySelectorAll('g.seg:not(.tso)').length")
+    browser.open(f"{path.as_uri()}?step=all")
+    cut = browser.eval("[...document.querySelectorAll('g.seg.tso')].map((g) => [g.dataset.label, "
+                       "g.dataset.tso, g.dataset.tsoFirst, g.querySelector('text').textContent])")
+    brackets = browser.eval("[...document.querySelectorAll('path.tsocut')].map((p) => p.dataset.first)")
+    others = browser.eval("document.querySelectorAll('g.seg:not(.tso)').length")
     # The client's two full segments went as one TSO packet, cut by its host: both marked, one bracket.
     assert [c[:2] for c in cut] == [["ACK seq=13 ack=13 len=1448", "0/2"],
                                     ["PSH seq=1461 ack=13 len=1448", "1/2"]]
@@ -139,21 +138,20 @@ def test_the_pieces_of_a_tso_packet_are_marked(tmp_path: Path) -> None:
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # the Makefile's SYSTEM_FILES
 
 
-def test_chinese_words_are_drawn_with_cjk_glyphs(page: Path, tmp_path: Path) -> None:
+def test_chinese_words_are_drawn_with_cjk_glyphs(page: Path, tmp_path: Path, browser: Browser) -> None:
     if not CJK_FONT.exists():
         pytest.skip("no CJK font: `make system-tools` installs fonts-wqy-microhei (as root)")
-    with Browser() as browser:
-        browser.open(f"{page.as_uri()}?step=all&lang=zh")
-        assert browser.eval("document.querySelector('#verdict-word').textContent") == "结论: 通过"
-        # Each character drawn in the page's own font: with a CJK font two characters differ; without
-        # one, both are the same missing-glyph box.
-        ink = ("((ch, sel) => { const c = document.createElement('canvas'); c.width = c.height = 40; "
-               "const x = c.getContext('2d'); x.font = getComputedStyle(document.querySelector(sel)).font; "
-               "x.fillText(ch, 4, 30); return Array.from(x.getImageData(0, 0, 40, 40).data).join(','); })")
-        for sel in ("#verdict-word", "#ladder text"):
-            assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('论', '{sel}')"), sel
-            assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('\\u{{10ffff}}', '{sel}')"), sel
-        browser.screenshot(tmp_path / "lab-zh.png")
+    browser.open(f"{page.as_uri()}?step=all&lang=zh")
+    assert browser.eval("document.querySelector('#verdict-word').textContent") == "结论: 通过"
+    # Each character drawn in the page's own font: with a CJK font two characters differ; without
+    # one, both are the same missing-glyph box.
+    ink = ("((ch, sel) => { const c = document.createElement('canvas'); c.width = c.height = 40; "
+           "const x = c.getContext('2d'); x.font = getComputedStyle(document.querySelector(sel)).font; "
+           "x.fillText(ch, 4, 30); return Array.from(x.getImageData(0, 0, 40, 40).data).join(','); })")
+    for sel in ("#verdict-word", "#ladder text"):
+        assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('论', '{sel}')"), sel
+        assert browser.eval(f"{ink}('结', '{sel}') !== {ink}('\\u{{10ffff}}', '{sel}')"), sel
+    browser.screenshot(tmp_path / "lab-zh.png")
     assert (tmp_path / "lab-zh.png").stat().st_size > 10_000
 
 
@@ -176,42 +174,41 @@ def _drag_on_the_time_axis(browser: Browser, y0: float, y1: float) -> None:
     }})()""")
 
 
-def test_zoom_on_a_dragged_time_span_and_back(page: Path, tmp_path: Path) -> None:
-    with Browser() as browser:
-        browser.open(f"{page.as_uri()}?step=all")
-        whole = browser.eval(SEGS_JS)
-        scale, top, start = browser.eval(SCALE_JS)
-        assert [s[0] for s in whole] == SEGMENTS and start == 0.0
-        # From just above the lost FIN to just below its retransmission.
-        lost, again = whole[3], whole[4]
-        _drag_on_the_time_axis(browser, lost[2] - 3, again[2] + 3)
-        zoomed = browser.eval(SEGS_JS)
-        zscale, ztop, zfrom = browser.eval(SCALE_JS)
-        span = [float(v) for v in browser.eval("document.querySelector('#ladder').dataset.span").split(",")]
-        browser.screenshot(tmp_path / "zoomed.png")
-        assert not browser.eval("document.querySelector('#unzoom').hidden")
-        # The span is the dragged one, in time: 3 px either side of the two FINs at the old scale
-        # (within the pixel a mouse event rounds its position to).
-        assert span[0] == pytest.approx(lost[1] - 3 / scale, abs=1 / scale)
-        assert span[1] == pytest.approx(again[1] + 3 / scale, abs=1 / scale)
-        # Only the segments sent inside it are drawn, the span now fills the drawing (a larger scale),
-        # and y is still proportional to time from the span's start.
-        assert [s[0] for s in zoomed] == [s[0] for s in whole if span[0] <= s[1] <= span[1]]
-        assert [s[0] for s in zoomed][:2] == ["FIN seq=1 ack=1", "FIN seq=1 ack=1"]
-        assert len(zoomed) < len(whole) and zscale > 2 * scale and zfrom == pytest.approx(span[0])
-        for _, t, y in zoomed:
-            assert y == pytest.approx(ztop + zscale * (t - zfrom), abs=0.01)
-        assert zoomed[1][2] - zoomed[0][2] > 2 * (again[2] - lost[2])  # the two FINs further apart
-        # The lifeline keeps its colour from before the span: minitcp is ESTABLISHED at its top (from
-        # the handshake, before the span), then FIN_WAIT_1 from the lost FIN on.
-        states = browser.eval("[...document.querySelectorAll('g.state[data-host=\"minitcp\"]')]"
-                              ".map((g) => [g.dataset.state, "
-                              "Number(g.querySelector('rect').getAttribute('y'))])")
-        assert [s[0] for s in states[:2]] == ["ESTABLISHED", "FIN_WAIT_1"]
-        assert states[0][1] == ztop and states[1][1] == pytest.approx(zoomed[0][2], abs=0.01)
-        browser.eval("document.querySelector('#unzoom').click()")
-        assert browser.eval(SEGS_JS) == whole and browser.eval(SCALE_JS) == [scale, top, start]
-        assert browser.eval("document.querySelector('#unzoom').hidden")
+def test_zoom_on_a_dragged_time_span_and_back(page: Path, tmp_path: Path, browser: Browser) -> None:
+    browser.open(f"{page.as_uri()}?step=all")
+    whole = browser.eval(SEGS_JS)
+    scale, top, start = browser.eval(SCALE_JS)
+    assert [s[0] for s in whole] == SEGMENTS and start == 0.0
+    # From just above the lost FIN to just below its retransmission.
+    lost, again = whole[3], whole[4]
+    _drag_on_the_time_axis(browser, lost[2] - 3, again[2] + 3)
+    zoomed = browser.eval(SEGS_JS)
+    zscale, ztop, zfrom = browser.eval(SCALE_JS)
+    span = [float(v) for v in browser.eval("document.querySelector('#ladder').dataset.span").split(",")]
+    browser.screenshot(tmp_path / "zoomed.png")
+    assert not browser.eval("document.querySelector('#unzoom').hidden")
+    # The span is the dragged one, in time: 3 px either side of the two FINs at the old scale
+    # (within the pixel a mouse event rounds its position to).
+    assert span[0] == pytest.approx(lost[1] - 3 / scale, abs=1 / scale)
+    assert span[1] == pytest.approx(again[1] + 3 / scale, abs=1 / scale)
+    # Only the segments sent inside it are drawn, the span now fills the drawing (a larger scale),
+    # and y is still proportional to time from the span's start.
+    assert [s[0] for s in zoomed] == [s[0] for s in whole if span[0] <= s[1] <= span[1]]
+    assert [s[0] for s in zoomed][:2] == ["FIN seq=1 ack=1", "FIN seq=1 ack=1"]
+    assert len(zoomed) < len(whole) and zscale > 2 * scale and zfrom == pytest.approx(span[0])
+    for _, t, y in zoomed:
+        assert y == pytest.approx(ztop + zscale * (t - zfrom), abs=0.01)
+    assert zoomed[1][2] - zoomed[0][2] > 2 * (again[2] - lost[2])  # the two FINs further apart
+    # The lifeline keeps its colour from before the span: minitcp is ESTABLISHED at its top (from
+    # the handshake, before the span), then FIN_WAIT_1 from the lost FIN on.
+    states = browser.eval("[...document.querySelectorAll('g.state[data-host=\"minitcp\"]')]"
+                          ".map((g) => [g.dataset.state, "
+                          "Number(g.querySelector('rect').getAttribute('y'))])")
+    assert [s[0] for s in states[:2]] == ["ESTABLISHED", "FIN_WAIT_1"]
+    assert states[0][1] == ztop and states[1][1] == pytest.approx(zoomed[0][2], abs=0.01)
+    browser.eval("document.querySelector('#unzoom').click()")
+    assert browser.eval(SEGS_JS) == whole and browser.eval(SCALE_JS) == [scale, top, start]
+    assert browser.eval("document.querySelector('#unzoom').hidden")
     # The same span as a parameter, for a link to it.
-    html = dump_dom(f"{page.as_uri()}?step=all&span={span[0]},{span[1]}")
+    html = browser.dom(f"{page.as_uri()}?step=all&span={span[0]},{span[1]}")
     assert [s["data-label"] for s in elements(html, "g", "seg")] == [s[0] for s in zoomed]
