@@ -174,6 +174,8 @@ def build_diagram(
             if e.direction == "out":
                 arrow = Arrow(e.time, col, label(e), tags=_retransmit_tags(e.reason) if e.retransmit else [],
                               conn=n, lang=lang)
+                if e.tso:  # one piece of a TSO packet its host cut (tcp/output.py emit, Linux tso_fragment)
+                    arrow.tags.append(f"TSO {e.tso[0] + 1}/{e.tso[1]}")
                 got = arrivals.get(id(e), ())
                 if two_hosts and not got:
                     arrow.lost = True
@@ -183,6 +185,8 @@ def build_diagram(
                         arrow.tags.append("dup")
             elif not two_hosts or id(e) in unmatched_in:
                 arrow = Arrow(e.time, 1 - col, label(e), conn=n, lang=lang)
+                if e.gro:  # segments the receiver's GRO joined into this one (wire/gro.py)
+                    arrow.tags.append(f"GRO {e.gro}")
             else:
                 continue  # drawn as the sender's arrow
             arrows[id(e)] = arrow

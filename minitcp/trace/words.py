@@ -24,7 +24,8 @@ HEADINGS = {
 # word by word below.
 TAGS = {
     "zh": {"retransmit": "重传", "dropped": "被丢弃", "lost": "丢失", "dup": "重复", "delay": "延迟",
-           "reorder": "乱序", "fast": "快速"},
+           "reorder": "乱序", "fast": "快速",
+           "TSO": "TSO 分段", "GRO": "GRO 合并"},
 }
 
 # Why the engine ignored a segment or gave up a connection (the engine's reasons, tcp/*.py).

@@ -108,6 +108,20 @@ def test_wrap_breaks_between_cjk_characters_never_inside_a_word() -> None:
         assert not b.startswith(("，", "；", "）", "。"))  # closing punctuation stays with its word
 
 
+def test_the_pieces_of_a_tso_packet_are_marked_on_the_ladder() -> None:
+    """delayed-ack-two-segments: minitcp's two full segments leave as one TSO packet its host cuts
+    (tcp/output.py emit): both pieces are tagged with their place in it, in both languages; the
+    other segments are not."""
+    result = sim_result("delayed-ack-two-segments")
+    en = render_ladder(result.trace, left=HOST, conn=result.lab.ladder)
+    zh = render_ladder(result.trace, left=HOST, conn=result.lab.ladder, lang="zh")
+    tagged = [line for line in en.splitlines() if "[TSO " in line]
+    assert len(tagged) == 2 and "len=1448 [TSO 1/2]" in tagged[0] and "len=1448 [TSO 2/2]" in tagged[1]
+    assert zh.count("[TSO 分段 ") == 2
+    svg = render_svg(result.trace, left=HOST, conn=result.lab.ladder)
+    assert svg.count("[TSO 1/2]") == 1 and svg.count("[TSO 2/2]") == 1
+
+
 def test_multi_connection_lab_draws_one_connection_and_sums_up_the_others() -> None:
     result = sim_result("time-wait-client-ports")
     text = render_ladder(result.trace, left=HOST, conn=None)
