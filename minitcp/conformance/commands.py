@@ -4,7 +4,8 @@ Of the commands, `sysctl` writes become the target's settings, `sockstat`
 (piped into `grep`) reads the target's socket table, and `tcpdrop -s STATE`
 ends connections; Linux's `defaults.sh`, `set_sysctls.py` and `sysctl -q`
 lines set the target's Linux settings; `ethtool`, `tc` and `ip` lines configure
-the kernel target's device; the others are listed as ignored. A
+the kernel target's device (on minitcp, a root qdisc with no room is a local transmit drop:
+qdisc.py); the others are listed as ignored. A
 snippet is run as Python over the `tcpi_*` fields (tcp_info.py).
 """
 

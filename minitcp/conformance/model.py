@@ -114,6 +114,9 @@ class IcmpEvent(Event):
     length: int = 0
     mtu: int | None = None
     unknown: str | None = None  # a type or code name packetdrill would not know here
+    # The type and code as written ("" for no code): an IPv6 run reads them as ICMPv6's names.
+    type_name: str = ""
+    code_name: str = ""
 
 
 @dataclasses.dataclass

@@ -13,13 +13,16 @@ from __future__ import annotations
 import copy
 import ipaddress
 import math
+import re
 import struct
 
 import trio
 
 from ..wire.errors import WireError
 from ..wire.icmp import build_icmp
-from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ip_int, ipv4_header
+from ..wire.icmpv6 import build_icmpv6
+from ..wire.ipv4 import PROTO_ICMP, PROTO_TCP, build_ipv4, ipv4_header
+from ..wire.ipv6 import PROTO_ICMPV6, build_ipv6, ipv6_header
 from ..wire.segment import ACK, CWR, FIN, PSH, SYN, Segment, Segment6
 from ..wire.tcp import build_tcp6_packet, build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
 from . import raw_options
@@ -298,20 +301,55 @@ class PacketLines(RunState):
 
     def _inject_icmp(self, ev: IcmpEvent) -> None:
         """packetdrill's ICMP error: it quotes the IP header of a segment minitcp sent and the
-        first 8 bytes of its TCP header (RFC 792), our ports and the script's sequence number."""
-        if ev.unknown is not None:
+        first 8 bytes of its TCP header (RFC 792, RFC 4443 section 2.4), our ports and the
+        script's sequence number. An IPv6 run sends ICMPv6, its type and code read from
+        ICMPv6's names as packetdrill reads them (icmp_packet.c's icmpv6_types)."""
+        v6 = ":" in self.target.local_ip
+        icmp_type, code = icmpv6_numbers(ev) if v6 else (ev.icmp_type, ev.code)
+        if ev.unknown is not None and not v6:
             raise ScriptFailure(f"line {ev.line}: ICMP type or code {ev.unknown!r} is not an ICMPv4 name "
                                 f"(an ICMPv6 one, or a -D NAME=VALUE not given)")
+        if icmp_type is None or code is None:
+            raise ScriptFailure(f"line {ev.line}: ICMP type or code {ev.type_name} {ev.code_name} is not "
+                                f"an ICMPv6 name (an ICMPv4 one, or a -D NAME=VALUE not given)")
         if self.space.local_isn is None:
             raise ScriptFailure(f"line {ev.line}: an ICMP error quotes our sequence numbers, "
                                 f"but minitcp has not sent a SYN yet")
-        # IPv4 only: runner._check_supported refuses ICMP lines in an IPv6 script.
-        local, remote = ip_int(self.target.local_ip), ip_int(self.target.remote_ip)
+        local, remote = _address(self.target.local_ip), _address(self.target.remote_ip)
         seq = ((ev.seq or 0) + self.space.local) & MASK
-        quoted = ipv4_header(local, remote, PROTO_TCP, 20 + ev.length) \
-            + struct.pack("!HHI", self.local_port, self.remote_port, seq)
-        icmp = build_icmp(ev.icmp_type, ev.code, ev.mtu or 0, quoted)  # RFC 1191: the next-hop MTU
+        tcp_head = struct.pack("!HHI", self.local_port, self.remote_port, seq)
+        if v6:
+            quoted = ipv6_header(local, remote, PROTO_TCP, 20 + ev.length) + tcp_head
+            # RFC 4443 section 3.2: packet too big carries the next-hop MTU in 32 bits.
+            icmp = build_icmpv6(remote, local, icmp_type, code, ev.mtu or 0, quoted)
+            self.peer.send(build_ipv6(remote, local, PROTO_ICMPV6, icmp))
+            return
+        quoted = ipv4_header(local, remote, PROTO_TCP, 20 + ev.length) + tcp_head
+        icmp = build_icmp(icmp_type, code, ev.mtu or 0, quoted)  # RFC 1191: the next-hop MTU
         self.peer.send(build_ipv4(remote, local, PROTO_ICMP, icmp))
+
+
+# packetdrill's ICMPv6 names (icmp_packet.c: icmpv6_types and their code tables, RFC 4443).
+ICMPV6_TYPES = {"unreachable": 1, "packet_too_big": 2, "time_exceeded": 3, "parameter_problem": 4,
+                "echo_request": 128, "echo_reply": 129}
+ICMPV6_CODES = {
+    1: {"net_unreachable": 0, "no_route": 0, "admin_prohibited": 1, "not_neighbour": 2,
+        "address_unreachable": 3, "port_unreachable": 4},
+    3: {"exceeded_hop_limit": 0, "exceeded_frag_time": 1},
+    4: {"header_field": 0, "unknown_next_header": 1, "unknown_option": 2},
+}
+
+
+def icmpv6_numbers(ev: IcmpEvent) -> tuple[int | None, int | None]:
+    """The ICMPv6 type and code of an ICMP line (`type_N`/`code_N` as written), None for a name
+    ICMPv6 does not have."""
+    m = re.fullmatch(r"type_(\d+)", ev.type_name)
+    icmp_type = int(m.group(1)) if m else ICMPV6_TYPES.get(ev.type_name)
+    if not ev.code_name:
+        return icmp_type, 0
+    m = re.fullmatch(r"code_(\d+)", ev.code_name)
+    code = int(m.group(1)) if m else ICMPV6_CODES.get(icmp_type or 0, {}).get(ev.code_name)
+    return icmp_type, code
 
 
 def _address(text: str) -> int:

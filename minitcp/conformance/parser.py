@@ -291,14 +291,21 @@ _CODES = {3: _UNREACH_CODES, 11: _TIME_EXCEEDED_CODES}
 _ECHOED = re.compile(r"\[\s*(?P<start>\d+):(?P<end>\d+)\((?P<len>\d+)\)\s*\]")
 
 
-# ICMPv6's type names (RFC 4443), which an IPv6 script may use: an IPv4 run cannot play them.
-_ICMPV6_TYPES = frozenset({"destination_unreachable", "packet_too_big", "time_exceeded", "parameter_problem"})
+# packetdrill's ICMPv6 names (icmp_packet.c, RFC 4443) that are not ICMPv4 ones: an IPv6 run
+# plays them (packets.py), an IPv4 run cannot.
+_ICMPV6_TYPES = frozenset({"packet_too_big"})
+_ICMPV6_CODES = frozenset({"no_route", "admin_prohibited", "not_neighbour", "address_unreachable",
+                           "exceeded_hop_limit", "exceeded_frag_time", "header_field", "unknown_next_header",
+                           "unknown_option"})
 
 
 def _deferred_name(name: str) -> bool:
-    """A name left for the run to refuse rather than the parser: an ICMPv6 type, or an upper-case
-    macro (`CODE`) that the script's runner gives with `-D CODE=...` (packetdrill's gtests do)."""
-    return name in _ICMPV6_TYPES or re.fullmatch(r"[A-Z][A-Z0-9_]*", name) is not None
+    """A name left for the run to read or refuse rather than the parser: an ICMPv6 type or code,
+    or an upper-case macro (`CODE`) that the script's runner gives with `-D CODE=...`
+    (packetdrill's gtests do)."""
+    if name in _ICMPV6_TYPES or name in _ICMPV6_CODES:
+        return True
+    return re.fullmatch(r"[A-Z][A-Z0-9_]*", name) is not None
 
 
 def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
@@ -336,7 +343,8 @@ def parse_icmp(text: str, line: int, time: Time, stmt: str) -> IcmpEvent:
         else:
             code = code_value
     return IcmpEvent(line, time, stmt, icmp_type=icmp_type if icmp_type is not None else -1, code=code,
-                     seq=seq, length=length, mtu=mtu, unknown=unknown)
+                     seq=seq, length=length, mtu=mtu, unknown=unknown, type_name=type_name,
+                     code_name=args[0] if args else "")
 
 
 def parse_packet(text: str, line: int, time: Time, stmt: str) -> PacketEvent | IcmpEvent:

@@ -80,15 +80,14 @@ class Runner(PacketLines, SyscallLines, CommandLines):
     def _check_supported(self) -> None:
         opts = self.script.options
         version = opts.get("ip_version", "ipv4")
-        if version == "ipv6" and not any(isinstance(ev, IcmpEvent) for ev in self.script.events):
+        if version == "ipv6":
             use_ipv6 = getattr(self.target, "use_ipv6", None)
             if use_ipv6 is None:
                 raise ScriptFailure(f"unsupported: --ip_version=ipv6 ({self.target.name}'s target "
                                     "is IPv4 only)")
             use_ipv6()  # AF_INET6 sockets, the stack at 2001:2::2 and the remote host at 2001:2::1
         elif version != "ipv4":
-            raise ScriptFailure(f"unsupported: --ip_version={version} (minitcp plays IPv4 and IPv6, "
-                                "without ICMPv6 lines)")
+            raise ScriptFailure(f"unsupported: --ip_version={version} (minitcp plays IPv4 and IPv6)")
         if "udp_encapsulation" in opts:
             raise ScriptFailure("unsupported: --udp_encapsulation (TCP over UDP, a FreeBSD-only feature)")
 

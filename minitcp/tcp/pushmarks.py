@@ -6,12 +6,16 @@ Linux never decides PSH per segment. tcp_sendmsg_locked copies a write into skbs
 clears the tail's PSH when a write starts appending to it. tcp_mark_push sets PSH on an skb
 (and pushed_seq to write_seq): on the tail when the write ends without MSG_MORE (tcp_push),
 and on each skb a write fills once write_seq is more than half the largest window past
-pushed_seq (forced_push). A packet never spans two skbs (tcp_write_xmit sends one skb or a
-piece of it); a piece cut from the front of an skb leaves PSH to the rest (tso_fragment), so
-a packet has PSH from its skb only when it ends a marked one. output.transmit adds the other
-rule: __tcp_transmit_skb forces PSH on every packet of more than one segment, which is why
-Linux 6.18 under packetdrill sends `P. 1:2001(2000)` ... `P. 8001:10001(2000)` from the middle
-of a 30000-byte write but `. 10001:11001(1000)` (limited_transmit) as one segment.
+pushed_seq (forced_push). tcp_write_xmit sends one skb or a piece of it per packet: first the
+send head takes from the next skb what it lacks of the packet cwnd allows (tcp_grow_skb, Linux
+6.10+; the next one's marks come too when it is eaten whole), then a piece cut from its front
+leaves PSH to the rest (tso_fragment) and becomes an skb of its own, so a packet has PSH from
+its skb only when it ends a marked one. output.transmit adds the other rule: __tcp_transmit_skb
+forces PSH on every packet of more than one segment (`tcp_skb_pcount(skb) > 1`, since Linux
+5.4), which is why Linux 6.18 under packetdrill sends `P. 1:2001(2000)` ... `P. 8001:10001(2000)`
+from the middle of a write (packets of tcp_tso_autosize's 2 segments at a low pacing rate) but
+`. 16001:17001(1000)` at the end of fast_recovery/prr-ss-30pkt-lost1_4's 7-segment burst and
+`. 10001:11001(1000)` (limited_transmit), one segment each.
 
 minitcp keeps the bytes in one ByteQueue and only the boundaries here: [start, end, marks] for
 each skb not yet acknowledged, oldest first, made with the first write (`Connection.pushq`).
@@ -146,6 +150,27 @@ def tail_room(conn: Connection, goal: int) -> int:
     if tail[2] & MARK_EOR or not seq_gt(tail[1], conn.snd_nxt):
         return 0
     return max(goal - seq_diff(tail[1], tail[0] if seq_gt(tail[0], conn.snd_nxt) else conn.snd_nxt), 0)
+
+
+def grow(conn: Connection, seq: int, want: int) -> None:
+    """Linux tcp_grow_skb (tcp_write_xmit, since 6.10): a send head at `seq` holding fewer than
+    the `want` bytes the packet may carry takes the missing ones from the next skb, unless it
+    ends a MSG_EOR record (tcp_skb_can_collapse) or is the queue's last; when that empties the
+    next skb, it takes its marks and the next is freed (tcp_eat_one_skb)."""
+    i = _index(conn, seq)
+    if i < 0 or conn.pushq is None:
+        return
+    skbs = conn.pushq.skbs
+    if i + 1 >= len(skbs) or skbs[i][2] & MARK_EOR:
+        return
+    skb, nxt = skbs[i], skbs[i + 1]
+    take = min(want - seq_diff(skb[1], seq), seq_diff(nxt[1], nxt[0]))
+    if take <= 0:
+        return
+    skb[1] = nxt[0] = (skb[1] + take) & MASK
+    if nxt[0] == nxt[1]:
+        skb[2] |= nxt[2]
+        del skbs[i + 1]
 
 
 def sent(conn: Connection, seq: int, length: int) -> None:

@@ -83,7 +83,27 @@ def test_forced_push_marks_each_skb_filled_past_half_the_window() -> None:
     conn.max_snd_wnd = 8000  # size_goal 4000, a forced push once 4000 bytes are unmarked
     assert pushmarks.size_goal(conn) == 4000
     conn.snd_wnd = 0  # nothing goes: the marks stay as the write left them
+    # (cwnd 4: a packet may carry one skb, so tcp_write_xmit grows none with the next)
+    conn.recovery.cc.cwnd = 4
+    conn.apply_option("sndbuf", 32768, p.now)  # room for the whole write
     conn.send(bytes(20000), p.now)
     marks = [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
     assert marks == [(1, 4001, False), (4001, 8001, True), (8001, 12001, False),
                      (12001, 16001, True), (16001, 20001, True)]
+
+
+def test_a_send_head_takes_bytes_from_the_next_skb_but_not_across_a_record() -> None:
+    """Linux 6.10+ tcp_write_xmit: tcp_grow_skb fills the send head up to what cwnd lets a packet
+    carry, from the next skb (eating it, and its PSH, when it takes all of it), never past a
+    MSG_EOR record's end (tcp_skb_can_collapse)."""
+    p, conn = established()
+    conn.mss = 1000
+    conn.max_snd_wnd = 4000  # size_goal 2000
+    conn.snd_wnd = 0  # nothing goes, but each transmission attempt grows the head first
+    conn.send(bytes(5000), p.now)
+    marks = [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
+    assert marks == [(1, 5001, True)]  # cwnd 10: up to 10000 bytes; the last skb's PSH came too
+    conn.send(bytes(1000), p.now, eor=True)
+    conn.send(bytes(3000), p.now)
+    ends = [(s - p.iss, e - p.iss) for s, e, _ in conn.pushq.skbs]
+    assert ends == [(1, 6001), (6001, 8001), (8001, 9001)]  # the head ends a record: no growth

@@ -462,3 +462,16 @@ def test_an_icmp_error_about_our_syn_ends_the_connect_as_in_linux() -> None:
     # Negative control: had the first error been taken, SO_ERROR would not be 0 at line 7.
     fails(run(ICMP_DURING_CONNECT.replace("[4294967295:4294967295(0)]", "[0:0(0)]")),
           r"line 7: getsockopt\(SO_ERROR\) gave \[EHOSTUNREACH\], script expects \[0\]")
+
+
+def test_an_ipv6_run_sends_icmpv6_errors_with_icmpv6_names() -> None:
+    """Over IPv6 the runner sends ICMPv6 (packetdrill's icmpv6_types: `unreachable` is type 1,
+    `port_unreachable` code 4, `address_unreachable` code 3), quoting our IPv6 header."""
+    text = "--ip_version=ipv6\n" + ICMP_DURING_CONNECT.replace("host_unreachable", "address_unreachable")
+    outcome = run(text)
+    assert outcome.ok, outcome.reason
+    fails(run(text.replace("[4294967295:4294967295(0)]", "[0:0(0)]")),
+          r"line 8: getsockopt\(SO_ERROR\) gave \[EHOSTUNREACH\], script expects \[0\]")
+    # An ICMPv4-only name is not ICMPv6's: refused, as packetdrill refuses it.
+    fails(run("--ip_version=ipv6\n" + ICMP_DURING_CONNECT),
+          r"line 7: ICMP type or code unreachable host_unreachable is not an ICMPv6 name")
