@@ -10,6 +10,7 @@ last PSH), tso_fragment (PSH stays with the part that ends the skb) and __tcp_tr
 from __future__ import annotations
 
 from minitcp.tcp import pushmarks
+from minitcp.tcp.seq import MASK
 from minitcp.wire.segment import ACK, PSH
 from minitcp.wire.tso import TSO_MAX
 
@@ -87,3 +88,19 @@ def test_forced_push_marks_each_skb_filled_past_half_the_window() -> None:
     marks = [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
     assert marks == [(1, 4001, False), (4001, 8001, True), (8001, 12001, False),
                      (12001, 16001, True), (16001, 20001, True)]
+
+
+def test_a_retransmitted_packet_of_two_segments_has_psh() -> None:
+    """sack/sack-route-refresh-ip-tos.pkt: `> . 13141:16061(2920)` then `> P. 17521:20441(2920)`:
+    single segments left of cut packets go without PSH, a whole packet of two segments resent
+    as one gets it (__tcp_transmit_skb forces PSH on every GSO packet)."""
+    p, conn = established()
+    mss = conn.mss
+    conn.send(bytes(10 * mss), p.now)
+    assert len(p.out()) == 10  # five packets of two segments (10 ms RTT: tcp_min_tso_segs)
+    # The first segment ACKed, the fourth and the last four SACKed: the second, third, fifth
+    # and sixth are lost (RFC 6675, tcp_mark_head_lost).
+    sack = tuple(((p.iss + 1 + a * mss) & MASK, (p.iss + 1 + b * mss) & MASK) for a, b in ((3, 4), (6, 10)))
+    out = p.feed(p.seg(ACK, ack=1 + mss, sack=sack), at=0.02)
+    assert p.rels(out) == [(".", 1 + mss, 1, mss), (".", 1 + 2 * mss, 1, mss),
+                           (".", 1 + 4 * mss, 1, mss), ("P.", 1 + 5 * mss, 1, mss)]
