@@ -230,8 +230,8 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     sent_any = False
     sent_pkts = 0
     # Linux tcp_write_xmit: the segments one TSO (or GSO) packet may carry, sized once per call
-    # (tcp_tso_segs: the pacing rate's autosizing, pacing.py).
-    max_segs = pacing.tso_segs(conn)
+    # (tcp_tso_segs: the pacing rate's autosizing, pacing.py), when a packet first needs it.
+    max_segs = 0
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
@@ -276,8 +276,13 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
                 # The packet takes at most half of cwnd and the autosized TSO segments
                 # (tcp_write_xmit: min(tcp_cwnd_test, max_segs); a loss probe with cwnd
                 # full takes one, push_one == 2).
-                segs = min(pacing.cwnd_quota(cc.cwnd, board.in_flight), max_segs)
-                n = min(record, usable, max(segs, 1) * mss, tso_max or tso.TSO_MAX)
+                if not max_segs:
+                    max_segs = pacing.tso_segs(conn)
+                # tcp_cwnd_test, inline: at most half of cwnd (and what cwnd leaves); a loss
+                # probe past a full cwnd still sends one.
+                cwnd = cc.cwnd
+                segs = min(cwnd >> 1 or 1, cwnd - board.in_flight, max_segs)
+                n = min(record, usable, (segs if segs > 1 else 1) * mss, tso_max or tso.TSO_MAX)
                 if last or n < record:
                     n = n // mss * mss
             off = seq_diff(conn.snd_nxt, conn.sndbuf_seq)
@@ -436,9 +441,10 @@ def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> 
         assert buf is not None  # n > 0 only with bytes in the buffer
         payload = buf.view(seq_diff(seq, conn.sndbuf_seq), n)
         # PSH as the skb had it: this piece ends its skb and the skb is marked (pushmarks.py;
-        # tcp_fragment leaves PSH on the second part only).
+        # tcp_fragment leaves PSH on the second part only), or the packet has more than one
+        # segment (__tcp_transmit_skb forces PSH on every GSO packet, a retransmitted one too).
         left, push = pushmarks.skb_left(conn, seq, n + 1)
-        if push and left == n:
+        if (push and left == n) or n > conn.mss:
             flags |= PSH
     if fin:
         flags |= FIN

@@ -2,12 +2,12 @@
 
 Linux keeps `sk_pacing_rate`, a multiple of cwnd * mss / srtt set after every ACK
 (tcp_update_pacing_rate), and sizes the packets tcp_write_xmit hands to TSO from it
-(tcp_tso_autosize: about a millisecond of data, at least tcp_min_tso_segs segments, more for
-a near peer) and from cwnd (tcp_cwnd_test: at most half of it, so at least two packets are in
-flight). It paces only with the fq qdisc or a congestion control that asks for it
-(tcp_needs_internal_pacing: SK_PACING_NEEDED, which CUBIC and Reno never set); minitcp is in
-that case, so the rate only sizes packets and is reported (TCP_INFO's tcpi_pacing_rate), never
-delays a send.
+(tcp_tso_autosize: about a millisecond of data, at least tcp_min_tso_segs segments, more
+for a near peer); output.transmit cuts its packets at that and at half of cwnd
+(tcp_cwnd_test, so that at least two packets are in flight). Linux paces only with the fq
+qdisc or a congestion control that asks for it (tcp_needs_internal_pacing: SK_PACING_NEEDED,
+which CUBIC and Reno never set); minitcp is in neither case, so the rate only sizes packets
+and is reported (TCP_INFO's tcpi_pacing_rate), never delays a send.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ SK_PACING_SHIFT = 10
 # sk_gso_max_size for a TSO route (sk_setup_caps): the device's GSO_LEGACY_MAX_SIZE, 65536,
 # less MAX_TCP_HEADER + 1 (320 on x86-64: 128 + L1_CACHE_BYTES-aligned headers).
 GSO_MAX_SIZE = 65536 - 320 - 1
-GSO_MAX_SEGS = 65535  # sk_gso_max_segs: the device's GSO_MAX_SEGS
 USEC_PER_SEC = 1_000_000
 
 
@@ -42,16 +41,18 @@ class Pacing:
         slow start (cwnd below half of ssthresh: nearing ssthresh, slow down), else
         tcp_pacing_ca_ratio percent (120); packets_out counts when above cwnd. Without an RTT
         sample the division is skipped (`if (likely(tp->srtt_us))`)."""
+        rec = conn.recovery
+        cc = rec.cc
+        cwnd = cc.cwnd
         knobs = conn.engine.knobs
-        cc = conn.recovery.cc
-        ratio = knobs.tcp_pacing_ss_ratio if cc.cwnd < cc.ssthresh // 2 else knobs.tcp_pacing_ca_ratio
+        ratio = knobs.tcp_pacing_ss_ratio if cwnd < cc.ssthresh >> 1 else knobs.tcp_pacing_ca_ratio
+        out = rec.board.packets_out
         # mss * ((USEC_PER_SEC / 100) << 3) * ratio * cwnd / tp->srtt_us, srtt_us being srtt << 3.
-        rate = conn.mss * (USEC_PER_SEC // 100 << 3) * ratio * max(cc.cwnd, conn.packets_out)
-        srtt = conn.recovery.srtt
-        srtt_us = round(srtt * USEC_PER_SEC) << 3 if srtt is not None else 0
-        if srtt_us:
-            rate //= srtt_us
-        self.rate = min(rate, NO_PACING_LIMIT)  # sk_max_pacing_rate: no SO_MAX_PACING_RATE
+        rate = conn.mss * (USEC_PER_SEC // 100 << 3) * ratio * (cwnd if cwnd > out else out)
+        srtt = rec.srtt
+        if srtt:
+            rate //= round(srtt * USEC_PER_SEC) << 3 or 1
+        self.rate = rate if rate < NO_PACING_LIMIT else NO_PACING_LIMIT  # no SO_MAX_PACING_RATE
 
 
 def tso_segs(conn: Connection) -> int:
@@ -61,20 +62,12 @@ def tso_segs(conn: Connection) -> int:
     clocking, a near one fewer, bigger packets); at most sk_gso_max_size, at least
     tcp_min_tso_segs (CUBIC and Reno have no ca_ops->min_tso_segs)."""
     knobs = conn.engine.knobs
-    mss = conn.mss
     bytes_ = conn.pacing.rate >> SK_PACING_SHIFT
     min_rtt = conn.recovery.min_rtt
-    # tcp_min_rtt: ~0U with no sample yet, which no shift brings below 32.
+    # tcp_min_rtt in us: ~0U with no sample yet.
     r = (round(min_rtt * USEC_PER_SEC) if min_rtt is not None else 0xFFFFFFFF) >> knobs.tcp_tso_rtt_log
     if r < 32:  # BITS_PER_TYPE(sk->sk_gso_max_size)
         bytes_ += GSO_MAX_SIZE >> r
-    bytes_ = min(bytes_, GSO_MAX_SIZE)
-    return min(max(bytes_ // mss, knobs.tcp_min_tso_segs), GSO_MAX_SEGS)
-
-
-def cwnd_quota(cwnd: int, in_flight: int) -> int:
-    """Linux tcp_cwnd_test: the segments cwnd lets go now, at most half of cwnd ("for better
-    scheduling, ensure we have at least 2 GSO packets in flight"); 0 when cwnd is full."""
-    if in_flight >= cwnd:
-        return 0
-    return min(max(cwnd >> 1, 1), cwnd - in_flight)
+    segs = (bytes_ if bytes_ < GSO_MAX_SIZE else GSO_MAX_SIZE) // conn.mss
+    # (sk_gso_max_segs, GSO_MAX_SEGS 65535, is never the smaller: 64 KB over the least MSS.)
+    return segs if segs > knobs.tcp_min_tso_segs else knobs.tcp_min_tso_segs

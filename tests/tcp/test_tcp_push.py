@@ -10,6 +10,7 @@ last PSH), tso_fragment (PSH stays with the part that ends the skb) and __tcp_tr
 from __future__ import annotations
 
 from minitcp.tcp import pushmarks
+from minitcp.tcp.seq import MASK
 from minitcp.wire.segment import ACK, PSH
 from minitcp.wire.tso import TSO_MAX
 
@@ -107,3 +108,19 @@ def test_a_send_head_takes_bytes_from_the_next_skb_but_not_across_a_record() -> 
     conn.send(bytes(3000), p.now)
     ends = [(s - p.iss, e - p.iss) for s, e, _ in conn.pushq.skbs]
     assert ends == [(1, 6001), (6001, 8001), (8001, 9001)]  # the head ends a record: no growth
+
+
+def test_a_retransmitted_packet_of_two_segments_has_psh() -> None:
+    """sack/sack-route-refresh-ip-tos.pkt: `> . 13141:16061(2920)` then `> P. 17521:20441(2920)`:
+    single segments left of cut packets go without PSH, a whole packet of two segments resent
+    as one gets it (__tcp_transmit_skb forces PSH on every GSO packet)."""
+    p, conn = established()
+    mss = conn.mss
+    conn.send(bytes(10 * mss), p.now)
+    assert len(p.out()) == 10  # five packets of two segments (10 ms RTT: tcp_min_tso_segs)
+    # The first segment ACKed, the fourth and the last four SACKed: the second, third, fifth
+    # and sixth are lost (RFC 6675, tcp_mark_head_lost).
+    sack = tuple(((p.iss + 1 + a * mss) & MASK, (p.iss + 1 + b * mss) & MASK) for a, b in ((3, 4), (6, 10)))
+    out = p.feed(p.seg(ACK, ack=1 + mss, sack=sack), at=0.02)
+    assert p.rels(out) == [(".", 1 + mss, 1, mss), (".", 1 + 2 * mss, 1, mss),
+                           (".", 1 + 4 * mss, 1, mss), ("P.", 1 + 5 * mss, 1, mss)]
