@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from typing import Any
 
 import trio
@@ -102,6 +103,7 @@ class LossRun:
     timeout: bool = False
     faults: str = ""  # what the rules did: "drop 12, delay 700"
     error: str = ""
+    load: float | None = None  # the machine's 1-minute load average as the transfer ended
 
     @property
     def goodput(self) -> float | None:
@@ -159,7 +161,8 @@ class Loss(Results):
             self.loss_runs.append(run)
             self._loss_rows(run)
             self.log(f"  loss {pattern} {sender} sends: {run.bytes} bytes in {run.seconds:.2f} s, "
-                     f"retrans {run.retrans}, dsack {run.spurious}, RTO {run.rto}, TLP {run.tlp}"
+                     f"retrans {run.retrans}, dsack {run.spurious}, RTO {run.rto}, TLP {run.tlp}, "
+                     f"load {run.load if run.load is None else round(run.load, 1)}"
                      f"{'' if run.intact else ', NOT intact'}{', ' + run.error if run.error else ''}")
         mine, kern = self.loss_runs[-2], self.loss_runs[-1]
         for key in RATIO_METRICS:
@@ -219,6 +222,7 @@ async def _transfer(run: LossRun, nbytes: int, limit: float) -> None:
     run.tlp = _moved(sent_by, sent_by0, "TCPLossProbes")
     run.spurious = _moved(got_by, got_by0, "TCPDSACKOldSent", "TCPDSACKOfoSent")
     run.faults = _fired(injector)
+    run.load = os.getloadavg()[0]
 
 
 def _fired(injector: FaultInjector) -> str:
@@ -256,7 +260,7 @@ class _CheckingSink(AppServer):
 
 def loss_table(runs: list[LossRun]) -> str:
     """The side-by-side table: per pattern minitcp's row, the kernel's, and minitcp / kernel with
-    PASS or FAIL per metric (within 20 %)."""
+    PASS or FAIL per metric (within 20 %), then the machine's load while the rows ran."""
     head = f"{'pattern':<9}{'sender':<14}" + "".join(f"{title:>12}" for _, title in METRICS) + "  intact"
     lines = [head, "-" * len(head)]
     by = {(r.pattern, r.sender): r for r in runs}
@@ -277,12 +281,17 @@ def loss_table(runs: list[LossRun]) -> str:
                     cells += f"{'':>12}"
                     continue
                 r = ratio(mine.value(key), kern.value(key))
-                mark = "ok" if passes(key, mine.value(key), kern.value(key)) else "FAIL"
+                mark = "PASS" if passes(key, mine.value(key), kern.value(key)) else "FAIL"
                 cells += f"{(_cell(r, True) + ' ' + mark) if r is not None else mark:>12}"
             lines.append(f"{'':<9}{'minitcp/kern':<14}{cells}")
+    loads = [r.load for r in runs if r.load is not None]
+    if loads:
+        lines += ["", f"load average (1 min) as the transfers ended: {min(loads):.1f} to {max(loads):.1f} on "
+                      f"{os.cpu_count()} CPUs (a busy machine delays minitcp's Python stack, not the kernel's"
+                      " TCP: compare figures of a quiet machine)"]
     lines += ["", "retrans: the sender's retransmitted segments; dsack: D-SACKs the receiver sent",
               "(spurious retransmissions and network duplicates); RTOs, TLPs: the sender's TCPTimeouts and",
-              "TCPLossProbes (- = not counted); ok = within 20 % of the kernel (lower is better; goodput",
+              "TCPLossProbes (- = not counted); PASS = within 20 % of the kernel (lower is better; goodput",
               f"higher is better); the ACK path is delayed {DELAY_MS} ms; intact: the receiver checked every",
               "byte (timeout: the transfer hit its bound, its figures are for what it sent by then)."]
     return "\n".join(lines)

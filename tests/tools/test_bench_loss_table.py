@@ -25,7 +25,15 @@ def test_table_has_two_rows_and_a_ratio_row_per_pattern() -> None:
     body = [line.split() for line in lines[2:8]]
     assert body[0] == ["loss1", "minitcp", "30", "1", "3", "-", "2.00", "0.50", "yes"]
     assert body[1] == ["loss1", "kernel", "cubic", "25", "0", "0", "2", "1.00", "1.00", "yes"]
-    assert body[2] == ["minitcp/kern", "1.20", "ok", "FAIL", "FAIL", "2.00", "FAIL", "0.50", "FAIL"]
+    assert body[2] == ["minitcp/kern", "1.20", "PASS", "FAIL", "FAIL", "2.00", "FAIL", "0.50", "FAIL"]
     assert body[3][-1] == "timeout"  # a transfer cut by its bound is not called corrupt
-    assert body[5] == ["minitcp/kern", "1.00", "ok", "1.00", "ok", "5.00", "FAIL", "6.67", "FAIL", "0.06",
+    assert body[5] == ["minitcp/kern", "1.00", "PASS", "1.00", "PASS", "5.00", "FAIL", "6.67", "FAIL", "0.06",
                        "FAIL"]
+
+
+def test_table_says_the_load_the_rows_ran_under() -> None:
+    runs = [LossRun("loss1", "minitcp", 10**6, 2.0, 30, 1, 3, None, True, load=1.5),
+            LossRun("loss1", "kernel", 10**6, 1.0, 25, 0, 0, 2, True, load=7.25)]
+    table = loss_table(runs)
+    assert "load average (1 min) as the transfers ended: 1.5 to 7.2 on" in table
+    assert "load average" not in loss_table([LossRun("loss1", "minitcp", 10**6, 2.0, 30, 1, 3, None, True)])
