@@ -250,8 +250,11 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             record = record_left(conn, conn.snd_nxt, unsent) if opts is not None and opts.eor else unsent
             # Nor does one cross the end of an skb (pushmarks.py), whose mark says PSH; but a send
             # head shorter than the packet cwnd allows first takes bytes from the next skb
-            # (Linux tcp_write_xmit: tcp_grow_skb by cwnd_quota * mss - skb->len).
-            pushmarks.grow(conn, conn.snd_nxt, max(quota, 1) * mss)
+            # (Linux tcp_write_xmit: tcp_grow_skb by cwnd_quota * mss - skb->len, cwnd_quota
+            # being tcp_cwnd_test's, at most the autosized TSO segments).
+            if not max_segs:
+                max_segs = pacing.tso_segs(conn)
+            pushmarks.grow(conn, conn.snd_nxt, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
             record, push = pushmarks.skb_left(conn, conn.snd_nxt, record)
             last = record == unsent
             n = min(record, mss, usable)

@@ -34,16 +34,31 @@ if TYPE_CHECKING:
 # sk_buff, skb_shared_info and MAX_TCP_HEADER head that tcp_stream_alloc_skb allocates.
 SKB_TRUESIZE_EMPTY = 832
 NOTSENT_LOWAT_OFF = 0xFFFFFFFF  # tcp_notsent_lowat's default (UINT_MAX): no mark
+# tcp_sndbuf_expand's sizes on x86-64 Linux 6.18: MAX_TCP_HEADER and skb_shared_info (192 + 320),
+# and struct sk_buff (256). With tcp_wmem[1] at 4096 a new connection's sk_sndbuf is 46080
+# (`ss -tm`: tb46080) for an MSS of 1000 and of 1460 alike: 2 * 10 * (2048 + 256).
+SKB_HEAD_EXTRA = 512
+SKB_STRUCT = 256
+TCP_INIT_CWND = 10  # include/net/tcp.h
 
 
 def sndbuf(conn: Connection) -> int:
     """sk_sndbuf: SO_SNDBUF (doubled by sock_setsockopt), else tcp_wmem[1] grown with cwnd as
-    Linux's tcp_sndbuf_expand grows it, up to tcp_wmem[2]."""
+    Linux's tcp_sndbuf_expand grows it, up to tcp_wmem[2]: room for twice max(TCP_INIT_CWND,
+    cwnd) segments, each charged as a worst-case non-TSO skb (`per_mss`)."""
     cap = options(conn).sndbuf
     if cap is None:
         wmem = conn.engine.knobs.tcp_wmem
-        cap = min(max(wmem[1], 2 * conn.recovery.cc.cwnd * conn.mss), wmem[2])
+        segs = max(TCP_INIT_CWND, conn.recovery.cc.cwnd)
+        cap = min(max(wmem[1], 2 * segs * per_mss(conn.mss)), wmem[2])
     return cap
+
+
+def per_mss(mss: int) -> int:
+    """Linux tcp_sndbuf_expand's per_mss: roundup_pow_of_two(mss + MAX_TCP_HEADER +
+    SKB_DATA_ALIGN(sizeof(struct skb_shared_info))) + SKB_DATA_ALIGN(sizeof(struct sk_buff))."""
+    head = mss + SKB_HEAD_EXTRA
+    return (1 << (head - 1).bit_length()) + SKB_STRUCT
 
 
 def queued(conn: Connection) -> int:

@@ -94,20 +94,30 @@ def test_forced_push_marks_each_skb_filled_past_half_the_window() -> None:
 
 
 def test_a_send_head_takes_bytes_from_the_next_skb_but_not_across_a_record() -> None:
-    """Linux 6.10+ tcp_write_xmit: tcp_grow_skb fills the send head up to what cwnd lets a packet
+    """Linux 6.10+ tcp_write_xmit: tcp_grow_skb fills the send head up to what the packet may
     carry, from the next skb (eating it, and its PSH, when it takes all of it), never past a
     MSG_EOR record's end (tcp_skb_can_collapse)."""
     p, conn = established()
     conn.mss = 1000
     conn.max_snd_wnd = 4000  # size_goal 2000
-    conn.snd_wnd = 0  # nothing goes, but each transmission attempt grows the head first
+    conn.snd_wnd = 0  # nothing goes
+    conn.recovery.cc.cwnd = 2  # and no packet could carry more than the head's 2000 bytes
     conn.send(bytes(5000), p.now)
-    marks = [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
-    assert marks == [(1, 5001, True)]  # cwnd 10: up to 10000 bytes; the last skb's PSH came too
+
+    def layout() -> list[tuple[int, int, bool]]:
+        return [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
+
+    assert layout() == [(1, 2001, False), (2001, 4001, True), (4001, 5001, True)]  # forced, end
+    pushmarks.grow(conn, conn.snd_nxt, 3000)  # a packet of 3000: 1000 from the next skb
+    assert layout() == [(1, 3001, False), (3001, 4001, True), (4001, 5001, True)]
+    pushmarks.grow(conn, conn.snd_nxt, 4000)  # the next one eaten whole: its PSH comes along
+    assert layout() == [(1, 4001, True), (4001, 5001, True)]
+    pushmarks.grow(conn, conn.snd_nxt, 10000)  # only as far as the queue goes, its PSH too
+    assert layout() == [(1, 5001, True)]
     conn.send(bytes(1000), p.now, eor=True)
-    conn.send(bytes(3000), p.now)
-    ends = [(s - p.iss, e - p.iss) for s, e, _ in conn.pushq.skbs]
-    assert ends == [(1, 6001), (6001, 8001), (8001, 9001)]  # the head ends a record: no growth
+    conn.send(bytes(1000), p.now)
+    pushmarks.grow(conn, conn.snd_nxt, 10000)
+    assert layout()[0][:2] == (1, 6001)  # the head ends a record: it takes nothing after it
 
 
 def test_a_retransmitted_packet_of_two_segments_has_psh() -> None:
