@@ -127,7 +127,8 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
     if seg.payload and log is not None and retransmit:
         log.bytes_retrans += len(seg.payload)
     if retransmit:
-        eng.counters["RetransSegs"] += 1
+        # Linux __tcp_retransmit_skb: TCP_MIB_RETRANSSEGS counts the packet's segments (pcount).
+        eng.counters["RetransSegs"] += segs
         conn.total_retrans += segs
     if eng.observer is not None:
         # An observer sees the segments the wire will carry, a TSO segment's one by one; one that

@@ -144,3 +144,18 @@ def test_records_carry_the_delivered_count_they_left_at() -> None:
     board.clean(1000 + MSS, True, st, _Rack(), 1.3)
     assert st.prior_delivered == 12
 
+
+
+def test_a_retransmitted_tso_packet_counts_each_of_its_segments() -> None:
+    # A whole first flight lost: the probe's SACK shows the rest lost (RACK), and the slow-start
+    # reduction bound lets PRR resend them two and three at a time, as TSO packets. RetransSegs
+    # counts their segments (Linux __tcp_retransmit_skb adds tcp_skb_pcount), as TCP_INFO's
+    # total_retrans does; it counted each packet once.
+    p, rec, client, server = _pair(Faults({k: 1 for k in range(10)}))
+    p.a.tso_max = 65536
+    client.send(b"g" * 10 * MSS, p.now)
+    p.run(until=3.0)
+    assert server.recv(1 << 20, p.now) == b"g" * 10 * MSS
+    resent = [k for _, k, _ in _resends(rec, client.iss)]
+    assert sorted(resent) == list(range(10))
+    assert p.a.counters["RetransSegs"] == client.total_retrans == 10
