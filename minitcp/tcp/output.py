@@ -244,6 +244,8 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             break
         if unsent > 0:
             assert buf is not None  # unsent bytes are in the buffer
+            if quota <= 0:
+                break  # Linux tcp_write_xmit: no tcp_cwnd_test quota, out before tcp_grow_skb
             # MSG_EOR: no segment crosses the end of a record (Linux never collapses data into
             # an skb marked eor), and a record that is not the last goes out past Nagle, as
             # tcp_write_xmit pushes every skb but the write queue's tail.

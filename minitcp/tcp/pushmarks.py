@@ -23,10 +23,9 @@ each skb not yet acknowledged, oldest first, made with the first write (`Connect
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from .seq import MASK, seq_diff, seq_ge, seq_gt
+from .seq import MASK, seq_diff, seq_gt
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -122,9 +121,19 @@ def _index(conn: Connection, seq: int) -> int:
     if not skbs:
         return -1
     base = skbs[0][0]
-    # The skbs are in sequence order: the last one starting at or before `seq`, found by halving.
-    i = bisect_right(skbs, seq_diff(seq, base), key=lambda skb: seq_diff(skb[0], base)) - 1
-    if i >= 0 and seq_gt(skbs[i][1], seq) and seq_ge(seq, skbs[i][0]):
+    # The skbs are in sequence order and span less than 2**31 bytes, so offsets from the first
+    # start order them across the wrap: the last one starting at or before `seq`, by halving
+    # (inline, as this runs for every packet sent).
+    off = (seq - base) & MASK
+    lo, hi = 0, len(skbs)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if (skbs[mid][0] - base) & MASK <= off:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo - 1
+    if i >= 0 and (skbs[i][1] - base) & MASK > off:
         return i
     return -1
 

@@ -84,7 +84,9 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
                 end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
             output.transmit(conn, more)
             return taken
-        output.transmit(conn)
+        recovery = conn.recovery
+        if recovery.cc.cwnd > recovery.board.in_flight:
+            output.transmit(conn)  # with cwnd full nothing may leave (tcp_cwnd_test): the ACKs send it
         room = wmem.copy_room(conn)
         if room <= 0:
             # The rest waits for room (SOCK_NOSPACE): Linux's wait_for_space pushes what the
