@@ -95,8 +95,10 @@ class WebServer:
                 await _send(conn, stream, 200, f"{kind}; charset=utf-8", static_text(target[1:]).encode())
             else:
                 await _send(conn, stream, 404, "text/plain", b"not found\n")
-        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.RemoteProtocolError):
-            pass  # the browser went away
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, h11.RemoteProtocolError):
+            # The browser went away; caught with except* because a send that fails inside the
+            # events stream's nursery arrives wrapped in an exception group (trio's strict groups).
+            pass
         finally:
             await stream.aclose()
 

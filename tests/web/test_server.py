@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import struct
 import subprocess
 import sys
 from typing import Any
@@ -109,6 +111,32 @@ async def test_a_client_that_falls_too_far_behind_is_let_go(nursery: trio.Nurser
         while log.listeners:
             await trio.sleep(0.01)
     await stream.aclose()
+
+
+async def test_a_tab_closed_while_events_stream_ends_its_handler_quietly(nursery: trio.Nursery) -> None:
+    """A browser that goes away mid-stream (reset, not a clean close) is what a peer may do: its
+    handler ends, the server's task goes on serving (a send into the dead socket, raised inside
+    the handler's nursery, must not escape as an exception group and end the server)."""
+    log = EventLog()
+    server = WebServer(log, lambda: "")
+    listeners = await nursery.start(server.serve, "127.0.0.1", 0)
+    port = listeners[0].socket.getsockname()[1]
+    for _ in range(3):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
+        with trio.fail_after(5):
+            while not log.listeners:
+                await trio.sleep(0.01)
+        # SO_LINGER 0: the close resets the connection, so the server's next sends fail.
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()
+        for n in range(200):
+            log.add([_event(n)])
+            await trio.sleep(0)
+        with trio.fail_after(5):
+            while log.listeners:
+                await trio.sleep(0.01)
+    assert (await _get(port, "/nothing"))[0] == 404  # still serving
 
 
 def test_lab_web_serves_the_lab_until_ctrl_c() -> None:
