@@ -39,7 +39,8 @@ def test_the_kernel_shell_page_is_served_where_the_shell_started(tun_name: str) 
         calls = [e["text"] for e in events if e["kind"] == "call"]
         assert any(c.startswith("connect(fd 3, 198.18.0.1:8080) = 0") for c in calls), calls
         proc.stdin.close()
-        assert proc.wait(timeout=30) == 0
+        code = proc.wait(timeout=30)
+        assert code == 0, proc.stderr.read() if proc.stderr is not None else code  # say why it failed
     finally:
         if proc.poll() is None:
             proc.kill()
