@@ -303,8 +303,7 @@ class Host:
             sport, dport = _PORTS.unpack_from(pkt, ihl)
         if dst != self.addr or src == dst or is_martian_source(src):
             return False
-        if self._gro is not None and self._gro.holding:
-            self._tcp_input(self._gro.take(), now)  # what came before it goes first, as on the usual path
+        self._flush_gro(now)  # what came before it goes first, as on the usual path
         key = (dst << 80) | (dport << 64) | (src << 16) | sport  # conn_key, inline
         synack = self.engine.cookie_reply(pkt, csum_partial, False, dst, dport, key, now)
         if synack is None:
