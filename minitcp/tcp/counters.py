@@ -28,6 +28,7 @@ MIB = (
     "TCPDSACKUndo", "TCPSpuriousRTOs", "TCPDSACKRecv", "TCPDSACKOfoRecv", "TCPDSACKRecvSegs",
     "TCPDSACKIgnoredOld", "TCPDSACKIgnoredNoUndo", "TCPDSACKIgnoredDubious", "TCPSACKDiscard",
     "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder", "TCPSackReneging", "TCPLostRetransmit",
+    "TCPRetransFail",
     # CUBIC's HyStart exits from slow start (tcp_cubic.c hystart_update): how many, and the
     # cwnd summed over them.
     "TCPHystartTrainDetect", "TCPHystartTrainCwnd", "TCPHystartDelayDetect", "TCPHystartDelayCwnd",

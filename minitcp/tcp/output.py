@@ -119,17 +119,18 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
     if seg.payload and log is not None:  # (data comes from the buffer the first write made, with it)
         log.data_segs_out += segs
         log.bytes_sent += len(seg.payload)
+        if retransmit:
+            log.bytes_retrans += len(seg.payload)
+    if retransmit:
+        # Linux __tcp_retransmit_skb: TCP_MIB_RETRANSSEGS counts the packet's segments (pcount),
+        # as total_retrans and bytes_retrans do, before tcp_transmit_skb, so a local drop too.
+        eng.counters["RetransSegs"] += segs
+        conn.total_retrans += segs
     if eng.xmit_drop:
         if conn.state in _DATA_STATES:
             conn.recovery.enter_cwr(conn)
         return False
     eng.out.append(seg)
-    if seg.payload and log is not None and retransmit:
-        log.bytes_retrans += len(seg.payload)
-    if retransmit:
-        # Linux __tcp_retransmit_skb: TCP_MIB_RETRANSSEGS counts the packet's segments (pcount).
-        eng.counters["RetransSegs"] += segs
-        conn.total_retrans += segs
     if eng.observer is not None:
         # An observer sees the segments the wire will carry, a TSO segment's one by one; one that
         # has `on_tso` is told first that the next ones are the pieces of one TSO packet (the
@@ -436,10 +437,11 @@ def retransmit_syn(conn: Connection) -> None:
     emit(conn, syn_segment(conn, retransmit=True), retransmit=True, reason="RTO")
 
 
-def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> None:
+def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> bool:
     """Send again the `n` bytes at `seq` (and the FIN after them if `fin`), as one packet cut
     in segments of the MSS (Linux __tcp_retransmit_skb); `reason` says why (RTO, TLP, RACK,
-    fast retransmit) to observers. snd_nxt stays where it is, as Linux's."""
+    fast retransmit) to observers. snd_nxt stays where it is, as Linux's. False when the local
+    device dropped it (tcp_transmit_skb's error)."""
     buf = conn.sndbuf
     flags = ACK
     payload: bytes | memoryview = b""
@@ -454,9 +456,11 @@ def resend_range(conn: Connection, seq: int, n: int, fin: bool, reason: str) -> 
             flags |= PSH
     if fin:
         flags |= FIN
-    emit_packet(conn, seq, flags, payload, reason)
+    sent = emit_packet(conn, seq, flags, payload, reason)
+    # (Linux __tcp_transmit_skb calls tcp_event_data_sent before the device answers.)
     conn.recovery.cc.last_send = conn.engine.now
     conn.delack.data_sent(conn.engine.now)
+    return sent
 
 
 # ------------------------------------------------------------------ ACK now or later

@@ -823,22 +823,27 @@ class Recovery:
 
     def retransmit(self, conn: Connection, i: int, segs: int, reason: str) -> bool:
         """Linux tcp_retransmit_skb: resend record `i`, cut to `segs` segments; False when the
-        peer's window does not reach it."""
+        peer's window does not reach it or the local device dropped it. Only a retransmission
+        that left is in flight (RETRANS, retrans_out); an attempted one still starts the
+        episode's clock (retrans_stamp: the record's last send) and counts against the undo."""
         board = self.board
         rec = board.recs[i]
-        if not self.resend(conn, i, segs, reason):
-            return False
-        board.resent(rec, conn.engine.now, delivered=self.delivered)
+        sent = self.resend(conn, i, segs, reason)
+        if sent:
+            board.resent(rec, conn.engine.now, delivered=self.delivered)
         if self.retrans_stamp is None:
-            self.retrans_stamp = conn.engine.now
+            self.retrans_stamp = rec.sent  # tcp_skb_timestamp_ts(skb): now if it left
         if self.undo_retrans < 0:
             self.undo_retrans = 0
         self.undo_retrans += rec.pcount
-        return True
+        return sent
 
     def resend(self, conn: Connection, i: int, segs: int, reason: str) -> bool:
         """Linux __tcp_retransmit_skb: the bytes of record `i` go out again (cut to `segs`
-        segments of the current MSS), unless the peer shrank its window below it."""
+        segments of the current MSS). False when they did not: the peer shrank its window below
+        them (-EAGAIN), or the local device dropped them (tcp_transmit_skb's error), which
+        TCPRetransFail counts and which marks the record EVER_RETRANS all the same, so that no
+        RTT sample is taken from a send that never happened."""
         board = self.board
         rec = board.recs[i]
         wnd_end = (conn.snd_una + conn.snd_wnd) & MASK
@@ -848,8 +853,11 @@ class Recovery:
         if rec.data_len > limit:
             board.split(i, limit)
         board.recount(i)  # in segments of the current MSS (tcp_set_skb_tso_segs)
-        output.resend_range(conn, rec.seq, rec.data_len, rec.fin, reason)
-        return True
+        if output.resend_range(conn, rec.seq, rec.data_len, rec.fin, reason):
+            return True
+        conn.engine.counters["TCPRetransFail"] += rec.pcount
+        rec.sacked |= EVER_RETRANS
+        return False
 
     def simple_retransmit(self, conn: Connection, old_mss: int) -> None:
         """Linux tcp_simple_retransmit (the path MTU fell): records sent in segments longer
@@ -944,12 +952,13 @@ class Recovery:
         """Linux tcp_rack_reo_timeout: the reordering window passed; what is overdue is lost."""
         board = self.board
         prior_inflight = board.in_flight
+        prior_lost = board.lost
         _, lost_retrans = self.rack.detect_loss(board, self._reo_wnd(conn), conn.engine.now)
         self._count_lost_retrans(conn, lost_retrans)
         if prior_inflight != board.in_flight:
             if self.cc.ca_state != CaState.RECOVERY:
                 self._enter_recovery(conn, False)
-                self._cwnd_reduction(1, 0, 0)
+                self._cwnd_reduction(1, board.lost - prior_lost, 0)
             self.xmit_retransmit_queue(conn)
         if self.pending != TIME_RETRANS:
             self.rearm_rto(conn)

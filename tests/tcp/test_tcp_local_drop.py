@@ -10,7 +10,10 @@ import errno
 import pytest
 
 from minitcp.tcp import tcpinfo
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.connection import Connection
+from minitcp.tcp.scoreboard import EVER_RETRANS, SACKED_RETRANS
+from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import State
 from minitcp.wire.segment import ACK, PSH
 
@@ -67,3 +70,34 @@ def test_a_retransmission_dropped_locally_is_tried_again_without_back_off() -> N
     p.eng.xmit_drop = False
     sent = p.run_until(0.2 + rto + 2.6)
     assert [p.rel(s)[1:] for _, s in sent] == [(25, 1, 24)]
+
+
+def test_a_rack_retransmission_dropped_locally_is_not_in_flight_and_goes_on_the_next_ack() -> None:
+    # packetdrill's cubic-rack-reo-timeout-retrans-failed-incoming-data.pkt in small: two
+    # segments, the second SACKed; RACK's reordering timer marks the first lost and enters
+    # Recovery, but the device drops the retransmission (Linux tcp_retransmit_skb: no RETRANS,
+    # no retrans_out; __tcp_retransmit_skb: EVER_RETRANS, TCPRetransFail, total_retrans).
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.02, mss=1000, wscale=None)
+    conn.send(b"x" * 2000, 0.02)
+    assert p.rels(p.out()) == [(".", 1, 1, 1000), ("P.", 1001, 1, 1000)]
+    p.eng.xmit_drop = True
+    sack = ((p.iss + 1001) & MASK, (p.iss + 2001) & MASK)
+    assert p.feed(p.seg(ACK, ack=1, sack=(sack,)), at=0.04) == []
+    assert conn.recovery.ca_state == CaState.DISORDER
+    assert p.run_until(0.07) == []  # the reordering window (min_rtt/4) passes: dropped
+    info = tcpinfo.tcp_info(conn, 0.07)
+    assert conn.recovery.ca_state == CaState.RECOVERY
+    assert (info["unacked"], info["sacked"], info["lost"], info["retrans"]) == (2, 1, 1, 0)
+    assert (info["snd_cwnd"], info["total_retrans"]) == (1, 1)
+    assert (p.eng.counters["TCPRetransFail"], p.eng.counters["RetransSegs"]) == (1, 1)
+    head = conn.recovery.board.recs[0]
+    assert head.sacked & EVER_RETRANS and not head.sacked & SACKED_RETRANS
+    # The device takes packets again; data from the peer, its ACK telling nothing new: in
+    # Recovery with nothing in flight, cwnd stays 1 and the lost segment goes, now in flight
+    # (tcp_ack before the data: it still acknowledges 1), then the ACK of the data.
+    p.eng.xmit_drop = False
+    out = p.feed(p.seg(ACK | PSH, ack=1, payload=b"y" * 1000, sack=(sack,)), at=0.08)
+    assert p.rels(out) == [(".", 1, 1, 1000), (".", 2001, 1001, 0)]
+    info = tcpinfo.tcp_info(conn, 0.08)
+    assert (info["snd_cwnd"], info["retrans"], info["total_retrans"]) == (1, 1, 2)
