@@ -125,12 +125,16 @@ class Recovery:
 
     # ------------------------------------------------------------------ the RTT estimate
 
-    def sample_rtt(self, r: float, knobs: Knobs) -> None:
-        """Fold in one measurement (RFC 6298 sections 2.2 and 2.3, alpha 1/8, beta 1/4)."""
+    def sample_rtt(self, r: float, knobs: Knobs, ca_rtt: float | None = None) -> None:
+        """Fold in one measurement (RFC 6298 sections 2.2 and 2.3, alpha 1/8, beta 1/4). The
+        minimum takes `ca_rtt`, the RTT of the newest packet (s)acked, when there is one:
+        Linux tcp_ack_update_rtt feeds tcp_update_rtt_min with ca_rtt_us, not seq_rtt_us (the
+        oldest's, which a stretch ACK inflates)."""
         r = max(r, 0.0)
-        if self.min_rtt is None or r < self.min_rtt:
-            self.min_rtt = r
-            self.rack.min_rtt = r
+        low = r if ca_rtt is None else max(ca_rtt, 0.0)
+        if self.min_rtt is None or low < self.min_rtt:
+            self.min_rtt = low
+            self.rack.min_rtt = low
         if self.srtt is None:
             self.srtt = r
             self.rttvar = r / 2
@@ -562,7 +566,7 @@ class Recovery:
                 seq_rtt = ca_rtt = max(delta, 1) / 1000
         if seq_rtt is None:
             return False
-        self.sample_rtt(seq_rtt, eng.knobs)
+        self.sample_rtt(seq_rtt, eng.knobs, ca_rtt)
         if ca_rtt is not None:
             self.cc.on_rtt_sample(ca_rtt, pkts_acked, eng.now)  # ca_ops->pkts_acked (HyStart)
         return True

@@ -8,7 +8,9 @@ from __future__ import annotations
 from minitcp.tcp.rack import RACK_STATIC_REO_WND, Rack
 from minitcp.tcp.scoreboard import RETRANS, AckState, Record, Scoreboard
 from minitcp.tcp.seq import MASK
+from minitcp.wire.segment import ACK
 
+from .peer import Peer
 from .test_tcp_loss_recovery import MSS, Faults, _pair, _resends
 
 
@@ -159,3 +161,19 @@ def test_a_retransmitted_tso_packet_counts_each_of_its_segments() -> None:
     resent = [k for _, k, _ in _resends(rec, client.iss)]
     assert sorted(resent) == list(range(10))
     assert p.a.counters["RetransSegs"] == client.total_retrans == 10
+
+
+def test_min_rtt_takes_the_newest_packet_of_a_stretch_ack() -> None:
+    # Linux tcp_ack_update_rtt feeds tcp_update_rtt_min with ca_rtt_us, the RTT of the newest
+    # packet the ACK covers: one ACK for a packet sent 50 ms ago and one sent 20 ms ago gives
+    # min_rtt 20 ms (RACK's window is min_rtt/4), while SRTT takes the oldest's 50 ms.
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.06, mss=1000, wscale=None)
+    conn.send(b"a" * 1000, 0.1)
+    conn.send(b"b" * 1000, 0.13)
+    assert len(p.out()) == 2
+    p.feed(p.seg(ACK, ack=2001), at=0.15)
+    rec = conn.recovery
+    assert rec.min_rtt is not None and abs(rec.min_rtt - 0.02) < 1e-9
+    assert rec.rack.min_rtt == rec.min_rtt
+    assert rec.srtt is not None and rec.srtt > 0.05
