@@ -11,7 +11,8 @@ congestion state machine over them:
   CWR (a window reduction without loss: ECE, a repaired loss probe; `enter_cwr`);
 - loss marking by RACK (tcp_recovery=1) with SACK, by the duplicate threshold
   (tcp_reordering, adapted up to tcp_max_reordering) without it (tcp_newreno_mark_lost);
-- undo of a reduction proven spurious by D-SACKs or timestamps (tcp_try_undo_*);
+- undo of a reduction proven spurious by D-SACKs or timestamps (tcp_try_undo_*: the owned
+  part `undo.Undo` and its functions, asked at the points Linux asks them);
 - one transmission timer for the RTO, the loss probe and RACK's reordering timeout
   (Linux icsk_pending: ICSK_TIME_RETRANS, ICSK_TIME_LOSS_PROBE, ICSK_TIME_REO_TIMEOUT),
   kept in the connection's RTO slot (`ss -o` shows all three as "on", as Linux's).
@@ -65,6 +66,7 @@ from .timers import (
     TimerKind,
     jiffies,
 )
+from .undo import Undo, try_undo_dsack, try_undo_loss, try_undo_partial, try_undo_recovery
 
 if TYPE_CHECKING:
     from ..wire.segment import Segment
@@ -79,9 +81,9 @@ _IN_REDUCTION = (CaState.CWR, CaState.RECOVERY)
 class Recovery:
     __slots__ = (
         "backoff", "board", "cc", "delivered", "dsack_dups", "frto", "high_seq", "is_sack_reneg",
-        "min_rtt", "pending", "prior_ssthresh", "prr", "rack", "reord_seen",
-        "reordering", "retrans_stamp", "retransmits", "rto", "rtt_seq", "rtt_time", "rttvar", "srtt",
-        "tlp_high_seq", "tlp_retrans", "undo_marker", "undo_retrans",
+        "min_rtt", "pending", "prr", "rack", "reord_seen",
+        "reordering", "retransmits", "rto", "rtt_seq", "rtt_time", "rttvar", "srtt",
+        "tlp_high_seq", "tlp_retrans", "undo",
     )
 
     def __init__(self, cc: CongestionControl, iss: int, knobs: Knobs, mss: int = 536) -> None:
@@ -104,10 +106,7 @@ class Recovery:
         self.rack = Rack()
         self.pending = 0  # what the transmission timer is armed for (Linux icsk_pending)
         self.high_seq = iss  # snd_nxt when the current reduction or Loss began (tp->high_seq)
-        self.undo_marker: int | None = None  # snd_una at the start of a reduction that may be undone
-        self.undo_retrans = 0  # its retransmissions not yet proven spurious (-1: none made)
-        self.prior_ssthresh = 0  # ssthresh before the reduction (0: may not be undone)
-        self.retrans_stamp: float | None = None  # the episode's first retransmission (tp->retrans_stamp)
+        self.undo = Undo()  # undo_marker, undo_retrans, prior_ssthresh, retrans_stamp
         self.prr = Prr()  # RFC 6937's counts during a reduction
         self.reordering = knobs.tcp_reordering  # tp->reordering, the duplicate threshold
         self.reord_seen = 0  # reordering events (TCP_INFO tcpi_reord_seen)
@@ -155,16 +154,9 @@ class Recovery:
 
     # ------------------------------------------------------------------ state changes
 
-    def _set_state(self, state: CaState, now: float) -> None:
+    def set_ca_state(self, state: CaState, now: float) -> None:
         """Linux tcp_set_ca_state: the algorithm hears of it first."""
         self.cc.set_ca_state(state, now)
-
-    def _init_undo(self) -> None:
-        """Linux tcp_init_undo: retransmissions in flight (a loss probe's too) may yet be
-        D-SACKed; -1 says there were none."""
-        self.undo_marker = None  # set by the caller to snd_una
-        retrans = self.board.retrans_out + (1 if self.tlp_high_seq is not None and self.tlp_retrans else 0)
-        self.undo_retrans = retrans or -1
 
     def _init_cwnd_reduction(self, conn: Connection) -> None:
         """Linux tcp_init_cwnd_reduction (RFC 6937 initialisation)."""
@@ -189,148 +181,61 @@ class Recovery:
         """Linux tcp_end_cwnd_reduction: cwnd = ssthresh after CWR or a recovery not undone."""
         cc = self.cc
         if cc.ssthresh < TCP_INFINITE_SSTHRESH and \
-                (cc.ca_state == CaState.CWR or self.undo_marker is not None):
+                (cc.ca_state == CaState.CWR or self.undo.marker is not None):
             cc.cwnd = cc.ssthresh
 
     def enter_cwr(self, conn: Connection) -> None:
         """Linux tcp_enter_cwr: reduce the window without a loss (ECE, RFC 3168 section 6.1.2)."""
-        self.prior_ssthresh = 0
+        self.undo.prior_ssthresh = 0
         if self.cc.ca_state < CaState.CWR:
-            self.undo_marker = None
+            self.undo.marker = None
             self._init_cwnd_reduction(conn)
-            self._set_state(CaState.CWR, conn.engine.now)
+            self.set_ca_state(CaState.CWR, conn.engine.now)
 
     def _enter_recovery(self, conn: Connection, ece_ack: bool) -> None:
         """Linux tcp_enter_recovery."""
         eng = conn.engine
         eng.counters["TCPSackRecovery" if conn.sack_ok else "TCPRenoRecovery"] += 1
-        self.prior_ssthresh = 0
-        self._init_undo()
-        self.undo_marker = conn.snd_una
+        undo = self.undo
+        undo.prior_ssthresh = 0
+        undo.start(conn.snd_una, self._retrans_in_flight())
         if self.cc.ca_state not in _IN_REDUCTION:
             if not ece_ack:
-                self.prior_ssthresh = self.cc.current_ssthresh()
+                undo.prior_ssthresh = self.cc.current_ssthresh()
             self._init_cwnd_reduction(conn)
-        self._set_state(CaState.RECOVERY, eng.now)
+        self.set_ca_state(CaState.RECOVERY, eng.now)
 
-    def _try_keep_open(self, conn: Connection) -> None:
+    def _retrans_in_flight(self) -> int:
+        """Retransmissions that may yet be D-SACKed: those in flight and a resent loss probe
+        (what Linux tcp_init_undo counts)."""
+        return self.board.retrans_out + (1 if self.tlp_high_seq is not None and self.tlp_retrans else 0)
+
+    def try_keep_open(self, conn: Connection) -> None:
         """Linux tcp_try_keep_open: Disorder while anything is SACKed, lost or resent."""
-        state = CaState.DISORDER if self.board.left_out or self._any_retrans_done() else CaState.OPEN
+        state = CaState.DISORDER if self.board.left_out or self.any_retrans_done() else CaState.OPEN
         if self.cc.ca_state != state:
-            self._set_state(state, conn.engine.now)
+            self.set_ca_state(state, conn.engine.now)
             self.high_seq = conn.snd_nxt
 
     def _try_to_open(self, conn: Connection, flag: int) -> None:
         """Linux tcp_try_to_open."""
-        if not self._any_retrans_done():
-            self.retrans_stamp = None
+        if not self.any_retrans_done():
+            self.undo.retrans_stamp = None
         if flag & FLAG_ECE:
             self.enter_cwr(conn)
         if self.cc.ca_state != CaState.CWR:
-            self._try_keep_open(conn)
+            self.try_keep_open(conn)
 
-    def _any_retrans_done(self) -> bool:
+    def any_retrans_done(self) -> bool:
         """Linux tcp_any_retrans_done."""
         if self.board.retrans_out:
             return True
         head = self.board.head()
         return head is not None and bool(head.sacked & EVER_RETRANS)
 
-    # ------------------------------------------------------------------ undo
-
-    def _packet_delayed(self, conn: Connection, seg: Segment | None) -> bool:
-        """Linux tcp_packet_delayed: the echoed timestamp predates the first retransmission."""
-        if self.retrans_stamp is not None:
-            if seg is None or not conn.ts_ok or not seg.ts_ecr:
-                return False
-            stamp = (int(self.retrans_stamp * 1000) + conn.ts_offset) & MASK
-            return seq_lt(seg.ts_ecr, stamp)
-        if not conn.sack_ok and not seq_lt(conn.snd_una, self.high_seq):
-            return False
-        return conn.state != State.SYN_SENT
-
-    def _may_undo(self, conn: Connection, seg: Segment | None) -> bool:
-        """Linux tcp_may_undo: nothing resent, or every retransmission proven unneeded."""
-        return self.undo_marker is not None and (not self.undo_retrans or self._packet_delayed(conn, seg))
-
-    def _undo_cwnd_reduction(self, unmark_loss: bool) -> None:
-        """Linux tcp_undo_cwnd_reduction: cwnd back (ca_ops->undo_cwnd), ssthresh back."""
-        cc = self.cc
-        if unmark_loss:
-            self.board.unmark_lost()
-        if self.prior_ssthresh:
-            cc.cwnd = cc.undo_cwnd()
-            if self.prior_ssthresh > cc.ssthresh:
-                cc.ssthresh = self.prior_ssthresh
-        self.undo_marker = None
-        self.rack.advanced = True  # force RACK to look at the losses again
-
-    def _non_sack_preventing_reopen(self, conn: Connection) -> bool:
-        """Linux tcp_is_non_sack_preventing_reopen: without SACK, hold the state until data
-        above high_seq is ACKed (RFC 6582), or a duplicate could start a false recovery."""
-        if conn.snd_una == self.high_seq and not conn.sack_ok:
-            if not self._any_retrans_done():
-                self.retrans_stamp = None
-            return True
-        return False
-
-    def _try_undo_recovery(self, conn: Connection, seg: Segment | None) -> bool:
-        """Linux tcp_try_undo_recovery: at the end of a recovery or Loss."""
-        eng = conn.engine
-        if self._may_undo(conn, seg):
-            self._undo_cwnd_reduction(False)
-            eng.counters["TCPLossUndo" if self.cc.ca_state == CaState.LOSS else "TCPFullUndo"] += 1
-        elif self.rack.reo_wnd_persist:
-            self.rack.reo_wnd_persist -= 1
-        if self._non_sack_preventing_reopen(conn):
-            return True
-        self._set_state(CaState.OPEN, eng.now)
-        self.is_sack_reneg = False
-        return False
-
-    def _try_undo_dsack(self, conn: Connection) -> bool:
-        """Linux tcp_try_undo_dsack: every retransmission was D-SACKed."""
-        if self.undo_marker is not None and not self.undo_retrans:
-            self.rack.reo_wnd_persist = min(self.rack.reo_wnd_persist + 1, 16)
-            self._undo_cwnd_reduction(False)
-            conn.engine.counters["TCPDSACKUndo"] += 1
-            return True
-        return False
-
-    def _try_undo_loss(self, conn: Connection, seg: Segment | None, frto_undo: bool) -> bool:
-        """Linux tcp_try_undo_loss: the RTO was spurious."""
-        if frto_undo or self._may_undo(conn, seg):
-            eng = conn.engine
-            self._undo_cwnd_reduction(True)
-            eng.counters["TCPLossUndo"] += 1
-            if frto_undo:
-                eng.counters["TCPSpuriousRTOs"] += 1
-            self.retransmits = 0
-            if self._non_sack_preventing_reopen(conn):
-                return True
-            if frto_undo or conn.sack_ok:
-                self._set_state(CaState.OPEN, eng.now)
-                self.is_sack_reneg = False
-            return True
-        return False
-
-    def _try_undo_partial(self, conn: Connection, seg: Segment | None, prior_snd_una: int) -> bool:
-        """Linux tcp_try_undo_partial: a partial ACK in Recovery filled a hole with the
-        original. Returns True to stop (retransmissions still out)."""
-        if self.undo_marker is not None and self._packet_delayed(conn, seg):
-            self._check_sack_reordering(conn, prior_snd_una, True)
-            if self.board.retrans_out:
-                return True
-            if not self._any_retrans_done():
-                self.retrans_stamp = None
-            self._undo_cwnd_reduction(True)
-            conn.engine.counters["TCPPartialUndo"] += 1
-            self._try_keep_open(conn)
-        return False
-
     # ------------------------------------------------------------------ reordering
 
-    def _check_sack_reordering(self, conn: Connection, low_seq: int, ts: bool) -> None:
+    def check_sack_reordering(self, conn: Connection, low_seq: int, ts: bool) -> None:
         """Linux tcp_check_sack_reordering: a hole filled below the highest SACK; the
         duplicate threshold grows to the distance seen, up to tcp_max_reordering."""
         fack = self.board.fack_or(conn.snd_una)
@@ -387,7 +292,7 @@ class Recovery:
         prior_packets = board.packets_out
         prior_delivered = self.delivered
         prior_lost = board.lost
-        st = AckState(conn.snd_nxt, self.high_seq, self.undo_marker, self.undo_retrans)
+        st = AckState(conn.snd_nxt, self.high_seq, self.undo.marker, self.undo.retrans)
         if conn.ts_ok and seg.ts_ecr:
             st.tsecr = (seg.ts_ecr - conn.ts_offset) & MASK  # Linux rx_opt.rcv_tsecr
         if seg.sack and sack_ok:
@@ -423,7 +328,7 @@ class Recovery:
         whether a D-SACK undoes a reduction or more may be sent."""
         if not (seg.sack and conn.sack_ok):
             return
-        st = AckState(conn.snd_nxt, self.high_seq, self.undo_marker, self.undo_retrans)
+        st = AckState(conn.snd_nxt, self.high_seq, self.undo.marker, self.undo.retrans)
         self._sacktag(conn, seg, conn.snd_una, st)
         rexmit = self._fastretrans_alert(conn, seg, conn.snd_una, 0, st.flag)[1]
         self._xmit_recovery(conn, rexmit)
@@ -442,7 +347,7 @@ class Recovery:
             is_dsack = dup_sack and i == 0
             if not self._sack_block_valid(conn, is_dsack, start, end):
                 if is_dsack:
-                    ignored = "TCPDSACKIgnoredNoUndo" if self.undo_marker is None else "TCPDSACKIgnoredOld"
+                    ignored = "TCPDSACKIgnoredNoUndo" if self.undo.marker is None else "TCPDSACKIgnoredOld"
                     eng.counters[ignored] += 1
                 elif seq_gt(end, prior_snd_una) or i:
                     eng.counters["TCPSACKDiscard"] += 1
@@ -450,9 +355,9 @@ class Recovery:
             if not seq_gt(end, prior_snd_una):
                 continue  # Ignore very old stuff early.
             board.sacktag(start, end, is_dsack, conn.snd_una, st, self.rack, now)
-        self.undo_retrans = st.undo_retrans
+        self.undo.retrans = st.undo_retrans
         if seq_lt(st.reord, conn.snd_nxt):
-            self._check_sack_reordering(conn, st.reord, False)
+            self.check_sack_reordering(conn, st.reord, False)
         self.delivered += st.sack_delivered
 
     def _check_dsack(self, conn: Connection, seg: Segment, prior_snd_una: int, st: AckState) -> bool:
@@ -493,8 +398,8 @@ class Recovery:
         st.sack_delivered += dup_segs  # a spurious retransmission is delivered
         eng.counters["TCPDSACKRecvSegs"] += dup_segs
         # D-SACK for already forgotten data: count it against the undo.
-        if self.undo_marker is not None and st.undo_retrans > 0 and not seq_gt(end0, prior_snd_una) \
-                and seq_gt(end0, self.undo_marker):
+        if self.undo.marker is not None and st.undo_retrans > 0 and not seq_gt(end0, prior_snd_una) \
+                and seq_gt(end0, self.undo.marker):
             st.undo_retrans = max(st.undo_retrans - dup_segs, 0)
         return True
 
@@ -507,13 +412,13 @@ class Recovery:
             return False  # start_seq wrapped around
         if seq_gt(start, snd_una):
             return True  # in the outstanding window
-        if not is_dsack or self.undo_marker is None:
+        if not is_dsack or self.undo.marker is None:
             return False
         if seq_gt(end, snd_una):
             return False  # a D-SACK must lie below snd_una entirely
-        if seq_ge(start, self.undo_marker):
+        if seq_ge(start, self.undo.marker):
             return True
-        if not seq_gt(end, self.undo_marker):
+        if not seq_gt(end, self.undo.marker):
             return False  # too old
         return seq_ge(start, (end - conn.max_snd_wnd) & MASK)
 
@@ -547,7 +452,7 @@ class Recovery:
                 if out & FLAG_RETRANS_DATA_ACKED:
                     out &= ~FLAG_ORIG_SACK_ACKED
             elif seq_lt(st.reord, prior_fack):
-                self._check_sack_reordering(conn, st.reord, False)  # a never-resent hole filled
+                self.check_sack_reordering(conn, st.reord, False)  # a never-resent hole filled
         elif board.recs and rtt_update and sack_rtt is not None and sack_rtt > now - board.recs[0].sent:
             out |= FLAG_SET_XMIT_TIMER  # do not re-arm from a SACK of data sent after the head
         return out
@@ -582,9 +487,9 @@ class Recovery:
         elif seq_gt(ack, high):
             # The probe repaired a loss: reduce the window once (CWR), now over.
             self._init_cwnd_reduction(conn)
-            self._set_state(CaState.CWR, conn.engine.now)
+            self.set_ca_state(CaState.CWR, conn.engine.now)
             self._end_cwnd_reduction()
-            self._try_keep_open(conn)
+            self.try_keep_open(conn)
             conn.engine.counters["TCPLossProbeRecovery"] += 1
         elif not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DATA_SACKED):
             self.tlp_high_seq = None  # a pure duplicate: the original and the probe both came
@@ -605,7 +510,7 @@ class Recovery:
             board.sacked_out = 0
         # A. ECE: the reduction must not be undone.
         if ece_ack:
-            self.prior_ssthresh = 0
+            self.undo.prior_ssthresh = 0
         # B. A receiver that drops what it SACKed (tcp_check_sack_reneging).
         if flag & FLAG_SACK_RENEGING and flag & FLAG_SND_UNA_ADVANCED:
             delay = max(jiffies((self.srtt or 0.0) / 2), 0.010)
@@ -614,17 +519,17 @@ class Recovery:
         # D. The end of a state once high_seq is acknowledged.
         state = cc.ca_state
         if state == CaState.OPEN:
-            self.retrans_stamp = None
+            self.undo.retrans_stamp = None
         elif not seq_lt(conn.snd_una, self.high_seq):
             if state == CaState.CWR:
                 # CWR is held until something above high_seq is ACKed, so the CWR flag arrived.
                 if conn.snd_una != self.high_seq:
                     self._end_cwnd_reduction()
-                    self._set_state(CaState.OPEN, now)
+                    self.set_ca_state(CaState.OPEN, now)
             elif state == CaState.RECOVERY:
                 if not conn.sack_ok:
                     board.sacked_out = 0  # tcp_reset_reno_sack
-                if self._try_undo_recovery(conn, seg):
+                if try_undo_recovery(self, conn, seg):
                     return flag, REXMIT_NONE
                 self._end_cwnd_reduction()
         # E. Process the state.
@@ -633,9 +538,9 @@ class Recovery:
             if not flag & FLAG_SND_UNA_ADVANCED:
                 if not conn.sack_ok:
                     self._add_reno_sack(conn, num_dupack)
-            elif self._try_undo_partial(conn, seg, prior_snd_una):
+            elif try_undo_partial(self, conn, seg, prior_snd_una):
                 return flag, REXMIT_NONE
-            if self._try_undo_dsack(conn):
+            if try_undo_dsack(self, conn):
                 self._try_to_open(conn, flag)
             flag = self._identify_packet_loss(conn, flag)
             if cc.ca_state != CaState.RECOVERY:
@@ -655,7 +560,7 @@ class Recovery:
                 board.sacked_out = 0
             self._add_reno_sack(conn, num_dupack)
         if cc.ca_state <= CaState.DISORDER:
-            self._try_undo_dsack(conn)
+            try_undo_dsack(self, conn)
         flag = self._identify_packet_loss(conn, flag)
         if not self._time_to_recover(conn):
             self._try_to_open(conn, flag)
@@ -736,11 +641,11 @@ class Recovery:
         """Linux tcp_process_loss: Loss after an RTO, with F-RTO (RFC 5682 section 3.1, the
         SACK-enhanced version when SACK is on). Returns what to resend."""
         recovered = not seq_lt(conn.snd_una, self.high_seq)
-        if flag & FLAG_SND_UNA_ADVANCED and self._try_undo_loss(conn, seg, False):
+        if flag & FLAG_SND_UNA_ADVANCED and try_undo_loss(self, conn, seg, False):
             return REXMIT_NONE
         if self.frto:
             # Step 3.b: the timeout was spurious if never-resent data is (s)acked.
-            if flag & FLAG_ORIG_SACK_ACKED and self._try_undo_loss(conn, seg, True):
+            if flag & FLAG_ORIG_SACK_ACKED and try_undo_loss(self, conn, seg, True):
                 return REXMIT_NONE
             if seq_gt(conn.snd_nxt, self.high_seq):
                 if flag & FLAG_DATA_SACKED or num_dupack:
@@ -754,7 +659,7 @@ class Recovery:
                 self.frto = False
         if recovered:
             # Step 2.a and the first part of step 3.a.
-            self._try_undo_recovery(conn, seg)
+            try_undo_recovery(self, conn, seg)
             return REXMIT_NONE
         if not conn.sack_ok:
             # A Reno duplicate ACK means the new data of step 2.b arrived.
@@ -835,11 +740,7 @@ class Recovery:
         sent = self.resend(conn, i, segs, reason)
         if sent:
             board.resent(rec, conn.engine.now, delivered=self.delivered)
-        if self.retrans_stamp is None:
-            self.retrans_stamp = rec.sent  # tcp_skb_timestamp_ts(skb): now if it left
-        if self.undo_retrans < 0:
-            self.undo_retrans = 0
-        self.undo_retrans += rec.pcount
+        self.undo.retransmitted(rec.pcount, rec.sent)  # tcp_skb_timestamp_ts(skb): now if it left
         return sent
 
     def resend(self, conn: Connection, i: int, segs: int, reason: str) -> bool:
@@ -879,9 +780,9 @@ class Recovery:
         if cc.ca_state != CaState.LOSS:
             self.high_seq = conn.snd_nxt
             cc.ssthresh = cc.current_ssthresh()
-            self.prior_ssthresh = 0
-            self.undo_marker = None
-            self._set_state(CaState.LOSS, conn.engine.now)
+            self.undo.prior_ssthresh = 0
+            self.undo.marker = None
+            self.set_ca_state(CaState.LOSS, conn.engine.now)
         self.xmit_retransmit_queue(conn)
 
     # ------------------------------------------------------------------ sending and timers
@@ -980,17 +881,16 @@ class Recovery:
         self._timeout_mark_lost(conn)
         if state <= CaState.DISORDER or not seq_gt(self.high_seq, conn.snd_una) or \
                 (state == CaState.LOSS and not self.retransmits):
-            self.prior_ssthresh = cc.current_ssthresh()
+            self.undo.prior_ssthresh = cc.current_ssthresh()
             cc.prior_cwnd = cc.cwnd
             cc.ssthresh = cc.ssthresh_on_loss()
-            self._init_undo()
-            self.undo_marker = conn.snd_una
+            self.undo.start(conn.snd_una, self._retrans_in_flight())
         cc.cwnd = board.in_flight + 1
         cc.cwnd_cnt = 0
         # A timeout after many duplicate ACKs: the reordering degree was overestimated.
         if state <= CaState.DISORDER and board.sacked_out >= knobs.tcp_reordering:
             self.reordering = min(self.reordering, knobs.tcp_reordering)
-        self._set_state(CaState.LOSS, eng.now)
+        self.set_ca_state(CaState.LOSS, eng.now)
         self.high_seq = conn.snd_nxt
         self.tlp_high_seq = None
         conn.queue_cwr()  # tcp_ecn_queue_cwr
