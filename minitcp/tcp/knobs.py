@@ -87,6 +87,9 @@ class Knobs:
     tcp_recovery: int = 1
     tcp_early_retrans: int = 3
     tcp_frto: int = 2
+    # A retransmission of a short segment takes the short ones after it into one packet of up
+    # to an MSS (tcp_output.c tcp_retrans_try_collapse); 0 resends each as it went.
+    tcp_retrans_collapse: int = 1
     # Unsent bytes above which a socket is not writable (poll, blocking send), unless its
     # TCP_NOTSENT_LOWAT says otherwise; UINT_MAX, Linux's default, is no limit.
     tcp_notsent_lowat: int = 0xFFFFFFFF
@@ -253,6 +256,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_recovery": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_early_retrans": (0, 4),  # extra1 SYSCTL_ZERO, extra2 SYSCTL_FOUR
     "tcp_frto": (0, U8_MAX),  # proc_dou8vec_minmax
+    "tcp_retrans_collapse": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_notsent_lowat": (0, 0xFFFFFFFF),  # proc_douintvec
     "tcp_keepalive_time": (0, JIFFIES_MAX),  # proc_dointvec_jiffies
     "tcp_keepalive_intvl": (0, JIFFIES_MAX),  # proc_dointvec_jiffies

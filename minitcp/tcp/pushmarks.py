@@ -205,6 +205,27 @@ def sent(conn: Connection, seq: int, length: int) -> None:
     skb[2] = 0
 
 
+def ends_record(conn: Connection, end: int) -> bool:
+    """Whether a MSG_EOR record ends at `end`: nothing may be joined to it there (Linux
+    tcp_skb_can_collapse_to)."""
+    skb = skb_at(conn, (end - 1) & MASK)
+    return skb is not None and skb[1] == end and bool(skb[2] & MARK_EOR)
+
+
+def collapse(conn: Connection, seq: int, end: int) -> None:
+    """Linux tcp_collapse_retrans, the write queue's side: the bytes [seq, end) of sent skbs
+    become one skb, which takes the marks (PSH, EOR) of those it ate."""
+    i = _index(conn, seq)
+    if i < 0 or conn.pushq is None:
+        return
+    skbs = conn.pushq.skbs
+    skb = skbs[i]
+    while i + 1 < len(skbs) and seq_gt(end, skb[1]):
+        nxt = skbs.pop(i + 1)
+        skb[1] = nxt[1]
+        skb[2] |= nxt[2]
+
+
 def skb_left(conn: Connection, seq: int, unsent: int) -> tuple[int, bool]:
     """(bytes from `seq` to the end of its skb, at most `unsent`; whether that end is marked PSH).
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ECE, SYN
-from . import lossprobe, output
+from . import lossprobe, output, pushmarks
 from .cc import CaState, CongestionControl
 from .cc.base import TCP_INFINITE_SSTHRESH
 from .prr import Prr
@@ -754,15 +754,46 @@ class Recovery:
         wnd_end = (conn.snd_una + conn.snd_wnd) & MASK
         if not seq_lt(rec.seq, wnd_end) and rec.seq != conn.snd_una:
             return False
-        limit = segs * conn.mss
+        mss = conn.mss
+        limit = segs * mss
         if rec.data_len > limit:
             board.split(i, limit)
         board.recount(i)  # in segments of the current MSS (tcp_set_skb_tso_segs)
+        # Less than an MSS (so not cut): collapse what follows into it, within the window
+        # (a zero window still lets the head go, as a probe: avail_wnd = cur_mss).
+        space = min(seq_diff(wnd_end, rec.seq) if seq_lt(rec.seq, wnd_end) else mss, mss)
+        if rec.data_len < space:
+            self._retrans_try_collapse(conn, i, space)
         if output.resend_range(conn, rec.seq, rec.data_len, rec.fin, reason):
             return True
         conn.engine.counters["TCPRetransFail"] += rec.pcount
         rec.sacked |= EVER_RETRANS
         return False
+
+    def _retrans_try_collapse(self, conn: Connection, i: int, space: int) -> None:
+        """Linux tcp_retrans_try_collapse: the short records after record `i` join it, while
+        each is one segment not SACKed, the record it joins ends no MSG_EOR record, they fit
+        in `space` bytes (the MSS, or less of the peer's window) and end inside the window;
+        fewer packets on the wire for the same bytes."""
+        if not conn.engine.knobs.tcp_retrans_collapse:
+            return
+        board = self.board
+        recs = board.recs
+        to = recs[i]
+        if to.pcount > 1 or to.sacked & SACKED_ACKED:  # tcp_can_collapse(to)
+            return
+        space -= to.data_len
+        wnd_end = (conn.snd_una + conn.snd_wnd) & MASK
+        while i + 1 < len(recs):
+            nxt = recs[i + 1]
+            if nxt.pcount > 1 or nxt.sacked & SACKED_ACKED or pushmarks.ends_record(conn, to.end):
+                break
+            space -= nxt.data_len
+            if space < 0 or seq_gt(nxt.end, wnd_end):
+                break
+            end = nxt.end
+            board.collapse(i)
+            pushmarks.collapse(conn, to.seq, end)
 
     def simple_retransmit(self, conn: Connection, old_mss: int) -> None:
         """Linux tcp_simple_retransmit (the path MTU fell): records sent in segments longer

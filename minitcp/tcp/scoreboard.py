@@ -219,6 +219,18 @@ class Scoreboard:
         self.recs.insert(i + 1, tail)
         self._adjust(rec.sacked, delta)
 
+    def collapse(self, i: int) -> None:
+        """Record `i + 1` joins record `i` (Linux tcp_collapse_retrans, the retransmission queue's
+        side): `i` ends where it ended, takes its FIN and its EVER_RETRANS, keeps its own other
+        bits, send time and count (one segment: the caller keeps both within an MSS); the
+        counts lose the second's (tcp_adjust_pcount)."""
+        rec, nxt = self.recs[i], self.recs[i + 1]
+        rec.end = nxt.end
+        rec.fin = nxt.fin
+        rec.sacked |= nxt.sacked & EVER_RETRANS
+        del self.recs[i + 1]
+        self._adjust(nxt.sacked, -nxt.pcount)
+
     def recount(self, i: int) -> None:
         """Record `i` counted again in segments of the current MSS (Linux tcp_set_skb_tso_segs
         with tcp_adjust_pcount, when an skb is resent after the MSS changed)."""

@@ -139,8 +139,9 @@ def test_faults_knobs_options_and_errors(shell: Pty) -> None:
     shell.run("peer listen 80")
     shell.run("connect 80")
     shell.run("peer accept p1")
-    # A knob's name completes: `net.ipv4.tcp_retr<TAB>` can only be net.ipv4.tcp_retries2.
-    out = shell.run("sysctl net.ipv4.tcp_retr\t")
+    # A knob's name completes: `net.ipv4.tcp_retri<TAB>` can only be net.ipv4.tcp_retries2
+    # (`tcp_retr` is also tcp_retrans_collapse's start).
+    out = shell.run("sysctl net.ipv4.tcp_retri\t")
     assert "net.ipv4.tcp_retries2 = 15" in out
     # History: Ctrl-P (readline's previous-history) brings the last line back.
     assert "net.ipv4.tcp_retries2 = 15" in shell.run("\x10")
