@@ -7,7 +7,10 @@ the handshake, so `nth=1` means the first matching segment of the close.
 
 from __future__ import annotations
 
+from minitcp.tcp.timers import TimerKind
+
 from .base import Ctx, Lab, Seg, Side, about, ms
+from .watch import TimerWatch, check_punctual
 
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
 
@@ -44,17 +47,39 @@ def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
                   f"{who_zh}过了一个 RTO（约 200 ms）后超时重传（实际 {ms(gap)}）")
 
 
+def fin_timer_ok(ctx: Ctx, watch: TimerWatch, fins: list[Seg]) -> None:
+    """minitcp's FIN retransmission, judged from its engine's timer (watch.py), not from the gap
+    between the two FINs, which a stalled process stretches: the timeout the engine armed as the
+    FIN left (exact, whatever the load), then whether the process fired it on time."""
+    if len(fins) < 2:
+        return
+    fired = watch.fired_at(TimerKind.RTO, ctx.t0 + fins[1].t)
+    timeout = fired.deadline - (ctx.t0 + fins[0].t) if fired else 0.0
+    # The RTO (the loss probe of a lone FIN comes no later) is SRTT + max(4·RTTVAR, tcp_rto_min)
+    # (RFC 6298 section 2, Linux tcp_set_rto): after the handshake's one sample RTTVAR = SRTT/2,
+    # so at most 200 ms + 3·SRTT; a busy machine lengthens the SRTT that sample measured.
+    rtt = fired.srtt if fired else 0.0
+    ctx.check(fired is not None and RTO_MIN <= timeout <= RTO_MAX + 3 * rtt,
+              f"the client retransmitted after one RTO, about 200 ms: its timer was armed for "
+              f"{ms(timeout)} as the FIN left (RTT {ms(rtt)})",
+              f"客户端过了一个 RTO（约 200 ms）后超时重传：FIN 发出时定时器定为 {ms(timeout)}"
+              f"（RTT {ms(rtt)}）")
+    if fired is not None:
+        check_punctual(ctx, fired)
+
+
 async def first_fin_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=out,flags=F,nth=1"])
     ctx.mark()
-    await client.close()
-    await ctx.wait(1.0)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await ctx.wait(1.0)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 2 and fins[0].lost and not fins[1].lost,
               f"the client's FIN was sent twice, the first lost (sent {len(fins)}×)",
               f"客户端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
-    gap_ok(ctx, fins, "the client", "客户端")
+    fin_timer_ok(ctx, watch, fins)
     acks = ctx.segs("p", exact=".")
     ctx.check(len(acks) == 1 and len(fins) == 2 and acks[0].t >= fins[1].t,
               "the server ACKed only the FIN that reached it, the retransmission",
@@ -148,8 +173,9 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=in,flags=.,nth=1"])  # the server's first segment of the close: its ACK
     ctx.mark()
-    await client.close()
-    await ctx.wait(1.0)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await ctx.wait(1.0)
     acks = ctx.segs("p", exact=".")
     fins = ctx.segs("m", "F")
     ctx.check(len(acks) == 2 and acks[0].lost and not acks[1].lost,
@@ -157,7 +183,7 @@ async def fin_ack_lost(ctx: Ctx) -> None:
               "服务端的 ACK 丢失了，后来又来了第二个")
     ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)",
               f"客户端仍在 FIN_WAIT_1，重传了 FIN（发了 {len(fins)} 次）")
-    gap_ok(ctx, fins, "the client", "客户端")
+    fin_timer_ok(ctx, watch, fins)
     retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     if len(acks) == 2 and len(fins) == 2:
         ctx.check(0 <= acks[1].t - fins[1].t <= 0.05,

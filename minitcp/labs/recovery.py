@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from minitcp.tcp.cc import CaState
-
 from .base import Ctx, Lab, Seg, Side, ms
 from .plot import cwnd_plot_svg
+from .watch import ReductionWatch
 
 if TYPE_CHECKING:
     from minitcp.tcp.connection import Connection
@@ -210,7 +209,8 @@ PLOT_RTT_MS = 50  # cubic-vs-reno's round trip: 40 of them in its 2 s, not too m
 
 async def _cwnd_run(ctx: Ctx, algorithm: str, seconds: float) -> tuple[list[tuple[float, int]], int, int]:
     """One bulk transfer with one loss, minitcp's cwnd sampled every SAMPLE; (samples, cwnd when the
-    loss was found, ssthresh set for it: both read as recovery starts)."""
+    loss was found, ssthresh set for it: both read in the engine step that began the first
+    recovery, `ReductionWatch`, as a sample a busy machine delays could miss them)."""
     ctx.set_knob("m", "tcp_congestion_control", algorithm)
     client, server, mss = await warm_up(ctx, PLOT_RTT_MS)
     cc = _conn(ctx).recovery.cc
@@ -218,7 +218,6 @@ async def _cwnd_run(ctx: Ctx, algorithm: str, seconds: float) -> tuple[list[tupl
     start = ctx.now()
     samples: list[tuple[float, int]] = []
     block = payload(64 * mss)
-    at_loss = (0, 0)  # (cwnd, ssthresh) when recovery first started: the loss was found
 
     async def sink() -> None:
         while await server.recv(timeout=seconds):
@@ -228,17 +227,17 @@ async def _cwnd_run(ctx: Ctx, algorithm: str, seconds: float) -> tuple[list[tupl
         while True:
             await client.send(block)
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(sink)
-        nursery.start_soon(source)
-        while ctx.now() - start < seconds:
-            # The loss is found when recovery starts (HyStart may have moved ssthresh before: not a loss).
-            if cc.ca_state in (CaState.RECOVERY, CaState.LOSS) and not at_loss[0]:
-                at_loss = (cc.prior_cwnd, cc.ssthresh)  # Linux prior_cwnd: cwnd as the loss was found
-            samples.append((ctx.now() - start, cc.cwnd))
-            await trio.sleep(SAMPLE)
-        nursery.cancel_scope.cancel()
-    return samples, *at_loss
+    with ReductionWatch(ctx.engine()) as watch:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sink)
+            nursery.start_soon(source)
+            while ctx.now() - start < seconds:
+                samples.append((ctx.now() - start, cc.cwnd))
+                await trio.sleep(SAMPLE)
+            nursery.cancel_scope.cancel()
+    # The loss is found when recovery starts (HyStart may have moved ssthresh before: not a loss).
+    first = watch.reductions[0] if watch.reductions else None
+    return samples, (first.prior_cwnd if first else 0), (first.ssthresh if first else 0)
 
 
 async def cubic_vs_reno(ctx: Ctx) -> None:
