@@ -88,7 +88,7 @@ def apply_sysctl(knobs: Knobs, name: str, value: str) -> bool:
     for knob in mapping.knobs:
         if mapping.slot is not None:
             current = list(getattr(knobs, knob))
-            current[mapping.slot] = type(current[mapping.slot])(converted)  # type: ignore[call-arg]
+            current[mapping.slot] = type(current[mapping.slot])(converted)
             setattr(knobs, knob, tuple(current))
         else:
             current = getattr(knobs, knob)
