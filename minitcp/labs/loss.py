@@ -39,6 +39,27 @@ async def _until_closed(ctx: Ctx, side: Side) -> None:
     await ctx.wait(0.1)
 
 
+def all_lost(ctx: Ctx, fins: list[Seg], whose: str, whose_zh: str) -> None:
+    """The FIN of a close that never got through: sent 5 times with tcp_orphan_retries 3."""
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"{whose} FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"{whose_zh}FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
+
+
+def gave_up_after_16_rto(ctx: Ctx, fins: list[Seg], who: str, who_zh: str) -> None:
+    """Five FINs at 0, 1, 2, 4 and 8 RTO (the probe, then the backed-off RTO), and the end when
+    the last wait, 8 RTO more, ran out (Linux tcp_write_timeout: tcp_orphan_retries)."""
+    rto = (fins[4].t - fins[0].t) / 8  # the RTO as these transmissions measured it
+    end = [t - fins[0].t for t, st in ctx.timeline() if st == "CLOSED"]
+    ctx.check(bool(end) and about(end[0], 16 * rto, 0.05 + 0.05 * 16 * rto),
+              f"{who} gave up silently 16 RTO after its first FIN, when the last wait ran out"
+              + (f" (after {ms(end[0])})" if end else " (never)"),
+              f"{who_zh}在第一个 FIN 之后 16 RTO、最后一次等待结束时悄悄放弃"
+              + (f"（过了 {ms(end[0])}）" if end else "（没有放弃）"))
+
+
 def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
     if len(segs) >= 2:
         gap = segs[1].t - segs[0].t
@@ -106,11 +127,7 @@ async def fin_given_up(ctx: Ctx) -> None:
     # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO:
     # Linux tcp_schedule_loss_probe) goes when the RTO would, and is not counted by
     # tcp_orphan_retries; the RTO then starts over from it, and backs off after.
-    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
-              f"the FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
-              f"(sent {len(fins)}×)",
-              f"FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
-              f"（发了 {len(fins)} 次）")
+    all_lost(ctx, fins, "the", "")
     ctx.check(ctx.counter("m", "TCPLossProbes") == 1,
               "the first retransmission was the loss probe (TCPLossProbes +1)",
               "第一次重传是尾部丢失探测（TCPLossProbes +1）")
@@ -124,12 +141,7 @@ async def fin_given_up(ctx: Ctx) -> None:
                   f"(sent at {got})",
                   f"RTO 时先发探测，之后每次等待时间是上一次的两倍：在 0、RTO、2、4、8 RTO = {wanted} 时发送"
                   f"（实际在 {got}）")
-        end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-        ctx.check(bool(end) and about(end[0], 16 * rto, 0.05 + 0.05 * 16 * rto),
-                  f"the client gave up 16 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
-                  "when the last wait ran out",
-                  "客户端在第一个 FIN 之后 16 RTO、最后一次等待结束时放弃"
-                  + (f"（在 {ms(end[0])}）" if end else "（没有放弃）"))
+        gave_up_after_16_rto(ctx, fins, "the client", "客户端")
     ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST", "客户端悄悄放弃：没有发 RST")
     ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1",
               "TCPAbortOnTimeout +1（因超时而中止连接）")
@@ -150,19 +162,9 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     await server.close()
     await _until_closed(ctx, server)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
-              f"the server's FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
-              f"(sent {len(fins)}×)",
-              f"服务端的 FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
-              f"（发了 {len(fins)} 次）")
-    end = [t for t, st in ctx.timeline() if st == "CLOSED"]
+    all_lost(ctx, fins, "the server's", "服务端的 ")
     if len(fins) == 5:
-        rto = (fins[4].t - fins[0].t) / 8
-        ctx.check(bool(end) and about(end[0] - fins[0].t, 16 * rto, 0.05 + 0.05 * 16 * rto),
-                  "the server gave up from LAST_ACK 16 RTO after its first FIN, silently"
-                  + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"),
-                  "服务端在第一个 FIN 之后 16 RTO 从 LAST_ACK 悄悄放弃"
-                  + (f"（过了 {ms(end[0] - fins[0].t)}）" if end else "（没有放弃）"))
+        gave_up_after_16_rto(ctx, fins, "the server, in LAST_ACK,", "处于 LAST_ACK 的服务端")
     ctx.check(not ctx.segs("m", "R"), "no RST was sent", "没有发 RST")
     ctx.check(await client.state() == "FIN_WAIT_2",
               "the client never got the FIN: it is left in FIN_WAIT_2 until its own tcp_fin_timeout",
