@@ -13,6 +13,7 @@ reduced the window, so what it reads there is exact.
   process's punctuality apart, excusing only the lateness the scheduler caused.
 - `ReductionWatch`: cwnd and ssthresh as each window reduction began (Linux prior_cwnd and the
   ssthresh set with it), before anything (HyStart on a later ACK) moves ssthresh again.
+- `MinRttWatch`: the minimum RTT as each segment came in, the one RACK held its SACKs against.
 """
 
 from __future__ import annotations
@@ -169,3 +170,23 @@ class ReductionWatch(_Tap):
         if self._last.get(id(conn)) != mark:
             self._last[id(conn)] = mark
             self.reductions.append(Reduction(cc.ca_state, now, cc.prior_cwnd, cc.ssthresh))
+
+
+class MinRttWatch(_Tap):
+    """minitcp's min_rtt as each segment came in, before that segment's own RTT samples: what RACK
+    compared a SACKed retransmission's RTT with (Linux tcp_sacktag_write_queue, tcp_rack_advance,
+    runs before tcp_clean_rtx_queue takes the ACK's samples)."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self.arrivals: list[tuple[float, float]] = []  # (time, min_rtt then)
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        super().on_segment(conn, direction, seg, now)
+        min_rtt = getattr(getattr(conn, "recovery", None), "min_rtt", None)
+        if direction == "in" and min_rtt is not None:
+            self.arrivals.append((now, min_rtt))
+
+    def at(self, t: float) -> float | None:
+        """min_rtt when the segment that came in at `t` did."""
+        return next((r for when, r in self.arrivals if abs(when - t) < _SAME), None)

@@ -15,7 +15,7 @@ from minitcp.labs import get, run_lab
 from minitcp.labs import watch as watch_module
 from minitcp.labs.base import LabOptions
 from minitcp.labs.runner import trace_clock_offset
-from minitcp.labs.watch import LATE, TimerWatch
+from minitcp.labs.watch import LATE, MinRttWatch, TimerWatch
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.timers import TimerKind
 from tests.helpers.pairs import pair_connect
@@ -97,3 +97,22 @@ def test_the_trace_clock_offset_ignores_a_stall_between_two_reads(monkeypatch: p
         return trio.current_time() - real() - offset
 
     assert abs(trio.run(main)) < 0.001
+
+
+def test_tail_loss_probe_fails_without_the_probe() -> None:
+    """tcp_early_retrans 0 (no TLP): the RTO repairs the tail, whichever way RACK saw the SACK."""
+    failed = _failed("tail-loss-probe", LabOptions(sysctls=[("tcp_early_retrans", "0")]))
+    assert any("tail loss probe" in what for what in failed), failed
+
+
+def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
+    """min_rtt as each segment came in, before the segment's own sample: the SYN-ACK finds none
+    (not recorded), the ACK of the first data the handshake's round trip, 4 ms, not its own 2 ms."""
+    p = EnginePair(latency=0.002)
+    with MinRttWatch(p.a) as watch:
+        client, _ = pair_connect(p)
+        p.latency = 0.001
+        client.send(b"x", p.now)
+        p.run_for(0.1)
+    assert [r for _, r in watch.arrivals] == [pytest.approx(0.004)]
+    assert p.a.conns and next(iter(p.a.conns.values())).recovery.min_rtt == pytest.approx(0.002)
