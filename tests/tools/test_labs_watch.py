@@ -116,3 +116,9 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
         p.run_for(0.1)
     assert [r for _, r in watch.arrivals] == [pytest.approx(0.004)]
     assert p.a.conns and next(iter(p.a.conns.values())).recovery.min_rtt == pytest.approx(0.002)
+
+
+def test_fin_retries_exhausted_judges_the_armed_backoff() -> None:
+    """tcp_orphan_retries 2 (the learner's, kept over the lab's 3): one doubling short."""
+    failed = _failed("fin-retries-exhausted", LabOptions(sysctls=[("tcp_orphan_retries", "2")]))
+    assert any("twice the last wait" in what for what in failed), failed
