@@ -13,12 +13,11 @@ are those of Python's `socket` module, made async: socket, bind, listen,
 accept, recv, close. Ctrl-C stops the stack and removes the device.
 """
 
-import argparse
 import time
 
 import trio
 
-from minitcp.apps import run_until_interrupted
+from minitcp.apps import example_parser, run_until_interrupted
 from minitcp.link.tun import TunLink
 from minitcp.sockets import Socket
 from minitcp.stack import Stack
@@ -58,8 +57,6 @@ async def main(dev: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", default="mtcp0", help="TUN device name (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=9, help="port to serve (default: %(default)s)")
+    parser = example_parser(__doc__, port=9)
     args = parser.parse_args()
     run_until_interrupted(main, args.dev, args.port)  # Ctrl-C ends it cleanly

@@ -14,11 +14,9 @@ minitcp's Trio adapters, the same API as trio's own sockets; the reusable
 version is minitcp.apps.EchoServer (`minitcp up --echo 7`).
 """
 
-import argparse
-
 import trio
 
-from minitcp.apps import run_until_interrupted
+from minitcp.apps import example_parser, run_until_interrupted
 from minitcp.link.tun import TunLink
 from minitcp.sockets.streams import SocketStream, open_tcp_listener
 from minitcp.stack import Stack
@@ -52,8 +50,6 @@ async def main(dev: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", default="mtcp0", help="TUN device name (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=7, help="port to serve (default: %(default)s)")
+    parser = example_parser(__doc__, port=7)
     args = parser.parse_args()
     run_until_interrupted(main, args.dev, args.port)  # Ctrl-C ends it cleanly

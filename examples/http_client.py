@@ -15,13 +15,12 @@ done it prints the size, the time and the SHA-256; compare with
 `sha256sum README.md`.
 """
 
-import argparse
 import errno
 import urllib.parse
 
 import trio
 
-from minitcp.apps import fetch, run_until_interrupted
+from minitcp.apps import example_parser, fetch, run_until_interrupted
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 
@@ -58,9 +57,8 @@ async def main(dev: str, url: str, wait: float) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = example_parser(__doc__)
     parser.add_argument("url", nargs="?", default="http://198.18.0.1:8000/", help="what to download")
-    parser.add_argument("--dev", default="mtcp0", help="TUN device name (default: %(default)s)")
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for the server (default: 60)")
     args = parser.parse_args()
     raise SystemExit(run_until_interrupted(main, args.dev, args.url, args.wait))  # None (0) on Ctrl-C

@@ -15,11 +15,9 @@ stack and removes the device. The server is minitcp.apps.HttpServer, the one
 `minitcp up --http 80` runs.
 """
 
-import argparse
-
 import trio
 
-from minitcp.apps import HttpServer, run_until_interrupted
+from minitcp.apps import HttpServer, example_parser, run_until_interrupted
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 from minitcp.trace.tcpdump import printer
@@ -41,9 +39,7 @@ async def main(dev: str, port: int, verbose: bool) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", default="mtcp0", help="TUN device name (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=80, help="port to serve (default: %(default)s)")
+    parser = example_parser(__doc__, port=80)
     parser.add_argument("-v", "--verbose", action="store_true", help="print every packet")
     args = parser.parse_args()
     run_until_interrupted(main, args.dev, args.port, args.verbose)  # Ctrl-C ends it cleanly

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from minitcp.sockets.calls import CallHook
 
 
+LATE_WAKE = 0.001  # s: a timer task woken later than this after its deadline lets woken tasks go first
+
+
 class Stack:
     """A host with one IPv4 address and one IPv6 address on one link, served by Trio tasks.
 
@@ -182,6 +185,13 @@ class Stack:
                 scope.deadline = math.inf if deadline is None else deadline
                 await trio.sleep_forever()
             self._timer_scope = None
+            if trio.current_time() - scope.deadline > LATE_WAKE:
+                # Woken late (the process stalled): tasks due earlier woke in the same batch, in
+                # Trio's random order, the reader among them with a packet the device held (or
+                # a fault rule let go, after a checkpoint of its own). Let them go first, as the
+                # kernel takes a packet in when it arrives: an ACK that came before the deadline
+                # is not overtaken by the timeout it would have cancelled (a spurious RTO).
+                await self._let_woken_tasks_run()
             now = trio.current_time()
             deadline = host.poll_at()
             if deadline is not None and deadline <= now:

@@ -7,7 +7,7 @@ tests all use these. Each server is an `AppServer`: start one with
 
 from __future__ import annotations
 
-from .base import AppServer, run_until_interrupted
+from .base import AppServer, example_parser, run_until_interrupted
 from .discard import DiscardServer, Received
 from .echo import EchoServer
 from .http import Download, HttpServer, fetch, pattern_bytes, pattern_chunks, pattern_sha256
@@ -19,6 +19,7 @@ __all__ = [
     "EchoServer",
     "HttpServer",
     "Received",
+    "example_parser",
     "fetch",
     "pattern_bytes",
     "pattern_chunks",

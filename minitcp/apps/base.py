@@ -19,6 +19,7 @@ _probes) finds a vanished peer out and resets the connection even before that.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
 import signal
@@ -167,3 +168,13 @@ def run_until_interrupted(async_fn: Callable[..., Awaitable[T]], *args: Any) -> 
         return result
 
     return trio.run(wrapper)
+
+
+def example_parser(doc: str, port: int | None = None) -> argparse.ArgumentParser:
+    """The command line every script in examples/ starts from: its docstring's first line, the
+    TUN device it creates (--dev), and with `port` the port a server serves (--port)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--dev", default="mtcp0", help="TUN device name (default: %(default)s)")
+    if port is not None:
+        parser.add_argument("--port", type=int, default=port, help="port to serve (default: %(default)s)")
+    return parser

@@ -6,10 +6,10 @@ script's working directory; some later call `../common/set_sysctls.py`. In
 google/packetdrill both live in gtests/net/common/. The shared copy of the
 scripts holds set_sysctls.py, but its defaults.sh is only the text of a git
 symlink (`../../common/defaults.sh`) to a file outside the folder that was
-published. So the referee writes its own defaults.sh from DEFAULT_SYSCTLS
-below, links set_sysctls.py from the shared folder, and runs every script from
-a working directory three levels down a workspace, with `common/` at each
-level above: `../common`, `../../common` and `../../../common` all resolve.
+published. So the referee writes its own defaults.sh from
+sysctls.LINUX_TEST_DEFAULTS, links set_sysctls.py from the shared folder, and
+runs every script from a working directory three levels down a workspace, with
+`common/` at each level above: `../common`, `../../common` and `../../../common` all resolve.
 """
 
 from __future__ import annotations
@@ -19,38 +19,9 @@ import shlex
 from pathlib import Path
 
 from .fastopen_cookie import fastopen_cookie
+from .sysctls import LINUX_TEST_DEFAULTS
 
-# What google/packetdrill's gtests/net/common/defaults.sh sets ("standard production config
-# values that relate to TCP behavior"), in its order. Failures are ignored, as there (`sysctl -q`
-# with no `set -e`): tcp_fack no longer exists on recent kernels, and a namespace may not switch
-# tcp_congestion_control to CUBIC (the referee shadows that file: referee.py).
-DEFAULT_SYSCTLS: tuple[tuple[str, str], ...] = (
-    ("net.ipv4.tcp_rmem", f"4096 540000 {15 * 1024 * 1024}"),
-    ("net.ipv4.tcp_wmem", f"4096 {256 * 1024} 4194304"),
-    ("net.ipv4.tcp_timestamps", "1"),
-    ("net.ipv4.tcp_syn_retries", "5"),
-    ("net.ipv4.tcp_synack_retries", "5"),
-    ("net.ipv4.tcp_frto", "2"),  # F-RTO, RFC 5682
-    ("net.ipv4.tcp_sack", "1"),
-    ("net.ipv4.tcp_dsack", "1"),
-    ("net.ipv4.tcp_fack", "0"),
-    ("net.ipv4.tcp_reordering", "3"),  # dupthresh
-    ("net.ipv4.tcp_congestion_control", "cubic"),
-    ("net.ipv4.tcp_slow_start_after_idle", "0"),
-    ("net.ipv4.tcp_early_retrans", "4"),  # TLP
-    ("net.ipv4.tcp_recovery", "1"),  # RACK
-    ("net.ipv4.tcp_tso_win_divisor", "3"),
-    ("net.ipv4.tcp_ecn", "0"),
-    ("net.ipv4.tcp_pacing_ss_ratio", "200"),
-    ("net.ipv4.tcp_pacing_ca_ratio", "120"),
-    ("net.ipv4.tcp_notsent_lowat", "4294967295"),
-    ("net.ipv4.tcp_fastopen", "0x70403"),
-    ("net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4"),
-    ("net.ipv4.tcp_syncookies", "1"),
-    ("net.mptcp.enabled", "1"),
-)
-
-_KEY = dict(DEFAULT_SYSCTLS)["net.ipv4.tcp_fastopen_key"]
+_KEY = dict(LINUX_TEST_DEFAULTS)["net.ipv4.tcp_fastopen_key"]
 
 # The addresses both kernel sides give the kernel and the script's remote host (referee.py,
 # kernel.py): packetdrill's defaults moved into 198.18.0.0/24.
@@ -132,7 +103,8 @@ def defaults_script() -> str:
     """The text of the referee's defaults.sh."""
     lines = ["#!/bin/sh", "# Written by minitcp's packetdrill referee (packetdrill_common.py).",
              "ip tcp_metrics flush all > /dev/null 2>&1"]
-    lines += [f"sysctl -q {name}={shlex.quote(value)} > /dev/null 2>&1" for name, value in DEFAULT_SYSCTLS]
+    lines += [f"sysctl -q {name}={shlex.quote(value)} > /dev/null 2>&1"
+              for name, value in LINUX_TEST_DEFAULTS]
     lines.append(QDISC_COMMAND)
     return "\n".join(lines) + "\n"
 

@@ -113,7 +113,7 @@ class RunState:
         open to the remote host's port 8080, its ISN and our port learned from its SYN."""
         if fd not in self.new_sockets:
             return
-        self.new_sockets.discard(fd)  # type: ignore[arg-type]
+        self.new_sockets.discard(fd)
         self.remote_synced = False
         self.remote_port = CONNECT_PORT
         self.connecting = True

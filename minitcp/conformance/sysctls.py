@@ -88,7 +88,7 @@ def apply_sysctl(knobs: Knobs, name: str, value: str) -> bool:
     for knob in mapping.knobs:
         if mapping.slot is not None:
             current = list(getattr(knobs, knob))
-            current[mapping.slot] = type(current[mapping.slot])(converted)  # type: ignore[call-arg]
+            current[mapping.slot] = type(current[mapping.slot])(converted)
             setattr(knobs, knob, tuple(current))
         else:
             current = getattr(knobs, knob)
@@ -140,21 +140,24 @@ def write_linux_sysctl(name: str, value: str, root: Path) -> bool:
 # The sysctls of packetdrill's gtests/net/common/defaults.sh, which every Linux script runs first:
 # Linux's production settings for its TCP tests, not all of them Linux's compiled-in defaults.
 # (Its other lines flush cached metrics and put a pfifo qdisc on the TUN device: nothing to set.)
+# In its order: the referee writes its own defaults.sh from them (packetdrill_common.py), failures
+# ignored as there (`sysctl -q` with no `set -e`): tcp_fack no longer exists on recent kernels, and
+# a namespace may not switch tcp_congestion_control to CUBIC (the referee shadows that file).
 LINUX_TEST_DEFAULTS: tuple[tuple[str, str], ...] = (
     ("net.ipv4.tcp_rmem", f"4096 540000 {15 * 1024 * 1024}"),
     ("net.ipv4.tcp_wmem", f"4096 {256 * 1024} 4194304"),
     ("net.ipv4.tcp_timestamps", "1"),
     ("net.ipv4.tcp_syn_retries", "5"),
     ("net.ipv4.tcp_synack_retries", "5"),
-    ("net.ipv4.tcp_frto", "2"),
+    ("net.ipv4.tcp_frto", "2"),  # F-RTO, RFC 5682
     ("net.ipv4.tcp_sack", "1"),
     ("net.ipv4.tcp_dsack", "1"),
     ("net.ipv4.tcp_fack", "0"),
-    ("net.ipv4.tcp_reordering", "3"),
+    ("net.ipv4.tcp_reordering", "3"),  # dupthresh
     ("net.ipv4.tcp_congestion_control", "cubic"),
     ("net.ipv4.tcp_slow_start_after_idle", "0"),
-    ("net.ipv4.tcp_early_retrans", "4"),
-    ("net.ipv4.tcp_recovery", "1"),
+    ("net.ipv4.tcp_early_retrans", "4"),  # TLP
+    ("net.ipv4.tcp_recovery", "1"),  # RACK
     ("net.ipv4.tcp_tso_win_divisor", "3"),
     ("net.ipv4.tcp_ecn", "0"),
     ("net.ipv4.tcp_pacing_ss_ratio", "200"),

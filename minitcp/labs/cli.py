@@ -19,7 +19,7 @@ from minitcp.cli_options import build_knobs, fault_rule, sysctl_setting
 from minitcp.trace.pcap import create_private
 from minitcp.trace.svg import write_svg
 
-from .base import HOST, LabOptions, Result
+from .base import HOST, Lab, LabOptions, Result
 from .registry import LABS, get, load_file
 from .render import render
 from .runner import SIM_RTT, run_lab
@@ -96,9 +96,9 @@ def run_lab_command(args: argparse.Namespace) -> int:
                              ensure_ascii=False, indent=1))
         else:
             width = max(map(len, LABS))
-            for lab in LABS.values():
-                title = lab.title_zh if args.lang == "zh" else lab.title
-                print(f"{lab.name:{width}}  {title}  — {lab.seed}")
+            for each in LABS.values():
+                title = each.title_zh if args.lang == "zh" else each.title
+                print(f"{each.name:{width}}  {title}  — {each.seed}")
         return 0
     if args.name.endswith(".pkt"):
         if not os.path.isfile(args.name):
@@ -108,7 +108,7 @@ def run_lab_command(args: argparse.Namespace) -> int:
             print("minitcp lab: --fault and --no-lab-faults do not apply to a script, which plays the "
                   "wire itself", file=sys.stderr)
             return 2
-        lab = None
+        lab: Lab | None = None
         result = run_script_lab(args.name, build_knobs(args.sysctl), pcap=args.pcap is not None)
     else:
         try:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from minitcp.tcp.timers import TimerKind
+
 from .base import Ctx, Lab, about, hang_up, ms, shown
+from .watch import TimerWatch, check_punctual
 
 
 async def exchange(ctx: Ctx, client: object, server: object, request: bytes, respond: bool) -> float:
@@ -26,8 +29,9 @@ async def delayed_ack(ctx: Ctx) -> None:
     ctx.mark()
     t1 = await exchange(ctx, client, server, b"GET /1", True)
     t2 = await exchange(ctx, client, server, b"GET /2", True)
-    t3 = await exchange(ctx, client, server, b"GET /3", False)
-    await ctx.wait(0.3)
+    with TimerWatch(ctx.engine()) as watch:
+        t3 = await exchange(ctx, client, server, b"GET /3", False)
+        await ctx.wait(0.3)
 
     def sent_by_server(start: float, end: float) -> list[str]:
         return [s.flags for s in ctx.segs("m") if start <= s.t < end]
@@ -41,12 +45,21 @@ async def delayed_ack(ctx: Ctx) -> None:
     ctx.check(second == ["P."],
               f"GET /2 (now interactive): no bare ACK, it rode on the answer: {shown(second)}",
               f"GET /2（已是交互模式）：没有单独的 ACK，它随响应数据一起发送：{shown(second, 'zh')}")
+    # Judged on the engine's clock (watch.py): from the request's arrival to the deadline of the
+    # timer that sent the ACK. The ACK's time after the client's send would add how long the
+    # stack's process stalled, reading the request or firing the timer.
     acks = [s for s in ctx.segs("m", exact=".") if s.t >= t3]
-    ctx.check(len(acks) == 1 and about(acks[0].t - t3, 0.040, 0.015),
+    got = [s for s in ctx.segs("p") if s.length and s.t >= t3]
+    fired = watch.fired_at(TimerKind.DELACK, ctx.t0 + acks[0].t) if acks else None
+    delay = fired.deadline - (ctx.t0 + got[0].t) if fired and got else 0.0
+    ctx.check(len(acks) == 1 and fired is not None and about(delay, 0.040, 0.015),
               "GET /3, no answer: the bare ACK waited about 40 ms"
-              + (f" (took {ms(acks[0].t - t3)})" if acks else " (none sent)"),
+              + (f" (its timer was due {ms(delay)} after the request came)" if fired
+                 else " (none sent by the timer)"),
               "GET /3 没有响应：不带数据的 ACK 延迟了约 40 ms 才发送"
-              + (f"（实际 {ms(acks[0].t - t3)}）" if acks else "（没有发送）"))
+              + (f"（定时器在请求到达后 {ms(delay)} 到期）" if fired else "（没有由定时器发送）"))
+    if fired is not None:
+        check_punctual(ctx, fired)
     ctx.check(ctx.counter("m", "DelayedACKs") == 1, "DelayedACKs +1: one delayed-ACK timer fired",
               "DelayedACKs +1：延迟确认定时器触发了一次")
     await hang_up(client, server)

@@ -7,7 +7,10 @@ the handshake, so `nth=1` means the first matching segment of the close.
 
 from __future__ import annotations
 
+from minitcp.tcp.timers import TimerKind
+
 from .base import Ctx, Lab, Seg, Side, about, ms
+from .watch import TimerWatch, check_punctual
 
 RTO_MIN, RTO_MAX = 0.195, 0.30  # the first retransmission: one RTO, 200 ms plus a tiny RTT on this wire
 
@@ -36,6 +39,44 @@ async def _until_closed(ctx: Ctx, side: Side) -> None:
     await ctx.wait(0.1)
 
 
+def all_lost(ctx: Ctx, fins: list[Seg], whose: str, whose_zh: str) -> None:
+    """The FIN of a close that never got through: sent 5 times with tcp_orphan_retries 3."""
+    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
+              f"{whose} FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
+              f"(sent {len(fins)}×)",
+              f"{whose_zh}FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
+              f"（发了 {len(fins)} 次）")
+
+
+def backoff_ok(ctx: Ctx, watch: TimerWatch, fins: list[Seg], who: str, who_zh: str) -> None:
+    """The retransmission timer of a FIN never answered, as the engine armed it (watch.py: exact
+    whatever the load): the loss probe after one RTO, the RTO from it, doubled each time (RFC 6298
+    section 5.5), and the end when the last wait, 8 RTO, ran out (tcp_orphan_retries: Linux
+    tcp_write_timeout), 16 RTO after the first FIN; then whether the process fired them on time."""
+    first = ctx.t0 + (fins[0].t if fins else 0.0)
+    fires = [f for f in watch.fired if f.kind is TimerKind.RTO and f.armed >= first - 1e-6]
+    timeouts = [f.deadline - f.armed for f in fires]
+    rto = timeouts[0] if timeouts else 0.0
+    want = [rto * k for k in (1, 1, 2, 4, 8)]
+    armed = ", ".join(ms(t) for t in timeouts)
+    doubled = len(timeouts) == 5 and all(about(t, w, 0.002 + 0.02 * w)
+                                         for t, w in zip(timeouts, want, strict=True))
+    ctx.check(doubled,
+              f"{who} armed its timer for the probe after one RTO, then the RTO, twice the last wait "
+              f"each time: 1, 1, 2, 4, 8 RTO = {', '.join(ms(w) for w in want)} (armed for {armed})",
+              f"{who_zh}的定时器：一个 RTO 后先发探测，之后每次等待时间是上一次的两倍：1、1、2、4、8 RTO = "
+              f"{'、'.join(ms(w) for w in want)}（实际定为 {armed}）")
+    end = [t for t, st in ctx.timeline() if st == "CLOSED"]
+    last = fires[-1].at - ctx.t0 if fires else None
+    ctx.check(len(fires) == 5 and bool(end) and last is not None and abs(end[0] - last) < 1e-6,
+              f"{who} gave up silently when the last wait ran out, 16 RTO after its first FIN"
+              + (f" (after {ms(end[0] - fins[0].t)})" if end and fins else " (never)"),
+              f"{who_zh}在最后一次等待结束时、第一个 FIN 之后 16 RTO 悄悄放弃"
+              + (f"（过了 {ms(end[0] - fins[0].t)}）" if end and fins else "（没有放弃）"))
+    if fires:
+        check_punctual(ctx, max(fires, key=lambda f: f.late - f.cpu_wait))
+
+
 def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
     if len(segs) >= 2:
         gap = segs[1].t - segs[0].t
@@ -44,17 +85,39 @@ def gap_ok(ctx: Ctx, segs: list[Seg], who: str, who_zh: str) -> None:
                   f"{who_zh}过了一个 RTO（约 200 ms）后超时重传（实际 {ms(gap)}）")
 
 
+def fin_timer_ok(ctx: Ctx, watch: TimerWatch, fins: list[Seg]) -> None:
+    """minitcp's FIN retransmission, judged from its engine's timer (watch.py), not from the gap
+    between the two FINs, which a stalled process stretches: the timeout the engine armed as the
+    FIN left (exact, whatever the load), then whether the process fired it on time."""
+    if len(fins) < 2:
+        return
+    fired = watch.fired_at(TimerKind.RTO, ctx.t0 + fins[1].t)
+    timeout = fired.deadline - (ctx.t0 + fins[0].t) if fired else 0.0
+    # The RTO (the loss probe of a lone FIN comes no later) is SRTT + max(4·RTTVAR, tcp_rto_min)
+    # (RFC 6298 section 2, Linux tcp_set_rto): after the handshake's one sample RTTVAR = SRTT/2,
+    # so at most 200 ms + 3·SRTT; a busy machine lengthens the SRTT that sample measured.
+    rtt = fired.srtt if fired else 0.0
+    ctx.check(fired is not None and RTO_MIN <= timeout <= RTO_MAX + 3 * rtt,
+              f"the client retransmitted after one RTO, about 200 ms: its timer was armed for "
+              f"{ms(timeout)} as the FIN left (RTT {ms(rtt)})",
+              f"客户端过了一个 RTO（约 200 ms）后超时重传：FIN 发出时定时器定为 {ms(timeout)}"
+              f"（RTT {ms(rtt)}）")
+    if fired is not None:
+        check_punctual(ctx, fired)
+
+
 async def first_fin_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=out,flags=F,nth=1"])
     ctx.mark()
-    await client.close()
-    await ctx.wait(1.0)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await ctx.wait(1.0)
     fins = ctx.segs("m", "F")
     ctx.check(len(fins) == 2 and fins[0].lost and not fins[1].lost,
               f"the client's FIN was sent twice, the first lost (sent {len(fins)}×)",
               f"客户端的 FIN 发了两次，第一次丢失（发了 {len(fins)} 次）")
-    gap_ok(ctx, fins, "the client", "客户端")
+    fin_timer_ok(ctx, watch, fins)
     acks = ctx.segs("p", exact=".")
     ctx.check(len(acks) == 1 and len(fins) == 2 and acks[0].t >= fins[1].t,
               "the server ACKed only the FIN that reached it, the retransmission",
@@ -75,36 +138,18 @@ async def fin_given_up(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=out,flags=F"])
     ctx.mark()
-    await client.close()
-    await _until_closed(ctx, client)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await _until_closed(ctx, client)
     fins = ctx.segs("m", "F")
     # A lone FIN is one packet in flight: its loss probe (2*SRTT + rto_min, capped at the RTO:
     # Linux tcp_schedule_loss_probe) goes when the RTO would, and is not counted by
     # tcp_orphan_retries; the RTO then starts over from it, and backs off after.
-    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
-              f"the FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
-              f"(sent {len(fins)}×)",
-              f"FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
-              f"（发了 {len(fins)} 次）")
+    all_lost(ctx, fins, "the", "")
     ctx.check(ctx.counter("m", "TCPLossProbes") == 1,
               "the first retransmission was the loss probe (TCPLossProbes +1)",
               "第一次重传是尾部丢失探测（TCPLossProbes +1）")
-    if len(fins) == 5:
-        rto = fins[4].t / 8  # the RTO as these transmissions measured it
-        got = ", ".join(f"+{ms(s.t)}" for s in fins)
-        want = [rto * k for k in (0, 1, 2, 4, 8)]
-        wanted = ", ".join(ms(w) for w in want)
-        ctx.check(all(about(s.t, w, 0.03 + 0.05 * w) for s, w in zip(fins, want, strict=True)),
-                  f"the probe at RTO, then each wait twice the last: at 0, RTO, 2, 4, 8 RTO = {wanted} "
-                  f"(sent at {got})",
-                  f"RTO 时先发探测，之后每次等待时间是上一次的两倍：在 0、RTO、2、4、8 RTO = {wanted} 时发送"
-                  f"（实际在 {got}）")
-        end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-        ctx.check(bool(end) and about(end[0], 16 * rto, 0.05 + 0.05 * 16 * rto),
-                  f"the client gave up 16 RTO after the first FIN (at {ms(end[0]) if end else 'never'}), "
-                  "when the last wait ran out",
-                  "客户端在第一个 FIN 之后 16 RTO、最后一次等待结束时放弃"
-                  + (f"（在 {ms(end[0])}）" if end else "（没有放弃）"))
+    backoff_ok(ctx, watch, fins, "the client", "客户端")
     ctx.check(not ctx.segs("m", "R"), "it gave up silently: no RST", "客户端悄悄放弃：没有发 RST")
     ctx.check(ctx.counter("m", "TCPAbortOnTimeout") == 1, "TCPAbortOnTimeout +1",
               "TCPAbortOnTimeout +1（因超时而中止连接）")
@@ -122,22 +167,12 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     ctx.mark()
     await client.close()
     await server.recv(timeout=1.0)
-    await server.close()
-    await _until_closed(ctx, server)
+    with TimerWatch(ctx.engine()) as watch:
+        await server.close()
+        await _until_closed(ctx, server)
     fins = ctx.segs("m", "F")
-    ctx.check(len(fins) == 5 and all(s.lost for s in fins),
-              f"the server's FIN was sent 1 + 1 loss probe + tcp_orphan_retries = 5 times, all lost "
-              f"(sent {len(fins)}×)",
-              f"服务端的 FIN 共发了 1 + 1（尾部丢失探测）+ tcp_orphan_retries = 5 次，全部丢失"
-              f"（发了 {len(fins)} 次）")
-    end = [t for t, st in ctx.timeline() if st == "CLOSED"]
-    if len(fins) == 5:
-        rto = (fins[4].t - fins[0].t) / 8
-        ctx.check(bool(end) and about(end[0] - fins[0].t, 16 * rto, 0.05 + 0.05 * 16 * rto),
-                  "the server gave up from LAST_ACK 16 RTO after its first FIN, silently"
-                  + (f" (after {ms(end[0] - fins[0].t)})" if end else " (never)"),
-                  "服务端在第一个 FIN 之后 16 RTO 从 LAST_ACK 悄悄放弃"
-                  + (f"（过了 {ms(end[0] - fins[0].t)}）" if end else "（没有放弃）"))
+    all_lost(ctx, fins, "the server's", "服务端的 ")
+    backoff_ok(ctx, watch, fins, "the server, in LAST_ACK,", "处于 LAST_ACK 的服务端")
     ctx.check(not ctx.segs("m", "R"), "no RST was sent", "没有发 RST")
     ctx.check(await client.state() == "FIN_WAIT_2",
               "the client never got the FIN: it is left in FIN_WAIT_2 until its own tcp_fin_timeout",
@@ -148,8 +183,9 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=in,flags=.,nth=1"])  # the server's first segment of the close: its ACK
     ctx.mark()
-    await client.close()
-    await ctx.wait(1.0)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await ctx.wait(1.0)
     acks = ctx.segs("p", exact=".")
     fins = ctx.segs("m", "F")
     ctx.check(len(acks) == 2 and acks[0].lost and not acks[1].lost,
@@ -157,7 +193,7 @@ async def fin_ack_lost(ctx: Ctx) -> None:
               "服务端的 ACK 丢失了，后来又来了第二个")
     ctx.check(len(fins) == 2, f"the client, still in FIN_WAIT_1, sent its FIN again (sent {len(fins)}×)",
               f"客户端仍在 FIN_WAIT_1，重传了 FIN（发了 {len(fins)} 次）")
-    gap_ok(ctx, fins, "the client", "客户端")
+    fin_timer_ok(ctx, watch, fins)
     retransmitted_by(ctx, "m", "the client (minitcp)", "客户端（minitcp）")
     if len(acks) == 2 and len(fins) == 2:
         ctx.check(0 <= acks[1].t - fins[1].t <= 0.05,

@@ -145,7 +145,7 @@ class KernelSide:
             except TimeoutError as e:
                 # The socket's own timeout has no errno; a connection that timed out (ETIMEDOUT,
                 # which Python also raises as TimeoutError) has one.
-                return None if e.errno is None else err_name(e)
+                return None if e.errno is None else e
             except OSError as e:
                 return e
         got = await trio.to_thread.run_sync(blocking)

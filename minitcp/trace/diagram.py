@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from . import words
 from .events import (
@@ -106,6 +107,23 @@ class _Transmissions:
             if e.host != not_host:
                 found = e
         return found
+
+
+class DiagramOptions(TypedDict, total=False):
+    """What a renderer passes on to `build_diagram` when it is given events, not a Diagram."""
+
+    left: str | None
+    right: str | None
+    conversation: tuple[str, str] | None
+    timers: bool
+    window: bool
+    conn: ConnFilter
+    lang: str
+
+
+def diagram_of(source: Diagram | Recorder | Iterable[Event], **options: Unpack[DiagramOptions]) -> Diagram:
+    """`source` itself if it is a Diagram already, else the diagram of its events."""
+    return source if isinstance(source, Diagram) else build_diagram(source, **options)
 
 
 def build_diagram(

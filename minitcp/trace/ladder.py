@@ -16,8 +16,9 @@ plain ASCII for terminals without box-drawing characters.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Unpack
 
-from .diagram import Arrow, ConnFilter, Diagram, Note, build_diagram
+from .diagram import Arrow, Diagram, DiagramOptions, Note, diagram_of
 from .events import Event
 from .recorder import Recorder
 from .timescale import lay_out
@@ -29,23 +30,10 @@ _UNICODE = {"line": "─", "right": "▶", "left": "◀", "cross": "✕", "life"
 _ASCII = {"line": "-", "right": ">", "left": "<", "cross": "x", "life": "|", "to": "->"}
 
 
-def render_ladder(
-    source: Diagram | Recorder | Iterable[Event],
-    *,
-    ascii: bool = False,
-    timers: bool = False,
-    window: bool = False,
-    left: str | None = None,
-    right: str | None = None,
-    conversation: tuple[str, str] | None = None,
-    conn: ConnFilter = "all",
-    lang: str = "en",
-) -> str:
+def render_ladder(source: Diagram | Recorder | Iterable[Event], *, ascii: bool = False,
+                  **options: Unpack[DiagramOptions]) -> str:
     """The whole diagram as text (lines joined by newlines, no trailing newline)."""
-    diagram = source if isinstance(source, Diagram) else build_diagram(
-        source, left=left, right=right, conversation=conversation, timers=timers, window=window, conn=conn,
-        lang=lang)
-    return "\n".join(ladder_lines(diagram, ascii=ascii))
+    return "\n".join(ladder_lines(diagram_of(source, **options), ascii=ascii))
 
 
 def _rjust(text: str, n: int) -> str:

@@ -16,8 +16,9 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Unpack
 
-from .diagram import Arrow, ConnFilter, Diagram, Note, build_diagram
+from .diagram import Arrow, Diagram, DiagramOptions, Note, diagram_of
 from .events import Event
 from .recorder import Recorder
 from .timescale import lay_out
@@ -37,21 +38,9 @@ _COLORS = {"state": "#1f5fa8", "timer": "#777777", "drop": "#b03030", "fault": "
 CONN_COLORS = ("#000000", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 
-def render_svg(
-    source: Diagram | Recorder | Iterable[Event],
-    *,
-    timers: bool = False,
-    window: bool = False,
-    left: str | None = None,
-    right: str | None = None,
-    conversation: tuple[str, str] | None = None,
-    conn: ConnFilter = "all",
-    lang: str = "en",
-) -> str:
+def render_svg(source: Diagram | Recorder | Iterable[Event], **options: Unpack[DiagramOptions]) -> str:
     """The diagram as an SVG document (a string starting with `<svg`)."""
-    d = source if isinstance(source, Diagram) else build_diagram(
-        source, left=left, right=right, conversation=conversation, timers=timers, window=window, conn=conn,
-        lang=lang)
+    d = diagram_of(source, **options)
     notes = [r for r in d.rows if isinstance(r, Note)]
     left_chars = max([width(d.left) // 2, *(width(n.text) for n in notes if n.col == 0)])
     right_chars = max([width(d.right) // 2, *(width(n.text) for n in notes if n.col == 1)])
@@ -129,8 +118,9 @@ def _stack(rows: list[Arrow | Note]) -> list[int]:
     return places
 
 
-def write_svg(path: str | Path, source: Diagram | Recorder | Iterable[Event], **kwargs: object) -> None:
-    svg = render_svg(source, **kwargs)  # type: ignore[arg-type]
+def write_svg(path: str | Path, source: Diagram | Recorder | Iterable[Event],
+              **options: Unpack[DiagramOptions]) -> None:
+    svg = render_svg(source, **options)
     Path(path).write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n", encoding="utf-8")
 
 

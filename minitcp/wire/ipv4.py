@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from typing import TypedDict, Unpack
 
 from minitcp.wire.checksum import BytesLike, checksum, csum_add
 from minitcp.wire.errors import DropReason, WireError
@@ -157,20 +158,17 @@ def ipv4_header(
     return header[:10] + csum.to_bytes(2, "big") + header[12:]
 
 
-def build_ipv4(
-    src: int,
-    dst: int,
-    proto: int,
-    payload: BytesLike,
-    *,
-    ttl: int = 64,
-    ident: int = 0,
-    tos: int = 0,
-    df: bool = True,
-    frag_offset: int = 0,
-    more_fragments: bool = False,
-) -> bytes:
+class HeaderFields(TypedDict, total=False):
+    """`ipv4_header`'s optional fields, as `build_ipv4` passes them on (defaults there)."""
+
+    ttl: int
+    ident: int
+    tos: int
+    df: bool
+    frag_offset: int
+    more_fragments: bool
+
+
+def build_ipv4(src: int, dst: int, proto: int, payload: BytesLike, **fields: Unpack[HeaderFields]) -> bytes:
     """A whole IPv4 packet (or fragment): version 4, IHL 5, no options, header checksum set."""
-    header = ipv4_header(src, dst, proto, len(payload), ttl=ttl, ident=ident, tos=tos, df=df,
-                         frag_offset=frag_offset, more_fragments=more_fragments)
-    return b"".join((header, payload))
+    return b"".join((ipv4_header(src, dst, proto, len(payload), **fields), payload))

@@ -9,10 +9,11 @@ import trio
 import trio.testing
 
 from minitcp.link.memory import memory_link_pair
-from minitcp.sockets import Socket
 from minitcp.stack import Stack
 from minitcp.tcp.observer import BaseObserver
 from minitcp.wire.segment import Segment
+
+from ..helpers.stacks import connected
 
 
 class Sizes(BaseObserver):
@@ -31,20 +32,10 @@ async def _upload(gro: bool) -> tuple[bytes, Sizes, Stack, Stack]:
     b = Stack(lb, "198.18.0.2", gro=gro, observer=seen)
     data = random.Random(1).randbytes(2_000_000)
     got = bytearray()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(a.run)
-        nursery.start_soon(b.run)
-        listener = Socket(b)
-        listener.bind(("", 9))
-        listener.listen(1)
-        client = Socket(a)
-        await client.connect(("198.18.0.2", 9))
-        server, _ = await listener.accept()
-        async with trio.open_nursery() as transfer:
-            transfer.start_soon(client.sendall, data)
-            while len(got) < len(data):
-                got += await server.recv(1 << 20)
-        nursery.cancel_scope.cancel()
+    async with connected(a, b, "198.18.0.2", 9) as (client, server), trio.open_nursery() as transfer:
+        transfer.start_soon(client.sendall, data)
+        while len(got) < len(data):
+            got += await server.recv(1 << 20)
     return bytes(got), seen, a, b
 
 

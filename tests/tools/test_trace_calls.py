@@ -21,6 +21,8 @@ from minitcp.trace.ladder import render_ladder
 from minitcp.trace.recorder import Recorder
 from minitcp.trace.svg import render_svg
 
+from ..helpers.stacks import connected
+
 NS = "{http://www.w3.org/2000/svg}"
 ONE_WAY = 0.002  # the wire's latency: a 4 ms round trip
 
@@ -35,15 +37,7 @@ def scenario() -> Recorder:
         c = Stack(la, "198.18.0.1", observer=rec.host("client"))
         s = Stack(lb, "198.18.0.2", observer=rec.host("server"))
         c.on_call, s.on_call = rec.host("client").on_call, rec.host("server").on_call
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(c.run)
-            nursery.start_soon(s.run)
-            lst = Socket(s)
-            lst.bind(("198.18.0.2", 80))
-            lst.listen(8)
-            cli = Socket(c)
-            await cli.connect(("198.18.0.2", 80))
-            srv, _ = await lst.accept()
+        async with connected(c, s, "198.18.0.2", 80) as (cli, srv):
             other = cli.dup()
             cli.close()  # one of two handles: nothing is sent
             await trio.sleep(0.1)
@@ -56,7 +50,6 @@ def scenario() -> Recorder:
             with pytest.raises(OSError) as refused:
                 await bad.connect(("198.18.0.2", 81))
             assert refused.value.errno == errno.ECONNREFUSED
-            nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     return rec

@@ -60,7 +60,9 @@ async def test_ss_stat_knobs_and_pcap_of_a_running_stack(tun_name: str, tmp_path
     stdout = bytearray()
     held = None
     try:
-        with trio.fail_after(15):
+        # A guard against a hang, not a measure: this starts five Python processes (the stack
+        # and four `minitcp` commands), 1.5 s of CPU each, 4 to 6 s apiece on a loaded machine.
+        with trio.fail_after(90):
             await _read_until(proc.stdout, b"control socket", stdout)
             assert os.stat(control).st_mode & 0o777 == 0o600
             ping = await trio.run_process(["ping", "-c", "3", "-i", "0.2", "-W", "1", ADDR],

@@ -8,10 +8,11 @@ import trio
 from trio.testing import MockClock
 
 from minitcp.link.memory import memory_link_pair
-from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
 from minitcp.trace.recorder import Recorder
 from minitcp.web.events import WebEvents
+
+from ..helpers.stacks import connected
 
 
 async def test_tso_pieces_and_a_gro_joined_arrival(autojump_clock: MockClock) -> None:
@@ -19,21 +20,12 @@ async def test_tso_pieces_and_a_gro_joined_arrival(autojump_clock: MockClock) ->
     rec = Recorder()
     a = Stack(la, "198.18.0.2", observer=rec.host("a"))  # TSO on (the default): the host cuts
     b = Stack(lb, "198.18.0.1", observer=rec.host("b"), gro=True)  # GRO as a NIC's host joins
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(a.run)
-        nursery.start_soon(b.run)
-        listener = Socket(b)
-        listener.bind(("", 80))
-        listener.listen(1)
-        client = Socket(a)
-        await client.connect(("198.18.0.1", 80))
-        server, _ = await listener.accept()
+    async with connected(a, b, "198.18.0.1", 80) as (client, server):
         await trio.sleep(1.0)  # past the initial ACK quickness: nothing else in flight
         await client.send(b"x" * 4344)  # three full MSS pieces of one TSO packet
         got = b""
         while len(got) < 4344:
             got += await server.recv(65536)
-        nursery.cancel_scope.cancel()
     events = WebEvents().convert_all(rec.events)
     pieces = [e for e in events if e["kind"] == "segment" and e["host"] == "a" and e["dir"] == "out"
               and e["len"] > 0]

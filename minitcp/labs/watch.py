@@ -1,0 +1,192 @@
+# ruff: noqa: RUF001  (the Chinese text uses full-width punctuation)
+"""What a lab reads of minitcp's engine at the moment it happens, not when the lab next looks.
+
+A lab's checks run after the fact, from the trace, or between two `await`s: on a loaded machine
+the stack's process may stall in between, and a sample then is late. A watch is an engine
+observer put in front of the one already there (the lab's recorder, which still hears
+everything): the engine calls it synchronously, inside the very step that armed a timer or
+reduced the window, so what it reads there is exact.
+
+- `TimerWatch`: each timer that fired, when it was armed, when due and when it really fired,
+  and how long the stack's thread waited for a CPU meanwhile (the kernel's own account of the
+  stall, `/proc/thread-self/schedstat`): a check can judge the engine's timeout exactly, and the
+  process's punctuality apart, excusing only the lateness the scheduler caused.
+- `ReductionWatch`: cwnd and ssthresh as each window reduction began (Linux prior_cwnd and the
+  ssthresh set with it), before anything (HyStart on a later ACK) moves ssthresh again.
+- `MinRttWatch`: the minimum RTT as each segment came in, the one RACK held its SACKs against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from minitcp.tcp.cc import CaState
+from minitcp.tcp.observer import BaseObserver
+
+from .base import Ctx, ms
+
+if TYPE_CHECKING:
+    from minitcp.tcp.engine import TcpEngine
+    from minitcp.tcp.states import State
+    from minitcp.tcp.timers import TimerKind
+    from minitcp.wire.segment import Segment
+
+SCHEDSTAT = Path("/proc/thread-self/schedstat")  # "on-CPU ns, run-queue wait ns, timeslices"
+LATE = 0.015  # s a timer may fire after its deadline on a machine that did not make the stack wait
+_SAME = 1e-6  # s: two times of one engine step (a float sum apart)
+
+
+def cpu_wait() -> float:
+    """Seconds this thread has waited on a run queue, runnable but not running (Linux
+    sched_info's run_delay); 0.0 where the kernel does not keep it."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class _Tap(BaseObserver):
+    """Put in front of `engine`'s observer while the `with` block runs: every hook goes on to it
+    (and any other attribute: a recorder's on_tso)."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        self.engine = engine
+        self.inner = engine.observer
+
+    def __enter__(self) -> Self:
+        self.engine.observer = self
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.engine.observer = self.inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_segment(conn, direction, seg, now)
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_state(conn, old, new, now)
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_timer(conn, kind, action, deadline, now)
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        if self.inner is not None:
+            self.inner.on_retransmit(conn, seg, now, reason)
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_drop(conn, reason, seg, now)
+
+
+@dataclass
+class Fired:
+    """A timer that fired (times on the engine's clock, seconds)."""
+
+    kind: TimerKind
+    armed: float  # when it was last armed
+    deadline: float  # when it was due
+    at: float  # when it fired
+    cpu_wait: float  # how long the stack's thread waited for a CPU between armed and fired
+    srtt: float  # the connection's smoothed RTT when it was armed (what an RTO is made of)
+
+    @property
+    def late(self) -> float:
+        return self.at - self.deadline
+
+    @property
+    def punctual(self) -> bool:
+        """Fired within LATE of its deadline, beyond what the scheduler made the stack wait."""
+        return self.late <= LATE + self.cpu_wait
+
+
+class TimerWatch(_Tap):
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float]] = {}
+        self.fired: list[Fired] = []
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        super().on_timer(conn, kind, action, deadline, now)
+        key = (id(conn), kind)
+        if action == "set" and deadline is not None:
+            srtt = getattr(getattr(conn, "recovery", None), "srtt_or_zero", 0.0)
+            self._armed[key] = (now, deadline, cpu_wait(), srtt)
+        elif action == "fire" and key in self._armed:
+            armed, due, waited, srtt = self._armed.pop(key)
+            self.fired.append(Fired(kind, armed, due, now, cpu_wait() - waited, srtt))
+
+    def fired_at(self, kind: TimerKind, at: float) -> Fired | None:
+        """The `kind` timer that fired at `at` (a segment it sent then has that time)."""
+        return next((f for f in self.fired if f.kind == kind and abs(f.at - at) < _SAME), None)
+
+
+def check_punctual(ctx: Ctx, fired: Fired) -> None:
+    """The check that minitcp's process fired a timer on time, its CPU wait excused."""
+    ctx.check(fired.punctual,
+              f"minitcp fired that timer on time: {ms(fired.late)} after it was due, "
+              f"its thread waited {ms(fired.cpu_wait)} for a CPU meanwhile (the machine's load, excused)",
+              f"minitcp 按时触发了这个定时器：比到期晚 {ms(fired.late)}，"
+              f"其中 {ms(fired.cpu_wait)} 是线程在等 CPU（机器的负载）")
+
+
+@dataclass
+class Reduction:
+    state: CaState  # Recovery or Loss
+    at: float
+    prior_cwnd: int  # cwnd when the reduction began (Linux tcp_init_cwnd_reduction, tcp_enter_loss)
+    ssthresh: int  # the ssthresh it set (ca_ops->ssthresh)
+
+
+class ReductionWatch(_Tap):
+    """A reduction's first retransmission leaves in the engine step that began it (Linux
+    tcp_fastretrans_alert then tcp_xmit_retransmit_queue; tcp_retransmit_timer: tcp_enter_loss
+    then tcp_retransmit_skb), after that step's RTT sample (HyStart) and before the next ACK's."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self._last: dict[int, tuple[CaState, int]] = {}
+        self.reductions: list[Reduction] = []
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        super().on_retransmit(conn, seg, now, reason)
+        cc = getattr(getattr(conn, "recovery", None), "cc", None)
+        if cc is None or cc.ca_state not in (CaState.RECOVERY, CaState.LOSS):
+            return
+        mark = (cc.ca_state, cc.prior_cwnd)
+        if self._last.get(id(conn)) != mark:
+            self._last[id(conn)] = mark
+            self.reductions.append(Reduction(cc.ca_state, now, cc.prior_cwnd, cc.ssthresh))
+
+
+class MinRttWatch(_Tap):
+    """minitcp's min_rtt as each segment came in, before that segment's own RTT samples: what RACK
+    compared a SACKed retransmission's RTT with (Linux tcp_sacktag_write_queue, tcp_rack_advance,
+    runs before tcp_clean_rtx_queue takes the ACK's samples)."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self.arrivals: list[tuple[float, float]] = []  # (time, min_rtt then)
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        super().on_segment(conn, direction, seg, now)
+        min_rtt = getattr(getattr(conn, "recovery", None), "min_rtt", None)
+        if direction == "in" and min_rtt is not None:
+            self.arrivals.append((now, min_rtt))
+
+    def at(self, t: float) -> float | None:
+        """min_rtt when the segment that came in at `t` did."""
+        return next((r for when, r in self.arrivals if abs(when - t) < _SAME), None)

@@ -1,0 +1,124 @@
+"""The labs judge minitcp's timing where a loaded machine cannot move it (labs/watch.py): the
+timeout its engine armed, the window at the reduction itself; and the kernel's events land on
+Trio's clock where they happened (runner.trace_clock_offset). Each check still fails on a wrong
+value."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import trio
+
+import minitcp.tcp.cc.cubic as cubic
+from minitcp.labs import get, run_lab
+from minitcp.labs import watch as watch_module
+from minitcp.labs.base import LabOptions
+from minitcp.labs.runner import trace_clock_offset
+from minitcp.labs.watch import LATE, MinRttWatch, TimerWatch
+from minitcp.tcp.pair import EnginePair
+from minitcp.tcp.timers import TimerKind
+from tests.helpers.pairs import pair_connect
+
+
+def _failed(name: str, options: LabOptions | None = None) -> list[str]:
+    result = run_lab(get(name), sim=True, options=options)
+    assert result.error is None
+    return [c.what for c in result.checks if not c.ok]
+
+
+def _late_timer(monkeypatch: pytest.MonkeyPatch, waited: float) -> TimerWatch:
+    """The retransmission timer (a loss probe) of a client's first data fired 60 ms after it was
+    due, the thread having waited `waited` seconds for a CPU in between (as
+    /proc/thread-self/schedstat would say)."""
+    total = [0.0]  # the thread's CPU wait so far
+    monkeypatch.setattr(watch_module, "cpu_wait", lambda: total[0])
+    p = EnginePair()
+    client, _ = pair_connect(p)
+    with TimerWatch(p.a) as watch:
+        client.send(b"GET /", p.now)  # on the wire, never delivered: the timer is all there is
+        due = p.a.poll_at()
+        assert due is not None
+        total[0] += waited
+        p.a.handle_timeout(due + 0.060)
+    return watch
+
+
+def test_a_timer_fired_late_on_an_idle_machine_is_not_punctual(monkeypatch: pytest.MonkeyPatch) -> None:
+    (fired,) = _late_timer(monkeypatch, 0.0).fired
+    assert fired.kind is TimerKind.RTO and fired.armed == 0.01 < fired.deadline  # sent at 10 ms
+    assert fired.late == pytest.approx(0.060) and not fired.punctual
+
+
+def test_the_cpu_wait_of_a_loaded_machine_excuses_lateness(monkeypatch: pytest.MonkeyPatch) -> None:
+    (fired,) = _late_timer(monkeypatch, 0.060 - LATE).fired
+    assert fired.cpu_wait == pytest.approx(0.060 - LATE) and fired.punctual
+
+
+def test_the_watch_hands_the_engine_back_its_observer() -> None:
+    p = EnginePair()
+    with TimerWatch(p.a) as watch:
+        assert p.a.observer is watch
+    assert p.a.observer is None
+
+
+def test_first_fin_lost_fails_on_a_wrong_rto() -> None:
+    """The timeout the engine armed is judged, not the gap: a 500 ms floor shows."""
+    failed = _failed("first-fin-lost", LabOptions(sysctls=[("tcp_rto_min", "0.5")]))
+    assert any("after one RTO" in what for what in failed), failed
+
+
+def test_delayed_ack_fails_on_a_wrong_delay() -> None:
+    failed = _failed("delayed-ack", LabOptions(sysctls=[("tcp_delack_min", "0.1")]))
+    assert any("waited about 40 ms" in what for what in failed), failed
+
+
+def test_cubic_vs_reno_fails_on_a_wrong_beta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssthresh and cwnd read at the reduction: CUBIC halving like Reno fails its check."""
+    monkeypatch.setattr(cubic, "beta", 512)
+    failed = _failed("cubic-vs-reno")
+    assert any(what.startswith("cubic: the loss set ssthresh") for what in failed), failed
+    assert not any(what.startswith("reno:") for what in failed), failed
+
+
+def test_the_trace_clock_offset_ignores_a_stall_between_two_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preemption of 5 ms between reading one clock and the other, on the first try: the
+    kernel's events would land 5 ms early (a state change ahead of its cause)."""
+    real = time.monotonic
+    calls = iter(range(1000))
+
+    def stalled() -> float:
+        return real() + (0.005 if next(calls) == 1 else 0.0)  # the first try's second read
+
+    async def main() -> float:
+        monkeypatch.setattr(time, "monotonic", stalled)
+        offset = trace_clock_offset()
+        monkeypatch.setattr(time, "monotonic", real)
+        return trio.current_time() - real() - offset
+
+    assert abs(trio.run(main)) < 0.001
+
+
+def test_tail_loss_probe_fails_without_the_probe() -> None:
+    """tcp_early_retrans 0 (no TLP): the RTO repairs the tail, whichever way RACK saw the SACK."""
+    failed = _failed("tail-loss-probe", LabOptions(sysctls=[("tcp_early_retrans", "0")]))
+    assert any("tail loss probe" in what for what in failed), failed
+
+
+def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
+    """min_rtt as each segment came in, before the segment's own sample: the SYN-ACK finds none
+    (not recorded), the ACK of the first data the handshake's round trip, 4 ms, not its own 2 ms."""
+    p = EnginePair(latency=0.002)
+    with MinRttWatch(p.a) as watch:
+        client, _ = pair_connect(p)
+        p.latency = 0.001
+        client.send(b"x", p.now)
+        p.run_for(0.1)
+    assert [r for _, r in watch.arrivals] == [pytest.approx(0.004)]
+    assert p.a.conns and next(iter(p.a.conns.values())).recovery.min_rtt == pytest.approx(0.002)
+
+
+def test_fin_retries_exhausted_judges_the_armed_backoff() -> None:
+    """tcp_orphan_retries 2 (the learner's, kept over the lab's 3): one doubling short."""
+    failed = _failed("fin-retries-exhausted", LabOptions(sysctls=[("tcp_orphan_retries", "2")]))
+    assert any("twice the last wait" in what for what in failed), failed
