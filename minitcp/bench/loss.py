@@ -192,7 +192,7 @@ async def _transfer(run: LossRun, nbytes: int, limit: float) -> None:
     data = "out" if run.sender == "minitcp" else "in"
     injector = FaultInjector(rules(run.pattern, data, -(-nbytes // 1448)))
     sink = _CheckingSink(nbytes)
-    link = TunLink(next_device(), peer=PEER, mtu=1500)
+    link = TunLink(next_device(), peer=PEER, mtu=1500, offload=True)
     try:
         stack = Stack(FaultyLink(link, injector), ADDR)
         async with trio.open_nursery() as nursery:
