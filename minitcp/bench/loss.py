@@ -6,6 +6,8 @@ This kernel has no netem, so the losses are minitcp's own fault rules (minitcp/f
 kernel receives what is left), `dir=in` when the kernel sends (the kernel's TCP sees a real loss:
 its segments never reach minitcp). The other direction (the ACKs) is delayed by `DELAY_MS`, so
 that the path has a round trip a loss costs something on; the mix pattern also bends the ACKs.
+The TUN device offloads (TSO/GSO both ways, as a NIC does for Linux): each sender hands over
+super-segments, whose wire segments meet the rules one by one, as they would on the wire.
 
 Patterns (every random one seeded, so a run repeats exactly):
 
