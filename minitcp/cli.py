@@ -112,8 +112,8 @@ def _build_parser(captures: list[PcapWriter] | None = None) -> argparse.Argument
         "--offload", action=argparse.BooleanOptionalAction, default=None,
         help="TCP segmentation and checksum offload on the device (virtio-net header, TSO/GSO): the "
         "kernel and the stack exchange super-segments of up to 64 KB, several times faster for bulk "
-        "data, while the MSS stays that of --mtu (default: on, but off with --fault, whose rules "
-        "should meet wire-sized segments)",
+        "data, while the MSS stays that of --mtu; --fault rules still meet every wire segment of "
+        "a super-segment (default: on)",
     )
     up.add_argument(
         "-v", "--verbose", action="store_true",

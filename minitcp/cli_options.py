@@ -130,10 +130,10 @@ def build_link(link: Link, rules: list[FaultRule], on_fault: PacketFaultHook | N
 
 
 def offload_wanted(args: argparse.Namespace) -> bool:
-    """--offload as given, else on unless fault rules are given: they should see the segments a
-    wire carries, not super-segments (with offload on they would drop or delay 64 KB at a time)."""
+    """--offload as given, else on: fault rules meet the wire segments of super-segments one by
+    one all the same (`FaultyLink`)."""
     offload = getattr(args, "offload", None)
-    return not getattr(args, "fault", []) if offload is None else bool(offload)
+    return True if offload is None else bool(offload)
 
 
 def build_knobs(settings: list[tuple[str, str]]) -> Knobs:

@@ -37,16 +37,18 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.errors import WireError
+from minitcp.wire.gso import SuperSegment, super_segment
 from minitcp.wire.ipv4 import PROTO_TCP, parse_ipv4
 from minitcp.wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
 from minitcp.wire.tcp import build_tcp_packet, parse_tcp6_packet, parse_tcp_packet
+from minitcp.wire.tso import cuts, pieces, run, wire_count
 
 if TYPE_CHECKING:
-    from minitcp.link.base import Link, Received
+    from minitcp.link.base import Link, OffloadLink, Received
     from minitcp.tcp.pair import EnginePair, InFlight
 
 ACTIONS = ("drop", "delay", "dup", "reorder")
@@ -142,19 +144,40 @@ class FaultRule:
 
     def fires(self, direction: str, seg: Segment, decided: bool = False) -> bool:
         """Count `seg` if it matches, and say whether the rule acts on it (never once `decided`)."""
-        if not self.matches(direction, seg):
-            return False
-        self.matched += 1
-        if decided:
-            return False
-        if self.nth is not None and self.matched != self.nth:
-            return False
-        if self.count is not None and self.fired >= self.count:
-            return False
-        if self.prob is not None and self._rng.random() >= self.prob:
-            return False
-        self.fired += 1
-        return True
+        chosen: dict[int, FaultRule] = {0: self} if decided else {}
+        self.fire_pieces(direction, [(seg.flags, len(seg.payload))], chosen)
+        return not decided and 0 in chosen
+
+    def fire_pieces(self, direction: str, pieces: list[tuple[int, int]],
+                    chosen: dict[int, FaultRule]) -> None:
+        """`fires` over wire segments in turn, given as (flags, payload length): count those that
+        match, and file the rule in `chosen` under the index of each it acts on (never on one
+        `chosen` has already: an earlier rule decided it). The same counts and draws as one call
+        of `fires` per segment, but an `nth=` rule finds its segment without a loop."""
+        if self.direction is not None and self.direction != direction:
+            return
+        want, over = self.flags, self.over
+        if not want and over is None:
+            matching: range | list[int] = range(len(pieces))
+        else:
+            matching = [i for i, (flags, length) in enumerate(pieces)
+                        if flags & want == want and (over is None or length > over)]
+        base = self.matched
+        self.matched += len(matching)
+        if self.nth is not None:
+            if 0 <= self.nth - base - 1 < len(matching):
+                matching = [matching[self.nth - base - 1]]
+            else:
+                return
+        for i in matching:
+            if i in chosen:
+                continue
+            if self.count is not None and self.fired >= self.count:
+                return
+            if self.prob is not None and self._rng.random() >= self.prob:
+                continue
+            self.fired += 1
+            chosen[i] = self
 
     def delays(self) -> list[float]:
         """The deliveries of a segment this rule fired on (seconds from now); [] loses it."""
@@ -270,11 +293,41 @@ class FaultInjector:
         `expired` when its time is up), [0.0, 0.0] duplicates it, [0.05]
         delays it.
         """
-        chosen = None
+        return self.apply(direction, seg, self.choose(direction, [(seg.flags, len(seg.payload))]).get(0),
+                          now, item)
+
+    def choose(self, direction: str, pieces: list[tuple[int, int]]) -> dict[int, FaultRule]:
+        """The rule that decides each of segments going `direction` in turn, given as (flags,
+        payload length), by index (none: it passes, unless a reorder holds something back, see
+        `apply`); as many `decide` calls would choose, and counted as they would count it. Every
+        rule counts what it matches (so nth= means the same whatever comes before it); the
+        first that fires decides."""
+        chosen: dict[int, FaultRule] = {}
+        n = len(pieces)
         for rule in self.rules:
-            # Every rule counts what it matches (so nth= means the same whatever comes before it).
-            if rule.fires(direction, seg, decided=chosen is not None):
-                chosen = rule
+            if rule.direction is not None and rule.direction != direction:
+                continue
+            nth = rule.nth
+            if nth is None or rule.flags or rule.over is not None:
+                rule.fire_pieces(direction, pieces, chosen)
+                continue
+            # fire_pieces, inline for an nth= rule that every segment matches (the burst pattern's
+            # forty): a segment sent pays ~0.1 us, not a call, for each.
+            i = nth - rule.matched - 1
+            rule.matched += n
+            if 0 <= i < n and i not in chosen and (rule.count is None or rule.fired < rule.count) \
+                    and (rule.prob is None or rule._rng.random() < rule.prob):
+                rule.fired += 1
+                chosen[i] = rule
+        return chosen
+
+    def holding(self, direction: str) -> bool:
+        """Whether a reorder rule holds a segment back in `direction` (the next to pass frees it)."""
+        return any(h.direction == direction for h in self.held)
+
+    def apply(self, direction: str, seg: Segment, chosen: FaultRule | None, now: float,
+              item: Any = None) -> list[float]:
+        """What `chosen` (the rule `choose` gave `seg`, or None) does to it: `decide`'s answer."""
         delays = [0.0]
         if chosen is not None:
             self._note(now, direction, seg, chosen)
@@ -382,12 +435,19 @@ class FaultyLink:
     each fault with the whole packet (for `-v` lines), besides the injector's
     own observer.
 
-    It is a plain link whatever it wraps: packets whose checksum the device left
-    partial are completed as they come in (the rules parse them whole), and
-    packets go out one by one, so no offload, GRO or busy polling is declared.
+    It offloads as the link it wraps does (`offload`, a TUN device with virtio-net
+    offloads), and the rules still meet the segments a wire carries, one by one:
+    a super-segment, the stack's (`send_gso`) or the kernel's (a received packet
+    with more payload than the MTU leaves room for: the device cut at the MTU's
+    segment size, which is the kernel's gso_size as long as the stack's MSS is the
+    MTU's), is as many wire segments to the rules (`minitcp.wire.tso.pieces`), with
+    the decisions and counts they would get one by one. A run of segments that
+    pass goes on as one super-segment (the stack's, untouched, when all of it
+    passes); one a rule acts on goes apart as a plain packet. Packets whose checksum
+    the device left partial pass as they are, and are completed when a rule acts
+    on them. No GRO or busy polling is declared: delayed packets come one by one.
     """
 
-    offload = False
     gro = False
     busy_poll = False
 
@@ -396,6 +456,7 @@ class FaultyLink:
         self.link = link
         self.injector = injector
         self.mtu = link.mtu
+        self.offload: bool = link.offload
         self._clock = clock
         self.report = report
         self._packet: bytes | memoryview = b""  # the packet being decided, for `report`
@@ -403,7 +464,7 @@ class FaultyLink:
         injector.observer = self  # to add the packet to what the injector's observer hears
         self._timed: list[tuple[float, int, str, bytes]] = []  # (due, tiebreak, direction, packet)
         self._tick = itertools.count()
-        self._ready: list[bytes | memoryview] = []  # incoming packets due now
+        self._ready: list[Received] = []  # incoming packets due now
         self._scope: Any = None  # the CancelScope recv_batch waits in, to move its deadline
 
     @property
@@ -429,7 +490,22 @@ class FaultyLink:
         return trio.current_time()
 
     def send(self, packet: bytes) -> None:
-        self._pass("out", packet, self.now())
+        self._pass("out", packet, False, self.now())
+
+    def send_gso(self, packet: SuperSegment) -> None:
+        """With `offload`: the stack's super-segment, its wire segments through the rules."""
+        header = packet.parts[0]
+        ihl = (header[0] & 0x0F) * 4
+        data = int.from_bytes(header[2:4], "big") - ihl - (header[ihl + 12] >> 4) * 4
+        wire = [(flags, n) for _, n, flags in cuts(data, packet.gso_size, header[ihl + 13])]
+        now = self.now()
+        chosen = self.injector.choose("out", wire)
+        if not chosen and not self.injector.holding("out"):
+            cast("OffloadLink", self.link).send_gso(packet)
+            return
+        seg = parse_tcp_packet(b"".join(packet.parts), True)
+        seg.gso = packet.gso_size
+        self._pieces("out", seg, chosen, now)
 
     def close(self) -> None:
         self.link.close()
@@ -442,7 +518,7 @@ class FaultyLink:
             if self._ready:
                 await trio.lowlevel.checkpoint()
                 ready, self._ready = self._ready, []
-                return [(packet, False) for packet in ready]
+                return ready
             due = self._next_due()
             with trio.CancelScope(deadline=math.inf if due is None else due) as scope:
                 self._scope = scope
@@ -454,20 +530,64 @@ class FaultyLink:
                 continue
             now = self.now()
             for pkt, csum_partial in batch:
-                self._pass("in", complete_csum(pkt) if csum_partial else pkt, now)
+                self._pass("in", pkt, csum_partial, now)
 
-    def _pass(self, direction: str, packet: bytes | memoryview, now: float) -> None:
-        seg = _subject(packet)
+    def _pass(self, direction: str, packet: bytes | memoryview, partial: bool, now: float) -> None:
+        seg = _subject(packet, partial)
         if seg is None:
-            self._deliver(direction, packet)
+            self._deliver(direction, complete_csum(packet) if partial else packet)
             return
+        gso = self.mtu - (len(packet) - len(seg.payload))  # the MTU's segment size
+        if direction == "in" and seg.ip_version == 4 and gso > 0 and len(seg.payload) > gso:
+            seg.gso = gso  # a super-segment from an offloading device: its wire segments in turn
+            chosen = self.injector.choose(direction, [(flags, n) for _, n, flags in pieces(seg)])
+            if chosen or self.injector.holding(direction):
+                self._pieces(direction, seg, chosen, now)
+            else:
+                self._ready.append((packet, partial))
+            return
+        rule = self.injector.choose(direction, [(seg.flags, len(seg.payload))]).get(0)
+        if rule is None and not self.injector.holding(direction):
+            self._deliver(direction, packet, partial)  # the usual case, untouched
+            return
+        if partial:
+            packet = complete_csum(packet)
+        self._decided(direction, seg, rule, bytes(packet), now)
+
+    def _pieces(self, direction: str, seg: Segment, chosen: dict[int, FaultRule], now: float) -> None:
+        """The wire segments of `seg` (a TSO segment) in turn, `chosen` the rule that acts on each:
+        runs of those that pass go on together, the others through `_decided` one by one."""
+        count = wire_count(seg)
+        first = 0  # the run of passing segments not yet sent: first .. i - 1
+        for i in range(count):
+            rule = chosen.get(i)
+            if rule is None and not self.injector.holding(direction):
+                continue
+            if first < i:
+                self._deliver_run(direction, run(seg, first, i))
+            piece = run(seg, i, i + 1)
+            self._decided(direction, piece, rule, build_tcp_packet(piece), now)
+            first = i + 1
+        if first < count:
+            self._deliver_run(direction, run(seg, first, count))
+
+    def _deliver_run(self, direction: str, seg: Segment) -> None:
+        if direction == "out" and seg.gso:
+            cast("OffloadLink", self.link).send_gso(super_segment(seg))
+        else:
+            self._deliver(direction, build_tcp_packet(seg))
+
+    def _decided(self, direction: str, seg: Segment, rule: FaultRule | None, packet: bytes,
+                 now: float) -> None:
+        """`seg` (whose packet is `packet`) as `rule` (None: no rule) has it, then whatever a
+        reorder rule held back in `direction` and it overtook."""
         self._packet = packet
-        delays = self.injector.decide(direction, seg, now, item=bytes(packet))
+        delays = self.injector.apply(direction, seg, rule, now, item=packet)
         for delay in delays:
             if delay <= 0:
                 self._deliver(direction, packet)
             else:
-                self._schedule(now + delay, direction, bytes(packet))
+                self._schedule(now + delay, direction, packet)
         for held in self.injector.take_released(direction):
             if delays and min(delays) > 0:
                 self._schedule(now + min(delays), direction, held.item)
@@ -480,11 +600,11 @@ class FaultyLink:
     def _schedule(self, due: float, direction: str, packet: bytes) -> None:
         heapq.heappush(self._timed, (due, next(self._tick), direction, packet))
 
-    def _deliver(self, direction: str, packet: bytes | memoryview) -> None:
+    def _deliver(self, direction: str, packet: bytes | memoryview, partial: bool = False) -> None:
         if direction == "out":
             self.link.send(bytes(packet))
         else:
-            self._ready.append(packet)
+            self._ready.append((packet, partial))
 
     def _let_go(self, now: float) -> None:
         while self._timed and self._timed[0][0] <= now:
@@ -499,14 +619,14 @@ class FaultyLink:
         return min(times) if times else None
 
 
-def _subject(packet: bytes | memoryview) -> Segment | None:
-    """What the rules see of a packet: its TCP segment (of either family), a flagless stand-in
-    for other IPv4, or None."""
+def _subject(packet: bytes | memoryview, partial: bool = False) -> Segment | None:
+    """What the rules see of a packet (`partial`: its TCP checksum left partial): its TCP segment
+    (of either family), a flagless stand-in for other IPv4, or None."""
     try:
         if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == PROTO_TCP:
-            return parse_tcp_packet(packet)
+            return parse_tcp_packet(packet, partial)
         if len(packet) >= 40 and packet[0] >> 4 == 6:
-            return parse_tcp6_packet(packet)  # other IPv6 (ICMPv6, fragments) raises: passed on
+            return parse_tcp6_packet(packet, partial)  # other IPv6 (ICMPv6, fragments) raises: passed on
         ip = parse_ipv4(packet)
     except WireError:
         return None  # malformed or not IPv4: the stack counts it; faults are for real traffic

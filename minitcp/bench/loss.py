@@ -6,6 +6,8 @@ This kernel has no netem, so the losses are minitcp's own fault rules (minitcp/f
 kernel receives what is left), `dir=in` when the kernel sends (the kernel's TCP sees a real loss:
 its segments never reach minitcp). The other direction (the ACKs) is delayed by `DELAY_MS`, so
 that the path has a round trip a loss costs something on; the mix pattern also bends the ACKs.
+The TUN device offloads (TSO/GSO both ways, as a NIC does for Linux): each sender hands over
+super-segments, whose wire segments meet the rules one by one, as they would on the wire.
 
 Patterns (every random one seeded, so a run repeats exactly):
 
@@ -192,7 +194,7 @@ async def _transfer(run: LossRun, nbytes: int, limit: float) -> None:
     data = "out" if run.sender == "minitcp" else "in"
     injector = FaultInjector(rules(run.pattern, data, -(-nbytes // 1448)))
     sink = _CheckingSink(nbytes)
-    link = TunLink(next_device(), peer=PEER, mtu=1500)
+    link = TunLink(next_device(), peer=PEER, mtu=1500, offload=True)
     try:
         stack = Stack(FaultyLink(link, injector), ADDR)
         async with trio.open_nursery() as nursery:

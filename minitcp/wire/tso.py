@@ -11,6 +11,8 @@ that PSH and FIN ride on the last segment only and CWR on the first only
 
 from __future__ import annotations
 
+import copy
+
 from .segment import CWR, FIN, PSH, Segment, Segment6
 from .tcp import build_tcp6_packet, build_tcp_packet
 
@@ -75,3 +77,18 @@ def build_packets(seg: Segment) -> list[bytes]:
     finally:
         seg.seq, seg.payload, seg.flags = seq, payload, flags
     return out
+
+
+def run(seg: Segment, first: int, last: int) -> Segment:
+    """Wire segments `first` to `last - 1` of `seg` (as `pieces` numbers them) as one new segment,
+    a TSO segment of its own when it holds more than one: cut in turn, it gives those very wire
+    segments (CWR stays only on `seg`'s first, PSH and FIN only on its last)."""
+    count = wire_count(seg)
+    start = first * seg.gso if seg.gso else 0
+    end = min(last * seg.gso, len(seg.payload)) if seg.gso else len(seg.payload)
+    piece = copy.copy(seg)
+    piece.seq = (seg.seq + start) & MASK
+    piece.payload = memoryview(seg.payload)[start:end]
+    piece.flags = seg.flags & ~(CWR if first else 0) & ~(PSH | FIN if last < count else 0)
+    piece.gso = seg.gso if last - first > 1 else 0
+    return piece
