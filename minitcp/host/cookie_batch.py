@@ -14,8 +14,8 @@ those is the host's too (after it), as is one for an existing connection or TIME
 and a row per (family, port) whose listener is in cookie mode, with what its SYN-ACKs carry
 (`Listener.synack_params`); None when the batch path must stay off: no listener in cookie
 mode (none sent a cookie lately), an observer or packet hook watching every packet (traces
-stay complete), or no C extension. `answered` counts what the host, the engine and the
-listener count for each SYN-ACK on the usual path. `scan_pure` is the C scan's pure-Python
+stay complete), or no C extension (or MINITCP_PURE set). `answered` counts what the host, the
+engine and the listener count for each SYN-ACK on the usual path. `scan_pure` is the C scan's pure-Python
 twin (the same results, tested against each other); `scan_native` runs the C one on a list.
 
 Packets the host would take another way are never answered here: a listener's state can change
@@ -35,6 +35,7 @@ from minitcp.tcp.cookie_synack import CookieParams, cookie_synack_pure
 from minitcp.tcp.family import ANY6, IPV4_MAX
 from minitcp.tcp.seq import MASK
 from minitcp.tcp.syncookies import TCP_SYNCOOKIE_PERIOD
+from minitcp.wire.accel import NATIVE
 from minitcp.wire.segment import ACK, FIN, RST, SYN
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class CookieBatch:
         self._native: Any = None
         self._loaded: list[Row] = []  # what the C table holds
         self._listeners: list[Listener] = []  # each row's listener
-        if lib is not None:
+        if lib is not None and NATIVE:  # MINITCP_PURE: every SYN the usual way
             self._native = new_table(host.addr, host.addr6)
 
     def rows(self, now: float) -> list[tuple[int, bool, Listener]]:

@@ -7,8 +7,8 @@ every SYN a listener in cookie mode takes (`mt_cookie_scan`), the host refuses t
 it has (`CookieBatch.refused`), one writes the SYN-ACKs (`mt_write_batch`), and the host counts
 them (`CookieBatch.answered`). What is left goes to the host as the usual read's batch, in the
 order read (copies: the reader's memory is reused at once). Python's work per SYN is a key
-made and looked up: about 10 us of system calls and Python per SYN before, 2 to 3 now (see
-docs/reliability.md).
+made and looked up, and its share of the batch's three calls (docs/reliability.md has the
+figures).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from minitcp.host.cookie_batch import KEY_LEN, SYNACK_SLOT, CookieBatch
 from minitcp.link.base import Received
+from minitcp.wire.accel import NATIVE
 
 try:
     from minitcp._native import ffi, lib
@@ -31,7 +32,7 @@ class CookieReader:
     """Reads batches of up to `limit` packets of at most `frame` bytes from the non-blocking
     `fd`, answering their cookie SYNs (`read`). Needs the C extension (`available`)."""
 
-    available = lib is not None
+    available = lib is not None and NATIVE
 
     def __init__(self, fd: int, limit: int, frame: int) -> None:
         self._fd = fd

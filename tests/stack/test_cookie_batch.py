@@ -35,6 +35,7 @@ except ImportError:
     lib = None
 
 pytestmark = pytest.mark.skipif(lib is None, reason="minitcp._native is not built (pip install -e .)")
+batch_path = pytest.mark.skipif(lib is None or not CookieReader.available, reason="MINITCP_PURE set")
 
 PEER6 = 0x2001_0002 << 96 | 7
 
@@ -177,6 +178,7 @@ def _by_flow(packets: list[bytes]) -> dict[tuple[int, int], list[bytes]]:
     return dict(flows)
 
 
+@batch_path
 @given(syns=st.lists(st.one_of(syn_packets(), flow_syns), min_size=1, max_size=20),
        others=st.lists(other_packets(), max_size=8), order=st.randoms(use_true_random=False),
        knob=knob_sets, options=option_sets, cookies=st.sampled_from([1, 2]))
@@ -228,6 +230,7 @@ def test_a_batch_answered_by_the_link_is_the_usual_paths(syns: list[bytes], othe
     assert len(rest) + len(answered) == len(packets)
 
 
+@batch_path
 def test_nothing_is_answered_in_batches_while_something_watches() -> None:
     """No table with an observer or a packet hook (traces stay complete), nor before a listener
     sent a cookie the usual way, nor long after."""
