@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, cast
 
 import trio
 
+from minitcp.host.cookie_batch import CookieBatch
 from minitcp.host.host import Host, PacketHook
-from minitcp.link.base import Link, OffloadLink, PollingLink, Received
+from minitcp.link.base import CookieLink, Link, OffloadLink, PollingLink, Received
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
 
@@ -84,6 +85,10 @@ class Stack:
         self.on_call: CallHook | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._activity: trio.lowlevel.ParkingLot | None = None  # a busy poller waiting for traffic
+        if getattr(link, "answer_cookies", None) is not None:
+            # A SYN flood's batches answered by the link (host/cookie_batch.py): the table is
+            # None whenever an observer or `on_packet` watches, so traces stay complete.
+            cast(CookieLink, link).answer_cookies(CookieBatch(self.host))
 
     @property
     def knobs(self) -> Knobs:

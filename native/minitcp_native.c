@@ -5,9 +5,11 @@
  * every read of received bytes is bounds-checked against the lengths the
  * headers claim *and* the bytes actually given.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "minitcp_native.h"
 
@@ -805,4 +807,174 @@ long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struc
         return mt_build_tcp6(out, cap, g, (const char *)addrs, NULL, 0);
     }
     return mt_build_tcp(out, cap, g, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ a SYN flood's batches */
+
+long mt_read_batch(int fd, char *buf, size_t cap, size_t frame, uint32_t limit, uint32_t *off, uint32_t *len)
+{
+    uint32_t n = 0;
+    size_t at = 0;
+    while (n < limit && cap - at >= frame) {
+        const ssize_t got = read(fd, buf + at, frame);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            if (n || errno == EAGAIN || errno == EWOULDBLOCK)
+                break; /* what was read is handled; a lasting error shows at the next read */
+            return -errno;
+        }
+        off[n] = (uint32_t)at;
+        len[n] = (uint32_t)got;
+        n++;
+        at += (size_t)got;
+    }
+    return n;
+}
+
+long mt_write_batch(int fd, const char *out, const uint32_t *olen, const uint8_t *row, uint32_t n)
+{
+    long dropped = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!row[i])
+            continue;
+        ssize_t put;
+        do
+            put = write(fd, out + (size_t)i * MT_SYNACK_SLOT, olen[i]);
+        while (put < 0 && errno == EINTR);
+        if (put < 0)
+            dropped++; /* TunLink.send: EAGAIN (the device's buffer full) drops the packet */
+    }
+    return dropped;
+}
+
+/* The flows of the packets a batch hands to Python, as a Bloom filter: a SYN of one of them is
+ * Python's too, after it (a false positive only sends a SYN the usual way). */
+#define FLOW_BITS 8192
+
+static uint32_t flow_hash(const uint8_t *addrs, size_t alen, const uint8_t *ports)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < 2 * alen; i++)
+        h = (h ^ addrs[i]) * 16777619u;
+    for (size_t i = 0; i < 4; i++)
+        h = (h ^ ports[i]) * 16777619u;
+    return h;
+}
+
+static inline int flow_seen(const uint8_t *bits, uint32_t h)
+{
+    const uint32_t a = h % FLOW_BITS, b = (h >> 13) % FLOW_BITS;
+    return (bits[a >> 3] >> (a & 7) & 1) && (bits[b >> 3] >> (b & 7) & 1);
+}
+
+static inline void flow_add(uint8_t *bits, uint32_t h)
+{
+    const uint32_t a = h % FLOW_BITS, b = (h >> 13) % FLOW_BITS;
+    bits[a >> 3] |= (uint8_t)(1u << (a & 7));
+    bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+}
+
+/* Where a packet's addresses and ports are, when it is TCP whose header this can find:
+ * 1 with *addrs (source then destination, alen bytes each) and *tcp; 0 when it is not TCP;
+ * -1 when it may be TCP behind what this does not walk (an IPv4 fragment, IPv6 extension
+ * headers): its flow is unknown. */
+static int tcp_flow(const uint8_t *ip, size_t len, const uint8_t **addrs, size_t *alen, const uint8_t **tcp)
+{
+    if (len >= 20 && ip[0] >> 4 == 4) {
+        if (ip[9] != 6)
+            return 0;
+        const size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+        if (rd16(ip + 6) & 0x3fff || ihl < 20 || len < ihl + 20)
+            return rd16(ip + 6) & 0x3fff ? -1 : 0; /* a fragment; else no TCP header to act on */
+        *addrs = ip + 12;
+        *alen = 4;
+        *tcp = ip + ihl;
+        return 1;
+    }
+    if (len >= 40 && ip[0] >> 4 == 6) {
+        const uint8_t next = ip[6];
+        if (next != 6)
+            return next == 17 || next == 58 || next == 59 ? 0 : -1; /* UDP, ICMPv6, none: no TCP */
+        if (len < 60)
+            return 0;
+        *addrs = ip + 8;
+        *alen = 16;
+        *tcp = ip + 40;
+        return 1;
+    }
+    return 0;
+}
+
+/* Host._cookie_reply4/6: a source no host has (is_martian_source, is_martian_source6) or ours. */
+static int bad_source(const uint8_t *src, const uint8_t *dst, size_t alen)
+{
+    if (!memcmp(src, dst, alen))
+        return 1;
+    if (alen == 4)
+        return src[0] == 0 || src[0] == 127 || src[0] >= 224;
+    static const uint8_t zeros[10];
+    if (src[0] == 0xff || (!memcmp(src, zeros, 10) && ((src[10] == 0 && src[11] == 0)
+                                                        || (src[10] == 0xff && src[11] == 0xff))))
+        return 1; /* multicast; below 2^32 (::/96); IPv4-mapped */
+    return 0;
+}
+
+long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, uint32_t n,
+                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys)
+{
+    uint8_t seen[FLOW_BITS / 8];
+    int opaque = 0; /* a packet handed to Python whose flow is unknown: every later one follows it */
+    long answered = 0;
+    memset(seen, 0, sizeof seen);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *ip = (const uint8_t *)buf + off[i];
+        const uint8_t *addrs = NULL, *tcp = NULL;
+        size_t alen = 0;
+        const int kind = tcp_flow(ip, len[i], &addrs, &alen, &tcp);
+        row[i] = 0;
+        uint32_t h = 0;
+        if (kind > 0) {
+            h = flow_hash(addrs, alen, tcp);
+            const int v6 = alen == 16;
+            const uint8_t *ours = v6 ? t->addr6 : t->addr4;
+            const uint32_t dport = rd16(tcp + 2);
+            uint32_t r = t->nrows;
+            if ((tcp[13] & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN && !opaque && (!v6 || t->has6)
+                && !memcmp(addrs + alen, ours, alen) && !bad_source(addrs, addrs + alen, alen)
+                && !flow_seen(seen, h))
+                for (r = 0; r < t->nrows; r++)
+                    if (t->port[r] == dport && !t->v6[r] == !v6)
+                        break;
+            if (r < t->nrows) {
+                char *o = out + (size_t)i * MT_SYNACK_SLOT;
+                const long got = mt_cookie_synack((const char *)ip, len[i], 0, &t->params[r], t->count,
+                                                  t->ts_now, o, MT_SYNACK_SLOT);
+                if (got > 0) {
+                    /* conn_key(dst, dport, src, sport), big-endian in MT_KEY_LEN bytes. */
+                    uint8_t *k = keys + (size_t)i * MT_KEY_LEN;
+                    memset(k, 0, MT_KEY_LEN);
+                    if (v6) {
+                        memcpy(k, addrs + 16, 16);
+                        memcpy(k + 16, tcp + 2, 2);
+                        memcpy(k + 18, addrs, 16);
+                        memcpy(k + 34, tcp, 2);
+                    } else {
+                        memcpy(k + 22, addrs + 4, 4);
+                        memcpy(k + 26, tcp + 2, 2);
+                        memcpy(k + 30, addrs, 4);
+                        memcpy(k + 34, tcp, 2);
+                    }
+                    olen[i] = (uint32_t)got;
+                    row[i] = (uint8_t)(r + 1);
+                    answered++;
+                    continue;
+                }
+            }
+            flow_add(seen, h);
+        } else if (kind < 0) {
+            opaque = 1;
+        }
+    }
+    return answered;
 }

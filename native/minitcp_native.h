@@ -118,3 +118,46 @@ struct mt_cookie_params {
  * listener may answer so (ACK, RST or FIN set); -reason when it is not a valid packet. */
 long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
                       uint32_t count, uint32_t ts_now, char *out, size_t cap);
+
+/* ------------------------------------------------------------------ a SYN flood's batches */
+
+/* Rows of struct mt_cookie_table: listening ports in cookie mode, per family. */
+#define MT_COOKIE_ROWS 16
+/* Bytes of each SYN-ACK's slot in mt_cookie_scan's out: as mt_cookie_synack's cap. */
+#define MT_SYNACK_SLOT 128
+/* Bytes of each conn_key in mt_cookie_scan's keys: big-endian, right-aligned (IPv6's 288 bits). */
+#define MT_KEY_LEN 36
+
+/* What the host hands its link while a listener is in cookie mode (minitcp.host.cookie_batch):
+ * our addresses, the clocks of this batch, and a row per (family, port) whose listener answers
+ * every SYN with a cookie now. */
+struct mt_cookie_table {
+    uint8_t addr4[4];                 /* our IPv4 address */
+    uint8_t addr6[16];                /* our IPv6 address, when has6 */
+    uint32_t has6;
+    uint32_t count;                   /* the cookie clock (tcp_cookie_time) */
+    uint32_t ts_now;                  /* our timestamp clock in ms, before the offset */
+    uint32_t nrows;
+    uint32_t port[MT_COOKIE_ROWS];    /* the listening port of each row */
+    uint32_t v6[MT_COOKIE_ROWS];      /* and its family (nonzero: IPv6) */
+    struct mt_cookie_params params[MT_COOKIE_ROWS];
+};
+
+/* Read packets from the non-blocking fd (a TUN device) into buf, each read offered frame bytes,
+ * until EAGAIN, limit packets, or fewer than frame bytes left in cap: packet i is at off[i], of
+ * len[i] bytes. The number read; -errno when the first read failed otherwise than with EAGAIN. */
+long mt_read_batch(int fd, char *buf, size_t cap, size_t frame, uint32_t limit, uint32_t *off, uint32_t *len);
+
+/* For each of the n packets of buf (off[i], len[i]): the cookie SYN-ACK answering it when it is
+ * a valid SYN without ACK, RST or FIN, from a source that is no martian and not us, to our
+ * address and a row's port, and no earlier packet of the batch handed to Python was of its flow
+ * (that one must be handled first). row[i] is then 1 + the row, the SYN-ACK is at
+ * out + i * MT_SYNACK_SLOT (olen[i] bytes), its four-tuple's conn_key at keys + i * MT_KEY_LEN;
+ * else row[i] is 0 and the packet is Python's. Returns the number of SYN-ACKs. */
+long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, uint32_t n,
+                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys);
+
+/* Write to fd the SYN-ACK of each packet i < n with row[i] nonzero (out + i * MT_SYNACK_SLOT,
+ * olen[i] bytes). The number the device refused (EAGAIN and other errors: dropped, as a
+ * congested queue drops). */
+long mt_write_batch(int fd, const char *out, const uint32_t *olen, const uint8_t *row, uint32_t n);

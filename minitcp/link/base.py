@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from minitcp.wire.gso import SuperSegment
+
+if TYPE_CHECKING:
+    from minitcp.host.cookie_batch import CookieBatch
 
 Received: TypeAlias = tuple[bytes | memoryview, bool]
 """A received packet and whether its TCP checksum was left partial by the sender (virtio-net's
@@ -63,3 +66,11 @@ class PollingLink(Link, Protocol):
     """A link with `busy_poll`: `poll_batch` is `recv_batch` without the wait (maybe empty)."""
 
     def poll_batch(self) -> list[Received]: ...
+
+
+class CookieLink(Link, Protocol):
+    """A link that can answer a SYN flood's batches itself (a TUN device, `minitcp.link.cookie_rx`):
+    `answer_cookies` hands it the host's table (`minitcp.host.cookie_batch`), None to stop. A
+    link wrapped by another (`FaultyLink`) is not one: every packet goes through the wrapper."""
+
+    def answer_cookies(self, batch: CookieBatch | None) -> None: ...

@@ -24,8 +24,10 @@ import time
 import pytun
 import trio
 
+from minitcp.host.cookie_batch import CookieBatch
 from minitcp.link.arena import RecvArena
 from minitcp.link.base import Received
+from minitcp.link.cookie_rx import CookieReader
 from minitcp.link.vnet import (
     F_NEEDS_CSUM,
     PLAIN_HDR,
@@ -79,6 +81,10 @@ class TunLink:
     `gro`: a stack on this link joins each batch's segments that continue each
     other (`minitcp.wire.gro`), as Linux does for a NIC's packets. `busy_poll`:
     `poll_batch` reads without waiting (the `PollingLink` protocol).
+
+    `answer_cookies` (the `CookieLink` protocol; without `offload`): while the host's table
+    says a listener is in cookie mode, a batch is read and its SYNs answered in C
+    (`minitcp.link.cookie_rx`), the rest handed on; `tx_dropped` counts those SYN-ACKs too.
     """
 
     gro = True
@@ -145,6 +151,17 @@ class TunLink:
         # Frames bigger than BYTES_READ_MAX (a large MTU, or super-segments) go into an arena.
         self._frame = READ_SIZE + (VNET_HDR_LEN if offload else 0)
         self._arena = RecvArena(self._frame) if offload or mtu > BYTES_READ_MAX else None
+        self._cookies: CookieBatch | None = None
+        self._cookie_reader: CookieReader | None = None
+
+    def answer_cookies(self, batch: CookieBatch | None) -> None:
+        """Answer a SYN flood's batches with `batch`'s table from now on (None: never), when
+        this link can (the C extension, no `offload`)."""
+        self._cookies = None
+        if batch is not None and CookieReader.available and not self.offload:
+            if self._cookie_reader is None:
+                self._cookie_reader = CookieReader(self._fd, self._batch_limit, self._frame)
+            self._cookies = batch
 
     async def recv_batch(self) -> list[Received]:
         while True:
@@ -157,6 +174,13 @@ class TunLink:
         """`recv_batch` without the wait: the packets waiting now, maybe none (for busy polling)."""
         if self._closed:
             raise trio.ClosedResourceError(f"TUN device {self.name} is closed")
+        if self._cookies is not None:
+            table = self._cookies.table(now := trio.current_time())
+            if table is not None:
+                assert self._cookie_reader is not None
+                batch, dropped = self._cookie_reader.read(self._cookies, table, now)
+                self.tx_dropped += dropped
+                return batch
         if self.offload:
             return self._read_vnet()
         if self._arena is None:

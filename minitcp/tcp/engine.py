@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import RST, Segment
@@ -79,6 +80,10 @@ class TcpEngine:
         self.conns: dict[int, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}
         self.timewait = TimeWaitTable()
+        # When a listener last answered a SYN with a cookie (Listener._send_cookie,
+        # cookies_sent): the host's batch cookie path looks for listeners in cookie mode only
+        # soon after (minitcp.host.cookie_batch).
+        self.last_cookie = -math.inf
         # Connections the application closed that still have a state on the wire (Linux
         # tcp_orphan_count), bounded by tcp_max_orphans (usercalls.close).
         self.orphans: set[Connection] = set()

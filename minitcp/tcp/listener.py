@@ -140,6 +140,7 @@ class Listener:
             mss = min(mss, user_mss)
         cookie, _ = eng.cookies.make(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, mss, now)
         self.last_overflow = now  # tcp_synq_overflow
+        eng.last_cookie = now
         eng.counters["SyncookiesSent"] += 1
         if syn.ts_val is None or not eng.knobs.tcp_timestamps:
             # Without timestamps nothing carries the options: Linux tcp_clear_options, and
@@ -161,32 +162,50 @@ class Listener:
         when `input` must take the segment (no cookie due, an accept queue full, the flood's
         log line not yet written, or not a valid SYN). The engine has checked that no
         connection, TIME_WAIT entry or observer wants the segment."""
-        eng = self.engine
-        knobs = eng.knobs
+        if not self.cookie_mode():
+            return None
+        synack = cookie_synack(pkt, csum_partial, self.synack_params(v6, dst), now)
+        if type(synack) is not bytes:
+            return None
+        self.cookies_sent(1, now)
+        return synack
+
+    def cookie_mode(self) -> bool:
+        """Whether `input` would answer any SYN now with a cookie, and send it: tcp_syncookies=2,
+        or a full SYN queue once the flood's log line is written (tcp_conn_request,
+        tcp_syn_flood_action), and room in the accept queue (else the SYN is dropped)."""
+        knobs = self.engine.knobs
         syncookies = knobs.tcp_syncookies
         if not syncookies or not (syncookies == 2 or self.synflood_warned):
-            return None
+            return False
         queued = len(self.syn_queue)
-        if not (syncookies == 2 or queued >= max(self.backlog, 1) or queued >= knobs.tcp_max_syn_backlog) \
-                or self.accept_queue_full():
-            return None
+        return (syncookies == 2 or queued >= max(self.backlog, 1) or queued >= knobs.tcp_max_syn_backlog) \
+            and not self.accept_queue_full()
+
+    def synack_params(self, v6: bool, dst: int) -> CookieParams:
+        """What this listener puts in every cookie SYN-ACK to its family's address `dst`
+        (cookie_synack.py), made again when its socket options or the knobs changed."""
+        eng = self.engine
         key = params_key(eng)
         cached = self.cookie_params.get(v6)
         if cached is None or cached[0] != key or cached[1] != self.options:
             params = cookie_params(eng, dst, self.lport, self.options)
             cached = self.cookie_params[v6] = (key, dict(self.options), params)
-        synack = cookie_synack(pkt, csum_partial, cached[2], now)
-        if type(synack) is not bytes:
-            return None
-        # What receive(), input(), _send_cookie() and emit_reply() count for it.
+        return cached[2]
+
+    def cookies_sent(self, count: int, now: float) -> None:
+        """Count `count` SYNs answered with a cookie outside `input` (`cookie_reply`, or a
+        batch of them, minitcp.host.cookie_batch): what receive(), input(), _send_cookie() and
+        emit_reply() count for each."""
+        eng = self.engine
         eng.now = now
         counters = eng.counters
-        counters["InSegs"] += 1
-        counters["TCPReqQFullDoCookies"] += 1
-        counters["SyncookiesSent"] += 1
-        counters["OutSegs"] += 1
+        counters["InSegs"] += count
+        counters["TCPReqQFullDoCookies"] += count
+        counters["SyncookiesSent"] += count
+        counters["OutSegs"] += count
         self.last_overflow = now  # tcp_synq_overflow
-        return synack
+        eng.last_cookie = now
 
     def _cookie_ack(self, seg: Segment) -> bool:
         """An ACK to the listener that may return a cookie (Linux cookie_v4_check): True when

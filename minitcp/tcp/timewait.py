@@ -26,7 +26,7 @@ import collections
 import enum
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, KeysView
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.segment import ACK, RST, SYN, Segment
@@ -134,6 +134,10 @@ class TimeWaitTable:
 
     def __contains__(self, key: int) -> bool:
         return key in self._records
+
+    def keys(self) -> KeysView[int]:
+        """The four-tuple keys held, as a set-like view (to intersect with a batch's keys)."""
+        return self._records.keys()
 
     def get(self, key: int) -> TimeWait | None:
         record = self._records.get(key)

@@ -1,0 +1,78 @@
+"""A TUN device's read batch with its SYN flood answered in C: the link's half.
+
+While the host's `CookieBatch` (minitcp/host/cookie_batch.py) has a table (a listener in cookie
+mode, nothing watching the packets), `CookieReader.read` takes the place of the usual read: one
+C call reads the device until it is empty or the batch is full (`mt_read_batch`), one answers
+every SYN a listener in cookie mode takes (`mt_cookie_scan`), the host refuses those of flows
+it has (`CookieBatch.refused`), one writes the SYN-ACKs (`mt_write_batch`), and the host counts
+them (`CookieBatch.answered`). What is left goes to the host as the usual read's batch, in the
+order read (copies: the reader's memory is reused at once). Python's work per SYN is a key
+made and looked up, and its share of the batch's three calls (docs/reliability.md has the
+figures).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from minitcp.host.cookie_batch import KEY_LEN, SYNACK_SLOT, CookieBatch
+from minitcp.link.base import Received
+from minitcp.wire.accel import NATIVE
+
+try:
+    from minitcp._native import ffi, lib
+except ImportError:
+    ffi = lib = None
+
+PACKET_ROOM = 2048  # bytes per packet of the batch's buffer, besides one whole frame
+
+
+class CookieReader:
+    """Reads batches of up to `limit` packets of at most `frame` bytes from the non-blocking
+    `fd`, answering their cookie SYNs (`read`). Needs the C extension (`available`)."""
+
+    available = lib is not None and NATIVE
+
+    def __init__(self, fd: int, limit: int, frame: int) -> None:
+        self._fd = fd
+        self._limit = limit
+        self._frame = frame
+        self._cap = frame + limit * PACKET_ROOM
+        self._buf = ffi.new("char[]", self._cap)
+        self._bytes = ffi.buffer(self._buf)
+        self._off = ffi.new("uint32_t[]", limit)
+        self._len = ffi.new("uint32_t[]", limit)
+        self._row = ffi.new("uint8_t[]", limit)
+        self._out = ffi.new("char[]", limit * SYNACK_SLOT)
+        self._olen = ffi.new("uint32_t[]", limit)
+        self._keys = ffi.new("uint8_t[]", limit * KEY_LEN)
+        self._key_bytes = ffi.buffer(self._keys)
+
+    def read(self, batch: CookieBatch, table: Any, now: float) -> tuple[list[Received], int]:
+        """The packets waiting now that are the host's, maybe none, and how many SYN-ACKs the
+        device refused (a full queue: dropped and counted, as `TunLink.send` does)."""
+        n = lib.mt_read_batch(self._fd, self._buf, self._cap, self._frame, self._limit, self._off, self._len)
+        if n < 0:
+            raise OSError(-n, os.strerror(-n))
+        if n == 0:
+            return [], 0
+        row, out, olen = self._row, self._out, self._olen
+        dropped = 0
+        if lib.mt_cookie_scan(self._buf, self._off, self._len, n, table, row, out, olen, self._keys):
+            rows = ffi.buffer(row, n)[:]
+            kb, from_bytes = self._key_bytes, int.from_bytes
+            answered = [i for i in range(n) if rows[i]]
+            keys = [from_bytes(kb[i * KEY_LEN:(i + 1) * KEY_LEN], "big") for i in answered]
+            refused = batch.refused(keys)
+            if refused:
+                for i, key in zip(answered, keys, strict=True):
+                    if key in refused:
+                        row[i] = 0
+                rows = ffi.buffer(row, n)[:]
+            dropped = lib.mt_write_batch(self._fd, out, olen, row, n)
+            batch.answered(rows, now)
+            if 0 not in rows:
+                return [], dropped
+        off, length, data = self._off, self._len, self._bytes
+        return [(data[off[i]:off[i] + length[i]], False) for i in range(n) if not row[i]], dropped

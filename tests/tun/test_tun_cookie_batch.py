@@ -1,0 +1,78 @@
+"""A SYN flood's batches answered by the TUN link in C (minitcp/link/cookie_rx.py), against the
+kernel: its connects through cookies succeed, the counters are the usual path's, and with a
+packet hook attached every packet goes through the host instead."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from minitcp.host.cookie_batch import CookieBatch
+from minitcp.link.cookie_rx import CookieReader
+from minitcp.link.tun import TunLink
+from minitcp.stack import Stack
+from minitcp.tcp.knobs import Knobs
+from minitcp.wire.segment import ACK, SYN
+
+pytestmark = pytest.mark.skipif(not CookieReader.available, reason="minitcp._native is not built")
+
+CONNECTS = 6
+
+
+async def _connect_all(nursery: trio.Nursery, tun_name: str, hooked: bool,
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[Stack, list[int], list[str]]:
+    answered: list[int] = []
+    usual = CookieBatch.answered
+
+    def counted(self: CookieBatch, rows: bytes, now: float) -> None:
+        answered.append(len(rows) - rows.count(0))
+        usual(self, rows, now)
+
+    monkeypatch.setattr(CookieBatch, "answered", counted)
+    seen: list[tuple[str, int]] = []  # direction, and TCP flags of an IPv4 packet (else -1)
+    link = TunLink(tun_name)
+    stack = Stack(link, "198.18.0.2", knobs=Knobs(tcp_syncookies=2),
+                  on_packet=(lambda d, pkt, now: seen.append((d, _flags(pkt)))) if hooked else None)
+    listener = stack.engine.listen(0, 7, 64)
+    nursery.start_soon(stack.run)
+    socks = []
+    with trio.fail_after(10):
+        for k in range(CONNECTS):  # one SYN at a time: each a batch of its own
+            socks.append(sock := trio.socket.socket())
+            await sock.connect(("198.18.0.2", 7))  # the kernel got a cookie's SYN-ACK, sent the ACK
+            while len(listener.accept_queue) < k + 1:
+                await trio.sleep(0.01)
+    link.close()
+    for sock in socks:
+        sock.close()
+    return stack, answered, seen
+
+
+async def test_cookies_answered_by_the_link_make_connections(nursery: trio.Nursery, tun_name: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_syncookies=2: the first SYN is answered the usual way (it turns the batch path on),
+    every later one by the link; each cookie's ACK makes a connection; the counters are those
+    of the usual path: a SYN in, a SYN-ACK out, each counted once."""
+    stack, answered, _ = await _connect_all(nursery, tun_name, False, monkeypatch)
+    c, tcp = stack.counters, stack.engine.counters
+    assert sum(answered) == CONNECTS - 1
+    assert tcp["SyncookiesSent"] == tcp["SyncookiesRecv"] == tcp["TCPReqQFullDoCookies"] == CONNECTS
+    assert tcp["InSegs"] >= 2 * CONNECTS and tcp["OutSegs"] == CONNECTS  # SYN-ACKs only
+    assert c["OutRequests"] == CONNECTS and c["InDelivers"] == c["InReceives"] >= 2 * CONNECTS
+
+
+async def test_a_packet_hook_sees_every_packet(nursery: trio.Nursery, tun_name: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `on_packet` (a trace, a pcap) nothing is answered by the link: the hook sees each
+    SYN and each SYN-ACK."""
+    stack, answered, seen = await _connect_all(nursery, tun_name, True, monkeypatch)
+    assert answered == [] and stack.engine.counters["SyncookiesSent"] == CONNECTS
+    assert seen.count(("out", SYN | ACK)) == seen.count(("in", SYN)) == CONNECTS
+    assert len(seen) == stack.counters["InReceives"] + stack.counters["OutRequests"] \
+        + stack.counters["Ip6InReceives"] + stack.counters["Ip6OutRequests"]
+
+
+def _flags(pkt: bytes | memoryview) -> int:
+    return pkt[(pkt[0] & 0x0F) * 4 + 13] if pkt[0] >> 4 == 4 and pkt[9] == 6 else -1
+
+
