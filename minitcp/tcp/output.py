@@ -206,7 +206,8 @@ def send_probe(conn: Connection) -> None:
 
 # ------------------------------------------------------------------ data transmission
 
-def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
+def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False,
+             grow: bool = True) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
     The congestion window counts packets in flight (Linux tcp_cwnd_test: cwnd less
@@ -214,7 +215,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     falls out of it). `more`: the write that calls this said MSG_MORE, so its last partial
     segment waits as under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
     `nagle_off`: Linux TCP_NAGLE_OFF (F-RTO's new data, a loss probe). `probe`: a loss probe,
-    one packet even when cwnd is full (tcp_write_xmit's push_one == 2).
+    one packet even when cwnd is full (tcp_write_xmit's push_one == 2). `grow` False: the
+    skbs a write queued at once are pushed as if one by one as it filled them (sendbatch.py),
+    each then the queue's tail, which tcp_grow_skb leaves alone.
     """
     if conn.state not in _DATA_STATES:
         return
@@ -255,9 +258,10 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             # head shorter than the packet cwnd allows first takes bytes from the next skb
             # (Linux tcp_write_xmit: tcp_grow_skb by cwnd_quota * mss - skb->len, cwnd_quota
             # being tcp_cwnd_test's, at most the autosized TSO segments).
-            if not max_segs:
-                max_segs = pacing.tso_segs(conn)
-            pushmarks.grow(conn, conn.snd_nxt, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
+            if grow:
+                if not max_segs:
+                    max_segs = pacing.tso_segs(conn)
+                pushmarks.grow(conn, conn.snd_nxt, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
             record, push = pushmarks.skb_left(conn, conn.snd_nxt, record)
             last = record == unsent
             n = min(record, mss, usable)
