@@ -258,11 +258,13 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             # head shorter than the packet cwnd allows first takes bytes from the next skb
             # (Linux tcp_write_xmit: tcp_grow_skb by cwnd_quota * mss - skb->len, cwnd_quota
             # being tcp_cwnd_test's, at most the autosized TSO segments).
+            seq = conn.snd_nxt
+            skb = pushmarks.index(conn, seq)
             if grow:
                 if not max_segs:
                     max_segs = pacing.tso_segs(conn)
-                pushmarks.grow(conn, conn.snd_nxt, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
-            record, push = pushmarks.skb_left(conn, conn.snd_nxt, record)
+                pushmarks.grow(conn, skb, seq, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
+            record, push = pushmarks.left(conn, skb, seq, record)
             last = record == unsent
             n = min(record, mss, usable)
             if n <= 0:
@@ -302,10 +304,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            seq = conn.snd_nxt
             if not send_data(conn, seq, flags, buf.view(off, n)):
                 break  # dropped by the local device: Linux tcp_write_xmit stops, the data waits
-            pushmarks.sent(conn, seq, n)
+            pushmarks.sent(conn, skb, seq, n)
             sent_any = True
             sent_pkts += board.packets_out - segs_before
         elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:
