@@ -70,8 +70,8 @@ def queued(conn: Connection, start: int, length: int, first: bool) -> None:
     goal = size_goal(conn)
     seq = start
     left = length
+    room = tail_room(conn, goal)  # then what each skb made here has left
     while left:
-        room = tail_room(conn, goal)
         if room <= 0:
             skbs.append([seq, seq, 0])
             room = goal
@@ -83,6 +83,7 @@ def queued(conn: Connection, start: int, length: int, first: bool) -> None:
         seq = (seq + copy) & MASK
         tail[1] = seq
         left -= copy
+        room -= copy
         if seq_diff(tail[1], tail[0]) >= goal and _forced_push(conn, marks, seq):
             tail[2] |= MARK_PSH
             marks.pushed_seq = seq
