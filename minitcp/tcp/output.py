@@ -207,7 +207,8 @@ def send_probe(conn: Connection) -> None:
 
 # ------------------------------------------------------------------ data transmission
 
-def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False) -> None:
+def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False,
+             grow: bool = True) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
     The congestion window counts packets in flight (Linux tcp_cwnd_test: cwnd less
@@ -215,7 +216,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     falls out of it). `more`: the write that calls this said MSG_MORE, so its last partial
     segment waits as under TCP_CORK (Linux tcp_push with TCP_NAGLE_CORK for that call only).
     `nagle_off`: Linux TCP_NAGLE_OFF (F-RTO's new data, a loss probe). `probe`: a loss probe,
-    one packet even when cwnd is full (tcp_write_xmit's push_one == 2).
+    one packet even when cwnd is full (tcp_write_xmit's push_one == 2). `grow` False: the
+    skbs a write queued at once are pushed as if one by one as it filled them (sendbatch.py),
+    each then the queue's tail, which tcp_grow_skb leaves alone.
     """
     if conn.state not in _DATA_STATES:
         return
@@ -256,10 +259,13 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             # head shorter than the packet cwnd allows first takes bytes from the next skb
             # (Linux tcp_write_xmit: tcp_grow_skb by cwnd_quota * mss - skb->len, cwnd_quota
             # being tcp_cwnd_test's, at most the autosized TSO segments).
-            if not max_segs:
-                max_segs = pacing.tso_segs(conn)
-            pushmarks.grow(conn, conn.snd_nxt, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
-            record, push = pushmarks.skb_left(conn, conn.snd_nxt, record)
+            seq = conn.snd_nxt
+            skb = pushmarks.index(conn, seq)
+            if grow:
+                if not max_segs:
+                    max_segs = pacing.tso_segs(conn)
+                pushmarks.grow(conn, skb, seq, max(min(cc.cwnd >> 1 or 1, quota, max_segs), 1) * mss)
+            record, push = pushmarks.left(conn, skb, seq, record)
             last = record == unsent
             n = min(record, mss, usable)
             if n <= 0:
@@ -299,10 +305,9 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             flags = ACK | PSH if (push and n == record) or n > mss else ACK
             if n == unsent and conn.fin_queued:
                 flags |= FIN  # the FIN rides on the last data segment, as in tcp_send_fin
-            seq = conn.snd_nxt
             if not send_data(conn, seq, flags, buf.view(off, n)):
                 break  # dropped by the local device: Linux tcp_write_xmit stops, the data waits
-            pushmarks.sent(conn, seq, n)
+            pushmarks.sent(conn, skb, seq, n)
             sent_any = True
             sent_pkts += board.packets_out - segs_before
         elif conn.fin_queued and conn.snd_nxt == conn.fin_seq and quota > 0:

@@ -70,8 +70,8 @@ def queued(conn: Connection, start: int, length: int, first: bool) -> None:
     goal = size_goal(conn)
     seq = start
     left = length
+    room = tail_room(conn, goal)  # then what each skb made here has left
     while left:
-        room = tail_room(conn, goal)
         if room <= 0:
             skbs.append([seq, seq, 0])
             room = goal
@@ -83,6 +83,7 @@ def queued(conn: Connection, start: int, length: int, first: bool) -> None:
         seq = (seq + copy) & MASK
         tail[1] = seq
         left -= copy
+        room -= copy
         if seq_diff(tail[1], tail[0]) >= goal and _forced_push(conn, marks, seq):
             tail[2] |= MARK_PSH
             marks.pushed_seq = seq
@@ -115,8 +116,9 @@ def _live(conn: Connection) -> list[list[int]]:
     return skbs
 
 
-def _index(conn: Connection, seq: int) -> int:
-    """The index of the skb holding the byte at `seq`, or -1."""
+def index(conn: Connection, seq: int) -> int:
+    """The index of the skb holding the byte at `seq`, or -1 (for `grow`, `left` and `sent`,
+    which a packet at the send head calls in turn: one search for the three)."""
     skbs = _live(conn)
     if not skbs:
         return -1
@@ -140,7 +142,7 @@ def _index(conn: Connection, seq: int) -> int:
 
 def skb_at(conn: Connection, seq: int) -> list[int] | None:
     """The skb holding the byte at `seq` (the acknowledged ones are forgotten), or None."""
-    i = _index(conn, seq)
+    i = index(conn, seq)
     return conn.pushq.skbs[i] if i >= 0 and conn.pushq is not None else None
 
 
@@ -161,12 +163,11 @@ def tail_room(conn: Connection, goal: int) -> int:
     return max(goal - seq_diff(tail[1], tail[0] if seq_gt(tail[0], conn.snd_nxt) else conn.snd_nxt), 0)
 
 
-def grow(conn: Connection, seq: int, want: int) -> None:
-    """Linux tcp_grow_skb (tcp_write_xmit, since 6.10): a send head at `seq` holding fewer than
-    the `want` bytes the packet may carry takes the missing ones from the next skb, unless it
-    ends a MSG_EOR record (tcp_skb_can_collapse) or is the queue's last; when that empties the
-    next skb, it takes its marks and the next is freed (tcp_eat_one_skb)."""
-    i = _index(conn, seq)
+def grow(conn: Connection, i: int, seq: int, want: int) -> None:
+    """Linux tcp_grow_skb (tcp_write_xmit, since 6.10): a send head at `seq` (in skb `i`)
+    holding fewer than the `want` bytes the packet may carry takes the missing ones from the
+    next skb, unless it ends a MSG_EOR record (tcp_skb_can_collapse) or is the queue's last;
+    when that empties the next skb, it takes its marks and the next is freed (tcp_eat_one_skb)."""
     if i < 0 or conn.pushq is None:
         return
     skbs = conn.pushq.skbs
@@ -182,11 +183,10 @@ def grow(conn: Connection, seq: int, want: int) -> None:
         del skbs[i + 1]
 
 
-def sent(conn: Connection, seq: int, length: int) -> None:
-    """A packet took `length` new bytes from `seq`. When they are only the front of their skb,
-    Linux's tso_fragment cuts it in two: PSH and the EOR mark go with the second part (which
-    keeps the write queue's place), the first, now sent, has neither."""
-    i = _index(conn, seq)
+def sent(conn: Connection, i: int, seq: int, length: int) -> None:
+    """A packet took `length` new bytes from `seq` (in skb `i`). When they are only the front
+    of their skb, Linux's tso_fragment cuts it in two: PSH and the EOR mark go with the second
+    part (which keeps the write queue's place), the first, now sent, has neither."""
     if i < 0 or conn.pushq is None:
         return
     skbs = conn.pushq.skbs
@@ -215,7 +215,7 @@ def ends_record(conn: Connection, end: int) -> bool:
 def collapse(conn: Connection, seq: int, end: int) -> None:
     """Linux tcp_collapse_retrans, the write queue's side: the bytes [seq, end) of sent skbs
     become one skb, which takes the marks (PSH, EOR) of those it ate."""
-    i = _index(conn, seq)
+    i = index(conn, seq)
     if i < 0 or conn.pushq is None:
         return
     skbs = conn.pushq.skbs
@@ -226,13 +226,20 @@ def collapse(conn: Connection, seq: int, end: int) -> None:
         skb[2] |= nxt[2]
 
 
-def skb_left(conn: Connection, seq: int, unsent: int) -> tuple[int, bool]:
-    """(bytes from `seq` to the end of its skb, at most `unsent`; whether that end is marked PSH).
+def left(conn: Connection, i: int, seq: int, unsent: int) -> tuple[int, bool]:
+    """(bytes from `seq` to the end of its skb `i`, at most `unsent`; whether that end is marked
+    PSH).
 
     A segment ends there at the latest: Linux sends one skb, or a piece of it, per packet.
     Bytes queued before any write was recorded here count as one unmarked skb.
     """
-    skb = skb_at(conn, seq)
-    if skb is None:
+    if i < 0 or conn.pushq is None:
         return unsent, False
-    return min(seq_diff(skb[1], seq), unsent), bool(skb[2] & MARK_PSH)
+    skb = conn.pushq.skbs[i]
+    n = seq_diff(skb[1], seq)
+    return n if n < unsent else unsent, bool(skb[2] & MARK_PSH)
+
+
+def skb_left(conn: Connection, seq: int, unsent: int) -> tuple[int, bool]:
+    """`left` for the skb holding `seq`."""
+    return left(conn, index(conn, seq), seq, unsent)

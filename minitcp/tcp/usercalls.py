@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from . import output, pushmarks, sendlog, wmem
+from . import output, pushmarks, sendbatch, sendlog, wmem
 from .bytequeue import ByteQueue
 from .seq import MASK, seq_diff
 from .sockopts import apply_option, end_record, options
@@ -63,6 +63,11 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
     # Queue and send in turns, an skb at a time, as Linux's tcp_sendmsg pushes each skb it fills
     # (tcp_push_one, or all of the queue on a forced push): what leaves makes room under
     # TCP_NOTSENT_LOWAT, and the packets cut from an skb count in sk_wmem_queued (wmem.py).
+    # But the skbs that would each leave whole as they are filled go in one turn (sendbatch.py).
+    run = sendbatch.run_bytes(conn, len(data)) if len(data) > room else 0
+    grow = run <= room
+    if not grow:
+        room = run
     taken = 0
     while True:
         rest = memoryview(data)[taken:] if taken else data
@@ -82,11 +87,13 @@ def send(conn: Connection, data: bytes | memoryview, now: float, more: bool = Fa
                 # MSG_EOR: the record ends with this write, once all of it is queued (Linux
                 # tcp_sendmsg marks the tail skb eor only when no data is left).
                 end_record(conn, (conn.sndbuf_seq + len(conn.sndbuf)) & MASK)
-            output.transmit(conn, more)
+            output.transmit(conn, more, grow=grow)
             return taken
         recovery = conn.recovery
         if recovery.cc.cwnd > recovery.board.in_flight:
-            output.transmit(conn)  # with cwnd full nothing may leave (tcp_cwnd_test): the ACKs send it
+            # With cwnd full nothing may leave (tcp_cwnd_test): the ACKs send it.
+            output.transmit(conn, grow=grow)
+            grow = True
         room = wmem.copy_room(conn)
         if room <= 0:
             # The rest waits for room (SOCK_NOSPACE): Linux's wait_for_space pushes what the

@@ -79,16 +79,21 @@ def notsent(conn: Connection) -> int:
 def memory_free(conn: Connection, wake: int = 0) -> bool:
     """Linux __sk_stream_memory_free(sk, wake): queued below sndbuf, and the unsent bytes
     (doubled when `wake`) below the mark (tcp_stream_memory_free)."""
-    if queued(conn) >= sndbuf(conn):
-        return False
+    return queued(conn) < sndbuf(conn) and _below_lowat(conn, wake)
+
+
+def _below_lowat(conn: Connection, wake: int) -> bool:
+    """tcp_stream_memory_free's test: the unsent bytes (doubled when `wake`) below the mark."""
     lowat = notsent_lowat(conn)
     return lowat >= NOTSENT_LOWAT_OFF or notsent(conn) << wake < lowat
 
 
 def writeable(conn: Connection) -> bool:
-    """Linux __sk_stream_is_writeable(sk, 1): what wakes a waiting writer and makes POLLOUT."""
+    """Linux __sk_stream_is_writeable(sk, 1): what wakes a waiting writer and makes POLLOUT
+    (sk_stream_wspace at least sk_stream_min_wspace, and __sk_stream_memory_free(sk, 1))."""
     used = queued(conn)
-    return sndbuf(conn) - used >= used >> 1 and memory_free(conn, wake=1)
+    free = sndbuf(conn) - used
+    return free >= used >> 1 and free > 0 and _below_lowat(conn, 1)
 
 
 def copy_room(conn: Connection) -> int:

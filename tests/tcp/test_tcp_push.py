@@ -107,16 +107,19 @@ def test_a_send_head_takes_bytes_from_the_next_skb_but_not_across_a_record() -> 
     def layout() -> list[tuple[int, int, bool]]:
         return [(s - p.iss, e - p.iss, bool(m & pushmarks.MARK_PSH)) for s, e, m in conn.pushq.skbs]
 
+    def grow(want: int) -> None:  # at the send head
+        pushmarks.grow(conn, pushmarks.index(conn, conn.snd_nxt), conn.snd_nxt, want)
+
     assert layout() == [(1, 2001, False), (2001, 4001, True), (4001, 5001, True)]  # forced, end
-    pushmarks.grow(conn, conn.snd_nxt, 3000)  # a packet of 3000: 1000 from the next skb
+    grow(3000)  # a packet of 3000: 1000 from the next skb
     assert layout() == [(1, 3001, False), (3001, 4001, True), (4001, 5001, True)]
-    pushmarks.grow(conn, conn.snd_nxt, 4000)  # the next one eaten whole: its PSH comes along
+    grow(4000)  # the next one eaten whole: its PSH comes along
     assert layout() == [(1, 4001, True), (4001, 5001, True)]
-    pushmarks.grow(conn, conn.snd_nxt, 10000)  # only as far as the queue goes, its PSH too
+    grow(10000)  # only as far as the queue goes, its PSH too
     assert layout() == [(1, 5001, True)]
     conn.send(bytes(1000), p.now, eor=True)
     conn.send(bytes(1000), p.now)
-    pushmarks.grow(conn, conn.snd_nxt, 10000)
+    grow(10000)
     assert layout()[0][:2] == (1, 6001)  # the head ends a record: it takes nothing after it
 
 

@@ -143,9 +143,13 @@ class CongestionControl(ABC):
             self.cwnd_stamp = now
             return
         self.cwnd_used = max(self.cwnd_used, packets_out)  # the network starves
-        # (s32)(tcp_jiffies32 - snd_cwnd_stamp) >= icsk_rto, in jiffies.
-        if decay and int(now * HZ + 1e-6) - int(self.cwnd_stamp * HZ + 1e-6) >= int(rto * HZ + 1e-6):
+        if decay and self.decay_due(now, rto):
             self.application_limited(now, nospace, init_cwnd)
+
+    def decay_due(self, now: float, rto: float) -> bool:
+        """An RTO since cwnd was last stamped: a starved window would now shrink (Linux
+        tcp_cwnd_validate: (s32)(tcp_jiffies32 - snd_cwnd_stamp) >= icsk_rto, in jiffies)."""
+        return int(now * HZ + 1e-6) - int(self.cwnd_stamp * HZ + 1e-6) >= int(rto * HZ + 1e-6)
 
     def application_limited(self, now: float, nospace: bool, init_cwnd: int) -> None:
         """Linux tcp_cwnd_application_limited (RFC 2861 section 3, RFC 7661): cwnd unused for an
