@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from minitcp.tcp.knobs import HZ
 from minitcp.tcp.timers import TimerKind
 
 from .base import Ctx, Lab, about, hang_up, ms, shown
@@ -127,28 +128,33 @@ async def three_segment_close(ctx: Ctx) -> None:
     # delayed ACK is timed for the next tick (Linux tcp_send_delayed_ack: jiffies + 0).
     client, server = await ctx.open("p", port=81)
     ctx.mark()
-    await client.close()
-    await server.recv(timeout=1.0)
-    await ctx.wait(0.01)  # the application closes 10 ms later: after a tick, well within 40 ms
-    for _ in range(20):
-        # On a stalled machine the tick's timer and the application wake together, in either
-        # order (trio's choice): give the timer its turn, up to 30 ms in all.
-        if ctx.segs("m", exact=".", port=81):
-            break
-        await ctx.wait(0.001)
-    await server.close()
-    await ctx.wait(0.3)
+    with TimerWatch(ctx.engine()) as watch:
+        await client.close()
+        await server.recv(timeout=1.0)
+        await ctx.wait(0.01)  # the application closes 10 ms later: after a tick, well within 40 ms
+        for _ in range(100):
+            # On a stalled machine the application may wake before the tick's timer fired, or with
+            # it: the timer's own deadline is judged below; here the application waits for it.
+            if ctx.segs("m", exact=".", port=81):
+                break
+            await ctx.wait(0.01)
+        await server.close()
+        await ctx.wait(0.3)
     seen = [(s.sender, s.flags) for s in ctx.segs(port=81)]
     acks = ctx.segs("m", exact=".", port=81)
     fin = ctx.segs("p", "F", port=81)
-    after = acks[0].t - fin[0].t if acks and fin else 1.0  # from the FIN's arrival
-    took = f"{ms(after)}" if acks else "none sent"
-    ctx.check(seen == [("p", "F."), ("m", "."), ("m", "F."), ("p", ".")] and after < 0.030,
+    fired = watch.fired_at(TimerKind.DELACK, ctx.t0 + acks[0].t) if acks else None
+    # The engine's clock: from the FIN's arrival to the deadline of the timer that sent the ACK.
+    after = fired.deadline - (ctx.t0 + fin[0].t) if fired and fin else 1.0
+    took = f"due {ms(after)} after the FIN" if fired else "none sent by the timer"
+    took_zh = f"FIN 到达后 {ms(after)} 到期" if fired else "没有由定时器发送"
+    ctx.check(seen == [("p", "F."), ("m", "."), ("m", "F."), ("p", ".")] and after <= 1 / HZ + 1e-6,
               f"without data first, the server ACKed the FIN within a tick ({took}), before its "
               f"application closed: four segments {shown(seen)}",
-              f"没有先收到数据时，服务端在一个时钟节拍内就确认了 FIN（{took}），早于应用调用 close："
+              f"没有先收到数据时，服务端在一个时钟节拍内就确认了 FIN（{took_zh}），早于应用调用 close："
               f"四个报文 {shown(seen, 'zh')}")
-
+    if fired is not None:
+        check_punctual(ctx, fired)
 
 LABS = [
     Lab("delayed-ack",

@@ -121,9 +121,10 @@ def emit(conn: Connection, seg: Segment, retransmit: bool = False, reason: str =
         log.bytes_sent += len(seg.payload)
         if retransmit:
             log.bytes_retrans += len(seg.payload)
-    if retransmit:
+    if retransmit and not (eng.xmit_drop and seg.flags & SYN and conn.passive):
         # Linux __tcp_retransmit_skb: TCP_MIB_RETRANSSEGS counts the packet's segments (pcount),
-        # as total_retrans and bytes_retrans do, before tcp_transmit_skb, so a local drop too.
+        # as total_retrans and bytes_retrans do, before tcp_transmit_skb, so a local drop too
+        # (a listener's request counts its SYN-ACK only once it left: tcp_rtx_synack).
         eng.counters["RetransSegs"] += segs
         conn.total_retrans += segs
     if eng.xmit_drop:

@@ -15,9 +15,9 @@ from minitcp.tcp.connection import Connection
 from minitcp.tcp.scoreboard import EVER_RETRANS, SACKED_RETRANS
 from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import State
-from minitcp.wire.segment import ACK, PSH
+from minitcp.wire.segment import ACK, PSH, SYN
 
-from .peer import Peer
+from .peer import LOCAL, Peer
 
 
 def _idle_connection(user_timeout_ms: int) -> tuple[Peer, Connection]:
@@ -101,3 +101,20 @@ def test_a_rack_retransmission_dropped_locally_is_not_in_flight_and_goes_on_the_
     assert p.rels(out) == [(".", 1, 1, 1000), (".", 2001, 1001, 0)]
     info = tcpinfo.tcp_info(conn, 0.08)
     assert (info["snd_cwnd"], info["retrans"], info["total_retrans"]) == (1, 1, 2)
+
+
+def test_a_dropped_retransmission_counts_but_a_listeners_dropped_syn_ack_does_not() -> None:
+    # Linux __tcp_retransmit_skb counts RetransSegs and total_retrans before the device answers;
+    # a listener's request resends its SYN-ACK through tcp_rtx_synack, which counts it only
+    # once it left.
+    p = Peer()
+    p.eng.listen(LOCAL, p.lport, 5)
+    (synack,) = p.feed(p.seg(SYN, seq=0, window=64240, **p.syn_options()), at=0.0)
+    assert synack.flags == SYN | ACK
+    p.eng.xmit_drop = True
+    assert p.run_until(1.5) == []  # the SYN-ACK's timer (1 s) fired: resent, dropped
+    assert p.eng.counters["RetransSegs"] == 0
+    p.eng.xmit_drop = False
+    sent = p.run_until(3.5)  # the next try (2 s later) leaves
+    assert [s.flags for _, s in sent] == [SYN | ACK]
+    assert p.eng.counters["RetransSegs"] == 1

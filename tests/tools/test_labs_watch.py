@@ -122,3 +122,8 @@ def test_fin_retries_exhausted_judges_the_armed_backoff() -> None:
     """tcp_orphan_retries 2 (the learner's, kept over the lab's 3): one doubling short."""
     failed = _failed("fin-retries-exhausted", LabOptions(sysctls=[("tcp_orphan_retries", "2")]))
     assert any("twice the last wait" in what for what in failed), failed
+
+
+def test_syn_lost_fails_on_a_wrong_initial_rto() -> None:
+    failed = _failed("syn-lost", LabOptions(sysctls=[("tcp_rto_initial", "2")]))
+    assert any("initial RTO" in what for what in failed), failed

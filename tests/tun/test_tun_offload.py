@@ -280,9 +280,10 @@ def test_the_engine_acks_a_super_segment_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("args", "offload"),
-    [([], True), (["--fault", "drop:dir=in,nth=1"], False), (["--no-offload"], False),
-     (["--offload", "--fault", "drop:dir=in,nth=1"], True)],
+    [([], True), (["--fault", "drop:dir=in,nth=1"], True), (["--no-offload"], False),
+     (["--no-offload", "--fault", "drop:dir=in,nth=1"], False)],
 )
-def test_offload_is_on_unless_faults_are_asked_for(args: list[str], offload: bool) -> None:
+def test_offload_is_on_unless_turned_off_fault_rules_or_not(args: list[str], offload: bool) -> None:
+    """Fault rules meet wire segments with offload on too (FaultyLink), so they leave it on."""
     parsed: argparse.Namespace = _build_parser().parse_args(["up", *args])
     assert offload_wanted(parsed) is offload
