@@ -30,7 +30,7 @@ async def delayed_ack(ctx: Ctx) -> None:
     ctx.mark()
     t1 = await exchange(ctx, client, server, b"GET /1", True)
     t2 = await exchange(ctx, client, server, b"GET /2", True)
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         t3 = await exchange(ctx, client, server, b"GET /3", False)
         await ctx.wait(0.3)
 
@@ -128,7 +128,7 @@ async def three_segment_close(ctx: Ctx) -> None:
     # delayed ACK is timed for the next tick (Linux tcp_send_delayed_ack: jiffies + 0).
     client, server = await ctx.open("p", port=81)
     ctx.mark()
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         await client.close()
         await server.recv(timeout=1.0)
         await ctx.wait(0.01)  # the application closes 10 ms later: after a tick, well within 40 ms

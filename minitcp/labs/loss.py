@@ -110,7 +110,7 @@ async def first_fin_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=out,flags=F,nth=1"])
     ctx.mark()
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         await client.close()
         await ctx.wait(1.0)
     fins = ctx.segs("m", "F")
@@ -138,7 +138,7 @@ async def fin_given_up(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=out,flags=F"])
     ctx.mark()
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         await client.close()
         await _until_closed(ctx, client)
     fins = ctx.segs("m", "F")
@@ -167,7 +167,7 @@ async def server_fin_given_up(ctx: Ctx) -> None:
     ctx.mark()
     await client.close()
     await server.recv(timeout=1.0)
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         await server.close()
         await _until_closed(ctx, server)
     fins = ctx.segs("m", "F")
@@ -183,7 +183,7 @@ async def fin_ack_lost(ctx: Ctx) -> None:
     client, server = await ctx.open("m")
     ctx.faults(["drop:dir=in,flags=.,nth=1"])  # the server's first segment of the close: its ACK
     ctx.mark()
-    with TimerWatch(ctx.engine()) as watch:
+    with TimerWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         await client.close()
         await ctx.wait(1.0)
     acks = ctx.segs("p", exact=".")

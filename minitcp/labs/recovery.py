@@ -21,7 +21,7 @@ import trio
 
 from .base import Ctx, Lab, Seg, Side, ms
 from .plot import cwnd_plot_svg
-from .watch import MinRttWatch, ReductionWatch
+from .watch import ReductionWatch, SegmentWatch
 
 if TYPE_CHECKING:
     from minitcp.tcp.connection import Connection
@@ -156,7 +156,7 @@ async def sack_recovery(ctx: Ctx) -> None:
 async def tail_loss_probe(ctx: Ctx) -> None:
     client, server, mss = await warm_up(ctx)
     n = 10  # one initial window
-    with MinRttWatch(ctx.engine()) as watch:
+    with SegmentWatch(ctx.engine(), real_time=not ctx.sim) as watch:
         data, got, segs = await faulty_write(ctx, client, server, [f"drop:dir=out,nth={n - 1}",
                                                                    f"drop:dir=out,nth={n}"], n * mss)
     lost = [s for s in segs if s.lost]
@@ -180,7 +180,7 @@ async def tail_loss_probe(ctx: Ctx) -> None:
     hole = min((s.seq for s in lost), default=-1)
     # The probe's answer: the last ACK of the hole (a duplicate, with the probe's SACK block).
     answer = [s.t for s in ctx.segs("p") if again and s.t > again[0].t and s.ack == hole]
-    min_rtt = watch.at(ctx.t0 + answer[-1]) if answer else None
+    min_rtt = watch.min_rtt_at(ctx.t0 + answer[-1]) if answer else None
     probe_rtt = answer[-1] - again[0].t if answer else 0.0
     if min_rtt is not None and probe_rtt < min_rtt + 1e-6:
         ctx.check(probes == 1 and rto == 1,

@@ -13,7 +13,7 @@ reduced the window, so what it reads there is exact.
   process's punctuality apart, excusing only the lateness the scheduler caused.
 - `ReductionWatch`: cwnd and ssthresh as each window reduction began (Linux prior_cwnd and the
   ssthresh set with it), before anything (HyStart on a later ACK) moves ssthresh again.
-- `MinRttWatch`: the minimum RTT as each segment came in, the one RACK held its SACKs against.
+- `SegmentWatch`: at each segment, the minimum RTT RACK held a SACK against, and the CPU wait.
 """
 
 from __future__ import annotations
@@ -50,11 +50,16 @@ def cpu_wait() -> float:
 
 class _Tap(BaseObserver):
     """Put in front of `engine`'s observer while the `with` block runs: every hook goes on to it
-    (and any other attribute: a recorder's on_tso)."""
+    (and any other attribute: a recorder's on_tso). `real_time`: the CPU wait counts."""
 
-    def __init__(self, engine: TcpEngine) -> None:
+    def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
         self.engine = engine
         self.inner = engine.observer
+        self.real_time = real_time  # the stack runs in real time (against the kernel), not virtual
+
+    def cpu_wait(self) -> float:
+        """The thread's CPU wait so far; none in virtual time, where a wait moves no clock."""
+        return cpu_wait() if self.real_time else 0.0
 
     def __enter__(self) -> Self:
         self.engine.observer = self
@@ -113,8 +118,8 @@ class Fired:
 
 
 class TimerWatch(_Tap):
-    def __init__(self, engine: TcpEngine) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
+        super().__init__(engine, real_time=real_time)
         self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float]] = {}
         self.fired: list[Fired] = []
 
@@ -124,10 +129,10 @@ class TimerWatch(_Tap):
         key = (id(conn), kind)
         if action == "set" and deadline is not None:
             srtt = getattr(getattr(conn, "recovery", None), "srtt_or_zero", 0.0)
-            self._armed[key] = (now, deadline, cpu_wait(), srtt)
+            self._armed[key] = (now, deadline, self.cpu_wait(), srtt)
         elif action == "fire" and key in self._armed:
             armed, due, waited, srtt = self._armed.pop(key)
-            self.fired.append(Fired(kind, armed, due, now, cpu_wait() - waited, srtt))
+            self.fired.append(Fired(kind, armed, due, now, self.cpu_wait() - waited, srtt))
 
     def fired_at(self, kind: TimerKind, at: float) -> Fired | None:
         """The `kind` timer that fired at `at` (a segment it sent then has that time)."""
@@ -172,21 +177,31 @@ class ReductionWatch(_Tap):
             self.reductions.append(Reduction(cc.ca_state, now, cc.prior_cwnd, cc.ssthresh))
 
 
-class MinRttWatch(_Tap):
-    """minitcp's min_rtt as each segment came in, before that segment's own RTT samples: what RACK
-    compared a SACKed retransmission's RTT with (Linux tcp_sacktag_write_queue, tcp_rack_advance,
-    runs before tcp_clean_rtx_queue takes the ACK's samples)."""
+class SegmentWatch(_Tap):
+    """Each segment minitcp sent or took in, with what the engine and the scheduler said then:
+    min_rtt before the segment's own RTT samples (what RACK compared a SACKed retransmission's
+    RTT with: Linux tcp_sacktag_write_queue, tcp_rack_advance, runs before tcp_clean_rtx_queue
+    takes the ACK's samples), and the thread's CPU wait so far (`cpu_wait`)."""
 
-    def __init__(self, engine: TcpEngine) -> None:
-        super().__init__(engine)
-        self.arrivals: list[tuple[float, float]] = []  # (time, min_rtt then)
+    def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
+        super().__init__(engine, real_time=real_time)
+        self.seen: list[tuple[float, str, float | None, float]] = []  # (time, "in"/"out", min_rtt, cpu_wait)
 
     def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
         super().on_segment(conn, direction, seg, now)
         min_rtt = getattr(getattr(conn, "recovery", None), "min_rtt", None)
-        if direction == "in" and min_rtt is not None:
-            self.arrivals.append((now, min_rtt))
+        self.seen.append((now, direction, min_rtt, self.cpu_wait()))
 
-    def at(self, t: float) -> float | None:
-        """min_rtt when the segment that came in at `t` did."""
-        return next((r for when, r in self.arrivals if abs(when - t) < _SAME), None)
+    def _at(self, t: float) -> tuple[float, str, float | None, float] | None:
+        return next((s for s in self.seen if abs(s[0] - t) < _SAME), None)
+
+    def min_rtt_at(self, t: float) -> float | None:
+        """min_rtt when the segment of time `t` went or came."""
+        at = self._at(t)
+        return at[2] if at else None
+
+    def cpu_wait_between(self, t1: float, t2: float) -> float:
+        """How long the stack's thread waited for a CPU between the segments of times t1 and t2:
+        how much later than the wire a stalled process saw the second."""
+        a, b = self._at(t1), self._at(t2)
+        return b[3] - a[3] if a and b else 0.0

@@ -15,7 +15,7 @@ from minitcp.labs import get, run_lab
 from minitcp.labs import watch as watch_module
 from minitcp.labs.base import LabOptions
 from minitcp.labs.runner import trace_clock_offset
-from minitcp.labs.watch import LATE, MinRttWatch, TimerWatch
+from minitcp.labs.watch import LATE, SegmentWatch, TimerWatch
 from minitcp.tcp.pair import EnginePair
 from minitcp.tcp.timers import TimerKind
 from tests.helpers.pairs import pair_connect
@@ -35,7 +35,7 @@ def _late_timer(monkeypatch: pytest.MonkeyPatch, waited: float) -> TimerWatch:
     monkeypatch.setattr(watch_module, "cpu_wait", lambda: total[0])
     p = EnginePair()
     client, _ = pair_connect(p)
-    with TimerWatch(p.a) as watch:
+    with TimerWatch(p.a, real_time=True) as watch:  # as against the kernel: the CPU wait counts
         client.send(b"GET /", p.now)  # on the wire, never delivered: the timer is all there is
         due = p.a.poll_at()
         assert due is not None
@@ -53,6 +53,13 @@ def test_a_timer_fired_late_on_an_idle_machine_is_not_punctual(monkeypatch: pyte
 def test_the_cpu_wait_of_a_loaded_machine_excuses_lateness(monkeypatch: pytest.MonkeyPatch) -> None:
     (fired,) = _late_timer(monkeypatch, 0.060 - LATE).fired
     assert fired.cpu_wait == pytest.approx(0.060 - LATE) and fired.punctual
+
+
+def test_in_virtual_time_no_cpu_wait_excuses_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch_module, "cpu_wait", lambda: 1.0)  # a real wait, long
+    p = EnginePair()
+    watch = SegmentWatch(p.a)
+    assert watch.cpu_wait() == 0.0 and TimerWatch(p.a).cpu_wait() == 0.0
 
 
 def test_the_watch_hands_the_engine_back_its_observer() -> None:
@@ -106,15 +113,17 @@ def test_tail_loss_probe_fails_without_the_probe() -> None:
 
 
 def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
-    """min_rtt as each segment came in, before the segment's own sample: the SYN-ACK finds none
-    (not recorded), the ACK of the first data the handshake's round trip, 4 ms, not its own 2 ms."""
+    """min_rtt as each segment came in, before the segment's own sample: the SYN-ACK finds none,
+    the ACK of the first data the handshake's round trip, 4 ms, not its own 2 ms."""
     p = EnginePair(latency=0.002)
-    with MinRttWatch(p.a) as watch:
+    with SegmentWatch(p.a) as watch:
         client, _ = pair_connect(p)
         p.latency = 0.001
         client.send(b"x", p.now)
         p.run_for(0.1)
-    assert [r for _, r in watch.arrivals] == [pytest.approx(0.004)]
+    came = [(t, min_rtt) for t, direction, min_rtt, _ in watch.seen if direction == "in"]
+    assert [min_rtt for _, min_rtt in came] == [None, pytest.approx(0.004)]  # the SYN-ACK, the ACK
+    assert watch.min_rtt_at(came[-1][0]) == pytest.approx(0.004)
     assert p.a.conns and next(iter(p.a.conns.values())).recovery.min_rtt == pytest.approx(0.002)
 
 
