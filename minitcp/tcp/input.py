@@ -50,7 +50,7 @@ def tcp_input(conn: Connection, seg: Segment) -> None:
     else:
         _synchronized(conn, seg)
     if conn.state not in DONE:
-        output.transmit(conn)
+        output.transmit(conn, defer=True)  # Linux tcp_data_snd_check: tcp_push_pending_frames
         output.schedule_ack(conn)
 
 
