@@ -445,8 +445,11 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
             # was in flight (no_queue).
             conn.pacing.update(conn)
     if ack != prior_snd_una:
-        if conn.sendlog is not None:
-            sendlog.acked(conn, wmem.writeable(conn))
+        log = conn.sendlog
+        if log is not None:
+            # Whether a waiting writer has room again matters only to one that waits (nospace):
+            # not worked out for every ACK of a bulk sender.
+            sendlog.acked(conn, log.nospace and wmem.writeable(conn))
         if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
             conn.fin_acked()
     return True
