@@ -4,6 +4,8 @@ a few ACKs' room leaves as one packet; and the limits that send at once instead.
 
 from __future__ import annotations
 
+from minitcp.tcp import tsodefer
+from minitcp.tcp.cc import CaState
 from minitcp.tcp.knobs import Knobs
 from minitcp.wire.segment import ACK
 from minitcp.wire.tso import TSO_MAX
@@ -71,3 +73,18 @@ def test_divisor_0_defers_only_up_to_three_segments() -> None:
     # 4 segments of room: more than tcp_max_tso_deferred_mss (3).
     assert _segs(p, p.feed(p.seg(ACK, ack=1 + 3 * mss), at=T0 + 0.011), mss) == [4]
 
+
+
+def test_no_deferring_in_recovery() -> None:
+    p, mss = _sending()
+    conn = p.conn
+    assert conn is not None
+    assert _segs(p, p.feed(p.seg(ACK, ack=1 + mss), at=T0 + 0.010), mss) == [2]
+    assert p.feed(p.seg(ACK, ack=1 + 2 * mss), at=T0 + 0.0105) == []
+    # The send head that just waited, asked again: cwnd-limited; in Recovery (or Loss) Linux
+    # sends at once (icsk_ca_state >= TCP_CA_Recovery).
+    cc = conn.recovery.cc
+    ask = (conn, conn.snd_nxt, 100 * mss, False, False, 10)
+    assert tsodefer.should_defer(*ask) == tsodefer.DEFER_CWND
+    cc.ca_state = CaState.RECOVERY
+    assert tsodefer.should_defer(*ask) == tsodefer.SEND
