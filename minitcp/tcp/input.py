@@ -50,7 +50,7 @@ def tcp_input(conn: Connection, seg: Segment) -> None:
     else:
         _synchronized(conn, seg)
     if conn.state not in DONE:
-        output.transmit(conn)
+        output.transmit(conn, defer=True)  # Linux tcp_data_snd_check: tcp_push_pending_frames
         output.schedule_ack(conn)
 
 
@@ -445,8 +445,11 @@ def _input_ack(conn: Connection, seg: Segment) -> bool:
             # was in flight (no_queue).
             conn.pacing.update(conn)
     if ack != prior_snd_una:
-        if conn.sendlog is not None:
-            sendlog.acked(conn, wmem.writeable(conn))
+        log = conn.sendlog
+        if log is not None:
+            # Whether a waiting writer has room again matters only to one that waits (nospace):
+            # not worked out for every ACK of a bulk sender.
+            sendlog.acked(conn, log.nospace and wmem.writeable(conn))
         if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
             conn.fin_acked()
     return True

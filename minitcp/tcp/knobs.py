@@ -78,6 +78,9 @@ class Knobs:
     tcp_pacing_ca_ratio: int = 120
     tcp_min_tso_segs: int = 2
     tcp_tso_rtt_log: int = 9
+    # tcp_tso_should_defer (tsodefer.py): a TSO packet waits for more room unless 1/divisor of
+    # the window is free already (0: unless room for more than 3 segments).
+    tcp_tso_win_divisor: int = 3
     tcp_reordering: int = 3  # duplicate ACKs that trigger fast retransmit (initial tp->reordering)
     tcp_max_reordering: int = 300  # the most tcp_check_sack_reordering may raise it to
     # Loss recovery (Documentation/networking/ip-sysctl.rst): tcp_recovery bit 0x1 RACK loss
@@ -251,6 +254,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "tcp_pacing_ca_ratio": (0, 1000),  # as tcp_pacing_ss_ratio
     "tcp_min_tso_segs": (1, U8_MAX),  # proc_dou8vec_minmax, extra1 SYSCTL_ONE
     "tcp_tso_rtt_log": (0, U8_MAX),  # proc_dou8vec_minmax
+    "tcp_tso_win_divisor": (0, U8_MAX),  # proc_dou8vec_minmax
     "tcp_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_max_reordering": (0, INT_MAX),  # proc_dointvec; negatives refused
     "tcp_recovery": (0, U8_MAX),  # proc_dou8vec_minmax

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..wire import tso
 from ..wire.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, Segment, Segment6
-from . import pacing, pushmarks, sendlog
+from . import pacing, pushmarks, sendlog, tsodefer
 from .family import IPV4_MAX
 from .rcvwindow import window_space
 from .seq import MASK, seq_diff, seq_gt, seq_lt
@@ -209,7 +209,7 @@ def send_probe(conn: Connection) -> None:
 # ------------------------------------------------------------------ data transmission
 
 def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, probe: bool = False,
-             grow: bool = True) -> None:
+             grow: bool = True, defer: bool = False) -> None:
     """Send what the windows, Nagle and silly-window avoidance allow (RFC 9293 section 3.8.6.2.1).
 
     The congestion window counts packets in flight (Linux tcp_cwnd_test: cwnd less
@@ -219,7 +219,8 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     `nagle_off`: Linux TCP_NAGLE_OFF (F-RTO's new data, a loss probe). `probe`: a loss probe,
     one packet even when cwnd is full (tcp_write_xmit's push_one == 2). `grow` False: the
     skbs a write queued at once are pushed as if one by one as it filled them (sendbatch.py),
-    each then the queue's tail, which tcp_grow_skb leaves alone.
+    each then the queue's tail, which tcp_grow_skb leaves alone. `defer`: a send head of more
+    than one segment may wait for the next ACK (tsodefer.py; tcp_write_xmit's push_one 0).
     """
     if conn.state not in _DATA_STATES:
         return
@@ -238,6 +239,7 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
     # Linux tcp_write_xmit: the segments one TSO (or GSO) packet may carry, sized once per call
     # (tcp_tso_segs: the pacing rate's autosizing, pacing.py), when a packet first needs it.
     max_segs = 0
+    deferred = tsodefer.SEND
     while True:
         unsent = seq_diff(end, conn.snd_nxt)
         in_flight = seq_diff(conn.snd_nxt, conn.snd_una)
@@ -273,6 +275,13 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
                 break
             if n < mss and not nagle_off and not _small_segment_ok(conn, n, record, in_flight, more, last):
                 break
+            if defer and record > mss and n == mss:
+                if not max_segs:
+                    max_segs = pacing.tso_segs(conn)
+                closes = (last and conn.fin_queued) or pushmarks.ends_record(conn, (seq + record) & MASK)
+                deferred = tsodefer.should_defer(conn, seq, record, last, closes, max_segs)
+                if deferred:
+                    break
             if not sent_any and in_flight == 0 and knobs.tcp_slow_start_after_idle \
                     and now - cc.last_send > conn.recovery.rto:
                 # Linux tcp_slow_start_after_idle_check (RFC 5681 section 4.1): idle for more
@@ -320,7 +329,7 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
             break
     conn.recovery.after_write(conn, sent_pkts, probe)
     # Linux tcp_write_xmit's end: did the window hold the sender back (tcp_cwnd_validate)?
-    limited = conn.packets_in_flight >= cc.cwnd
+    limited = conn.packets_in_flight >= cc.cwnd or deferred == tsodefer.DEFER_CWND
     if sent_any or limited:
         log = conn.sendlog
         nospace = conn.orphan or (log is not None and log.nospace)
@@ -331,7 +340,8 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
         # tcp_snd_wnd_test failing in tcp_write_xmit).
         unsent = seq_diff(end, conn.snd_nxt)
         room = conn.snd_wnd - seq_diff(conn.snd_nxt, conn.snd_una)
-        sendlog.after_transmit(conn, sent_any, unsent, unsent > 0 and room < min(unsent, mss))
+        sendlog.after_transmit(conn, sent_any, unsent,
+                               deferred == tsodefer.DEFER_RWND or (unsent > 0 and room < min(unsent, mss)))
     if not sent_any and seq_diff(end, conn.snd_nxt) > 0 \
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK
