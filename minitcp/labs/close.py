@@ -65,7 +65,7 @@ async def close_client_first(ctx: Ctx) -> None:
     fin, ack = ctx.segs("m", "F"), ctx.segs("p", exact=".")
     took = ack[0].t - fin[0].t if fin and ack else 1.0
     # minitcp sees the kernel's ACK when its process reads it: later than the wire by the time
-    # its thread waited for a CPU meanwhile (a loaded machine), which is not the kernel's.
+    # its threads waited for a CPU meanwhile (a loaded machine), which is not the kernel's.
     waited = watch.cpu_wait_between(ctx.t0 + fin[0].t, ctx.t0 + ack[0].t) if fin and ack else 0.0
     said = f"{ms(took)}, {ms(waited)} of it minitcp's wait for a CPU" if fin and ack else "none"
     said_zh = f"{ms(took)}，其中 {ms(waited)} 是 minitcp 在等 CPU" if fin and ack else "没有"
