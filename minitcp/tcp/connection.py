@@ -16,8 +16,7 @@ This module keeps what they share: a state change, the timers, the endings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ..wire import tso
 from . import input as tcp_in
@@ -25,7 +24,6 @@ from . import output, sockopts, timeouts, usercalls, wmem
 from .cc import make_cc
 from .delack import DelayedAck
 from .family import IPV4_MAX, endpoint_str, ip_tcp_headers
-from .lazyparts import LazyParts
 from .pacing import Pacing
 from .rcvwindow import RcvWindow, window_space
 from .recovery import Recovery
@@ -64,11 +62,7 @@ _OPENING = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
 _FIN_RECEIVED = frozenset({State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING, State.TIME_WAIT})
 
 
-class Connection(LazyParts):
-    # The pacing rate is made on first use (lazyparts.py): a half-open connection sends only
-    # its SYN-ACK, which Linux's request_sock sends unpaced.
-    LAZY_PARTS: ClassVar[dict[str, Callable[[Any], Any]]] = {"pacing": lambda conn: Pacing()}
-    pacing: Pacing
+class Connection:
     __slots__ = (
         "engine", "laddr", "lport", "raddr", "rport", "state", "listener", "user",
         # send sequence space (RFC 9293 section 3.3.1)
@@ -140,6 +134,7 @@ class Connection(LazyParts):
         self.rwin = RcvWindow(window_space(self))
         cc = make_cc(knobs.tcp_congestion_control, knobs.tcp_init_cwnd, self)
         self.recovery = Recovery(cc, self.iss, knobs)
+        self.pacing = Pacing()
         self.syn_stamp = 0.0
         self.opts: SockOpts | None = None
         self.t_rto = self.t_persist = self.t_delack = self.t_keepalive = self.t_fin2 = INF

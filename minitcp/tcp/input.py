@@ -155,7 +155,7 @@ def negotiate(conn: Connection, syn: Segment) -> None:
     if conn.ts_ok:
         mss -= 12  # the timestamp option rides on every segment (RFC 7323 section 3)
     conn.mss = max(mss, 64)
-    conn.recovery.set_mss(conn.mss)
+    conn.recovery.board.set_mss(conn.mss)
     conn.rcv_mss = min(conn.advmss, conn.mss + (12 if conn.ts_ok else 0), 536)
     # Linux tcp_init_transfer: tcp_init_cwnd segments, lsndtime now ("prevent spurious
     # tcp_cwnd_restart() on first data packet"), and the algorithm's init (ca_ops->init).

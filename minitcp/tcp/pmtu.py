@@ -59,7 +59,7 @@ def _lower(conn: Connection, mtu: int) -> None:
     conn.pmtu = mtu
     old_mss = conn.mss
     conn.mss = _mtu_to_mss(conn, mtu)
-    conn.recovery.set_mss(conn.mss)
+    conn.recovery.board.set_mss(conn.mss)
     if conn.mss < old_mss:
         _simple_retransmit(conn, old_mss)
 

@@ -24,14 +24,12 @@ reduction starts and ends and asks it to grow outside one. `input` feeds `on_ack
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 from ..wire.segment import ECE, SYN
 from . import lossprobe, output, pushmarks
 from .cc import CaState, CongestionControl
 from .cc.base import TCP_INFINITE_SSTHRESH
-from .lazyparts import LazyParts, made
 from .prr import Prr
 from .rack import RACK_LOSS_DETECTION, Rack
 from .scoreboard import (
@@ -80,21 +78,9 @@ REXMIT_NONE, REXMIT_LOST, REXMIT_NEW = 0, 1, 2
 _IN_REDUCTION = (CaState.CWR, CaState.RECOVERY)
 
 
-class Recovery(LazyParts):
-    # The scoreboard, RACK, undo and PRR are made on first use (lazyparts.py): a half-open
-    # connection, which only times its SYN-ACK, never makes them (Linux: a request_sock has none).
-    LAZY_PARTS: ClassVar[dict[str, Callable[[Any], Any]]] = {
-        "board": lambda rec: Scoreboard(rec.board_mss),
-        "rack": lambda rec: Rack(),
-        "undo": lambda rec: Undo(),
-        "prr": lambda rec: Prr(),
-    }
-    board: Scoreboard
-    rack: Rack
-    undo: Undo
-    prr: Prr
+class Recovery:
     __slots__ = (
-        "backoff", "board", "board_mss", "cc", "delivered", "dsack_dups", "frto", "high_seq", "is_sack_reneg",
+        "backoff", "board", "cc", "delivered", "dsack_dups", "frto", "high_seq", "is_sack_reneg",
         "min_rtt", "pending", "prr", "rack", "reord_seen",
         "reordering", "retransmits", "rto", "rtt_seq", "rtt_time", "rttvar", "srtt",
         "tlp_high_seq", "tlp_retrans", "undo",
@@ -116,11 +102,12 @@ class Recovery(LazyParts):
         # Retransmissions of the segment at snd_una since it was last acknowledged: the timers'
         # give-up limits count these (Linux icsk_retransmits).
         self.retransmits = 0
-        self.board_mss = mss  # the MSS the scoreboard starts with (set_mss)
+        self.board = Scoreboard(mss)
+        self.rack = Rack()
         self.pending = 0  # what the transmission timer is armed for (Linux icsk_pending)
         self.high_seq = iss  # snd_nxt when the current reduction or Loss began (tp->high_seq)
-        # (board: the scoreboard; rack; undo: undo_marker, undo_retrans, prior_ssthresh,
-        # retrans_stamp; prr: RFC 6937's counts during a reduction; all made on first use.)
+        self.undo = Undo()  # undo_marker, undo_retrans, prior_ssthresh, retrans_stamp
+        self.prr = Prr()  # RFC 6937's counts during a reduction
         self.reordering = knobs.tcp_reordering  # tp->reordering, the duplicate threshold
         self.reord_seen = 0  # reordering events (TCP_INFO tcpi_reord_seen)
         self.dsack_dups = 0  # segments reported by D-SACK (tcpi_dsack_dups)
@@ -129,12 +116,6 @@ class Recovery(LazyParts):
         self.tlp_retrans = False  # the probe was a retransmission
         self.frto = False  # F-RTO under way (tp->frto)
         self.is_sack_reneg = False
-
-    def set_mss(self, mss: int) -> None:
-        """A new MSS for the scoreboard (Scoreboard.set_mss), or for the one it will start with."""
-        self.board_mss = mss
-        if made(self, "board"):
-            self.board.set_mss(mss)
 
     @property
     def ca_state(self) -> CaState:
