@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
 RESOURCE_PROBE_INTERVAL = 0.5  # include/net/tcp.h TCP_RESOURCE_PROBE_INTERVAL: HZ / 2
 TIMEOUT_MIN = 2 / HZ  # include/net/tcp.h TCP_TIMEOUT_MIN: 2 jiffies
+_SYN_RECEIVED = State.SYN_RECEIVED  # (one global read, where State.SYN_RECEIVED is two lookups)
 
 
 def fire(conn: Connection, kind: TimerKind) -> None:
@@ -62,6 +63,9 @@ def _on_rto(conn: Connection) -> None:
     """The transmission timer: RACK's reordering timeout or a loss probe (recovery and
     lossprobe), or the retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section
     3.1; Linux tcp_retransmit_timer)."""
+    if conn.state is _SYN_RECEIVED and conn.listener is not None and conn.opts is None:
+        _on_synack_rto(conn)
+        return
     eng = conn.engine
     knobs = eng.knobs
     opts = options(conn)
@@ -125,6 +129,27 @@ def _on_rto(conn: Connection) -> None:
         conn.set_timer(TimerKind.RTO, eng.now + rto)
     else:
         rec.reset_xmit_timer(conn, TIME_RETRANS, rto)
+
+
+def _on_synack_rto(conn: Connection) -> None:
+    """The SYN-ACK timer of a listener's half-open connection that set no socket option (no
+    TCP_DEFER_ACCEPT, no TCP_USER_TIMEOUT): Linux reqsk_timer_handler and inet_rtx_syn_ack,
+    `_on_rto`'s steps for this case alone, the one a SYN flood fills the SYN queue with:
+    give up after tcp_synack_retries (no TCPAbortOnTimeout: the request just dies), else
+    back off and send the SYN-ACK again, untimed (Karn)."""
+    eng = conn.engine
+    knobs = eng.knobs
+    rec = conn.recovery
+    if rec.retransmits >= knobs.tcp_synack_retries:  # (_retry_limit, with defer_accept 0)
+        conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
+                  f"gave up after {rec.retransmits} retransmissions")
+        return
+    rec.back_off(knobs)  # (reqsk_timer_handler backs off even when the device drops it)
+    eng.counters["TCPSynRetrans"] += 1
+    output.retransmit_syn(conn)
+    rec.retransmits += 1
+    rec.rtt_time = None
+    conn.set_timer(TimerKind.RTO, eng.now + rec.rto)
 
 
 def _on_delack(conn: Connection) -> None:
