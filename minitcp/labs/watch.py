@@ -24,13 +24,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from minitcp.tcp.cc import CaState
-from minitcp.tcp.observer import BaseObserver
+from minitcp.tcp.observer import ForwardingObserver
 
 from .base import Ctx, ms
 
 if TYPE_CHECKING:
     from minitcp.tcp.engine import TcpEngine
-    from minitcp.tcp.states import State
     from minitcp.tcp.timers import TimerKind
     from minitcp.wire.segment import Segment
 
@@ -60,13 +59,14 @@ def cpu_wait() -> float:
     return total / 1e9
 
 
-class _Tap(BaseObserver):
+class _Tap(ForwardingObserver):
     """Put in front of `engine`'s observer while the `with` block runs: every hook goes on to it
-    (and any other attribute: a recorder's on_tso). `real_time`: the CPU wait counts."""
+    (and any other attribute a reader asks the engine's observer for). `real_time`: the CPU wait
+    counts."""
 
     def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
+        super().__init__(engine.observer)
         self.engine = engine
-        self.inner = engine.observer
         self.real_time = real_time  # the stack runs in real time (against the kernel), not virtual
 
     def cpu_wait(self) -> float:
@@ -85,27 +85,6 @@ class _Tap(BaseObserver):
         if name == "inner":  # not set yet (a copy being made): no recursion
             raise AttributeError(name)
         return getattr(self.inner, name)
-
-    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
-        if self.inner is not None:
-            self.inner.on_segment(conn, direction, seg, now)
-
-    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        if self.inner is not None:
-            self.inner.on_state(conn, old, new, now)
-
-    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
-                 now: float) -> None:
-        if self.inner is not None:
-            self.inner.on_timer(conn, kind, action, deadline, now)
-
-    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
-        if self.inner is not None:
-            self.inner.on_retransmit(conn, seg, now, reason)
-
-    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
-        if self.inner is not None:
-            self.inner.on_drop(conn, reason, seg, now)
 
 
 @dataclass

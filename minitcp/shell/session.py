@@ -32,9 +32,8 @@ from minitcp.faults import FaultInjector, FaultRuleError, parse_rule
 from minitcp.sockets.socket import Socket
 from minitcp.stack import Stack
 from minitcp.sysctl import SysctlError, all_settings, setting
-from minitcp.tcp.observer import BaseObserver, Observer
+from minitcp.tcp.observer import ForwardingObserver, Observer
 from minitcp.tcp.states import State
-from minitcp.tcp.timers import TimerKind
 from minitcp.trace.recorder import conn_endpoints
 from minitcp.trace.ss import ss
 from minitcp.trace.tcpdump import RelativeSeq, describe_packet
@@ -81,43 +80,24 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-class LiveObserver(BaseObserver):
+class LiveObserver(ForwardingObserver):
     """Prints each state change of one stack's connections (and what its engine refused), and
     tells everything to `also` (with --web, the trace recorder the browser view is fed from)."""
 
     def __init__(self, session: Session, who: str, also: Observer | None = None) -> None:
-        self.session, self.who, self.also = session, who, also
-
-    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
-        if self.also is not None:
-            self.also.on_segment(conn, direction, seg, now)
+        super().__init__(also)
+        self.session, self.who = session, who
 
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        if self.also is not None:
-            self.also.on_state(conn, old, new, now)
+        super().on_state(conn, old, new, now)
         local, remote = conn_endpoints(conn)
         name = self.session.name_of(conn)
         label = f"{name} " if name else ""
         self.session.say(f"{self.session.stamp(now)} {self.who}STATE {label}{local} {remote}: "
                          f"{old.name} -> {new.name}")
 
-    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
-                 now: float) -> None:
-        if self.also is not None:
-            self.also.on_timer(conn, kind, action, deadline, now)
-
-    def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
-        on_tso = getattr(self.also, "on_tso", None)
-        if on_tso is not None:
-            on_tso(conn, seg, now)
-
-    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
-        if self.also is not None:
-            self.also.on_retransmit(conn, seg, now, reason)
-
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
-        if self.also is not None:
-            self.also.on_drop(conn, reason, seg, now)
+        super().on_drop(conn, reason, seg, now)
         self.session.say(f"{self.session.stamp(now)} {self.who}DROP {reason}")
 
 

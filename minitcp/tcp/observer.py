@@ -53,3 +53,38 @@ class BaseObserver:
 
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         pass
+
+
+class ForwardingObserver(BaseObserver):
+    """Every hook passed on to `inner`, the observer it stands in front of (None: to nobody); a
+    subclass overrides what it watches and calls super() to pass it on. `on_tso` goes on only
+    where `inner` has it (the trace recorder's, which not every observer has)."""
+
+    def __init__(self, inner: Observer | None) -> None:
+        self.inner = inner
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_segment(conn, direction, seg, now)
+
+    def on_state(self, conn: object, old: State, new: State, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_state(conn, old, new, now)
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_timer(conn, kind, action, deadline, now)
+
+    def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
+        on_tso = getattr(self.inner, "on_tso", None)
+        if on_tso is not None:
+            on_tso(conn, seg, now)
+
+    def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
+        if self.inner is not None:
+            self.inner.on_retransmit(conn, seg, now, reason)
+
+    def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
+        if self.inner is not None:
+            self.inner.on_drop(conn, reason, seg, now)
