@@ -69,17 +69,6 @@ def test_the_watch_hands_the_engine_back_its_observer() -> None:
     assert p.a.observer is None
 
 
-def test_first_fin_lost_fails_on_a_wrong_rto() -> None:
-    """The timeout the engine armed is judged, not the gap: a 500 ms floor shows."""
-    failed = _failed("first-fin-lost", LabOptions(sysctls=[("tcp_rto_min", "0.5")]))
-    assert any("after one RTO" in what for what in failed), failed
-
-
-def test_delayed_ack_fails_on_a_wrong_delay() -> None:
-    failed = _failed("delayed-ack", LabOptions(sysctls=[("tcp_delack_min", "0.1")]))
-    assert any("waited about 40 ms" in what for what in failed), failed
-
-
 def test_cubic_vs_reno_fails_on_a_wrong_beta(monkeypatch: pytest.MonkeyPatch) -> None:
     """ssthresh and cwnd read at the reduction: CUBIC halving like Reno fails its check."""
     monkeypatch.setattr(cubic, "beta", 512)
@@ -106,12 +95,6 @@ def test_the_trace_clock_offset_ignores_a_stall_between_two_reads(monkeypatch: p
     assert abs(trio.run(main)) < 0.001
 
 
-def test_tail_loss_probe_fails_without_the_probe() -> None:
-    """tcp_early_retrans 0 (no TLP): the RTO repairs the tail, whichever way RACK saw the SACK."""
-    failed = _failed("tail-loss-probe", LabOptions(sysctls=[("tcp_early_retrans", "0")]))
-    assert any("tail loss probe" in what for what in failed), failed
-
-
 def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
     """min_rtt as each segment came in, before the segment's own sample: the SYN-ACK finds none,
     the ACK of the first data the handshake's round trip, 4 ms, not its own 2 ms."""
@@ -127,12 +110,16 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
     assert p.a.conns and next(iter(p.a.conns.values())).recovery.min_rtt == pytest.approx(0.002)
 
 
-def test_fin_retries_exhausted_judges_the_armed_backoff() -> None:
-    """tcp_orphan_retries 2 (the learner's, kept over the lab's 3): one doubling short."""
-    failed = _failed("fin-retries-exhausted", LabOptions(sysctls=[("tcp_orphan_retries", "2")]))
-    assert any("twice the last wait" in what for what in failed), failed
-
-
-def test_syn_lost_fails_on_a_wrong_initial_rto() -> None:
-    failed = _failed("syn-lost", LabOptions(sysctls=[("tcp_rto_initial", "2")]))
-    assert any("initial RTO" in what for what in failed), failed
+@pytest.mark.parametrize(("lab", "knob", "value", "says"), [
+    # The timeout the engine armed is judged, not the gap: a 500 ms floor shows.
+    ("first-fin-lost", "tcp_rto_min", "0.5", "after one RTO"),
+    ("delayed-ack", "tcp_delack_min", "0.1", "waited about 40 ms"),
+    # No TLP: the RTO repairs the tail, whichever way RACK saw the SACK.
+    ("tail-loss-probe", "tcp_early_retrans", "0", "tail loss probe"),
+    # The learner's 2, kept over the lab's 3: one doubling short of the armed backoff.
+    ("fin-retries-exhausted", "tcp_orphan_retries", "2", "twice the last wait"),
+    ("syn-lost", "tcp_rto_initial", "2", "initial RTO"),
+])
+def test_a_lab_fails_on_a_wrong_knob(lab: str, knob: str, value: str, says: str) -> None:
+    failed = _failed(lab, LabOptions(sysctls=[(knob, value)]))
+    assert any(says in what for what in failed), failed
