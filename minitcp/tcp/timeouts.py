@@ -50,10 +50,7 @@ def _retry_limit(conn: Connection) -> int:
     if conn.state == State.SYN_SENT:
         return knobs.tcp_syn_retries
     if conn.state == State.SYN_RECEIVED:
-        if conn.listener is None:
-            return knobs.tcp_syn_retries
-        # Linux reqsk_timer_handler: TCP_DEFER_ACCEPT's period may outlast tcp_synack_retries.
-        return max(knobs.tcp_synack_retries, options(conn).defer_accept)
+        return knobs.tcp_syn_retries  # (a listener's request: _on_synack_rto)
     if conn.orphan:
         return knobs.orphan_retries
     return knobs.tcp_retries2
@@ -63,7 +60,7 @@ def _on_rto(conn: Connection) -> None:
     """The transmission timer: RACK's reordering timeout or a loss probe (recovery and
     lossprobe), or the retransmission timeout (RFC 6298 section 5.4 to 5.6, RFC 5681 section
     3.1; Linux tcp_retransmit_timer)."""
-    if conn.state is _SYN_RECEIVED and conn.listener is not None and conn.opts is None:
+    if conn.state is _SYN_RECEIVED and conn.listener is not None:
         _on_synack_rto(conn)
         return
     eng = conn.engine
@@ -85,16 +82,10 @@ def _on_rto(conn: Connection) -> None:
         expired = conn.recovery.retransmits > 0 and eng.now - opts.retrans_stamp >= user_timeout
     else:
         expired = conn.recovery.retransmits >= _retry_limit(conn)
-    # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
-    # the deferring period ends, silent until its last retransmission, the data's last chance.
-    deferring = opts.defer_acked and conn.state == State.SYN_RECEIVED
-    if deferring and conn.recovery.retransmits < opts.defer_accept:
-        expired = False
     if expired:
-        if not (conn.state == State.SYN_RECEIVED and conn.listener is not None):
-            # Linux tcp_write_err counts every write timeout, SYN-SENT included; only a
-            # listener's half-open request dies without it (reqsk_timer_handler).
-            eng.counters["TCPAbortOnTimeout"] += 1
+        # Linux tcp_write_err counts every write timeout, SYN-SENT included (a listener's
+        # half-open request dies without it: _on_synack_rto).
+        eng.counters["TCPAbortOnTimeout"] += 1
         # Linux tcp_write_err: a remembered ICMP error (soft_error) says more than ETIMEDOUT.
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {conn.recovery.retransmits} retransmissions")
@@ -102,17 +93,14 @@ def _on_rto(conn: Connection) -> None:
     # A local device that drops everything (engine.xmit_drop) fails the retransmission: Linux
     # tcp_retransmit_timer then tries again in TCP_RESOURCE_PROBE_INTERVAL, with no back-off
     # (a listener's SYN-ACK is resent by reqsk_timer_handler, which has no such rule).
-    dropping = eng.xmit_drop and not (conn.state == State.SYN_RECEIVED and conn.listener is not None)
+    dropping = eng.xmit_drop
     if not dropping and not (conn.state == State.SYN_SENT
                              and conn.recovery.retransmits < knobs.tcp_syn_linear_timeouts):
         conn.recovery.back_off(knobs)
-    # (Deferring, the SYN-ACK is resent only for the period's last chance.)
-    resend = not deferring or conn.recovery.retransmits + 1 >= opts.defer_accept
     rec = conn.recovery
     if syn:
-        if resend:
-            eng.counters["TCPSynRetrans"] += 1
-            output.retransmit_syn(conn)
+        eng.counters["TCPSynRetrans"] += 1
+        output.retransmit_syn(conn)
         rec.retransmits += 1
         rec.rtt_time = None
     else:
@@ -132,21 +120,30 @@ def _on_rto(conn: Connection) -> None:
 
 
 def _on_synack_rto(conn: Connection) -> None:
-    """The SYN-ACK timer of a listener's half-open connection that set no socket option (no
-    TCP_DEFER_ACCEPT, no TCP_USER_TIMEOUT): Linux reqsk_timer_handler and inet_rtx_syn_ack,
-    `_on_rto`'s steps for this case alone, the one a SYN flood fills the SYN queue with:
-    give up after tcp_synack_retries (no TCPAbortOnTimeout: the request just dies), else
-    back off and send the SYN-ACK again, untimed (Karn)."""
+    """The SYN-ACK timer of a listener's half-open connection (Linux reqsk_timer_handler and
+    inet_rtx_syn_ack, apart from tcp_retransmit_timer as in Linux): give up after
+    tcp_synack_retries (no TCPAbortOnTimeout: the request just dies), else back off (even when
+    the device drops it) and send the SYN-ACK again, untimed (Karn)."""
     eng = conn.engine
     knobs = eng.knobs
     rec = conn.recovery
-    if rec.retransmits >= knobs.tcp_synack_retries:  # (_retry_limit, with defer_accept 0)
+    opts = conn.opts
+    defer_accept = 0 if opts is None else opts.defer_accept
+    # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
+    # the deferring period ends (which may outlast tcp_synack_retries), silent until its last
+    # retransmission, the data's last chance.
+    deferring = opts is not None and opts.defer_acked
+    expired = rec.retransmits >= max(knobs.tcp_synack_retries, defer_accept)
+    if deferring and rec.retransmits < defer_accept:
+        expired = False
+    if expired:
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {rec.retransmits} retransmissions")
         return
-    rec.back_off(knobs)  # (reqsk_timer_handler backs off even when the device drops it)
-    eng.counters["TCPSynRetrans"] += 1
-    output.retransmit_syn(conn)
+    rec.back_off(knobs)
+    if not deferring or rec.retransmits + 1 >= defer_accept:
+        eng.counters["TCPSynRetrans"] += 1
+        output.retransmit_syn(conn)
     rec.retransmits += 1
     rec.rtt_time = None
     conn.set_timer(TimerKind.RTO, eng.now + rec.rto)
