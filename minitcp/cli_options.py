@@ -17,8 +17,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from minitcp.faults import FaultInjector, FaultRule, FaultRuleError, FaultyLink, PacketFaultHook, parse_rule
+from minitcp.faults import FaultInjector, FaultRule, FaultRuleError, PacketFaultHook, parse_rule
 from minitcp.link.base import Link
+from minitcp.link.faulty import FaultyLink
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import KnobRangeError, Knobs
 from minitcp.trace.hooks import tee

@@ -40,8 +40,9 @@ import trio
 
 from minitcp.apps import AppServer, HttpServer
 from minitcp.apps.http import pattern_sha256
-from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.faults import FaultInjector
 from minitcp.kernel_mib import kernel_counters
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 

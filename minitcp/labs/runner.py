@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import trio
 import trio.testing
 
-from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
+from minitcp.faults import FaultInjector, FaultRule, parse_rule
 from minitcp.kernel_mib import kernel_counters
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.netns import enter_private_netns
 from minitcp.sockets import Socket

@@ -17,8 +17,9 @@ import sys
 import trio
 import trio.testing
 
-from minitcp.faults import FaultInjector, FaultyLink
+from minitcp.faults import FaultInjector
 from minitcp.link.base import Link
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.stack import Stack
 from minitcp.trace.tracepoints import TraceSession, open_session

@@ -6,7 +6,8 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from minitcp.faults import FaultInjector, FaultRule, FaultyLink, parse_rule
+from minitcp.faults import FaultInjector, FaultRule, parse_rule
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.sockets import Socket
 from minitcp.stack import Stack

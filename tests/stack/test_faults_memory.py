@@ -8,7 +8,8 @@ import tracemalloc
 import trio
 import trio.testing
 
-from minitcp.faults import RECENT_FAULTS, FaultInjector, FaultyLink
+from minitcp.faults import RECENT_FAULTS, FaultInjector
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, Segment

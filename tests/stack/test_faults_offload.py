@@ -9,8 +9,9 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from minitcp.faults import FaultInjector, FaultRule, FaultyLink
+from minitcp.faults import FaultInjector, FaultRule
 from minitcp.link.base import Received
+from minitcp.link.faulty import FaultyLink
 from minitcp.wire.csum_partial import complete_csum
 from minitcp.wire.gso import SuperSegment, super_segment, tso_packet
 from minitcp.wire.ipv4 import ip_int

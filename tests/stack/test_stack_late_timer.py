@@ -7,7 +7,8 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from minitcp.faults import FaultInjector, FaultyLink, parse_rule
+from minitcp.faults import FaultInjector, parse_rule
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.stack import Stack
 

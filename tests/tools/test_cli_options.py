@@ -13,7 +13,8 @@ from trio.testing import MockClock
 
 from minitcp.cli import _build_parser, main
 from minitcp.cli_options import build_link, build_stack, fault_printer
-from minitcp.faults import FaultyLink, parse_rule
+from minitcp.faults import parse_rule
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.memory import memory_link_pair
 from minitcp.trace.pcap import read_pcap
 from minitcp.wire.ipv4 import PROTO_ICMP, build_ipv4, ip_int

@@ -22,8 +22,9 @@ import trio
 from minitcp.apps import DiscardServer, EchoServer, HttpServer, pattern_sha256
 from minitcp.cli import _build_parser
 from minitcp.cli_options import offload_wanted
-from minitcp.faults import FaultInjector, FaultyLink, parse_rule
+from minitcp.faults import FaultInjector, parse_rule
 from minitcp.link.arena import RecvArena
+from minitcp.link.faulty import FaultyLink
 from minitcp.link.tun import TunLink
 from minitcp.stack import Stack
 from minitcp.tcp.observer import BaseObserver
