@@ -7,8 +7,9 @@ room (tcp_input.c: tcp_validate_incoming, tcp_ack, tcp_data_queue, tcp_fin).
 Module functions over a `Connection`, as Linux's tcp_input.c is over a tcp_sock:
 `tcp_input` is the one entry, the steps below it follow the RFC's order. The
 receive window's bounds and their autotuning are the `rcvwindow` part's, when
-to ACK is the `delack` part's, what a duplicate or new ACK means for loss
-recovery is the `recovery` part's; what goes out is `output`'s.
+to ACK is the `delack` part's, what the ACK field does to the sender is `ack`'s
+(and what a duplicate or new ACK means for loss recovery the `recovery` part's);
+what goes out is `output`'s.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
-from . import output, sendlog, wmem
+from . import output
+from .ack import tcp_ack
 from .family import ip_tcp_headers
+from .observer import note_drop
 from .recvbuf import RecvBuffer
 from .reset import reset_for
-from .scoreboard import FLAG_DATA, FLAG_SND_UNA_ADVANCED, FLAG_WIN_UPDATE
 from .seq import MASK, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 from .sockopts import options, set_keepalive
 from .states import DONE, Event, State
-from .timeouts import probe_interval
-from .timers import INF, TimerKind
+from .timers import TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -265,7 +266,7 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
     conn.last_recv = eng.now
     if conn.state == _SYN_RECEIVED and not _syn_received_ack(conn, seg):
         return
-    if not _input_ack(conn, seg):
+    if not tcp_ack(conn, seg):
         return
     if conn.state in DONE:
         return
@@ -389,86 +390,6 @@ def _syn_received_ack(conn: Connection, seg: Segment) -> bool:
     if options(conn).keepalive:
         set_keepalive(conn, True)
     return True
-
-
-def _input_ack(conn: Connection, seg: Segment) -> bool:
-    """ACK processing (RFC 9293 section 3.10.7.4, fifth; Linux tcp_ack). False means drop the
-    segment. What the ACK means for loss recovery is `recovery.on_ack`'s."""
-    ack = seg.ack
-    eng = conn.engine
-    if seq_gt(ack, conn.snd_max):
-        # It acknowledges something not yet sent: drop it (RFC 9293), with a challenge ACK
-        # (RFC 5961 section 5.2) except in ESTABLISHED, where Linux's tcp_rcv_established
-        # drops it silently (tcp_ack: TCP_ACK_UNSENT_DATA); the other states answer it
-        # (tcp_rcv_state_process: tcp_send_challenge_ack).
-        note_drop(conn, seg, "ACK for data not yet sent")
-        if conn.state != _ESTABLISHED:
-            output.send_challenge_ack(conn)
-        return False
-    if seq_lt(ack, conn.snd_una):
-        if seq_lt(ack, (conn.snd_una - conn.max_snd_wnd) & MASK):
-            note_drop(conn, seg, "ACK too old (RFC 5961 section 5.2)")
-            output.send_challenge_ack(conn)
-            return False
-        conn.recovery.old_ack(conn, seg)  # its SACK blocks still count (tcp_ack's old_ack)
-        return True  # an old duplicate ACK: keep the segment's data
-    conn.probes_out = 0
-    # Linux tcp_ack's flags: the segment carries data (or SYN, FIN), it may update the window
-    # (tcp_may_update_window), it acknowledges new data.
-    flag = FLAG_DATA if seg.seg_len else 0
-    wnd = seg.window << conn.snd_wscale
-    if seq_gt(ack, conn.snd_una) or seq_gt(seg.seq, conn.snd_wl1) or \
-            (seg.seq == conn.snd_wl1 and (wnd > conn.snd_wnd or not wnd)):
-        flag |= FLAG_WIN_UPDATE
-    if seq_lt(conn.snd_wl1, seg.seq) or (conn.snd_wl1 == seg.seq and seq_le(conn.snd_wl2, ack)):
-        conn.snd_wnd = wnd
-        conn.snd_wl1, conn.snd_wl2 = seg.seq, ack
-        if wnd > conn.max_snd_wnd:
-            conn.max_snd_wnd = wnd
-        if conn.t_persist != INF and conn.snd_una == conn.snd_max:
-            # Linux tcp_ack_probe: the window opened, so the probe backoff ends; still shut,
-            # so the next probe is timed from this answer, keeping its backoff.
-            if wnd:
-                conn.recovery.backoff = 0
-                conn.cancel_timer(TimerKind.PERSIST)
-            else:
-                conn.set_timer(TimerKind.PERSIST, eng.now + probe_interval(conn))
-    prior_snd_una = conn.snd_una
-    if ack != prior_snd_una:
-        flag |= FLAG_SND_UNA_ADVANCED
-        _snd_una_advance(conn, ack)
-    if conn.state != _SYN_RECEIVED:
-        prior_packets = conn.packets_out
-        conn.recovery.on_ack(conn, seg, prior_snd_una, flag)
-        if prior_packets:
-            # Linux tcp_ack: tcp_cong_control ends with tcp_update_pacing_rate, unless nothing
-            # was in flight (no_queue).
-            conn.pacing.update(conn)
-    if ack != prior_snd_una:
-        log = conn.sendlog
-        if log is not None:
-            # Whether a waiting writer has room again matters only to one that waits (nospace):
-            # not worked out for every ACK of a bulk sender.
-            sendlog.acked(conn, log.nospace and wmem.writeable(conn))
-        if conn.fin_queued and ack == (conn.fin_seq + 1) & MASK:
-            conn.fin_acked()
-    return True
-
-
-def _snd_una_advance(conn: Connection, ack: int) -> None:
-    """New data acknowledged: trim the send buffer (Linux tcp_snd_una_update); the
-    retransmission count of the head starts over (icsk_retransmits)."""
-    buf = conn.sndbuf
-    if buf is not None:
-        n = min(max(seq_diff(ack, conn.sndbuf_seq), 0), len(buf))
-        if n:
-            buf.drop(n)
-            conn.sndbuf_seq = (conn.sndbuf_seq + n) & MASK
-            conn.engine.wake(conn)
-    conn.snd_una = ack
-    if seq_lt(conn.snd_nxt, ack):
-        conn.snd_nxt = ack
-    conn.recovery.retransmits = 0
 
 
 # ------------------------------------------------------------------ data and FIN (seventh, eighth)
@@ -664,9 +585,3 @@ def _fin_received(conn: Connection) -> None:
         output.send_ack(conn)
         conn.enter_time_wait(Event.RCV_FIN)
     conn.engine.wake(conn)
-
-
-def note_drop(conn: Connection, seg: Segment, reason: str) -> None:
-    obs = conn.engine.observer
-    if obs is not None:
-        obs.on_drop(conn, reason, seg, conn.engine.now)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..wire.segment import Segment
+    from .connection import Connection
     from .states import State
     from .timers import TimerKind
 
@@ -88,3 +89,10 @@ class ForwardingObserver(BaseObserver):
     def on_drop(self, conn: object | None, reason: str, seg: Segment | None, now: float) -> None:
         if self.inner is not None:
             self.inner.on_drop(conn, reason, seg, now)
+
+
+def note_drop(conn: Connection, seg: Segment, reason: str) -> None:
+    """`seg` was ignored by `conn`, for `reason`: told to the engine's observer, if one is attached."""
+    obs = conn.engine.observer
+    if obs is not None:
+        obs.on_drop(conn, reason, seg, conn.engine.now)

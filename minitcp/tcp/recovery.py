@@ -18,7 +18,7 @@ congestion state machine over them:
   kept in the connection's RTO slot (`ss -o` shows all three as "on", as Linux's).
 
 The congestion window itself is the `cc` part's (in segments); this part tells it when a
-reduction starts and ends and asks it to grow outside one. `input` feeds `on_ack`,
+reduction starts and ends and asks it to grow outside one. `ack` feeds `on_ack`,
 `output` feeds `on_sent`/`after_write`, `timeouts` calls `on_xmit_timer`.
 """
 
