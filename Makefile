@@ -118,4 +118,4 @@ conformance-linux: install system-tools
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy  # pyproject.toml's [tool.mypy] files: every package that type-checks
+	$(VENV)/bin/mypy  # pyproject.toml's [tool.mypy] files: the whole package

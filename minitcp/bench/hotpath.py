@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from itertools import repeat
+from types import ModuleType
 from typing import Any
 
 from minitcp.wire import checksum as pure_checksum
@@ -21,9 +22,10 @@ from minitcp.wire import tcp_pure
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, PSH, Segment
 
+tcp_native: ModuleType | None
 try:
     from minitcp.wire import tcp_native
-except ImportError:
+except ImportError:  # no C extension built: the pure-Python rows only
     tcp_native = None
 
 PAYLOADS = (64, 1460, 65000)
@@ -92,9 +94,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         packet = tcp_pure.build_tcp_packet(seg)
         tcp_part = packet[20:]
         ops: list[tuple[str, Callable[[Any], object] | None, Callable[[Any], object], object]] = [
-            ("checksum", tcp_native and tcp_native.checksum, pure_checksum.checksum, tcp_part),
-            ("parse", tcp_native and tcp_native.parse_tcp_packet, tcp_pure.parse_tcp_packet, packet),
-            ("build", tcp_native and tcp_native.build_tcp_packet, tcp_pure.build_tcp_packet, seg),
+            ("checksum", tcp_native.checksum if tcp_native else None, pure_checksum.checksum, tcp_part),
+            ("parse", tcp_native.parse_tcp_packet if tcp_native else None, tcp_pure.parse_tcp_packet, packet),
+            ("build", tcp_native.build_tcp_packet if tcp_native else None, tcp_pure.build_tcp_packet, seg),
         ]
         for op, c_fn, pure_fn, arg in ops:
             c_ns = None if c_fn is None else time_ns(c_fn, arg, budget)

@@ -33,6 +33,7 @@ import select
 import socket
 import sys
 import time
+from typing import cast
 
 
 def _emit(obj: dict) -> None:
@@ -439,8 +440,10 @@ def http(a: argparse.Namespace) -> None:
 
 
 class _Discard(asyncio.Protocol):
+    transport: asyncio.Transport  # a TCP server's: asyncio's stream transport
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         pass
@@ -451,7 +454,7 @@ class _Discard(asyncio.Protocol):
 
 class _Echo(_Discard):
     def data_received(self, data: bytes) -> None:
-        self.transport.write(data)  # type: ignore[attr-defined]
+        self.transport.write(data)
 
 
 class _Source(_Discard):

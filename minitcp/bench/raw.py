@@ -60,7 +60,7 @@ class RawTun(Results):
     async def _raw_read(self, env: Env, size: int, count: int, seconds: float):
         """The kernel sends UDP datagrams into the device; this process reads them as the stack does."""
         link = env.link
-        state = {"n": 0, "bytes": 0, "first": 0.0, "last": 0.0, "batches": 0}
+        state: dict[str, float] = {"n": 0, "bytes": 0, "first": 0.0, "last": 0.0, "batches": 0}
 
         async def reader() -> None:
             while True:
@@ -81,13 +81,13 @@ class RawTun(Results):
             sent = await kclient("udp-send", limit=seconds + 30, host=ADDR, port=UDP_PORT, size=size,
                                  count=count, seconds=seconds)
             # Drain: stop once nothing more has arrived for 0.2 s.
-            seen = -1
+            seen = -1.0
             while seen != state["batches"]:
                 seen = state["batches"]
                 await trio.sleep(0.2)
             nursery.cancel_scope.cancel()
         elapsed = state["last"] - state["first"]
-        n = state["n"]
+        n = int(state["n"])
         dropped = dev_tx_dropped(link.name) - dropped0
         notes = []
         if state["batches"] < 2 or elapsed <= 0:
@@ -96,7 +96,7 @@ class RawTun(Results):
         # otherwise the sender was, and the reader could go faster than shown.
         if dropped or sent["errors"]:
             notes.append(f"the kernel dropped {dropped + sent['errors']} (reader saturated)")
-        return n, state["bytes"], elapsed, notes
+        return n, int(state["bytes"]), elapsed, notes
 
     async def _raw_write(self, env: Env, size: int, count: int, seconds: float):
         """Prebuilt IPv4/UDP packets written to the device; the kernel's counters say how many arrived."""

@@ -8,22 +8,19 @@ loopback; `hotpath` the C hot paths against their pure-Python twins
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
 
 from .clients import kclient, kclient_cmd, line_process
-from .results import MB, Results
-
-if TYPE_CHECKING:
-    from .suite import Bench
+from .results import MB
+from .roundtrips import RoundTrips
 
 
-class Reference(Results):
+class Reference(RoundTrips):
     """The `kernel_*` rows and the `hotpath_*` extras."""
 
     # ------------------------------------------------------------------ 7. kernel reference
 
     # The kernel's echo rows are the stack's echo workload (RoundTrips.echo) against a kernel server.
-    async def kernel(self: Bench) -> None:
+    async def kernel(self) -> None:
         p = self.plan
         host = "127.0.0.1"
         per_rep = max(p.kernel_bulk_bytes // p.reps, 1)

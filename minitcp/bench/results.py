@@ -42,7 +42,8 @@ class Results:
             r = self.rows.get(key)
             return r.median if r else None
 
-        bulk_names = [(f"bulk_{d}_{mtu}", d, mtu) for mtu in MTUS for d in ("in", "out")]
+        bulk_names: list[tuple[str, str, int | None]] = [
+            (f"bulk_{d}_{mtu}", d, mtu) for mtu in MTUS for d in ("in", "out")]
         bulk_names += [(f"bulk_{d}_{mtu}_offload", d, None) for mtu in OFFLOAD_MTUS for d in ("in", "out")]
         bulk_names += [(f"bulk_{d}_1500_ipv6", d, 1500) for d in ("in", "out")]
         for name, direction, mtu in bulk_names:

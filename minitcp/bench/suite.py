@@ -50,6 +50,7 @@ import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -64,7 +65,6 @@ from .meters import LoadMeter
 from .plan import FULL, MTUS, OFFLOAD_MTUS, QUICK
 from .raw import RawTun
 from .reference import Reference
-from .roundtrips import RoundTrips
 from .scale import Scale
 from .stats import format_table
 
@@ -82,7 +82,7 @@ BUSY_POLL_US = 50  # the echo_busy_poll rows' net.core.busy_poll (the value Linu
 OTHER_LOAD = 0.25  # CPUs used by other programs during a workload above which its rows are flagged
 
 
-class Bench(RawTun, Bulk, RoundTrips, Scale, Reference, Loss):
+class Bench(RawTun, Bulk, Scale, Reference, Loss):
     """Every workload, each adding its rows to the same `Results`."""
 
 
@@ -104,20 +104,20 @@ def workloads(b: Bench) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
     items: list[tuple[str, str, Callable[[], Awaitable[None]]]] = [("raw", "raw", b.raw)]
     for mtu in MTUS:
         for d in ("in", "out"):
-            items.append((f"bulk_{d}_{mtu}", "bulk", lambda d=d, mtu=mtu: b.bulk(d, mtu)))
+            items.append((f"bulk_{d}_{mtu}", "bulk", partial(b.bulk, d, mtu)))
     for mtu in OFFLOAD_MTUS:
         for d in ("in", "out"):
             items.append((f"bulk_{d}_{mtu}_offload", "bulk",
-                          lambda d=d, mtu=mtu: b.bulk(d, mtu, offload=True)))
+                          partial(b.bulk, d, mtu, offload=True)))
     for d in ("in", "out"):
-        items.append((f"bulk_{d}_1500_ipv6", "bulk", lambda d=d: b.bulk(d, 1500, ipv6=True)))
+        items.append((f"bulk_{d}_1500_ipv6", "bulk", partial(b.bulk, d, 1500, ipv6=True)))
     items += [("conn", "conn", b.conn), ("conn_ipv6", "conn", lambda: b.conn(ipv6=True)),
               ("echo", "echo", b.echo),
               ("echo_busy_poll", "echo", lambda: b.echo(prefix="echo_busy_poll", busy_poll=BUSY_POLL_US)),
               ("http", "http", b.http),
               ("established", "scale", b.established), ("timewait", "scale", b.timewait),
               ("kernel", "kernel", b.kernel)]
-    items += [(f"loss_{p}", "loss", lambda p=p: b.loss(p)) for p in PATTERNS]
+    items += [(f"loss_{p}", "loss", partial(b.loss, p)) for p in PATTERNS]
     return items
 
 
