@@ -13,7 +13,7 @@ SYSTEM_TOOLS := ip:iproute2 ping:iputils-ping curl:curl nc:netcat-openbsd tcpdum
 # its screenshots (minitcp/web/static/style.css names it) instead of empty boxes.
 SYSTEM_FILES := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 
-.PHONY: install test test-slow labs-kernel demo bench soak lint system-tools conformance conformance-kernel \
+.PHONY: install test test-slow labs-kernel fuzz demo bench soak lint system-tools conformance conformance-kernel \
   conformance-linux
 
 install: $(STAMP)
@@ -55,6 +55,11 @@ test: install system-tools
 # loss bench's patterns beyond two. A few minutes. `make test PYTEST_ARGS=--slow` runs everything.
 test-slow:
 	$(MAKE) test PYTEST_ARGS="-m slow $(PYTEST_ARGS)"
+
+# The property tests (hypothesis) with new random examples each run, where `make test` draws the
+# same ones every run (tests/conftest.py); a failure it prints becomes an @example beside its test.
+fuzz:
+	$(MAKE) test PYTEST_ARGS="--hypothesis-profile=explore $$(grep -rl '@given' tests | sort | tr '\n' ' ') $(PYTEST_ARGS)"
 
 # Every lab against the kernel, over IPv4 and IPv6, time-wait-expires too (about 5 minutes).
 labs-kernel:

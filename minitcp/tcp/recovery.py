@@ -751,6 +751,11 @@ class Recovery:
         RTT sample is taken from a send that never happened."""
         board = self.board
         rec = board.recs[i]
+        if seq_lt(rec.seq, conn.snd_una):
+            # Partly acknowledged since it was sent, yet kept whole (one segment: tcp_clean_rtx_queue
+            # trims only TSO records), e.g. data and the FIN after it: its acknowledged head goes
+            # before it is resent (__tcp_retransmit_skb's tcp_trim_head).
+            board.trim_acked_head(i, conn.snd_una)
         wnd_end = (conn.snd_una + conn.snd_wnd) & MASK
         if not seq_lt(rec.seq, wnd_end) and rec.seq != conn.snd_una:
             return False

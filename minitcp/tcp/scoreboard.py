@@ -433,6 +433,11 @@ class Scoreboard:
         rec.pcount = new_count
         return acked
 
+    def trim_acked_head(self, i: int, snd_una: int) -> None:
+        """Record `i`, partly below `snd_una`, starts there (Linux tcp_trim_head before a
+        retransmission); its count follows at the resend's `recount`."""
+        self.recs[i].seq = snd_una
+
     def check_invariants(self, snd_una: int, snd_nxt: int) -> None:
         """The queue and its counts agree (tests and fuzzing; Linux tcp_verify_left_out)."""
         packets = sacked = lost = retrans = 0
