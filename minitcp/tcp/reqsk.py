@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
 from .connection import conn_key
 from .cookie_synack import synack_segment
-from .family import endpoint_str, segment_class
+from .family import IPV4_MAX, endpoint_str, segment_class
 from .seq import MASK
 from .states import Event, State, next_state
 from .timeouts import reqsk_timer
@@ -43,6 +43,9 @@ class RequestSock:
         # timestamps), its window; what we agreed (Linux inet_request_sock's bits), our offset
         "peer_mss", "peer_wscale", "peer_sack", "ts_recent", "snd_wnd",
         "ts_ok", "wscale_ok", "sack_ok", "ecn_ok", "ts_offset",
+        # what the listener's SYN-ACKs carry, as its socket options and the knobs were at the SYN
+        # (cookie_synack.CookieParams: MSS, window, our scale, TTL, TOS, DF)
+        "params",
         # the SYN-ACK timer: retransmissions (num_retrans), the RTO and its back-off, deadline
         "retransmits", "rto", "backoff", "t_rto", "heap_at",
         # when the first SYN-ACK left (snt_synack), when the RTT is timed from (None: resent)
@@ -69,13 +72,14 @@ class RequestSock:
         self.peer_sack = syn.sack_permitted
         self.ts_recent = syn.ts_val
         self.snd_wnd = syn.window
-        self.ts_ok = bool(knobs.tcp_timestamps) and syn.ts_val is not None
-        self.wscale_ok = bool(knobs.tcp_window_scaling) and syn.wscale is not None
-        self.sack_ok = bool(knobs.tcp_sack) and syn.sack_permitted
+        self.ts_ok = syn.ts_val is not None and knobs.tcp_timestamps != 0
+        self.wscale_ok = syn.wscale is not None and knobs.tcp_window_scaling != 0
+        self.sack_ok = syn.sack_permitted and knobs.tcp_sack != 0
         # RFC 3168 section 6.1.1: an ECN-setup SYN not itself ECN-capable (accept_syn's rule).
         self.ecn_ok = bool(knobs.tcp_ecn) and syn.flags & (ECE | CWR) == ECE | CWR \
             and not syn.tos & _INET_ECN_MASK
         self.ts_offset = eng.isn.ts_offset(laddr, raddr) if self.ts_ok else 0
+        self.params = listener.synack_params(laddr > IPV4_MAX, laddr)
         self.retransmits = self.backoff = 0
         self.rto = knobs.tcp_rto_initial  # RFC 6298 section 2.1, as a Connection's
         self.t_rto = self.heap_at = INF
@@ -93,11 +97,9 @@ class RequestSock:
     # ------------------------------------------------------------------ what it sends
 
     def synack(self) -> Segment:
-        """Our SYN-ACK now (Linux tcp_make_synack), from the listener's parameters."""
-        eng = self.engine
-        params = self.listener.synack_params(self.laddr > 0xFFFFFFFF, self.laddr)
-        ts_val = (int(eng.now * 1000) + self.ts_offset) & MASK if self.ts_ok else None
-        return synack_segment(params, self.laddr, self.raddr, self.lport, self.rport, self.iss,
+        """Our SYN-ACK now (Linux tcp_make_synack), from the listener's parameters at the SYN."""
+        ts_val = (int(self.engine.now * 1000) + self.ts_offset) & MASK if self.ts_ok else None
+        return synack_segment(self.params, self.laddr, self.raddr, self.lport, self.rport, self.iss,
                               (self.irs + 1) & MASK, self.ts_recent, ts_val,
                               self.wscale_ok, self.sack_ok, self.ecn_ok)
 
