@@ -2,7 +2,8 @@
 
 Module functions over a `Connection`, one per timer kind (Linux tcp_retransmit_timer,
 tcp_probe_timer, tcp_delack_timer_handler, tcp_keepalive_timer); `fire` is what
-the connection's `on_timers` calls. Retry limits count retransmissions of one segment:
+the connection's `on_timers` calls; a listener's request (reqsk.py) has `reqsk_timer`
+(Linux reqsk_timer_handler). Retry limits count retransmissions of one segment:
 tcp_syn_retries for SYN, tcp_synack_retries for SYN-ACK, tcp_orphan_retries
 (0 means 8) once the application has closed, tcp_retries2 otherwise. Giving
 up never sends an RST, except keepalive (Linux tcp_keepalive_timer).
