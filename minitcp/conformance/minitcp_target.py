@@ -24,7 +24,7 @@ from ..sockets.socket import MSG_DONTWAIT, MSG_PEEK, Socket
 from ..stack import Stack
 from ..tcp.isn import IsnGenerator
 from ..tcp.knobs import Knobs
-from ..tcp.states import State
+from ..tcp.states import Event, State
 from .qdisc import root_drops_all
 from .sysctls import FREEBSD_ONLY, apply_linux_sysctl, apply_sysctl
 from .target import Peer, SocketRow, TargetSocket, Unsupported
@@ -132,6 +132,9 @@ class MinitcpTarget:
             if key not in seen:
                 seen.add(key)
                 rows.append((False, conn.lport, conn.rport, FREEBSD_STATE_NAMES[conn.state]))
+        for key, req in engine.requests.items():  # a listener's half-open requests (reqsk.py)
+            if key not in seen:
+                rows.append((False, req.lport, req.rport, FREEBSD_STATE_NAMES[req.state]))
         for key, tw in engine.timewait.entries.items():
             if key not in seen:
                 _, lport, _, rport = tw.four_tuple
@@ -148,6 +151,9 @@ class MinitcpTarget:
             for conn in list(engine.conns.values()):
                 if conn.state == wanted:
                     conn.abort(engine.now)  # at the engine's last event, as ever
+            if wanted == State.SYN_RECEIVED:
+                for req in list(engine.requests.values()):  # a request just dies, as in Linux
+                    req.drop(Event.ABORT, reason="tcpdrop")
             self.stack.kick()
         return True
 

@@ -113,12 +113,15 @@ class CookieBatch:
         return t
 
     def refused(self, keys: list[int]) -> set[int]:
-        """The keys of `keys` that are a connection's or a TIME_WAIT entry's: their SYNs are the
-        host's (a challenge ACK, a retransmitted SYN-ACK, TIME_WAIT's rules), not a cookie's."""
-        conns, timewait = self.host.engine.conns, self.host.engine.timewait
-        if conns.keys().isdisjoint(keys) and timewait.keys().isdisjoint(keys):
+        """The keys of `keys` that are a connection's, a request's or a TIME_WAIT entry's: their
+        SYNs are the host's (a challenge ACK, a retransmitted SYN-ACK, TIME_WAIT's rules), not a
+        cookie's."""
+        engine = self.host.engine
+        conns, requests, timewait = engine.conns, engine.requests, engine.timewait
+        if conns.keys().isdisjoint(keys) and requests.keys().isdisjoint(keys) \
+                and timewait.keys().isdisjoint(keys):
             return set()
-        return {key for key in keys if key in conns or key in timewait}
+        return {key for key in keys if key in conns or key in requests or key in timewait}
 
     def answered(self, rows: bytes, now: float) -> None:
         """Count the SYN-ACKs sent for a batch whose packet i got the row rows[i] - 1 (0: none)

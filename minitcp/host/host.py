@@ -512,7 +512,8 @@ class Host:
         try:
             engine.receive(seg, now)
         except Exception:
-            conn = engine.conns.get(conn_key(seg.dst, seg.dport, seg.src, seg.sport))
+            key = conn_key(seg.dst, seg.dport, seg.src, seg.sport)
+            conn = engine.conns.get(key) or engine.requests.get(key)  # (a listener's request too)
             if conn is not None:
                 # The engine's own handler (its timers use it too): it logs and counts, resets
                 # an orphaned connection as well (abort() is close(), a no-op once closed) and

@@ -355,7 +355,9 @@ class Soak:
         r.stack_received = stack.counters["InReceives"]
         r.drops = dict(stack.drops)
         r.tcp_counters = {k: v for k, v in stack.engine.counters.items() if v}
-        r.states = dict(Counter(c.state.name for c in stack.engine.conns.values()))
+        engine = stack.engine
+        r.states = dict(Counter(c.state.name for c in engine.conns.values())
+                        + Counter(req.state.name for req in engine.requests.values()))
         r.timewait = len(stack.engine.timewait)
         r.device_dropped = _tx_dropped(self.link.name)
         for server in (self.server, self.target):

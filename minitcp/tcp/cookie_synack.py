@@ -28,7 +28,7 @@ from .isn import IsnGenerator
 from .output import syn_window
 from .rcvwindow import window_space
 from .seq import MASK
-from .sockopts import ip_ttl
+from .sockopts import dont_fragment, ip_ttl
 from .syncookies import (
     MSSTAB,
     MSSTAB6,
@@ -61,7 +61,8 @@ class CookieParams:
     `struct mt_cookie_params`): the engine's `secret`, the family's MSS table, the
     listener's TCP_MAXSEG (`user_mss`, 0 when unset), the MSS we offer, the window without
     and with timestamps, our window scale, the knobs tcp_timestamps, tcp_window_scaling,
-    tcp_sack and tcp_ecn, and the TTL (hop limit) and TOS (traffic class)."""
+    tcp_sack and tcp_ecn, the TTL (hop limit) and TOS (traffic class), and DF. A request
+    sock's SYN-ACK is made from them too (reqsk.py)."""
 
     secret: bytes
     msstab: tuple[int, ...]
@@ -76,6 +77,7 @@ class CookieParams:
     ecn: bool
     ttl: int
     tos: int
+    df: bool = True  # (the C path leaves DF as the SYN-ACK's IP header always had it)
     native: object = dataclasses.field(default=None, compare=False, repr=False)
     cookies: SynCookies = dataclasses.field(init=False, compare=False, repr=False)
 
@@ -106,6 +108,7 @@ def cookie_params(engine: TcpEngine, laddr: int, lport: int, options: dict[str, 
     conn.rwin.init(conn)  # our window scale, as accept_syn chooses it
     opts = conn.opts
     tos, ttl = (0, engine.knobs.ip_default_ttl) if opts is None else (opts.tos, ip_ttl(conn))
+    df = not engine.knobs.ip_no_pmtu_disc if opts is None else dont_fragment(conn)  # output.segment's
     space = window_space(conn)
     knobs = engine.knobs
     return CookieParams(
@@ -114,7 +117,7 @@ def cookie_params(engine: TcpEngine, laddr: int, lport: int, options: dict[str, 
         advmss=conn.advmss, window=syn_window(space, conn.advmss),
         window_ts=syn_window(space, conn.advmss - 12), rcv_wscale=conn.rcv_wscale,
         timestamps=bool(knobs.tcp_timestamps), window_scaling=bool(knobs.tcp_window_scaling),
-        sack=bool(knobs.tcp_sack), ecn=bool(knobs.tcp_ecn), ttl=ttl, tos=tos,
+        sack=bool(knobs.tcp_sack), ecn=bool(knobs.tcp_ecn), ttl=ttl, tos=tos, df=df,
     )
 
 
@@ -123,7 +126,7 @@ def params_key(engine: TcpEngine) -> tuple[object, ...]:
     and they stay the same, so do the parameters."""
     k = engine.knobs
     return (engine.mtu, k.tcp_rmem, k.tcp_timestamps, k.tcp_window_scaling, k.tcp_sack, k.tcp_ecn,
-            k.ip_default_ttl)
+            k.ip_default_ttl, k.ip_no_pmtu_disc)
 
 
 def cookie_synack_native(pkt: bytes | memoryview, csum_partial: bool, p: CookieParams,
@@ -157,18 +160,31 @@ def cookie_synack_pure(pkt: bytes | memoryview, csum_partial: bool, p: CookiePar
     wscale_ok = ts_ok and p.window_scaling and syn.wscale is not None
     sack_ok = ts_ok and p.sack and syn.sack_permitted
     ecn_ok = ts_ok and p.ecn and flags & (ECE | CWR) == ECE | CWR and not syn.tos & _INET_ECN_MASK
-    flags = SYN | ACK | (ECE if ecn_ok else 0)  # RFC 3168 section 6.1.1: an ECN-setup SYN-ACK
-    synack = (Segment6 if v6 else Segment)(
-        syn.dst, syn.src, syn.dport, syn.sport, cookie, (syn.seq + 1) & MASK, flags,
-        p.window_ts if ts_ok else p.window, tos=p.tos, ttl=p.ttl, mss=p.advmss,
-        wscale=p.rcv_wscale if wscale_ok else None, sack_permitted=sack_ok)
+    ts_val = None
     if ts_ok:
         bits = timestamp_options(min(syn.wscale or 0, 14) if wscale_ok else None, sack_ok, ecn_ok)
         offset = p.cookies.isn.ts_offset(syn.dst, syn.src)
-        synack.ts_val = (cookie_timestamp(int(now * 1000), bits) + offset) & MASK
-        synack.ts_ecr = syn.ts_val
+        ts_val = (cookie_timestamp(int(now * 1000), bits) + offset) & MASK
+    synack = synack_segment(p, syn.dst, syn.src, syn.dport, syn.sport, cookie, (syn.seq + 1) & MASK,
+                            syn.ts_val, ts_val, wscale_ok, sack_ok, bool(ecn_ok))
     return (tcp_pure.build_tcp6_packet(synack) if v6  # type: ignore[arg-type]
             else tcp_pure.build_tcp_packet(synack))
+
+
+def synack_segment(p: CookieParams, laddr: int, raddr: int, lport: int, rport: int, isn: int, ack: int,
+                   ts_ecr: int | None, ts_val: int | None, wscale_ok: bool, sack_ok: bool,
+                   ecn_ok: bool) -> Segment:
+    """A listener's SYN-ACK with the options agreed (timestamps when `ts_val` is given), from
+    what `p` says of the listener (Linux tcp_make_synack): a cookie's, or a request sock's."""
+    synack = (Segment6 if laddr > IPV4_MAX else Segment)(
+        laddr, raddr, lport, rport, isn, ack,
+        SYN | ACK | (ECE if ecn_ok else 0),  # RFC 3168 section 6.1.1: an ECN-setup SYN-ACK
+        p.window if ts_val is None else p.window_ts, tos=p.tos, ttl=p.ttl, df=p.df, mss=p.advmss,
+        wscale=p.rcv_wscale if wscale_ok else None, sack_permitted=sack_ok)
+    if ts_val is not None:
+        synack.ts_val = ts_val
+        synack.ts_ecr = ts_ecr
+    return synack
 
 
 cookie_synack = cookie_synack_native if NATIVE else cookie_synack_pure

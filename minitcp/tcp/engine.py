@@ -37,6 +37,7 @@ from .isn import IsnGenerator
 from .knobs import Knobs
 from .listener import Listener
 from .pmtu import mtu_reduced
+from .reqsk import RequestSock
 from .reset import reset_for
 from .seq import seq_diff
 from .states import Event, State, next_state
@@ -78,6 +79,9 @@ class TcpEngine:
         self.out: list[Segment] = []
         self.events: list[Any] = []
         self.conns: dict[int, Connection] = {}
+        # Listeners' half-open requests by four-tuple (reqsk.py): Linux keeps request socks in
+        # the established hash beside full sockets; here a table of their own, asked second.
+        self.requests: dict[int, RequestSock] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}
         self.timewait = TimeWaitTable()
         # When a listener last answered a SYN with a cookie (Listener._send_cookie,
@@ -97,6 +101,16 @@ class TcpEngine:
         self.counters["InSegs"] += 1
         key = conn_key(seg.dst, seg.dport, seg.src, seg.sport)
         conn = self.conns.get(key)
+        if conn is None and self.requests:
+            req = self.requests.get(key)
+            if req is not None:
+                if self.observer is not None:
+                    self.observer.on_segment(req, "in", seg, now)
+                try:
+                    req.input(seg)
+                except Exception:
+                    self.connection_failed(self.conns.get(key) or req)
+                return
         if self.observer is not None:
             self.observer.on_segment(conn, "in", seg, now)
         if conn is not None:
@@ -146,7 +160,8 @@ class TcpEngine:
         without a `Connection` (Listener.cookie_reply). The SYN-ACK's packet, or None when
         `receive` must take the segment: it is for a connection or TIME_WAIT entry, nobody
         listens, an observer watches every segment, or the listener sends no cookie now."""
-        if self.observer is not None or key in self.conns or self.timewait.get(key) is not None:
+        if self.observer is not None or key in self.conns or key in self.requests \
+                or self.timewait.get(key) is not None:
             return None
         listener = self.listeners.get((dst, dport)) or self.listeners.get((any_address(dst), dport))
         if listener is None:
@@ -161,11 +176,23 @@ class TcpEngine:
         IPv6 connection `icmp_type` and `code` are ICMPv6's (Linux tcp_v6_err), `mtu` that of
         a "packet too big" (RFC 8201)."""
         self.now = now
-        conn = self.conns.get(conn_key(laddr, lport, raddr, rport))
-        if conn is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
-            return
+        key = conn_key(laddr, lport, raddr, rport)
+        conn = self.conns.get(key)
         v6 = is_v6(laddr)
         v6_error = icmpv6_error(icmp_type, code) if v6 else None
+        if conn is None:
+            req = self.requests.get(key)
+            if req is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
+                return
+            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a request (for
+            # IPv6 the fatal ones, tcp_v6_err).
+            fatal = v6_error is not None and v6_error[1] if v6 else drops_request(icmp_type, code)
+            if seq != req.iss:
+                self.counters["OutOfWindowIcmps"] += 1
+            elif fatal:
+                self.counters["ListenDrops"] += 1
+                req.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
+            return
         if conn.state == State.SYN_RECEIVED and conn.listener is not None:
             # Linux tcp_req_err: about our SYN-ACK, and only some errors end a half-open connection
             # (for IPv6 the fatal ones, tcp_v6_err).
@@ -243,7 +270,7 @@ class TcpEngine:
         self.now = now
         key = conn_key(laddr, lport, raddr, rport)
         tw = self.timewait.get(key)
-        if key in self.conns:
+        if key in self.conns or key in self.requests:
             raise ValueError("four-tuple already in use")
         conn = self.new_connection(laddr, lport, raddr, rport)
         if tw is not None:
@@ -305,12 +332,16 @@ class TcpEngine:
         self.timewait.add(conn, self.now, self.knobs.tcp_timewait_len)
         return True
 
-    def connection_failed(self, conn: Connection) -> None:
+    def connection_failed(self, conn: Connection | RequestSock) -> None:
         """An exception escaped from the engine while it worked on `conn`: log and count it
         (TCPConnectionErrors), reset that connection and tell its application ECONNABORTED,
-        as Linux's tcp_abort does. The stack does the same for receive()."""
+        as Linux's tcp_abort does (a request just dies). The stack does the same for receive()."""
         log.exception("TCP engine error on %r; resetting the connection", conn)
         self.counters["TCPConnectionErrors"] += 1
+        if isinstance(conn, RequestSock):
+            # Linux tcp_abort on a request (TCP_NEW_SYN_RECV): inet_csk_reqsk_queue_drop, no RST.
+            conn.drop(Event.ABORT, reason="engine error")
+            return
         try:
             if conn.orphan:  # closed already, so abort() would do nothing: reset it here
                 if conn.state not in (State.CLOSED, State.SYN_SENT, State.TIME_WAIT):
@@ -354,9 +385,9 @@ class TcpEngine:
     # ------------------------------------------------------------------ looking
 
     def in_use(self, laddr: int, lport: int, raddr: int, rport: int) -> bool:
-        """Whether the four-tuple belongs to a connection or a TIME_WAIT entry."""
+        """Whether the four-tuple belongs to a connection, a request or a TIME_WAIT entry."""
         key = conn_key(laddr, lport, raddr, rport)
-        return key in self.conns or key in self.timewait
+        return key in self.conns or key in self.requests or key in self.timewait
 
     def connect_blocked(self, laddr: int, lport: int, raddr: int, rport: int, now: float, *,
                         bound: bool = False) -> bool:
@@ -365,7 +396,7 @@ class TcpEngine:
         socket bound itself (`bound`), __inet_hash_connect asks tcp_twsk_unique without a twp:
         any entry whose timestamps were on is taken over, whatever tcp_tw_reuse says."""
         key = conn_key(laddr, lport, raddr, rport)
-        if key in self.conns:
+        if key in self.conns or key in self.requests:
             return True
         tw = self.timewait.get(key)
         return tw is not None and not (tw.ts_ok if bound else self.tw_reusable(tw, now))

@@ -1,7 +1,8 @@
 """A listening endpoint: the SYN queue and the accept queue (RFC 9293 section 3.10.7.2).
 
-Half-open connections live in the SYN queue as full `Connection` objects in
-SYN-RECEIVED (their buffers are not allocated until used). Linux's rules for
+Half-open connections live in the SYN queue as request socks (reqsk.py, Linux's
+request_sock): the full `Connection` is born (`birth`, Linux tcp_create_openreq_child)
+when the handshake's third segment comes, or a SYN cookie returns. Linux's rules for
 full queues (tcp_conn_request, tcp_check_req): a SYN that finds the SYN queue
 full is answered with a SYN cookie (tcp_syncookies=1, the default; =2: every
 SYN is) and remembered nowhere, or dropped (tcp_syncookies=0); a SYN that finds
@@ -26,10 +27,12 @@ from . import output
 from .connection import Connection
 from .cookie_synack import CookieParams, cookie_params, cookie_synack, params_key
 from .family import addr_str, segment_class
+from .reqsk import RequestSock
 from .reset import reset_for
 from .seq import MASK
 from .states import Event, State
 from .syncookies import TCP_SYNCOOKIE_VALID, cookie_timestamp, decode_timestamp_options, timestamp_options
+from .timers import INF
 
 if TYPE_CHECKING:
     from .engine import TcpEngine
@@ -46,7 +49,9 @@ class Listener:
         self.laddr = laddr
         self.lport = lport
         self.backlog = min(max(backlog, 0), engine.knobs.somaxconn)
-        self.syn_queue: dict[int, Connection] = {}
+        # Requests (reqsk.py), and the connections born of them still in SYN-RECEIVED (a bad
+        # or deferred third segment, a full accept queue), by four-tuple key.
+        self.syn_queue: dict[int, RequestSock | Connection] = {}
         self.accept_queue: collections.deque[Connection] = collections.deque()
         # Socket options new connections inherit (SO_RCVBUF, TCP_NODELAY, ...): name -> value.
         self.options: dict[str, Any] = {}
@@ -109,12 +114,13 @@ class Listener:
         if want_cookie:
             self._send_cookie(seg)
             return
-        conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
-        conn.listener = self
-        for name, value in self.options.items():
-            conn.apply_option(name, value, eng.now)
-        self.syn_queue[conn.key] = conn
-        conn.passive_open(seg, isn)
+        # Linux inet_reqsk_alloc, inet_csk_reqsk_queue_hash_add: the request, in the engine's
+        # table (the established hash) and our SYN queue; its SYN-ACK leaves.
+        req = RequestSock(self, seg, isn)
+        key = req.key
+        eng.requests[key] = req
+        self.syn_queue[key] = req
+        req.open()
 
     # ------------------------------------------------------------------ SYN cookies
 
@@ -243,21 +249,54 @@ class Listener:
         syn = segment_class(seg.src)(seg.src, seg.dst, seg.sport, seg.dport, (seg.seq - 1) & MASK, 0,
                       SYN | (ECE | CWR if ecn else 0), seg.window, mss=mss, wscale=wscale,
                       sack_permitted=sack, ts_val=ts_val, tos=seg.tos & ~0x03)
-        cookie = (seg.ack - 1) & MASK
-        conn = eng.new_connection(seg.dst, seg.dport, seg.src, seg.sport)
-        conn.listener = self
-        self._fill(conn, syn, cookie)
-        # Born of a SYN, as Connection.passive_open's connections are (TCP_INFO counts it in).
-        conn.passive = True
-        conn.count_in(syn)
-        # Redo what the cookie's SYN-ACK did to the block (cookie_v4_check: "Try to redo what
-        # tcp_v4_send_synack did"): the window it offered, the SYN counted as sent.
-        output.syn_segment(conn, synack=True)
-        conn.snd_nxt = conn.snd_max = (cookie + 1) & MASK
+        conn = self.birth(syn, (seg.ack - 1) & MASK)
         conn.set_state(Event.RCV_SYN, born_in=State.LISTEN)
-        self.syn_queue[conn.key] = conn
         conn.input(seg)  # the ACK completes the handshake as any third segment does
         return True
+
+    def birth(self, syn: Segment, isn: int) -> Connection:
+        """The connection of `syn`, our ISN `isn`, in the engine's table and our SYN queue, its
+        state not yet set (Linux tcp_create_openreq_child, for a request and a cookie alike):
+        the listener's socket options, the SYN's options agreed, the SYN-ACK's effect on the
+        block redone (cookie_v4_check: "Try to redo what tcp_v4_send_synack did")."""
+        eng = self.engine
+        conn = eng.new_connection(syn.dst, syn.dport, syn.src, syn.sport)
+        conn.listener = self
+        self._fill(conn, syn, isn)
+        # Born of a SYN, as Linux's child is (TCP_INFO counts the SYN in).
+        conn.passive = True
+        conn.count_in(syn)
+        output.syn_segment(conn, synack=True)  # the window it offered
+        conn.snd_nxt = conn.snd_max = (isn + 1) & MASK
+        self.syn_queue[conn.key] = conn
+        return conn
+
+    def birth_from_request(self, req: RequestSock) -> Connection:
+        """`req`'s connection, for a segment other than its SYN (Linux tcp_check_req ->
+        syn_recv_sock): born in SYN-RECEIVED with the request's timer, retransmissions and
+        counts, and takes its place; observers saw the request enter SYN-RECEIVED and are told
+        the connection is that request (`on_child`)."""
+        conn = self.birth(req.child_syn(), req.iss)
+        conn.segs_in, conn.data_segs_in = req.segs_in, req.data_segs_in
+        conn.total_retrans = req.total_retrans
+        conn.syn_stamp = req.syn_stamp
+        conn.last_oow_ack = req.last_oow_ack
+        rec = conn.recovery
+        rec.retransmits, rec.backoff, rec.rto = req.retransmits, req.backoff, req.rto
+        rec.rtt_seq, rec.rtt_time = req.iss, req.rtt_time
+        conn.state = State.SYN_RECEIVED  # (the request's state: no change to report)
+        req.state = State.CLOSED
+        req.unlink()
+        eng = self.engine
+        if eng.observer is not None:
+            on_child = getattr(eng.observer, "on_child", None)
+            if on_child is not None:
+                on_child(req, conn, eng.now)
+        if req.t_rto != INF:
+            conn.t_rto = req.t_rto
+            eng.timers.schedule(conn, req.t_rto)
+        req.heap_at = INF
+        return conn
 
     # ------------------------------------------------------------------ the accept queue
 
@@ -265,6 +304,11 @@ class Listener:
         self.syn_queue.pop(conn.key, None)
         self.accept_queue.append(conn)
         self.engine.wake(self)
+
+    def forget_request(self, key: int, req: RequestSock) -> None:
+        """A request left the SYN queue (it died, or its connection took its place)."""
+        if self.syn_queue.get(key) is req:
+            del self.syn_queue[key]
 
     def forget(self, conn: Connection) -> None:
         """A connection of ours went CLOSED. From the SYN queue it just goes; in the accept
@@ -285,10 +329,13 @@ class Listener:
         nobody accepted."""
         eng = self.engine
         eng.begin_call(now)
-        for conn in list(self.syn_queue.values()):
-            conn.listener = None
-            conn.orphan = True
-            conn.drop(Event.LISTENER_CLOSED, reason="listener closed")
+        for half in list(self.syn_queue.values()):
+            if isinstance(half, RequestSock):
+                half.drop(Event.LISTENER_CLOSED, reason="listener closed")
+            else:
+                half.listener = None
+                half.orphan = True
+                half.drop(Event.LISTENER_CLOSED, reason="listener closed")
         while self.accept_queue:
             conn = self.accept_queue.popleft()
             conn.listener = None

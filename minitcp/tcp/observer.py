@@ -58,7 +58,8 @@ class BaseObserver:
 
 class ForwardingObserver(BaseObserver):
     """Every hook passed on to `inner`, the observer it stands in front of (None: to nobody); a
-    subclass overrides what it watches and calls super() to pass it on. `on_tso` goes on only
+    subclass overrides what it watches and calls super() to pass it on. `on_tso` and `on_child`
+    (a listener's request became `child`, its Connection: Listener.birth_from_request) go on only
     where `inner` has it (the trace recorder's, which not every observer has)."""
 
     def __init__(self, inner: Observer | None) -> None:
@@ -81,6 +82,11 @@ class ForwardingObserver(BaseObserver):
         on_tso = getattr(self.inner, "on_tso", None)
         if on_tso is not None:
             on_tso(conn, seg, now)
+
+    def on_child(self, request: object, child: object, now: float) -> None:
+        on_child = getattr(self.inner, "on_child", None)
+        if on_child is not None:
+            on_child(request, child, now)
 
     def on_retransmit(self, conn: object, seg: Segment, now: float, reason: str = "") -> None:
         if self.inner is not None:

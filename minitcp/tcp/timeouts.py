@@ -2,7 +2,8 @@
 
 Module functions over a `Connection`, one per timer kind (Linux tcp_retransmit_timer,
 tcp_probe_timer, tcp_delack_timer_handler, tcp_keepalive_timer); `fire` is what
-the connection's `on_timers` calls. Retry limits count retransmissions of one segment:
+the connection's `on_timers` calls; a listener's request (reqsk.py) has `reqsk_timer`
+(Linux reqsk_timer_handler). Retry limits count retransmissions of one segment:
 tcp_syn_retries for SYN, tcp_synack_retries for SYN-ACK, tcp_orphan_retries
 (0 means 8) once the application has closed, tcp_retries2 otherwise. Giving
 up never sends an RST, except keepalive (Linux tcp_keepalive_timer).
@@ -23,6 +24,8 @@ from .timers import TIME_RETRANS, TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
+    from .knobs import Knobs
+    from .reqsk import RequestSock
 
 _KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
 RESOURCE_PROBE_INTERVAL = 0.5  # include/net/tcp.h TCP_RESOURCE_PROBE_INTERVAL: HZ / 2
@@ -119,24 +122,31 @@ def _on_rto(conn: Connection) -> None:
         rec.reset_xmit_timer(conn, TIME_RETRANS, rto)
 
 
+def synack_expired(knobs: Knobs, retransmits: int, defer_accept: int, deferring: bool) -> bool:
+    """Whether a listener's half-open request gives up now, after `retransmits` SYN-ACK
+    retransmissions (Linux reqsk_timer_handler): after tcp_synack_retries, or TCP_DEFER_ACCEPT's
+    count when larger; once the bare ACK came (`deferring`, syn_ack_recalc) the request lives on
+    until the deferring period ends (which may outlast tcp_synack_retries)."""
+    if deferring and retransmits < defer_accept:
+        return False
+    return retransmits >= max(knobs.tcp_synack_retries, defer_accept)
+
+
 def _on_synack_rto(conn: Connection) -> None:
-    """The SYN-ACK timer of a listener's half-open connection (Linux reqsk_timer_handler and
-    inet_rtx_syn_ack, apart from tcp_retransmit_timer as in Linux): give up after
-    tcp_synack_retries (no TCPAbortOnTimeout: the request just dies), else back off (even when
-    the device drops it) and send the SYN-ACK again, untimed (Karn)."""
+    """The SYN-ACK timer of a listener's connection still in SYN-RECEIVED (born of its request
+    for a third segment that did not complete the handshake): `reqsk_timer`'s rules, on the
+    connection's block (Linux reqsk_timer_handler and inet_rtx_syn_ack, apart from
+    tcp_retransmit_timer as in Linux): give up without TCPAbortOnTimeout (the request just
+    dies), else back off (even when the device drops it) and send the SYN-ACK again, untimed
+    (Karn); with TCP_DEFER_ACCEPT's bare ACK in, silent until its last retransmission, the
+    data's last chance."""
     eng = conn.engine
     knobs = eng.knobs
     rec = conn.recovery
     opts = conn.opts
     defer_accept = 0 if opts is None else opts.defer_accept
-    # TCP_DEFER_ACCEPT once the bare ACK came (Linux syn_ack_recalc): the request lives on until
-    # the deferring period ends (which may outlast tcp_synack_retries), silent until its last
-    # retransmission, the data's last chance.
     deferring = opts is not None and opts.defer_acked
-    expired = rec.retransmits >= max(knobs.tcp_synack_retries, defer_accept)
-    if deferring and rec.retransmits < defer_accept:
-        expired = False
-    if expired:
+    if synack_expired(knobs, rec.retransmits, defer_accept, deferring):
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {rec.retransmits} retransmissions")
         return
@@ -147,6 +157,26 @@ def _on_synack_rto(conn: Connection) -> None:
     rec.retransmits += 1
     rec.rtt_time = None
     conn.set_timer(TimerKind.RTO, eng.now + rec.rto)
+
+
+def reqsk_timer(req: RequestSock) -> None:
+    """A request's SYN-ACK timer (Linux reqsk_timer_handler, inet_rtx_syn_ack): give up after
+    tcp_synack_retries (TCP_DEFER_ACCEPT's count when larger; no TCPAbortOnTimeout), else back
+    off as RFC 6298 section 5.5 (capped at tcp_rto_max, even when the device drops it) and send
+    the SYN-ACK again, untimed (Karn)."""
+    eng = req.engine
+    knobs = eng.knobs
+    opts = req.listener.options
+    if synack_expired(knobs, req.retransmits, int(opts.get("defer_accept", 0)), False):
+        req.drop(Event.RETRIES_EXHAUSTED, f"gave up after {req.retransmits} retransmissions")
+        return
+    req.backoff += 1
+    req.rto = min(req.rto * 2, knobs.tcp_rto_max)  # Recovery.back_off's rule
+    eng.counters["TCPSynRetrans"] += 1
+    req.send_synack(retransmit=True, reason="RTO")
+    req.retransmits += 1
+    req.rtt_time = None
+    req.set_timer(eng.now + req.rto)
 
 
 def _on_delack(conn: Connection) -> None:

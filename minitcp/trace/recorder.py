@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from minitcp.tcp.cc import CaState
+from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.states import State
 from minitcp.tcp.tcpinfo import tcp_info
 from minitcp.wire.errors import WireError
@@ -124,6 +125,9 @@ class Recorder:
 
     def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
         self._default.on_tso(conn, seg, now)
+
+    def on_child(self, request: object, child: object, now: float) -> None:
+        self._default.on_child(request, child, now)
 
     # ------------------------------------------------------------------ the Stack's packet hook
 
@@ -272,6 +276,16 @@ class HostObserver:
         self.recorder = recorder
         self.name = name
         self._cut: list[int] | None = None  # [next index, count] while a TSO packet's pieces come
+        # A listener's requests (reqsk.py) by id(): the event of their entry into SYN-RECEIVED,
+        # which becomes their connection's when one is born of them (on_child).
+        self._requests: dict[int, StateEvent] = {}
+
+    def on_child(self, request: object, child: object, now: float) -> None:
+        """The request `request` became the connection `child`: its entry into SYN-RECEIVED is
+        the connection's (one object's state path, LISTEN -> SYN-RECEIVED -> ...)."""
+        event = self._requests.pop(id(request), None)
+        if event is not None:
+            event._conn_id = id(child)
 
     def on_tso(self, conn: object | None, seg: Segment, now: float) -> None:
         """The engine's next `wire_count(seg)` "out" segments are the pieces of TSO packet `seg`."""
@@ -325,7 +339,13 @@ class HostObserver:
                                   info["sacked"], info["lost"], info["retrans"]))
 
     def on_state(self, conn: object, old: State, new: State, now: float) -> None:
-        self._add(StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name, _conn_id=id(conn)))
+        event = StateEvent(now, self.name, *conn_endpoints(conn), old.name, new.name, _conn_id=id(conn))
+        if isinstance(conn, RequestSock):
+            if new == State.SYN_RECEIVED:
+                self._requests[id(conn)] = event
+            else:
+                self._requests.pop(id(conn), None)
+        self._add(event)
 
     def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
                  now: float) -> None:

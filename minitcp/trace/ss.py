@@ -75,6 +75,11 @@ def ss_rows(engine: TcpEngine, *, listening: bool = True, timers: bool = True, i
         if info:
             extra.append(_info_text(conn, now))
         rows.append((d["state"], str(d["recv_q"]), str(d["send_q"]), d["local"], d["peer"], " ".join(extra)))
+    for req in engine.requests.values():  # a request has no TCP_INFO (Linux: no socket to ask)
+        d = req.info(now)
+        timer = " ".join(f"timer:({kind},{ms_timer(left)},{n})" for kind, left, n in d["timers"]) \
+            if timers else ""
+        rows.append((d["state"], "0", "0", d["local"], d["peer"], timer))
     for tw in engine.timewait_entries():
         laddr, lport, raddr, rport = tw.four_tuple
         timer = f"timer:(timewait,{ms_timer(tw.expires - now)},0)" if timers else ""

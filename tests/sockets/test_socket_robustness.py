@@ -14,8 +14,8 @@ from trio.testing import MockClock
 from minitcp.sockets import SHUT_WR
 from minitcp.sockets.socket import Socket
 from minitcp.tcp.connection import Connection
+from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.states import State
-from minitcp.wire.segment import Segment
 
 from .net import B_ADDR, RST, Net, connected_pair, settle
 
@@ -152,18 +152,18 @@ async def test_a_bug_on_a_new_connections_syn_does_not_stop_the_listener(
     lst = Socket(net.b)
     lst.bind(("", 80))
     lst.listen(8)
-    real = Connection.passive_open
+    real = RequestSock.open
     calls = 0
 
-    def faulty_passive_open(self: Connection, syn: Segment, isn: int | None = None) -> None:
+    def faulty_open(self: RequestSock) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("simulated bug on the first SYN")
-        real(self, syn, isn)
+        real(self)
 
-    monkeypatch.setattr(Connection, "passive_open", faulty_passive_open)
-    # The first attempt's SYN trips the bug; the half-made connection is dropped and the SYN
+    monkeypatch.setattr(RequestSock, "open", faulty_open)
+    # The first attempt's SYN trips the bug; the half-made request is dropped and the SYN
     # retransmitted 1 s later creates the connection properly.
     cli, srv = await connected_pair(net, listener=lst)
     assert net.b.engine.counters["TCPConnectionErrors"] == 1

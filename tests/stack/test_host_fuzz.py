@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from minitcp.host import Host
 from minitcp.soak.packets import fix_checksums
 from minitcp.tcp.connection import Connection, conn_key
 from minitcp.tcp.isn import IsnGenerator
+from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.seq import seq_le
 from minitcp.tcp.states import State
 from minitcp.wire.errors import WireError
@@ -242,8 +244,12 @@ class World:
             assert conn.state in LIVE_STATES, conn
             assert seq_le(conn.snd_una, conn.snd_nxt) and seq_le(conn.snd_nxt, conn.snd_max), conn
             assert key not in engine.timewait, "a four-tuple both connected and in TIME_WAIT"
-        for key, conn in self.listener.syn_queue.items():
-            assert engine.conns.get(key) is conn and conn.state == State.SYN_RECEIVED, conn
+        for key, req in engine.requests.items():
+            assert key == req.key and key not in engine.conns and key not in engine.timewait, req
+        for key, half in self.listener.syn_queue.items():
+            # A request (reqsk.py), or the connection born of one, in the engine's tables.
+            table: dict[int, Any] = engine.requests if isinstance(half, RequestSock) else engine.conns
+            assert table.get(key) is half and half.state == State.SYN_RECEIVED, half
         for conn in self.listener.accept_queue:
             assert conn.listener is self.listener
         assert bytes(self.delivered) == STREAM[:len(self.delivered)], "bytes delivered out of order or forged"

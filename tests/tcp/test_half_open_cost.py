@@ -1,25 +1,24 @@
 """A half-open connection stays small (issue #17): what each SYN leaves behind in the SYN
-queue, counted in objects the garbage collector tracks, not in time, so that a part added to
-every `Connection` shows here as the per-SYN cost of a SYN flood's first backlog of SYNs.
-Linux keeps SYN_RECEIVED in a small request_sock (inet_reqsk_alloc) until the third ACK
-(tcp_check_req -> syn_recv_sock)."""
+queue, counted in objects the garbage collector tracks, not in time, so that anything added
+to a request shows here as the per-SYN cost of a SYN flood's first backlog of SYNs. As
+Linux's request_sock (inet_reqsk_alloc), a `RequestSock` holds SYN-RECEIVED until the third
+ACK makes the connection (tcp_check_req -> syn_recv_sock)."""
 
 from __future__ import annotations
 
 import gc
 
 from minitcp.tcp.engine import TcpEngine
+from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
 from minitcp.wire.segment import ACK, SYN, Segment
 
 from .peer import LOCAL
 
-# Per SYN: the Connection; its delayed-ACK, receive-window, pacing and Recovery parts; the
-# Recovery's congestion control, scoreboard (and its list of records), RACK, undo and PRR
-# state; its timer's heap entry; and its SYN-ACK, kept in the engine's output. No buffer, no
-# socket options, no send log: those are made on first use.
-_OBJECTS_PER_HALF_OPEN = 13
+# Per SYN: the RequestSock, its timer's heap entry, and its SYN-ACK, kept in the engine's
+# output. No Connection, no part of one (a Connection with its parts was 13 objects).
+_OBJECTS_PER_HALF_OPEN = 3
 
 
 def _syn(k: int) -> Segment:
@@ -48,10 +47,9 @@ def test_a_half_open_connection_allocates_no_more_than_its_parts() -> None:
     lst = eng.listen(LOCAL, 80, 1024)
     eng.receive(_syn(0), 0.0)  # (the first SYN builds what every later one shares)
     assert _tracked_per_syn(eng, 1, 100) <= _OBJECTS_PER_HALF_OPEN
-    assert len(lst.syn_queue) == 101
-    for conn in lst.syn_queue.values():
-        assert conn.state == State.SYN_RECEIVED
-        assert conn.sndbuf is None and conn.rcvbuf is None and conn.opts is None and conn.sendlog is None
+    assert len(lst.syn_queue) == 101 and not eng.conns
+    for req in lst.syn_queue.values():
+        assert type(req) is RequestSock and req.state == State.SYN_RECEIVED
 
 
 def test_synack_retransmissions_allocate_only_their_segments() -> None:

@@ -1,0 +1,243 @@
+"""A listener's half-open request: what its SYN queue holds (Linux struct tcp_request_sock).
+
+Linux answers a SYN with a request sock (tcp_conn_request -> inet_reqsk_alloc), a few
+hundred bytes, and makes the full socket only for the handshake's third segment
+(tcp_check_req -> syn_recv_sock -> tcp_create_openreq_child). A `RequestSock` is
+that: the addresses, both ISNs, what the SYN offered (MSS, window scale, SACK,
+timestamps, ECN, its window), the options agreed, the retransmission count and its
+one entry in the engine's timer heap. It sends its SYN-ACK itself (`synack_segment`,
+shared with the cookie path's pure twin), answers a retransmitted SYN, resends on
+its timer (timeouts.reqsk_timer) and dies on a fatal ICMP error or when the listener
+closes. Every other segment for its four-tuple makes the `Connection`
+(`Listener.birth`, shared with a returning SYN cookie), which then takes that
+segment as the third segment of the handshake always did.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
+from .connection import conn_key
+from .cookie_synack import synack_segment
+from .family import IPV4_MAX, endpoint_str, segment_class
+from .seq import MASK
+from .states import Event, State, next_state
+from .timeouts import reqsk_timer
+from .timers import INF, TimerKind
+
+if TYPE_CHECKING:
+    from .engine import TcpEngine
+    from .listener import Listener
+
+_INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
+_SYN_RECEIVED = State.SYN_RECEIVED
+
+
+class RequestSock:
+    __slots__ = (
+        "engine", "listener", "laddr", "lport", "raddr", "rport", "key", "state",
+        # our ISN and the peer's (Linux snt_isn, rcv_isn)
+        "iss", "irs",
+        # what the SYN offered: MSS (0: none), window scale (None: none), SACK, TSval (None: no
+        # timestamps), its window; what we agreed (Linux inet_request_sock's bits), our offset
+        "peer_mss", "peer_wscale", "peer_sack", "ts_recent", "snd_wnd",
+        "ts_ok", "wscale_ok", "sack_ok", "ecn_ok", "ts_offset",
+        # what the listener's SYN-ACKs carry, as its socket options and the knobs were at the SYN
+        # (cookie_synack.CookieParams: MSS, window, our scale, TTL, TOS, DF)
+        "params",
+        # the SYN-ACK timer: retransmissions (num_retrans), the RTO and its back-off, deadline
+        "retransmits", "rto", "backoff", "t_rto", "heap_at",
+        # when the first SYN-ACK left (snt_synack), when the RTT is timed from (None: resent)
+        "syn_stamp", "rtt_time", "last_oow_ack",
+        # TCP_INFO's counts the child takes over
+        "segs_in", "data_segs_in", "total_retrans",
+    )
+
+    def __init__(self, listener: Listener, syn: Segment, isn: int | None) -> None:
+        """The request for `syn` (our ISN `isn` on a TIME_WAIT takeover, else the generator's),
+        its options agreed as Linux's tcp_openreq_init and tcp_ecn_create_request do."""
+        eng = listener.engine
+        knobs = eng.knobs
+        self.engine: TcpEngine = eng
+        self.listener = listener
+        laddr, raddr = syn.dst, syn.src
+        self.laddr, self.lport, self.raddr, self.rport = laddr, syn.dport, raddr, syn.sport
+        self.key = conn_key(laddr, syn.dport, raddr, syn.sport)  # the tables' key (conn_key)
+        self.state = _SYN_RECEIVED
+        self.iss = eng.isn.isn(laddr, syn.dport, raddr, syn.sport, eng.now) if isn is None else isn
+        self.irs = syn.seq
+        self.peer_mss = syn.mss or 0
+        self.peer_wscale = syn.wscale
+        self.peer_sack = syn.sack_permitted
+        self.ts_recent = syn.ts_val
+        self.snd_wnd = syn.window
+        self.ts_ok = syn.ts_val is not None and knobs.tcp_timestamps != 0
+        self.wscale_ok = syn.wscale is not None and knobs.tcp_window_scaling != 0
+        self.sack_ok = syn.sack_permitted and knobs.tcp_sack != 0
+        # RFC 3168 section 6.1.1: an ECN-setup SYN not itself ECN-capable (accept_syn's rule).
+        self.ecn_ok = bool(knobs.tcp_ecn) and syn.flags & (ECE | CWR) == ECE | CWR \
+            and not syn.tos & _INET_ECN_MASK
+        self.ts_offset = eng.isn.ts_offset(laddr, raddr) if self.ts_ok else 0
+        self.params = listener.synack_params(laddr > IPV4_MAX, laddr)
+        self.retransmits = self.backoff = 0
+        self.rto = knobs.tcp_rto_initial  # RFC 6298 section 2.1, as a Connection's
+        self.t_rto = self.heap_at = INF
+        self.syn_stamp = eng.now
+        self.rtt_time: float | None = eng.now
+        self.last_oow_ack = -INF
+        self.segs_in = 1  # the SYN (Linux tcp_segs_in; a SYN's data counts too)
+        self.data_segs_in = 1 if syn.payload else 0
+        self.total_retrans = 0
+
+    def __repr__(self) -> str:
+        local, peer = endpoint_str(self.laddr, self.lport), endpoint_str(self.raddr, self.rport)
+        return f"<RequestSock {local} > {peer} SYN_RECEIVED>"
+
+    # ------------------------------------------------------------------ what it sends
+
+    def synack(self) -> Segment:
+        """Our SYN-ACK now (Linux tcp_make_synack), from the listener's parameters at the SYN."""
+        ts_val = (int(self.engine.now * 1000) + self.ts_offset) & MASK if self.ts_ok else None
+        return synack_segment(self.params, self.laddr, self.raddr, self.lport, self.rport, self.iss,
+                              (self.irs + 1) & MASK, self.ts_recent, ts_val,
+                              self.wscale_ok, self.sack_ok, self.ecn_ok)
+
+    def send_synack(self, retransmit: bool = False, reason: str = "") -> None:
+        """Hand our SYN-ACK to the engine, counted as `output.emit` counts a listener's
+        connection's (RetransSegs only once it left: Linux tcp_rtx_synack)."""
+        eng = self.engine
+        seg = self.synack()
+        eng.counters["OutSegs"] += 1
+        if retransmit and not eng.xmit_drop:
+            eng.counters["RetransSegs"] += 1
+            self.total_retrans += 1
+        if eng.xmit_drop:
+            return
+        eng.out.append(seg)
+        obs = eng.observer
+        if obs is not None:
+            obs.on_segment(self, "out", seg, eng.now)
+            if retransmit:
+                obs.on_retransmit(self, seg, eng.now, reason)
+
+    def open(self) -> None:
+        """The SYN is in the queue: observers see LISTEN -> SYN-RECEIVED, the SYN-ACK leaves and
+        its timer starts (Linux inet_csk_reqsk_queue_hash_add, tcp_v4_send_synack)."""
+        eng = self.engine
+        if eng.observer is not None:
+            eng.observer.on_state(self, State.LISTEN, _SYN_RECEIVED, eng.now)
+        self.send_synack()
+        self.set_timer(eng.now + self.rto)
+
+    # ------------------------------------------------------------------ what it takes in
+
+    def input(self, seg: Segment) -> None:
+        """A segment for our four-tuple (Linux tcp_check_req). The SYN again gets the SYN-ACK
+        again; anything else makes the connection, which takes the segment as a listener's
+        SYN-RECEIVED connection always did (the third ACK, an RST, a bad ACK, data)."""
+        eng = self.engine
+        if seg.flags & (SYN | ACK | RST | FIN) == SYN and seg.seq == self.irs and not seg.payload \
+                and not self._paws_reject(seg):
+            self.segs_in += 1
+            # Linux tcp_check_req: "Retransmitted SYN": the SYN-ACK again, at most once per
+            # tcp_invalid_ratelimit (tcp_oow_rate_limited), and the timer restarts from now.
+            if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+                eng.counters["TCPACKSkippedSynRecv"] += 1
+                return
+            self.last_oow_ack = eng.now
+            self.send_synack(retransmit=True)
+            self.set_timer(eng.now + self.rto)
+            return
+        self.listener.birth_from_request(self).input(seg)
+
+    def _paws_reject(self, seg: Segment) -> bool:
+        """RFC 7323 section 5.3 on the SYN again: an older TSval goes the connection's way."""
+        ts = seg.ts_val
+        return self.ts_ok and ts is not None and bool(self.ts_recent) \
+            and bool((ts - (self.ts_recent or 0)) & 0x80000000)
+
+    def child_syn(self) -> Segment:
+        """The SYN as far as it matters to the connection made from this request: what
+        `input.accept_syn` reads (an ECN-setup SYN only if ECN was agreed)."""
+        return segment_class(self.raddr)(
+            self.raddr, self.laddr, self.rport, self.lport, self.irs, 0,
+            SYN | (ECE | CWR if self.ecn_ok else 0), self.snd_wnd, mss=self.peer_mss or None,
+            wscale=self.peer_wscale, sack_permitted=self.peer_sack, ts_val=self.ts_recent)
+
+    # ------------------------------------------------------------------ the timer
+
+    def set_timer(self, deadline: float) -> None:
+        self.t_rto = deadline
+        eng = self.engine
+        eng.timers.schedule(self, deadline)
+        if eng.observer is not None:
+            eng.observer.on_timer(self, TimerKind.RTO, "set", deadline, eng.now)
+
+    def on_timers(self, now: float) -> None:
+        """The engine's heap says our deadline came (Linux reqsk_timer_handler)."""
+        if self.state is not _SYN_RECEIVED or self.t_rto == INF:
+            return
+        if self.t_rto > now:  # restarted later (a retransmitted SYN): its entry comes later
+            self.engine.timers.schedule(self, self.t_rto)
+            return
+        self.t_rto = INF
+        if self.engine.observer is not None:
+            self.engine.observer.on_timer(self, TimerKind.RTO, "fire", None, now)
+        reqsk_timer(self)
+
+    def timers(self, now: float | None = None) -> list[tuple[TimerKind, float, int]]:
+        """The SYN-ACK timer as `Connection.timers` gives a connection's, like `ss -o`."""
+        if self.t_rto == INF:
+            return []
+        return [(TimerKind.RTO, max(self.t_rto - (self.engine.now if now is None else now), 0.0),
+                 self.retransmits)]
+
+    # ------------------------------------------------------------------ the end
+
+    def drop(self, event: Event, reason: str = "") -> None:
+        """The request dies (the listener's close, an RST, a fatal ICMP error, its retries):
+        out of the SYN queue and the engine's table; observers see SYN-RECEIVED -> CLOSED.
+        AttemptFails counts it, as it counts every failed open (tcp_done)."""
+        if self.state is not _SYN_RECEIVED:
+            return
+        eng = self.engine
+        obs = eng.observer
+        if reason and obs is not None:
+            obs.on_drop(self, reason, None, eng.now)
+        eng.counters["AttemptFails"] += 1
+        if self.t_rto != INF:
+            self.t_rto = INF
+            if obs is not None:
+                obs.on_timer(self, TimerKind.RTO, "cancel", None, eng.now)
+        self.heap_at = INF
+        self.state = next_state(_SYN_RECEIVED, event)  # (the table of states.py: CLOSED)
+        if obs is not None:
+            obs.on_state(self, _SYN_RECEIVED, self.state, eng.now)
+        self.unlink()
+
+    def unlink(self) -> None:
+        """Out of the engine's table and the listener's SYN queue (the child takes our place)."""
+        key = self.key
+        eng = self.engine
+        if eng.requests.get(key) is self:
+            del eng.requests[key]
+        self.listener.forget_request(key, self)
+
+    # ------------------------------------------------------------------ looking
+
+    @property
+    def four_tuple(self) -> tuple[int, int, int, int]:
+        return self.laddr, self.lport, self.raddr, self.rport
+
+    def info(self, now: float | None = None) -> dict[str, Any]:
+        """What `ss -tan` shows of a request (Linux inet_diag's request rows): the state, the
+        addresses, empty queues, the SYN-ACK timer."""
+        return {
+            "state": self.state.ss_name,
+            "local": endpoint_str(self.laddr, self.lport),
+            "peer": endpoint_str(self.raddr, self.rport),
+            "recv_q": 0,
+            "send_q": 0,
+            "timers": [(k.value, round(left, 3), n) for k, left, n in self.timers(now)],
+        }
