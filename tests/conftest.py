@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-
 from hypothesis import settings
 
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
