@@ -37,7 +37,7 @@ class Running:
 
     async def interrupt(self) -> None:
         """Ctrl-C: the script must have stopped (its last line, `stopped; ...`) within a second, then
-        exit 0. Only the stop is timed: the interpreter's teardown after it (CPU, ~0.1 s) takes
+        exit 0. Only the stop is timed: the interpreter's teardown after it (CPU time) takes
         seconds of wall clock on a loaded machine, so the exit has a hang guard only."""
         self.proc.send_signal(signal.SIGINT)
         with trio.fail_after(1):

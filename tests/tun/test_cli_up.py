@@ -27,7 +27,7 @@ async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytea
 async def _interrupt(proc: trio.Process, stdout: bytearray) -> None:
     """Ctrl-C: minitcp has stopped (servers, connections, device) within a second, and the process
     then exits. Only the first part is minitcp's to do and is timed: the interpreter's teardown that
-    follows (freeing its memory, ~0.1 s of CPU) takes seconds of wall clock on a loaded machine, so
+    follows (freeing its memory, ~0.2 s of CPU) takes seconds of wall clock on a loaded machine, so
     the exit has a hang guard only."""
     assert proc.stdout is not None
     proc.send_signal(signal.SIGINT)
