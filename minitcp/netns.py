@@ -64,7 +64,9 @@ def _become_root_in_user_ns(uid: int, gid: int) -> None:
     _write("/proc/self/gid_map", f"0 {gid} 1")
 
 
-def _bring_lo_up() -> None:
+def bring_lo_up() -> None:
+    """`ip link set lo up` in this process's namespace (a fresh one has `lo` down, so 127.0.0.1
+    cannot even be bound)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         # struct ifreq: a 16-byte name, then a 24-byte union whose first member is the flags.
         reply = fcntl.ioctl(s, _SIOCGIFFLAGS, struct.pack("16sH22x", b"lo", 0))
@@ -97,7 +99,7 @@ def enter_private_netns() -> None:
         try:
             if flags & CLONE_NEWUSER:
                 _become_root_in_user_ns(uid, gid)
-            _bring_lo_up()
+            bring_lo_up()
         except OSError as e:
             raise NetnsError(f"entered a new network namespace but could not set it up: {e}") from e
         return

@@ -29,7 +29,7 @@ import trio
 import trio.testing
 from hypothesis import settings
 
-from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
+from minitcp.netns import NetnsError, bring_lo_up, enter_private_netns, in_private_netns
 
 from .sockets.net import Net, NetFactory, new_net
 from .web.browser import CHROMIUM, Browser
@@ -48,6 +48,9 @@ settings.load_profile("default")
 def pytest_configure(config: pytest.Config) -> None:
     global _netns_problem
     if in_private_netns():
+        # `make test` starts pytest in a fresh one (`unshare --net`): its `lo` is down until brought
+        # up, and the tests that serve on 127.0.0.1 (web pages, `--web`) need it.
+        bring_lo_up()
         return
     try:
         enter_private_netns()

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +17,9 @@ import trio
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ADDR = "198.18.0.2"
+# A guard against a hang, not a measure: an example's Python start-up takes 1 s of CPU, 4 to 6 s of
+# wall clock at load 7, and its teardown at exit a second more there.
+HANG_GUARD = 60
 
 
 class Running:
@@ -34,19 +36,23 @@ class Running:
             self.output += chunk
 
     async def interrupt(self) -> None:
-        """Ctrl-C: the script must exit 0 within a second."""
+        """Ctrl-C: the script must have stopped (its last line, `stopped; ...`) within a second, then
+        exit 0. Only the stop is timed: the interpreter's teardown after it (CPU time) takes
+        seconds of wall clock on a loaded machine, so the exit has a hang guard only."""
         self.proc.send_signal(signal.SIGINT)
-        start = time.monotonic()
         with trio.fail_after(1):
+            await self.read_until(b"stopped;")
+        with trio.fail_after(HANG_GUARD):
             await self.proc.wait()
-        assert time.monotonic() - start < 1
         assert self.proc.returncode == 0
 
 
 @asynccontextmanager
 async def example(name: str, *args: str) -> AsyncIterator[Running]:
     command = [sys.executable, str(EXAMPLES / name), *args]
-    proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Unbuffered: each line reaches the test as it is printed, not when the script exits.
+    proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     running = Running(proc)
     try:
         yield running
@@ -75,7 +81,7 @@ def _echo(data: bytes) -> bytes:
 
 
 async def test_echo_server(tun_name: str) -> None:
-    with trio.fail_after(15):
+    with trio.fail_after(HANG_GUARD):
         async with example("echo_server.py", "--dev", tun_name) as ex:
             await ex.read_until(b"Ctrl-C stops")
             assert await trio.to_thread.run_sync(_echo, b"hello\n" * 1000) == b"hello\n" * 1000
@@ -93,7 +99,7 @@ def _discard(n: int) -> bytes:
 
 
 async def test_discard_server(tun_name: str) -> None:
-    with trio.fail_after(15):
+    with trio.fail_after(HANG_GUARD):
         async with example("discard_server.py", "--dev", tun_name) as ex:
             await ex.read_until(b"Ctrl-C stops")
             assert await trio.to_thread.run_sync(_discard, 1_000_000) == b""
@@ -113,7 +119,7 @@ def _get(path: str) -> tuple[int, bytes]:
 
 
 async def test_http_server(tun_name: str) -> None:
-    with trio.fail_after(15):
+    with trio.fail_after(HANG_GUARD):
         async with example("http_server.py", "--dev", tun_name) as ex:
             await ex.read_until(b"Ctrl-C stops")
             status, body = await trio.to_thread.run_sync(_get, "/bytes/1000")
@@ -128,7 +134,7 @@ async def test_http_client_waits_for_the_kernels_server_then_downloads(tun_name:
     (tmp_path / "file.bin").write_bytes(data)
     server = None
     try:
-        with trio.fail_after(20):
+        with trio.fail_after(HANG_GUARD):
             async with example("http_client.py", "--dev", tun_name, "--wait", "15",
                                "http://198.18.0.1:8000/file.bin") as ex:
                 await ex.read_until(b"ECONNREFUSED")  # the device is up; nothing listens yet

@@ -4,6 +4,9 @@ packet hook attached every packet goes through the host instead."""
 
 from __future__ import annotations
 
+import socket
+import struct
+
 import pytest
 import trio
 
@@ -42,9 +45,10 @@ async def _connect_all(nursery: trio.Nursery, tun_name: str, hooked: bool,
             await sock.connect(("198.18.0.2", 7))  # the kernel got a cookie's SYN-ACK, sent the ACK
             while len(listener.accept_queue) < k + 1:
                 await trio.sleep(0.01)
-    link.close()
-    for sock in socks:
+    for sock in socks:  # an abort (RST): no orphan left retransmitting its FIN into later devices
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
+    link.close()
     return stack, answered, seen
 
 
@@ -57,7 +61,10 @@ async def test_cookies_answered_by_the_link_make_connections(nursery: trio.Nurse
     c, tcp = stack.counters, stack.engine.counters
     assert sum(answered) == CONNECTS - 1
     assert tcp["SyncookiesSent"] == tcp["SyncookiesRecv"] == tcp["TCPReqQFullDoCookies"] == CONNECTS
-    assert tcp["InSegs"] >= 2 * CONNECTS and tcp["OutSegs"] == CONNECTS  # SYN-ACKs only
+    # SYN-ACKs only, but for RSTs to strays: an earlier test's orphaned kernel socket may still be
+    # retransmitting its FIN to 198.18.0.2, into this device (each a RST; 1 run in 2 in a loop of 8
+    # when this test closed its kernel sockets after the device and left orphans of its own).
+    assert tcp["InSegs"] >= 2 * CONNECTS and tcp["OutSegs"] - tcp["OutRsts"] == CONNECTS
     assert c["OutRequests"] == CONNECTS and c["InDelivers"] == c["InReceives"] >= 2 * CONNECTS
 
 

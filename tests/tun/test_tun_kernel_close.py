@@ -60,7 +60,7 @@ async def kernel_states(kport: int) -> list[str]:
     return [r[0] for r in rows if len(r) >= 5 and r[3] == f"{PEER}:{kport}" and r[4] == f"{ADDR}:{PORT}"]
 
 
-async def kernel_reaches(kport: int, state: str, timeout: float = 1.0) -> list[str]:
+async def kernel_reaches(kport: int, state: str, timeout: float = 5.0) -> list[str]:
     """Sample `ss` until the kernel's socket is in `state`; returns the distinct states seen on the way."""
     seen: list[str] = []
     with trio.move_on_after(timeout):

@@ -120,7 +120,9 @@ async def test_kernel_tcp_info_through_minitcps_layout_and_ss_printer(
             assert await ours.recv(1000) == b"q" * 1000
             await ours.sendall(b"r" * 10)
             await trio.to_thread.run_sync(kernel.recv, 10)
-            await trio.sleep(0.05)
+            # The kernel's ACK of those 10 bytes counted on our side too (not a pause: a stalled
+            # process would read its TCP_INFO with that ACK still in the device's queue).
+            await until(lambda: ours.tcp_info()["bytes_acked"] == 10, "the kernel's ACK")
             kport = kernel.getsockname()[1]
             raw = kernel.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 512)
             done = await trio.run_process(["ss", "-tnoiH", "src", f"198.18.0.1:{kport}"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 import trio
@@ -30,8 +29,8 @@ def _connect(port: int) -> None:
 
 
 async def test_kernel_connect_to_closed_port_is_refused_at_once(tun_stack: Stack) -> None:
-    start = time.monotonic()
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(ConnectionRefusedError):  # an RST: a timeout would be TimeoutError
         await trio.to_thread.run_sync(_connect, 80)
-    assert time.monotonic() - start < 0.5
-    assert tun_stack.engine.counters["OutRsts"] == 1
+    # At once: one SYN came and one RST answered it, before the kernel's retransmission (1 s).
+    # Counted, not timed with a wall clock, which a loaded machine stretches.
+    assert tun_stack.engine.counters["InSegs"] == tun_stack.engine.counters["OutRsts"] == 1

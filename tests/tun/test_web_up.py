@@ -26,7 +26,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 10.0) -> str:
+def _wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 60.0) -> str:
+    """The first line of `proc` with `marker`. `timeout` guards against a hang: a Python process's
+    start-up alone takes 4 to 20 s of wall clock at load 8."""
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
     while time.monotonic() < deadline:
@@ -34,8 +36,9 @@ def _wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 10
         if marker in line:
             return line
         if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"`minitcp up` never said {marker!r}")
+            why = proc.stderr.read() if proc.stderr is not None else ""
+            raise AssertionError(f"`minitcp` ended without saying {marker!r}: {why}")
+    raise AssertionError(f"`minitcp` did not say {marker!r} within {timeout} s")
 
 
 def _events_until(port: int, done: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
