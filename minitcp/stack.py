@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import trio
 
 from minitcp.host.cookie_batch import CookieBatch
 from minitcp.host.host import Host, PacketHook
-from minitcp.link.base import CookieLink, Link, OffloadLink, PollingLink, Received
+from minitcp.link.base import CookieLink, EarlyLink, Link, OffloadLink, PollingLink, Received, Stamped
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 
 LATE_WAKE = 0.001  # s: a timer task woken later than this after its deadline lets woken tasks go first
+# Rounds of (packets read between writes -> what they cause sent) one kick feeds: each round's
+# writes may read more, as a sender's ACK clock runs; the rest goes through the reader task.
+EARLY_ROUNDS = 4
 
 
 class Stack:
@@ -85,6 +89,8 @@ class Stack:
         self.on_call: CallHook | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._activity: trio.lowlevel.ParkingLot | None = None  # a busy poller waiting for traffic
+        early = getattr(link, "take_early", None)
+        self._take_early = cast(EarlyLink, link).take_early if early is not None else None
         if getattr(link, "answer_cookies", None) is not None:
             # A SYN flood's batches answered by the link (host/cookie_batch.py): the table is
             # None whenever an observer or `on_packet` watches, so traces stay complete.
@@ -208,6 +214,8 @@ class Stack:
         engine = self.engine
         if engine.out:
             self.host.transmit(trio.current_time())
+        if self._take_early is not None:
+            self._feed_early(self._take_early)
         if engine.events:
             for obj in engine.take_events():
                 if obj.user is not None:
@@ -220,6 +228,27 @@ class Stack:
             deadline = self.host.poll_at()
             if deadline is not None and deadline < scope.deadline:
                 scope.deadline = deadline
+
+    def _feed_early(self, take_early: Callable[[], list[Stamped]]) -> None:
+        """Feed the host what the link read while it wrote (`EarlyLink`), at the times it read
+        them, then send what they caused (which may read more: EARLY_ROUNDS at most).
+
+        A packet is taken in at the time it could first be read, as Linux's tcp_ack takes its
+        tcp_mstamp right after the NIC gave the ACK: read after a burst of writes instead, an
+        ACK's RTT sample would hold the burst's length, a delay growing with cwnd that CUBIC's
+        HyStart (hystart_update's HYSTART_DELAY) reads as a queue building. Never earlier than
+        the engine's `now`, though: the sans-IO engine must see time only go forward."""
+        host, engine = self.host, self.engine
+        for _ in range(EARLY_ROUNDS):
+            early = take_early()
+            if not early:
+                return
+            for stamp, batch in early:
+                host.receive_batch(batch, max(stamp, engine.now))
+            # Nothing may keep a packet past here (see _reader_task: reused receive memory).
+            del early, batch
+            if engine.out:
+                host.transmit(max(trio.current_time(), engine.now))
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IP packet and send what it causes; `now` defaults to Trio time."""
