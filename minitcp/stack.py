@@ -5,7 +5,8 @@ the host; one task sleeps until the engine's next deadline; with busy polling
 on, one more polls the link while every other task waits. Socket calls talk to
 the engine directly and then `kick()` the stack, which sends the engine's
 segments through the host, wakes the sockets whose readiness changed and moves
-the timer task's deadline. Everything about packets (IPv4, ICMP, GRO, TSO,
+the timer task's deadline; it also feeds the host what the link read while it wrote (an
+`EarlyLink`), at the times it was read. Everything about packets (IPv4, ICMP, GRO, TSO,
 drops and counters) is the host's; this module only waits and wakes.
 """
 
@@ -20,7 +21,7 @@ import trio
 
 from minitcp.host.cookie_batch import CookieBatch
 from minitcp.host.host import Host, PacketHook
-from minitcp.link.base import CookieLink, EarlyLink, Link, OffloadLink, PollingLink, Received, Stamped
+from minitcp.link.base import CookieLink, Link, OffloadLink, PollingLink, Received, Stamped
 from minitcp.tcp.knobs import Knobs
 from minitcp.tcp.observer import Observer
 
@@ -89,8 +90,8 @@ class Stack:
         self.on_call: CallHook | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._activity: trio.lowlevel.ParkingLot | None = None  # a busy poller waiting for traffic
-        early = getattr(link, "take_early", None)
-        self._take_early = cast(EarlyLink, link).take_early if early is not None else None
+        # Packets the link read while it wrote (an `EarlyLink`), fed by `kick` at their read times.
+        self._take_early: Callable[[], list[Stamped]] | None = getattr(link, "take_early", None)
         if getattr(link, "answer_cookies", None) is not None:
             # A SYN flood's batches answered by the link (host/cookie_batch.py): the table is
             # None whenever an observer or `on_packet` watches, so traces stay complete.
