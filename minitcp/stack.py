@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 
 LATE_WAKE = 0.001  # s: a timer task woken later than this after its deadline lets woken tasks go first
-# Rounds of (packets read between writes -> what they cause sent) one kick feeds: each round's
-# writes may read more, as a sender's ACK clock runs; the rest goes through the reader task.
-EARLY_ROUNDS = 4
 
 
 class Stack:
@@ -232,24 +229,26 @@ class Stack:
 
     def _feed_early(self, take_early: Callable[[], list[Stamped]]) -> None:
         """Feed the host what the link read while it wrote (`EarlyLink`), at the times it read
-        them, then send what they caused (which may read more: EARLY_ROUNDS at most).
+        them, then send what they caused. What those writes read in turn waits for the next kick
+        or the reader task: feeding on while packets kept coming (tried: up to 4 rounds) gained
+        nothing in the loss bench's burst row and held the other tasks back (a test's task that
+        waits for 100 KB in flight, tests/tun/test_tun_fragments_errors.py, sent its ICMP late).
 
         A packet is taken in at the time it could first be read, as Linux's tcp_ack takes its
         tcp_mstamp right after the NIC gave the ACK: read after a burst of writes instead, an
         ACK's RTT sample would hold the burst's length, a delay growing with cwnd that CUBIC's
         HyStart (hystart_update's HYSTART_DELAY) reads as a queue building. Never earlier than
         the engine's `now`, though: the sans-IO engine must see time only go forward."""
+        early = take_early()
+        if not early:
+            return
         host, engine = self.host, self.engine
-        for _ in range(EARLY_ROUNDS):
-            early = take_early()
-            if not early:
-                return
-            for stamp, batch in early:
-                host.receive_batch(batch, max(stamp, engine.now))
-            # Nothing may keep a packet past here (see _reader_task: reused receive memory).
-            del early, batch
-            if engine.out:
-                host.transmit(max(trio.current_time(), engine.now))
+        for stamp, batch in early:
+            host.receive_batch(batch, max(stamp, engine.now))
+        # Nothing may keep a packet past here (see _reader_task: reused receive memory).
+        del early, batch
+        if engine.out:
+            host.transmit(max(trio.current_time(), engine.now))
 
     def handle_packet(self, pkt: bytes | memoryview, now: float | None = None) -> None:
         """Process one received IP packet and send what it causes; `now` defaults to Trio time."""
