@@ -14,6 +14,9 @@ Received: TypeAlias = tuple[bytes | memoryview, bool]
 NEEDS_CSUM: the host skips that one check, `minitcp.wire.csum_partial`); False on every link
 without checksum offload."""
 
+Stamped: TypeAlias = tuple[float, list[Received]]
+"""Packets read together and the time they were read (the stack's clock, Trio's)."""
+
 
 class Link(Protocol):
     """A point-to-point carrier of whole IPv4 packets (no link-layer header).
@@ -39,6 +42,8 @@ class Link(Protocol):
       TCP sees them; the stack does so by default on such a link.
     - `busy_poll`: it can be read without waiting, a `PollingLink` (`poll_batch`),
       for net.core.busy_poll.
+    - `take_early` (a method, looked up, as `answer_cookies`): it reads while it writes a
+      burst, an `EarlyLink`.
     """
 
     mtu: int
@@ -74,3 +79,18 @@ class CookieLink(Link, Protocol):
     link wrapped by another (`FaultyLink`) is not one: every packet goes through the wrapper."""
 
     def answer_cookies(self, batch: CookieBatch | None) -> None: ...
+
+
+class EarlyLink(Link, Protocol):
+    """A link whose writes take long enough for the peer to answer inside a burst of them (a TUN
+    device: a write runs the kernel's receive path, ~100 us a wire segment), so it polls itself
+    between writes and keeps what it read with the time it read it.
+
+    `take_early` hands those packets over, oldest first, with their read times; the stack feeds
+    them to the host at those times right after the burst that read them (Linux stamps an ACK
+    when tcp_ack runs, tcp_mstamp_refresh in tcp_rcv_established, right after the NIC gave it;
+    minitcp, writing, could not take it earlier). What the stack does not take comes back from
+    `recv_batch` or `poll_batch` first, before anything read later, so nothing is lost or
+    reordered either way."""
+
+    def take_early(self) -> list[Stamped]: ...

@@ -19,7 +19,7 @@ from minitcp.wire.tcp import build_tcp_packet, parse_tcp6_packet, parse_tcp_pack
 from minitcp.wire.tso import cuts, pieces, run, wire_count
 
 if TYPE_CHECKING:
-    from minitcp.link.base import Link, OffloadLink, Received
+    from minitcp.link.base import EarlyLink, Link, OffloadLink, Received, Stamped
 
 
 class FaultyLink:
@@ -47,6 +47,11 @@ class FaultyLink:
     passes); one a rule acts on goes apart as a plain packet. Packets whose checksum
     the device left partial pass as they are, and are completed when a rule acts
     on them. No GRO or busy polling is declared: delayed packets come one by one.
+
+    `take_early` (`EarlyLink`): what the link under it read between writes goes through the
+    rules at the time it was read (a delay counts from then), and a delayed packet whose time
+    came while the stack was writing (since its first send after the last `take_early`) is let
+    go at that time, so the stack takes it in when it arrived on this wire, not after the burst.
     """
 
     gro = False
@@ -65,7 +70,8 @@ class FaultyLink:
         injector.observer = self  # to add the packet to what the injector's observer hears
         self._timed: list[tuple[float, int, str, bytes]] = []  # (due, tiebreak, direction, packet)
         self._tick = itertools.count()
-        self._ready: list[Received] = []  # incoming packets due now
+        self._ready: list[tuple[float, Received]] = []  # incoming packets due now, with their time
+        self._writing_since: float | None = None  # the first send since the last take_early
         self._scope: Any = None  # the CancelScope recv_batch waits in, to move its deadline
 
     @property
@@ -91,7 +97,10 @@ class FaultyLink:
         return trio.current_time()
 
     def send(self, packet: bytes) -> None:
-        self._pass("out", packet, False, self.now())
+        now = self.now()
+        if self._writing_since is None:
+            self._writing_since = now
+        self._pass("out", packet, False, now)
 
     def send_gso(self, packet: SuperSegment) -> None:
         """With `offload`: the stack's super-segment, its wire segments through the rules."""
@@ -100,6 +109,8 @@ class FaultyLink:
         data = int.from_bytes(header[2:4], "big") - ihl - (header[ihl + 12] >> 4) * 4
         wire = [(flags, n) for _, n, flags in cuts(data, packet.gso_size, header[ihl + 13])]
         now = self.now()
+        if self._writing_since is None:
+            self._writing_since = now
         chosen = self.injector.choose("out", wire)
         if not chosen and not self.injector.holding("out"):
             cast("OffloadLink", self.link).send_gso(packet)
@@ -119,7 +130,7 @@ class FaultyLink:
             if self._ready:
                 await trio.lowlevel.checkpoint()
                 ready, self._ready = self._ready, []
-                return ready
+                return [packet for _, packet in ready]
             due = self._next_due()
             with trio.CancelScope(deadline=math.inf if due is None else due) as scope:
                 self._scope = scope
@@ -133,10 +144,39 @@ class FaultyLink:
             for pkt, csum_partial in batch:
                 self._pass("in", pkt, csum_partial, now)
 
+    def take_early(self) -> list[Stamped]:
+        """The packets that reached this end while the stack wrote, oldest first, each batch
+        with the time it did: those the link under it read between writes, through the rules
+        at their read times, and those a delay let go meanwhile, at their due times."""
+        inner = getattr(self.link, "take_early", None)
+        if inner is not None:
+            for stamp, batch in cast("EarlyLink", self.link).take_early():
+                for pkt, csum_partial in batch:
+                    self._pass("in", pkt, csum_partial, stamp)
+        since, self._writing_since = self._writing_since, None
+        if since is not None:
+            # Only what came due during the writes: one due before them is the reader task's,
+            # and goes first (so also all after it, in order).
+            now, timed = self.now(), self._timed
+            while timed and since < timed[0][0] <= now:
+                due, _, direction, packet = heapq.heappop(timed)
+                self._deliver(direction, packet, due)
+        if not self._ready:
+            return []
+        ready, self._ready = self._ready, []
+        ready.sort(key=lambda item: item[0])  # in the order they came (stable: ties as passed)
+        early: list[Stamped] = []
+        for at, received in ready:
+            if early and early[-1][0] == at:
+                early[-1][1].append(received)
+            else:
+                early.append((at, [received]))
+        return early
+
     def _pass(self, direction: str, packet: bytes | memoryview, partial: bool, now: float) -> None:
         seg = _subject(packet, partial)
         if seg is None:
-            self._deliver(direction, complete_csum(packet) if partial else packet)
+            self._deliver(direction, complete_csum(packet) if partial else packet, now)
             return
         gso = self.mtu - (len(packet) - len(seg.payload))  # the MTU's segment size
         if direction == "in" and seg.ip_version == 4 and gso > 0 and len(seg.payload) > gso:
@@ -145,11 +185,11 @@ class FaultyLink:
             if chosen or self.injector.holding(direction):
                 self._pieces(direction, seg, chosen, now)
             else:
-                self._ready.append((packet, partial))
+                self._ready.append((now, (packet, partial)))
             return
         rule = self.injector.choose(direction, [(seg.flags, len(seg.payload))]).get(0)
         if rule is None and not self.injector.holding(direction):
-            self._deliver(direction, packet, partial)  # the usual case, untouched
+            self._deliver(direction, packet, now, partial)  # the usual case, untouched
             return
         if partial:
             packet = complete_csum(packet)
@@ -165,18 +205,18 @@ class FaultyLink:
             if rule is None and not self.injector.holding(direction):
                 continue
             if first < i:
-                self._deliver_run(direction, run(seg, first, i))
+                self._deliver_run(direction, run(seg, first, i), now)
             piece = run(seg, i, i + 1)
             self._decided(direction, piece, rule, build_tcp_packet(piece), now)
             first = i + 1
         if first < count:
-            self._deliver_run(direction, run(seg, first, count))
+            self._deliver_run(direction, run(seg, first, count), now)
 
-    def _deliver_run(self, direction: str, seg: Segment) -> None:
+    def _deliver_run(self, direction: str, seg: Segment, now: float) -> None:
         if direction == "out" and seg.gso:
             cast("OffloadLink", self.link).send_gso(super_segment(seg))
         else:
-            self._deliver(direction, build_tcp_packet(seg))
+            self._deliver(direction, build_tcp_packet(seg), now)
 
     def _decided(self, direction: str, seg: Segment, rule: FaultRule | None, packet: bytes,
                  now: float) -> None:
@@ -186,14 +226,14 @@ class FaultyLink:
         delays = self.injector.apply(direction, seg, rule, now, item=packet)
         for delay in delays:
             if delay <= 0:
-                self._deliver(direction, packet)
+                self._deliver(direction, packet, now)
             else:
                 self._schedule(now + delay, direction, packet)
         for held in self.injector.take_released(direction):
             if delays and min(delays) > 0:
                 self._schedule(now + min(delays), direction, held.item)
             else:
-                self._deliver(direction, held.item)
+                self._deliver(direction, held.item, now)
         if self._scope is not None:
             due = self._next_due()
             self._scope.deadline = math.inf if due is None else due
@@ -201,18 +241,19 @@ class FaultyLink:
     def _schedule(self, due: float, direction: str, packet: bytes) -> None:
         heapq.heappush(self._timed, (due, next(self._tick), direction, packet))
 
-    def _deliver(self, direction: str, packet: bytes | memoryview, partial: bool = False) -> None:
+    def _deliver(self, direction: str, packet: bytes | memoryview, at: float, partial: bool = False) -> None:
+        """Send `packet`, or keep it for the stack as arrived at `at`."""
         if direction == "out":
             self.link.send(bytes(packet))
         else:
-            self._ready.append((packet, partial))
+            self._ready.append((at, (packet, partial)))
 
     def _let_go(self, now: float) -> None:
         while self._timed and self._timed[0][0] <= now:
             _, _, direction, packet = heapq.heappop(self._timed)
-            self._deliver(direction, packet)
+            self._deliver(direction, packet, now)
         for held in self.injector.expired(now):
-            self._deliver(held.direction, held.item)
+            self._deliver(held.direction, held.item, now)
 
     def _next_due(self) -> float | None:
         times = [t for t in (self._timed[0][0] if self._timed else None, self.injector.next_deadline())
