@@ -128,8 +128,10 @@ async def test_a_lower_path_mtu_from_the_kernel_side_shrinks_segments_without_an
     # What the batch that brought the ICMP had let out before it went first (as a NIC's queue
     # would); from the first smaller packet on, nothing is larger than the path takes.
     shrunk = next(i for i, length in enumerate(after) if length <= 1280)
-    assert max(before) == 1500 and max(after[shrunk:]) <= 1280 and conn.pmtu == 1280
-    assert len(after) - shrunk > 1000  # most of the 4 MB went after the ICMP
+    assert max(before) == 1500 and max(after[shrunk:]) <= 1280 and conn.pmtu == 1280, \
+        (max(before), max(after[shrunk:]), conn.pmtu)
+    # Most of the 4 MB went after the ICMP.
+    assert len(after) - shrunk > 1000, (len(before), shrunk, len(after))
     assert tun_stack.engine.counters["TCPTimeouts"] == 0, dict(tun_stack.engine.counters)
 
 
