@@ -97,6 +97,7 @@ class Fired:
     at: float  # when it fired
     cpu_wait: float  # how long the process's threads waited for a CPU between armed and fired
     srtt: float  # the connection's smoothed RTT when it was armed (what an RTO is made of)
+    rto: float = 0.0  # the connection's RTO when it was armed (a loss probe comes sooner)
 
     @property
     def late(self) -> float:
@@ -111,7 +112,7 @@ class Fired:
 class TimerWatch(_Tap):
     def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
         super().__init__(engine, real_time=real_time)
-        self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float]] = {}
+        self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float, float]] = {}
         self.fired: list[Fired] = []
 
     def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
@@ -119,11 +120,12 @@ class TimerWatch(_Tap):
         super().on_timer(conn, kind, action, deadline, now)
         key = (id(conn), kind)
         if action == "set" and deadline is not None:
-            srtt = getattr(getattr(conn, "recovery", None), "srtt_or_zero", 0.0)
-            self._armed[key] = (now, deadline, self.cpu_wait(), srtt)
+            recovery = getattr(conn, "recovery", None)
+            srtt, rto = getattr(recovery, "srtt_or_zero", 0.0), getattr(recovery, "rto", 0.0)
+            self._armed[key] = (now, deadline, self.cpu_wait(), srtt, rto)
         elif action == "fire" and key in self._armed:
-            armed, due, waited, srtt = self._armed.pop(key)
-            self.fired.append(Fired(kind, armed, due, now, self.cpu_wait() - waited, srtt))
+            armed, due, waited, srtt, rto = self._armed.pop(key)
+            self.fired.append(Fired(kind, armed, due, now, self.cpu_wait() - waited, srtt, rto))
 
     def fired_at(self, kind: TimerKind, at: float) -> Fired | None:
         """The `kind` timer that fired at `at` (a segment it sent then has that time)."""

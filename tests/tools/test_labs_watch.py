@@ -116,6 +116,8 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
     ("delayed-ack", "tcp_delack_min", "0.1", "waited about 40 ms"),
     # No TLP: the RTO repairs the tail, whichever way RACK saw the SACK.
     ("tail-loss-probe", "tcp_early_retrans", "0", "tail loss probe"),
+    # The timer that resent the tail was the RTO's, armed for the RTO, not 2·SRTT.
+    ("tail-loss-probe", "tcp_early_retrans", "0", "when the probe timer fired"),
     # The learner's 2, kept over the lab's 3: one doubling short of the armed backoff.
     ("fin-retries-exhausted", "tcp_orphan_retries", "2", "twice the last wait"),
     ("syn-lost", "tcp_rto_initial", "2", "initial RTO"),
