@@ -87,6 +87,7 @@ class Side(Protocol):
     def dup(self) -> Side: ...
     async def state(self) -> str: ...  # "ESTABLISHED", "TIME_WAIT", ... or "CLOSED"
     async def timer(self) -> tuple[str, float] | None: ...  # (kind, seconds left), as `ss -o` shows
+    def rto(self) -> float: ...  # the connection's retransmission timeout now, seconds
 
 
 def endpoint(addr: str, port: int) -> str:

@@ -193,6 +193,11 @@ class SegmentWatch(_Tap):
         at = self._at(t)
         return at[2] if at else None
 
+    def cpu_wait_at(self, t: float) -> float | None:
+        """The threads' CPU wait so far when the segment of time `t` went or came."""
+        at = self._at(t)
+        return at[3] if at else None
+
     def cpu_wait_between(self, t1: float, t2: float) -> float:
         """How long the process's threads waited for a CPU between the segments of times t1 and t2:
         how much later than the wire a stalled process saw the second."""
