@@ -134,7 +134,7 @@ class Ctx:
     def counters(self) -> dict[str, dict[str, int]]:
         raise NotImplementedError
 
-    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+    async def timewait(self, host: str, ports: set[int] | None = None) -> int:
         """How many TIME_WAIT entries `host` holds now, on connections to or from minitcp's `ports`."""
         raise NotImplementedError
 
