@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minitcp.tcp.cc.base import TCP_INFINITE_SSTHRESH
 from minitcp.tcp.timers import TCP_TIMEOUT_MIN_US, TimerKind, jiffies
 
 from .base import Ctx, Lab, Seg, Side, ms
 from .plot import cwnd_plot_svg
-from .watch import Fired, ReductionWatch, SegmentWatch, TimerWatch, check_punctual
+from .watch import UNDO_COUNTERS, Fired, ReductionWatch, SegmentWatch, TimerWatch, UndoWatch, check_punctual
 
 if TYPE_CHECKING:
     from minitcp.tcp.connection import Connection
 
 RTT_MS = 10  # the peer's ACKs are delayed this long: a round trip for recovery to be measured in
 SEGS = 40  # segments in the lab's one write
-UNDO_COUNTERS = ("TCPDSACKUndo", "TCPFullUndo", "TCPPartialUndo", "TCPLossUndo")  # tcp_try_undo_*
 _SAME = 1e-6  # s: two times of one engine step (a float sum apart)
 PLOT = Path(tempfile.gettempdir()) / "minitcp-cubic-vs-reno.svg"
 
@@ -130,6 +130,11 @@ def probe_timer_ok(ctx: Ctx, fired: Fired | None) -> None:
         check_punctual(ctx, fired)
 
 
+def _shown(ssthresh: int) -> str:
+    """An ssthresh as `ss` shows it: none while it is still the initial, infinite one."""
+    return "infinite" if ssthresh >= TCP_INFINITE_SSTHRESH else str(ssthresh)
+
+
 def delivered(ctx: Ctx, got: bytes, data: bytes) -> None:
     ctx.check(got == data, f"the peer received all {len(data)} bytes, in order (got {len(got)})",
               f"对端按顺序收到了全部 {len(data)} 字节（收到 {len(got)}）")
@@ -219,10 +224,10 @@ async def tail_loss_probe(ctx: Ctx) -> None:
 
 async def spurious_undo(ctx: Ctx) -> None:
     client, server, mss = await warm_up(ctx)
-    cc = _conn(ctx).recovery.cc
-    cwnd0, ssthresh0 = cc.cwnd, cc.ssthresh
     late = 3 * RTT_MS  # long enough for the duplicate ACKs to trigger a retransmission first
-    data, got, segs = await faulty_write(ctx, client, server, [f"delay:dir=out,nth=3,ms={late}"], SEGS * mss)
+    with ReductionWatch(ctx.engine()) as cut, UndoWatch(ctx.engine()) as undo:
+        data, got, segs = await faulty_write(ctx, client, server, [f"delay:dir=out,nth=3,ms={late}"],
+                                             SEGS * mss)
     again = resent(segs)
     ctx.check(len(again) == 1, f"the third segment, only delayed {late} ms, was retransmitted as lost "
                                f"(retransmissions: {len(again)})",
@@ -235,11 +240,18 @@ async def spurious_undo(ctx: Ctx) -> None:
     moved = ", ".join(f"{k} +{v}" for k, v in undone.items() if v) or "none moved"
     ctx.check(any(undone.values()), f"minitcp undid the reduction (Linux tcp_try_undo_*: {moved})",
               f"minitcp 撤销了拥塞窗口的缩减（Linux tcp_try_undo_*：{moved}）")
-    ctx.check(cc.ssthresh == ssthresh0 and cc.cwnd >= cwnd0,
-              f"cwnd restored: ssthresh back to {ssthresh0}, cwnd {cc.cwnd} not below its {cwnd0} "
-              f"before (ssthresh now {cc.ssthresh})",
-              f"拥塞窗口已恢复：ssthresh 回到 {ssthresh0}，cwnd {cc.cwnd} 不低于之前的 {cwnd0}"
-              f"（ssthresh 现为 {cc.ssthresh}）")
+    # Judged as the undo happened (watch.py), against what the reduction began from: the ssthresh it
+    # saved (HyStart may have set one during slow start, ssthresh = cwnd) and the cwnd it cut
+    # (CUBIC's undo_cwnd gives back at least the cwnd of the loss: Linux cubictcp_undo_cwnd).
+    first = undo.undone[0] if undo.undone else None
+    cwnd0 = cut.reductions[0].prior_cwnd if cut.reductions else 0
+    ssthresh0 = first.prior_ssthresh if first else 0
+    ssthresh, cwnd = (first.ssthresh, first.cwnd) if first else (0, 0)
+    ctx.check(first is not None and ssthresh == ssthresh0 and cwnd >= cwnd0,
+              f"cwnd restored: ssthresh back to {_shown(ssthresh0)}, cwnd {cwnd} not below its {cwnd0} "
+              f"before the reduction (ssthresh after the undo {_shown(ssthresh)})",
+              f"拥塞窗口已恢复：ssthresh 回到 {_shown(ssthresh0)}，cwnd {cwnd} 不低于缩减前的 {cwnd0}"
+              f"（撤销后 ssthresh 为 {_shown(ssthresh)}）")
     delivered(ctx, got, data)
 
 

@@ -13,6 +13,8 @@ reduced the window, so what it reads there is exact.
   process's punctuality apart, excusing only the lateness the scheduler caused.
 - `ReductionWatch`: cwnd and ssthresh as each window reduction began (Linux prior_cwnd and the
   ssthresh set with it), before anything (HyStart on a later ACK) moves ssthresh again.
+- `UndoWatch`: cwnd and ssthresh just after an undo, and the ssthresh the reduction saved to
+  restore (Linux prior_ssthresh), before anything (HyStart on a later ACK) moves them again.
 - `SegmentWatch`: at each segment, the minimum RTT RACK held a SACK against, and the CPU wait.
 """
 
@@ -203,3 +205,52 @@ class SegmentWatch(_Tap):
         how much later than the wire a stalled process saw the second."""
         a, b = self._at(t1), self._at(t2)
         return b[3] - a[3] if a and b else 0.0
+
+
+UNDO_COUNTERS = ("TCPDSACKUndo", "TCPFullUndo", "TCPPartialUndo", "TCPLossUndo")  # tcp_try_undo_*
+
+
+@dataclass
+class Undone:
+    at: float
+    ssthresh: int  # ssthresh just after the undo
+    cwnd: int  # cwnd just after the undo
+    prior_ssthresh: int  # what the reduction saved to restore (Linux tcp_enter_recovery's prior_ssthresh)
+
+
+class UndoWatch(_Tap):
+    """An undo (Linux tcp_undo_cwnd_reduction) happens inside an ACK's processing, after that ACK's
+    RTT sample and HyStart (tcp_clean_rtx_queue runs before tcp_fastretrans_alert); the engine's
+    next hook (a segment it sends or takes in, a timer it sets) shows its result before a later
+    ACK's HyStart (hystart_update: ssthresh = cwnd, a delay rise a loaded machine provokes) moves
+    ssthresh again. The ssthresh it had to restore is read while the reduction lasted."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self._undos = self._count()
+        self._prior = 0
+        self.undone: list[Undone] = []
+
+    def _count(self) -> int:
+        return sum(self.engine.counters.get(k, 0) for k in UNDO_COUNTERS)
+
+    def _look(self, conn: object | None, now: float) -> None:
+        recovery = getattr(conn, "recovery", None)
+        if recovery is None:
+            return
+        count = self._count()
+        if count != self._undos:
+            self._undos = count
+            cc = recovery.cc
+            self.undone.append(Undone(now, cc.ssthresh, cc.cwnd, self._prior))
+        if recovery.undo.prior_ssthresh:
+            self._prior = recovery.undo.prior_ssthresh
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        self._look(conn, now)
+        super().on_segment(conn, direction, seg, now)
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        self._look(conn, now)
+        super().on_timer(conn, kind, action, deadline, now)

@@ -125,3 +125,26 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
 def test_a_lab_fails_on_a_wrong_knob(lab: str, knob: str, value: str, says: str) -> None:
     failed = _failed(lab, LabOptions(sysctls=[(knob, value)]))
     assert any(says in what for what in failed), failed
+
+
+def test_the_undo_watch_keeps_ssthresh_as_the_undo_left_it() -> None:
+    """spurious-undo at load: HyStart (ssthresh = cwnd on a delay rise) moved ssthresh after the
+    undo and the lab, reading it at the end, saw 28 instead of the restored value. The watch reads
+    it at the engine's next hook after the undo, and the ssthresh the reduction saved."""
+    from types import SimpleNamespace
+
+    from minitcp.labs.watch import UndoWatch
+    from minitcp.tcp.observer import BaseObserver
+
+    cc = SimpleNamespace(ssthresh=21, cwnd=21)
+    conn = SimpleNamespace(recovery=SimpleNamespace(cc=cc, undo=SimpleNamespace(prior_ssthresh=30)))
+    engine = SimpleNamespace(observer=BaseObserver(), counters={"TCPDSACKUndo": 0})
+    with UndoWatch(engine) as watch:  # type: ignore[arg-type]
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.0, 0.5)  # in recovery: 30 saved
+        engine.counters["TCPDSACKUndo"] += 1  # the undo: ssthresh and cwnd back
+        cc.ssthresh, cc.cwnd = 30, 40
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.1, 0.6)
+        cc.ssthresh = 28  # a later ACK's HyStart
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.2, 0.7)
+    assert [(u.ssthresh, u.cwnd, u.prior_ssthresh) for u in watch.undone] == [(30, 40, 30)]
+    assert engine.observer.__class__ is BaseObserver  # the tap is gone
