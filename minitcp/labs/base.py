@@ -87,6 +87,7 @@ class Side(Protocol):
     def dup(self) -> Side: ...
     async def state(self) -> str: ...  # "ESTABLISHED", "TIME_WAIT", ... or "CLOSED"
     async def timer(self) -> tuple[str, float] | None: ...  # (kind, seconds left), as `ss -o` shows
+    def rto(self) -> float: ...  # the connection's retransmission timeout now, seconds
 
 
 def endpoint(addr: str, port: int) -> str:
@@ -133,7 +134,7 @@ class Ctx:
     def counters(self) -> dict[str, dict[str, int]]:
         raise NotImplementedError
 
-    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+    async def timewait(self, host: str, ports: set[int] | None = None) -> int:
         """How many TIME_WAIT entries `host` holds now, on connections to or from minitcp's `ports`."""
         raise NotImplementedError
 

@@ -367,7 +367,7 @@ async def step_timewait(ctx: Ctx, head: str) -> None:
     mark = len(ctx.rec.events)
     await ctx.wait(TIMEWAIT_LEN + 1)
     show(ctx, mark)
-    left = ctx.timewait("m") + ctx.timewait("p")
+    left = await ctx.timewait("m") + await ctx.timewait("p")
     ctx.check(left == 0, f"no TIME-WAIT entries are left on either stack ({left} left).",
               f"两个协议栈上都没有剩下 TIME-WAIT 条目（剩 {left} 个）。")
 

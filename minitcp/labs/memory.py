@@ -48,7 +48,7 @@ async def time_wait_memory(ctx: Ctx) -> None:
     table = ctx.engine().timewait
     before = table.footprint()
     await _close_first(ctx, "m", CLIENT_PORTS[0])
-    entries = ctx.timewait("m", {80})
+    entries = await ctx.timewait("m", {80})
     rows = ctx.minitcp_ss(80)
     ctx.check(entries == N and all(r.state == "TIME-WAIT" for r in rows) and len(rows) == N,
               f"minitcp, the server, closed first {N} times: {entries} TIME_WAIT entries on port 80, "
@@ -66,7 +66,7 @@ async def time_wait_memory(ctx: Ctx) -> None:
     peer = ctx.peer_engine()
     peer_before = peer.timewait.footprint() if peer is not None else 0
     await _close_first(ctx, "p", CLIENT_PORTS[1])
-    theirs = ctx.timewait("p")  # the peer kept none from the first round: it closed second there
+    theirs = await ctx.timewait("p")  # the peer kept none from the first round: it closed second there
     if peer is not None:
         grown = peer.timewait.footprint() - peer_before
         each_peer = grown / max(theirs, 1)

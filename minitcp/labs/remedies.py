@@ -11,7 +11,7 @@ import errno
 
 from minitcp.trace.events import SegmentEvent
 
-from .base import HOST, Ctx, Lab, Side, hang_up
+from .base import HOST, Ctx, Lab, Side, hang_up, ms
 
 PORTS = (40000, 40009)  # a tiny ip_local_port_range: ten ports run out in no time
 SERVER_PORT = 80
@@ -47,21 +47,27 @@ async def tw_reuse(ctx: Ctx) -> None:
     ctx.faults([])
     ctx.mark()
     used: set[int] = set()
+    start = ctx.now()  # no TIME_WAIT of the lab's is older than this
     for _ in range(PORTS[1] - PORTS[0] + 1):
         client, server = await ctx.open("p", port=SERVER_PORT)
         used.add(client.port)
         await hang_up(client, server)  # the client closes first: the TIME_WAIT is the client's
-        await ctx.wait(0.05)  # the client's last ACK is out: it is in TIME_WAIT
-    n = ctx.timewait("p", {SERVER_PORT})
+    await ctx.wait(0.05)  # the client's last ACK is out: it is in TIME_WAIT
+    # The 11th connect() at once, before anything slower (counting the entries is an `ss`, a
+    # process start): Linux tcp_twsk_unique takes an entry once tw_entry_stamp + the delay is past.
+    age = ctx.now() - start
+    _, err = await _connect(ctx)
+    n = await ctx.timewait("p", {SERVER_PORT})
     ctx.check(used == set(range(PORTS[0], PORTS[1] + 1)) and n == 10,
               f"ten connections used the ten ports of the range; the client holds {n} TIME_WAIT entries",
               f"十个连接用掉了端口范围内的全部十个端口；客户端有 {n} 个 TIME_WAIT")
-    _, err = await _connect(ctx)
     ctx.check(err == "EADDRNOTAVAIL",
               f"the 11th connect() at once fails ({_said(err)}): tcp_tw_reuse only takes an entry whose "
-              "last timestamp is older than tcp_tw_reuse_delay (1000 ms)",
+              f"last timestamp is older than tcp_tw_reuse_delay (1000 ms; the oldest was at most "
+              f"{ms(age)} old)",
               f"马上发起第 11 次 connect() 失败（{_said(err, 'zh')}）："
-              "tcp_tw_reuse 只接管最后一个时间戳已超过 tcp_tw_reuse_delay（1000 ms）的 TIME_WAIT")
+              f"tcp_tw_reuse 只接管最后一个时间戳已超过 tcp_tw_reuse_delay（1000 ms）的 TIME_WAIT"
+              f"（最老的至多 {ms(age)}）")
     await ctx.wait(REUSE_DELAY + 0.1)
     ctx.mark()
     pair, err = await _connect(ctx)
@@ -80,7 +86,7 @@ async def tw_reuse(ctx: Ctx) -> None:
               "plus 1): no old segment can fall in the new window, and timestamps tell them apart",
               "它的 SYN 序列号比旧连接最后的序列号（FIN 的序列号加 1）大 65537：旧报文落不进新窗口，"
               "时间戳也能把新旧报文分开")
-    left = ctx.timewait("p", {SERVER_PORT})
+    left = await ctx.timewait("p", {SERVER_PORT})
     ctx.check(left == 9, f"the client still holds {left} TIME_WAIT entries: one was reused, none cut short",
               f"客户端仍有 {left} 个 TIME_WAIT：只是接管了一个，没有提前结束任何一个")
     if pair:
@@ -103,7 +109,7 @@ async def linger_zero(ctx: Ctx) -> None:
               f"each close() with SO_LINGER 0 sent RST, not FIN ({len(rsts)} RST, {len(fins)} FIN)",
               f"设置 SO_LINGER 为 0 后，每次 close() 发的都是 RST 而不是 FIN（{len(rsts)} 个 RST，"
               f"{len(fins)} 个 FIN）")
-    n = ctx.timewait("p", {SERVER_PORT})
+    n = await ctx.timewait("p", {SERVER_PORT})
     ctx.check(n == 0, f"so the client holds {n} TIME_WAIT entries", f"所以客户端有 {n} 个 TIME_WAIT")
     pair, err = await _connect(ctx)
     port = pair[0].port if pair else 0

@@ -204,7 +204,7 @@ class SimCtx(StackCtx):
     def inject(self, packet: bytes) -> None:
         self.p.link.send(packet)  # the peer's end of the memory link: the packet reaches minitcp
 
-    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+    async def timewait(self, host: str, ports: set[int] | None = None) -> int:
         entries = (self.m if host == "m" else self.p).engine.timewait_entries()
         side = 1 if host == "m" else 3  # where minitcp's port sits in that host's four-tuple
         return sum(1 for tw in entries if ports is None or tw.four_tuple[side] in ports)
@@ -326,11 +326,14 @@ class KernelCtx(StackCtx):
                            socket.IPPROTO_RAW) as raw:
             raw.sendto(packet, (M_ADDR6 if v6 else M_ADDR, 0))
 
-    def timewait(self, host: str, ports: set[int] | None = None) -> int:
+    async def timewait(self, host: str, ports: set[int] | None = None) -> int:
         if host == "m":
             entries = self.m.engine.timewait_entries()
             return sum(1 for tw in entries if ports is None or tw.four_tuple[1] in ports)
-        return sum(1 for (_, peer), st in ss_sockets().items()
+        # `ss` in a worker thread: a process start, hundreds of ms on a loaded machine, that on
+        # the Trio thread would hold the stack's packets and timers meanwhile.
+        table = await trio.to_thread.run_sync(ss_sockets)
+        return sum(1 for (_, peer), st in table.items()
                    if st == "TIME_WAIT" and (ports is None or int(peer.rsplit(":", 1)[1]) in ports))
 
     async def sample_ss(self) -> None:

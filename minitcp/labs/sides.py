@@ -22,6 +22,7 @@ from minitcp.trace.ss_parse import ss_sockets, ss_timer
 
 from .base import endpoint
 
+TCPI_RTO_AT = 8  # struct tcp_info: eight u8 fields (state ... delivery_rate_app_limited), then tcpi_rto
 LINGER_0 = struct.pack("ii", 1, 0)  # SO_LINGER {l_onoff 1, l_linger 0}: close() resets
 
 
@@ -114,6 +115,9 @@ class MinitcpSide:
         timers = self.conn.timers(self.stack.now())  # seconds left from now, as `ss -o` counts
         return (timers[0][0].name.lower(), timers[0][1]) if timers else None
 
+    def rto(self) -> float:
+        return self.conn.recovery.rto
+
 
 class KernelSide:
     """One kernel socket. Blocking calls run in a thread, each bounded by a timeout."""
@@ -182,3 +186,8 @@ class KernelSide:
 
     async def timer(self) -> tuple[str, float] | None:
         return await trio.to_thread.run_sync(ss_timer, self.local, self.remote)
+
+    def rto(self) -> float:
+        """TCP_INFO's tcpi_rto (microseconds: the socket's icsk_rto, Linux tcp_get_info)."""
+        info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCPI_RTO_AT + 4)
+        return int(struct.unpack_from("I", info, TCPI_RTO_AT)[0]) / 1e6

@@ -48,7 +48,7 @@ async def client_runs_out_of_ports(ctx: Ctx) -> None:
         await ctx.wait(0.05)
     ctx.check(used == set(range(PORTS[0], PORTS[1] + 1)), "ten connections used the ten ports of the range",
               "十个连接用掉了端口范围内的全部十个端口")
-    n = ctx.timewait("m", used)
+    n = await ctx.timewait("m", used)
     ctx.check(n == 10, f"the client holds {n} TIME_WAIT entries, one per port",
               f"客户端有 {n} 个 TIME_WAIT，每个端口一个")
     try:
@@ -58,7 +58,8 @@ async def client_runs_out_of_ports(ctx: Ctx) -> None:
         err = errno.errorcode.get(e.errno or 0, str(e))
     ctx.check(err == "EADDRNOTAVAIL", f"the 11th connect() to the same server fails: {err}",
               f"第 11 次对同一个服务端 connect() 失败：{err}")
-    ctx.check(ctx.timewait("p", used) == 0, "the server (the passive closer) holds no TIME_WAIT for them",
+    theirs = await ctx.timewait("p", used)
+    ctx.check(theirs == 0, "the server (the passive closer) holds no TIME_WAIT for them",
               "服务端（被动关闭方）没有这些连接的 TIME_WAIT")
 
 
@@ -73,7 +74,7 @@ async def server_time_wait(ctx: Ctx) -> None:
         await client.recv(timeout=1.0)
         await client.close()
         await ctx.wait(0.05)
-    n = ctx.timewait("m", {80})
+    n = await ctx.timewait("m", {80})
     ctx.check(n == 10, f"the server holds {n} TIME_WAIT entries, all on its one port 80",
               f"服务端有 {n} 个 TIME_WAIT，都在它唯一的 80 端口上")
     ctx.check(len(clients) == 10, "they differ by the client's port: ten distinct four-tuples",

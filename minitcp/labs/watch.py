@@ -13,6 +13,8 @@ reduced the window, so what it reads there is exact.
   process's punctuality apart, excusing only the lateness the scheduler caused.
 - `ReductionWatch`: cwnd and ssthresh as each window reduction began (Linux prior_cwnd and the
   ssthresh set with it), before anything (HyStart on a later ACK) moves ssthresh again.
+- `UndoWatch`: cwnd and ssthresh just after an undo, and the ssthresh the reduction saved to
+  restore (Linux prior_ssthresh), before anything (HyStart on a later ACK) moves them again.
 - `SegmentWatch`: at each segment, the minimum RTT RACK held a SACK against, and the CPU wait.
 """
 
@@ -97,6 +99,7 @@ class Fired:
     at: float  # when it fired
     cpu_wait: float  # how long the process's threads waited for a CPU between armed and fired
     srtt: float  # the connection's smoothed RTT when it was armed (what an RTO is made of)
+    rto: float = 0.0  # the connection's RTO when it was armed (a loss probe comes sooner)
 
     @property
     def late(self) -> float:
@@ -111,7 +114,7 @@ class Fired:
 class TimerWatch(_Tap):
     def __init__(self, engine: TcpEngine, *, real_time: bool = False) -> None:
         super().__init__(engine, real_time=real_time)
-        self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float]] = {}
+        self._armed: dict[tuple[int, TimerKind], tuple[float, float, float, float, float]] = {}
         self.fired: list[Fired] = []
 
     def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
@@ -119,11 +122,12 @@ class TimerWatch(_Tap):
         super().on_timer(conn, kind, action, deadline, now)
         key = (id(conn), kind)
         if action == "set" and deadline is not None:
-            srtt = getattr(getattr(conn, "recovery", None), "srtt_or_zero", 0.0)
-            self._armed[key] = (now, deadline, self.cpu_wait(), srtt)
+            recovery = getattr(conn, "recovery", None)
+            srtt, rto = getattr(recovery, "srtt_or_zero", 0.0), getattr(recovery, "rto", 0.0)
+            self._armed[key] = (now, deadline, self.cpu_wait(), srtt, rto)
         elif action == "fire" and key in self._armed:
-            armed, due, waited, srtt = self._armed.pop(key)
-            self.fired.append(Fired(kind, armed, due, now, self.cpu_wait() - waited, srtt))
+            armed, due, waited, srtt, rto = self._armed.pop(key)
+            self.fired.append(Fired(kind, armed, due, now, self.cpu_wait() - waited, srtt, rto))
 
     def fired_at(self, kind: TimerKind, at: float) -> Fired | None:
         """The `kind` timer that fired at `at` (a segment it sent then has that time)."""
@@ -191,8 +195,62 @@ class SegmentWatch(_Tap):
         at = self._at(t)
         return at[2] if at else None
 
+    def cpu_wait_at(self, t: float) -> float | None:
+        """The threads' CPU wait so far when the segment of time `t` went or came."""
+        at = self._at(t)
+        return at[3] if at else None
+
     def cpu_wait_between(self, t1: float, t2: float) -> float:
         """How long the process's threads waited for a CPU between the segments of times t1 and t2:
         how much later than the wire a stalled process saw the second."""
         a, b = self._at(t1), self._at(t2)
         return b[3] - a[3] if a and b else 0.0
+
+
+UNDO_COUNTERS = ("TCPDSACKUndo", "TCPFullUndo", "TCPPartialUndo", "TCPLossUndo")  # tcp_try_undo_*
+
+
+@dataclass
+class Undone:
+    at: float
+    ssthresh: int  # ssthresh just after the undo
+    cwnd: int  # cwnd just after the undo
+    prior_ssthresh: int  # what the reduction saved to restore (Linux tcp_enter_recovery's prior_ssthresh)
+
+
+class UndoWatch(_Tap):
+    """An undo (Linux tcp_undo_cwnd_reduction) happens inside an ACK's processing, after that ACK's
+    RTT sample and HyStart (tcp_clean_rtx_queue runs before tcp_fastretrans_alert); the engine's
+    next hook (a segment it sends or takes in, a timer it sets) shows its result before a later
+    ACK's HyStart (hystart_update: ssthresh = cwnd, a delay rise a loaded machine provokes) moves
+    ssthresh again. The ssthresh it had to restore is read while the reduction lasted."""
+
+    def __init__(self, engine: TcpEngine) -> None:
+        super().__init__(engine)
+        self._undos = self._count()
+        self._prior = 0
+        self.undone: list[Undone] = []
+
+    def _count(self) -> int:
+        return sum(self.engine.counters.get(k, 0) for k in UNDO_COUNTERS)
+
+    def _look(self, conn: object | None, now: float) -> None:
+        recovery = getattr(conn, "recovery", None)
+        if recovery is None:
+            return
+        count = self._count()
+        if count != self._undos:
+            self._undos = count
+            cc = recovery.cc
+            self.undone.append(Undone(now, cc.ssthresh, cc.cwnd, self._prior))
+        if recovery.undo.prior_ssthresh:
+            self._prior = recovery.undo.prior_ssthresh
+
+    def on_segment(self, conn: object | None, direction: str, seg: Segment, now: float) -> None:
+        self._look(conn, now)
+        super().on_segment(conn, direction, seg, now)
+
+    def on_timer(self, conn: object, kind: TimerKind, action: str, deadline: float | None,
+                 now: float) -> None:
+        self._look(conn, now)
+        super().on_timer(conn, kind, action, deadline, now)

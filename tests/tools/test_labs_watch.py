@@ -116,6 +116,8 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
     ("delayed-ack", "tcp_delack_min", "0.1", "waited about 40 ms"),
     # No TLP: the RTO repairs the tail, whichever way RACK saw the SACK.
     ("tail-loss-probe", "tcp_early_retrans", "0", "tail loss probe"),
+    # The timer that resent the tail was the RTO's, armed for the RTO, not 2·SRTT.
+    ("tail-loss-probe", "tcp_early_retrans", "0", "when the probe timer fired"),
     # The learner's 2, kept over the lab's 3: one doubling short of the armed backoff.
     ("fin-retries-exhausted", "tcp_orphan_retries", "2", "twice the last wait"),
     ("syn-lost", "tcp_rto_initial", "2", "initial RTO"),
@@ -123,3 +125,26 @@ def test_the_min_rtt_watch_reads_what_rack_held_a_sack_against() -> None:
 def test_a_lab_fails_on_a_wrong_knob(lab: str, knob: str, value: str, says: str) -> None:
     failed = _failed(lab, LabOptions(sysctls=[(knob, value)]))
     assert any(says in what for what in failed), failed
+
+
+def test_the_undo_watch_keeps_ssthresh_as_the_undo_left_it() -> None:
+    """spurious-undo at load: HyStart (ssthresh = cwnd on a delay rise) moved ssthresh after the
+    undo and the lab, reading it at the end, saw 28 instead of the restored value. The watch reads
+    it at the engine's next hook after the undo, and the ssthresh the reduction saved."""
+    from types import SimpleNamespace
+
+    from minitcp.labs.watch import UndoWatch
+    from minitcp.tcp.observer import BaseObserver
+
+    cc = SimpleNamespace(ssthresh=21, cwnd=21)
+    conn = SimpleNamespace(recovery=SimpleNamespace(cc=cc, undo=SimpleNamespace(prior_ssthresh=30)))
+    engine = SimpleNamespace(observer=BaseObserver(), counters={"TCPDSACKUndo": 0})
+    with UndoWatch(engine) as watch:  # type: ignore[arg-type]
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.0, 0.5)  # in recovery: 30 saved
+        engine.counters["TCPDSACKUndo"] += 1  # the undo: ssthresh and cwnd back
+        cc.ssthresh, cc.cwnd = 30, 40
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.1, 0.6)
+        cc.ssthresh = 28  # a later ACK's HyStart
+        watch.on_timer(conn, TimerKind.RTO, "set", 1.2, 0.7)
+    assert [(u.ssthresh, u.cwnd, u.prior_ssthresh) for u in watch.undone] == [(30, 40, 30)]
+    assert engine.observer.__class__ is BaseObserver  # the tap is gone
