@@ -180,28 +180,19 @@ class TcpEngine:
         conn = self.conns.get(key)
         v6 = is_v6(laddr)
         v6_error = icmpv6_error(icmp_type, code) if v6 else None
-        if conn is None:
-            req = self.requests.get(key)
+        if conn is None or (conn.state == State.SYN_RECEIVED and conn.listener is not None):
+            # A listener's request, or the half-open connection a segment made of one: Linux
+            # tcp_req_err, about our SYN-ACK, and only some errors end it (for IPv6 the fatal
+            # ones, tcp_v6_err).
+            req: Connection | RequestSock | None = conn if conn is not None else self.requests.get(key)
             if req is None:  # no connection, or a TIME_WAIT entry: nothing to tell anyone
                 return
-            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a request (for
-            # IPv6 the fatal ones, tcp_v6_err).
             fatal = v6_error is not None and v6_error[1] if v6 else drops_request(icmp_type, code)
             if seq != req.iss:
                 self.counters["OutOfWindowIcmps"] += 1
             elif fatal:
                 self.counters["ListenDrops"] += 1
                 req.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
-            return
-        if conn.state == State.SYN_RECEIVED and conn.listener is not None:
-            # Linux tcp_req_err: about our SYN-ACK, and only some errors end a half-open connection
-            # (for IPv6 the fatal ones, tcp_v6_err).
-            fatal = v6_error is not None and v6_error[1] if v6 else drops_request(icmp_type, code)
-            if seq != conn.iss:
-                self.counters["OutOfWindowIcmps"] += 1
-            elif fatal:
-                self.counters["ListenDrops"] += 1
-                conn.drop(Event.ICMP_ERROR, reason="ICMP error about our SYN-ACK")
             return
         if seq_diff(seq, conn.snd_una) < 0 or seq_diff(conn.snd_nxt, seq) < 0:
             self.counters["OutOfWindowIcmps"] += 1  # RFC 5927 section 4.1: not about data in flight
