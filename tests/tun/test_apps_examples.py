@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,11 +14,10 @@ from pathlib import Path
 
 import trio
 
+from tests.helpers.process import HANG_GUARD, interrupt, read_until
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ADDR = "198.18.0.2"
-# A guard against a hang, not a measure: an example's Python start-up takes 1 s of CPU, 4 to 6 s of
-# wall clock at load 7, and its teardown at exit a second more there.
-HANG_GUARD = 60
 
 
 class Running:
@@ -29,21 +27,12 @@ class Running:
 
     async def read_until(self, marker: bytes) -> None:
         assert self.proc.stdout is not None
-        while marker not in self.output:
-            chunk = await self.proc.stdout.receive_some()
-            if not chunk:
-                raise AssertionError(f"output ended before {marker!r}: {bytes(self.output)!r}")
-            self.output += chunk
+        await read_until(self.proc.stdout, marker, self.output)
 
     async def interrupt(self) -> None:
-        """Ctrl-C: the script must have stopped (its last line, `stopped; ...`) within a second, then
-        exit 0. Only the stop is timed: the interpreter's teardown after it (CPU time) takes
-        seconds of wall clock on a loaded machine, so the exit has a hang guard only."""
-        self.proc.send_signal(signal.SIGINT)
-        with trio.fail_after(1):
-            await self.read_until(b"stopped;")
-        with trio.fail_after(HANG_GUARD):
-            await self.proc.wait()
+        """Ctrl-C: the script must have stopped (its last line, `stopped; ...`) within a second,
+        then exit 0."""
+        await interrupt(self.proc, self.output, b"stopped;", within=1)
         assert self.proc.returncode == 0
 
 

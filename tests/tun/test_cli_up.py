@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import http.client
 import re
-import signal
 import socket
 import subprocess
 import sys
 
 import trio
 
-# A guard against a hang, not a measure: starting `minitcp up` (a Python process) takes 1 s of CPU,
-# 4 to 6 s of wall clock at load 7, and its exit's teardown a second more there.
-HANG_GUARD = 60
-
-
-async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytearray) -> None:
-    while marker not in seen:
-        chunk = await stream.receive_some()
-        if not chunk:
-            raise AssertionError(f"output ended before {marker!r}: {bytes(seen)!r}")
-        seen += chunk
+from tests.helpers.process import HANG_GUARD, interrupt, read_until
 
 
 async def _interrupt(proc: trio.Process, stdout: bytearray) -> None:
-    """Ctrl-C: minitcp has stopped (servers, connections, device) within a second, and the process
-    then exits. Only the first part is minitcp's to do and is timed: the interpreter's teardown that
-    follows (freeing its memory, ~0.2 s of CPU) takes seconds of wall clock on a loaded machine, so
-    the exit has a hang guard only."""
-    assert proc.stdout is not None
-    proc.send_signal(signal.SIGINT)
-    with trio.fail_after(1):
-        await _read_until(proc.stdout, b" removed", stdout)
-    with trio.fail_after(HANG_GUARD):
-        await proc.wait()
+    """Ctrl-C: minitcp has stopped (servers, connections, device: its last line says the device is
+    removed) within a second."""
+    await interrupt(proc, stdout, b" removed", within=1)
 
 
 async def test_up_answers_ping_and_exits_cleanly_on_sigint(tun_name: str) -> None:
@@ -44,11 +26,11 @@ async def test_up_answers_ping_and_exits_cleanly_on_sigint(tun_name: str) -> Non
     stdout = bytearray()
     try:
         with trio.fail_after(HANG_GUARD):
-            await _read_until(proc.stdout, b"Ctrl-C stops\n", stdout)
+            await read_until(proc.stdout, b"Ctrl-C stops\n", stdout)
             ping_command = ["ping", "-c", "1", "-W", "5", "198.18.0.9"]
             ping = await trio.run_process(ping_command, capture_stdout=True, check=False)
             assert ping.returncode == 0, ping.stdout
-            await _read_until(proc.stdout, b"ICMP echo reply", stdout)
+            await read_until(proc.stdout, b"ICMP echo reply", stdout)
 
         await _interrupt(proc, stdout)
         with trio.fail_after(1):
@@ -104,7 +86,7 @@ async def test_up_serves_echo_and_http_and_ctrl_c_still_stops_it_within_a_second
     idle = download = None
     try:
         with trio.fail_after(HANG_GUARD):
-            await _read_until(proc.stdout, b"Ctrl-C stops\n", stdout)
+            await read_until(proc.stdout, b"Ctrl-C stops\n", stdout)
             echoed, status, page = await trio.to_thread.run_sync(_echo_and_get, addr)
             assert echoed == b"ping over TCP\n"
             assert status == 200
@@ -119,7 +101,7 @@ async def test_up_serves_echo_and_http_and_ctrl_c_still_stops_it_within_a_second
 
         await _interrupt(proc, stdout)
         with trio.fail_after(1):
-            await _read_until(proc.stdout, b"http served 2 connection(s)\n", stdout)
+            await read_until(proc.stdout, b"http served 2 connection(s)\n", stdout)
             stderr = await proc.stderr.receive_some()
     finally:
         if idle is not None:

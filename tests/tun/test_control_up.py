@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -14,20 +13,10 @@ from pathlib import Path
 import trio
 
 from minitcp.control import request
+from tests.helpers.process import HANG_GUARD, interrupt, read_until
 
 ADDR = "198.18.0.9"
 CLI = [sys.executable, "-m", "minitcp.cli"]
-# A guard against a hang, not a measure: each `minitcp` command is a Python process, 1.5 s of CPU,
-# 4 to 6 s of wall clock at load 7.
-HANG_GUARD = 60
-
-
-async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytearray) -> None:
-    while marker not in seen:
-        chunk = await stream.receive_some()
-        if not chunk:
-            raise AssertionError(f"output ended before {marker!r}: {bytes(seen)!r}")
-        seen += chunk
 
 
 async def _cli(*args: str) -> str:
@@ -37,15 +26,8 @@ async def _cli(*args: str) -> str:
 
 
 async def _stop(proc: trio.Process, stdout: bytearray) -> None:
-    """Ctrl-C: minitcp says it stopped within 2 s, then the process exits 0. The exit itself has a
-    hang guard only: the interpreter's teardown after minitcp's last line (~0.2 s of CPU) takes
-    more than a second of wall clock on a loaded machine (1.2-1.8 s at load 9)."""
-    assert proc.stdout is not None
-    proc.send_signal(signal.SIGINT)
-    with trio.fail_after(2):
-        await _read_until(proc.stdout, b" removed", stdout)
-    with trio.fail_after(HANG_GUARD):
-        await proc.wait()
+    """Ctrl-C: minitcp says it stopped (the device removed) within 2 s, then the process exits 0."""
+    await interrupt(proc, stdout, b" removed", within=2)
     assert proc.returncode == 0
 
 
@@ -70,7 +52,7 @@ async def test_ss_stat_knobs_and_pcap_of_a_running_stack(tun_name: str, tmp_path
         # A guard against a hang, not a measure: this starts five Python processes (the stack
         # and four `minitcp` commands), 1.5 s of CPU each, 4 to 6 s apiece on a loaded machine.
         with trio.fail_after(HANG_GUARD + 30):
-            await _read_until(proc.stdout, b"control socket", stdout)
+            await read_until(proc.stdout, b"control socket", stdout)
             assert os.stat(control).st_mode & 0o777 == 0o600
             ping = await trio.run_process(["ping", "-c", "3", "-i", "0.2", "-W", "1", ADDR],
                                           capture_stdout=True, check=False)
@@ -142,12 +124,12 @@ async def test_fault_drops_the_first_ping_reply_and_the_trace_says_so(
     stdout = bytearray()
     try:
         with trio.fail_after(60):  # a hang guard: the stack's Python start-up alone takes 4-6 s at load 7
-            await _read_until(proc.stdout, b"control socket", stdout)
+            await read_until(proc.stdout, b"control socket", stdout)
             ping = await trio.run_process(["ping", "-c", "3", "-i", "0.2", "-W", "1", ADDR],
                                           capture_stdout=True, check=False)
             out = ping.stdout.decode()
             assert "3 packets transmitted, 2 received" in out, out
-            await _read_until(proc.stdout, b"seq 3, length", stdout)
+            await read_until(proc.stdout, b"seq 3, length", stdout)
         await _stop(proc, stdout)
     finally:
         if proc.returncode is None:
