@@ -10,6 +10,7 @@ one JSON document on a pipe.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import json
@@ -22,6 +23,7 @@ from typing import Any
 
 from .kernel import KernelTarget, TunPeer
 from .model import Script
+from .packetdrill_common import SLOW_MACHINE_TOLERANCE
 from .real_time import run_like_packetdrill
 from .report import Result
 from .runner import Runner
@@ -38,19 +40,29 @@ def run_in_namespaces(jobs: Sequence[tuple[str, str, Script]], *, strict: bool =
     """Run each (path, name, script) against the kernel; the results come back in `jobs` order.
 
     Real time on a shared machine, as the referee's runs of packetdrill (referee.run_scripts): a
-    script that fails only on timing is run once more, alone, and the second verdict stands (its
-    note keeps the first failure).
+    script that fails only on timing is run once more, alone, with the tolerance Linux's
+    ksft_runner.sh gives a slow machine (at least 14 ms), and the second verdict stands (its note
+    keeps the first failure).
     """
     results = _run_all(jobs, strict=strict, lenient_acks=lenient_acks, trace=trace, workers=workers,
                        budget=budget)
     for i, first in enumerate(results):
         if not first.ok and _timing_failure(first.reason):
-            again = _run_all([jobs[i]], strict=strict, lenient_acks=lenient_acks, trace=trace, workers=1,
-                             budget=budget)[0]
-            again.ignored = [*again.ignored, f"first run: {first.reason}"]
+            path, name, script = jobs[i]
+            again = _run_all([(path, name, _slow_machine(script))], strict=strict, lenient_acks=lenient_acks,
+                             trace=trace, workers=1, budget=budget)[0]
+            again.ignored = [*again.ignored, f"first run: {first.reason}",
+                             f"run again with a tolerance of at least {SLOW_MACHINE_TOLERANCE * 1e3:.0f} ms"
+                             " (ksft_runner.sh, KSFT_MACHINE_SLOW)"]
             again.seconds += first.seconds
             results[i] = again
     return results
+
+
+def _slow_machine(script: Script) -> Script:
+    """The script with its tolerance widened to SLOW_MACHINE_TOLERANCE, never narrowed."""
+    usecs = round(max(script.tolerance, SLOW_MACHINE_TOLERANCE) * 1e6)
+    return dataclasses.replace(script, options={**script.options, "tolerance_usecs": str(usecs)})
 
 
 def _timing_failure(reason: str | None) -> bool:
