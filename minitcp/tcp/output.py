@@ -337,11 +337,13 @@ def transmit(conn: Connection, more: bool = False, nagle_off: bool = False, prob
                          bool(knobs.tcp_slow_start_after_idle), nospace, knobs.tcp_init_cwnd)
     if conn.sendlog is not None:
         # Held back by the receiver's window: the next segment does not fit in it (Linux
-        # tcp_snd_wnd_test failing in tcp_write_xmit).
+        # tcp_snd_wnd_test failing in tcp_write_xmit), a test the loop reaches only with cwnd
+        # quota left: a sender that filled cwnd first is not rwnd-limited (tcp_cwnd_test breaks
+        # out before it).
         unsent = seq_diff(end, conn.snd_nxt)
         room = conn.snd_wnd - seq_diff(conn.snd_nxt, conn.snd_una)
-        sendlog.after_transmit(conn, sent_any, unsent,
-                               deferred == tsodefer.DEFER_RWND or (unsent > 0 and room < min(unsent, mss)))
+        held = unsent > 0 and room < min(unsent, mss) and cc.cwnd > board.in_flight
+        sendlog.after_transmit(conn, sent_any, unsent, deferred == tsodefer.DEFER_RWND or held)
     if not sent_any and seq_diff(end, conn.snd_nxt) > 0 \
             and conn.snd_nxt == conn.snd_una and conn.t_persist == INF:
         # Linux tcp_check_probe_timer: data waits and nothing in flight will bring an ACK

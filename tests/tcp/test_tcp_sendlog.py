@@ -56,3 +56,19 @@ def test_sndbuf_limited_while_the_writer_waits_for_room() -> None:
     info = tcpinfo.tcp_info(conn, 0.05)
     assert info["sndbuf_limited"] == pytest.approx(20_000, abs=1)
     assert info["busy_time"] == pytest.approx(40_000, abs=1)
+
+
+@pytest.mark.parametrize(("window", "rwnd_limited"), [(10_000, 0), (5_000, 20_000)])
+def test_a_sender_that_fills_cwnd_first_is_not_rwnd_limited(window: int, rwnd_limited: int) -> None:
+    """tcp_write_xmit asks tcp_cwnd_test before tcp_snd_wnd_test: with cwnd (IW10, 10 segments)
+    and the peer's window (10000 bytes) full at once, cwnd is what stops the sender and the
+    rwnd chrono stays stopped (tcp-info-sndbuf-limited.pkt's `win 10000` SYN-ACK); a window of
+    half that stops it first."""
+    p = Peer()
+    conn = p.connect(at=0.0, rtt=0.01, window=window, mss=1000, wscale=None)
+    assert conn.send(b"x" * 20_000, 0.01) == 20_000
+    assert sum(len(s.payload) for s in p.out()) == window
+    p.feed(p.seg(ACK, ack=window + 1, window=60_000), at=0.03)
+    info = tcpinfo.tcp_info(conn, 0.03)
+    assert info["rwnd_limited"] == pytest.approx(rwnd_limited, abs=1)
+    assert info["busy_time"] == pytest.approx(20_000, abs=1)

@@ -23,7 +23,7 @@ LINUX = LINUX_SUITE
 pytestmark = pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scripts are not at {LINUX}")
 
 SCRIPTS = 162
-PASS_FLOOR = 72  # of 162 scripts: what minitcp passes today; raise it as the engine gets better
+PASS_FLOOR = 73  # of 162 scripts: what minitcp passes today; raise it as the engine gets better
 TIME_LIMIT = 60.0  # seconds for the whole folder (about 2 s on an idle machine)
 
 
