@@ -13,12 +13,16 @@ listens; TIME_WAIT entries on the port also block it unless the new socket
 sets SO_REUSEADDR.
 connect() (Linux __inet_hash_connect): an ephemeral port is usable for a
 destination when no connection or TIME_WAIT entry holds that four-tuple (or
-tcp_tw_reuse lets the entry go); when none is left, EADDRNOTAVAIL.
+tcp_tw_reuse lets the entry go); when none is left, EADDRNOTAVAIL. The walk
+starts where the last connect() to the same destination left off (a keyed hash
+of the addresses and port, plus a perturbation it then moves on by 2 to 16),
+so connections to one server take distinct ports until the range wraps.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import random
 import socket
 from collections.abc import Callable
@@ -27,6 +31,8 @@ from typing import Any, Protocol
 from minitcp.tcp.connection import key_lport
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.family import IPV4_MAX
+
+PERTURB_SIZE = 1 << 16  # Linux INET_TABLE_PERTURB_SIZE (1 << INET_TABLE_PERTURB_SHIFT)
 
 
 class PortUser(Protocol):
@@ -54,6 +60,10 @@ class PortTable:
         # them among connections to different destinations; a port bind() took is never shared so.
         self._connect_only: set[int] = set()
         self._rng = random.Random()
+        # Linux __inet_hash_connect's secret (secure_ipv4_port_ephemeral's net_secret) and
+        # table_perturb, INET_TABLE_PERTURB_SIZE random counters filled once, kept sparse here.
+        self._secret = self._rng.randbytes(16)
+        self._perturb: dict[int, int] = {}
 
     def bind(self, ep: PortUser, port: int) -> int:
         """Claim `port` (0: any free one) for `ep`; returns the port."""
@@ -100,7 +110,7 @@ class PortTable:
                 return False
             return not engine.connect_blocked(laddr, p, raddr, rport, now)
 
-        port = self._free_port(usable)
+        port = self._connect_walk(laddr, raddr, rport, usable)
         if port not in self.bound:
             self._connect_only.add(port)
         self.bound.setdefault(port, []).append(ep)
@@ -117,6 +127,35 @@ class PortTable:
         if not ep.reuseaddr:
             return any(key_lport(key) == port for key in self.engine.timewait)
         return False
+
+    def _connect_walk(self, laddr: int, raddr: int, rport: int, usable: Callable[[int], bool]) -> int:
+        """Linux __inet_hash_connect: from an offset kept per destination, ports of the range's
+        low end's parity first, then the others; the perturbation moves on past the port taken."""
+        lo, hi = self.engine.knobs.ip_local_port_range
+        remaining = hi - lo + 1
+        if remaining > 1:
+            remaining &= ~1
+        # secure_ipv4_port_ephemeral (a siphash there): a keyed hash of the destination.
+        digest = hashlib.blake2b(f"{laddr} {raddr} {rport}".encode(), key=self._secret, digest_size=8)
+        port_offset = int.from_bytes(digest.digest(), "little")
+        index = port_offset & (PERTURB_SIZE - 1)
+        if index not in self._perturb:
+            self._perturb[index] = self._rng.getrandbits(32)
+        offset = ((self._perturb[index] + (port_offset >> 32)) % remaining) & ~1
+        for parity in (0, 1):
+            if parity and remaining <= 1:
+                break
+            port = lo + offset + parity
+            for i in range(0, remaining, 2):
+                if port > hi:
+                    port -= remaining
+                if usable(port):
+                    # A little randomness on low contention, none on high (max with i).
+                    self._perturb[index] = (self._perturb[index] + max(i, self._rng.randrange(8) * 2) + 2) \
+                        & 0xFFFFFFFF
+                    return port
+                port += 2
+        raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address (no free local port)")
 
     def _free_port(self, usable: Callable[[int], bool]) -> int:
         """Linux starts at a random offset in ip_local_port_range and walks the range."""

@@ -59,31 +59,26 @@ SAMPLE = (
     "ts_recent/invalid_ack.pkt",
 )
 
-# Our own script (not one of the GPL-2.0 scripts): an accepted connection, then `ss -ti` must show
-# it on CUBIC. It is written under build/, as /tmp is private inside the referee's namespace.
-CUBIC_CHECK = """\
+# Our own scripts (not of the GPL-2.0 ones), written under build/, as /tmp is private inside the
+# referee's namespace. Both open a listener and send it a SYN.
+LISTENER = """\
 `../common/defaults.sh`
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
    +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
    +0 bind(3, ..., ...) = 0
    +0 listen(3, 1) = 0
    +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+"""
+# An accepted connection, then `ss -ti` must show it on CUBIC.
+CUBIC_CHECK = LISTENER + """\
    +0 > S. 0:0(0) ack 1 <...>
  +.01 < . 1:1(0) ack 1 win 257
    +0 accept(3, ..., ...) = 4
    +0 `ss -tin state established | grep -qw cubic`
 """
-
-
-# Our own script: the kernel answers the SYN at once, where the script expects its SYN-ACK OFFSET
-# seconds later, so packetdrill's default 4 ms tolerance always fails it on timing alone.
-LATE_SYNACK = """\
-`../common/defaults.sh`
-    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-   +0 bind(3, ..., ...) = 0
-   +0 listen(3, 1) = 0
-   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+# The kernel answers the SYN at once, where the script expects its SYN-ACK OFFSET seconds later,
+# so packetdrill's default 4 ms tolerance always fails it on timing alone.
+LATE_SYNACK = LISTENER + """\
 +OFFSET > S. 0:0(0) ack 1 <...>
 """
 
@@ -147,11 +142,16 @@ def test_runner_kernel_target_agrees_with_packetdrill_on_a_sample(build: Build) 
 
 def test_close_scripts_over_ipv6_as_run_all_py_plays_them(build: Build) -> None:
     # --ip-version both: each close/ script under packetdrill --ip_version=ipv6 (--mtu=1520, in
-    # 2001:2::/64) beside its IPv4 run; the kernel and minitcp pass all of them, in rows of their own.
+    # 2001:2::/64) beside its IPv4 run, in rows of their own. minitcp (virtual time) passes all of
+    # them; the kernel plays them in real time, so on a loaded machine it may miss a script's time
+    # even after the rerun (CI saw a close() start 21 ms late at load 8): it passes, or fails on
+    # timing alone, never on what it sent or returned.
     report = referee_paths([str(SUITE / "close")], ip_version="both", source=SOURCE, build_dir=BUILD_DIR)
     folders = report.folders()
     assert set(folders) == {".", ". (ipv6)"}
     v6 = folders[". (ipv6)"]
     assert v6["scripts"] == folders["."]["scripts"] >= 3
-    assert v6["kernel"] == v6["minitcp"] == v6["scripts"], report.format_text()
+    assert v6["minitcp"] == v6["scripts"], report.format_text()
+    for k in report.kernel:
+        assert k.ok or "timing error" in (k.reason or ""), report.format_text()
     assert [k.ip_version for k in report.kernel] == [4] * v6["scripts"] + [6] * v6["scripts"]
