@@ -173,3 +173,32 @@ def test_an_old_segment_below_the_window_counts_a_lost_delayed_ack() -> None:
     assert p.rel(ack)[2] == 200  # the duplicate ACK says where we are
     moved = p.eng.counters.moved(before)
     assert moved.get("DelayedACKLost") == 1 and moved.get("TCPDSACKOldSent") == 1
+
+
+def _sent(p: Peer, before: dict[str, int]) -> tuple[int, int]:
+    moved = p.eng.counters.moved(before)
+    return moved.get("TCPDSACKOldSent", 0), moved.get("TCPDSACKOfoSent", 0)
+
+
+def test_each_report_set_is_counted_old_below_rcv_nxt_ofo_above() -> None:
+    """Linux tcp_dsack_set counts every report it sets, TCPDSACKOldSent when it starts below
+    rcv_nxt, TCPDSACKOfoSent above (a duplicate of out-of-order data, tcp_data_queue_ofo);
+    tcp_dsack_extend sets (and counts) one only when none is pending. The loss bench reads
+    both to count the receiver's D-SACKs, for minitcp's receiver as for the kernel's."""
+    p = Peer()
+    p.accept()
+    _holes(p)
+    before = dict(p.eng.counters)
+    _dup(p, 150, 275)  # repeats part of the queued 200:300
+    assert _sent(p, before) == (0, 1)
+    before = dict(p.eng.counters)
+    _dup(p, 450, 550)  # inside 400:500
+    assert _sent(p, before) == (0, 1)
+    before = dict(p.eng.counters)
+    ack = _dup(p, 100, 400)  # in order; the queued 150:300 came twice (tcp_ofo_queue's extend)
+    assert _sack(p, ack)[0] == (150, 300)
+    assert _sent(p, before) == (1, 0)
+    before = dict(p.eng.counters)
+    ack = _dup(p, 50, 700)  # its old part is set; 600:700 does not touch it and is not reported
+    assert _sack(p, ack) == [(50, 550)]
+    assert _sent(p, before) == (1, 0)
