@@ -21,6 +21,7 @@ MIB = (
     "TCPPureAcks", "TCPHPAcks", "TCPOFOQueue", "TCPOFODrop", "TCPRcvQDrop", "TCPZeroWindowDrop",
     "BeyondWindow",
     "TCPKeepAlive", "TCPWinProbe", "TCPSackRecovery", "TCPRenoRecovery", "TCPDSACKOldSent",
+    "TCPDSACKOfoSent",
     "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPOrphanDropped",
     "TCPConnectionErrors", "BusyPollRxPackets", "TCPDeferAcceptDrop",
     # Loss recovery (recovery.py, rack.py, lossprobe.py; Linux tcp_input.c, tcp_output.c).

@@ -449,7 +449,7 @@ def _input_data(conn: Connection, seg: Segment) -> None:
         # only into an empty queue, and Linux's tcp_data_queue does not trim (the buffer
         # has room for it: tcp_try_rmem_schedule, forced when the queue is empty).
         if conn.rcvbuf is None:
-            conn.rcvbuf = RecvBuffer()
+            conn.rcvbuf = RecvBuffer(conn.engine.counters)
         had_ooo = bool(conn.rcvbuf.ooo) or conn.fin_beyond_hole
         ooo_bytes = conn.rcvbuf.ooo_bytes
         advanced = conn.rcvbuf.add(conn.rcv_nxt, seq, payload, _dsack_on(conn))
@@ -475,7 +475,7 @@ def _input_data(conn: Connection, seg: Segment) -> None:
             conn.rcv_fin_seq = fin_seq
             if conn.fin_beyond_hole and conn.sack_ok:
                 if conn.rcvbuf is None:
-                    conn.rcvbuf = RecvBuffer()
+                    conn.rcvbuf = RecvBuffer(conn.engine.counters)
                 conn.rcvbuf.note_fin(fin_seq)
         else:
             dsack_old(conn, fin_seq, (fin_seq + 1) & MASK)  # a FIN we had already
@@ -555,13 +555,13 @@ def _dsack_on(conn: Connection) -> bool:
 
 
 def dsack_old(conn: Connection, seq: int, end: int) -> None:
-    """Report a duplicate below rcv_nxt, clipped to rcv_nxt (Linux tcp_data_queue, tcp_send_dupack)."""
+    """Report a duplicate below rcv_nxt, clipped to rcv_nxt (Linux tcp_data_queue, tcp_send_dupack);
+    counted TCPDSACKOldSent."""
     if not _dsack_on(conn) or not seq_lt(seq, conn.rcv_nxt):
         return
     if conn.rcvbuf is None:
-        conn.rcvbuf = RecvBuffer()
-    conn.engine.counters["TCPDSACKOldSent"] += 1
-    conn.rcvbuf.dsack_set(seq, end if seq_lt(end, conn.rcv_nxt) else conn.rcv_nxt)
+        conn.rcvbuf = RecvBuffer(conn.engine.counters)
+    conn.rcvbuf.dsack_set(seq, end if seq_lt(end, conn.rcv_nxt) else conn.rcv_nxt, conn.rcv_nxt)
 
 
 def _fin_received(conn: Connection) -> None:

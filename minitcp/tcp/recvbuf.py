@@ -7,13 +7,16 @@ way in (RFC 9293 section 3.10.7.4, "seventh"). SACK blocks are reported per
 RFC 2018 section 4: the block holding the latest segment first, then the
 most recently reported ones. A duplicate segment is reported once in a D-SACK
 block ahead of them (RFC 2883), computed as Linux does (tcp_dsack_set,
-tcp_dsack_extend in tcp_data_queue, tcp_data_queue_ofo and tcp_ofo_queue).
+tcp_dsack_extend in tcp_data_queue, tcp_data_queue_ofo and tcp_ofo_queue), and counted
+as Linux counts each report set: TCPDSACKOldSent below rcv_nxt, TCPDSACKOfoSent above.
 
 `RcvSpace` is the measure that sizes the buffer: what the application read in
 the last receiver RTT (Linux tp->rcvq_space, for tcp_rcv_space_adjust).
 """
 
 from __future__ import annotations
+
+from collections.abc import MutableMapping
 
 from .bytequeue import ByteQueue
 from .seq import seq_add, seq_diff, seq_gt, seq_lt
@@ -32,9 +35,10 @@ class RcvSpace:
 
 
 class RecvBuffer:
-    __slots__ = ("data", "dsack", "ooo", "ooo_bytes", "recent")
+    __slots__ = ("counters", "data", "dsack", "ooo", "ooo_bytes", "recent")
 
-    def __init__(self) -> None:
+    def __init__(self, counters: MutableMapping[str, int]) -> None:
+        self.counters = counters  # the engine's MIB counters: the D-SACK reports set
         self.data = ByteQueue()
         # [start_seq, bytearray] blocks, sorted, neither overlapping nor touching.
         self.ooo: list[list] = []
@@ -53,15 +57,19 @@ class RecvBuffer:
 
     # ------------------------------------------------------------------ D-SACK (RFC 2883)
 
-    def dsack_set(self, seq: int, end: int) -> None:
-        """Report [seq, end) as duplicated, replacing any unsent report (Linux tcp_dsack_set)."""
+    def dsack_set(self, seq: int, end: int, rcv_nxt: int) -> None:
+        """Report [seq, end) as duplicated, replacing any unsent report (Linux tcp_dsack_set),
+        and count it: TCPDSACKOldSent when it starts below rcv_nxt, else TCPDSACKOfoSent (a
+        duplicate of out-of-order data)."""
+        self.counters["TCPDSACKOldSent" if seq_lt(seq, rcv_nxt) else "TCPDSACKOfoSent"] += 1
         self.dsack = (seq, end)
 
-    def dsack_extend(self, seq: int, end: int) -> None:
+    def dsack_extend(self, seq: int, end: int, rcv_nxt: int) -> None:
         """Grow the unsent report by [seq, end) when the two touch or overlap, else keep it
-        (Linux tcp_dsack_extend, tcp_sack_extend): one D-SACK block reports one range."""
+        (Linux tcp_dsack_extend, tcp_sack_extend): one D-SACK block reports one range. With
+        no report pending it is a new one, set and counted (tcp_dsack_set)."""
         if self.dsack is None:
-            self.dsack = (seq, end)
+            self.dsack_set(seq, end, rcv_nxt)
             return
         left, right = self.dsack
         if not seq_gt(seq, right) and not seq_gt(left, end):
@@ -80,7 +88,7 @@ class RecvBuffer:
         if off < 0:
             if dsack:
                 # Linux tcp_data_queue: a segment starting below rcv_nxt reports its old part.
-                self.dsack_set(seq, rcv_nxt)
+                self.dsack_set(seq, rcv_nxt, rcv_nxt)
             payload = payload[-off:]
             seq = rcv_nxt
             off = 0
@@ -93,9 +101,10 @@ class RecvBuffer:
         self.data.append(payload)
         end = seq_add(rcv_nxt, len(payload))
         # Pull in out-of-order blocks that the new bytes reach (RFC 9293 section 3.10.7.4).
-        # Linux tcp_ofo_queue: every queued block that starts below the end of the new bytes
-        # was received twice up to that end (clipped to the block since Linux commit a041f70e,
-        # "tcp: fix tcp_ofo_queue() to avoid including too much DUP SACK range").
+        # Linux tcp_ofo_queue (rcv_nxt already at the end of the new bytes): every queued
+        # block that starts below that end was received twice up to it (clipped to the block
+        # since Linux commit a041f70e, "tcp: fix tcp_ofo_queue() to avoid including too much
+        # DUP SACK range").
         high = end
         ooo = self.ooo
         while ooo:
@@ -105,7 +114,7 @@ class RecvBuffer:
                 break
             if dsack and seq_lt(start, high):
                 block_end = seq_add(start, len(block))
-                self.dsack_extend(start, block_end if seq_lt(block_end, high) else high)
+                self.dsack_extend(start, block_end if seq_lt(block_end, high) else high, high)
             ooo.pop(0)
             self.ooo_bytes -= len(block)
             if over < len(block):
@@ -177,9 +186,9 @@ class RecvBuffer:
                 continue
             left, right = max(start, bstart), min(end, bend)
             if bstart <= start:  # it starts inside the block: "all bits present" or partial
-                self.dsack_set(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right))
+                self.dsack_set(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right), rcv_nxt)
             else:  # it starts in a hole and runs into the block: merge_right
-                self.dsack_extend(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right))
+                self.dsack_extend(seq_add(rcv_nxt, left), seq_add(rcv_nxt, right), rcv_nxt)
             return
 
     def sack_blocks(self, rcv_nxt: int, limit: int,

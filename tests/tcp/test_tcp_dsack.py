@@ -7,7 +7,10 @@ rcv-data-segments/overlapping-* set-up) before each duplicate.
 
 from __future__ import annotations
 
-from minitcp.tcp.seq import MASK
+from minitcp.bench.loss import rules
+from minitcp.faults import FaultInjector
+from minitcp.tcp.pair import EnginePair
+from minitcp.tcp.seq import MASK, seq_gt, seq_lt
 from minitcp.wire.segment import ACK, FIN, Segment
 
 from .builders import established
@@ -173,3 +176,71 @@ def test_an_old_segment_below_the_window_counts_a_lost_delayed_ack() -> None:
     assert p.rel(ack)[2] == 200  # the duplicate ACK says where we are
     moved = p.eng.counters.moved(before)
     assert moved.get("DelayedACKLost") == 1 and moved.get("TCPDSACKOldSent") == 1
+
+
+def _sent(p: Peer, before: dict[str, int]) -> tuple[int, int]:
+    moved = p.eng.counters.moved(before)
+    return moved.get("TCPDSACKOldSent", 0), moved.get("TCPDSACKOfoSent", 0)
+
+
+def test_each_report_set_is_counted_old_below_rcv_nxt_ofo_above() -> None:
+    """Linux tcp_dsack_set counts every report it sets, TCPDSACKOldSent when it starts below
+    rcv_nxt, TCPDSACKOfoSent above (a duplicate of out-of-order data, tcp_data_queue_ofo);
+    tcp_dsack_extend sets (and counts) one only when none is pending. The loss bench reads
+    both to count the receiver's D-SACKs, for minitcp's receiver as for the kernel's."""
+    p = Peer()
+    p.accept()
+    _holes(p)
+    before = dict(p.eng.counters)
+    _dup(p, 150, 275)  # repeats part of the queued 200:300
+    assert _sent(p, before) == (0, 1)
+    before = dict(p.eng.counters)
+    _dup(p, 450, 550)  # inside 400:500
+    assert _sent(p, before) == (0, 1)
+    before = dict(p.eng.counters)
+    ack = _dup(p, 100, 400)  # in order; the queued 150:300 came twice (tcp_ofo_queue's extend)
+    assert _sack(p, ack)[0] == (150, 300)
+    assert _sent(p, before) == (1, 0)
+    before = dict(p.eng.counters)
+    ack = _dup(p, 50, 700)  # its old part is set; 600:700 does not touch it and is not reported
+    assert _sack(p, ack) == [(50, 550)]
+    assert _sent(p, before) == (1, 0)
+
+
+def _is_dsack(seg: Segment) -> bool:
+    """RFC 2883 section 4 (the sender's reading, Linux tcp_check_dsack): the first block lies
+    below the cumulative ACK or inside the second block."""
+    if not seg.sack:
+        return False
+    (start, end), rest = seg.sack[0], seg.sack[1:]
+    if seq_lt(start, seg.ack):
+        return True
+    return bool(rest) and not seq_gt(end, rest[0][1]) and not seq_lt(start, rest[0][0])
+
+
+def test_under_the_loss_benchs_mix_every_dsack_on_the_wire_is_counted() -> None:
+    """1 MB through the loss bench's mix rules (bench/loss.py: loss, duplication and reordering
+    each way) in virtual time: the receiver's ACKs that carry a D-SACK block are as many as its
+    TCPDSACKOldSent + TCPDSACKOfoSent, some of them duplicates of out-of-order data. The bench
+    compares senders by these counters of their receivers, minitcp's and the kernel's."""
+    nbytes = 1_000_000
+    p = EnginePair(latency=0.0001)
+    FaultInjector(rules("mix", "out", -(-nbytes // 1448))).attach(p, "a")
+    lst = p.b.listen(p.addr_b, 80, 5)
+    client = p.a.connect(p.addr_a, 40000, p.addr_b, 80, p.now)
+    server = None
+    while server is None and p.now < 5.0:  # the rules hold or lose a handshake segment too
+        p.run_for(0.05)
+        server = lst.accept()
+    assert server is not None
+    data = bytes(range(256)) * (nbytes // 256)
+    sent, got = 0, b""
+    while len(got) < len(data) and p.now < 20.0:
+        sent += client.send(data[sent:], p.now)
+        p.run_for(0.01)
+        got += server.recv(1 << 22, p.now) or b""
+    assert got == data
+    on_wire = sum(_is_dsack(e.seg) for e in p.sent("b"))
+    old, ofo = p.b.counters["TCPDSACKOldSent"], p.b.counters["TCPDSACKOfoSent"]
+    assert ofo > 0 and old > 0
+    assert old + ofo == on_wire
