@@ -48,10 +48,12 @@ class CookieReader:
         self._olen = ffi.new("uint32_t[]", limit)
         self._keys = ffi.new("uint8_t[]", limit * KEY_LEN)
         self._key_bytes = ffi.buffer(self._keys)
+        self.answered = 0  # SYNs the last read answered
 
     def read(self, batch: CookieBatch, table: Any, now: float) -> tuple[list[Received], int]:
         """The packets waiting now that are the host's, maybe none, and how many SYN-ACKs the
         device refused (a full queue: dropped and counted, as `TunLink.send` does)."""
+        self.answered = 0
         n = lib.mt_read_batch(self._fd, self._buf, self._cap, self._frame, self._limit, self._off, self._len)
         if n < 0:
             raise OSError(-n, os.strerror(-n))
@@ -72,7 +74,8 @@ class CookieReader:
                 rows = ffi.buffer(row, n)[:]
             dropped = lib.mt_write_batch(self._fd, out, olen, row, n)
             batch.answered(rows, now)
-            if 0 not in rows:
+            self.answered = n - rows.count(0)
+            if self.answered == n:
                 return [], dropped
         off, length, data = self._off, self._len, self._bytes
         return [(data[off[i]:off[i] + length[i]], False) for i in range(n) if not row[i]], dropped

@@ -156,8 +156,11 @@ class TunLink:
         self.tx_gso = 0
         self.tx_gso_segments = 0
         self.rx_early = 0
+        self.rx_answered = 0  # packets the link answered itself (a SYN flood's cookies: cookie_rx.py)
         self._early: list[Stamped] = []  # read between writes, not yet taken
-        self._early_count = 0  # packets in _early
+        # Packets read between writes since _early was last taken: those in it, and those the
+        # link answered itself.
+        self._early_count = 0
         self._writes = 0  # plain writes since the last poll between writes
         self._fd = self._dev.fileno()
         os.set_blocking(self._fd, False)
@@ -212,10 +215,16 @@ class TunLink:
             now = trio.current_time()
         except RuntimeError:
             return  # outside trio.run: no stack to take them
+        answered = self.rx_answered
         batch = self._read()
+        # What the link answered counts toward the batch too: under a SYN flood a read finds a
+        # batch of SYNs and answers them all (cookie_rx.py), so a burst of writes would read and
+        # answer one every EARLY_POLL_WRITES writes for as long as the flood lasts, holding the
+        # host's packets found among them (a user's SYN, its data) until the burst ended: 8,187
+        # cookies and 68 ms in one burst of the soak's flood (docs/reliability.md).
+        self._early_count += len(batch) + self.rx_answered - answered
         if batch:
             self._early.append((now, batch))
-            self._early_count += len(batch)
             self.rx_early += len(batch)
 
     def _read(self) -> list[Received]:
@@ -224,8 +233,10 @@ class TunLink:
             table = self._cookies.table(now := trio.current_time())
             if table is not None:
                 assert self._cookie_reader is not None
-                batch, dropped = self._cookie_reader.read(self._cookies, table, now)
+                reader = self._cookie_reader
+                batch, dropped = reader.read(self._cookies, table, now)
                 self.tx_dropped += dropped
+                self.rx_answered += reader.answered
                 return batch
         if self.offload:
             return self._read_vnet()

@@ -12,14 +12,18 @@ import trio
 
 from minitcp.host.cookie_batch import CookieBatch
 from minitcp.link.cookie_rx import CookieReader
-from minitcp.link.tun import TunLink
+from minitcp.link.tun import EARLY_POLL_WRITES, TunLink
+from minitcp.soak.cookie_cost import flood
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
-from minitcp.wire.segment import ACK, SYN
+from minitcp.wire.ipv4 import ip_int
+from minitcp.wire.segment import ACK, RST, SYN, Segment
+from minitcp.wire.tcp import build_tcp_packet
 
 pytestmark = pytest.mark.skipif(not CookieReader.available, reason="minitcp._native is not built")
 
 CONNECTS = 6
+ETH_P_IP = 0x0800
 
 
 async def _connect_all(nursery: trio.Nursery, tun_name: str, hooked: bool,
@@ -83,3 +87,33 @@ def _flags(pkt: bytes | memoryview) -> int:
     return pkt[(pkt[0] & 0x0F) * 4 + 13] if pkt[0] >> 4 == 4 and pkt[9] == 6 else -1
 
 
+
+
+async def test_a_burst_of_writes_reads_one_batch_of_a_flood(tun_name: str) -> None:
+    """The reads between a burst's writes (`TunLink.take_early`) stop after one batch of packets
+    read, the SYNs the link answered itself counted: under a flood they would otherwise read and
+    answer a batch every EARLY_POLL_WRITES writes, holding the host's packets found among them
+    until the burst ends. Nothing here runs the stack's reader: the SYNs wait on the device."""
+    limit = 16
+    link = TunLink(tun_name, batch_limit=limit)
+    try:
+        stack = Stack(link, "198.18.0.2", knobs=Knobs(tcp_syncookies=2))
+        stack.engine.listen(0, 7, 64)
+        stack.engine.last_cookie = trio.current_time()  # a cookie just sent: the batch path is on
+        with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP)) as attacker:
+            attacker.bind((link.name, ETH_P_IP))
+            for syn in flood(5 * limit):
+                attacker.send(syn)
+        counters = stack.engine.counters
+        rst = build_tcp_packet(Segment(ip_int("198.18.0.2"), ip_int("198.18.0.1"), 7, 9, 1, 0, RST, 0))
+        for _ in range(3 * EARLY_POLL_WRITES):  # a burst: three polls between its writes
+            link.send(rst)
+        assert counters["SyncookiesSent"] == link.rx_answered == limit
+        assert link.take_early() == []  # every packet read was a SYN the link answered
+        for _ in range(EARLY_POLL_WRITES):  # the next burst reads the next batch
+            link.send(rst)
+        assert counters["SyncookiesSent"] == link.rx_answered == 2 * limit
+        assert counters["TCPReqQFullDoCookies"] == counters["InSegs"] == 2 * limit
+        assert stack.counters["InReceives"] == 2 * limit
+    finally:
+        link.close()
