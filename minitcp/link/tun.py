@@ -183,6 +183,7 @@ class TunLink:
 
     async def recv_batch(self) -> list[Received]:
         while True:
+            self._flush_cookies()  # the SYN-ACKs of the batch the host just took, before waiting
             if self._early:
                 await trio.lowlevel.checkpoint()
             else:
@@ -227,8 +228,14 @@ class TunLink:
             self._early.append((now, batch))
             self.rx_early += len(batch)
 
+    def _flush_cookies(self) -> None:
+        """Write the SYN-ACKs a cookie batch left for after the host's packets (cookie_rx.py)."""
+        if self._cookie_reader is not None:
+            self.tx_dropped += self._cookie_reader.flush()
+
     def _read(self) -> list[Received]:
         """What the device holds now, up to a batch."""
+        self._flush_cookies()
         if self._cookies is not None:
             table = self._cookies.table(now := trio.current_time())
             if table is not None:

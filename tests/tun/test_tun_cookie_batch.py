@@ -117,3 +117,42 @@ async def test_a_burst_of_writes_reads_one_batch_of_a_flood(tun_name: str) -> No
         assert stack.counters["InReceives"] == 2 * limit
     finally:
         link.close()
+
+
+def _device_received(dev: str) -> int:
+    """The packets the kernel received from `dev` (what the stack wrote), from /proc/net/dev."""
+    with open("/proc/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, _, fields = line.partition(":")
+            if name.strip() == dev:
+                return int(fields.split()[1])
+    raise LookupError(dev)
+
+
+async def test_a_mixed_batch_s_syn_acks_leave_after_the_host_s_answer(nursery: trio.Nursery,
+                                                                      tun_name: str) -> None:
+    """A batch of flood SYNs with a packet for the host (another flow's ACK, answered with a
+    RST): the SYN-ACKs wait for the host's answer, then leave before the reader waits again,
+    with no later packet to push them out."""
+    link = TunLink(tun_name)
+    try:
+        stack = Stack(link, "198.18.0.2", knobs=Knobs(tcp_syncookies=2))
+        stack.engine.listen(0, 7, 64)
+        stack.engine.last_cookie = trio.current_time()
+        syns = flood(4)
+        user = build_tcp_packet(Segment(ip_int("198.18.0.1"), ip_int("198.18.0.2"), 40000, 7, 1, 1, ACK,
+                                        1000))
+        before = _device_received(link.name)
+        with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP)) as attacker:
+            attacker.bind((link.name, ETH_P_IP))
+            for pkt in (syns[0], user, *syns[1:]):
+                attacker.send(pkt)
+        nursery.start_soon(stack.run)
+        with trio.fail_after(5):  # a bound for a broken build, not a timing assertion
+            while _device_received(link.name) - before < 5:
+                await trio.sleep(0.01)
+        counters = stack.engine.counters
+        assert counters["SyncookiesSent"] == link.rx_answered == 4 and counters["OutRsts"] == 1
+        assert _device_received(link.name) - before == 5
+    finally:
+        link.close()
