@@ -215,7 +215,22 @@ def scan_pure(packets: list[bytes], addr: int, addr6: int | None, rows: list[Row
     return answers
 
 
-def _tcp_flow(pkt: bytes) -> tuple[int, int, int]:
+def flow_key(pkt: bytes | memoryview) -> int | None:
+    """The four-tuple key (conn_key, as the receiver sees it) of a TCP packet, 0 for a packet of
+    no TCP flow, None for one whose flow cannot be seen (behind an IPv4 fragment or IPv6
+    extension headers): what tells whether a packet the host takes may share an answered SYN's
+    flow (`CookieReader`)."""
+    kind, addrs, tcp = _tcp_flow(pkt)
+    if kind <= 0:
+        return None if kind else 0
+    width = 16 if tcp == 40 else 4
+    src = int.from_bytes(pkt[addrs:addrs + width], "big")
+    dst = int.from_bytes(pkt[addrs + width:addrs + 2 * width], "big")
+    return conn_key(dst, int.from_bytes(pkt[tcp + 2:tcp + 4], "big"), src,
+                    int.from_bytes(pkt[tcp:tcp + 2], "big"))
+
+
+def _tcp_flow(pkt: bytes | memoryview) -> tuple[int, int, int]:
     """C tcp_flow: (1, where the addresses are, where TCP is) for TCP whose header is found;
     (0, 0, 0) for what is not TCP; (-1, 0, 0) for what may be TCP behind an IPv4 fragment
     or IPv6 extension headers (its flow unknown)."""

@@ -155,18 +155,25 @@ def requests(args: argparse.Namespace) -> dict[str, Any]:
     stop = threading.Event()
     deadline = time.monotonic() + args.seconds
     done: list[tuple[float, float | None]] = []  # (start, latency or None if it failed)
+    # Each request's (start, connected, echoed, local port), None where it did not get there:
+    # what `minitcp soak --flood-trace` joins with the stack's packets (soak/flood_probe.py).
+    timeline: list[tuple[float, float | None, float | None, int | None]] = []
     lock = threading.Lock()
 
     def request() -> None:
         start = time.monotonic()
+        connected = echoed = port = None
         try:
             with socket.create_connection((args.dst, args.port), timeout=REQUEST_TIMEOUT) as sock:
+                connected, port = time.monotonic(), sock.getsockname()[1]
                 sock.sendall(REQUEST)
                 ok = _recv_exactly(sock, len(REQUEST)) == REQUEST
+                echoed = time.monotonic()
         except OSError:
             ok = False
         with lock:
             done.append((start, time.monotonic() - start if ok else None))
+            timeline.append((start, connected, echoed if ok else None, port))
 
     print("ready", flush=True)
     _wait_for_stdin_eof(stop)
@@ -179,7 +186,7 @@ def requests(args: argparse.Namespace) -> dict[str, Any]:
         running.append(thread)
     for t in running:
         t.join(REQUEST_TIMEOUT + 5)
-    return {"requests": done}
+    return {"requests": done, "timeline": timeline}
 
 
 def abandon(args: argparse.Namespace) -> dict[str, Any]:

@@ -41,6 +41,7 @@ import trio
 from minitcp.apps import DiscardServer, EchoServer
 from minitcp.link.tun import TunLink
 from minitcp.netns import NetnsError, enter_private_netns, in_private_netns
+from minitcp.soak.flood_probe import FloodProbe, breakdown
 from minitcp.soak.report import FloodResult, SoakReport
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
@@ -164,6 +165,8 @@ class Soak:
         self.server = EchoServer(keepalive=True)
         self.target = DiscardServer(idle_timeout=DISCARD_IDLE_TIMEOUT, keepalive=True)
         self.stack_running = False
+        # `--flood-trace`: the stack's busy periods and the users' packets during the flood.
+        self.probe = FloodProbe(self.stack, ip_int(PEER), PORT) if getattr(args, "flood_trace", "") else None
 
     async def run(self) -> SoakReport:
         async with trio.open_nursery() as nursery:
@@ -273,6 +276,9 @@ class Soak:
         await trio.sleep(CALM_BEFORE)
         generator = self._generator("flood", PORT, syns, args.seconds, args.flood_rate)
         cookies, cpu = self._cookies_sent(), time.process_time()
+        probe = getattr(self, "probe", None)  # the kernel's soak has none
+        if probe is not None:
+            probe.recording = True
         await generator.start()
         sent = await generator.result(stop=False, timeout=args.seconds + CHILD_TIMEOUT)
         cookies, cpu = self._cookies_sent() - cookies, time.process_time() - cpu
@@ -280,6 +286,10 @@ class Soak:
         # entries may live (SYN-ACK retries: 63 s with tcp_synack_retries 5), bounded by --seconds.
         await trio.sleep(CALM)
         done = await users.result()
+        if probe is not None:
+            probe.recording = False
+            probe.close()
+            self._write_trace(probe, sent, done)
         f = self.report.flood = FloodResult(syns=sent["sent"], rate=sent["sent"] / max(sent["seconds"], 1e-9),
                                             cookies=cookies, stack_cpu=cpu)
         start, end = sent["started"], sent["ended"]
@@ -294,6 +304,17 @@ class Soak:
                     f.during_ok.append(latency)
         after = [t + latency for t, latency in done["requests"] if t > end and latency is not None]
         f.recovered_after = min(after) - end if after else await self._recovery(end)
+
+    def _write_trace(self, probe: FloodProbe, sent: dict[str, Any], done: dict[str, Any]) -> None:
+        """`--flood-trace PATH`: the probe's records, the users' timelines and the generator's
+        window as JSON, with each request's breakdown (soak/flood_probe.py), slowest first."""
+        trace = probe.as_json()
+        rows = breakdown(trace, done["timeline"], sent["started"], sent["ended"])
+        with open(self.args.flood_trace, "w") as f:
+            json.dump({"started": sent["started"], "ended": sent["ended"], "requests": rows,
+                       "timeline": done["timeline"], **trace}, f)
+        for row in rows[:5]:
+            self.log(f"flood trace: {row}")
 
     def _cookies_sent(self) -> int:
         """The SYN cookies the stack has sent (0 where it is not this process's to count)."""
@@ -444,6 +465,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="report the flood's line without letting its latencies decide the verdict "
         "(a short run on a loaded machine: make test's)",
+    )
+    parser.add_argument(
+        "--flood-trace",
+        metavar="PATH",
+        default="",
+        help="write where each request's time went during the flood (the stack's busy periods, "
+        "each request's packets on the queue and in the stack) to PATH as JSON",
     )
     parser.add_argument(
         "--abandon-cycles",

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 class Listener:
     __slots__ = ("accept_queue", "backlog", "cookie_params", "engine", "event_pending", "laddr",
-                 "last_overflow", "lport", "options", "syn_queue", "synflood_warned", "user")
+                 "last_overflow", "lport", "options", "syn_queue", "synflood_warned", "user", "aged")
 
     def __init__(self, engine: TcpEngine, laddr: int, lport: int, backlog: int) -> None:
         self.engine = engine
@@ -52,6 +52,9 @@ class Listener:
         # Requests (reqsk.py), and the connections born of them still in SYN-RECEIVED (a bad
         # or deferred third segment, a full accept queue), by four-tuple key.
         self.syn_queue: dict[int, RequestSock | Connection] = {}
+        # The keys of the SYN queue's entries whose SYN-ACK timer fired: the others are young
+        # (Linux queue->young), and `synack_retries` prunes old ones when they clog the queue.
+        self.aged: set[int] = set()
         self.accept_queue: collections.deque[Connection] = collections.deque()
         # Socket options new connections inherit (SO_RCVBUF, TCP_NODELAY, ...): name -> value.
         self.options: dict[str, Any] = {}
@@ -66,6 +69,42 @@ class Listener:
         self.cookie_params: dict[bool, tuple[tuple[object, ...], dict[str, Any], CookieParams]] = {}
 
     state = State.LISTEN
+
+    @property
+    def young(self) -> int:
+        """The SYN queue's entries whose SYN-ACK timer never fired (Linux reqsk_queue_len_young)."""
+        return len(self.syn_queue) - len(self.aged)
+
+    def _enqueue(self, key: int, half: RequestSock | Connection) -> None:
+        """`half` joins the SYN queue, young, in place of what had its key (reqsk_queue_added)."""
+        self._unqueue(key)
+        self.syn_queue[key] = half
+
+    def _unqueue(self, key: int) -> None:
+        """What has `key` leaves the SYN queue (reqsk_queue_removed)."""
+        self.syn_queue.pop(key, None)
+        self.aged.discard(key)
+
+    def synack_retries(self) -> int:
+        """The SYN-ACK retransmissions an entry of our SYN queue may send before it gives up, as
+        its timer fires (Linux reqsk_timer_handler): tcp_synack_retries, but when the queue is
+        more than half full (of max(8, backlog)) and the young entries (no timeout yet) are
+        too few, old ones are pruned: one retry fewer each time the young, doubled, are still
+        at most the queue's length, down to 2, "reserving half of room for young embrions"."""
+        retries = self.engine.knobs.tcp_synack_retries
+        qlen = len(self.syn_queue)
+        if qlen << 1 > max(8, self.backlog):
+            young = self.young << 1
+            while retries > 2 and qlen >= young:
+                retries -= 1
+                young <<= 1
+        return retries
+
+    def timed_out(self, half: RequestSock | Connection) -> None:
+        """`half`'s SYN-ACK timer fired and it lives on: no longer young (Linux
+        `if (req->num_timeout++ == 0) atomic_dec(&queue->young)`)."""
+        if self.syn_queue.get(half.key) is half:
+            self.aged.add(half.key)
 
     def accept_queue_full(self) -> bool:
         return len(self.accept_queue) > self.backlog
@@ -119,7 +158,7 @@ class Listener:
         req = RequestSock(self, seg, isn)
         key = req.key
         eng.requests[key] = req
-        self.syn_queue[key] = req
+        self._enqueue(key, req)
         req.open()
 
     # ------------------------------------------------------------------ SYN cookies
@@ -268,7 +307,7 @@ class Listener:
         conn.count_in(syn)
         output.syn_segment(conn, synack=True)  # the window it offered
         conn.snd_nxt = conn.snd_max = (isn + 1) & MASK
-        self.syn_queue[conn.key] = conn
+        self._enqueue(conn.key, conn)
         return conn
 
     def birth_from_request(self, req: RequestSock) -> Connection:
@@ -283,6 +322,8 @@ class Listener:
         conn.last_oow_ack = req.last_oow_ack
         rec = conn.recovery
         rec.retransmits, rec.backoff, rec.rto = req.retransmits, req.backoff, req.rto
+        if req.retransmits:
+            self.aged.add(conn.key)  # in the old request's place: old too
         rec.rtt_seq, rec.rtt_time = req.iss, req.rtt_time
         conn.state = State.SYN_RECEIVED  # (the request's state: no change to report)
         req.state = State.CLOSED
@@ -301,20 +342,22 @@ class Listener:
     # ------------------------------------------------------------------ the accept queue
 
     def established(self, conn: Connection) -> None:
-        self.syn_queue.pop(conn.key, None)
+        if self.syn_queue.get(conn.key) is conn:
+            self._unqueue(conn.key)
         self.accept_queue.append(conn)
         self.engine.wake(self)
 
     def forget_request(self, key: int, req: RequestSock) -> None:
         """A request left the SYN queue (it died, or its connection took its place)."""
         if self.syn_queue.get(key) is req:
-            del self.syn_queue[key]
+            self._unqueue(key)
 
     def forget(self, conn: Connection) -> None:
         """A connection of ours went CLOSED. From the SYN queue it just goes; in the accept
         queue it stays, as in Linux: accept() still returns it and its first read reports
         the reset (ECONNRESET)."""
-        self.syn_queue.pop(conn.key, None)
+        if self.syn_queue.get(conn.key) is conn:
+            self._unqueue(conn.key)
 
     def accept(self) -> Connection | None:
         """The oldest established connection, now the application's; None when there is none."""
@@ -348,3 +391,4 @@ def _without_options(syn: Segment) -> Segment:
     carry the rest (Linux tcp_clear_options)."""
     return segment_class(syn.src)(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, syn.ack,
                                   syn.flags & ~(ECE | CWR), syn.window, mss=syn.mss, tos=syn.tos)
+

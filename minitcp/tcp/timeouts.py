@@ -24,7 +24,6 @@ from .timers import TIME_RETRANS, TimerKind
 
 if TYPE_CHECKING:
     from .connection import Connection
-    from .knobs import Knobs
     from .reqsk import RequestSock
 
 _KEEPALIVE_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
@@ -122,14 +121,15 @@ def _on_rto(conn: Connection) -> None:
         rec.reset_xmit_timer(conn, TIME_RETRANS, rto)
 
 
-def synack_expired(knobs: Knobs, retransmits: int, defer_accept: int, deferring: bool) -> bool:
+def synack_expired(retries: int, retransmits: int, defer_accept: int, deferring: bool) -> bool:
     """Whether a listener's half-open request gives up now, after `retransmits` SYN-ACK
-    retransmissions (Linux reqsk_timer_handler): after tcp_synack_retries, or TCP_DEFER_ACCEPT's
-    count when larger; once the bare ACK came (`deferring`, syn_ack_recalc) the request lives on
-    until the deferring period ends (which may outlast tcp_synack_retries)."""
+    retransmissions (Linux reqsk_timer_handler): after `retries` (tcp_synack_retries, fewer for
+    an old entry of a clogged queue: Listener.synack_retries), or TCP_DEFER_ACCEPT's count when
+    larger; once the bare ACK came (`deferring`, syn_ack_recalc) the request lives on until the
+    deferring period ends (which may outlast tcp_synack_retries)."""
     if deferring and retransmits < defer_accept:
         return False
-    return retransmits >= max(knobs.tcp_synack_retries, defer_accept)
+    return retransmits >= max(retries, defer_accept)
 
 
 def _on_synack_rto(conn: Connection) -> None:
@@ -146,7 +146,9 @@ def _on_synack_rto(conn: Connection) -> None:
     opts = conn.opts
     defer_accept = 0 if opts is None else opts.defer_accept
     deferring = opts is not None and opts.defer_acked
-    if synack_expired(knobs, rec.retransmits, defer_accept, deferring):
+    listener = conn.listener
+    retries = knobs.tcp_synack_retries if listener is None else listener.synack_retries()
+    if synack_expired(retries, rec.retransmits, defer_accept, deferring):
         conn.drop(Event.RETRIES_EXHAUSTED, conn.soft_error or errno.ETIMEDOUT,
                   f"gave up after {rec.retransmits} retransmissions")
         return
@@ -154,6 +156,8 @@ def _on_synack_rto(conn: Connection) -> None:
     if not deferring or rec.retransmits + 1 >= defer_accept:
         eng.counters["TCPSynRetrans"] += 1
         output.retransmit_syn(conn)
+    if listener is not None:
+        listener.timed_out(conn)
     rec.retransmits += 1
     rec.rtt_time = None
     conn.set_timer(TimerKind.RTO, eng.now + rec.rto)
@@ -161,19 +165,22 @@ def _on_synack_rto(conn: Connection) -> None:
 
 def reqsk_timer(req: RequestSock) -> None:
     """A request's SYN-ACK timer (Linux reqsk_timer_handler, inet_rtx_syn_ack): give up after
-    tcp_synack_retries (TCP_DEFER_ACCEPT's count when larger; no TCPAbortOnTimeout), else back
+    tcp_synack_retries, fewer when old requests clog the queue (Listener.synack_retries;
+    TCP_DEFER_ACCEPT's count when larger; no TCPAbortOnTimeout), else back
     off as RFC 6298 section 5.5 (capped at tcp_rto_max, even when the device drops it) and send
     the SYN-ACK again, untimed (Karn)."""
     eng = req.engine
     knobs = eng.knobs
-    opts = req.listener.options
-    if synack_expired(knobs, req.retransmits, int(opts.get("defer_accept", 0)), False):
+    listener = req.listener
+    defer_accept = int(listener.options.get("defer_accept", 0))
+    if synack_expired(listener.synack_retries(), req.retransmits, defer_accept, False):
         req.drop(Event.RETRIES_EXHAUSTED, f"gave up after {req.retransmits} retransmissions")
         return
     req.backoff += 1
     req.rto = min(req.rto * 2, knobs.tcp_rto_max)  # Recovery.back_off's rule
     eng.counters["TCPSynRetrans"] += 1
     req.send_synack(retransmit=True, reason="RTO")
+    listener.timed_out(req)
     req.retransmits += 1
     req.rtt_time = None
     req.set_timer(eng.now + req.rto)

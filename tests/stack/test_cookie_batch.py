@@ -219,15 +219,63 @@ def test_a_batch_answered_by_the_link_is_the_usual_paths(syns: list[bytes], othe
         batch = cb.CookieBatch(fast)
         table = batch.table(now)
         assert table is not None
-        rest, dropped = CookieReader(ours.fileno(), 256, 65535).read(batch, table, now)
+        reader = CookieReader(ours.fileno(), 256, 65535)
+        rest, dropped = reader.read(batch, table, now)
         assert dropped == 0 and _drain(ours) == []
         if rest:
             fast.receive_batch(rest, now)
         fast.transmit(now)
+        assert reader.flush() == 0
         answered = _drain(theirs)
     assert fast.counters == slow.counters and fast.engine.counters == slow.engine.counters
     assert _by_flow(answered + fast.sent) == _by_flow(slow.sent)  # type: ignore[attr-defined]
     assert len(rest) + len(answered) == len(packets)
+
+
+def _read_mixed(packets: list[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """`packets` read as one batch by a CookieReader in front of a host in cookie mode: what the
+    host got, the SYN-ACKs written by the read, and those written by the flush after it."""
+    host = _host(Knobs(tcp_syncookies=2))
+    host.engine.listen(ME, 80, 64)
+    now = host.engine.last_cookie = 1.0  # a cookie just sent: the batch path is on
+    ours, theirs = _seqpacket()
+    with ours, theirs:
+        for pkt in packets:
+            theirs.send(pkt)
+        batch = cb.CookieBatch(host)
+        table = batch.table(now)
+        assert table is not None
+        reader = CookieReader(ours.fileno(), 256, 65535)
+        rest, dropped = reader.read(batch, table, now)
+        at_read = _drain(theirs)
+        assert reader.flush() == dropped == 0
+        at_flush = _drain(theirs)
+        assert reader.flush() == 0 and _drain(theirs) == []  # written once
+    return [bytes(p) for p, _ in rest], at_read, at_flush
+
+
+@batch_path
+def test_syn_acks_wait_for_the_host_s_packets_of_other_flows() -> None:
+    """A batch with packets for the host: its SYN-ACKs are written after the host took them
+    (`flush`), so a user's packet is not held behind the batch's writes; a batch of SYNs alone
+    is answered at once; a packet of an answered SYN's flow after it (its RST here) keeps the
+    flow's order: that batch's SYN-ACKs are written as it is read."""
+    src = ip_int("198.18.0.7")
+
+    def seg(sport: int, flags: int) -> bytes:
+        ack = 9 if flags & ACK else 0
+        return build_tcp_packet(Segment(src, ME, sport, 80, 5, ack, flags, 64240, mss=1460))
+
+    syns = [seg(1000 + i, SYN) for i in range(3)]
+    user = seg(2000, ACK)  # another flow's: the host's (an RST answers it)
+    rest, at_read, at_flush = _read_mixed([syns[0], user, *syns[1:]])
+    assert rest == [user] and at_read == [] and len(at_flush) == 3
+    assert [parse_tcp_packet(p).dport for p in at_flush] == [1000, 1001, 1002]
+    rest, at_read, at_flush = _read_mixed(syns)
+    assert rest == [] and len(at_read) == 3 and at_flush == []
+    reset = seg(1001, RST)  # after its flow's SYN
+    rest, at_read, at_flush = _read_mixed([*syns, reset])
+    assert rest == [reset] and len(at_read) == 3 and at_flush == []
 
 
 @batch_path

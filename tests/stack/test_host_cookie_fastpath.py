@@ -113,6 +113,7 @@ def test_the_fast_path_sends_the_usual_paths_bytes_and_counts(syns: list[bytes],
     slow, fast = _host(knobs, BaseObserver()), _host(dataclasses.replace(knobs))
     _listen(slow, options)
     listeners = _listen(fast, options)
+    fast.engine.last_cookie = now  # a cookie just sent: the fast path is on from the first SYN
     assert _run(fast, syns, now) == _run(slow, syns, now)
     assert fast.counters == slow.counters and fast.engine.counters == slow.engine.counters
     plain = [p for p in syns if (p[53] if p[0] >> 4 == 6 else p[33]) & (ACK | RST | FIN) == 0]
@@ -204,3 +205,27 @@ def test_the_fast_path_stands_aside_for_an_existing_connection_and_without_cooki
     again = parse_tcp_packet(_run(host, [syn], 1.1)[-1])
     assert (first.seq, again.seq) == (listener.syn_queue[next(iter(listener.syn_queue))].iss,) * 2
     assert host.engine.counters["SyncookiesSent"] == 0 and not listener.cookie_mode()
+
+
+def test_the_fast_path_waits_for_a_cookie_sent_in_the_last_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until a listener sent a cookie in the last second (engine.last_cookie), a SYN is not
+    tried on the fast path: no flood, no cost (a SYN queue filling takes the usual path at
+    once). tcp_syncookies=2: the first SYN's cookie is the usual path's, the next one's the
+    fast path's, and after a quiet second the usual path's again; the same bytes either way."""
+    usual: list[float] = []
+    send_cookie = Listener._send_cookie
+
+    def counted(self: Listener, syn: Segment) -> None:
+        usual.append(self.engine.now)
+        send_cookie(self, syn)
+
+    monkeypatch.setattr(Listener, "_send_cookie", counted)
+    host = _host(Knobs(tcp_syncookies=2))
+    _listen(host, {})
+    syns = [build_tcp_packet(Segment(ip_int("198.18.0.7"), ME, 1000 + k, 80, 5, 0, SYN, 64240, mss=1460))
+            for k in range(4)]
+    for at, pkt in zip((10.0, 10.5, 11.4, 12.5), syns, strict=True):
+        host.receive_batch([(pkt, False)], at)
+        host.transmit(at)
+    assert usual == [10.0, 12.5] and host.engine.counters["SyncookiesSent"] == 4
+    assert len(host.sent) == 4  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from minitcp.tcp.listener import Listener
 from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.states import State
 from minitcp.tcp.tcpinfo import tcp_info
@@ -97,3 +98,78 @@ def test_closing_the_listener_drops_its_requests_silently() -> None:
     lst.close(0.5)
     assert p.out() == [] and not p.eng.requests and p.eng.poll_at() is None
     assert p.rec.state_path(lport=p.lport, rport=p.rport)[-1] == State.CLOSED
+
+
+def _young(lst: Listener) -> int:
+    """The SYN queue's entries whose SYN-ACK timer never fired, counted."""
+    return sum(1 for h in lst.syn_queue.values()
+               if not (h.retransmits if isinstance(h, RequestSock) else h.recovery.retransmits))
+
+
+def _syns(p: Peer, count: int, at: float) -> None:
+    for k in range(count):
+        p.rport = 20000 + k
+        assert len(p.feed(p.seg(SYN, seq=0, window=64240, mss=1460), at=at)) == 1
+
+
+def test_old_requests_clogging_the_queue_are_pruned() -> None:
+    """Linux reqsk_timer_handler: with the SYN queue more than half full (of its backlog) and
+    no young entry left, an entry gives up after 2 SYN-ACK retransmissions instead of
+    tcp_synack_retries (5): a full queue of 16 unanswered requests resends at 1 s and 3 s, and at
+    7 s the first half gives up; the rest, in a queue now half full, live on to 5."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 16)
+    _syns(p, 16, 0.0)
+    assert lst.young == 16
+    sent = p.run_until(6.9)
+    assert sorted({round(t, 3) for t, _ in sent}) == [1.0, 3.0] and len(sent) == 32
+    assert lst.young == _young(lst) == 0 and len(lst.syn_queue) == 16
+    assert len(p.run_until(7.0)) == 8  # the half left in the queue resends
+    assert len(lst.syn_queue) == 8 and p.eng.counters["AttemptFails"] == 8
+    sent = p.run_until(100.0)
+    assert sorted({round(t, 3) for t, _ in sent}) == [15.0, 31.0] and len(sent) == 16
+    c = p.eng.counters
+    assert (c["TCPSynRetrans"], c["AttemptFails"], len(lst.syn_queue), lst.young) == (56, 16, 0, 0)
+
+
+def test_a_queue_half_full_is_not_pruned() -> None:
+    """Eight requests in a queue of 16: each sends its 5 retransmissions (tcp_synack_retries)."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 16)
+    _syns(p, 8, 0.0)
+    p.run_until(100.0)
+    assert p.eng.counters["TCPSynRetrans"] == 40 and not lst.syn_queue and lst.young == 0
+
+
+def test_young_entries_keep_old_ones_their_retries() -> None:
+    """The rule in numbers (a queue of 16): one retry fewer each time the young entries, doubled,
+    are at most the queue's length, down to 2; a queue at most half full keeps all 5."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 16)
+    _syns(p, 16, 0.0)
+    got = {}
+    for young in (0, 1, 2, 4, 8, 9, 16):
+        lst.aged = set(list(lst.syn_queue)[young:])
+        got[young] = lst.synack_retries()
+    assert got == {0: 2, 1: 2, 2: 2, 4: 3, 8: 4, 9: 5, 16: 5}
+    for key in list(lst.syn_queue)[8:]:
+        lst.syn_queue.pop(key)
+    lst.aged = set(lst.syn_queue)
+    assert lst.synack_retries() == 5  # 8 of 16: not more than half full
+
+
+def test_the_young_count_follows_the_queue() -> None:
+    """An old request (its timer fired) whose third ACK comes, a young one beside it: the count
+    of young entries is the queue's, through the connection's birth and its leaving."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 16)
+    _request(p, mss=1460)
+    assert len(p.run_until(1.5)) == 1 and lst.young == 0
+    old_port = p.rport
+    p.rport = 30000
+    assert len(p.feed(p.seg(SYN, seq=0, window=64240, mss=1460), at=1.6)) == 1
+    assert lst.young == _young(lst) == 1
+    p.rport = old_port
+    p.feed(p.seg(ACK, ack=1), at=1.7)
+    assert lst.accept() is not None
+    assert len(lst.syn_queue) == 1 and lst.young == _young(lst) == 1

@@ -12,14 +12,18 @@ import trio
 
 from minitcp.host.cookie_batch import CookieBatch
 from minitcp.link.cookie_rx import CookieReader
-from minitcp.link.tun import TunLink
+from minitcp.link.tun import EARLY_POLL_WRITES, TunLink
+from minitcp.soak.cookie_cost import flood
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
-from minitcp.wire.segment import ACK, SYN
+from minitcp.wire.ipv4 import ip_int
+from minitcp.wire.segment import ACK, RST, SYN, Segment
+from minitcp.wire.tcp import build_tcp_packet
 
 pytestmark = pytest.mark.skipif(not CookieReader.available, reason="minitcp._native is not built")
 
 CONNECTS = 6
+ETH_P_IP = 0x0800
 
 
 async def _connect_all(nursery: trio.Nursery, tun_name: str, hooked: bool,
@@ -83,3 +87,72 @@ def _flags(pkt: bytes | memoryview) -> int:
     return pkt[(pkt[0] & 0x0F) * 4 + 13] if pkt[0] >> 4 == 4 and pkt[9] == 6 else -1
 
 
+
+
+async def test_a_burst_of_writes_reads_one_batch_of_a_flood(tun_name: str) -> None:
+    """The reads between a burst's writes (`TunLink.take_early`) stop after one batch of packets
+    read, the SYNs the link answered itself counted: under a flood they would otherwise read and
+    answer a batch every EARLY_POLL_WRITES writes, holding the host's packets found among them
+    until the burst ends. Nothing here runs the stack's reader: the SYNs wait on the device."""
+    limit = 16
+    link = TunLink(tun_name, batch_limit=limit)
+    try:
+        stack = Stack(link, "198.18.0.2", knobs=Knobs(tcp_syncookies=2))
+        stack.engine.listen(0, 7, 64)
+        stack.engine.last_cookie = trio.current_time()  # a cookie just sent: the batch path is on
+        with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP)) as attacker:
+            attacker.bind((link.name, ETH_P_IP))
+            for syn in flood(5 * limit):
+                attacker.send(syn)
+        counters = stack.engine.counters
+        rst = build_tcp_packet(Segment(ip_int("198.18.0.2"), ip_int("198.18.0.1"), 7, 9, 1, 0, RST, 0))
+        for _ in range(3 * EARLY_POLL_WRITES):  # a burst: three polls between its writes
+            link.send(rst)
+        assert counters["SyncookiesSent"] == link.rx_answered == limit
+        assert link.take_early() == []  # every packet read was a SYN the link answered
+        for _ in range(EARLY_POLL_WRITES):  # the next burst reads the next batch
+            link.send(rst)
+        assert counters["SyncookiesSent"] == link.rx_answered == 2 * limit
+        assert counters["TCPReqQFullDoCookies"] == counters["InSegs"] == 2 * limit
+        assert stack.counters["InReceives"] == 2 * limit
+    finally:
+        link.close()
+
+
+def _device_received(dev: str) -> int:
+    """The packets the kernel received from `dev` (what the stack wrote), from /proc/net/dev."""
+    with open("/proc/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, _, fields = line.partition(":")
+            if name.strip() == dev:
+                return int(fields.split()[1])
+    raise LookupError(dev)
+
+
+async def test_a_mixed_batch_s_syn_acks_leave_after_the_host_s_answer(nursery: trio.Nursery,
+                                                                      tun_name: str) -> None:
+    """A batch of flood SYNs with a packet for the host (another flow's ACK, answered with a
+    RST): the SYN-ACKs wait for the host's answer, then leave before the reader waits again,
+    with no later packet to push them out."""
+    link = TunLink(tun_name)
+    try:
+        stack = Stack(link, "198.18.0.2", knobs=Knobs(tcp_syncookies=2))
+        stack.engine.listen(0, 7, 64)
+        stack.engine.last_cookie = trio.current_time()
+        syns = flood(4)
+        user = build_tcp_packet(Segment(ip_int("198.18.0.1"), ip_int("198.18.0.2"), 40000, 7, 1, 1, ACK,
+                                        1000))
+        before = _device_received(link.name)
+        with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP)) as attacker:
+            attacker.bind((link.name, ETH_P_IP))
+            for pkt in (syns[0], user, *syns[1:]):
+                attacker.send(pkt)
+        nursery.start_soon(stack.run)
+        with trio.fail_after(5):  # a bound for a broken build, not a timing assertion
+            while _device_received(link.name) - before < 5:
+                await trio.sleep(0.01)
+        counters = stack.engine.counters
+        assert counters["SyncookiesSent"] == link.rx_answered == 4 and counters["OutRsts"] == 1
+        assert _device_received(link.name) - before == 5
+    finally:
+        link.close()
