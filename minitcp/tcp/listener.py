@@ -391,4 +391,3 @@ def _without_options(syn: Segment) -> Segment:
     carry the rest (Linux tcp_clear_options)."""
     return segment_class(syn.src)(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, syn.ack,
                                   syn.flags & ~(ECE | CWR), syn.window, mss=syn.mss, tos=syn.tos)
-
