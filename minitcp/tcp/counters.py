@@ -14,7 +14,7 @@ MIB = (
     "DelayedACKs", "DelayedACKLost", "TW", "TWRecycled", "TWKilled", "TCPTimeWaitOverflow",
     "TCPAbortOnClose", "TCPAbortOnData", "TCPAbortOnMemory", "TCPAbortOnTimeout", "TCPAbortOnLinger",
     "TCPAbortFailed", "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "TCPReqQFullDoCookies",
-    "TCPReqQFullDrop", "ListenOverflows", "ListenDrops", "TCPChallengeACK",
+    "TCPReqQFullDrop", "ListenOverflows", "ListenDrops", "EmbryonicRsts", "TCPChallengeACK",
     "TCPACKSkippedChallenge", "TCPACKSkippedTimeWait", "TCPACKSkippedSynRecv", "TCPACKSkippedSeq",
     "TCPACKSkippedPAWS", "TCPSYNChallenge",
     "PAWSEstabRejected", "TCPTimeouts", "TCPSynRetrans", "TCPFastRetrans", "TCPLossUndo",

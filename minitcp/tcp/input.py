@@ -237,6 +237,7 @@ def _synchronized(conn: Connection, seg: Segment) -> None:
             # Linux tcp_check_req: a different SYN in the window resets the half-open
             # connection ("fourth, check the SYN bit" of RFC 793; no RFC 5961 challenge there).
             output.emit(conn, reset_for(seg))  # type: ignore[arg-type]
+            eng.counters["EmbryonicRsts"] += 1  # (tcp_check_req's embryonic_reset, as reqsk.py's)
             conn.drop(Event.RCV_SYN_IN_WINDOW, reason="SYN in SYN-RECEIVED")
             return
         if not (conn.state == State.SYN_RECEIVED and conn.listener is None and flags & ACK
@@ -338,6 +339,7 @@ def _input_rst(conn: Connection, seg: Segment) -> None:
         output.send_challenge_ack(conn)
         return
     if conn.state == State.SYN_RECEIVED and conn.listener is not None:
+        conn.engine.counters["EmbryonicRsts"] += 1  # (tcp_check_req's embryonic_reset, as reqsk.py's)
         conn.drop(Event.RCV_RST, reason="RST in SYN-RECEIVED: back to LISTEN")
         return
     conn.drop(Event.RCV_RST, _RESET_ERRNO.get(conn.state, errno.ECONNRESET), "connection reset by peer")

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
+from ..wire.segment import ACK, CWR, ECE, RST, SYN, Segment
+from ..wire.tso import wire_count
 from .connection import conn_key
 from .cookie_synack import synack_segment
 from .family import IPV4_MAX, endpoint_str, segment_class
-from .seq import MASK
+from .reset import reset_for
+from .seq import MASK, seq_gt, seq_lt
 from .states import Event, State, next_state
 from .timeouts import reqsk_timer
 from .timers import INF, TimerKind
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 _INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
 _SYN_RECEIVED = State.SYN_RECEIVED
+_TCP_PAWS_MSL = 60  # seconds (Linux include/net/tcp.h): a timestamp this old no longer rejects an RST
 
 
 class RequestSock:
@@ -108,18 +111,27 @@ class RequestSock:
         connection's (RetransSegs only once it left: Linux tcp_rtx_synack)."""
         eng = self.engine
         seg = self.synack()
-        eng.counters["OutSegs"] += 1
         if retransmit and not eng.xmit_drop:
             eng.counters["RetransSegs"] += 1
             self.total_retrans += 1
+        if self._send(seg) and retransmit and eng.observer is not None:
+            eng.observer.on_retransmit(self, seg, eng.now, reason)
+
+    def _send(self, seg: Segment | None) -> bool:
+        """Hand `seg` (None: nothing, as `reset_for` says for an RST) to the engine, counted as
+        `output.emit` counts a connection's; False when the local device dropped it."""
+        if seg is None:
+            return False
+        eng = self.engine
+        eng.counters["OutSegs"] += 1
         if eng.xmit_drop:
-            return
+            return False
         eng.out.append(seg)
-        obs = eng.observer
-        if obs is not None:
-            obs.on_segment(self, "out", seg, eng.now)
-            if retransmit:
-                obs.on_retransmit(self, seg, eng.now, reason)
+        if seg.flags & RST:
+            eng.counters["OutRsts"] += 1
+        if eng.observer is not None:
+            eng.observer.on_segment(self, "out", seg, eng.now)
+        return True
 
     def open(self) -> None:
         """The SYN is in the queue: observers see LISTEN -> SYN-RECEIVED, the SYN-ACK leaves and
@@ -133,29 +145,136 @@ class RequestSock:
     # ------------------------------------------------------------------ what it takes in
 
     def input(self, seg: Segment) -> None:
-        """A segment for our four-tuple (Linux tcp_check_req). The SYN again gets the SYN-ACK
-        again; anything else makes the connection, which takes the segment as a listener's
-        SYN-RECEIVED connection always did (the third ACK, an RST, a bad ACK, data)."""
+        """A segment for our four-tuple (Linux tcp_check_req), handled on the request itself
+        except for the one that completes the handshake: the SYN again gets the SYN-ACK again;
+        an ACK of something else is the listener's to answer (an RST); a segment out of the
+        window or with an old timestamp gets our ACK (rate-limited) and the request stays; an
+        RST, or a SYN, in the window ends it (embryonic reset); a segment without ACK is
+        dropped. Only an ACK of our SYN-ACK in the window makes the connection, which takes
+        the segment as a listener's SYN-RECEIVED connection always did."""
         eng = self.engine
-        if seg.flags & (SYN | ACK | RST | FIN) == SYN and seg.seq == self.irs and not seg.payload \
-                and not self._paws_reject(seg):
+        flags = seg.flags & (SYN | ACK | RST)  # Linux's flg: FIN and the rest play no part here
+        paws = self.ts_ok and seg.ts_val is not None and self._paws_reject(seg)
+        if flags == SYN and seg.seq == self.irs and not paws:
             self.segs_in += 1
-            # Linux tcp_check_req: "Retransmitted SYN": the SYN-ACK again, at most once per
-            # tcp_invalid_ratelimit (tcp_oow_rate_limited), and the timer restarts from now.
-            if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
-                eng.counters["TCPACKSkippedSynRecv"] += 1
+            # "Retransmitted SYN": the SYN-ACK again (any data the SYN carries thrown away), at
+            # most once per tcp_invalid_ratelimit (tcp_oow_rate_limited), and the timer restarts
+            # from now.
+            if self._oow_rate_limited(seg):
                 return
-            self.last_oow_ack = eng.now
             self.send_synack(retransmit=True)
             self.set_timer(eng.now + self.rto)
+            return
+        if flags & (ACK | RST) == ACK and seg.ack != (self.iss + 1) & MASK:
+            # RFC 9293 section 3.10.7.4 (an unacceptable ACK in SYN-RECEIVED: reset): Linux hands
+            # the segment back to the listener (tcp_check_req returns sk), which answers any ACK
+            # with an RST (tcp_rcv_state_process, LISTEN; tcp_v4_send_reset). An RST goes on to
+            # the window check whatever it acknowledges: this machine's Linux 6.18 drops a
+            # request for an RST|ACK at rcv_nxt acking something else, and keeps it for one
+            # outside the window (the FreeBSD suite's rcv-rst-ack-syn-rcvd via-listen scripts,
+            # `conformance --target kernel`).
+            self._note_drop(seg, "unacceptable ACK in SYN-RECEIVED")
+            self._send(reset_for(seg))
+            return
+        if paws or not self._in_window(seg):
+            # "RFC793: first check sequence number": out of the window (tcp_in_window against
+            # rcv_nxt and the window our SYN-ACK offered) or PAWS-rejected: our ACK, never for
+            # an RST, rate-limited (TCPACKSkippedSynRecv); the request stays.
+            self._count_in(seg)
+            if paws:
+                eng.counters["PAWSEstabRejected"] += 1
+            self._note_drop(seg, "PAWS: old timestamp" if paws else "outside the receive window")
+            if not flags & RST and not self._oow_rate_limited(seg):
+                self._send(self._ack())
+            return
+        if seg.seq == self.irs:
+            flags &= ~SYN  # "Truncate SYN, it is out of window starting at rcv_isn + 1"
+        if flags & (RST | SYN):
+            # "second check the RST bit" and "fourth, check the SYN bit": embryonic_reset, an RST
+            # for a SYN (tcp_v4_send_reset), none for an RST; inet_csk_reqsk_queue_drop.
+            # (AttemptFails: `drop`, as Linux's TCP_MIB_ATTEMPTFAILS just before.)
+            if flags & RST:
+                event, reason = Event.RCV_RST, "RST in SYN-RECEIVED: back to LISTEN"
+            else:
+                event, reason = Event.RCV_SYN_IN_WINDOW, "SYN in SYN-RECEIVED"
+                self._send(reset_for(seg))
+            eng.counters["EmbryonicRsts"] += 1
+            self.drop(event, reason)
+            return
+        if not flags & ACK:
+            # "If ACK not set, just silently drop the packet", its timestamp kept ("In sequence,
+            # PAWS is OK": ts_recent from a segment not after rcv_nxt).
+            self._count_in(seg)
+            if self.ts_ok and seg.ts_val is not None and not seq_gt(seg.seq, (self.irs + 1) & MASK):
+                self.ts_recent = seg.ts_val
+            self._note_drop(seg, "no ACK")
             return
         self.listener.birth_from_request(self).input(seg)
 
     def _paws_reject(self, seg: Segment) -> bool:
-        """RFC 7323 section 5.3 on the SYN again: an older TSval goes the connection's way."""
-        ts = seg.ts_val
-        return self.ts_ok and ts is not None and bool(self.ts_recent) \
-            and bool((ts - (self.ts_recent or 0)) & 0x80000000)
+        """RFC 7323 section 5.3 (Linux tcp_paws_reject, with the request's ts_recent): a TSval
+        older than the SYN's. An RST is let through once the SYN's timestamp is TCP_PAWS_MSL
+        old, which tcp_check_req reckons as 1 s per SYN-ACK timeout (ts_recent_stamp)."""
+        ts_recent = self.ts_recent
+        if not ts_recent or not ((seg.ts_val or 0) - ts_recent) & 0x80000000:
+            return False
+        return not (seg.flags & RST and 1 << self.retransmits >= _TCP_PAWS_MSL)
+
+    def _in_window(self, seg: Segment) -> bool:
+        """Linux tcp_in_window(seq, end_seq, rcv_nxt, rcv_nxt + rsk_rcv_wnd): the segment starts
+        at rcv_nxt, or overlaps the window our SYN-ACK offered, or is empty at its right edge."""
+        rcv_nxt = (self.irs + 1) & MASK
+        seq = seg.seq
+        if seq == rcv_nxt:
+            return True
+        end = (seq + seg.seg_len) & MASK
+        right = (rcv_nxt + self._rcv_wnd()) & MASK
+        if seq_gt(end, rcv_nxt) and seq_lt(seq, right):
+            return True
+        return seq == right and seq == end
+
+    def _rcv_wnd(self) -> int:
+        """The window our SYN-ACK offered (Linux req->rsk_rcv_wnd: at most 65535, unscaled)."""
+        params = self.params
+        return params.window_ts if self.ts_ok else params.window
+
+    def _oow_rate_limited(self, seg: Segment) -> bool:
+        """Linux tcp_oow_rate_limited: whether the answer to `seg` is skipped, at most one per
+        tcp_invalid_ratelimit (TCPACKSkippedSynRecv); data without SYN is always answered."""
+        if seg.seg_len and not seg.flags & SYN:
+            return False
+        eng = self.engine
+        if eng.now - self.last_oow_ack < eng.knobs.tcp_invalid_ratelimit:
+            eng.counters["TCPACKSkippedSynRecv"] += 1
+            return True
+        self.last_oow_ack = eng.now
+        return False
+
+    def _ack(self) -> Segment:
+        """Our ACK (Linux tcp_v4_reqsk_send_ack, tcp_v6_reqsk_send_ack): at snt_isn + 1, acking
+        rcv_nxt, the SYN-ACK's window scaled (RFC 7323 section 2.3), our timestamp and
+        ts_recent; the listener's TOS and TTL as its SYN-ACK's."""
+        p = self.params
+        window = self._rcv_wnd()
+        ack = segment_class(self.laddr)(
+            self.laddr, self.raddr, self.lport, self.rport, (self.iss + 1) & MASK, (self.irs + 1) & MASK,
+            ACK, window >> p.rcv_wscale if self.wscale_ok else window, tos=p.tos, ttl=p.ttl, df=p.df)
+        if self.ts_ok:
+            ack.ts_val = (int(self.engine.now * 1000) + self.ts_offset) & MASK
+            ack.ts_ecr = self.ts_recent
+        return ack
+
+    def _count_in(self, seg: Segment) -> None:
+        """TCP_INFO's counts of a segment the request keeps to itself (the child takes them)."""
+        segs = wire_count(seg)
+        self.segs_in += segs
+        if seg.payload:
+            self.data_segs_in += segs
+
+    def _note_drop(self, seg: Segment, reason: str) -> None:
+        obs = self.engine.observer
+        if obs is not None:
+            obs.on_drop(self, reason, seg, self.engine.now)
 
     def child_syn(self) -> Segment:
         """The SYN as far as it matters to the connection made from this request: what

@@ -7,10 +7,11 @@ import pytest
 
 from minitcp.tcp.listener import Listener
 from minitcp.tcp.reqsk import RequestSock
+from minitcp.tcp.seq import MASK
 from minitcp.tcp.states import State
 from minitcp.tcp.tcpinfo import tcp_info
 from minitcp.trace.ss import ss_rows
-from minitcp.wire.segment import ACK, CWR, ECE, SYN
+from minitcp.wire.segment import ACK, CWR, ECE, RST, SYN
 
 from .peer import LOCAL, Peer, knobs
 
@@ -173,3 +174,124 @@ def test_the_young_count_follows_the_queue() -> None:
     p.feed(p.seg(ACK, ack=1), at=1.7)
     assert lst.accept() is not None
     assert len(lst.syn_queue) == 1 and lst.young == _young(lst) == 1
+
+
+# ---------------------------------------------------------------- what the request handles itself
+# Linux tcp_check_req: an RST or SYN in the window, a segment out of the window or with an old
+# timestamp, an ACK of something else, a segment without ACK: all handled on the request, no
+# Connection made (Listener.birth_from_request is never called).
+
+
+def _births(p: Peer, monkeypatch: pytest.MonkeyPatch) -> list[RequestSock]:
+    """The requests a Connection was made for, from now on."""
+    made: list[RequestSock] = []
+    birth = Listener.birth_from_request
+
+    def counted(lst: Listener, req: RequestSock) -> object:
+        made.append(req)
+        return birth(lst, req)
+
+    monkeypatch.setattr(Listener, "birth_from_request", counted)
+    return made
+
+
+@pytest.mark.parametrize(("flags", "seq", "ack"), [(RST, 1000, 1), (RST | ACK, 1, 1), (RST | ACK, 1, 7)])
+def test_an_rst_in_the_window_ends_the_request_with_no_connection(
+        monkeypatch: pytest.MonkeyPatch, flags: int, seq: int, ack: int) -> None:
+    """embryonic_reset: no RST answers an RST (whatever it acknowledges, as this machine's Linux
+    6.18 does), the request leaves the SYN queue, EmbryonicRsts and AttemptFails count it, and
+    observers see it go SYN-RECEIVED -> CLOSED."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 5)
+    _request(p, mss=1460)
+    made = _births(p, monkeypatch)
+    assert p.feed(p.seg(flags, seq=seq, ack=ack), at=0.1) == []
+    assert made == [] and not p.eng.conns and not p.eng.requests and not lst.syn_queue
+    c = p.eng.counters
+    assert (c["EmbryonicRsts"], c["AttemptFails"], c["OutRsts"]) == (1, 1, 0)
+    assert p.rec.state_path(lport=p.lport, rport=p.rport) == [State.LISTEN, State.SYN_RECEIVED, State.CLOSED]
+    assert "RST in SYN-RECEIVED: back to LISTEN" in p.rec.drop_reasons()
+    assert p.run_until(10.0) == [] and p.eng.poll_at() is None  # its SYN-ACK timer went with it
+
+
+def test_a_syn_in_the_window_is_answered_with_an_rst_and_ends_the_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    p = Peer()
+    p.eng.listen(LOCAL, p.lport, 5)
+    _request(p, mss=1460)
+    made = _births(p, monkeypatch)
+    (rst,) = p.feed(p.seg(SYN, seq=5), at=0.1)
+    assert rst.flags == RST | ACK and rst.seq == 0 and rst.ack == (p.peer_isn + 6) & MASK  # tcp_v4_send_reset
+    assert made == [] and not p.eng.requests
+    c = p.eng.counters
+    assert (c["EmbryonicRsts"], c["AttemptFails"], c["OutRsts"]) == (1, 1, 1)
+
+
+def test_an_ack_of_something_else_gets_the_listeners_rst_and_the_request_stays(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_check_req returns the listener, which resets any ACK, even one out of the window; the
+    request keeps waiting for the right one."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 5)
+    req = _request(p, mss=1460)
+    made = _births(p, monkeypatch)
+    for seq in (1, 300000):
+        (rst,) = p.feed(p.seg(ACK, seq=seq, ack=5), at=0.1)
+        assert p.rel(rst) == ("R", 5, None, 0)
+    assert made == [] and p.eng.requests == {req.key: req}
+    assert (p.eng.counters["OutRsts"], p.eng.counters["EmbryonicRsts"]) == (2, 0)
+    assert p.feed(p.seg(ACK, seq=1, ack=1), at=0.2) == []  # the third ACK still completes it
+    assert made == [req] and lst.accept() is not None
+
+
+def test_a_segment_out_of_the_window_gets_our_ack_rate_limited_and_the_request_stays(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of the window (an old ACK, one beyond our SYN-ACK's window, an RST there): our ACK
+    (tcp_v4_reqsk_send_ack: at our ISN + 1, the SYN-ACK's window scaled), one per
+    tcp_invalid_ratelimit for segments without data (TCPACKSkippedSynRecv), none for an RST;
+    old data is answered every time."""
+    p = Peer()
+    lst = p.eng.listen(LOCAL, p.lport, 5)
+    req = _request(p, mss=1460, wscale=7)
+    made = _births(p, monkeypatch)
+    (ack,) = p.feed(p.seg(ACK, seq=300000, ack=1), at=0.1)
+    assert p.rel(ack) == (".", 1, 1, 0) and ack.window == 64240 >> 7
+    assert p.feed(p.seg(ACK, seq=0, ack=1), at=0.2) == []  # within 500 ms: skipped
+    assert p.feed(p.seg(RST, seq=300000), at=0.7) == []  # an RST is never answered
+    assert p.rels(p.feed(p.seg(ACK, seq=0, ack=1, payload=b"x"), at=0.7)) == [(".", 1, 1, 0)]
+    assert p.rels(p.feed(p.seg(ACK, seq=0, ack=1), at=0.8)) == [(".", 1, 1, 0)]
+    c = p.eng.counters
+    assert (c["TCPACKSkippedSynRecv"], c["BeyondWindow"], c["EmbryonicRsts"]) == (1, 0, 0)
+    assert made == [] and p.eng.requests == {req.key: req}
+    assert p.feed(p.seg(ACK, seq=1, ack=1), at=0.9) == []
+    conn = lst.accept()
+    assert made == [req] and conn is not None and conn.state == State.ESTABLISHED
+    assert tcp_info(conn, 0.9)["segs_in"] == 7  # the SYN, the 5 the request kept, the third ACK
+
+
+def test_paws_rejects_an_old_timestamp_on_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_paws_reject against the SYN's TSval: an ACK gets our ACK (echoing the SYN's TSval), an
+    RST in the window is dropped unanswered (its timestamp is not TCP_PAWS_MSL old); each counts
+    PAWSEstabRejected, and the request stays."""
+    p = Peer()
+    p.eng.listen(LOCAL, p.lport, 5)
+    req = _request(p, mss=1460, wscale=7, ts_val=1000, ts_ecr=0)
+    made = _births(p, monkeypatch)
+    (ack,) = p.feed(p.seg(ACK, seq=1, ack=1, ts_val=10, ts_ecr=0), at=0.1)
+    assert p.rel(ack) == (".", 1, 1, 0) and ack.ts_ecr == 1000 and ack.window == 65160 >> 7
+    assert p.feed(p.seg(RST, seq=1, ts_val=10, ts_ecr=0), at=0.2) == []
+    assert p.eng.counters["PAWSEstabRejected"] == 2 and p.eng.counters["EmbryonicRsts"] == 0
+    assert made == [] and p.eng.requests == {req.key: req}
+
+
+def test_a_segment_without_ack_is_dropped_keeping_its_timestamp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"If ACK not set, just silently drop the packet", after ts_recent took its TSval: the next
+    SYN-ACK echoes it."""
+    p = Peer()
+    p.eng.listen(LOCAL, p.lport, 5)
+    req = _request(p, mss=1460, ts_val=1000, ts_ecr=0)
+    made = _births(p, monkeypatch)
+    assert p.feed(p.seg(0, seq=1, payload=b"hi", ts_val=1005, ts_ecr=0), at=0.1) == []
+    ((_, synack),) = p.run_until(1.0)
+    assert p.rel(synack) == ("S.", 0, 1, 0) and synack.ts_ecr == 1005
+    assert made == [] and p.eng.requests == {req.key: req} and req.data_segs_in == 1
