@@ -8,9 +8,12 @@ timestamps, ECN, its window), the options agreed, the retransmission count and i
 one entry in the engine's timer heap. It sends its SYN-ACK itself (`synack_segment`,
 shared with the cookie path's pure twin), answers a retransmitted SYN, resends on
 its timer (timeouts.reqsk_timer) and dies on a fatal ICMP error or when the listener
-closes. Every other segment for its four-tuple makes the `Connection`
-(`Listener.birth`, shared with a returning SYN cookie), which then takes that
-segment as the third segment of the handshake always did.
+closes. It takes the other segments for its four-tuple as tcp_check_req does: an RST
+or a SYN in the window ends it (embryonic reset), a segment out of the window or with
+an old timestamp gets its ACK, an ACK of something else the listener's RST, one
+without ACK is dropped. Only an ACK of its SYN-ACK in the window makes the
+`Connection` (`Listener.birth`, shared with a returning SYN cookie), which then takes
+that segment as the third segment of the handshake always did.
 """
 
 from __future__ import annotations
