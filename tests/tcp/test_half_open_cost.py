@@ -12,7 +12,7 @@ from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.reqsk import RequestSock
 from minitcp.tcp.states import State
 from minitcp.tcp.timers import TimerKind
-from minitcp.wire.segment import ACK, SYN, Segment
+from minitcp.wire.segment import ACK, RST, SYN, Segment
 
 from .peer import LOCAL
 
@@ -74,3 +74,34 @@ def test_synack_retransmissions_allocate_only_their_segments() -> None:
     conn = next(iter(lst.syn_queue.values()))
     assert [(kind, count) for kind, _, count in conn.timers()] == [(TimerKind.RTO, 1)]
     assert conn.info()["state"] == "SYN-RECV"
+
+
+def test_stray_segments_aimed_at_requests_make_no_connection() -> None:
+    """An ACK out of the window costs its answer (the request's ACK) and an RST in the window
+    frees the request (Linux tcp_check_req): no Connection, no part of one, for either."""
+    eng = TcpEngine(secret=b"tcp-tests")
+    lst = eng.listen(LOCAL, 80, 1024)
+    for k in range(50):
+        eng.receive(_syn(k), 0.0)
+    synacks = eng.take_output()
+    oow = [Segment(s.dst, s.src, s.dport, s.sport, (s.ack + (1 << 20)) & 0xFFFFFFFF, (s.seq + 1) & 0xFFFFFFFF,
+                   ACK, 502) for s in synacks]
+    rst = [Segment(s.dst, s.src, s.dport, s.sport, s.ack, 0, RST, 0) for s in synacks]
+    eng.take_events()
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for seg in oow:
+            eng.receive(seg, 0.1)
+        grown = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    acks = eng.take_output()
+    assert len(acks) == 50 and all(seg.flags == ACK for seg in acks)
+    assert grown <= 50  # each its ACK
+    assert not eng.conns and len(lst.syn_queue) == 50
+    for seg in rst:
+        eng.receive(seg, 0.2)
+    assert eng.take_output() == [] and not eng.conns and not lst.syn_queue and not eng.requests
+    assert eng.counters["EmbryonicRsts"] == 50
