@@ -546,129 +546,67 @@ long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, 
     return (long)(40 + tlen);
 }
 
-/* ------------------------------------------------------------------ BLAKE2s (RFC 7693) */
+/* ------------------------------------------------------------------ SipHash-2-4 */
 
-static const uint32_t B2S_IV[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
-                                   0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19};
+static inline uint64_t rotl64(uint64_t x, unsigned b) { return (x << b) | (x >> (64 - b)); }
 
-static const uint8_t B2S_SIGMA[10][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-};
-
-static inline uint32_t rotr32(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
-
-static inline uint32_t rdle32(const uint8_t *p)
+static inline uint64_t rdle64(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) | ((uint64_t)p[3] << 24)
+           | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40) | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
 }
 
-#define B2S_G(a, b, c, d, x, y)           \
-    do {                                  \
-        v[a] = v[a] + v[b] + (x);         \
-        v[d] = rotr32(v[d] ^ v[a], 16);   \
-        v[c] = v[c] + v[d];               \
-        v[b] = rotr32(v[b] ^ v[c], 12);   \
-        v[a] = v[a] + v[b] + (y);         \
-        v[d] = rotr32(v[d] ^ v[a], 8);    \
-        v[c] = v[c] + v[d];               \
-        v[b] = rotr32(v[b] ^ v[c], 7);    \
+/* Linux lib/siphash.c SIPROUND. */
+#define SIPROUND                                                                      \
+    do {                                                                              \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);               \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                                      \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                      \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);               \
     } while (0)
 
-/* RFC 7693 section 3.2: compress one 64-byte block, t bytes hashed so far, last the final flag. */
-static void b2s_compress(uint32_t h[8], const uint8_t block[64], uint64_t t, int last)
+/* Linux __siphash_unaligned: SipHash-2-4 of len bytes under key, the 8-byte blocks and the
+ * leftover bytes (under the length's low byte) read little-endian, as on every host. */
+static inline uint64_t siphash24(const struct mt_siphash_key *key, const uint8_t *data, size_t len)
 {
-    uint32_t m[16], v[16];
-    for (int i = 0; i < 16; i++)
-        m[i] = rdle32(block + 4 * i);
-    for (int i = 0; i < 8; i++) {
-        v[i] = h[i];
-        v[i + 8] = B2S_IV[i];
+    uint64_t v0 = 0x736f6d6570736575ULL ^ key->key[0];
+    uint64_t v1 = 0x646f72616e646f6dULL ^ key->key[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ key->key[0];
+    uint64_t v3 = 0x7465646279746573ULL ^ key->key[1];
+    uint64_t b = (uint64_t)len << 56;
+    const size_t end = len - len % 8;
+    for (size_t i = 0; i < end; i += 8) {
+        const uint64_t m = rdle64(data + i);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
     }
-    v[12] ^= (uint32_t)t;
-    v[13] ^= (uint32_t)(t >> 32);
-    if (last)
-        v[14] = ~v[14];
-    for (int r = 0; r < 10; r++) {
-        const uint8_t *s = B2S_SIGMA[r];
-        B2S_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        B2S_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        B2S_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        B2S_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        B2S_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        B2S_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        B2S_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        B2S_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-    for (int i = 0; i < 8; i++)
-        h[i] ^= v[i] ^ v[i + 8];
+    for (size_t i = end; i < len; i++)
+        b |= (uint64_t)data[i] << (8 * (i - end));
+    v3 ^= b; /* POSTAMBLE */
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return (v0 ^ v1) ^ (v2 ^ v3);
 }
 
-uint32_t mt_blake2s32(const char *key, size_t klen, const char *data, size_t len)
+void mt_siphash_key(const char *key, struct mt_siphash_key *out)
 {
-    const uint8_t *d = (const uint8_t *)data;
-    uint8_t block[64];
-    uint32_t h[8];
-    uint64_t t = 0;
-    if (klen > 32)
-        klen = 32;
-    memcpy(h, B2S_IV, sizeof h);
-    h[0] ^= 0x01010000u ^ ((uint32_t)klen << 8) ^ 4u; /* parameter block: fanout, depth, key, digest 4 */
-    if (klen) {
-        /* RFC 7693 section 3.3: the key, padded to a block, is the first block. */
-        memset(block, 0, sizeof block);
-        memcpy(block, key, klen);
-        t = 64;
-        b2s_compress(h, block, t, len == 0);
-    }
-    while (len > 64) {
-        t += 64;
-        b2s_compress(h, d, t, 0);
-        d += 64;
-        len -= 64;
-    }
-    if (len || !klen) {
-        memset(block, 0, sizeof block);
-        if (len)
-            memcpy(block, d, len);
-        t += len;
-        b2s_compress(h, block, t, 1);
-    }
-    /* The digest is h[0]'s bytes, little-endian; read as a big-endian number. */
-    return ((h[0] & 0xff) << 24) | ((h[0] & 0xff00) << 8) | ((h[0] >> 8) & 0xff00) | (h[0] >> 24);
+    out->key[0] = rdle64((const uint8_t *)key);
+    out->key[1] = rdle64((const uint8_t *)key + 8);
 }
 
-void mt_blake2s_keyed(const char *key, size_t klen, uint32_t *h)
+uint64_t mt_siphash(const char *key, const char *data, size_t len)
 {
-    uint8_t block[64] = {0};
-    if (klen > 32)
-        klen = 32;
-    memcpy(h, B2S_IV, 8 * sizeof *h);
-    h[0] ^= 0x01010000u ^ ((uint32_t)klen << 8) ^ 4u;
-    memcpy(block, key, klen);
-    b2s_compress(h, block, 64, 0);
-}
-
-/* mt_blake2s32 of data (at most 64 bytes, after a key of 1 to 32) from the keyed state. */
-static uint32_t blake2s32_from(const uint32_t keyed[8], const uint8_t *data, size_t len)
-{
-    uint8_t block[64] = {0};
-    uint32_t h[8];
-    memcpy(h, keyed, sizeof h);
-    memcpy(block, data, len);
-    b2s_compress(h, block, 64 + len, 1);
-    return ((h[0] & 0xff) << 24) | ((h[0] & 0xff00) << 8) | ((h[0] >> 8) & 0xff00) | (h[0] >> 24);
-}
-
-/* The keyed hash of the cookie path: from the key's state when there is a key. */
-static inline uint32_t cookie_blake2s(const struct mt_cookie_params *p, const uint8_t *data, size_t len)
-{
-    if (p->klen)
-        return blake2s32_from(p->keyed, data, len);
-    return mt_blake2s32((const char *)p->key, 0, (const char *)data, len);
+    struct mt_siphash_key k;
+    mt_siphash_key(key, &k);
+    return siphash24(&k, (const uint8_t *)data, len);
 }
 
 /* ------------------------------------------------------------------ SYN cookies */
@@ -686,36 +624,41 @@ static inline uint32_t cookie_blake2s(const struct mt_cookie_params *p, const ui
 #define TCP_ECE 0x40
 #define TCP_CWR 0x80
 
-/* minitcp.tcp.syncookies.SynCookies._hash: the keyed hash of the SYN's four-tuple (addresses
- * of alen bytes each: 4, or 16 for IPv6) and count, under key prefix "syncookie<c>". */
+/* Linux cookie_hash (net/ipv4/syncookies.c, net/ipv6/syncookies.c), the SYN's four-tuple
+ * and count under syncookie_secret[c] (syncookie6_secret[c]: addresses of alen = 16 bytes),
+ * the bytes a little-endian Linux hashes: IPv4's siphash_4u32(saddr, daddr, sport << 16 |
+ * dport, count) of the __be32 and __be16 values, IPv6's struct {saddr, daddr, count, sport,
+ * dport}. minitcp.tcp.syncookies.SynCookies._hash. */
 static uint32_t cookie_hash(const struct mt_cookie_params *p, const uint8_t *saddr, const uint8_t *daddr,
                             size_t alen, uint32_t sport, uint32_t dport, uint32_t count, int c)
 {
-    uint8_t data[10 + 16 + 16 + 8];
-    size_t n = 0;
-    memcpy(data, "syncookie", 9);
-    data[9] = (uint8_t)('0' + c);
-    n = 10;
-    memcpy(data + n, saddr, alen);
-    memcpy(data + n + alen, daddr, alen);
-    n += 2 * alen;
-    wr16(data + n, sport);
-    wr16(data + n + 2, dport);
-    wr32(data + n + 4, count);
-    n += 8;
-    return cookie_blake2s(p, data, n);
+    uint8_t data[16 + 16 + 4 + 4];
+    const uint8_t le_count[4] = {(uint8_t)count, (uint8_t)(count >> 8), (uint8_t)(count >> 16),
+                                 (uint8_t)(count >> 24)};
+    memcpy(data, saddr, alen);
+    memcpy(data + alen, daddr, alen);
+    if (alen == 4) {
+        wr16(data + 8, dport); /* the u32 sport << 16 | dport of __be16s, little-endian */
+        wr16(data + 10, sport);
+        memcpy(data + 12, le_count, 4);
+        return (uint32_t)siphash24(&p->syncookie[c], data, 16);
+    }
+    memcpy(data + 32, le_count, 4);
+    wr16(data + 36, sport);
+    wr16(data + 38, dport);
+    return (uint32_t)siphash24(&p->syncookie6[c], data, 40);
 }
 
-/* minitcp.tcp.isn.IsnGenerator.ts_offset: the keyed hash of "ts", our address, the peer's and
- * two zero ports (RFC 7323 section 5.4, one offset per pair of hosts). */
+/* Linux secure_tcp_ts_off (siphash_2u32(saddr, daddr)) and secure_tcpv6_ts_off: our address
+ * then the peer's under ts_secret, one offset per pair of hosts (RFC 7323 section 5.4).
+ * minitcp.tcp.isn.IsnGenerator.ts_offset. */
 static uint32_t ts_offset(const struct mt_cookie_params *p, const uint8_t *laddr, const uint8_t *raddr,
                           size_t alen)
 {
-    uint8_t data[2 + 16 + 16 + 4] = {'t', 's'};
-    memcpy(data + 2, laddr, alen);
-    memcpy(data + 2 + alen, raddr, alen);
-    memset(data + 2 + 2 * alen, 0, 4);
-    return cookie_blake2s(p, data, 2 + 2 * alen + 4);
+    uint8_t data[32];
+    memcpy(data, laddr, alen);
+    memcpy(data + alen, raddr, alen);
+    return (uint32_t)siphash24(&p->ts, data, 2 * alen);
 }
 
 long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,

@@ -83,19 +83,22 @@ int mt_parse_tcp6_csum_partial(const char *buf, size_t len, uint32_t *f);
 long mt_build_tcp6(char *out, size_t cap, const uint32_t *f, const char *addrs, const char *payload,
                    size_t plen);
 
-/* BLAKE2s (RFC 7693) keyed with key (klen <= 32 bytes, 0 for none) over data, with a 4-byte
- * digest read as a big-endian number: hashlib.blake2s(data, key=key, digest_size=4). */
-uint32_t mt_blake2s32(const char *key, size_t klen, const char *data, size_t len);
-/* The state of mt_blake2s32 after the key's block, into h[8], for a key of 1 to 32 bytes:
- * what every hash under that key starts from (hashlib's copy() of a keyed object). */
-void mt_blake2s_keyed(const char *key, size_t klen, uint32_t *h);
+/* A SipHash key as Linux's siphash_key_t: its 16 bytes as two little-endian words. */
+struct mt_siphash_key {
+    uint64_t key[2];
+};
+/* The words of the 16-byte key into out. */
+void mt_siphash_key(const char *key, struct mt_siphash_key *out);
+/* SipHash-2-4 (Linux lib/siphash.c) of len bytes of data under the 16-byte key: the 64-bit
+ * value minitcp.tcp.siphash.siphash_pure gives. */
+uint64_t mt_siphash(const char *key, const char *data, size_t len);
 
 /* What a listener answers a SYN with when it sends a cookie, fixed for it until its socket
- * options or the knobs change (minitcp.tcp.cookie_synack.CookieTemplate). */
+ * options or the knobs change (minitcp.tcp.cookie_synack.CookieParams). */
 struct mt_cookie_params {
-    uint8_t key[32];       /* the engine's secret, which keys every hash (IsnGenerator) */
-    uint32_t klen;
-    uint32_t keyed[8];     /* BLAKE2s's state once the key's block is hashed (mt_blake2s_keyed) */
+    struct mt_siphash_key syncookie[2];  /* Linux syncookie_secret[0..1] (IsnGenerator's), */
+    struct mt_siphash_key syncookie6[2]; /* syncookie6_secret[0..1] for IPv6 SYNs, */
+    struct mt_siphash_key ts;            /* and ts_secret (secure_tcp_ts_off) */
     uint32_t msstab[4];    /* Linux msstab of the family (syncookies.c) */
     uint32_t user_mss;     /* TCP_MAXSEG of the listener, 0 when unset */
     uint32_t advmss;       /* the MSS we offer */

@@ -22,7 +22,6 @@ so connections to one server take distinct ports until the range wraps.
 from __future__ import annotations
 
 import errno
-import hashlib
 import random
 import socket
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 from minitcp.tcp.connection import key_lport
 from minitcp.tcp.engine import TcpEngine
 from minitcp.tcp.family import IPV4_MAX
+from minitcp.tcp.siphash import siphash
 
 PERTURB_SIZE = 1 << 16  # Linux INET_TABLE_PERTURB_SIZE (1 << INET_TABLE_PERTURB_SHIFT)
 
@@ -60,9 +60,8 @@ class PortTable:
         # them among connections to different destinations; a port bind() took is never shared so.
         self._connect_only: set[int] = set()
         self._rng = random.Random()
-        # Linux __inet_hash_connect's secret (secure_ipv4_port_ephemeral's net_secret) and
-        # table_perturb, INET_TABLE_PERTURB_SIZE random counters filled once, kept sparse here.
-        self._secret = self._rng.randbytes(16)
+        # Linux __inet_hash_connect's table_perturb, INET_TABLE_PERTURB_SIZE random counters filled
+        # once, kept sparse here.
         self._perturb: dict[int, int] = {}
 
     def bind(self, ep: PortUser, port: int) -> int:
@@ -135,9 +134,15 @@ class PortTable:
         remaining = hi - lo + 1
         if remaining > 1:
             remaining &= ~1
-        # secure_ipv4_port_ephemeral (a siphash there): a keyed hash of the destination.
-        digest = hashlib.blake2b(f"{laddr} {raddr} {rport}".encode(), key=self._secret, digest_size=8)
-        port_offset = int.from_bytes(digest.digest(), "little")
+        # Linux secure_ipv4_port_ephemeral: siphash_3u32(saddr, daddr, (u16)dport) under net_secret
+        # (the ISN's key), whose little-endian bytes are the addresses, the port big-endian and two
+        # zeros; IPv6 (secure_ipv6_port_ephemeral): struct {saddr, daddr, dport}. (Since 5.19 Linux
+        # hashes a 10 s clock too, EPHEMERAL_PORT_SHUFFLE_PERIOD: not done here.)
+        if laddr <= IPV4_MAX:
+            data = ((laddr << 64) | (raddr << 32) | (rport << 16)).to_bytes(12, "big")
+        else:
+            data = ((laddr << 144) | (raddr << 16) | rport).to_bytes(34, "big")
+        port_offset = siphash(self.engine.isn.net_secret, data)
         index = port_offset & (PERTURB_SIZE - 1)
         if index not in self._perturb:
             self._perturb[index] = self._rng.getrandbits(32)

@@ -82,14 +82,16 @@ class CookieParams:
     cookies: SynCookies = dataclasses.field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # The pure twin's hashes are IsnGenerator's, keyed with the same secret.
-        object.__setattr__(self, "cookies", SynCookies(IsnGenerator(self.secret)))
+        # The pure twin's hashes are IsnGenerator's, with the keys of the same secret; the C
+        # path's are those keys too.
+        keys = IsnGenerator(self.secret)
+        object.__setattr__(self, "cookies", SynCookies(keys))
         if ffi is not None:
             p = ffi.new("struct mt_cookie_params *")
-            p.key[0:len(self.secret)] = self.secret
-            p.klen = len(self.secret)
-            if self.secret:
-                lib.mt_blake2s_keyed(self.secret, len(self.secret), p.keyed)
+            for c in (0, 1):
+                lib.mt_siphash_key(keys.syncookie_secret[c], ffi.addressof(p.syncookie[c]))
+                lib.mt_siphash_key(keys.syncookie6_secret[c], ffi.addressof(p.syncookie6[c]))
+            lib.mt_siphash_key(keys.ts_secret, ffi.addressof(p.ts))
             p.msstab[0:4] = list(self.msstab)
             for name in ("user_mss", "advmss", "window", "window_ts", "rcv_wscale", "timestamps",
                          "window_scaling", "sack", "ecn", "ttl", "tos"):

@@ -17,8 +17,9 @@ With timestamps they ride in the low 6 bits of the SYN-ACK's TSval, which the
 client echoes in every TSecr (`cookie_init_timestamp`, `cookie_timestamp_decode`);
 without timestamps the connection goes without them, as in Linux.
 
-The hashes are BLAKE2s keyed with the engine's secret (`IsnGenerator.keyed`;
-Linux uses SipHash with two random keys). Pure functions of their arguments and
+The hashes are Linux cookie_hash's: SipHash-2-4 (siphash.py) under two independent
+keys per family, the engine's `IsnGenerator.syncookie_secret` (IPv6:
+`syncookie6_secret`). Pure functions of their arguments and
 `now`: the listener (listener.py) decides when to send a cookie and what to do
 with one that comes back. cookie_synack.py makes the same cookie in C (and in a
 pure-Python twin) for the SYN-ACKs of a flood.
@@ -27,6 +28,8 @@ pure-Python twin) for the SYN-ACKs of a flood.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from .siphash import siphash
 
 if TYPE_CHECKING:
     from .isn import IsnGenerator
@@ -86,15 +89,19 @@ class SynCookies:
         return self._isn
 
     def _hash(self, saddr: int, daddr: int, sport: int, dport: int, count: int, c: int) -> int:
-        """Linux cookie_hash: a 32-bit keyed hash of the SYN's four-tuple and `count`; `c`
-        picks one of two independent keys (here: two prefixes under the one key). IPv6 hashes
-        its 128-bit addresses whole (Linux cookie_hash in net/ipv6/syncookies.c)."""
+        """Linux cookie_hash: a 32-bit keyed hash of the SYN's four-tuple and `count` under
+        syncookie_secret[c], two independent keys. IPv4 (net/ipv4/syncookies.c): siphash_4u32(
+        saddr, daddr, sport << 16 | dport, count) of the __be32 and __be16 values, whose
+        little-endian bytes are the addresses, the destination port, the source port (both
+        big-endian) and the count (little-endian). IPv6 (net/ipv6/syncookies.c): struct {saddr,
+        daddr, count, sport, dport} under syncookie6_secret[c]."""
         if saddr > MASK or daddr > MASK:
-            data = (saddr.to_bytes(16, "big") + daddr.to_bytes(16, "big")
-                    + ((sport << 48) | (dport << 32) | count).to_bytes(8, "big"))
-        else:
-            data = ((saddr << 96) | (daddr << 64) | (sport << 48) | (dport << 32) | count).to_bytes(16, "big")
-        return self._isn.keyed(b"syncookie%d" % c + data)
+            data = (((saddr << 128) | daddr).to_bytes(32, "big") + count.to_bytes(4, "little")
+                    + ((sport << 16) | dport).to_bytes(4, "big"))
+            return siphash(self._isn.syncookie6_secret[c], data) & MASK
+        data = (((saddr << 64) | (daddr << 32) | (dport << 16) | sport).to_bytes(12, "big")
+                + count.to_bytes(4, "little"))
+        return siphash(self._isn.syncookie_secret[c], data) & MASK
 
     def make(self, saddr: int, daddr: int, sport: int, dport: int, sseq: int, mss: int,
              now: float) -> tuple[int, int]:

@@ -144,16 +144,6 @@ def test_the_c_function_and_its_pure_twin_agree(pkt: bytes, knob: dict[str, Any]
         cs.cookie_synack_pure(pkt, csum_partial, params, now)
 
 
-@needs_native
-@given(key=st.binary(max_size=32), data=st.binary(max_size=200))
-@settings(max_examples=300, deadline=None, derandomize=True)
-def test_the_c_blake2s_is_hashlibs(key: bytes, data: bytes) -> None:
-    import hashlib
-
-    want = int.from_bytes(hashlib.blake2s(data, key=key, digest_size=4).digest(), "big")
-    assert lib.mt_blake2s32(key, len(key), data, len(data)) == want
-
-
 @pytest.mark.parametrize("v6", [False, True])
 def test_a_full_syn_queue_turns_the_fast_path_on_and_the_cookie_ack_makes_the_connection(
         v6: bool, monkeypatch: pytest.MonkeyPatch) -> None:
