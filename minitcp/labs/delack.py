@@ -100,8 +100,8 @@ async def every_second_segment(ctx: Ctx) -> None:
         elif s.sender == "m" and s.flags == "." and s.ack not in {a.ack for a in acks}:
             acks.append(s)
     resent = len([s for s in ctx.segs("p") if s.length]) - len(data)
-    again = f"; and {resent} again: its probe, as minitcp's ACK was late" if resent else ""
-    again_zh = f"；另重发了 {resent} 个：minitcp 的 ACK 晚了，这是客户端的探测" if resent else ""
+    again = f"; {resent} sent again, minitcp's ACK late for the client's timer" if resent else ""
+    again_zh = f"；另重发了 {resent} 个：minitcp 的 ACK 晚于客户端的定时器" if resent else ""
     ctx.check(len(data) == 2, f"the client sent two full segments ({shown([s.length for s in data])} bytes"
                               f"{again})",
               f"客户端发了两个满长度的数据报文（{shown([s.length for s in data], 'zh')} 字节{again_zh}）")
