@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+from minitcp.tcp.knobs import HZ, Knobs
 from minitcp.tcp.timers import TimerKind
 
 from .base import Ctx, Lab, about, hang_up, ms
 from .watch import SegmentWatch, TimerWatch, check_punctual
 
-# A kernel tick is 1 to 10 ms (HZ 1000 to 100); with the TUN device's latency (and what of the
-# process's CPU wait the check cannot subtract) the ACK may come later than that, but well before
-# the 40 ms a delayed ACK would wait.
-TICK = 0.030
+# A kernel tick is 1 to 10 ms (HZ 1000 to 100); with the TUN device's latency, a kernel timer a
+# loaded machine runs late (20 ms seen at load 6) and what of minitcp's wait the check cannot
+# subtract, the ACK may come later than that; but sooner than a delayed ACK can: its timer
+# (TCP_DELACK_MIN, 40 ms) fires at a jiffy's start, at least 36 ms (HZ 250) after the FIN came.
+TICK = Knobs().tcp_delack_min - 1 / HZ
 
 
 async def handshake(ctx: Ctx) -> None:

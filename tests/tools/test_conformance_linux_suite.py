@@ -24,14 +24,16 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(LINUX), reason=f"Linux's scrip
 
 SCRIPTS = 162
 PASS_FLOOR = 73  # of 162 scripts: what minitcp passes today; raise it as the engine gets better
-TIME_LIMIT = 60.0  # seconds for the whole folder (about 2 s on an idle machine)
+# CPU seconds for the whole folder (about 2 s): the scripts run in virtual time, so what they cost is
+# the process's CPU, which a loaded machine does not stretch as it stretches the wall clock.
+TIME_LIMIT = 60.0
 
 
 @functools.cache
 def linux_report() -> tuple[Report, float]:
-    started = time.monotonic()
+    started = time.process_time()
     report = run_paths([LINUX])
-    return report, time.monotonic() - started
+    return report, time.process_time() - started
 
 
 def test_every_linux_script_ends_in_a_verdict_in_time() -> None:

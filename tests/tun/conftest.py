@@ -8,7 +8,9 @@ TUN device or private namespace can be had; `pytest -m "not tun"` leaves them ou
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+import re
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.tun)
+
+
+# Kernel sockets a test leaves behind that keep sending on their own: a FIN resent in FIN_WAIT_1,
+# LAST_ACK or CLOSING, a SYN in SYN_SENT (/proc/net/tcp's `st`, include/net/tcp_states.h).
+_SENDING_ALONE = {"02": "syn-sent", "04": "fin-wait-1", "09": "last-ack", "0B": "closing"}
+# The test ranges' peers as /proc/net/tcp{,6} write them: 198.18.0.0/24 (little-endian words: the
+# first two bytes C6 12 last) and 2001:2::/64 (its first word, 2001:0002).
+_TEST_PEERS = (re.compile(r"[0-9A-F]{2}0012C6:"), re.compile(r"02000120[0-9A-F]{24}:"))
+
+
+def _leftovers() -> set[str]:
+    """The states (as ss names them) of kernel sockets to the test ranges that send on their own."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] in _SENDING_ALONE and any(p.match(fields[2]) for p in _TEST_PEERS):
+                    found.add(_SENDING_ALONE[fields[3]])
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_kernel_leftovers() -> Iterator[None]:
+    """After each test (its stack gone), kill its kernel sockets that would go on sending into the
+    next tests' stacks at the same addresses (`ss -K`: Linux's SOCK_DESTROY). A socket closed after
+    its peer stack stopped sits in LAST_ACK resending its FIN for a minute and more, and the next
+    stack answers each copy with an RST it did not expect to send: test_control_up's fault test
+    dropped that RST, its first packet out, instead of its first ping reply."""
+    yield
+    states = _leftovers()
+    if states:  # /proc read on every test; ss started only when something is left
+        filters = [w for state in sorted(states) for w in ("state", state)]
+        for peers in ("198.18.0.0/24", "2001:2::/64"):
+            subprocess.run(["ss", "-K", "-tanH", *filters, "dst", peers], capture_output=True, check=False)
 
 
 @pytest.fixture

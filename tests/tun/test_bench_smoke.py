@@ -3,7 +3,7 @@
 The bench enters its own private network namespace, creates its TUN devices
 there and drives the stack with kernel clients in subprocesses. Nothing here
 asserts a speed: the figures depend on the machine. On the 2-core CI machine
-the quick run takes about 20 s; the bound is 150 s.
+the quick run takes about 45 s idle and 100 s at load 9; the bound, 450 s, is a hang guard.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 from minitcp.bench.suite import REQUIRED_KEYS
 
-LIMIT = 150.0
+LIMIT = 450.0
 
 
 def _is_number(x: object) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import struct
 import subprocess
 import sys
 
@@ -105,6 +106,11 @@ async def test_up_serves_echo_and_http_and_ctrl_c_still_stops_it_within_a_second
             stderr = await proc.stderr.receive_some()
     finally:
         if idle is not None:
+            # Aborted (SO_LINGER 0: an RST, nothing left behind). The stopped stack closed its end,
+            # so a close now leaves the kernel in LAST_ACK, sending its FIN again for a minute and
+            # more into the stacks of later tests at this address (test_control_up, test_web_up),
+            # which answer it with an RST they did not expect to send.
+            idle.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             idle.close()
         if download is not None and download.returncode is None:
             download.kill()

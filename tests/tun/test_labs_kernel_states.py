@@ -36,7 +36,7 @@ def kernel_path(result: runner.Result) -> list[str]:
 
 def test_the_passive_closer_kernel_shows_last_ack() -> None:
     result = run_lab(get("close-client-first"), sim=False)
-    assert result.verdict == "pass", result.error
+    assert result.verdict == "pass", ([c.what for c in result.checks if not c.ok], result.error)
     assert result.kernel_states == "tracepoints"
     assert kernel_path(result)[-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
     text = render_ladder(result.trace, left=HOST, conn=None)
@@ -55,7 +55,7 @@ def test_the_passive_closer_kernel_shows_last_ack() -> None:
 
 def test_the_active_closer_kernel_shows_fin_wait_2_and_time_wait() -> None:
     result = run_lab(get("close-server-first"), sim=False)
-    assert result.verdict == "pass", result.error
+    assert result.verdict == "pass", ([c.what for c in result.checks if not c.ok], result.error)
     assert result.kernel_states == "tracepoints"
     path = kernel_path(result)
     assert path[path.index("FIN_WAIT_1"):][:3] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
@@ -66,7 +66,7 @@ def test_the_active_closer_kernel_shows_fin_wait_2_and_time_wait() -> None:
 def test_without_tracefs_the_lifeline_comes_from_ss(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "open_session", lambda: None)  # the lab's child process inherits it
     result = run_lab(get("close-client-first"), sim=False)
-    assert result.verdict == "pass", result.error
+    assert result.verdict == "pass", ([c.what for c in result.checks if not c.ok], result.error)
     assert result.kernel_states == "ss"
     assert "CLOSE_WAIT" in kernel_path(result)
     assert "linux: what `ss -tan` showed, every 20 ms" in render(result)

@@ -171,11 +171,18 @@ async def test_half_close_server_answers_after_the_clients_fin(tun_stack: Stack,
     with trio.fail_after(10):
         kernel, ours, kport = await connect_and_accept(listener)
         with kernel:
-            await trio.to_thread.run_sync(kernel.sendall, request)
-            kernel.shutdown(socket.SHUT_WR)
+            def send_request() -> None:
+                kernel.sendall(request)
+                kernel.shutdown(socket.SHUT_WR)
+
+            # minitcp reads as the kernel sends, as a server does: a sendall before the first read
+            # needs all 256 KB taken into minitcp's receive window and the kernel's send buffer
+            # (which grows only as ACKs come), and ran out of the socket's 5 s once at load 9.
             received = b""
-            while chunk := await ours.recv(65536):
-                received += chunk
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.to_thread.run_sync, send_request)
+                while chunk := await ours.recv(65536):
+                    received += chunk
             assert received == request
             assert ours.state == State.CLOSE_WAIT
             # The kernel half-closed (not orphaned): FIN-WAIT-2 once its FIN is acknowledged (the ACK

@@ -11,7 +11,7 @@ from minitcp.web.lab import lab_settings
 
 def test_the_kernel_retransmitted_fin_gets_its_question() -> None:
     result = run_lab(get("server-fin-lost"), sim=False)
-    assert result.passed, result.checks
+    assert result.passed, ([c.what for c in result.checks if not c.ok], result.error)
     settings = lab_settings(result)
     events = settings["events"]
     kernel = next(e["host"] for e in events if e["host"] != "minitcp")
