@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minitcp.host import cookie_batch as cb
+from minitcp.host.host import Host
+from minitcp.link.base import Received
 from minitcp.link.memory import MemoryLink, memory_link_pair
 from minitcp.stack import Stack
 from minitcp.tcp import cookie_synack as cs
@@ -216,11 +218,7 @@ def test_a_batch_answered_by_the_link_is_the_usual_paths(syns: list[bytes], othe
     with ours, theirs:
         for pkt in packets:
             theirs.send(pkt)
-        batch = cb.CookieBatch(fast)
-        table = batch.table(now)
-        assert table is not None
-        reader = CookieReader(ours.fileno(), 256, 65535)
-        rest, dropped = reader.read(batch, table, now)
+        reader, rest, dropped = _read_batch(fast, ours, now)
         assert dropped == 0 and _drain(ours) == []
         if rest:
             fast.receive_batch(rest, now)
@@ -230,6 +228,18 @@ def test_a_batch_answered_by_the_link_is_the_usual_paths(syns: list[bytes], othe
     assert fast.counters == slow.counters and fast.engine.counters == slow.engine.counters
     assert _by_flow(answered + fast.sent) == _by_flow(slow.sent)  # type: ignore[attr-defined]
     assert len(rest) + len(answered) == len(packets)
+
+
+def _read_batch(host: Host, ours: socket.socket, now: float) -> tuple[CookieReader, list[Received], int]:
+    """One read of the socket `ours` (standing for the device) by a CookieReader in front of
+    `host`, whose listener is in cookie mode: the reader, what it left the host, the refused
+    SYN-ACKs."""
+    batch = cb.CookieBatch(host)
+    table = batch.table(now)
+    assert table is not None
+    reader = CookieReader(ours.fileno(), 256, 65535)
+    rest, dropped = reader.read(batch, table, now)
+    return reader, rest, dropped
 
 
 def _read_mixed(packets: list[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
@@ -242,11 +252,7 @@ def _read_mixed(packets: list[bytes]) -> tuple[list[bytes], list[bytes], list[by
     with ours, theirs:
         for pkt in packets:
             theirs.send(pkt)
-        batch = cb.CookieBatch(host)
-        table = batch.table(now)
-        assert table is not None
-        reader = CookieReader(ours.fileno(), 256, 65535)
-        rest, dropped = reader.read(batch, table, now)
+        reader, rest, dropped = _read_batch(host, ours, now)
         at_read = _drain(theirs)
         assert reader.flush() == dropped == 0
         at_flush = _drain(theirs)
