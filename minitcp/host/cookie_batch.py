@@ -40,6 +40,7 @@ from minitcp.wire.segment import ACK, FIN, RST, SYN
 
 if TYPE_CHECKING:
     from minitcp.host.host import Host
+    from minitcp.tcp.engine import TcpEngine
     from minitcp.tcp.listener import Listener
 
 try:
@@ -56,6 +57,12 @@ FLOW_BITS = 8192  # the C scan's Bloom filter of the flows handed to the host
 RECENT = 1.0
 
 Row: TypeAlias = tuple[int, bool, CookieParams]
+
+
+def cookies_lately(engine: TcpEngine, now: float) -> bool:
+    """Whether a listener of `engine` sent a cookie in the last RECENT seconds: the gate of the
+    batch path (`CookieBatch.rows`) and of the host's per-SYN cookie path alike."""
+    return now <= engine.last_cookie + RECENT
 """A row of the table: the port, whether IPv6, what the listener's SYN-ACKs carry."""
 Answer: TypeAlias = tuple[int, bytes, int] | None
 """What the scan made of one packet: (row, SYN-ACK, conn_key), or None: the host's."""
@@ -78,7 +85,7 @@ class CookieBatch:
         their port and family; none while anything watches every packet."""
         host = self.host
         eng = host.engine
-        if now > eng.last_cookie + RECENT or host.on_packet is not None or eng.observer is not None:
+        if not cookies_lately(eng, now) or host.on_packet is not None or eng.observer is not None:
             return []
         listeners = eng.listeners
         rows = []

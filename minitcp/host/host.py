@@ -36,7 +36,7 @@ import logging
 import struct
 from collections.abc import Callable
 
-from minitcp.host.cookie_batch import RECENT as COOKIE_RECENT
+from minitcp.host.cookie_batch import cookies_lately
 from minitcp.host.icmp import Icmp
 from minitcp.host.icmp_ratelimit import IcmpRateLimit
 from minitcp.host.icmpv6 import Icmpv6
@@ -297,7 +297,7 @@ class Host:
         nor given a Connection (Linux answers it so in softirq, tcp_conn_request): True when it
         was (Engine.cookie_reply says when); False to take the usual path, which counts and
         drops what is wrong with it as ever."""
-        if now > self.engine.last_cookie + COOKIE_RECENT:
+        if not cookies_lately(self.engine, now):
             return False  # no listener sent a cookie lately: the usual path (whose cookie turns this on)
         if ihl == 20:
             src, dst, sport, dport = _TUPLE4.unpack_from(pkt)
@@ -317,7 +317,7 @@ class Host:
 
     def _cookie_reply6(self, pkt: bytes | memoryview, now: float, csum_partial: bool) -> bool:
         """`_cookie_reply4` for an IPv6 SYN without extension headers."""
-        if now > self.engine.last_cookie + COOKIE_RECENT:
+        if not cookies_lately(self.engine, now):
             return False
         src = int.from_bytes(pkt[8:24], "big")
         dst = int.from_bytes(pkt[24:40], "big")
