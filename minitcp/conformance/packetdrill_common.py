@@ -37,6 +37,9 @@ GATEWAY_IP6 = "2001:2::3"
 # The tolerance Linux's own runner gives every script on a slow machine (ksft_runner.sh:
 # KSFT_MACHINE_SLOW adds --tolerance_usecs=14000): both kernel sides' rerun of a timing failure.
 SLOW_MACHINE_TOLERANCE = 0.014
+# What a rerun's result notes, beside its first run's failure.
+SLOW_MACHINE_NOTE = (f"run again with a tolerance of at least {SLOW_MACHINE_TOLERANCE * 1e3:.0f} ms"
+                     " (ksft_runner.sh, KSFT_MACHINE_SLOW)")
 
 # The -D names google/packetdrill's run_all.py gives every IPv4 script (CmdTestIPv4), for the
 # referee's command line and the runner alike: TFO_COOKIE is the cookie the kernel gives the
