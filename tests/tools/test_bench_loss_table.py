@@ -37,3 +37,18 @@ def test_table_says_the_load_the_rows_ran_under() -> None:
     table = loss_table(runs)
     assert "load average (1 min) as the transfers ended: 1.5 to 7.2 on" in table
     assert "load average" not in loss_table([LossRun("loss1", "minitcp", 10**6, 2.0, 30, 1, 3, None, True)])
+
+
+def test_a_row_of_many_transfers_is_their_median() -> None:
+    runs = [LossRun("reorder", "minitcp", 10**6, t, r, d, 0, p, True, load=load)
+            for t, r, d, p, load in ((0.4, 16, 10, 0, 0.2), (0.5, 12, 4, None, 0.9), (0.3, 20, 6, 1, 0.1))]
+    row = LossRun.median_of(runs)
+    assert (row.retrans, row.spurious, row.seconds, row.runs, row.load) == (16, 6, 0.4, 3, 0.9)
+    assert row.tlp == 0.5 and row.intact  # the median of the two that counted probes
+    runs[1].intact = False
+    assert not LossRun.median_of(runs).intact  # one corrupt transfer makes the row's verdict
+    kern = LossRun.median_of([LossRun("reorder", "kernel", 10**6, 0.4, 13, 5, 0, 0, True)] * 3)
+    lines = loss_table([row, kern]).splitlines()
+    assert lines[2].split() == ["reorder", "minitcp", "16", "6", "0", "0.5", "0.40", "2.50", "yes", "(median",
+                                "of", "3)"]
+    assert lines[4].split()[1:3] == ["1.23", "FAIL"]  # 16 against 13: the medians are compared
