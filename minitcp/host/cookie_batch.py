@@ -106,7 +106,9 @@ class CookieBatch:
         if host.on_packet is not None or eng.observer is not None:
             return []
         lately = cookies_lately(eng, now)
-        requests = not eng.xmit_drop and not eng.isn.pinned()
+        # (No listener holds SYN_BURST requests while the engine holds fewer: a quiet host's read
+        # looks no further.)
+        requests = len(eng.requests) >= SYN_BURST and not eng.xmit_drop and not eng.isn.pinned()
         if not lately and not requests:
             return []
         listeners = eng.listeners
