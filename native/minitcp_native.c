@@ -661,25 +661,51 @@ static uint32_t ts_offset(const struct mt_cookie_params *p, const uint8_t *laddr
     return (uint32_t)siphash24(&p->ts, data, 2 * alen);
 }
 
+/* The fields of the SYN in buf (IPv4 or IPv6, by its version) into f, and whether it is IPv6:
+ * 1 for a SYN a listener answers from its bytes, 0 for a valid segment that is not (ACK, RST or
+ * FIN set; an IPv6 address below 2^32), -reason for an invalid packet. */
+static int parse_syn(const char *buf, size_t len, int csum_partial, uint32_t *f, int *v6)
+{
+    const uint8_t *ip = (const uint8_t *)buf;
+    memset(f, 0, MT_F_COUNT * sizeof *f);
+    *v6 = len > 0 && ip[0] >> 4 == 6;
+    const int rc = *v6 ? parse_tcp6(buf, len, f, !csum_partial) : parse_tcp(buf, len, f, !csum_partial);
+    if (rc)
+        return rc;
+    const uint32_t flags = f[MT_F_FLAGS];
+    if (!(flags & TCP_SYN) || flags & (TCP_ACK | TCP_RST | TCP_FIN))
+        return 0; /* Listener.input: only a SYN without ACK, RST or FIN makes a request or a cookie */
+    static const uint8_t zeros[12];
+    if (*v6 && (!memcmp(ip + 8, zeros, 12) || !memcmp(ip + 24, zeros, 12)))
+        return 0; /* an IPv6 address below 2^32, which the engine's tables take for IPv4 (family.py) */
+    return 1;
+}
+
+/* The SYN-ACK of g (our fields) to the SYN at ip from saddr to daddr, into out. */
+static long build_synack(const uint32_t *g, int v6, const uint8_t *saddr, const uint8_t *daddr, char *out,
+                         size_t cap)
+{
+    if (v6) {
+        uint8_t addrs[32];
+        memcpy(addrs, daddr, 16);
+        memcpy(addrs + 16, saddr, 16);
+        return mt_build_tcp6(out, cap, g, (const char *)addrs, NULL, 0);
+    }
+    return mt_build_tcp(out, cap, g, NULL, 0);
+}
+
 long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
                       uint32_t count, uint32_t ts_now, char *out, size_t cap)
 {
     const uint8_t *ip = (const uint8_t *)buf;
     uint32_t f[MT_F_COUNT];
-    memset(f, 0, sizeof f);
-    const int v6 = len > 0 && ip[0] >> 4 == 6;
-    const int rc = v6 ? parse_tcp6(buf, len, f, !csum_partial) : parse_tcp(buf, len, f, !csum_partial);
-    if (rc)
+    int v6;
+    const int rc = parse_syn(buf, len, csum_partial, f, &v6);
+    if (rc <= 0)
         return rc;
     const uint32_t flags = f[MT_F_FLAGS];
-    if (!(flags & TCP_SYN) || flags & (TCP_ACK | TCP_RST | TCP_FIN))
-        return 0; /* Listener.input: only a SYN without ACK, RST or FIN gets a cookie */
-
     const size_t alen = v6 ? 16 : 4;
     const uint8_t *saddr = ip + (v6 ? 8 : 12), *daddr = saddr + alen;
-    static const uint8_t zeros[12];
-    if (v6 && (!memcmp(saddr, zeros, 12) || !memcmp(daddr, zeros, 12)))
-        return 0; /* an IPv6 address below 2^32, which the engine's tables take for IPv4 (family.py) */
     const uint32_t sport = f[MT_F_SPORT], dport = f[MT_F_DPORT], sseq = f[MT_F_SEQ];
     const uint32_t opts = f[MT_F_OPTS];
 
@@ -743,13 +769,90 @@ long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struc
         g[MT_F_TS_VAL] = ts + ts_offset(p, daddr, saddr, alen);
         g[MT_F_TS_ECR] = peer_ts;
     }
-    if (v6) {
-        uint8_t addrs[32];
-        memcpy(addrs, daddr, 16);
-        memcpy(addrs + 16, saddr, 16);
-        return mt_build_tcp6(out, cap, g, (const char *)addrs, NULL, 0);
+    return build_synack(g, v6, saddr, daddr, out, cap);
+}
+
+/* Linux secure_tcp_seq (siphash_3u32(saddr, daddr, sport << 16 | dport) of the __be32 and __be16
+ * values: our address, the peer's, its port and ours) and secure_tcpv6_seq (struct {saddr, daddr,
+ * sport, dport}) under net_secret: minitcp.tcp.isn.IsnGenerator.isn before the clock. */
+static uint32_t isn_hash(const struct mt_cookie_params *p, const uint8_t *laddr, const uint8_t *raddr,
+                         size_t alen, uint32_t lport, uint32_t rport)
+{
+    uint8_t data[36];
+    memcpy(data, laddr, alen);
+    memcpy(data + alen, raddr, alen);
+    if (alen == 4) {
+        wr16(data + 8, rport);
+        wr16(data + 10, lport);
+        return (uint32_t)siphash24(&p->net, data, 12);
     }
-    return mt_build_tcp(out, cap, g, NULL, 0);
+    wr16(data + 32, lport);
+    wr16(data + 34, rport);
+    return (uint32_t)siphash24(&p->net, data, 36);
+}
+
+long mt_request_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
+                       uint32_t isn_clock, uint32_t ts_now, char *out, size_t cap, uint32_t *req)
+{
+    const uint8_t *ip = (const uint8_t *)buf;
+    uint32_t f[MT_F_COUNT];
+    int v6;
+    const int rc = parse_syn(buf, len, csum_partial, f, &v6);
+    if (rc <= 0)
+        return rc;
+    const uint32_t flags = f[MT_F_FLAGS], opts = f[MT_F_OPTS];
+    const size_t alen = v6 ? 16 : 4;
+    const uint8_t *saddr = ip + (v6 ? 8 : 12), *daddr = saddr + alen;
+    const uint32_t sport = f[MT_F_SPORT], dport = f[MT_F_DPORT];
+
+    /* Linux tcp_openreq_init (RequestSock.__init__): each option the SYN offered and our knob
+     * allows, on its own; ECN for an ECN-setup SYN not itself ECN-capable (RFC 3168 6.1.1). */
+    const int ts_ok = p->timestamps && opts & MT_OPT_TS;
+    const int wscale_ok = p->window_scaling && opts & MT_OPT_WSCALE;
+    const int sack_ok = p->sack && opts & MT_OPT_SACK_PERM;
+    const int ecn_ok = p->ecn && (flags & (TCP_ECE | TCP_CWR)) == (TCP_ECE | TCP_CWR) && !(f[MT_F_TOS] & 0x03);
+    const uint32_t iss = isn_hash(p, daddr, saddr, alen, dport, sport) + isn_clock;
+    const uint32_t offset = ts_ok ? ts_offset(p, daddr, saddr, alen) : 0;
+    req[MT_REQ_ISS] = iss;
+    req[MT_REQ_IRS] = f[MT_F_SEQ];
+    req[MT_REQ_MSS] = opts & MT_OPT_MSS ? f[MT_F_MSS] : 0;
+    req[MT_REQ_WSCALE] = f[MT_F_WSCALE];
+    req[MT_REQ_TS_VAL] = f[MT_F_TS_VAL];
+    req[MT_REQ_WINDOW] = f[MT_F_WINDOW];
+    req[MT_REQ_TS_OFFSET] = offset;
+    req[MT_REQ_BITS] = (opts & MT_OPT_WSCALE ? MT_REQ_HAS_WSCALE : 0) | (opts & MT_OPT_TS ? MT_REQ_HAS_TS : 0)
+                       | (opts & MT_OPT_SACK_PERM ? MT_REQ_PEER_SACK : 0) | (ts_ok ? MT_REQ_TS_OK : 0)
+                       | (wscale_ok ? MT_REQ_WSCALE_OK : 0) | (sack_ok ? MT_REQ_SACK_OK : 0)
+                       | (ecn_ok ? MT_REQ_ECN_OK : 0) | (f[MT_F_PAYLOAD_LEN] ? MT_REQ_DATA : 0);
+
+    /* Linux tcp_make_synack (RequestSock.synack, cookie_synack.synack_segment). */
+    uint32_t g[MT_F_COUNT];
+    memset(g, 0, sizeof g);
+    g[MT_F_SRC] = f[MT_F_DST];
+    g[MT_F_DST] = f[MT_F_SRC];
+    g[MT_F_SPORT] = dport;
+    g[MT_F_DPORT] = sport;
+    g[MT_F_SEQ] = iss;
+    g[MT_F_ACK] = f[MT_F_SEQ] + 1;
+    g[MT_F_FLAGS] = TCP_SYN | TCP_ACK | (ecn_ok ? TCP_ECE : 0);
+    g[MT_F_WINDOW] = ts_ok ? p->window_ts : p->window;
+    g[MT_F_TTL] = p->ttl;
+    g[MT_F_TOS] = p->tos;
+    g[MT_F_DF] = p->df;
+    g[MT_F_OPTS] = MT_OPT_MSS;
+    g[MT_F_MSS] = p->advmss;
+    if (wscale_ok) {
+        g[MT_F_OPTS] |= MT_OPT_WSCALE;
+        g[MT_F_WSCALE] = p->rcv_wscale;
+    }
+    if (sack_ok)
+        g[MT_F_OPTS] |= MT_OPT_SACK_PERM;
+    if (ts_ok) {
+        g[MT_F_OPTS] |= MT_OPT_TS;
+        g[MT_F_TS_VAL] = ts_now + offset;
+        g[MT_F_TS_ECR] = f[MT_F_TS_VAL];
+    }
+    return build_synack(g, v6, saddr, daddr, out, cap);
 }
 
 /* ------------------------------------------------------------------ a SYN flood's batches */
@@ -864,9 +967,12 @@ static int bad_source(const uint8_t *src, const uint8_t *dst, size_t alen)
 }
 
 long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, uint32_t n,
-                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys)
+                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys,
+                    uint32_t *req)
 {
     uint8_t seen[FLOW_BITS / 8];
+    uint32_t room[MT_COOKIE_ROWS]; /* what each row's SYN queue still takes */
+    memcpy(room, t->room, sizeof room);
     int opaque = 0; /* a packet handed to Python whose flow is unknown: every later one follows it */
     long answered = 0;
     memset(seen, 0, sizeof seen);
@@ -889,10 +995,14 @@ long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, u
                 for (r = 0; r < t->nrows; r++)
                     if (t->port[r] == dport && !t->v6[r] == !v6)
                         break;
-            if (r < t->nrows) {
+            const int request = r < t->nrows && room[r] > 0; /* inet_csk_reqsk_queue_is_full not yet */
+            if (r < t->nrows && (request || t->cookie[r])) {
                 char *o = out + (size_t)i * MT_SYNACK_SLOT;
-                const long got = mt_cookie_synack((const char *)ip, len[i], 0, &t->params[r], t->count,
-                                                  t->ts_now, o, MT_SYNACK_SLOT);
+                const long got = request
+                    ? mt_request_synack((const char *)ip, len[i], 0, &t->params[r], t->isn_clock, t->ts_now, o,
+                                        MT_SYNACK_SLOT, req + (size_t)i * MT_REQ_FIELDS)
+                    : mt_cookie_synack((const char *)ip, len[i], 0, &t->params[r], t->count, t->ts_now, o,
+                                       MT_SYNACK_SLOT);
                 if (got > 0) {
                     /* conn_key(dst, dport, src, sport), big-endian in MT_KEY_LEN bytes. */
                     uint8_t *k = keys + (size_t)i * MT_KEY_LEN;
@@ -911,7 +1021,11 @@ long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, u
                     olen[i] = (uint32_t)got;
                     row[i] = (uint8_t)(r + 1);
                     answered++;
-                    continue;
+                    if (!request)
+                        continue;
+                    /* A request now holds the flow: a later packet of it is Python's. */
+                    row[i] += MT_COOKIE_ROWS;
+                    room[r]--;
                 }
             }
             flow_add(seen, h);

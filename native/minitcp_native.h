@@ -111,6 +111,8 @@ struct mt_cookie_params {
     uint32_t ecn;
     uint32_t ttl;          /* IP_TTL or ip_default_ttl; the hop limit over IPv6 */
     uint32_t tos;          /* IP_TOS; the traffic class over IPv6 */
+    struct mt_siphash_key net; /* net_secret (secure_tcp_seq): a request sock's ISN */
+    uint32_t df;           /* DF on a request sock's SYN-ACK (a cookie's always has it) */
 };
 
 /* The cookie SYN-ACK answering the SYN in buf (IPv4 or IPv6, by its version), as Linux's
@@ -122,6 +124,26 @@ struct mt_cookie_params {
 long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
                       uint32_t count, uint32_t ts_now, char *out, size_t cap);
 
+/* What a request sock made for a SYN holds besides its four-tuple (minitcp.tcp.reqsk.RequestSock,
+ * minitcp.tcp.request_synack): req[MT_REQ_FIELDS], these slots. */
+enum {
+    MT_REQ_ISS, MT_REQ_IRS, MT_REQ_MSS, MT_REQ_WSCALE, MT_REQ_BITS, MT_REQ_TS_VAL, MT_REQ_WINDOW,
+    MT_REQ_TS_OFFSET, MT_REQ_FIELDS
+};
+/* Bits of req[MT_REQ_BITS]: what the SYN carried and what was agreed (tcp_openreq_init). */
+enum {
+    MT_REQ_HAS_WSCALE = 1, MT_REQ_HAS_TS = 2, MT_REQ_PEER_SACK = 4, MT_REQ_TS_OK = 8,
+    MT_REQ_WSCALE_OK = 16, MT_REQ_SACK_OK = 32, MT_REQ_ECN_OK = 64, MT_REQ_DATA = 128
+};
+
+/* The SYN-ACK of the request sock a listener with room in its SYN queue makes for the SYN in buf
+ * (Linux tcp_conn_request without want_cookie, tcp_openreq_init, tcp_make_synack): our ISN is
+ * secure_tcp_seq's (isn_clock: the 64 ns clock, seq_scale), our TSval ts_now plus the peer's
+ * offset (secure_tcp_ts_off); the request's fields in req[MT_REQ_FIELDS]. Returns as
+ * mt_cookie_synack. */
+long mt_request_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
+                       uint32_t isn_clock, uint32_t ts_now, char *out, size_t cap, uint32_t *req);
+
 /* ------------------------------------------------------------------ a SYN flood's batches */
 
 /* Rows of struct mt_cookie_table: listening ports in cookie mode, per family. */
@@ -131,9 +153,10 @@ long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struc
 /* Bytes of each conn_key in mt_cookie_scan's keys: big-endian, right-aligned (IPv6's 288 bits). */
 #define MT_KEY_LEN 36
 
-/* What the host hands its link while a listener is in cookie mode (minitcp.host.cookie_batch):
- * our addresses, the clocks of this batch, and a row per (family, port) whose listener answers
- * every SYN with a cookie now. */
+/* What the host hands its link while a listener is in cookie mode or filling its SYN queue
+ * (minitcp.host.cookie_batch): our addresses, the clocks of this batch, and a row per (family,
+ * port) whose listener answers SYNs now: room[] of them with request socks, then with cookies
+ * when cookie[] says so. */
 struct mt_cookie_table {
     uint8_t addr4[4];                 /* our IPv4 address */
     uint8_t addr6[16];                /* our IPv6 address, when has6 */
@@ -144,6 +167,9 @@ struct mt_cookie_table {
     uint32_t port[MT_COOKIE_ROWS];    /* the listening port of each row */
     uint32_t v6[MT_COOKIE_ROWS];      /* and its family (nonzero: IPv6) */
     struct mt_cookie_params params[MT_COOKIE_ROWS];
+    uint32_t isn_clock;               /* the ISN clock (seq_scale: ns >> 6) */
+    uint32_t room[MT_COOKIE_ROWS];    /* the requests each row's SYN queue takes before it is full */
+    uint32_t cookie[MT_COOKIE_ROWS];  /* nonzero: once full, the row answers with cookies */
 };
 
 /* Read packets from the non-blocking fd (a TUN device) into buf, each read offered frame bytes,
@@ -151,14 +177,17 @@ struct mt_cookie_table {
  * len[i] bytes. The number read; -errno when the first read failed otherwise than with EAGAIN. */
 long mt_read_batch(int fd, char *buf, size_t cap, size_t frame, uint32_t limit, uint32_t *off, uint32_t *len);
 
-/* For each of the n packets of buf (off[i], len[i]): the cookie SYN-ACK answering it when it is
- * a valid SYN without ACK, RST or FIN, from a source that is no martian and not us, to our
- * address and a row's port, and no earlier packet of the batch handed to Python was of its flow
- * (that one must be handled first). row[i] is then 1 + the row, the SYN-ACK is at
- * out + i * MT_SYNACK_SLOT (olen[i] bytes), its four-tuple's conn_key at keys + i * MT_KEY_LEN;
- * else row[i] is 0 and the packet is Python's. Returns the number of SYN-ACKs. */
+/* For each of the n packets of buf (off[i], len[i]): the SYN-ACK answering it when it is a valid
+ * SYN without ACK, RST or FIN, from a source that is no martian and not us, to our address and a
+ * row's port, and no earlier packet of the batch handed to Python or made a request was of its
+ * flow (that one must be handled first): a request sock's while the row has room (row[i] is then
+ * 1 + MT_COOKIE_ROWS + the row, the request's fields at req + i * MT_REQ_FIELDS), else a cookie's
+ * when the row says so (row[i] is 1 + the row). The SYN-ACK is at out + i * MT_SYNACK_SLOT
+ * (olen[i] bytes), its four-tuple's conn_key at keys + i * MT_KEY_LEN; else row[i] is 0 and the
+ * packet is Python's. Returns the number of SYN-ACKs. */
 long mt_cookie_scan(const char *buf, const uint32_t *off, const uint32_t *len, uint32_t n,
-                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys);
+                    const struct mt_cookie_table *t, uint8_t *row, char *out, uint32_t *olen, uint8_t *keys,
+                    uint32_t *req);
 
 /* Write to fd the SYN-ACK of each packet i < n with row[i] nonzero (out + i * MT_SYNACK_SLOT,
  * olen[i] bytes). The number the device refused (EAGAIN and other errors: dropped, as a

@@ -19,6 +19,7 @@ from typing import Any
 
 from minitcp.host.cookie_batch import KEY_LEN, SYNACK_SLOT, CookieBatch, flow_key
 from minitcp.link.base import Received
+from minitcp.tcp.request_synack import REQ_FIELDS
 from minitcp.wire.accel import NATIVE
 
 try:
@@ -49,6 +50,8 @@ class CookieReader:
         self._olen = ffi.new("uint32_t[]", limit)
         self._keys = ffi.new("uint8_t[]", limit * KEY_LEN)
         self._key_bytes = ffi.buffer(self._keys)
+        self._req = ffi.new("uint32_t[]", limit * REQ_FIELDS)  # the requests' fields (request_synack.py)
+        self._req_fields = memoryview(ffi.buffer(self._req)).cast("I")
         self.answered = 0  # SYNs the last read answered
         self._pending = 0  # packets of the last read whose SYN-ACKs wait for `flush`
 
@@ -67,7 +70,8 @@ class CookieReader:
             return [], dropped
         row = self._row
         off, length, data = self._off, self._len, self._bytes
-        if not lib.mt_cookie_scan(self._buf, off, length, n, table, row, self._out, self._olen, self._keys):
+        if not lib.mt_cookie_scan(self._buf, off, length, n, table, row, self._out, self._olen, self._keys,
+                                  self._req):
             return [(data[off[i]:off[i] + length[i]], False) for i in range(n)], dropped
         rows = ffi.buffer(row, n)[:]
         kb, from_bytes = self._key_bytes, int.from_bytes
@@ -79,7 +83,7 @@ class CookieReader:
                 if key in refused:
                     row[i] = 0
             rows = ffi.buffer(row, n)[:]
-        batch.answered(rows, now)
+        batch.answered(rows, now, answered, keys, self._req_fields)
         self.answered = n - rows.count(0)
         if self.answered == n:
             return [], dropped + self._write(n)

@@ -92,6 +92,8 @@ class CookieParams:
                 lib.mt_siphash_key(keys.syncookie_secret[c], ffi.addressof(p.syncookie[c]))
                 lib.mt_siphash_key(keys.syncookie6_secret[c], ffi.addressof(p.syncookie6[c]))
             lib.mt_siphash_key(keys.ts_secret, ffi.addressof(p.ts))
+            lib.mt_siphash_key(keys.net_secret, ffi.addressof(p.net))  # a request's ISN (request_synack.py)
+            p.df = int(self.df)
             p.msstab[0:4] = list(self.msstab)
             for name in ("user_mss", "advmss", "window", "window_ts", "rcv_wscale", "timestamps",
                          "window_scaling", "sack", "ecn", "ttl", "tos"):

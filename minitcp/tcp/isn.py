@@ -55,6 +55,11 @@ class IsnGenerator:
         impossible. A TIME_WAIT takeover still picks its own ISN (TimeWait.reuse_isn)."""
         self._pinned[(laddr, lport, raddr, rport)] = isn & MASK
 
+    def pinned(self) -> bool:
+        """Whether an ISN is pinned (`pin`): the batch path (request_synack.py) leaves SYNs to
+        the usual path, which takes it."""
+        return bool(self._pinned)
+
     def isn(self, laddr: int, lport: int, raddr: int, rport: int, now: float) -> int:
         if self._pinned:
             pinned = self._pinned.pop((laddr, lport, raddr, rport), None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN, Segment
@@ -214,6 +215,33 @@ class Listener:
             return None
         self.cookies_sent(1, now)
         return synack
+
+    def syn_room(self) -> int:
+        """How many SYNs `input` would now make requests of before its SYN queue is full
+        (inet_csk_reqsk_queue_is_full: qlen >= sk_max_ack_backlog, or tcp_max_syn_backlog): 0
+        with tcp_syncookies=2 (every SYN a cookie) or a full accept queue (every SYN dropped)."""
+        knobs = self.engine.knobs
+        if knobs.tcp_syncookies == 2 or self.accept_queue_full():
+            return 0
+        return max(min(max(self.backlog, 1), knobs.tcp_max_syn_backlog) - len(self.syn_queue), 0)
+
+    def requests_made(self, made: list[tuple[int, int, int, Sequence[int]]], laddr: int,
+                      params: CookieParams, now: float) -> None:
+        """Take in the requests the batch path made for SYNs to our address `laddr`
+        (minitcp.host.cookie_batch, request_synack.py), their SYN-ACKs sent: each
+        `(key, raddr, rport, fields)`. What receive(), input() and RequestSock.open() do and
+        count for each SYN (Linux tcp_conn_request, inet_csk_reqsk_queue_hash_add)."""
+        eng = self.engine
+        eng.now = now
+        requests, enqueue, from_fields = eng.requests, self._enqueue, RequestSock.from_fields
+        for key, raddr, rport, fields in made:
+            req = from_fields(self, key, laddr, raddr, rport, fields, params)
+            requests[key] = req
+            enqueue(key, req)
+            req.set_timer(now + req.rto)
+        counters = eng.counters
+        counters["InSegs"] += len(made)
+        counters["OutSegs"] += len(made)
 
     def cookie_mode(self) -> bool:
         """Whether `input` would answer any SYN now with a cookie, and send it: tcp_syncookies=2,

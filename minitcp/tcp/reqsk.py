@@ -18,6 +18,7 @@ that segment as the third segment of the handshake always did.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..wire.segment import ACK, CWR, ECE, RST, SYN, Segment
@@ -25,6 +26,7 @@ from ..wire.tso import wire_count
 from .connection import conn_key
 from .cookie_synack import synack_segment
 from .family import IPV4_MAX, endpoint_str, segment_class
+from .request_synack import DATA, ECN_OK, HAS_TS, HAS_WSCALE, PEER_SACK, SACK_OK, TS_OK, WSCALE_OK
 from .reset import reset_for
 from .seq import MASK, seq_gt, seq_lt
 from .states import Event, State, next_state
@@ -32,11 +34,13 @@ from .timeouts import reqsk_timer
 from .timers import INF, TimerKind
 
 if TYPE_CHECKING:
+    from .cookie_synack import CookieParams
     from .engine import TcpEngine
     from .listener import Listener
 
 _INET_ECN_MASK = 0x03  # the ECN field of the IP TOS byte (RFC 3168 section 5)
 _SYN_RECEIVED = State.SYN_RECEIVED
+_new = object.__new__
 _TCP_PAWS_MSL = 60  # seconds (Linux include/net/tcp.h): a timestamp this old no longer rejects an RST
 
 
@@ -86,15 +90,45 @@ class RequestSock:
             and not syn.tos & _INET_ECN_MASK
         self.ts_offset = eng.isn.ts_offset(laddr, raddr) if self.ts_ok else 0
         self.params = listener.synack_params(laddr > IPV4_MAX, laddr)
+        self._start(eng, bool(syn.payload))
+
+    def _start(self, eng: TcpEngine, data: bool) -> None:
+        """The SYN-ACK timer not yet set and TCP_INFO's counts, at the SYN."""
         self.retransmits = self.backoff = 0
-        self.rto = knobs.tcp_rto_initial  # RFC 6298 section 2.1, as a Connection's
+        self.rto = eng.knobs.tcp_rto_initial  # RFC 6298 section 2.1, as a Connection's
         self.t_rto = self.heap_at = INF
         self.syn_stamp = eng.now
         self.rtt_time: float | None = eng.now
         self.last_oow_ack = -INF
         self.segs_in = 1  # the SYN (Linux tcp_segs_in; a SYN's data counts too)
-        self.data_segs_in = 1 if syn.payload else 0
+        self.data_segs_in = 1 if data else 0
         self.total_retrans = 0
+
+    @classmethod
+    def from_fields(cls, listener: Listener, key: int, laddr: int, raddr: int, rport: int,
+                    fields: Sequence[int], params: CookieParams) -> RequestSock:
+        """The request the batch path made for a SYN from `raddr`, `rport` to `laddr` (four-tuple
+        `key`), from what `mt_request_synack` (request_synack.py) parsed and agreed: the same
+        request `__init__` makes of the SYN's `Segment`, its SYN-ACK already sent."""
+        self = _new(cls)
+        eng = listener.engine
+        self.engine = eng
+        self.listener = listener
+        self.laddr, self.lport, self.raddr, self.rport = laddr, listener.lport, raddr, rport
+        self.key = key
+        self.state = _SYN_RECEIVED
+        iss, self.irs, self.peer_mss, wscale, bits, ts_val, self.snd_wnd, self.ts_offset = fields
+        self.iss = iss
+        self.peer_wscale = wscale if bits & HAS_WSCALE else None
+        self.peer_sack = bits & PEER_SACK != 0
+        self.ts_recent = ts_val if bits & HAS_TS else None
+        self.ts_ok = bits & TS_OK != 0
+        self.wscale_ok = bits & WSCALE_OK != 0
+        self.sack_ok = bits & SACK_OK != 0
+        self.ecn_ok = bits & ECN_OK != 0
+        self.params = params
+        self._start(eng, bits & DATA != 0)
+        return self
 
     def __repr__(self) -> str:
         local, peer = endpoint_str(self.laddr, self.lport), endpoint_str(self.raddr, self.rport)

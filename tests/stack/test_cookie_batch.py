@@ -111,25 +111,34 @@ ROW_CHOICES = [(80, False), (80, True), (81, False), (7, True)]
 
 
 @given(packets=flipped(batches), ports=st.lists(st.sampled_from(ROW_CHOICES), max_size=4, unique=True),
+       states=st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=4, max_size=4),
        knob=knob_sets, user_mss=st.integers(0, 2000), secret=st.binary(max_size=32), tos=u8,
-       has6=st.booleans(), now=st.floats(0, 1e7))
-@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+       has6=st.booleans(), df=st.booleans(), now=st.floats(0, 1e7))
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_c_scan_and_its_pure_twin_agree(packets: list[bytes], ports: list[tuple[int, bool]],
-                                            knob: dict[str, Any], user_mss: int, secret: bytes, tos: int,
-                                            has6: bool, now: float) -> None:
+                                            states: list[tuple[int, bool]], knob: dict[str, Any],
+                                            user_mss: int, secret: bytes, tos: int, has6: bool, df: bool,
+                                            now: float) -> None:
     """The same answer for every packet of any batch (IPv4 and IPv6, any options, broken ones,
-    flows handed to the host before their SYN) and any table."""
-    rows = [(port, v6, _params(v6, knob, user_mss, secret, tos)) for port, v6 in ports]
+    flows handed to the host before their SYN) and any table: rows answering with requests while
+    they have room (then with cookies, or not at all), or with cookies alone."""
+    states = states[:len(ports)]
+    # DF off (ip_no_pmtu_disc) only where no cookie is sent: a cookie's SYN-ACK from C always has
+    # it (CookieParams.df), a request's follows it.
+    rows = [(port, v6, dataclasses.replace(_params(v6, knob, user_mss, secret, tos), df=df or cookie))
+            for (port, v6), (_, cookie) in zip(ports, states, strict=True)]
     addr6 = ME6 if has6 else None
     table = cb.new_table(ME, addr6)
     cb.load_rows(table, rows)
     cb.set_clocks(table, now)
+    cb.set_states(table, states)
     got = cb.scan_native(packets, table)
-    assert got == cb.scan_pure(packets, ME, addr6, rows, now)
+    assert got == cb.scan_pure(packets, ME, addr6, rows, states, now)
     for pkt, answer in zip(packets, got, strict=True):
         if answer is not None:  # the answer is the per-SYN path's, and its key the SYN's
-            r, synack, key = answer
-            assert synack == cs.cookie_synack_pure(pkt, False, rows[r][2], now)
+            r, synack, key, fields = answer
+            if fields is None:
+                assert synack == cs.cookie_synack_pure(pkt, False, rows[r][2], now)
             seg = (parse_tcp6_packet if pkt[0] >> 4 == 6 else parse_tcp_packet)(synack)
             assert seg.flags & (SYN | ACK) == SYN | ACK
             assert key == conn_key(seg.src, seg.sport, seg.dst, seg.dport)
@@ -143,6 +152,7 @@ def test_a_flow_the_host_takes_keeps_its_later_syns() -> None:
     table = cb.new_table(ME, None)
     cb.load_rows(table, rows)
     cb.set_clocks(table, 5.0)
+    cb.set_states(table, [(0, True)])
 
     def seg(sport: int, flags: int) -> bytes:
         return build_tcp_packet(Segment(ip_int("198.18.0.7"), ME, sport, 80, 1, 0, flags, 1000, mss=1460))

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Any
 
 import pytest
 import trio
 
-from minitcp.host.cookie_batch import CookieBatch
+from minitcp.host.cookie_batch import ROWS, SYN_BURST, CookieBatch
 from minitcp.link.cookie_rx import CookieReader
 from minitcp.link.tun import EARLY_POLL_WRITES, TunLink
 from minitcp.soak.cookie_cost import flood
@@ -31,9 +32,9 @@ async def _connect_all(nursery: trio.Nursery, tun_name: str, hooked: bool,
     answered: list[int] = []
     usual = CookieBatch.answered
 
-    def counted(self: CookieBatch, rows: bytes, now: float) -> None:
+    def counted(self: CookieBatch, rows: bytes, now: float, *made: Any) -> None:
         answered.append(len(rows) - rows.count(0))
-        usual(self, rows, now)
+        usual(self, rows, now, *made)
 
     monkeypatch.setattr(CookieBatch, "answered", counted)
     seen: list[tuple[str, int]] = []  # direction, and TCP flags of an IPv4 packet (else -1)
@@ -154,5 +155,53 @@ async def test_a_mixed_batch_s_syn_acks_leave_after_the_host_s_answer(nursery: t
         counters = stack.engine.counters
         assert counters["SyncookiesSent"] == link.rx_answered == 4 and counters["OutRsts"] == 1
         assert _device_received(link.name) - before == 5
+    finally:
+        link.close()
+
+
+async def test_a_burst_fills_the_syn_queue_in_batches(nursery: trio.Nursery, tun_name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_syncookies=1, a backlog of 64: the burst's first SYN_BURST SYNs make requests the usual
+    way, the link answers the next ones with request socks (`mt_request_synack`) while the SYN
+    queue has room, the kernel's connect among them too, whose third ACK makes its connection;
+    the counters are those of the usual path."""
+    made: list[int] = []
+    usual = CookieBatch.answered
+
+    def counted(self: CookieBatch, rows: bytes, now: float, *rest: Any) -> None:
+        made.append(sum(1 for r in rows if r > ROWS))
+        usual(self, rows, now, *rest)
+
+    monkeypatch.setattr(CookieBatch, "answered", counted)
+    link = TunLink(tun_name)
+    try:
+        stack = Stack(link, "198.18.0.2", knobs=Knobs())
+        listener = stack.engine.listen(0, 7, 64)
+        nursery.start_soon(stack.run)
+        syns = flood(SYN_BURST + 40)
+        with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP)) as attacker:
+            attacker.bind((link.name, ETH_P_IP))
+            with trio.fail_after(10):  # bounds for a broken build, not timing assertions
+                for pkt in syns[:SYN_BURST]:
+                    attacker.send(pkt)
+                while len(listener.syn_queue) < SYN_BURST:
+                    await trio.sleep(0.01)
+                assert sum(made) == 0  # the usual path's
+                for pkt in syns[SYN_BURST:]:
+                    attacker.send(pkt)
+                while len(listener.syn_queue) < SYN_BURST + 40:
+                    await trio.sleep(0.01)
+                assert sum(made) == 40
+                sock = trio.socket.socket()
+                await sock.connect(("198.18.0.2", 7))  # its SYN answered by the link too
+                while not listener.accept_queue:
+                    await trio.sleep(0.01)
+        assert sum(made) == 41 and len(listener.syn_queue) == SYN_BURST + 40
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        c, tcp = stack.counters, stack.engine.counters
+        assert tcp["SyncookiesSent"] == 0 and tcp["PassiveOpens"] == 1
+        assert tcp["OutSegs"] - tcp["OutRsts"] == SYN_BURST + 41 == len(stack.engine.requests) + 1
+        assert c["OutRequests"] == tcp["OutSegs"] and c["InReceives"] == c["InDelivers"] >= tcp["InSegs"]
     finally:
         link.close()
