@@ -694,6 +694,34 @@ static long build_synack(const uint32_t *g, int v6, const uint8_t *saddr, const 
     return mt_build_tcp(out, cap, g, NULL, 0);
 }
 
+/* The SYN-ACK's fields for the SYN parsed into `f`, our ISN `seq`, all but the timestamps
+ * (Linux tcp_make_synack, cookie or request alike): DF as the listener's IP_MTU_DISCOVER says
+ * (ip_build_and_send_pkt's ip_dont_fragment), an ECN-setup SYN-ACK with ECE (RFC 3168 6.1.1). */
+static void synack_fields(uint32_t *g, const uint32_t *f, const struct mt_cookie_params *p, uint32_t seq,
+                          int ts_ok, int wscale_ok, int sack_ok, int ecn_ok)
+{
+    memset(g, 0, sizeof(uint32_t) * MT_F_COUNT);
+    g[MT_F_SRC] = f[MT_F_DST];
+    g[MT_F_DST] = f[MT_F_SRC];
+    g[MT_F_SPORT] = f[MT_F_DPORT];
+    g[MT_F_DPORT] = f[MT_F_SPORT];
+    g[MT_F_SEQ] = seq;
+    g[MT_F_ACK] = f[MT_F_SEQ] + 1;
+    g[MT_F_FLAGS] = TCP_SYN | TCP_ACK | (ecn_ok ? TCP_ECE : 0);
+    g[MT_F_WINDOW] = ts_ok ? p->window_ts : p->window;
+    g[MT_F_TTL] = p->ttl;
+    g[MT_F_TOS] = p->tos;
+    g[MT_F_DF] = p->df;
+    g[MT_F_OPTS] = MT_OPT_MSS;
+    g[MT_F_MSS] = p->advmss;
+    if (wscale_ok) {
+        g[MT_F_OPTS] |= MT_OPT_WSCALE;
+        g[MT_F_WSCALE] = p->rcv_wscale;
+    }
+    if (sack_ok)
+        g[MT_F_OPTS] |= MT_OPT_SACK_PERM;
+}
+
 long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struct mt_cookie_params *p,
                       uint32_t count, uint32_t ts_now, char *out, size_t cap)
 {
@@ -734,26 +762,7 @@ long mt_cookie_synack(const char *buf, size_t len, int csum_partial, const struc
     const uint32_t peer_ts = f[MT_F_TS_VAL];
 
     uint32_t g[MT_F_COUNT];
-    memset(g, 0, sizeof g);
-    g[MT_F_SRC] = f[MT_F_DST];
-    g[MT_F_DST] = f[MT_F_SRC];
-    g[MT_F_SPORT] = dport;
-    g[MT_F_DPORT] = sport;
-    g[MT_F_SEQ] = cookie;
-    g[MT_F_ACK] = sseq + 1;
-    g[MT_F_FLAGS] = TCP_SYN | TCP_ACK | (ecn_ok ? TCP_ECE : 0); /* RFC 3168 6.1.1: an ECN-setup SYN-ACK */
-    g[MT_F_WINDOW] = ts_ok ? p->window_ts : p->window;
-    g[MT_F_TTL] = p->ttl;
-    g[MT_F_TOS] = p->tos;
-    g[MT_F_DF] = 1;
-    g[MT_F_OPTS] = MT_OPT_MSS;
-    g[MT_F_MSS] = p->advmss;
-    if (wscale_ok) {
-        g[MT_F_OPTS] |= MT_OPT_WSCALE;
-        g[MT_F_WSCALE] = p->rcv_wscale;
-    }
-    if (sack_ok)
-        g[MT_F_OPTS] |= MT_OPT_SACK_PERM;
+    synack_fields(g, f, p, cookie, ts_ok, wscale_ok, sack_ok, ecn_ok);
     if (ts_ok) {
         /* Linux cookie_init_timestamp: the options in the low bits of our clock, stepped
          * back 64 ms if that would put it in the future; then our offset for this peer. */
@@ -827,26 +836,7 @@ long mt_request_synack(const char *buf, size_t len, int csum_partial, const stru
 
     /* Linux tcp_make_synack (RequestSock.synack, cookie_synack.synack_segment). */
     uint32_t g[MT_F_COUNT];
-    memset(g, 0, sizeof g);
-    g[MT_F_SRC] = f[MT_F_DST];
-    g[MT_F_DST] = f[MT_F_SRC];
-    g[MT_F_SPORT] = dport;
-    g[MT_F_DPORT] = sport;
-    g[MT_F_SEQ] = iss;
-    g[MT_F_ACK] = f[MT_F_SEQ] + 1;
-    g[MT_F_FLAGS] = TCP_SYN | TCP_ACK | (ecn_ok ? TCP_ECE : 0);
-    g[MT_F_WINDOW] = ts_ok ? p->window_ts : p->window;
-    g[MT_F_TTL] = p->ttl;
-    g[MT_F_TOS] = p->tos;
-    g[MT_F_DF] = p->df;
-    g[MT_F_OPTS] = MT_OPT_MSS;
-    g[MT_F_MSS] = p->advmss;
-    if (wscale_ok) {
-        g[MT_F_OPTS] |= MT_OPT_WSCALE;
-        g[MT_F_WSCALE] = p->rcv_wscale;
-    }
-    if (sack_ok)
-        g[MT_F_OPTS] |= MT_OPT_SACK_PERM;
+    synack_fields(g, f, p, iss, ts_ok, wscale_ok, sack_ok, ecn_ok);
     if (ts_ok) {
         g[MT_F_OPTS] |= MT_OPT_TS;
         g[MT_F_TS_VAL] = ts_now + offset;

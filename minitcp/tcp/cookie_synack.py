@@ -77,7 +77,7 @@ class CookieParams:
     ecn: bool
     ttl: int
     tos: int
-    df: bool = True  # (the C path leaves DF as the SYN-ACK's IP header always had it)
+    df: bool = True  # IP_MTU_DISCOVER's DF (ip_build_and_send_pkt: a cookie's SYN-ACK as a request's)
     native: object = dataclasses.field(default=None, compare=False, repr=False)
     cookies: SynCookies = dataclasses.field(init=False, compare=False, repr=False)
 
@@ -143,10 +143,10 @@ def cookie_synack_native(pkt: bytes | memoryview, csum_partial: bool, p: CookieP
     return _OUT_BUF[0:n] if n > 0 else n
 
 
-def cookie_synack_pure(pkt: bytes | memoryview, csum_partial: bool, p: CookieParams,
-                       now: float) -> bytes | int:
-    """The pure-Python twin of `cookie_synack_native`, the same results: the SYN-ACK
-    `Listener._send_cookie` sends, without the stand-in `Connection`."""
+def parse_syn_pure(pkt: bytes | memoryview, csum_partial: bool) -> Segment | int:
+    """The SYN the C scan answers (native/minitcp_native.c parse_syn), parsed: 0 for a valid
+    segment that is not one (ACK, RST or FIN with it, an IPv4-mapped IPv6 address), -reason
+    (`DropReason`) for an invalid packet."""
     v6 = len(pkt) > 0 and pkt[0] >> 4 == 6
     try:
         syn = (tcp_pure.parse_tcp6_packet if v6 else tcp_pure.parse_tcp_packet)(pkt, csum_partial)
@@ -155,6 +155,17 @@ def cookie_synack_pure(pkt: bytes | memoryview, csum_partial: bool, p: CookiePar
     flags = syn.flags
     if not flags & SYN or flags & (ACK | RST | FIN) or (v6 and (syn.src <= IPV4_MAX or syn.dst <= IPV4_MAX)):
         return 0
+    return syn
+
+
+def cookie_synack_pure(pkt: bytes | memoryview, csum_partial: bool, p: CookieParams,
+                       now: float) -> bytes | int:
+    """The pure-Python twin of `cookie_synack_native`, the same results: the SYN-ACK
+    `Listener._send_cookie` sends, without the stand-in `Connection`."""
+    syn = parse_syn_pure(pkt, csum_partial)
+    if isinstance(syn, int):
+        return syn
+    v6, flags = syn.ip_version == 6, syn.flags
     mss = syn.mss if syn.mss else 536
     if p.user_mss:
         mss = min(mss, p.user_mss)

@@ -14,10 +14,8 @@ secure_tcp_ts_off gives.
 from __future__ import annotations
 
 from ..wire import tcp_pure
-from ..wire.errors import WireError
-from ..wire.segment import ACK, CWR, ECE, FIN, RST, SYN
-from .cookie_synack import CookieParams, synack_segment
-from .family import IPV4_MAX
+from ..wire.segment import CWR, ECE
+from .cookie_synack import CookieParams, parse_syn_pure, synack_segment
 from .seq import MASK
 
 # The request's fields, the slots of `req[MT_REQ_FIELDS]` (native/minitcp_native.h): our ISN, the
@@ -38,14 +36,10 @@ def request_synack_pure(pkt: bytes | memoryview, csum_partial: bool, p: CookiePa
     """The SYN-ACK of the request a listener with parameters `p` makes at `now` for the SYN
     `pkt`, and the request's fields; 0 for a valid segment that is not a SYN to answer so,
     -reason for an invalid packet (as `cookie_synack_pure`)."""
-    v6 = len(pkt) > 0 and pkt[0] >> 4 == 6
-    try:
-        syn = (tcp_pure.parse_tcp6_packet if v6 else tcp_pure.parse_tcp_packet)(pkt, csum_partial)
-    except WireError as e:
-        return -e.reason
-    flags = syn.flags
-    if not flags & SYN or flags & (ACK | RST | FIN) or (v6 and (syn.src <= IPV4_MAX or syn.dst <= IPV4_MAX)):
-        return 0
+    syn = parse_syn_pure(pkt, csum_partial)
+    if isinstance(syn, int):
+        return syn
+    v6, flags = syn.ip_version == 6, syn.flags
     # RequestSock.__init__ (Linux tcp_openreq_init, tcp_ecn_create_request).
     ts_ok = syn.ts_val is not None and p.timestamps
     wscale_ok = syn.wscale is not None and p.window_scaling

@@ -123,10 +123,9 @@ def test_the_c_scan_and_its_pure_twin_agree(packets: list[bytes], ports: list[tu
     flows handed to the host before their SYN) and any table: rows answering with requests while
     they have room (then with cookies, or not at all), or with cookies alone."""
     states = states[:len(ports)]
-    # DF off (ip_no_pmtu_disc) only where no cookie is sent: a cookie's SYN-ACK from C always has
-    # it (CookieParams.df), a request's follows it.
-    rows = [(port, v6, dataclasses.replace(_params(v6, knob, user_mss, secret, tos), df=df or cookie))
-            for (port, v6), (_, cookie) in zip(ports, states, strict=True)]
+    # DF on or off (ip_no_pmtu_disc): a cookie's SYN-ACK and a request's follow it alike.
+    rows = [(port, v6, dataclasses.replace(_params(v6, knob, user_mss, secret, tos), df=df))
+            for port, v6 in ports]
     addr6 = ME6 if has6 else None
     table = cb.new_table(ME, addr6)
     cb.load_rows(table, rows)
