@@ -37,7 +37,8 @@ FIRST = 16
 NOW = 1.0
 
 
-def _drain(sock: socket.socket) -> list[bytes]:
+def drain(sock: socket.socket) -> list[bytes]:
+    """Every datagram waiting on a non-blocking socket (a socket pair's end standing for a device)."""
     got = []
     while True:
         try:
@@ -70,17 +71,17 @@ def run(n: int, harness: bool) -> tuple[int, int, float]:
             table = None if harness else batch.table(NOW)
             rest: list[Received] = []
             if harness:
-                for pkt in _drain(ours):
+                for pkt in drain(ours):
                     ours.send(pkt)
             elif table is not None:
                 rest, _ = reader.read(batch, table, NOW)
             else:
-                rest = [(pkt, False) for pkt in _drain(ours)]
+                rest = [(pkt, False) for pkt in drain(ours)]
             if rest:
                 host.receive_batch(rest, NOW)
             host.transmit(NOW)
             reader.flush()
-            sent += len(_drain(theirs))
+            sent += len(drain(theirs))
         return sent, len(host.engine.requests), (time.thread_time() - start) / n * 1e6
 
 

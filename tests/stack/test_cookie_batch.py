@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minitcp.bench.synfill import drain
 from minitcp.host import cookie_batch as cb
 from minitcp.host.host import Host
 from minitcp.link.base import Received
@@ -172,14 +173,6 @@ def _seqpacket() -> tuple[socket.socket, socket.socket]:
     return ours, theirs
 
 
-def _drain(sock: socket.socket) -> list[bytes]:
-    got = []
-    while True:
-        try:
-            got.append(sock.recv(65535))
-        except BlockingIOError:
-            return got
-
 
 def _by_flow(packets: list[bytes]) -> dict[tuple[int, int], list[bytes]]:
     flows = collections.defaultdict(list)
@@ -228,12 +221,12 @@ def test_a_batch_answered_by_the_link_is_the_usual_paths(syns: list[bytes], othe
         for pkt in packets:
             theirs.send(pkt)
         reader, rest, dropped = _read_batch(fast, ours, now)
-        assert dropped == 0 and _drain(ours) == []
+        assert dropped == 0 and drain(ours) == []
         if rest:
             fast.receive_batch(rest, now)
         fast.transmit(now)
         assert reader.flush() == 0
-        answered = _drain(theirs)
+        answered = drain(theirs)
     assert fast.counters == slow.counters and fast.engine.counters == slow.engine.counters
     assert _by_flow(answered + fast.sent) == _by_flow(slow.sent)  # type: ignore[attr-defined]
     assert len(rest) + len(answered) == len(packets)
@@ -262,10 +255,10 @@ def _read_mixed(packets: list[bytes]) -> tuple[list[bytes], list[bytes], list[by
         for pkt in packets:
             theirs.send(pkt)
         reader, rest, dropped = _read_batch(host, ours, now)
-        at_read = _drain(theirs)
+        at_read = drain(theirs)
         assert reader.flush() == dropped == 0
-        at_flush = _drain(theirs)
-        assert reader.flush() == 0 and _drain(theirs) == []  # written once
+        at_flush = drain(theirs)
+        assert reader.flush() == 0 and drain(theirs) == []  # written once
     return [bytes(p) for p, _ in rest], at_read, at_flush
 
 
