@@ -39,11 +39,12 @@ class Ring:
         # Freed by `close`, or by the collector if its owner forgot: never a leaked ring fd.
         self._ptr: Any = ffi.gc(ptr, lib.mt_ring_close)
         self._fd = fd
+        self._calls = 0  # those of a closed ring
 
     @property
     def calls(self) -> int:
-        """io_uring_enter calls made so far (0 once closed)."""
-        return int(lib.mt_ring_calls(self._ptr)) if self._ptr is not None else 0
+        """io_uring_enter calls made so far."""
+        return int(lib.mt_ring_calls(self._ptr)) if self._ptr is not None else self._calls
 
     def read_batch(self, buf: Any, cap: int, frame: int, limit: int, off: Any, length: Any) -> int:
         """`mt_read_batch`'s result through the ring (each packet in a `frame`-byte slot of its
@@ -61,5 +62,6 @@ class Ring:
 
     def close(self) -> None:
         if self._ptr is not None:
+            self._calls = self.calls
             ffi.release(self._ptr)  # mt_ring_close now, not at collection
             self._ptr = None
