@@ -186,6 +186,10 @@ class TunLink:
             except OSError as e:
                 self.uring_error = str(e)
 
+    def fileno(self) -> int:
+        """The device's file descriptor (non-blocking)."""
+        return self._fd
+
     @property
     def uring_calls(self) -> int:
         """The ring's io_uring_enter calls so far (0: no ring)."""

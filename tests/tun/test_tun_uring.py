@@ -19,6 +19,7 @@ from minitcp.link import tun as tun_module
 from minitcp.link.cookie_rx import CookieReader
 from minitcp.link.tun import TunLink
 from minitcp.link.uring import Ring
+from minitcp.soak import link_cost
 from minitcp.soak.cookie_cost import flood
 from minitcp.stack import Stack
 from minitcp.tcp.knobs import Knobs
@@ -134,12 +135,12 @@ def _write_rows(name: str, uring: bool, packets: list[bytes], rows: list[int]) -
     try:
         with _tap(link.name) as tap:
             if uring:
-                ring = Ring(link._fd)
+                ring = Ring(link.fileno())
                 dropped = ring.write_batch(out, olen, row, n)
                 assert ring.calls == 1
                 ring.close()
             else:
-                dropped = lib.mt_write_batch(link._fd, out, olen, row, n)
+                dropped = lib.mt_write_batch(link.fileno(), out, olen, row, n)
             return dropped, _drain(tap)
     finally:
         link.close()
@@ -194,7 +195,7 @@ def test_the_kernel_refusing_a_ring_raises(tun_name: str) -> None:
     link = TunLink(tun_name, uring=False)
     try:
         with pytest.raises(OSError) as raised:
-            Ring(link._fd, 3)
+            Ring(link.fileno(), 3)
         assert raised.value.errno == errno.EINVAL
     finally:
         link.close()
@@ -217,3 +218,12 @@ def test_closed_links_leave_no_ring(tun_name: str) -> None:
         link.close()
         link.close()  # twice: nothing more
     assert _rings() == before and len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_link_cost_measures_both_ways(tun_name: str) -> None:
+    """`python -m minitcp.soak.link_cost` runs: a figure for each way and operation, and the ring's
+    calls (per round one for the 256 writes, a few chunks for the 256 reads)."""
+    result = link_cost.measure(2, tun_name)
+    assert {"plain_write", "plain_read", "ring_write", "ring_read"} <= result.keys()
+    assert all(result[k] > 0 for k in ("plain_write", "plain_read", "ring_write", "ring_read"))
+    assert 2 * 2 <= result["ring_calls"] <= 2 * 2 * link_cost.BATCH
