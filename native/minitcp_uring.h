@@ -19,8 +19,8 @@ uint64_t mt_ring_calls(const struct mt_ring *r);
 /* mt_read_batch through the ring: the same packets in the same order, the same result, but each
  * read is offered a slot of frame bytes of its own (packet i at off[i] = a multiple of frame), so
  * cap must hold limit * frame bytes for a whole batch. Reads are submitted in chunks, the first
- * as large as the last batch read (plus one, at most 64), doubling while every read of a chunk
- * finds a packet. */
+ * as large as the last batch read (plus one), doubling while every read of a chunk finds a
+ * packet, at most 32 (minitcp_uring.c: CHUNK_MAX). */
 long mt_ring_read_batch(struct mt_ring *r, char *buf, size_t cap, size_t frame, uint32_t limit,
                         uint32_t *off, uint32_t *len);
 
