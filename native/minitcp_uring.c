@@ -47,7 +47,7 @@ struct mt_ring {
     void *sq_map, *cq_map, *sqe_map;
     size_t sq_len, cq_len, sqe_len;
     uint32_t last_read;   /* packets the last batch read: the next one's first guess */
-    int broken;           /* io_uring_enter failed: plain calls from now on */
+    int broken;           /* io_uring_enter failed, or the fd refused RWF_NOWAIT: plain calls from now on */
     uint64_t calls;
     int res[4096];        /* each request's result, by its user_data */
 };
@@ -204,6 +204,13 @@ long mt_ring_read_batch(struct mt_ring *r, char *buf, size_t cap, size_t frame, 
             const int got = r->res[i];
             if (got == NO_RESULT)
                 break;
+            if (got == -EOPNOTSUPP) {
+                /* RWF_NOWAIT on a file without IOCB_NOWAIT support (kiocb_set_rw_flags): nothing
+                 * was read, and no read of this ring can be; plain reads from now on. */
+                more = 0;
+                r->broken = 1;
+                continue;
+            }
             if (got < 0) {
                 /* EAGAIN: the device is empty. A later read of the chunk may still have found a
                  * packet that came meanwhile: it is kept, in its place. */
@@ -252,9 +259,15 @@ long mt_ring_write_batch(struct mt_ring *r, const char *out, const uint32_t *ole
                     dropped++;
             continue;
         }
-        for (unsigned j = 0; j < k; j++)
-            if (r->res[j] < 0 && r->res[j] != NO_RESULT)
+        for (unsigned j = 0; j < k; j++) {
+            if (r->res[j] == -EOPNOTSUPP) { /* as in mt_ring_read_batch: not written; plain from now on */
+                r->broken = 1;
+                dropped += mt_write_batch(r->fd, out + (size_t)index[j] * MT_SYNACK_SLOT, olen + index[j],
+                                          row + index[j], 1);
+            } else if (r->res[j] < 0 && r->res[j] != NO_RESULT) {
                 dropped++; /* TunLink.send: EAGAIN (the device's buffer full) drops the packet */
+            }
+        }
     }
     return dropped;
 }

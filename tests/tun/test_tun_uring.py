@@ -10,6 +10,7 @@ import errno
 import os
 import socket
 import subprocess
+import tty
 
 import pytest
 import trio
@@ -227,3 +228,37 @@ def test_link_cost_measures_both_ways(tun_name: str) -> None:
     assert {"plain_write", "plain_read", "ring_write", "ring_read"} <= result.keys()
     assert all(result[k] > 0 for k in ("plain_write", "plain_read", "ring_write", "ring_read"))
     assert 2 * 2 <= result["ring_calls"] <= 2 * 2 * link_cost.BATCH
+
+
+def test_a_file_refusing_nowait_falls_back_to_plain_calls() -> None:
+    """A file without IOCB_NOWAIT support refuses RWF_NOWAIT (EOPNOTSUPP: a pty's master here, as
+    a TUN device on a kernel without it would): the ring's first call finds out, nothing read or
+    written by it, and that call and every later one go the plain way, with the same results."""
+    from minitcp._native import ffi
+
+    master, slave = os.openpty()
+    try:
+        os.set_blocking(master, False)
+        tty.setraw(slave)
+        os.write(slave, b"hello")
+        ring = Ring(master)
+        frame, limit = 4096, 4
+        buf = ffi.new("char[]", frame * limit)
+        off, length = ffi.new("uint32_t[]", limit), ffi.new("uint32_t[]", limit)
+        assert ring.read_batch(buf, frame * limit, frame, limit, off, length) == 1
+        assert ffi.buffer(buf)[off[0]:off[0] + length[0]] == b"hello" and ring.calls == 1
+        assert ring.read_batch(buf, frame * limit, frame, limit, off, length) == 0 and ring.calls == 1
+        ring.close()
+        ring = Ring(master)
+        out = ffi.new("char[]", 3 * SYNACK_SLOT)
+        olen, row = ffi.new("uint32_t[]", 3), ffi.new("uint8_t[]", [1, 0, 1])
+        for i, chunk in enumerate((b"abc", b"de", b"f")):
+            ffi.memmove(out + i * SYNACK_SLOT, chunk, len(chunk))
+            olen[i] = len(chunk)
+        assert ring.write_batch(out, olen, row, 3) == 0 and ring.calls == 1
+        assert ring.write_batch(out, olen, row, 3) == 0 and ring.calls == 1
+        ring.close()
+        assert os.read(slave, 100) == b"abcfabcf"
+    finally:
+        os.close(master)
+        os.close(slave)
