@@ -9,7 +9,8 @@ them (`CookieBatch.answered`). What is left goes to the host as the usual read's
 order read (copies: the reader's memory is reused at once), and the SYN-ACKs then wait for the
 host to have taken it (`flush`), unless a flow has packets of both kinds. Python's work per SYN
 is a key made and looked up, and its share of the batch's three calls (docs/reliability.md has
-the figures).
+the figures). With a `Ring` (minitcp/link/uring.py) the reads and the writes go through io_uring,
+a chunk of them per system call, with the same results.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from minitcp.host.cookie_batch import KEY_LEN, SYNACK_SLOT, CookieBatch, flow_key
 from minitcp.link.base import Received
+from minitcp.link.uring import Ring
 from minitcp.tcp.request_synack import REQ_FIELDS
 from minitcp.wire.accel import NATIVE
 
@@ -28,20 +30,30 @@ except ImportError:
     ffi = lib = None
 
 PACKET_ROOM = 2048  # bytes per packet of the batch's buffer, besides one whole frame
+_UNCLEARED: Any = ffi.new_allocator(should_clear_after_alloc=False) if ffi is not None else None
 
 
 class CookieReader:
     """Reads batches of up to `limit` packets of at most `frame` bytes from the non-blocking
-    `fd`, answering their cookie SYNs (`read`). Needs the C extension (`available`)."""
+    `fd`, answering their cookie SYNs (`read`), through `ring` when given (the fd's). Needs the C
+    extension (`available`)."""
 
     available = lib is not None and NATIVE
 
-    def __init__(self, fd: int, limit: int, frame: int) -> None:
+    def __init__(self, fd: int, limit: int, frame: int, ring: Ring | None = None) -> None:
         self._fd = fd
         self._limit = limit
         self._frame = frame
-        self._cap = frame + limit * PACKET_ROOM
-        self._buf = ffi.new("char[]", self._cap)
+        self._ring = ring
+        if ring is None:
+            self._cap = frame + limit * PACKET_ROOM
+            self._buf = ffi.new("char[]", self._cap)
+        else:
+            # A ring's reads each take a whole frame's slot (issued before any length is known):
+            # limit frames, 16 MB of address space of which the kernel backs the pages touched
+            # (~a page per packet), hence not cleared.
+            self._cap = frame * limit
+            self._buf = _UNCLEARED("char[]", self._cap)
         self._bytes = ffi.buffer(self._buf)
         self._off = ffi.new("uint32_t[]", limit)
         self._len = ffi.new("uint32_t[]", limit)
@@ -63,7 +75,8 @@ class CookieReader:
         held behind a batch of writes (up to 256, ~1 ms), and each flow keeps its order."""
         dropped = self.flush()
         self.answered = 0
-        n = lib.mt_read_batch(self._fd, self._buf, self._cap, self._frame, self._limit, self._off, self._len)
+        args = (self._buf, self._cap, self._frame, self._limit, self._off, self._len)
+        n = lib.mt_read_batch(self._fd, *args) if self._ring is None else self._ring.read_batch(*args)
         if n < 0:
             raise OSError(-n, os.strerror(-n))
         if n == 0:
@@ -103,4 +116,6 @@ class CookieReader:
         return self._write(n) if n else 0
 
     def _write(self, n: int) -> int:
-        return int(lib.mt_write_batch(self._fd, self._out, self._olen, self._row, n))
+        if self._ring is None:
+            return int(lib.mt_write_batch(self._fd, self._out, self._olen, self._row, n))
+        return self._ring.write_batch(self._out, self._olen, self._row, n)

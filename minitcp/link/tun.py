@@ -28,6 +28,7 @@ from minitcp.host.cookie_batch import CookieBatch
 from minitcp.link.arena import RecvArena
 from minitcp.link.base import Received, Stamped
 from minitcp.link.cookie_rx import CookieReader
+from minitcp.link.uring import Ring
 from minitcp.link.vnet import (
     F_NEEDS_CSUM,
     PLAIN_HDR,
@@ -96,6 +97,11 @@ class TunLink:
     `answer_cookies` (the `CookieLink` protocol; without `offload`): while the host's table
     says a listener is in cookie mode, a batch is read and its SYNs answered in C
     (`minitcp.link.cookie_rx`), the rest handed on; `tx_dropped` counts those SYN-ACKs too.
+
+    `uring`: those batches' reads and writes go through an io_uring made with the link (a chunk
+    of them per system call: `minitcp.link.uring`), unless the kernel refuses one
+    (`uring_error` says why) or `uring` is False; plain read() and write() calls otherwise, with
+    the same results. `uring_calls` counts the ring's system calls.
     """
 
     gro = True
@@ -113,6 +119,7 @@ class TunLink:
         batch_limit: int = 256,
         offload: bool = False,
         tx_queue_len: int = TX_QUEUE_LEN,
+        uring: bool = True,
     ) -> None:
         if not MIN_MTU <= mtu <= MAX_MTU:
             raise ValueError(f"MTU {mtu} is out of range: it must be between {MIN_MTU} and {MAX_MTU}")
@@ -171,6 +178,22 @@ class TunLink:
         self._arena = RecvArena(self._frame) if offload or mtu > BYTES_READ_MAX else None
         self._cookies: CookieBatch | None = None
         self._cookie_reader: CookieReader | None = None
+        self._ring: Ring | None = None
+        self.uring_error: str | None = None  # why the kernel refused a ring, if it did
+        if uring and Ring.available and CookieReader.available and not offload:  # its one user
+            try:
+                self._ring = Ring(self._fd)
+            except OSError as e:
+                self.uring_error = str(e)
+
+    def fileno(self) -> int:
+        """The device's file descriptor (non-blocking)."""
+        return self._fd
+
+    @property
+    def uring_calls(self) -> int:
+        """The ring's io_uring_enter calls so far (0: no ring)."""
+        return self._ring.calls if self._ring is not None else 0
 
     def answer_cookies(self, batch: CookieBatch | None) -> None:
         """Answer a SYN flood's batches with `batch`'s table from now on (None: never), when
@@ -178,7 +201,7 @@ class TunLink:
         self._cookies = None
         if batch is not None and CookieReader.available and not self.offload:
             if self._cookie_reader is None:
-                self._cookie_reader = CookieReader(self._fd, self._batch_limit, self._frame)
+                self._cookie_reader = CookieReader(self._fd, self._batch_limit, self._frame, self._ring)
             self._cookies = batch
 
     async def recv_batch(self) -> list[Received]:
@@ -352,6 +375,8 @@ class TunLink:
         # raises RuntimeError, and no task can be waiting anyway.
         with contextlib.suppress(RuntimeError):
             trio.lowlevel.notify_closing(self._fd)
+        if self._ring is not None:
+            self._ring.close()  # before the device's fd, which it names
         self._dev.close()
 
 

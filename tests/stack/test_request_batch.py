@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minitcp.bench.synfill import drain
 from minitcp.host import cookie_batch as cb
 from minitcp.host.host import Host
 from minitcp.tcp.knobs import Knobs
@@ -24,7 +25,7 @@ from minitcp.tcp.seq import MASK
 from minitcp.wire.ipv4 import ip_int
 from minitcp.wire.segment import ACK, SYN, Segment, Segment6
 from minitcp.wire.tcp import build_tcp6_packet, build_tcp_packet
-from tests.stack.test_cookie_batch import _by_flow, _drain, _seqpacket
+from tests.stack.test_cookie_batch import _by_flow, _seqpacket
 from tests.stack.test_host_cookie_fastpath import ME, ME6, _host, knob_sets, option_sets, syn_packets
 
 try:
@@ -76,7 +77,7 @@ def _batch(host: Host, packets: list[bytes], now: float, usual: bool = False) ->
             host.receive_batch(rest, now)
         host.transmit(now)
         assert reader.flush() == 0
-        answered = _drain(theirs)
+        answered = drain(theirs)
     sent = answered + host.sent  # type: ignore[attr-defined]
     host.sent.clear()  # type: ignore[attr-defined]
     return reader.answered, sent
