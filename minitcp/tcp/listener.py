@@ -133,12 +133,7 @@ class Listener:
         queued = len(self.syn_queue)
         if isn is None and (syncookies == 2 or queued >= max(self.backlog, 1)
                             or queued >= eng.knobs.tcp_max_syn_backlog):
-            if syncookies != 2 and not self.synflood_warned:
-                # Linux tcp_syn_flood_action says it once per listener (not when cookies are
-                # always on): the counters tell the rest.
-                self.synflood_warned = True
-                log.info("Possible SYN flooding on port %s:%d. %s.", addr_str(self.laddr), self.lport,
-                         "Sending cookies" if syncookies else "Dropping request")
+            self._flood_warning()
             if not syncookies:
                 eng.counters["TCPReqQFullDrop"] += 1
                 eng.counters["ListenDrops"] += 1
@@ -266,12 +261,22 @@ class Listener:
             cached = self.cookie_params[v6] = (key, dict(self.options), params)
         return cached[2]
 
+    def _flood_warning(self) -> None:
+        """Linux tcp_syn_flood_action's log line, once per listener (not when cookies are always
+        on, tcp_syncookies=2): a SYN found the SYN queue full. The counters tell the rest."""
+        syncookies = self.engine.knobs.tcp_syncookies
+        if syncookies != 2 and not self.synflood_warned:
+            self.synflood_warned = True
+            log.info("Possible SYN flooding on port %s:%d. %s.", addr_str(self.laddr), self.lport,
+                     "Sending cookies" if syncookies else "Dropping request")
+
     def cookies_sent(self, count: int, now: float) -> None:
         """Count `count` SYNs answered with a cookie outside `input` (`cookie_reply`, or a
         batch of them, minitcp.host.cookie_batch): what receive(), input(), _send_cookie() and
-        emit_reply() count for each."""
+        emit_reply() do and count for each, the flood's log line with the first."""
         eng = self.engine
         eng.now = now
+        self._flood_warning()
         counters = eng.counters
         counters["InSegs"] += count
         counters["TCPReqQFullDoCookies"] += count

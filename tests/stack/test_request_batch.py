@@ -154,10 +154,11 @@ def _flow_of(pkt: bytes) -> int | None:
 
 def test_a_flood_s_first_syns_fill_the_queue_in_batches() -> None:
     """A burst of 40 SYNs to a listener of backlog 32 holding SYN_BURST requests: the batch path
-    makes the 16 requests its queue has room for (the SYN-ACKs the usual path sends, byte for
-    byte), and leaves the rest to the host, whose first one finds the queue full and sends
-    the flood's first cookie (tcp_syn_flood_action); a retransmitted SYN of a batch-made request
-    later gets its SYN-ACK again, as tcp_check_req answers it."""
+    makes the 16 requests its queue has room for, then answers the other 24 with cookies, as the
+    usual path does each SYN once the queue is full (tcp_conn_request; the flood's log line,
+    tcp_syn_flood_action, with the first): the same SYN-ACKs byte for byte, the same state and
+    counters. A retransmitted SYN of a batch-made request later gets its SYN-ACK again, as
+    tcp_check_req answers it."""
     knobs = Knobs()
     fast, slow = (_filled(knobs, {}, 32, cb.SYN_BURST) for _ in range(2))
     syns = [build_tcp_packet(Segment(ip_int("198.18.1.0") + k, ME, 1024 + k, 80, k * 7919, 0, SYN, 64240,
@@ -165,8 +166,9 @@ def test_a_flood_s_first_syns_fill_the_queue_in_batches() -> None:
             for k in range(40)]
     answered, fast_sent = _batch(fast, syns, BURST_AT)
     _, slow_sent = _batch(slow, syns, BURST_AT, usual=True)
-    assert answered == 32 - cb.SYN_BURST
-    assert fast.engine.counters["SyncookiesSent"] == 40 - answered
+    assert answered == 40
+    assert fast.engine.counters["SyncookiesSent"] == 40 - (32 - cb.SYN_BURST)
+    assert fast.engine.listeners[(ME, 80)].synflood_warned
     assert _by_flow(fast_sent) == _by_flow(slow_sent) and len(fast_sent) == 40
     assert _state(fast) == _state(slow)
     listener = fast.engine.listeners[(ME, 80)]
@@ -191,7 +193,7 @@ def test_no_requests_in_batches_below_the_burst_nor_while_isns_are_pinned() -> N
     batch = cb.CookieBatch(host)
     assert batch.table(BURST_AT) is not None
     assert [(port, v6, state) for port, v6, _, state in batch.rows(BURST_AT)] == \
-        [(80, False, (64 - cb.SYN_BURST, False)), (80, True, (64 - cb.SYN_BURST, False))]
+        [(80, False, (64 - cb.SYN_BURST, True)), (80, True, (64 - cb.SYN_BURST, True))]
     host.engine.isn.pin(ME, 80, PEER, 9, 1)
     assert batch.table(BURST_AT) is None
     host.engine.isn.isn(ME, 80, PEER, 9, 0.0)  # the pin used
