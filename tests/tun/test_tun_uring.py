@@ -15,6 +15,7 @@ import tty
 import pytest
 import trio
 
+from minitcp.bench.synfill import drain
 from minitcp.host.cookie_batch import SYNACK_SLOT
 from minitcp.link import tun as tun_module
 from minitcp.link.cookie_rx import CookieReader
@@ -61,14 +62,6 @@ def _tap(name: str) -> socket.socket:
     return tap
 
 
-def _drain(tap: socket.socket) -> list[bytes]:
-    got = []
-    while True:
-        try:
-            got.append(tap.recv(65535))
-        except BlockingIOError:
-            return got
-
 
 def _inject(name: str, packets: list[bytes]) -> None:
     """The kernel sends `packets` into the device, in order (the stack reads them)."""
@@ -97,7 +90,7 @@ async def _cookie_batches(name: str, uring: bool) -> tuple[list[bytes], list[byt
             handed: list[bytes] = []
             while batch := link.poll_batch():  # the last poll writes what the one before left
                 handed += [bytes(pkt) for pkt, _ in batch]
-            written = _drain(tap)
+            written = drain(tap)
     finally:
         link.close()
     return handed, written, link, stack
@@ -142,7 +135,7 @@ def _write_rows(name: str, uring: bool, packets: list[bytes], rows: list[int]) -
                 ring.close()
             else:
                 dropped = lib.mt_write_batch(link.fileno(), out, olen, row, n)
-            return dropped, _drain(tap)
+            return dropped, drain(tap)
     finally:
         link.close()
 
