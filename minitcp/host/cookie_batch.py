@@ -69,18 +69,18 @@ RECENT = 1.0
 SYN_BURST = 16
 
 Row: TypeAlias = tuple[int, bool, CookieParams]
-
-
-def cookies_lately(engine: TcpEngine, now: float) -> bool:
-    """Whether a listener of `engine` sent a cookie in the last RECENT seconds: the gate of the
-    batch path (`CookieBatch.rows`) and of the host's per-SYN cookie path alike."""
-    return now <= engine.last_cookie + RECENT
 """A row of the table: the port, whether IPv6, what the listener's SYN-ACKs carry."""
 State: TypeAlias = tuple[int, bool]
 """A row's state for one batch: the room in its SYN queue, whether it then sends cookies."""
 Answer: TypeAlias = tuple[int, bytes, int, Fields | None] | None
 """What the scan made of one packet: (row, SYN-ACK, conn_key, the request's fields or None for a
 cookie), or None: the host's."""
+
+
+def cookies_lately(engine: TcpEngine, now: float) -> bool:
+    """Whether a listener of `engine` sent a cookie in the last RECENT seconds: the gate of the
+    batch path (`CookieBatch.rows`) and of the host's per-SYN cookie path alike."""
+    return now <= engine.last_cookie + RECENT
 
 
 class CookieBatch:
