@@ -124,9 +124,11 @@ class CookieBatch:
             if not mine:
                 continue
             room = listener.syn_room() if requests and len(listener.syn_queue) >= SYN_BURST else 0
-            # A queue the batch fills answers the batch's next SYNs with cookies, as Linux's
-            # tcp_conn_request would each (the flood's log line with the first, cookies_sent).
-            cookie = listener.cookie_mode() if lately else bool(room) and bool(eng.knobs.tcp_syncookies)
+            # In cookie mode, or filling a queue that sends cookies once full: a queue the batch
+            # fills answers the batch's next SYNs with cookies, as Linux's tcp_conn_request
+            # would each (the flood's log line with the first, cookies_sent), on a first fill or
+            # a refill after a flood's pruning alike.
+            cookie = listener.cookie_mode() or (bool(room) and bool(eng.knobs.tcp_syncookies))
             if room or cookie:
                 rows.append((lport, v6, listener, (room, cookie)))
         return rows[:ROWS]

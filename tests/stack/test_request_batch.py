@@ -152,15 +152,20 @@ def _flow_of(pkt: bytes) -> int | None:
     return cb.flow_key(pkt)
 
 
-def test_a_flood_s_first_syns_fill_the_queue_in_batches() -> None:
+@pytest.mark.parametrize("lately", [False, True], ids=["first-fill", "refill-after-cookies"])
+def test_a_flood_s_first_syns_fill_the_queue_in_batches(lately: bool) -> None:
     """A burst of 40 SYNs to a listener of backlog 32 holding SYN_BURST requests: the batch path
     makes the 16 requests its queue has room for, then answers the other 24 with cookies, as the
     usual path does each SYN once the queue is full (tcp_conn_request; the flood's log line,
     tcp_syn_flood_action, with the first): the same SYN-ACKs byte for byte, the same state and
     counters. A retransmitted SYN of a batch-made request later gets its SYN-ACK again, as
-    tcp_check_req answers it."""
+    tcp_check_req answers it. The same when cookies were sent in the last second (a queue that
+    a flood's pruning emptied in part, filling again)."""
     knobs = Knobs()
     fast, slow = (_filled(knobs, {}, 32, cb.SYN_BURST) for _ in range(2))
+    if lately:
+        for host in (fast, slow):
+            host.engine.last_cookie = FILL_AT
     syns = [build_tcp_packet(Segment(ip_int("198.18.1.0") + k, ME, 1024 + k, 80, k * 7919, 0, SYN, 64240,
                                      mss=1460, wscale=7, sack_permitted=True, ts_val=k + 1, ts_ecr=0))
             for k in range(40)]
